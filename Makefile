@@ -1,0 +1,84 @@
+# corral — top-level build.  `make` builds, `make check` sets up and tests,
+# `make demo` sets up and runs the main job on real servers.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DESTDIR    ?=
+BUILD      ?= build
+SANITIZE   ?= 0
+VERSION    := 0.1.0
+
+PKGS       := libcurl libcjson libarchive libuv openssl
+CC         ?= cc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS:= $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
+              -D_GNU_SOURCE -DCORRAL_VERSION='"$(VERSION)"' -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
+LDLIBS     += $(PKG_LIBS)
+
+ifeq ($(SANITIZE),1)
+CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=address,undefined
+endif
+
+LIB_SRCS   := $(sort $(wildcard src/*.c src/*/*.c resolvers/*.c resolvers/*/*.c))
+LIB_SRCS   := $(filter-out src/main.c,$(LIB_SRCS))
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ   := $(BUILD)/obj/src/main.o
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps check check-unit check-integration check-asan demo install clean format
+all: $(BUILD)/corral
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcorral.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/corral: $(MAIN_OBJ) $(BUILD)/libcorral.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcorral.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+deps:
+	@scripts/install-deps
+
+# The whole suite: unit and integration tests on a normal build, then again
+# under AddressSanitizer + UBSan.  Sets itself up first (packages, npm fixtures).
+check: deps
+	$(MAKE) --no-print-directory check-unit check-integration
+	$(MAKE) --no-print-directory check-asan
+	@echo "make check: all suites passed"
+
+check-unit: $(UNIT_BINS)
+	@scripts/run-unit $(UNIT_BINS)
+
+check-integration: $(BUILD)/corral
+	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration
+
+check-asan:
+	$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration
+
+demo: deps $(BUILD)/corral
+	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/demo
+
+install: $(BUILD)/corral
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/corral $(DESTDIR)$(BINDIR)/corral
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

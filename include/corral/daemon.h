@@ -1,0 +1,27 @@
+/* `corral daemon` and `corral serve --stdio`: the long-running sides. */
+#pragma once
+
+#include "corral/error.h"
+#include "corral/store.h"
+
+/* Runs the supervisor, the gateway socket and the control socket on one libuv
+ * loop in the foreground until SIGTERM or SIGINT (then stops every server and
+ * reaps it before returning 0).  SIGHUP and the control method corral/reload
+ * reconcile with the store.  Only one daemon per store: a second one fails
+ * with -EX_TEMPFAIL.  s is borrowed. */
+int daemon_run(store *s, corral_error *err);
+
+/* MCP on stdin/stdout: bridges to the daemon's gateway socket when a daemon
+ * answers there, otherwise runs an embedded supervisor and gateway in-process
+ * until stdin closes (then stops its servers).  s is borrowed. */
+int serve_stdio(store *s, corral_error *err);
+
+/* Control socket methods (JSON-RPC 2.0 on run/control.sock, besides the
+ * gateway's MCP methods, which work there without initialize):
+ *   corral/status   {}                → {version, pid, units:[unit_status_json…], collisions:[…]}
+ *   corral/start    {name}            → {}
+ *   corral/stop     {name}            → {}
+ *   corral/restart  {name}            → {}
+ *   corral/reload   {}                → {changes: N}
+ * Errors: -32602 invalid params; CORRAL_RPC_UNAVAILABLE with "no such server"
+ * in data {exit: 66} for unknown names. */

@@ -1,0 +1,82 @@
+/* The gateway: one MCP server facing clients that aggregates every ready unit
+ * (DESIGN.md, "Gateway"; MCP 2025-11-25 server/{tools,prompts,resources},
+ * server/utilities/{completion,pagination}).
+ *   - tools and prompts are exposed as SERVER__NAME; resources keep their URIs,
+ *     routed by an owner table (first-installed server wins; collisions are
+ *     reported in status);
+ *   - lists are paginated with opaque cursors;
+ *   - notifications/{tools,prompts,resources}/list_changed go to every session
+ *     when a unit's sets change or it goes up or down;
+ *   - requests are forwarded with fresh ids; progress and cancellation are
+ *     forwarded; every request gets a result or an error within its timeout. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cJSON.h>
+#include <uv.h>
+
+#include "corral/error.h"
+#include "corral/supervisor.h"
+
+#define GATEWAY_PAGE_SIZE 100
+#define GATEWAY_DEFAULT_TIMEOUT_MS 60000
+
+typedef struct gateway gateway;
+typedef struct gateway_session gateway_session;
+
+typedef struct gateway_session_ops {
+        /* Writes one framed message; 0 or -1 when the peer is gone. */
+        int (*send)(void *ud, const char *data, size_t len);
+        /* Methods the gateway does not know (the control socket's corral/…
+         * methods).  Return true when handled (the handler answers with
+         * gateway_session_reply()), false for "method not found". */
+        bool (*extra_method)(void *ud, gateway_session *s, const cJSON *id, const char *method,
+                             const cJSON *params);
+} gateway_session_ops;
+
+/* sv is borrowed.  Returns an owned gateway. */
+gateway *gateway_new(uv_loop_t *loop, supervisor *sv);
+/* Frees the gateway and every session it owns.  Returns NULL. */
+gateway *gateway_free(gateway *gw);
+
+/* The supervisor_events to hand to supervisor_new() with the gateway as ud:
+ * they keep the routing tables and emit list_changed. */
+extern const supervisor_events gateway_supervisor_events;
+/* Binds the supervisor after both exist (supervisor_new needs the events first). */
+void gateway_set_supervisor(gateway *gw, supervisor *sv);
+
+/* A client session over any transport.  With control true the session needs no
+ * initialize and accepts extra methods.  Owned by the caller. */
+gateway_session *gateway_session_new(gateway *gw, const gateway_session_ops *ops, void *ud,
+                                     bool control);
+void gateway_session_feed(gateway_session *s, const char *data, size_t n);
+/* Fails the session's in-flight forwarded requests upstream (cancelling them)
+ * and frees.  Returns NULL. */
+gateway_session *gateway_session_free(gateway_session *s);
+/* Answers a request (result or, with error_code != 0, an error). result consumed. */
+void gateway_session_reply(gateway_session *s, const cJSON *id, cJSON *result, int error_code,
+                           const char *error_message);
+
+/* Listens on a unix socket (mode 0600 for control, 0666 for the gateway in
+ * system mode, 0600 otherwise); each connection gets a session owned by the
+ * gateway.  A stale socket file is replaced; a live one fails with
+ * -EX_TEMPFAIL ("a daemon is already running").  ops_extra handles control
+ * methods (may be NULL). */
+int gateway_listen(gateway *gw, const char *path, bool control, const gateway_session_ops *ops_extra,
+                   void *ud_extra, corral_error *err);
+
+/* Serves one session on fds in_fd/out_fd (corral serve --stdio, embedded).
+ * on_eof is called when the client closes its side. */
+int gateway_serve_fds(gateway *gw, int in_fd, int out_fd, void (*on_eof)(void *ud), void *ud,
+                      corral_error *err);
+
+/* Naming (pure, unit-tested): "SERVER__NAME"; split at the first "__" — server
+ * names never contain "__", tool names may.  split returns false when there is
+ * no separator or either side is empty.  Results owned. */
+char *gateway_qualify(const char *server, const char *name);
+bool gateway_split(const char *qualified, char **ret_server, char **ret_name);
+
+/* Collisions of resource URIs, as JSON [{uri, owner, shadowed}] (owned). */
+cJSON *gateway_collisions_json(gateway *gw);

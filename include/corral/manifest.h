@@ -1,0 +1,76 @@
+/* manifest.json version 1 (DESIGN.md, "manifest.json"): what is installed,
+ * from where, how to run it, and under which sandbox policy. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "corral/error.h"
+
+#define MANIFEST_VERSION 1
+#define MANIFEST_MAX_BYTES (4u << 20) /* cap on a manifest file read from disk */
+
+typedef struct manifest_lock_entry {
+        char *name;
+        char *version;
+        char *integrity; /* may be NULL */
+} manifest_lock_entry;
+
+typedef struct manifest_env {
+        char *key;
+        char *value;
+} manifest_env;
+
+typedef struct manifest {
+        char *name;
+        /* source */
+        char *spec;              /* as given to install */
+        char *kind;              /* spec_kind_name() */
+        char *resolved_version;  /* NULL = JSON null */
+        char *resolved_url;
+        char *resolved_integrity;
+        char *resolved_commit;
+        char *resolved_digest;
+        manifest_lock_entry *lock;
+        size_t n_lock;
+        /* runtime */
+        char *backend;  /* "native" (default), "docker", "remote" */
+        char **command; /* NULL-terminated argv, at least one element */
+        manifest_env *env;
+        size_t n_env;
+        char *cwd;      /* relative to the server dir; default "pkg" */
+        /* sandbox policy */
+        char *profile;  /* "default", "strict", "log", "none" */
+        char *network;  /* "none", "host" */
+        char **mounts;  /* NULL-terminated, may be empty */
+        unsigned memory_mb;
+        unsigned pids;
+        double cpus;
+        /* lifecycle */
+        char *restart;  /* "on-failure" (default), "always", "no" */
+        bool enabled;
+        char *owner;    /* NULL = global */
+        char *installed_at;   /* RFC 3339 UTC */
+        char *corral_version;
+} manifest;
+
+/* A manifest with the defaults of DESIGN.md filled in (backend native, cwd
+ * "pkg", profile default, network none, 512 MiB, 256 pids, 1.0 cpus, restart
+ * on-failure, enabled, installed_at now, corral_version this build). */
+manifest *manifest_new(const char *name);
+manifest *manifest_free(manifest *m);
+
+/* Parses and validates JSON text (len bytes, need not be NUL-terminated).
+ * Returns 0 with *ret owned by the caller, or -EX_DATAERR naming the field that
+ * is wrong (unknown manifest_version, invalid name, empty command, …). */
+int manifest_parse(manifest **ret, const char *json, size_t len, corral_error *err);
+/* manifest_parse() on a file; -EX_NOINPUT when it does not exist. */
+int manifest_load(manifest **ret, const char *path, corral_error *err);
+/* Pretty-printed JSON text with a trailing newline; owned. */
+char *manifest_format(const manifest *m);
+/* Writes manifest_format() atomically (temp + rename), mode 0644.
+ * 0 or -EX_CANTCREAT. */
+int manifest_save(const manifest *m, const char *path, corral_error *err);
+/* True when both describe the same thing to run (everything except enabled and
+ * installed_at): used by reload to decide whether a unit restarts. */
+bool manifest_same_runtime(const manifest *a, const manifest *b);

@@ -1,0 +1,86 @@
+/* An MCP client session to one server (MCP 2025-11-25: basic/lifecycle,
+ * basic/utilities/{cancellation,progress,ping}, server/{tools,prompts,resources},
+ * client/roots).  Transport-neutral: the owner feeds bytes read from the
+ * server with mcp_client_feed() and writes what the session hands to ops->send.
+ * Runs on a libuv loop for its timers.  Single-threaded. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cJSON.h>
+#include <uv.h>
+
+#define MCP_PROTOCOL_LATEST "2025-11-25"
+/* Versions corral accepts from a server (and from a gateway client), newest first. */
+extern const char *const mcp_protocol_versions[]; /* NULL-terminated */
+bool mcp_protocol_supported(const char *version);
+
+typedef struct mcp_client mcp_client;
+
+typedef struct mcp_client_ops {
+        /* Writes one framed message (ends in '\n'); data is only valid during
+         * the call.  Returns 0 or -1 when the transport is gone. */
+        int (*send)(void *ud, const char *data, size_t len);
+        /* Notifications from the server other than progress for our requests
+         * (notifications/tools/list_changed, notifications/message, …). */
+        void (*on_notification)(void *ud, const char *method, const cJSON *params);
+        /* The server broke the protocol: oversize message (over max_message),
+         * unparsable JSON or an invalid message.  The session stays usable,
+         * but the owner normally restarts the server. */
+        void (*on_fault)(void *ud, const char *why);
+} mcp_client_ops;
+
+/* A request's completion: exactly one of result/error is non-NULL (borrowed,
+ * valid during the call).  error is a JSON-RPC error object {code,message,data?}.
+ * Called exactly once per request, also on timeout, cancel and session free. */
+typedef void (*mcp_response_cb)(void *ud, const cJSON *result, const cJSON *error);
+/* notifications/progress params for a request that asked for progress, with
+ * progressToken already replaced by nothing: the callee adds its own token. */
+typedef void (*mcp_progress_cb)(void *ud, const cJSON *params);
+
+/* max_message 0 = JSONRPC_DEFAULT_MAX_MESSAGE.  Returns an owned session. */
+mcp_client *mcp_client_new(uv_loop_t *loop, const mcp_client_ops *ops, void *ud, size_t max_message);
+/* Completes every pending request with CORRAL_RPC_UNAVAILABLE ("session
+ * closed") and frees.  Accepts NULL, returns NULL. */
+mcp_client *mcp_client_free(mcp_client *c);
+
+/* Bytes read from the server's stdout. */
+void mcp_client_feed(mcp_client *c, const char *data, size_t n);
+
+/* Sends `initialize` (protocolVersion MCP_PROTOCOL_LATEST, capabilities
+ * {roots:{listChanged:false}}, clientInfo corral); on a result with a supported
+ * protocolVersion sends notifications/initialized and then calls cb with the
+ * result.  An unsupported version completes cb with an error. */
+int mcp_client_initialize(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb, void *ud);
+
+/* Sends a request.  params is consumed (NULL = no params).  When progress is
+ * non-NULL a fresh progressToken is put in params._meta and matching
+ * notifications/progress are passed to progress (each one also restarts the
+ * timeout).  On timeout notifications/cancelled is sent and cb gets
+ * CORRAL_RPC_TIMEOUT.  Returns a handle > 0 for mcp_client_cancel(), or 0 when
+ * the transport failed (cb has then already been called with an error). */
+uint64_t mcp_client_request(mcp_client *c, const char *method, cJSON *params, uint64_t timeout_ms,
+                            mcp_progress_cb progress, mcp_response_cb cb, void *ud);
+
+/* Cancels a pending request: sends notifications/cancelled {requestId, reason}
+ * and completes it with CORRAL_RPC_CANCELLED; a late response is ignored.
+ * Unknown handles are ignored. */
+void mcp_client_cancel(mcp_client *c, uint64_t handle, const char *reason);
+
+/* Sends a notification (params consumed). */
+int mcp_client_notify(mcp_client *c, const char *method, cJSON *params);
+
+/* Fetches every page of a list method ("tools/list", "prompts/list",
+ * "resources/list", "resources/templates/list") following nextCursor, and
+ * calls cb with result = {"<key>": [all items]} (key "tools", "prompts",
+ * "resources", "resourceTemplates").  Capped at 10000 items / 1000 pages. */
+int mcp_client_list_all(mcp_client *c, const char *method, const char *key, uint64_t timeout_ms,
+                        mcp_response_cb cb, void *ud);
+
+/* After a successful initialize: negotiated version, server capabilities
+ * (borrowed, may be NULL) and serverInfo. */
+const char *mcp_client_protocol_version(const mcp_client *c);
+const cJSON *mcp_client_server_capabilities(const mcp_client *c);
+const cJSON *mcp_client_server_info(const mcp_client *c);
+size_t mcp_client_pending(const mcp_client *c);

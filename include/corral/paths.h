@@ -1,0 +1,42 @@
+/* Where corral keeps things: the system, user and --root layouts of DESIGN.md
+ * ("Paths").  Every other module gets its directories from here. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "corral/error.h"
+
+typedef enum { PATHS_SYSTEM, PATHS_USER, PATHS_ROOT } paths_mode;
+
+typedef struct corral_paths {
+        paths_mode mode;
+        char *config;       /* corral.json (may not exist) */
+        char *servers;      /* installed servers: servers/NAME/{manifest.json,pkg/} */
+        char *data;         /* writable per-server data: data/NAME/ */
+        char *staging;      /* install staging; leftovers removed at next start */
+        char *cache;        /* download cache */
+        char *log;          /* per-server logs: log/NAME.log */
+        char *run;          /* sockets and the daemon lock */
+        char *control_sock; /* run/control.sock */
+        char *gateway_sock; /* run/mcp.sock */
+} corral_paths;
+
+/* Fills p for, in order of precedence: root (the --root option, may be NULL),
+ * $CORRAL_ROOT, system paths when euid is 0, else the XDG user paths
+ * ($XDG_*_HOME with the usual fallbacks under $HOME; sockets under
+ * $XDG_RUNTIME_DIR/corral or, without it, the state dir's run/).
+ * root is made absolute.  Returns 0, or -EX_CONFIG (no HOME, bad root). */
+int paths_init(corral_paths *p, const char *root, corral_error *err);
+
+/* Creates every directory (0755; run/ 0700 in user mode).  0 or -EX_CANTCREAT. */
+int paths_ensure(const corral_paths *p, corral_error *err);
+
+/* Owned path strings for one server: servers/NAME, servers/NAME/manifest.json,
+ * servers/NAME/pkg, data/NAME, log/NAME.log. */
+char *paths_server_dir(const corral_paths *p, const char *name);
+char *paths_manifest(const corral_paths *p, const char *name);
+char *paths_pkg_dir(const corral_paths *p, const char *name);
+char *paths_data_dir(const corral_paths *p, const char *name);
+char *paths_log_file(const corral_paths *p, const char *name);
+
+void paths_done(corral_paths *p);

@@ -1,0 +1,50 @@
+/* Runtime backends: how a unit's process is started, fed and stopped.  The
+ * supervisor only talks to this interface; the native backend (here: plain
+ * fork/exec; later: exec of corral-sandbox) and the docker backend plug in
+ * behind it. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "corral/error.h"
+#include "corral/manifest.h"
+#include "corral/paths.h"
+
+typedef struct runtime_process runtime_process;
+
+typedef struct runtime_callbacks {
+        void (*on_stdout)(void *ud, const char *data, size_t n); /* MCP messages */
+        void (*on_stderr)(void *ud, const char *data, size_t n); /* to the log */
+        /* The process has exited and been reaped (exit_status, or term_signal
+         * when killed).  Called once; the process may then be freed. */
+        void (*on_exit)(void *ud, int exit_status, int term_signal);
+} runtime_callbacks;
+
+typedef struct runtime_backend {
+        const char *name; /* "native", … */
+        /* Starts m's command.  Native: in servers/NAME/<cwd>, with a clean
+         * environment (PATH, HOME=data dir, LANG, TMPDIR, plus m->env), stdin/
+         * stdout/stderr on pipes, its own process group, PR_SET_PDEATHSIG.
+         * Returns 0 and an owned process, or -EX_OSERR / -EX_NOINPUT. */
+        int (*start)(uv_loop_t *loop, const manifest *m, const corral_paths *paths,
+                     const runtime_callbacks *cb, void *ud, runtime_process **ret,
+                     corral_error *err);
+        /* Queues bytes for stdin (copied).  0 or -1 when stdin is closed. */
+        int (*write)(runtime_process *p, const char *data, size_t n);
+        /* Closes stdin (the polite first step of a stop). */
+        void (*close_stdin)(runtime_process *p);
+        /* Signals the process group.  0 or -errno. */
+        int (*kill)(runtime_process *p, int sig);
+        /* The main pid, or 0 once reaped. */
+        int (*pid)(const runtime_process *p);
+        /* Frees after on_exit (or kills with SIGKILL and reaps synchronously
+         * before freeing when still running).  Returns NULL. */
+        runtime_process *(*free)(runtime_process *p);
+} runtime_backend;
+
+extern const runtime_backend runtime_native;
+
+/* The backend for a manifest's runtime.backend; NULL when not built yet. */
+const runtime_backend *runtime_backend_find(const char *name);

@@ -1,0 +1,49 @@
+/* Source specs: the strings users pass to `corral install` (DESIGN.md,
+ * "Source specs"), parsed into a tagged struct.  Parsing never touches the
+ * network or the filesystem. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "corral/error.h"
+
+typedef enum {
+        SPEC_NPM,            /* npm:NAME[@RANGE], @scope/name[@range], name@range */
+        SPEC_SMITHERY,       /* smithery:QUALIFIED_NAME */
+        SPEC_SMITHERY_HOSTED,/* smithery-hosted:QUALIFIED_NAME */
+        SPEC_REGISTRY,       /* registry:REVERSE.DNS/name[@VERSION] */
+        SPEC_GIT,            /* github:OWNER/REPO[@REF][#SUBDIR], github.com/OWNER/REPO, git URLs */
+        SPEC_DOCKER,         /* docker:IMAGE[:TAG][@sha256:DIGEST] */
+        SPEC_LOCAL,          /* ./path, ../path, /path */
+        SPEC_REMOTE,         /* https://…/mcp with --remote */
+} spec_kind;
+
+typedef struct source_spec {
+        spec_kind kind;
+        char *raw;     /* the spec as given */
+        char *name;    /* npm package, smithery/registry name, image repository,
+                          OWNER/REPO, local path (as given), remote URL */
+        char *version; /* npm range or dist-tag, registry version, docker tag, git ref; NULL if none */
+        char *digest;  /* docker "sha256:…"; NULL if none */
+        char *subdir;  /* git #SUBDIR; NULL if none */
+        char *url;     /* git clone URL or remote endpoint; NULL otherwise */
+} source_spec;
+
+/* Parses s into *ret (fields owned by ret; free with spec_done()).  remote is
+ * true when --remote was given (required for https://…/mcp endpoints).
+ * Returns 0, or -EX_USAGE with a message naming what is wrong (empty spec,
+ * bad npm name, bad digest, unknown prefix, URL without --remote, …). */
+int spec_parse(source_spec *ret, const char *s, bool remote, corral_error *err);
+void spec_done(source_spec *s);
+
+/* "npm", "smithery", "smithery-hosted", "registry", "git", "docker", "local",
+ * "remote": the `source.kind` values of manifest.json. */
+const char *spec_kind_name(spec_kind k);
+
+/* A server name derived from the spec (e.g. npm:@modelcontextprotocol/server-memory
+ * → "memory", docker:ghcr.io/x/foo-mcp:1 → "foo-mcp", ./dir → basename),
+ * lower-cased and mapped to [a-z0-9-]; owned, NULL when nothing valid remains. */
+char *spec_default_name(const source_spec *s);
+
+/* Server names: [a-z0-9][a-z0-9-]{0,47}, never containing "__" (DESIGN.md). */
+bool server_name_valid(const char *name);

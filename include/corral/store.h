@@ -1,0 +1,50 @@
+/* The store of installed servers (DESIGN.md, "Paths" and "Layout").
+ * Installs are atomic: code is fetched into a staging dir, the manifest written
+ * there, and the dir renamed into servers/NAME; a crash at any point leaves
+ * either the old state or the new one, and staging leftovers are removed at the
+ * next store_open().  Writers hold an exclusive flock on <servers>/.lock. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "corral/error.h"
+#include "corral/manifest.h"
+#include "corral/paths.h"
+
+typedef struct store {
+        corral_paths paths;
+        int lock_fd; /* -1 when not locked */
+} store;
+
+/* Resolves paths (see paths_init()), creates the directories, and removes
+ * staging leftovers not locked by a live install.  *ret owned; store_free(). */
+int store_open(store **ret, const char *root, corral_error *err);
+store *store_free(store *s);
+
+/* Takes the store's write lock (blocking).  0 or -EX_CANTCREAT. */
+int store_lock(store *s, corral_error *err);
+void store_unlock(store *s);
+
+/* Creates a fresh staging dir for an install of NAME; returns its path (owned).
+ * The caller fills <dir>/pkg/ and calls store_commit() or store_abort(). */
+int store_stage(store *s, const char *name, char **ret_dir, corral_error *err);
+/* Writes m to <staging>/manifest.json and renames the staging dir to
+ * servers/<m->name>.  With replace, an existing server is swapped out
+ * atomically (RENAME_EXCHANGE) and then removed; without it an existing name
+ * fails with -EX_CANTCREAT ("already installed").  Creates data/NAME. */
+int store_commit(store *s, const char *staging_dir, const manifest *m, bool replace,
+                 corral_error *err);
+/* Removes a staging dir (after a failed install). */
+void store_abort(store *s, const char *staging_dir);
+
+/* Loads servers/NAME/manifest.json.  -EX_NOINPUT when NAME is not installed,
+ * -EX_USAGE for an invalid name, -EX_DATAERR for a malformed manifest. */
+int store_load(store *s, const char *name, manifest **ret, corral_error *err);
+/* Sorted names of installed servers (NULL-terminated, owned; strv_free()). */
+int store_list(store *s, char ***ret_names, corral_error *err);
+/* Rewrites the manifest's "enabled" atomically. */
+int store_set_enabled(store *s, const char *name, bool enabled, corral_error *err);
+/* Removes servers/NAME (renamed into staging first, so it vanishes atomically).
+ * Data under data/NAME is kept unless purge. */
+int store_remove(store *s, const char *name, bool purge, corral_error *err);

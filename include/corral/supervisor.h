@@ -1,0 +1,101 @@
+/* The supervisor: one unit per installed, enabled server, each through a
+ * runtime backend, with an MCP client session whose tools, prompts and
+ * resources are cached.  Rules of DESIGN.md, "Supervisor":
+ *   stopped → starting → initializing → ready; ready → backoff → starting on a
+ *   crash; failed after 5 crashes in 60 s (until unit_restart()); stopping.
+ *   Backoff 200 ms doubling to 30 s, reset after 60 s ready.  Stop: close
+ *   stdin, SIGTERM after 5 s, SIGKILL after 10 s.  Health: ping every 30 s,
+ *   3 misses → restart.  stderr → log/NAME.log with rotation.
+ * Timings can be shortened for tests with CORRAL_TEST_TIMESCALE (a divisor). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cJSON.h>
+#include <uv.h>
+
+#include "corral/error.h"
+#include "corral/manifest.h"
+#include "corral/mcp_client.h"
+#include "corral/store.h"
+
+typedef enum {
+        UNIT_STOPPED,
+        UNIT_STARTING,
+        UNIT_INITIALIZING,
+        UNIT_READY,
+        UNIT_BACKOFF,
+        UNIT_FAILED,
+        UNIT_STOPPING,
+} unit_state;
+
+typedef struct unit unit;
+typedef struct supervisor supervisor;
+
+typedef enum {
+        UNIT_LIST_TOOLS = 1 << 0,
+        UNIT_LIST_PROMPTS = 1 << 1,
+        UNIT_LIST_RESOURCES = 1 << 2, /* resources and resource templates */
+} unit_lists;
+
+typedef struct supervisor_events {
+        /* State changed (the unit's cached lists are valid when READY). */
+        void (*unit_state)(void *ud, unit *u, unit_state old_state, unit_state new_state);
+        /* One or more cached lists changed (bitmask of unit_lists), also when a
+         * unit becomes ready or leaves ready. */
+        void (*unit_lists)(void *ud, unit *u, unsigned which);
+        /* A server notification the gateway may forward (notifications/message,
+         * notifications/resources/updated).  list_changed is handled here. */
+        void (*unit_notification)(void *ud, unit *u, const char *method, const cJSON *params);
+        /* A unit is about to be freed (removed from the store on reload). */
+        void (*unit_removed)(void *ud, unit *u);
+} supervisor_events;
+
+/* s is borrowed and must outlive the supervisor.  Nothing starts until
+ * supervisor_reconcile().  Returns an owned supervisor. */
+supervisor *supervisor_new(uv_loop_t *loop, store *s, const supervisor_events *ev, void *ud);
+/* Frees every unit (their processes must have been stopped:
+ * supervisor_shutdown()).  Returns NULL. */
+supervisor *supervisor_free(supervisor *sv);
+
+/* Brings units in line with the store: start new or enabled servers, stop
+ * removed or disabled ones, restart those whose manifest changed
+ * (manifest_same_runtime()).  Malformed manifests are skipped with a warning
+ * and reported in the unit list as failed.  Returns the number of changes. */
+int supervisor_reconcile(supervisor *sv, corral_error *err);
+
+/* Stops every unit (stdin close → SIGTERM → SIGKILL) and calls done once all
+ * are reaped. */
+void supervisor_shutdown(supervisor *sv, void (*done)(void *ud), void *ud);
+
+/* Units in install order (installed_at, then name).  Borrowed array, valid until
+ * the next reconcile. */
+size_t supervisor_units(supervisor *sv, unit *const **ret);
+unit *supervisor_find(supervisor *sv, const char *name);
+
+/* Manual control: start (also from failed/backoff), stop (stays stopped until
+ * start/restart or the next daemon start), restart.  0, or -EX_UNAVAILABLE when
+ * the server is disabled. */
+int unit_start(unit *u, corral_error *err);
+int unit_stop(unit *u);
+int unit_restart(unit *u, corral_error *err);
+
+const char *unit_name(const unit *u);
+unit_state unit_get_state(const unit *u);
+const char *unit_state_name(unit_state s);
+const manifest *unit_manifest(const unit *u);
+/* The MCP session when READY, else NULL. */
+mcp_client *unit_client(unit *u);
+/* Cached lists (arrays of MCP items, borrowed; NULL when not ready). */
+const cJSON *unit_tools(const unit *u);
+const cJSON *unit_prompts(const unit *u);
+const cJSON *unit_resources(const unit *u);
+const cJSON *unit_resource_templates(const unit *u);
+int unit_pid(const unit *u);
+unsigned unit_restarts(const unit *u);
+/* Why it last stopped or failed ("exited with status 1", "killed by signal 9",
+ * "initialize timed out", "sent an oversize message"), or NULL. */
+const char *unit_last_error(const unit *u);
+/* Status as JSON: {name, state, pid, restarts, enabled, backend, sandbox,
+ * last_error, tools, prompts, resources, protocol_version, server_info}. Owned. */
+cJSON *unit_status_json(const unit *u);

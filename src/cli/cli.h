@@ -1,0 +1,61 @@
+/* The CLI's internal contract: one function per verb, dispatched by main.c. */
+#pragma once
+
+#include <stdbool.h>
+#include <cJSON.h>
+
+#include "corral/error.h"
+#include "corral/store.h"
+
+typedef struct cli_ctx {
+        const char *verb;
+        const char *root; /* --root DIR or NULL */
+        bool json;        /* --json */
+        bool yes;         /* --yes */
+} cli_ctx;
+
+/* Every verb returns a sysexits code (0 on success) and prints its own
+ * one-line error with cli_fail().  argv[0] is the verb; options may appear
+ * anywhere before "--" (getopt_long with optind reset). */
+typedef int (*cli_verb_fn)(cli_ctx *ctx, int argc, char **argv);
+
+int cli_install(cli_ctx *ctx, int argc, char **argv);
+int cli_uninstall(cli_ctx *ctx, int argc, char **argv);
+int cli_list(cli_ctx *ctx, int argc, char **argv);
+int cli_info(cli_ctx *ctx, int argc, char **argv);
+int cli_enable(cli_ctx *ctx, int argc, char **argv);
+int cli_disable(cli_ctx *ctx, int argc, char **argv);
+int cli_start(cli_ctx *ctx, int argc, char **argv);
+int cli_stop(cli_ctx *ctx, int argc, char **argv);
+int cli_restart(cli_ctx *ctx, int argc, char **argv);
+int cli_status(cli_ctx *ctx, int argc, char **argv);
+int cli_tools(cli_ctx *ctx, int argc, char **argv);
+int cli_call(cli_ctx *ctx, int argc, char **argv);
+int cli_logs(cli_ctx *ctx, int argc, char **argv);
+int cli_reload(cli_ctx *ctx, int argc, char **argv);
+int cli_daemon(cli_ctx *ctx, int argc, char **argv);
+int cli_serve(cli_ctx *ctx, int argc, char **argv);
+
+/* Prints "corral: VERB: <msg>" on stderr and returns code (a sysexits code). */
+int cli_fail(const cli_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prints err the same way and returns err->code (EX_SOFTWARE when unset). */
+int cli_fail_error(const cli_ctx *ctx, const corral_error *err);
+/* Opens the store for ctx->root; on failure prints the error and returns NULL
+ * with *ret_code set. */
+store *cli_open_store(const cli_ctx *ctx, int *ret_code);
+/* Prints the usage text of ctx->verb on stdout (for VERB --help) or, with
+ * to_stderr, a one-line usage hint after a usage error.  Returns EX_USAGE when
+ * to_stderr, else 0. */
+int cli_usage(const cli_ctx *ctx, bool to_stderr);
+/* Prints a JSON value (pretty) on stdout. */
+void cli_print_json(const cJSON *j);
+
+/* Control-socket client (src/cli/rpc.c): one blocking JSON-RPC 2.0 request to
+ * the daemon of ctx->root's store.  params consumed.  timeout_ms 0 = none.
+ * notifications/progress received meanwhile are printed to stderr on a TTY.
+ * Returns 0 with *ret_result owned, or: -EX_UNAVAILABLE "the daemon is not
+ * running (no control socket at PATH)"; a JSON-RPC error becomes -EX_NOINPUT
+ * when data.exit is 66, -EX_DATAERR for -32602, else -EX_UNAVAILABLE, with the
+ * server's message. */
+int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned timeout_ms,
+            cJSON **ret_result, corral_error *err);

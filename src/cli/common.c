@@ -1,0 +1,45 @@
+/* Helpers shared by the verbs: one-line errors, store opening, JSON output. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "corral/jsonutil.h"
+
+int cli_fail(const cli_ctx *ctx, int code, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "corral: %s: %s\n", ctx->verb, msg);
+        return code;
+}
+
+int cli_fail_error(const cli_ctx *ctx, const corral_error *err)
+{
+        int code = err->code ? err->code : EX_SOFTWARE;
+        return cli_fail(ctx, code, "%s", err->msg[0] ? err->msg : "internal error");
+}
+
+store *cli_open_store(const cli_ctx *ctx, int *ret_code)
+{
+        corral_error err = {};
+        store *s = NULL;
+
+        if (store_open(&s, ctx->root, &err) < 0) {
+                *ret_code = cli_fail_error(ctx, &err);
+                return NULL;
+        }
+        return s;
+}
+
+void cli_print_json(const cJSON *j)
+{
+        char *s = cJSON_Print(j);
+        if (!s)
+                abort();
+        printf("%s\n", s);
+        free(s);
+}

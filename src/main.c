@@ -1,0 +1,149 @@
+/* corral: the command-line entry point.  Global options come before the verb;
+ * each verb parses its own.  Exit codes follow sysexits(3). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "corral/log.h"
+
+typedef struct verb {
+        const char *name;
+        cli_verb_fn fn;
+        const char *summary;
+        const char *usage; /* options and arguments after the verb */
+} verb;
+
+static const verb verbs[] = {
+        { "install", cli_install, "install a server from a source spec",
+          "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--remote] [--yes] [--json]\n"
+          "              SPEC [-- COMMAND ARGS...]\n"
+          "  SPEC is ./dir or /dir (a directory with package.json, or any directory with an\n"
+          "  explicit command after --); npm:, github:, docker:, smithery:, registry: and\n"
+          "  remote URLs are recognised but not built yet (exit 69)." },
+        { "uninstall", cli_uninstall, "remove an installed server", "[--purge] NAME\n"
+          "  --purge also removes the server's data directory." },
+        { "list", cli_list, "list installed servers", "[--json]" },
+        { "info", cli_info, "show one installed server's manifest", "[--json] NAME" },
+        { "enable", cli_enable, "let the daemon run a server", "NAME" },
+        { "disable", cli_disable, "keep the daemon from running a server", "NAME" },
+        { "start", cli_start, "start a server in the running daemon", "NAME" },
+        { "stop", cli_stop, "stop a server in the running daemon", "NAME" },
+        { "restart", cli_restart, "restart a server (also one that failed)", "NAME" },
+        { "status", cli_status, "show every unit's state in the running daemon", "[--json]" },
+        { "tools", cli_tools, "list the tools the gateway exposes", "[--json] [SERVER]" },
+        { "call", cli_call, "call a tool through the gateway",
+          "[--json] [--timeout SECONDS] SERVER__TOOL [JSON | KEY=VALUE...]\n"
+          "  Arguments are one JSON object, or KEY=VALUE pairs (VALUE is parsed as JSON\n"
+          "  when it parses, else taken as a string)." },
+        { "logs", cli_logs, "show a server's log", "[-f] [-n LINES] NAME" },
+        { "reload", cli_reload, "make the daemon reconcile with the store", "" },
+        { "daemon", cli_daemon, "run the supervisor and gateway in the foreground", "" },
+        { "serve", cli_serve, "speak MCP on stdin/stdout (bridges to the daemon, or runs embedded)",
+          "--stdio" },
+};
+
+static const verb *verb_find(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: corral [--root DIR] [--json] [--yes] VERB [OPTIONS] [ARGS]\n\n"
+                   "Installs MCP servers, runs each one supervised, and exposes all their tools\n"
+                   "through one MCP endpoint.\n\nVerbs:\n");
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+                fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+        fprintf(f, "\nGlobal options:\n"
+                   "  --root DIR   use DIR as the store instead of the system or user paths\n"
+                   "               (also $CORRAL_ROOT)\n"
+                   "  --json       machine-readable output for listings\n"
+                   "  --yes        do not ask for confirmation\n"
+                   "  --help       this text; `corral VERB --help` for one verb\n"
+                   "  --version    print the version\n"
+                   "\nExit codes follow sysexits(3): 64 usage, 65 bad data, 66 not found,\n"
+                   "69 unavailable, 70 internal, 73 can't create, 75 try again, 78 config.\n");
+}
+
+int cli_usage(const cli_ctx *ctx, bool to_stderr)
+{
+        const verb *v = verb_find(ctx->verb);
+        if (!v)
+                return EX_SOFTWARE;
+        if (to_stderr) {
+                int first = (int)strcspn(v->usage, "\n");
+                fprintf(stderr, "Usage: corral %s %.*s\nTry 'corral %s --help'.\n", v->name, first,
+                        v->usage, v->name);
+                return EX_USAGE;
+        }
+        printf("Usage: corral %s %s\n\n%s.\n", v->name, v->usage, v->summary);
+        return 0;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        return false;
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+                        return true;
+        }
+        return false;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "root", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
+                { "yes", no_argument, NULL, 'y' },        { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },    {},
+        };
+        cli_ctx ctx = { .verb = "corral" };
+        int c;
+
+        log_init_from_env();
+        /* '+' stops at the verb: the rest belongs to it. */
+        while ((c = getopt_long(argc, argv, "+hy", opts, NULL)) != -1) {
+                switch (c) {
+                case 'r':
+                        ctx.root = optarg;
+                        break;
+                case 'j':
+                        ctx.json = true;
+                        break;
+                case 'y':
+                        ctx.yes = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("corral %s\n", CORRAL_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'corral --help'.\n");
+                        return EX_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return EX_USAGE;
+        }
+
+        const verb *v = verb_find(argv[optind]);
+        if (!v) {
+                fprintf(stderr, "corral: unknown verb '%s'\nTry 'corral --help'.\n", argv[optind]);
+                return EX_USAGE;
+        }
+        ctx.verb = v->name;
+        int vargc = argc - optind;
+        char **vargv = argv + optind;
+        if (wants_help(vargc, vargv))
+                return cli_usage(&ctx, false);
+        optind = 0; /* full getopt reset for the verb's own parsing */
+        return v->fn(&ctx, vargc, vargv);
+}

@@ -1,0 +1,63 @@
+/* One-line error messages carried up to the CLI. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "corral/error.h"
+
+static void sanitize(char *s)
+{
+        /* Messages are one line: a server or registry may have put newlines in. */
+        for (; *s; s++)
+                if (*s == '\n' || *s == '\r')
+                        *s = ' ';
+}
+
+static int verror(corral_error *err, int code, int errnum, const char *fmt, va_list ap)
+{
+        if (!err)
+                return -code;
+        if (err->code != 0)
+                return -err->code;
+        err->code = code;
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        if (errnum > 0) {
+                size_t n = strlen(err->msg);
+                snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(errnum));
+        }
+        sanitize(err->msg);
+        return -code;
+}
+
+int corral_error_set(corral_error *err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = verror(err, code, 0, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int corral_error_errno(corral_error *err, int code, int errnum, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = verror(err, code, errnum, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+void corral_error_prefix(corral_error *err, const char *fmt, ...)
+{
+        char prefix[512], old[sizeof(err->msg)];
+        va_list ap;
+
+        if (!err || err->code == 0)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(prefix, sizeof(prefix), fmt, ap);
+        va_end(ap);
+        memcpy(old, err->msg, sizeof(old));
+        snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+        sanitize(err->msg);
+}
