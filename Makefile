@@ -68,7 +68,9 @@ check-integration: $(BUILD)/corral
 check-asan:
 	$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration
 
-demo: deps $(BUILD)/corral
+# The sub-make re-reads pkg-config after install-deps may have added packages.
+demo: deps
+	$(MAKE) --no-print-directory all
 	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/demo
 
 install: $(BUILD)/corral
