@@ -63,10 +63,10 @@ check-unit: $(UNIT_BINS)
 	@scripts/run-unit $(UNIT_BINS)
 
 check-integration: $(BUILD)/corral
-	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration
+	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) scripts/run-integration
 
 check-asan:
-	$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration
+	CFLAGS="-O1 -g" $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 check-unit check-integration
 
 # The sub-make re-reads pkg-config after install-deps may have added packages.
 demo: deps

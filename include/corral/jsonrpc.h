@@ -45,13 +45,15 @@ void jsonrpc_framer_init(jsonrpc_framer *f, size_t max);
 void jsonrpc_framer_done(jsonrpc_framer *f);
 
 /* Called once per complete line (without the '\n', trailing '\r' stripped,
- * empty lines skipped).  line is NUL-terminated and valid only during the call.
- * Return non-zero to stop feeding. */
+ * empty and whitespace-only lines skipped).  line is NUL-terminated and valid
+ * only during the call.  Return non-zero to stop feeding. */
 typedef int (*jsonrpc_line_cb)(void *ud, const char *line, size_t len);
 
 /* Feeds n bytes.  Calls cb for every line completed; a line longer than max is
  * dropped and JSONRPC_FRAME_OVERSIZE returned (after the remaining complete
- * lines in data have still been delivered). */
+ * lines in data have still been delivered).  A line may carry max bytes plus
+ * its '\r'.  The rest of an oversize line is skipped across later feeds.  cb
+ * must not feed the same framer. */
 jsonrpc_frame_result jsonrpc_framer_feed(jsonrpc_framer *f, const char *data, size_t n,
                                          jsonrpc_line_cb cb, void *ud);
 
@@ -63,11 +65,14 @@ typedef enum {
 } jsonrpc_kind;
 
 /* Classifies a parsed message per JSON-RPC 2.0 §4 and §5 ("jsonrpc":"2.0"
- * required; ids are strings or numbers). */
+ * required; ids are strings or numbers, null only in responses; method a
+ * string; params, when present, an object or array; a response has exactly
+ * one of result/error; error has an integer code and a string message). */
 jsonrpc_kind jsonrpc_classify(const cJSON *msg);
 
 /* Builders; the returned object is owned by the caller.  Arguments named
- * "take" are consumed (may be NULL); id is copied. */
+ * "take" are consumed (may be NULL); id is copied (NULL gives "id":null).
+ * jsonrpc_result with NULL gives the empty result {}. */
 cJSON *jsonrpc_request(const cJSON *id, const char *method, cJSON *take_params);
 cJSON *jsonrpc_notification(const char *method, cJSON *take_params);
 cJSON *jsonrpc_result(const cJSON *id, cJSON *take_result);

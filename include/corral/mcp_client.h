@@ -2,7 +2,14 @@
  * basic/utilities/{cancellation,progress,ping}, server/{tools,prompts,resources},
  * client/roots).  Transport-neutral: the owner feeds bytes read from the
  * server with mcp_client_feed() and writes what the session hands to ops->send.
- * Runs on a libuv loop for its timers.  Single-threaded. */
+ * Runs on a libuv loop for its timers.  Single-threaded.
+ *
+ * Re-entrancy: every callback (ops->*, response and progress callbacks) may
+ * issue new requests, cancel any request, send notifications, and call
+ * mcp_client_free() on this session; the struct is then destroyed once the
+ * callback has returned into the session.  The one thing a callback must not
+ * do is call mcp_client_feed() on the same session (it is refused and
+ * logged). */
 #pragma once
 
 #include <stdbool.h>
@@ -39,47 +46,72 @@ typedef void (*mcp_response_cb)(void *ud, const cJSON *result, const cJSON *erro
  * progressToken already replaced by nothing: the callee adds its own token. */
 typedef void (*mcp_progress_cb)(void *ud, const cJSON *params);
 
-/* max_message 0 = JSONRPC_DEFAULT_MAX_MESSAGE.  Returns an owned session. */
+/* max_message 0 = JSONRPC_DEFAULT_MAX_MESSAGE.  ops is copied (send is
+ * required, the others may be NULL).  Returns an owned session. */
 mcp_client *mcp_client_new(uv_loop_t *loop, const mcp_client_ops *ops, void *ud, size_t max_message);
 /* Completes every pending request with CORRAL_RPC_UNAVAILABLE ("session
- * closed") and frees.  Accepts NULL, returns NULL. */
+ * closed") and frees.  Sends nothing (the transport may be gone).  Safe inside
+ * the session's own callbacks (see above); requests issued from the callbacks
+ * it triggers fail at once with "session closed".  The session's timer handle
+ * is closed with uv_close() and released when the loop next runs, as with any
+ * libuv handle.  Accepts NULL, returns NULL. */
 mcp_client *mcp_client_free(mcp_client *c);
 
-/* Bytes read from the server's stdout. */
+/* Bytes read from the server's stdout.  Any number of bytes, split or merged
+ * anywhere.  Protocol breaches go to ops->on_fault with a short reason ("sent
+ * a message over 16 MiB", "sent a line that is not JSON: <excerpt>", "sent an
+ * invalid JSON-RPC message: <excerpt>"); the line is dropped and the stream
+ * goes on.  Responses to unknown ids are ignored (logged at debug).  Server
+ * requests are answered at once: ping with {}, roots/list with {"roots":[]},
+ * anything else with -32601 "method not supported by corral". */
 void mcp_client_feed(mcp_client *c, const char *data, size_t n);
 
 /* Sends `initialize` (protocolVersion MCP_PROTOCOL_LATEST, capabilities
  * {roots:{listChanged:false}}, clientInfo corral); on a result with a supported
  * protocolVersion sends notifications/initialized and then calls cb with the
- * result.  An unsupported version completes cb with an error. */
+ * result.  An unsupported or missing version completes cb with a
+ * CORRAL_RPC_FAULTY error whose message names the version.  initialize is
+ * never cancelled (basic/lifecycle), not even on timeout.  Returns 0, or
+ * -EX_UNAVAILABLE when the transport failed (cb has then been called). */
 int mcp_client_initialize(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb, void *ud);
 
 /* Sends a request.  params is consumed (NULL = no params).  When progress is
  * non-NULL a fresh progressToken is put in params._meta and matching
  * notifications/progress are passed to progress (each one also restarts the
- * timeout).  On timeout notifications/cancelled is sent and cb gets
- * CORRAL_RPC_TIMEOUT.  Returns a handle > 0 for mcp_client_cancel(), or 0 when
- * the transport failed (cb has then already been called with an error). */
+ * timeout).  The token is "corral-<handle>"; progress gets the notification's
+ * params with progressToken removed.  timeout_ms 0 = no timeout.  On timeout
+ * notifications/cancelled {requestId, reason:"timeout"} is sent and cb gets
+ * CORRAL_RPC_TIMEOUT "request timed out after N ms".  The handle is also the
+ * JSON-RPC id (integers from 1).  Returns a handle > 0 for
+ * mcp_client_cancel(), or 0 when the transport failed, the session is being
+ * freed or c is NULL (cb has then already been called with
+ * CORRAL_RPC_UNAVAILABLE). */
 uint64_t mcp_client_request(mcp_client *c, const char *method, cJSON *params, uint64_t timeout_ms,
                             mcp_progress_cb progress, mcp_response_cb cb, void *ud);
 
 /* Cancels a pending request: sends notifications/cancelled {requestId, reason}
- * and completes it with CORRAL_RPC_CANCELLED; a late response is ignored.
- * Unknown handles are ignored. */
+ * (reason omitted when NULL) and completes it with CORRAL_RPC_CANCELLED
+ * ("request cancelled: <reason>"); a late response is ignored.  Unknown or
+ * already completed handles are ignored. */
 void mcp_client_cancel(mcp_client *c, uint64_t handle, const char *reason);
 
-/* Sends a notification (params consumed). */
+/* Sends a notification (params consumed, NULL = none).  0, or -EX_UNAVAILABLE
+ * when the transport failed. */
 int mcp_client_notify(mcp_client *c, const char *method, cJSON *params);
 
 /* Fetches every page of a list method ("tools/list", "prompts/list",
  * "resources/list", "resources/templates/list") following nextCursor, and
  * calls cb with result = {"<key>": [all items]} (key "tools", "prompts",
- * "resources", "resourceTemplates").  Capped at 10000 items / 1000 pages. */
+ * "resources", "resourceTemplates").  Capped at 10000 items / 1000 pages;
+ * over a cap, a page without the key's array, or a repeated cursor completes cb
+ * with CORRAL_RPC_FAULTY.  timeout_ms applies to each page.  Returns 0, or
+ * -EX_UNAVAILABLE when the transport failed (cb has then been called). */
 int mcp_client_list_all(mcp_client *c, const char *method, const char *key, uint64_t timeout_ms,
                         mcp_response_cb cb, void *ud);
 
 /* After a successful initialize: negotiated version, server capabilities
- * (borrowed, may be NULL) and serverInfo. */
+ * (borrowed, may be NULL) and serverInfo; NULL before.  pending counts
+ * requests not yet completed (list_all counts as one). */
 const char *mcp_client_protocol_version(const mcp_client *c);
 const cJSON *mcp_client_server_capabilities(const mcp_client *c);
 const cJSON *mcp_client_server_info(const mcp_client *c);

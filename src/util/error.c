@@ -58,6 +58,15 @@ void corral_error_prefix(corral_error *err, const char *fmt, ...)
         vsnprintf(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
         memcpy(old, err->msg, sizeof(old));
-        snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+        /* Truncation is acceptable: the message stays one bounded line. */
+        size_t n = strnlen(prefix, sizeof(prefix) - 1);
+        if (n > sizeof(err->msg) - 3)
+                n = sizeof(err->msg) - 3;
+        memcpy(err->msg, prefix, n);
+        memcpy(err->msg + n, ": ", 2);
+        size_t rest = sizeof(err->msg) - n - 2;
+        size_t ol = strnlen(old, rest - 1);
+        memcpy(err->msg + n + 2, old, ol);
+        err->msg[n + 2 + ol] = '\0';
         sanitize(err->msg);
 }

@@ -1,0 +1,1004 @@
+/* MCP client session against a scripted server on a real libuv loop: what the
+ * session sends is captured, server output is fed in by hand. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sysexits.h>
+#include <cmocka.h>
+
+#include "corral/jsonrpc.h"
+#include "corral/jsonutil.h"
+#include "corral/macro.h"
+#include "corral/mcp_client.h"
+
+typedef struct fixture fixture;
+
+/* What one request saw. */
+typedef struct reply {
+        fixture *fx;
+        int calls;
+        int order; /* completion order, from 1 */
+        cJSON *result;
+        cJSON *error;
+        size_t sent_at_completion;
+        int progress_calls;
+        cJSON *last_progress;
+        uint64_t completed_at; /* loop time */
+        /* Re-entrancy hooks run inside the response callback. */
+        bool free_client;
+        uint64_t cancel_handle;
+        bool issue_request;
+        uint64_t issued_handle;
+} reply;
+
+struct fixture {
+        uv_loop_t loop;
+        mcp_client *c;
+        cJSON *sent; /* array of every message the session wrote */
+        bool send_fail;
+        bool free_in_send;
+        cJSON *notes; /* array of {method, params} */
+        char *faults[8];
+        size_t nfaults;
+        bool free_on_fault;
+        bool free_on_notification;
+        int completions;
+        reply *tick_reply;
+        int ticks;
+        uv_timer_t ticker;
+};
+
+static void feed(fixture *fx, const char *fmt, ...) _printf_(2, 3);
+
+static int fx_send(void *ud, const char *data, size_t len)
+{
+        fixture *fx = ud;
+        assert_true(len > 0);
+        assert_int_equal(data[len - 1], '\n');
+        assert_null(memchr(data, '\n', len - 1));
+        if (fx->free_in_send) {
+                fx->c = mcp_client_free(fx->c);
+                return -1;
+        }
+        if (fx->send_fail)
+                return -1;
+        cJSON *m = cJSON_ParseWithLength(data, len);
+        assert_non_null(m);
+        cJSON_AddItemToArray(fx->sent, m);
+        return 0;
+}
+
+static void fx_notification(void *ud, const char *method, const cJSON *params)
+{
+        fixture *fx = ud;
+        cJSON *n = cJSON_CreateObject();
+        cJSON_AddStringToObject(n, "method", method);
+        if (params)
+                cJSON_AddItemToObject(n, "params", json_dup(params));
+        cJSON_AddItemToArray(fx->notes, n);
+        if (fx->free_on_notification)
+                fx->c = mcp_client_free(fx->c);
+}
+
+static void fx_fault(void *ud, const char *why)
+{
+        fixture *fx = ud;
+        assert_true(fx->nfaults < ARRAY_SIZE(fx->faults));
+        fx->faults[fx->nfaults++] = xstrdup(why);
+        if (fx->free_on_fault)
+                fx->c = mcp_client_free(fx->c);
+}
+
+static const mcp_client_ops ops = {
+        .send = fx_send,
+        .on_notification = fx_notification,
+        .on_fault = fx_fault,
+};
+
+/* Replies live on test stack frames; when a failed assertion leaves a test
+ * early, teardown's free must not call back into them. */
+static bool tearing_down;
+
+static void on_reply(void *ud, const cJSON *result, const cJSON *error)
+{
+        if (tearing_down)
+                return;
+        reply *r = ud;
+        fixture *fx = r->fx;
+
+        assert_true((result == NULL) != (error == NULL));
+        r->calls++;
+        r->order = ++fx->completions;
+        r->completed_at = uv_now(&fx->loop);
+        r->sent_at_completion = (size_t)cJSON_GetArraySize(fx->sent);
+        cJSON_Delete(r->result);
+        cJSON_Delete(r->error);
+        r->result = result ? json_dup(result) : NULL;
+        r->error = error ? json_dup(error) : NULL;
+        if (r->cancel_handle)
+                mcp_client_cancel(fx->c, r->cancel_handle, "no longer needed");
+        if (r->issue_request) {
+                /* Once: a request on a closed session completes at once,
+                 * which would come straight back here. */
+                r->issue_request = false;
+                r->issued_handle = mcp_client_request(fx->c, "ping", NULL, 0, NULL, on_reply, r);
+        }
+        if (r->free_client)
+                fx->c = mcp_client_free(fx->c);
+}
+
+static void on_progress(void *ud, const cJSON *params)
+{
+        reply *r = ud;
+        r->progress_calls++;
+        cJSON_Delete(r->last_progress);
+        r->last_progress = json_dup(params);
+}
+
+static void reply_done(reply *r)
+{
+        cJSON_Delete(r->result);
+        cJSON_Delete(r->error);
+        cJSON_Delete(r->last_progress);
+}
+
+static int setup(void **state)
+{
+        fixture *fx = xcalloc(1, sizeof(*fx));
+        assert_int_equal(uv_loop_init(&fx->loop), 0);
+        fx->sent = cJSON_CreateArray();
+        fx->notes = cJSON_CreateArray();
+        fx->c = mcp_client_new(&fx->loop, &ops, fx, 0);
+        *state = fx;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture *fx = *state;
+        tearing_down = true;
+        fx->c = mcp_client_free(fx->c);
+        tearing_down = false;
+        /* Closes the session's timer; a leaked handle makes uv_loop_close fail. */
+        uv_run(&fx->loop, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(&fx->loop), 0);
+        cJSON_Delete(fx->sent);
+        cJSON_Delete(fx->notes);
+        for (size_t i = 0; i < fx->nfaults; i++)
+                free(fx->faults[i]);
+        free(fx);
+        return 0;
+}
+
+static void feed(fixture *fx, const char *fmt, ...)
+{
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        assert_true(vasprintf(&s, fmt, ap) >= 0);
+        va_end(ap);
+        size_t n = strlen(s);
+        s = xrealloc(s, n + 2);
+        s[n] = '\n';
+        s[n + 1] = '\0';
+        mcp_client_feed(fx->c, s, n + 1);
+}
+
+static size_t nsent(fixture *fx)
+{
+        return (size_t)cJSON_GetArraySize(fx->sent);
+}
+static const cJSON *sent(fixture *fx, size_t i)
+{
+        const cJSON *m = cJSON_GetArrayItem(fx->sent, (int)i);
+        assert_non_null(m);
+        return m;
+}
+
+static int error_code(const reply *r)
+{
+        assert_non_null(r->error);
+        return (int)json_get_number(r->error, "code", 0);
+}
+static const char *error_message(const reply *r)
+{
+        assert_non_null(r->error);
+        const char *m = json_get_string(r->error, "message");
+        assert_non_null(m);
+        return m;
+}
+
+static void test_out_of_order(void **state)
+{
+        fixture *fx = *state;
+        reply r[3] = {{.fx = fx}, {.fx = fx}, {.fx = fx}};
+
+        for (int i = 0; i < 3; i++) {
+                cJSON *params = cJSON_CreateObject();
+                cJSON_AddNumberToObject(params, "i", i);
+                uint64_t h = mcp_client_request(fx->c, "tools/call", params, 5000, NULL, on_reply,
+                                                &r[i]);
+                assert_int_equal(h, (uint64_t)i + 1);
+        }
+        assert_int_equal(mcp_client_pending(fx->c), 3);
+        assert_int_equal(nsent(fx), 3);
+        for (int i = 0; i < 3; i++) {
+                const cJSON *m = sent(fx, (size_t)i);
+                assert_int_equal(jsonrpc_classify(m), JSONRPC_REQUEST);
+                assert_int_equal(json_get_number(m, "id", 0), i + 1);
+                assert_string_equal(json_get_string(m, "method"), "tools/call");
+                assert_int_equal(json_get_number(json_get_object(m, "params"), "i", -1), i);
+        }
+
+        /* Responses 3, 1, 2 in one read, with a notification, an unknown id and
+         * an id of the wrong type between them. */
+        const char *batch =
+                "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"n\":3}}\n"
+                "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":"
+                "\"info\",\"data\":\"hi\"}}\n"
+                "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":{}}\n"
+                "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{\"n\":-1}}\n"
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"n\":1}}\r\n"
+                "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32602,\"message\":\"bad\"}}\n";
+        mcp_client_feed(fx->c, batch, strlen(batch));
+
+        assert_int_equal(mcp_client_pending(fx->c), 0);
+        assert_int_equal(r[2].order, 1);
+        assert_int_equal(r[0].order, 2);
+        assert_int_equal(r[1].order, 3);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(r[i].calls, 1);
+        assert_int_equal(json_get_number(r[0].result, "n", 0), 1);
+        assert_int_equal(json_get_number(r[2].result, "n", 0), 3);
+        assert_int_equal(error_code(&r[1]), -32602);
+        assert_string_equal(error_message(&r[1]), "bad");
+
+        assert_int_equal(cJSON_GetArraySize(fx->notes), 1);
+        const cJSON *n = cJSON_GetArrayItem(fx->notes, 0);
+        assert_string_equal(json_get_string(n, "method"), "notifications/message");
+        assert_string_equal(json_get_string(json_get_object(n, "params"), "data"), "hi");
+        assert_int_equal(fx->nfaults, 0);
+        /* Nothing was sent in reply to responses or notifications. */
+        assert_int_equal(nsent(fx), 3);
+        for (int i = 0; i < 3; i++)
+                reply_done(&r[i]);
+}
+
+static void test_split_reads(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx};
+        const char *resp = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"text\":\"a\\nb\"}}\n";
+
+        assert_int_equal(mcp_client_request(fx->c, "ping", NULL, 0, NULL, on_reply, &r), 1);
+        for (size_t i = 0; resp[i]; i++) {
+                assert_int_equal(r.calls, 0);
+                mcp_client_feed(fx->c, resp + i, 1);
+        }
+        assert_int_equal(r.calls, 1);
+        assert_string_equal(json_get_string(r.result, "text"), "a\nb");
+        reply_done(&r);
+}
+
+static void test_server_requests(void **state)
+{
+        fixture *fx = *state;
+
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"r-1\",\"method\":\"roots/list\",\"params\":{}}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"sampling/createMessage\",\"params\":"
+                 "{\"messages\":[]}}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+                 "{\"requestId\":7}}");
+        assert_int_equal(nsent(fx), 3);
+
+        const cJSON *m = sent(fx, 0);
+        assert_int_equal(jsonrpc_classify(m), JSONRPC_RESPONSE);
+        assert_int_equal(json_get_number(m, "id", 0), 5);
+        const cJSON *res = json_get_object(m, "result");
+        assert_non_null(res);
+        assert_null(res->child);
+
+        m = sent(fx, 1);
+        assert_int_equal(jsonrpc_classify(m), JSONRPC_RESPONSE);
+        assert_string_equal(json_get_string(m, "id"), "r-1");
+        const cJSON *roots = json_get_array(json_get_object(m, "result"), "roots");
+        assert_non_null(roots);
+        assert_int_equal(cJSON_GetArraySize(roots), 0);
+
+        m = sent(fx, 2);
+        assert_int_equal(jsonrpc_classify(m), JSONRPC_RESPONSE);
+        assert_int_equal(json_get_number(m, "id", 0), 7);
+        const cJSON *e = json_get_object(m, "error");
+        assert_int_equal(json_get_number(e, "code", 0), -32601);
+        assert_string_equal(json_get_string(e, "message"), "method not supported by corral");
+        assert_null(json_get_object(m, "result"));
+
+        /* The server's own cancellation is not passed on to the owner. */
+        assert_int_equal(cJSON_GetArraySize(fx->notes), 0);
+        assert_int_equal(fx->nfaults, 0);
+}
+
+static const cJSON *find_sent(fixture *fx, const char *method, size_t nth)
+{
+        const cJSON *m;
+        cJSON_ArrayForEach(m, fx->sent)
+        {
+                const char *s = json_get_string(m, "method");
+                if (s && strcmp(s, method) == 0 && nth-- == 0)
+                        return m;
+        }
+        return NULL;
+}
+
+static void test_timeout(void **state)
+{
+        fixture *fx = *state;
+        reply a = {.fx = fx}, b = {.fx = fx}, c = {.fx = fx};
+
+        uint64_t start = uv_now(&fx->loop);
+        assert_int_equal(mcp_client_request(fx->c, "tools/call", NULL, 20, NULL, on_reply, &a), 1);
+        assert_int_equal(mcp_client_request(fx->c, "tools/call", NULL, 0, NULL, on_reply, &b), 2);
+        assert_int_equal(mcp_client_request(fx->c, "tools/call", NULL, 60, NULL, on_reply, &c), 3);
+        /* The loop ends when nothing is left to time out: b has no timeout. */
+        uv_run(&fx->loop, UV_RUN_DEFAULT);
+
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(c.calls, 1);
+        assert_int_equal(b.calls, 0);
+        assert_int_equal(a.order, 1);
+        assert_int_equal(c.order, 2);
+        assert_true(a.completed_at - start >= 20);
+        assert_true(c.completed_at - start >= 60);
+        assert_int_equal(error_code(&a), CORRAL_RPC_TIMEOUT);
+        assert_string_equal(error_message(&a), "request timed out after 20 ms");
+        assert_string_equal(error_message(&c), "request timed out after 60 ms");
+
+        const cJSON *n = find_sent(fx, "notifications/cancelled", 0);
+        assert_non_null(n);
+        assert_int_equal(jsonrpc_classify(n), JSONRPC_NOTIFICATION);
+        assert_int_equal(json_get_number(json_get_object(n, "params"), "requestId", 0), 1);
+        assert_string_equal(json_get_string(json_get_object(n, "params"), "reason"), "timeout");
+        /* Sent before the callback ran. */
+        assert_int_equal(a.sent_at_completion, 4);
+        n = find_sent(fx, "notifications/cancelled", 1);
+        assert_non_null(n);
+        assert_int_equal(json_get_number(json_get_object(n, "params"), "requestId", 0), 3);
+        assert_null(find_sent(fx, "notifications/cancelled", 2));
+
+        /* A late answer is dropped; b still completes normally. */
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(error_code(&a), CORRAL_RPC_TIMEOUT);
+        assert_int_equal(mcp_client_pending(fx->c), 1);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"ok\":true}}");
+        assert_int_equal(b.calls, 1);
+        assert_true(json_get_bool(b.result, "ok", false));
+        assert_int_equal(fx->nfaults, 0);
+        reply_done(&a);
+        reply_done(&b);
+        reply_done(&c);
+}
+
+static void test_cancel(void **state)
+{
+        fixture *fx = *state;
+        reply a = {.fx = fx}, b = {.fx = fx};
+
+        uint64_t ha = mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &a);
+        uint64_t hb = mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &b);
+        mcp_client_cancel(fx->c, ha, "user pressed stop");
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(error_code(&a), CORRAL_RPC_CANCELLED);
+        assert_string_equal(error_message(&a), "request cancelled: user pressed stop");
+        assert_int_equal(nsent(fx), 3);
+        const cJSON *n = sent(fx, 2);
+        assert_string_equal(json_get_string(n, "method"), "notifications/cancelled");
+        const cJSON *p = json_get_object(n, "params");
+        assert_int_equal(json_get_number(p, "requestId", 0), (double)ha);
+        assert_string_equal(json_get_string(p, "reason"), "user pressed stop");
+
+        /* Again, unknown handles, and a late response: all ignored. */
+        mcp_client_cancel(fx->c, ha, "again");
+        mcp_client_cancel(fx->c, 12345, "unknown");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{}}", (int)ha);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(nsent(fx), 3);
+
+        mcp_client_cancel(fx->c, hb, NULL);
+        assert_int_equal(b.calls, 1);
+        assert_string_equal(error_message(&b), "request cancelled");
+        p = json_get_object(sent(fx, 3), "params");
+        assert_int_equal(json_get_number(p, "requestId", 0), (double)hb);
+        assert_null(cJSON_GetObjectItem(p, "reason"));
+        assert_int_equal(mcp_client_pending(fx->c), 0);
+        /* Nothing keeps the loop alive once every request is done. */
+        assert_int_equal(uv_run(&fx->loop, UV_RUN_NOWAIT), 0);
+        reply_done(&a);
+        reply_done(&b);
+}
+
+static void tick(uv_timer_t *t)
+{
+        fixture *fx = t->data;
+        if (++fx->ticks <= 4) {
+                feed(fx,
+                     "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
+                     "{\"progressToken\":\"corral-1\",\"progress\":%d,\"total\":4}}",
+                     fx->ticks);
+                return;
+        }
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"done\":true}}");
+        uv_timer_stop(t);
+}
+
+static void test_progress(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx};
+        cJSON *params = cJSON_CreateObject();
+        cJSON_AddStringToObject(params, "name", "long");
+        cJSON *meta = cJSON_AddObjectToObject(params, "_meta");
+        cJSON_AddNumberToObject(meta, "other", 1);
+
+        uint64_t start = uv_now(&fx->loop);
+        assert_int_equal(
+                mcp_client_request(fx->c, "tools/call", params, 100, on_progress, on_reply, &r), 1);
+        const cJSON *p = json_get_object(sent(fx, 0), "params");
+        assert_string_equal(json_get_string(p, "name"), "long");
+        assert_string_equal(json_get_string(json_get_object(p, "_meta"), "progressToken"),
+                            "corral-1");
+        assert_int_equal(json_get_number(json_get_object(p, "_meta"), "other", 0), 1);
+
+        /* Progress every 40 ms keeps a 100 ms timeout from firing for 200 ms. */
+        fx->ticker.data = fx;
+        uv_timer_init(&fx->loop, &fx->ticker);
+        uv_timer_start(&fx->ticker, tick, 40, 40);
+        uv_run(&fx->loop, UV_RUN_DEFAULT);
+        uv_close((uv_handle_t *)&fx->ticker, NULL);
+
+        assert_int_equal(r.calls, 1);
+        assert_non_null(r.result);
+        assert_true(json_get_bool(r.result, "done", false));
+        assert_true(r.completed_at - start >= 200);
+        assert_int_equal(r.progress_calls, 4);
+        assert_int_equal(json_get_number(r.last_progress, "progress", 0), 4);
+        assert_int_equal(json_get_number(r.last_progress, "total", 0), 4);
+        assert_null(cJSON_GetObjectItem(r.last_progress, "progressToken"));
+        assert_null(find_sent(fx, "notifications/cancelled", 0));
+
+        /* Tokens that are not ours go to the owner; stale ones of ours are
+         * dropped. */
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
+                 "{\"progressToken\":\"client-9\",\"progress\":1}}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
+                 "{\"progressToken\":\"corral-1\",\"progress\":5}}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
+                 "{\"progressToken\":\"corral-x\",\"progress\":5}}");
+        assert_int_equal(r.progress_calls, 4);
+        assert_int_equal(cJSON_GetArraySize(fx->notes), 1);
+        assert_string_equal(json_get_string(cJSON_GetArrayItem(fx->notes, 0), "method"),
+                            "notifications/progress");
+
+        /* Progress stops: the timeout fires 30 ms after the last one. */
+        reply q = {.fx = fx};
+        start = uv_now(&fx->loop);
+        assert_int_equal(
+                mcp_client_request(fx->c, "tools/call", NULL, 30, on_progress, on_reply, &q), 2);
+        p = json_get_object(find_sent(fx, "tools/call", 1), "params");
+        assert_string_equal(json_get_string(json_get_object(p, "_meta"), "progressToken"),
+                            "corral-2");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
+                 "{\"progressToken\":\"corral-2\",\"progress\":1}}");
+        uv_run(&fx->loop, UV_RUN_DEFAULT);
+        assert_int_equal(q.progress_calls, 1);
+        assert_int_equal(q.calls, 1);
+        assert_int_equal(error_code(&q), CORRAL_RPC_TIMEOUT);
+        assert_true(q.completed_at - start >= 30);
+        const cJSON *n = find_sent(fx, "notifications/cancelled", 0);
+        assert_non_null(n);
+        assert_int_equal(json_get_number(json_get_object(n, "params"), "requestId", 0), 2);
+        reply_done(&r);
+        reply_done(&q);
+}
+
+static void check_initialize_request(const cJSON *m)
+{
+        assert_int_equal(jsonrpc_classify(m), JSONRPC_REQUEST);
+        assert_string_equal(json_get_string(m, "method"), "initialize");
+        const cJSON *p = json_get_object(m, "params");
+        assert_string_equal(json_get_string(p, "protocolVersion"), "2025-11-25");
+        const cJSON *roots = json_get_object(json_get_object(p, "capabilities"), "roots");
+        assert_non_null(roots);
+        assert_false(json_get_bool(roots, "listChanged", true));
+        const cJSON *info = json_get_object(p, "clientInfo");
+        assert_string_equal(json_get_string(info, "name"), "corral");
+        assert_string_equal(json_get_string(info, "version"), CORRAL_VERSION);
+}
+
+static void test_initialize_accepted(void **state)
+{
+        fixture *fx = *state;
+
+        assert_null(mcp_client_protocol_version(fx->c));
+        assert_null(mcp_client_server_info(fx->c));
+        for (size_t i = 0; mcp_protocol_versions[i]; i++) {
+                reply r = {.fx = fx};
+                const char *v = mcp_protocol_versions[i];
+                size_t base = nsent(fx);
+
+                assert_int_equal(mcp_client_initialize(fx->c, 1000, on_reply, &r), 0);
+                const cJSON *m = sent(fx, base);
+                check_initialize_request(m);
+                feed(fx,
+                     "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{\"protocolVersion\":\"%s\","
+                     "\"capabilities\":{\"tools\":{\"listChanged\":true}},"
+                     "\"serverInfo\":{\"name\":\"srv\",\"version\":\"1.2\"}}}",
+                     (int)json_get_number(m, "id", 0), v);
+                assert_int_equal(r.calls, 1);
+                assert_non_null(r.result);
+                /* notifications/initialized went out before the callback. */
+                assert_int_equal(r.sent_at_completion, base + 2);
+                const cJSON *n = sent(fx, base + 1);
+                assert_int_equal(jsonrpc_classify(n), JSONRPC_NOTIFICATION);
+                assert_string_equal(json_get_string(n, "method"), "notifications/initialized");
+                assert_string_equal(mcp_client_protocol_version(fx->c), v);
+                assert_non_null(json_get_object(mcp_client_server_capabilities(fx->c), "tools"));
+                assert_string_equal(json_get_string(mcp_client_server_info(fx->c), "name"), "srv");
+                reply_done(&r);
+        }
+        assert_true(mcp_protocol_supported("2024-11-05"));
+        assert_false(mcp_protocol_supported("2024-10-07"));
+        assert_false(mcp_protocol_supported(NULL));
+}
+
+static void test_initialize_rejected(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx}, s = {.fx = fx}, t = {.fx = fx};
+
+        assert_null(mcp_client_protocol_version(fx->c));
+        assert_int_equal(mcp_client_initialize(fx->c, 1000, on_reply, &r), 0);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"1999-01-01\","
+                 "\"capabilities\":{},\"serverInfo\":{\"name\":\"old\"}}}");
+        assert_int_equal(r.calls, 1);
+        assert_int_equal(error_code(&r), CORRAL_RPC_FAULTY);
+        assert_non_null(strstr(error_message(&r), "'1999-01-01'"));
+        assert_null(find_sent(fx, "notifications/initialized", 0));
+        assert_null(mcp_client_protocol_version(fx->c));
+        assert_null(mcp_client_server_capabilities(fx->c));
+
+        assert_int_equal(mcp_client_initialize(fx->c, 1000, on_reply, &s), 0);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"capabilities\":{}}}");
+        assert_int_equal(error_code(&s), CORRAL_RPC_FAULTY);
+        assert_non_null(strstr(error_message(&s), "protocolVersion"));
+
+        /* An error from the server is passed through. */
+        assert_int_equal(mcp_client_initialize(fx->c, 1000, on_reply, &t), 0);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32602,\"message\":"
+                 "\"Unsupported protocol version\",\"data\":{\"supported\":[\"2099-01-01\"]}}}");
+        assert_int_equal(error_code(&t), -32602);
+        assert_null(find_sent(fx, "notifications/initialized", 0));
+        reply_done(&r);
+        reply_done(&s);
+        reply_done(&t);
+}
+
+static void test_initialize_timeout(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx};
+
+        assert_int_equal(mcp_client_initialize(fx->c, 20, on_reply, &r), 0);
+        uv_run(&fx->loop, UV_RUN_DEFAULT);
+        assert_int_equal(r.calls, 1);
+        assert_int_equal(error_code(&r), CORRAL_RPC_TIMEOUT);
+        /* basic/lifecycle: initialize is never cancelled. */
+        assert_null(find_sent(fx, "notifications/cancelled", 0));
+        assert_int_equal(nsent(fx), 1);
+        reply_done(&r);
+}
+
+/* Answers the latest request with a page of count items named from first. */
+static void answer_page(fixture *fx, const char *key, int first, int count, const char *next)
+{
+        const cJSON *req = sent(fx, nsent(fx) - 1);
+        cJSON *res = cJSON_CreateObject();
+        cJSON *arr = cJSON_AddArrayToObject(res, key);
+        for (int i = 0; i < count; i++) {
+                cJSON *item = cJSON_CreateObject();
+                char name[32];
+                snprintf(name, sizeof(name), "t%d", first + i);
+                cJSON_AddStringToObject(item, "name", name);
+                cJSON_AddItemToArray(arr, item);
+        }
+        if (next)
+                cJSON_AddStringToObject(res, "nextCursor", next);
+        _cleanup_json_ cJSON *resp = jsonrpc_result(cJSON_GetObjectItem(req, "id"), res);
+        size_t len;
+        _cleanup_free_ char *s = jsonrpc_frame(resp, &len);
+        mcp_client_feed(fx->c, s, len);
+}
+
+static void test_list_all(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx};
+
+        assert_int_equal(mcp_client_list_all(fx->c, "tools/list", "tools", 1000, on_reply, &r), 0);
+        assert_int_equal(mcp_client_pending(fx->c), 1);
+        const cJSON *m = sent(fx, 0);
+        assert_string_equal(json_get_string(m, "method"), "tools/list");
+        assert_null(json_get_string(json_get_object(m, "params"), "cursor"));
+        answer_page(fx, "tools", 0, 2, "c1");
+        assert_int_equal(r.calls, 0);
+        m = sent(fx, 1);
+        assert_string_equal(json_get_string(m, "method"), "tools/list");
+        assert_string_equal(json_get_string(json_get_object(m, "params"), "cursor"), "c1");
+        answer_page(fx, "tools", 2, 1, "c2");
+        assert_string_equal(json_get_string(json_get_object(sent(fx, 2), "params"), "cursor"),
+                            "c2");
+        answer_page(fx, "tools", 3, 0, NULL);
+
+        assert_int_equal(r.calls, 1);
+        assert_int_equal(mcp_client_pending(fx->c), 0);
+        const cJSON *tools = json_get_array(r.result, "tools");
+        assert_non_null(tools);
+        assert_int_equal(cJSON_GetArraySize(tools), 3);
+        for (int i = 0; i < 3; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "t%d", i);
+                assert_string_equal(json_get_string(cJSON_GetArrayItem(tools, i), "name"), name);
+        }
+        assert_int_equal(nsent(fx), 3);
+        reply_done(&r);
+}
+
+static void test_list_all_errors(void **state)
+{
+        fixture *fx = *state;
+        reply r[6];
+        for (size_t i = 0; i < ARRAY_SIZE(r); i++)
+                r[i] = (reply){.fx = fx};
+
+        /* A server that hands back the cursor it was given. */
+        mcp_client_list_all(fx->c, "prompts/list", "prompts", 1000, on_reply, &r[0]);
+        answer_page(fx, "prompts", 0, 1, "same");
+        answer_page(fx, "prompts", 1, 1, "same");
+        assert_int_equal(r[0].calls, 1);
+        assert_int_equal(error_code(&r[0]), CORRAL_RPC_FAULTY);
+        assert_non_null(strstr(error_message(&r[0]), "cursor"));
+
+        /* A result without the key. */
+        mcp_client_list_all(fx->c, "resources/list", "resources", 1000, on_reply, &r[1]);
+        answer_page(fx, "tools", 0, 1, NULL);
+        assert_int_equal(error_code(&r[1]), CORRAL_RPC_FAULTY);
+        assert_string_equal(error_message(&r[1]),
+                            "resources/list: result has no 'resources' array");
+
+        /* Too many items, over two pages. */
+        mcp_client_list_all(fx->c, "tools/list", "tools", 1000, on_reply, &r[2]);
+        answer_page(fx, "tools", 0, 6000, "next");
+        assert_int_equal(r[2].calls, 0);
+        answer_page(fx, "tools", 6000, 4001, NULL);
+        assert_int_equal(r[2].calls, 1);
+        assert_non_null(strstr(error_message(&r[2]), "more than 10000 items"));
+
+        /* Exactly 10000 is fine. */
+        mcp_client_list_all(fx->c, "tools/list", "tools", 1000, on_reply, &r[3]);
+        answer_page(fx, "tools", 0, 10000, NULL);
+        assert_int_equal(cJSON_GetArraySize(json_get_array(r[3].result, "tools")), 10000);
+
+        /* Endless pagination. */
+        mcp_client_list_all(fx->c, "resources/templates/list", "resourceTemplates", 1000, on_reply,
+                            &r[4]);
+        size_t before = nsent(fx);
+        for (int i = 0; i < 1000 && r[4].calls == 0; i++) {
+                char cursor[16];
+                snprintf(cursor, sizeof(cursor), "p%d", i);
+                answer_page(fx, "resourceTemplates", i, 1, cursor);
+        }
+        assert_int_equal(r[4].calls, 1);
+        assert_non_null(strstr(error_message(&r[4]), "more than 1000 pages"));
+        assert_int_equal(nsent(fx) - before, 999);
+
+        /* A server error on page two is passed through. */
+        mcp_client_list_all(fx->c, "tools/list", "tools", 1000, on_reply, &r[5]);
+        answer_page(fx, "tools", 0, 1, "c");
+        feed(fx,
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"error\":{\"code\":-32602,\"message\":"
+             "\"Invalid cursor\"}}",
+             (int)json_get_number(sent(fx, nsent(fx) - 1), "id", 0));
+        assert_int_equal(r[5].calls, 1);
+        assert_string_equal(error_message(&r[5]), "Invalid cursor");
+        assert_int_equal(mcp_client_pending(fx->c), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(r); i++)
+                reply_done(&r[i]);
+}
+
+static void test_free_with_pending(void **state)
+{
+        fixture *fx = *state;
+        reply a = {.fx = fx}, b = {.fx = fx}, l = {.fx = fx};
+
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &a);
+        mcp_client_request(fx->c, "tools/call", NULL, 0, on_progress, on_reply, &b);
+        mcp_client_list_all(fx->c, "tools/list", "tools", 5000, on_reply, &l);
+        size_t before = nsent(fx);
+        fx->c = mcp_client_free(fx->c);
+        assert_null(fx->c);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(b.calls, 1);
+        assert_int_equal(l.calls, 1);
+        assert_int_equal(error_code(&a), CORRAL_RPC_UNAVAILABLE);
+        assert_string_equal(error_message(&a), "session closed");
+        assert_string_equal(error_message(&l), "session closed");
+        assert_int_equal(nsent(fx), before);
+        reply_done(&a);
+        reply_done(&b);
+        reply_done(&l);
+}
+
+static void test_free_in_callbacks(void **state)
+{
+        fixture *fx = *state;
+        reply a = {.fx = fx, .free_client = true}, b = {.fx = fx, .issue_request = true};
+
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &a);
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &b);
+        /* a's callback frees the session in the middle of this read; b is
+         * completed by the free, and its attempt to issue a request fails at
+         * once instead of touching a dying session. */
+        const char *in = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n"
+                         "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n";
+        mcp_client_feed(fx->c, in, strlen(in));
+        assert_null(fx->c);
+        assert_int_equal(a.calls, 1);
+        assert_non_null(a.result);
+        /* b: "session closed", then the failed ping from inside its callback
+         * (which is not re-issued again). */
+        assert_int_equal(b.calls, 2);
+        assert_int_equal(b.issued_handle, 0);
+        assert_string_equal(error_message(&b), "session closed");
+        reply_done(&a);
+        reply_done(&b);
+}
+
+static void test_free_in_other_callbacks(void **state)
+{
+        fixture *fx = *state;
+        reply a = {.fx = fx};
+
+        fx->free_on_fault = true;
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &a);
+        const char *in = "garbage\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n";
+        mcp_client_feed(fx->c, in, strlen(in));
+        assert_null(fx->c);
+        assert_int_equal(fx->nfaults, 1);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(error_code(&a), CORRAL_RPC_UNAVAILABLE);
+
+        fx->c = mcp_client_new(&fx->loop, &ops, fx, 0);
+        fx->free_on_notification = true;
+        reply b = {.fx = fx};
+        mcp_client_request(fx->c, "tools/call", NULL, 20, NULL, on_reply, &b);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
+        assert_null(fx->c);
+        assert_int_equal(b.calls, 1);
+        assert_string_equal(error_message(&b), "session closed");
+
+        /* The owner's send frees the session (the transport died). */
+        fx->c = mcp_client_new(&fx->loop, &ops, fx, 0);
+        reply c = {.fx = fx}, d = {.fx = fx};
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &c);
+        fx->free_in_send = true;
+        assert_int_equal(mcp_client_request(fx->c, "ping", NULL, 5000, NULL, on_reply, &d), 0);
+        assert_null(fx->c);
+        assert_int_equal(c.calls, 1);
+        assert_int_equal(d.calls, 1);
+        assert_int_equal(error_code(&d), CORRAL_RPC_UNAVAILABLE);
+        reply_done(&a);
+        reply_done(&b);
+        reply_done(&c);
+        reply_done(&d);
+}
+
+static void test_reentrant_requests(void **state)
+{
+        fixture *fx = *state;
+        reply a = {.fx = fx, .issue_request = true}, b = {.fx = fx}, c = {.fx = fx};
+
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &a);
+        uint64_t hb = mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &b);
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &c);
+        a.cancel_handle = hb;
+        c.cancel_handle = 1; /* already completed by then: ignored */
+        const char *in = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n"
+                         "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n"
+                         "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n";
+        mcp_client_feed(fx->c, in, strlen(in));
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(a.issued_handle, 4);
+        assert_int_equal(b.calls, 1);
+        assert_int_equal(error_code(&b), CORRAL_RPC_CANCELLED);
+        assert_int_equal(c.calls, 1);
+        assert_non_null(c.result);
+        const cJSON *ping = find_sent(fx, "ping", 0);
+        assert_non_null(ping);
+        assert_int_equal(json_get_number(ping, "id", 0), 4);
+        assert_int_equal(mcp_client_pending(fx->c), 1);
+
+        /* A callback that re-issues a request on timeout keeps the timer
+         * working. */
+        fx->c = mcp_client_free(fx->c);
+        assert_int_equal(a.calls, 2); /* the ping, closed by the free */
+        fx->c = mcp_client_new(&fx->loop, &ops, fx, 0);
+        reply t = {.fx = fx, .issue_request = true};
+        mcp_client_request(fx->c, "slow", NULL, 20, NULL, on_reply, &t);
+        uv_run(&fx->loop, UV_RUN_DEFAULT);
+        assert_int_equal(t.calls, 1);
+        assert_int_equal(error_code(&t), CORRAL_RPC_TIMEOUT);
+        assert_int_equal(t.issued_handle, 2);
+        assert_int_equal(mcp_client_pending(fx->c), 1);
+        /* t is on this stack frame: close its ping before returning. */
+        fx->c = mcp_client_free(fx->c);
+        assert_int_equal(t.calls, 2);
+        reply_done(&a);
+        reply_done(&b);
+        reply_done(&c);
+        reply_done(&t);
+}
+
+static void test_faults(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx};
+
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &r);
+        feed(fx, "hello world");
+        feed(fx, "%s",
+             "Error: \x1b[31mcannot find module 'x'\x1b[0m at Object.<anonymous> "
+             "(/srv/index.js:1:1) and much more text after that");
+        feed(fx, "{\"jsonrpc\":\"1.0\",\"id\":1,\"result\":{}}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}} trailing");
+        feed(fx, "[]");
+        /* 59 ASCII bytes then a 2-byte character: the cut keeps it whole or
+         * drops it, never half. */
+        feed(fx, "%s", "12345678901234567890123456789012345678901234567890123456789\xc3\xa9tail");
+        assert_int_equal(fx->nfaults, 6);
+        assert_string_equal(fx->faults[0], "sent a line that is not JSON: hello world");
+        /* 60 bytes, escape bytes made printable. */
+        assert_string_equal(fx->faults[1], "sent a line that is not JSON: Error: ?[31mcannot find "
+                                           "module 'x'?[0m at Object.<anonymous>...");
+        assert_string_equal(fx->faults[2], "sent an invalid JSON-RPC message: {\"jsonrpc\":\"1.0\","
+                                           "\"id\":1,\"result\":{}}");
+        assert_non_null(strstr(fx->faults[3], "not JSON"));
+        assert_string_equal(fx->faults[4], "sent an invalid JSON-RPC message: []");
+        assert_string_equal(fx->faults[5], "sent a line that is not JSON: "
+                                           "12345678901234567890123456789012345678901234567890"
+                                           "123456789...");
+        /* The session is still usable. */
+        assert_int_equal(r.calls, 0);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":1}}");
+        assert_int_equal(r.calls, 1);
+        assert_non_null(r.result);
+        reply_done(&r);
+}
+
+static void test_oversize(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx};
+
+        fx->c = mcp_client_free(fx->c);
+        fx->c = mcp_client_new(&fx->loop, &ops, fx, 64);
+        mcp_client_request(fx->c, "tools/call", NULL, 5000, NULL, on_reply, &r);
+        char big[200];
+        memset(big, 'x', sizeof(big));
+        mcp_client_feed(fx->c, big, sizeof(big));
+        mcp_client_feed(fx->c, big, sizeof(big));
+        assert_int_equal(fx->nfaults, 1);
+        assert_string_equal(fx->faults[0], "sent a message over 64 bytes");
+        feed(fx, "\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
+        assert_int_equal(fx->nfaults, 1);
+        assert_int_equal(r.calls, 1);
+        assert_non_null(r.result);
+        reply_done(&r);
+
+        /* The default cap, named in MiB. */
+        fx->c = mcp_client_free(fx->c);
+        fx->c = mcp_client_new(&fx->loop, &ops, fx, 0);
+        size_t n = (16u << 20) + 1;
+        char *huge = xmalloc(n + 1);
+        memset(huge, ' ', n);
+        huge[n] = '\n';
+        mcp_client_feed(fx->c, huge, n + 1);
+        free(huge);
+        assert_int_equal(fx->nfaults, 2);
+        assert_string_equal(fx->faults[1], "sent a message over 16 MiB");
+}
+
+static void test_batch(void **state)
+{
+        fixture *fx = *state;
+        reply a = {.fx = fx}, b = {.fx = fx};
+
+        mcp_client_request(fx->c, "ping", NULL, 0, NULL, on_reply, &a);
+        mcp_client_request(fx->c, "ping", NULL, 0, NULL, on_reply, &b);
+        feed(fx, "[{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}},"
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}]");
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(b.calls, 1);
+        assert_int_equal(b.order, 1);
+        assert_int_equal(fx->nfaults, 0);
+        reply_done(&a);
+        reply_done(&b);
+}
+
+static void test_send_failure(void **state)
+{
+        fixture *fx = *state;
+        reply a = {.fx = fx}, i = {.fx = fx}, l = {.fx = fx};
+
+        fx->send_fail = true;
+        assert_int_equal(mcp_client_request(fx->c, "ping", NULL, 1000, NULL, on_reply, &a), 0);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(error_code(&a), CORRAL_RPC_UNAVAILABLE);
+        assert_non_null(strstr(error_message(&a), "transport closed"));
+        assert_int_equal(mcp_client_initialize(fx->c, 1000, on_reply, &i), -EX_UNAVAILABLE);
+        assert_int_equal(i.calls, 1);
+        assert_int_equal(mcp_client_list_all(fx->c, "tools/list", "tools", 1000, on_reply, &l),
+                         -EX_UNAVAILABLE);
+        assert_int_equal(l.calls, 1);
+        assert_int_equal(mcp_client_notify(fx->c, "notifications/roots/list_changed", NULL),
+                         -EX_UNAVAILABLE);
+        assert_int_equal(mcp_client_pending(fx->c), 0);
+
+        /* No session at all (a unit that is not ready): still one answer. */
+        reply n = {.fx = fx};
+        assert_int_equal(
+                mcp_client_request(NULL, "ping", cJSON_CreateObject(), 10, NULL, on_reply, &n), 0);
+        assert_int_equal(n.calls, 1);
+        assert_string_equal(error_message(&n), "session closed");
+        reply_done(&n);
+
+        fx->send_fail = false;
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "level", "debug");
+        assert_int_equal(mcp_client_notify(fx->c, "notifications/x", p), 0);
+        assert_int_equal(nsent(fx), 1);
+        assert_int_equal(jsonrpc_classify(sent(fx, 0)), JSONRPC_NOTIFICATION);
+        assert_string_equal(json_get_string(json_get_object(sent(fx, 0), "params"), "level"),
+                            "debug");
+        reply_done(&a);
+        reply_done(&i);
+        reply_done(&l);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_split_reads, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_requests, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_initialize_accepted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_initialize_rejected, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_initialize_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_list_all, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_list_all_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_free_with_pending, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_free_in_callbacks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_free_in_other_callbacks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reentrant_requests, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_send_failure, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
