@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <cJSON.h>
 
 #include "corral/error.h"
 
@@ -66,6 +67,10 @@ manifest *manifest_free(manifest *m);
 int manifest_parse(manifest **ret, const char *json, size_t len, corral_error *err);
 /* manifest_parse() on a file; -EX_NOINPUT when it does not exist. */
 int manifest_load(manifest **ret, const char *path, corral_error *err);
+/* The manifest as a cJSON object in the manifest.json v1 shape (absent
+ * resolved fields as null); owned by the caller (cJSON_Delete()).  Used for
+ * `--json` output and by manifest_format(). */
+cJSON *manifest_to_json(const manifest *m);
 /* Pretty-printed JSON text with a trailing newline; owned. */
 char *manifest_format(const manifest *m);
 /* Writes manifest_format() atomically (temp + rename), mode 0644.

@@ -18,6 +18,12 @@ typedef struct install_options {
         bool remote;           /* --remote */
         bool force;            /* --force: replace an installed server of the same name */
         const char *sandbox;   /* --sandbox PROFILE or NULL */
+        /* Called once the code is fetched and the manifest filled, before the
+         * commit (the store lock is held): 0 goes on, a negative sysexits code
+         * with err set abandons the install.  NULL: no confirmation.  Used by
+         * `corral install` to show the exact resolution and ask on a TTY. */
+        int (*confirm)(const manifest *m, void *userdata, corral_error *err);
+        void *confirm_userdata;
 } install_options;
 
 /* Resolves, fetches into staging, writes the manifest and commits it to the
@@ -27,8 +33,13 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
 
 /* Local directories (resolvers/local.c): copies spec->name into pkg_dir and
  * fills m->command: the explicit command when given, else `node <bin>` from
- * package.json's "bin" (a string, or the entry named after the package), else
- * the bin of the single dependency that has one (a directory where
- * `npm install PKG` was run).  -EX_NOINPUT, -EX_DATAERR or -EX_USAGE. */
+ * package.json's "bin" (a string, the entry named after the package, or the
+ * only entry), else the bin of the single dependency that has one (a
+ * directory where `npm install PKG` was run).  The bin path is relative to
+ * pkg_dir, the server's cwd.  Also sets m->resolved_version from the
+ * package.json whose bin is used (or the top one with an explicit command).
+ * Trees over 1 GiB or 200000 entries and special files are refused before
+ * copying.  -EX_NOINPUT, -EX_DATAERR or -EX_USAGE (no or several candidate
+ * commands: pass `-- CMD ARGS`). */
 int resolver_local_fetch(const source_spec *spec, char *const *command, const char *pkg_dir,
                          manifest *m, corral_error *err);

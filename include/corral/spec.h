@@ -47,3 +47,9 @@ char *spec_default_name(const source_spec *s);
 
 /* Server names: [a-z0-9][a-z0-9-]{0,47}, never containing "__" (DESIGN.md). */
 bool server_name_valid(const char *name);
+
+/* npm package names as npm accepts them for new packages: lower-case
+ * [a-z0-9._-], an optional "@scope/", neither part starting with '.' or '_',
+ * at most 214 characters.  Used for specs and for dependency names read from
+ * package.json (which then never escape node_modules/). */
+bool spec_npm_name_valid(const char *name);

@@ -12,9 +12,19 @@
 #include "corral/manifest.h"
 #include "corral/paths.h"
 
+/* A staging dir of this process and the fd holding the flock on its .lock
+ * file, which tells store_open() in other processes that it is live. */
+typedef struct store_staged {
+        char *dir;
+        int lock_fd;
+} store_staged;
+
 typedef struct store {
         corral_paths paths;
         int lock_fd; /* -1 when not locked */
+        unsigned lock_depth; /* nested store_lock() calls */
+        store_staged *staged; /* live staging dirs; removed by store_free() */
+        size_t n_staged;
 } store;
 
 /* Resolves paths (see paths_init()), creates the directories, and removes
@@ -22,7 +32,9 @@ typedef struct store {
 int store_open(store **ret, const char *root, corral_error *err);
 store *store_free(store *s);
 
-/* Takes the store's write lock (blocking).  0 or -EX_CANTCREAT. */
+/* Takes the store's write lock (blocking).  0 or -EX_CANTCREAT.  Calls
+ * nest: the lock is released by the matching last store_unlock().  The
+ * writers below take it themselves when the caller does not hold it. */
 int store_lock(store *s, corral_error *err);
 void store_unlock(store *s);
 
@@ -35,7 +47,8 @@ int store_stage(store *s, const char *name, char **ret_dir, corral_error *err);
  * fails with -EX_CANTCREAT ("already installed").  Creates data/NAME. */
 int store_commit(store *s, const char *staging_dir, const manifest *m, bool replace,
                  corral_error *err);
-/* Removes a staging dir (after a failed install). */
+/* Removes a staging dir (after a failed install).  Staging dirs neither
+ * committed nor aborted are removed by store_free(). */
 void store_abort(store *s, const char *staging_dir);
 
 /* Loads servers/NAME/manifest.json.  -EX_NOINPUT when NAME is not installed,

@@ -1,0 +1,192 @@
+/* Resolver dispatch: spec → name → staging → manifest → commit. */
+#include <ctype.h>
+#include <string.h>
+
+#include "corral/fs.h"
+#include "corral/resolver.h"
+
+#define MAX_ENV 256
+#define MAX_ENV_KEY 256
+#define MAX_ENV_VALUE 8192 /* the manifest's string cap */
+#define MAX_ARGV 256
+#define MAX_ARG 8192
+
+static const char *const sandbox_profiles[] = {"default", "strict", "log", "none"};
+
+static int check_env(char *const *env, corral_error *err)
+{
+        size_t n = strv_length(env);
+        if (n > MAX_ENV)
+                return corral_error_set(err, EX_USAGE, "too many --env options (at most %d)",
+                                        MAX_ENV);
+        for (size_t i = 0; i < n; i++) {
+                const char *eq = strchr(env[i], '=');
+                size_t klen = eq ? (size_t)(eq - env[i]) : 0;
+                bool ok =
+                        eq && klen > 0 && klen <= MAX_ENV_KEY && !isdigit((unsigned char)env[i][0]);
+                for (size_t k = 0; ok && k < klen; k++)
+                        ok = isalnum((unsigned char)env[i][k]) || env[i][k] == '_';
+                if (!ok)
+                        return corral_error_set(
+                                err, EX_USAGE,
+                                "invalid --env '%.64s': expected KEY=VALUE with KEY "
+                                "made of letters, digits and '_'",
+                                env[i]);
+                if (strlen(eq + 1) > MAX_ENV_VALUE)
+                        return corral_error_set(err, EX_USAGE, "--env %.*s: value too long",
+                                                (int)klen, env[i]);
+                for (size_t j = 0; j < i; j++)
+                        if (strncmp(env[j], env[i], klen + 1) == 0)
+                                return corral_error_set(err, EX_USAGE, "--env %.*s given twice",
+                                                        (int)klen, env[i]);
+        }
+        return 0;
+}
+
+static int check_command(char *const *command, corral_error *err)
+{
+        if (!command)
+                return 0;
+        size_t n = strv_length(command);
+        if (n == 0 || !command[0][0])
+                return corral_error_set(err, EX_USAGE, "empty command after --");
+        if (n > MAX_ARGV)
+                return corral_error_set(err, EX_USAGE, "command has more than %d arguments",
+                                        MAX_ARGV);
+        for (size_t i = 0; i < n; i++)
+                if (strlen(command[i]) > MAX_ARG)
+                        return corral_error_set(err, EX_USAGE, "command argument %zu is too long",
+                                                i);
+        return 0;
+}
+
+/* The server name: --name, else derived from the spec; for "." and ".." the
+ * directory's own name. */
+static int choose_name(const install_options *opt, const source_spec *spec, const char *abs_path,
+                       char **ret, corral_error *err)
+{
+        if (opt->name) {
+                if (!server_name_valid(opt->name))
+                        return corral_error_set(err, EX_USAGE,
+                                                "invalid server name '%.64s': use 1 to 48 "
+                                                "lower-case letters, digits and '-', starting "
+                                                "with a letter or digit",
+                                                opt->name);
+                *ret = xstrdup(opt->name);
+                return 0;
+        }
+        char *name = spec_default_name(spec);
+        if (!name && abs_path) {
+                source_spec tmp = {.kind = SPEC_LOCAL, .name = (char *)abs_path};
+                name = spec_default_name(&tmp);
+        }
+        if (!name)
+                return corral_error_set(err, EX_USAGE,
+                                        "cannot derive a server name from '%s': pass --name NAME",
+                                        spec->raw);
+        *ret = name;
+        return 0;
+}
+
+static void manifest_freep(manifest **m)
+{
+        manifest_free(*m);
+}
+
+int resolver_install(store *s, const install_options *opt, manifest **ret, corral_error *err)
+{
+        _cleanup_(spec_done) source_spec spec = {0};
+        int r = spec_parse(&spec, opt->spec, opt->remote, err);
+        if (r < 0)
+                return r;
+        if (spec.kind != SPEC_LOCAL)
+                return corral_error_set(err, EX_UNAVAILABLE, "%s sources are not supported yet",
+                                        spec_kind_name(spec.kind));
+        if (opt->sandbox) {
+                bool ok = false;
+                for (size_t i = 0; i < ARRAY_SIZE(sandbox_profiles); i++)
+                        ok = ok || strcmp(opt->sandbox, sandbox_profiles[i]) == 0;
+                if (!ok)
+                        return corral_error_set(err, EX_USAGE,
+                                                "unknown sandbox profile '%.64s' (default, "
+                                                "strict, log, none)",
+                                                opt->sandbox);
+        }
+        if ((r = check_env(opt->env, err)) < 0 || (r = check_command(opt->command, err)) < 0)
+                return r;
+
+        _cleanup_free_ char *abs = path_absolute(spec.name);
+        if (!abs && errno == ENOENT)
+                return corral_error_set(err, EX_NOINPUT, "no such directory '%s'", spec.name);
+        if (!abs)
+                return corral_error_errno(err, errno == EACCES ? EX_NOPERM : EX_NOINPUT, errno,
+                                          "cannot install '%s'", spec.name);
+        /* Copying a tree that holds the store would copy the copy. */
+        _cleanup_free_ char *staging_abs = path_absolute(s->paths.staging);
+        size_t alen = strlen(abs);
+        if (staging_abs && strncmp(staging_abs, abs, alen) == 0 &&
+            (staging_abs[alen] == '/' || staging_abs[alen] == '\0' || alen == 1))
+                return corral_error_set(
+                        err, EX_USAGE, "refusing to install %s: it contains the corral store", abs);
+
+        _cleanup_free_ char *name = NULL;
+        r = choose_name(opt, &spec, abs, &name, err);
+        if (r < 0)
+                return r;
+
+        r = store_lock(s, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *existing = paths_server_dir(&s->paths, name);
+        _cleanup_free_ char *staging = NULL;
+        _cleanup_free_ char *pkg = NULL;
+        _cleanup_(manifest_freep) manifest *m = NULL;
+        if (!opt->force && path_exists(existing)) {
+                r = corral_error_set(err, EX_CANTCREAT,
+                                     "server '%s' is already installed (use --force to replace it)",
+                                     name);
+                goto out;
+        }
+        r = store_stage(s, name, &staging, err);
+        if (r < 0)
+                goto out;
+
+        m = manifest_new(name);
+        free(m->spec);
+        m->spec = xstrdup(spec.raw);
+        free(m->kind);
+        m->kind = xstrdup(spec_kind_name(spec.kind));
+        m->resolved_url = xstrdup(abs);
+        if (opt->sandbox) {
+                free(m->profile);
+                m->profile = xstrdup(opt->sandbox);
+        }
+        size_t n_env = strv_length(opt->env);
+        m->env = n_env ? xcalloc(n_env, sizeof(*m->env)) : NULL;
+        for (size_t i = 0; i < n_env; i++) {
+                const char *eq = strchr(opt->env[i], '=');
+                m->env[i].key = xstrndup(opt->env[i], (size_t)(eq - opt->env[i]));
+                m->env[i].value = xstrdup(eq + 1);
+                m->n_env++;
+        }
+
+        pkg = path_join(staging, "pkg");
+        r = resolver_local_fetch(&spec, opt->command, pkg, m, err);
+        if (r < 0)
+                goto out;
+        if (opt->confirm && (r = opt->confirm(m, opt->confirm_userdata, err)) < 0)
+                goto out;
+        r = store_commit(s, staging, m, opt->force, err);
+        if (r < 0)
+                goto out;
+        free(staging);
+        staging = NULL;
+        if (ret)
+                *ret = steal_pointer(&m);
+        r = 0;
+out:
+        if (staging)
+                store_abort(s, staging);
+        store_unlock(s);
+        return r;
+}

@@ -1,0 +1,526 @@
+/* The verbs that work on the store alone, with or without a daemon:
+ * install, uninstall, list, info, enable, disable. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "corral/jsonutil.h"
+#include "corral/resolver.h"
+#include "corral/strbuf.h"
+
+#define MAX_CLI_ENV 256
+
+static void store_freep(store **s)
+{
+        store_free(*s);
+}
+#define _cleanup_store_ _cleanup_(store_freep)
+
+static void manifest_freep(manifest **m)
+{
+        manifest_free(*m);
+}
+#define _cleanup_manifest_ _cleanup_(manifest_freep)
+
+/* Reports an unknown option or a missing value the way getopt would, but as
+ * one corral line, then the usage hint. */
+static int bad_option(cli_ctx *ctx, int c, char **argv)
+{
+        const char *opt = optind > 0 ? argv[optind - 1] : "?";
+        if (c == ':')
+                (void)cli_fail(ctx, EX_USAGE, "option '%s' needs a value", opt);
+        else if (optopt && strncmp(opt, "--", 2) != 0)
+                (void)cli_fail(ctx, EX_USAGE, "unknown option '-%c'", optopt);
+        else
+                (void)cli_fail(ctx, EX_USAGE, "unknown option '%s'", opt);
+        return cli_usage(ctx, true);
+}
+
+static int usage_error(cli_ctx *ctx, const char *what)
+{
+        (void)cli_fail(ctx, EX_USAGE, "%s", what);
+        return cli_usage(ctx, true);
+}
+
+/* Command lines for people: words joined by spaces, quoted when needed. */
+static char *shell_join(char *const *argv)
+{
+        strbuf b = STRBUF_INIT(0);
+        for (size_t i = 0; argv && argv[i]; i++) {
+                const char *a = argv[i];
+                bool plain = a[0] != '\0';
+                for (const char *p = a; *p && plain; p++)
+                        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789@%+=:,./_-",
+                                       *p) != NULL;
+                if (i)
+                        (void)strbuf_append(&b, " ", 1);
+                if (plain) {
+                        (void)strbuf_append(&b, a, strlen(a));
+                        continue;
+                }
+                (void)strbuf_append(&b, "'", 1);
+                for (const char *p = a; *p; p++) {
+                        if (*p == '\'')
+                                (void)strbuf_append(&b, "'\\''", 4);
+                        else
+                                (void)strbuf_append(&b, p, 1);
+                }
+                (void)strbuf_append(&b, "'", 1);
+        }
+        return strbuf_steal(&b);
+}
+
+/* After a change to the store, a running daemon reconciles; none running is
+ * the normal case for store-only verbs and not worth a word. */
+static void notify_daemon(const cli_ctx *ctx)
+{
+        cJSON *res = NULL;
+        corral_error err = {0};
+        int r = cli_rpc(ctx, "corral/reload", NULL, 5000, &res, &err);
+        cJSON_Delete(res);
+        if (r < 0 && r != -EX_UNAVAILABLE)
+                fprintf(stderr, "corral: %s: warning: the daemon did not reload: %s\n", ctx->verb,
+                        err.msg);
+}
+
+static void print_sandbox_line(FILE *f, const char *label, const manifest *m)
+{
+        if (strcmp(m->profile, "none") == 0)
+                fprintf(f, "%-10s none (the server runs unconfined)\n", label);
+        else
+                fprintf(f, "%-10s %s (memory %u MiB, %u pids, %g cpus)\n", label, m->profile,
+                        m->memory_mb, m->pids, m->cpus);
+}
+
+static void print_env_keys(FILE *f, const char *label, const manifest *m)
+{
+        if (m->n_env == 0)
+                return;
+        fprintf(f, "%-10s ", label);
+        for (size_t i = 0; i < m->n_env; i++)
+                fprintf(f, "%s%s", i ? ", " : "", m->env[i].key);
+        fprintf(f, " (values not shown)\n");
+}
+
+/* ---- install ---------------------------------------------------------- */
+
+static int confirm_install(const manifest *m, void *userdata, corral_error *err)
+{
+        _cleanup_free_ char *cmd = shell_join(m->command);
+        FILE *f = stderr;
+
+        fprintf(f, "About to install '%s':\n", m->name);
+        fprintf(f, "%-10s %s (%s)\n", "source:", m->spec, m->kind);
+        if (m->resolved_url)
+                fprintf(f, "%-10s %s\n", "from:", m->resolved_url);
+        fprintf(f, "%-10s %s\n", "version:", m->resolved_version ? m->resolved_version : "-");
+        if (m->resolved_integrity)
+                fprintf(f, "%-10s %s\n", "integrity:", m->resolved_integrity);
+        if (m->resolved_digest)
+                fprintf(f, "%-10s %s\n", "digest:", m->resolved_digest);
+        if (m->resolved_commit)
+                fprintf(f, "%-10s %s\n", "commit:", m->resolved_commit);
+        fprintf(f, "%-10s %s\n", "command:", cmd);
+        print_env_keys(f, "env:", m);
+        print_sandbox_line(f, "sandbox:", m);
+        fprintf(f, "%-10s %s\n", "network:", m->network);
+        fprintf(f, "Install? [y/N] ");
+        fflush(f);
+
+        char line[64];
+        bool yes = false;
+        if (fgets(line, sizeof(line), stdin)) {
+                yes = strcmp(line, "y\n") == 0 || strcmp(line, "Y\n") == 0 ||
+                      strcasecmp(line, "yes\n") == 0;
+                /* Swallow the rest of an over-long answer. */
+                if (!strchr(line, '\n')) {
+                        int c;
+                        while ((c = getchar()) != EOF && c != '\n')
+                                ;
+                }
+        } else {
+                fputc('\n', f);
+        }
+        if (!yes)
+                return corral_error_set(err, EX_NOPERM, "install of '%s' cancelled", m->name);
+        return 0;
+}
+
+int cli_install(cli_ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"name", required_argument, NULL, 'n'},
+                {"force", no_argument, NULL, 'f'},
+                {"env", required_argument, NULL, 'e'},
+                {"sandbox", required_argument, NULL, 's'},
+                {"remote", no_argument, NULL, 'R'},
+                {"yes", no_argument, NULL, 'y'},
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        install_options opt = {0};
+        _cleanup_strv_ char **env = NULL;
+        _cleanup_strv_ char **command = NULL;
+        size_t n_env = 0;
+
+        /* Everything after "--" is the server's command, never options. */
+        int nopts = argc;
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--") == 0) {
+                        nopts = i;
+                        break;
+                }
+        if (nopts < argc) {
+                if (nopts + 1 == argc)
+                        return usage_error(ctx, "missing command after --");
+                command = strv_copy(argv + nopts + 1);
+        }
+
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(nopts, argv, ":hy", opts, NULL)) != -1) {
+                switch (c) {
+                case 'n':
+                        opt.name = optarg;
+                        break;
+                case 'f':
+                        opt.force = true;
+                        break;
+                case 'e':
+                        if (++n_env > MAX_CLI_ENV)
+                                return usage_error(ctx, "too many --env options");
+                        env = strv_push(env, optarg);
+                        break;
+                case 's':
+                        opt.sandbox = optarg;
+                        break;
+                case 'R':
+                        opt.remote = true;
+                        break;
+                case 'y':
+                        ctx->yes = true;
+                        break;
+                case 'j':
+                        ctx->json = true;
+                        break;
+                case 'h':
+                        return cli_usage(ctx, false);
+                default:
+                        return bad_option(ctx, c, argv);
+                }
+        }
+        if (optind >= nopts)
+                return usage_error(ctx, "missing source spec");
+        if (optind + 1 < nopts)
+                return usage_error(ctx, "more than one source spec (put the server's command "
+                                        "after --)");
+        opt.spec = argv[optind];
+        opt.env = env;
+        opt.command = command;
+
+        if (!ctx->yes) {
+                if (!isatty(STDIN_FILENO))
+                        return cli_fail(ctx, EX_USAGE,
+                                        "refusing a non-interactive install without --yes");
+                opt.confirm = confirm_install;
+                opt.confirm_userdata = ctx;
+        }
+
+        int code = 0;
+        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        if (!s)
+                return code;
+
+        corral_error err = {0};
+        _cleanup_manifest_ manifest *m = NULL;
+        if (resolver_install(s, &opt, &m, &err) < 0)
+                return cli_fail_error(ctx, &err);
+
+        if (ctx->json) {
+                _cleanup_json_ cJSON *j = manifest_to_json(m);
+                cli_print_json(j);
+        } else {
+                _cleanup_free_ char *cmd = shell_join(m->command);
+                printf("installed %s (%s %s): %s\n", m->name, m->kind, m->spec, cmd);
+                if (strcmp(m->profile, "none") == 0)
+                        printf("warning: %s runs without a sandbox (--sandbox none)\n", m->name);
+        }
+        fflush(stdout);
+        notify_daemon(ctx);
+        return 0;
+}
+
+/* ---- NAME verbs ------------------------------------------------------- */
+
+/* Parses [--json] [--yes] [--purge] NAME; the flags a verb does not take are
+ * refused as unknown.  Returns 0 with *ret_name set, else the exit code. */
+static int parse_name_args(cli_ctx *ctx, int argc, char **argv, bool take_purge, bool *ret_purge,
+                           const char **ret_name)
+{
+        static const struct option with_purge[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"yes", no_argument, NULL, 'y'},
+                {"help", no_argument, NULL, 'h'},
+                {"purge", no_argument, NULL, 'p'},
+                {},
+        };
+        static const struct option plain[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"yes", no_argument, NULL, 'y'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, ":hy", take_purge ? with_purge : plain, NULL)) != -1) {
+                switch (c) {
+                case 'j':
+                        ctx->json = true;
+                        break;
+                case 'y':
+                        ctx->yes = true;
+                        break;
+                case 'p':
+                        *ret_purge = true;
+                        break;
+                case 'h':
+                        (void)cli_usage(ctx, false);
+                        return -1;
+                default:
+                        return bad_option(ctx, c, argv);
+                }
+        }
+        if (optind >= argc)
+                return usage_error(ctx, "missing server name");
+        if (optind + 1 < argc)
+                return usage_error(ctx, "too many arguments");
+        *ret_name = argv[optind];
+        return 0;
+}
+
+int cli_uninstall(cli_ctx *ctx, int argc, char **argv)
+{
+        bool purge = false;
+        const char *name = NULL;
+        int r = parse_name_args(ctx, argc, argv, true, &purge, &name);
+        if (r != 0)
+                return r < 0 ? 0 : r;
+
+        int code = 0;
+        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        if (!s)
+                return code;
+        corral_error err = {0};
+        if (store_remove(s, name, purge, &err) < 0)
+                return cli_fail_error(ctx, &err);
+        printf("uninstalled %s%s\n", name, purge ? " and removed its data" : "");
+        fflush(stdout);
+        notify_daemon(ctx);
+        return 0;
+}
+
+static int set_enabled(cli_ctx *ctx, int argc, char **argv, bool enabled)
+{
+        const char *name = NULL;
+        int r = parse_name_args(ctx, argc, argv, false, NULL, &name);
+        if (r != 0)
+                return r < 0 ? 0 : r;
+
+        int code = 0;
+        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        if (!s)
+                return code;
+        corral_error err = {0};
+        if (store_set_enabled(s, name, enabled, &err) < 0)
+                return cli_fail_error(ctx, &err);
+        printf("%s %s\n", enabled ? "enabled" : "disabled", name);
+        fflush(stdout);
+        notify_daemon(ctx);
+        return 0;
+}
+
+int cli_enable(cli_ctx *ctx, int argc, char **argv)
+{
+        return set_enabled(ctx, argc, argv, true);
+}
+
+int cli_disable(cli_ctx *ctx, int argc, char **argv)
+{
+        return set_enabled(ctx, argc, argv, false);
+}
+
+int cli_info(cli_ctx *ctx, int argc, char **argv)
+{
+        const char *name = NULL;
+        int r = parse_name_args(ctx, argc, argv, false, NULL, &name);
+        if (r != 0)
+                return r < 0 ? 0 : r;
+
+        int code = 0;
+        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        if (!s)
+                return code;
+        corral_error err = {0};
+        _cleanup_manifest_ manifest *m = NULL;
+        if (store_load(s, name, &m, &err) < 0)
+                return cli_fail_error(ctx, &err);
+
+        if (ctx->json) {
+                _cleanup_json_ cJSON *j = manifest_to_json(m);
+                cli_print_json(j);
+                return 0;
+        }
+        _cleanup_free_ char *cmd = shell_join(m->command);
+        _cleanup_free_ char *dir = paths_server_dir(&s->paths, m->name);
+        _cleanup_free_ char *data = paths_data_dir(&s->paths, m->name);
+        _cleanup_free_ char *log = paths_log_file(&s->paths, m->name);
+        FILE *f = stdout;
+        fprintf(f, "%-10s %s\n", "name:", m->name);
+        fprintf(f, "%-10s %s (%s)\n", "source:", m->spec, m->kind);
+        if (m->resolved_url)
+                fprintf(f, "%-10s %s\n", "from:", m->resolved_url);
+        fprintf(f, "%-10s %s\n", "version:", m->resolved_version ? m->resolved_version : "-");
+        if (m->resolved_integrity)
+                fprintf(f, "%-10s %s\n", "integrity:", m->resolved_integrity);
+        if (m->resolved_commit)
+                fprintf(f, "%-10s %s\n", "commit:", m->resolved_commit);
+        if (m->resolved_digest)
+                fprintf(f, "%-10s %s\n", "digest:", m->resolved_digest);
+        if (m->n_lock)
+                fprintf(f, "%-10s %zu packages\n", "locked:", m->n_lock);
+        fprintf(f, "%-10s %s\n", "backend:", m->backend);
+        fprintf(f, "%-10s %s\n", "command:", cmd);
+        fprintf(f, "%-10s %s\n", "cwd:", m->cwd);
+        print_env_keys(f, "env:", m);
+        print_sandbox_line(f, "sandbox:", m);
+        fprintf(f, "%-10s %s\n", "network:", m->network);
+        for (size_t i = 0; m->mounts && m->mounts[i]; i++)
+                fprintf(f, "%-10s %s\n", i ? "" : "mounts:", m->mounts[i]);
+        fprintf(f, "%-10s %s\n", "restart:", m->restart);
+        fprintf(f, "%-10s %s\n", "enabled:", m->enabled ? "yes" : "no");
+        if (m->owner)
+                fprintf(f, "%-10s %s\n", "owner:", m->owner);
+        fprintf(f, "%-10s %s (corral %s)\n", "installed:", m->installed_at, m->corral_version);
+        fprintf(f, "%-10s %s\n", "directory:", dir);
+        fprintf(f, "%-10s %s\n", "data:", data);
+        fprintf(f, "%-10s %s\n", "log:", log);
+        return 0;
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+enum { COL_NAME, COL_KIND, COL_VERSION, COL_ENABLED, COL_BACKEND, COL_SANDBOX, N_COLS };
+
+int cli_list(cli_ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'j':
+                        ctx->json = true;
+                        break;
+                case 'h':
+                        return cli_usage(ctx, false);
+                default:
+                        return bad_option(ctx, c, argv);
+                }
+        }
+        if (optind < argc)
+                return usage_error(ctx, "list takes no arguments");
+
+        int code = 0;
+        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        if (!s)
+                return code;
+        corral_error err = {0};
+        _cleanup_strv_ char **names = NULL;
+        if (store_list(s, &names, &err) < 0)
+                return cli_fail_error(ctx, &err);
+
+        size_t n = strv_length(names);
+        manifest **ms = xcalloc(n + 1, sizeof(*ms));
+        int rc = 0;
+        for (size_t i = 0; i < n; i++) {
+                corral_error e = {0};
+                if (store_load(s, names[i], &ms[i], &e) < 0) {
+                        /* One broken server must not hide the others. */
+                        fprintf(stderr, "corral: %s: warning: %s\n", ctx->verb, e.msg);
+                        rc = e.code ? e.code : EX_DATAERR;
+                        ms[i] = NULL;
+                }
+        }
+
+        if (ctx->json) {
+                _cleanup_json_ cJSON *arr = cJSON_CreateArray();
+                for (size_t i = 0; i < n; i++) {
+                        const manifest *m = ms[i];
+                        if (!m)
+                                continue;
+                        cJSON *o = cJSON_CreateObject();
+                        cJSON_AddStringToObject(o, "name", m->name);
+                        cJSON_AddStringToObject(o, "kind", m->kind);
+                        if (m->resolved_version)
+                                cJSON_AddStringToObject(o, "version", m->resolved_version);
+                        else
+                                cJSON_AddNullToObject(o, "version");
+                        cJSON_AddBoolToObject(o, "enabled", m->enabled);
+                        cJSON_AddStringToObject(o, "backend", m->backend);
+                        cJSON_AddStringToObject(o, "sandbox", m->profile);
+                        cJSON_AddStringToObject(o, "network", m->network);
+                        cJSON *cmd = cJSON_AddArrayToObject(o, "command");
+                        for (size_t k = 0; m->command[k]; k++)
+                                cJSON_AddItemToArray(cmd, cJSON_CreateString(m->command[k]));
+                        cJSON_AddStringToObject(o, "spec", m->spec);
+                        cJSON_AddItemToArray(arr, o);
+                }
+                cli_print_json(arr);
+        } else {
+                static const char *const head[N_COLS] = {"NAME",    "KIND",    "VERSION",
+                                                         "ENABLED", "BACKEND", "SANDBOX"};
+                size_t w[N_COLS];
+                for (size_t k = 0; k < N_COLS; k++)
+                        w[k] = strlen(head[k]);
+                const char ***rows = xcalloc(n + 1, sizeof(*rows));
+                for (size_t i = 0; i < n; i++) {
+                        const manifest *m = ms[i];
+                        if (!m)
+                                continue;
+                        rows[i] = xcalloc(N_COLS, sizeof(char *));
+                        rows[i][COL_NAME] = m->name;
+                        rows[i][COL_KIND] = m->kind;
+                        rows[i][COL_VERSION] = m->resolved_version ? m->resolved_version : "-";
+                        rows[i][COL_ENABLED] = m->enabled ? "yes" : "no";
+                        rows[i][COL_BACKEND] = m->backend;
+                        rows[i][COL_SANDBOX] = m->profile;
+                        for (size_t k = 0; k < N_COLS; k++)
+                                if (strlen(rows[i][k]) > w[k])
+                                        w[k] = strlen(rows[i][k]);
+                }
+                printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], head[0], (int)w[1], head[1],
+                       (int)w[2], head[2], (int)w[3], head[3], (int)w[4], head[4], head[5]);
+                for (size_t i = 0; i < n; i++) {
+                        if (!rows[i])
+                                continue;
+                        printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], rows[i][0],
+                               (int)w[1], rows[i][1], (int)w[2], rows[i][2], (int)w[3], rows[i][3],
+                               (int)w[4], rows[i][4], rows[i][5]);
+                        free(rows[i]);
+                }
+                free(rows);
+        }
+        for (size_t i = 0; i < n; i++)
+                manifest_free(ms[i]);
+        free(ms);
+        return rc;
+}

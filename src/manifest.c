@@ -1,0 +1,594 @@
+/* manifest.json version 1 (DESIGN.md, "manifest.json"). */
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "corral/fs.h"
+#include "corral/jsonutil.h"
+#include "corral/manifest.h"
+#include "corral/spec.h"
+
+#ifndef CORRAL_VERSION
+#define CORRAL_VERSION "0.0.0"
+#endif
+
+#define MAX_STRING 8192 /* any single string field */
+#define MAX_ARGV 256    /* runtime.command entries */
+#define MAX_ENV 256     /* runtime.env entries */
+#define MAX_MOUNTS 256  /* sandbox.mounts entries */
+#define MAX_LOCK 100000 /* source.lock entries */
+#define MAX_MEMORY_MB (1u << 24)
+#define MAX_PIDS (1u << 22)
+#define MAX_CPUS 4096.0
+
+static const char *const kinds[] = {"npm", "smithery", "smithery-hosted", "registry",
+                                    "git", "docker",   "local",           "remote"};
+static const char *const backends[] = {"native", "docker", "remote"};
+static const char *const profiles[] = {"default", "strict", "log", "none"};
+static const char *const networks[] = {"none", "host"};
+static const char *const restarts[] = {"on-failure", "always", "no"};
+
+static bool one_of(const char *s, const char *const *set, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(s, set[i]) == 0)
+                        return true;
+        return false;
+}
+
+static char *now_rfc3339(void)
+{
+        time_t t = time(NULL);
+        struct tm tm;
+        char buf[32];
+        if (!gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return xstrdup("1970-01-01T00:00:00Z");
+        return xstrdup(buf);
+}
+
+manifest *manifest_new(const char *name)
+{
+        manifest *m = xcalloc(1, sizeof(*m));
+        m->name = xstrdup(name ? name : "");
+        m->spec = xstrdup("");
+        m->kind = xstrdup("local");
+        m->lock = NULL;
+        m->backend = xstrdup("native");
+        m->command = xcalloc(1, sizeof(char *));
+        m->cwd = xstrdup("pkg");
+        m->profile = xstrdup("default");
+        m->network = xstrdup("none");
+        m->mounts = xcalloc(1, sizeof(char *));
+        m->memory_mb = 512;
+        m->pids = 256;
+        m->cpus = 1.0;
+        m->restart = xstrdup("on-failure");
+        m->enabled = true;
+        m->installed_at = now_rfc3339();
+        m->corral_version = xstrdup(CORRAL_VERSION);
+        return m;
+}
+
+manifest *manifest_free(manifest *m)
+{
+        if (!m)
+                return NULL;
+        free(m->name);
+        free(m->spec);
+        free(m->kind);
+        free(m->resolved_version);
+        free(m->resolved_url);
+        free(m->resolved_integrity);
+        free(m->resolved_commit);
+        free(m->resolved_digest);
+        for (size_t i = 0; i < m->n_lock; i++) {
+                free(m->lock[i].name);
+                free(m->lock[i].version);
+                free(m->lock[i].integrity);
+        }
+        free(m->lock);
+        free(m->backend);
+        strv_free(m->command);
+        for (size_t i = 0; i < m->n_env; i++) {
+                free(m->env[i].key);
+                free(m->env[i].value);
+        }
+        free(m->env);
+        free(m->cwd);
+        free(m->profile);
+        free(m->network);
+        strv_free(m->mounts);
+        free(m->restart);
+        free(m->owner);
+        free(m->installed_at);
+        free(m->corral_version);
+        free(m);
+        return NULL;
+}
+
+static void manifest_freep(manifest **m)
+{
+        manifest_free(*m);
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int bad(corral_error *err, const char *field, const char *why)
+{
+        return corral_error_set(err, EX_DATAERR, "invalid manifest: %s: %s", field, why);
+}
+
+/* A string member.  required: absent is an error; nullable: JSON null gives
+ * NULL.  Otherwise absence leaves *out as it is (the default). */
+static int get_str(const cJSON *obj, const char *key, const char *field, bool required,
+                   bool nullable, char **out, corral_error *err)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+        if (!v) {
+                if (required)
+                        return bad(err, field, "missing");
+                return 0;
+        }
+        if (cJSON_IsNull(v) && nullable) {
+                free(*out);
+                *out = NULL;
+                return 0;
+        }
+        if (!cJSON_IsString(v))
+                return bad(err, field, nullable ? "must be a string or null" : "must be a string");
+        if (strlen(v->valuestring) > MAX_STRING)
+                return bad(err, field, "too long");
+        free(*out);
+        *out = xstrdup(v->valuestring);
+        return 0;
+}
+
+static int get_enum(const cJSON *obj, const char *key, const char *field, const char *const *set,
+                    size_t n, char **out, corral_error *err)
+{
+        int r = get_str(obj, key, field, false, false, out, err);
+        if (r < 0)
+                return r;
+        if (!one_of(*out, set, n)) {
+                char why[256];
+                size_t len = (size_t)snprintf(why, sizeof(why), "'%.64s' is not one of", *out);
+                for (size_t i = 0; i < n && len < sizeof(why); i++)
+                        len += (size_t)snprintf(why + len, sizeof(why) - len, "%s %s", i ? "," : "",
+                                                set[i]);
+                return bad(err, field, why);
+        }
+        return 0;
+}
+
+/* A positive integer member no larger than max (a limit of 0 would keep the
+ * server from starting at all). */
+static int get_uint(const cJSON *obj, const char *key, const char *field, unsigned max,
+                    unsigned *out, corral_error *err)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+        if (!v)
+                return 0;
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > max ||
+            v->valuedouble != floor(v->valuedouble)) {
+                char why[64];
+                snprintf(why, sizeof(why), "must be a whole number from 1 to %u", max);
+                return bad(err, field, why);
+        }
+        *out = (unsigned)v->valuedouble;
+        return 0;
+}
+
+static const cJSON *get_obj(const cJSON *obj, const char *key, const char *field, bool required,
+                            int *r, corral_error *err)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+        *r = 0;
+        if (!v) {
+                if (required)
+                        *r = bad(err, field, "missing");
+                return NULL;
+        }
+        if (!cJSON_IsObject(v)) {
+                *r = bad(err, field, "must be an object");
+                return NULL;
+        }
+        return v;
+}
+
+/* An array of strings, as a NULL-terminated vector. */
+static int get_strv(const cJSON *obj, const char *key, const char *field, size_t max, char ***out,
+                    corral_error *err)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+        if (!v)
+                return 0;
+        if (!cJSON_IsArray(v))
+                return bad(err, field, "must be an array of strings");
+        size_t n = (size_t)cJSON_GetArraySize(v);
+        if (n > max)
+                return bad(err, field, "too many entries");
+        _cleanup_strv_ char **vec = xcalloc(n + 1, sizeof(char *));
+        size_t i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v)
+        {
+                if (!cJSON_IsString(e))
+                        return bad(err, field, "must be an array of strings");
+                if (strlen(e->valuestring) > MAX_STRING)
+                        return bad(err, field, "entry too long");
+                vec[i++] = xstrdup(e->valuestring);
+        }
+        strv_free(*out);
+        *out = steal_pointer(&vec);
+        return 0;
+}
+
+static bool env_key_valid(const char *k)
+{
+        if (!k[0] || strlen(k) > 256 || isdigit((unsigned char)k[0]))
+                return false;
+        for (const char *p = k; *p; p++)
+                if (!isalnum((unsigned char)*p) && *p != '_')
+                        return false;
+        return true;
+}
+
+/* A relative path that stays inside the server directory. */
+static bool rel_path_valid(const char *s)
+{
+        if (!s[0] || s[0] == '/')
+                return false;
+        for (const char *c = s; *c;) {
+                size_t n = strcspn(c, "/");
+                if (n == 2 && c[0] == '.' && c[1] == '.')
+                        return false;
+                c += n;
+                if (*c == '/')
+                        c++;
+        }
+        return true;
+}
+
+static int parse_source(manifest *m, const cJSON *root, corral_error *err)
+{
+        int r;
+        const cJSON *src = get_obj(root, "source", "source", true, &r, err);
+        if (r < 0)
+                return r;
+        if ((r = get_str(src, "spec", "source.spec", true, false, &m->spec, err)) < 0)
+                return r;
+        if (!m->spec[0])
+                return bad(err, "source.spec", "must not be empty");
+        if ((r = get_str(src, "kind", "source.kind", true, false, &m->kind, err)) < 0)
+                return r;
+        if ((r = get_enum(src, "kind", "source.kind", kinds, ARRAY_SIZE(kinds), &m->kind, err)) < 0)
+                return r;
+
+        const cJSON *res = get_obj(src, "resolved", "source.resolved", false, &r, err);
+        if (r < 0)
+                return r;
+        if (res) {
+                struct {
+                        const char *key, *field;
+                        char **out;
+                } fields[] = {
+                        {"version", "source.resolved.version", &m->resolved_version},
+                        {"url", "source.resolved.url", &m->resolved_url},
+                        {"integrity", "source.resolved.integrity", &m->resolved_integrity},
+                        {"commit", "source.resolved.commit", &m->resolved_commit},
+                        {"digest", "source.resolved.digest", &m->resolved_digest},
+                };
+                for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+                        if ((r = get_str(res, fields[i].key, fields[i].field, false, true,
+                                         fields[i].out, err)) < 0)
+                                return r;
+        }
+
+        const cJSON *lock = cJSON_GetObjectItemCaseSensitive(src, "lock");
+        if (lock && !cJSON_IsArray(lock))
+                return bad(err, "source.lock", "must be an array");
+        size_t n = lock ? (size_t)cJSON_GetArraySize(lock) : 0;
+        if (n > MAX_LOCK)
+                return bad(err, "source.lock", "too many entries");
+        m->lock = n ? xcalloc(n, sizeof(*m->lock)) : NULL;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, lock)
+        {
+                manifest_lock_entry *l = &m->lock[m->n_lock++];
+                if (!cJSON_IsObject(e))
+                        return bad(err, "source.lock", "entries must be objects");
+                if ((r = get_str(e, "name", "source.lock[].name", true, false, &l->name, err)) <
+                            0 ||
+                    (r = get_str(e, "version", "source.lock[].version", true, false, &l->version,
+                                 err)) < 0 ||
+                    (r = get_str(e, "integrity", "source.lock[].integrity", false, true,
+                                 &l->integrity, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_runtime(manifest *m, const cJSON *root, corral_error *err)
+{
+        int r;
+        const cJSON *rt = get_obj(root, "runtime", "runtime", true, &r, err);
+        if (r < 0)
+                return r;
+        if ((r = get_enum(rt, "backend", "runtime.backend", backends, ARRAY_SIZE(backends),
+                          &m->backend, err)) < 0)
+                return r;
+        if (!cJSON_GetObjectItemCaseSensitive(rt, "command"))
+                return bad(err, "runtime.command", "missing");
+        if ((r = get_strv(rt, "command", "runtime.command", MAX_ARGV, &m->command, err)) < 0)
+                return r;
+        if (!m->command[0])
+                return bad(err, "runtime.command", "must not be empty");
+        if (!m->command[0][0])
+                return bad(err, "runtime.command", "the program must not be an empty string");
+
+        const cJSON *env = get_obj(rt, "env", "runtime.env", false, &r, err);
+        if (r < 0)
+                return r;
+        size_t n = env ? (size_t)cJSON_GetArraySize(env) : 0;
+        if (n > MAX_ENV)
+                return bad(err, "runtime.env", "too many entries");
+        m->env = n ? xcalloc(n, sizeof(*m->env)) : NULL;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, env)
+        {
+                if (!env_key_valid(e->string))
+                        return bad(err, "runtime.env", "keys must be [A-Za-z_][A-Za-z0-9_]*");
+                for (size_t i = 0; i < m->n_env; i++)
+                        if (strcmp(m->env[i].key, e->string) == 0)
+                                return bad(err, "runtime.env", "duplicate key");
+                if (!cJSON_IsString(e))
+                        return bad(err, "runtime.env", "values must be strings");
+                if (strlen(e->valuestring) > MAX_STRING)
+                        return bad(err, "runtime.env", "value too long");
+                m->env[m->n_env].key = xstrdup(e->string);
+                m->env[m->n_env].value = xstrdup(e->valuestring);
+                m->n_env++;
+        }
+
+        if ((r = get_str(rt, "cwd", "runtime.cwd", false, false, &m->cwd, err)) < 0)
+                return r;
+        if (!rel_path_valid(m->cwd))
+                return bad(err, "runtime.cwd",
+                           "must be a relative path inside the server directory");
+        return 0;
+}
+
+static int parse_sandbox(manifest *m, const cJSON *root, corral_error *err)
+{
+        int r;
+        const cJSON *sb = get_obj(root, "sandbox", "sandbox", false, &r, err);
+        if (r < 0 || !sb)
+                return r;
+        if ((r = get_enum(sb, "profile", "sandbox.profile", profiles, ARRAY_SIZE(profiles),
+                          &m->profile, err)) < 0 ||
+            (r = get_enum(sb, "network", "sandbox.network", networks, ARRAY_SIZE(networks),
+                          &m->network, err)) < 0 ||
+            (r = get_strv(sb, "mounts", "sandbox.mounts", MAX_MOUNTS, &m->mounts, err)) < 0 ||
+            (r = get_uint(sb, "memory_mb", "sandbox.memory_mb", MAX_MEMORY_MB, &m->memory_mb,
+                          err)) < 0 ||
+            (r = get_uint(sb, "pids", "sandbox.pids", MAX_PIDS, &m->pids, err)) < 0)
+                return r;
+        const cJSON *cpus = cJSON_GetObjectItemCaseSensitive(sb, "cpus");
+        if (cpus) {
+                if (!cJSON_IsNumber(cpus) || !(cpus->valuedouble > 0) ||
+                    cpus->valuedouble > MAX_CPUS)
+                        return bad(err, "sandbox.cpus", "must be a number above 0, at most 4096");
+                m->cpus = cpus->valuedouble;
+        }
+        return 0;
+}
+
+static int parse_root(manifest *m, const cJSON *root, corral_error *err)
+{
+        int r;
+        if (!cJSON_IsObject(root))
+                return corral_error_set(err, EX_DATAERR, "invalid manifest: not a JSON object");
+
+        const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "manifest_version");
+        if (!ver)
+                return bad(err, "manifest_version", "missing");
+        if (!cJSON_IsNumber(ver))
+                return bad(err, "manifest_version", "must be a number");
+        if (ver->valuedouble != MANIFEST_VERSION)
+                return corral_error_set(err, EX_DATAERR,
+                                        "invalid manifest: manifest_version: unsupported version "
+                                        "%g (this corral reads version %d)",
+                                        ver->valuedouble, MANIFEST_VERSION);
+
+        if ((r = get_str(root, "name", "name", true, false, &m->name, err)) < 0)
+                return r;
+        if (!server_name_valid(m->name))
+                return corral_error_set(err, EX_DATAERR,
+                                        "invalid manifest: name: '%.64s' is not a valid server "
+                                        "name ([a-z0-9][a-z0-9-]{0,47})",
+                                        m->name);
+        if ((r = parse_source(m, root, err)) < 0 || (r = parse_runtime(m, root, err)) < 0 ||
+            (r = parse_sandbox(m, root, err)) < 0)
+                return r;
+        if ((r = get_enum(root, "restart", "restart", restarts, ARRAY_SIZE(restarts), &m->restart,
+                          err)) < 0)
+                return r;
+        const cJSON *en = cJSON_GetObjectItemCaseSensitive(root, "enabled");
+        if (en) {
+                if (!cJSON_IsBool(en))
+                        return bad(err, "enabled", "must be true or false");
+                m->enabled = cJSON_IsTrue(en);
+        }
+        if ((r = get_str(root, "owner", "owner", false, true, &m->owner, err)) < 0 ||
+            (r = get_str(root, "installed_at", "installed_at", true, false, &m->installed_at,
+                         err)) < 0 ||
+            (r = get_str(root, "corral_version", "corral_version", true, false, &m->corral_version,
+                         err)) < 0)
+                return r;
+        return 0;
+}
+
+int manifest_parse(manifest **ret, const char *json, size_t len, corral_error *err)
+{
+        if (len > MANIFEST_MAX_BYTES)
+                return corral_error_set(err, EX_DATAERR, "invalid manifest: larger than %u bytes",
+                                        MANIFEST_MAX_BYTES);
+        _cleanup_json_ cJSON *root = cJSON_ParseWithLength(json, len);
+        if (!root)
+                return corral_error_set(err, EX_DATAERR, "invalid manifest: not valid JSON");
+
+        _cleanup_(manifest_freep) manifest *m = manifest_new("");
+        int r = parse_root(m, root, err);
+        if (r < 0)
+                return r;
+        *ret = steal_pointer(&m);
+        return 0;
+}
+
+int manifest_load(manifest **ret, const char *path, corral_error *err)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        int r = read_file(path, MANIFEST_MAX_BYTES, &data, &len);
+        if (r == -ENOENT)
+                return corral_error_set(err, EX_NOINPUT, "%s does not exist", path);
+        if (r == -EFBIG)
+                return corral_error_set(err, EX_DATAERR,
+                                        "invalid manifest: %s is larger than %u bytes", path,
+                                        MANIFEST_MAX_BYTES);
+        if (r < 0)
+                return corral_error_errno(err, r == -EACCES ? EX_NOPERM : EX_IOERR, -r,
+                                          "cannot read %s", path);
+        return manifest_parse(ret, data, len, err);
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+static cJSON *str_or_null(const char *s)
+{
+        return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *strv_json(char *const *v)
+{
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; v && v[i]; i++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+        return a;
+}
+
+cJSON *manifest_to_json(const manifest *m)
+{
+        cJSON *root = cJSON_CreateObject();
+        if (!root)
+                abort();
+        cJSON_AddNumberToObject(root, "manifest_version", MANIFEST_VERSION);
+        cJSON_AddItemToObject(root, "name", str_or_null(m->name));
+
+        cJSON *src = cJSON_AddObjectToObject(root, "source");
+        cJSON_AddItemToObject(src, "spec", str_or_null(m->spec));
+        cJSON_AddItemToObject(src, "kind", str_or_null(m->kind));
+        cJSON *res = cJSON_AddObjectToObject(src, "resolved");
+        cJSON_AddItemToObject(res, "version", str_or_null(m->resolved_version));
+        cJSON_AddItemToObject(res, "url", str_or_null(m->resolved_url));
+        cJSON_AddItemToObject(res, "integrity", str_or_null(m->resolved_integrity));
+        cJSON_AddItemToObject(res, "commit", str_or_null(m->resolved_commit));
+        cJSON_AddItemToObject(res, "digest", str_or_null(m->resolved_digest));
+        cJSON *lock = cJSON_AddArrayToObject(src, "lock");
+        for (size_t i = 0; i < m->n_lock; i++) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddItemToObject(e, "name", str_or_null(m->lock[i].name));
+                cJSON_AddItemToObject(e, "version", str_or_null(m->lock[i].version));
+                cJSON_AddItemToObject(e, "integrity", str_or_null(m->lock[i].integrity));
+                cJSON_AddItemToArray(lock, e);
+        }
+
+        cJSON *rt = cJSON_AddObjectToObject(root, "runtime");
+        cJSON_AddItemToObject(rt, "backend", str_or_null(m->backend));
+        cJSON_AddItemToObject(rt, "command", strv_json(m->command));
+        cJSON *env = cJSON_AddObjectToObject(rt, "env");
+        for (size_t i = 0; i < m->n_env; i++)
+                cJSON_AddItemToObject(env, m->env[i].key, str_or_null(m->env[i].value));
+        cJSON_AddItemToObject(rt, "cwd", str_or_null(m->cwd));
+
+        cJSON *sb = cJSON_AddObjectToObject(root, "sandbox");
+        cJSON_AddItemToObject(sb, "profile", str_or_null(m->profile));
+        cJSON_AddItemToObject(sb, "network", str_or_null(m->network));
+        cJSON_AddItemToObject(sb, "mounts", strv_json(m->mounts));
+        cJSON_AddNumberToObject(sb, "memory_mb", m->memory_mb);
+        cJSON_AddNumberToObject(sb, "pids", m->pids);
+        cJSON_AddNumberToObject(sb, "cpus", m->cpus);
+
+        cJSON_AddItemToObject(root, "restart", str_or_null(m->restart));
+        cJSON_AddBoolToObject(root, "enabled", m->enabled);
+        cJSON_AddItemToObject(root, "owner", str_or_null(m->owner));
+        cJSON_AddItemToObject(root, "installed_at", str_or_null(m->installed_at));
+        cJSON_AddItemToObject(root, "corral_version", str_or_null(m->corral_version));
+        return root;
+}
+
+char *manifest_format(const manifest *m)
+{
+        _cleanup_json_ cJSON *root = manifest_to_json(m);
+        _cleanup_free_ char *text = cJSON_Print(root);
+        if (!text)
+                abort();
+        return xasprintf("%s\n", text);
+}
+
+int manifest_save(const manifest *m, const char *path, corral_error *err)
+{
+        _cleanup_free_ char *text = manifest_format(m);
+        int r = write_file_atomic(path, text, strlen(text), 0644);
+        if (r < 0)
+                return corral_error_errno(err, EX_CANTCREAT, -r, "cannot write %s", path);
+        return 0;
+}
+
+/* ---- comparison ------------------------------------------------------- */
+
+static bool str_eq(const char *a, const char *b)
+{
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool strv_eq(char *const *a, char *const *b)
+{
+        size_t na = strv_length(a), nb = strv_length(b);
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (strcmp(a[i], b[i]) != 0)
+                        return false;
+        return true;
+}
+
+bool manifest_same_runtime(const manifest *a, const manifest *b)
+{
+        if (!a || !b)
+                return a == b;
+        if (!str_eq(a->name, b->name) || !str_eq(a->spec, b->spec) || !str_eq(a->kind, b->kind) ||
+            !str_eq(a->resolved_version, b->resolved_version) ||
+            !str_eq(a->resolved_url, b->resolved_url) ||
+            !str_eq(a->resolved_integrity, b->resolved_integrity) ||
+            !str_eq(a->resolved_commit, b->resolved_commit) ||
+            !str_eq(a->resolved_digest, b->resolved_digest) || a->n_lock != b->n_lock ||
+            !str_eq(a->backend, b->backend) || !strv_eq(a->command, b->command) ||
+            a->n_env != b->n_env || !str_eq(a->cwd, b->cwd) || !str_eq(a->profile, b->profile) ||
+            !str_eq(a->network, b->network) || !strv_eq(a->mounts, b->mounts) ||
+            a->memory_mb != b->memory_mb || a->pids != b->pids || a->cpus != b->cpus ||
+            !str_eq(a->restart, b->restart) || !str_eq(a->owner, b->owner) ||
+            !str_eq(a->corral_version, b->corral_version))
+                return false;
+        for (size_t i = 0; i < a->n_lock; i++)
+                if (!str_eq(a->lock[i].name, b->lock[i].name) ||
+                    !str_eq(a->lock[i].version, b->lock[i].version) ||
+                    !str_eq(a->lock[i].integrity, b->lock[i].integrity))
+                        return false;
+        for (size_t i = 0; i < a->n_env; i++)
+                if (!str_eq(a->env[i].key, b->env[i].key) ||
+                    !str_eq(a->env[i].value, b->env[i].value))
+                        return false;
+        return true;
+}
