@@ -68,8 +68,9 @@ int supervisor_reconcile(supervisor *sv, corral_error *err);
  * are reaped. */
 void supervisor_shutdown(supervisor *sv, void (*done)(void *ud), void *ud);
 
-/* Units in install order (installed_at, then name).  Borrowed array, valid until
- * the next reconcile. */
+/* Units in install order (installed_at, then name; units whose manifest never
+ * loaded last).  Borrowed array, valid until the next reconcile or
+ * unit_removed event. */
 size_t supervisor_units(supervisor *sv, unit *const **ret);
 unit *supervisor_find(supervisor *sv, const char *name);
 
@@ -83,6 +84,8 @@ int unit_restart(unit *u, corral_error *err);
 const char *unit_name(const unit *u);
 unit_state unit_get_state(const unit *u);
 const char *unit_state_name(unit_state s);
+/* The last manifest that loaded; NULL when the server's manifest never loaded
+ * (the unit is then failed, with the load error as last_error). */
 const manifest *unit_manifest(const unit *u);
 /* The MCP session when READY, else NULL. */
 mcp_client *unit_client(unit *u);
@@ -97,5 +100,9 @@ unsigned unit_restarts(const unit *u);
  * "initialize timed out", "sent an oversize message"), or NULL. */
 const char *unit_last_error(const unit *u);
 /* Status as JSON: {name, state, pid, restarts, enabled, backend, sandbox,
- * last_error, tools, prompts, resources, protocol_version, server_info}. Owned. */
+ * confined, last_error, tools, prompts, resources, resource_templates,
+ * protocol_version, server_info}.  sandbox is the manifest's profile and
+ * confined says whether the backend enforces it (false for the plain native
+ * exec); tools … resource_templates are counts (0 unless ready); absent
+ * strings are null.  Owned. */
 cJSON *unit_status_json(const unit *u);

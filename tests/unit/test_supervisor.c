@@ -1,0 +1,888 @@
+/* The supervisor and the native backend against a real child: the MCP server
+ * in tests/fixtures/mock-server.mjs run by node, in a temp --root store.
+ * Timings are shortened with CORRAL_TEST_TIMESCALE. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "corral/fs.h"
+#include "corral/jsonrpc.h"
+#include "corral/jsonutil.h"
+#include "corral/manifest.h"
+#include "corral/runtime.h"
+#include "corral/store.h"
+#include "corral/strbuf.h"
+#include "corral/supervisor.h"
+
+#define WAIT_MS 20000 /* generous: node may start slowly on a loaded machine */
+
+typedef struct fixture {
+        char *root;
+        char *server_js;
+        store *s;
+        uv_loop_t loop;
+        uv_timer_t tick;
+        supervisor *sv;
+        /* recorded events */
+        unsigned lists_events;
+        unsigned lists_bits;
+        unsigned removed;
+        char removed_name[64];
+        unsigned ready_events;
+        bool shutdown_done;
+        /* a response */
+        bool got_response;
+        cJSON *response; /* result or error, owned */
+        bool response_is_error;
+} fixture;
+
+static void ev_state(void *ud, unit *u, unit_state old_state, unit_state new_state)
+{
+        fixture *fx = ud;
+
+        if (new_state == UNIT_READY)
+                fx->ready_events++;
+}
+
+static void ev_lists(void *ud, unit *u, unsigned which)
+{
+        fixture *fx = ud;
+
+        fx->lists_events++;
+        fx->lists_bits |= which;
+}
+
+static void ev_removed(void *ud, unit *u)
+{
+        fixture *fx = ud;
+
+        fx->removed++;
+        snprintf(fx->removed_name, sizeof(fx->removed_name), "%s", unit_name(u));
+}
+
+static const supervisor_events events = {
+        .unit_state = ev_state,
+        .unit_lists = ev_lists,
+        .unit_removed = ev_removed,
+};
+
+static void on_tick(uv_timer_t *t) {}
+
+static fixture *fixture_new(const char *timescale)
+{
+        fixture *fx = xcalloc(1, sizeof(*fx));
+        const char *srcdir = getenv("CORRAL_SRCDIR");
+        _cleanup_free_ char *src = path_absolute(srcdir ? srcdir : ".");
+        char tmpl[] = "/tmp/corral-test-supervisor-XXXXXX";
+        corral_error err = {0};
+
+        assert_non_null(src);
+        fx->server_js = path_join(src, "tests/fixtures/mock-server.mjs");
+        assert_true(path_exists(fx->server_js));
+        assert_non_null(mkdtemp(tmpl));
+        fx->root = xstrdup(tmpl);
+        assert_int_equal(store_open(&fx->s, fx->root, &err), 0);
+        assert_int_equal(uv_loop_init(&fx->loop), 0);
+        /* Makes UV_RUN_ONCE return often enough to check conditions. */
+        assert_int_equal(uv_timer_init(&fx->loop, &fx->tick), 0);
+        assert_int_equal(uv_timer_start(&fx->tick, on_tick, 5, 5), 0);
+        setenv("CORRAL_TEST_TIMESCALE", timescale, 1);
+        fx->sv = supervisor_new(&fx->loop, fx->s, &events, fx);
+        return fx;
+}
+
+/* Runs the loop until pred(fx, arg) holds or WAIT_MS pass. */
+static bool run_until(fixture *fx, bool (*pred)(fixture *, const void *), const void *arg)
+{
+        uint64_t deadline;
+
+        uv_update_time(&fx->loop);
+        deadline = uv_now(&fx->loop) + WAIT_MS;
+        while (!pred(fx, arg)) {
+                if (uv_now(&fx->loop) > deadline)
+                        return false;
+                (void)uv_run(&fx->loop, UV_RUN_ONCE);
+        }
+        return true;
+}
+
+static void run_for(fixture *fx, uint64_t ms)
+{
+        uint64_t end;
+
+        uv_update_time(&fx->loop);
+        end = uv_now(&fx->loop) + ms;
+        while (uv_now(&fx->loop) < end)
+                (void)uv_run(&fx->loop, UV_RUN_ONCE);
+}
+
+typedef struct state_wait {
+        const char *name;
+        unit_state state;
+} state_wait;
+
+static bool unit_in_state(fixture *fx, const void *arg)
+{
+        const state_wait *w = arg;
+        unit *u = supervisor_find(fx->sv, w->name);
+
+        return u && unit_get_state(u) == w->state;
+}
+
+static unit *wait_state(fixture *fx, const char *name, unit_state state)
+{
+        state_wait w = {name, state};
+        unit *u;
+
+        if (!run_until(fx, unit_in_state, &w)) {
+                u = supervisor_find(fx->sv, name);
+                fail_msg("%s: wanted state %s, still %s (last error: %s)", name,
+                         unit_state_name(state), u ? unit_state_name(unit_get_state(u)) : "gone",
+                         u && unit_last_error(u) ? unit_last_error(u) : "none");
+        }
+        return supervisor_find(fx->sv, name);
+}
+
+static void on_shutdown_done(void *ud)
+{
+        fixture *fx = ud;
+
+        fx->shutdown_done = true;
+}
+
+static bool shutdown_finished(fixture *fx, const void *arg)
+{
+        return fx->shutdown_done;
+}
+
+static void on_close_walk(uv_handle_t *h, void *arg)
+{
+        unsigned *leaked = arg;
+
+        if (!uv_is_closing(h)) {
+                (*leaked)++;
+                uv_close(h, NULL);
+        }
+}
+
+static void fixture_free(fixture *fx)
+{
+        unsigned leaked = 0;
+
+        if (!fx->shutdown_done) {
+                supervisor_shutdown(fx->sv, on_shutdown_done, fx);
+                assert_true(run_until(fx, shutdown_finished, NULL));
+        }
+        fx->sv = supervisor_free(fx->sv);
+        uv_close((uv_handle_t *)&fx->tick, NULL);
+        (void)uv_run(&fx->loop, UV_RUN_DEFAULT);
+        /* Any handle still open (even unreferenced) leaked from the code under test. */
+        uv_walk(&fx->loop, on_close_walk, &leaked);
+        assert_int_equal(leaked, 0);
+        (void)uv_run(&fx->loop, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(&fx->loop), 0);
+        fx->s = store_free(fx->s);
+        assert_int_equal(rm_rf(fx->root), 0);
+        cJSON_Delete(fx->response);
+        free(fx->root);
+        free(fx->server_js);
+        free(fx);
+}
+
+/* Installs NAME running `node mock-server.mjs MODE` (or argv when given). */
+static void install(fixture *fx, const char *name, const char *mode, const char *installed_at,
+                    bool replace, void (*edit)(manifest *m))
+{
+        _cleanup_free_ char *staging = NULL, *pkg = NULL;
+        corral_error err = {0};
+        manifest *m = manifest_new(name);
+
+        assert_int_equal(store_stage(fx->s, name, &staging, &err), 0);
+        pkg = path_join(staging, "pkg");
+        assert_int_equal(mkdir_p(pkg, 0755), 0);
+        free(m->spec);
+        m->spec = path_join(fx->root, "src");
+        strv_free(m->command);
+        m->command = NULL;
+        m->command = strv_push(m->command, "node");
+        m->command = strv_push(m->command, fx->server_js);
+        m->command = strv_push(m->command, mode);
+        if (installed_at) {
+                free(m->installed_at);
+                m->installed_at = xstrdup(installed_at);
+        }
+        if (edit)
+                edit(m);
+        if (store_commit(fx->s, staging, m, replace, &err) < 0)
+                fail_msg("store_commit: %s", err.msg);
+        manifest_free(m);
+}
+
+static int reconcile(fixture *fx)
+{
+        corral_error err = {0};
+        int r = supervisor_reconcile(fx->sv, &err);
+
+        if (r < 0)
+                fail_msg("reconcile: %s", err.msg);
+        return r;
+}
+
+/* Our child, reaped: the pid no longer exists. */
+static bool pid_reaped(int pid)
+{
+        return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Gone, or a zombie waiting for init (a grandchild, which we do not reap).
+ * SIGKILL is delivered asynchronously, so this waits up to 5 s. */
+static bool pid_gone_now(int pid);
+static bool pid_gone(int pid)
+{
+        for (int i = 0; i < 500; i++) {
+                if (pid_gone_now(pid))
+                        return true;
+                (void)usleep(10000);
+        }
+        return false;
+}
+
+static bool pid_gone_now(int pid)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/stat", pid);
+        _cleanup_free_ char *stat = NULL;
+        const char *paren;
+        size_t len;
+
+        if (pid <= 0)
+                return false;
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return true;
+        if (read_file(path, 4096, &stat, &len) < 0)
+                return true;
+        paren = strrchr(stat, ')');
+        return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+static bool has_tool(const cJSON *tools, const char *name)
+{
+        const cJSON *t;
+
+        cJSON_ArrayForEach(t, tools)
+        {
+                const char *n = json_get_string(t, "name");
+                if (n && strcmp(n, name) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static char *read_log(fixture *fx, const char *name)
+{
+        _cleanup_free_ char *path = paths_log_file(&fx->s->paths, name);
+        char *data = NULL;
+        size_t len;
+
+        if (read_file(path, 1 << 20, &data, &len) < 0)
+                return xstrdup("");
+        return data;
+}
+
+static void on_response(void *ud, const cJSON *result, const cJSON *error)
+{
+        fixture *fx = ud;
+
+        fx->got_response = true;
+        fx->response_is_error = error != NULL;
+        cJSON_Delete(fx->response);
+        fx->response = json_dup(error ? error : result);
+}
+
+static bool response_arrived(fixture *fx, const void *arg)
+{
+        return fx->got_response;
+}
+
+static void call_tool(fixture *fx, unit *u, const char *tool, cJSON *args)
+{
+        cJSON *params = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(params, "name", tool);
+        cJSON_AddItemToObject(params, "arguments", args ? args : cJSON_CreateObject());
+        fx->got_response = false;
+        assert_non_null(unit_client(u));
+        (void)mcp_client_request(unit_client(u), "tools/call", params, 5000, NULL, on_response, fx);
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_ready_with_lists(void **state)
+{
+        fixture *fx = fixture_new("10");
+        _cleanup_free_ char *log = NULL;
+        _cleanup_json_ cJSON *status = NULL;
+        unit *u;
+        int pid;
+
+        install(fx, "alpha", "ok", NULL, false, NULL);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "alpha", UNIT_READY);
+        assert_int_equal(cJSON_GetArraySize(unit_tools(u)), 4);
+        assert_true(has_tool(unit_tools(u), "echo"));
+        assert_int_equal(cJSON_GetArraySize(unit_prompts(u)), 1);
+        assert_int_equal(cJSON_GetArraySize(unit_resources(u)), 1);
+        assert_int_equal(cJSON_GetArraySize(unit_resource_templates(u)), 0);
+        assert_true(fx->lists_bits & UNIT_LIST_TOOLS);
+        pid = unit_pid(u);
+        assert_true(pid > 0);
+        assert_int_equal(unit_restarts(u), 0);
+
+        status = unit_status_json(u);
+        assert_string_equal(json_get_string(status, "state"), "ready");
+        assert_string_equal(json_get_string(status, "protocol_version"), MCP_PROTOCOL_LATEST);
+        assert_int_equal((int)json_get_number(status, "tools", -1), 4);
+        assert_int_equal((int)json_get_number(status, "pid", -1), pid);
+        assert_string_equal(json_get_string(status, "sandbox"), "default");
+        assert_false(json_get_bool(status, "confined", true));
+        assert_string_equal(json_get_string(json_get_object(status, "server_info"), "name"),
+                            "mock-server");
+
+        /* The session works through the unit's stdio. */
+        call_tool(fx, u, "echo", cJSON_Parse("{\"text\":\"hi there\"}"));
+        assert_true(run_until(fx, response_arrived, NULL));
+        assert_false(fx->response_is_error);
+        assert_string_equal(
+                json_get_string(cJSON_GetArrayItem(json_get_array(fx->response, "content"), 0),
+                                "text"),
+                "hi there");
+
+        /* list_changed → refetched tools and a unit_lists(TOOLS) event. */
+        fx->lists_bits = 0;
+        call_tool(fx, u, "add-tool", NULL);
+        assert_true(run_until(fx, response_arrived, NULL));
+        {
+                bool got = false;
+                for (int i = 0; i < 400 && !got; i++) {
+                        run_for(fx, 10);
+                        got = (fx->lists_bits & UNIT_LIST_TOOLS) &&
+                              cJSON_GetArraySize(unit_tools(u)) == 5;
+                }
+                assert_true(got);
+        }
+        assert_true(has_tool(unit_tools(u), "extra"));
+
+        /* stderr and supervisor notes land in log/alpha.log. */
+        log = read_log(fx, "alpha");
+        assert_non_null(strstr(log, "mock-server: ok pid"));
+        assert_non_null(strstr(log, "corral: started pid"));
+        assert_non_null(strstr(log, "corral: ready"));
+
+        fixture_free(fx);
+        assert_true(pid_reaped(pid));
+}
+
+static void test_crash_restarts(void **state)
+{
+        fixture *fx = fixture_new("10");
+        unit *u;
+        int pid1, pid2;
+
+        install(fx, "crashy", "ok", NULL, false, NULL);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "crashy", UNIT_READY);
+        pid1 = unit_pid(u);
+
+        /* The crash tool never answers: its request fails when the session ends. */
+        fx->lists_bits = 0;
+        call_tool(fx, u, "crash", NULL);
+        u = wait_state(fx, "crashy", UNIT_BACKOFF);
+        assert_true(fx->got_response);
+        assert_true(fx->response_is_error);
+        assert_int_equal((int)json_get_number(fx->response, "code", 0), CORRAL_RPC_UNAVAILABLE);
+        assert_null(unit_tools(u));
+        assert_null(unit_client(u));
+        assert_true(fx->lists_bits & UNIT_LIST_TOOLS); /* leaving ready drops the tools */
+        assert_string_equal(unit_last_error(u), "exited with status 3");
+        assert_true(pid_reaped(pid1));
+
+        u = wait_state(fx, "crashy", UNIT_READY);
+        assert_int_equal(unit_restarts(u), 1);
+        pid2 = unit_pid(u);
+        assert_true(pid2 > 0 && pid2 != pid1);
+        assert_int_equal(cJSON_GetArraySize(unit_tools(u)), 4);
+
+        /* kill -9 from outside. */
+        assert_int_equal(kill(pid2, SIGKILL), 0);
+        u = wait_state(fx, "crashy", UNIT_BACKOFF);
+        assert_string_equal(unit_last_error(u), "killed by signal 9");
+        u = wait_state(fx, "crashy", UNIT_READY);
+        assert_int_equal(unit_restarts(u), 2);
+
+        fixture_free(fx);
+}
+
+static void test_exit_at_once_fails(void **state)
+{
+        fixture *fx = fixture_new("10");
+        _cleanup_free_ char *log = NULL;
+        corral_error err = {0};
+        unit *u;
+
+        install(fx, "quitter", "exit", NULL, false, NULL);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "quitter", UNIT_FAILED);
+        assert_string_equal(unit_last_error(u),
+                            "crash loop: 5 crashes in 60 s; last: exited with status 1");
+        assert_int_equal(unit_restarts(u), 4);
+        assert_int_equal(unit_pid(u), 0);
+        /* Stays failed: no timer brings it back. */
+        run_for(fx, 300);
+        assert_int_equal(unit_get_state(u), UNIT_FAILED);
+        log = read_log(fx, "quitter");
+        assert_non_null(strstr(log, "exited with status 1; restarting in"));
+
+        /* A manual restart leaves failed with a fresh crash window. */
+        assert_int_equal(unit_restart(u, &err), 0);
+        assert_int_not_equal(unit_get_state(u), UNIT_FAILED);
+        u = wait_state(fx, "quitter", UNIT_FAILED);
+        assert_int_equal(unit_restarts(u), 8);
+        fixture_free(fx);
+}
+
+static void test_shutdown_reaps_everything(void **state)
+{
+        fixture *fx = fixture_new("10");
+        _cleanup_free_ char *log = NULL;
+        int pid_a, pid_b;
+
+        install(fx, "polite", "ok", "2026-01-01T00:00:02Z", false, NULL);
+        install(fx, "stubborn", "stubborn", "2026-01-01T00:00:01Z", false, NULL);
+        assert_int_equal(reconcile(fx), 2);
+        pid_a = unit_pid(wait_state(fx, "polite", UNIT_READY));
+        pid_b = unit_pid(wait_state(fx, "stubborn", UNIT_READY));
+        {
+                unit *const *units;
+                /* Install order, not name order. */
+                assert_int_equal(supervisor_units(fx->sv, &units), 2);
+                assert_string_equal(unit_name(units[0]), "stubborn");
+                assert_string_equal(unit_name(units[1]), "polite");
+        }
+        supervisor_shutdown(fx->sv, on_shutdown_done, fx);
+        assert_int_equal(unit_get_state(supervisor_find(fx->sv, "polite")), UNIT_STOPPING);
+        assert_true(run_until(fx, shutdown_finished, NULL));
+        assert_true(pid_reaped(pid_a));
+        assert_true(pid_reaped(pid_b));
+        assert_int_equal(unit_get_state(supervisor_find(fx->sv, "polite")), UNIT_STOPPED);
+        assert_int_equal(unit_get_state(supervisor_find(fx->sv, "stubborn")), UNIT_STOPPED);
+        /* The stubborn one ignores stdin EOF and SIGTERM. */
+        log = read_log(fx, "stubborn");
+        assert_non_null(strstr(log, "sending SIGTERM"));
+        assert_non_null(strstr(log, "sending SIGKILL"));
+        fixture_free(fx);
+}
+
+static void test_shutdown_with_nothing_running(void **state)
+{
+        fixture *fx = fixture_new("10");
+
+        supervisor_shutdown(fx->sv, on_shutdown_done, fx);
+        assert_true(fx->shutdown_done); /* at once */
+        fixture_free(fx);
+}
+
+static void use_other_text(manifest *m)
+{
+        m->command = strv_push(m->command, "changed");
+}
+
+static void test_reconcile(void **state)
+{
+        fixture *fx = fixture_new("10");
+        corral_error err = {0};
+        unit *u;
+        int pid, pid2;
+
+        install(fx, "svc", "ok", NULL, false, NULL);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "svc", UNIT_READY);
+        pid = unit_pid(u);
+        assert_int_equal(reconcile(fx), 0); /* nothing changed */
+
+        /* Disabled → stopped. */
+        assert_int_equal(store_set_enabled(fx->s, "svc", false, &err), 0);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "svc", UNIT_STOPPED);
+        assert_true(pid_reaped(pid));
+        assert_int_equal(unit_start(u, &err), -EX_UNAVAILABLE);
+
+        /* Enabled again → running. */
+        assert_int_equal(store_set_enabled(fx->s, "svc", true, &err), 0);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "svc", UNIT_READY);
+        pid = unit_pid(u);
+
+        /* A changed command → restarted with the new manifest. */
+        install(fx, "svc", "ok", NULL, true, use_other_text);
+        assert_int_equal(reconcile(fx), 1);
+        {
+                bool restarted = false;
+                for (int i = 0; i < 2000 && !restarted; i++) {
+                        run_for(fx, 10);
+                        u = supervisor_find(fx->sv, "svc");
+                        restarted = unit_get_state(u) == UNIT_READY && unit_pid(u) != pid;
+                }
+                assert_true(restarted);
+        }
+        pid2 = unit_pid(u);
+        assert_true(pid_reaped(pid));
+        assert_string_equal(unit_manifest(u)->command[3], "changed");
+
+        /* Manual stop and start. */
+        assert_int_equal(unit_stop(u), 0);
+        u = wait_state(fx, "svc", UNIT_STOPPED);
+        assert_true(pid_reaped(pid2));
+        assert_int_equal(reconcile(fx), 0); /* a stopped unit stays stopped */
+        assert_int_equal(unit_get_state(u), UNIT_STOPPED);
+        assert_int_equal(unit_start(u, &err), 0);
+        u = wait_state(fx, "svc", UNIT_READY);
+        pid = unit_pid(u);
+
+        /* Uninstalled → stopped, then unit_removed and gone. */
+        assert_int_equal(store_remove(fx->s, "svc", false, &err), 0);
+        assert_int_equal(reconcile(fx), 1);
+        {
+                bool gone = false;
+                for (int i = 0; i < 2000 && !gone; i++) {
+                        run_for(fx, 10);
+                        gone = supervisor_find(fx->sv, "svc") == NULL;
+                }
+                assert_true(gone);
+        }
+        assert_int_equal(fx->removed, 1);
+        assert_string_equal(fx->removed_name, "svc");
+        assert_true(pid_reaped(pid));
+        fixture_free(fx);
+}
+
+static void use_docker(manifest *m)
+{
+        free(m->backend);
+        m->backend = xstrdup("docker");
+}
+
+static void use_missing_command(manifest *m)
+{
+        free(m->command[0]);
+        m->command[0] = xstrdup("corral-no-such-command");
+}
+
+static void test_broken_servers(void **state)
+{
+        fixture *fx = fixture_new("10");
+        _cleanup_free_ char *mpath = NULL;
+        unit *u;
+
+        install(fx, "dock", "ok", NULL, false, use_docker);
+        install(fx, "nocmd", "ok", NULL, false, use_missing_command);
+        install(fx, "broken", "ok", NULL, false, NULL);
+        mpath = paths_manifest(&fx->s->paths, "broken");
+        assert_int_equal(write_file_atomic(mpath, "{\"manifest_version\": 1,", 23, 0644), 0);
+
+        assert_int_equal(reconcile(fx), 3);
+        u = supervisor_find(fx->sv, "dock");
+        assert_int_equal(unit_get_state(u), UNIT_FAILED);
+        assert_string_equal(unit_last_error(u), "backend 'docker' is not available yet");
+        u = supervisor_find(fx->sv, "nocmd");
+        assert_int_equal(unit_get_state(u), UNIT_FAILED);
+        assert_string_equal(unit_last_error(u), "command not found: corral-no-such-command");
+        u = supervisor_find(fx->sv, "broken");
+        assert_int_equal(unit_get_state(u), UNIT_FAILED);
+        assert_non_null(unit_last_error(u));
+        assert_null(unit_manifest(u));
+        {
+                _cleanup_json_ cJSON *st = unit_status_json(u);
+                assert_string_equal(json_get_string(st, "state"), "failed");
+                assert_string_equal(json_get_string(st, "last_error"), unit_last_error(u));
+        }
+        /* Repaired on disk → started by the next reconcile. */
+        install(fx, "broken", "ok", NULL, true, NULL);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "broken", UNIT_READY);
+        assert_non_null(unit_manifest(u));
+        fixture_free(fx);
+}
+
+static void test_protocol_faults(void **state)
+{
+        /* Slow enough that writing 17 MiB fits in the list timeout on a busy
+         * machine; 50 makes initialize time out after 600 ms. */
+        static const struct {
+                const char *mode;
+                const char *timescale;
+                const char *want; /* prefix of last_error */
+        } cases[] = {
+                {"garbage", "10", "protocol error: sent a line that is not JSON"},
+                {"oversize", "5", "protocol error: sent a message over 16 MiB"},
+                {"slow-init", "50", "initialize timed out"},
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                fixture *fx = fixture_new(cases[i].timescale);
+                unit *u;
+                int pid;
+
+                install(fx, "bad", cases[i].mode, NULL, false, NULL);
+                assert_int_equal(reconcile(fx), 1);
+                u = wait_state(fx, "bad", UNIT_INITIALIZING);
+                pid = unit_pid(u);
+                u = wait_state(fx, "bad", UNIT_BACKOFF);
+                if (strncmp(unit_last_error(u), cases[i].want, strlen(cases[i].want)) != 0)
+                        fail_msg("%s: last_error '%s', want '%s…'", cases[i].mode,
+                                 unit_last_error(u), cases[i].want);
+                assert_true(pid_reaped(pid));
+                fixture_free(fx);
+        }
+}
+
+static void test_health_check(void **state)
+{
+        /* 20: ping every 1.5 s, 500 ms timeout. */
+        fixture *fx = fixture_new("20");
+        unit *u;
+
+        install(fx, "deaf", "no-pong", NULL, false, NULL);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "deaf", UNIT_READY);
+        u = wait_state(fx, "deaf", UNIT_BACKOFF);
+        assert_string_equal(unit_last_error(u), "health check failed: 3 pings missed");
+        u = wait_state(fx, "deaf", UNIT_READY);
+        assert_int_equal(unit_restarts(u), 1);
+        fixture_free(fx);
+}
+
+/* ---- the native backend alone ------------------------------------------------ */
+
+typedef struct proc_result {
+        strbuf out;
+        bool exited;
+        int status;
+        int sig;
+        uint64_t exit_time;
+        uv_loop_t *loop;
+} proc_result;
+
+static void np_stdout(void *ud, const char *data, size_t n)
+{
+        proc_result *r = ud;
+
+        assert_int_equal(strbuf_append(&r->out, data, n), 0);
+}
+
+static void np_exit(void *ud, int status, int sig)
+{
+        proc_result *r = ud;
+
+        assert_false(r->exited); /* once */
+        r->exited = true;
+        r->status = status;
+        r->sig = sig;
+        uv_update_time(r->loop);
+        r->exit_time = uv_now(r->loop);
+}
+
+static const runtime_callbacks np_callbacks = {.on_stdout = np_stdout, .on_exit = np_exit};
+
+static bool proc_exited(fixture *fx, const void *arg)
+{
+        return ((const proc_result *)arg)->exited;
+}
+
+static bool proc_output_has(fixture *fx, const void *arg)
+{
+        const proc_result *r = arg;
+
+        return r->out.buf && strstr(r->out.buf, "\n.\n");
+}
+
+/* Starts `sh -c script` as server "n" with env FOO=bar. */
+static runtime_process *start_sh(fixture *fx, const char *script, proc_result *r)
+{
+        _cleanup_free_ char *pkg = paths_pkg_dir(&fx->s->paths, "n");
+        corral_error err = {0};
+        runtime_process *p = NULL;
+        manifest *m = manifest_new("n");
+
+        assert_int_equal(mkdir_p(pkg, 0755), 0);
+        strv_free(m->command);
+        m->command = NULL;
+        m->command = strv_push(m->command, "sh");
+        m->command = strv_push(m->command, "-c");
+        m->command = strv_push(m->command, script);
+        m->env = xcalloc(1, sizeof(*m->env));
+        m->env[0].key = xstrdup("FOO");
+        m->env[0].value = xstrdup("bar");
+        m->n_env = 1;
+        *r = (proc_result){.out = STRBUF_INIT(1 << 20), .loop = &fx->loop};
+        if (runtime_native.start(&fx->loop, m, &fx->s->paths, &np_callbacks, r, &p, &err) < 0)
+                fail_msg("start: %s", err.msg);
+        manifest_free(m);
+        return p;
+}
+
+static void test_native_child_setup(void **state)
+{
+        fixture *fx = fixture_new("1");
+        _cleanup_free_ char *home = paths_data_dir(&fx->s->paths, "n");
+        _cleanup_free_ char *pkg = paths_pkg_dir(&fx->s->paths, "n");
+        _cleanup_free_ char *want = NULL;
+        proc_result r;
+        runtime_process *p;
+        int pid;
+
+        /* Only stdio is inherited; the environment is the clean one; the cwd
+         * is the package; the child leads its own session and group. */
+        p = start_sh(fx,
+                     /* ls lists its own fds: stdio plus the directory it reads (3). */
+                     "ls /proc/self/fd; env | sort | grep -v '^PWD=';"
+                     "pwd; cut -d' ' -f1,5,6 /proc/$$/stat; read line; echo \"got $line\"",
+                     &r);
+        pid = runtime_native.pid(p);
+        assert_true(pid > 0);
+        assert_int_equal(runtime_native.write(p, "hello\n", 6), 0);
+        assert_true(run_until(fx, proc_exited, &r));
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.sig, 0);
+        assert_int_equal(runtime_native.pid(p), 0);
+        want = xasprintf(
+                "0\n1\n2\n3\nFOO=bar\nHOME=%s\nLANG=C.UTF-8\n"
+                "PATH=/usr/local/bin:/usr/bin:/bin\nTMPDIR=/tmp\n%s\n%d %d %d\ngot hello\n",
+                home, pkg, pid, pid, pid);
+        assert_string_equal(r.out.buf, want);
+        p = runtime_native.free(p);
+        strbuf_done(&r.out);
+        assert_true(pid_reaped(pid));
+        fixture_free(fx);
+}
+
+static void test_native_exit_and_signals(void **state)
+{
+        fixture *fx = fixture_new("1");
+        corral_error err = {0};
+        proc_result r;
+        runtime_process *p;
+        manifest *m;
+        int grandchild;
+
+        p = start_sh(fx, "exit 7", &r);
+        assert_true(run_until(fx, proc_exited, &r));
+        assert_int_equal(r.status, 7);
+        p = runtime_native.free(p);
+        strbuf_done(&r.out);
+
+        /* kill() reaches the whole group: the background sleep dies too. */
+        p = start_sh(fx, "sleep 100 & echo $!; echo .; wait", &r);
+        assert_true(run_until(fx, proc_output_has, &r));
+        grandchild = atoi(r.out.buf);
+        assert_true(grandchild > 0);
+        assert_int_equal(runtime_native.kill(p, SIGTERM), 0);
+        assert_true(run_until(fx, proc_exited, &r));
+        assert_int_equal(r.sig, SIGTERM);
+        assert_int_equal(runtime_native.kill(p, SIGTERM), -ESRCH);
+        assert_int_equal(runtime_native.write(p, "x", 1), -1);
+        p = runtime_native.free(p);
+        strbuf_done(&r.out);
+        assert_true(pid_gone(grandchild));
+
+        /* A grandchild in its own session keeps stdout open: on_exit still
+         * comes about 200 ms after the main process is reaped. */
+        p = start_sh(fx, "setsid sleep 30 & echo $!; echo .; sleep 0.2; exit 4", &r);
+        assert_true(run_until(fx, proc_output_has, &r));
+        grandchild = atoi(r.out.buf);
+        assert_true(grandchild > 0);
+        uv_update_time(&fx->loop);
+        {
+                uint64_t t0 = uv_now(&fx->loop);
+                assert_true(run_until(fx, proc_exited, &r));
+                assert_int_equal(r.status, 4);
+                assert_true(r.exit_time - t0 < 5000);
+        }
+        p = runtime_native.free(p);
+        strbuf_done(&r.out);
+        assert_int_equal(kill(grandchild, SIGKILL), 0);
+
+        /* free() while running kills and reaps synchronously. */
+        p = start_sh(fx, "sleep 100", &r);
+        {
+                int pid = runtime_native.pid(p);
+                p = runtime_native.free(p);
+                assert_true(pid_reaped(pid));
+        }
+        assert_false(r.exited); /* no callback after free */
+        strbuf_done(&r.out);
+
+        /* Missing commands and directories fail synchronously. */
+        m = manifest_new("n");
+        m->command = strv_push(m->command, "corral-no-such-command");
+        assert_int_equal(
+                runtime_native.start(&fx->loop, m, &fx->s->paths, &np_callbacks, &r, &p, &err),
+                -EX_NOINPUT);
+        assert_string_equal(err.msg, "command not found: corral-no-such-command");
+        corral_error_clear(&err);
+        free(m->command[0]);
+        m->command[0] = xstrdup("sh");
+        free(m->cwd);
+        m->cwd = xstrdup("missing");
+        assert_int_equal(
+                runtime_native.start(&fx->loop, m, &fx->s->paths, &np_callbacks, &r, &p, &err),
+                -EX_NOINPUT);
+        assert_non_null(strstr(err.msg, "chdir"));
+        manifest_free(m);
+        fixture_free(fx);
+}
+
+static void no_restart(manifest *m)
+{
+        free(m->restart);
+        m->restart = xstrdup("no");
+}
+
+static void test_restart_policy_no(void **state)
+{
+        fixture *fx = fixture_new("10");
+        unit *u;
+
+        install(fx, "once", "exit", NULL, false, no_restart);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "once", UNIT_FAILED);
+        assert_string_equal(unit_last_error(u), "exited with status 1");
+        assert_int_equal(unit_restarts(u), 0);
+        fixture_free(fx);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ready_with_lists),
+                cmocka_unit_test(test_crash_restarts),
+                cmocka_unit_test(test_exit_at_once_fails),
+                cmocka_unit_test(test_shutdown_reaps_everything),
+                cmocka_unit_test(test_shutdown_with_nothing_running),
+                cmocka_unit_test(test_reconcile),
+                cmocka_unit_test(test_broken_servers),
+                cmocka_unit_test(test_protocol_faults),
+                cmocka_unit_test(test_health_check),
+                cmocka_unit_test(test_restart_policy_no),
+                cmocka_unit_test(test_native_child_setup),
+                cmocka_unit_test(test_native_exit_and_signals),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
