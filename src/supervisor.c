@@ -1127,8 +1127,8 @@ cJSON *unit_status_json(const unit *u)
         cJSON_AddBoolToObject(o, "enabled", u->m && u->m->enabled);
         add_string_or_null(o, "backend", u->m ? u->m->backend : NULL);
         add_string_or_null(o, "sandbox", u->m ? u->m->profile : NULL);
-        /* The native backend is a plain exec until corral-sandbox exists. */
-        cJSON_AddBoolToObject(o, "confined", false);
+        const runtime_backend *be = u->m ? runtime_backend_find(u->m->backend) : NULL;
+        cJSON_AddBoolToObject(o, "confined", be && be->confines);
         add_string_or_null(o, "last_error", u->last_error);
         list = unit_tools(u);
         cJSON_AddNumberToObject(o, "tools", list ? cJSON_GetArraySize(list) : 0);

@@ -4,6 +4,7 @@
  * behind it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -24,6 +25,10 @@ typedef struct runtime_callbacks {
 
 typedef struct runtime_backend {
         const char *name; /* "native", … */
+        /* Whether servers run confined by the manifest's sandbox policy.  The
+         * native backend is a plain fork/exec until corral-sandbox exists, and
+         * listings say "unconfined" for it. */
+        bool confines;
         /* Starts m's command.  Native: in servers/NAME/<cwd>, with a clean
          * environment (PATH, HOME=data dir, LANG, TMPDIR, plus m->env), stdin/
          * stdout/stderr on pipes, its own process group, PR_SET_PDEATHSIG.

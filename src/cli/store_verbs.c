@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "corral/jsonutil.h"
 #include "corral/resolver.h"
+#include "corral/runtime.h"
 #include "corral/strbuf.h"
 
 #define MAX_CLI_ENV 256
@@ -87,13 +88,28 @@ static void notify_daemon(const cli_ctx *ctx)
                         err.msg);
 }
 
+static bool confined(const manifest *m)
+{
+        const runtime_backend *be = runtime_backend_find(m->backend);
+        return be && be->confines && strcmp(m->profile, "none") != 0;
+}
+
+/* The SANDBOX column: the policy when a backend enforces it, else the truth. */
+static const char *sandbox_label(const manifest *m)
+{
+        return confined(m) ? m->profile : "unconfined";
+}
+
 static void print_sandbox_line(FILE *f, const char *label, const manifest *m)
 {
         if (strcmp(m->profile, "none") == 0)
                 fprintf(f, "%-10s none (the server runs unconfined)\n", label);
         else
-                fprintf(f, "%-10s %s (memory %u MiB, %u pids, %g cpus)\n", label, m->profile,
-                        m->memory_mb, m->pids, m->cpus);
+                fprintf(f, "%-10s %s (memory %u MiB, %u pids, %g cpus)%s\n", label,
+                        m->profile, m->memory_mb, m->pids, m->cpus,
+                        confined(m) ? ""
+                                    : "; recorded, not enforced: the native backend does not "
+                                      "confine servers yet");
 }
 
 static void print_env_keys(FILE *f, const char *label, const manifest *m)
@@ -477,6 +493,7 @@ int cli_list(cli_ctx *ctx, int argc, char **argv)
                         cJSON_AddBoolToObject(o, "enabled", m->enabled);
                         cJSON_AddStringToObject(o, "backend", m->backend);
                         cJSON_AddStringToObject(o, "sandbox", m->profile);
+                        cJSON_AddBoolToObject(o, "confined", confined(m));
                         cJSON_AddStringToObject(o, "network", m->network);
                         cJSON *cmd = cJSON_AddArrayToObject(o, "command");
                         for (size_t k = 0; m->command[k]; k++)
@@ -502,7 +519,7 @@ int cli_list(cli_ctx *ctx, int argc, char **argv)
                         rows[i][COL_VERSION] = m->resolved_version ? m->resolved_version : "-";
                         rows[i][COL_ENABLED] = m->enabled ? "yes" : "no";
                         rows[i][COL_BACKEND] = m->backend;
-                        rows[i][COL_SANDBOX] = m->profile;
+                        rows[i][COL_SANDBOX] = sandbox_label(m);
                         for (size_t k = 0; k < N_COLS; k++)
                                 if (strlen(rows[i][k]) > w[k])
                                         w[k] = strlen(rows[i][k]);

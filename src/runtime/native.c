@@ -721,6 +721,7 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
 
 const runtime_backend runtime_native = {
         .name = "native",
+        .confines = false,
         .start = native_start,
         .write = native_write,
         .close_stdin = native_close_stdin,
