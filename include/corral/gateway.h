@@ -36,10 +36,21 @@ typedef struct gateway_session_ops {
                              const cJSON *params);
 } gateway_session_ops;
 
-/* sv is borrowed.  Returns an owned gateway. */
+/* sv is borrowed (may be NULL until gateway_set_supervisor()).  Returns an
+ * owned gateway.  Environment knobs (for tests): CORRAL_REQUEST_TIMEOUT_MS
+ * (forwarded-request timeout, default GATEWAY_DEFAULT_TIMEOUT_MS) and
+ * CORRAL_GATEWAY_PAGE_SIZE (default GATEWAY_PAGE_SIZE).  A client may set one
+ * request's timeout with params._meta["corral/timeoutMs"]. */
 gateway *gateway_new(uv_loop_t *loop, supervisor *sv);
-/* Frees the gateway and every session it owns.  Returns NULL. */
+/* Frees the gateway and every session it owns, cancelling their in-flight
+ * requests upstream, and removes its socket files.  Its libuv handles are
+ * closed, not yet freed: run the loop (uv_run) once more before
+ * uv_loop_close().  Free the supervisor first: its teardown still reports to
+ * the gateway.  Returns NULL. */
 gateway *gateway_free(gateway *gw);
+/* System mode (the store's paths are the system ones): the gateway socket is
+ * made 0666 instead of 0600.  Call before gateway_listen(). */
+void gateway_set_system_mode(gateway *gw, bool system);
 
 /* The supervisor_events to hand to supervisor_new() with the gateway as ud:
  * they keep the routing tables and emit list_changed. */
@@ -58,17 +69,25 @@ gateway_session *gateway_session_free(gateway_session *s);
 /* Answers a request (result or, with error_code != 0, an error). result consumed. */
 void gateway_session_reply(gateway_session *s, const cJSON *id, cJSON *result, int error_code,
                            const char *error_message);
+/* Answers a request with a JSON-RPC error carrying data (consumed, may be NULL),
+ * e.g. {"exit": 66} so the CLI can pick its exit code. */
+void gateway_session_reply_error(gateway_session *s, const cJSON *id, int code, const char *message,
+                                 cJSON *take_data);
 
 /* Listens on a unix socket (mode 0600 for control, 0666 for the gateway in
  * system mode, 0600 otherwise); each connection gets a session owned by the
  * gateway.  A stale socket file is replaced; a live one fails with
  * -EX_TEMPFAIL ("a daemon is already running").  ops_extra handles control
- * methods (may be NULL). */
+ * methods (may be NULL): its extra_method is called with ud_extra.  Other
+ * errors: -EX_CANTCREAT (path too long, not a socket, bind), -EX_NOPERM. */
 int gateway_listen(gateway *gw, const char *path, bool control, const gateway_session_ops *ops_extra,
                    void *ud_extra, corral_error *err);
 
-/* Serves one session on fds in_fd/out_fd (corral serve --stdio, embedded).
- * on_eof is called when the client closes its side. */
+/* Serves one session on fds in_fd/out_fd (corral serve --stdio, embedded):
+ * pipes and sockets through libuv streams, ttys as ttys, regular files with
+ * plain reads and writes.  on_eof is called once, from the loop, when the
+ * client has closed its side and every request it sent has been answered, or
+ * when out_fd can no longer be written.  0 or -EX_SOFTWARE. */
 int gateway_serve_fds(gateway *gw, int in_fd, int out_fd, void (*on_eof)(void *ud), void *ud,
                       corral_error *err);
 

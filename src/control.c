@@ -1,0 +1,144 @@
+/* Control methods on run/control.sock (include/corral/daemon.h): what the
+ * CLI's start, stop, restart, status and reload verbs ask the daemon.  They
+ * answer at once; the units' state changes follow on the loop. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "corral/fs.h"
+#include "corral/jsonrpc.h"
+#include "corral/jsonutil.h"
+#include "corral/log.h"
+#include "corral/spec.h"
+
+static void reply_error(gateway_session *s, const cJSON *id, int code, int exit_code,
+                        const char *fmt, ...) _printf_(5, 6);
+static void reply_error(gateway_session *s, const cJSON *id, int code, int exit_code,
+                        const char *fmt, ...)
+{
+        char msg[1024];
+        cJSON *data = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (exit_code) {
+                data = cJSON_CreateObject();
+                cJSON_AddNumberToObject(data, "exit", exit_code);
+        }
+        gateway_session_reply_error(s, id, code, msg, data);
+}
+
+/* The unit named in params, or NULL after answering the error. */
+static unit *find_unit(control *ctl, gateway_session *s, const cJSON *id, const cJSON *params)
+{
+        const char *name = json_get_string(params, "name");
+        _cleanup_free_ char *mpath = NULL;
+        unit *u;
+
+        if (!name) {
+                reply_error(s, id, JSONRPC_INVALID_PARAMS, 0, "invalid params: missing name");
+                return NULL;
+        }
+        u = supervisor_find(ctl->sv, name);
+        if (u)
+                return u;
+        /* Installed after the daemon last reconciled: say how to get it in. */
+        mpath = server_name_valid(name) ? paths_manifest(&ctl->st->paths, name) : NULL;
+        if (mpath && path_exists(mpath))
+                reply_error(s, id, JSONRPC_INVALID_PARAMS, EX_NOINPUT,
+                            "no such server '%s' in the daemon yet: run 'corral reload'", name);
+        else
+                reply_error(s, id, JSONRPC_INVALID_PARAMS, EX_NOINPUT, "no such server '%s'",
+                            name);
+        return NULL;
+}
+
+static void reply_empty(gateway_session *s, const cJSON *id)
+{
+        gateway_session_reply(s, id, cJSON_CreateObject(), 0, NULL);
+}
+
+static void status(control *ctl, gateway_session *s, const cJSON *id)
+{
+        cJSON *r = cJSON_CreateObject();
+        cJSON *units = cJSON_CreateArray();
+        unit *const *list;
+        size_t n = supervisor_units(ctl->sv, &list);
+
+        cJSON_AddStringToObject(r, "version", CORRAL_VERSION);
+        cJSON_AddNumberToObject(r, "pid", (double)getpid());
+        cJSON_AddStringToObject(r, "control_socket", ctl->st->paths.control_sock);
+        cJSON_AddStringToObject(r, "gateway_socket", ctl->st->paths.gateway_sock);
+        for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(units, unit_status_json(list[i]));
+        cJSON_AddItemToObject(r, "units", units);
+        cJSON_AddItemToObject(r, "collisions", gateway_collisions_json(ctl->gw));
+        gateway_session_reply(s, id, r, 0, NULL);
+}
+
+static void lifecycle(control *ctl, gateway_session *s, const cJSON *id, const char *what,
+                      const cJSON *params)
+{
+        corral_error err = { 0 };
+        unit *u = find_unit(ctl, s, id, params);
+        int r;
+
+        if (!u)
+                return;
+        if (strcmp(what, "start") == 0)
+                r = unit_start(u, &err);
+        else if (strcmp(what, "stop") == 0)
+                r = unit_stop(u);
+        else
+                r = unit_restart(u, &err);
+        if (r < 0) {
+                if (!err.msg[0])
+                        corral_error_set(&err, -r, "cannot %s server '%s'", what, unit_name(u));
+                reply_error(s, id, CORRAL_RPC_UNAVAILABLE, -r, "%s", err.msg);
+                return;
+        }
+        log_info("control: %s %s", what, unit_name(u));
+        reply_empty(s, id);
+}
+
+static void reload(control *ctl, gateway_session *s, const cJSON *id)
+{
+        corral_error err = { 0 };
+        int r = supervisor_reconcile(ctl->sv, &err);
+        cJSON *res;
+
+        if (r < 0) {
+                reply_error(s, id, CORRAL_RPC_UNAVAILABLE, -r, "reload failed: %s", err.msg);
+                return;
+        }
+        log_info("control: reload: %d change%s", r, r == 1 ? "" : "s");
+        res = cJSON_CreateObject();
+        cJSON_AddNumberToObject(res, "changes", r);
+        gateway_session_reply(s, id, res, 0, NULL);
+}
+
+static bool control_method(void *ud, gateway_session *s, const cJSON *id, const char *method,
+                           const cJSON *params)
+{
+        control *ctl = ud;
+
+        if (strcmp(method, "corral/status") == 0)
+                status(ctl, s, id);
+        else if (strcmp(method, "corral/start") == 0)
+                lifecycle(ctl, s, id, "start", params);
+        else if (strcmp(method, "corral/stop") == 0)
+                lifecycle(ctl, s, id, "stop", params);
+        else if (strcmp(method, "corral/restart") == 0)
+                lifecycle(ctl, s, id, "restart", params);
+        else if (strcmp(method, "corral/reload") == 0)
+                reload(ctl, s, id);
+        else
+                return false;
+        return true;
+}
+
+const gateway_session_ops control_ops = { .extra_method = control_method };

@@ -1,0 +1,17 @@
+/* The control socket's corral/… methods (include/corral/daemon.h lists them),
+ * plugged into the gateway as a session's extra methods. */
+#pragma once
+
+#include "corral/gateway.h"
+#include "corral/store.h"
+#include "corral/supervisor.h"
+
+/* Everything the methods work on; all borrowed, owned by daemon_run(). */
+typedef struct control {
+        store *st;
+        supervisor *sv;
+        gateway *gw;
+} control;
+
+/* extra_method for gateway_listen(..., control=true, &control_ops, &ctl). */
+extern const gateway_session_ops control_ops;

@@ -1,0 +1,162 @@
+/* `corral daemon`: the supervisor, the gateway socket and the control socket
+ * on one libuv loop, in the foreground (DESIGN.md, "Shape", "Supervisor",
+ * "Gateway").  One daemon per store, enforced by flock on run/daemon.lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "corral/daemon.h"
+#include "corral/fs.h"
+#include "corral/gateway.h"
+#include "corral/log.h"
+#include "corral/supervisor.h"
+
+typedef struct daemon_state {
+        uv_loop_t *loop;
+        supervisor *sv;
+        gateway *gw;
+        control ctl;
+        uv_signal_t *sig[3]; /* SIGTERM, SIGINT, SIGHUP */
+        unsigned stop_signals;
+        bool shutting_down;
+} daemon_state;
+
+static void on_shutdown_done(void *ud)
+{
+        daemon_state *d = ud;
+
+        log_info("every server stopped; exiting");
+        uv_stop(d->loop);
+}
+
+/* A second SIGTERM/SIGINT while servers are still stopping: do not wait for
+ * the polite stop sequence any longer. */
+static void force_kill(daemon_state *d)
+{
+        unit *const *units;
+        size_t n = supervisor_units(d->sv, &units);
+
+        for (size_t i = 0; i < n; i++) {
+                int pid = unit_pid(units[i]);
+                if (pid > 0) {
+                        log_warn("killing server '%s' (pid %d)", unit_name(units[i]), pid);
+                        (void)kill(pid, SIGKILL);
+                }
+        }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+        daemon_state *d = h->data;
+
+        if (signum == SIGHUP) {
+                corral_error err = { 0 };
+                int r = supervisor_reconcile(d->sv, &err);
+                if (r < 0)
+                        log_warn("reload: %s", err.msg);
+                else
+                        log_info("reload: %d change%s", r, r == 1 ? "" : "s");
+                return;
+        }
+        if (d->shutting_down) {
+                force_kill(d);
+                return;
+        }
+        d->shutting_down = true;
+        log_info("%s: stopping every server", strsignal(signum));
+        supervisor_shutdown(d->sv, on_shutdown_done, d);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+        if (!uv_is_closing(h))
+                uv_close(h, NULL);
+}
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+/* Takes run/daemon.lock; the fd (kept open for the daemon's life) or a
+ * negative sysexits code. */
+static int take_lock(const corral_paths *p, corral_error *err)
+{
+        _cleanup_free_ char *path = path_join(p->run, "daemon.lock");
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+        if (fd < 0)
+                return corral_error_errno(err, errno == EACCES ? EX_NOPERM : EX_CANTCREAT, errno,
+                                          "cannot open %s", path);
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno == EWOULDBLOCK)
+                        return corral_error_set(err, EX_TEMPFAIL,
+                                                "a daemon is already running for this store "
+                                                "(%s is locked)",
+                                                path);
+                return corral_error_errno(err, EX_CANTCREAT, errno, "cannot lock %s", path);
+        }
+        return steal_fd(&fd);
+}
+
+int daemon_run(store *s, corral_error *err)
+{
+        static const int signums[] = { SIGTERM, SIGINT, SIGHUP };
+        struct sigaction ign = { .sa_handler = SIG_IGN };
+        _cleanup_close_ int lock_fd = -1;
+        corral_error rerr = { 0 };
+        uv_loop_t loop;
+        daemon_state d = { .loop = &loop };
+        int r;
+
+        r = take_lock(&s->paths, err);
+        if (r < 0)
+                return r;
+        lock_fd = r;
+        /* A client that hangs up must cost us a write error, not the process. */
+        (void)sigaction(SIGPIPE, &ign, NULL);
+        log_set_daemon(1);
+
+        if (uv_loop_init(&loop) < 0)
+                return corral_error_set(err, EX_SOFTWARE, "cannot create the event loop");
+        d.gw = gateway_new(&loop, NULL);
+        gateway_set_system_mode(d.gw, s->paths.mode == PATHS_SYSTEM);
+        d.sv = supervisor_new(&loop, s, &gateway_supervisor_events, d.gw);
+        gateway_set_supervisor(d.gw, d.sv);
+        d.ctl = (control){ .st = s, .sv = d.sv, .gw = d.gw };
+
+        r = gateway_listen(d.gw, s->paths.control_sock, true, &control_ops, &d.ctl, err);
+        if (r == 0)
+                r = gateway_listen(d.gw, s->paths.gateway_sock, false, NULL, NULL, err);
+        if (r == 0) {
+                for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
+                        d.sig[i] = xcalloc(1, sizeof(*d.sig[i]));
+                        (void)uv_signal_init(&loop, d.sig[i]);
+                        d.sig[i]->data = &d;
+                        (void)uv_signal_start(d.sig[i], on_signal, signums[i]);
+                }
+                fprintf(stderr, "corral: daemon ready (control %s, gateway %s)\n",
+                        s->paths.control_sock, s->paths.gateway_sock);
+                if (supervisor_reconcile(d.sv, &rerr) < 0)
+                        log_warn("cannot load the store: %s", rerr.msg);
+                uv_run(&loop, UV_RUN_DEFAULT);
+        }
+
+        /* The supervisor goes first: freeing its units completes every request
+         * still in flight, and those answers go out through the gateway. */
+        d.sv = supervisor_free(d.sv);
+        d.gw = gateway_free(d.gw);
+        for (size_t i = 0; i < ARRAY_SIZE(d.sig); i++)
+                if (d.sig[i])
+                        uv_close((uv_handle_t *)d.sig[i], free_handle);
+        /* Whatever is still open now has no owner left: close it so the
+         * final run cannot hang on it. */
+        uv_walk(&loop, close_walk, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        if (uv_loop_close(&loop) < 0)
+                log_warn("event loop still busy at exit");
+        return r < 0 ? r : 0;
+}

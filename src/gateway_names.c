@@ -1,0 +1,356 @@
+/* Naming, pagination and resource ownership for the gateway (DESIGN.md,
+ * "Gateway"; MCP 2025-11-25 server/utilities/pagination).  Pure functions:
+ * no loop, no supervisor, so they are unit-tested on their own. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corral/gateway.h"
+#include "corral/jsonutil.h"
+#include "corral/macro.h"
+#include "gateway_internal.h"
+
+#define SEP "__"
+#define CURSOR_PREFIX "o:"
+
+char *gateway_qualify(const char *server, const char *name)
+{
+        return xasprintf("%s" SEP "%s", server, name);
+}
+
+bool gateway_split(const char *qualified, char **ret_server, char **ret_name)
+{
+        const char *sep;
+
+        if (!qualified)
+                return false;
+        /* Server names never contain "__", so the first one is the boundary
+         * even when the tool's own name has more. */
+        sep = strstr(qualified, SEP);
+        if (!sep || sep == qualified || sep[strlen(SEP)] == '\0')
+                return false;
+        if (ret_server)
+                *ret_server = xstrndup(qualified, (size_t)(sep - qualified));
+        if (ret_name)
+                *ret_name = xstrdup(sep + strlen(SEP));
+        return true;
+}
+
+char *gw_cursor_encode(size_t offset)
+{
+        return xasprintf(CURSOR_PREFIX "%zu", offset);
+}
+
+bool gw_cursor_decode(const char *cursor, size_t *ret_offset)
+{
+        const char *p;
+        uintmax_t v = 0;
+
+        if (!cursor || strncmp(cursor, CURSOR_PREFIX, strlen(CURSOR_PREFIX)) != 0)
+                return false;
+        p = cursor + strlen(CURSOR_PREFIX);
+        if (*p == '\0' || strlen(p) > 19)
+                return false;
+        /* Only plain digits: no sign, spaces or leading zeros that strtoul
+         * would let through, so a cursor has exactly one spelling. */
+        if (p[0] == '0' && p[1] != '\0')
+                return false;
+        for (; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return false;
+                v = v * 10 + (uintmax_t)(*p - '0');
+        }
+        if (v > SIZE_MAX)
+                return false;
+        *ret_offset = (size_t)v;
+        return true;
+}
+
+cJSON *gw_list_page(const gw_source *src, size_t n, const char *key, bool qualify,
+                    const char *cursor, size_t page_size)
+{
+        size_t offset = 0, idx = 0;
+        bool more = false;
+        cJSON *page, *arr;
+
+        if (page_size == 0)
+                page_size = GATEWAY_PAGE_SIZE;
+        if (cursor && !gw_cursor_decode(cursor, &offset))
+                return NULL;
+
+        page = cJSON_CreateObject();
+        arr = cJSON_AddArrayToObject(page, key);
+        if (!page || !arr)
+                abort();
+        for (size_t i = 0; i < n && !more; i++) {
+                const cJSON *item;
+
+                if (!cJSON_IsArray(src[i].items))
+                        continue;
+                cJSON_ArrayForEach(item, src[i].items)
+                {
+                        const char *name = json_get_string(item, "name");
+                        cJSON *copy;
+
+                        if (qualify && !name)
+                                continue;
+                        if (idx++ < offset)
+                                continue;
+                        if ((size_t)cJSON_GetArraySize(arr) == page_size) {
+                                more = true;
+                                break;
+                        }
+                        copy = json_dup(item);
+                        if (qualify) {
+                                _cleanup_free_ char *q = gateway_qualify(src[i].server, name);
+                                json_set(copy, "name", cJSON_CreateString(q));
+                        }
+                        cJSON_AddItemToArray(arr, copy);
+                }
+        }
+        if (more) {
+                _cleanup_free_ char *next = gw_cursor_encode(offset + page_size);
+                cJSON_AddStringToObject(page, "nextCursor", next);
+        }
+        return page;
+}
+
+/* ---- resource owner table ---- */
+
+typedef struct owner_entry {
+        char *key;    /* uri, or uriTemplate */
+        size_t order; /* source index: lower wins */
+        const char *server; /* points into gw_owners.servers */
+        size_t prefix_len;  /* templates: literal prefix length */
+} owner_entry;
+
+typedef struct owner_collision {
+        const char *key; /* borrowed from the winning entry */
+        const char *owner;
+        char **shadowed; /* strv of server names */
+} owner_collision;
+
+struct gw_owners {
+        char **servers; /* one copy per distinct server name */
+        owner_entry *res;
+        size_t n_res;
+        owner_entry *tpl;
+        size_t n_tpl;
+        owner_entry *tpl_by_prefix; /* same entries, longest prefix first */
+        owner_collision *coll;
+        size_t n_coll;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+        const owner_entry *x = a, *y = b;
+        int c = strcmp(x->key, y->key);
+
+        if (c)
+                return c;
+        return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int entry_prefix_cmp(const void *a, const void *b)
+{
+        const owner_entry *x = a, *y = b;
+
+        if (x->prefix_len != y->prefix_len)
+                return x->prefix_len > y->prefix_len ? -1 : 1;
+        return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static const char *intern_server(gw_owners *o, const char *name)
+{
+        size_t n = strv_length(o->servers);
+
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(o->servers[i], name) == 0)
+                        return o->servers[i];
+        o->servers = strv_push(o->servers, name);
+        return o->servers[n];
+}
+
+static void collect(gw_owners *o, const gw_source *src, size_t n, const char *field,
+                    owner_entry **ret, size_t *ret_n)
+{
+        size_t count = 0, k = 0;
+        owner_entry *e;
+
+        for (size_t i = 0; i < n; i++) {
+                const cJSON *item;
+
+                if (!cJSON_IsArray(src[i].items))
+                        continue;
+                cJSON_ArrayForEach(item, src[i].items)
+                {
+                        if (json_get_string(item, field))
+                                count++;
+                }
+        }
+        e = xcalloc(count ? count : 1, sizeof(*e));
+        for (size_t i = 0; i < n; i++) {
+                const char *server;
+                const cJSON *item;
+
+                if (!cJSON_IsArray(src[i].items))
+                        continue;
+                server = intern_server(o, src[i].server);
+                cJSON_ArrayForEach(item, src[i].items)
+                {
+                        const char *key = json_get_string(item, field);
+                        if (!key)
+                                continue;
+                        e[k].key = xstrdup(key);
+                        e[k].order = i;
+                        e[k].server = server;
+                        e[k].prefix_len = strcspn(key, "{");
+                        k++;
+                }
+        }
+        qsort(e, count, sizeof(*e), entry_cmp);
+        *ret = e;
+        *ret_n = count;
+}
+
+/* Collapses runs of equal keys to their first (winning) entry, recording a
+ * collision when another server listed the same key. */
+static void dedupe(gw_owners *o, owner_entry *e, size_t *n)
+{
+        size_t w = 0;
+
+        for (size_t r = 0; r < *n;) {
+                size_t end = r + 1;
+                char **shadowed = NULL;
+
+                while (end < *n && strcmp(e[end].key, e[r].key) == 0) {
+                        bool seen = e[end].server == e[r].server;
+                        for (size_t k = 0; !seen && shadowed && shadowed[k]; k++)
+                                seen = strcmp(shadowed[k], e[end].server) == 0;
+                        if (!seen)
+                                shadowed = strv_push(shadowed, e[end].server);
+                        free(e[end].key);
+                        end++;
+                }
+                e[w] = e[r];
+                if (shadowed) {
+                        o->coll = xrealloc(o->coll, (o->n_coll + 1) * sizeof(*o->coll));
+                        o->coll[o->n_coll++] = (owner_collision){
+                                .key = e[w].key, .owner = e[w].server, .shadowed = shadowed
+                        };
+                }
+                w++;
+                r = end;
+        }
+        *n = w;
+}
+
+static int coll_cmp(const void *a, const void *b)
+{
+        return strcmp(((const owner_collision *)a)->key, ((const owner_collision *)b)->key);
+}
+
+gw_owners *gw_owners_build(const gw_source *resources, size_t n_resources,
+                           const gw_source *templates, size_t n_templates)
+{
+        gw_owners *o = xcalloc(1, sizeof(*o));
+
+        collect(o, resources, n_resources, "uri", &o->res, &o->n_res);
+        dedupe(o, o->res, &o->n_res);
+        collect(o, templates, n_templates, "uriTemplate", &o->tpl, &o->n_tpl);
+        dedupe(o, o->tpl, &o->n_tpl);
+        o->tpl_by_prefix = xcalloc(o->n_tpl ? o->n_tpl : 1, sizeof(*o->tpl_by_prefix));
+        if (o->n_tpl)
+                memcpy(o->tpl_by_prefix, o->tpl, o->n_tpl * sizeof(*o->tpl));
+        qsort(o->tpl_by_prefix, o->n_tpl, sizeof(*o->tpl_by_prefix), entry_prefix_cmp);
+        if (o->n_coll)
+                qsort(o->coll, o->n_coll, sizeof(*o->coll), coll_cmp);
+        return o;
+}
+
+gw_owners *gw_owners_free(gw_owners *o)
+{
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < o->n_res; i++)
+                free(o->res[i].key);
+        for (size_t i = 0; i < o->n_tpl; i++)
+                free(o->tpl[i].key);
+        for (size_t i = 0; i < o->n_coll; i++)
+                strv_free(o->coll[i].shadowed);
+        free(o->res);
+        free(o->tpl);
+        free(o->tpl_by_prefix);
+        free(o->coll);
+        strv_free(o->servers);
+        free(o);
+        return NULL;
+}
+
+static const owner_entry *find_exact(const owner_entry *e, size_t n, const char *key)
+{
+        owner_entry probe = { .key = (char *)key };
+        size_t lo = 0, hi = n;
+
+        /* Entries are unique after dedupe, so a plain bsearch on the key. */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(probe.key, e[mid].key);
+                if (c == 0)
+                        return &e[mid];
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}
+
+const char *gw_owners_lookup(const gw_owners *o, const char *uri)
+{
+        const owner_entry *e;
+
+        if (!o || !uri)
+                return NULL;
+        e = find_exact(o->res, o->n_res, uri);
+        if (e)
+                return e->server;
+        for (size_t i = 0; i < o->n_tpl; i++) {
+                const owner_entry *t = &o->tpl_by_prefix[i];
+                if (strncmp(uri, t->key, t->prefix_len) == 0)
+                        return t->server;
+        }
+        return NULL;
+}
+
+const char *gw_owners_lookup_ref(const gw_owners *o, const char *uri)
+{
+        const owner_entry *e;
+
+        if (!o || !uri)
+                return NULL;
+        e = find_exact(o->tpl, o->n_tpl, uri);
+        if (e)
+                return e->server;
+        return gw_owners_lookup(o, uri);
+}
+
+cJSON *gw_owners_collisions_json(const gw_owners *o)
+{
+        cJSON *arr = cJSON_CreateArray();
+
+        if (!arr)
+                abort();
+        for (size_t i = 0; o && i < o->n_coll; i++) {
+                cJSON *c = cJSON_CreateObject();
+                cJSON *sh = cJSON_AddArrayToObject(c, "shadowed");
+
+                cJSON_AddStringToObject(c, "uri", o->coll[i].key);
+                cJSON_AddStringToObject(c, "owner", o->coll[i].owner);
+                for (char **s = o->coll[i].shadowed; s && *s; s++)
+                        cJSON_AddItemToArray(sh, cJSON_CreateString(*s));
+                cJSON_AddItemToArray(arr, c);
+        }
+        return arr;
+}
