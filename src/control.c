@@ -52,8 +52,7 @@ static unit *find_unit(control *ctl, gateway_session *s, const cJSON *id, const 
                 reply_error(s, id, JSONRPC_INVALID_PARAMS, EX_NOINPUT,
                             "no such server '%s' in the daemon yet: run 'corral reload'", name);
         else
-                reply_error(s, id, JSONRPC_INVALID_PARAMS, EX_NOINPUT, "no such server '%s'",
-                            name);
+                reply_error(s, id, JSONRPC_INVALID_PARAMS, EX_NOINPUT, "no such server '%s'", name);
         return NULL;
 }
 
@@ -83,7 +82,7 @@ static void status(control *ctl, gateway_session *s, const cJSON *id)
 static void lifecycle(control *ctl, gateway_session *s, const cJSON *id, const char *what,
                       const cJSON *params)
 {
-        corral_error err = { 0 };
+        corral_error err = {0};
         unit *u = find_unit(ctl, s, id, params);
         int r;
 
@@ -107,7 +106,7 @@ static void lifecycle(control *ctl, gateway_session *s, const cJSON *id, const c
 
 static void reload(control *ctl, gateway_session *s, const cJSON *id)
 {
-        corral_error err = { 0 };
+        corral_error err = {0};
         int r = supervisor_reconcile(ctl->sv, &err);
         cJSON *res;
 
@@ -141,4 +140,4 @@ static bool control_method(void *ud, gateway_session *s, const cJSON *id, const 
         return true;
 }
 
-const gateway_session_ops control_ops = { .extra_method = control_method };
+const gateway_session_ops control_ops = {.extra_method = control_method};

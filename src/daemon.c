@@ -54,7 +54,7 @@ static void on_signal(uv_signal_t *h, int signum)
         daemon_state *d = h->data;
 
         if (signum == SIGHUP) {
-                corral_error err = { 0 };
+                corral_error err = {0};
                 int r = supervisor_reconcile(d->sv, &err);
                 if (r < 0)
                         log_warn("reload: %s", err.msg);
@@ -77,7 +77,10 @@ static void close_walk(uv_handle_t *h, void *arg)
                 uv_close(h, NULL);
 }
 
-static void free_handle(uv_handle_t *h) { free(h); }
+static void free_handle(uv_handle_t *h)
+{
+        free(h);
+}
 
 /* Takes run/daemon.lock; the fd (kept open for the daemon's life) or a
  * negative sysexits code. */
@@ -104,12 +107,12 @@ static int take_lock(const corral_paths *p, corral_error *err)
 
 int daemon_run(store *s, corral_error *err)
 {
-        static const int signums[] = { SIGTERM, SIGINT, SIGHUP };
-        struct sigaction ign = { .sa_handler = SIG_IGN };
+        static const int signums[] = {SIGTERM, SIGINT, SIGHUP};
+        struct sigaction ign = {.sa_handler = SIG_IGN};
         _cleanup_close_ int lock_fd = -1;
-        corral_error rerr = { 0 };
+        corral_error rerr = {0};
         uv_loop_t loop;
-        daemon_state d = { .loop = &loop };
+        daemon_state d = {.loop = &loop};
         int r;
 
         r = take_lock(&s->paths, err);
@@ -126,7 +129,7 @@ int daemon_run(store *s, corral_error *err)
         gateway_set_system_mode(d.gw, s->paths.mode == PATHS_SYSTEM);
         d.sv = supervisor_new(&loop, s, &gateway_supervisor_events, d.gw);
         gateway_set_supervisor(d.gw, d.sv);
-        d.ctl = (control){ .st = s, .sv = d.sv, .gw = d.gw };
+        d.ctl = (control){.st = s, .sv = d.sv, .gw = d.gw};
 
         r = gateway_listen(d.gw, s->paths.control_sock, true, &control_ops, &d.ctl, err);
         if (r == 0)

@@ -35,17 +35,18 @@
 #include "corral/strbuf.h"
 #include "gateway_internal.h"
 
-#define GW_WRITE_QUEUE_MAX (64u << 20)   /* bytes queued to a client that does not read */
-#define GW_MAX_CONNECTIONS 1024          /* per gateway, all listeners together */
-#define GW_MAX_INFLIGHT 1024             /* forwarded requests per session */
-#define GW_MAX_SUBSCRIPTIONS 1024        /* resources/subscribe per session */
+#define GW_WRITE_QUEUE_MAX (64u << 20) /* bytes queued to a client that does not read */
+#define GW_MAX_CONNECTIONS 1024        /* per gateway, all listeners together */
+#define GW_MAX_INFLIGHT 1024           /* forwarded requests per session */
+#define GW_MAX_SUBSCRIPTIONS 1024      /* resources/subscribe per session */
 #define GW_MAX_TIMEOUT_MS (24ull * 3600 * 1000)
-#define GW_INIT_WAIT_MS 10000            /* initialize waits this long for units still starting */
+#define GW_INIT_WAIT_MS 10000 /* initialize waits this long for units still starting */
 #define GW_READ_CHUNK 65536
+#define GW_BACKLOG_MAX (16u << 20)          /* bytes held while initialize is pending */
 #define META_TIMEOUT_KEY "corral/timeoutMs" /* _meta key: per-request timeout */
 
-static const char *const log_levels[] = { "debug",    "info",  "notice", "warning",
-                                          "error",    "critical", "alert", "emergency" };
+static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
+                                         "error", "critical", "alert",  "emergency"};
 
 typedef struct gw_call gw_call;
 typedef struct gw_listener gw_listener;
@@ -70,7 +71,8 @@ struct gateway {
         bool owners_dirty;
 
         unsigned changed;         /* unit_lists bits waiting for notify_timer */
-        uv_timer_t *notify_timer; /* coalesces list_changed within a loop turn */
+        uv_timer_t *notify_timer; /* deferred work: list_changed (coalesced within a
+                                   * loop turn) and replaying held messages */
         uv_timer_t *init_timer;   /* bounds deferred initialize answers */
         int upstream_level;       /* logging/setLevel sent to units; -1 none */
 };
@@ -84,10 +86,12 @@ struct gateway_session {
         bool init_pending; /* initialize waiting for units to settle */
         cJSON *init_id;
         char *init_version;
-        bool eof;        /* the client will send nothing more */
-        bool drained;    /* on_drained already called */
-        int log_level;   /* logging/setLevel index; -1 = not set */
+        bool eof;      /* the client will send nothing more */
+        bool drained;  /* on_drained already called */
+        int log_level; /* logging/setLevel index; -1 = not set */
         jsonrpc_framer framer;
+        cJSON *backlog; /* messages received while initialize was pending */
+        size_t backlog_bytes;
         gw_call *calls;
         size_t n_calls;
         char **subs; /* resources/subscribe URIs */
@@ -110,6 +114,8 @@ struct gw_call {
 };
 
 static void session_check_drained(gateway_session *s);
+static void schedule_work(gateway *gw);
+static void replay_backlog(gateway_session *s);
 
 /* ---- sending ---- */
 
@@ -195,9 +201,11 @@ static cJSON *data_not_found(void)
         return d;
 }
 
+/* Sessions that get notifications: initialized MCP clients still listening
+ * (not the control socket's, and not one that closed and was fully answered). */
 static bool session_live(const gateway_session *s)
 {
-        return !s->control && s->initialized;
+        return !s->control && s->initialized && !s->drained;
 }
 
 static void broadcast(gateway *gw, const cJSON *msg, const char *sub_uri, int level)
@@ -402,8 +410,8 @@ static gw_owners *owners(gateway *gw)
         for (size_t i = 0; i < n; i++) {
                 if (unit_get_state(units[i]) != UNIT_READY)
                         continue;
-                res[k] = (gw_source){ unit_name(units[i]), unit_resources(units[i]) };
-                tpl[k] = (gw_source){ unit_name(units[i]), unit_resource_templates(units[i]) };
+                res[k] = (gw_source){unit_name(units[i]), unit_resources(units[i])};
+                tpl[k] = (gw_source){unit_name(units[i]), unit_resource_templates(units[i])};
                 k++;
         }
         gw->owners = gw_owners_build(res, k, tpl, k);
@@ -430,8 +438,8 @@ static mcp_client *ready_client(gateway_session *s, const cJSON *id, unit *u)
                 reply_error(s, id, CORRAL_RPC_UNAVAILABLE, data, "server '%s' is %s: %s",
                             unit_name(u), unit_state_name(st), why);
         else
-                reply_error(s, id, CORRAL_RPC_UNAVAILABLE, data, "server '%s' is %s",
-                            unit_name(u), unit_state_name(st));
+                reply_error(s, id, CORRAL_RPC_UNAVAILABLE, data, "server '%s' is %s", unit_name(u),
+                            unit_state_name(st));
         return NULL;
 }
 
@@ -455,9 +463,12 @@ static bool units_settled(gateway *gw)
         unit *const *units;
         size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0;
 
+        /* Only a first start counts: a unit that keeps crashing in its
+         * handshake must not hold up every client that connects. */
         for (size_t i = 0; i < n; i++) {
                 unit_state st = unit_get_state(units[i]);
-                if (st == UNIT_STARTING || st == UNIT_INITIALIZING)
+                if ((st == UNIT_STARTING || st == UNIT_INITIALIZING) &&
+                    unit_restarts(units[i]) == 0)
                         return false;
         }
         return true;
@@ -491,6 +502,9 @@ static void answer_initialize(gateway_session *s)
         s->init_pending = false;
         s->init_id = (cJSON_Delete(s->init_id), NULL);
         s->init_version = (free(s->init_version), NULL);
+        /* Not replayed here: this may run inside a supervisor callback. */
+        if (s->backlog && s->gw)
+                schedule_work(s->gw);
         session_check_drained(s);
 }
 
@@ -521,8 +535,8 @@ static void handle_initialize(gateway_session *s, const cJSON *id, const cJSON *
         }
         /* MCP basic/lifecycle §version negotiation: echo a version we speak,
          * else offer our latest and let the client decide. */
-        s->init_version = xstrdup(asked && mcp_protocol_supported(asked) ? asked
-                                                                        : MCP_PROTOCOL_LATEST);
+        s->init_version =
+                xstrdup(asked && mcp_protocol_supported(asked) ? asked : MCP_PROTOCOL_LATEST);
         s->init_id = json_dup(id);
         s->init_pending = true;
         /* A client connecting while servers are still starting would see an
@@ -551,7 +565,7 @@ static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params
         _cleanup_free_ gw_source *src = xcalloc(n ? n : 1, sizeof(*src));
         for (size_t i = 0; i < n; i++)
                 if (unit_get_state(units[i]) == UNIT_READY)
-                        src[k++] = (gw_source){ unit_name(units[i]), get(units[i]) };
+                        src[k++] = (gw_source){unit_name(units[i]), get(units[i])};
         page = gw_list_page(src, k, key, qualify, cursor ? cursor->valuestring : NULL,
                             gw->page_size);
         if (!page) {
@@ -574,8 +588,8 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
         cJSON *fwd;
 
         if (!name) {
-                reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
-                            "invalid params: missing %s name", what);
+                reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL, "invalid params: missing %s name",
+                            what);
                 return;
         }
         if (!gateway_split(name, &server, &local)) {
@@ -595,8 +609,8 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
         list = strcmp(what, "tool") == 0 ? unit_tools(u) : unit_prompts(u);
         if (!list_has(list, local)) {
                 reply_error(s, id, JSONRPC_INVALID_PARAMS, data_not_found(),
-                            "unknown %s '%s': server '%s' has no %s '%s'", what, name, server,
-                            what, local);
+                            "unknown %s '%s': server '%s' has no %s '%s'", what, name, server, what,
+                            local);
                 return;
         }
         fwd = json_dup(params);
@@ -856,22 +870,10 @@ static void handle_notification(gateway_session *s, const char *method, const cJ
         /* notifications/initialized, roots/list_changed, progress: nothing to do. */
 }
 
-static int on_line(void *ud, const char *line, size_t len)
+static void dispatch(gateway_session *s, const cJSON *msg)
 {
-        gateway_session *s = ud;
-        _cleanup_json_ cJSON *msg = cJSON_ParseWithLength(line, len);
-        const cJSON *id;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
 
-        if (!msg) {
-                reply_error(s, NULL, JSONRPC_PARSE_ERROR, NULL, "parse error: invalid JSON");
-                return 0;
-        }
-        if (cJSON_IsArray(msg)) {
-                reply_error(s, NULL, JSONRPC_INVALID_REQUEST, NULL,
-                            "invalid request: JSON-RPC batches are not supported");
-                return 0;
-        }
-        id = cJSON_GetObjectItemCaseSensitive(msg, "id");
         switch (jsonrpc_classify(msg)) {
         case JSONRPC_REQUEST:
                 handle_request(s, id, json_get_string(msg, "method"),
@@ -891,7 +893,69 @@ static int on_line(void *ud, const char *line, size_t len)
                             "invalid request: not a JSON-RPC 2.0 message");
                 break;
         }
+}
+
+static bool is_ping(const cJSON *msg)
+{
+        const char *method = json_get_string(msg, "method");
+        return method && strcmp(method, "ping") == 0 && cJSON_HasObjectItem(msg, "id");
+}
+
+static int on_line(void *ud, const char *line, size_t len)
+{
+        gateway_session *s = ud;
+        cJSON *msg = cJSON_ParseWithLength(line, len);
+
+        if (!msg) {
+                reply_error(s, NULL, JSONRPC_PARSE_ERROR, NULL, "parse error: invalid JSON");
+                return 0;
+        }
+        if (cJSON_IsArray(msg)) {
+                cJSON_Delete(msg);
+                reply_error(s, NULL, JSONRPC_INVALID_REQUEST, NULL,
+                            "invalid request: JSON-RPC batches are not supported");
+                return 0;
+        }
+        /* A client that sends on without waiting for the initialize answer
+         * (common with piped stdio) has its messages held, in order, until
+         * initialize is answered; only pings are answered meanwhile. */
+        if ((s->init_pending || s->backlog) && !is_ping(msg)) {
+                if (!s->backlog)
+                        s->backlog = cJSON_CreateArray();
+                if (s->backlog_bytes + len > GW_BACKLOG_MAX) {
+                        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+                        reply_error(s, cJSON_IsString(id) || cJSON_IsNumber(id) ? id : NULL,
+                                    JSONRPC_INVALID_REQUEST, NULL,
+                                    "invalid request: too much sent before initialize was "
+                                    "answered");
+                        cJSON_Delete(msg);
+                        return 0;
+                }
+                s->backlog_bytes += len;
+                cJSON_AddItemToArray(s->backlog, msg);
+                return 0;
+        }
+        dispatch(s, msg);
+        cJSON_Delete(msg);
         return 0;
+}
+
+/* Runs what a session sent while its initialize was pending. */
+static void replay_backlog(gateway_session *s)
+{
+        cJSON *backlog = s->backlog;
+
+        if (!backlog || s->init_pending)
+                return;
+        while (backlog->child) {
+                cJSON *msg = cJSON_DetachItemViaPointer(backlog, backlog->child);
+                dispatch(s, msg);
+                cJSON_Delete(msg);
+        }
+        cJSON_Delete(backlog);
+        s->backlog = NULL;
+        s->backlog_bytes = 0;
+        session_check_drained(s);
 }
 
 /* ---- sessions ---- */
@@ -949,6 +1013,7 @@ gateway_session *gateway_session_free(gateway_session *s)
         session_unlink(s);
         cJSON_Delete(s->init_id);
         free(s->init_version);
+        cJSON_Delete(s->backlog);
         for (size_t i = 0; i < s->n_subs; i++)
                 free(s->subs[i]);
         free(s->subs);
@@ -966,7 +1031,7 @@ static void session_input_closed(gateway_session *s)
 
 static void session_check_drained(gateway_session *s)
 {
-        if (!s->eof || s->drained || s->calls || s->init_pending || !s->on_drained)
+        if (!s->eof || s->drained || s->calls || s->init_pending || s->backlog || !s->on_drained)
                 return;
         s->drained = true;
         s->on_drained(s, s->drained_ud);
@@ -980,13 +1045,16 @@ static void on_notify_timer(uv_timer_t *t)
                 unsigned bit;
                 const char *method;
         } kinds[] = {
-                { UNIT_LIST_TOOLS, "notifications/tools/list_changed" },
-                { UNIT_LIST_PROMPTS, "notifications/prompts/list_changed" },
-                { UNIT_LIST_RESOURCES, "notifications/resources/list_changed" },
+                {UNIT_LIST_TOOLS, "notifications/tools/list_changed"},
+                {UNIT_LIST_PROMPTS, "notifications/prompts/list_changed"},
+                {UNIT_LIST_RESOURCES, "notifications/resources/list_changed"},
         };
         gateway *gw = t->data;
-        unsigned changed = gw->changed;
+        unsigned changed;
 
+        for (gateway_session *s = gw->sessions; s; s = s->next)
+                replay_backlog(s);
+        changed = gw->changed;
         gw->changed = 0;
         for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
                 if (changed & kinds[i].bit) {
@@ -995,13 +1063,19 @@ static void on_notify_timer(uv_timer_t *t)
                 }
 }
 
+static void schedule_work(gateway *gw)
+{
+        if (!uv_is_active((uv_handle_t *)gw->notify_timer))
+                uv_timer_start(gw->notify_timer, on_notify_timer, 0, 0);
+}
+
 static void schedule_changed(gateway *gw, unsigned which)
 {
         gw->changed |= which;
         if (which & UNIT_LIST_RESOURCES)
                 gw->owners_dirty = true;
-        if (gw->changed && !uv_is_active((uv_handle_t *)gw->notify_timer))
-                uv_timer_start(gw->notify_timer, on_notify_timer, 0, 0);
+        if (gw->changed)
+                schedule_work(gw);
 }
 
 #define ALL_LISTS (UNIT_LIST_TOOLS | UNIT_LIST_PROMPTS | UNIT_LIST_RESOURCES)
@@ -1093,7 +1167,10 @@ static uv_timer_t *timer_new(uv_loop_t *loop, void *data)
         return t;
 }
 
-static void handle_free_cb(uv_handle_t *h) { free(h); }
+static void handle_free_cb(uv_handle_t *h)
+{
+        free(h);
+}
 
 gateway *gateway_new(uv_loop_t *loop, supervisor *sv)
 {
@@ -1262,7 +1339,7 @@ static bool conn_extra(void *ud, gateway_session *s, const cJSON *id, const char
         return conn->ops_extra->extra_method(conn->ud_extra, s, id, method, params);
 }
 
-static const gateway_session_ops conn_ops = { .send = conn_send, .extra_method = conn_extra };
+static const gateway_session_ops conn_ops = {.send = conn_send, .extra_method = conn_extra};
 
 static void conn_drained(gateway_session *s, void *ud)
 {
@@ -1303,7 +1380,8 @@ static void on_connection(uv_stream_t *server, int status)
         if (uv_pipe_init(gw->loop, &conn->pipe, 0) < 0)
                 abort();
         conn->pipe.data = conn;
-        if (uv_accept(server, (uv_stream_t *)&conn->pipe) < 0 || gw->n_conns >= GW_MAX_CONNECTIONS) {
+        if (uv_accept(server, (uv_stream_t *)&conn->pipe) < 0 ||
+            gw->n_conns >= GW_MAX_CONNECTIONS) {
                 if (gw->n_conns >= GW_MAX_CONNECTIONS)
                         log_warn("gateway: refusing a connection on %s: %d clients already",
                                  l->path, GW_MAX_CONNECTIONS);
@@ -1330,7 +1408,7 @@ static void on_connection(uv_stream_t *server, int status)
  * file is removed), or a negative sysexits code. */
 static int probe_socket(const char *path, corral_error *err)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
         struct stat st;
         int r;
@@ -1357,14 +1435,14 @@ static int probe_socket(const char *path, corral_error *err)
                 return corral_error_errno(err, errno == EACCES ? EX_NOPERM : EX_CANTCREAT, errno,
                                           "cannot check socket %s", path);
         if (unlink(path) < 0 && errno != ENOENT)
-                return corral_error_errno(err, EX_CANTCREAT, errno,
-                                          "cannot remove stale socket %s", path);
+                return corral_error_errno(err, EX_CANTCREAT, errno, "cannot remove stale socket %s",
+                                          path);
         log_info("removed stale socket %s", path);
         return 0;
 }
 
-int gateway_listen(gateway *gw, const char *path, bool control, const gateway_session_ops *ops_extra,
-                   void *ud_extra, corral_error *err)
+int gateway_listen(gateway *gw, const char *path, bool control,
+                   const gateway_session_ops *ops_extra, void *ud_extra, corral_error *err)
 {
         struct sockaddr_un sa;
         mode_t mode = !control && gw->system_mode ? 0666 : 0600;
@@ -1514,7 +1592,7 @@ static int fd_send(void *ud, const char *data, size_t len)
         return -1;
 }
 
-static const gateway_session_ops fd_ops = { .send = fd_send };
+static const gateway_session_ops fd_ops = {.send = fd_send};
 
 static void fd_drained(gateway_session *s, void *ud)
 {

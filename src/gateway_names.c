@@ -119,8 +119,8 @@ cJSON *gw_list_page(const gw_source *src, size_t n, const char *key, bool qualif
 /* ---- resource owner table ---- */
 
 typedef struct owner_entry {
-        char *key;    /* uri, or uriTemplate */
-        size_t order; /* source index: lower wins */
+        char *key;          /* uri, or uriTemplate */
+        size_t order;       /* source index: lower wins */
         const char *server; /* points into gw_owners.servers */
         size_t prefix_len;  /* templates: literal prefix length */
 } owner_entry;
@@ -237,8 +237,7 @@ static void dedupe(gw_owners *o, owner_entry *e, size_t *n)
                 if (shadowed) {
                         o->coll = xrealloc(o->coll, (o->n_coll + 1) * sizeof(*o->coll));
                         o->coll[o->n_coll++] = (owner_collision){
-                                .key = e[w].key, .owner = e[w].server, .shadowed = shadowed
-                        };
+                                .key = e[w].key, .owner = e[w].server, .shadowed = shadowed};
                 }
                 w++;
                 r = end;
@@ -290,7 +289,7 @@ gw_owners *gw_owners_free(gw_owners *o)
 
 static const owner_entry *find_exact(const owner_entry *e, size_t n, const char *key)
 {
-        owner_entry probe = { .key = (char *)key };
+        owner_entry probe = {.key = (char *)key};
         size_t lo = 0, hi = n;
 
         /* Entries are unique after dedupe, so a plain bsearch on the key. */

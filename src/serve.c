@@ -22,7 +22,7 @@
 /* A connected socket to the daemon's gateway, or -1 when none answers. */
 static int connect_gateway(const char *path)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
         int r;
 
@@ -46,8 +46,8 @@ static int connect_gateway(const char *path)
  * (the daemon still answers what was asked); the daemon closing ends it. */
 static int bridge(int sock, corral_error *err)
 {
-        struct pollfd pfd[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
-                                 { .fd = sock, .events = POLLIN } };
+        struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+                                {.fd = sock, .events = POLLIN}};
         _cleanup_free_ char *buf = xmalloc(BRIDGE_CHUNK);
         bool in_open = true;
 
@@ -115,7 +115,7 @@ static void on_signal(uv_signal_t *h, int signum)
         embedded *e = h->data;
 
         if (signum == SIGHUP) {
-                corral_error err = { 0 };
+                corral_error err = {0};
                 if (supervisor_reconcile(e->sv, &err) < 0)
                         log_warn("reload: %s", err.msg);
                 return;
@@ -129,14 +129,17 @@ static void close_walk(uv_handle_t *h, void *arg)
                 uv_close(h, NULL);
 }
 
-static void free_handle(uv_handle_t *h) { free(h); }
+static void free_handle(uv_handle_t *h)
+{
+        free(h);
+}
 
 static int run_embedded(store *s, corral_error *err)
 {
-        static const int signums[] = { SIGTERM, SIGINT, SIGHUP };
-        corral_error rerr = { 0 };
+        static const int signums[] = {SIGTERM, SIGINT, SIGHUP};
+        corral_error rerr = {0};
         uv_loop_t loop;
-        embedded e = { .loop = &loop };
+        embedded e = {.loop = &loop};
         int r;
 
         if (uv_loop_init(&loop) < 0)
@@ -170,7 +173,7 @@ static int run_embedded(store *s, corral_error *err)
 
 int serve_stdio(store *s, corral_error *err)
 {
-        struct sigaction ign = { .sa_handler = SIG_IGN };
+        struct sigaction ign = {.sa_handler = SIG_IGN};
         _cleanup_close_ int sock = -1;
 
         /* A client that closes stdout must cost us EPIPE, not the process. */

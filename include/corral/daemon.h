@@ -6,14 +6,17 @@
 
 /* Runs the supervisor, the gateway socket and the control socket on one libuv
  * loop in the foreground until SIGTERM or SIGINT (then stops every server and
- * reaps it before returning 0).  SIGHUP and the control method corral/reload
+ * reaps it before returning 0; a second SIGTERM or SIGINT meanwhile SIGKILLs
+ * the servers still running).  SIGHUP and the control method corral/reload
  * reconcile with the store.  Only one daemon per store: a second one fails
  * with -EX_TEMPFAIL.  s is borrowed. */
 int daemon_run(store *s, corral_error *err);
 
 /* MCP on stdin/stdout: bridges to the daemon's gateway socket when a daemon
  * answers there, otherwise runs an embedded supervisor and gateway in-process
- * until stdin closes (then stops its servers).  s is borrowed. */
+ * until stdin closes and every request read has been answered (then stops its
+ * servers).  Returns 0 when stdin closed or the daemon hung up.  s is
+ * borrowed. */
 int serve_stdio(store *s, corral_error *err);
 
 /* Control socket methods (JSON-RPC 2.0 on run/control.sock, besides the
@@ -23,5 +26,7 @@ int serve_stdio(store *s, corral_error *err);
  *   corral/stop     {name}            → {}
  *   corral/restart  {name}            → {}
  *   corral/reload   {}                → {changes: N}
- * Errors: -32602 invalid params; CORRAL_RPC_UNAVAILABLE with "no such server"
- * in data {exit: 66} for unknown names. */
+ * Errors: -32602 invalid params; -32602 "no such server 'NAME'" with data
+ * {exit: 66} for unknown names; CORRAL_RPC_UNAVAILABLE with data {exit: N}
+ * when a unit cannot be started (N = 69 for a disabled server) or reload fails.
+ * The CLI (cli_rpc) turns data.exit into its exit code. */

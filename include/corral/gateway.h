@@ -80,8 +80,8 @@ void gateway_session_reply_error(gateway_session *s, const cJSON *id, int code, 
  * -EX_TEMPFAIL ("a daemon is already running").  ops_extra handles control
  * methods (may be NULL): its extra_method is called with ud_extra.  Other
  * errors: -EX_CANTCREAT (path too long, not a socket, bind), -EX_NOPERM. */
-int gateway_listen(gateway *gw, const char *path, bool control, const gateway_session_ops *ops_extra,
-                   void *ud_extra, corral_error *err);
+int gateway_listen(gateway *gw, const char *path, bool control,
+                   const gateway_session_ops *ops_extra, void *ud_extra, corral_error *err);
 
 /* Serves one session on fds in_fd/out_fd (corral serve --stdio, embedded):
  * pipes and sockets through libuv streams, ttys as ttys, regular files with

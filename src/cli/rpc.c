@@ -115,12 +115,12 @@ int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned time
             cJSON **ret_result, corral_error *err)
 {
         _cleanup_json_ cJSON *owned_params = params;
-        corral_paths paths = { 0 };
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        corral_paths paths = {0};
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *frame = NULL, *buf = NULL;
         jsonrpc_framer framer;
-        rpc_read rr = { .ctx = ctx, .progress_tty = isatty(STDERR_FILENO) == 1 };
+        rpc_read rr = {.ctx = ctx, .progress_tty = isatty(STDERR_FILENO) == 1};
         const cJSON *error, *result;
         int64_t deadline = 0;
         size_t len;
@@ -152,8 +152,7 @@ int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned time
                                              paths.control_sock);
                 else
                         r = corral_error_errno(err, e == EACCES ? EX_NOPERM : EX_UNAVAILABLE, e,
-                                               "cannot reach the daemon at %s",
-                                               paths.control_sock);
+                                               "cannot reach the daemon at %s", paths.control_sock);
                 paths_done(&paths);
                 return r;
         }
@@ -175,7 +174,7 @@ int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned time
         if (timeout_ms)
                 deadline = now_ms() + timeout_ms;
         while (!rr.response) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
                 int wait = -1;
                 ssize_t n;
 

@@ -62,8 +62,8 @@ static int usage_error(cli_ctx *ctx, const char *what)
 static int simple_opts(cli_ctx *ctx, int argc, char **argv, bool allow_json)
 {
         static const struct option opts[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         int c;
@@ -94,7 +94,7 @@ static int rpc_fail(cli_ctx *ctx, corral_error *err)
 
 static int lifecycle(cli_ctx *ctx, int argc, char **argv, const char *method)
 {
-        corral_error err = { 0 };
+        corral_error err = {0};
         cJSON *params, *res = NULL;
         int r = simple_opts(ctx, argc, argv, false);
 
@@ -129,7 +129,7 @@ int cli_restart(cli_ctx *ctx, int argc, char **argv)
 
 int cli_reload(cli_ctx *ctx, int argc, char **argv)
 {
-        corral_error err = { 0 };
+        corral_error err = {0};
         _cleanup_json_ cJSON *res = NULL;
         int r = simple_opts(ctx, argc, argv, true);
         int changes;
@@ -182,7 +182,7 @@ static void print_collisions(const cJSON *collisions)
 
 int cli_status(cli_ctx *ctx, int argc, char **argv)
 {
-        corral_error err = { 0 };
+        corral_error err = {0};
         _cleanup_json_ cJSON *res = NULL;
         const cJSON *units, *u;
         int r = simple_opts(ctx, argc, argv, true);
@@ -256,7 +256,7 @@ static const cJSON *status_unit(const cJSON *status, const char *name)
 
 int cli_tools(cli_ctx *ctx, int argc, char **argv)
 {
-        corral_error err = { 0 };
+        corral_error err = {0};
         _cleanup_json_ cJSON *all = cJSON_CreateArray();
         _cleanup_free_ char *cursor = NULL, *prefix = NULL;
         const char *server = NULL;
@@ -446,12 +446,12 @@ static char *content_text(const cJSON *result)
 int cli_call(cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "timeout", required_argument, NULL, 't' },
-                { "help", no_argument, NULL, 'h' },
+                {"json", no_argument, NULL, 'j'},
+                {"timeout", required_argument, NULL, 't'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
-        corral_error err = { 0 };
+        corral_error err = {0};
         _cleanup_json_ cJSON *res = NULL;
         _cleanup_free_ char *text = NULL;
         cJSON *params, *arguments = NULL, *meta;
@@ -580,7 +580,7 @@ static off_t tail_offset(int fd, off_t size, long lines)
 
 static void sleep_ms(long ms)
 {
-        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
 }
@@ -588,13 +588,13 @@ static void sleep_ms(long ms)
 int cli_logs(cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "follow", no_argument, NULL, 'f' },
-                { "lines", required_argument, NULL, 'n' },
-                { "help", no_argument, NULL, 'h' },
+                {"follow", no_argument, NULL, 'f'},
+                {"lines", required_argument, NULL, 'n'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
-        corral_error err = { 0 };
-        corral_paths paths = { 0 };
+        corral_error err = {0};
+        corral_paths paths = {0};
         _cleanup_free_ char *log = NULL, *mpath = NULL;
         _cleanup_close_ int fd = -1;
         bool follow = false;
@@ -689,7 +689,7 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv)
 
 int cli_daemon(cli_ctx *ctx, int argc, char **argv)
 {
-        corral_error err = { 0 };
+        corral_error err = {0};
         _cleanup_store_ store *s = NULL;
         int r = simple_opts(ctx, argc, argv, false);
 
@@ -708,11 +708,11 @@ int cli_daemon(cli_ctx *ctx, int argc, char **argv)
 int cli_serve(cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "stdio", no_argument, NULL, 's' },
-                { "help", no_argument, NULL, 'h' },
+                {"stdio", no_argument, NULL, 's'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
-        corral_error err = { 0 };
+        corral_error err = {0};
         _cleanup_store_ store *s = NULL;
         bool stdio = false;
         int c, r;

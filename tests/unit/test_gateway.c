@@ -16,10 +16,10 @@ static void test_qualify(void **state)
         static const struct {
                 const char *server, *name, *want;
         } cases[] = {
-                { "everything", "echo", "everything__echo" },
-                { "memory", "create_entities", "memory__create_entities" },
-                { "a", "b__c", "a__b__c" },
-                { "srv-1", "_x", "srv-1___x" },
+                {"everything", "echo", "everything__echo"},
+                {"memory", "create_entities", "memory__create_entities"},
+                {"a", "b__c", "a__b__c"},
+                {"srv-1", "_x", "srv-1___x"},
         };
 
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -44,18 +44,18 @@ static void test_split(void **state)
                 bool ok;
                 const char *server, *name;
         } cases[] = {
-                { "everything__echo", true, "everything", "echo" },
-                { "a__b__c", true, "a", "b__c" },       /* tool names may hold "__" */
-                { "a___b", true, "a", "_b" },           /* first "__" is the boundary */
-                { "a____b", true, "a", "__b" },
-                { "srv__x_y", true, "srv", "x_y" },
-                { "echo", false, NULL, NULL },          /* no separator */
-                { "a_b", false, NULL, NULL },
-                { "__echo", false, NULL, NULL },        /* empty server */
-                { "everything__", false, NULL, NULL },  /* empty name */
-                { "__", false, NULL, NULL },
-                { "", false, NULL, NULL },
-                { "___", false, NULL, NULL },           /* "" + "_" : empty server */
+                {"everything__echo", true, "everything", "echo"},
+                {"a__b__c", true, "a", "b__c"}, /* tool names may hold "__" */
+                {"a___b", true, "a", "_b"},     /* first "__" is the boundary */
+                {"a____b", true, "a", "__b"},
+                {"srv__x_y", true, "srv", "x_y"},
+                {"echo", false, NULL, NULL}, /* no separator */
+                {"a_b", false, NULL, NULL},
+                {"__echo", false, NULL, NULL},       /* empty server */
+                {"everything__", false, NULL, NULL}, /* empty name */
+                {"__", false, NULL, NULL},
+                {"", false, NULL, NULL},
+                {"___", false, NULL, NULL}, /* "" + "_" : empty server */
         };
 
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -85,19 +85,19 @@ static void test_cursor(void **state)
                 bool ok;
                 size_t offset;
         } cases[] = {
-                { "o:0", true, 0 },
-                { "o:100", true, 100 },
-                { "o:18446744073", true, 18446744073u },
-                { "o:", false, 0 },
-                { "o:-1", false, 0 },
-                { "o:+5", false, 0 },
-                { "o: 5", false, 0 },
-                { "o:05", false, 0 },
-                { "o:5x", false, 0 },
-                { "o:99999999999999999999", false, 0 }, /* overflows */
-                { "x:5", false, 0 },
-                { "5", false, 0 },
-                { "", false, 0 },
+                {"o:0", true, 0},
+                {"o:100", true, 100},
+                {"o:18446744073", true, 18446744073u},
+                {"o:", false, 0},
+                {"o:-1", false, 0},
+                {"o:+5", false, 0},
+                {"o: 5", false, 0},
+                {"o:05", false, 0},
+                {"o:5x", false, 0},
+                {"o:99999999999999999999", false, 0}, /* overflows */
+                {"x:5", false, 0},
+                {"5", false, 0},
+                {"", false, 0},
         };
 
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -138,9 +138,9 @@ static cJSON *make_tools(const char *prefix, int n)
 static void test_list_page(void **state)
 {
         cJSON *a = make_tools("t", 5), *b = make_tools("u", 3), *empty = cJSON_CreateArray();
-        gw_source src[] = { { "alpha", a }, { "none", NULL }, { "mid", empty }, { "beta", b } };
-        static const char *const want[] = { "alpha__t0", "alpha__t1", "alpha__t2", "alpha__t3",
-                                             "alpha__t4", "beta__u0",  "beta__u1",  "beta__u2" };
+        gw_source src[] = {{"alpha", a}, {"none", NULL}, {"mid", empty}, {"beta", b}};
+        static const char *const want[] = {"alpha__t0", "alpha__t1", "alpha__t2", "alpha__t3",
+                                           "alpha__t4", "beta__u0",  "beta__u1",  "beta__u2"};
         char *cursor = NULL;
         size_t seen = 0, pages = 0;
 
@@ -211,34 +211,36 @@ static cJSON *json(const char *text)
 
 static void test_owners(void **state)
 {
-        cJSON *r_fs = json("[{\"uri\":\"file:///a\"},{\"uri\":\"file:///b\"},{\"uri\":\"mem://x\"}]");
+        cJSON *r_fs =
+                json("[{\"uri\":\"file:///a\"},{\"uri\":\"file:///b\"},{\"uri\":\"mem://x\"}]");
         cJSON *r_mem = json("[{\"uri\":\"mem://x\"},{\"uri\":\"mem://y\"},{\"uri\":\"mem://y\"}]");
         cJSON *r_third = json("[{\"uri\":\"mem://x\"},{\"name\":\"no uri\"}]");
         cJSON *t_fs = json("[{\"uriTemplate\":\"file:///{path}\"},{\"uriTemplate\":\"x://{a}\"}]");
-        cJSON *t_mem = json("[{\"uriTemplate\":\"file:///docs/{name}\"},"
-                            "{\"uriTemplate\":\"x://{a}\"},{\"uriTemplate\":\"mem://graph/{id}\"}]");
-        gw_source res[] = { { "fs", r_fs }, { "mem", r_mem }, { "third", r_third } };
-        gw_source tpl[] = { { "fs", t_fs }, { "mem", t_mem } };
+        cJSON *t_mem =
+                json("[{\"uriTemplate\":\"file:///docs/{name}\"},"
+                     "{\"uriTemplate\":\"x://{a}\"},{\"uriTemplate\":\"mem://graph/{id}\"}]");
+        gw_source res[] = {{"fs", r_fs}, {"mem", r_mem}, {"third", r_third}};
+        gw_source tpl[] = {{"fs", t_fs}, {"mem", t_mem}};
         gw_owners *o = gw_owners_build(res, ARRAY_SIZE(res), tpl, ARRAY_SIZE(tpl));
         static const struct {
                 const char *uri, *owner, *ref_owner;
         } cases[] = {
-                { "file:///a", "fs", "fs" },
-                { "mem://x", "fs", "fs" },             /* collision: first-installed wins */
-                { "mem://y", "mem", "mem" },           /* listed twice by one server */
-                { "file:///docs/readme", "mem", "mem" }, /* longest template prefix */
-                { "file:///etc/hosts", "fs", "fs" },
-                { "x://q", "fs", "fs" },               /* same template: first wins */
-                { "mem://graph/7", "mem", "mem" },
-                { "file:///{path}", "fs", "fs" },      /* literal template (completion ref) */
-                { "file:///docs/{name}", "mem", "mem" },
-                { "http://nowhere", NULL, NULL },
-                { "mem://z", NULL, NULL },
+                {"file:///a", "fs", "fs"},
+                {"mem://x", "fs", "fs"},               /* collision: first-installed wins */
+                {"mem://y", "mem", "mem"},             /* listed twice by one server */
+                {"file:///docs/readme", "mem", "mem"}, /* longest template prefix */
+                {"file:///etc/hosts", "fs", "fs"},
+                {"x://q", "fs", "fs"}, /* same template: first wins */
+                {"mem://graph/7", "mem", "mem"},
+                {"file:///{path}", "fs", "fs"}, /* literal template (completion ref) */
+                {"file:///docs/{name}", "mem", "mem"},
+                {"http://nowhere", NULL, NULL},
+                {"mem://z", NULL, NULL},
         };
         cJSON *coll, *c;
         static const char *const want_coll[][3] = {
-                { "mem://x", "fs", "mem,third" },
-                { "x://{a}", "fs", "mem" },
+                {"mem://x", "fs", "mem,third"},
+                {"x://{a}", "fs", "mem"},
         };
         size_t i = 0;
 
@@ -299,8 +301,8 @@ static void test_owners(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_qualify),   cmocka_unit_test(test_split),
-                cmocka_unit_test(test_cursor),    cmocka_unit_test(test_list_page),
+                cmocka_unit_test(test_qualify), cmocka_unit_test(test_split),
+                cmocka_unit_test(test_cursor),  cmocka_unit_test(test_list_page),
                 cmocka_unit_test(test_owners),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
