@@ -8,7 +8,7 @@ BUILD      ?= build
 SANITIZE   ?= 0
 VERSION    := 0.1.0
 
-PKGS       := libcurl libcjson libarchive libuv openssl
+PKGS       := libcurl libcjson libarchive libuv openssl libseccomp
 CC         ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -28,11 +28,17 @@ LIB_SRCS   := $(sort $(wildcard src/*.c src/*/*.c resolvers/*.c resolvers/*/*.c)
 LIB_SRCS   := $(filter-out src/main.c,$(LIB_SRCS))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ   := $(BUILD)/obj/src/main.o
+# corral-sandbox: the standalone launcher (sandbox/), with libseccomp and cJSON
+# only; it shares no code with the daemon but the small util helpers.
+SBX_SRCS   := $(sort $(wildcard sandbox/*.c))
+SBX_OBJS   := $(SBX_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/src/util/alloc.o
+SBX_LIBS   := $(shell pkg-config --libs libseccomp libcjson 2>/dev/null)
+BINS       := $(BUILD)/corral $(if $(SBX_SRCS),$(BUILD)/corral-sandbox)
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check check-unit check-integration check-asan demo install clean format
-all: $(BUILD)/corral
+all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -44,6 +50,9 @@ $(BUILD)/libcorral.a: $(LIB_OBJS)
 
 $(BUILD)/corral: $(MAIN_OBJ) $(BUILD)/libcorral.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/corral-sandbox: $(SBX_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SBX_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcorral.a
 	@mkdir -p $(dir $@)
@@ -62,7 +71,7 @@ check: deps
 check-unit: $(UNIT_BINS)
 	@scripts/run-unit $(UNIT_BINS)
 
-check-integration: $(BUILD)/corral
+check-integration: $(BINS)
 	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) scripts/run-integration
 
 check-asan:
@@ -73,7 +82,7 @@ demo: deps
 	$(MAKE) --no-print-directory all
 	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/demo
 
-install: $(BUILD)/corral
+install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/corral $(DESTDIR)$(BINDIR)/corral
 

@@ -93,13 +93,57 @@ static void manifest_freep(manifest **m)
         manifest_free(*m);
 }
 
+/* Local directories: the tree must exist and must not hold the store itself. */
+static int local_prepare(store *s, const source_spec *spec, char **ret_abs, corral_error *err)
+{
+        _cleanup_free_ char *abs = path_absolute(spec->name);
+        if (!abs && errno == ENOENT)
+                return corral_error_set(err, EX_NOINPUT, "no such directory '%s'", spec->name);
+        if (!abs)
+                return corral_error_errno(err, errno == EACCES ? EX_NOPERM : EX_NOINPUT, errno,
+                                          "cannot install '%s'", spec->name);
+        /* Copying a tree that holds the store would copy the copy. */
+        _cleanup_free_ char *staging_abs = path_absolute(s->paths.staging);
+        size_t alen = strlen(abs);
+        if (staging_abs && strncmp(staging_abs, abs, alen) == 0 &&
+            (staging_abs[alen] == '/' || staging_abs[alen] == '\0' || alen == 1))
+                return corral_error_set(
+                        err, EX_USAGE, "refusing to install %s: it contains the corral store", abs);
+        *ret_abs = steal_pointer(&abs);
+        return 0;
+}
+
+static int local_fetch(store *s, const install_options *opt, const source_spec *spec,
+                       const char *pkg_dir, manifest *m, corral_error *err)
+{
+        return resolver_local_fetch(spec, opt->command, pkg_dir, m, err);
+}
+
+/* One entry per source kind that has a resolver; the others are refused with
+ * EX_UNAVAILABLE naming the kind. */
+static const struct {
+        spec_kind kind;
+        resolver_fetch_fn fetch;
+} resolvers[] = {
+        {SPEC_LOCAL, local_fetch},
+};
+
+static resolver_fetch_fn resolver_for(spec_kind kind)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(resolvers); i++)
+                if (resolvers[i].kind == kind)
+                        return resolvers[i].fetch;
+        return NULL;
+}
+
 int resolver_install(store *s, const install_options *opt, manifest **ret, corral_error *err)
 {
         _cleanup_(spec_done) source_spec spec = {0};
         int r = spec_parse(&spec, opt->spec, opt->remote, err);
         if (r < 0)
                 return r;
-        if (spec.kind != SPEC_LOCAL)
+        resolver_fetch_fn fetch = resolver_for(spec.kind);
+        if (!fetch)
                 return corral_error_set(err, EX_UNAVAILABLE, "%s sources are not supported yet",
                                         spec_kind_name(spec.kind));
         if (opt->sandbox) {
@@ -115,19 +159,9 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
         if ((r = check_env(opt->env, err)) < 0 || (r = check_command(opt->command, err)) < 0)
                 return r;
 
-        _cleanup_free_ char *abs = path_absolute(spec.name);
-        if (!abs && errno == ENOENT)
-                return corral_error_set(err, EX_NOINPUT, "no such directory '%s'", spec.name);
-        if (!abs)
-                return corral_error_errno(err, errno == EACCES ? EX_NOPERM : EX_NOINPUT, errno,
-                                          "cannot install '%s'", spec.name);
-        /* Copying a tree that holds the store would copy the copy. */
-        _cleanup_free_ char *staging_abs = path_absolute(s->paths.staging);
-        size_t alen = strlen(abs);
-        if (staging_abs && strncmp(staging_abs, abs, alen) == 0 &&
-            (staging_abs[alen] == '/' || staging_abs[alen] == '\0' || alen == 1))
-                return corral_error_set(
-                        err, EX_USAGE, "refusing to install %s: it contains the corral store", abs);
+        _cleanup_free_ char *abs = NULL;
+        if (spec.kind == SPEC_LOCAL && (r = local_prepare(s, &spec, &abs, err)) < 0)
+                return r;
 
         _cleanup_free_ char *name = NULL;
         r = choose_name(opt, &spec, abs, &name, err);
@@ -156,7 +190,8 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
         m->spec = xstrdup(spec.raw);
         free(m->kind);
         m->kind = xstrdup(spec_kind_name(spec.kind));
-        m->resolved_url = xstrdup(abs);
+        if (abs)
+                m->resolved_url = xstrdup(abs);
         if (opt->sandbox) {
                 free(m->profile);
                 m->profile = xstrdup(opt->sandbox);
@@ -171,7 +206,7 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
         }
 
         pkg = path_join(staging, "pkg");
-        r = resolver_local_fetch(&spec, opt->command, pkg, m, err);
+        r = fetch(s, opt, &spec, pkg, m, err);
         if (r < 0)
                 goto out;
         if (opt->confirm && (r = opt->confirm(m, opt->confirm_userdata, err)) < 0)

@@ -31,6 +31,14 @@ typedef struct install_options {
  * installed manifest.  On failure nothing is left in the store. */
 int resolver_install(store *s, const install_options *opt, manifest **ret, corral_error *err);
 
+/* A resolver for one source kind: resolves spec, fetches and verifies the code
+ * into pkg_dir (which does not exist yet), and fills m (command, resolved.*,
+ * lock).  s gives the cache dir and paths.  Runs under the store lock, inside a
+ * staging dir that is removed on failure.  Returns 0 or a negative sysexits
+ * code with err set.  Registered in resolvers/resolver.c's table. */
+typedef int (*resolver_fetch_fn)(store *s, const install_options *opt, const source_spec *spec,
+                                 const char *pkg_dir, manifest *m, corral_error *err);
+
 /* Local directories (resolvers/local.c): copies spec->name into pkg_dir and
  * fills m->command: the explicit command when given, else `node <bin>` from
  * package.json's "bin" (a string, the entry named after the package, or the
