@@ -27,6 +27,7 @@
 #define READY_RESET_MS 60000u /* ready this long → backoff starts over */
 #define CRASH_WINDOW_MS 60000u
 #define CRASH_MAX 5u
+#define UNAVAILABLE_RETRY_MS 5000u /* backend service down (docker engine) */
 #define STOP_TERM_MS 5000u /* stdin closed → SIGTERM */
 #define STOP_KILL_MS 5000u /* SIGTERM → SIGKILL (10 s after the stop) */
 #define PING_INTERVAL_MS 30000u
@@ -546,8 +547,12 @@ static void on_proc_exit(void *ud, int exit_status, int term_signal)
         char *why, *reason;
         bool failure;
 
-        why = term_signal ? xasprintf("killed by signal %d", term_signal)
-                          : xasprintf("exited with status %d", exit_status);
+        {
+                const char *known = u->be->exit_reason ? u->be->exit_reason(u->proc) : NULL;
+                why = known ? xstrdup(known)
+                      : term_signal ? xasprintf("killed by signal %d", term_signal)
+                                    : xasprintf("exited with status %d", exit_status);
+        }
         u->proc = u->be->free(u->proc);
         /* Detach before freeing: the session's pending callbacks (ours and
          * the gateway's) then see a unit without a session. */
@@ -610,6 +615,15 @@ static void unit_launch(unit *u)
                 u->client = NULL;
                 (void)mcp_client_free(c);
                 logfile_note(u->log, "cannot start: %s", err.msg);
+                /* A backend whose service is down (the docker engine) is
+                 * retried slowly until it returns; that is not a crash. */
+                if (r == -EX_UNAVAILABLE) {
+                        set_str(&u->last_error, xstrdup(err.msg));
+                        set_state(u, UNIT_BACKOFF);
+                        (void)uv_timer_start(u->timer, on_backoff_done,
+                                             scaled(sv, UNAVAILABLE_RETRY_MS), 0);
+                        return;
+                }
                 /* Only a failure of the machine (fork, pipes) may go away by itself. */
                 if (r == -EX_OSERR)
                         handle_crash(u, UNIT_STARTING, xstrdup(err.msg), true);
@@ -1128,7 +1142,8 @@ cJSON *unit_status_json(const unit *u)
         add_string_or_null(o, "backend", u->m ? u->m->backend : NULL);
         add_string_or_null(o, "sandbox", u->m ? u->m->profile : NULL);
         const runtime_backend *be = u->m ? runtime_backend_find(u->m->backend) : NULL;
-        cJSON_AddBoolToObject(o, "confined", be && be->confines);
+        cJSON_AddBoolToObject(o, "confined", be && be->confines && u->m->profile &&
+                                                     strcmp(u->m->profile, "none") != 0);
         add_string_or_null(o, "last_error", u->last_error);
         list = unit_tools(u);
         cJSON_AddNumberToObject(o, "tools", list ? cJSON_GetArraySize(list) : 0);

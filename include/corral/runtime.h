@@ -47,9 +47,15 @@ typedef struct runtime_backend {
         /* Frees after on_exit (or kills with SIGKILL and reaps synchronously
          * before freeing when still running).  Returns NULL. */
         runtime_process *(*free)(runtime_process *p);
+        /* Optional (NULL allowed): why the process ended when the backend
+         * knows better than the exit status, e.g. "killed by the OOM killer
+         * (memory limit 512 MiB)"; NULL otherwise.  Valid until free(). */
+        const char *(*exit_reason)(const runtime_process *p);
 } runtime_backend;
 
 extern const runtime_backend runtime_native;
+/* Docker containers through the Engine API (src/runtime/docker.c). */
+extern const runtime_backend runtime_docker;
 
 /* The backend for a manifest's runtime.backend; NULL when not built yet. */
 const runtime_backend *runtime_backend_find(const char *name);

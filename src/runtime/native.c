@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <cJSON.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -19,12 +22,17 @@
 #include <unistd.h>
 
 #include "corral/fs.h"
+#include "corral/jsonutil.h"
+#include "corral/paths.h"
 #include "corral/runtime.h"
+#include "corral/sandbox.h"
 
 #define NATIVE_STDIN_MAX (64u << 20) /* bytes queued for a server's stdin */
 #define NATIVE_EXIT_GRACE_MS 200     /* wait for stdout EOF after the reap */
 #define NATIVE_READ_BUF 65536
 #define NATIVE_CLEAN_PATH "/usr/local/bin:/usr/bin:/bin"
+#define NATIVE_POLICY_FD 4 /* corral-sandbox --policy /dev/fd/4 */
+#define NATIVE_STATUS_FD 5 /* corral-sandbox --status-fd 5 */
 
 typedef struct reaper reaper;
 
@@ -41,6 +49,8 @@ struct runtime_process {
         int term_signal;
         uv_pipe_t *in, *out, *err; /* NULL once closed */
         uv_timer_t *timer;         /* delivers on_exit */
+        int status_fd;             /* corral-sandbox --status-fd, read end; -1 unsandboxed */
+        char *exit_reason;         /* e.g. the OOM kill the launcher reported */
         unsigned open_handles;     /* the struct is freed when this drops to 0 after free() */
         size_t queued;             /* stdin bytes not yet written */
         char outbuf[NATIVE_READ_BUF];
@@ -90,6 +100,33 @@ static void decode_status(runtime_process *p, int status)
         }
 }
 
+/* The launcher's one status line, written before it exited. */
+static void read_sandbox_status(runtime_process *p)
+{
+        char buf[512];
+        ssize_t n;
+        cJSON *j;
+
+        if (p->status_fd < 0)
+                return;
+        do
+                n = read(p->status_fd, buf, sizeof(buf) - 1);
+        while (n < 0 && errno == EINTR);
+        (void)close(p->status_fd);
+        p->status_fd = -1;
+        if (n <= 0)
+                return;
+        buf[n] = '\0';
+        j = cJSON_Parse(buf);
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "oom_kill"))) {
+                const cJSON *mb = cJSON_GetObjectItemCaseSensitive(j, "memory_mb");
+                free(p->exit_reason);
+                p->exit_reason = xasprintf("killed by the OOM killer (memory limit %u MiB)",
+                                           cJSON_IsNumber(mb) ? (unsigned)mb->valuedouble : 0);
+        }
+        cJSON_Delete(j);
+}
+
 static void process_try_reap(runtime_process *p)
 {
         siginfo_t si;
@@ -116,6 +153,7 @@ static void process_try_reap(runtime_process *p)
                 r = waitpid(p->pid, &status, 0);
         while (r < 0 && errno == EINTR);
         decode_status(p, status);
+        read_sandbox_status(p);
         p->reaped = true;
         process_schedule_exit(p);
 }
@@ -179,8 +217,10 @@ static void on_process_handle_closed(uv_handle_t *h)
         runtime_process *p = h->data;
 
         free(h);
-        if (--p->open_handles == 0 && p->freed)
+        if (--p->open_handles == 0 && p->freed) {
+                free(p->exit_reason);
                 free(p);
+        }
 }
 
 static void close_process_handle(runtime_process *p, uv_handle_t *h)
@@ -330,6 +370,10 @@ static runtime_process *native_free(runtime_process *p)
                 p->reaped = true;
         }
         p->freed = true;
+        if (p->status_fd >= 0) {
+                (void)close(p->status_fd);
+                p->status_fd = -1;
+        }
         for (runtime_process **pp = &p->r->procs; *pp; pp = &(*pp)->next)
                 if (*pp == p) {
                         *pp = p->next;
@@ -360,6 +404,7 @@ typedef struct child_report {
 typedef struct child_args {
         pid_t parent;
         int in_r, out_w, err_w, report_w;
+        int policy_fd, status_w; /* -1 unsandboxed; else become fds 4 and 5 */
         int max_fd;
         const char *cwd;
         const char *exe;
@@ -396,7 +441,7 @@ static _noreturn_ void child_exec(const child_args *a)
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
 
-        /* Every pipe fd is >= 3 (see move_above_stdio), so these cannot clobber
+        /* Every pipe fd is >= 6 (see move_above_stdio), so these cannot clobber
          * each other; then the report pipe moves to 3 and the rest is closed. */
         if (dup2(a->in_r, 0) < 0 || dup2(a->out_w, 1) < 0 || dup2(a->err_w, 2) < 0)
                 child_fail(rep, STAGE_DUP);
@@ -406,9 +451,15 @@ static _noreturn_ void child_exec(const child_args *a)
                 rep = 3;
         }
         (void)fcntl(rep, F_SETFD, FD_CLOEXEC);
-        if (close_range(4, ~0U, 0) < 0)
-                for (int fd = 4; fd < a->max_fd; fd++)
-                        (void)close(fd);
+        if (a->policy_fd >= 0 &&
+            (dup2(a->policy_fd, NATIVE_POLICY_FD) < 0 || dup2(a->status_w, NATIVE_STATUS_FD) < 0))
+                child_fail(rep, STAGE_DUP);
+        {
+                int first = a->policy_fd >= 0 ? NATIVE_STATUS_FD + 1 : 4;
+                if (close_range((unsigned)first, ~0U, 0) < 0)
+                        for (int fd = first; fd < a->max_fd; fd++)
+                                (void)close(fd);
+        }
 
         if (chdir(a->cwd) < 0)
                 child_fail(rep, STAGE_CHDIR);
@@ -420,9 +471,10 @@ static int move_above_stdio(int *fd)
 {
         int nfd;
 
-        if (*fd > 2)
+        /* Above every fd the child dup2()s onto (0-5), so none is clobbered. */
+        if (*fd > NATIVE_STATUS_FD)
                 return 0;
-        nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+        nfd = fcntl(*fd, F_DUPFD_CLOEXEC, NATIVE_STATUS_FD + 1);
         if (nfd < 0)
                 return -1;
         (void)close(*fd);
@@ -534,6 +586,184 @@ static bool cwd_is_inside(const char *cwd)
         return true;
 }
 
+/* ---- the sandbox (include/corral/sandbox.h) ------------------------------ */
+
+static char *launcher_path(void)
+{
+        const char *env = getenv("CORRAL_SANDBOX");
+        char self[PATH_MAX];
+        ssize_t n;
+        char *slash;
+
+        if (env && env[0])
+                return xstrdup(env);
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+                return xstrdup("corral-sandbox");
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (slash)
+                *slash = '\0';
+        return path_join(self, "corral-sandbox");
+}
+
+/* "SOURCE[:TARGET][:ro|:rw]" → a policy mounts entry. */
+static int add_mount(cJSON *arr, const char *spec, corral_error *err)
+{
+        _cleanup_free_ char *s = xstrdup(spec);
+        char *parts[3] = {NULL, NULL, NULL};
+        size_t n = 0;
+        bool writable = false;
+        cJSON *o;
+
+        for (char *tok = s, *save = NULL; (tok = strtok_r(tok, ":", &save)) && n < 3; tok = NULL)
+                parts[n++] = tok;
+        if (n > 1 && (strcmp(parts[n - 1], "ro") == 0 || strcmp(parts[n - 1], "rw") == 0)) {
+                writable = strcmp(parts[n - 1], "rw") == 0;
+                parts[--n] = NULL;
+        }
+        if (n == 0 || n > 2 || parts[0][0] != '/' || (parts[1] && parts[1][0] != '/'))
+                return corral_error_set(err, EX_DATAERR,
+                                        "invalid sandbox mount '%s': want SOURCE[:TARGET][:ro|:rw] "
+                                        "with absolute paths",
+                                        spec);
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "source", parts[0]);
+        cJSON_AddStringToObject(o, "target", parts[1] ? parts[1] : parts[0]);
+        cJSON_AddBoolToObject(o, "writable", writable);
+        cJSON_AddItemToArray(arr, o);
+        return 0;
+}
+
+int sandbox_invocation_for(const manifest *m, const corral_paths *paths, sandbox_invocation *inv,
+                           corral_error *err)
+{
+        _cleanup_free_ char *server_dir = NULL, *home = NULL, *pkg = NULL, *exe = NULL;
+        _cleanup_strv_ char **env = NULL;
+        cJSON *pol = NULL, *arr, *envo;
+        int k;
+
+        memset(inv, 0, sizeof(*inv));
+        if (!m || !m->name || !m->command || !m->command[0])
+                return corral_error_set(err, EX_DATAERR, "cannot start server: empty command");
+        if (m->cwd && !cwd_is_inside(m->cwd))
+                return corral_error_set(err, EX_DATAERR,
+                                        "cannot start %s: cwd '%s' leaves the server directory",
+                                        m->name, m->cwd);
+        inv->launcher = launcher_path();
+        if (!is_executable_file(inv->launcher)) {
+                k = corral_error_set(err, EX_NOINPUT,
+                                     "cannot start %s: sandbox launcher %s not found (install "
+                                     "corral-sandbox next to corral or set CORRAL_SANDBOX)",
+                                     m->name, inv->launcher);
+                goto fail;
+        }
+        server_dir = paths_server_dir(paths, m->name);
+        inv->cwd = path_join(server_dir, m->cwd ? m->cwd : "pkg");
+        pkg = paths_pkg_dir(paths, m->name);
+        home = paths_data_dir(paths, m->name);
+        if (mkdir(home, 0700) < 0 && errno != EEXIST) {
+                k = corral_error_errno(err, EX_CANTCREAT, errno, "cannot create %s", home);
+                goto fail;
+        }
+        k = build_env(m, home, &env, err);
+        if (k < 0)
+                goto fail;
+        k = resolve_command(m->command[0], inv->cwd, env, &exe, err);
+        if (k < 0)
+                goto fail;
+        inv->argv = strv_copy(m->command);
+        free(inv->argv[0]);
+        inv->argv[0] = steal_pointer(&exe);
+
+        pol = cJSON_CreateObject();
+        cJSON_AddStringToObject(pol, "name", m->name);
+        cJSON_AddStringToObject(pol, "profile", m->profile ? m->profile : "default");
+        cJSON_AddStringToObject(pol, "network", m->network ? m->network : "none");
+        cJSON_AddStringToObject(pol, "pkg", pkg);
+        cJSON_AddStringToObject(pol, "data", home);
+        cJSON_AddStringToObject(pol, "cwd", inv->cwd);
+        arr = cJSON_AddArrayToObject(pol, "mounts");
+        for (size_t i = 0; m->mounts && m->mounts[i]; i++)
+                if ((k = add_mount(arr, m->mounts[i], err)) < 0)
+                        goto fail;
+        /* What the command names by absolute path outside the package is
+         * needed (`-- node /path/server.js`, server-filesystem's `-- /srv/x`):
+         * that file or directory, read-only, and nothing beside it.  Never
+         * "/" nor a directory holding the server's own store entry. */
+        for (size_t i = 1; inv->argv[i]; i++) {
+                struct stat st;
+                const char *a = inv->argv[i];
+                size_t alen = strlen(a);
+
+                if (a[0] != '/' || alen < 2 || strstr(a, "/../") ||
+                    strncmp(a, pkg, strlen(pkg)) == 0 ||
+                    (strncmp(server_dir, a, alen) == 0 &&
+                     (server_dir[alen] == '/' || server_dir[alen] == '\0' || a[alen - 1] == '/')) ||
+                    stat(a, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) ||
+                    cJSON_GetArraySize(arr) >= 32)
+                        continue;
+                {
+                        const cJSON *e;
+                        bool dup = false;
+                        cJSON_ArrayForEach(e, arr) /* an explicit mount wins */
+                                dup |= strcmp(json_get_string(e, "target"), a) == 0;
+                        if (dup)
+                                continue;
+                }
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "source", a);
+                cJSON_AddStringToObject(o, "target", a);
+                cJSON_AddBoolToObject(o, "writable", false);
+                cJSON_AddItemToArray(arr, o);
+        }
+        cJSON_AddNumberToObject(pol, "memory_mb", m->memory_mb);
+        cJSON_AddNumberToObject(pol, "pids", m->pids);
+        cJSON_AddNumberToObject(pol, "cpus", m->cpus);
+        envo = cJSON_AddObjectToObject(pol, "env");
+        for (size_t i = 0; env[i]; i++) {
+                char *eq = strchr(env[i], '=');
+                _cleanup_free_ char *key = xstrndup(env[i], (size_t)(eq - env[i]));
+                cJSON_AddStringToObject(envo, key, eq + 1);
+        }
+        inv->policy = cJSON_PrintUnformatted(pol);
+        cJSON_Delete(pol);
+        if (!inv->policy)
+                abort(); /* cJSON's only failure is out of memory */
+        return 0;
+fail:
+        cJSON_Delete(pol);
+        sandbox_invocation_done(inv);
+        return k;
+}
+
+void sandbox_invocation_done(sandbox_invocation *inv)
+{
+        if (!inv)
+                return;
+        free(inv->launcher);
+        free(inv->policy);
+        strv_free(inv->argv);
+        free(inv->cwd);
+        memset(inv, 0, sizeof(*inv));
+}
+
+/* The launcher's own environment: only what sanitizer builds need. */
+static char **launcher_env(void)
+{
+        static const char *const keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+        char **env = strv_push(NULL, "PATH=" NATIVE_CLEAN_PATH);
+
+        for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+                const char *v = getenv(keep[i]);
+                if (v) {
+                        _cleanup_free_ char *kv = xasprintf("%s=%s", keep[i], v);
+                        env = strv_push(env, kv);
+                }
+        }
+        return env;
+}
+
 /* Wraps *fd in a libuv pipe; on success the handle owns the fd and *fd is -1. */
 static int init_pipe(uv_loop_t *loop, runtime_process *p, uv_pipe_t **ret, int *fd)
 {
@@ -561,8 +791,11 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                         corral_error *err)
 {
         _cleanup_free_ char *server_dir = NULL, *cwd = NULL, *home = NULL, *exe = NULL;
-        _cleanup_strv_ char **env = NULL;
+        _cleanup_strv_ char **env = NULL, **sbx_argv = NULL;
+        _cleanup_(sandbox_invocation_done) sandbox_invocation inv = {0};
         int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1}; /* in, out, err, report: r/w pairs */
+        int sfds[3] = {-1, -1, -1}; /* policy memfd, status pipe r/w */
+        bool sandboxed = m && m->profile && strcmp(m->profile, "none") != 0;
         struct sigaction pipe_sa;
         struct rlimit rl;
         sigset_t all, old;
@@ -597,15 +830,47 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         k = resolve_command(m->command[0], cwd, env, &exe, err);
         if (k < 0)
                 return k;
+        if (sandboxed) {
+                size_t len;
+
+                k = sandbox_invocation_for(m, paths, &inv, err);
+                if (k < 0)
+                        return k;
+                len = strlen(inv.policy);
+                sfds[0] = memfd_create("corral-policy", MFD_CLOEXEC);
+                if (sfds[0] < 0 || write_all(sfds[0], inv.policy, len) < 0 ||
+                    pipe2(sfds + 1, O_CLOEXEC) < 0 || move_above_stdio(&sfds[0]) < 0 ||
+                    move_above_stdio(&sfds[1]) < 0 || move_above_stdio(&sfds[2]) < 0) {
+                        int e = errno;
+                        close_fds(sfds, 3);
+                        return corral_error_errno(err, EX_OSERR, e,
+                                                  "cannot start %s: passing the policy", m->name);
+                }
+                sbx_argv = strv_push(sbx_argv, inv.launcher);
+                sbx_argv = strv_push(sbx_argv, "--status-fd");
+                sbx_argv = strv_push(sbx_argv, "5");
+                sbx_argv = strv_push(sbx_argv, "--policy");
+                sbx_argv = strv_push(sbx_argv, "/dev/fd/4");
+                sbx_argv = strv_push(sbx_argv, "--");
+                for (size_t i = 0; inv.argv[i]; i++)
+                        sbx_argv = strv_push(sbx_argv, inv.argv[i]);
+                strv_free(env);
+                env = launcher_env();
+                free(exe);
+                exe = xstrdup(inv.launcher);
+        }
 
         r = reaper_get(loop);
-        if (!r)
+        if (!r) {
+                close_fds(sfds, 3);
                 return corral_error_set(err, EX_OSERR, "cannot start %s: cannot watch SIGCHLD",
                                         m->name);
+        }
         for (int i = 0; i < 8; i += 2)
                 if (pipe2(fds + i, O_CLOEXEC) < 0) {
                         int e = errno;
                         close_fds(fds, 8);
+                        close_fds(sfds, 3);
                         reaper_put(r);
                         return corral_error_errno(err, EX_OSERR, e, "cannot start %s: pipe",
                                                   m->name);
@@ -614,6 +879,7 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                 if (move_above_stdio(&fds[i]) < 0) {
                         int e = errno;
                         close_fds(fds, 8);
+                        close_fds(sfds, 3);
                         reaper_put(r);
                         return corral_error_errno(err, EX_OSERR, e, "cannot start %s: fcntl",
                                                   m->name);
@@ -631,8 +897,10 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                            : 65536;
         a.cwd = cwd;
         a.exe = exe;
-        a.argv = m->command;
+        a.argv = sandboxed ? sbx_argv : m->command;
         a.envp = env;
+        a.policy_fd = sandboxed ? sfds[0] : -1;
+        a.status_w = sandboxed ? sfds[2] : -1;
 
         /* Blocked across fork so no handler of ours (libuv's signal pipe) can
          * run in the child before it resets them. */
@@ -645,6 +913,7 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         if (pid < 0) {
                 int e = errno;
                 close_fds(fds, 8);
+                close_fds(sfds, 3);
                 reaper_put(r);
                 return corral_error_errno(err, EX_OSERR, e, "cannot start %s: fork", m->name);
         }
@@ -653,6 +922,8 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         close_fds(&fds[3], 1);
         close_fds(&fds[5], 1);
         close_fds(&fds[7], 1);
+        close_fds(&sfds[0], 1);
+        close_fds(&sfds[2], 1);
 
         /* exec closes the report pipe (CLOEXEC): EOF means it ran. */
         do
@@ -666,6 +937,7 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                         w = waitpid(pid, &status, 0);
                 while (w < 0 && errno == EINTR);
                 close_fds(fds, 8);
+                close_fds(sfds, 3);
                 reaper_put(r);
                 if (n != (ssize_t)sizeof(rep))
                         return corral_error_set(err, EX_OSERR, "cannot start %s: child failed",
@@ -692,6 +964,7 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         p->cb = *cb;
         p->ud = ud;
         p->pid = pid;
+        p->status_fd = steal_fd(&sfds[1]);
         p->timer = xcalloc(1, sizeof(*p->timer));
         (void)uv_timer_init(loop, p->timer);
         p->timer->data = p;
@@ -711,6 +984,7 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                 k = uv_read_start((uv_stream_t *)p->err, on_alloc, on_read);
         if (k < 0) {
                 close_fds(fds, 8);
+                close_fds(sfds, 3);
                 (void)native_free(p);
                 return corral_error_set(err, EX_OSERR, "cannot start %s: cannot watch its pipes",
                                         m->name);
@@ -719,9 +993,15 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         return 0;
 }
 
+static const char *native_exit_reason(const runtime_process *p)
+{
+        return p ? p->exit_reason : NULL;
+}
+
 const runtime_backend runtime_native = {
         .name = "native",
-        .confines = false,
+        .confines = true,
+        .exit_reason = native_exit_reason,
         .start = native_start,
         .write = native_write,
         .close_stdin = native_close_stdin,

@@ -216,6 +216,10 @@ static void install(fixture *fx, const char *name, const char *mode, const char 
         m->command = strv_push(m->command, "node");
         m->command = strv_push(m->command, fx->server_js);
         m->command = strv_push(m->command, mode);
+        /* Supervisor logic only: the sandbox has its own integration tests
+         * (and the mock server lives outside anything a sandbox binds). */
+        free(m->profile);
+        m->profile = xstrdup("none");
         if (installed_at) {
                 free(m->installed_at);
                 m->installed_at = xstrdup(installed_at);
@@ -351,7 +355,7 @@ static void test_ready_with_lists(void **state)
         assert_string_equal(json_get_string(status, "protocol_version"), MCP_PROTOCOL_LATEST);
         assert_int_equal((int)json_get_number(status, "tools", -1), 4);
         assert_int_equal((int)json_get_number(status, "pid", -1), pid);
-        assert_string_equal(json_get_string(status, "sandbox"), "default");
+        assert_string_equal(json_get_string(status, "sandbox"), "none");
         assert_false(json_get_bool(status, "confined", true));
         assert_string_equal(json_get_string(json_get_object(status, "server_info"), "name"),
                             "mock-server");
@@ -573,10 +577,11 @@ static void test_reconcile(void **state)
         fixture_free(fx);
 }
 
+/* A backend that is not built (docker and native are). */
 static void use_docker(manifest *m)
 {
         free(m->backend);
-        m->backend = xstrdup("docker");
+        m->backend = xstrdup("remote");
 }
 
 static void use_missing_command(manifest *m)
@@ -600,7 +605,7 @@ static void test_broken_servers(void **state)
         assert_int_equal(reconcile(fx), 3);
         u = supervisor_find(fx->sv, "dock");
         assert_int_equal(unit_get_state(u), UNIT_FAILED);
-        assert_string_equal(unit_last_error(u), "backend 'docker' is not available yet");
+        assert_string_equal(unit_last_error(u), "backend 'remote' is not available yet");
         u = supervisor_find(fx->sv, "nocmd");
         assert_int_equal(unit_get_state(u), UNIT_FAILED);
         assert_string_equal(unit_last_error(u), "command not found: corral-no-such-command");
@@ -722,6 +727,8 @@ static runtime_process *start_sh(fixture *fx, const char *script, proc_result *r
         manifest *m = manifest_new("n");
 
         assert_int_equal(mkdir_p(pkg, 0755), 0);
+        free(m->profile);
+        m->profile = xstrdup("none"); /* the plain fork/exec path */
         strv_free(m->command);
         m->command = NULL;
         m->command = strv_push(m->command, "sh");
@@ -831,6 +838,8 @@ static void test_native_exit_and_signals(void **state)
 
         /* Missing commands and directories fail synchronously. */
         m = manifest_new("n");
+        free(m->profile);
+        m->profile = xstrdup("none");
         m->command = strv_push(m->command, "corral-no-such-command");
         assert_int_equal(
                 runtime_native.start(&fx->loop, m, &fx->s->paths, &np_callbacks, &r, &p, &err),

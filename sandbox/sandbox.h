@@ -1,0 +1,99 @@
+/* corral-sandbox internals: the parsed policy and the steps of the launcher.
+ * The policy file format is the contract in include/corral/sandbox.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "corral/macro.h"
+#include "corral/sandbox.h"
+
+/* Launcher exit codes (sysexits). */
+#define SBX_EX_USAGE 64
+#define SBX_EX_DATAERR 65
+#define SBX_EX_NOINPUT 66
+#define SBX_EX_OSERR 71
+
+typedef struct sbx_mount {
+        char *source; /* absolute host path */
+        char *target; /* absolute inside path */
+        bool writable;
+} sbx_mount;
+
+typedef struct sbx_policy {
+        char *name;
+        char *profile; /* default strict log */
+        bool net_host;
+        bool have_ids;
+        uid_t uid;
+        gid_t gid;
+        char *pkg;  /* NULL when absent */
+        char *data; /* NULL when absent */
+        char *cwd;
+        sbx_mount mounts[SANDBOX_MAX_MOUNTS];
+        size_t n_mounts;
+        unsigned memory_mb, pids, tmp_mb, nofile, fsize_mb;
+        double cpus;
+        char **env; /* NULL-terminated "K=V", always has PATH */
+} sbx_policy;
+
+/* Messages: "corral-sandbox: …" on stderr. */
+void sbx_warn(const char *fmt, ...) _printf_(1, 2);
+/* sbx_warn() with ": strerror(errno)" appended. */
+void sbx_warn_errno(const char *fmt, ...) _printf_(1, 2);
+
+/* policy.c: parse JSON text; 0 or a launcher exit code with the message
+ * printed. */
+int sbx_policy_parse(sbx_policy *p, const char *json, size_t len);
+int sbx_policy_load(sbx_policy *p, const char *path);
+void sbx_policy_done(sbx_policy *p);
+/* PATH value from p->env. */
+const char *sbx_policy_path(const sbx_policy *p);
+
+/* cgroup.c */
+typedef struct sbx_cgroup {
+        bool v2;
+        char *dirs[3]; /* v2: dirs[0] only; v1: memory, pids, cpu (NULL = not set up) */
+        unsigned memory_mb;
+} sbx_cgroup;
+/* Creates and configures the cgroups; warns and leaves dirs NULL where not
+ * possible.  Never fails hard. */
+void sbx_cgroup_setup(sbx_cgroup *cg, const sbx_policy *p);
+/* Moves pid into every set-up cgroup; 0 or -errno. */
+int sbx_cgroup_attach(sbx_cgroup *cg, pid_t pid);
+/* Whether the OOM killer killed something in the memory cgroup. */
+bool sbx_cgroup_oom_killed(const sbx_cgroup *cg);
+/* Kills what is left and removes the cgroups. */
+void sbx_cgroup_cleanup(sbx_cgroup *cg);
+
+/* caps.c */
+int sbx_drop_caps(void);
+int sbx_keep_caps_setid(uid_t uid, gid_t gid);
+
+/* seccomp.c: load the profile's filter (last step before exec). 0 or -errno. */
+int sbx_seccomp_load(const char *profile);
+
+/* mounts.c: everything from the private mount namespace to pivot_root.
+ * cmd_prefix: an extra read-only host directory for the command, or NULL.
+ * Runs in the init as (inside) uid; fds holds O_PATH fds opened before the
+ * uid switch.  0 or -1 with the message printed. */
+typedef struct sbx_bind {
+        int fd;          /* O_PATH to the host source */
+        char *target;    /* inside path */
+        bool writable;
+        bool is_dir;
+} sbx_bind;
+typedef struct sbx_fs {
+        sbx_bind binds[SANDBOX_MAX_MOUNTS + 32];
+        size_t n;
+} sbx_fs;
+/* Opens the sources (as the original uid).  0 or a launcher exit code. */
+int sbx_fs_open(sbx_fs *fs, const sbx_policy *p, const char *cmd_prefix);
+int sbx_fs_build(sbx_fs *fs, const sbx_policy *p);
+void sbx_fs_close(sbx_fs *fs);
+/* Brings "lo" up in a fresh net namespace. */
+int sbx_loopback_up(void);
+
+/* init.c: pid 1 inside.  Never returns. */
+_noreturn_ void sbx_init_run(const sbx_policy *p, const char *exe, char **argv, int status_w);
