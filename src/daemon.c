@@ -10,6 +10,7 @@
 
 #include "control.h"
 #include "corral/daemon.h"
+#include "corral/docker.h"
 #include "corral/fs.h"
 #include "corral/gateway.h"
 #include "corral/log.h"
@@ -143,6 +144,11 @@ int daemon_run(store *s, corral_error *err)
                 }
                 fprintf(stderr, "corral: daemon ready (control %s, gateway %s)\n",
                         s->paths.control_sock, s->paths.gateway_sock);
+                /* Containers of an earlier run of this store that died
+                 * without stopping them; no engine means none can be left. */
+                if (docker_remove_leftovers(s->paths.servers, &rerr) < 0)
+                        log_warn("cannot remove leftover containers: %s", rerr.msg);
+                corral_error_clear(&rerr);
                 if (supervisor_reconcile(d.sv, &rerr) < 0)
                         log_warn("cannot load the store: %s", rerr.msg);
                 uv_run(&loop, UV_RUN_DEFAULT);

@@ -24,6 +24,8 @@ static const verb verbs[] = {
         { "uninstall", cli_uninstall, "remove an installed server", "[--purge] NAME\n"
           "  --purge also removes the server's data directory." },
         { "list", cli_list, "list installed servers", "[--json]" },
+        { "update", cli_update, "re-resolve a docker server's tag and pin the new digest",
+          "[--json] NAME" },
         { "info", cli_info, "show one installed server's manifest", "[--json] NAME" },
         { "enable", cli_enable, "let the daemon run a server", "NAME" },
         { "disable", cli_disable, "keep the daemon from running a server", "NAME" },
@@ -39,6 +41,10 @@ static const verb verbs[] = {
         { "logs", cli_logs, "show a server's log", "[-f] [-n LINES] NAME" },
         { "reload", cli_reload, "make the daemon reconcile with the store", "" },
         { "daemon", cli_daemon, "run the supervisor and gateway in the foreground", "" },
+        { "run", cli_run, "run one installed server sandboxed on this stdio (for MCP clients)",
+          "NAME\n"
+          "  Starts NAME under corral-sandbox with its manifest's policy, speaking MCP on\n"
+          "  stdin/stdout; exits with the server's status." },
         { "serve", cli_serve, "speak MCP on stdin/stdout (bridges to the daemon, or runs embedded)",
           "--stdio" },
 };

@@ -22,6 +22,7 @@ typedef int (*cli_verb_fn)(cli_ctx *ctx, int argc, char **argv);
 int cli_install(cli_ctx *ctx, int argc, char **argv);
 int cli_uninstall(cli_ctx *ctx, int argc, char **argv);
 int cli_list(cli_ctx *ctx, int argc, char **argv);
+int cli_update(cli_ctx *ctx, int argc, char **argv);
 int cli_info(cli_ctx *ctx, int argc, char **argv);
 int cli_enable(cli_ctx *ctx, int argc, char **argv);
 int cli_disable(cli_ctx *ctx, int argc, char **argv);
@@ -35,6 +36,9 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv);
 int cli_reload(cli_ctx *ctx, int argc, char **argv);
 int cli_daemon(cli_ctx *ctx, int argc, char **argv);
 int cli_serve(cli_ctx *ctx, int argc, char **argv);
+/* `corral run NAME` (src/cli/run.c): execs corral-sandbox for one installed
+ * native server on the caller's stdio; returns only on failure. */
+int cli_run(cli_ctx *ctx, int argc, char **argv);
 
 /* Prints "corral: VERB: <msg>" on stderr and returns code (a sysexits code). */
 int cli_fail(const cli_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

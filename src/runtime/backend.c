@@ -5,7 +5,7 @@
 
 const runtime_backend *runtime_backend_find(const char *name)
 {
-        static const runtime_backend *const backends[] = {&runtime_native};
+        static const runtime_backend *const backends[] = {&runtime_native, &runtime_docker};
 
         if (!name)
                 name = "native";

@@ -1,0 +1,194 @@
+/* A Docker Engine API client over the engine's unix socket (Engine API v1.41
+ * and later: https://docs.docker.com/engine/api/v1.41/).  The socket is
+ * $DOCKER_HOST when it is unix://PATH, else /var/run/docker.sock; the API
+ * version is negotiated from GET /version (the engine's ApiVersion, capped at
+ * DOCKER_API_MAX; engines below DOCKER_API_MIN are refused).
+ *
+ * Ordinary calls go through libcurl (CURLOPT_UNIX_SOCKET_PATH) and BLOCK the
+ * caller, each with its own timeout; attach is a hand-written HTTP/1.1 upgrade
+ * that hands back the connected socket for the caller's event loop.
+ *
+ * Error codes shared by every call: -EX_UNAVAILABLE when the engine cannot be
+ * reached or answers 5xx (message starts "docker engine unavailable" for the
+ * former), -EX_NOINPUT for 404 (no such image or container), -EX_DATAERR for
+ * a reply that is not what the API documents, -EX_TEMPFAIL for a timeout,
+ * -EX_SOFTWARE for other 4xx (the engine's "message" is in the error). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cJSON.h>
+
+#include "corral/error.h"
+#include "corral/manifest.h"
+#include "corral/strbuf.h"
+
+#define DOCKER_API_MIN "1.41"
+#define DOCKER_API_MAX "1.45"
+#define DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
+#define DOCKER_LABEL_SERVER "io.corral.server" /* = server name */
+#define DOCKER_LABEL_ROOT "io.corral.root"     /* = the store's servers dir */
+
+/* ---- image references (pure, no engine) -------------------------------- */
+
+/* IMAGE[:TAG][@sha256:DIGEST] split and normalised as the engine does:
+ * registry "docker.io" when the first path component is not a host (has no
+ * '.' or ':' and is not "localhost"), "library/" added to one-component
+ * docker.io repositories, tag "latest" when neither tag nor digest is given. */
+typedef struct docker_ref {
+        char *registry;   /* "docker.io", "ghcr.io", "127.0.0.1:5000" */
+        char *repository; /* "library/alpine", "x/y" */
+        char *tag;        /* NULL only when a digest was given without a tag */
+        char *digest;     /* "sha256:<64 hex>" or NULL */
+} docker_ref;
+
+/* Parses s (without the "docker:" prefix).  0, or -EX_USAGE naming what is
+ * wrong.  Fields owned by ret; docker_ref_done(). */
+int docker_ref_parse(docker_ref *ret, const char *s, corral_error *err);
+void docker_ref_done(docker_ref *r);
+/* "REGISTRY/REPOSITORY" (owned): the fromImage of a pull and the name half of
+ * the references below.  docker.io names are written in full
+ * ("docker.io/library/alpine"), which the engine accepts everywhere. */
+char *docker_ref_name(const docker_ref *r);
+/* "NAME:TAG" (or "NAME@DIGEST" when r has only a digest); owned. */
+char *docker_ref_tagged(const docker_ref *r);
+/* "NAME@digest" (owned): what pinned starts run.  digest "sha256:…". */
+char *docker_ref_pinned(const docker_ref *r, const char *digest);
+/* True when a RepoDigests entry ("NAME@sha256:…", any spelling the engine
+ * uses, e.g. "alpine@…" for docker.io/library/alpine) names r's repository;
+ * *ret_digest (borrowed, into entry) receives its digest. */
+bool docker_ref_matches_repo_digest(const docker_ref *r, const char *entry,
+                                    const char **ret_digest);
+
+/* ---- attach stream demultiplexing (pure) -------------------------------- */
+
+/* The multiplexed stream of a non-TTY attach or logs call: frames of an
+ * 8-byte header {stream (0 stdin, 1 stdout, 2 stderr), 0, 0, 0, big-endian
+ * uint32 size} and size bytes of payload.  Headers and payloads may
+ * be split across reads and several frames may arrive in one read. */
+typedef struct docker_demux {
+        unsigned char hdr[8];
+        size_t hdr_len;     /* header bytes collected so far */
+        unsigned stream;    /* of the current frame */
+        uint32_t remaining; /* payload bytes of the current frame still to come */
+} docker_demux;
+
+typedef void (*docker_demux_fn)(void *ud, unsigned stream, const char *data, size_t n);
+
+static inline void docker_demux_init(docker_demux *d)
+{
+        *d = (docker_demux){0};
+}
+/* Feeds n bytes; calls out(ud, stream, …) with payload pieces (stream 1
+ * stdout, 2 stderr; 0 stdin is passed through too).  Returns 0, or -1 on a
+ * header with an unknown stream byte (the stream is then unusable). */
+int docker_demux_feed(docker_demux *d, const char *data, size_t n, docker_demux_fn out, void *ud);
+
+/* ---- container configuration (pure) ------------------------------------- */
+
+/* The JSON body of POST /containers/create for manifest m (owned):
+ *   Image = image; Entrypoint = m->command (Cmd unset, so the image's Cmd is
+ *   not appended); Env from m->env; Labels io.corral.server=NAME and
+ *   io.corral.root=root_label; OpenStdin, AttachStdin/Stdout/Stderr,
+ *   StdinOnce, Tty false; User = image_user when the image sets one (its
+ *   author's choice is kept), else "65534:65534" (nobody);
+ *   HostConfig: CapDrop ["ALL"], SecurityOpt ["no-new-privileges"],
+ *   ReadonlyRootfs, Tmpfs {"/tmp": "rw,noexec,nosuid,size=64m"},
+ *   NetworkMode "none" (manifest network "none") or "bridge" (network
+ *   "host": outgoing network through the engine's NAT, not the host's
+ *   namespace), Memory = memory_mb MiB (MemorySwap the same: no swap),
+ *   NanoCpus = cpus × 10^9, PidsLimit = pids, Init true, AutoRemove false
+ *   (the exit status is read before the container is removed). */
+cJSON *docker_container_config(const manifest *m, const char *image, const char *image_user,
+                               const char *root_label);
+
+/* ---- the engine --------------------------------------------------------- */
+
+typedef struct docker docker;
+
+/* Connects to the engine named by $DOCKER_HOST (or the default socket) and
+ * negotiates the API version.  -EX_CONFIG for a DOCKER_HOST that is not
+ * unix://, -EX_UNAVAILABLE when the engine is unreachable or too old.
+ * *ret owned; docker_free(). */
+int docker_open(docker **ret, corral_error *err);
+docker *docker_free(docker *d);
+const char *docker_socket_path(const docker *d);
+const char *docker_api_version(const docker *d);
+
+/* GET /_ping. */
+int docker_ping(docker *d, corral_error *err);
+/* GET /version; *ret owned. */
+int docker_version(docker *d, cJSON **ret, corral_error *err);
+
+/* GET /images/{ref}/json; *ret owned.  -EX_NOINPUT when not present. */
+int docker_image_inspect(docker *d, const char *ref, cJSON **ret, corral_error *err);
+
+/* One progress message of a pull ({"status", "id", "progress", …}). */
+typedef void (*docker_progress_fn)(void *ud, const cJSON *msg);
+/* POST /images/create?fromImage=NAME&tag=TAG|DIGEST, with X-Registry-Auth from
+ * ~/.docker/config.json ($DOCKER_CONFIG/config.json) when it has an entry for
+ * the registry.  Reads the newline-delimited progress stream (each line capped
+ * at 1 MiB) and calls progress (may be NULL) per message; an "errorDetail" or
+ * "error" message mid-stream fails the pull with -EX_UNAVAILABLE, or
+ * -EX_NOINPUT when it says the image or tag does not exist.  timeout_ms 0:
+ * none. */
+int docker_image_pull(docker *d, const docker_ref *ref, unsigned timeout_ms,
+                      docker_progress_fn progress, void *ud, corral_error *err);
+
+/* X-Registry-Auth value (base64url of {"username","password","serveraddress"}
+ * or {"identitytoken"}) for registry from the docker config file's "auths"
+ * (base64 "auth" = user:password); *ret NULL when there is none.  0 or
+ * -EX_CONFIG for a malformed config file. */
+int docker_registry_auth(const char *registry, char **ret, corral_error *err);
+
+/* POST /containers/create?name=NAME (name may be NULL); config is the body.
+ * *ret_id owned. */
+int docker_container_create(docker *d, const char *name, const cJSON *config, char **ret_id,
+                            corral_error *err);
+int docker_container_start(docker *d, const char *id, corral_error *err);
+/* GET /containers/{id}/json; *ret owned. */
+int docker_container_inspect(docker *d, const char *id, cJSON **ret, corral_error *err);
+/* POST /containers/{id}/wait?condition=not-running: blocks until the container
+ * is not running (at most timeout_ms) and gives its StatusCode. */
+int docker_container_wait(docker *d, const char *id, unsigned timeout_ms, int *ret_status,
+                          corral_error *err);
+/* POST /containers/{id}/kill?signal=N.  -EX_NOINPUT: gone; a container that
+ * is not running gives -EX_SOFTWARE (409). */
+int docker_container_kill(docker *d, const char *id, int sig, corral_error *err);
+/* POST /containers/{id}/stop?t=SECONDS (SIGTERM, SIGKILL after t s). */
+int docker_container_stop(docker *d, const char *id, unsigned timeout_s, corral_error *err);
+/* DELETE /containers/{id}?force=…&v=1. */
+int docker_container_remove(docker *d, const char *id, bool force, corral_error *err);
+/* GET /containers/json?all=1&filters={"label":[label]}: ids (NULL-terminated,
+ * owned; strv_free()).  label is "KEY" or "KEY=VALUE". */
+int docker_container_list(docker *d, const char *const *labels, char ***ret_ids,
+                          corral_error *err);
+/* GET /containers/{id}/logs?stdout=1&stderr=1&tail=N, demultiplexed into out
+ * and errout (either may be NULL; their caps apply, excess is dropped). */
+int docker_container_logs(docker *d, const char *id, unsigned tail, strbuf *out, strbuf *errout,
+                          corral_error *err);
+/* GET /events?since=…&until=…&filters=…: calls fn for each event until the
+ * engine ends the stream at `until` (a unix time; required, so the call
+ * always ends) or fn returns false.  filters is a JSON object text or NULL. */
+int docker_events(docker *d, long since, long until, const char *filters,
+                  bool (*fn)(void *ud, const cJSON *event), void *ud, corral_error *err);
+
+/* POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 with
+ * "Connection: Upgrade, Upgrade: tcp" on a fresh connection, written and read
+ * by hand because the engine hijacks it (101 Switching Protocols).  Waits at
+ * most timeout_ms for the response.  Returns the connected socket (>= 0,
+ * O_CLOEXEC, blocking; the caller owns it): stdin is written to it unframed
+ * and shutdown(SHUT_WR) closes the container's stdin (StdinOnce); what it
+ * reads is the multiplexed stream (docker_demux).  Bytes of that stream that
+ * arrived with the response head are appended to early (capped). */
+int docker_attach(docker *d, const char *id, unsigned timeout_ms, strbuf *early,
+                  corral_error *err);
+
+/* ---- helpers for the backend and the daemon ----------------------------- */
+
+/* Removes (force) every container labelled io.corral.root=root_label: those
+ * of an earlier daemon run of the same store.  Returns how many, 0 when there
+ * is no engine (nothing can be left then), or a negative code for an engine
+ * that answers wrongly. */
+int docker_remove_leftovers(const char *root_label, corral_error *err);

@@ -1,0 +1,70 @@
+/* The hardened container configuration of a docker-backend server (Engine API
+ * v1.41, POST /containers/create: ContainerConfig and HostConfig). */
+#include <string.h>
+
+#include "corral/docker.h"
+#include "corral/jsonutil.h"
+
+#define NOBODY_USER "65534:65534"
+#define TMP_OPTIONS "rw,noexec,nosuid,size=64m"
+
+static cJSON *string_array(char *const *v)
+{
+        cJSON *a = cJSON_CreateArray();
+
+        for (size_t i = 0; v && v[i]; i++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+        return a;
+}
+
+cJSON *docker_container_config(const manifest *m, const char *image, const char *image_user,
+                               const char *root_label)
+{
+        cJSON *c = cJSON_CreateObject(), *hc, *env, *labels, *a, *tmpfs;
+        bool network = m->network && strcmp(m->network, "host") == 0;
+
+        cJSON_AddStringToObject(c, "Image", image);
+        json_set(c, "Entrypoint", string_array(m->command));
+        env = cJSON_AddArrayToObject(c, "Env");
+        for (size_t i = 0; i < m->n_env; i++) {
+                _cleanup_free_ char *kv = xasprintf("%s=%s", m->env[i].key, m->env[i].value);
+                cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+        }
+        labels = cJSON_AddObjectToObject(c, "Labels");
+        cJSON_AddStringToObject(labels, DOCKER_LABEL_SERVER, m->name);
+        if (root_label)
+                cJSON_AddStringToObject(labels, DOCKER_LABEL_ROOT, root_label);
+        /* The image author's user is kept (it may own files the server needs);
+         * an image that names none would run as root, so it runs as nobody. */
+        cJSON_AddStringToObject(c, "User", image_user && *image_user ? image_user : NOBODY_USER);
+        cJSON_AddBoolToObject(c, "AttachStdin", true);
+        cJSON_AddBoolToObject(c, "AttachStdout", true);
+        cJSON_AddBoolToObject(c, "AttachStderr", true);
+        cJSON_AddBoolToObject(c, "OpenStdin", true);
+        cJSON_AddBoolToObject(c, "StdinOnce", true);
+        cJSON_AddBoolToObject(c, "Tty", false);
+        cJSON_AddBoolToObject(c, "NetworkDisabled", !network);
+
+        hc = cJSON_AddObjectToObject(c, "HostConfig");
+        a = cJSON_AddArrayToObject(hc, "CapDrop");
+        cJSON_AddItemToArray(a, cJSON_CreateString("ALL"));
+        a = cJSON_AddArrayToObject(hc, "SecurityOpt");
+        cJSON_AddItemToArray(a, cJSON_CreateString("no-new-privileges"));
+        cJSON_AddBoolToObject(hc, "ReadonlyRootfs", true);
+        tmpfs = cJSON_AddObjectToObject(hc, "Tmpfs");
+        cJSON_AddStringToObject(tmpfs, "/tmp", TMP_OPTIONS);
+        cJSON_AddStringToObject(hc, "NetworkMode", network ? "bridge" : "none");
+        if (m->memory_mb) {
+                double bytes = (double)m->memory_mb * 1024.0 * 1024.0;
+                cJSON_AddNumberToObject(hc, "Memory", bytes);
+                cJSON_AddNumberToObject(hc, "MemorySwap", bytes);
+        }
+        if (m->cpus > 0)
+                cJSON_AddNumberToObject(hc, "NanoCpus", (double)(long long)(m->cpus * 1e9));
+        if (m->pids)
+                cJSON_AddNumberToObject(hc, "PidsLimit", m->pids);
+        cJSON_AddBoolToObject(hc, "Init", true);
+        cJSON_AddBoolToObject(hc, "AutoRemove", false);
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(hc, "RestartPolicy"), "Name", "no");
+        return c;
+}

@@ -1,0 +1,12 @@
+/* Shared between the files of src/docker/ only. */
+#pragma once
+
+#include "corral/docker.h"
+
+static inline void docker_freep(docker **d)
+{
+        docker_free(*d);
+}
+
+/* The sysexits code for an HTTP error status of the engine. */
+int docker_status_code(long status);

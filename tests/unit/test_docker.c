@@ -1,0 +1,418 @@
+/* The pure parts of the Docker client: image references (table), the 8-byte
+ * frame demultiplexer of attach/logs streams, the hardened container
+ * configuration, and registry credentials from a docker config file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "corral/docker.h"
+#include "corral/fs.h"
+#include "corral/jsonutil.h"
+#include "corral/strbuf.h"
+
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* ---- references --------------------------------------------------------- */
+
+typedef struct ref_case {
+        const char *in;
+        int rc; /* 0 or -EX_USAGE */
+        const char *registry, *repository, *tag, *digest;
+        const char *tagged; /* docker_ref_tagged() */
+} ref_case;
+
+static const ref_case ref_cases[] = {
+        {"alpine", 0, "docker.io", "library/alpine", "latest", NULL,
+         "docker.io/library/alpine:latest"},
+        {"alpine:3.20", 0, "docker.io", "library/alpine", "3.20", NULL,
+         "docker.io/library/alpine:3.20"},
+        {"mcp/fetch", 0, "docker.io", "mcp/fetch", "latest", NULL, "docker.io/mcp/fetch:latest"},
+        {"docker.io/alpine", 0, "docker.io", "library/alpine", "latest", NULL,
+         "docker.io/library/alpine:latest"},
+        {"index.docker.io/library/alpine:1", 0, "docker.io", "library/alpine", "1", NULL,
+         "docker.io/library/alpine:1"},
+        {"ghcr.io/owner/some-mcp:v1.2", 0, "ghcr.io", "owner/some-mcp", "v1.2", NULL,
+         "ghcr.io/owner/some-mcp:v1.2"},
+        {"127.0.0.1:5000/x/y:tag@sha256:" HEX64, 0, "127.0.0.1:5000", "x/y", "tag",
+         "sha256:" HEX64, "127.0.0.1:5000/x/y:tag"},
+        {"127.0.0.1:5000/x/y", 0, "127.0.0.1:5000", "x/y", "latest", NULL,
+         "127.0.0.1:5000/x/y:latest"},
+        {"localhost/img", 0, "localhost", "img", "latest", NULL, "localhost/img:latest"},
+        {"localhost:5000/a/b/c:1", 0, "localhost:5000", "a/b/c", "1", NULL,
+         "localhost:5000/a/b/c:1"},
+        {"x/y@sha256:" HEX64, 0, "docker.io", "x/y", NULL, "sha256:" HEX64,
+         "docker.io/x/y@sha256:" HEX64},
+        {"my_org/a__b.c-d:x_y.z-1", 0, "docker.io", "my_org/a__b.c-d", "x_y.z-1", NULL,
+         "docker.io/my_org/a__b.c-d:x_y.z-1"},
+        /* bad input */
+        {"", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"Alpine", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"alpine:", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"alpine:-x", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"alpine@sha256:abc", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"alpine@md5:" HEX64, -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"x//y", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"-x/y", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"127.0.0.1:port/x", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"127.0.0.1:5000/", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"a/b/", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+        {"x/a..b", -EX_USAGE, NULL, NULL, NULL, NULL, NULL},
+};
+
+static void test_ref_table(void **state)
+{
+        for (size_t i = 0; i < sizeof(ref_cases) / sizeof(ref_cases[0]); i++) {
+                const ref_case *c = &ref_cases[i];
+                docker_ref r = {0};
+                corral_error err = {0};
+                int rc = docker_ref_parse(&r, c->in, &err);
+
+                if (rc != c->rc)
+                        fail_msg("'%s': rc %d, expected %d (%s)", c->in, rc, c->rc, err.msg);
+                if (rc == 0) {
+                        char *tagged = docker_ref_tagged(&r);
+                        assert_string_equal(r.registry, c->registry);
+                        assert_string_equal(r.repository, c->repository);
+                        if (c->tag)
+                                assert_string_equal(r.tag, c->tag);
+                        else
+                                assert_null(r.tag);
+                        if (c->digest)
+                                assert_string_equal(r.digest, c->digest);
+                        else
+                                assert_null(r.digest);
+                        assert_string_equal(tagged, c->tagged);
+                        free(tagged);
+                } else {
+                        assert_true(err.msg[0] != '\0');
+                        assert_null(r.registry);
+                }
+                docker_ref_done(&r);
+        }
+}
+
+static void test_ref_pinned_and_repo_digests(void **state)
+{
+        docker_ref r = {0};
+        const char *d = NULL;
+        char *pinned;
+
+        assert_int_equal(docker_ref_parse(&r, "alpine:3", NULL), 0);
+        pinned = docker_ref_pinned(&r, "sha256:" HEX64);
+        assert_string_equal(pinned, "docker.io/library/alpine@sha256:" HEX64);
+        free(pinned);
+        /* the engine writes docker.io names in their short form */
+        assert_true(docker_ref_matches_repo_digest(&r, "alpine@sha256:" HEX64, &d));
+        assert_string_equal(d, "sha256:" HEX64);
+        assert_true(docker_ref_matches_repo_digest(&r, "docker.io/library/alpine@sha256:" HEX64,
+                                                   NULL));
+        assert_false(docker_ref_matches_repo_digest(&r, "other/alpine@sha256:" HEX64, NULL));
+        assert_false(docker_ref_matches_repo_digest(&r, "alpine:3", NULL));
+        assert_false(docker_ref_matches_repo_digest(&r, "alpine@sha256:12", NULL));
+        docker_ref_done(&r);
+
+        assert_int_equal(docker_ref_parse(&r, "127.0.0.1:5000/x/y:1", NULL), 0);
+        assert_true(docker_ref_matches_repo_digest(&r, "127.0.0.1:5000/x/y@sha256:" HEX64, &d));
+        assert_false(docker_ref_matches_repo_digest(&r, "127.0.0.1:5001/x/y@sha256:" HEX64, NULL));
+        assert_false(docker_ref_matches_repo_digest(&r, "x/y@sha256:" HEX64, NULL));
+        docker_ref_done(&r);
+}
+
+/* ---- frame demultiplexing ------------------------------------------------ */
+
+typedef struct sink {
+        strbuf out, err;
+        unsigned calls;
+} sink;
+
+static void collect(void *ud, unsigned stream, const char *data, size_t n)
+{
+        sink *s = ud;
+
+        s->calls++;
+        assert_true(n > 0);
+        if (stream == 1)
+                assert_int_equal(strbuf_append(&s->out, data, n), 0);
+        else if (stream == 2)
+                assert_int_equal(strbuf_append(&s->err, data, n), 0);
+        else
+                fail_msg("unexpected stream %u", stream);
+}
+
+static size_t frame(char *buf, unsigned stream, const char *payload)
+{
+        size_t n = strlen(payload);
+
+        buf[0] = (char)stream;
+        buf[1] = buf[2] = buf[3] = 0;
+        buf[4] = (char)(n >> 24);
+        buf[5] = (char)(n >> 16);
+        buf[6] = (char)(n >> 8);
+        buf[7] = (char)n;
+        memcpy(buf + 8, payload, n);
+        return n + 8;
+}
+
+static size_t stream_fixture(char *buf)
+{
+        size_t n = 0;
+
+        n += frame(buf + n, 1, "{\"jsonrpc\":\"2.0\",\"id\":1}\n");
+        n += frame(buf + n, 2, "warning: something\n");
+        n += frame(buf + n, 1, "");
+        n += frame(buf + n, 1, "second");
+        n += frame(buf + n, 2, "!");
+        return n;
+}
+
+static void check_sink(sink *s)
+{
+        assert_string_equal(s->out.buf, "{\"jsonrpc\":\"2.0\",\"id\":1}\nsecond");
+        assert_string_equal(s->err.buf, "warning: something\n!");
+}
+
+static void test_demux_merged(void **state)
+{
+        char buf[512];
+        size_t n = stream_fixture(buf);
+        sink s = {.out = STRBUF_INIT(4096), .err = STRBUF_INIT(4096)};
+        docker_demux d;
+
+        docker_demux_init(&d);
+        assert_int_equal(docker_demux_feed(&d, buf, n, collect, &s), 0);
+        check_sink(&s);
+        assert_int_equal(s.calls, 4); /* the empty frame produces nothing */
+        assert_int_equal(d.hdr_len, 0);
+        assert_int_equal(d.remaining, 0);
+        strbuf_done(&s.out);
+        strbuf_done(&s.err);
+}
+
+/* Every split point, and byte by byte: headers split inside their 8 bytes. */
+static void test_demux_split(void **state)
+{
+        char buf[512];
+        size_t n = stream_fixture(buf);
+
+        for (size_t cut = 0; cut <= n; cut++) {
+                sink s = {.out = STRBUF_INIT(4096), .err = STRBUF_INIT(4096)};
+                docker_demux d;
+
+                docker_demux_init(&d);
+                assert_int_equal(docker_demux_feed(&d, buf, cut, collect, &s), 0);
+                assert_int_equal(docker_demux_feed(&d, buf + cut, n - cut, collect, &s), 0);
+                check_sink(&s);
+                strbuf_done(&s.out);
+                strbuf_done(&s.err);
+        }
+        sink s = {.out = STRBUF_INIT(4096), .err = STRBUF_INIT(4096)};
+        docker_demux d;
+        docker_demux_init(&d);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(docker_demux_feed(&d, buf + i, 1, collect, &s), 0);
+        check_sink(&s);
+        strbuf_done(&s.out);
+        strbuf_done(&s.err);
+}
+
+static void test_demux_bad_header(void **state)
+{
+        char buf[64];
+        size_t n = frame(buf, 1, "ok");
+        sink s = {.out = STRBUF_INIT(4096), .err = STRBUF_INIT(4096)};
+        docker_demux d;
+
+        n += frame(buf + n, 7, "bad");
+        docker_demux_init(&d);
+        assert_int_equal(docker_demux_feed(&d, buf, n, collect, &s), -1);
+        assert_string_equal(s.out.buf, "ok");
+        assert_null(s.err.buf);
+        strbuf_done(&s.out);
+        strbuf_done(&s.err);
+}
+
+/* A large frame: the 32-bit big-endian size is read in full. */
+static void test_demux_large(void **state)
+{
+        size_t len = 70000;
+        char *buf = malloc(len + 8);
+        sink s = {.out = STRBUF_INIT(1 << 20), .err = STRBUF_INIT(16)};
+        docker_demux d;
+
+        buf[0] = 1;
+        buf[1] = buf[2] = buf[3] = 0;
+        buf[4] = 0;
+        buf[5] = (char)(len >> 16);
+        buf[6] = (char)(len >> 8);
+        buf[7] = (char)len;
+        memset(buf + 8, 'x', len);
+        docker_demux_init(&d);
+        assert_int_equal(docker_demux_feed(&d, buf, 5, collect, &s), 0);
+        assert_int_equal(docker_demux_feed(&d, buf + 5, 1000, collect, &s), 0);
+        assert_int_equal(docker_demux_feed(&d, buf + 1005, len + 8 - 1005, collect, &s), 0);
+        assert_int_equal(s.out.len, len);
+        assert_int_equal(d.remaining, 0);
+        free(buf);
+        strbuf_done(&s.out);
+        strbuf_done(&s.err);
+}
+
+/* ---- container configuration -------------------------------------------- */
+
+static const char *array_item(const cJSON *a, int i)
+{
+        const cJSON *it = cJSON_GetArrayItem(a, i);
+        return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static void test_config_hardened(void **state)
+{
+        manifest *m = manifest_new("srv");
+        cJSON *c, *hc;
+
+        strv_free(m->command);
+        m->command = strv_push(strv_push(NULL, "/usr/bin/node"), "/app/index.js");
+        m->env = calloc(1, sizeof(*m->env));
+        m->env[0].key = xstrdup("A");
+        m->env[0].value = xstrdup("b=c");
+        m->n_env = 1;
+        m->memory_mb = 256;
+        m->pids = 64;
+        m->cpus = 0.5;
+
+        c = docker_container_config(m, "reg/x@sha256:" HEX64, NULL, "/var/lib/corral/servers");
+        assert_string_equal(json_get_string(c, "Image"), "reg/x@sha256:" HEX64);
+        assert_string_equal(array_item(json_get_array(c, "Entrypoint"), 0), "/usr/bin/node");
+        assert_string_equal(array_item(json_get_array(c, "Entrypoint"), 1), "/app/index.js");
+        assert_null(cJSON_GetObjectItem(c, "Cmd"));
+        assert_string_equal(array_item(json_get_array(c, "Env"), 0), "A=b=c");
+        assert_string_equal(json_get_string(c, "User"), "65534:65534");
+        assert_string_equal(json_get_string(json_get_object(c, "Labels"), DOCKER_LABEL_SERVER),
+                            "srv");
+        assert_string_equal(json_get_string(json_get_object(c, "Labels"), DOCKER_LABEL_ROOT),
+                            "/var/lib/corral/servers");
+        assert_true(json_get_bool(c, "OpenStdin", false));
+        assert_true(json_get_bool(c, "AttachStdin", false));
+        assert_true(json_get_bool(c, "StdinOnce", false));
+        assert_false(json_get_bool(c, "Tty", true));
+
+        hc = (cJSON *)json_get_object(c, "HostConfig");
+        assert_non_null(hc);
+        assert_int_equal(cJSON_GetArraySize(json_get_array(hc, "CapDrop")), 1);
+        assert_string_equal(array_item(json_get_array(hc, "CapDrop"), 0), "ALL");
+        assert_string_equal(array_item(json_get_array(hc, "SecurityOpt"), 0),
+                            "no-new-privileges");
+        assert_true(json_get_bool(hc, "ReadonlyRootfs", false));
+        assert_string_equal(json_get_string(json_get_object(hc, "Tmpfs"), "/tmp"),
+                            "rw,noexec,nosuid,size=64m");
+        assert_string_equal(json_get_string(hc, "NetworkMode"), "none");
+        assert_true(json_get_number(hc, "Memory", 0) == 256.0 * 1024 * 1024);
+        assert_true(json_get_number(hc, "MemorySwap", 0) == 256.0 * 1024 * 1024);
+        assert_true(json_get_number(hc, "NanoCpus", 0) == 500000000.0);
+        assert_true(json_get_number(hc, "PidsLimit", 0) == 64.0);
+        assert_true(json_get_bool(hc, "Init", false));
+        assert_false(json_get_bool(hc, "AutoRemove", true));
+        cJSON_Delete(c);
+
+        /* the image's own user is kept; network "host" gets the engine's NAT */
+        free(m->network);
+        m->network = xstrdup("host");
+        c = docker_container_config(m, "img", "node", NULL);
+        assert_string_equal(json_get_string(c, "User"), "node");
+        hc = (cJSON *)json_get_object(c, "HostConfig");
+        assert_string_equal(json_get_string(hc, "NetworkMode"), "bridge");
+        assert_null(json_get_string(json_get_object(c, "Labels"), DOCKER_LABEL_ROOT));
+        cJSON_Delete(c);
+        manifest_free(m);
+}
+
+/* ---- registry credentials ------------------------------------------------ */
+
+static void test_registry_auth(void **state)
+{
+        char dir[] = "/tmp/corral-test-docker-XXXXXX";
+        char *path, *auth = NULL;
+        const char *json;
+        unsigned char decoded[512] = {0};
+        corral_error err = {0};
+        const char *cfg = "{\"auths\": {\"https://127.0.0.1:5000\": {\"auth\": "
+                          "\"dXNlcjpwYXNzOndvcmQ=\"}, \"other.io\": {}}}";
+        cJSON *j;
+        size_t n;
+
+        assert_non_null(mkdtemp(dir));
+        path = path_join(dir, "config.json");
+        assert_int_equal(write_file_atomic(path, cfg, strlen(cfg), 0600), 0);
+        setenv("DOCKER_CONFIG", dir, 1);
+
+        assert_int_equal(docker_registry_auth("127.0.0.1:5000", &auth, &err), 0);
+        assert_non_null(auth);
+        assert_null(strchr(auth, '+'));
+        assert_null(strchr(auth, '/'));
+        for (char *p = auth; *p; p++)
+                *p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+        n = strlen(auth);
+        assert_true(EVP_DecodeBlock(decoded, (unsigned char *)auth, (int)n) > 0);
+        j = cJSON_Parse((char *)decoded);
+        assert_non_null(j);
+        assert_string_equal(json_get_string(j, "username"), "user");
+        assert_string_equal(json_get_string(j, "password"), "pass:word");
+        assert_string_equal(json_get_string(j, "serveraddress"), "127.0.0.1:5000");
+        cJSON_Delete(j);
+        free(auth);
+
+        /* no entry, and an entry without credentials: anonymous */
+        assert_int_equal(docker_registry_auth("127.0.0.1:5001", &auth, &err), 0);
+        assert_null(auth);
+        assert_int_equal(docker_registry_auth("other.io", &auth, &err), 0);
+        assert_null(auth);
+
+        json = "{not json";
+        assert_int_equal(write_file_atomic(path, json, strlen(json), 0600), 0);
+        assert_int_equal(docker_registry_auth("127.0.0.1:5000", &auth, &err), -EX_CONFIG);
+        assert_null(auth);
+
+        unsetenv("DOCKER_CONFIG");
+        (void)rm_rf(dir);
+        free(path);
+}
+
+/* DOCKER_HOST other than unix:// is refused before any connection. */
+static void test_docker_host(void **state)
+{
+        docker *d = NULL;
+        corral_error err = {0};
+
+        setenv("DOCKER_HOST", "tcp://127.0.0.1:2375", 1);
+        assert_int_equal(docker_open(&d, &err), -EX_CONFIG);
+        assert_non_null(strstr(err.msg, "unix://"));
+        corral_error_clear(&err);
+        setenv("DOCKER_HOST", "unix:///nonexistent/corral-test.sock", 1);
+        assert_int_equal(docker_open(&d, &err), -EX_UNAVAILABLE);
+        assert_non_null(strstr(err.msg, "docker engine unavailable"));
+        assert_non_null(strstr(err.msg, "/nonexistent/corral-test.sock"));
+        assert_null(d);
+        unsetenv("DOCKER_HOST");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ref_table),
+                cmocka_unit_test(test_ref_pinned_and_repo_digests),
+                cmocka_unit_test(test_demux_merged),
+                cmocka_unit_test(test_demux_split),
+                cmocka_unit_test(test_demux_bad_header),
+                cmocka_unit_test(test_demux_large),
+                cmocka_unit_test(test_config_hardened),
+                cmocka_unit_test(test_registry_auth),
+                cmocka_unit_test(test_docker_host),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
