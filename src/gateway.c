@@ -40,7 +40,9 @@
 #define GW_MAX_INFLIGHT 1024           /* forwarded requests per session */
 #define GW_MAX_SUBSCRIPTIONS 1024      /* resources/subscribe per session */
 #define GW_MAX_TIMEOUT_MS (24ull * 3600 * 1000)
-#define GW_INIT_WAIT_MS 10000 /* initialize waits this long for units still starting */
+/* For this long after the gateway starts, initialize waits for units still on
+ * their first start; after that it answers at once. */
+#define GW_INIT_WAIT_MS 10000
 #define GW_READ_CHUNK 65536
 #define GW_BACKLOG_MAX (16u << 20)          /* bytes held while initialize is pending */
 #define META_TIMEOUT_KEY "corral/timeoutMs" /* _meta key: per-request timeout */
@@ -58,7 +60,7 @@ struct gateway {
         supervisor *sv;
         bool system_mode;
         uint64_t timeout_ms;
-        uint64_t init_wait_ms;
+        uint64_t init_deadline; /* loop time (ms) after which initialize never waits */
         size_t page_size;
 
         gateway_session *sessions;
@@ -539,11 +541,14 @@ static void handle_initialize(gateway_session *s, const cJSON *id, const cJSON *
                 xstrdup(asked && mcp_protocol_supported(asked) ? asked : MCP_PROTOCOL_LATEST);
         s->init_id = json_dup(id);
         s->init_pending = true;
-        /* A client connecting while servers are still starting would see an
-         * empty tool list; wait a little for them to settle instead. */
-        if (gw->init_wait_ms && !units_settled(gw)) {
+        /* A client connecting right after start-up would see an empty tool
+         * list; wait a little for first starts to settle instead.  The grace
+         * is anchored at the gateway's start, so a server that hangs in its
+         * handshake delays clients once, not every time. */
+        uint64_t now = uv_now(gw->loop);
+        if (now < gw->init_deadline && !units_settled(gw)) {
                 if (!uv_is_active((uv_handle_t *)gw->init_timer))
-                        uv_timer_start(gw->init_timer, on_init_timer, gw->init_wait_ms, 0);
+                        uv_timer_start(gw->init_timer, on_init_timer, gw->init_deadline - now, 0);
                 return;
         }
         answer_initialize(s);
@@ -1179,7 +1184,7 @@ gateway *gateway_new(uv_loop_t *loop, supervisor *sv)
         gw->loop = loop;
         gw->sv = sv;
         gw->timeout_ms = env_ms("CORRAL_REQUEST_TIMEOUT_MS", GATEWAY_DEFAULT_TIMEOUT_MS);
-        gw->init_wait_ms = GW_INIT_WAIT_MS;
+        gw->init_deadline = uv_now(loop) + GW_INIT_WAIT_MS;
         gw->page_size = (size_t)env_ms("CORRAL_GATEWAY_PAGE_SIZE", GATEWAY_PAGE_SIZE);
         gw->upstream_level = -1;
         gw->owners_dirty = true;
