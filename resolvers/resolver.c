@@ -126,6 +126,8 @@ static const struct {
         resolver_fetch_fn fetch;
 } resolvers[] = {
         {SPEC_LOCAL, local_fetch},
+        {SPEC_NPM, resolver_npm_fetch},
+        {SPEC_DOCKER, resolver_docker_fetch},
 };
 
 static resolver_fetch_fn resolver_for(spec_kind kind)

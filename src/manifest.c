@@ -86,8 +86,11 @@ manifest *manifest_free(manifest *m)
                 free(m->lock[i].name);
                 free(m->lock[i].version);
                 free(m->lock[i].integrity);
+                free(m->lock[i].resolved);
+                free(m->lock[i].path);
         }
         free(m->lock);
+        strv_free(m->scripts_skipped);
         free(m->backend);
         strv_free(m->command);
         for (size_t i = 0; i < m->n_env; i++) {
@@ -303,10 +306,14 @@ static int parse_source(manifest *m, const cJSON *root, corral_error *err)
                     (r = get_str(e, "version", "source.lock[].version", true, false, &l->version,
                                  err)) < 0 ||
                     (r = get_str(e, "integrity", "source.lock[].integrity", false, true,
-                                 &l->integrity, err)) < 0)
+                                 &l->integrity, err)) < 0 ||
+                    (r = get_str(e, "resolved", "source.lock[].resolved", false, true,
+                                 &l->resolved, err)) < 0 ||
+                    (r = get_str(e, "path", "source.lock[].path", false, true, &l->path, err)) < 0)
                         return r;
         }
-        return 0;
+        return get_strv(src, "scripts_skipped", "source.scripts_skipped", MAX_LOCK,
+                        &m->scripts_skipped, err);
 }
 
 static int parse_runtime(manifest *m, const cJSON *root, corral_error *err)
@@ -501,8 +508,14 @@ cJSON *manifest_to_json(const manifest *m)
                 cJSON_AddItemToObject(e, "name", str_or_null(m->lock[i].name));
                 cJSON_AddItemToObject(e, "version", str_or_null(m->lock[i].version));
                 cJSON_AddItemToObject(e, "integrity", str_or_null(m->lock[i].integrity));
+                if (m->lock[i].resolved)
+                        cJSON_AddStringToObject(e, "resolved", m->lock[i].resolved);
+                if (m->lock[i].path)
+                        cJSON_AddStringToObject(e, "path", m->lock[i].path);
                 cJSON_AddItemToArray(lock, e);
         }
+        if (m->scripts_skipped)
+                cJSON_AddItemToObject(src, "scripts_skipped", strv_json(m->scripts_skipped));
 
         cJSON *rt = cJSON_AddObjectToObject(root, "runtime");
         cJSON_AddItemToObject(rt, "backend", str_or_null(m->backend));

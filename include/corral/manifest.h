@@ -15,6 +15,8 @@ typedef struct manifest_lock_entry {
         char *name;
         char *version;
         char *integrity; /* may be NULL */
+        char *resolved;  /* where it came from (npm: tarball URL); may be NULL */
+        char *path;      /* where it sits under pkg/ (npm: node_modules/a/node_modules/b); may be NULL */
 } manifest_lock_entry;
 
 typedef struct manifest_env {
@@ -34,6 +36,8 @@ typedef struct manifest {
         char *resolved_digest;
         manifest_lock_entry *lock;
         size_t n_lock;
+        char **scripts_skipped; /* source.scripts_skipped: packages whose install scripts were
+                                   not run (NULL-terminated; NULL = none) */
         /* runtime */
         char *backend;  /* "native" (default), "docker", "remote" */
         char **command; /* NULL-terminated argv, at least one element */

@@ -10,6 +10,9 @@
 #include "corral/spec.h"
 #include "corral/store.h"
 
+/* install_options.progress */
+enum { INSTALL_PROGRESS_NONE, INSTALL_PROGRESS_TTY, INSTALL_PROGRESS_JSON };
+
 typedef struct install_options {
         const char *spec;      /* as typed */
         const char *name;      /* --name, or NULL to derive from the spec */
@@ -18,6 +21,12 @@ typedef struct install_options {
         bool remote;           /* --remote */
         bool force;            /* --force: replace an installed server of the same name */
         const char *sandbox;   /* --sandbox PROFILE or NULL */
+        /* npm sources (resolvers/npm/, include/corral/npm.h) */
+        const char *registry;  /* --registry URL or NULL */
+        bool offline;          /* --offline: metadata and tarballs from the cache only */
+        bool frozen;           /* --frozen: reinstall the installed server's lock exactly */
+        bool allow_scripts;    /* --allow-scripts: refused until the sandbox runs scripts */
+        int progress;          /* INSTALL_PROGRESS_*: one line on a TTY, JSON events, none */
         /* Called once the code is fetched and the manifest filled, before the
          * commit (the store lock is held): 0 goes on, a negative sysexits code
          * with err set abandons the install.  NULL: no confirmation.  Used by
@@ -51,3 +60,25 @@ typedef int (*resolver_fetch_fn)(store *s, const install_options *opt, const sou
  * commands: pass `-- CMD ARGS`). */
 int resolver_local_fetch(const source_spec *spec, char *const *command, const char *pkg_dir,
                          manifest *m, corral_error *err);
+
+/* Docker images (resolvers/docker.c): pulls docker:IMAGE[:TAG][@DIGEST]
+ * through the engine (progress on stderr when it is a TTY), records the repo
+ * digest in m->resolved_digest (starts then run IMAGE@digest, not the tag),
+ * the tag in resolved_version and REGISTRY/REPOSITORY in resolved_url, sets
+ * runtime.backend "docker" and the command: opt->command, else the image's
+ * Entrypoint + Cmd.  pkg_dir gets only a marker file IMAGE naming the pinned
+ * reference.  -EX_UNAVAILABLE (no engine, registry down), -EX_NOINPUT (no
+ * such image or tag), -EX_DATAERR (no entrypoint/cmd and no command given,
+ * digest mismatch), -EX_USAGE (bad reference). */
+struct docker_ref;
+int resolver_docker_fetch(store *s, const install_options *opt, const source_spec *spec,
+                          const char *pkg_dir, manifest *m, corral_error *err);
+/* Pulls ref and gives its repo digest ("sha256:…", owned) and, when
+ * ret_command is not NULL, the image's Entrypoint + Cmd (owned, possibly
+ * empty).  Used by the resolver and by `corral update`.  Errors as above. */
+int resolver_docker_resolve(const struct docker_ref *ref, bool progress, char **ret_digest,
+                            char ***ret_command, corral_error *err);
+
+/* npm packages (resolvers/npm/npm.c; contract in include/corral/npm.h). */
+int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
+                       const char *pkg_dir, manifest *m, corral_error *err);

@@ -177,6 +177,10 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"yes", no_argument, NULL, 'y'},
                 {"json", no_argument, NULL, 'j'},
                 {"help", no_argument, NULL, 'h'},
+                {"registry", required_argument, NULL, 'G'},
+                {"offline", no_argument, NULL, 'O'},
+                {"frozen", no_argument, NULL, 'Z'},
+                {"allow-scripts", no_argument, NULL, 'S'},
                 {},
         };
         install_options opt = {0};
@@ -224,12 +228,29 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 case 'j':
                         ctx->json = true;
                         break;
+                case 'G':
+                        opt.registry = optarg;
+                        break;
+                case 'O':
+                        opt.offline = true;
+                        break;
+                case 'Z':
+                        /* The lock of the installed server replaces it. */
+                        opt.frozen = true;
+                        opt.force = true;
+                        break;
+                case 'S':
+                        opt.allow_scripts = true;
+                        break;
                 case 'h':
                         return cli_usage(ctx, false);
                 default:
                         return bad_option(ctx, c, argv);
                 }
         }
+        opt.progress = ctx->json                ? INSTALL_PROGRESS_JSON
+                       : isatty(STDERR_FILENO) ? INSTALL_PROGRESS_TTY
+                                               : INSTALL_PROGRESS_NONE;
         if (optind >= nopts)
                 return usage_error(ctx, "missing source spec");
         if (optind + 1 < nopts)

@@ -1,0 +1,171 @@
+/* The npm resolver (resolvers/npm/): registry configuration, abbreviated
+ * packuments fetched in parallel (libcurl multi), node-semver resolution into
+ * a hoisted node_modules tree, tarballs verified against their SRI integrity
+ * (OpenSSL EVP) and extracted with libarchive under strict entry checks, a
+ * content-addressed cache, and the lock recorded in the manifest (issue 3). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "corral/error.h"
+#include "corral/resolver.h"
+
+/* Caps on what the registry controls. */
+#define NPM_MAX_PACKUMENT (64u << 20)      /* one packument, bytes */
+#define NPM_MAX_TARBALL (256u << 20)       /* one compressed tarball, bytes */
+#define NPM_MAX_PACKAGES 10000             /* packages in one tree */
+#define NPM_DEFAULT_MAX_UNPACKED (512ull << 20) /* per package, bytes */
+#define NPM_DEFAULT_MAX_ENTRIES 50000      /* per package, tar entries */
+
+/* ---- integrity (resolvers/npm/integrity.c) ----------------------------- */
+
+typedef enum { NPM_HASH_SHA1, NPM_HASH_SHA256, NPM_HASH_SHA384, NPM_HASH_SHA512 } npm_hash_alg;
+
+typedef struct npm_integrity {
+        npm_hash_alg alg;
+        unsigned char digest[64];
+        size_t len; /* digest bytes */
+} npm_integrity;
+
+/* The strongest hash of an SRI string ("sha512-BASE64 sha1-BASE64 …"; unknown
+ * algorithms are skipped), or, when sri is NULL or empty, the hex sha1 shasum.
+ * 0, or -EX_DATAERR when neither gives a usable hash. */
+int npm_integrity_parse(npm_integrity *ret, const char *sri, const char *shasum,
+                        corral_error *err);
+/* Hashes len bytes of data and compares.  0 or -EX_DATAERR ("integrity
+ * mismatch: …", naming what, e.g. "foo@1.0.0"). */
+int npm_integrity_verify(const npm_integrity *want, const void *data, size_t len, const char *what,
+                         corral_error *err);
+/* "sha512-<hex>": the content-addressed cache key; owned. */
+char *npm_integrity_key(const npm_integrity *in);
+
+/* ---- extraction (resolvers/npm/extract.c) ------------------------------ */
+
+typedef enum {
+        NPM_ENTRY_FILE,
+        NPM_ENTRY_DIR,
+        NPM_ENTRY_SYMLINK,
+        NPM_ENTRY_HARDLINK,
+        NPM_ENTRY_OTHER, /* device, fifo, socket */
+} npm_entry_type;
+
+typedef struct npm_limits {
+        uint64_t max_unpacked; /* bytes per package */
+        uint64_t max_entries;  /* tar entries per package */
+} npm_limits;
+
+/* Checks one tar entry.  path is as stored (its first component, the
+ * package folder whatever its name, is stripped); link is the symlink target
+ * or hardlink path (NULL otherwise).  Returns 1 with *ret_rel (owned, the
+ * normalised path inside the package) and, for links, *ret_link (owned: the
+ * symlink target as given, or the normalised hardlink path); 0 when the entry
+ * is to be skipped (the top folder itself); -EX_DATAERR when it must be
+ * refused (absolute path, "..", link leaving the package, device or fifo). */
+int npm_tar_check_entry(const char *path, npm_entry_type type, const char *link, char **ret_rel,
+                        char **ret_link, corral_error *err);
+
+/* Extracts a .tgz held in memory into dest (created, must not exist as a
+ * file), refusing the package on any bad entry or when a cap in lim is
+ * exceeded.  Never writes through a symlink.  Dirs 0755, files 0644 or 0755
+ * when any exec bit is set.  0 or -EX_DATAERR (what names the package). */
+int npm_extract(const void *tgz, size_t len, const char *dest, const npm_limits *lim,
+                const char *what, corral_error *err);
+
+/* ---- the tree (resolvers/npm/tree.c) ------------------------------------ */
+
+typedef enum { NPM_DEP_PROD, NPM_DEP_OPTIONAL, NPM_DEP_PEER } npm_dep_kind;
+
+typedef struct npm_dep {
+        const char *name;
+        const char *range;
+        npm_dep_kind kind;
+} npm_dep;
+
+/* One resolved version of a package (borrowed from its packument by the
+ * resolver, built by hand in tests). */
+typedef struct npm_version {
+        const char *name;
+        const char *version;
+        npm_dep *deps;
+        size_t n_deps;
+        bool platform_ok; /* os/cpu/libc match the host */
+        void *data;       /* the resolver's own (the packument version object) */
+} npm_version;
+
+/* Picks the version of name for range (a range or a dist-tag): 1 with *ret,
+ * 0 when no version matches (then err says why), or a negative code for a
+ * hard failure. */
+typedef int (*npm_pick_fn)(void *userdata, const char *name, const char *range,
+                           const npm_version **ret, corral_error *err);
+
+typedef struct npm_node {
+        const char *name;
+        const npm_version *v;
+        struct npm_node *parent;
+        struct npm_node **children; /* sorted by name */
+        size_t n_children;
+        char *path; /* "node_modules/a/node_modules/b"; "" for the root */
+        unsigned depth;
+        bool visited; /* its dependencies are placed */
+        /* edges resolved so far, for the shadowing check */
+        const char **edge_names;
+        struct npm_node **edge_targets;
+        size_t n_edges;
+} npm_node;
+
+/* Builds the hoisted tree npm >= 7 builds for a root whose dependencies are
+ * root->deps: breadth-first, each dependency reusing the copy visible from its
+ * dependent when that satisfies the range, else placed at the highest
+ * ancestor where no other version of the name sits and no descendant would be
+ * shadowed (nesting on conflicts).  Peer dependencies are placed beside their
+ * dependent or higher; optional ones are skipped when unresolvable or on a
+ * platform mismatch.  At most max_nodes packages.  *ret owned
+ * (npm_tree_free()).  0 or the pick function's / -EX_DATAERR code. */
+int npm_tree_build(npm_node **ret, const npm_version *root, npm_pick_fn pick, void *userdata,
+                   size_t max_nodes, corral_error *err);
+npm_node *npm_tree_free(npm_node *root);
+/* Calls fn for every package node (not the root) in path order; stops on < 0. */
+int npm_tree_walk(const npm_node *root, int (*fn)(const npm_node *n, void *ud), void *ud);
+
+/* ---- registry configuration (resolvers/npm/config.c) ------------------- */
+
+typedef struct npm_auth {
+        char *prefix; /* "//host/path/" */
+        char *token;
+} npm_auth;
+
+typedef struct npm_config {
+        char *registry; /* with a trailing '/' */
+        char **scopes;  /* "@scope", parallel to scope_registries */
+        char **scope_registries;
+        npm_auth *auth;
+        size_t n_auth;
+} npm_config;
+
+/* Precedence: cli_registry (--registry, which also overrides scoped
+ * registries), corral.json's "registry" (config_path), $npm_config_registry,
+ * ~/.npmrc's registry=, then https://registry.npmjs.org/.  @scope:registry=
+ * and //host/:_authToken= lines come from ~/.npmrc ($NPM_CONFIG_USERCONFIG
+ * when set).  0 or -EX_CONFIG. */
+int npm_config_load(npm_config *ret, const char *cli_registry, const char *config_path,
+                    corral_error *err);
+void npm_config_done(npm_config *c);
+/* The registry for a package name (borrowed). */
+const char *npm_config_registry_for(const npm_config *c, const char *name);
+/* The token for url when a //host/path/ prefix matches it; NULL otherwise. */
+const char *npm_config_token_for(const npm_config *c, const char *url);
+
+/* ---- the resolver (resolvers/npm/npm.c) -------------------------------- */
+
+/* resolver_fetch_fn for SPEC_NPM: installs the package as a dependency of
+ * pkg_dir (pkg_dir/node_modules/…, like `npm install PKG --omit=dev
+ * --ignore-scripts` in an empty dir) and sets m->command to `node
+ * node_modules/PKG/BIN` plus opt->command (extra arguments after --).  With
+ * opt->frozen, installs exactly the lock of the installed server of the same
+ * name.  Errors: -EX_NOINPUT (unknown package or version), -EX_UNAVAILABLE
+ * (registry unreachable, not cached with --offline), -EX_DATAERR (integrity,
+ * bad tarball), -EX_USAGE (--allow-scripts, no bin). */
+int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
+                       const char *pkg_dir, manifest *m, corral_error *err);

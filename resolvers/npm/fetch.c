@@ -1,0 +1,204 @@
+/* HTTP for the npm resolver: GET requests driven by one libcurl multi handle
+ * (HTTP/2 multiplexing when the server offers it), single-threaded.  Bodies
+ * are collected into capped buffers; the caller's callback runs when a
+ * transfer ends. */
+#include <string.h>
+
+#include "npm_internal.h"
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        npm_http_req *q = userdata;
+        size_t n = size * nmemb;
+        if (strbuf_append(&q->body, data, n) < 0) {
+                q->too_big = true;
+                return 0;
+        }
+        if (q->http->on_bytes)
+                q->http->on_bytes(q->http->userdata, n);
+        return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        npm_http_req *q = userdata;
+        size_t n = size * nmemb;
+        if (n > 14 && strncasecmp(data, "cache-control:", 14) == 0) {
+                char line[256];
+                size_t l = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+                memcpy(line, data, l);
+                line[l] = '\0';
+                const char *ma = strstr(line, "max-age=");
+                if (ma && !strstr(line, "no-cache") && !strstr(line, "no-store")) {
+                        long v = strtol(ma + 8, NULL, 10);
+                        q->max_age = v > 0 && v <= 3600 ? v : 0;
+                }
+        }
+        if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
+                const char *v = data + 5;
+                size_t vl = n - 5;
+                while (vl && (*v == ' ' || *v == '\t')) {
+                        v++;
+                        vl--;
+                }
+                while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+                        vl--;
+                if (vl > 0 && vl < sizeof(q->etag)) {
+                        memcpy(q->etag, v, vl);
+                        q->etag[vl] = '\0';
+                }
+        }
+        return n;
+}
+
+int npm_http_init(npm_http *h, const npm_config *cfg, corral_error *err)
+{
+        *h = (npm_http){.cfg = cfg};
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return corral_error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+        h->multi = curl_multi_init();
+        if (!h->multi)
+                return corral_error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+        curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 16L);
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+        return 0;
+}
+
+static void req_free(npm_http_req *q)
+{
+        if (!q)
+                return;
+        if (q->h)
+                curl_easy_cleanup(q->h);
+        curl_slist_free_all(q->headers);
+        strbuf_done(&q->body);
+        free(q->url);
+        free(q);
+}
+
+void npm_http_done(npm_http *h)
+{
+        for (size_t i = 0; i < h->n_reqs; i++) {
+                if (h->reqs[i] && h->reqs[i]->h)
+                        curl_multi_remove_handle(h->multi, h->reqs[i]->h);
+                req_free(h->reqs[i]);
+        }
+        free(h->reqs);
+        if (h->multi)
+                curl_multi_cleanup(h->multi);
+        *h = (npm_http){0};
+}
+
+int npm_http_get(npm_http *h, const char *url, const char *accept, const char *etag, size_t max,
+                 npm_http_done_fn done, void *item, corral_error *err)
+{
+        npm_http_req *q = xcalloc(1, sizeof(*q));
+        q->http = h;
+        q->url = xstrdup(url);
+        q->body = STRBUF_INIT(max);
+        q->done = done;
+        q->item = item;
+        q->h = curl_easy_init();
+        if (!q->h) {
+                req_free(q);
+                return corral_error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+        }
+        CURL *c = q->h;
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 15000L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "corral/" CORRAL_VERSION " (npm resolver)");
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, q);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, q);
+        curl_easy_setopt(c, CURLOPT_PRIVATE, q);
+        if (accept) {
+                _cleanup_free_ char *hd = xasprintf("Accept: %s", accept);
+                q->headers = curl_slist_append(q->headers, hd);
+        }
+        if (etag) {
+                _cleanup_free_ char *hd = xasprintf("If-None-Match: %s", etag);
+                q->headers = curl_slist_append(q->headers, hd);
+        }
+        /* curl drops a custom Authorization header on redirects to another
+         * host (unless CURLOPT_UNRESTRICTED_AUTH), so the token stays home. */
+        const char *token = npm_config_token_for(h->cfg, url);
+        if (token) {
+                _cleanup_free_ char *hd = xasprintf("Authorization: Bearer %s", token);
+                q->headers = curl_slist_append(q->headers, hd);
+        }
+        if (q->headers)
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, q->headers);
+        if (curl_multi_add_handle(h->multi, c) != CURLM_OK) {
+                req_free(q);
+                return corral_error_set(err, EX_SOFTWARE, "cannot start a transfer");
+        }
+        h->reqs = xrealloc(h->reqs, (h->n_reqs + 1) * sizeof(*h->reqs));
+        h->reqs[h->n_reqs++] = q;
+        h->active++;
+        return 0;
+}
+
+static void forget(npm_http *h, npm_http_req *q)
+{
+        for (size_t i = 0; i < h->n_reqs; i++)
+                if (h->reqs[i] == q) {
+                        h->reqs[i] = h->reqs[--h->n_reqs];
+                        break;
+                }
+}
+
+int npm_http_step(npm_http *h, int timeout_ms, corral_error *err)
+{
+        int running = 0;
+        if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+                return corral_error_set(err, EX_SOFTWARE, "libcurl multi failed");
+        CURLMsg *msg;
+        int left = 0;
+        int r = 0;
+        while ((msg = curl_multi_info_read(h->multi, &left))) {
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                npm_http_req *q = NULL;
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+                curl_multi_remove_handle(h->multi, msg->easy_handle);
+                h->active--;
+                q->result = msg->data.result;
+                curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &q->status);
+                forget(h, q);
+                if (r >= 0)
+                        r = q->done(h->userdata, q, err);
+                req_free(q);
+        }
+        if (r < 0)
+                return r;
+        if (h->active > 0 && curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
+                return corral_error_set(err, EX_SOFTWARE, "libcurl poll failed");
+        return 0;
+}
+
+int npm_http_error(const npm_http_req *q, const char *what, corral_error *err)
+{
+        if (q->too_big)
+                return corral_error_set(err, EX_DATAERR, "%s: larger than %zu bytes", what,
+                                        q->body.max);
+        if (q->result == CURLE_PARTIAL_FILE)
+                return corral_error_set(err, EX_DATAERR, "%s: truncated download from %s", what,
+                                        q->url);
+        if (q->result != CURLE_OK)
+                return corral_error_set(err, EX_UNAVAILABLE, "%s: cannot reach %s: %s", what,
+                                        q->url, curl_easy_strerror(q->result));
+        return corral_error_set(err, q->status == 404 ? EX_NOINPUT : EX_UNAVAILABLE,
+                                "%s: %s answered HTTP %ld", what, q->url, q->status);
+}

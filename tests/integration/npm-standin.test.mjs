@@ -1,0 +1,275 @@
+// The npm resolver against a registry stand-in on 127.0.0.1
+// (tests/fixtures/npm-registry/server.mjs): bad input of every kind fails with
+// one clear line and leaves nothing in the store; the cache, --offline,
+// --frozen, tokens and install-script reporting work.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  EX, REPO, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, run,
+} from './lib.mjs';
+
+const { startRegistry, makeTgz, packageTgz } = await import(
+  path.join(REPO, 'tests/fixtures/npm-registry/server.mjs'));
+
+const SERVER_JS = '#!/usr/bin/env node\nconsole.log("hi");\n';
+
+/* A port nothing listens on. */
+async function closedPort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+function storeEntries(root) {
+  const list = (d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((e) => e !== '.lock') : []);
+  return { servers: list(path.join(root, 'servers')), staging: list(path.join(root, 'staging')) };
+}
+
+/* Cached tarballs whose content does not match their name (must be none). */
+function badCacheEntries(root) {
+  const d = path.join(root, 'cache', 'npm', 'tarballs');
+  const files = fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.tgz')) : [];
+  return files.filter((f) => f !== `sha512-${createHash('sha512')
+    .update(fs.readFileSync(path.join(d, f))).digest('hex')}.tgz`);
+}
+
+describe('npm: registry stand-in', { timeout: 240000 }, () => {
+  let reg;
+  let root;
+  let work;
+
+  before(async () => {
+    reg = await startRegistry();
+    root = newRoot('npmreg');
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-npmtar-'));
+
+    // A good server with a dependency tree that needs nesting:
+    // app → lib@^1, other → lib@^2 (lib 2 nests under other), and a peer.
+    reg.publish('lib', '1.0.0', { files: { 'index.js': 'module.exports = 1;\n' } });
+    reg.publish('lib', '1.5.0', { files: { 'index.js': 'module.exports = 1;\n' } });
+    reg.publish('lib', '2.0.0', { files: { 'index.js': 'module.exports = 2;\n' } });
+    reg.publish('other', '1.0.0', { meta: { dependencies: { lib: '^2.0.0' } } });
+    reg.publish('scripted', '1.0.0', { meta: { scripts: { postinstall: 'echo pwned > /tmp/pwned' } } });
+    reg.publish('winonly', '1.0.0', { meta: { os: ['win32'] } });
+    reg.publish('app', '1.0.0', {
+      files: { 'bin/app.js': SERVER_JS },
+      meta: {
+        bin: { app: 'bin/app.js' },
+        dependencies: { lib: '^1.0.0', other: '1.x', scripted: '*' },
+        optionalDependencies: { winonly: '^1.0.0', missingopt: '^1.0.0' },
+      },
+    });
+    reg.publish('app', '2.0.0-beta.1', { tag: 'next', files: { 'bin/app.js': SERVER_JS },
+      meta: { bin: 'bin/app.js' } });
+
+    // Bad tarballs.
+    const pj = (n) => ({ name: 'package/package.json', data: JSON.stringify({ name: n, version: '1.0.0' }) });
+    const bad = {
+      'bad-traversal': makeTgz([pj('bad-traversal'), { name: 'package/../../evil.js', data: 'x' }]),
+      'bad-abs-symlink': makeTgz([pj('bad-abs-symlink'), { name: 'package/passwd', type: '2', linkname: '/etc/passwd' }]),
+      'bad-rel-symlink': makeTgz([pj('bad-rel-symlink'), { name: 'package/up', type: '2', linkname: '../../../etc' }]),
+      'bad-hardlink': makeTgz([pj('bad-hardlink'), { name: 'package/hl', type: '1', linkname: '../../etc/passwd' }]),
+      'bad-device': makeTgz([pj('bad-device'), { name: 'package/null', type: '3' }]),
+      'bad-fifo': makeTgz([pj('bad-fifo'), { name: 'package/fifo', type: '6' }]),
+      'bad-manyfiles': makeTgz([
+        { name: 'package/package.json', data: '{"name":"bad-manyfiles","version":"1.0.0","bin":"x.js"}' },
+        { name: 'package/x.js', data: SERVER_JS },
+        ...Array.from({ length: 100000 }, (_, i) => ({ name: `package/f/${i}`, data: '' }))]),
+    };
+    // A real 1 GiB sparse file, archived by GNU tar in its sparse format.
+    const sp = path.join(work, 'sparse');
+    fs.mkdirSync(path.join(sp, 'package'), { recursive: true });
+    fs.writeFileSync(path.join(sp, 'package/package.json'), '{"name":"bad-sparse","version":"1.0.0"}');
+    const fd = fs.openSync(path.join(sp, 'package/big.bin'), 'w');
+    fs.ftruncateSync(fd, 1024 ** 3);
+    fs.closeSync(fd);
+    expectExit(await run('tar', ['--sparse', '-czf', path.join(work, 'sparse.tgz'), '-C', sp, 'package']), 0, 'tar');
+    bad['bad-sparse'] = fs.readFileSync(path.join(work, 'sparse.tgz'));
+    for (const [n, tgz] of Object.entries(bad)) {
+      reg.publish(n, '1.0.0', { tgz, meta: { bin: 'x.js' } });
+    }
+    reg.publish('bad-integrity', '1.0.0', {
+      tgz: packageTgz('bad-integrity', '1.0.0'),
+      dist: { integrity: `sha512-${Buffer.alloc(64, 7).toString('base64')}` },
+    });
+    reg.publish('bad-truncated', '1.0.0', { truncate: true,
+      tgz: packageTgz('bad-truncated', '1.0.0', { files: { 'big.js': 'x'.repeat(200000) } }) });
+    // A dependency whose tarball is bad fails the whole install.
+    reg.publish('bad-deep', '1.0.0', { meta: { bin: 'x.js', dependencies: { 'bad-integrity': '1' } } });
+  });
+
+  after(async () => {
+    await reg?.close();
+    cleanupRoot(root);
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  const install = (spec, extra = [], opts = {}) => corral(['install', spec, '--yes',
+    '--registry', opts.registry ?? reg.url, ...extra], { root, timeout: 120000, env: opts.env });
+
+  function expectClean(what) {
+    assert.deepEqual(storeEntries(root), { servers: [], staging: [] }, `${what}: store not clean`);
+  }
+
+  test('installs a tree: nesting on conflict, bins, optional skipped, scripts listed', async () => {
+    const r = await install('npm:app', ['--json']);
+    expectExit(r, 0, 'install app');
+    const m = JSON.parse(r.stdout);
+    const pkg = path.join(root, 'servers/app/pkg');
+    const ver = (p) => JSON.parse(fs.readFileSync(path.join(pkg, p, 'package.json'))).version;
+    assert.equal(ver('node_modules/app'), '1.0.0');
+    assert.equal(ver('node_modules/lib'), '1.5.0');
+    assert.equal(ver('node_modules/other/node_modules/lib'), '2.0.0');
+    assert.ok(!fs.existsSync(path.join(pkg, 'node_modules/winonly')), 'os-mismatched optional installed');
+    assert.deepEqual(m.runtime.command, ['node', 'node_modules/app/bin/app.js']);
+    assert.equal(fs.readlinkSync(path.join(pkg, 'node_modules/.bin/app')), '../app/bin/app.js');
+    assert.equal(fs.statSync(path.join(pkg, 'node_modules/app/bin/app.js')).mode & 0o777, 0o755);
+    assert.deepEqual(m.source.scripts_skipped, ['scripted@1.0.0']);
+    assert.ok(!fs.existsSync('/tmp/pwned') || fs.statSync('/tmp/pwned').mtimeMs < Date.now() - 60000);
+    assert.equal(m.source.lock.length, 5);
+    for (const l of m.source.lock) assert.match(l.integrity, /^sha512-/);
+    const run1 = await run('node', [path.join(pkg, m.runtime.command[1])]);
+    assert.equal(run1.stdout, 'hi\n');
+  });
+
+  test('a second install downloads no tarball; metadata revalidates with ETag', async () => {
+    reg.resetCounts();
+    const r = await install('npm:app', ['--name', 'app2']);
+    expectExit(r, 0, 'second install');
+    assert.equal(reg.counts.tarball, 0, 'tarballs downloaded again');
+    assert.ok(reg.counts.notModified > 0, 'no 304 revalidation');
+    assert.ok(reg.requests.every((q) => q.headers.accept?.includes('application/vnd.npm.install-v1+json')),
+      'packuments not requested abbreviated');
+  });
+
+  test('--offline installs from the cache without the registry', async () => {
+    reg.resetCounts();
+    try {
+      const r = await install('npm:app', ['--name', 'app3', '--offline']);
+      expectExit(r, 0, 'offline install');
+      assert.equal(reg.requests.length, 0, '--offline made requests');
+      // Not cached: a clear error.
+      const r2 = await install('npm:bad-device', ['--name', 'o4', '--offline']);
+      expectExit(r2, EX.UNAVAILABLE, 'offline miss');
+      expectOneLineError(r2, ['--offline', 'not in the cache']);
+    } finally {
+      for (const n of ['app2', 'app3']) await corral(['uninstall', n], { root });
+    }
+  });
+
+  test('--frozen reinstalls exactly the lock, even after a new release', async () => {
+    reg.publish('lib', '1.9.0', { files: { 'index.js': 'module.exports = 19;\n' } });
+    const r = await install('npm:app', ['--frozen', '--json']);
+    expectExit(r, 0, 'frozen');
+    const pkg = path.join(root, 'servers/app/pkg');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(pkg, 'node_modules/lib/package.json'))).version, '1.5.0');
+    const r2 = await install('npm:other', ['--frozen']);
+    expectExit(r2, EX.USAGE, 'frozen without install');
+    expectOneLineError(r2, ['--frozen', 'not installed']);
+    expectExit(await corral(['uninstall', 'app'], { root }), 0);
+    expectClean('after uninstall');
+  });
+
+  test('dist-tags select versions; unknown ones fail with 66', async () => {
+    const r = await install('npm:app@next', ['--name', 'appnext', '--json']);
+    expectExit(r, 0, 'app@next');
+    assert.equal(JSON.parse(r.stdout).source.resolved.version, '2.0.0-beta.1');
+    expectExit(await corral(['uninstall', 'appnext'], { root }), 0);
+    for (const spec of ['npm:app@9.9.9', 'npm:app@nosuchtag', 'npm:app@^7']) {
+      const r2 = await install(spec, ['--name', 'x']);
+      expectExit(r2, EX.NOINPUT, spec);
+      expectOneLineError(r2, ['app']);
+      expectClean(spec);
+    }
+  });
+
+  test('unknown package: 404 → 66', async () => {
+    const r = await install('npm:no-such-package-here');
+    expectExit(r, EX.NOINPUT, 'unknown package');
+    expectOneLineError(r, ['unknown package', 'no-such-package-here']);
+    expectClean('unknown package');
+  });
+
+  test('registry unreachable → 69', async () => {
+    const r = await install('npm:app', ['--name', 'x'],
+      { registry: `http://127.0.0.1:${await closedPort()}/` });
+    expectExit(r, EX.UNAVAILABLE, 'unreachable');
+    expectOneLineError(r, ['cannot reach']);
+    expectClean('unreachable');
+  });
+
+  test('--allow-scripts is refused clearly', async () => {
+    const r = await install('npm:app', ['--name', 'x', '--allow-scripts']);
+    expectExit(r, EX.USAGE, 'allow-scripts');
+    expectOneLineError(r, ['--allow-scripts', 'sandbox']);
+    expectClean('allow-scripts');
+  });
+
+  const cases = [
+    ['bad-integrity', /integrity mismatch/],
+    ['bad-deep', /integrity mismatch/],
+    ['bad-truncated', /truncated|bad tarball|integrity/],
+    ['bad-traversal', /'\.\.'|leaves the package/],
+    ['bad-abs-symlink', /absolute/],
+    ['bad-rel-symlink', /outside the package/],
+    ['bad-hardlink', /hardlink/],
+    ['bad-device', /device/],
+    ['bad-fifo', /fifo/],
+    ['bad-manyfiles', /more than 50000 entries/],
+    ['bad-sparse', /more than \d+ bytes/],
+  ];
+  for (const [name, pattern] of cases) {
+    test(`${name} is refused (65) and leaves nothing behind`, async () => {
+      const r = await install(`npm:${name}`);
+      expectExit(r, EX.DATAERR, name);
+      const line = expectOneLineError(r, [pattern]);
+      assert.ok(line.includes(name) || name === 'bad-deep', `error does not name the package: ${line}`);
+      expectClean(name);
+      assert.deepEqual(badCacheEntries(root), [], `${name}: unverified bytes in the cache`);
+    });
+  }
+
+  test('the caps are configurable (CORRAL_NPM_MAX_ENTRIES, CORRAL_NPM_MAX_UNPACKED)', async () => {
+    const r = await install('npm:app', ['--name', 'capped'], { env: { CORRAL_NPM_MAX_ENTRIES: '1' } });
+    expectExit(r, EX.DATAERR, 'entry cap');
+    expectOneLineError(r, ['more than 1 entries']);
+    const r2 = await install('npm:app', ['--name', 'capped'], { env: { CORRAL_NPM_MAX_UNPACKED: '10' } });
+    expectExit(r2, EX.DATAERR, 'size cap');
+    expectOneLineError(r2, ['more than 10 bytes']);
+    expectClean('caps');
+  });
+
+  test('tokens from .npmrc go only to their own host', async () => {
+    const rc = path.join(work, 'npmrc');
+    const host = new URL(reg.url).host;
+    fs.writeFileSync(rc, `//${host}/:_authToken=s3cret\n//registry.example.com/:_authToken=other\n`);
+    reg.resetCounts();
+    const r = await install('npm:lib', ['--name', 'lib', '--', 'x'], { env: { NPM_CONFIG_USERCONFIG: rc } });
+    // lib has no bin: a library is not a server.
+    expectExit(r, EX.USAGE, 'lib');
+    expectOneLineError(r, ['no "bin"']);
+    assert.ok(reg.requests.length > 0);
+    for (const q of reg.requests) assert.equal(q.headers.authorization, 'Bearer s3cret');
+  });
+
+  test('npm_config_registry and corral.json select the registry', async () => {
+    const r = await corral(['install', 'npm:app', '--yes', '--name', 'viaenv'],
+      { root, timeout: 120000, env: { npm_config_registry: reg.url } });
+    expectExit(r, 0, 'npm_config_registry');
+    fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/corral.json'), JSON.stringify({ registry: reg.url }));
+    const r2 = await corral(['install', 'npm:app', '--yes', '--name', 'viajson'], { root, timeout: 120000 });
+    fs.rmSync(path.join(root, 'etc/corral.json'));
+    expectExit(r2, 0, 'corral.json registry');
+    for (const n of ['viaenv', 'viajson']) expectExit(await corral(['uninstall', n], { root }), 0);
+  });
+});
