@@ -1,0 +1,370 @@
+// Docker servers on a real engine and a real registry: scripts/docker-env
+// starts Debian's dockerd on a private socket and data root (unless an engine
+// is already reachable) and docker-registry on 127.0.0.1:5000;
+// scripts/docker-image builds the test images from this machine's node and the
+// npm-installed server-everything and pushes them.  Then: install pins the
+// digest, the daemon runs the image as a hardened container, its tools work
+// through the gateway, a killed container is replaced, a moved tag changes
+// nothing until `corral update`, bad input leaves the store alone, and an
+// engine outage takes down only the docker server, which comes back with the
+// engine.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  EX, McpClient, REPO, cleanupRoot, corral, corralEnv, describeRun, exclusiveLock, expectExit,
+  expectOneLineError,
+  expectSameTree, installFixture, newRoot, resultText, run, socketPath, startDaemon, status,
+  storeSnapshot, unitOf, waitFor, waitReady, waitStatus,
+} from './lib.mjs';
+
+const NAME = 'everything';   // the docker server
+const NATIVE = 'native';     // the same package on the native backend
+
+/* KEY=VALUE lines of a script's stdout as an object. */
+function parseEnv(text) {
+  const o = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m) o[m[1]] = m[2];
+  }
+  return o;
+}
+
+/* One Engine API request over the unix socket; resolves {status, body}
+ * (body parsed as JSON when it is JSON). */
+function engine(sock, method, urlPath, { timeout = 20000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: sock, method, path: urlPath, timeout }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let body = text;
+        try { body = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, body });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${urlPath}: timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/* A TCP port on 127.0.0.1 nothing listens on (bound, then closed). */
+function closedPort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/* One docker test run (or bench) at a time on a machine: the engine-outage
+ * test stops the engine, and the registry's port is machine-wide. */
+const DOCKER_LOCK = '/tmp/corral-docker-tests.lock';
+
+const manifestOf = (root, name) =>
+  JSON.parse(fs.readFileSync(path.join(root, 'servers', name, 'manifest.json'), 'utf8'));
+
+describe('docker servers', { timeout: 400000 }, () => {
+  let env;        // what scripts/docker-env start printed
+  let img;        // what scripts/docker-image printed
+  let sock;       // the engine's unix socket path
+  let root;
+  let daemon;
+  let client;
+  let lock;
+  const cenv = () => ({ DOCKER_HOST: env.DOCKER_HOST });
+
+  const docker = async (args, what = `docker ${args.join(' ')}`) => {
+    const r = await run('docker', args, { env: corralEnv(cenv()), timeout: 120000 });
+    if (r.code !== 0) throw new Error(`${what}: ${describeRun(r)}`);
+    return r.stdout.trim();
+  };
+
+  /* Containers (running only unless all) carrying io.corral.server=name and
+   * made for our root (when they say which root, in io.corral.root). */
+  const containers = async (name, { all = false } = {}) => {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`io.corral.server=${name}`] }));
+    const r = await engine(sock, 'GET', `/containers/json?all=${all ? 1 : 0}&filters=${filters}`);
+    assert.equal(r.status, 200, `list containers: ${JSON.stringify(r.body)}`);
+    return r.body.filter((c) => {
+      const owner = c.Labels?.['io.corral.root'];
+      return owner === undefined || owner === root || owner.startsWith(`${root}/`);
+    });
+  };
+  const inspect = async (id) => {
+    const r = await engine(sock, 'GET', `/containers/${id}/json`);
+    assert.equal(r.status, 200, `inspect ${id}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  /* The one running container of name, once there is exactly one whose id is
+   * not `not` (and, with image, runs that image id). */
+  const waitContainer = (name, { not, image, timeout = 90000 } = {}) => waitFor(async () => {
+    const list = await containers(name);
+    if (list.length !== 1) return null;
+    const c = list[0];
+    if (not && c.Id === not) return null;
+    if (image && c.ImageID !== image) return null;
+    return c;
+  }, { timeout, interval: 200, what: `one running container of ${name}` +
+    `${not ? ` other than ${not.slice(0, 12)}` : ''}${image ? ` on image ${image.slice(7, 19)}` : ''}` });
+
+  /* everything__echo through the gateway, retried while the unit restarts. */
+  const echoes = (server, msg, timeout = 60000) => waitFor(async () => {
+    const res = await client.callTool(`${server}__echo`, { message: msg }, { timeout: 20000 });
+    return resultText(res) === `Echo: ${msg}` ? res : null;
+  }, { timeout, interval: 250, what: `${server}__echo to answer` });
+
+  before(async () => {
+    lock = await exclusiveLock(DOCKER_LOCK);
+    const e = await run(path.join(REPO, 'scripts/docker-env'), ['start'], { timeout: 120000 });
+    if (e.code !== 0) throw new Error(`scripts/docker-env start: ${describeRun(e)}`);
+    env = parseEnv(e.stdout);
+    assert.match(env.DOCKER_HOST ?? '', /^unix:\/\//, `docker-env printed no DOCKER_HOST:\n${e.stdout}`);
+    sock = env.DOCKER_HOST.slice('unix://'.length);
+    const i = await run(path.join(REPO, 'scripts/docker-image'), [], {
+      env: corralEnv({ DOCKER_HOST: env.DOCKER_HOST, CORRAL_TEST_REGISTRY: env.CORRAL_TEST_REGISTRY }),
+      timeout: 240000,
+    });
+    if (i.code !== 0) throw new Error(`scripts/docker-image: ${describeRun(i)}`);
+    img = parseEnv(i.stdout);
+    for (const k of ['CORRAL_TEST_IMAGE', 'CORRAL_TEST_DIGEST_A', 'CORRAL_TEST_ID_A', 'CORRAL_TEST_ID_B']) {
+      assert.ok(img[k], `docker-image printed no ${k}:\n${i.stdout}`);
+    }
+    root = newRoot('dk');
+    await installFixture(root, 'everything', NATIVE);
+  });
+
+  after(async () => {
+    try {
+      if (client) await client.close().catch(() => {});
+      if (daemon) await daemon.stop().catch(() => daemon.kill());
+      // A failed test can leave containers of ours behind.
+      if (sock) {
+        for (const n of [NAME, 'bad']) {
+          for (const c of await containers(n, { all: true }).catch(() => [])) {
+            await engine(sock, 'DELETE', `/containers/${c.Id}?force=1`).catch(() => {});
+          }
+        }
+      }
+      cleanupRoot(root);
+      if (env?.CORRAL_DOCKER_ENV_STARTED) {
+        const r = await run(path.join(REPO, 'scripts/docker-env'), ['stop'], { timeout: 120000 });
+        if (r.code !== 0) throw new Error(`scripts/docker-env stop: ${describeRun(r)}`);
+      }
+    } finally {
+      if (lock) await lock.release();
+    }
+  });
+
+  test('install pulls the image and pins its digest', async () => {
+    const r = await corral(['install', `docker:${img.CORRAL_TEST_IMAGE}`, '--name', NAME, '--yes'],
+      { root, env: cenv(), timeout: 180000 });
+    expectExit(r, 0, 'install docker:');
+    const m = manifestOf(root, NAME);
+    assert.equal(m.source?.kind, 'docker');
+    assert.equal(m.source?.resolved?.digest, img.CORRAL_TEST_DIGEST_A, 'the repo digest is recorded');
+    assert.equal(m.runtime?.backend, 'docker');
+    // The image was pulled into the engine under the digest.
+    const ref = `${img.CORRAL_TEST_IMAGE.replace(/:[^:/]+$/, '')}@${img.CORRAL_TEST_DIGEST_A}`;
+    const ir = await engine(sock, 'GET', `/images/${encodeURIComponent(ref)}/json`);
+    assert.equal(ir.status, 200, `image ${ref} is not in the engine`);
+    assert.equal(ir.body.Id, img.CORRAL_TEST_ID_A);
+  });
+
+  test('the daemon runs it as a container; its tools work through the gateway', async () => {
+    daemon = await startDaemon(root, { env: cenv() });
+    await waitReady(root, [NAME, NATIVE], 120000);
+    const c = await waitContainer(NAME);
+    assert.equal(c.ImageID, img.CORRAL_TEST_ID_A, 'the container runs the pinned image');
+    assert.equal(c.Labels['io.corral.server'], NAME);
+    client = await McpClient.connect(socketPath(root));
+    await client.initialize();
+    const tools = await client.waitTools((n) => n.includes(`${NAME}__echo`) && n.includes(`${NATIVE}__echo`),
+      'the docker and native echo tools');
+    assert.ok(tools.find((t) => t.name === `${NAME}__echo`).inputSchema?.properties?.message);
+    const res = await client.callTool(`${NAME}__echo`, { message: 'from a container' });
+    assert.equal(resultText(res), 'Echo: from a container');
+    const u = unitOf(await status(root), NAME);
+    assert.equal(u.backend, 'docker');
+  });
+
+  test('the container is created hardened (read back through the Engine API)', async () => {
+    const c = await waitContainer(NAME);
+    const j = await inspect(c.Id);
+    const h = j.HostConfig;
+    const m = manifestOf(root, NAME);
+    assert.deepEqual(h.CapDrop, ['ALL'], 'CapDrop');
+    assert.ok(!h.CapAdd || h.CapAdd.length === 0, `CapAdd: ${JSON.stringify(h.CapAdd)}`);
+    assert.equal(h.Privileged, false);
+    assert.ok((h.SecurityOpt || []).some((s) => /^no-new-privileges([:=]true)?$/.test(s)),
+      `SecurityOpt: ${JSON.stringify(h.SecurityOpt)}`);
+    assert.equal(h.ReadonlyRootfs, true, 'ReadonlyRootfs');
+    const tmpfs = Object.hasOwn(h.Tmpfs || {}, '/tmp') ||
+      (h.Mounts || []).some((x) => x.Type === 'tmpfs' && x.Target === '/tmp');
+    assert.ok(tmpfs, `no tmpfs on /tmp: Tmpfs ${JSON.stringify(h.Tmpfs)} Mounts ${JSON.stringify(h.Mounts)}`);
+    assert.equal(m.sandbox.network, 'none');
+    assert.equal(h.NetworkMode, 'none', 'NetworkMode');
+    assert.equal(h.Memory, m.sandbox.memory_mb * 1024 * 1024, 'Memory from sandbox.memory_mb');
+    assert.equal(h.NanoCpus, Math.round(m.sandbox.cpus * 1e9), 'NanoCpus from sandbox.cpus');
+    assert.equal(h.PidsLimit, m.sandbox.pids, 'PidsLimit from sandbox.pids');
+    assert.equal(h.Init, true, 'Init');
+    const user = j.Config.User ?? '';
+    assert.ok(user !== '' && !/^(root|0)(:|$)/.test(user), `Config.User is root or unset: '${user}'`);
+    assert.equal(j.Config.Labels['io.corral.server'], NAME);
+    // And the processes really run without root and without capabilities.
+    const st = fs.readFileSync(`/proc/${j.State.Pid}/status`, 'utf8');
+    const uid = /^Uid:\s+(\d+)\s+(\d+)/m.exec(st);
+    assert.ok(uid && uid[1] !== '0' && uid[2] !== '0', `container init runs as uid ${uid?.[1]}`);
+    assert.match(st, /^CapEff:\s+0+$/m, 'no effective capabilities');
+    assert.match(st, /^NoNewPrivs:\s+1$/m, 'no_new_privs is set');
+  });
+
+  test('docker kill: the server is restarted in a new container and answers', async () => {
+    const old = await waitContainer(NAME);
+    await docker(['kill', old.Id]);
+    const fresh = await waitContainer(NAME, { not: old.Id });
+    assert.equal(fresh.ImageID, img.CORRAL_TEST_ID_A);
+    await waitReady(root, [NAME], 90000);
+    await echoes(NAME, 'after docker kill');
+    // The killed container was removed, not left behind.
+    const all = await containers(NAME, { all: true });
+    assert.deepEqual(all.map((x) => x.Id), [fresh.Id], 'only the new container exists');
+  });
+
+  test('after the tag moves, restarts keep the pinned digest until corral update', async () => {
+    // Move :1 in the registry to image B.
+    await docker(['tag', img.CORRAL_TEST_IMAGE_B, img.CORRAL_TEST_IMAGE]);
+    await docker(['push', '--quiet', img.CORRAL_TEST_IMAGE]);
+    const old = await waitContainer(NAME);
+    await docker(['kill', old.Id]);
+    const fresh = await waitContainer(NAME, { not: old.Id });
+    assert.equal(fresh.ImageID, img.CORRAL_TEST_ID_A, 'a restart still runs the pinned digest, not the tag');
+    await waitReady(root, [NAME], 90000);
+    await echoes(NAME, 'still pinned');
+    assert.equal(manifestOf(root, NAME).source.resolved.digest, img.CORRAL_TEST_DIGEST_A);
+
+    const r = await corral(['update', NAME], { root, env: cenv(), timeout: 180000 });
+    expectExit(r, 0, 'update');
+    assert.equal(manifestOf(root, NAME).source.resolved.digest, img.CORRAL_TEST_DIGEST_B,
+      'update pins the digest the tag now names');
+    const moved = await waitContainer(NAME, { image: img.CORRAL_TEST_ID_B });
+    assert.equal((await inspect(moved.Id)).Config.Env.includes('CORRAL_TEST_IMAGE=b'), true);
+    await waitReady(root, [NAME], 90000);
+    await echoes(NAME, 'on the new digest');
+  });
+
+  describe('bad input: a clear error, the exact exit code, nothing installed', () => {
+    async function expectBad(spec, codes, names, { extraEnv = {}, what } = {}) {
+      const before = storeSnapshot(root);
+      const r = await corral(['install', spec, '--name', 'bad', '--yes'],
+        { root, env: { ...cenv(), ...extraEnv }, timeout: 120000 });
+      assert.ok(codes.includes(r.code), `${what ?? spec}: expected exit ${codes.join(' or ')}, ` +
+        `got ${describeRun(r)}`);
+      expectOneLineError(r, names, `install ${spec}`);
+      expectSameTree(before, storeSnapshot(root), `the store after install ${spec}`);
+      assert.ok(!fs.existsSync(path.join(root, 'servers', 'bad')), 'no servers/bad');
+      assert.deepEqual(await containers('bad', { all: true }), [], 'no container was created');
+      return r;
+    }
+
+    test('an image the registry does not have: 66 or 69 naming it', async () => {
+      const reg = env.CORRAL_TEST_REGISTRY;
+      await expectBad(`docker:${reg}/corral-test/nosuchimage:1`, [EX.NOINPUT, EX.UNAVAILABLE],
+        ['nosuchimage']);
+      await expectBad(`docker:${reg}/corral-test/everything:nosuchtag`, [EX.NOINPUT, EX.UNAVAILABLE],
+        ['nosuchtag']);
+    });
+
+    test('a registry that is down: 69', async () => {
+      const port = await closedPort();
+      await expectBad(`docker:127.0.0.1:${port}/corral-test/everything:1`, [EX.UNAVAILABLE],
+        [new RegExp(`127\\.0\\.0\\.1:${port}|registry|refused|unreachable`, 'i')]);
+    });
+
+    test('an engine that is down: 69', async () => {
+      const dead = path.join(root, 'dead-docker.sock');
+      await expectBad(`docker:${img.CORRAL_TEST_IMAGE}`, [EX.UNAVAILABLE], [/docker|engine/i],
+        { extraEnv: { DOCKER_HOST: `unix://${dead}` }, what: 'engine down' });
+    });
+
+    test('an image with no entrypoint and no cmd: 65', async () => {
+      await expectBad(`docker:${img.CORRAL_TEST_IMAGE_NOENTRY}`, [EX.DATAERR],
+        [/entrypoint|cmd|command/i]);
+    });
+
+    test('the daemon and both servers are unaffected', async () => {
+      assert.ok(daemon.running(), `the daemon exited:\n${daemon.output()}`);
+      await waitReady(root, [NAME, NATIVE]);
+      await echoes(NAME, 'still here');
+    });
+  });
+
+  test('engine outage: the docker server is unavailable with a reason, the native one works; ' +
+    'it comes back with the engine', async (t) => {
+    if (!/\bengine\b/.test(env.CORRAL_DOCKER_ENV_OWNED ?? '')) {
+      t.skip('the engine is not ours to stop');
+      return;
+    }
+    const s = await run(path.join(REPO, 'scripts/docker-env'), ['stop-engine'], { timeout: 120000 });
+    if (s.code !== 0) throw new Error(`docker-env stop-engine: ${describeRun(s)}`);
+    let restarted = false;
+    try {
+      // The first failure may be the attach stream ending; the reason then
+      // becomes the engine's absence.
+      const st = await waitStatus(root, (x) => {
+        const u = unitOf(x, NAME);
+        return u && u.state !== 'ready' && /(docker|engine).*unavailable/i.test(u.last_error ?? '');
+      }, `${NAME} to be down, its last_error saying the engine is unavailable`, 60000);
+      const u = unitOf(st, NAME);
+      assert.equal(unitOf(st, NATIVE)?.state, 'ready', 'the native server is unaffected');
+      await echoes(NATIVE, 'while the engine is down', 20000);
+      // A call to the docker server fails with an error naming it, at once.
+      await assert.rejects(client.callTool(`${NAME}__echo`, { message: 'x' }, { timeout: 30000 }),
+        (e) => e.code !== undefined && e.message.includes(NAME));
+      const human = expectExit(await corral(['status'], { root }), 0, 'status');
+      assert.match(human.stdout, new RegExp(`${NAME}.*unavailable`));
+      // Keep the engine away for more failed starts than the crash-loop limit
+      // (5 in 60 s): an outage must not leave the unit failed for good.
+      const down = await waitStatus(root, (x) => {
+        const v = unitOf(x, NAME);
+        return v && (v.state === 'failed' || v.restarts - u.restarts >= 5);
+      }, `${NAME} to retry 5 more times while the engine is down`, 90000);
+      const v = unitOf(down, NAME);
+      assert.ok(!['failed', 'ready'].includes(v.state), `an engine outage left ${NAME} ${v.state}: ` +
+        JSON.stringify(v));
+      assert.equal(unitOf(down, NATIVE)?.state, 'ready', 'the native server is still unaffected');
+
+      const g = await run(path.join(REPO, 'scripts/docker-env'), ['start-engine'], { timeout: 120000 });
+      if (g.code !== 0) throw new Error(`docker-env start-engine: ${describeRun(g)}`);
+      restarted = true;
+      await waitReady(root, [NAME, NATIVE], 120000);
+      const c = await waitContainer(NAME, { image: img.CORRAL_TEST_ID_B });
+      assert.equal(c.State, 'running');
+      await echoes(NAME, 'after the engine came back');
+    } finally {
+      if (!restarted) {
+        await run(path.join(REPO, 'scripts/docker-env'), ['start-engine'], { timeout: 120000 });
+      }
+    }
+  });
+
+  test('stopping the daemon stops and removes its containers', async () => {
+    await client.close();
+    client = null;
+    const r = await daemon.stop();
+    assert.equal(r.code, 0, `daemon exit: ${JSON.stringify(r)}\n${daemon.output()}`);
+    daemon = null;
+    assert.deepEqual(await containers(NAME, { all: true }), [], 'no container of ours is left');
+  });
+});
