@@ -16,11 +16,19 @@ typedef struct verb {
 
 static const verb verbs[] = {
         { "install", cli_install, "install a server from a source spec",
-          "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--remote] [--yes] [--json]\n"
-          "              SPEC [-- COMMAND ARGS...]\n"
-          "  SPEC is ./dir or /dir (a directory with package.json, or any directory with an\n"
-          "  explicit command after --); npm:, github:, docker:, smithery:, registry: and\n"
-          "  remote URLs are recognised but not built yet (exit 69)." },
+          "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
+          "              [--registry URL] [--offline] [--frozen] SPEC [-- COMMAND ARGS...]\n"
+          "  SPEC is one of:\n"
+          "    ./dir, /dir          a directory with package.json, or any directory with an\n"
+          "                         explicit command after --\n"
+          "    npm:NAME[@RANGE|@TAG], @scope/name[@range], name@range\n"
+          "                         an npm package; arguments after -- are appended to its bin\n"
+          "    docker:IMAGE[:TAG][@sha256:DIGEST]\n"
+          "                         an image pulled through the Docker engine and pinned by digest\n"
+          "  github:, smithery:, registry: and remote URLs are recognised but not built yet (exit 69).\n"
+          "  --sandbox default|strict|log|none chooses the native sandbox profile (none runs the\n"
+          "  server unconfined and says so in every listing).  --frozen reinstalls the installed\n"
+          "  server's lock exactly; --offline uses only the download cache." },
         { "uninstall", cli_uninstall, "remove an installed server", "[--purge] NAME\n"
           "  --purge also removes the server's data directory." },
         { "list", cli_list, "list installed servers", "[--json]" },
