@@ -33,6 +33,7 @@
 #include "corral/macro.h"
 #include "corral/mcp_client.h"
 #include "corral/strbuf.h"
+#include "corral/uvwrite.h"
 #include "gateway_internal.h"
 
 #define GW_WRITE_QUEUE_MAX (64u << 20) /* bytes queued to a client that does not read */
@@ -1233,13 +1234,6 @@ struct gw_conn {
         gw_conn *prev, *next;
 };
 
-typedef struct gw_write {
-        uv_write_t req;
-        size_t len;
-        size_t *queued; /* the owner's counter */
-        char data[];
-} gw_write;
-
 static void conn_close_cb(uv_handle_t *h)
 {
         gw_conn *conn = h->data;
@@ -1268,13 +1262,10 @@ static void conn_close(gw_conn *conn)
         uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
 }
 
-static void write_cb(uv_write_t *req, int status)
+static void write_cb(void *owner, int status)
 {
-        gw_write *w = (gw_write *)req;
-        gw_conn *conn = req->data;
+        gw_conn *conn = owner;
 
-        *w->queued -= w->len;
-        free(w);
         if (status < 0 && status != UV_ECANCELED) {
                 log_debug("gateway: write to client failed: %s", uv_strerror(status));
                 conn_close(conn);
@@ -1283,42 +1274,14 @@ static void write_cb(uv_write_t *req, int status)
 
 /* Queues data on stream; -1 when over the cap or the stream failed. */
 static int stream_send(uv_stream_t *st, size_t *queued, void *owner, const char *data, size_t len,
-                       uv_write_cb cb)
+                       uvwrite_done_fn cb)
 {
-        uv_buf_t buf;
-        gw_write *w;
-        int r;
+        int r = uvwrite_send(st, queued, GW_WRITE_QUEUE_MAX, data, len, cb, owner);
 
-        if (uv_stream_get_write_queue_size(st) == 0 && *queued == 0) {
-                buf = uv_buf_init((char *)data, (unsigned)len);
-                r = uv_try_write(st, &buf, 1);
-                if (r == (int)len)
-                        return 0;
-                if (r > 0) {
-                        data += r;
-                        len -= (size_t)r;
-                } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
-                        return -1;
-                }
-        }
-        if (*queued + len > GW_WRITE_QUEUE_MAX) {
+        if (r == -ENOBUFS)
                 log_warn("gateway: dropping a client that does not read (over %u MiB queued)",
                          GW_WRITE_QUEUE_MAX >> 20);
-                return -1;
-        }
-        w = xmalloc(sizeof(*w) + len);
-        memcpy(w->data, data, len);
-        w->len = len;
-        w->queued = queued;
-        w->req.data = owner;
-        buf = uv_buf_init(w->data, (unsigned)len);
-        r = uv_write(&w->req, st, &buf, 1, cb);
-        if (r < 0) {
-                free(w);
-                return -1;
-        }
-        *queued += len;
-        return 0;
+        return r < 0 ? -1 : 0;
 }
 
 static int conn_send(void *ud, const char *data, size_t len)
@@ -1566,13 +1529,10 @@ static void fd_report_eof(gw_fdconn *fc)
         uv_timer_start(fc->eof_timer, fd_eof_timer, 0, 0);
 }
 
-static void fd_write_cb(uv_write_t *req, int status)
+static void fd_write_cb(void *owner, int status)
 {
-        gw_write *w = (gw_write *)req;
-        gw_fdconn *fc = req->data;
+        gw_fdconn *fc = owner;
 
-        *w->queued -= w->len;
-        free(w);
         if (status < 0 && status != UV_ECANCELED && !fc->out_dead && !fc->closing) {
                 fc->out_dead = true;
                 fd_report_eof(fc);

@@ -152,7 +152,7 @@ const char *unit_state_name(unit_state s)
                 [UNIT_STOPPED] = "stopped",           [UNIT_STARTING] = "starting",
                 [UNIT_INITIALIZING] = "initializing", [UNIT_READY] = "ready",
                 [UNIT_BACKOFF] = "backoff",           [UNIT_FAILED] = "failed",
-                [UNIT_STOPPING] = "stopping",
+                [UNIT_STOPPING] = "stopping",         [UNIT_UNAVAILABLE] = "unavailable",
         };
 
         return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
@@ -450,6 +450,34 @@ static void on_backoff_done(uv_timer_t *t)
         unit_launch(u);
 }
 
+static void on_unavailable_retry(uv_timer_t *t)
+{
+        unit *u = t->data;
+
+        if (u->state != UNIT_UNAVAILABLE)
+                return;
+        unit_launch(u);
+}
+
+/* The service the backend runs on (the docker engine) is down: not the
+ * server's fault, so neither a crash nor a restart is counted, and the unit
+ * is retried every UNAVAILABLE_RETRY_MS until a start succeeds.  quiet: a
+ * retry that failed again (the daemon log says it once per outage; the
+ * server's log notes every attempt). */
+static void set_unavailable(unit *u, char *take_reason, bool quiet)
+{
+        supervisor *sv = u->sv;
+
+        set_str(&u->last_error, take_reason);
+        if (quiet)
+                log_debug("%s: still unavailable: %s", u->name, u->last_error);
+        else
+                log_warn("%s: unavailable: %s; retrying every %u s", u->name, u->last_error,
+                         UNAVAILABLE_RETRY_MS / 1000);
+        set_state(u, UNIT_UNAVAILABLE);
+        (void)uv_timer_start(u->timer, on_unavailable_retry, scaled(sv, UNAVAILABLE_RETRY_MS), 0);
+}
+
 static bool policy_restarts(const unit *u, bool failure)
 {
         const char *policy = u->m && u->m->restart ? u->m->restart : "on-failure";
@@ -545,7 +573,7 @@ static void on_proc_exit(void *ud, int exit_status, int term_signal)
         unit_state was = u->state;
         mcp_client *c = u->client;
         char *why, *reason;
-        bool failure;
+        bool failure, lost = u->be->service_lost && u->be->service_lost(u->proc);
 
         {
                 const char *known = u->be->exit_reason ? u->be->exit_reason(u->proc) : NULL;
@@ -570,6 +598,12 @@ static void on_proc_exit(void *ud, int exit_status, int term_signal)
                 finish_stop(u);
                 return;
         }
+        if (lost) {
+                logfile_note(u->log, "%s", why);
+                free(reason);
+                set_unavailable(u, why, false);
+                return;
+        }
         if (reason) {
                 logfile_note(u->log, "%s", why);
                 free(why);
@@ -590,6 +624,7 @@ static void unit_launch(unit *u)
         supervisor *sv = u->sv;
         corral_error err = {0};
         const runtime_backend *be;
+        bool retry = u->state == UNIT_UNAVAILABLE;
         int r;
 
         if (u->load_error) {
@@ -615,13 +650,8 @@ static void unit_launch(unit *u)
                 u->client = NULL;
                 (void)mcp_client_free(c);
                 logfile_note(u->log, "cannot start: %s", err.msg);
-                /* A backend whose service is down (the docker engine) is
-                 * retried slowly until it returns; that is not a crash. */
                 if (r == -EX_UNAVAILABLE) {
-                        set_str(&u->last_error, xstrdup(err.msg));
-                        set_state(u, UNIT_BACKOFF);
-                        (void)uv_timer_start(u->timer, on_backoff_done,
-                                             scaled(sv, UNAVAILABLE_RETRY_MS), 0);
+                        set_unavailable(u, xstrdup(err.msg), retry);
                         return;
                 }
                 /* Only a failure of the machine (fork, pipes) may go away by itself. */
@@ -659,11 +689,12 @@ static void on_stop_timer(uv_timer_t *t)
 }
 
 /* Begins stopping whatever runs; a unit without a process settles at once
- * (backoff → stopped). */
+ * (backoff or unavailable → stopped). */
 static void unit_stop_process(unit *u)
 {
         switch (u->state) {
         case UNIT_BACKOFF:
+        case UNIT_UNAVAILABLE:
                 (void)uv_timer_stop(u->timer);
                 set_state(u, UNIT_STOPPED);
                 break;
@@ -937,6 +968,7 @@ static int reconcile_loaded(unit *u, manifest *m)
         case UNIT_STOPPING:
                 break; /* a stop asked for by the user, or a restart already queued */
         case UNIT_BACKOFF:
+        case UNIT_UNAVAILABLE:
         case UNIT_FAILED:
                 start_or_queue(u);
                 break;
@@ -1027,6 +1059,7 @@ int unit_start(unit *u, corral_error *err)
         case UNIT_STOPPED:
         case UNIT_FAILED:
         case UNIT_BACKOFF:
+        case UNIT_UNAVAILABLE:
         case UNIT_STOPPING:
                 start_or_queue(u);
                 break;

@@ -32,7 +32,10 @@ typedef struct runtime_backend {
         /* Starts m's command.  Native: in servers/NAME/<cwd>, with a clean
          * environment (PATH, HOME=data dir, LANG, TMPDIR, plus m->env), stdin/
          * stdout/stderr on pipes, its own process group, PR_SET_PDEATHSIG.
-         * Returns 0 and an owned process, or -EX_OSERR / -EX_NOINPUT. */
+         * Returns 0 and an owned process, or -EX_OSERR / -EX_NOINPUT, or
+         * -EX_UNAVAILABLE when a service the backend needs is down (the
+         * docker engine): the supervisor shows the unit unavailable and
+         * retries without counting a crash. */
         int (*start)(uv_loop_t *loop, const manifest *m, const corral_paths *paths,
                      const runtime_callbacks *cb, void *ud, runtime_process **ret,
                      corral_error *err);
@@ -51,6 +54,11 @@ typedef struct runtime_backend {
          * knows better than the exit status, e.g. "killed by the OOM killer
          * (memory limit 512 MiB)"; NULL otherwise.  Valid until free(). */
         const char *(*exit_reason)(const runtime_process *p);
+        /* Optional (NULL allowed): whether the process ended because the
+         * service it runs on went away (the docker engine stopped), not by
+         * the server's doing.  The supervisor then shows the unit unavailable
+         * and retries without counting a crash; exit_reason says why. */
+        bool (*service_lost)(const runtime_process *p);
 } runtime_backend;
 
 extern const runtime_backend runtime_native;

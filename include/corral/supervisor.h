@@ -3,7 +3,12 @@
  * resources are cached.  Rules of DESIGN.md, "Supervisor":
  *   stopped → starting → initializing → ready; ready → backoff → starting on a
  *   crash; failed after 5 crashes in 60 s (until unit_restart()); stopping.
- *   Backoff 200 ms doubling to 30 s, reset after 60 s ready.  Stop: close
+ *   Backoff 200 ms doubling to 30 s, reset after 60 s ready.
+ *   unavailable: the service the backend runs on is down (the docker engine:
+ *   start() failed with -EX_UNAVAILABLE, or the process ended with the
+ *   backend's service_lost()); last_error says why, the start is retried
+ *   every 5 s, and neither a crash nor a restart is counted; a successful
+ *   start leaves it (→ initializing).  Stop: close
  *   stdin, SIGTERM after 5 s, SIGKILL after 10 s.  Health: ping every 30 s,
  *   3 misses → restart.  stderr → log/NAME.log with rotation.
  * Timings can be shortened for tests with CORRAL_TEST_TIMESCALE (a divisor). */
@@ -27,6 +32,7 @@ typedef enum {
         UNIT_BACKOFF,
         UNIT_FAILED,
         UNIT_STOPPING,
+        UNIT_UNAVAILABLE,
 } unit_state;
 
 typedef struct unit unit;
@@ -74,7 +80,7 @@ void supervisor_shutdown(supervisor *sv, void (*done)(void *ud), void *ud);
 size_t supervisor_units(supervisor *sv, unit *const **ret);
 unit *supervisor_find(supervisor *sv, const char *name);
 
-/* Manual control: start (also from failed/backoff), stop (stays stopped until
+/* Manual control: start (also from failed/backoff/unavailable: at once), stop (stays stopped until
  * start/restart or the next daemon start), restart.  0, or -EX_UNAVAILABLE when
  * the server is disabled. */
 int unit_start(unit *u, corral_error *err);
@@ -97,7 +103,8 @@ const cJSON *unit_resource_templates(const unit *u);
 int unit_pid(const unit *u);
 unsigned unit_restarts(const unit *u);
 /* Why it last stopped or failed ("exited with status 1", "killed by signal 9",
- * "initialize timed out", "sent an oversize message"), or NULL. */
+ * "initialize timed out", "sent an oversize message"), or why it is
+ * unavailable ("docker engine unavailable: …"), or NULL. */
 const char *unit_last_error(const unit *u);
 /* Status as JSON: {name, state, pid, restarts, enabled, backend, sandbox,
  * confined, last_error, tools, prompts, resources, resource_templates,

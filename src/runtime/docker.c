@@ -8,8 +8,9 @@
  * The Engine API calls (create, attach, start, inspect, kill, wait on an
  * exited container, remove) are blocking, each with a timeout (at most 30 s,
  * normally milliseconds); only the stdio stream runs on the loop.  An engine
- * that cannot be reached fails start() with -EX_UNAVAILABLE, which the
- * supervisor retries slowly without counting a crash. */
+ * that cannot be reached fails start() with -EX_UNAVAILABLE, and a stream
+ * that ends with the engine gone reports service_lost(); the supervisor then
+ * shows the unit unavailable and retries slowly without counting a crash. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "corral/jsonutil.h"
 #include "corral/log.h"
 #include "corral/runtime.h"
+#include "corral/uvwrite.h"
 #include "docker/internal.h"
 
 #define DOCKER_STDIN_MAX (64u << 20) /* bytes queued for a server's stdin */
@@ -45,6 +47,8 @@ struct runtime_process {
         bool exited;
         bool exit_called;
         bool freed;
+        bool engine_lost; /* the stream ended because the engine went away */
+        char *exit_reason; /* set with engine_lost */
         int exit_status;
         int term_signal;
         size_t queued;
@@ -59,6 +63,7 @@ static void on_handle_closed(uv_handle_t *h)
         if (--p->open_handles == 0 && p->freed) {
                 free(p->id);
                 free(p->name);
+                free(p->exit_reason);
                 free(p);
         }
 }
@@ -80,19 +85,29 @@ static void on_exit_timer(uv_timer_t *t)
                 p->cb.on_exit(p->ud, p->exit_status, p->term_signal);
 }
 
-/* The stream ended: the container stopped, or the engine went away. */
+/* The stream ended: the container stopped, or the engine went away.  A
+ * ping tells which: a container that merely stopped leaves an engine that
+ * answers, even when its wait call failed. */
 static void process_ended(runtime_process *p)
 {
-        corral_error err = {0};
+        corral_error err = {0}, perr = {0};
         int status = -1;
 
         if (p->exited)
                 return;
         p->exited = true;
         p->write_closed = true;
-        if (docker_container_wait(p->d, p->id, WAIT_TIMEOUT_MS, &status, &err) < 0) {
-                log_warn("%s: container %.12s: %s", p->name, p->id, err.msg);
+        if (docker_container_wait(p->d, p->id, WAIT_TIMEOUT_MS, &status, &err) < 0)
                 status = -1;
+        if (docker_ping(p->d, &perr) < 0) {
+                p->engine_lost = true;
+                p->exit_reason = xstrdup(perr.code == EX_UNAVAILABLE
+                                                 ? perr.msg
+                                                 : "docker engine unavailable: it does not "
+                                                   "answer a ping");
+                log_warn("%s: container %.12s: %s", p->name, p->id, p->exit_reason);
+        } else if (status == -1) {
+                log_warn("%s: container %.12s: %s", p->name, p->id, err.msg);
         }
         /* With Init the container's status is docker-init's, which reports a
          * signal death of the server as 128 + signal, as shells do. */
@@ -142,46 +157,25 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         process_ended(p);
 }
 
-typedef struct write_req {
-        uv_write_t req;
-        runtime_process *p;
-        size_t len;
-        char data[];
-} write_req;
-
-static void on_written(uv_write_t *req, int status)
+static void on_written(void *owner, int status)
 {
-        write_req *w = (write_req *)req;
-        runtime_process *p = w->p;
+        runtime_process *p = owner;
 
-        p->queued -= w->len;
-        free(w);
         if (status < 0)
                 p->write_closed = true;
 }
 
 static int docker_write(runtime_process *p, const char *data, size_t n)
 {
-        write_req *w;
-        uv_buf_t b;
+        int r;
 
         if (!p || p->freed || p->write_closed || !p->sock)
                 return -1;
-        if (n == 0)
-                return 0;
-        if (n > DOCKER_STDIN_MAX - p->queued)
-                return -1;
-        w = xmalloc(sizeof(*w) + n);
-        w->p = p;
-        w->len = n;
-        memcpy(w->data, data, n);
-        b = uv_buf_init(w->data, (unsigned)n);
-        if (uv_write(&w->req, (uv_stream_t *)p->sock, &b, 1, on_written) < 0) {
-                free(w);
-                return -1;
-        }
-        p->queued += n;
-        return 0;
+        r = uvwrite_send((uv_stream_t *)p->sock, &p->queued, DOCKER_STDIN_MAX, data, n, on_written,
+                         p);
+        if (r < 0 && r != -ENOBUFS)
+                p->write_closed = true;
+        return r < 0 ? -1 : 0;
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -193,6 +187,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
         if (--p->open_handles == 0 && p->freed) {
                 free(p->id);
                 free(p->name);
+                free(p->exit_reason);
                 free(p);
         }
 }
@@ -245,8 +240,11 @@ static runtime_process *docker_proc_free(runtime_process *p)
         if (!p)
                 return NULL;
         p->freed = true;
-        /* force removal kills a container that still runs */
-        remove_container(p->d, p->name, p->id);
+        /* Force removal kills a container that still runs.  With the engine
+         * gone it would only fail: the next start removes what is left
+         * (remove_stale()). */
+        if (!p->engine_lost)
+                remove_container(p->d, p->name, p->id);
         p->exited = true;
         p->d = docker_free(p->d);
         close_handle((uv_handle_t *)p->sock);
@@ -404,6 +402,16 @@ static int docker_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         return 0;
 }
 
+static const char *docker_exit_reason(const runtime_process *p)
+{
+        return p ? p->exit_reason : NULL;
+}
+
+static bool docker_service_lost(const runtime_process *p)
+{
+        return p && p->engine_lost;
+}
+
 const runtime_backend runtime_docker = {
         .name = "docker",
         .confines = true,
@@ -413,4 +421,6 @@ const runtime_backend runtime_docker = {
         .kill = docker_kill,
         .pid = docker_pid,
         .free = docker_proc_free,
+        .exit_reason = docker_exit_reason,
+        .service_lost = docker_service_lost,
 };

@@ -26,6 +26,7 @@
 #include "corral/paths.h"
 #include "corral/runtime.h"
 #include "corral/sandbox.h"
+#include "corral/uvwrite.h"
 
 #define NATIVE_STDIN_MAX (64u << 20) /* bytes queued for a server's stdin */
 #define NATIVE_EXIT_GRACE_MS 200     /* wait for stdout EOF after the reap */
@@ -286,22 +287,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         process_schedule_exit(p);
 }
 
-typedef struct write_req {
-        uv_write_t req;
-        runtime_process *p;
-        size_t len;
-        char data[];
-} write_req;
-
 static void native_close_stdin(runtime_process *p);
 
-static void on_written(uv_write_t *req, int status)
+static void on_written(void *owner, int status)
 {
-        write_req *w = (write_req *)req;
-        runtime_process *p = w->p;
+        runtime_process *p = owner;
 
-        p->queued -= w->len;
-        free(w);
         /* EPIPE: the server closed its stdin; later writes fail fast. */
         if (status < 0 && status != UV_ECANCELED && !p->freed)
                 native_close_stdin(p);
@@ -309,26 +300,15 @@ static void on_written(uv_write_t *req, int status)
 
 static int native_write(runtime_process *p, const char *data, size_t n)
 {
-        write_req *w;
-        uv_buf_t buf;
+        int r;
 
         if (!p || p->freed || p->reaped || !p->in)
                 return -1;
-        if (n == 0)
-                return 0;
-        if (n > NATIVE_STDIN_MAX - p->queued)
-                return -1;
-        w = xmalloc(sizeof(*w) + n);
-        w->p = p;
-        w->len = n;
-        memcpy(w->data, data, n);
-        buf = uv_buf_init(w->data, (unsigned)n);
-        if (uv_write(&w->req, (uv_stream_t *)p->in, &buf, 1, on_written) < 0) {
-                free(w);
-                return -1;
-        }
-        p->queued += n;
-        return 0;
+        r = uvwrite_send((uv_stream_t *)p->in, &p->queued, NATIVE_STDIN_MAX, data, n, on_written,
+                         p);
+        if (r < 0 && r != -ENOBUFS)
+                native_close_stdin(p);
+        return r < 0 ? -1 : 0;
 }
 
 static void native_close_stdin(runtime_process *p)

@@ -320,29 +320,38 @@ describe('docker servers', { timeout: 400000 }, () => {
     if (s.code !== 0) throw new Error(`docker-env stop-engine: ${describeRun(s)}`);
     let restarted = false;
     try {
-      // The first failure may be the attach stream ending; the reason then
-      // becomes the engine's absence.
+      // The stream's end with the engine gone, or the next start, makes the
+      // unit unavailable with the engine's absence as the reason.
       const st = await waitStatus(root, (x) => {
         const u = unitOf(x, NAME);
-        return u && u.state !== 'ready' && /(docker|engine).*unavailable/i.test(u.last_error ?? '');
-      }, `${NAME} to be down, its last_error saying the engine is unavailable`, 60000);
+        return u?.state === 'unavailable' && /docker engine unavailable/i.test(u.last_error ?? '');
+      }, `${NAME} to be unavailable, its last_error saying the engine is unavailable`, 60000);
       const u = unitOf(st, NAME);
+      assert.equal(u.pid, 0, 'an unavailable server has no process');
       assert.equal(unitOf(st, NATIVE)?.state, 'ready', 'the native server is unaffected');
       await echoes(NATIVE, 'while the engine is down', 20000);
-      // A call to the docker server fails with an error naming it, at once.
+      // A call to the docker server fails with an error naming it and its state, at once.
       await assert.rejects(client.callTool(`${NAME}__echo`, { message: 'x' }, { timeout: 30000 }),
-        (e) => e.code !== undefined && e.message.includes(NAME));
+        (e) => e.code !== undefined &&
+          e.message.includes(`server '${NAME}' is unavailable: docker engine unavailable`));
       const human = expectExit(await corral(['status'], { root }), 0, 'status');
-      assert.match(human.stdout, new RegExp(`${NAME}.*unavailable`));
+      assert.match(human.stdout, new RegExp(`${NAME}\\s+unavailable\\s.*docker engine unavailable`));
       // Keep the engine away for more failed starts than the crash-loop limit
-      // (5 in 60 s): an outage must not leave the unit failed for good.
+      // (5 in 60 s): each is noted in the server's log, none counts as a
+      // restart, and the unit stays unavailable (never failed).
+      const logFile = path.join(root, 'log', `${NAME}.log`);
+      const attempts = () => (fs.readFileSync(logFile, 'utf8')
+        .match(/cannot start: docker engine unavailable/g) ?? []).length;
+      const before = attempts();
       const down = await waitStatus(root, (x) => {
         const v = unitOf(x, NAME);
-        return v && (v.state === 'failed' || v.restarts - u.restarts >= 5);
-      }, `${NAME} to retry 5 more times while the engine is down`, 90000);
+        return v && (v.state !== 'unavailable' || attempts() - before >= 6);
+      }, `${NAME} to retry 6 more times while the engine is down`, 90000);
       const v = unitOf(down, NAME);
-      assert.ok(!['failed', 'ready'].includes(v.state), `an engine outage left ${NAME} ${v.state}: ` +
+      assert.equal(v.state, 'unavailable', `an engine outage left ${NAME} ${v.state}: ` +
         JSON.stringify(v));
+      assert.equal(v.restarts, u.restarts, 'retries while the engine is down are not restarts');
+      assert.match(v.last_error ?? '', /docker engine unavailable/);
       assert.equal(unitOf(down, NATIVE)?.state, 'ready', 'the native server is still unaffected');
 
       const g = await run(path.join(REPO, 'scripts/docker-env'), ['start-engine'], { timeout: 120000 });

@@ -877,6 +877,101 @@ static void test_restart_policy_no(void **state)
         fixture_free(fx);
 }
 
+/* A docker server whose engine is not there (DOCKER_HOST names a socket
+ * nobody listens on). */
+static void docker_no_engine(manifest *m)
+{
+        free(m->backend);
+        m->backend = xstrdup("docker");
+        free(m->spec);
+        m->spec = xstrdup("docker:127.0.0.1:5000/corral/none:1");
+}
+
+static size_t count_substr(const char *hay, const char *needle)
+{
+        size_t n = 0;
+
+        for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+                n++;
+        return n;
+}
+
+static void test_backend_unavailable(void **state)
+{
+        fixture *fx = fixture_new("100"); /* retries every 50 ms */
+        const char *env = getenv("DOCKER_HOST");
+        _cleanup_free_ char *saved = env ? xstrdup(env) : NULL;
+        _cleanup_free_ char *sock = path_join(fx->root, "no-engine.sock");
+        _cleanup_free_ char *host = xasprintf("unix://%s", sock);
+        _cleanup_free_ char *log = NULL;
+        _cleanup_json_ cJSON *status = NULL;
+        unit *u, *plain;
+
+        assert_int_equal(setenv("DOCKER_HOST", host, 1), 0);
+        install(fx, "boxed", "ok", "2026-01-01T00:00:00Z", false, docker_no_engine);
+        install(fx, "plain", "ok", "2026-01-02T00:00:00Z", false, NULL);
+        assert_int_equal(reconcile(fx), 2);
+        u = wait_state(fx, "boxed", UNIT_UNAVAILABLE);
+        assert_non_null(strstr(unit_last_error(u), "docker engine unavailable"));
+        assert_int_equal(unit_restarts(u), 0);
+        assert_int_equal(unit_pid(u), 0);
+        assert_null(unit_client(u));
+        assert_null(unit_tools(u));
+        status = unit_status_json(u);
+        assert_string_equal(json_get_string(status, "state"), "unavailable");
+        assert_non_null(strstr(json_get_string(status, "last_error"), "docker engine unavailable"));
+
+        /* Other servers are unaffected. */
+        plain = wait_state(fx, "plain", UNIT_READY);
+        assert_int_equal(unit_restarts(plain), 0);
+
+        /* Far more failed starts than the crash-loop limit: no crash and no
+         * restart is counted, and the unit is never failed. */
+        run_for(fx, 800);
+        u = supervisor_find(fx->sv, "boxed");
+        assert_int_equal(unit_get_state(u), UNIT_UNAVAILABLE);
+        assert_int_equal(unit_restarts(u), 0);
+        log = read_log(fx, "boxed");
+        assert_true(count_substr(log, "cannot start: docker engine unavailable") >= 6);
+
+        /* stop → stopped; start → tried at once, unavailable again. */
+        assert_int_equal(unit_stop(u), 0);
+        assert_int_equal(unit_get_state(u), UNIT_STOPPED);
+        run_for(fx, 200);
+        assert_int_equal(unit_get_state(u), UNIT_STOPPED);
+        {
+                corral_error err = {0};
+                assert_int_equal(unit_start(u, &err), 0);
+        }
+        assert_int_equal(unit_get_state(u), UNIT_UNAVAILABLE);
+        assert_int_equal(unit_restarts(u), 0);
+
+        assert_int_equal(unit_get_state(plain), UNIT_READY);
+        assert_int_equal(unit_restarts(plain), 0);
+        if (saved)
+                assert_int_equal(setenv("DOCKER_HOST", saved, 1), 0);
+        else
+                assert_int_equal(unsetenv("DOCKER_HOST"), 0);
+        fixture_free(fx);
+}
+
+static void test_state_names(void **state)
+{
+        static const struct {
+                unit_state s;
+                const char *name;
+        } cases[] = {
+                {UNIT_STOPPED, "stopped"},   {UNIT_STARTING, "starting"},
+                {UNIT_INITIALIZING, "initializing"}, {UNIT_READY, "ready"},
+                {UNIT_BACKOFF, "backoff"},   {UNIT_FAILED, "failed"},
+                {UNIT_STOPPING, "stopping"}, {UNIT_UNAVAILABLE, "unavailable"},
+                {(unit_state)99, "unknown"},
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+                assert_string_equal(unit_state_name(cases[i].s), cases[i].name);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -890,6 +985,8 @@ int main(void)
                 cmocka_unit_test(test_protocol_faults),
                 cmocka_unit_test(test_health_check),
                 cmocka_unit_test(test_restart_policy_no),
+                cmocka_unit_test(test_backend_unavailable),
+                cmocka_unit_test(test_state_names),
                 cmocka_unit_test(test_native_child_setup),
                 cmocka_unit_test(test_native_exit_and_signals),
         };
