@@ -3,6 +3,7 @@
  * server's status). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -21,9 +22,10 @@ static void on_signal(int sig)
         (void)sig;
 }
 
-static _noreturn_ void server_exec(const sbx_policy *p, const char *exe, char **argv)
+static _noreturn_ void server_exec(const sbx_policy *p, const char *exe, char **argv, int ctl_r)
 {
         struct rlimit rl;
+        struct sock_fprog prog;
         sigset_t none;
 
         /* The server leads its own session: the init signals its group. */
@@ -49,14 +51,23 @@ static _noreturn_ void server_exec(const sbx_policy *p, const char *exe, char **
                 sbx_warn_errno("cannot change to %s", p->cwd);
                 _exit(SBX_EX_NOINPUT);
         }
+        /* Usually there already: compiled outside while we built the
+         * filesystem. */
+        errno = -sbx_seccomp_receive(ctl_r, &prog);
+        if (errno) {
+                sbx_warn_errno("cannot receive the seccomp profile %s", p->profile);
+                _exit(SBX_EX_OSERR);
+        }
+        sbx_mark("server: rlimits set, filter received");
         if (syscall(SYS_close_range, 3U, ~0U, 0) < 0)
                 for (int fd = 3; fd < 65536; fd++)
                         (void)close(fd);
-        errno = -sbx_seccomp_load(p->profile);
+        errno = -sbx_seccomp_load(&prog);
         if (errno) {
                 sbx_warn_errno("cannot load the seccomp profile %s", p->profile);
                 _exit(SBX_EX_OSERR);
         }
+        sbx_mark("server: seccomp loaded, exec");
         execve(exe, argv, p->env);
         sbx_warn_errno("cannot execute %s", exe);
         _exit(errno == ENOENT ? 127 : 126);
@@ -65,7 +76,8 @@ fail:
         _exit(SBX_EX_OSERR);
 }
 
-_noreturn_ void sbx_init_run(const sbx_policy *p, const char *exe, char **argv, int status_w)
+_noreturn_ void sbx_init_run(const sbx_policy *p, const char *exe, char **argv, int status_w,
+                             int ctl_r)
 {
         struct sigaction sa;
         sigset_t set;
@@ -82,6 +94,7 @@ _noreturn_ void sbx_init_run(const sbx_policy *p, const char *exe, char **argv, 
         sigaddset(&set, SIGCHLD);
         (void)sigprocmask(SIG_BLOCK, &set, NULL);
 
+        sbx_mark("init: forking the server");
         server = fork();
         if (server < 0) {
                 sbx_warn_errno("cannot fork the server");
@@ -89,8 +102,9 @@ _noreturn_ void sbx_init_run(const sbx_policy *p, const char *exe, char **argv, 
         }
         if (server == 0) {
                 close(status_w);
-                server_exec(p, exe, argv);
+                server_exec(p, exe, argv, ctl_r);
         }
+        close(ctl_r);
         for (;;) {
                 siginfo_t si;
                 int sig = sigwaitinfo(&set, &si);
@@ -113,6 +127,7 @@ _noreturn_ void sbx_init_run(const sbx_policy *p, const char *exe, char **argv, 
                 }
         }
 done:
+        sbx_mark("init: server reaped");
         /* Whatever the server left behind dies with this pid namespace. */
         (void)!write(status_w, &status, sizeof(status));
         _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));

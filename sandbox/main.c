@@ -3,6 +3,7 @@
  * monitor; the child it clones into fresh namespaces becomes pid 1 there. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -140,36 +141,51 @@ typedef struct child_ctx {
         const char *exe;
         const char *prefix;
         char **argv;
-        int go_r, status_w;
-        pid_t launcher;
+        int ctl_r, status_w;
 } child_ctx;
+
+/* The launcher's messages on the control pipe, in this order: the user
+ * namespace map is written; the cgroups are joined (or given up with a
+ * warning); then the seccomp frame for the server.  EOF instead means the
+ * launcher failed or died: the sandbox ends there. */
+#define CTL_MAPPED 'g'
+#define CTL_CGROUPS 'c'
+
+static void await(int fd, char what)
+{
+        char c;
+        ssize_t n;
+
+        do
+                n = read(fd, &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1 || c != what)
+                _exit(SBX_EX_OSERR); /* launcher gone or failed */
+}
 
 static _noreturn_ void child_main(child_ctx *c)
 {
-        char go;
         int r;
 
         /* The launcher is our parent: if it dies, so does the sandbox. */
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        if (read(c->go_r, &go, 1) != 1)
-                _exit(SBX_EX_OSERR); /* launcher gone or failed */
-        close(c->go_r);
-        /* Host paths are opened while still the launcher's uid. */
+        /* Host paths are opened with the launcher's credentials, which stay
+         * ours until the uid switch below (the map does not change them):
+         * done while the launcher writes the map. */
         r = sbx_fs_open(c->fs, c->p, c->prefix);
         if (r)
                 _exit(r);
+        await(c->ctl_r, CTL_MAPPED);
+        sbx_mark("child: sources opened, map written");
         r = sbx_keep_caps_setid(SANDBOX_INSIDE_UID, SANDBOX_INSIDE_UID);
         if (r < 0) {
                 errno = -r;
                 sbx_warn_errno("cannot switch to the sandbox uid");
                 _exit(SBX_EX_OSERR);
         }
-        if (unshare(CLONE_NEWCGROUP) < 0) {
-                sbx_warn_errno("cannot create a cgroup namespace");
-                _exit(SBX_EX_OSERR);
-        }
         if (sbx_fs_build(c->fs, c->p) < 0)
                 _exit(SBX_EX_OSERR);
+        sbx_mark("child: filesystem built");
         sbx_fs_close(c->fs);
         if (sethostname(c->p->name, strlen(c->p->name)) < 0) {
                 sbx_warn_errno("cannot set the hostname");
@@ -178,6 +194,16 @@ static _noreturn_ void child_main(child_ctx *c)
         if (!c->p->net_host && (r = sbx_loopback_up()) < 0) {
                 errno = -r;
                 sbx_warn_errno("cannot bring up the loopback interface");
+                _exit(SBX_EX_OSERR);
+        }
+        /* The launcher set the cgroups up meanwhile.  The cgroup namespace is
+         * rooted where we are when it is created, so that waits until we are
+         * in the server's cgroups; so does the server's fork (a v1 move takes
+         * only us, not children forked before it). */
+        await(c->ctl_r, CTL_CGROUPS);
+        sbx_mark("child: cgroups joined");
+        if (unshare(CLONE_NEWCGROUP) < 0) {
+                sbx_warn_errno("cannot create a cgroup namespace");
                 _exit(SBX_EX_OSERR);
         }
         r = sbx_drop_caps();
@@ -193,7 +219,19 @@ static _noreturn_ void child_main(child_ctx *c)
         /* The server shares our uid: keep it out of the init's memory and
          * /proc files (environ, mem, fds). */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        sbx_init_run(c->p, c->exe, c->argv, c->status_w);
+        sbx_mark("child: privileges dropped");
+        sbx_init_run(c->p, c->exe, c->argv, c->status_w, c->ctl_r);
+}
+
+/* 0, or -errno (-EPIPE: the sandbox is gone already). */
+static int ctl_send(int fd, char what)
+{
+        ssize_t n;
+
+        do
+                n = write(fd, &what, 1);
+        while (n < 0 && errno == EINTR);
+        return n == 1 ? 0 : -errno;
 }
 
 static void status_line(int fd, int exit_status, int term_signal, bool oom, unsigned memory_mb)
@@ -215,7 +253,7 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         sbx_fs fs;
         sbx_cgroup cg;
         child_ctx c;
-        int go[2] = {-1, -1}, st[2] = {-1, -1};
+        int ctl[2] = {-1, -1}, st[2] = {-1, -1};
         uid_t uid;
         gid_t gid;
         unsigned long flags;
@@ -239,10 +277,10 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         if (r)
                 return r;
 
-        sbx_cgroup_setup(&cg, p);
-        if (pipe2(go, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0) {
+        sbx_mark("command resolved");
+        memset(&cg, 0, sizeof(cg));
+        if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0) {
                 sbx_warn_errno("cannot create pipes");
-                sbx_cgroup_cleanup(&cg);
                 return SBX_EX_OSERR;
         }
 
@@ -253,9 +291,8 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         c.exe = exe;
         c.prefix = prefix;
         c.argv = argv;
-        c.go_r = go[0];
+        c.ctl_r = ctl[0];
         c.status_w = st[1];
-        c.launcher = getpid();
 
         /* Signals wait in the mask until the child is there to forward to. */
         sigemptyset(&set);
@@ -270,25 +307,25 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
                 flags |= CLONE_NEWNET;
         pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid == 0) {
-                close(go[1]);
+                close(ctl[1]);
                 close(st[0]);
                 if (status_fd >= 0)
                         close(status_fd);
                 (void)sigprocmask(SIG_SETMASK, &old, NULL);
                 child_main(&c);
         }
-        close(go[0]);
+        close(ctl[0]);
         close(st[1]);
         if (pid < 0) {
                 sbx_warn_errno("cannot create namespaces (clone)");
                 if (errno == EPERM || errno == ENOSPC)
                         sbx_warn("hint: user namespaces may be disabled "
                                  "(kernel.unprivileged_userns_clone, user.max_user_namespaces)");
-                close(go[1]);
+                close(ctl[1]);
                 close(st[0]);
-                sbx_cgroup_cleanup(&cg);
                 return SBX_EX_OSERR;
         }
+        sbx_mark("cloned");
         snprintf(map, sizeof(map), "%u %u 1\n", SANDBOX_INSIDE_UID, (unsigned)uid);
         r = write_proc(pid, "uid_map", map);
         if (r == 0)
@@ -297,17 +334,32 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
                 snprintf(map, sizeof(map), "%u %u 1\n", SANDBOX_INSIDE_UID, (unsigned)gid);
                 r = write_proc(pid, "gid_map", map);
         }
+        /* A sandbox that failed closes its end of the control pipe: the
+         * write fails rather than kill us (its cgroups must still go). */
+        (void)signal(SIGPIPE, SIG_IGN);
         if (r < 0) {
                 errno = -r;
                 sbx_warn_errno("cannot write the user namespace map");
         } else {
-                (void)sbx_cgroup_attach(&cg, pid);
-                /* Not much to do about a signal here: the child then dies by
-                 * PDEATHSIG or EOF. */
-                if (write(go[1], "g", 1) != 1)
-                        r = -errno;
+                sbx_mark("uid map written");
+                r = ctl_send(ctl[1], CTL_MAPPED);
         }
-        close(go[1]);
+        /* Each of these overlaps the sandbox building its filesystem. */
+        if (r == 0) {
+                sbx_cgroup_setup(&cg, p);
+                (void)sbx_cgroup_attach(&cg, pid);
+                sbx_mark("cgroups joined");
+                r = ctl_send(ctl[1], CTL_CGROUPS);
+        }
+        if (r == 0) {
+                r = sbx_seccomp_send(p->profile, ctl[1]);
+                if (r < 0 && r != -EPIPE) {
+                        errno = -r;
+                        sbx_warn_errno("cannot compile the seccomp profile %s", p->profile);
+                }
+                sbx_mark("seccomp filter sent");
+        }
+        close(ctl[1]);
         if (r < 0)
                 (void)kill(pid, SIGKILL);
 
@@ -350,6 +402,7 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
                         server_status = s;
         }
         close(st[0]);
+        sbx_mark("sandbox exited");
         if (server_status == -1)
                 server_status = status; /* the init failed or was killed */
 
@@ -358,6 +411,7 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
                 sbx_warn("%s: killed by the OOM killer (memory limit %u MiB)", p->name,
                          p->memory_mb);
         sbx_cgroup_cleanup(&cg);
+        sbx_mark("cgroups removed");
         status_line(status_fd, WIFEXITED(server_status) ? WEXITSTATUS(server_status) : -1,
                     WIFSIGNALED(server_status) ? WTERMSIG(server_status) : 0, oom, p->memory_mb);
         if (WIFSIGNALED(server_status)) {
@@ -394,6 +448,8 @@ int main(int argc, char **argv)
         }
         if (!policy_path || i >= argc)
                 return usage();
+        sbx_timing_init();
+        sbx_mark("start");
         {
                 pid_t ppid = getppid();
                 sigset_t pd;
@@ -406,13 +462,15 @@ int main(int argc, char **argv)
         }
         if (status_fd >= 0 && fcntl(status_fd, F_GETFD) < 0)
                 return usage();
-        /* Nothing the caller left open may reach the server. */
-        for (int fd = 3; fd < 1024; fd++)
-                if (fd != status_fd)
+        /* Nothing the caller left open may reach the server (the status fd
+         * included: only the launcher writes it).  One call where the kernel
+         * has it (5.11). */
+        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                for (int fd = 3; fd < 1024; fd++)
                         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-        if (status_fd >= 0)
-                (void)fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+        sbx_mark("fds marked cloexec");
         r = sbx_policy_load(&p, policy_path);
+        sbx_mark("policy loaded");
         if (r) {
                 sbx_policy_done(&p);
                 return r;

@@ -6,7 +6,10 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CORRAL_SANDBOX_LAUNCHER_ONLY
 #include "sandbox.h"
@@ -32,6 +35,37 @@ void sbx_warn_errno(const char *fmt, ...)
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fprintf(stderr, ": %s\n", strerror(e));
+}
+
+static struct timespec timing_base;
+static bool timing_on;
+
+void sbx_timing_init(void)
+{
+        const char *v = getenv("CORRAL_SANDBOX_TIMING");
+
+        timing_on = v && *v && strcmp(v, "0") != 0;
+        if (timing_on)
+                clock_gettime(CLOCK_MONOTONIC, &timing_base);
+}
+
+void sbx_mark(const char *what)
+{
+        struct timespec now;
+        char buf[160];
+        long long us;
+        int n;
+
+        if (!timing_on)
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        us = (now.tv_sec - timing_base.tv_sec) * 1000000LL +
+             (now.tv_nsec - timing_base.tv_nsec) / 1000;
+        /* One write: the launcher, the init and the server share stderr. */
+        n = snprintf(buf, sizeof(buf), "corral-sandbox: timing %ld +%lld %s\n", (long)getpid(), us,
+                     what);
+        if (n > 0)
+                (void)!write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static bool valid_name(const char *s)

@@ -43,6 +43,14 @@ void sbx_warn(const char *fmt, ...) _printf_(1, 2);
 /* sbx_warn() with ": strerror(errno)" appended. */
 void sbx_warn_errno(const char *fmt, ...) _printf_(1, 2);
 
+/* Launch timing for bench/sandbox-start and profiling: with
+ * CORRAL_SANDBOX_TIMING=1 in the launcher's environment, each call prints
+ * "corral-sandbox: timing PID +MICROSECONDS what" on stderr (microseconds
+ * since sbx_timing_init(), shared by the launcher and its children).
+ * Otherwise a no-op. */
+void sbx_timing_init(void);
+void sbx_mark(const char *what);
+
 /* policy.c: parse JSON text; 0 or a launcher exit code with the message
  * printed. */
 int sbx_policy_parse(sbx_policy *p, const char *json, size_t len);
@@ -71,8 +79,16 @@ void sbx_cgroup_cleanup(sbx_cgroup *cg);
 int sbx_drop_caps(void);
 int sbx_keep_caps_setid(uid_t uid, gid_t gid);
 
-/* seccomp.c: load the profile's filter (last step before exec). 0 or -errno. */
-int sbx_seccomp_load(const char *profile);
+/* seccomp.c: the launcher compiles the profile's filter and writes it to fd
+ * (one frame: magic, length, BPF program); the server reads that frame from
+ * the other end into *prog (filter malloc'ed, the process execs or exits
+ * soon after) and loads it as the last step before exec.  All 0 or -errno;
+ * a short or malformed frame (the launcher failed or died) is an error, so
+ * the server never runs unfiltered. */
+struct sock_fprog;
+int sbx_seccomp_send(const char *profile, int fd);
+int sbx_seccomp_receive(int fd, struct sock_fprog *prog);
+int sbx_seccomp_load(const struct sock_fprog *prog);
 
 /* mounts.c: everything from the private mount namespace to pivot_root.
  * cmd_prefix: an extra read-only host directory for the command, or NULL.
@@ -95,5 +111,7 @@ void sbx_fs_close(sbx_fs *fs);
 /* Brings "lo" up in a fresh net namespace. */
 int sbx_loopback_up(void);
 
-/* init.c: pid 1 inside.  Never returns. */
-_noreturn_ void sbx_init_run(const sbx_policy *p, const char *exe, char **argv, int status_w);
+/* init.c: pid 1 inside.  Never returns.  ctl_r: the launcher's pipe, on
+ * which the server receives its seccomp filter (sbx_seccomp_send). */
+_noreturn_ void sbx_init_run(const sbx_policy *p, const char *exe, char **argv, int status_w,
+                             int ctl_r);
