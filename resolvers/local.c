@@ -118,77 +118,6 @@ static int read_json(int dfd, const char *dir, const char *rel, cJSON **ret, cor
         return 0;
 }
 
-/* "./dist//index.js" → "dist/index.js"; NULL when the path leaves the
- * package (absolute, "..") or is empty. */
-static char *normalise_rel(const char *p)
-{
-        if (!p || p[0] == '/' || strlen(p) > 4096)
-                return NULL;
-        strbuf b = STRBUF_INIT(0);
-        while (*p) {
-                size_t n = strcspn(p, "/");
-                if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        strbuf_done(&b);
-                        return NULL;
-                }
-                if (n > 0 && !(n == 1 && p[0] == '.')) {
-                        if (b.len)
-                                (void)strbuf_append(&b, "/", 1);
-                        (void)strbuf_append(&b, p, n);
-                }
-                p += n;
-                while (*p == '/')
-                        p++;
-        }
-        if (b.len == 0) {
-                strbuf_done(&b);
-                return NULL;
-        }
-        return strbuf_steal(&b);
-}
-
-typedef enum { BIN_NONE, BIN_ONE, BIN_AMBIGUOUS } bin_result;
-
-/* package.json's "bin": a string, or an object whose entry named after the
- * package (without its scope) wins, or whose only entry is taken.  On
- * BIN_AMBIGUOUS, *ret_bin lists the entry names. */
-static bin_result pick_bin(const cJSON *pkg, char **ret_bin)
-{
-        const cJSON *bin = cJSON_GetObjectItemCaseSensitive(pkg, "bin");
-        *ret_bin = NULL;
-        if (cJSON_IsString(bin)) {
-                *ret_bin = xstrdup(bin->valuestring);
-                return BIN_ONE;
-        }
-        if (!cJSON_IsObject(bin) || !bin->child)
-                return BIN_NONE;
-        if (!bin->child->next) {
-                if (!cJSON_IsString(bin->child))
-                        return BIN_NONE;
-                *ret_bin = xstrdup(bin->child->valuestring);
-                return BIN_ONE;
-        }
-        const char *name = json_get_string(pkg, "name");
-        if (name) {
-                const char *slash = strchr(name, '/');
-                const char *base = slash ? slash + 1 : name;
-                const char *v = json_get_string(bin, base);
-                if (v) {
-                        *ret_bin = xstrdup(v);
-                        return BIN_ONE;
-                }
-        }
-        strbuf list = STRBUF_INIT(512);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, bin)
-        {
-                if (strbuf_appendf(&list, "%s%s", list.len ? ", " : "", e->string) < 0)
-                        break;
-        }
-        *ret_bin = strbuf_steal(&list);
-        return BIN_AMBIGUOUS;
-}
-
 static int need_command(corral_error *err, const char *src, const char *why)
 {
         return corral_error_set(err, EX_USAGE,
@@ -255,10 +184,10 @@ static int command_from_dependencies(int dfd, const char *src, const cJSON *pkg,
                         continue;
                 n_installed++;
                 _cleanup_free_ char *bin = NULL;
-                bin_result br = pick_bin(dep, &bin);
-                if (br == BIN_NONE)
+                resolver_bin br = resolver_pick_bin(dep, NULL, &bin);
+                if (br == RESOLVER_BIN_NONE)
                         continue;
-                if (br == BIN_AMBIGUOUS) {
+                if (br == RESOLVER_BIN_AMBIGUOUS) {
                         _cleanup_free_ char *why = xasprintf("dependency %s has several bin "
                                                              "entries (%s)",
                                                              d->string, bin);
@@ -267,7 +196,7 @@ static int command_from_dependencies(int dfd, const char *src, const cJSON *pkg,
                 }
                 n_found++;
                 (void)strbuf_appendf(&names, "%s%s", names.len ? ", " : "", d->string);
-                _cleanup_free_ char *norm = normalise_rel(bin);
+                _cleanup_free_ char *norm = resolver_bin_path(bin);
                 if (!norm) {
                         r = corral_error_set(err, EX_DATAERR,
                                              "%s/%s: bin '%s' points outside the package", src, rel,
@@ -313,9 +242,9 @@ static int find_command(int dfd, const char *src, manifest *m, corral_error *err
                 return need_command(err, src, "it has no package.json");
 
         _cleanup_free_ char *bin = NULL;
-        switch (pick_bin(pkg, &bin)) {
-        case BIN_ONE: {
-                _cleanup_free_ char *norm = normalise_rel(bin);
+        switch (resolver_pick_bin(pkg, NULL, &bin)) {
+        case RESOLVER_BIN_ONE: {
+                _cleanup_free_ char *norm = resolver_bin_path(bin);
                 if (!norm)
                         return corral_error_set(err, EX_DATAERR,
                                                 "%s/package.json: bin '%s' points outside the "
@@ -327,12 +256,12 @@ static int find_command(int dfd, const char *src, manifest *m, corral_error *err
                 set_version(m, pkg);
                 return 0;
         }
-        case BIN_AMBIGUOUS: {
+        case RESOLVER_BIN_AMBIGUOUS: {
                 _cleanup_free_ char *why =
                         xasprintf("package.json has several bin entries (%s)", bin);
                 return need_command(err, src, why);
         }
-        case BIN_NONE:
+        case RESOLVER_BIN_NONE:
         default:
                 return command_from_dependencies(dfd, src, pkg, m, err);
         }

@@ -41,6 +41,18 @@ int npm_integrity_verify(const npm_integrity *want, const void *data, size_t len
 /* "sha512-<hex>": the content-addressed cache key; owned. */
 char *npm_integrity_key(const npm_integrity *in);
 
+/* Incremental form of npm_integrity_verify() for data that is streamed (a
+ * tarball written to disk as it downloads): _new() starts a hash of want's
+ * algorithm (owned; NULL only when OpenSSL cannot allocate), _update() adds
+ * bytes, _finish() compares like npm_integrity_verify() (0, -EX_DATAERR or
+ * -EX_SOFTWARE) and _free() releases it (NULL-safe, returns NULL). */
+typedef struct npm_hasher npm_hasher;
+npm_hasher *npm_hasher_new(const npm_integrity *want);
+void npm_hasher_update(npm_hasher *h, const void *data, size_t len);
+int npm_hasher_finish(npm_hasher *h, const npm_integrity *want, const char *what,
+                      corral_error *err);
+npm_hasher *npm_hasher_free(npm_hasher *h);
+
 /* ---- extraction (resolvers/npm/extract.c) ------------------------------ */
 
 typedef enum {
@@ -72,6 +84,10 @@ int npm_tar_check_entry(const char *path, npm_entry_type type, const char *link,
  * when any exec bit is set.  0 or -EX_DATAERR (what names the package). */
 int npm_extract(const void *tgz, size_t len, const char *dest, const npm_limits *lim,
                 const char *what, corral_error *err);
+/* Same, reading the .tgz from fd (from its current offset; fd stays open and
+ * owned by the caller), so a tarball is never held in memory whole. */
+int npm_extract_fd(int fd, const char *dest, const npm_limits *lim, const char *what,
+                   corral_error *err);
 
 /* ---- the tree (resolvers/npm/tree.c) ------------------------------------ */
 
@@ -142,13 +158,24 @@ typedef struct npm_config {
         char **scope_registries;
         npm_auth *auth;
         size_t n_auth;
+        /* Seconds a cached packument is used without asking the registry
+         * (npm's cache does the same with its 5-minute window); 0 always
+         * revalidates (npm's --prefer-online).  $CORRAL_NPM_METADATA_MAX_AGE,
+         * else corral.json's "npm_metadata_max_age", else
+         * NPM_DEFAULT_METADATA_MAX_AGE. */
+        long metadata_max_age;
 } npm_config;
+
+#define NPM_DEFAULT_METADATA_MAX_AGE 300L
+#define NPM_MAX_METADATA_MAX_AGE (365L * 86400)
 
 /* Precedence: cli_registry (--registry, which also overrides scoped
  * registries), corral.json's "registry" (config_path), $npm_config_registry,
  * ~/.npmrc's registry=, then https://registry.npmjs.org/.  @scope:registry=
  * and //host/:_authToken= lines come from ~/.npmrc ($NPM_CONFIG_USERCONFIG
- * when set).  0 or -EX_CONFIG. */
+ * when set).  metadata_max_age as documented on the field (a value that is
+ * not a whole number of seconds in 0..NPM_MAX_METADATA_MAX_AGE is
+ * -EX_CONFIG).  0 or -EX_CONFIG. */
 int npm_config_load(npm_config *ret, const char *cli_registry, const char *config_path,
                     corral_error *err);
 void npm_config_done(npm_config *c);

@@ -61,6 +61,19 @@ typedef int (*resolver_fetch_fn)(store *s, const install_options *opt, const sou
 int resolver_local_fetch(const source_spec *spec, char *const *command, const char *pkg_dir,
                          manifest *m, corral_error *err);
 
+/* The command of a Node package (resolvers/bin.c), shared by the local and
+ * npm resolvers.  resolver_pick_bin() reads package.json's "bin" (pkg): a
+ * string, an object's only entry, or the entry named after the package
+ * (name without its scope; NULL: pkg's own "name").  BIN_ONE: *ret_bin
+ * (owned) is the path as written; BIN_AMBIGUOUS: *ret_bin (owned) lists the
+ * entry names ("a, b"); BIN_NONE: *ret_bin is NULL. */
+typedef enum { RESOLVER_BIN_NONE, RESOLVER_BIN_ONE, RESOLVER_BIN_AMBIGUOUS } resolver_bin;
+struct cJSON;
+resolver_bin resolver_pick_bin(const struct cJSON *pkg, const char *name, char **ret_bin);
+/* A bin path normalised inside its package ("./dist//index.js" →
+ * "dist/index.js"); owned, or NULL when it is empty, absolute or uses "..". */
+char *resolver_bin_path(const char *p);
+
 /* Docker images (resolvers/docker.c): pulls docker:IMAGE[:TAG][@DIGEST]
  * through the engine (progress on stderr when it is a TTY), records the repo
  * digest in m->resolved_digest (starts then run IMAGE@digest, not the tag),

@@ -104,7 +104,22 @@ static int load_npmrc(npm_config *c, char **registry, corral_error *err)
         return 0;
 }
 
-static int load_corral_json(const char *config_path, char **registry, corral_error *err)
+static int parse_max_age(const char *v, const char *where, long *ret, corral_error *err)
+{
+        char *end = NULL;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (errno || !end || end == v || *end || x < 0 || x > NPM_MAX_METADATA_MAX_AGE)
+                return corral_error_set(err, EX_CONFIG,
+                                        "invalid metadata max age '%.40s' (%s): expected seconds "
+                                        "from 0 to %ld",
+                                        v, where, NPM_MAX_METADATA_MAX_AGE);
+        *ret = (long)x;
+        return 0;
+}
+
+static int load_corral_json(const char *config_path, char **registry, long *max_age,
+                            corral_error *err)
 {
         if (!config_path)
                 return 0;
@@ -118,6 +133,16 @@ static int load_corral_json(const char *config_path, char **registry, corral_err
         _cleanup_json_ cJSON *j = cJSON_ParseWithLength(data, len);
         if (!cJSON_IsObject(j))
                 return corral_error_set(err, EX_CONFIG, "%s: not a JSON object", config_path);
+        const cJSON *age = cJSON_GetObjectItemCaseSensitive(j, "npm_metadata_max_age");
+        if (age) {
+                double v = cJSON_IsNumber(age) ? age->valuedouble : -1;
+                if (v < 0 || v > (double)NPM_MAX_METADATA_MAX_AGE || v != (double)(long)v)
+                        return corral_error_set(err, EX_CONFIG,
+                                                "%s: \"npm_metadata_max_age\" must be seconds "
+                                                "from 0 to %ld",
+                                                config_path, NPM_MAX_METADATA_MAX_AGE);
+                *max_age = (long)v;
+        }
         const cJSON *reg = cJSON_GetObjectItemCaseSensitive(j, "registry");
         if (!reg)
                 return 0;
@@ -130,12 +155,15 @@ static int load_corral_json(const char *config_path, char **registry, corral_err
 int npm_config_load(npm_config *ret, const char *cli_registry, const char *config_path,
                     corral_error *err)
 {
-        npm_config c = {0};
+        npm_config c = {.metadata_max_age = NPM_DEFAULT_METADATA_MAX_AGE};
         _cleanup_free_ char *rc_registry = NULL;
         _cleanup_free_ char *json_registry = NULL;
         int r = load_npmrc(&c, &rc_registry, err);
         if (r >= 0)
-                r = load_corral_json(config_path, &json_registry, err);
+                r = load_corral_json(config_path, &json_registry, &c.metadata_max_age, err);
+        const char *env_age = getenv("CORRAL_NPM_METADATA_MAX_AGE");
+        if (r >= 0 && env_age && *env_age)
+                r = parse_max_age(env_age, "CORRAL_NPM_METADATA_MAX_AGE", &c.metadata_max_age, err);
         if (r >= 0 && cli_registry) {
                 r = check_url(cli_registry, "--registry", &c.registry, err);
                 /* --registry names the one registry to use, scoped ones included. */

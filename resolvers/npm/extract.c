@@ -167,13 +167,18 @@ static int open_parent(int rootfd, const char *rel, bool create, const char **le
                 }
                 memcpy(comp, p, len);
                 comp[len] = '\0';
-                if (create && mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
-                        int e = errno;
-                        close(fd);
-                        errno = e;
-                        return -1;
-                }
+                /* Most folders exist already (earlier entries made them):
+                 * open first, create only when missing. */
                 int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (nfd < 0 && errno == ENOENT && create) {
+                        if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+                                int e = errno;
+                                close(fd);
+                                errno = e;
+                                return -1;
+                        }
+                        nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                }
                 int e = errno;
                 close(fd);
                 if (nfd < 0) {
@@ -221,8 +226,9 @@ static int write_entry(struct archive *a, struct archive_entry *e, int rootfd, c
                                                 what, rel);
                 return 0;
         }
-        /* A later entry of the same path replaces an earlier one, as with tar. */
-        if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
+        /* A later entry of the same path replaces an earlier one, as with
+         * tar.  Files try O_EXCL first and replace only on EEXIST. */
+        if (type != NPM_ENTRY_FILE && unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
                 return corral_error_errno(err, EX_DATAERR, errno, "%s: cannot replace '%.200s'",
                                           what, rel);
         if (type == NPM_ENTRY_SYMLINK) {
@@ -254,8 +260,14 @@ static int write_entry(struct archive *a, struct archive_entry *e, int rootfd, c
                                         "bytes",
                                         what, (unsigned long long)lim->max_unpacked);
         mode_t mode = (archive_entry_perm(e) & 0111) ? 0755 : 0644;
-        _cleanup_close_ int fd =
-                openat(dfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        int oflags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+        _cleanup_close_ int fd = openat(dfd, leaf, oflags, mode);
+        if (fd < 0 && errno == EEXIST) {
+                if (unlinkat(dfd, leaf, 0) < 0)
+                        return corral_error_errno(err, EX_DATAERR, errno,
+                                                  "%s: cannot replace '%.200s'", what, rel);
+                fd = openat(dfd, leaf, oflags, mode);
+        }
         if (fd < 0)
                 return corral_error_errno(err, EX_DATAERR, errno, "%s: cannot create '%.200s'",
                                           what, rel);
@@ -292,8 +304,9 @@ static void archive_freep(struct archive **a)
                 archive_read_free(*a);
 }
 
-int npm_extract(const void *tgz, size_t len, const char *dest, const npm_limits *lim,
-                const char *what, corral_error *err)
+/* Opens the archive on a memory buffer (tgz) or, when tgz is NULL, on fd. */
+static int extract(const void *tgz, size_t len, int fd, const char *dest, const npm_limits *lim,
+                   const char *what, corral_error *err)
 {
         int r = mkdir_p(dest, 0755);
         if (r < 0)
@@ -309,7 +322,8 @@ int npm_extract(const void *tgz, size_t len, const char *dest, const npm_limits 
         archive_read_support_filter_none(a);
         archive_read_support_format_tar(a);
         archive_read_support_format_gnutar(a);
-        if (archive_read_open_memory(a, tgz, len) != ARCHIVE_OK)
+        if ((tgz ? archive_read_open_memory(a, tgz, len) : archive_read_open_fd(a, fd, 65536)) !=
+            ARCHIVE_OK)
                 return corral_error_set(err, EX_DATAERR, "%s: not a tarball: %s", what,
                                         archive_error_string(a));
         uint64_t entries = 0, total = 0;
@@ -348,4 +362,17 @@ int npm_extract(const void *tgz, size_t len, const char *dest, const npm_limits 
         if (!any)
                 return corral_error_set(err, EX_DATAERR, "%s: the tarball holds no files", what);
         return 0;
+}
+
+int npm_extract(const void *tgz, size_t len, const char *dest, const npm_limits *lim,
+                const char *what, corral_error *err)
+{
+        /* An empty buffer is still a buffer, not the fd form. */
+        return extract(tgz ? tgz : "", len, -1, dest, lim, what, err);
+}
+
+int npm_extract_fd(int fd, const char *dest, const npm_limits *lim, const char *what,
+                   corral_error *err)
+{
+        return extract(NULL, 0, fd, dest, lim, what, err);
 }

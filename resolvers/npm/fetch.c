@@ -10,7 +10,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
         npm_http_req *q = userdata;
         size_t n = size * nmemb;
-        if (strbuf_append(&q->body, data, n) < 0) {
+        if (q->sink) {
+                if (n > q->body.max - q->got) {
+                        q->too_big = true;
+                        return 0;
+                }
+                q->got += n;
+                if (q->sink(q->item, data, n) < 0)
+                        return 0;
+        } else if (strbuf_append(&q->body, data, n) < 0) {
                 q->too_big = true;
                 return 0;
         }
@@ -19,35 +27,32 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
+/* Copies the value of header line data (when it is `name:`) into out. */
+static void header_value(const char *data, size_t n, const char *name, char *out, size_t cap)
+{
+        size_t nl = strlen(name);
+        if (n <= nl || strncasecmp(data, name, nl) != 0)
+                return;
+        const char *v = data + nl;
+        size_t vl = n - nl;
+        while (vl && (*v == ' ' || *v == '\t')) {
+                v++;
+                vl--;
+        }
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+                vl--;
+        if (vl > 0 && vl < cap) {
+                memcpy(out, v, vl);
+                out[vl] = '\0';
+        }
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
         npm_http_req *q = userdata;
         size_t n = size * nmemb;
-        if (n > 14 && strncasecmp(data, "cache-control:", 14) == 0) {
-                char line[256];
-                size_t l = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
-                memcpy(line, data, l);
-                line[l] = '\0';
-                const char *ma = strstr(line, "max-age=");
-                if (ma && !strstr(line, "no-cache") && !strstr(line, "no-store")) {
-                        long v = strtol(ma + 8, NULL, 10);
-                        q->max_age = v > 0 && v <= 3600 ? v : 0;
-                }
-        }
-        if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
-                const char *v = data + 5;
-                size_t vl = n - 5;
-                while (vl && (*v == ' ' || *v == '\t')) {
-                        v++;
-                        vl--;
-                }
-                while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-                        vl--;
-                if (vl > 0 && vl < sizeof(q->etag)) {
-                        memcpy(q->etag, v, vl);
-                        q->etag[vl] = '\0';
-                }
-        }
+        header_value(data, n, "etag:", q->etag, sizeof(q->etag));
+        header_value(data, n, "last-modified:", q->last_modified, sizeof(q->last_modified));
         return n;
 }
 
@@ -90,8 +95,10 @@ void npm_http_done(npm_http *h)
         *h = (npm_http){0};
 }
 
-int npm_http_get(npm_http *h, const char *url, const char *accept, const char *etag, size_t max,
-                 npm_http_done_fn done, void *item, corral_error *err)
+int npm_http_get(npm_http *h, const char *url, const char *accept, const char *etag,
+                 const char *last_modified, size_t max,
+                 int (*sink)(void *item, const char *data, size_t n), npm_http_done_fn done,
+                 void *item, corral_error *err)
 {
         npm_http_req *q = xcalloc(1, sizeof(*q));
         q->http = h;
@@ -99,6 +106,7 @@ int npm_http_get(npm_http *h, const char *url, const char *accept, const char *e
         q->body = STRBUF_INIT(max);
         q->done = done;
         q->item = item;
+        q->sink = sink;
         q->h = curl_easy_init();
         if (!q->h) {
                 req_free(q);
@@ -129,6 +137,10 @@ int npm_http_get(npm_http *h, const char *url, const char *accept, const char *e
         }
         if (etag) {
                 _cleanup_free_ char *hd = xasprintf("If-None-Match: %s", etag);
+                q->headers = curl_slist_append(q->headers, hd);
+        }
+        if (last_modified) {
+                _cleanup_free_ char *hd = xasprintf("If-Modified-Since: %s", last_modified);
                 q->headers = curl_slist_append(q->headers, hd);
         }
         /* curl drops a custom Authorization header on redirects to another

@@ -124,6 +124,17 @@ int npm_integrity_parse(npm_integrity *ret, const char *sri, const char *shasum,
         return 0;
 }
 
+static int compare(const npm_integrity *want, const unsigned char *md, unsigned int mdlen,
+                   const char *what, corral_error *err)
+{
+        if (mdlen != want->len || CRYPTO_memcmp(md, want->digest, want->len) != 0)
+                return corral_error_set(err, EX_DATAERR,
+                                        "integrity mismatch for %s: the tarball's %s differs "
+                                        "from the registry's",
+                                        what, alg_name(want->alg));
+        return 0;
+}
+
 int npm_integrity_verify(const npm_integrity *want, const void *data, size_t len, const char *what,
                          corral_error *err)
 {
@@ -132,12 +143,50 @@ int npm_integrity_verify(const npm_integrity *want, const void *data, size_t len
         if (!EVP_Digest(data, len, md, &mdlen, alg_md(want->alg), NULL))
                 return corral_error_set(err, EX_SOFTWARE, "%s: %s digest failed", what,
                                         alg_name(want->alg));
-        if (mdlen != want->len || CRYPTO_memcmp(md, want->digest, want->len) != 0)
-                return corral_error_set(err, EX_DATAERR,
-                                        "integrity mismatch for %s: the tarball's %s differs "
-                                        "from the registry's",
-                                        what, alg_name(want->alg));
-        return 0;
+        return compare(want, md, mdlen, what, err);
+}
+
+struct npm_hasher {
+        EVP_MD_CTX *md;
+        bool failed;
+};
+
+npm_hasher *npm_hasher_new(const npm_integrity *want)
+{
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (!md)
+                return NULL;
+        npm_hasher *h = xcalloc(1, sizeof(*h));
+        h->md = md;
+        h->failed = EVP_DigestInit_ex(md, alg_md(want->alg), NULL) != 1;
+        return h;
+}
+
+void npm_hasher_update(npm_hasher *h, const void *data, size_t len)
+{
+        if (!h->failed && EVP_DigestUpdate(h->md, data, len) != 1)
+                h->failed = true;
+}
+
+int npm_hasher_finish(npm_hasher *h, const npm_integrity *want, const char *what,
+                      corral_error *err)
+{
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        if (h->failed || EVP_DigestFinal_ex(h->md, md, &mdlen) != 1)
+                return corral_error_set(err, EX_SOFTWARE, "%s: %s digest failed", what,
+                                        alg_name(want->alg));
+        h->failed = true; /* finished: no more updates */
+        return compare(want, md, mdlen, what, err);
+}
+
+npm_hasher *npm_hasher_free(npm_hasher *h)
+{
+        if (h) {
+                EVP_MD_CTX_free(h->md);
+                free(h);
+        }
+        return NULL;
 }
 
 char *npm_integrity_key(const npm_integrity *in)

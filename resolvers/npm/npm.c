@@ -6,8 +6,10 @@
  * manifest gets the command, the lock and the packages whose install scripts
  * were skipped. */
 #include <fcntl.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -49,6 +51,11 @@ typedef struct tarball {
         char *integrity; /* the SRI string as published (or "sha1-…" from shasum) */
         npm_integrity want;
         char *cache_file;
+        /* while downloading */
+        int fd; /* the temporary file; -1 when none */
+        char *tmp_path;
+        npm_hasher *hasher;
+        int write_errno;
 } tarball;
 
 typedef struct ctx {
@@ -358,26 +365,82 @@ static int pick(void *ud, const char *name, const char *range, const npm_version
 
 /* ---- packuments ----------------------------------------------------------- */
 
-static int doc_loaded(ctx *c, pkgdoc *d, char *json, size_t len, corral_error *err)
+/* What the resolver reads from a version object; the rest (devDependencies,
+ * engines, bin, signatures, attestations…) is dropped as soon as a document
+ * is parsed, so neither memory nor the cache holds it. */
+static const char *const version_keys[] = {
+        "dependencies", "optionalDependencies", "peerDependencies", "peerDependenciesMeta",
+        "os",           "cpu",                  "libc",             "deprecated",
+        "dist",
+};
+static const char *const dist_keys[] = {"tarball", "integrity", "shasum"};
+static const char *const doc_keys[] = {"name", "dist-tags", "versions"};
+
+static bool key_in(const char *k, const char *const *keys, size_t n)
+{
+        for (size_t i = 0; k && i < n; i++)
+                if (strcmp(k, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
+static void keep_only(cJSON *obj, const char *const *keys, size_t n)
+{
+        cJSON *e = obj ? obj->child : NULL;
+        while (e) {
+                cJSON *next = e->next;
+                if (!key_in(e->string, keys, n))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(obj, e));
+                e = next;
+        }
+}
+
+/* Parses a packument and trims it to what resolution needs; NULL when it is
+ * not a packument. */
+static cJSON *packument_parse(const char *json, size_t len)
 {
         cJSON *j = cJSON_ParseWithLength(json, len);
-        const cJSON *versions = json_get_object(j, "versions");
-        if (!cJSON_IsObject(j) || !versions) {
+        cJSON *versions = cJSON_GetObjectItemCaseSensitive(j, "versions");
+        if (!cJSON_IsObject(j) || !cJSON_IsObject(versions)) {
                 cJSON_Delete(j);
-                d->state = DOC_FAILED;
-                d->code = EX_DATAERR;
-                corral_error_set(&d->err, EX_DATAERR, "%s: the registry sent invalid metadata",
-                                 d->name);
-                return 0;
+                return NULL;
         }
+        keep_only(j, doc_keys, ARRAY_SIZE(doc_keys));
+        cJSON *v;
+        cJSON_ArrayForEach(v, versions)
+        {
+                keep_only(v, version_keys, ARRAY_SIZE(version_keys));
+                keep_only(cJSON_GetObjectItemCaseSensitive(v, "dist"), dist_keys,
+                          ARRAY_SIZE(dist_keys));
+        }
+        return j;
+}
+
+/* Takes ownership of the trimmed document j. */
+static void doc_set(ctx *c, pkgdoc *d, cJSON *j)
+{
         d->doc = j;
-        d->versions = versions;
-        d->n_versions = (size_t)cJSON_GetArraySize(versions);
+        d->versions = json_get_object(j, "versions");
+        d->n_versions = (size_t)cJSON_GetArraySize(d->versions);
         d->built = xcalloc(d->n_versions + 1, sizeof(*d->built));
         d->state = DOC_LOADED;
         c->n_resolved++;
         progress(c, "resolving", false);
-        return 0;
+}
+
+/* Loads the cached copy; false when there is none or it does not parse. */
+static bool doc_from_cache(ctx *c, pkgdoc *d)
+{
+        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        if (read_file(json_path, NPM_MAX_PACKUMENT, &data, &len) < 0)
+                return false;
+        cJSON *j = packument_parse(data, len);
+        if (!j)
+                return false;
+        doc_set(c, d, j);
+        return true;
 }
 
 static int packument_done(void *ud, npm_http_req *q, corral_error *err)
@@ -385,31 +448,47 @@ static int packument_done(void *ud, npm_http_req *q, corral_error *err)
         ctx *c = ud;
         pkgdoc *d = q->item;
         _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
-        _cleanup_free_ char *etag_path = xasprintf("%s.etag", d->cache_base);
+        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
         if (q->result == CURLE_OK && q->status == 304) {
-                _cleanup_free_ char *data = NULL;
-                size_t len = 0;
-                if (read_file(json_path, NPM_MAX_PACKUMENT, &data, &len) >= 0)
-                        return doc_loaded(c, d, data, len, err);
+                if (doc_from_cache(c, d)) {
+                        /* Revalidated: fresh again for the whole window. */
+                        (void)utimensat(AT_FDCWD, json_path, NULL, 0);
+                        return 0;
+                }
+                /* The cached copy went bad since the request: fetch it whole. */
+                (void)unlink(meta_path);
+                return npm_http_get(&c->http, q->url, ABBREVIATED, NULL, NULL, NPM_MAX_PACKUMENT,
+                                    NULL, packument_done, d, err);
         }
         if (q->result == CURLE_OK && q->status == 200 && !q->too_big) {
-                (void)mkdir_p(c->cache_dir, 0755);
-                /* Kept even without an ETag (registry.npmjs.org sends none
-                 * for abbreviated documents): --offline reads it. */
-                if (write_file_atomic(json_path, q->body.buf, q->body.len, 0644) >= 0) {
-                        _cleanup_free_ char *fresh_path = xasprintf("%s.fresh", d->cache_base);
-                        _cleanup_free_ char *until =
-                                xasprintf("%lld", (long long)time(NULL) + q->max_age);
-                        if (q->max_age > 0)
-                                (void)write_file_atomic(fresh_path, until, strlen(until), 0644);
-                        else
-                                (void)unlink(fresh_path);
-                        if (q->etag[0])
-                                (void)write_file_atomic(etag_path, q->etag, strlen(q->etag), 0644);
-                        else
-                                (void)unlink(etag_path);
+                cJSON *j = packument_parse(q->body.buf ? q->body.buf : "", q->body.len);
+                strbuf_done(&q->body); /* the raw text is not needed any more */
+                if (!j) {
+                        d->state = DOC_FAILED;
+                        d->code = -corral_error_set(&d->err, EX_DATAERR,
+                                                    "%s: the registry sent invalid metadata",
+                                                    d->name);
+                        return 0;
                 }
-                return doc_loaded(c, d, q->body.buf, q->body.len, err);
+                /* Kept (trimmed) even without validators (registry.npmjs.org
+                 * sends none for abbreviated documents): the freshness window
+                 * and --offline read it. */
+                (void)mkdir_p(c->cache_dir, 0755);
+                _cleanup_free_ char *text = cJSON_PrintUnformatted(j);
+                if (text && write_file_atomic(json_path, text, strlen(text), 0644) >= 0) {
+                        _cleanup_json_ cJSON *meta = cJSON_CreateObject();
+                        if (q->etag[0])
+                                cJSON_AddStringToObject(meta, "etag", q->etag);
+                        if (q->last_modified[0])
+                                cJSON_AddStringToObject(meta, "last_modified", q->last_modified);
+                        _cleanup_free_ char *mt = cJSON_PrintUnformatted(meta);
+                        if (meta->child && mt)
+                                (void)write_file_atomic(meta_path, mt, strlen(mt), 0644);
+                        else
+                                (void)unlink(meta_path);
+                }
+                doc_set(c, d, j);
+                return 0;
         }
         d->state = DOC_FAILED;
         _cleanup_free_ char *what = xasprintf("package %s", d->name);
@@ -421,6 +500,28 @@ static int packument_done(void *ud, npm_http_req *q, corral_error *err)
         else
                 d->code = -npm_http_error(q, what, &d->err);
         return 0;
+}
+
+/* v when it can go into a request header as is (no control characters). */
+static const char *header_safe(const char *v)
+{
+        if (!v || !*v || strlen(v) > 255)
+                return NULL;
+        for (const char *p = v; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return NULL;
+        return v;
+}
+
+/* Is the cached document at json_path younger than the freshness window? */
+static bool cache_fresh(const ctx *c, const char *json_path)
+{
+        struct stat st;
+        if (c->cfg.metadata_max_age <= 0 || stat(json_path, &st) < 0)
+                return false;
+        time_t now = time(NULL);
+        /* A modification time in the future (clock changes) is not trusted. */
+        return st.st_mtime <= now + 60 && now - st.st_mtime < c->cfg.metadata_max_age;
 }
 
 static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err)
@@ -460,44 +561,36 @@ static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err
         _cleanup_free_ char *key = sha256_hex(url);
         d->cache_base = xasprintf("%s/packuments/%s", c->cache_dir, key);
         _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
-        _cleanup_free_ char *etag_path = xasprintf("%s.etag", d->cache_base);
-        _cleanup_free_ char *pdir = xasprintf("%s/packuments", c->cache_dir);
-        (void)mkdir_p(pdir, 0755);
+        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
 
         if (c->opt->offline) {
-                _cleanup_free_ char *data = NULL;
-                size_t len = 0;
-                if (read_file(json_path, NPM_MAX_PACKUMENT, &data, &len) < 0) {
+                /* --offline never touches the network, however old the copy. */
+                if (!doc_from_cache(c, d)) {
                         d->state = DOC_FAILED;
                         d->code = -corral_error_set(&d->err, EX_UNAVAILABLE,
                                                     "--offline: the metadata of %s is not in the "
                                                     "cache",
                                                     name);
-                        return 0;
                 }
-                return doc_loaded(c, d, data, len, err);
+                return 0;
         }
-        /* Within the registry's Cache-Control max-age the cached copy is
-         * used as is, as npm does. */
-        _cleanup_free_ char *fresh_path = xasprintf("%s.fresh", d->cache_base);
-        _cleanup_free_ char *fresh = NULL;
-        size_t flen = 0;
-        if (read_file(fresh_path, 32, &fresh, &flen) >= 0 &&
-            strtoll(fresh, NULL, 10) >= (long long)time(NULL)) {
-                _cleanup_free_ char *data = NULL;
-                size_t len = 0;
-                if (read_file(json_path, NPM_MAX_PACKUMENT, &data, &len) >= 0)
-                        return doc_loaded(c, d, data, len, err);
-        }
-        _cleanup_free_ char *etag = NULL;
-        size_t elen = 0;
-        if (read_file(etag_path, 255, &etag, &elen) < 0 || !path_exists(json_path)) {
-                free(etag);
-                etag = NULL;
+        if (cache_fresh(c, json_path) && doc_from_cache(c, d))
+                return 0;
+        _cleanup_free_ char *pdir = xasprintf("%s/packuments", c->cache_dir);
+        (void)mkdir_p(pdir, 0755);
+        /* Stale or missing: revalidate with the validators the registry gave. */
+        const char *etag = NULL, *lm = NULL;
+        _cleanup_free_ char *mdata = NULL;
+        _cleanup_json_ cJSON *meta = NULL;
+        size_t mlen = 0;
+        if (path_exists(json_path) && read_file(meta_path, 4096, &mdata, &mlen) >= 0 &&
+            (meta = cJSON_ParseWithLength(mdata, mlen))) {
+                etag = header_safe(json_get_string(meta, "etag"));
+                lm = header_safe(json_get_string(meta, "last_modified"));
         }
         d->state = DOC_FETCHING;
-        return npm_http_get(&c->http, url, ABBREVIATED, etag, NPM_MAX_PACKUMENT, packument_done,
-                            d, err);
+        return npm_http_get(&c->http, url, ABBREVIATED, etag, lm, NPM_MAX_PACKUMENT, NULL,
+                            packument_done, d, err);
 }
 
 /* Records that (name, range) is needed; the document is fetched once. */
@@ -569,18 +662,74 @@ static int resolve_closure(ctx *c, const char *name, const char *range, corral_e
 
 /* ---- tarballs ------------------------------------------------------------- */
 
-static int install_tarball(ctx *c, tarball *t, const void *data, size_t len, corral_error *err)
+/* Tarballs downloading at once: each holds a temporary file open. */
+#define MAX_TARBALL_TRANSFERS 48
+
+static void tarball_discard(tarball *t)
+{
+        if (t->fd >= 0)
+                close(t->fd);
+        t->fd = -1;
+        if (t->tmp_path)
+                (void)unlink(t->tmp_path);
+        free(t->tmp_path);
+        t->tmp_path = NULL;
+        t->hasher = npm_hasher_free(t->hasher);
+}
+
+/* Extracts the verified tarball open at fd into pkg/PATH. */
+static int install_tarball(ctx *c, tarball *t, int fd, corral_error *err)
 {
         _cleanup_free_ char *what = xasprintf("%s@%s", t->name, t->version);
-        int r = npm_integrity_verify(&t->want, data, len, what, err);
-        if (r < 0)
-                return r;
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return corral_error_errno(err, EX_IOERR, errno, "%s: cannot read the tarball",
+                                          what);
         _cleanup_free_ char *dest = path_join(c->pkg_dir, t->path);
-        r = npm_extract(data, len, dest, &c->limits, what, err);
+        int r = npm_extract_fd(fd, dest, &c->limits, what, err);
         if (r < 0)
                 return r;
         c->n_extracted++;
         progress(c, "installing", false);
+        return 0;
+}
+
+/* The cached tarball, when there is one whose bytes still match. */
+static int tarball_from_cache(ctx *c, tarball *t, corral_error *err)
+{
+        _cleanup_close_ int fd = open(t->cache_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return 0;
+        npm_hasher *h = npm_hasher_new(&t->want);
+        if (!h)
+                return corral_error_set(err, EX_SOFTWARE, "out of memory");
+        char buf[65536];
+        size_t total = 0;
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0 && total <= NPM_MAX_TARBALL) {
+                npm_hasher_update(h, buf, (size_t)n);
+                total += (size_t)n;
+        }
+        _cleanup_free_ char *what = xasprintf("%s@%s", t->name, t->version);
+        corral_error e2 = {0};
+        int ok = n == 0 && total <= NPM_MAX_TARBALL && npm_hasher_finish(h, &t->want, what, &e2) >= 0;
+        npm_hasher_free(h);
+        if (!ok) {
+                (void)unlink(t->cache_file);
+                return 0;
+        }
+        int r = install_tarball(c, t, fd, err);
+        return r < 0 ? r : 1;
+}
+
+static int tarball_sink(void *item, const char *data, size_t n)
+{
+        tarball *t = item;
+        int w = write_all(t->fd, data, n);
+        if (w < 0) {
+                t->write_errno = -w;
+                return -1;
+        }
+        npm_hasher_update(t->hasher, data, n);
         return 0;
 }
 
@@ -589,49 +738,71 @@ static int tarball_done(void *ud, npm_http_req *q, corral_error *err)
         ctx *c = ud;
         tarball *t = q->item;
         _cleanup_free_ char *what = xasprintf("tarball of %s@%s", t->name, t->version);
-        if (q->result != CURLE_OK || q->status != 200 || q->too_big)
-                return npm_http_error(q, what, err);
-        c->n_fetched++;
-        int r = install_tarball(c, t, q->body.buf, q->body.len, err);
-        if (r < 0)
+        int r;
+        if (t->write_errno)
+                r = corral_error_errno(err, EX_CANTCREAT, t->write_errno, "%s: cannot write %s",
+                                       what, t->tmp_path);
+        else if (q->result != CURLE_OK || q->status != 200 || q->too_big)
+                r = npm_http_error(q, what, err);
+        else
+                r = npm_hasher_finish(t->hasher, &t->want, what + strlen("tarball of "), err);
+        if (r >= 0) {
+                c->n_fetched++;
+                r = install_tarball(c, t, t->fd, err);
+        }
+        /* Only verified bytes of a tarball that extracted enter the cache. */
+        if (r >= 0 && rename(t->tmp_path, t->cache_file) == 0) {
+                free(t->tmp_path);
+                t->tmp_path = NULL;
+        }
+        tarball_discard(t);
+        return r;
+}
+
+static int tarball_start(ctx *c, tarball *t, corral_error *err)
+{
+        _cleanup_free_ char *key = npm_integrity_key(&t->want);
+        t->cache_file = xasprintf("%s/tarballs/%s.tgz", c->cache_dir, key);
+        int r = tarball_from_cache(c, t, err);
+        if (r != 0)
                 return r;
-        /* Only verified bytes enter the cache. */
+        if (c->opt->offline)
+                return corral_error_set(err, EX_UNAVAILABLE,
+                                        "--offline: the tarball of %s@%s is not in the cache",
+                                        t->name, t->version);
+        /* Streamed to a temporary file next to its cache name while hashed,
+         * so no tarball is ever held in memory whole. */
         _cleanup_free_ char *tdir = xasprintf("%s/tarballs", c->cache_dir);
         (void)mkdir_p(tdir, 0755);
-        (void)write_file_atomic(t->cache_file, q->body.buf, q->body.len, 0644);
-        return 0;
+        t->tmp_path = xasprintf("%s.tmp.XXXXXX", t->cache_file);
+        t->fd = mkostemp(t->tmp_path, O_CLOEXEC);
+        if (t->fd < 0) {
+                r = corral_error_errno(err, EX_CANTCREAT, errno, "cannot create a file in %s",
+                                       tdir);
+                free(t->tmp_path);
+                t->tmp_path = NULL;
+                return r;
+        }
+        t->hasher = npm_hasher_new(&t->want);
+        if (!t->hasher) {
+                tarball_discard(t);
+                return corral_error_set(err, EX_SOFTWARE, "out of memory");
+        }
+        return npm_http_get(&c->http, t->url, NULL, NULL, NULL, NPM_MAX_TARBALL, tarball_sink,
+                            tarball_done, t, err);
 }
 
 static int fetch_tarballs(ctx *c, tarball *ts, size_t n, corral_error *err)
 {
         c->n_tarballs = n;
         int r = 0;
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                tarball *t = &ts[i];
-                _cleanup_free_ char *key = npm_integrity_key(&t->want);
-                t->cache_file = xasprintf("%s/tarballs/%s.tgz", c->cache_dir, key);
-                _cleanup_free_ char *data = NULL;
-                size_t len = 0;
-                if (read_file(t->cache_file, NPM_MAX_TARBALL, &data, &len) >= 0) {
-                        corral_error e2 = {0};
-                        _cleanup_free_ char *what = xasprintf("%s@%s", t->name, t->version);
-                        if (npm_integrity_verify(&t->want, data, len, what, &e2) >= 0) {
-                                r = install_tarball(c, t, data, len, err);
-                                continue;
-                        }
-                        (void)unlink(t->cache_file);
-                }
-                if (c->opt->offline) {
-                        r = corral_error_set(err, EX_UNAVAILABLE,
-                                             "--offline: the tarball of %s@%s is not in the cache",
-                                             t->name, t->version);
-                        break;
-                }
-                r = npm_http_get(&c->http, t->url, NULL, NULL, NPM_MAX_TARBALL, tarball_done, t,
-                                 err);
+        size_t next = 0;
+        while (r >= 0 && (next < n || c->http.active > 0)) {
+                while (r >= 0 && next < n && c->http.active < MAX_TARBALL_TRANSFERS)
+                        r = tarball_start(c, &ts[next++], err);
+                if (r >= 0 && c->http.active > 0)
+                        r = npm_http_step(&c->http, 200, err);
         }
-        while (r >= 0 && c->http.active > 0)
-                r = npm_http_step(&c->http, 200, err);
         return r;
 }
 
@@ -655,38 +826,10 @@ static int read_pkg_json(const char *dir, cJSON **ret)
         return 0;
 }
 
-/* "./dist//index.js" → "dist/index.js"; NULL when it leaves the package. */
-static char *normalise_rel(const char *p)
-{
-        if (!p || p[0] == '/' || strlen(p) > 4096)
-                return NULL;
-        strbuf b = STRBUF_INIT(0);
-        while (*p) {
-                size_t n = strcspn(p, "/");
-                if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        strbuf_done(&b);
-                        return NULL;
-                }
-                if (n > 0 && !(n == 1 && p[0] == '.')) {
-                        if (b.len)
-                                (void)strbuf_append(&b, "/", 1);
-                        (void)strbuf_append(&b, p, n);
-                }
-                p += n;
-                while (*p == '/')
-                        p++;
-        }
-        if (b.len == 0) {
-                strbuf_done(&b);
-                return NULL;
-        }
-        return strbuf_steal(&b);
-}
-
 static void link_bin(ctx *c, const char *path, const char *folder, const char *bin_name,
                      const char *target)
 {
-        _cleanup_free_ char *rel = normalise_rel(target);
+        _cleanup_free_ char *rel = resolver_bin_path(target);
         if (!rel || !bin_name[0] || strchr(bin_name, '/') || bin_name[0] == '.')
                 return;
         _cleanup_free_ char *pkgdir = path_join(c->pkg_dir, path);
@@ -709,15 +852,41 @@ static void link_bin(ctx *c, const char *path, const char *folder, const char *b
         (void)symlink(to, link);
 }
 
+/* `node --version`, run directly (no shell) with its stdout on a pipe and
+ * its stderr on /dev/null; NULL when there is no node. */
 static char *host_node_version(void)
 {
-        FILE *f = popen("node --version 2>/dev/null", "re");
-        if (!f)
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
                 return NULL;
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        char *argv[] = {"node", "--version", NULL};
+        pid_t pid = -1;
+        int sr = posix_spawnp(&pid, "node", &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        close(p[1]);
         char buf[64] = "";
-        char *ok = fgets(buf, sizeof(buf), f);
-        pclose(f);
-        if (!ok)
+        size_t len = 0;
+        if (sr == 0) {
+                ssize_t n;
+                while (len < sizeof(buf) - 1 &&
+                       ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 ||
+                        (n < 0 && errno == EINTR)))
+                        if (n > 0)
+                                len += (size_t)n;
+                buf[len] = '\0';
+        }
+        close(p[0]);
+        if (sr != 0)
+                return NULL;
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return NULL;
         buf[strcspn(buf, "\r\n")] = '\0';
         return buf[0] ? xstrdup(buf[0] == 'v' ? buf + 1 : buf) : NULL;
@@ -788,31 +957,17 @@ static int make_command(ctx *c, const char *top, char *const *extra, manifest *m
         _cleanup_json_ cJSON *pj = NULL;
         if (read_pkg_json(dir, &pj) < 0)
                 return corral_error_set(err, EX_DATAERR, "%s: no valid package.json", top);
-        const cJSON *bin = cJSON_GetObjectItemCaseSensitive(pj, "bin");
-        const char *chosen = NULL;
-        if (cJSON_IsString(bin)) {
-                chosen = bin->valuestring;
-        } else if (cJSON_IsObject(bin) && bin->child) {
-                const char *slash = strchr(top, '/');
-                chosen = json_get_string(bin, slash ? slash + 1 : top);
-                if (!chosen && !bin->child->next && cJSON_IsString(bin->child))
-                        chosen = bin->child->valuestring;
-                if (!chosen) {
-                        strbuf names = STRBUF_INIT(1024);
-                        const cJSON *e;
-                        cJSON_ArrayForEach(e, bin)(void) strbuf_appendf(
-                                &names, "%s%s", names.len ? ", " : "", e->string);
-                        _cleanup_free_ char *list = strbuf_steal(&names);
-                        return corral_error_set(err, EX_USAGE,
-                                                "%s has several bins (%s) and none named after "
-                                                "the package",
-                                                top, list);
-                }
-        }
-        if (!chosen)
+        _cleanup_free_ char *chosen = NULL;
+        resolver_bin br = resolver_pick_bin(pj, top, &chosen);
+        if (br == RESOLVER_BIN_AMBIGUOUS)
+                return corral_error_set(err, EX_USAGE,
+                                        "%s has several bins (%s) and none named after the "
+                                        "package",
+                                        top, chosen);
+        if (br == RESOLVER_BIN_NONE)
                 return corral_error_set(err, EX_USAGE,
                                         "%s has no \"bin\": it is a library, not a server", top);
-        _cleanup_free_ char *norm = normalise_rel(chosen);
+        _cleanup_free_ char *norm = resolver_bin_path(chosen);
         if (!norm)
                 return corral_error_set(err, EX_DATAERR, "%s: bin '%s' points outside the package",
                                         top, chosen);
@@ -867,7 +1022,7 @@ static int collect_node(const npm_node *n, void *ud)
         if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
                 return corral_error_set(cc->err, EX_DATAERR, "%s@%s: no tarball URL", n->v->name,
                                         n->v->version);
-        tarball t = {0};
+        tarball t = {.fd = -1};
         int r = npm_integrity_parse(&t.want, sri, shasum, cc->err);
         if (r < 0) {
                 corral_error_prefix(cc->err, "%s@%s", n->v->name, n->v->version);
@@ -893,6 +1048,7 @@ static int collect_node(const npm_node *n, void *ud)
 static void tarballs_free(tarball *ts, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
+                tarball_discard(&ts[i]);
                 free(ts[i].path);
                 free(ts[i].name);
                 free(ts[i].version);
@@ -931,7 +1087,7 @@ static int from_lock(store *s, const manifest *m, tarball **ret, size_t *ret_n, 
                                              i, m->name, l->name);
                         break;
                 }
-                tarball t = {0};
+                tarball t = {.fd = -1};
                 r = npm_integrity_parse(&t.want, l->integrity, NULL, err);
                 if (r < 0)
                         break;
@@ -970,11 +1126,19 @@ static uint64_t env_limit(const char *var, uint64_t def)
 
 /* ---- entry point ------------------------------------------------------------ */
 
-static void ctx_done(ctx *c)
+static void docs_free(ctx *c)
 {
         for (size_t i = 0; i < c->n_docs; i++)
                 doc_free(c->docs[i]);
         free(c->docs);
+        c->docs = NULL;
+        c->n_docs = 0;
+        memset(c->buckets, 0, sizeof(c->buckets));
+}
+
+static void ctx_done(ctx *c)
+{
+        docs_free(c);
         npm_http_done(&c->http);
         npm_config_done(&c->cfg);
         free(c->cache_dir);
@@ -1061,6 +1225,10 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 r = npm_tree_walk(tree, collect_node, &cc);
                 ts = cc.ts;
                 n_ts = cc.n;
+                /* The tarball list owns what is left to know: the metadata
+                 * goes before the downloads start. */
+                tree = npm_tree_free(tree);
+                docs_free(&c);
         }
         if (r < 0)
                 goto out;

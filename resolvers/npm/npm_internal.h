@@ -23,7 +23,12 @@ struct npm_http_req {
         strbuf body;
         bool too_big;
         char etag[256];
-        long max_age; /* Cache-Control max-age, seconds; 0 when absent */
+        char last_modified[128];
+        /* When set, the body goes here instead of into body (tarballs are
+         * streamed to a file); a negative return fails the transfer.  size
+         * counts against the cap given to npm_http_get(). */
+        int (*sink)(void *item, const char *data, size_t n);
+        size_t got;
         long status;
         CURLcode result;
         npm_http_done_fn done;
@@ -42,10 +47,14 @@ struct npm_http {
 
 int npm_http_init(npm_http *h, const npm_config *cfg, corral_error *err);
 void npm_http_done(npm_http *h);
-/* Starts a GET; accept and etag (If-None-Match) may be NULL; bodies over max
- * bytes fail.  The Authorization header goes only to the token's host. */
-int npm_http_get(npm_http *h, const char *url, const char *accept, const char *etag, size_t max,
-                 npm_http_done_fn done, void *item, corral_error *err);
+/* Starts a GET; accept, etag (If-None-Match) and last_modified
+ * (If-Modified-Since) may be NULL; bodies over max bytes fail.  With sink, the
+ * body is handed to sink(item, …) as it arrives instead of being collected.
+ * The Authorization header goes only to the token's host. */
+int npm_http_get(npm_http *h, const char *url, const char *accept, const char *etag,
+                 const char *last_modified, size_t max,
+                 int (*sink)(void *item, const char *data, size_t n), npm_http_done_fn done,
+                 void *item, corral_error *err);
 /* Runs transfers, calls done callbacks, waits up to timeout_ms for activity. */
 int npm_http_step(npm_http *h, int timeout_ms, corral_error *err);
 /* The error for a failed transfer: 404 → EX_NOINPUT, truncation or too big

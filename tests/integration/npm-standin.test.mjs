@@ -48,6 +48,9 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
   let work;
 
   before(async () => {
+    // The stand-in's packages change between tests: always revalidate
+    // (npm's --prefer-online), except where the freshness window is tested.
+    process.env.CORRAL_NPM_METADATA_MAX_AGE = '0';
     reg = await startRegistry();
     root = newRoot('npmreg');
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-npmtar-'));
@@ -108,6 +111,7 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
   });
 
   after(async () => {
+    delete process.env.CORRAL_NPM_METADATA_MAX_AGE;
     await reg?.close();
     cleanupRoot(root);
     if (work) fs.rmSync(work, { recursive: true, force: true });
@@ -149,6 +153,23 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
     assert.ok(reg.counts.notModified > 0, 'no 304 revalidation');
     assert.ok(reg.requests.every((q) => q.headers.accept?.includes('application/vnd.npm.install-v1+json')),
       'packuments not requested abbreviated');
+  });
+
+  test('within CORRAL_NPM_METADATA_MAX_AGE cached metadata is used without asking', async () => {
+    reg.resetCounts();
+    try {
+      const r = await install('npm:app', ['--name', 'app4'],
+        { env: { CORRAL_NPM_METADATA_MAX_AGE: '300' } });
+      expectExit(r, 0, 'install within the window');
+      // Only the missing optional dependency (a 404, never cached) is asked for.
+      assert.deepEqual(reg.requests.map((q) => q.url).filter((u) => !u.includes('missingopt')), [],
+        'fresh metadata was requested again');
+      const bad = await install('npm:app', ['--name', 'x'], { env: { CORRAL_NPM_METADATA_MAX_AGE: 'soon' } });
+      expectExit(bad, EX.CONFIG, 'bad max age');
+      expectOneLineError(bad, ['CORRAL_NPM_METADATA_MAX_AGE']);
+    } finally {
+      await corral(['uninstall', 'app4'], { root });
+    }
   });
 
   test('--offline installs from the cache without the registry', async () => {
