@@ -354,11 +354,11 @@ export function descendants(pid) {
     children.get(ppid).push(Number(e));
   }
   const out = [];
-  const todo = [...(children.get(pid) || [])];
-  while (todo.length) {
-    const p = todo.pop();
+  const queue = [...(children.get(pid) || [])];
+  while (queue.length) {
+    const p = queue.pop();
     out.push(p);
-    todo.push(...(children.get(p) || []));
+    queue.push(...(children.get(p) || []));
   }
   return out;
 }

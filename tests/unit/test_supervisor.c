@@ -469,15 +469,15 @@ static void test_shutdown_reaps_everything(void **state)
         int pid_a, pid_b;
 
         install(fx, "polite", "ok", "2026-01-01T00:00:02Z", false, NULL);
-        install(fx, "stubborn", "stubborn", "2026-01-01T00:00:01Z", false, NULL);
+        install(fx, "unyielding", "unyielding", "2026-01-01T00:00:01Z", false, NULL);
         assert_int_equal(reconcile(fx), 2);
         pid_a = unit_pid(wait_state(fx, "polite", UNIT_READY));
-        pid_b = unit_pid(wait_state(fx, "stubborn", UNIT_READY));
+        pid_b = unit_pid(wait_state(fx, "unyielding", UNIT_READY));
         {
                 unit *const *units;
                 /* Install order, not name order. */
                 assert_int_equal(supervisor_units(fx->sv, &units), 2);
-                assert_string_equal(unit_name(units[0]), "stubborn");
+                assert_string_equal(unit_name(units[0]), "unyielding");
                 assert_string_equal(unit_name(units[1]), "polite");
         }
         supervisor_shutdown(fx->sv, on_shutdown_done, fx);
@@ -486,9 +486,9 @@ static void test_shutdown_reaps_everything(void **state)
         assert_true(pid_reaped(pid_a));
         assert_true(pid_reaped(pid_b));
         assert_int_equal(unit_get_state(supervisor_find(fx->sv, "polite")), UNIT_STOPPED);
-        assert_int_equal(unit_get_state(supervisor_find(fx->sv, "stubborn")), UNIT_STOPPED);
-        /* The stubborn one ignores stdin EOF and SIGTERM. */
-        log = read_log(fx, "stubborn");
+        assert_int_equal(unit_get_state(supervisor_find(fx->sv, "unyielding")), UNIT_STOPPED);
+        /* The unyielding one ignores stdin EOF and SIGTERM. */
+        log = read_log(fx, "unyielding");
         assert_non_null(strstr(log, "sending SIGTERM"));
         assert_non_null(strstr(log, "sending SIGKILL"));
         fixture_free(fx);
