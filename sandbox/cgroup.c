@@ -138,15 +138,38 @@ static char *make_dir(const char *base, const char *own, const char *name)
         return dir;
 }
 
-static void unprivileged_hint(void)
+/* Limits that could not be applied.  Root gets one warning per failure as it
+ * happens (something is misconfigured); an unprivileged user without a
+ * delegated cgroup gets a single line at the end (the expected case). */
+typedef struct cg_missing {
+        char what[32];  /* "memory, pids, cpu" */
+        char why[512];  /* the first failure */
+} cg_missing;
+
+static void missing(cg_missing *m, const char *ctrl, const char *dir, int err)
 {
-        if (geteuid() != 0)
-                sbx_warn("warning: running without cgroup limits (memory, pids, cpu): this user "
-                         "has no delegated cgroup; run as root or delegate one (systemd "
-                         "Delegate=yes)");
+        size_t n = strlen(m->what);
+
+        if (geteuid() == 0) {
+                errno = err;
+                sbx_warn_errno("warning: no %s limit: cannot create %s", ctrl, dir);
+                return;
+        }
+        snprintf(m->what + n, sizeof(m->what) - n, "%s%s", n ? ", " : "", ctrl);
+        if (!m->why[0])
+                snprintf(m->why, sizeof(m->why), "cannot create %s: %s", dir, strerror(err));
 }
 
-static void setup_v2(sbx_cgroup *cg, const sbx_policy *p)
+static void report_missing(const cg_missing *m)
+{
+        if (!m->what[0])
+                return;
+        sbx_warn("warning: cgroup limits not applied (%s): no cgroup delegated to uid %u (%s); "
+                 "run as root or delegate one (systemd Delegate=yes)",
+                 m->what, (unsigned)geteuid(), m->why);
+}
+
+static void setup_v2(sbx_cgroup *cg, const sbx_policy *p, cg_missing *m)
 {
         _cleanup_free_ char *own = own_cgroup(NULL), *base = NULL;
         char buf[64];
@@ -167,9 +190,15 @@ static void setup_v2(sbx_cgroup *cg, const sbx_policy *p)
         }
         cg->dirs[0] = make_dir(base, own, p->name);
         if (!cg->dirs[0]) {
-                sbx_warn_errno("warning: cgroup limits not applied: cannot create %s%s/corral/%s",
-                               base, own, p->name);
-                unprivileged_hint();
+                int e = errno;
+                _cleanup_free_ char *dir = xasprintf("%s%s/corral/%s", base, own, p->name);
+                _cleanup_free_ char *what =
+                        xasprintf("%s%s%s", p->memory_mb ? "memory, " : "", p->pids ? "pids, " : "",
+                                  p->cpus > 0 ? "cpu, " : "");
+                if (what[0]) {
+                        what[strlen(what) - 2] = '\0';
+                        missing(m, what, dir, e);
+                }
                 return;
         }
         r = 0;
@@ -193,7 +222,7 @@ static void setup_v2(sbx_cgroup *cg, const sbx_policy *p)
                          cg->dirs[0]);
 }
 
-static void setup_v1(sbx_cgroup *cg, const sbx_policy *p)
+static void setup_v1(sbx_cgroup *cg, const sbx_policy *p, cg_missing *m)
 {
         for (int i = 0; i < 3; i++) {
                 _cleanup_free_ char *own = own_cgroup(v1_ctrl[i]);
@@ -211,9 +240,10 @@ static void setup_v1(sbx_cgroup *cg, const sbx_policy *p)
                         own[0] = '\0';
                 cg->dirs[i] = make_dir(base, own, p->name);
                 if (!cg->dirs[i]) {
-                        sbx_warn_errno("warning: no %s limit: cannot create %s%s/corral/%s",
-                                       v1_ctrl[i], base, own, p->name);
-                        unprivileged_hint();
+                        int e = errno;
+                        _cleanup_free_ char *dir =
+                                xasprintf("%s%s/corral/%s", base, own, p->name);
+                        missing(m, v1_ctrl[i], dir, e);
                         continue;
                 }
                 switch (i) {
@@ -247,14 +277,17 @@ static void setup_v1(sbx_cgroup *cg, const sbx_policy *p)
 void sbx_cgroup_setup(sbx_cgroup *cg, const sbx_policy *p)
 {
         struct statfs sf;
+        cg_missing m;
 
+        memset(&m, 0, sizeof(m));
         memset(cg, 0, sizeof(*cg));
         cg->memory_mb = p->memory_mb;
         cg->v2 = statfs(CG_ROOT, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
         if (cg->v2)
-                setup_v2(cg, p);
+                setup_v2(cg, p, &m);
         else
-                setup_v1(cg, p);
+                setup_v1(cg, p, &m);
+        report_missing(&m);
 }
 
 int sbx_cgroup_attach(sbx_cgroup *cg, pid_t pid)
