@@ -89,6 +89,46 @@ int npm_extract(const void *tgz, size_t len, const char *dest, const npm_limits 
 int npm_extract_fd(int fd, const char *dest, const npm_limits *lim, const char *what,
                    corral_error *err);
 
+/* What an extraction counted: tar entries read (the top folder included) and
+ * bytes of file data written, the two figures the caps in npm_limits bound. */
+typedef struct npm_extract_stats {
+        uint64_t entries;
+        uint64_t bytes;
+} npm_extract_stats;
+
+/* npm_extract_fd() that also reports *ret_stats (may be NULL) and, with
+ * read_only, creates files 0444 or 0555 (for the shared unpacked cache). */
+int npm_extract_fd_ex(int fd, const char *dest, const npm_limits *lim, bool read_only,
+                      npm_extract_stats *ret_stats, const char *what, corral_error *err);
+
+/* ---- the unpacked cache (resolvers/npm/unpacked.c) ---------------------- */
+
+/* Packages already unpacked, like pnpm's store: CACHE/unpacked/KEY/ (KEY from
+ * npm_integrity_key()) holds the files of a verified tarball, 0444 or 0555
+ * (declared bins executable), directories 0755; CACHE/unpacked/KEY.json, the
+ * sidecar written last, records the tarball's entry count and unpacked bytes
+ * (checked against the caps on every use) and a digest of the tree's names,
+ * types, sizes, exec bits and symlink targets.  An entry without a valid
+ * sidecar or whose tree no longer matches it is absent. */
+
+/* Materialises the cached package KEY into dest (created when missing):
+ * directories made, files hard-linked (copied when link() fails with EXDEV,
+ * EMLINK, EPERM or EACCES), symlinks recreated.  cache_dir is the npm cache
+ * dir (CACHE above).  1 when installed; 0 when not cached, or when the entry
+ * was corrupt (then it is removed); -EX_DATAERR when the package exceeds a
+ * cap in lim (the same message as extraction); another negative code when
+ * dest cannot be written. */
+int npm_unpacked_install(const char *cache_dir, const char *key, const char *dest,
+                         const npm_limits *lim, const char *what, corral_error *err);
+
+/* Extracts the verified tarball open at fd (from its current offset) into the
+ * cache entry KEY (a temporary dir renamed into place, then the sidecar) and
+ * materialises it into dest as npm_unpacked_install() does.  When the cache
+ * cannot be written, extracts into dest directly.  0, or extraction's errors
+ * (-EX_DATAERR for a bad tarball or a cap; nothing is left in the cache). */
+int npm_unpacked_extract(const char *cache_dir, const char *key, int fd, const char *dest,
+                         const npm_limits *lim, const char *what, corral_error *err);
+
 /* ---- the tree (resolvers/npm/tree.c) ------------------------------------ */
 
 typedef enum { NPM_DEP_PROD, NPM_DEP_OPTIONAL, NPM_DEP_PEER } npm_dep_kind;

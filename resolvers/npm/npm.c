@@ -1,8 +1,9 @@
 /* `corral install npm:PKG`: packuments (abbreviated, cached with ETag
  * revalidation) are fetched in parallel until the dependency closure is known,
- * the hoisted tree is built (tree.c), tarballs come from the
- * content-addressed cache or the registry, are verified (integrity.c) and
- * extracted (extract.c) into pkg/node_modules, bins are linked, and the
+ * the hoisted tree is built (tree.c), packages are linked from the unpacked
+ * cache (unpacked.c) or their tarballs come from the content-addressed cache
+ * or the registry, are verified (integrity.c), extracted (extract.c) into the
+ * unpacked cache and linked into pkg/node_modules, bins are linked, and the
  * manifest gets the command, the lock and the packages whose install scripts
  * were skipped. */
 #include <fcntl.h>
@@ -685,7 +686,8 @@ static int install_tarball(ctx *c, tarball *t, int fd, corral_error *err)
                 return corral_error_errno(err, EX_IOERR, errno, "%s: cannot read the tarball",
                                           what);
         _cleanup_free_ char *dest = path_join(c->pkg_dir, t->path);
-        int r = npm_extract_fd(fd, dest, &c->limits, what, err);
+        _cleanup_free_ char *key = npm_integrity_key(&t->want);
+        int r = npm_unpacked_extract(c->cache_dir, key, fd, dest, &c->limits, what, err);
         if (r < 0)
                 return r;
         c->n_extracted++;
@@ -763,7 +765,16 @@ static int tarball_start(ctx *c, tarball *t, corral_error *err)
 {
         _cleanup_free_ char *key = npm_integrity_key(&t->want);
         t->cache_file = xasprintf("%s/tarballs/%s.tgz", c->cache_dir, key);
-        int r = tarball_from_cache(c, t, err);
+        /* Already unpacked: linked from the cache, the tarball left unread. */
+        _cleanup_free_ char *what = xasprintf("%s@%s", t->name, t->version);
+        _cleanup_free_ char *dest = path_join(c->pkg_dir, t->path);
+        int r = npm_unpacked_install(c->cache_dir, key, dest, &c->limits, what, err);
+        if (r > 0) {
+                c->n_extracted++;
+                progress(c, "installing", false);
+        }
+        if (r == 0)
+                r = tarball_from_cache(c, t, err);
         if (r != 0)
                 return r;
         if (c->opt->offline)
@@ -842,7 +853,10 @@ static void link_bin(ctx *c, const char *path, const char *folder, const char *b
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
-        (void)fchmod(fd, 0755);
+        /* Bins come executable from the unpacked cache; a linked inode is
+         * shared with the cache and other installs, so it is never chmodded. */
+        if ((st.st_mode & 0111) != 0111 && st.st_nlink == 1)
+                (void)fchmod(fd, 0755);
         size_t pl = strlen(path), fl = strlen(folder);
         _cleanup_free_ char *nm = xstrndup(path, pl - fl - 1); /* ".../node_modules" */
         _cleanup_free_ char *bindir = xasprintf("%s/%s/.bin", c->pkg_dir, nm);

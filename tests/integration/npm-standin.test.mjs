@@ -42,6 +42,32 @@ function badCacheEntries(root) {
     .update(fs.readFileSync(path.join(d, f))).digest('hex')}.tgz`);
 }
 
+/* Every name under dir with its type, size, exec bit, symlink target and
+ * content hash, sorted: two installs of the same tree give equal lists. */
+function treeOf(dir) {
+  const out = [];
+  const walk = (rel) => {
+    for (const e of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${e}` : e;
+      const p = path.join(dir, r);
+      const st = fs.lstatSync(p);
+      if (st.isDirectory()) { out.push(`${r}/`); walk(r); }
+      else if (st.isSymbolicLink()) out.push(`${r} -> ${fs.readlinkSync(p)}`);
+      else out.push(`${r} ${st.size} ${st.mode & 0o111 ? 'x' : '-'} ${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`);
+    }
+  };
+  walk('');
+  return out;
+}
+
+/* The unpacked cache entry of an installed package (from the server's lock). */
+function unpackedEntry(root, server, pkgPath) {
+  const m = JSON.parse(fs.readFileSync(path.join(root, 'servers', server, 'manifest.json')));
+  const l = m.source.lock.find((e) => e.path === pkgPath);
+  const hex = Buffer.from(l.integrity.replace(/^sha512-/, ''), 'base64').toString('hex');
+  return path.join(root, 'cache', 'npm', 'unpacked', `sha512-${hex}`);
+}
+
 describe('npm: registry stand-in', { timeout: 240000 }, () => {
   let reg;
   let root;
@@ -136,7 +162,7 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
     assert.ok(!fs.existsSync(path.join(pkg, 'node_modules/winonly')), 'os-mismatched optional installed');
     assert.deepEqual(m.runtime.command, ['node', 'node_modules/app/bin/app.js']);
     assert.equal(fs.readlinkSync(path.join(pkg, 'node_modules/.bin/app')), '../app/bin/app.js');
-    assert.equal(fs.statSync(path.join(pkg, 'node_modules/app/bin/app.js')).mode & 0o777, 0o755);
+    assert.equal(fs.statSync(path.join(pkg, 'node_modules/app/bin/app.js')).mode & 0o111, 0o111);
     assert.deepEqual(m.source.scripts_skipped, ['scripted@1.0.0']);
     assert.ok(!fs.existsSync('/tmp/pwned') || fs.statSync('/tmp/pwned').mtimeMs < Date.now() - 60000);
     assert.equal(m.source.lock.length, 5);
@@ -153,6 +179,67 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
     assert.ok(reg.counts.notModified > 0, 'no 304 revalidation');
     assert.ok(reg.requests.every((q) => q.headers.accept?.includes('application/vnd.npm.install-v1+json')),
       'packuments not requested abbreviated');
+  });
+
+  test('a second install links from the unpacked cache; damaged entries are re-extracted', async () => {
+    const pkg = (n) => path.join(root, 'servers', n, 'pkg', 'node_modules');
+    try {
+      reg.resetCounts();
+      expectExit(await install('npm:app', ['--name', 'link1']), 0, 'linked install');
+      assert.equal(reg.counts.tarball, 0, 'tarballs downloaded again');
+      assert.deepEqual(treeOf(pkg('link1')), treeOf(pkg('app')), 'linked tree differs from the first');
+      const f = path.join(pkg('link1'), 'lib/index.js');
+      assert.ok(fs.statSync(f).nlink > 1, 'not hard-linked from the cache');
+      const entry = unpackedEntry(root, 'link1', 'node_modules/lib');
+      assert.equal(fs.statSync(path.join(entry, 'index.js')).ino, fs.statSync(f).ino);
+      assert.ok(fs.existsSync(`${entry}.json`), 'no sidecar');
+      const sidecar = JSON.parse(fs.readFileSync(`${entry}.json`));
+      assert.ok(sidecar.entries >= 2 && sidecar.bytes > 0, JSON.stringify(sidecar));
+      // Cached files stay read-only after installs linked them (no install
+      // chmods a shared inode), and the bin's exec bits were set in the cache.
+      const appEntry = unpackedEntry(root, 'link1', 'node_modules/app');
+      assert.equal(fs.statSync(path.join(appEntry, 'package.json')).mode & 0o222, 0);
+      assert.equal(fs.statSync(path.join(appEntry, 'bin/app.js')).mode & 0o111, 0o111);
+
+      // The caps apply to a cached package as to a tarball.
+      const capped = await install('npm:app', ['--name', 'capped'], { env: { CORRAL_NPM_MAX_ENTRIES: '1' } });
+      expectExit(capped, EX.DATAERR, 'entry cap on a cached package');
+      expectOneLineError(capped, ['more than 1 entries']);
+      const capped2 = await install('npm:app', ['--name', 'capped'], { env: { CORRAL_NPM_MAX_UNPACKED: '10' } });
+      expectExit(capped2, EX.DATAERR, 'size cap on a cached package');
+      expectOneLineError(capped2, ['more than 10 bytes']);
+      assert.ok(!fs.existsSync(path.join(root, 'servers', 'capped')), 'capped install kept');
+
+      // Damage the entry four ways; each install re-extracts it from the
+      // verified tarball (no download) and installs the right files.
+      const damage = [
+        ['sidecar removed', () => fs.rmSync(`${entry}.json`)],
+        ['file removed (partial entry)', () => fs.rmSync(path.join(entry, 'index.js'))],
+        ['file added', () => fs.writeFileSync(path.join(entry, 'evil.js'), 'pwned\n')],
+        ['file replaced by a bigger one', () => {
+          fs.rmSync(path.join(entry, 'index.js'));
+          fs.writeFileSync(path.join(entry, 'index.js'), 'module.exports = "evil";\n');
+        }],
+        ['sidecar garbled', () => fs.writeFileSync(`${entry}.json`, '{"entries":')],
+        ['entry removed, sidecar kept', () => fs.rmSync(entry, { recursive: true })],
+      ];
+      let i = 0;
+      for (const [what, fn] of damage) {
+        fn();
+        reg.resetCounts();
+        const name = `relink${i++}`;
+        const r = await install('npm:app', ['--name', name]);
+        expectExit(r, 0, what);
+        assert.equal(reg.counts.tarball, 0, `${what}: tarball downloaded`);
+        assert.deepEqual(treeOf(pkg(name)), treeOf(pkg('app')), `${what}: installed tree differs`);
+        assert.ok(fs.existsSync(`${entry}.json`), `${what}: entry not cached again`);
+        assert.ok(!fs.existsSync(path.join(entry, 'evil.js')), `${what}: stray file kept`);
+        assert.ok(fs.statSync(path.join(pkg(name), 'lib/index.js')).nlink > 1, `${what}: not linked`);
+        expectExit(await corral(['uninstall', name], { root }), 0);
+      }
+    } finally {
+      await corral(['uninstall', 'link1'], { root });
+    }
   });
 
   test('within CORRAL_NPM_METADATA_MAX_AGE cached metadata is used without asking', async () => {
