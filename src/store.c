@@ -250,10 +250,6 @@ static int normalise_modes(int dirfd_, const char *where, unsigned depth, corral
                                 r = normalise_modes(sub, subpath, depth + 1, err);
                 } else if (S_ISREG(st.st_mode)) {
                         mode_t mode = (st.st_mode & 0111) ? 0755 : 0644;
-                        /* A read-only file is linked from the npm unpacked
-                         * cache: its inode is shared, so keep it read-only. */
-                        if (!(st.st_mode & 0200))
-                                mode &= ~(mode_t)0222;
                         if ((st.st_mode & 07777) != mode &&
                             fchmodat(dirfd_, de->d_name, mode, 0) < 0)
                                 r = corral_error_errno(err, EX_IOERR, errno, "cannot chmod %s/%s",

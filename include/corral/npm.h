@@ -96,16 +96,15 @@ typedef struct npm_extract_stats {
         uint64_t bytes;
 } npm_extract_stats;
 
-/* npm_extract_fd() that also reports *ret_stats (may be NULL) and, with
- * read_only, creates files 0444 or 0555 (for the shared unpacked cache). */
-int npm_extract_fd_ex(int fd, const char *dest, const npm_limits *lim, bool read_only,
+/* npm_extract_fd() that also reports *ret_stats (may be NULL). */
+int npm_extract_fd_ex(int fd, const char *dest, const npm_limits *lim,
                       npm_extract_stats *ret_stats, const char *what, corral_error *err);
 
 /* ---- the unpacked cache (resolvers/npm/unpacked.c) ---------------------- */
 
 /* Packages already unpacked, like pnpm's store: CACHE/unpacked/KEY/ (KEY from
- * npm_integrity_key()) holds the files of a verified tarball, 0444 or 0555
- * (declared bins executable), directories 0755; CACHE/unpacked/KEY.json, the
+ * npm_integrity_key()) holds the files of a verified tarball, 0644 or 0755
+ * (declared bins executable; root-owned, as pkg/ is), directories 0755; CACHE/unpacked/KEY.json, the
  * sidecar written last, records the tarball's entry count and unpacked bytes
  * (checked against the caps on every use) and a digest of the tree's names,
  * types, sizes, exec bits and symlink targets.  An entry without a valid

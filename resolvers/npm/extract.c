@@ -208,7 +208,7 @@ static npm_entry_type entry_type(struct archive_entry *e)
 
 static int write_entry(struct archive *a, struct archive_entry *e, int rootfd, const char *rel,
                        npm_entry_type type, const char *link, uint64_t *total,
-                       const npm_limits *lim, bool read_only, const char *what,
+                       const npm_limits *lim, const char *what,
                        corral_error *err)
 {
         const char *leaf = NULL;
@@ -261,8 +261,6 @@ static int write_entry(struct archive *a, struct archive_entry *e, int rootfd, c
                                         "bytes",
                                         what, (unsigned long long)lim->max_unpacked);
         mode_t mode = (archive_entry_perm(e) & 0111) ? 0755 : 0644;
-        if (read_only)
-                mode &= ~(mode_t)0222;
         int oflags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
         _cleanup_close_ int fd = openat(dfd, leaf, oflags, mode);
         if (fd < 0 && errno == EEXIST) {
@@ -309,7 +307,7 @@ static void archive_freep(struct archive **a)
 
 /* Opens the archive on a memory buffer (tgz) or, when tgz is NULL, on fd. */
 static int extract(const void *tgz, size_t len, int fd, const char *dest, const npm_limits *lim,
-                   bool read_only, npm_extract_stats *stats, const char *what, corral_error *err)
+                   npm_extract_stats *stats, const char *what, corral_error *err)
 {
         int r = mkdir_p(dest, 0755);
         if (r < 0)
@@ -357,7 +355,7 @@ static int extract(const void *tgz, size_t len, int fd, const char *dest, const 
                 }
                 if (r == 0)
                         continue;
-                r = write_entry(a, e, rootfd, rel, type, norm_link, &total, lim, read_only, what,
+                r = write_entry(a, e, rootfd, rel, type, norm_link, &total, lim, what,
                                 err);
                 if (r < 0)
                         return r;
@@ -374,17 +372,17 @@ int npm_extract(const void *tgz, size_t len, const char *dest, const npm_limits 
                 const char *what, corral_error *err)
 {
         /* An empty buffer is still a buffer, not the fd form. */
-        return extract(tgz ? tgz : "", len, -1, dest, lim, false, NULL, what, err);
+        return extract(tgz ? tgz : "", len, -1, dest, lim, NULL, what, err);
 }
 
 int npm_extract_fd(int fd, const char *dest, const npm_limits *lim, const char *what,
                    corral_error *err)
 {
-        return extract(NULL, 0, fd, dest, lim, false, NULL, what, err);
+        return extract(NULL, 0, fd, dest, lim, NULL, what, err);
 }
 
-int npm_extract_fd_ex(int fd, const char *dest, const npm_limits *lim, bool read_only,
+int npm_extract_fd_ex(int fd, const char *dest, const npm_limits *lim,
                       npm_extract_stats *ret_stats, const char *what, corral_error *err)
 {
-        return extract(NULL, 0, fd, dest, lim, read_only, ret_stats, what, err);
+        return extract(NULL, 0, fd, dest, lim, ret_stats, what, err);
 }

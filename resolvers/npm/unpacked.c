@@ -1,9 +1,9 @@
 /* The unpacked cache (pnpm's content-addressable store, per package): a
  * verified tarball is extracted once into CACHE/unpacked/KEY/ and every
  * install hard-links its files from there, so a warm install creates
- * directory entries, not inodes.  Files are read-only in the cache because an
- * inode is shared by every install linking it; bins get their exec bits here,
- * once, so no install needs to chmod a shared inode differently.  The sidecar
+ * directory entries, not inodes.  Files have pkg/'s modes (0644, 0755 when
+ * executable; writable only by their owner, root); bins get their exec bits
+ * here, once, so no install needs to chmod a shared inode differently.  The sidecar
  * KEY.json is written after the tree is in place, so an entry interrupted
  * half-way has none and counts as absent; its digest of the tree catches
  * files added, removed, renamed or resized since. */
@@ -312,7 +312,7 @@ int npm_unpacked_install(const char *cache_dir, const char *key, const char *des
         return r < 0 ? r : 1;
 }
 
-/* Bins declared in package.json become 0555 in the cache, once. */
+/* Bins declared in package.json become 0755 in the cache, once. */
 static void preset_bins(int rootfd)
 {
         _cleanup_close_ int pfd = openat(rootfd, "package.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -337,7 +337,7 @@ static void preset_bins(int rootfd)
                 _cleanup_close_ int fd = openat(rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 struct stat fst;
                 if (fd >= 0 && fstat(fd, &fst) == 0 && S_ISREG(fst.st_mode))
-                        (void)fchmod(fd, 0555);
+                        (void)fchmod(fd, 0755);
         }
 }
 
@@ -349,7 +349,7 @@ int npm_unpacked_extract(const char *cache_dir, const char *key, int fd, const c
         if (mkdir_p(udir, 0755) < 0 || !mkdtemp(tmp))
                 return npm_extract_fd(fd, dest, lim, what, err);
         npm_extract_stats st = {0};
-        int r = npm_extract_fd_ex(fd, tmp, lim, true, &st, what, err);
+        int r = npm_extract_fd_ex(fd, tmp, lim, &st, what, err);
         _cleanup_close_ int tfd = -1;
         if (r >= 0) {
                 tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

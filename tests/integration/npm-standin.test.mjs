@@ -195,10 +195,11 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
       assert.ok(fs.existsSync(`${entry}.json`), 'no sidecar');
       const sidecar = JSON.parse(fs.readFileSync(`${entry}.json`));
       assert.ok(sidecar.entries >= 2 && sidecar.bytes > 0, JSON.stringify(sidecar));
-      // Cached files stay read-only after installs linked them (no install
-      // chmods a shared inode), and the bin's exec bits were set in the cache.
+      // Cached files are 0644/0755 like pkg/ (writable by their owner, root,
+      // only), and the bin's exec bits were set in the cache, so no install
+      // chmods a shared inode.
       const appEntry = unpackedEntry(root, 'link1', 'node_modules/app');
-      assert.equal(fs.statSync(path.join(appEntry, 'package.json')).mode & 0o222, 0);
+      assert.equal(fs.statSync(path.join(appEntry, 'package.json')).mode & 0o7777, 0o644);
       assert.equal(fs.statSync(path.join(appEntry, 'bin/app.js')).mode & 0o111, 0o111);
 
       // The caps apply to a cached package as to a tarball.
