@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "corral/fs.h"
+#include "corral/config.h"
+#include "corral/jsonutil.h"
 #include "corral/resolver.h"
 
 #define MAX_ENV 256
@@ -188,6 +190,13 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
                 goto out;
 
         m = manifest_new(name);
+        /* The site's policy defaults (corral.json), then --sandbox. */
+        {
+                _cleanup_json_ cJSON *config = NULL;
+                if ((r = config_load(&s->paths, &config, err)) < 0 ||
+                    (r = config_apply_sandbox(config, m, err)) < 0)
+                        goto out;
+        }
         free(m->spec);
         m->spec = xstrdup(spec.raw);
         free(m->kind);

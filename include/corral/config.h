@@ -1,0 +1,33 @@
+/* corral.json: site configuration (DESIGN.md, "Paths": /etc/corral/corral.json,
+ * $XDG_CONFIG_HOME/corral/corral.json, or DIR/etc/corral.json with --root).
+ * A missing file is an empty configuration.  Keys read here:
+ *
+ *   { "sandbox": { "profile": "default", "network": "none", "memory_mb": 512,
+ *                  "pids": 256, "cpus": 1.0, "mounts": ["SRC[:DST][:ro|:rw]", …] } }
+ *
+ * "sandbox" gives the policy new installs start from (issue 4: "Policy lives in
+ * the manifest (defaults from corral.json)"); --sandbox PROFILE still wins for
+ * the profile.  Unknown keys inside "sandbox" are an error: a typo must not
+ * loosen a policy.  Other top-level keys belong to other modules (the npm
+ * resolver reads "registry" and "npm_metadata_max_age"). */
+#pragma once
+
+#include <cJSON.h>
+
+#include "corral/error.h"
+#include "corral/manifest.h"
+#include "corral/paths.h"
+
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* Reads and parses p->config.  0 with *ret owned (NULL when the file does not
+ * exist), or -EX_CONFIG naming the file and what is wrong (unreadable, over
+ * CONFIG_MAX_BYTES, not a JSON object). */
+int config_load(const corral_paths *p, cJSON **ret, corral_error *err);
+
+/* Applies config's "sandbox" defaults (config may be NULL) to m's sandbox
+ * fields.  0, or -EX_CONFIG naming the key that is wrong (unknown key, wrong
+ * type, profile or network not one of the known values, limits out of range:
+ * memory_mb 1..1048576, pids 1..1000000, cpus > 0 and <= 1024, at most 64
+ * mounts).  m is unchanged on failure. */
+int config_apply_sandbox(const cJSON *config, manifest *m, corral_error *err);

@@ -1,0 +1,127 @@
+/* corral.json: site defaults. */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "corral/config.h"
+#include "corral/fs.h"
+#include "corral/jsonutil.h"
+
+int config_load(const corral_paths *p, cJSON **ret, corral_error *err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+
+        int r = read_file(p->config, CONFIG_MAX_BYTES, &text, &len);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r == -EFBIG)
+                return corral_error_set(err, EX_CONFIG, "%s: larger than %u bytes", p->config,
+                                        CONFIG_MAX_BYTES);
+        if (r < 0)
+                return corral_error_errno(err, EX_CONFIG, -r, "cannot read %s", p->config);
+        cJSON *j = cJSON_ParseWithLength(text, len);
+        if (!cJSON_IsObject(j)) {
+                cJSON_Delete(j);
+                return corral_error_set(err, EX_CONFIG, "%s: not a JSON object", p->config);
+        }
+        *ret = j;
+        return 0;
+}
+
+static bool one_of(const char *s, const char *const *allowed)
+{
+        for (; *allowed; allowed++)
+                if (strcmp(s, *allowed) == 0)
+                        return true;
+        return false;
+}
+
+static int get_limit(const cJSON *v, const char *key, double min, double max, double *ret,
+                     corral_error *err)
+{
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min ||
+            v->valuedouble > max)
+                return corral_error_set(err, EX_CONFIG,
+                                        "corral.json: sandbox.%s must be a number from %g to %g",
+                                        key, min, max);
+        *ret = v->valuedouble;
+        return 0;
+}
+
+int config_apply_sandbox(const cJSON *config, manifest *m, corral_error *err)
+{
+        static const char *const profiles[] = {"default", "strict", "log", "none", NULL};
+        static const char *const networks[] = {"none", "host", NULL};
+        const cJSON *sb = cJSON_GetObjectItemCaseSensitive(config, "sandbox");
+        const char *profile = NULL, *network = NULL;
+        double memory = m->memory_mb, pids = m->pids, cpus = m->cpus;
+        _cleanup_strv_ char **mounts = NULL;
+        const cJSON *v;
+        int r;
+
+        if (!sb)
+                return 0;
+        if (!cJSON_IsObject(sb))
+                return corral_error_set(err, EX_CONFIG, "corral.json: sandbox must be an object");
+        cJSON_ArrayForEach(v, sb)
+        {
+                const char *k = v->string;
+                if (strcmp(k, "profile") == 0 || strcmp(k, "network") == 0) {
+                        bool is_profile = k[0] == 'p';
+                        if (!cJSON_IsString(v) ||
+                            !one_of(v->valuestring, is_profile ? profiles : networks))
+                                return corral_error_set(
+                                        err, EX_CONFIG, "corral.json: sandbox.%s must be %s", k,
+                                        is_profile ? "default, strict, log or none"
+                                                   : "none or host");
+                        *(is_profile ? &profile : &network) = v->valuestring;
+                } else if (strcmp(k, "memory_mb") == 0) {
+                        if ((r = get_limit(v, k, 1, 1048576, &memory, err)) < 0)
+                                return r;
+                } else if (strcmp(k, "pids") == 0) {
+                        if ((r = get_limit(v, k, 1, 1000000, &pids, err)) < 0)
+                                return r;
+                } else if (strcmp(k, "cpus") == 0) {
+                        if ((r = get_limit(v, k, 0.001, 1024, &cpus, err)) < 0)
+                                return r;
+                } else if (strcmp(k, "mounts") == 0) {
+                        const cJSON *e;
+                        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > 64)
+                                return corral_error_set(err, EX_CONFIG,
+                                                        "corral.json: sandbox.mounts must be an "
+                                                        "array of at most 64 strings");
+                        mounts = xcalloc(1, sizeof(char *));
+                        cJSON_ArrayForEach(e, v)
+                        {
+                                if (!cJSON_IsString(e) || e->valuestring[0] != '/')
+                                        return corral_error_set(
+                                                err, EX_CONFIG,
+                                                "corral.json: sandbox.mounts entries must be "
+                                                "absolute paths (SRC[:DST][:ro|:rw])");
+                                mounts = strv_push(mounts, e->valuestring);
+                        }
+                } else {
+                        return corral_error_set(err, EX_CONFIG,
+                                                "corral.json: unknown key sandbox.%.64s", k);
+                }
+        }
+        if (profile) {
+                free(m->profile);
+                m->profile = xstrdup(profile);
+        }
+        if (network) {
+                free(m->network);
+                m->network = xstrdup(network);
+        }
+        m->memory_mb = (unsigned)memory;
+        m->pids = (unsigned)pids;
+        m->cpus = cpus;
+        if (mounts) {
+                strv_free(m->mounts);
+                m->mounts = steal_pointer(&mounts);
+        }
+        return 0;
+}

@@ -1,0 +1,135 @@
+/* corral.json: loading and the sandbox policy defaults (issue 4). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "corral/config.h"
+#include "corral/fs.h"
+#include "corral/jsonutil.h"
+
+typedef struct fixture {
+        char dir[64];
+        corral_paths paths;
+} fixture;
+
+static int setup(void **state)
+{
+        fixture *f = xcalloc(1, sizeof(*f));
+        corral_error err = {0};
+
+        snprintf(f->dir, sizeof(f->dir), "/tmp/corral-config-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        assert_int_equal(paths_init(&f->paths, f->dir, &err), 0);
+        _cleanup_free_ char *etc = path_join(f->dir, "etc"); /* --root layout: DIR/etc/corral.json */
+        assert_int_equal(mkdir_p(etc, 0755), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture *f = *state;
+        paths_done(&f->paths);
+        (void)rm_rf(f->dir);
+        free(f);
+        return 0;
+}
+
+static void write_config(fixture *f, const char *text)
+{
+        assert_int_equal(write_file_atomic(f->paths.config, text, strlen(text), 0644), 0);
+}
+
+static void test_missing_file_is_empty(void **state)
+{
+        fixture *f = *state;
+        corral_error err = {0};
+        cJSON *c = (cJSON *)1;
+        manifest *m = manifest_new("x");
+
+        assert_int_equal(config_load(&f->paths, &c, &err), 0);
+        assert_null(c);
+        assert_int_equal(config_apply_sandbox(NULL, m, &err), 0);
+        assert_string_equal(m->profile, "default");
+        assert_int_equal(m->memory_mb, 512);
+        manifest_free(m);
+}
+
+static void test_sandbox_defaults_applied(void **state)
+{
+        fixture *f = *state;
+        corral_error err = {0};
+        _cleanup_json_ cJSON *c = NULL;
+        manifest *m = manifest_new("x");
+
+        write_config(f, "{\"registry\": \"https://r.example/\", \"sandbox\": {\"profile\": "
+                        "\"strict\", \"network\": \"host\", \"memory_mb\": 256, \"pids\": 64, "
+                        "\"cpus\": 0.5, \"mounts\": [\"/srv/docs:/docs:ro\"]}}");
+        assert_int_equal(config_load(&f->paths, &c, &err), 0);
+        assert_int_equal(config_apply_sandbox(c, m, &err), 0);
+        assert_string_equal(m->profile, "strict");
+        assert_string_equal(m->network, "host");
+        assert_int_equal(m->memory_mb, 256);
+        assert_int_equal(m->pids, 64);
+        assert_true(m->cpus == 0.5);
+        assert_int_equal(strv_length(m->mounts), 1);
+        assert_string_equal(m->mounts[0], "/srv/docs:/docs:ro");
+        manifest_free(m);
+}
+
+static void test_bad_config(void **state)
+{
+        static const struct {
+                const char *text;
+                int load; /* expected config_load result */
+                const char *msg;
+        } cases[] = {
+                {"not json", -EX_CONFIG, "not a JSON object"},
+                {"[1,2]", -EX_CONFIG, "not a JSON object"},
+                {"{\"sandbox\": 3}", 0, "sandbox must be an object"},
+                {"{\"sandbox\": {\"profil\": \"none\"}}", 0, "unknown key sandbox.profil"},
+                {"{\"sandbox\": {\"profile\": \"lax\"}}", 0, "sandbox.profile must be"},
+                {"{\"sandbox\": {\"network\": \"bridge\"}}", 0, "sandbox.network must be"},
+                {"{\"sandbox\": {\"memory_mb\": 0}}", 0, "sandbox.memory_mb must be"},
+                {"{\"sandbox\": {\"memory_mb\": \"512\"}}", 0, "sandbox.memory_mb must be"},
+                {"{\"sandbox\": {\"pids\": 2000000}}", 0, "sandbox.pids must be"},
+                {"{\"sandbox\": {\"cpus\": 0}}", 0, "sandbox.cpus must be"},
+                {"{\"sandbox\": {\"mounts\": [\"relative\"]}}", 0, "absolute paths"},
+                {"{\"sandbox\": {\"mounts\": \"/a\"}}", 0, "sandbox.mounts must be"},
+        };
+        fixture *f = *state;
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                corral_error err = {0};
+                _cleanup_json_ cJSON *c = NULL;
+                manifest *m = manifest_new("x");
+
+                write_config(f, cases[i].text);
+                int r = config_load(&f->paths, &c, &err);
+                assert_int_equal(r, cases[i].load);
+                if (r == 0) {
+                        assert_int_equal(config_apply_sandbox(c, m, &err), -EX_CONFIG);
+                        /* m is unchanged on failure */
+                        assert_string_equal(m->profile, "default");
+                        assert_int_equal(m->memory_mb, 512);
+                }
+                assert_int_equal(err.code, EX_CONFIG);
+                if (!strstr(err.msg, cases[i].msg))
+                        fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
+                manifest_free(m);
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_missing_file_is_empty, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sandbox_defaults_applied, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
