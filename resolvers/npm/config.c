@@ -40,6 +40,19 @@ static char *trim(char *s)
         return s;
 }
 
+/* Reads a config file that may be absent: 1 with *data set, 0 when it does
+ * not exist, or -EX_CONFIG. */
+static int read_optional(const char *path, size_t max, char **data, size_t *len,
+                         corral_error *err)
+{
+        int r = read_file(path, max, data, len);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return corral_error_errno(err, EX_CONFIG, -r, "cannot read %s", path);
+        return 1;
+}
+
 /* Parses ~/.npmrc (ini lines key=value, ';' and '#' comments). */
 static int load_npmrc(npm_config *c, char **registry, corral_error *err)
 {
@@ -55,11 +68,9 @@ static int load_npmrc(npm_config *c, char **registry, corral_error *err)
                 return 0;
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
-        int r = read_file(path, NPMRC_MAX, &data, &len);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return corral_error_errno(err, EX_CONFIG, -r, "cannot read %s", path);
+        int r = read_optional(path, NPMRC_MAX, &data, &len, err);
+        if (r <= 0)
+                return r;
         char *save = NULL;
         for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *l = trim(line);
@@ -125,11 +136,9 @@ static int load_corral_json(const char *config_path, char **registry, long *max_
                 return 0;
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
-        int r = read_file(config_path, CONFIG_MAX, &data, &len);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return corral_error_errno(err, EX_CONFIG, -r, "cannot read %s", config_path);
+        int r = read_optional(config_path, CONFIG_MAX, &data, &len, err);
+        if (r <= 0)
+                return r;
         _cleanup_json_ cJSON *j = cJSON_ParseWithLength(data, len);
         if (!cJSON_IsObject(j))
                 return corral_error_set(err, EX_CONFIG, "%s: not a JSON object", config_path);

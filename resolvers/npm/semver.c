@@ -794,41 +794,51 @@ static char *map_tokens(const char *s, token_fn fn, const opts *o, bool trim)
         return strbuf_steal(&b);
 }
 
+/* What node's replaceCaret and replaceTilde have in common: the whole range
+ * when the major or the minor is an x (returns true), else the lower bound
+ * ">=M.m.p" followed by " <", for the caller to finish with its upper bound. */
+static bool caret_tilde_head(strbuf *b, const plain *c, const opts *o)
+{
+        const char *z = o->incpr ? "-0" : "";
+        sb_add(b, "", 0);
+        if (is_x(c->M))
+                return true;
+        sb_str(b, ">=");
+        sb_span(b, c->M);
+        if (is_x(c->m)) {
+                sb_str(b, ".0.0");
+                sb_str(b, z);
+                sb_str(b, " <");
+                sb_inc(b, c->M);
+                sb_str(b, ".0.0-0");
+                return true;
+        }
+        sb_str(b, ".");
+        sb_span(b, c->m);
+        sb_str(b, ".");
+        if (is_x(c->p)) {
+                sb_str(b, "0");
+                sb_str(b, z);
+        } else {
+                sb_span(b, c->p);
+                if (c->pr.s) {
+                        sb_str(b, "-");
+                        sb_span(b, c->pr);
+                }
+        }
+        sb_str(b, " <");
+        return false;
+}
+
 static char *replace_caret(const char *tok, const opts *o)
 {
         plain c;
         if (tok[0] != '^' ||
             !plain_match(tok + 1, strlen(tok + 1), PLAIN_XR | (o->loose ? PLAIN_LOOSE : 0), &c))
                 return xstrdup(tok);
-        const char *z = o->incpr ? "-0" : "";
         strbuf b = STRBUF_INIT(0);
-        sb_add(&b, "", 0);
-        if (is_x(c.M))
+        if (caret_tilde_head(&b, &c, o))
                 return strbuf_steal(&b);
-        sb_str(&b, ">=");
-        sb_span(&b, c.M);
-        if (is_x(c.m)) {
-                sb_str(&b, ".0.0");
-                sb_str(&b, z);
-                sb_str(&b, " <");
-                sb_inc(&b, c.M);
-                sb_str(&b, ".0.0-0");
-                return strbuf_steal(&b);
-        }
-        sb_str(&b, ".");
-        sb_span(&b, c.m);
-        sb_str(&b, ".");
-        if (is_x(c.p)) {
-                sb_str(&b, "0");
-                sb_str(&b, z);
-        } else {
-                sb_span(&b, c.p);
-                if (c.pr.s) {
-                        sb_str(&b, "-");
-                        sb_span(&b, c.pr);
-                }
-        }
-        sb_str(&b, " <");
         /* node compares the identifier strings to "0" (so loose "00" is not 0). */
         if (span_is(c.M, "0")) {
                 sb_span(&b, c.M);
@@ -856,35 +866,9 @@ static char *replace_tilde(const char *tok, const opts *o)
         if (tok[0] != '~' ||
             !plain_match(tok + k, strlen(tok + k), PLAIN_XR | (o->loose ? PLAIN_LOOSE : 0), &c))
                 return xstrdup(tok);
-        const char *z = o->incpr ? "-0" : "";
         strbuf b = STRBUF_INIT(0);
-        sb_add(&b, "", 0);
-        if (is_x(c.M))
+        if (caret_tilde_head(&b, &c, o))
                 return strbuf_steal(&b);
-        sb_str(&b, ">=");
-        sb_span(&b, c.M);
-        if (is_x(c.m)) {
-                sb_str(&b, ".0.0");
-                sb_str(&b, z);
-                sb_str(&b, " <");
-                sb_inc(&b, c.M);
-                sb_str(&b, ".0.0-0");
-                return strbuf_steal(&b);
-        }
-        sb_str(&b, ".");
-        sb_span(&b, c.m);
-        sb_str(&b, ".");
-        if (is_x(c.p)) {
-                sb_str(&b, "0");
-                sb_str(&b, z);
-        } else {
-                sb_span(&b, c.p);
-                if (c.pr.s) {
-                        sb_str(&b, "-");
-                        sb_span(&b, c.pr);
-                }
-        }
-        sb_str(&b, " <");
         sb_span(&b, c.M);
         sb_str(&b, ".");
         sb_inc(&b, c.m);
