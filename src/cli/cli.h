@@ -53,6 +53,25 @@ store *cli_open_store(const cli_ctx *ctx, int *ret_code);
 int cli_usage(const cli_ctx *ctx, bool to_stderr);
 /* Prints a JSON value (pretty) on stdout. */
 void cli_print_json(const cJSON *j);
+/* Prints "corral: VERB: <what>" on stderr, then the one-line usage hint;
+ * returns EX_USAGE. */
+int cli_usage_error(const cli_ctx *ctx, const char *what);
+/* After a change to the store: asks a running daemon to reload (5 s timeout).
+ * No daemon running is normal and silent; any other failure is a warning on
+ * stderr, never an error of the verb. */
+void cli_notify_daemon(const cli_ctx *ctx);
+
+/* Cleanup attributes for the verbs' store and manifest pointers. */
+static inline void cli_store_freep(store **s)
+{
+        store_free(*s);
+}
+#define _cleanup_store_ _cleanup_(cli_store_freep)
+static inline void cli_manifest_freep(manifest **m)
+{
+        manifest_free(*m);
+}
+#define _cleanup_manifest_ _cleanup_(cli_manifest_freep)
 
 /* Control-socket client (src/cli/rpc.c): one blocking JSON-RPC 2.0 request to
  * the daemon of ctx->root's store.  params consumed.  timeout_ms 0 = none.

@@ -43,3 +43,21 @@ void cli_print_json(const cJSON *j)
         printf("%s\n", s);
         free(s);
 }
+
+int cli_usage_error(const cli_ctx *ctx, const char *what)
+{
+        (void)cli_fail(ctx, EX_USAGE, "%s", what);
+        return cli_usage(ctx, true);
+}
+
+void cli_notify_daemon(const cli_ctx *ctx)
+{
+        cJSON *res = NULL;
+        corral_error err = {0};
+        int r = cli_rpc(ctx, "corral/reload", NULL, 5000, &res, &err);
+
+        cJSON_Delete(res);
+        if (r < 0 && r != -EX_UNAVAILABLE)
+                fprintf(stderr, "corral: %s: warning: the daemon did not reload: %s\n", ctx->verb,
+                        err.msg);
+}

@@ -32,12 +32,6 @@
 #define LOG_FOLLOW_INTERVAL_MS 200
 #define LOG_CHUNK 65536
 
-static void store_freep(store **s)
-{
-        store_free(*s);
-}
-#define _cleanup_store_ _cleanup_(store_freep)
-
 /* Usage errors are one line too, with the pointer to --help folded in. */
 static int bad_option(cli_ctx *ctx, char **argv)
 {
@@ -55,6 +49,24 @@ static int bad_option(cli_ctx *ctx, char **argv)
 static int usage_error(cli_ctx *ctx, const char *what)
 {
         return cli_fail(ctx, EX_USAGE, "%s (try 'corral %s --help')", what, ctx->verb);
+}
+
+/* The end of every verb's option switch: --help, or a usage error. */
+static int help_or_bad_option(cli_ctx *ctx, int c, char **argv)
+{
+        return c == 'h' ? cli_usage(ctx, false) : bad_option(ctx, argv);
+}
+
+/* The one operand NAME after the options.  Returns 0 with *ret_name set, else
+ * the exit code. */
+static int name_operand(cli_ctx *ctx, int argc, char **argv, const char **ret_name)
+{
+        if (optind >= argc)
+                return usage_error(ctx, "missing server name");
+        if (optind + 1 < argc)
+                return usage_error(ctx, "too many arguments");
+        *ret_name = argv[optind];
+        return 0;
 }
 
 /* Options shared by the simple verbs: --json and --help.  Returns -1 to go
@@ -76,10 +88,8 @@ static int simple_opts(cli_ctx *ctx, int argc, char **argv, bool allow_json)
                                 return bad_option(ctx, argv);
                         ctx->json = true;
                         break;
-                case 'h':
-                        return cli_usage(ctx, false);
                 default:
-                        return bad_option(ctx, argv);
+                        return help_or_bad_option(ctx, c, argv);
                 }
         }
         return -1;
@@ -96,16 +106,16 @@ static int lifecycle(cli_ctx *ctx, int argc, char **argv, const char *method)
 {
         corral_error err = {0};
         cJSON *params, *res = NULL;
+        const char *name = NULL;
         int r = simple_opts(ctx, argc, argv, false);
 
         if (r >= 0)
                 return r;
-        if (optind >= argc)
-                return usage_error(ctx, "missing server name");
-        if (optind + 1 < argc)
-                return usage_error(ctx, "too many arguments");
+        r = name_operand(ctx, argc, argv, &name);
+        if (r != 0)
+                return r;
         params = cJSON_CreateObject();
-        cJSON_AddStringToObject(params, "name", argv[optind]);
+        cJSON_AddStringToObject(params, "name", name);
         if (cli_rpc(ctx, method, params, STATUS_TIMEOUT_MS, &res, &err) < 0)
                 return rpc_fail(ctx, &err);
         cJSON_Delete(res);
@@ -474,10 +484,8 @@ int cli_call(cli_ctx *ctx, int argc, char **argv)
                                 return usage_error(ctx, "--timeout takes seconds (0 < S <= 86400)");
                         break;
                 }
-                case 'h':
-                        return cli_usage(ctx, false);
                 default:
-                        return bad_option(ctx, argv);
+                        return help_or_bad_option(ctx, c, argv);
                 }
         }
         if (optind >= argc)
@@ -600,7 +608,7 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv)
         bool follow = false;
         long lines = -1;
         off_t pos = 0;
-        const char *name;
+        const char *name = NULL;
         struct stat st;
         int c;
 
@@ -618,17 +626,13 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv)
                                 return usage_error(ctx, "-n takes a number of lines");
                         break;
                 }
-                case 'h':
-                        return cli_usage(ctx, false);
                 default:
-                        return bad_option(ctx, argv);
+                        return help_or_bad_option(ctx, c, argv);
                 }
         }
-        if (optind >= argc)
-                return usage_error(ctx, "missing server name");
-        if (optind + 1 < argc)
-                return usage_error(ctx, "too many arguments");
-        name = argv[optind];
+        c = name_operand(ctx, argc, argv, &name);
+        if (c != 0)
+                return c;
         if (!server_name_valid(name))
                 return cli_fail(ctx, EX_NOINPUT, "no such server '%s'", name);
         if (paths_init(&paths, ctx->root, &err) < 0)
@@ -723,10 +727,8 @@ int cli_serve(cli_ctx *ctx, int argc, char **argv)
                 case 's':
                         stdio = true;
                         break;
-                case 'h':
-                        return cli_usage(ctx, false);
                 default:
-                        return bad_option(ctx, argv);
+                        return help_or_bad_option(ctx, c, argv);
                 }
         }
         if (optind < argc)

@@ -14,18 +14,6 @@
 
 #define MAX_CLI_ENV 256
 
-static void store_freep(store **s)
-{
-        store_free(*s);
-}
-#define _cleanup_store_ _cleanup_(store_freep)
-
-static void manifest_freep(manifest **m)
-{
-        manifest_free(*m);
-}
-#define _cleanup_manifest_ _cleanup_(manifest_freep)
-
 /* Reports an unknown option or a missing value the way getopt would, but as
  * one corral line, then the usage hint. */
 static int bad_option(cli_ctx *ctx, int c, char **argv)
@@ -37,12 +25,6 @@ static int bad_option(cli_ctx *ctx, int c, char **argv)
                 (void)cli_fail(ctx, EX_USAGE, "unknown option '-%c'", optopt);
         else
                 (void)cli_fail(ctx, EX_USAGE, "unknown option '%s'", opt);
-        return cli_usage(ctx, true);
-}
-
-static int usage_error(cli_ctx *ctx, const char *what)
-{
-        (void)cli_fail(ctx, EX_USAGE, "%s", what);
         return cli_usage(ctx, true);
 }
 
@@ -75,19 +57,6 @@ static char *shell_join(char *const *argv)
         return strbuf_steal(&b);
 }
 
-/* After a change to the store, a running daemon reconciles; none running is
- * the normal case for store-only verbs and not worth a word. */
-static void notify_daemon(const cli_ctx *ctx)
-{
-        cJSON *res = NULL;
-        corral_error err = {0};
-        int r = cli_rpc(ctx, "corral/reload", NULL, 5000, &res, &err);
-        cJSON_Delete(res);
-        if (r < 0 && r != -EX_UNAVAILABLE)
-                fprintf(stderr, "corral: %s: warning: the daemon did not reload: %s\n", ctx->verb,
-                        err.msg);
-}
-
 static bool confined(const manifest *m)
 {
         const runtime_backend *be = runtime_backend_find(m->backend);
@@ -112,6 +81,17 @@ static void print_sandbox_line(FILE *f, const char *label, const manifest *m)
                                       "confine servers yet");
 }
 
+/* The source and what it resolved to, as install's prompt and info show it. */
+static void print_source_lines(FILE *f, const manifest *m)
+{
+        fprintf(f, "%-10s %s (%s)\n", "source:", m->spec, m->kind);
+        if (m->resolved_url)
+                fprintf(f, "%-10s %s\n", "from:", m->resolved_url);
+        fprintf(f, "%-10s %s\n", "version:", m->resolved_version ? m->resolved_version : "-");
+        if (m->resolved_integrity)
+                fprintf(f, "%-10s %s\n", "integrity:", m->resolved_integrity);
+}
+
 static void print_env_keys(FILE *f, const char *label, const manifest *m)
 {
         if (m->n_env == 0)
@@ -130,12 +110,7 @@ static int confirm_install(const manifest *m, void *userdata, corral_error *err)
         FILE *f = stderr;
 
         fprintf(f, "About to install '%s':\n", m->name);
-        fprintf(f, "%-10s %s (%s)\n", "source:", m->spec, m->kind);
-        if (m->resolved_url)
-                fprintf(f, "%-10s %s\n", "from:", m->resolved_url);
-        fprintf(f, "%-10s %s\n", "version:", m->resolved_version ? m->resolved_version : "-");
-        if (m->resolved_integrity)
-                fprintf(f, "%-10s %s\n", "integrity:", m->resolved_integrity);
+        print_source_lines(f, m);
         if (m->resolved_digest)
                 fprintf(f, "%-10s %s\n", "digest:", m->resolved_digest);
         if (m->resolved_commit)
@@ -197,7 +172,7 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 }
         if (nopts < argc) {
                 if (nopts + 1 == argc)
-                        return usage_error(ctx, "missing command after --");
+                        return cli_usage_error(ctx, "missing command after --");
                 command = strv_copy(argv + nopts + 1);
         }
 
@@ -213,7 +188,7 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                         break;
                 case 'e':
                         if (++n_env > MAX_CLI_ENV)
-                                return usage_error(ctx, "too many --env options");
+                                return cli_usage_error(ctx, "too many --env options");
                         env = strv_push(env, optarg);
                         break;
                 case 's':
@@ -252,10 +227,10 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                        : isatty(STDERR_FILENO) ? INSTALL_PROGRESS_TTY
                                                : INSTALL_PROGRESS_NONE;
         if (optind >= nopts)
-                return usage_error(ctx, "missing source spec");
+                return cli_usage_error(ctx, "missing source spec");
         if (optind + 1 < nopts)
-                return usage_error(ctx, "more than one source spec (put the server's command "
-                                        "after --)");
+                return cli_usage_error(ctx, "more than one source spec (put the server's "
+                                            "command after --)");
         opt.spec = argv[optind];
         opt.env = env;
         opt.command = command;
@@ -288,7 +263,7 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                         printf("warning: %s runs without a sandbox (--sandbox none)\n", m->name);
         }
         fflush(stdout);
-        notify_daemon(ctx);
+        cli_notify_daemon(ctx);
         return 0;
 }
 
@@ -333,23 +308,33 @@ static int parse_name_args(cli_ctx *ctx, int argc, char **argv, bool take_purge,
                 }
         }
         if (optind >= argc)
-                return usage_error(ctx, "missing server name");
+                return cli_usage_error(ctx, "missing server name");
         if (optind + 1 < argc)
-                return usage_error(ctx, "too many arguments");
+                return cli_usage_error(ctx, "too many arguments");
         *ret_name = argv[optind];
         return 0;
+}
+
+/* parse_name_args(), then the store, as cli_open_store() does: NULL with
+ * *ret_code set (0 after --help) when the verb ends here. */
+static store *open_name_verb(cli_ctx *ctx, int argc, char **argv, bool take_purge, bool *ret_purge,
+                             const char **ret_name, int *ret_code)
+{
+        int r = parse_name_args(ctx, argc, argv, take_purge, ret_purge, ret_name);
+
+        if (r != 0) {
+                *ret_code = r < 0 ? 0 : r;
+                return NULL;
+        }
+        return cli_open_store(ctx, ret_code);
 }
 
 int cli_uninstall(cli_ctx *ctx, int argc, char **argv)
 {
         bool purge = false;
         const char *name = NULL;
-        int r = parse_name_args(ctx, argc, argv, true, &purge, &name);
-        if (r != 0)
-                return r < 0 ? 0 : r;
-
         int code = 0;
-        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        _cleanup_store_ store *s = open_name_verb(ctx, argc, argv, true, &purge, &name, &code);
         if (!s)
                 return code;
         corral_error err = {0};
@@ -357,19 +342,15 @@ int cli_uninstall(cli_ctx *ctx, int argc, char **argv)
                 return cli_fail_error(ctx, &err);
         printf("uninstalled %s%s\n", name, purge ? " and removed its data" : "");
         fflush(stdout);
-        notify_daemon(ctx);
+        cli_notify_daemon(ctx);
         return 0;
 }
 
 static int set_enabled(cli_ctx *ctx, int argc, char **argv, bool enabled)
 {
         const char *name = NULL;
-        int r = parse_name_args(ctx, argc, argv, false, NULL, &name);
-        if (r != 0)
-                return r < 0 ? 0 : r;
-
         int code = 0;
-        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        _cleanup_store_ store *s = open_name_verb(ctx, argc, argv, false, NULL, &name, &code);
         if (!s)
                 return code;
         corral_error err = {0};
@@ -377,7 +358,7 @@ static int set_enabled(cli_ctx *ctx, int argc, char **argv, bool enabled)
                 return cli_fail_error(ctx, &err);
         printf("%s %s\n", enabled ? "enabled" : "disabled", name);
         fflush(stdout);
-        notify_daemon(ctx);
+        cli_notify_daemon(ctx);
         return 0;
 }
 
@@ -394,12 +375,8 @@ int cli_disable(cli_ctx *ctx, int argc, char **argv)
 int cli_info(cli_ctx *ctx, int argc, char **argv)
 {
         const char *name = NULL;
-        int r = parse_name_args(ctx, argc, argv, false, NULL, &name);
-        if (r != 0)
-                return r < 0 ? 0 : r;
-
         int code = 0;
-        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        _cleanup_store_ store *s = open_name_verb(ctx, argc, argv, false, NULL, &name, &code);
         if (!s)
                 return code;
         corral_error err = {0};
@@ -418,12 +395,7 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
         _cleanup_free_ char *log = paths_log_file(&s->paths, m->name);
         FILE *f = stdout;
         fprintf(f, "%-10s %s\n", "name:", m->name);
-        fprintf(f, "%-10s %s (%s)\n", "source:", m->spec, m->kind);
-        if (m->resolved_url)
-                fprintf(f, "%-10s %s\n", "from:", m->resolved_url);
-        fprintf(f, "%-10s %s\n", "version:", m->resolved_version ? m->resolved_version : "-");
-        if (m->resolved_integrity)
-                fprintf(f, "%-10s %s\n", "integrity:", m->resolved_integrity);
+        print_source_lines(f, m);
         if (m->resolved_commit)
                 fprintf(f, "%-10s %s\n", "commit:", m->resolved_commit);
         if (m->resolved_digest)
@@ -474,7 +446,7 @@ int cli_list(cli_ctx *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc)
-                return usage_error(ctx, "list takes no arguments");
+                return cli_usage_error(ctx, "list takes no arguments");
 
         int code = 0;
         _cleanup_store_ store *s = cli_open_store(ctx, &code);

@@ -12,16 +12,6 @@
 #include "corral/jsonutil.h"
 #include "corral/resolver.h"
 
-static void store_freep(store **s)
-{
-        store_free(*s);
-}
-
-static void manifest_freep(manifest **m)
-{
-        manifest_free(*m);
-}
-
 static bool strv_equal(char *const *a, char *const *b)
 {
         size_t i;
@@ -61,12 +51,6 @@ static char **old_image_command(const docker_ref *ref, const char *digest)
         return argv;
 }
 
-static int usage_error(cli_ctx *ctx, const char *msg)
-{
-        fprintf(stderr, "corral: %s: %s\n", ctx->verb, msg);
-        return cli_usage(ctx, true);
-}
-
 int cli_update(cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -75,8 +59,8 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        _cleanup_(store_freep) store *s = NULL;
-        _cleanup_(manifest_freep) manifest *m = NULL;
+        _cleanup_store_ store *s = NULL;
+        _cleanup_manifest_ manifest *m = NULL;
         _cleanup_(docker_ref_done) docker_ref ref = {0};
         _cleanup_free_ char *digest = NULL, *old_digest = NULL, *path = NULL;
         _cleanup_strv_ char **cmd = NULL, **old_cmd = NULL;
@@ -97,13 +81,13 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
                 case 'h':
                         return cli_usage(ctx, false);
                 default:
-                        return usage_error(ctx, "unknown option");
+                        return cli_usage_error(ctx, "unknown option");
                 }
         }
         if (optind >= argc)
-                return usage_error(ctx, "missing server name");
+                return cli_usage_error(ctx, "missing server name");
         if (optind + 1 < argc)
-                return usage_error(ctx, "too many arguments");
+                return cli_usage_error(ctx, "too many arguments");
         name = argv[optind];
 
         s = cli_open_store(ctx, &code);
@@ -174,14 +158,7 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
                 printf("%s is up to date (%s)\n", name, digest);
         }
         fflush(stdout);
-        if (changed) {
-                cJSON *res = NULL;
-                corral_error rerr = {0};
-                r = cli_rpc(ctx, "corral/reload", NULL, 5000, &res, &rerr);
-                cJSON_Delete(res);
-                if (r < 0 && r != -EX_UNAVAILABLE)
-                        fprintf(stderr, "corral: %s: warning: the daemon did not reload: %s\n",
-                                ctx->verb, rerr.msg);
-        }
+        if (changed)
+                cli_notify_daemon(ctx);
         return 0;
 }
