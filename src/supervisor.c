@@ -371,7 +371,7 @@ static void client_notification(void *ud, const char *method, const cJSON *param
                 sv->ev.unit_notification(sv->ud, u, method, params);
 }
 
-static void client_fault(void *ud, const char *why)
+static void client_fault(void *ud, mcp_fault kind, const char *why)
 {
         unit *u = ud;
 
@@ -385,7 +385,7 @@ static void client_fault(void *ud, const char *why)
         case UNIT_READY:
                 /* An oversize message may have been a response we now never
                  * match; a stray line costs nothing. */
-                if (strstr(why, "message over"))
+                if (kind == MCP_FAULT_OVERSIZE)
                         unit_fault_kill(u, "protocol error: %s", why);
                 else
                         logfile_note(u->log, "ignored: %s", why);

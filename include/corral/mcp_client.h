@@ -25,6 +25,14 @@ bool mcp_protocol_supported(const char *version);
 
 typedef struct mcp_client mcp_client;
 
+/* What kind of protocol breach a fault is: an oversize message may have been
+ * a response that will now never be matched, a stray line costs nothing. */
+typedef enum {
+        MCP_FAULT_OVERSIZE, /* a message over max_message */
+        MCP_FAULT_NOT_JSON, /* a line that does not parse */
+        MCP_FAULT_INVALID,  /* JSON that is not a JSON-RPC 2.0 message */
+} mcp_fault;
+
 typedef struct mcp_client_ops {
         /* Writes one framed message (ends in '\n'); data is only valid during
          * the call.  Returns 0 or -1 when the transport is gone. */
@@ -35,7 +43,7 @@ typedef struct mcp_client_ops {
         /* The server broke the protocol: oversize message (over max_message),
          * unparsable JSON or an invalid message.  The session stays usable,
          * but the owner normally restarts the server. */
-        void (*on_fault)(void *ud, const char *why);
+        void (*on_fault)(void *ud, mcp_fault kind, const char *why);
 } mcp_client_ops;
 
 /* A request's completion: exactly one of result/error is non-NULL (borrowed,

@@ -249,8 +249,8 @@ static char *snippet(const char *s, size_t n)
         return r;
 }
 
-static void fault(mcp_client *c, const char *fmt, ...) _printf_(2, 3);
-static void fault(mcp_client *c, const char *fmt, ...)
+static void fault(mcp_client *c, mcp_fault kind, const char *fmt, ...) _printf_(3, 4);
+static void fault(mcp_client *c, mcp_fault kind, const char *fmt, ...)
 {
         _cleanup_free_ char *why = NULL;
         va_list ap;
@@ -261,7 +261,7 @@ static void fault(mcp_client *c, const char *fmt, ...)
         va_end(ap);
         log_debug("mcp: server fault: %s", why);
         if (c->ops.on_fault && !c->dead)
-                c->ops.on_fault(c->ud, why);
+                c->ops.on_fault(c->ud, kind, why);
 }
 
 static char *size_text(size_t n)
@@ -525,7 +525,7 @@ static void dispatch(mcp_client *c, const cJSON *msg, const char *line, size_t l
                 break;
         case JSONRPC_INVALID: {
                 _cleanup_free_ char *s = snippet(line, len);
-                fault(c, "sent an invalid JSON-RPC message: %s", s);
+                fault(c, MCP_FAULT_INVALID, "sent an invalid JSON-RPC message: %s", s);
                 break;
         }
         }
@@ -542,7 +542,7 @@ static int on_line(void *ud, const char *line, size_t len)
                 msg = cJSON_ParseWithLengthOpts(line, len + 1, NULL, true);
         if (!msg) {
                 _cleanup_free_ char *s = snippet(line, len);
-                fault(c, "sent a line that is not JSON: %s", s);
+                fault(c, MCP_FAULT_NOT_JSON, "sent a line that is not JSON: %s", s);
                 return c->dead;
         }
         if (cJSON_IsArray(msg) && cJSON_GetArraySize(msg) > 0) {
@@ -576,7 +576,7 @@ void mcp_client_feed(mcp_client *c, const char *data, size_t n)
         c->feeding = false;
         if (r == JSONRPC_FRAME_OVERSIZE && !c->dead) {
                 _cleanup_free_ char *sz = size_text(c->framer.max);
-                fault(c, "sent a message over %s", sz);
+                fault(c, MCP_FAULT_OVERSIZE, "sent a message over %s", sz);
         }
         (void)leave(c);
 }

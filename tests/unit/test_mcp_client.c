@@ -82,10 +82,17 @@ static void fx_notification(void *ud, const char *method, const cJSON *params)
                 fx->c = mcp_client_free(fx->c);
 }
 
-static void fx_fault(void *ud, const char *why)
+static void fx_fault(void *ud, mcp_fault kind, const char *why)
 {
         fixture *fx = ud;
         assert_true(fx->nfaults < ARRAY_SIZE(fx->faults));
+        /* The kind must agree with the reason the client gives. */
+        if (strstr(why, "message over"))
+                assert_int_equal(kind, MCP_FAULT_OVERSIZE);
+        else if (strstr(why, "not JSON"))
+                assert_int_equal(kind, MCP_FAULT_NOT_JSON);
+        else
+                assert_int_equal(kind, MCP_FAULT_INVALID);
         fx->faults[fx->nfaults++] = xstrdup(why);
         if (fx->free_on_fault)
                 fx->c = mcp_client_free(fx->c);
