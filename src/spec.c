@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "corral/docker.h"
 #include "corral/spec.h"
 
 #define SPEC_MAX 4096    /* whole spec */
@@ -321,77 +322,32 @@ static int parse_git_url(source_spec *s, const char *url_in, corral_error *err)
         return 0;
 }
 
-static bool docker_component_valid(const char *s, size_t n)
-{
-        /* lower-case alphanumerics separated by '.', '_', '__' or dashes */
-        if (n == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (!(islower(c) || isdigit(c) || c == '.' || c == '_' || c == '-'))
-                        return false;
-        }
-        return true;
-}
-
-static bool docker_host_valid(const char *s, size_t n)
-{
-        return charset_valid(s, n, "-.:") && s[0] != '-' && s[0] != '.';
-}
-
-/* IMAGE[:TAG][@sha256:DIGEST] with IMAGE = [HOST[:PORT]/]PATH. */
+/* IMAGE[:TAG][@sha256:DIGEST] with IMAGE = [HOST[:PORT]/]PATH, checked with
+ * the engine's reference grammar (docker_ref_parse(), the one the docker
+ * resolver uses) but kept as typed, without docker.io normalisation, so the
+ * spec and the default name read as the user wrote them. */
 static int parse_docker(source_spec *s, const char *body, corral_error *err)
 {
+        docker_ref checked = {0};
+        int r = docker_ref_parse(&checked, body, err);
+        docker_ref_done(&checked);
+        if (r < 0) {
+                corral_error_prefix(err, "%s", s->raw);
+                return r;
+        }
+
         _cleanup_free_ char *ref = xstrdup(body);
         char *at = strchr(ref, '@');
         if (at) {
                 *at++ = '\0';
-                bool ok = has_prefix(at, "sha256:") && strlen(at) == 7 + 64;
-                for (const char *p = at + 7; ok && *p; p++)
-                        ok = isdigit((unsigned char)*p) || (*p >= 'a' && *p <= 'f');
-                if (!ok)
-                        return corral_error_set(
-                                err, EX_USAGE,
-                                "invalid image digest '%s' in '%s': expected sha256: and 64 "
-                                "lower-case hex digits",
-                                at, s->raw);
                 s->digest = xstrdup(at);
         }
         char *last_slash = strrchr(ref, '/');
         char *colon = strchr(last_slash ? last_slash : ref, ':');
         if (colon) {
                 *colon++ = '\0';
-                size_t tlen = strlen(colon);
-                if (tlen == 0 || tlen > 128 || colon[0] == '.' || colon[0] == '-' ||
-                    !charset_valid(colon, tlen, "_.-"))
-                        return corral_error_set(err, EX_USAGE, "invalid image tag '%s' in '%s'",
-                                                colon, s->raw);
                 s->version = xstrdup(colon);
         }
-
-        size_t rlen = strlen(ref);
-        bool ok = rlen > 0 && rlen <= VERSION_MAX;
-        const char *p = ref;
-        const char *slash = strchr(ref, '/');
-        if (ok && slash) {
-                size_t first = (size_t)(slash - ref);
-                /* A first component with '.', ':' or "localhost" is a registry host. */
-                if (memchr(ref, '.', first) || memchr(ref, ':', first) ||
-                    (first == 9 && memcmp(ref, "localhost", 9) == 0)) {
-                        ok = docker_host_valid(ref, first);
-                        p = slash + 1;
-                }
-        }
-        while (ok) {
-                size_t clen = strcspn(p, "/");
-                ok = docker_component_valid(p, clen);
-                if (!p[clen])
-                        break;
-                p += clen + 1;
-        }
-        if (!ok)
-                return corral_error_set(err, EX_USAGE, "invalid image name '%s' in '%s'", ref,
-                                        s->raw);
         s->kind = SPEC_DOCKER;
         s->name = steal_pointer(&ref);
         return 0;

@@ -128,6 +128,10 @@ static const spec_case cases[] = {
         {"docker:Alpine", false, -EX_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "image name"},
         {"docker:alpine:", false, -EX_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "tag"},
         {"docker:a//b", false, -EX_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "image name"},
+        /* the engine's grammar: no separator right after a '.' */
+        {"docker:a.-b", false, -EX_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "image name"},
+        {"docker:bad_host:5000x/a", false, -EX_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+         "registry host"},
         {"docker:", false, -EX_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "empty"},
         /* local */
         {"./everything", false, 0, SPEC_LOCAL, "./everything", NULL, NULL, NULL, NULL, "everything",
