@@ -83,17 +83,11 @@ static void usage(FILE *f)
                    "69 unavailable, 70 internal, 73 can't create, 75 try again, 78 config.\n");
 }
 
-int cli_usage(const cli_ctx *ctx, bool to_stderr)
+int cli_usage(const cli_ctx *ctx)
 {
         const verb *v = verb_find(ctx->verb);
         if (!v)
                 return EX_SOFTWARE;
-        if (to_stderr) {
-                int first = (int)strcspn(v->usage, "\n");
-                fprintf(stderr, "Usage: corral %s %.*s\nTry 'corral %s --help'.\n", v->name, first,
-                        v->usage, v->name);
-                return EX_USAGE;
-        }
         printf("Usage: corral %s %s\n\n%s.\n", v->name, v->usage, v->summary);
         return 0;
 }
@@ -157,7 +151,7 @@ int main(int argc, char **argv)
         int vargc = argc - optind;
         char **vargv = argv + optind;
         if (wants_help(vargc, vargv))
-                return cli_usage(&ctx, false);
+                return cli_usage(&ctx);
         optind = 0; /* full getopt reset for the verb's own parsing */
         return v->fn(&ctx, vargc, vargv);
 }

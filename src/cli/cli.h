@@ -47,15 +47,19 @@ int cli_fail_error(const cli_ctx *ctx, const corral_error *err);
 /* Opens the store for ctx->root; on failure prints the error and returns NULL
  * with *ret_code set. */
 store *cli_open_store(const cli_ctx *ctx, int *ret_code);
-/* Prints the usage text of ctx->verb on stdout (for VERB --help) or, with
- * to_stderr, a one-line usage hint after a usage error.  Returns EX_USAGE when
- * to_stderr, else 0. */
-int cli_usage(const cli_ctx *ctx, bool to_stderr);
+/* Prints the usage text of ctx->verb on stdout (for VERB --help); returns 0. */
+int cli_usage(const cli_ctx *ctx);
 /* Prints a JSON value (pretty) on stdout. */
 void cli_print_json(const cJSON *j);
-/* Prints "corral: VERB: <what>" on stderr, then the one-line usage hint;
- * returns EX_USAGE. */
+/* Prints "corral: VERB: <what> (try 'corral VERB --help')" on stderr (usage
+ * errors are one line, like every error); returns EX_USAGE. */
 int cli_usage_error(const cli_ctx *ctx, const char *what);
+/* The usage error for getopt's return c ('?' unknown option, ':' missing
+ * value), naming the option from argv[optind - 1]; returns EX_USAGE. */
+int cli_bad_option(const cli_ctx *ctx, int c, char **argv);
+/* The one operand NAME after the options: 0 with *ret_name set, or the usage
+ * error ("missing server name", "too many arguments") and EX_USAGE. */
+int cli_name_operand(const cli_ctx *ctx, int argc, char **argv, const char **ret_name);
 /* After a change to the store: asks a running daemon to reload (5 s timeout).
  * No daemon running is normal and silent; any other failure is a warning on
  * stderr, never an error of the verb. */

@@ -1,6 +1,8 @@
 /* Helpers shared by the verbs: one-line errors, store opening, JSON output. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "corral/jsonutil.h"
@@ -46,8 +48,31 @@ void cli_print_json(const cJSON *j)
 
 int cli_usage_error(const cli_ctx *ctx, const char *what)
 {
-        (void)cli_fail(ctx, EX_USAGE, "%s", what);
-        return cli_usage(ctx, true);
+        return cli_fail(ctx, EX_USAGE, "%s (try 'corral %s --help')", what, ctx->verb);
+}
+
+int cli_bad_option(const cli_ctx *ctx, int c, char **argv)
+{
+        const char *opt = optind > 0 ? argv[optind - 1] : "?";
+        char what[256];
+
+        if (c == ':')
+                snprintf(what, sizeof(what), "option '%.64s' needs a value", opt);
+        else if (optopt && strncmp(opt, "--", 2) != 0)
+                snprintf(what, sizeof(what), "unknown option '-%c'", optopt);
+        else
+                snprintf(what, sizeof(what), "unknown option '%.64s'", opt);
+        return cli_usage_error(ctx, what);
+}
+
+int cli_name_operand(const cli_ctx *ctx, int argc, char **argv, const char **ret_name)
+{
+        if (optind >= argc)
+                return cli_usage_error(ctx, "missing server name");
+        if (optind + 1 < argc)
+                return cli_usage_error(ctx, "too many arguments");
+        *ret_name = argv[optind];
+        return 0;
 }
 
 void cli_notify_daemon(const cli_ctx *ctx)

@@ -33,18 +33,18 @@ int cli_run(cli_ctx *ctx, int argc, char **argv)
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
                 if (c == 'h')
-                        return cli_usage(ctx, false);
-                return cli_fail(ctx, EX_USAGE, "unknown option '%s'", argv[optind - 1]);
+                        return cli_usage(ctx);
+                return cli_bad_option(ctx, c, argv);
         }
-        if (optind + 1 != argc)
-                return cli_fail(ctx, EX_USAGE, optind >= argc ? "missing server name"
-                                                             : "too many arguments");
+        const char *name;
+        if ((code = cli_name_operand(ctx, argc, argv, &name)) != 0)
+                return code;
         s = cli_open_store(ctx, &code);
         if (!s)
                 return code;
-        if (store_load(s, argv[optind], &m, &err) < 0) {
+        if (store_load(s, name, &m, &err) < 0) {
                 code = cli_fail_error(ctx, &err);
                 s = store_free(s);
                 return code;

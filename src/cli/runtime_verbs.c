@@ -32,41 +32,10 @@
 #define LOG_FOLLOW_INTERVAL_MS 200
 #define LOG_CHUNK 65536
 
-/* Usage errors are one line too, with the pointer to --help folded in. */
-static int bad_option(cli_ctx *ctx, char **argv)
-{
-        const char *opt = optind > 0 ? argv[optind - 1] : "?";
-
-        if (optopt && strncmp(opt, "--", 2) != 0)
-                return cli_fail(ctx, EX_USAGE,
-                                "unknown option '-%c' or missing value (try 'corral %s --help')",
-                                optopt, ctx->verb);
-        return cli_fail(ctx, EX_USAGE,
-                        "unknown option or missing value: '%s' (try 'corral %s --help')", opt,
-                        ctx->verb);
-}
-
-static int usage_error(cli_ctx *ctx, const char *what)
-{
-        return cli_fail(ctx, EX_USAGE, "%s (try 'corral %s --help')", what, ctx->verb);
-}
-
 /* The end of every verb's option switch: --help, or a usage error. */
 static int help_or_bad_option(cli_ctx *ctx, int c, char **argv)
 {
-        return c == 'h' ? cli_usage(ctx, false) : bad_option(ctx, argv);
-}
-
-/* The one operand NAME after the options.  Returns 0 with *ret_name set, else
- * the exit code. */
-static int name_operand(cli_ctx *ctx, int argc, char **argv, const char **ret_name)
-{
-        if (optind >= argc)
-                return usage_error(ctx, "missing server name");
-        if (optind + 1 < argc)
-                return usage_error(ctx, "too many arguments");
-        *ret_name = argv[optind];
-        return 0;
+        return c == 'h' ? cli_usage(ctx) : cli_bad_option(ctx, c, argv);
 }
 
 /* Options shared by the simple verbs: --json and --help.  Returns -1 to go
@@ -81,11 +50,11 @@ static int simple_opts(cli_ctx *ctx, int argc, char **argv, bool allow_json)
         int c;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'j':
                         if (!allow_json)
-                                return bad_option(ctx, argv);
+                                return cli_bad_option(ctx, c, argv);
                         ctx->json = true;
                         break;
                 default:
@@ -111,7 +80,7 @@ static int lifecycle(cli_ctx *ctx, int argc, char **argv, const char *method)
 
         if (r >= 0)
                 return r;
-        r = name_operand(ctx, argc, argv, &name);
+        r = cli_name_operand(ctx, argc, argv, &name);
         if (r != 0)
                 return r;
         params = cJSON_CreateObject();
@@ -147,7 +116,7 @@ int cli_reload(cli_ctx *ctx, int argc, char **argv)
         if (r >= 0)
                 return r;
         if (optind < argc)
-                return usage_error(ctx, "too many arguments");
+                return cli_usage_error(ctx, "too many arguments");
         if (cli_rpc(ctx, "corral/reload", NULL, STATUS_TIMEOUT_MS, &res, &err) < 0)
                 return rpc_fail(ctx, &err);
         if (ctx->json) {
@@ -201,7 +170,7 @@ int cli_status(cli_ctx *ctx, int argc, char **argv)
         if (r >= 0)
                 return r;
         if (optind < argc)
-                return usage_error(ctx, "too many arguments");
+                return cli_usage_error(ctx, "too many arguments");
         if (cli_rpc(ctx, "corral/status", NULL, STATUS_TIMEOUT_MS, &res, &err) < 0)
                 return rpc_fail(ctx, &err);
         if (ctx->json) {
@@ -277,7 +246,7 @@ int cli_tools(cli_ctx *ctx, int argc, char **argv)
         if (r >= 0)
                 return r;
         if (optind + 1 < argc)
-                return usage_error(ctx, "too many arguments");
+                return cli_usage_error(ctx, "too many arguments");
         if (optind < argc) {
                 _cleanup_json_ cJSON *status = NULL;
                 const cJSON *u;
@@ -471,7 +440,7 @@ int cli_call(cli_ctx *ctx, int argc, char **argv)
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "ht:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":ht:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'j':
                         ctx->json = true;
@@ -481,7 +450,7 @@ int cli_call(cli_ctx *ctx, int argc, char **argv)
                         errno = 0;
                         timeout_s = strtod(optarg, &end);
                         if (errno || *end || !(timeout_s > 0) || timeout_s > 86400)
-                                return usage_error(ctx, "--timeout takes seconds (0 < S <= 86400)");
+                                return cli_usage_error(ctx, "--timeout takes seconds (0 < S <= 86400)");
                         break;
                 }
                 default:
@@ -489,10 +458,10 @@ int cli_call(cli_ctx *ctx, int argc, char **argv)
                 }
         }
         if (optind >= argc)
-                return usage_error(ctx, "missing SERVER__TOOL");
+                return cli_usage_error(ctx, "missing SERVER__TOOL");
         tool = argv[optind];
         if (!gateway_split(tool, NULL, NULL))
-                return usage_error(ctx, "tool names are SERVER__TOOL (see 'corral tools')");
+                return cli_usage_error(ctx, "tool names are SERVER__TOOL (see 'corral tools')");
         r = call_arguments(ctx, argv + optind + 1, argc - optind - 1, &arguments);
         if (r != 0)
                 return r;
@@ -613,7 +582,7 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv)
         int c;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "hfn:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":hfn:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'f':
                         follow = true;
@@ -623,14 +592,14 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv)
                         errno = 0;
                         lines = strtol(optarg, &end, 10);
                         if (errno || *end || lines < 0 || !*optarg)
-                                return usage_error(ctx, "-n takes a number of lines");
+                                return cli_usage_error(ctx, "-n takes a number of lines");
                         break;
                 }
                 default:
                         return help_or_bad_option(ctx, c, argv);
                 }
         }
-        c = name_operand(ctx, argc, argv, &name);
+        c = cli_name_operand(ctx, argc, argv, &name);
         if (c != 0)
                 return c;
         if (!server_name_valid(name))
@@ -700,7 +669,7 @@ int cli_daemon(cli_ctx *ctx, int argc, char **argv)
         if (r >= 0)
                 return r;
         if (optind < argc)
-                return usage_error(ctx, "too many arguments");
+                return cli_usage_error(ctx, "too many arguments");
         s = cli_open_store(ctx, &r);
         if (!s)
                 return r;
@@ -722,7 +691,7 @@ int cli_serve(cli_ctx *ctx, int argc, char **argv)
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
                 switch (c) {
                 case 's':
                         stdio = true;
@@ -732,9 +701,9 @@ int cli_serve(cli_ctx *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc)
-                return usage_error(ctx, "too many arguments");
+                return cli_usage_error(ctx, "too many arguments");
         if (!stdio)
-                return usage_error(ctx, "only --stdio is supported; the HTTP endpoint is not "
+                return cli_usage_error(ctx, "only --stdio is supported; the HTTP endpoint is not "
                                         "built yet");
         s = cli_open_store(ctx, &r);
         if (!s)

@@ -16,18 +16,6 @@
 
 /* Reports an unknown option or a missing value the way getopt would, but as
  * one corral line, then the usage hint. */
-static int bad_option(cli_ctx *ctx, int c, char **argv)
-{
-        const char *opt = optind > 0 ? argv[optind - 1] : "?";
-        if (c == ':')
-                (void)cli_fail(ctx, EX_USAGE, "option '%s' needs a value", opt);
-        else if (optopt && strncmp(opt, "--", 2) != 0)
-                (void)cli_fail(ctx, EX_USAGE, "unknown option '-%c'", optopt);
-        else
-                (void)cli_fail(ctx, EX_USAGE, "unknown option '%s'", opt);
-        return cli_usage(ctx, true);
-}
-
 /* Command lines for people: words joined by spaces, quoted when needed. */
 static char *shell_join(char *const *argv)
 {
@@ -218,9 +206,9 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                         opt.allow_scripts = true;
                         break;
                 case 'h':
-                        return cli_usage(ctx, false);
+                        return cli_usage(ctx);
                 default:
-                        return bad_option(ctx, c, argv);
+                        return cli_bad_option(ctx, c, argv);
                 }
         }
         opt.progress = ctx->json                ? INSTALL_PROGRESS_JSON
@@ -301,18 +289,13 @@ static int parse_name_args(cli_ctx *ctx, int argc, char **argv, bool take_purge,
                         *ret_purge = true;
                         break;
                 case 'h':
-                        (void)cli_usage(ctx, false);
+                        (void)cli_usage(ctx);
                         return -1;
                 default:
-                        return bad_option(ctx, c, argv);
+                        return cli_bad_option(ctx, c, argv);
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error(ctx, "missing server name");
-        if (optind + 1 < argc)
-                return cli_usage_error(ctx, "too many arguments");
-        *ret_name = argv[optind];
-        return 0;
+        return cli_name_operand(ctx, argc, argv, ret_name);
 }
 
 /* parse_name_args(), then the store, as cli_open_store() does: NULL with
@@ -440,9 +423,9 @@ int cli_list(cli_ctx *ctx, int argc, char **argv)
                         ctx->json = true;
                         break;
                 case 'h':
-                        return cli_usage(ctx, false);
+                        return cli_usage(ctx);
                 default:
-                        return bad_option(ctx, c, argv);
+                        return cli_bad_option(ctx, c, argv);
                 }
         }
         if (optind < argc)

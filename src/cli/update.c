@@ -79,16 +79,13 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
                         ctx->yes = true;
                         break;
                 case 'h':
-                        return cli_usage(ctx, false);
+                        return cli_usage(ctx);
                 default:
-                        return cli_usage_error(ctx, "unknown option");
+                        return cli_bad_option(ctx, c, argv);
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error(ctx, "missing server name");
-        if (optind + 1 < argc)
-                return cli_usage_error(ctx, "too many arguments");
-        name = argv[optind];
+        if ((r = cli_name_operand(ctx, argc, argv, &name)) != 0)
+                return r;
 
         s = cli_open_store(ctx, &code);
         if (!s)
