@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "corral/error.h"
+#include "corral/level.h"
 #include "corral/supervisor.h"
 
 #define GATEWAY_PAGE_SIZE 100
@@ -26,9 +27,19 @@
 typedef struct gateway gateway;
 typedef struct gateway_session gateway_session;
 
+/* What a message sent to a client belongs to, for transports that route it
+ * (Streamable HTTP answers a POST on that request's own stream). */
+typedef struct gateway_out {
+        /* A response: its id.  A notification about a request (progress): that
+         * request's id.  Anything else (list_changed, log messages): NULL. */
+        const cJSON *id;
+        bool response; /* the last message for that request */
+} gateway_out;
+
 typedef struct gateway_session_ops {
-        /* Writes one framed message; 0 or -1 when the peer is gone. */
-        int (*send)(void *ud, const char *data, size_t len);
+        /* Writes one framed message (JSON and a '\n'); 0 or -1 when the peer
+         * is gone.  out is never NULL. */
+        int (*send)(void *ud, const char *data, size_t len, const gateway_out *out);
         /* Methods the gateway does not know (the control socket's corral/…
          * methods).  Return true when handled (the handler answers with
          * gateway_session_reply()), false for "method not found". */
@@ -58,11 +69,40 @@ extern const supervisor_events gateway_supervisor_events;
 /* Binds the supervisor after both exist (supervisor_new needs the events first). */
 void gateway_set_supervisor(gateway *gw, supervisor *sv);
 
-/* A client session over any transport.  With control true the session needs no
- * initialize and accepts extra methods.  Owned by the caller. */
+/* Who a transport says is on the other end of a session, and what it may see. */
+typedef struct gateway_session_config {
+        /* The control socket's session: no initialize, extra methods. */
+        bool control;
+        /* Effective permission level: min(interface, user).  stdio and unix
+         * sockets are CORRAL_LEVEL_ANCHOR. */
+        corral_level level;
+        int64_t uid;      /* the peer's uid (SO_PEERCRED), -1 when unknown */
+        const char *user; /* authenticated user name (copied), NULL anonymous */
+        /* NULL: the aggregate (SERVER__NAME).  A server name: that one server
+         * passed through with its own names (/servers/NAME/mcp). */
+        const char *server;
+} gateway_session_config;
+
+/* A client session over any transport; cfg is copied.  Owned by the caller. */
 gateway_session *gateway_session_new(gateway *gw, const gateway_session_ops *ops, void *ud,
-                                     bool control);
+                                     const gateway_session_config *cfg);
+/* Feeds bytes of newline-delimited JSON-RPC (MCP basic/transports §stdio). */
 void gateway_session_feed(gateway_session *s, const char *data, size_t n);
+/* Feeds one whole JSON-RPC message (a transport that frames its own, such
+ * as an HTTP POST body); len bytes of JSON text, no newline needed. */
+void gateway_session_message(gateway_session *s, const char *json, size_t len);
+/* The client will send nothing more; what it asked is still answered, then
+ * the on_drained hook runs. */
+void gateway_session_close_input(gateway_session *s);
+/* Called once, after close_input, when nothing is in flight any more. */
+void gateway_session_set_on_drained(gateway_session *s,
+                                    void (*on_drained)(gateway_session *s, void *ud), void *ud);
+/* true while the session has requests in flight upstream or held. */
+bool gateway_session_busy(const gateway_session *s);
+/* The gateway a session belongs to, NULL once the gateway is gone. */
+gateway *gateway_session_gateway(const gateway_session *s);
+/* The loop the gateway runs on. */
+uv_loop_t *gateway_loop(const gateway *gw);
 /* Fails the session's in-flight forwarded requests upstream (cancelling them)
  * and frees.  Returns NULL. */
 gateway_session *gateway_session_free(gateway_session *s);
@@ -74,10 +114,12 @@ void gateway_session_reply(gateway_session *s, const cJSON *id, cJSON *result, i
 void gateway_session_reply_error(gateway_session *s, const cJSON *id, int code, const char *message,
                                  cJSON *take_data);
 
+/* ---- transport adapters: src/gateway/unix.c, src/gateway/stdio.c ---- */
+
 /* Listens on a unix socket (mode 0600 for control, 0666 for the gateway in
  * system mode, 0600 otherwise); each connection gets a session owned by the
- * gateway.  A stale socket file is replaced; a live one fails with
- * -EX_TEMPFAIL ("a daemon is already running").  ops_extra handles control
+ * gateway, at level anchor, with the peer's uid (SO_PEERCRED).  A stale socket file is replaced; a
+ * live one fails with -EX_TEMPFAIL ("a daemon is already running").  ops_extra handles control
  * methods (may be NULL): its extra_method is called with ud_extra.  Other
  * errors: -EX_CANTCREAT (path too long, not a socket, bind), -EX_NOPERM. */
 int gateway_listen(gateway *gw, const char *path, bool control,
@@ -91,7 +133,7 @@ int gateway_listen(gateway *gw, const char *path, bool control,
 int gateway_serve_fds(gateway *gw, int in_fd, int out_fd, void (*on_eof)(void *ud), void *ud,
                       corral_error *err);
 
-/* Naming (pure, unit-tested): "SERVER__NAME"; split at the first "__" — server
+/* Naming (pure, unit-tested, src/gateway/names.c): "SERVER__NAME"; split at the first "__" — server
  * names never contain "__", tool names may.  split returns false when there is
  * no separator or either side is empty.  Results owned. */
 char *gateway_qualify(const char *server, const char *name);

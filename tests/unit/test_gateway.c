@@ -1,4 +1,4 @@
-/* Gateway naming, pagination and resource routing (src/gateway_names.c). */
+/* Gateway naming, pagination and resource routing (src/gateway/names.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include "corral/gateway.h"
 #include "corral/jsonutil.h"
-#include "gateway_internal.h"
+#include "gateway/names.h"
 
 static void test_qualify(void **state)
 {

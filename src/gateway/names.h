@@ -1,4 +1,4 @@
-/* The gateway's pure parts (src/gateway_names.c), kept apart from sessions and
+/* The gateway's pure parts (src/gateway/names.c), kept apart from sessions and
  * transports so tests/unit/test_gateway.c can drive them without a supervisor:
  * pagination cursors, paged aggregation of the units' lists, and the owner
  * table that routes resource URIs (DESIGN.md, "Gateway"). */

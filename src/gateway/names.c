@@ -9,7 +9,7 @@
 #include "corral/gateway.h"
 #include "corral/jsonutil.h"
 #include "corral/macro.h"
-#include "gateway_internal.h"
+#include "gateway/names.h"
 
 #define SEP "__"
 #define CURSOR_PREFIX "o:"

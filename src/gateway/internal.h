@@ -1,0 +1,136 @@
+/* The gateway's routing core, shared by its own files (src/gateway/): the
+ * core (core.c: gateway object, sessions, framing, supervisor events), the
+ * MCP method handlers (methods.c) and the transport adapters (unix.c,
+ * stdio.c, and the HTTP adapter), which only use what
+ * include/corral/gateway.h offers plus the adapter list below. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cJSON.h>
+#include <uv.h>
+
+#include "corral/gateway.h"
+#include "corral/jsonrpc.h"
+#include "corral/mcp_client.h"
+#include "gateway/names.h"
+
+#define GW_MAX_INFLIGHT 1024      /* forwarded requests per session */
+#define GW_MAX_SUBSCRIPTIONS 1024 /* resources/subscribe per session */
+#define GW_MAX_TIMEOUT_MS (24ull * 3600 * 1000)
+/* For this long after the gateway starts, initialize waits for units still on
+ * their first start; after that it answers at once. */
+#define GW_INIT_WAIT_MS 10000
+#define GW_BACKLOG_MAX (16u << 20)          /* bytes held while initialize is pending */
+#define META_TIMEOUT_KEY "corral/timeoutMs" /* _meta key: per-request timeout */
+#define GW_LOG_LEVELS 8                     /* debug … emergency */
+
+typedef struct gw_call gw_call;
+
+/* A transport adapter attached to a gateway: freed (closing its handles)
+ * when the gateway is freed, before the sessions are detached. */
+typedef struct gw_adapter gw_adapter;
+struct gw_adapter {
+        void (*free)(gw_adapter *a);
+        gw_adapter *prev, *next;
+};
+
+struct gateway {
+        uv_loop_t *loop;
+        supervisor *sv;
+        bool system_mode;
+        uint64_t timeout_ms;
+        uint64_t init_deadline; /* loop time (ms) after which initialize never waits */
+        size_t page_size;
+
+        gateway_session *sessions;
+        gw_adapter *adapters;
+
+        gw_owners *owners;
+        bool owners_dirty;
+
+        unsigned changed;         /* unit_lists bits waiting for notify_timer */
+        uv_timer_t *notify_timer; /* deferred work: list_changed (coalesced within a
+                                   * loop turn) and replaying held messages */
+        uv_timer_t *init_timer;   /* bounds deferred initialize answers */
+        int upstream_level;       /* logging/setLevel sent to units; -1 none */
+};
+
+struct gateway_session {
+        gateway *gw; /* NULL once the gateway is gone */
+        const gateway_session_ops *ops;
+        void *ud;
+        bool control;
+        corral_level level; /* the caller's effective level */
+        int64_t uid;        /* -1 unknown */
+        char *user;         /* NULL anonymous */
+        char *scope;        /* one server passed through; NULL = aggregate */
+        bool initialized;   /* initialize answered */
+        bool init_pending;  /* initialize waiting for units to settle */
+        cJSON *init_id;
+        char *init_version;
+        bool eof;      /* the client will send nothing more */
+        bool drained;  /* on_drained already called */
+        int log_level; /* logging/setLevel index; -1 = not set */
+        jsonrpc_framer framer;
+        cJSON *backlog; /* messages received while initialize was pending */
+        size_t backlog_bytes;
+        gw_call *calls;
+        size_t n_calls;
+        char **subs; /* resources/subscribe URIs */
+        size_t n_subs;
+        /* Transport hook: called once after eof when nothing is in flight. */
+        void (*on_drained)(gateway_session *s, void *ud);
+        void *drained_ud;
+        gateway_session *prev, *next;
+};
+
+struct gw_call {
+        gateway_session *s; /* NULL once detached (client gone or cancelled) */
+        cJSON *id;          /* the client's id */
+        cJSON *progress_token;
+        char *server;
+        mcp_client *client;
+        uint64_t handle;
+        bool starting, completed;
+        gw_call *prev, *next;
+};
+
+/* ---- core.c ---- */
+
+/* Sends msg to the session's transport; id/response as in gateway_out. */
+void gw_send_msg(gateway_session *s, const cJSON *msg, const cJSON *id, bool response);
+/* {"jsonrpc":"2.0","id":ID,"<member>":VALUE} without copying VALUE. */
+void gw_send_raw(gateway_session *s, const cJSON *id, const char *member, const cJSON *value);
+void gw_reply_error(gateway_session *s, const cJSON *id, int code, cJSON *take_data,
+                    const char *fmt, ...) _printf_(5, 6);
+void gw_reply_result(gateway_session *s, const cJSON *id, cJSON *take_result);
+/* Data marking "not found" for the CLI (exit 66, sysexits EX_NOINPUT). */
+cJSON *gw_data_not_found(void);
+void gw_session_check_drained(gateway_session *s);
+void gw_schedule_work(gateway *gw);
+uv_timer_t *gw_timer_new(uv_loop_t *loop, void *data);
+void gw_handle_free_cb(uv_handle_t *h);
+void gw_adapter_attach(gateway *gw, gw_adapter *a);
+void gw_adapter_detach(gateway *gw, gw_adapter *a);
+
+/* ---- methods.c ---- */
+
+void gw_dispatch(gateway_session *s, const cJSON *msg);
+void gw_cancel_call(gw_call *c, const char *reason);
+gw_owners *gw_owners_get(gateway *gw);
+bool gw_units_settled(gateway *gw);
+void gw_answer_pending_inits(gateway *gw);
+void gw_send_level(gateway *gw, unit *u);
+/* Index into the MCP logging levels (debug = 0 … emergency = 7), or -1. */
+int gw_level_index(const char *level);
+
+/* ---- stream.c: helpers for byte-stream adapters (unix, stdio) ---- */
+
+#define GW_READ_CHUNK 65536
+#define GW_WRITE_QUEUE_MAX (64u << 20) /* bytes queued to a client that does not read */
+
+/* Queues data on st; -1 when over the cap or the stream failed. */
+int gw_stream_send(uv_stream_t *st, size_t *queued, void *owner, const char *data, size_t len,
+                   void (*cb)(void *owner, int status));

@@ -1,0 +1,685 @@
+/* The gateway's MCP methods (DESIGN.md, "Gateway"; MCP 2025-11-25
+ * basic/lifecycle, server/{tools,prompts,resources},
+ * server/utilities/{completion,logging,pagination}): initialize, the
+ * aggregated lists, and forwarding a request to the unit that owns it with
+ * progress and cancellation carried both ways. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corral/jsonutil.h"
+#include "corral/log.h"
+#include "corral/macro.h"
+#include "gateway/internal.h"
+
+static const char *const log_levels[GW_LOG_LEVELS] = {"debug", "info",     "notice", "warning",
+                                                      "error", "critical", "alert",  "emergency"};
+
+/* ---- forwarding ---- */
+
+static void call_free(gw_call *c)
+{
+        cJSON_Delete(c->id);
+        cJSON_Delete(c->progress_token);
+        free(c->server);
+        free(c);
+}
+
+static void call_detach(gw_call *c)
+{
+        gateway_session *s = c->s;
+
+        if (!s)
+                return;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->calls = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        s->n_calls--;
+        c->s = NULL;
+}
+
+static bool corral_code(int code)
+{
+        return code <= CORRAL_RPC_UNAVAILABLE && code >= CORRAL_RPC_FAULTY;
+}
+
+static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
+{
+        gw_call *c = ud;
+        gateway_session *s = c->s;
+
+        if (s) {
+                if (result) {
+                        gw_send_raw(s, c->id, "result", result);
+                } else {
+                        _cleanup_json_ cJSON *e = json_dup(error);
+                        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+                        const char *msg = json_get_string(e, "message");
+
+                        /* corral's own errors (timeout, session closed, …) say
+                         * which server they come from; the unit's errors pass
+                         * through untouched. */
+                        if (cJSON_IsNumber(code) && corral_code(code->valueint) && msg) {
+                                _cleanup_free_ char *m =
+                                        xasprintf("server '%s': %s", c->server, msg);
+                                json_set(e, "message", cJSON_CreateString(m));
+                        }
+                        gw_send_raw(s, c->id, "error", e);
+                }
+                call_detach(c);
+                gw_session_check_drained(s);
+        }
+        c->completed = true;
+        if (!c->starting)
+                call_free(c);
+}
+
+static void on_call_progress(void *ud, const cJSON *params)
+{
+        gw_call *c = ud;
+        _cleanup_json_ cJSON *p = NULL, *n = NULL;
+
+        if (!c->s || !c->progress_token)
+                return;
+        p = json_dup(params);
+        json_set(p, "progressToken", json_dup(c->progress_token));
+        n = jsonrpc_notification("notifications/progress", steal_pointer(&p));
+        gw_send_msg(c->s, n, c->id, false);
+}
+
+/* Takes the client's progressToken and corral's timeout out of params._meta
+ * (mcp_client puts its own token in).  Returns the token (owned) or NULL. */
+static cJSON *take_meta(gateway *gw, cJSON *params, uint64_t *ret_timeout)
+{
+        cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
+        cJSON *token = NULL;
+        const cJSON *t;
+
+        *ret_timeout = gw->timeout_ms;
+        if (!cJSON_IsObject(meta))
+                return NULL;
+        token = cJSON_DetachItemFromObjectCaseSensitive(meta, "progressToken");
+        if (token && !cJSON_IsString(token) && !cJSON_IsNumber(token)) {
+                cJSON_Delete(token);
+                token = NULL;
+        }
+        t = cJSON_GetObjectItemCaseSensitive(meta, META_TIMEOUT_KEY);
+        if (cJSON_IsNumber(t) && t->valuedouble >= 1) {
+                double ms = t->valuedouble;
+                *ret_timeout = ms > (double)GW_MAX_TIMEOUT_MS ? GW_MAX_TIMEOUT_MS : (uint64_t)ms;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(meta, META_TIMEOUT_KEY);
+        if (!meta->child)
+                cJSON_DeleteItemFromObjectCaseSensitive(params, "_meta");
+        return token;
+}
+
+/* Forwards method with params (consumed) to client, answering id when done. */
+static void forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
+                    const char *method, cJSON *params)
+{
+        uint64_t timeout;
+        cJSON *token = take_meta(s->gw, params, &timeout);
+        gw_call *c;
+        uint64_t h;
+
+        if (s->n_calls >= GW_MAX_INFLIGHT) {
+                cJSON_Delete(token);
+                cJSON_Delete(params);
+                gw_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, NULL,
+                               "too many requests in flight on this session (limit %d)",
+                               GW_MAX_INFLIGHT);
+                return;
+        }
+        c = xcalloc(1, sizeof(*c));
+        c->s = s;
+        c->id = json_dup(id);
+        c->progress_token = token;
+        c->server = xstrdup(server);
+        c->client = client;
+        c->next = s->calls;
+        if (s->calls)
+                s->calls->prev = c;
+        s->calls = c;
+        s->n_calls++;
+
+        /* The response callback may run before mcp_client_request returns
+         * (transport gone); `starting` keeps c alive until then. */
+        c->starting = true;
+        h = mcp_client_request(client, method, params, timeout, token ? on_call_progress : NULL,
+                               on_call_response, c);
+        c->starting = false;
+        if (c->completed) {
+                call_free(c);
+                return;
+        }
+        c->handle = h;
+}
+
+static bool ids_equal(const cJSON *a, const cJSON *b)
+{
+        if (cJSON_IsString(a) && cJSON_IsString(b))
+                return strcmp(a->valuestring, b->valuestring) == 0;
+        if (cJSON_IsNumber(a) && cJSON_IsNumber(b))
+                return a->valuedouble == b->valuedouble;
+        return false;
+}
+
+void gw_cancel_call(gw_call *c, const char *reason)
+{
+        /* Detach first: per MCP cancellation the client gets no answer for a
+         * request it cancelled, and a departed client none at all. */
+        call_detach(c);
+        if (c->handle)
+                mcp_client_cancel(c->client, c->handle, reason);
+}
+
+/* ---- lookups ---- */
+
+gw_owners *gw_owners_get(gateway *gw)
+{
+        unit *const *units;
+        size_t n, k = 0;
+
+        if (gw->owners && !gw->owners_dirty)
+                return gw->owners;
+        gw->owners = gw_owners_free(gw->owners);
+        n = gw->sv ? supervisor_units(gw->sv, &units) : 0;
+        _cleanup_free_ gw_source *res = xcalloc(n ? n : 1, sizeof(*res));
+        _cleanup_free_ gw_source *tpl = xcalloc(n ? n : 1, sizeof(*tpl));
+        for (size_t i = 0; i < n; i++) {
+                if (unit_get_state(units[i]) != UNIT_READY)
+                        continue;
+                res[k] = (gw_source){unit_name(units[i]), unit_resources(units[i])};
+                tpl[k] = (gw_source){unit_name(units[i]), unit_resource_templates(units[i])};
+                k++;
+        }
+        gw->owners = gw_owners_build(res, k, tpl, k);
+        gw->owners_dirty = false;
+        return gw->owners;
+}
+
+/* The unit's client when it is ready; otherwise answers id with an error
+ * naming the unit and its state and returns NULL. */
+static mcp_client *ready_client(gateway_session *s, const cJSON *id, unit *u)
+{
+        unit_state st = unit_get_state(u);
+        mcp_client *c = st == UNIT_READY ? unit_client(u) : NULL;
+        const char *why;
+        cJSON *data;
+
+        if (c)
+                return c;
+        why = unit_last_error(u);
+        data = cJSON_CreateObject();
+        cJSON_AddStringToObject(data, "server", unit_name(u));
+        cJSON_AddStringToObject(data, "state", unit_state_name(st));
+        if (why)
+                gw_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, data, "server '%s' is %s: %s",
+                               unit_name(u), unit_state_name(st), why);
+        else
+                gw_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, data, "server '%s' is %s",
+                               unit_name(u), unit_state_name(st));
+        return NULL;
+}
+
+static bool list_has(const cJSON *list, const char *name)
+{
+        const cJSON *item;
+
+        cJSON_ArrayForEach(item, list)
+        {
+                const char *n = json_get_string(item, "name");
+                if (n && strcmp(n, name) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* ---- method handlers ---- */
+
+bool gw_units_settled(gateway *gw)
+{
+        unit *const *units;
+        size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0;
+
+        /* Only a first start counts: a unit that keeps crashing in its
+         * handshake must not hold up every client that connects. */
+        for (size_t i = 0; i < n; i++) {
+                unit_state st = unit_get_state(units[i]);
+                if ((st == UNIT_STARTING || st == UNIT_INITIALIZING) &&
+                    unit_restarts(units[i]) == 0)
+                        return false;
+        }
+        return true;
+}
+
+static cJSON *initialize_result(const char *version)
+{
+        cJSON *r = cJSON_CreateObject();
+        cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
+        cJSON *info;
+
+        cJSON_AddStringToObject(r, "protocolVersion", version);
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "prompts"), "listChanged", true);
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "resources"), "listChanged", true);
+        cJSON_AddObjectToObject(caps, "completions");
+        cJSON_AddObjectToObject(caps, "logging");
+        info = cJSON_AddObjectToObject(r, "serverInfo");
+        cJSON_AddStringToObject(info, "name", "corral");
+        cJSON_AddStringToObject(info, "version", CORRAL_VERSION);
+        cJSON_AddStringToObject(r, "instructions",
+                                "corral aggregates several MCP servers: tools and prompts are "
+                                "named SERVER__NAME; resources keep their URIs.");
+        return r;
+}
+
+static void answer_initialize(gateway_session *s)
+{
+        gw_reply_result(s, s->init_id, initialize_result(s->init_version));
+        s->initialized = true;
+        s->init_pending = false;
+        s->init_id = (cJSON_Delete(s->init_id), NULL);
+        s->init_version = (free(s->init_version), NULL);
+        /* Not replayed here: this may run inside a supervisor callback. */
+        if (s->backlog && s->gw)
+                gw_schedule_work(s->gw);
+        gw_session_check_drained(s);
+}
+
+void gw_answer_pending_inits(gateway *gw)
+{
+        for (gateway_session *s = gw->sessions; s; s = s->next)
+                if (s->init_pending)
+                        answer_initialize(s);
+        uv_timer_stop(gw->init_timer);
+}
+
+static void on_init_timer(uv_timer_t *t)
+{
+        gateway *gw = t->data;
+        log_info("gateway: answering initialize while some servers are still starting");
+        gw_answer_pending_inits(gw);
+}
+
+static void handle_initialize(gateway_session *s, const cJSON *id, const cJSON *params)
+{
+        const char *asked = json_get_string(params, "protocolVersion");
+        gateway *gw = s->gw;
+
+        if (s->initialized || s->init_pending) {
+                gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
+                               "invalid request: the session is already initialized");
+                return;
+        }
+        /* MCP basic/lifecycle §version negotiation: echo a version we speak,
+         * else offer our latest and let the client decide. */
+        s->init_version =
+                xstrdup(asked && mcp_protocol_supported(asked) ? asked : MCP_PROTOCOL_LATEST);
+        s->init_id = json_dup(id);
+        s->init_pending = true;
+        /* A client connecting right after start-up would see an empty tool
+         * list; wait a little for first starts to settle instead.  The grace
+         * is anchored at the gateway's start, so a server that hangs in its
+         * handshake delays clients once, not every time. */
+        uint64_t now = uv_now(gw->loop);
+        if (now < gw->init_deadline && !gw_units_settled(gw)) {
+                if (!uv_is_active((uv_handle_t *)gw->init_timer))
+                        uv_timer_start(gw->init_timer, on_init_timer, gw->init_deadline - now, 0);
+                return;
+        }
+        answer_initialize(s);
+}
+
+static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params, const char *key,
+                        bool qualify, const cJSON *(*get)(const unit *))
+{
+        gateway *gw = s->gw;
+        const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(params, "cursor");
+        unit *const *units;
+        size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0, k = 0;
+        cJSON *page;
+
+        if (cursor && !cJSON_IsString(cursor)) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                               "invalid params: invalid cursor");
+                return;
+        }
+        _cleanup_free_ gw_source *src = xcalloc(n ? n : 1, sizeof(*src));
+        for (size_t i = 0; i < n; i++)
+                if (unit_get_state(units[i]) == UNIT_READY)
+                        src[k++] = (gw_source){unit_name(units[i]), get(units[i])};
+        page = gw_list_page(src, k, key, qualify, cursor ? cursor->valuestring : NULL,
+                            gw->page_size);
+        if (!page) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                               "invalid params: invalid cursor");
+                return;
+        }
+        gw_reply_result(s, id, page);
+}
+
+/* tools/call and prompts/get: SERVER__NAME → the unit, with the name restored. */
+static void handle_named(gateway_session *s, const cJSON *id, const cJSON *params,
+                         const char *method, const char *what)
+{
+        gateway *gw = s->gw;
+        const char *name = json_get_string(params, "name");
+        _cleanup_free_ char *server = NULL, *local = NULL;
+        const cJSON *list;
+        mcp_client *client;
+        unit *u;
+        cJSON *fwd;
+
+        if (!name) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                               "invalid params: missing %s name", what);
+                return;
+        }
+        if (!gateway_split(name, &server, &local)) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
+                               "unknown %s '%s': names are SERVER__NAME", what, name);
+                return;
+        }
+        u = gw->sv ? supervisor_find(gw->sv, server) : NULL;
+        if (!u) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
+                               "unknown %s '%s': no server '%s'", what, name, server);
+                return;
+        }
+        client = ready_client(s, id, u);
+        if (!client)
+                return;
+        list = strcmp(what, "tool") == 0 ? unit_tools(u) : unit_prompts(u);
+        if (!list_has(list, local)) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
+                               "unknown %s '%s': server '%s' has no %s '%s'", what, name, server,
+                               what, local);
+                return;
+        }
+        fwd = json_dup(params);
+        json_set(fwd, "name", cJSON_CreateString(local));
+        forward(s, id, server, client, method, fwd);
+}
+
+static bool session_subscribed(const gateway_session *s, const char *uri)
+{
+        for (size_t i = 0; i < s->n_subs; i++)
+                if (strcmp(s->subs[i], uri) == 0)
+                        return true;
+        return false;
+}
+
+static void sub_remove(gateway_session *s, const char *uri)
+{
+        for (size_t i = 0; i < s->n_subs; i++)
+                if (strcmp(s->subs[i], uri) == 0) {
+                        free(s->subs[i]);
+                        s->subs[i] = s->subs[--s->n_subs];
+                        s->subs[s->n_subs] = NULL;
+                        return;
+                }
+}
+
+/* resources/read, resources/subscribe, resources/unsubscribe: by URI owner. */
+static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *params,
+                            const char *method)
+{
+        gateway *gw = s->gw;
+        const char *uri = json_get_string(params, "uri");
+        bool subscribe = strcmp(method, "resources/subscribe") == 0;
+        bool unsubscribe = strcmp(method, "resources/unsubscribe") == 0;
+        const char *owner;
+        mcp_client *client;
+        unit *u;
+
+        if (!uri) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL, "invalid params: missing uri");
+                return;
+        }
+        if (unsubscribe) {
+                sub_remove(s, uri);
+                /* Upstream subscriptions are shared by every session: keep it
+                 * while another session still wants updates. */
+                for (gateway_session *o = gw->sessions; o; o = o->next)
+                        if (o != s && session_subscribed(o, uri)) {
+                                gw_reply_result(s, id, cJSON_CreateObject());
+                                return;
+                        }
+        }
+        owner = gw_owners_lookup(gw_owners_get(gw), uri);
+        u = owner && gw->sv ? supervisor_find(gw->sv, owner) : NULL;
+        if (!u) {
+                cJSON *data = cJSON_CreateObject();
+                cJSON_AddStringToObject(data, "uri", uri);
+                if (subscribe || unsubscribe)
+                        gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, data,
+                                       "unknown resource '%s': no ready server lists it", uri);
+                else
+                        gw_reply_error(s, id, MCP_RESOURCE_NOT_FOUND, data,
+                                       "resource not found: '%s': no ready server lists it", uri);
+                return;
+        }
+        client = ready_client(s, id, u);
+        if (!client)
+                return;
+        if (subscribe && !session_subscribed(s, uri)) {
+                if (s->n_subs >= GW_MAX_SUBSCRIPTIONS) {
+                        gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                                       "too many subscriptions on this session (limit %d)",
+                                       GW_MAX_SUBSCRIPTIONS);
+                        return;
+                }
+                s->subs = xrealloc(s->subs, (s->n_subs + 2) * sizeof(*s->subs));
+                s->subs[s->n_subs++] = xstrdup(uri);
+                s->subs[s->n_subs] = NULL;
+        }
+        forward(s, id, owner, client, method, json_dup(params));
+}
+
+static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *params)
+{
+        gateway *gw = s->gw;
+        const cJSON *ref = json_get_object(params, "ref");
+        const char *type = json_get_string(ref, "type");
+        _cleanup_free_ char *server = NULL, *local = NULL;
+        const cJSON *caps;
+        mcp_client *client;
+        unit *u = NULL;
+        cJSON *fwd;
+
+        if (type && strcmp(type, "ref/prompt") == 0) {
+                const char *name = json_get_string(ref, "name");
+                if (!name || !gateway_split(name, &server, &local)) {
+                        gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                                       "invalid params: unknown prompt '%s'", name ? name : "");
+                        return;
+                }
+                u = gw->sv ? supervisor_find(gw->sv, server) : NULL;
+        } else if (type && strcmp(type, "ref/resource") == 0) {
+                const char *uri = json_get_string(ref, "uri");
+                const char *owner = gw_owners_lookup_ref(gw_owners_get(gw), uri);
+                if (owner) {
+                        server = xstrdup(owner);
+                        u = gw->sv ? supervisor_find(gw->sv, owner) : NULL;
+                }
+        } else {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                               "invalid params: ref.type must be ref/prompt or ref/resource");
+                return;
+        }
+        if (!u) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
+                               "invalid params: no server for this %s reference",
+                               strcmp(type, "ref/prompt") == 0 ? "prompt" : "resource");
+                return;
+        }
+        client = ready_client(s, id, u);
+        if (!client)
+                return;
+        caps = mcp_client_server_capabilities(client);
+        if (!cJSON_GetObjectItemCaseSensitive(caps, "completions")) {
+                /* We advertise completions for all units; one that has none
+                 * simply offers nothing. */
+                cJSON *r = cJSON_CreateObject();
+                cJSON *c = cJSON_AddObjectToObject(r, "completion");
+                cJSON_AddArrayToObject(c, "values");
+                cJSON_AddBoolToObject(c, "hasMore", false);
+                gw_reply_result(s, id, r);
+                return;
+        }
+        fwd = json_dup(params);
+        if (local)
+                json_set(cJSON_GetObjectItemCaseSensitive(fwd, "ref"), "name",
+                         cJSON_CreateString(local));
+        forward(s, id, server, client, "completion/complete", fwd);
+}
+
+int gw_level_index(const char *level)
+{
+        for (size_t i = 0; level && i < ARRAY_SIZE(log_levels); i++)
+                if (strcmp(level, log_levels[i]) == 0)
+                        return (int)i;
+        return -1;
+}
+
+static void ignore_response(void *ud, const cJSON *result, const cJSON *error)
+{
+        if (error)
+                log_debug("gateway: logging/setLevel: %s", json_get_string(error, "message"));
+}
+
+void gw_send_level(gateway *gw, unit *u)
+{
+        mcp_client *c = unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
+        cJSON *p;
+
+        if (!c || gw->upstream_level < 0 ||
+            !cJSON_GetObjectItemCaseSensitive(mcp_client_server_capabilities(c), "logging"))
+                return;
+        p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "level", log_levels[gw->upstream_level]);
+        (void)mcp_client_request(c, "logging/setLevel", p, gw->timeout_ms, NULL, ignore_response,
+                                 NULL);
+}
+
+static void handle_set_level(gateway_session *s, const cJSON *id, const cJSON *params)
+{
+        gateway *gw = s->gw;
+        int level = gw_level_index(json_get_string(params, "level"));
+        int lowest = -1;
+
+        if (level < 0) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                               "invalid params: level must be one of debug, info, notice, warning, "
+                               "error, critical, alert, emergency");
+                return;
+        }
+        s->log_level = level;
+        /* Units have one level for every session: ask for the most verbose
+         * one any session wants and filter per session on the way out. */
+        for (gateway_session *o = gw->sessions; o; o = o->next)
+                if (o->log_level >= 0 && (lowest < 0 || o->log_level < lowest))
+                        lowest = o->log_level;
+        if (lowest != gw->upstream_level) {
+                unit *const *units;
+                size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0;
+
+                gw->upstream_level = lowest;
+                for (size_t i = 0; i < n; i++)
+                        gw_send_level(gw, units[i]);
+        }
+        gw_reply_result(s, id, cJSON_CreateObject());
+}
+
+static void handle_request(gateway_session *s, const cJSON *id, const char *method,
+                           const cJSON *params)
+{
+        if (params && !cJSON_IsObject(params)) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                               "invalid params: params must be an object");
+                return;
+        }
+        if (strcmp(method, "ping") == 0) {
+                gw_reply_result(s, id, cJSON_CreateObject());
+                return;
+        }
+        if (strcmp(method, "initialize") == 0) {
+                handle_initialize(s, id, params);
+                return;
+        }
+        if (!s->control && !s->initialized) {
+                gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
+                               "invalid request: '%s' before initialize", method);
+                return;
+        }
+        if (strcmp(method, "tools/list") == 0)
+                handle_list(s, id, params, "tools", true, unit_tools);
+        else if (strcmp(method, "prompts/list") == 0)
+                handle_list(s, id, params, "prompts", true, unit_prompts);
+        else if (strcmp(method, "resources/list") == 0)
+                handle_list(s, id, params, "resources", false, unit_resources);
+        else if (strcmp(method, "resources/templates/list") == 0)
+                handle_list(s, id, params, "resourceTemplates", false, unit_resource_templates);
+        else if (strcmp(method, "tools/call") == 0)
+                handle_named(s, id, params, method, "tool");
+        else if (strcmp(method, "prompts/get") == 0)
+                handle_named(s, id, params, method, "prompt");
+        else if (strcmp(method, "resources/read") == 0 ||
+                 strcmp(method, "resources/subscribe") == 0 ||
+                 strcmp(method, "resources/unsubscribe") == 0)
+                handle_resource(s, id, params, method);
+        else if (strcmp(method, "completion/complete") == 0)
+                handle_complete(s, id, params);
+        else if (strcmp(method, "logging/setLevel") == 0)
+                handle_set_level(s, id, params);
+        else if (!(s->ops->extra_method && s->ops->extra_method(s->ud, s, id, method, params)))
+                gw_reply_error(s, id, JSONRPC_METHOD_NOT_FOUND, NULL, "method not found: '%s'",
+                               method);
+}
+
+static void handle_notification(gateway_session *s, const char *method, const cJSON *params)
+{
+        if (strcmp(method, "notifications/cancelled") == 0) {
+                const cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "requestId");
+                const char *reason = json_get_string(params, "reason");
+
+                for (gw_call *c = s->calls; c; c = c->next)
+                        if (ids_equal(c->id, rid)) {
+                                gw_cancel_call(c, reason ? reason : "cancelled by the client");
+                                break;
+                        }
+                gw_session_check_drained(s);
+        }
+        /* notifications/initialized, roots/list_changed, progress: nothing to do. */
+}
+
+void gw_dispatch(gateway_session *s, const cJSON *msg)
+{
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+
+        switch (jsonrpc_classify(msg)) {
+        case JSONRPC_REQUEST:
+                handle_request(s, id, json_get_string(msg, "method"),
+                               cJSON_GetObjectItemCaseSensitive(msg, "params"));
+                break;
+        case JSONRPC_NOTIFICATION:
+                handle_notification(s, json_get_string(msg, "method"),
+                                    json_get_object(msg, "params"));
+                break;
+        case JSONRPC_RESPONSE:
+                /* The gateway sends clients no requests; stray answers are dropped. */
+                break;
+        case JSONRPC_INVALID:
+                if (!cJSON_IsString(id) && !cJSON_IsNumber(id))
+                        id = NULL;
+                gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
+                               "invalid request: not a JSON-RPC 2.0 message");
+                break;
+        }
+}
