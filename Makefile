@@ -25,7 +25,7 @@ LDFLAGS    += -fsanitize=address,undefined
 endif
 
 LIB_SRCS   := $(sort $(wildcard src/*.c src/*/*.c resolvers/*.c resolvers/*/*.c))
-LIB_SRCS   := $(filter-out src/main.c,$(LIB_SRCS))
+LIB_SRCS   := $(filter-out src/main.c,$(LIB_SRCS)) sandbox/syscalls.c
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ   := $(BUILD)/obj/src/main.o
 # corral-sandbox: the standalone launcher (sandbox/), with libseccomp and cJSON
@@ -55,6 +55,12 @@ $(BUILD)/corral-sandbox: $(SBX_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SBX_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcorral.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+# The syscall table test also links the launcher's seccomp compiler.
+$(BUILD)/tests/test_syscalls: $(BUILD)/obj/tests/unit/test_syscalls.o $(BUILD)/obj/sandbox/seccomp.o \
+		$(BUILD)/libcorral.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 

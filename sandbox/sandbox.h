@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "corral/macro.h"
@@ -87,6 +88,10 @@ int sbx_keep_caps_setid(uid_t uid, gid_t gid);
  * the server never runs unfiltered. */
 struct sock_fprog;
 int sbx_seccomp_send(const char *profile, int fd);
+/* Compiles the profile (corral/syscalls.h) with libseccomp, uncached, into
+ * *out (malloc'ed frame: magic, length in bytes, BPF program); *n its size.
+ * -EINVAL for an unknown profile.  tests/unit/test_syscalls.c reads it. */
+int sbx_seccomp_compile(const char *profile, uint32_t **out, size_t *n);
 int sbx_seccomp_receive(int fd, struct sock_fprog *prog);
 int sbx_seccomp_load(const struct sock_fprog *prog);
 

@@ -93,7 +93,9 @@ int docker_demux_feed(docker_demux *d, const char *data, size_t n, docker_demux_
  *   io.corral.root=root_label; OpenStdin, AttachStdin/Stdout/Stderr,
  *   StdinOnce, Tty false; User = image_user when the image sets one (its
  *   author's choice is kept), else "65534:65534" (nobody);
- *   HostConfig: CapDrop ["ALL"], SecurityOpt ["no-new-privileges"],
+ *   HostConfig: CapDrop ["ALL"], SecurityOpt ["no-new-privileges",
+ *   "seccomp=" docker_seccomp_profile(m->profile) (absent for profile
+ *   "none": the engine's default profile)],
  *   ReadonlyRootfs, Tmpfs {"/tmp": "rw,noexec,nosuid,size=64m"},
  *   NetworkMode "none" (manifest network "none") or "bridge" (network
  *   "host": outgoing network through the engine's NAT, not the host's
@@ -102,6 +104,14 @@ int docker_demux_feed(docker_demux *d, const char *data, size_t n, docker_demux_
  *   (the exit status is read before the container is removed). */
 cJSON *docker_container_config(const manifest *m, const char *image, const char *image_user,
                                const char *root_label);
+
+/* The Docker seccomp profile (the JSON of moby's profiles/seccomp/default.json:
+ * defaultAction, defaultErrnoRet, architectures, syscalls with names, action,
+ * errnoRet and args) for a corral profile name ("default", "strict", "log"),
+ * translated from the table corral-sandbox compiles (corral/syscalls.h), so
+ * both backends filter the same calls.  Only the host's architecture is
+ * listed.  Owned; NULL for any other name ("none": the engine's own). */
+cJSON *docker_seccomp_profile(const char *profile);
 
 /* ---- the engine --------------------------------------------------------- */
 

@@ -50,6 +50,17 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
         cJSON_AddItemToArray(a, cJSON_CreateString("ALL"));
         a = cJSON_AddArrayToObject(hc, "SecurityOpt");
         cJSON_AddItemToArray(a, cJSON_CreateString("no-new-privileges"));
+        {
+                /* The native sandbox's syscall policy, inline as the Engine
+                 * API takes it (the CLI sends a file's contents the same way). */
+                _cleanup_json_ cJSON *prof = docker_seccomp_profile(m->profile ? m->profile
+                                                                               : "default");
+                if (prof) {
+                        _cleanup_free_ char *text = cJSON_PrintUnformatted(prof);
+                        _cleanup_free_ char *opt = xasprintf("seccomp=%s", text);
+                        cJSON_AddItemToArray(a, cJSON_CreateString(opt));
+                }
+        }
         cJSON_AddBoolToObject(hc, "ReadonlyRootfs", true);
         tmpfs = cJSON_AddObjectToObject(hc, "Tmpfs");
         cJSON_AddStringToObject(tmpfs, "/tmp", TMP_OPTIONS);

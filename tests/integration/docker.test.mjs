@@ -209,6 +209,15 @@ describe('docker servers', { timeout: 400000 }, () => {
     assert.equal(h.Privileged, false);
     assert.ok((h.SecurityOpt || []).some((s) => /^no-new-privileges([:=]true)?$/.test(s)),
       `SecurityOpt: ${JSON.stringify(h.SecurityOpt)}`);
+    // The native sandbox's syscall table as a Docker seccomp profile.
+    const sc = (h.SecurityOpt || []).find((s) => s.startsWith('seccomp='));
+    assert.ok(sc, `no seccomp profile in SecurityOpt: ${JSON.stringify(h.SecurityOpt)}`);
+    const prof = JSON.parse(sc.slice('seccomp='.length));
+    assert.equal(prof.defaultAction, 'SCMP_ACT_ERRNO');
+    assert.ok(prof.syscalls.some((e) => e.names.includes('socket') && e.args?.length === 1),
+      'socket is filtered by family');
+    assert.ok(!prof.syscalls.some((e) => e.names.includes('ptrace') && e.action === 'SCMP_ACT_ALLOW'),
+      'ptrace is not allowed');
     assert.equal(h.ReadonlyRootfs, true, 'ReadonlyRootfs');
     const tmpfs = Object.hasOwn(h.Tmpfs || {}, '/tmp') ||
       (h.Mounts || []).some((x) => x.Type === 'tmpfs' && x.Target === '/tmp');
@@ -228,6 +237,7 @@ describe('docker servers', { timeout: 400000 }, () => {
     assert.ok(uid && uid[1] !== '0' && uid[2] !== '0', `container init runs as uid ${uid?.[1]}`);
     assert.match(st, /^CapEff:\s+0+$/m, 'no effective capabilities');
     assert.match(st, /^NoNewPrivs:\s+1$/m, 'no_new_privs is set');
+    assert.match(st, /^Seccomp:\s+2$/m, 'a seccomp filter is loaded');
   });
 
   test('docker kill: the server is restarted in a new container and answers', async () => {
