@@ -57,6 +57,36 @@ typedef int (*jsonrpc_line_cb)(void *ud, const char *line, size_t len);
 jsonrpc_frame_result jsonrpc_framer_feed(jsonrpc_framer *f, const char *data, size_t n,
                                          jsonrpc_line_cb cb, void *ud);
 
+/* Parses one message (a line from the framer, or an HTTP body).  Returns the
+ * tree (owned) or NULL when the text is not exactly one JSON value (RFC 8259:
+ * trailing bytes, a NUL, unescaped control characters in strings) or is not
+ * well-formed UTF-8 (RFC 8259 §8.1: such a message is rejected whole, answered
+ * by the caller with a parse error, never echoed).  The message's "id",
+ * params.requestId and params._meta.progressToken, when strings or numbers,
+ * become cJSON raw items holding the exact bytes the peer sent (any escape,
+ * integers of any size), so whatever echoes them echoes them byte-for-byte;
+ * use jsonrpc_id_type_of()/jsonrpc_id_equal() to inspect them. */
+cJSON *jsonrpc_parse(const char *text, size_t len);
+
+/* RFC 8259 §8.1 for what corral reads from the servers it runs: NULL when
+ * text[0..len) is well-formed UTF-8, else a copy (owned, NUL-terminated,
+ * length in *ret_len) with each ill-formed byte replaced by U+FFFD. */
+char *jsonrpc_utf8_repair(const char *text, size_t len, size_t *ret_len);
+
+typedef enum {
+        JSONRPC_ID_INVALID, /* absent, or not a string, number or null */
+        JSONRPC_ID_STRING,
+        JSONRPC_ID_NUMBER,
+        JSONRPC_ID_NULL,
+} jsonrpc_id_type;
+
+/* The JSON type of an id, parsed or raw (from jsonrpc_parse). */
+jsonrpc_id_type jsonrpc_id_type_of(const cJSON *id);
+/* A string or number id (JSON-RPC 2.0 §4), parsed or raw. */
+bool jsonrpc_id_valid(const cJSON *id);
+/* Ids equal: raw ids compare by their exact text, parsed ones by value. */
+bool jsonrpc_id_equal(const cJSON *a, const cJSON *b);
+
 typedef enum {
         JSONRPC_REQUEST,      /* has method and id */
         JSONRPC_NOTIFICATION, /* has method, no id */

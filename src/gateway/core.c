@@ -155,10 +155,11 @@ static bool is_ping(const cJSON *msg)
 static int on_line(void *ud, const char *line, size_t len)
 {
         gateway_session *s = ud;
-        cJSON *msg = cJSON_ParseWithLength(line, len);
+        cJSON *msg = jsonrpc_parse(line, len);
 
         if (!msg) {
-                gw_reply_error(s, NULL, JSONRPC_PARSE_ERROR, NULL, "parse error: invalid JSON");
+                gw_reply_error(s, NULL, JSONRPC_PARSE_ERROR, NULL,
+                               "parse error: not one JSON value in UTF-8");
                 return 0;
         }
         if (cJSON_IsArray(msg)) {
@@ -175,7 +176,7 @@ static int on_line(void *ud, const char *line, size_t len)
                         s->backlog = cJSON_CreateArray();
                 if (s->backlog_bytes + len > GW_BACKLOG_MAX) {
                         const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-                        gw_reply_error(s, cJSON_IsString(id) || cJSON_IsNumber(id) ? id : NULL,
+                        gw_reply_error(s, jsonrpc_id_valid(id) ? id : NULL,
                                        JSONRPC_INVALID_REQUEST, NULL,
                                        "invalid request: too much sent before initialize was "
                                        "answered");

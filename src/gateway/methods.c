@@ -103,7 +103,7 @@ static cJSON *take_meta(gateway *gw, cJSON *params, uint64_t *ret_timeout)
         if (!cJSON_IsObject(meta))
                 return NULL;
         token = cJSON_DetachItemFromObjectCaseSensitive(meta, "progressToken");
-        if (token && !cJSON_IsString(token) && !cJSON_IsNumber(token)) {
+        if (token && !jsonrpc_id_valid(token)) {
                 cJSON_Delete(token);
                 token = NULL;
         }
@@ -158,15 +158,6 @@ static void forward(gateway_session *s, const cJSON *id, const char *server, mcp
                 return;
         }
         c->handle = h;
-}
-
-static bool ids_equal(const cJSON *a, const cJSON *b)
-{
-        if (cJSON_IsString(a) && cJSON_IsString(b))
-                return strcmp(a->valuestring, b->valuestring) == 0;
-        if (cJSON_IsNumber(a) && cJSON_IsNumber(b))
-                return a->valuedouble == b->valuedouble;
-        return false;
 }
 
 void gw_cancel_call(gw_call *c, const char *reason)
@@ -650,7 +641,7 @@ static void handle_notification(gateway_session *s, const char *method, const cJ
                 const char *reason = json_get_string(params, "reason");
 
                 for (gw_call *c = s->calls; c; c = c->next)
-                        if (ids_equal(c->id, rid)) {
+                        if (jsonrpc_id_equal(c->id, rid)) {
                                 gw_cancel_call(c, reason ? reason : "cancelled by the client");
                                 break;
                         }
@@ -676,7 +667,7 @@ void gw_dispatch(gateway_session *s, const cJSON *msg)
                 /* The gateway sends clients no requests; stray answers are dropped. */
                 break;
         case JSONRPC_INVALID:
-                if (!cJSON_IsString(id) && !cJSON_IsNumber(id))
+                if (!jsonrpc_id_valid(id))
                         id = NULL;
                 gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
                                "invalid request: not a JSON-RPC 2.0 message");

@@ -409,9 +409,12 @@ static void on_timer(uv_timer_t *t)
 
 static bool id_value(const cJSON *id, uint64_t *ret)
 {
-        if (!cJSON_IsNumber(id))
+        double d;
+
+        if (jsonrpc_id_type_of(id) != JSONRPC_ID_NUMBER)
                 return false;
-        double d = id->valuedouble;
+        /* jsonrpc_parse keeps ids as their text (raw items). */
+        d = cJSON_IsRaw(id) ? strtod(id->valuestring, NULL) : id->valuedouble;
         if (!(d >= 1 && d <= ID_MAX) || d != (double)(uint64_t)d)
                 return false;
         *ret = (uint64_t)d;
@@ -536,10 +539,12 @@ static int on_line(void *ud, const char *line, size_t len)
         mcp_client *c = ud;
         _cleanup_json_ cJSON *msg = NULL;
 
-        /* len + 1 takes in the framer's NUL so cJSON rejects trailing bytes
-         * after the value; a NUL inside the line would end it early. */
-        if (!memchr(line, '\0', len))
-                msg = cJSON_ParseWithLengthOpts(line, len + 1, NULL, true);
+        /* A server's ill-formed UTF-8 is replaced (RFC 8259 §8.1), so it never
+         * reaches a client; a client's is rejected by the gateway. */
+        _cleanup_free_ char *fixed = jsonrpc_utf8_repair(line, len, &len);
+        if (fixed)
+                line = fixed;
+        msg = jsonrpc_parse(line, len);
         if (!msg) {
                 _cleanup_free_ char *s = snippet(line, len);
                 fault(c, MCP_FAULT_NOT_JSON, "sent a line that is not JSON: %s", s);

@@ -295,6 +295,93 @@ static void test_builders(void **state)
         assert_string_equal(json_get_string(e, "data"), "detail");
 }
 
+/* jsonrpc_parse: ids keep their exact text; echoing one through the builders
+ * gives the same bytes back. */
+static void test_parse_exact_ids(void **state)
+{
+        static const char *const ids[] = {
+                "9007199254740993", "-0", "1.50", "1e400", "1E+2",
+                "123456789012345678901234567890123456789012345678901234567890123456789",
+                "\"\\u0000x\"", "\"a\\\"b\\\\c\\/\\u00e9\"", "\"\xc3\xa9\xf0\x9f\x98\x80\"", "\"\"",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+                _cleanup_free_ char *line =
+                        xasprintf("{ \"jsonrpc\":\"2.0\" , \"id\" : %s ,\"method\":\"ping\"}", ids[i]);
+                _cleanup_json_ cJSON *m = jsonrpc_parse(line, strlen(line));
+                assert_non_null(m);
+                assert_int_equal(jsonrpc_classify(m), JSONRPC_REQUEST);
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+                assert_int_equal(jsonrpc_id_type_of(id),
+                                 ids[i][0] == '"' ? JSONRPC_ID_STRING : JSONRPC_ID_NUMBER);
+                _cleanup_json_ cJSON *r = jsonrpc_result(id, NULL);
+                _cleanup_free_ char *out = json_print(r);
+                _cleanup_free_ char *want = xasprintf("\"id\":%s,", ids[i]);
+                assert_non_null(strstr(out, want));
+        }
+}
+
+static void test_parse_nested_ids_and_escaped_keys(void **state)
+{
+        const char *line = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
+                           "\"params\":{\"x\":[\"}\",{\"requestId\":1}],\"requestId\":"
+                           "9007199254740993,\"_meta\":{\"progressToken\":\"\\u0000t\"}},"
+                           "\"\\u0069d\":99999999999999999999}";
+        _cleanup_json_ cJSON *m = jsonrpc_parse(line, strlen(line));
+        assert_non_null(m);
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "params");
+        const cJSON *rid = cJSON_GetObjectItemCaseSensitive(p, "requestId");
+        assert_true(cJSON_IsRaw(rid));
+        assert_string_equal(rid->valuestring, "9007199254740993");
+        const cJSON *tok = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(p, "_meta"), "progressToken");
+        assert_string_equal(tok->valuestring, "\"\\u0000t\"");
+        /* "\u0069d" is "id" once decoded, as cJSON sees it. */
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+        assert_true(cJSON_IsRaw(id));
+        assert_string_equal(id->valuestring, "99999999999999999999");
+
+        _cleanup_json_ cJSON *a = cJSON_CreateRaw("9007199254740993");
+        _cleanup_json_ cJSON *b = cJSON_CreateNumber(9007199254740992.0);
+        assert_true(jsonrpc_id_equal(a, rid));
+        assert_false(jsonrpc_id_equal(a, b));
+}
+
+static void test_parse_rejects(void **state)
+{
+        static const char *const bad[] = {
+                "{\"jsonrpc\":\"2.0\",\"id\":\"\xff\",\"method\":\"ping\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":\"\xc0\xaf\",\"method\":\"ping\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":\"\xed\xa0\x80\",\"method\":\"ping\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":\"\xf4\x90\x80\x80\",\"method\":\"ping\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"a\":\"\xe2\x82\"}}",
+                "{\"jsonrpc\":\"2.0\",\"id\":\"a\tb\",\"method\":\"ping\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} x",
+                "{\"jsonrpc\":\"2.0\",\"id\":01,\"method\":\"ping\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":1.,\"method\":\"ping\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":",
+                "",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                cJSON *m = jsonrpc_parse(bad[i], strlen(bad[i]));
+                if (m)
+                        fail_msg("accepted: %s", bad[i]);
+        }
+        assert_null(jsonrpc_parse("{\"a\":1}\0{}", 10));
+}
+
+static void test_utf8_repair(void **state)
+{
+        size_t n = 0;
+        char *fixed;
+
+        assert_null(jsonrpc_utf8_repair("ok \xc3\xa9", 5, &n));
+        fixed = jsonrpc_utf8_repair("a\xff" "b\xe2\x82", 5, &n);
+        assert_non_null(fixed);
+        assert_int_equal(n, 1 + 3 + 1 + 3 + 3);
+        assert_memory_equal(fixed, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", n);
+        free(fixed);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -307,6 +394,10 @@ int main(void)
                 cmocka_unit_test(test_stop),
                 cmocka_unit_test(test_classify_table),
                 cmocka_unit_test(test_builders),
+                cmocka_unit_test(test_parse_exact_ids),
+                cmocka_unit_test(test_parse_nested_ids_and_escaped_keys),
+                cmocka_unit_test(test_parse_rejects),
+                cmocka_unit_test(test_utf8_repair),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
