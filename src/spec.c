@@ -247,6 +247,7 @@ static int parse_github(source_spec *s, const char *body, corral_error *err)
                         "invalid GitHub repository '%s' in '%s': expected OWNER/REPO", copy,
                         s->raw);
         s->kind = SPEC_GIT;
+        s->github = true;
         s->name = xstrdup(copy);
         s->url = xasprintf("https://github.com/%s.git", copy);
         if (at)
@@ -277,14 +278,28 @@ static bool url_valid(const char *url, const char **ret_path)
         return true;
 }
 
-/* Any git URL; "#REF" selects a ref, as in npm's git dependencies. */
+/* Any git URL; "#REF" selects a ref, as in npm's git dependencies, and
+ * "#REF:SUBDIR" (or "#:SUBDIR") a directory inside the repository (':' never
+ * appears in a git ref).  file:// URLs name a repository on this host by an
+ * absolute path (host empty or "localhost"). */
 static int parse_git_url(source_spec *s, const char *url_in, corral_error *err)
 {
         _cleanup_free_ char *url = xstrdup(url_in);
         char *hash = strchr(url, '#');
+        char *sub = NULL;
         if (hash) {
                 *hash++ = '\0';
-                if (!ref_valid(hash))
+                sub = strchr(hash, ':');
+                if (sub) {
+                        *sub++ = '\0';
+                        if (!subdir_valid(sub))
+                                return corral_error_set(err, EX_USAGE,
+                                                        "invalid subdirectory '%s' in '%s'", sub,
+                                                        s->raw);
+                }
+                if (!hash[0] && !sub)
+                        return corral_error_set(err, EX_USAGE, "empty git ref in '%s'", s->raw);
+                if (hash[0] && !ref_valid(hash))
                         return corral_error_set(err, EX_USAGE, "invalid git ref '%s' in '%s'", hash,
                                                 s->raw);
         }
@@ -298,6 +313,15 @@ static int parse_git_url(source_spec *s, const char *url_in, corral_error *err)
                     !charset_valid(colon + 1, strlen(colon + 1), "-._/~"))
                         return corral_error_set(err, EX_USAGE, "invalid git URL '%s'", s->raw);
                 path = colon + 1;
+        } else if (has_prefix(url, "file://")) {
+                path = url + strlen("file://");
+                if (has_prefix(path, "localhost/"))
+                        path += strlen("localhost");
+                if (path[0] != '/')
+                        return corral_error_set(err, EX_USAGE,
+                                                "invalid git URL '%s': file:// needs an absolute "
+                                                "path (file:///srv/repo.git)",
+                                                s->raw);
         } else if (!url_valid(url, &path)) {
                 return corral_error_set(err, EX_USAGE, "invalid git URL '%s'", s->raw);
         }
@@ -310,16 +334,31 @@ static int parse_git_url(source_spec *s, const char *url_in, corral_error *err)
                 plen--;
         if (has_suffix(path, plen, ".git"))
                 plen -= 4;
-        if (plen == 0 || !charset_valid(path, plen, "-._/~"))
+        if (plen == 0 || !charset_valid(path, plen, "-._/~") ||
+            (has_prefix(url, "file://") && strstr(path, "/../")))
                 return corral_error_set(err, EX_USAGE, "invalid git URL '%s': no repository path",
                                         s->raw);
 
         s->kind = SPEC_GIT;
         s->name = xstrndup(path, plen);
         s->url = steal_pointer(&url);
-        if (hash)
+        if (hash && hash[0])
                 s->version = xstrdup(hash);
+        if (sub)
+                s->subdir = xstrdup(sub);
         return 0;
+}
+
+char *spec_git_url(const source_spec *s, const char *github_base)
+{
+        if (!s || s->kind != SPEC_GIT)
+                return NULL;
+        if (!s->github || !github_base || !github_base[0])
+                return s->url ? xstrdup(s->url) : NULL;
+        size_t n = strlen(github_base);
+        while (n > 0 && github_base[n - 1] == '/')
+                n--;
+        return xasprintf("%.*s/%s.git", (int)n, github_base, s->name);
 }
 
 /* IMAGE[:TAG][@sha256:DIGEST] with IMAGE = [HOST[:PORT]/]PATH, checked with
@@ -408,7 +447,8 @@ static int parse(source_spec *s, const char *raw, bool remote, corral_error *err
         if (has_prefix(raw, "git+https://") || has_prefix(raw, "git+http://") ||
             has_prefix(raw, "git+ssh://") || has_prefix(raw, "git+file://"))
                 return parse_git_url(s, raw + 4, err);
-        if (has_prefix(raw, "git://") || has_prefix(raw, "ssh://") || has_prefix(raw, "git@"))
+        if (has_prefix(raw, "git://") || has_prefix(raw, "ssh://") || has_prefix(raw, "git@") ||
+            has_prefix(raw, "file://"))
                 return parse_git_url(s, raw, err);
         if (has_prefix(raw, "github.com/"))
                 return parse_github(s, raw + strlen("github.com/"), err);
@@ -452,7 +492,7 @@ static int parse(source_spec *s, const char *raw, bool remote, corral_error *err
                         err, EX_USAGE,
                         "unknown source kind '%s:' in '%s' (known: npm:, smithery:, "
                         "smithery-hosted:, registry:, github:, docker:, ./path, /path, git "
-                        "URLs, https:// with --remote)",
+                        "URLs, file://, https:// with --remote)",
                         scheme, raw);
         }
 

@@ -12,7 +12,8 @@ typedef enum {
         SPEC_SMITHERY,       /* smithery:QUALIFIED_NAME */
         SPEC_SMITHERY_HOSTED,/* smithery-hosted:QUALIFIED_NAME */
         SPEC_REGISTRY,       /* registry:REVERSE.DNS/name[@VERSION] */
-        SPEC_GIT,            /* github:OWNER/REPO[@REF][#SUBDIR], github.com/OWNER/REPO, git URLs */
+        SPEC_GIT,            /* github:OWNER/REPO[@REF][#SUBDIR], github.com/OWNER/REPO, git URLs
+                                (URL[#REF[:SUBDIR]]), file:///PATH */
         SPEC_DOCKER,         /* docker:IMAGE[:TAG][@sha256:DIGEST] */
         SPEC_LOCAL,          /* ./path, ../path, /path */
         SPEC_REMOTE,         /* https://…/mcp with --remote */
@@ -27,6 +28,8 @@ typedef struct source_spec {
         char *digest;  /* docker "sha256:…"; NULL if none */
         char *subdir;  /* git #SUBDIR; NULL if none */
         char *url;     /* git clone URL or remote endpoint; NULL otherwise */
+        bool github;   /* git: github:/github.com/ form; url is on the GitHub base
+                          (spec_git_url() moves it to a configured one) */
 } source_spec;
 
 /* Parses s into *ret (fields owned by ret; free with spec_done()).  remote is
@@ -35,6 +38,13 @@ typedef struct source_spec {
  * bad npm name, bad digest, unknown prefix, URL without --remote, …). */
 int spec_parse(source_spec *ret, const char *s, bool remote, corral_error *err);
 void spec_done(source_spec *s);
+
+/* The clone URL of a SPEC_GIT spec: for the github: and github.com/ forms,
+ * github_base (e.g. "https://github.com", a mirror, or a test's git daemon;
+ * trailing '/' ignored) + "/OWNER/REPO.git", the GitHub URL when github_base
+ * is NULL or empty; for URL forms, the URL as given (without "git+" and the
+ * fragment).  Owned; NULL when s is not a git spec. */
+char *spec_git_url(const source_spec *s, const char *github_base);
 
 /* "npm", "smithery", "smithery-hosted", "registry", "git", "docker", "local",
  * "remote": the `source.kind` values of manifest.json. */
