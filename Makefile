@@ -8,7 +8,7 @@ BUILD      ?= build
 SANITIZE   ?= 0
 VERSION    := 0.1.0
 
-PKGS       := libcurl libcjson libarchive libuv openssl libseccomp
+PKGS       := libcurl libcjson libarchive libuv openssl libseccomp libgit2
 CC         ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -4,6 +4,7 @@
 
 #include "corral/fs.h"
 #include "corral/config.h"
+#include "corral/git.h"
 #include "corral/jsonutil.h"
 #include "corral/resolver.h"
 
@@ -130,6 +131,7 @@ static const struct {
         {SPEC_LOCAL, local_fetch},
         {SPEC_NPM, resolver_npm_fetch},
         {SPEC_DOCKER, resolver_docker_fetch},
+        {SPEC_GIT, resolver_git_fetch},
 };
 
 static resolver_fetch_fn resolver_for(spec_kind kind)

@@ -17,7 +17,8 @@ typedef struct verb {
 static const verb verbs[] = {
         { "install", cli_install, "install a server from a source spec",
           "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
-          "              [--registry URL] [--offline] [--frozen] SPEC [-- COMMAND ARGS...]\n"
+          "              [--registry URL] [--offline] [--frozen] [--submodules]\n"
+          "              SPEC [-- COMMAND ARGS...]\n"
           "  SPEC is one of:\n"
           "    ./dir, /dir          a directory with package.json, or any directory with an\n"
           "                         explicit command after --\n"
@@ -25,14 +26,20 @@ static const verb verbs[] = {
           "                         an npm package; arguments after -- are appended to its bin\n"
           "    docker:IMAGE[:TAG][@sha256:DIGEST]\n"
           "                         an image pulled through the Docker engine and pinned by digest\n"
-          "  github:, smithery:, registry: and remote URLs are recognised but not built yet (exit 69).\n"
+          "    github:OWNER/REPO[@REF][#SUBDIR], github.com/OWNER/REPO, URL.git[#REF[:SUBDIR]],\n"
+          "    git+https://…, git://…, file:///PATH\n"
+          "                         a git repository at a branch, tag or commit (default: its\n"
+          "                         HEAD), pinned by commit; --submodules fetches its https:// and\n"
+          "                         git:// submodules.  $CORRAL_GITHUB_URL (or corral.json\n"
+          "                         \"github_url\") redirects github: to a mirror\n"
+          "  smithery:, registry: and remote URLs are recognised but not built yet (exit 69).\n"
           "  --sandbox default|strict|log|none chooses the native sandbox profile (none runs the\n"
           "  server unconfined and says so in every listing).  --frozen reinstalls the installed\n"
           "  server's lock exactly; --offline uses only the download cache." },
         { "uninstall", cli_uninstall, "remove an installed server", "[--purge] NAME\n"
           "  --purge also removes the server's data directory." },
         { "list", cli_list, "list installed servers", "[--json]" },
-        { "update", cli_update, "re-resolve a docker server's tag and pin the new digest",
+        { "update", cli_update, "re-resolve a docker tag or a git ref and pin the new digest/commit",
           "[--json] NAME" },
         { "info", cli_info, "show one installed server's manifest", "[--json] NAME" },
         { "enable", cli_enable, "let the daemon run a server", "NAME" },

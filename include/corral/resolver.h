@@ -26,6 +26,8 @@ typedef struct install_options {
         bool offline;          /* --offline: metadata and tarballs from the cache only */
         bool frozen;           /* --frozen: reinstall the installed server's lock exactly */
         bool allow_scripts;    /* --allow-scripts: refused until the sandbox runs scripts */
+        /* git sources (resolvers/git/, include/corral/git.h) */
+        bool submodules;       /* --submodules: fetch https:// and git:// submodules */
         int progress;          /* INSTALL_PROGRESS_*: one line on a TTY, JSON events, none */
         /* Called once the code is fetched and the manifest filled, before the
          * commit (the store lock is held): 0 goes on, a negative sysexits code

@@ -144,6 +144,7 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"offline", no_argument, NULL, 'O'},
                 {"frozen", no_argument, NULL, 'Z'},
                 {"allow-scripts", no_argument, NULL, 'S'},
+                {"submodules", no_argument, NULL, 'M'},
                 {},
         };
         install_options opt = {0};
@@ -204,6 +205,9 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                         break;
                 case 'S':
                         opt.allow_scripts = true;
+                        break;
+                case 'M':
+                        opt.submodules = true;
                         break;
                 case 'h':
                         return cli_usage(ctx);

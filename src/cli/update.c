@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "corral/docker.h"
 #include "corral/fs.h"
+#include "corral/git.h"
 #include "corral/jsonutil.h"
 #include "corral/resolver.h"
 
@@ -49,6 +50,37 @@ static char **old_image_command(const docker_ref *ref, const char *digest)
         cJSON_Delete(info);
         docker_free(d);
         return argv;
+}
+
+/* Git servers: the ref is resolved again and, when it moved, the server is
+ * rebuilt at the new commit; the range old..new is shown. */
+static int update_git(cli_ctx *ctx, store *s, const char *name)
+{
+        _cleanup_free_ char *old = NULL, *new_ = NULL;
+        _cleanup_manifest_ manifest *m = NULL;
+        corral_error err = {0};
+        if (git_update(s, name, isatty(STDERR_FILENO), &old, &new_, &m, &err) < 0)
+                return cli_fail_error(ctx, &err);
+        bool changed = strcmp(old, new_) != 0;
+        if (ctx->json) {
+                _cleanup_json_ cJSON *j = cJSON_CreateObject();
+                cJSON_AddStringToObject(j, "name", name);
+                cJSON_AddBoolToObject(j, "updated", changed);
+                cJSON_AddStringToObject(j, "ref", m->resolved_version ? m->resolved_version : "");
+                cJSON_AddStringToObject(j, "old_commit", old);
+                cJSON_AddStringToObject(j, "commit", new_);
+                cli_print_json(j);
+        } else if (changed) {
+                printf("updated %s (%s): %.12s..%.12s\n", name,
+                       m->resolved_version ? m->resolved_version : "HEAD", old, new_);
+        } else {
+                printf("%s is up to date (%s at %.12s)\n", name,
+                       m->resolved_version ? m->resolved_version : "HEAD", new_);
+        }
+        fflush(stdout);
+        if (changed)
+                cli_notify_daemon(ctx);
+        return 0;
 }
 
 int cli_update(cli_ctx *ctx, int argc, char **argv)
@@ -92,6 +124,8 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
                 return code;
         if (store_load(s, name, &m, &err) < 0)
                 return cli_fail_error(ctx, &err);
+        if (m->kind && strcmp(m->kind, "git") == 0)
+                return update_git(ctx, s, name);
         if (!m->kind || strcmp(m->kind, "docker") != 0)
                 return cli_fail(ctx, EX_UNAVAILABLE,
                                 "cannot update %s: updating %s sources is not supported yet",

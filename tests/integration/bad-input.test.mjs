@@ -52,7 +52,6 @@ describe('bad input', { timeout: 600000 }, () => {
     // whoever builds one of these moves it to its own tests).
     test('spec kinds not built yet: 69 naming the kind, nothing in the store', async () => {
       const cases = [
-        ['github:owner/repo', 'git'],
         ['smithery:someone/thing', 'smithery'],
         ['smithery-hosted:someone/thing', 'smithery'],
         ['registry:io.github.someone/thing', 'registry'],

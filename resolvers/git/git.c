@@ -1,0 +1,238 @@
+/* The git resolver: spec → clone URL → mirror → commit → pkg/ → command.
+ * Builds of the checked-out tree happen in resolvers/build.c, inside the
+ * sandbox. */
+#include <string.h>
+#include <unistd.h>
+
+#include "corral/config.h"
+#include "corral/fs.h"
+#include "corral/git.h"
+#include "corral/jsonutil.h"
+#include "git_internal.h"
+
+#define PACKAGE_JSON_MAX (1u << 20)
+#define DEFAULT_GITHUB "https://github.com"
+
+int git_github_base(const corral_paths *paths, char **ret, corral_error *err)
+{
+        const char *env = getenv("CORRAL_GITHUB_URL");
+        if (env && *env) {
+                *ret = xstrdup(env);
+                return 0;
+        }
+        _cleanup_json_ cJSON *config = NULL;
+        int r = config_load(paths, &config, err);
+        if (r < 0)
+                return r;
+        const cJSON *v = config ? cJSON_GetObjectItemCaseSensitive(config, "github_url") : NULL;
+        if (v && (!cJSON_IsString(v) || !v->valuestring[0]))
+                return corral_error_set(err, EX_CONFIG, "%s: \"github_url\" must be a URL string",
+                                        paths->config);
+        *ret = xstrdup(v ? v->valuestring : DEFAULT_GITHUB);
+        return 0;
+}
+
+/* Transports corral fetches from; ssh needs keys and agents it does not
+ * handle, ext:: runs programs. */
+static int check_url(const char *url, corral_error *err)
+{
+        static const char *const ok[] = {"https://", "http://", "git://", "file://"};
+        const char *p = strstr(url, "://");
+        if (p) {
+                size_t hl = strcspn(p + 3, "/?#");
+                const char *at = memchr(p + 3, '@', hl);
+                if (at && memchr(p + 3, ':', (size_t)(at - p - 3)))
+                        return corral_error_set(err, EX_USAGE,
+                                                "refusing a git URL with a password: credentials "
+                                                "would be recorded in the manifest");
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+                if (strncmp(url, ok[i], strlen(ok[i])) == 0)
+                        return 0;
+        return corral_error_set(err, EX_UNAVAILABLE,
+                                "git over ssh is not supported: use an https:// or git:// URL");
+}
+
+static void manifest_freep(manifest **m)
+{
+        manifest_free(*m);
+}
+
+static cJSON *read_package_json(const char *dir, corral_error *err, int *rc)
+{
+        _cleanup_free_ char *path = path_join(dir, "package.json");
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        *rc = 0;
+        int r = read_file(path, PACKAGE_JSON_MAX, &text, &len);
+        if (r == -ENOENT)
+                return NULL;
+        if (r < 0) {
+                *rc = corral_error_errno(err, EX_DATAERR, -r, "cannot read %s", path);
+                return NULL;
+        }
+        cJSON *j = cJSON_ParseWithLength(text, len);
+        if (!cJSON_IsObject(j)) {
+                cJSON_Delete(j);
+                *rc = corral_error_set(err, EX_DATAERR, "%s is not a JSON object", path);
+        }
+        return j;
+}
+
+static bool has_file(const char *dir, const char *name)
+{
+        _cleanup_free_ char *p = path_join(dir, name);
+        return path_exists(p);
+}
+
+int git_detect_command(const char *dir, const char *where, manifest *m, corral_error *err)
+{
+        int r;
+        _cleanup_json_ cJSON *pkg = read_package_json(dir, err, &r);
+        if (r < 0)
+                return r;
+        if (pkg) {
+                _cleanup_free_ char *bin = NULL;
+                _cleanup_free_ char *path = NULL;
+                resolver_bin b = resolver_pick_bin(pkg, NULL, &bin);
+                if (b == RESOLVER_BIN_AMBIGUOUS)
+                        return corral_error_set(err, EX_USAGE,
+                                                "%s/package.json has several bins (%s): pass -- "
+                                                "CMD ARGS",
+                                                where, bin);
+                const char *main_ = json_get_string(pkg, "main");
+                if (b == RESOLVER_BIN_ONE)
+                        path = resolver_bin_path(bin);
+                else if (main_)
+                        path = resolver_bin_path(main_);
+                if (path) {
+                        strv_free(m->command);
+                        m->command = xcalloc(3, sizeof(char *));
+                        m->command[0] = xstrdup("node");
+                        m->command[1] = steal_pointer(&path);
+                        const char *v = json_get_string(pkg, "version");
+                        if (v && strlen(v) < 256 && !m->resolved_version)
+                                m->resolved_version = xstrdup(v);
+                        return 0;
+                }
+                return corral_error_set(err, EX_USAGE,
+                                        "%s/package.json has neither \"bin\" nor \"main\": pass -- "
+                                        "CMD ARGS",
+                                        where);
+        }
+        static const char *const others[] = {"pyproject.toml", "setup.py", "go.mod",
+                                             "Cargo.toml"};
+        for (size_t i = 0; i < ARRAY_SIZE(others); i++)
+                if (has_file(dir, others[i]))
+                        return corral_error_set(err, EX_UNAVAILABLE,
+                                                "%s has %s: building that kind of project is not "
+                                                "supported yet (pass -- CMD ARGS to install the "
+                                                "tree as it is)",
+                                                where, others[i]);
+        if (has_file(dir, "Dockerfile"))
+                return corral_error_set(err, EX_UNAVAILABLE,
+                                        "%s has a Dockerfile: image builds are not supported yet "
+                                        "(pass -- CMD ARGS to install the tree as it is)",
+                                        where);
+        return corral_error_set(err, EX_USAGE,
+                                "%s has no package.json: pass -- CMD ARGS to say how to run it",
+                                where);
+}
+
+/* Trees that need a build or dependencies cannot run as they are. */
+static int check_no_build(const char *dir, corral_error *err)
+{
+        int r;
+        _cleanup_json_ cJSON *pkg = read_package_json(dir, err, &r);
+        if (r < 0 || !pkg)
+                return r;
+        const cJSON *scripts = json_get_object(pkg, "scripts");
+        const char *why = json_get_string(scripts, "build")     ? "a \"build\" script"
+                          : json_get_string(scripts, "prepare") ? "a \"prepare\" script"
+                          : cJSON_GetArraySize(json_get_object(pkg, "dependencies")) > 0
+                                  ? "dependencies"
+                                  : NULL;
+        if (why)
+                return corral_error_set(err, EX_UNAVAILABLE,
+                                        "its package.json has %s: building git sources and "
+                                        "installing their dependencies is not supported yet",
+                                        why);
+        return 0;
+}
+
+int resolver_git_fetch(store *s, const install_options *opt, const source_spec *spec,
+                       const char *pkg_dir, manifest *m, corral_error *err)
+{
+        _cleanup_free_ char *base = NULL;
+        int r = git_github_base(&s->paths, &base, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *url = spec_git_url(spec, base);
+        if ((r = check_url(url, err)) < 0)
+                return r;
+
+        git_source_opts o = {.cache_dir = s->paths.cache,
+                             .offline = opt->offline,
+                             .submodules = opt->submodules,
+                             .progress = opt->progress == INSTALL_PROGRESS_TTY};
+        const char *ref = spec->version;
+        _cleanup_(manifest_freep) manifest *old = NULL;
+        if (opt->frozen) {
+                r = store_load(s, m->name, &old, err);
+                if (r < 0)
+                        return r == -EX_NOINPUT
+                                       ? corral_error_set(err, EX_USAGE,
+                                                          "--frozen: '%s' is not installed, so "
+                                                          "there is no commit to reinstall",
+                                                          m->name)
+                                       : r;
+                if (!old->resolved_commit || !old->kind || strcmp(old->kind, "git") != 0)
+                        return corral_error_set(err, EX_USAGE, "--frozen: '%s' has no git commit",
+                                                m->name);
+                ref = old->resolved_commit;
+        }
+        git_resolution res = {0};
+        _cleanup_free_ char *dir = NULL;
+        r = git_source_resolve(url, ref, &o, &res, err);
+        if (r < 0)
+                return r;
+        r = git_source_checkout(url, res.commit, pkg_dir, &o, err);
+        if (r < 0)
+                goto out;
+
+        free(m->resolved_url);
+        m->resolved_url = git_url_display(url);
+        free(m->resolved_commit);
+        m->resolved_commit = xstrdup(res.commit);
+        free(m->resolved_version);
+        m->resolved_version = xstrdup(old && old->resolved_version ? old->resolved_version
+                                                                   : res.ref);
+
+        dir = spec->subdir ? path_join(pkg_dir, spec->subdir) : xstrdup(pkg_dir);
+        if (spec->subdir) {
+                if (!dir_exists(dir)) {
+                        r = corral_error_set(err, EX_NOINPUT, "no directory '%s' at %s",
+                                             spec->subdir, res.commit);
+                        goto out;
+                }
+                free(m->cwd);
+                m->cwd = path_join("pkg", spec->subdir);
+        }
+        if (!opt->command && (r = check_no_build(dir, err)) < 0)
+                goto out;
+        if (opt->command) {
+                strv_free(m->command);
+                m->command = strv_copy(opt->command);
+        } else if (!m->command || !m->command[0]) {
+                strv_free(m->command);
+                m->command = NULL;
+                r = git_detect_command(dir, spec->subdir ? spec->subdir : "the repository", m,
+                                       err);
+                if (r < 0)
+                        goto out;
+        }
+        r = 0;
+out:
+        free(res.ref);
+        return r;
+}

@@ -1,0 +1,409 @@
+// Git sources against a real `git daemon` (Debian's git) on 127.0.0.1 and
+// file:// repositories, all created here: branches, tags, commits, subdirs,
+// submodules, pinned-commit reproducibility, `corral update` moving a branch
+// and a tag, and hostile trees (escaping symlinks, file:// and ext::
+// submodules, oversized trees, hooks and filters that must not run, missing
+// refs, unreachable hosts).  The installed server is listed and called
+// through the gateway.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  EX, MOCK_SERVER, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, startDaemon,
+  waitReady,
+} from './lib.mjs';
+
+const work = newRoot('gitsrv');
+const srv = path.join(work, 'srv');    // what git daemon exports
+const wt = path.join(work, 'wt');      // working trees the tests commit in
+const home = path.join(work, 'home');  // corral's HOME: a hostile ~/.gitconfig
+const marker = path.join(work, 'PWNED');
+let daemon;
+let port;
+
+const gitEnv = {
+  ...process.env, HOME: path.join(work, 'githome'), GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.org',
+  GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.org',
+};
+
+function git(cwd, ...args) {
+  const r = spawnSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} in ${cwd}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/* A working tree wt/NAME with files {path: content | {link}} committed on
+ * main, and its bare copy srv/NAME.git that the daemon serves. */
+function makeRepo(name, files) {
+  const dir = path.join(wt, name);
+  fs.mkdirSync(dir, { recursive: true });
+  git(dir, 'init', '-q', '-b', 'main');
+  commitFiles(name, files, 'initial');
+  git(work, 'clone', '-q', '--bare', dir, path.join(srv, `${name}.git`));
+  git(dir, 'remote', 'add', 'origin', path.join(srv, `${name}.git`));
+  return dir;
+}
+
+function commitFiles(name, files, msg) {
+  const dir = path.join(wt, name);
+  for (const [p, c] of Object.entries(files)) {
+    const f = path.join(dir, p);
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    if (typeof c === 'object' && !Buffer.isBuffer(c)) fs.symlinkSync(c.link, f);
+    else fs.writeFileSync(f, c);
+  }
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '-m', msg);
+  return git(dir, 'rev-parse', 'HEAD');
+}
+
+const push = (name, ...refs) => git(path.join(wt, name), 'push', '-q', '--force', 'origin', ...refs);
+const url = (name) => `git://127.0.0.1:${port}/${name}.git`;
+const env = () => ({ HOME: home, CORRAL_GITHUB_URL: `git://127.0.0.1:${port}/` });
+const install = (root, spec, ...extra) =>
+  corral(['install', spec, '--yes', ...extra], { root, env: env(), timeout: 120000 });
+const manifestOf = (root, name) =>
+  JSON.parse(fs.readFileSync(path.join(root, 'servers', name, 'manifest.json'), 'utf8'));
+
+function treeHash(dir) {
+  const h = createHash('sha256');
+  const walk = (rel) => {
+    for (const e of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${e}` : e;
+      const st = fs.lstatSync(path.join(dir, r));
+      h.update(`${r}\0${st.mode & 0o111}\0`);
+      if (st.isDirectory()) walk(r);
+      else if (st.isSymbolicLink()) h.update(fs.readlinkSync(path.join(dir, r)));
+      else h.update(fs.readFileSync(path.join(dir, r)));
+    }
+  };
+  walk('');
+  return h.digest('hex');
+}
+
+function storeEmpty(root) {
+  const list = (d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((e) => e !== '.lock') : []);
+  assert.deepEqual(list(path.join(root, 'servers')), [], 'servers/ is empty');
+  assert.deepEqual(list(path.join(root, 'staging')), [], 'staging/ is empty');
+}
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const p = s.address().port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+const SERVER = fs.readFileSync(MOCK_SERVER, 'utf8');
+const pkgJson = (name, bin) => `${JSON.stringify({ name, version: '1.0.0', bin })}\n`;
+
+let c1; let c2; // commits of "tool" on main
+
+before(async () => {
+  fs.mkdirSync(srv, { recursive: true });
+  fs.mkdirSync(home, { recursive: true });
+  fs.mkdirSync(path.join(work, 'githome'), { recursive: true });
+  // A ~/.gitconfig that would run programs if anything honoured it.
+  fs.writeFileSync(path.join(home, '.gitconfig'),
+    `[filter "evil"]\n\tsmudge = touch ${marker}\n\tclean = touch ${marker}\n\trequired = true\n` +
+    `[core]\n\thooksPath = ${path.join(work, 'hooks')}\n\tautocrlf = true\n` +
+    `[url "file://${path.join(work, 'nowhere')}/"]\n\tinsteadOf = git://127.0.0.1\n`);
+  fs.mkdirSync(path.join(work, 'hooks'));
+  for (const h of ['post-checkout', 'post-merge', 'reference-transaction']) {
+    fs.writeFileSync(path.join(work, 'hooks', h), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+  }
+
+  c1 = commitOrMake('tool', {
+    'package.json': pkgJson('tool-mcp', 'server.mjs'),
+    'server.mjs': SERVER,
+    'VERSION.txt': 'one $Id$\n',
+    '.gitattributes': '*.txt ident\nVERSION.txt filter=evil\n',
+    'sub/package.json': pkgJson('sub-mcp', 'srv.mjs'),
+    'sub/srv.mjs': SERVER,
+    'docs/link': { link: '../VERSION.txt' },
+  });
+  git(path.join(wt, 'tool'), 'tag', 'v1');
+  c2 = commitFiles('tool', { 'VERSION.txt': 'two $Id$\n' }, 'second');
+  push('tool', 'main', 'v1');
+  // The served repository has hooks of its own too.
+  for (const h of ['post-upload-pack', 'pre-receive']) {
+    fs.writeFileSync(path.join(srv, 'tool.git', 'hooks', h), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+  }
+
+  makeRepo('escape', { 'package.json': pkgJson('escape', 'x.js'), 'x.js': '', 'evil': { link: '../../../../etc/shadow' } });
+  makeRepo('abslink', { 'package.json': pkgJson('abslink', 'x.js'), 'x.js': '', 'evil': { link: '/root' } });
+  makeRepo('big', { 'package.json': pkgJson('big', 'x.js'), 'x.js': '', 'blob.bin': randomBytes(3 << 20) });
+  makeRepo('lib', { 'lib.js': 'module.exports = 42;\n' });
+  const libCommit = git(path.join(wt, 'lib'), 'rev-parse', 'HEAD');
+  for (const [name, subUrl] of [['withsub', `git://127.0.0.1:PORT/lib.git`],
+    ['filesub', `file://${path.join(srv, 'lib.git')}`], ['extsub', 'ext::sh -c touch% ' + marker]]) {
+    makeRepo(name, { 'package.json': pkgJson(name, 'x.js'), 'x.js': '' });
+    const dir = path.join(wt, name);
+    // A gitlink at vendor/lib plus .gitmodules, written by hand so that git
+    // itself never fetches the (hostile) URL.
+    git(dir, 'update-index', '--add', '--cacheinfo', `160000,${libCommit},vendor/lib`);
+    setGitmodules(name, subUrl);
+  }
+
+  port = await freePort();
+  // The PORT placeholder in withsub's .gitmodules is fixed now that it is known.
+  setGitmodules('withsub', `git://127.0.0.1:${port}/lib.git`);
+
+  daemon = spawn('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${srv}`,
+    '--listen=127.0.0.1', `--port=${port}`, '--informative-errors', srv],
+  { env: gitEnv, stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); r(true); });
+      s.once('error', () => r(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
+/* .gitmodules naming url for vendor/lib, committed without `git add -A`
+ * (which would drop the gitlink whose directory is absent). */
+function setGitmodules(name, subUrl) {
+  const dir = path.join(wt, name);
+  fs.writeFileSync(path.join(dir, '.gitmodules'), `[submodule "lib"]\n\tpath = vendor/lib\n\turl = ${subUrl}\n`);
+  git(dir, 'add', '.gitmodules');
+  git(dir, 'commit', '-q', '-m', 'submodule');
+  push(name, 'main');
+}
+
+function commitOrMake(name, files) {
+  makeRepo(name, files);
+  return git(path.join(wt, name), 'rev-parse', 'HEAD');
+}
+
+after(() => {
+  if (daemon) daemon.kill('SIGKILL');
+  cleanupRoot(work);
+});
+
+describe('git sources', () => {
+  test('github: through CORRAL_GITHUB_URL installs the default branch, pinned by commit', async () => {
+    const root = newRoot('git');
+    try {
+      const r = await install(root, 'github:x/../tool');
+      expectExit(r, EX.USAGE, 'a path in OWNER/REPO is refused');
+      // The daemon's base path holds tool.git: github:srv/tool would need an owner dir.
+      fs.mkdirSync(path.join(srv, 'acme'), { recursive: true });
+      if (!fs.existsSync(path.join(srv, 'acme', 'tool.git'))) {
+        fs.symlinkSync(path.join(srv, 'tool.git'), path.join(srv, 'acme', 'tool.git'));
+      }
+      expectExit(await install(root, 'github:acme/tool'), 0, 'install github:acme/tool');
+      const m = manifestOf(root, 'tool');
+      assert.equal(m.source.kind, 'git');
+      assert.equal(m.source.resolved.commit, c2);
+      assert.equal(m.source.resolved.version, 'main');
+      assert.equal(m.source.resolved.url, `git://127.0.0.1:${port}/acme/tool.git`);
+      assert.deepEqual(m.runtime.command, ['node', 'server.mjs']);
+      const pkg = path.join(root, 'servers', 'tool', 'pkg');
+      assert.equal(fs.existsSync(path.join(pkg, '.git')), false, 'no .git in pkg/');
+      // No filter ran: the ident attribute's $Id$ is not expanded, the
+      // "evil" filter of ~/.gitconfig did not run, no hook ran.
+      // No eol conversion either (core.autocrlf in ~/.gitconfig is not read).
+      assert.equal(fs.readFileSync(path.join(pkg, 'VERSION.txt'), 'utf8'), 'two $Id$\n');
+      assert.ok(!fs.readFileSync(path.join(pkg, 'package.json'), 'utf8').includes('\r'));
+      assert.equal(fs.readlinkSync(path.join(pkg, 'docs', 'link')), '../VERSION.txt');
+      assert.equal(fs.existsSync(marker), false, 'no hook or filter ran');
+      // A mirror in the cache.
+      const mirrors = fs.readdirSync(path.join(root, 'cache', 'git')).filter((e) => e.endsWith('.git'));
+      assert.equal(mirrors.length, 1);
+    } finally {
+      cleanupRoot(root);
+    }
+  });
+
+  test('tags, commits and subdirectories; reinstalls are reproducible', async () => {
+    const root = newRoot('git');
+    try {
+      expectExit(await install(root, `${url('tool')}#v1`, '--name', 'at-tag'), 0);
+      assert.equal(manifestOf(root, 'at-tag').source.resolved.commit, c1);
+      assert.equal(manifestOf(root, 'at-tag').source.resolved.version, 'v1');
+      const pkg = path.join(root, 'servers', 'at-tag', 'pkg');
+      assert.equal(fs.readFileSync(path.join(pkg, 'VERSION.txt'), 'utf8'), 'one $Id$\n');
+
+      expectExit(await install(root, `${url('tool')}#${c1}`, '--name', 'at-commit'), 0);
+      assert.equal(manifestOf(root, 'at-commit').source.resolved.commit, c1);
+      const h1 = treeHash(path.join(root, 'servers', 'at-commit', 'pkg'));
+      assert.equal(h1, treeHash(pkg), 'tag and commit give the same tree');
+
+      expectExit(await install(root, `${url('tool')}#main:sub`), 0, 'install a subdirectory');
+      const ms = manifestOf(root, 'sub');
+      assert.equal(ms.runtime.cwd, 'pkg/sub');
+      assert.deepEqual(ms.runtime.command, ['node', 'srv.mjs']);
+
+      expectExit(await install(root, `file://${path.join(srv, 'tool.git')}#v1`, '--name', 'from-file'), 0);
+      assert.equal(treeHash(path.join(root, 'servers', 'from-file', 'pkg')), h1);
+
+      // Uninstall and install again: the same commit gives the same tree.
+      expectExit(await corral(['uninstall', 'at-commit'], { root }), 0);
+      expectExit(await install(root, `git+file://${path.join(srv, 'tool.git')}#${c1}`, '--name', 'at-commit'), 0);
+      assert.equal(treeHash(path.join(root, 'servers', 'at-commit', 'pkg')), h1);
+    } finally {
+      cleanupRoot(root);
+    }
+  });
+
+  test('corral update moves a branch and a moved tag, showing old..new; --frozen stays', async () => {
+    const root = newRoot('git');
+    try {
+      makeRepo('moving', { 'package.json': pkgJson('moving', 'server.mjs'), 'server.mjs': SERVER, 'n.txt': '1\n' });
+      const m1 = git(path.join(wt, 'moving'), 'rev-parse', 'HEAD');
+      git(path.join(wt, 'moving'), 'tag', 'stable');
+      push('moving', 'main', 'stable');
+      expectExit(await install(root, url('moving')), 0);
+      expectExit(await install(root, `${url('moving')}#stable`, '--name', 'pinned-tag'), 0);
+      let r = await corral(['update', 'moving'], { root, env: env() });
+      expectExit(r, 0);
+      assert.match(r.stdout, /up to date/);
+
+      const m2 = commitFiles('moving', { 'n.txt': '2\n' }, 'two');
+      push('moving', 'main');
+      // --frozen reinstalls the recorded commit, not the branch's new one.
+      expectExit(await install(root, url('moving'), '--frozen'), 0);
+      assert.equal(manifestOf(root, 'moving').source.resolved.commit, m1);
+
+      r = await corral(['update', 'moving'], { root, env: env() });
+      expectExit(r, 0);
+      assert.ok(r.stdout.includes(`${m1.slice(0, 12)}..${m2.slice(0, 12)}`), r.stdout);
+      assert.equal(manifestOf(root, 'moving').source.resolved.commit, m2);
+      assert.equal(fs.readFileSync(path.join(root, 'servers', 'moving', 'pkg', 'n.txt'), 'utf8'), '2\n');
+
+      git(path.join(wt, 'moving'), 'tag', '-f', 'stable');
+      push('moving', 'stable');
+      r = await corral(['update', '--json', 'pinned-tag'], { root, env: env() });
+      expectExit(r, 0);
+      const j = JSON.parse(r.stdout);
+      assert.deepEqual([j.updated, j.old_commit, j.commit, j.ref], [true, m1, m2, 'stable']);
+
+      r = await corral(['update', 'pinned-tag'], { root, env: env() });
+      assert.match(r.stdout, /up to date/);
+
+      expectExit(await install(root, `${url('moving')}#${m1}`, '--name', 'by-commit'), 0);
+      r = await corral(['update', 'by-commit'], { root, env: env() });
+      expectExit(r, EX.USAGE);
+      expectOneLineError(r, ['pins commit']);
+    } finally {
+      cleanupRoot(root);
+    }
+  });
+
+  test('the installed server runs sandboxed and is called through the gateway', async () => {
+    const root = newRoot('git');
+    let d;
+    try {
+      expectExit(await install(root, `${url('tool')}#v1`, '--name', 'gt'), 0);
+      d = await startDaemon(root);
+      await waitReady(root, ['gt']);
+      const tools = await corral(['tools'], { root });
+      assert.match(tools.stdout, /gt__echo/);
+      const r = await corral(['call', 'gt__echo', 'text=from-git'], { root });
+      expectExit(r, 0);
+      assert.match(r.stdout, /from-git/);
+    } finally {
+      if (d) await d.stop();
+      cleanupRoot(root);
+    }
+  });
+
+  test('submodules: only with --submodules, only git:// and https://', async () => {
+    const root = newRoot('git');
+    try {
+      let r = await install(root, url('withsub'));
+      expectExit(r, 0);
+      assert.match(r.stderr, /submodules not fetched.*vendor\/lib/);
+      const pkg = path.join(root, 'servers', 'withsub', 'pkg');
+      assert.equal(fs.existsSync(path.join(pkg, 'vendor', 'lib', 'lib.js')), false);
+
+      r = await install(root, url('withsub'), '--submodules', '--force');
+      expectExit(r, 0);
+      assert.equal(fs.readFileSync(path.join(pkg, 'vendor', 'lib', 'lib.js'), 'utf8'), 'module.exports = 42;\n');
+
+      for (const name of ['filesub', 'extsub']) {
+        r = await install(root, url(name), '--submodules');
+        expectExit(r, EX.DATAERR, name);
+        expectOneLineError(r, ['submodule vendor/lib', 'refused']);
+        assert.equal(fs.existsSync(path.join(root, 'servers', name)), false);
+      }
+      assert.equal(fs.existsSync(marker), false, 'ext:: ran nothing');
+    } finally {
+      cleanupRoot(root);
+    }
+  });
+
+  test('hostile trees and bad refs fail with one line and leave nothing behind', async () => {
+    const root = newRoot('git');
+    try {
+      let r = await install(root, url('escape'));
+      expectExit(r, EX.DATAERR);
+      expectOneLineError(r, ['symlink evil', 'outside']);
+      r = await install(root, url('abslink'));
+      expectExit(r, EX.DATAERR);
+      expectOneLineError(r, ['symlink evil', '/root']);
+
+      r = await corral(['install', url('big'), '--yes'],
+        { root, env: { ...env(), CORRAL_GIT_MAX_FETCH: String(1 << 20) } });
+      expectExit(r, EX.DATAERR);
+      expectOneLineError(r, ['CORRAL_GIT_MAX_FETCH']);
+      r = await corral(['install', url('big'), '--yes'],
+        { root, env: { ...env(), CORRAL_GIT_MAX_CHECKOUT: String(2 << 20) } });
+      expectExit(r, EX.DATAERR);
+      expectOneLineError(r, ['CORRAL_GIT_MAX_CHECKOUT', 'blob.bin']);
+
+      r = await install(root, `${url('tool')}#no-such-branch`);
+      expectExit(r, EX.NOINPUT);
+      expectOneLineError(r, ['no-such-branch']);
+      r = await install(root, `${url('tool')}#${'0'.repeat(40)}`);
+      expectExit(r, EX.NOINPUT);
+      r = await install(root, `${url('tool')}#v1:nope`);
+      expectExit(r, EX.NOINPUT);
+      expectOneLineError(r, ['nope']);
+      r = await install(root, url('no-such-repo'));
+      expectExit(r, EX.UNAVAILABLE);
+      expectOneLineError(r, ['cannot fetch']);
+      r = await install(root, `git://127.0.0.1:${await freePort()}/x.git`);
+      expectExit(r, EX.UNAVAILABLE);
+      expectOneLineError(r, ['cannot fetch', '127.0.0.1']);
+      r = await install(root, 'https://user:secret@127.0.0.1:1/x.git');
+      expectExit(r, EX.USAGE);
+      expectOneLineError(r, ['password']);
+      assert.ok(!r.stderr.includes('secret'));
+      r = await install(root, 'git@127.0.0.1:x/y.git');
+      expectExit(r, EX.UNAVAILABLE);
+      expectOneLineError(r, ['ssh']);
+      storeEmpty(root);
+      assert.equal(fs.existsSync(marker), false);
+    } finally {
+      cleanupRoot(root);
+    }
+  });
+
+  test('--offline uses the mirror and never the network', async () => {
+    const root = newRoot('git');
+    try {
+      let r = await install(root, `${url('tool')}#v1`, '--offline');
+      expectExit(r, EX.UNAVAILABLE);
+      expectOneLineError(r, ['--offline']);
+      expectExit(await install(root, `${url('tool')}#v1`), 0);
+      r = await corral(['install', `git://127.0.0.1:${port}/tool.git#v1`, '--yes', '--offline',
+        '--name', 'off'], { root, env: { ...env(), CORRAL_GITHUB_URL: 'git://127.0.0.1:1/' } });
+      expectExit(r, 0);
+      assert.equal(manifestOf(root, 'off').source.resolved.commit, c1);
+    } finally {
+      cleanupRoot(root);
+    }
+  });
+});
