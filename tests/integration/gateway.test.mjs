@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  McpClient, PROTOCOL_VERSION, cleanupRoot, corral, descendants, describePids, expectExit,
+  MOCK_SERVER, McpClient, PROTOCOL_VERSION, cleanupRoot, corral, descendants, describePids, expectExit,
   installFixture, newRoot, pidAlive, processesUnder, resultText, sleep, socketPath, startDaemon,
   status, unitOf, waitFor, waitReady, waitStatus,
 } from './lib.mjs';
@@ -260,4 +260,77 @@ describe('gateway on a running daemon', { timeout: 600000 }, () => {
     const r = await corral(['status'], { root });
     expectExit(r, 69, 'status after the daemon stopped');
   });
+});
+
+// Cancellation as the server sees it: tests/fixtures/mock-server.mjs records
+// every notifications/cancelled it receives (MOCK_CANCEL_LOG) with the
+// in-flight request its id maps to, and stops that request's work.  The
+// client-side rejection above would pass even if the gateway dropped the
+// notification; this does not.
+describe('cancellation reaches the server', { timeout: 300000 }, () => {
+  let root;
+  let daemon;
+  let cancelLog;
+
+  before(async () => {
+    root = newRoot('gw-cancel');
+    cancelLog = path.join(root, 'data', 'canceller', 'cancelled.jsonl');
+    const pkg = path.join(root, 'mockpkg');
+    fs.mkdirSync(pkg);
+    const r = await corral(['install', pkg, '--name', 'canceller', '--yes',
+      '--env', `MOCK_CANCEL_LOG=${cancelLog}`, '--', process.execPath, MOCK_SERVER, 'ok'], { root });
+    expectExit(r, 0, 'install the mock server');
+    daemon = await startDaemon(root);
+    await waitReady(root, ['canceller']);
+  });
+
+  after(async () => {
+    if (daemon) await daemon.kill();
+    cleanupRoot(root);
+  });
+
+  const records = () => (fs.existsSync(cancelLog)
+    ? fs.readFileSync(cancelLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    : []);
+
+  for (const transport of ['gateway socket', 'serve --stdio bridge']) {
+    test(`through the ${transport}: the server gets notifications/cancelled for its own id ` +
+      'and stops', async () => {
+      const c = transport === 'gateway socket'
+        ? await McpClient.connect(socketPath(root))
+        : await McpClient.stdio(root);
+      try {
+        await c.initialize();
+        await c.waitTools((n) => n.includes('canceller__sleep'), 'canceller__sleep');
+        const seenBefore = records().length;
+        const progressed = [];
+        const { id, promise } = c.start('tools/call', {
+          name: 'canceller__sleep', arguments: { ms: 30000 },
+        }, { onProgress: (p) => progressed.push(p), timeout: 60000 });
+        await waitFor(() => progressed.length > 0, { timeout: 15000, what: 'progress from the sleep' });
+        c.cancel(id, `test cancel via ${transport}`);
+        await assert.rejects(promise, (e) => e.cancelled === true);
+        const rec = await waitFor(() => records().slice(seenBefore)
+          .find((x) => x.reason === `test cancel via ${transport}`),
+        { timeout: 10000, what: 'the server to record the cancellation' })
+          .catch((e) => { throw new Error(`${e.message}\nrecords: ${JSON.stringify(records())}`); });
+        // The id is the gateway's upstream id, which the server maps to its
+        // in-flight sleep: the cancellation named the right request.
+        assert.equal(rec.method, 'tools/call', JSON.stringify(rec));
+        assert.equal(rec.tool, 'sleep', `the cancelled id maps to no in-flight call: ${JSON.stringify(rec)}`);
+        assert.equal(rec.stopped, true);
+        // The work stopped: no progress after the server got the cancel.
+        await sleep(500);
+        const n = progressed.length;
+        await sleep(500);
+        assert.equal(progressed.length, n, 'progress kept coming after the cancel');
+        // The server still answers, and nothing ever answers the cancelled id.
+        const echo = await c.callTool('canceller__echo', { text: 'after cancel' });
+        assert.equal(resultText(echo), 'after cancel');
+        assert.equal(c.responses.get(id), undefined, 'a response arrived for the cancelled request');
+      } finally {
+        await c.close();
+      }
+    });
+  }
 });
