@@ -462,6 +462,71 @@ static void test_exit_at_once_fails(void **state)
         fixture_free(fx);
 }
 
+static bool unit_left_ready(fixture *fx, const void *arg)
+{
+        unit *u = supervisor_find(fx->sv, arg);
+        unit_state st = u ? unit_get_state(u) : UNIT_STOPPED;
+
+        return st == UNIT_BACKOFF || st == UNIT_FAILED;
+}
+
+/* Crashes the ready unit name through its crash tool and returns the loop
+ * time once the supervisor has handled the exit (backoff or failed). */
+static uint64_t crash_now(fixture *fx, const char *name)
+{
+        unit *u = wait_state(fx, name, UNIT_READY);
+
+        call_tool(fx, u, "crash", NULL);
+        assert_true(run_until(fx, unit_left_ready, name));
+        uv_update_time(&fx->loop);
+        return uv_now(&fx->loop);
+}
+
+/* DESIGN.md "Supervisor": 5 crashes within 60 s mark the unit failed, and
+ * older crashes drop out of the window.  At timescale 4 the window is 15 s
+ * (room for five node starts on a loaded machine). */
+static void test_crash_window_expires(void **state)
+{
+        const uint64_t window = 15000;
+        fixture *fx = fixture_new("4");
+        uint64_t first, second, last;
+        unit *u;
+
+        install(fx, "spread", "ok", NULL, false, NULL);
+        assert_int_equal(reconcile(fx), 1);
+
+        /* Five crashes spread past the window: the first has expired when
+         * the fifth comes, so the unit is restarted, not failed. */
+        first = crash_now(fx, "spread");
+        (void)wait_state(fx, "spread", UNIT_READY);
+        uv_update_time(&fx->loop);
+        if (uv_now(&fx->loop) < first + window + 300)
+                run_for(fx, first + window + 300 - uv_now(&fx->loop));
+        second = crash_now(fx, "spread");
+        for (int i = 3; i <= 5; i++) {
+                (void)crash_now(fx, "spread");
+                u = supervisor_find(fx->sv, "spread");
+                if (unit_get_state(u) != UNIT_BACKOFF)
+                        fail_msg("crash %d (the first %llu ms earlier) left the unit %s: %s", i,
+                                 (unsigned long long)(uv_now(&fx->loop) - first),
+                                 unit_state_name(unit_get_state(u)), unit_last_error(u));
+        }
+        u = wait_state(fx, "spread", UNIT_READY);
+        assert_int_equal(unit_restarts(u), 5);
+
+        /* A sixth: five inside one window (crashes 2 to 6), so failed. */
+        last = crash_now(fx, "spread");
+        if (last - second >= window)
+                fail_msg("crashes 2 to 6 took %llu ms, more than the %llu ms window: the machine "
+                         "is too slow for this test",
+                         (unsigned long long)(last - second), (unsigned long long)window);
+        u = supervisor_find(fx->sv, "spread");
+        assert_int_equal(unit_get_state(u), UNIT_FAILED);
+        assert_string_equal(unit_last_error(u),
+                            "crash loop: 5 crashes in 60 s; last: exited with status 3");
+        fixture_free(fx);
+}
+
 static void test_shutdown_reaps_everything(void **state)
 {
         fixture *fx = fixture_new("10");
@@ -898,7 +963,9 @@ static size_t count_substr(const char *hay, const char *needle)
 
 static void test_backend_unavailable(void **state)
 {
-        fixture *fx = fixture_new("100"); /* retries every 50 ms */
+        /* Retries every 500 ms; "plain" gets 3 s to initialize, enough for
+         * node on a loaded machine (at 100, 300 ms were not). */
+        fixture *fx = fixture_new("10");
         const char *env = getenv("DOCKER_HOST");
         _cleanup_free_ char *saved = env ? xstrdup(env) : NULL;
         _cleanup_free_ char *sock = path_join(fx->root, "no-engine.sock");
@@ -927,7 +994,7 @@ static void test_backend_unavailable(void **state)
 
         /* Far more failed starts than the crash-loop limit: no crash and no
          * restart is counted, and the unit is never failed. */
-        run_for(fx, 800);
+        run_for(fx, 3500);
         u = supervisor_find(fx->sv, "boxed");
         assert_int_equal(unit_get_state(u), UNIT_UNAVAILABLE);
         assert_int_equal(unit_restarts(u), 0);
@@ -978,6 +1045,7 @@ int main(void)
                 cmocka_unit_test(test_ready_with_lists),
                 cmocka_unit_test(test_crash_restarts),
                 cmocka_unit_test(test_exit_at_once_fails),
+                cmocka_unit_test(test_crash_window_expires),
                 cmocka_unit_test(test_shutdown_reaps_everything),
                 cmocka_unit_test(test_shutdown_with_nothing_running),
                 cmocka_unit_test(test_reconcile),
