@@ -138,20 +138,28 @@ static int fill_user(corral_paths *p, corral_error *err)
         return 0;
 }
 
-int paths_init(corral_paths *p, const char *root, corral_error *err)
+/* Fills p for mode (root and origin for PATHS_ROOT), then the socket paths. */
+static int fill_and_check(corral_paths *p, paths_mode mode, const char *root, const char *origin,
+                          corral_error *err)
 {
         corral_paths tmp = {0};
         int r;
 
-        const char *env_root = getenv("CORRAL_ROOT");
-        if (root)
-                r = fill_root(&tmp, root, "--root", err);
-        else if (env_root && env_root[0])
-                r = fill_root(&tmp, env_root, "CORRAL_ROOT", err);
-        else if (geteuid() == 0)
+        switch (mode) {
+        case PATHS_ROOT:
+                r = root ? fill_root(&tmp, root, origin, err)
+                         : corral_error_set(err, EX_CONFIG, "%s: no root directory", origin);
+                break;
+        case PATHS_SYSTEM:
                 r = (fill_system(&tmp), 0);
-        else
+                break;
+        case PATHS_USER:
                 r = fill_user(&tmp, err);
+                break;
+        default:
+                r = corral_error_set(err, EX_CONFIG, "unknown paths mode %d", (int)mode);
+                break;
+        }
         if (r < 0) {
                 paths_done(&tmp);
                 return r;
@@ -172,6 +180,22 @@ int paths_init(corral_paths *p, const char *root, corral_error *err)
         }
         *p = tmp;
         return 0;
+}
+
+int paths_init(corral_paths *p, const char *root, corral_error *err)
+{
+        const char *env_root = getenv("CORRAL_ROOT");
+
+        if (root)
+                return paths_init_mode(p, PATHS_ROOT, root, err);
+        if (env_root && env_root[0])
+                return fill_and_check(p, PATHS_ROOT, env_root, "CORRAL_ROOT", err);
+        return paths_init_mode(p, geteuid() == 0 ? PATHS_SYSTEM : PATHS_USER, NULL, err);
+}
+
+int paths_init_mode(corral_paths *p, paths_mode mode, const char *root, corral_error *err)
+{
+        return fill_and_check(p, mode, root, "--root", err);
 }
 
 int paths_ensure(const corral_paths *p, corral_error *err)

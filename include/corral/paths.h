@@ -28,6 +28,12 @@ typedef struct corral_paths {
  * root is made absolute.  Returns 0, or -EX_CONFIG (no HOME, bad root). */
 int paths_init(corral_paths *p, const char *root, corral_error *err);
 
+/* Fills p for an explicit mode, whatever the euid: PATHS_SYSTEM, PATHS_USER
+ * (from $HOME/$XDG_* as above) or PATHS_ROOT (root required).  $CORRAL_ROOT
+ * is not consulted.  paths_init is this with the mode its precedence picks.
+ * Returns 0, or -EX_CONFIG (no HOME, bad root, unknown mode). */
+int paths_init_mode(corral_paths *p, paths_mode mode, const char *root, corral_error *err);
+
 /* Creates every directory (0755; run/ 0700 in user mode).  0 or -EX_CANTCREAT. */
 int paths_ensure(const corral_paths *p, corral_error *err);
 

@@ -169,44 +169,101 @@ static void test_paths_root(void **state)
         free(run);
 }
 
+/* Both halves run whatever the euid: paths_init_mode picks the layout, and
+ * paths_init is checked to pick the one its euid calls for. */
 static void test_paths_user_system(void **state)
 {
-        (void)state;
+        fixture *f = *state;
         corral_paths p = {0};
         corral_error err = {0};
         unsetenv("CORRAL_ROOT");
-        if (geteuid() == 0) {
-                assert_int_equal(paths_init(&p, NULL, &err), 0);
-                assert_int_equal(p.mode, PATHS_SYSTEM);
-                assert_string_equal(p.config, "/etc/corral/corral.json");
-                assert_string_equal(p.servers, "/var/lib/corral/servers");
-                assert_string_equal(p.data, "/var/lib/corral/data");
-                assert_string_equal(p.staging, "/var/lib/corral/staging");
-                assert_string_equal(p.cache, "/var/cache/corral");
-                assert_string_equal(p.log, "/var/log/corral");
-                assert_string_equal(p.control_sock, "/run/corral/control.sock");
-                assert_string_equal(p.gateway_sock, "/run/corral/mcp.sock");
-                paths_done(&p);
-                return;
-        }
+
+        assert_int_equal(paths_init_mode(&p, PATHS_SYSTEM, NULL, &err), 0);
+        assert_int_equal(p.mode, PATHS_SYSTEM);
+        assert_string_equal(p.config, "/etc/corral/corral.json");
+        assert_string_equal(p.servers, "/var/lib/corral/servers");
+        assert_string_equal(p.data, "/var/lib/corral/data");
+        assert_string_equal(p.staging, "/var/lib/corral/staging");
+        assert_string_equal(p.cache, "/var/cache/corral");
+        assert_string_equal(p.log, "/var/log/corral");
+        assert_string_equal(p.control_sock, "/run/corral/control.sock");
+        assert_string_equal(p.gateway_sock, "/run/corral/mcp.sock");
+        paths_done(&p);
+
         setenv("HOME", "/home/u", 1);
         setenv("XDG_DATA_HOME", "/xd", 1);
         setenv("XDG_CONFIG_HOME", "relative/ignored", 1);
         unsetenv("XDG_CACHE_HOME");
         unsetenv("XDG_STATE_HOME");
         setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
-        assert_int_equal(paths_init(&p, NULL, &err), 0);
+        assert_int_equal(paths_init_mode(&p, PATHS_USER, NULL, &err), 0);
         assert_int_equal(p.mode, PATHS_USER);
         assert_string_equal(p.config, "/home/u/.config/corral/corral.json");
         assert_string_equal(p.servers, "/xd/corral/servers");
+        assert_string_equal(p.data, "/xd/corral/data");
         assert_string_equal(p.staging, "/xd/corral/staging");
         assert_string_equal(p.cache, "/home/u/.cache/corral");
         assert_string_equal(p.log, "/home/u/.local/state/corral/log");
         assert_string_equal(p.control_sock, "/run/user/1000/corral/control.sock");
+        assert_string_equal(p.gateway_sock, "/run/user/1000/corral/mcp.sock");
         paths_done(&p);
         unsetenv("XDG_RUNTIME_DIR");
-        assert_int_equal(paths_init(&p, NULL, &err), 0);
+        assert_int_equal(paths_init_mode(&p, PATHS_USER, NULL, &err), 0);
         assert_string_equal(p.run, "/home/u/.local/state/corral/run");
+        paths_done(&p);
+
+        /* Every XDG variable set: each one is used; a relative HOME falls
+         * back to the passwd entry's directory. */
+        setenv("XDG_CONFIG_HOME", "/xc", 1);
+        setenv("XDG_CACHE_HOME", "/xk", 1);
+        setenv("XDG_STATE_HOME", "/xs", 1);
+        assert_int_equal(paths_init_mode(&p, PATHS_USER, NULL, &err), 0);
+        assert_string_equal(p.config, "/xc/corral/corral.json");
+        assert_string_equal(p.cache, "/xk/corral");
+        assert_string_equal(p.log, "/xs/corral/log");
+        assert_string_equal(p.run, "/xs/corral/run");
+        paths_done(&p);
+        unsetenv("XDG_DATA_HOME");
+        setenv("HOME", "relative", 1);
+        assert_int_equal(paths_init_mode(&p, PATHS_USER, NULL, &err), 0);
+        assert_true(p.servers[0] == '/');
+        assert_null(strstr(p.servers, "relative"));
+        paths_done(&p);
+
+        /* The user layout is created with a private run/ (the control socket
+         * grants full control over the store). */
+        {
+                char *home = path_join(f->root, "home");
+                char *run = NULL;
+                struct stat st;
+
+                setenv("HOME", home, 1);
+                unsetenv("XDG_CONFIG_HOME");
+                unsetenv("XDG_CACHE_HOME");
+                unsetenv("XDG_STATE_HOME");
+                assert_int_equal(paths_init_mode(&p, PATHS_USER, NULL, &err), 0);
+                assert_int_equal(paths_ensure(&p, &err), 0);
+                run = path_join(home, ".local/state/corral/run");
+                assert_string_equal(p.run, run);
+                assert_int_equal(stat(run, &st), 0);
+                assert_int_equal(st.st_mode & 0777, 0700);
+                assert_int_equal(stat(p.servers, &st), 0);
+                assert_true(S_ISDIR(st.st_mode));
+                paths_done(&p);
+                free(run);
+                free(home);
+        }
+
+        /* PATHS_ROOT needs a root; an unknown mode is refused. */
+        assert_int_equal(paths_init_mode(&p, PATHS_ROOT, NULL, &err), -EX_CONFIG);
+        assert_int_equal(paths_init_mode(&p, (paths_mode)42, NULL, &err), -EX_CONFIG);
+        assert_int_equal(paths_init_mode(&p, PATHS_ROOT, f->root, &err), 0);
+        assert_int_equal(p.mode, PATHS_ROOT);
+        paths_done(&p);
+
+        /* paths_init picks the mode by euid. */
+        assert_int_equal(paths_init(&p, NULL, &err), 0);
+        assert_int_equal(p.mode, geteuid() == 0 ? PATHS_SYSTEM : PATHS_USER);
         paths_done(&p);
 }
 
