@@ -2,6 +2,11 @@
 // (tests/fixtures/npm-registry/server.mjs): bad input of every kind fails with
 // one clear line and leaves nothing in the store; the cache, --offline,
 // --frozen, tokens and install-script reporting work.
+//
+// The tests share one store for its download cache, but each starts with
+// no server installed (afterEach removes what a test left, passing or not),
+// so one failure stays one failure.  A test that needs a warm cache warms
+// it itself (warm()), which costs no download when it already is.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -9,7 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 
 import {
   EX, REPO, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, run,
@@ -72,6 +77,7 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
   let reg;
   let root;
   let work;
+  let modesLibTgz;
 
   before(async () => {
     // The stand-in's packages change between tests: always revalidate
@@ -132,6 +138,20 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
     });
     reg.publish('bad-truncated', '1.0.0', { truncate: true,
       tgz: packageTgz('bad-truncated', '1.0.0', { files: { 'big.js': 'x'.repeat(200000) } }) });
+    // setuid, setgid and sticky bits on files and a folder: extraction keeps
+    // only the exec bits (0755/0644).  modes-lib has no bin, so its install
+    // fails after extraction, before the store would normalise anything.
+    const modeEntries = (name, pkg) => [
+      { name: 'package/package.json', data: JSON.stringify({ name, version: '1.0.0', ...pkg }) },
+      { name: 'package/server.js', data: SERVER_JS, mode: 0o755 },
+      { name: 'package/suid.js', data: SERVER_JS, mode: 0o4755 },
+      { name: 'package/sgid.js', data: SERVER_JS, mode: 0o2755 },
+      { name: 'package/sticky.txt', data: 'x', mode: 0o1644 },
+      { name: 'package/all', type: '5', mode: 0o7777 },
+      { name: 'package/all/both', data: 'y', mode: 0o6777 },
+    ];
+    reg.publish('modes', '1.0.0', { meta: { bin: 'server.js' }, tgz: makeTgz(modeEntries('modes', { bin: 'server.js' })) });
+    modesLibTgz = reg.publish('modes-lib', '1.0.0', { tgz: makeTgz(modeEntries('modes-lib', {})) });
     // A dependency whose tarball is bad fails the whole install.
     reg.publish('bad-deep', '1.0.0', { meta: { bin: 'x.js', dependencies: { 'bad-integrity': '1' } } });
   });
@@ -149,6 +169,25 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
   function expectClean(what) {
     assert.deepEqual(storeEntries(root), { servers: [], staging: [] }, `${what}: store not clean`);
   }
+
+  /* Fills the cache with app's tree (no server is left installed). */
+  async function warm() {
+    expectExit(await install('npm:app', ['--name', 'warm']), 0, 'warm the cache');
+    expectExit(await corral(['uninstall', 'warm'], { root }), 0, 'uninstall warm');
+  }
+
+  afterEach(async () => {
+    reg.options.etag = true;
+    reg.options.lastModified = true;
+    reg.options.packumentDelayMs = 0;
+    const left = storeEntries(root);
+    for (const n of left.servers) await corral(['uninstall', n], { root });
+    for (const d of ['servers', 'staging']) {
+      for (const e of storeEntries(root)[d]) {
+        fs.rmSync(path.join(root, d, e), { recursive: true, force: true });
+      }
+    }
+  });
 
   test('installs a tree: nesting on conflict, bins, optional skipped, scripts listed', async () => {
     const r = await install('npm:app', ['--json']);
@@ -172,6 +211,7 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
   });
 
   test('a second install downloads no tarball; metadata revalidates with ETag', async () => {
+    await warm();
     reg.resetCounts();
     const r = await install('npm:app', ['--name', 'app2']);
     expectExit(r, 0, 'second install');
@@ -184,6 +224,7 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
   test('a second install links from the unpacked cache; damaged entries are re-extracted', async () => {
     const pkg = (n) => path.join(root, 'servers', n, 'pkg', 'node_modules');
     try {
+      expectExit(await install('npm:app'), 0, 'install app');
       reg.resetCounts();
       expectExit(await install('npm:app', ['--name', 'link1']), 0, 'linked install');
       assert.equal(reg.counts.tarball, 0, 'tarballs downloaded again');
@@ -244,6 +285,7 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
   });
 
   test('within CORRAL_NPM_METADATA_MAX_AGE cached metadata is used without asking', async () => {
+    await warm();
     reg.resetCounts();
     try {
       const r = await install('npm:app', ['--name', 'app4'],
@@ -261,6 +303,7 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
   });
 
   test('--offline installs from the cache without the registry', async () => {
+    await warm();
     reg.resetCounts();
     try {
       const r = await install('npm:app', ['--name', 'app3', '--offline']);
@@ -275,7 +318,93 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
     }
   });
 
+  test('setuid, setgid and sticky bits are stripped at extraction', async () => {
+    const want = { 'suid.js': 0o755, 'sgid.js': 0o755, 'sticky.txt': 0o644, all: 0o755, 'all/both': 0o755 };
+    const check = (where, dir) => {
+      for (const [f, mode] of Object.entries(want)) {
+        const got = fs.statSync(path.join(dir, f)).mode & 0o7777;
+        assert.equal(got.toString(8), mode.toString(8), `${where}: ${f} has mode ${got.toString(8)}`);
+      }
+    };
+    // As extracted: the install stops after extraction (a library is not a
+    // server), so the unpacked cache entry holds extraction's own modes.
+    const lib = await install('npm:modes-lib');
+    expectExit(lib, EX.USAGE, 'install modes-lib');
+    expectOneLineError(lib, ['no "bin"']);
+    const hex = createHash('sha512').update(modesLibTgz).digest('hex');
+    check('extracted into the cache', path.join(root, 'cache', 'npm', 'unpacked', `sha512-${hex}`));
+    // As installed, and the cache entry it is linked from.
+    expectExit(await install('npm:modes'), 0, 'install modes');
+    check('installed', path.join(root, 'servers/modes/pkg/node_modules/modes'));
+    check('cached', unpackedEntry(root, 'modes', 'node_modules/modes'));
+  });
+
+  test('stale metadata is revalidated with If-None-Match and If-Modified-Since', async () => {
+    await warm();
+    const packuments = () => reg.requests.filter((q) => !q.url.endsWith('.tgz') && !q.url.includes('missingopt'));
+    const httpDate = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+    reg.resetCounts();
+    expectExit(await install('npm:app', ['--name', 'cond1']), 0, 'install with ETag and Last-Modified');
+    assert.ok(packuments().length >= 4, `too few packument requests: ${packuments().map((q) => q.url)}`);
+    for (const q of packuments()) {
+      assert.match(q.headers['if-none-match'] ?? '', /^"[0-9a-f]{40}"$/, `${q.url}: no If-None-Match`);
+      assert.match(q.headers['if-modified-since'] ?? '', httpDate, `${q.url}: no If-Modified-Since`);
+    }
+    assert.equal(reg.counts.notModified, packuments().length, 'not every revalidation was a 304');
+
+    // A registry that sends no ETag: Last-Modified alone revalidates.
+    reg.options.etag = false;
+    expectExit(await install('npm:app', ['--name', 'cond2']), 0, 'install that drops the ETag');
+    reg.resetCounts();
+    expectExit(await install('npm:app', ['--name', 'cond3']), 0, 'install with Last-Modified only');
+    assert.ok(packuments().length >= 4);
+    for (const q of packuments()) {
+      assert.equal(q.headers['if-none-match'], undefined, `${q.url}: If-None-Match without an ETag`);
+      assert.match(q.headers['if-modified-since'] ?? '', httpDate, `${q.url}: no If-Modified-Since`);
+    }
+    assert.equal(reg.counts.notModified, packuments().length, 'If-Modified-Since did not get 304s');
+  });
+
+  test('npm_metadata_max_age in corral.json sets the freshness window', async () => {
+    await warm();
+    const cfg = path.join(root, 'etc', 'corral.json');
+    fs.mkdirSync(path.dirname(cfg), { recursive: true });
+    const asked = () => reg.requests.filter((q) => !q.url.includes('missingopt'));
+    // Without the environment variable the file decides.
+    const noEnv = { env: { CORRAL_NPM_METADATA_MAX_AGE: undefined } };
+    try {
+      fs.writeFileSync(cfg, JSON.stringify({ npm_metadata_max_age: 3600 }));
+      reg.resetCounts();
+      expectExit(await install('npm:app', ['--name', 'age1'], noEnv), 0, 'max age 3600');
+      assert.deepEqual(asked().map((q) => q.url), [], 'metadata within the window was requested');
+
+      fs.writeFileSync(cfg, JSON.stringify({ npm_metadata_max_age: 0 }));
+      reg.resetCounts();
+      expectExit(await install('npm:app', ['--name', 'age2'], noEnv), 0, 'max age 0');
+      assert.ok(asked().length >= 5, `0 did not revalidate: ${asked().map((q) => q.url)}`);
+
+      fs.writeFileSync(cfg, JSON.stringify({ npm_metadata_max_age: -1 }));
+      const bad = await install('npm:app', ['--name', 'age3'], noEnv);
+      expectExit(bad, EX.CONFIG, 'a negative max age');
+      expectOneLineError(bad, ['npm_metadata_max_age']);
+    } finally {
+      fs.rmSync(cfg, { force: true });
+    }
+  });
+
+  test('packuments are fetched concurrently (more than one request in flight)', async () => {
+    await warm();
+    // Each packument answer is held 300 ms: requests made one after the
+    // other never overlap.  app has five dependencies to look up at once.
+    reg.options.packumentDelayMs = 300;
+    reg.resetCounts();
+    expectExit(await install('npm:app', ['--name', 'par']), 0, 'install app');
+    assert.ok(reg.counts.maxInFlight > 1,
+      `at most ${reg.counts.maxInFlight} packument request in flight (${reg.counts.packument} in all)`);
+  });
+
   test('--frozen reinstalls exactly the lock, even after a new release', async () => {
+    expectExit(await install('npm:app'), 0, 'install app');
     reg.publish('lib', '1.9.0', { files: { 'index.js': 'module.exports = 19;\n' } });
     const r = await install('npm:app', ['--frozen', '--json']);
     expectExit(r, 0, 'frozen');
