@@ -8,7 +8,7 @@ BUILD      ?= build
 SANITIZE   ?= 0
 VERSION    := 0.1.0
 
-PKGS       := libcurl libcjson libarchive libuv openssl libseccomp libgit2
+PKGS       := libcurl libcjson libarchive libuv openssl libseccomp libgit2 cjose
 CC         ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -74,7 +74,9 @@ check: deps
 	$(MAKE) --no-print-directory check-asan
 	@echo "make check: all suites passed"
 
+# The auth unit test runs a real authorization server from npm (a fixture).
 check-unit: $(UNIT_BINS)
+	@scripts/fetch-fixtures >/dev/null
 	@scripts/run-unit $(UNIT_BINS)
 
 check-integration: $(BINS)

@@ -51,11 +51,11 @@ typedef struct auth_verify_req auth_verify_req;
  * "users" table, or the static token); the adapter applies
  * min(interface level, this). */
 typedef struct auth_identity {
-        const char *user;          /* user claim, or the static token's user */
+        const char *user; /* user claim, or the static token's user */
         corral_level level;
-        char *const *scopes;       /* granted scopes, NULL-terminated (may be empty) */
-        const char *issuer;        /* "iss", or "corral" for a static token */
-        const char *token_id;      /* static token id, or NULL */
+        char *const *scopes;  /* granted scopes, NULL-terminated (may be empty) */
+        const char *issuer;   /* "iss", or "corral" for a static token */
+        const char *token_id; /* static token id, or NULL */
 } auth_identity;
 
 /* The outcome of one verification; valid only during the callback.
@@ -83,7 +83,8 @@ int auth_new(uv_loop_t *loop, const cJSON *config, const corral_paths *paths, au
              corral_error *err);
 
 /* Cancels pending verifications (their callbacks never run) and fetches;
- * memory goes once the loop ran the close callbacks.  NULL-safe; returns NULL. */
+ * memory goes once the loop ran the close callbacks.  Not from inside a
+ * verify callback.  NULL-safe; returns NULL. */
 auth *auth_free(auth *a);
 
 /* Verifies the Authorization header value (NULL or "" when absent) for an
@@ -136,8 +137,8 @@ bool auth_enabled(const auth *a);
  * for user at level.  *ret_token (owned) is shown once; *ret_id (owned, may
  * be NULL) names it for revoke.  -EX_USAGE for a bad user name, -EX_CANTCREAT
  * when the file cannot be written. */
-int auth_token_create(const corral_paths *p, const char *user, corral_level level,
-                      char **ret_token, char **ret_id, corral_error *err);
+int auth_token_create(const corral_paths *p, const char *user, corral_level level, char **ret_token,
+                      char **ret_id, corral_error *err);
 
 /* The entries without hashes: [{"id","user","level","created_at"}], owned. */
 int auth_token_list(const corral_paths *p, cJSON **ret, corral_error *err);
