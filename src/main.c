@@ -62,6 +62,7 @@ static const verb verbs[] = {
           "  stdin/stdout; exits with the server's status." },
         { "serve", cli_serve, "speak MCP on stdin/stdout (bridges to the daemon, or runs embedded)",
           "--stdio" },
+        { "token", cli_token, "manage static API tokens for HTTP clients", "create --user NAME --level public|trusted|anchor [--json] | list [--json] | revoke ID" },
 };
 
 static const verb *verb_find(const char *name)
