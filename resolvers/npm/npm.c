@@ -21,28 +21,8 @@
 #include "corral/semver.h"
 #include "npm_internal.h"
 
-#define ABBREVIATED "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
-#define MAX_DEPS_PER_VERSION 2000
 #define PACKAGE_JSON_MAX (1u << 20)
-#define HASH_BUCKETS 4096
 #define MAX_BINS 256
-
-typedef enum { DOC_NEW, DOC_FETCHING, DOC_LOADED, DOC_FAILED } doc_state;
-
-typedef struct pkgdoc {
-        char *name;
-        doc_state state;
-        cJSON *doc;
-        const cJSON *versions; /* doc.versions */
-        npm_version **built;   /* lazily built, parallel to versions' members */
-        size_t n_versions;
-        char **ranges; /* ranges already expanded in the closure */
-        char **pending; /* ranges waiting for the document */
-        int code;       /* failure */
-        corral_error err;
-        char *cache_base; /* cache path without extension */
-        struct pkgdoc *next_in_bucket;
-} pkgdoc;
 
 typedef struct tarball {
         char *path; /* under pkg/ */
@@ -59,28 +39,9 @@ typedef struct tarball {
         int write_errno;
 } tarball;
 
-typedef struct ctx {
-        store *s;
-        const install_options *opt;
-        npm_config cfg;
-        npm_http http;
-        char *cache_dir;
-        pkgdoc *buckets[HASH_BUCKETS];
-        pkgdoc **docs;
-        size_t n_docs;
-        char *pkg_dir;
-        npm_limits limits;
-        /* progress */
-        size_t n_resolved, n_tarballs, n_extracted, n_fetched;
-        unsigned long long bytes;
-        struct timespec last_progress;
-        bool progress_line;
-        char host_os[16], host_cpu[80];
-} ctx;
-
 /* ---- progress ----------------------------------------------------------- */
 
-static void progress(ctx *c, const char *phase, bool force)
+void npm_progress(ctx *c, const char *phase, bool force)
 {
         int mode = c->opt->progress;
         if (mode == INSTALL_PROGRESS_NONE)
@@ -120,545 +81,7 @@ static void on_bytes(void *ud, size_t n)
 {
         ctx *c = ud;
         c->bytes += n;
-        progress(c, "downloading", false);
-}
-
-/* ---- helpers ------------------------------------------------------------ */
-
-static char *sha256_hex(const char *s)
-{
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-        char hex[65];
-        for (unsigned i = 0; i < n && i < 32; i++)
-                snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        hex[64] = '\0';
-        return xstrdup(hex);
-}
-
-static unsigned hash_name(const char *s)
-{
-        unsigned h = 2166136261u;
-        for (; *s; s++)
-                h = (h ^ (unsigned char)*s) * 16777619u;
-        return h % HASH_BUCKETS;
-}
-
-static pkgdoc *doc_find(ctx *c, const char *name)
-{
-        for (pkgdoc *d = c->buckets[hash_name(name)]; d; d = d->next_in_bucket)
-                if (strcmp(d->name, name) == 0)
-                        return d;
-        return NULL;
-}
-
-static void doc_free(pkgdoc *d)
-{
-        if (!d)
-                return;
-        for (size_t i = 0; d->built && i < d->n_versions; i++) {
-                if (d->built[i]) {
-                        free(d->built[i]->deps);
-                        free(d->built[i]);
-                }
-        }
-        free(d->built);
-        cJSON_Delete(d->doc);
-        strv_free(d->ranges);
-        strv_free(d->pending);
-        free(d->name);
-        free(d->cache_base);
-        free(d);
-}
-
-static bool str_in(char *const *v, const char *s)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                if (strcmp(v[i], s) == 0)
-                        return true;
-        return false;
-}
-
-/* npm's checkList: "any", plain entries (one must match) and "!x" negations. */
-static bool check_list(const cJSON *list, const char *value)
-{
-        if (!list)
-                return true;
-        if (cJSON_IsString(list))
-                return strcmp(list->valuestring, "any") == 0 ||
-                       (list->valuestring[0] == '!' ? strcmp(list->valuestring + 1, value) != 0
-                                                    : strcmp(list->valuestring, value) == 0);
-        if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
-                return true;
-        int n = 0, negated = 0;
-        bool match = false;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, list)
-        {
-                n++;
-                if (!cJSON_IsString(e))
-                        continue;
-                const char *t = e->valuestring;
-                if (n == 1 && !e->next && strcmp(t, "any") == 0)
-                        return true;
-                if (t[0] == '!') {
-                        negated++;
-                        if (strcmp(t + 1, value) == 0)
-                                return false;
-                } else if (strcmp(t, value) == 0) {
-                        match = true;
-                }
-        }
-        return match || negated == n;
-}
-
-static void host_platform(ctx *c)
-{
-        snprintf(c->host_os, sizeof(c->host_os), "linux");
-        struct utsname u;
-        const char *cpu = "x64";
-        if (uname(&u) == 0) {
-                static const char *const map[][2] = {
-                        {"x86_64", "x64"},  {"aarch64", "arm64"}, {"i686", "ia32"},
-                        {"i386", "ia32"},   {"armv7l", "arm"},    {"ppc64le", "ppc64"},
-                        {"s390x", "s390x"}, {"riscv64", "riscv64"},
-                };
-                cpu = u.machine;
-                for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-                        if (strcmp(u.machine, map[i][0]) == 0)
-                                cpu = map[i][1];
-        }
-        snprintf(c->host_cpu, sizeof(c->host_cpu), "%s", cpu);
-}
-
-static npm_version *build_version(ctx *c, const cJSON *vj, const char *name, const char *version)
-{
-        npm_version *v = xcalloc(1, sizeof(*v));
-        v->name = name;
-        v->version = version;
-        v->data = (void *)vj;
-        const cJSON *libc = cJSON_GetObjectItemCaseSensitive(vj, "libc");
-        v->platform_ok = check_list(cJSON_GetObjectItemCaseSensitive(vj, "os"), c->host_os) &&
-                         check_list(cJSON_GetObjectItemCaseSensitive(vj, "cpu"), c->host_cpu) &&
-#ifdef __GLIBC__
-                         check_list(libc, "glibc");
-#else
-                         check_list(libc, "musl");
-#endif
-        static const struct {
-                const char *key;
-                npm_dep_kind kind;
-        } kinds[] = {
-                {"peerDependencies", NPM_DEP_PEER},
-                {"dependencies", NPM_DEP_PROD},
-                {"optionalDependencies", NPM_DEP_OPTIONAL},
-        };
-        const cJSON *meta = json_get_object(vj, "peerDependenciesMeta");
-        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-                const cJSON *deps = json_get_object(vj, kinds[k].key);
-                const cJSON *d;
-                cJSON_ArrayForEach(d, deps)
-                {
-                        if (!cJSON_IsString(d) || !d->string || v->n_deps >= MAX_DEPS_PER_VERSION)
-                                continue;
-                        if (kinds[k].kind == NPM_DEP_PEER &&
-                            json_get_bool(json_get_object(meta, d->string), "optional", false))
-                                continue;
-                        v->deps = xrealloc(v->deps, (v->n_deps + 1) * sizeof(*v->deps));
-                        v->deps[v->n_deps++] = (npm_dep){
-                                .name = d->string, .range = d->valuestring, .kind = kinds[k].kind};
-                }
-        }
-        return v;
-}
-
-static bool is_deprecated(const cJSON *vj)
-{
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(vj, "deprecated");
-        return cJSON_IsString(d) && d->valuestring[0];
-}
-
-static int pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
-                   corral_error *err)
-{
-        if (d->state == DOC_FAILED) {
-                *err = d->err;
-                return d->code == EX_NOINPUT ? 0 : -d->code;
-        }
-        if (d->state != DOC_LOADED)
-                return corral_error_set(err, EX_SOFTWARE, "%s: metadata not fetched", d->name);
-        if (!range || !*range)
-                range = "*";
-        const cJSON *tags = json_get_object(d->doc, "dist-tags");
-        const char *want = json_get_string(tags, range);
-        const char *latest = json_get_string(tags, "latest");
-        semver_range *sr = NULL;
-        corral_error rerr = {0};
-        if (!want && semver_range_parse(&sr, range, &rerr) < 0) {
-                if (strchr(range, ':') || strchr(range, '/'))
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s@%s: only registry dependencies are supported",
-                                                d->name, range);
-                corral_error_set(err, EX_NOINPUT, "%s has no version or tag '%s'", d->name, range);
-                return 0;
-        }
-        if (!want) {
-                /* npm-pick-manifest: the latest tag when it fits, else the
-                 * highest match, non-deprecated versions first. */
-                semver lv;
-                if (latest && semver_parse(&lv, latest, true) >= 0) {
-                        const cJSON *lj = cJSON_GetObjectItemCaseSensitive(d->versions, latest);
-                        if (lj && !is_deprecated(lj) && semver_range_test(sr, &lv, false))
-                                want = latest;
-                        semver_done(&lv);
-                }
-                if (!want) {
-                        _cleanup_free_ const char **good = xcalloc(d->n_versions + 1, sizeof(char *));
-                        _cleanup_free_ const char **all = xcalloc(d->n_versions + 1, sizeof(char *));
-                        size_t ng = 0, na = 0;
-                        const cJSON *vj;
-                        cJSON_ArrayForEach(vj, d->versions)
-                        {
-                                all[na++] = vj->string;
-                                if (!is_deprecated(vj))
-                                        good[ng++] = vj->string;
-                        }
-                        want = semver_max_satisfying(good, ng, sr);
-                        if (!want)
-                                want = semver_max_satisfying(all, na, sr);
-                }
-                semver_range_free(sr);
-                if (!want) {
-                        corral_error_set(err, EX_NOINPUT, "no version of %s matches '%s'", d->name,
-                                         range);
-                        return 0;
-                }
-        }
-        size_t i = 0;
-        const cJSON *vj;
-        cJSON_ArrayForEach(vj, d->versions)
-        {
-                if (strcmp(vj->string, want) == 0)
-                        break;
-                i++;
-        }
-        if (!vj || !cJSON_IsObject(vj)) {
-                corral_error_set(err, EX_NOINPUT, "%s: tag '%s' names the missing version %s",
-                                 d->name, range, want);
-                return 0;
-        }
-        if (!d->built[i])
-                d->built[i] = build_version(c, vj, d->name, vj->string);
-        *ret = d->built[i];
-        return 1;
-}
-
-static int pick(void *ud, const char *name, const char *range, const npm_version **ret,
-                corral_error *err)
-{
-        ctx *c = ud;
-        pkgdoc *d = doc_find(c, name);
-        if (!d)
-                return corral_error_set(err, EX_SOFTWARE, "%s: metadata not fetched", name);
-        return pick_in(c, d, range, ret, err);
-}
-
-/* ---- packuments ----------------------------------------------------------- */
-
-/* What the resolver reads from a version object; the rest (devDependencies,
- * engines, bin, signatures, attestations…) is dropped as soon as a document
- * is parsed, so neither memory nor the cache holds it. */
-static const char *const version_keys[] = {
-        "dependencies", "optionalDependencies", "peerDependencies", "peerDependenciesMeta",
-        "os",           "cpu",                  "libc",             "deprecated",
-        "dist",
-};
-static const char *const dist_keys[] = {"tarball", "integrity", "shasum"};
-static const char *const doc_keys[] = {"name", "dist-tags", "versions"};
-
-static bool key_in(const char *k, const char *const *keys, size_t n)
-{
-        for (size_t i = 0; k && i < n; i++)
-                if (strcmp(k, keys[i]) == 0)
-                        return true;
-        return false;
-}
-
-static void keep_only(cJSON *obj, const char *const *keys, size_t n)
-{
-        cJSON *e = obj ? obj->child : NULL;
-        while (e) {
-                cJSON *next = e->next;
-                if (!key_in(e->string, keys, n))
-                        cJSON_Delete(cJSON_DetachItemViaPointer(obj, e));
-                e = next;
-        }
-}
-
-/* Parses a packument and trims it to what resolution needs; NULL when it is
- * not a packument. */
-static cJSON *packument_parse(const char *json, size_t len)
-{
-        cJSON *j = cJSON_ParseWithLength(json, len);
-        cJSON *versions = cJSON_GetObjectItemCaseSensitive(j, "versions");
-        if (!cJSON_IsObject(j) || !cJSON_IsObject(versions)) {
-                cJSON_Delete(j);
-                return NULL;
-        }
-        keep_only(j, doc_keys, ARRAY_SIZE(doc_keys));
-        cJSON *v;
-        cJSON_ArrayForEach(v, versions)
-        {
-                keep_only(v, version_keys, ARRAY_SIZE(version_keys));
-                keep_only(cJSON_GetObjectItemCaseSensitive(v, "dist"), dist_keys,
-                          ARRAY_SIZE(dist_keys));
-        }
-        return j;
-}
-
-/* Takes ownership of the trimmed document j. */
-static void doc_set(ctx *c, pkgdoc *d, cJSON *j)
-{
-        d->doc = j;
-        d->versions = json_get_object(j, "versions");
-        d->n_versions = (size_t)cJSON_GetArraySize(d->versions);
-        d->built = xcalloc(d->n_versions + 1, sizeof(*d->built));
-        d->state = DOC_LOADED;
-        c->n_resolved++;
-        progress(c, "resolving", false);
-}
-
-/* Loads the cached copy; false when there is none or it does not parse. */
-static bool doc_from_cache(ctx *c, pkgdoc *d)
-{
-        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
-        _cleanup_free_ char *data = NULL;
-        size_t len = 0;
-        if (read_file(json_path, NPM_MAX_PACKUMENT, &data, &len) < 0)
-                return false;
-        cJSON *j = packument_parse(data, len);
-        if (!j)
-                return false;
-        doc_set(c, d, j);
-        return true;
-}
-
-static int packument_done(void *ud, npm_http_req *q, corral_error *err)
-{
-        ctx *c = ud;
-        pkgdoc *d = q->item;
-        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
-        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
-        if (q->result == CURLE_OK && q->status == 304) {
-                if (doc_from_cache(c, d)) {
-                        /* Revalidated: fresh again for the whole window. */
-                        (void)utimensat(AT_FDCWD, json_path, NULL, 0);
-                        return 0;
-                }
-                /* The cached copy went bad since the request: fetch it whole. */
-                (void)unlink(meta_path);
-                return npm_http_get(&c->http, q->url, ABBREVIATED, NULL, NULL, NPM_MAX_PACKUMENT,
-                                    NULL, packument_done, d, err);
-        }
-        if (q->result == CURLE_OK && q->status == 200 && !q->too_big) {
-                cJSON *j = packument_parse(q->body.buf ? q->body.buf : "", q->body.len);
-                strbuf_done(&q->body); /* the raw text is not needed any more */
-                if (!j) {
-                        d->state = DOC_FAILED;
-                        d->code = -corral_error_set(&d->err, EX_DATAERR,
-                                                    "%s: the registry sent invalid metadata",
-                                                    d->name);
-                        return 0;
-                }
-                /* Kept (trimmed) even without validators (registry.npmjs.org
-                 * sends none for abbreviated documents): the freshness window
-                 * and --offline read it. */
-                (void)mkdir_p(c->cache_dir, 0755);
-                _cleanup_free_ char *text = cJSON_PrintUnformatted(j);
-                if (text && write_file_atomic(json_path, text, strlen(text), 0644) >= 0) {
-                        _cleanup_json_ cJSON *meta = cJSON_CreateObject();
-                        if (q->etag[0])
-                                cJSON_AddStringToObject(meta, "etag", q->etag);
-                        if (q->last_modified[0])
-                                cJSON_AddStringToObject(meta, "last_modified", q->last_modified);
-                        _cleanup_free_ char *mt = cJSON_PrintUnformatted(meta);
-                        if (meta->child && mt)
-                                (void)write_file_atomic(meta_path, mt, strlen(mt), 0644);
-                        else
-                                (void)unlink(meta_path);
-                }
-                doc_set(c, d, j);
-                return 0;
-        }
-        d->state = DOC_FAILED;
-        _cleanup_free_ char *what = xasprintf("package %s", d->name);
-        if (q->result == CURLE_OK && q->status == 404)
-                d->code = -corral_error_set(&d->err, EX_NOINPUT,
-                                            "unknown package '%s': the registry has no such "
-                                            "package (HTTP 404)",
-                                            d->name);
-        else
-                d->code = -npm_http_error(q, what, &d->err);
-        return 0;
-}
-
-/* v when it can go into a request header as is (no control characters). */
-static const char *header_safe(const char *v)
-{
-        if (!v || !*v || strlen(v) > 255)
-                return NULL;
-        for (const char *p = v; *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                        return NULL;
-        return v;
-}
-
-/* Is the cached document at json_path younger than the freshness window? */
-static bool cache_fresh(const ctx *c, const char *json_path)
-{
-        struct stat st;
-        if (c->cfg.metadata_max_age <= 0 || stat(json_path, &st) < 0)
-                return false;
-        time_t now = time(NULL);
-        /* A modification time in the future (clock changes) is not trusted. */
-        return st.st_mtime <= now + 60 && now - st.st_mtime < c->cfg.metadata_max_age;
-}
-
-static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err)
-{
-        pkgdoc *d = doc_find(c, name);
-        if (d) {
-                *ret = d;
-                return 0;
-        }
-        if (c->n_docs >= NPM_MAX_PACKAGES)
-                return corral_error_set(err, EX_DATAERR,
-                                        "refusing the install: more than %d distinct packages",
-                                        NPM_MAX_PACKAGES);
-        d = xcalloc(1, sizeof(*d));
-        d->name = xstrdup(name);
-        unsigned b = hash_name(name);
-        d->next_in_bucket = c->buckets[b];
-        c->buckets[b] = d;
-        c->docs = xrealloc(c->docs, (c->n_docs + 1) * sizeof(*c->docs));
-        c->docs[c->n_docs++] = d;
-        *ret = d;
-
-        if (!spec_npm_name_valid(name)) {
-                d->state = DOC_FAILED;
-                d->code = -corral_error_set(&d->err, EX_DATAERR, "invalid package name '%.100s'",
-                                            name);
-                return 0;
-        }
-        const char *reg = npm_config_registry_for(&c->cfg, name);
-        /* Scoped names are requested as @scope%2fname, as npm does. */
-        _cleanup_free_ char *url = NULL;
-        const char *slash = strchr(name, '/');
-        if (slash)
-                url = xasprintf("%s%.*s%%2f%s", reg, (int)(slash - name), name, slash + 1);
-        else
-                url = xasprintf("%s%s", reg, name);
-        _cleanup_free_ char *key = sha256_hex(url);
-        d->cache_base = xasprintf("%s/packuments/%s", c->cache_dir, key);
-        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
-        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
-
-        if (c->opt->offline) {
-                /* --offline never touches the network, however old the copy. */
-                if (!doc_from_cache(c, d)) {
-                        d->state = DOC_FAILED;
-                        d->code = -corral_error_set(&d->err, EX_UNAVAILABLE,
-                                                    "--offline: the metadata of %s is not in the "
-                                                    "cache",
-                                                    name);
-                }
-                return 0;
-        }
-        if (cache_fresh(c, json_path) && doc_from_cache(c, d))
-                return 0;
-        _cleanup_free_ char *pdir = xasprintf("%s/packuments", c->cache_dir);
-        (void)mkdir_p(pdir, 0755);
-        /* Stale or missing: revalidate with the validators the registry gave. */
-        const char *etag = NULL, *lm = NULL;
-        _cleanup_free_ char *mdata = NULL;
-        _cleanup_json_ cJSON *meta = NULL;
-        size_t mlen = 0;
-        if (path_exists(json_path) && read_file(meta_path, 4096, &mdata, &mlen) >= 0 &&
-            (meta = cJSON_ParseWithLength(mdata, mlen))) {
-                etag = header_safe(json_get_string(meta, "etag"));
-                lm = header_safe(json_get_string(meta, "last_modified"));
-        }
-        d->state = DOC_FETCHING;
-        return npm_http_get(&c->http, url, ABBREVIATED, etag, lm, NPM_MAX_PACKUMENT, NULL,
-                            packument_done, d, err);
-}
-
-/* Records that (name, range) is needed; the document is fetched once. */
-static int need(ctx *c, const char *name, const char *range, corral_error *err)
-{
-        if (strncmp(range, "npm:", 4) == 0) {
-                const char *p = range + 4;
-                const char *at = strchr(p[0] == '@' ? p + 1 : p, '@');
-                _cleanup_free_ char *real = at ? xstrndup(p, (size_t)(at - p)) : xstrdup(p);
-                return need(c, real, at ? at + 1 : "*", err);
-        }
-        pkgdoc *d = NULL;
-        int r = doc_request(c, name, &d, err);
-        if (r < 0)
-                return r;
-        if (str_in(d->ranges, range) || str_in(d->pending, range))
-                return 0;
-        d->pending = strv_push(d->pending, range);
-        return 0;
-}
-
-/* Expands pending ranges of loaded documents until nothing changes. */
-static int expand(ctx *c, bool *progressed, corral_error *err)
-{
-        *progressed = false;
-        for (size_t i = 0; i < c->n_docs; i++) {
-                pkgdoc *d = c->docs[i];
-                if (!d->pending || d->state == DOC_FETCHING || d->state == DOC_NEW)
-                        continue;
-                char **pending = steal_pointer(&d->pending);
-                for (size_t k = 0; pending[k]; k++) {
-                        d->ranges = strv_push(d->ranges, pending[k]);
-                        *progressed = true;
-                        const npm_version *v = NULL;
-                        corral_error ignored = {0};
-                        /* Failures surface when the tree is built, where it is
-                         * known whether the dependency was optional. */
-                        if (pick_in(c, d, pending[k], &v, &ignored) <= 0)
-                                continue;
-                        for (size_t j = 0; j < v->n_deps; j++) {
-                                int r = need(c, v->deps[j].name, v->deps[j].range, err);
-                                if (r < 0) {
-                                        strv_free(pending);
-                                        return r;
-                                }
-                        }
-                }
-                strv_free(pending);
-        }
-        return 0;
-}
-
-static int resolve_closure(ctx *c, const char *name, const char *range, corral_error *err)
-{
-        int r = need(c, name, range, err);
-        for (;;) {
-                if (r < 0)
-                        return r;
-                bool progressed = false;
-                r = expand(c, &progressed, err);
-                if (r < 0)
-                        return r;
-                if (!progressed && c->http.active == 0)
-                        return 0;
-                if (c->http.active > 0)
-                        r = npm_http_step(&c->http, 200, err);
-        }
+        npm_progress(c, "downloading", false);
 }
 
 /* ---- tarballs ------------------------------------------------------------- */
@@ -691,7 +114,7 @@ static int install_tarball(ctx *c, tarball *t, int fd, corral_error *err)
         if (r < 0)
                 return r;
         c->n_extracted++;
-        progress(c, "installing", false);
+        npm_progress(c, "installing", false);
         return 0;
 }
 
@@ -771,7 +194,7 @@ static int tarball_start(ctx *c, tarball *t, corral_error *err)
         int r = npm_unpacked_install(c->cache_dir, key, dest, &c->limits, what, err);
         if (r > 0) {
                 c->n_extracted++;
-                progress(c, "installing", false);
+                npm_progress(c, "installing", false);
         }
         if (r == 0)
                 r = tarball_from_cache(c, t, err);
@@ -1140,19 +563,10 @@ static uint64_t env_limit(const char *var, uint64_t def)
 
 /* ---- entry point ------------------------------------------------------------ */
 
-static void docs_free(ctx *c)
-{
-        for (size_t i = 0; i < c->n_docs; i++)
-                doc_free(c->docs[i]);
-        free(c->docs);
-        c->docs = NULL;
-        c->n_docs = 0;
-        memset(c->buckets, 0, sizeof(c->buckets));
-}
 
 static void ctx_done(ctx *c)
 {
-        docs_free(c);
+        npm_docs_free(c);
         npm_http_done(&c->http);
         npm_config_done(&c->cfg);
         free(c->cache_dir);
@@ -1185,7 +599,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                                         "would run unconfined until the sandbox can run them; "
                                         "install without it (scripts are skipped and listed)");
         ctx c = {.s = s, .opt = opt};
-        host_platform(&c);
+        npm_host_platform(&c);
         c.limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
         c.limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
         c.cache_dir = path_join(s->paths.cache, "npm");
@@ -1216,19 +630,19 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 r = from_lock(s, m, &ts, &n_ts, err);
         } else {
                 const char *range = spec->version ? spec->version : "latest";
-                r = resolve_closure(&c, spec->name, range, err);
+                r = npm_resolve_closure(&c, spec->name, range, err);
                 if (r < 0)
                         goto out;
                 npm_dep root_dep = {.name = spec->name, .range = range, .kind = NPM_DEP_PROD};
                 npm_version root_v = {.name = "", .version = "0.0.0", .deps = &root_dep,
                                       .n_deps = 1, .platform_ok = true};
-                r = npm_tree_build(&tree, &root_v, pick, &c, NPM_MAX_PACKAGES, err);
+                r = npm_tree_build(&tree, &root_v, npm_pick, &c, NPM_MAX_PACKAGES, err);
                 if (r == -EX_NOINPUT) {
                         /* The root's own failure reads better without "depends on". */
-                        pkgdoc *d = doc_find(&c, spec->name);
+                        pkgdoc *d = npm_doc_find(&c, spec->name);
                         const npm_version *v = NULL;
                         corral_error e2 = {0};
-                        if (d && pick_in(&c, d, range, &v, &e2) <= 0 && e2.msg[0]) {
+                        if (d && npm_pick_in(&c, d, range, &v, &e2) <= 0 && e2.msg[0]) {
                                 corral_error_clear(err);
                                 corral_error_set(err, EX_NOINPUT, "%s", e2.msg);
                         }
@@ -1242,11 +656,11 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 /* The tarball list owns what is left to know: the metadata
                  * goes before the downloads start. */
                 tree = npm_tree_free(tree);
-                docs_free(&c);
+                npm_docs_free(&c);
         }
         if (r < 0)
                 goto out;
-        progress(&c, "resolved", true);
+        npm_progress(&c, "resolved", true);
         r = fetch_tarballs(&c, ts, n_ts, err);
         if (r < 0)
                 goto out;
@@ -1292,7 +706,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                         fprintf(stderr, " %s", m->scripts_skipped[i]);
                 fputc('\n', stderr);
         }
-        progress(&c, "done", true);
+        npm_progress(&c, "done", true);
         r = 0;
 out:
         progress_end(&c);

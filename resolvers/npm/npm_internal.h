@@ -7,6 +7,9 @@
 
 #include "corral/npm.h"
 #include "corral/strbuf.h"
+#include "corral/store.h"
+#include <cjson/cJSON.h>
+#include <time.h>
 
 typedef struct npm_http npm_http;
 typedef struct npm_http_req npm_http_req;
@@ -60,3 +63,72 @@ int npm_http_step(npm_http *h, int timeout_ms, corral_error *err);
 /* The error for a failed transfer: 404 → EX_NOINPUT, truncation or too big
  * → EX_DATAERR, anything else → EX_UNAVAILABLE. */
 int npm_http_error(const npm_http_req *q, const char *what, corral_error *err);
+
+/* ---- the resolver's state, shared by npm.c, packument.c and pick.c ------ */
+
+#define HASH_BUCKETS 4096
+
+typedef enum { DOC_NEW, DOC_FETCHING, DOC_LOADED, DOC_FAILED } doc_state;
+
+typedef struct pkgdoc {
+        char *name;
+        doc_state state;
+        cJSON *doc;
+        const cJSON *versions; /* doc.versions */
+        npm_version **built;   /* lazily built, parallel to versions' members */
+        size_t n_versions;
+        char **ranges; /* ranges already expanded in the closure */
+        char **pending; /* ranges waiting for the document */
+        int code;       /* failure */
+        corral_error err;
+        char *cache_base; /* cache path without extension */
+        struct pkgdoc *next_in_bucket;
+} pkgdoc;
+
+typedef struct ctx {
+        store *s;
+        const install_options *opt;
+        npm_config cfg;
+        npm_http http;
+        char *cache_dir;
+        pkgdoc *buckets[HASH_BUCKETS];
+        pkgdoc **docs;
+        size_t n_docs;
+        char *pkg_dir;
+        npm_limits limits;
+        /* progress */
+        size_t n_resolved, n_tarballs, n_extracted, n_fetched;
+        unsigned long long bytes;
+        struct timespec last_progress;
+        bool progress_line;
+        char host_os[16], host_cpu[80];
+        /* `node --version` of this host without the "v" (NULL when there is
+         * no node): version choice prefers versions whose engines.node
+         * accepts it, as npm-pick-manifest does. */
+        char *node_version;
+        /* name@version of the packages chosen although their engines.node
+         * refuses this node (nothing fitting existed), for the warning. */
+        char **engine_mismatch;
+} ctx;
+
+/* npm.c: the progress line (or JSON event) for phase, at most every 100 ms
+ * unless force. */
+void npm_progress(ctx *c, const char *phase, bool force);
+
+/* packument.c: fetches the packuments of name@range's dependency closure in
+ * parallel (cached, revalidated with ETag); failures are kept per document
+ * and surface when the tree is built.  0 or a hard error. */
+int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_error *err);
+/* The document of name, or NULL when it was never requested. */
+pkgdoc *npm_doc_find(ctx *c, const char *name);
+void npm_docs_free(ctx *c);
+
+/* pick.c: the host's os/cpu in npm's names. */
+void npm_host_platform(ctx *c);
+/* Version choice of npm-pick-manifest (see pick.c): 1 with *ret, 0 with err
+ * when nothing matches, or a negative code. */
+int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
+                corral_error *err);
+/* npm_pick_fn over the ctx's documents. */
+int npm_pick(void *ud, const char *name, const char *range, const npm_version **ret,
+             corral_error *err);

@@ -1,0 +1,378 @@
+/* Packuments: the abbreviated documents of a dependency closure, fetched in
+ * parallel (libcurl multi, fetch.c), trimmed to what resolution reads and
+ * cached under CACHE/packuments/ with their validators; a cached copy is used
+ * inside the freshness window, revalidated with If-None-Match after it, and
+ * read alone with --offline. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+#include "corral/fs.h"
+#include "corral/jsonutil.h"
+#include "npm_internal.h"
+
+#define ABBREVIATED "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+
+static char *sha256_hex(const char *s)
+{
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+        char hex[65];
+        for (unsigned i = 0; i < n && i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        hex[64] = '\0';
+        return xstrdup(hex);
+}
+
+static unsigned hash_name(const char *s)
+{
+        unsigned h = 2166136261u;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 16777619u;
+        return h % HASH_BUCKETS;
+}
+
+pkgdoc *npm_doc_find(ctx *c, const char *name)
+{
+        for (pkgdoc *d = c->buckets[hash_name(name)]; d; d = d->next_in_bucket)
+                if (strcmp(d->name, name) == 0)
+                        return d;
+        return NULL;
+}
+
+static void doc_free(pkgdoc *d)
+{
+        if (!d)
+                return;
+        for (size_t i = 0; d->built && i < d->n_versions; i++) {
+                if (d->built[i]) {
+                        free(d->built[i]->deps);
+                        free(d->built[i]);
+                }
+        }
+        free(d->built);
+        cJSON_Delete(d->doc);
+        strv_free(d->ranges);
+        strv_free(d->pending);
+        free(d->name);
+        free(d->cache_base);
+        free(d);
+}
+
+static bool str_in(char *const *v, const char *s)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+/* ---- packuments ----------------------------------------------------------- */
+
+/* What the resolver reads from a version object; the rest (devDependencies,
+ * engines, bin, signatures, attestations…) is dropped as soon as a document
+ * is parsed, so neither memory nor the cache holds it. */
+static const char *const version_keys[] = {
+        "dependencies", "optionalDependencies", "peerDependencies", "peerDependenciesMeta",
+        "os",           "cpu",                  "libc",             "deprecated",
+        "dist",
+};
+static const char *const dist_keys[] = {"tarball", "integrity", "shasum"};
+static const char *const doc_keys[] = {"name", "dist-tags", "versions"};
+
+static bool key_in(const char *k, const char *const *keys, size_t n)
+{
+        for (size_t i = 0; k && i < n; i++)
+                if (strcmp(k, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
+static void keep_only(cJSON *obj, const char *const *keys, size_t n)
+{
+        cJSON *e = obj ? obj->child : NULL;
+        while (e) {
+                cJSON *next = e->next;
+                if (!key_in(e->string, keys, n))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(obj, e));
+                e = next;
+        }
+}
+
+/* Parses a packument and trims it to what resolution needs; NULL when it is
+ * not a packument. */
+static cJSON *packument_parse(const char *json, size_t len)
+{
+        cJSON *j = cJSON_ParseWithLength(json, len);
+        cJSON *versions = cJSON_GetObjectItemCaseSensitive(j, "versions");
+        if (!cJSON_IsObject(j) || !cJSON_IsObject(versions)) {
+                cJSON_Delete(j);
+                return NULL;
+        }
+        keep_only(j, doc_keys, ARRAY_SIZE(doc_keys));
+        cJSON *v;
+        cJSON_ArrayForEach(v, versions)
+        {
+                keep_only(v, version_keys, ARRAY_SIZE(version_keys));
+                keep_only(cJSON_GetObjectItemCaseSensitive(v, "dist"), dist_keys,
+                          ARRAY_SIZE(dist_keys));
+        }
+        return j;
+}
+
+/* Takes ownership of the trimmed document j. */
+static void doc_set(ctx *c, pkgdoc *d, cJSON *j)
+{
+        d->doc = j;
+        d->versions = json_get_object(j, "versions");
+        d->n_versions = (size_t)cJSON_GetArraySize(d->versions);
+        d->built = xcalloc(d->n_versions + 1, sizeof(*d->built));
+        d->state = DOC_LOADED;
+        c->n_resolved++;
+        npm_progress(c, "resolving", false);
+}
+
+/* Loads the cached copy; false when there is none or it does not parse. */
+static bool doc_from_cache(ctx *c, pkgdoc *d)
+{
+        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        if (read_file(json_path, NPM_MAX_PACKUMENT, &data, &len) < 0)
+                return false;
+        cJSON *j = packument_parse(data, len);
+        if (!j)
+                return false;
+        doc_set(c, d, j);
+        return true;
+}
+
+static int packument_done(void *ud, npm_http_req *q, corral_error *err)
+{
+        ctx *c = ud;
+        pkgdoc *d = q->item;
+        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
+        if (q->result == CURLE_OK && q->status == 304) {
+                if (doc_from_cache(c, d)) {
+                        /* Revalidated: fresh again for the whole window. */
+                        (void)utimensat(AT_FDCWD, json_path, NULL, 0);
+                        return 0;
+                }
+                /* The cached copy went bad since the request: fetch it whole. */
+                (void)unlink(meta_path);
+                return npm_http_get(&c->http, q->url, ABBREVIATED, NULL, NULL, NPM_MAX_PACKUMENT,
+                                    NULL, packument_done, d, err);
+        }
+        if (q->result == CURLE_OK && q->status == 200 && !q->too_big) {
+                cJSON *j = packument_parse(q->body.buf ? q->body.buf : "", q->body.len);
+                strbuf_done(&q->body); /* the raw text is not needed any more */
+                if (!j) {
+                        d->state = DOC_FAILED;
+                        d->code = -corral_error_set(&d->err, EX_DATAERR,
+                                                    "%s: the registry sent invalid metadata",
+                                                    d->name);
+                        return 0;
+                }
+                /* Kept (trimmed) even without validators (registry.npmjs.org
+                 * sends none for abbreviated documents): the freshness window
+                 * and --offline read it. */
+                (void)mkdir_p(c->cache_dir, 0755);
+                _cleanup_free_ char *text = cJSON_PrintUnformatted(j);
+                if (text && write_file_atomic(json_path, text, strlen(text), 0644) >= 0) {
+                        _cleanup_json_ cJSON *meta = cJSON_CreateObject();
+                        if (q->etag[0])
+                                cJSON_AddStringToObject(meta, "etag", q->etag);
+                        if (q->last_modified[0])
+                                cJSON_AddStringToObject(meta, "last_modified", q->last_modified);
+                        _cleanup_free_ char *mt = cJSON_PrintUnformatted(meta);
+                        if (meta->child && mt)
+                                (void)write_file_atomic(meta_path, mt, strlen(mt), 0644);
+                        else
+                                (void)unlink(meta_path);
+                }
+                doc_set(c, d, j);
+                return 0;
+        }
+        d->state = DOC_FAILED;
+        _cleanup_free_ char *what = xasprintf("package %s", d->name);
+        if (q->result == CURLE_OK && q->status == 404)
+                d->code = -corral_error_set(&d->err, EX_NOINPUT,
+                                            "unknown package '%s': the registry has no such "
+                                            "package (HTTP 404)",
+                                            d->name);
+        else
+                d->code = -npm_http_error(q, what, &d->err);
+        return 0;
+}
+
+/* v when it can go into a request header as is (no control characters). */
+static const char *header_safe(const char *v)
+{
+        if (!v || !*v || strlen(v) > 255)
+                return NULL;
+        for (const char *p = v; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return NULL;
+        return v;
+}
+
+/* Is the cached document at json_path younger than the freshness window? */
+static bool cache_fresh(const ctx *c, const char *json_path)
+{
+        struct stat st;
+        if (c->cfg.metadata_max_age <= 0 || stat(json_path, &st) < 0)
+                return false;
+        time_t now = time(NULL);
+        /* A modification time in the future (clock changes) is not trusted. */
+        return st.st_mtime <= now + 60 && now - st.st_mtime < c->cfg.metadata_max_age;
+}
+
+static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err)
+{
+        pkgdoc *d = npm_doc_find(c, name);
+        if (d) {
+                *ret = d;
+                return 0;
+        }
+        if (c->n_docs >= NPM_MAX_PACKAGES)
+                return corral_error_set(err, EX_DATAERR,
+                                        "refusing the install: more than %d distinct packages",
+                                        NPM_MAX_PACKAGES);
+        d = xcalloc(1, sizeof(*d));
+        d->name = xstrdup(name);
+        unsigned b = hash_name(name);
+        d->next_in_bucket = c->buckets[b];
+        c->buckets[b] = d;
+        c->docs = xrealloc(c->docs, (c->n_docs + 1) * sizeof(*c->docs));
+        c->docs[c->n_docs++] = d;
+        *ret = d;
+
+        if (!spec_npm_name_valid(name)) {
+                d->state = DOC_FAILED;
+                d->code = -corral_error_set(&d->err, EX_DATAERR, "invalid package name '%.100s'",
+                                            name);
+                return 0;
+        }
+        const char *reg = npm_config_registry_for(&c->cfg, name);
+        /* Scoped names are requested as @scope%2fname, as npm does. */
+        _cleanup_free_ char *url = NULL;
+        const char *slash = strchr(name, '/');
+        if (slash)
+                url = xasprintf("%s%.*s%%2f%s", reg, (int)(slash - name), name, slash + 1);
+        else
+                url = xasprintf("%s%s", reg, name);
+        _cleanup_free_ char *key = sha256_hex(url);
+        d->cache_base = xasprintf("%s/packuments/%s", c->cache_dir, key);
+        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
+
+        if (c->opt->offline) {
+                /* --offline never touches the network, however old the copy. */
+                if (!doc_from_cache(c, d)) {
+                        d->state = DOC_FAILED;
+                        d->code = -corral_error_set(&d->err, EX_UNAVAILABLE,
+                                                    "--offline: the metadata of %s is not in the "
+                                                    "cache",
+                                                    name);
+                }
+                return 0;
+        }
+        if (cache_fresh(c, json_path) && doc_from_cache(c, d))
+                return 0;
+        _cleanup_free_ char *pdir = xasprintf("%s/packuments", c->cache_dir);
+        (void)mkdir_p(pdir, 0755);
+        /* Stale or missing: revalidate with the validators the registry gave. */
+        const char *etag = NULL, *lm = NULL;
+        _cleanup_free_ char *mdata = NULL;
+        _cleanup_json_ cJSON *meta = NULL;
+        size_t mlen = 0;
+        if (path_exists(json_path) && read_file(meta_path, 4096, &mdata, &mlen) >= 0 &&
+            (meta = cJSON_ParseWithLength(mdata, mlen))) {
+                etag = header_safe(json_get_string(meta, "etag"));
+                lm = header_safe(json_get_string(meta, "last_modified"));
+        }
+        d->state = DOC_FETCHING;
+        return npm_http_get(&c->http, url, ABBREVIATED, etag, lm, NPM_MAX_PACKUMENT, NULL,
+                            packument_done, d, err);
+}
+
+/* Records that (name, range) is needed; the document is fetched once. */
+static int need(ctx *c, const char *name, const char *range, corral_error *err)
+{
+        if (strncmp(range, "npm:", 4) == 0) {
+                const char *p = range + 4;
+                const char *at = strchr(p[0] == '@' ? p + 1 : p, '@');
+                _cleanup_free_ char *real = at ? xstrndup(p, (size_t)(at - p)) : xstrdup(p);
+                return need(c, real, at ? at + 1 : "*", err);
+        }
+        pkgdoc *d = NULL;
+        int r = doc_request(c, name, &d, err);
+        if (r < 0)
+                return r;
+        if (str_in(d->ranges, range) || str_in(d->pending, range))
+                return 0;
+        d->pending = strv_push(d->pending, range);
+        return 0;
+}
+
+/* Expands pending ranges of loaded documents until nothing changes. */
+static int expand(ctx *c, bool *progressed, corral_error *err)
+{
+        *progressed = false;
+        for (size_t i = 0; i < c->n_docs; i++) {
+                pkgdoc *d = c->docs[i];
+                if (!d->pending || d->state == DOC_FETCHING || d->state == DOC_NEW)
+                        continue;
+                char **pending = steal_pointer(&d->pending);
+                for (size_t k = 0; pending[k]; k++) {
+                        d->ranges = strv_push(d->ranges, pending[k]);
+                        *progressed = true;
+                        const npm_version *v = NULL;
+                        corral_error ignored = {0};
+                        /* Failures surface when the tree is built, where it is
+                         * known whether the dependency was optional. */
+                        if (npm_pick_in(c, d, pending[k], &v, &ignored) <= 0)
+                                continue;
+                        for (size_t j = 0; j < v->n_deps; j++) {
+                                int r = need(c, v->deps[j].name, v->deps[j].range, err);
+                                if (r < 0) {
+                                        strv_free(pending);
+                                        return r;
+                                }
+                        }
+                }
+                strv_free(pending);
+        }
+        return 0;
+}
+
+int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_error *err)
+{
+        int r = need(c, name, range, err);
+        for (;;) {
+                if (r < 0)
+                        return r;
+                bool progressed = false;
+                r = expand(c, &progressed, err);
+                if (r < 0)
+                        return r;
+                if (!progressed && c->http.active == 0)
+                        return 0;
+                if (c->http.active > 0)
+                        r = npm_http_step(&c->http, 200, err);
+        }
+}
+
+void npm_docs_free(ctx *c)
+{
+        for (size_t i = 0; i < c->n_docs; i++)
+                doc_free(c->docs[i]);
+        free(c->docs);
+        c->docs = NULL;
+        c->n_docs = 0;
+        memset(c->buckets, 0, sizeof(c->buckets));
+}

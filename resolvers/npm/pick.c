@@ -1,0 +1,195 @@
+/* Version choice: which version of a package a range (or dist-tag) picks,
+ * by npm-pick-manifest's rules, and each version's dependencies and platform
+ * fit as the tree builder (tree.c) sees them. */
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "corral/jsonutil.h"
+#include "corral/semver.h"
+#include "npm_internal.h"
+
+#define MAX_DEPS_PER_VERSION 2000
+
+/* npm's checkList: "any", plain entries (one must match) and "!x" negations. */
+static bool check_list(const cJSON *list, const char *value)
+{
+        if (!list)
+                return true;
+        if (cJSON_IsString(list))
+                return strcmp(list->valuestring, "any") == 0 ||
+                       (list->valuestring[0] == '!' ? strcmp(list->valuestring + 1, value) != 0
+                                                    : strcmp(list->valuestring, value) == 0);
+        if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
+                return true;
+        int n = 0, negated = 0;
+        bool match = false;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, list)
+        {
+                n++;
+                if (!cJSON_IsString(e))
+                        continue;
+                const char *t = e->valuestring;
+                if (n == 1 && !e->next && strcmp(t, "any") == 0)
+                        return true;
+                if (t[0] == '!') {
+                        negated++;
+                        if (strcmp(t + 1, value) == 0)
+                                return false;
+                } else if (strcmp(t, value) == 0) {
+                        match = true;
+                }
+        }
+        return match || negated == n;
+}
+
+void npm_host_platform(ctx *c)
+{
+        snprintf(c->host_os, sizeof(c->host_os), "linux");
+        struct utsname u;
+        const char *cpu = "x64";
+        if (uname(&u) == 0) {
+                static const char *const map[][2] = {
+                        {"x86_64", "x64"},  {"aarch64", "arm64"}, {"i686", "ia32"},
+                        {"i386", "ia32"},   {"armv7l", "arm"},    {"ppc64le", "ppc64"},
+                        {"s390x", "s390x"}, {"riscv64", "riscv64"},
+                };
+                cpu = u.machine;
+                for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+                        if (strcmp(u.machine, map[i][0]) == 0)
+                                cpu = map[i][1];
+        }
+        snprintf(c->host_cpu, sizeof(c->host_cpu), "%s", cpu);
+}
+
+static npm_version *build_version(ctx *c, const cJSON *vj, const char *name, const char *version)
+{
+        npm_version *v = xcalloc(1, sizeof(*v));
+        v->name = name;
+        v->version = version;
+        v->data = (void *)vj;
+        const cJSON *libc = cJSON_GetObjectItemCaseSensitive(vj, "libc");
+        v->platform_ok = check_list(cJSON_GetObjectItemCaseSensitive(vj, "os"), c->host_os) &&
+                         check_list(cJSON_GetObjectItemCaseSensitive(vj, "cpu"), c->host_cpu) &&
+#ifdef __GLIBC__
+                         check_list(libc, "glibc");
+#else
+                         check_list(libc, "musl");
+#endif
+        static const struct {
+                const char *key;
+                npm_dep_kind kind;
+        } kinds[] = {
+                {"peerDependencies", NPM_DEP_PEER},
+                {"dependencies", NPM_DEP_PROD},
+                {"optionalDependencies", NPM_DEP_OPTIONAL},
+        };
+        const cJSON *meta = json_get_object(vj, "peerDependenciesMeta");
+        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+                const cJSON *deps = json_get_object(vj, kinds[k].key);
+                const cJSON *d;
+                cJSON_ArrayForEach(d, deps)
+                {
+                        if (!cJSON_IsString(d) || !d->string || v->n_deps >= MAX_DEPS_PER_VERSION)
+                                continue;
+                        if (kinds[k].kind == NPM_DEP_PEER &&
+                            json_get_bool(json_get_object(meta, d->string), "optional", false))
+                                continue;
+                        v->deps = xrealloc(v->deps, (v->n_deps + 1) * sizeof(*v->deps));
+                        v->deps[v->n_deps++] = (npm_dep){
+                                .name = d->string, .range = d->valuestring, .kind = kinds[k].kind};
+                }
+        }
+        return v;
+}
+
+static bool is_deprecated(const cJSON *vj)
+{
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(vj, "deprecated");
+        return cJSON_IsString(d) && d->valuestring[0];
+}
+
+int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
+                   corral_error *err)
+{
+        if (d->state == DOC_FAILED) {
+                *err = d->err;
+                return d->code == EX_NOINPUT ? 0 : -d->code;
+        }
+        if (d->state != DOC_LOADED)
+                return corral_error_set(err, EX_SOFTWARE, "%s: metadata not fetched", d->name);
+        if (!range || !*range)
+                range = "*";
+        const cJSON *tags = json_get_object(d->doc, "dist-tags");
+        const char *want = json_get_string(tags, range);
+        const char *latest = json_get_string(tags, "latest");
+        semver_range *sr = NULL;
+        corral_error rerr = {0};
+        if (!want && semver_range_parse(&sr, range, &rerr) < 0) {
+                if (strchr(range, ':') || strchr(range, '/'))
+                        return corral_error_set(err, EX_DATAERR,
+                                                "%s@%s: only registry dependencies are supported",
+                                                d->name, range);
+                corral_error_set(err, EX_NOINPUT, "%s has no version or tag '%s'", d->name, range);
+                return 0;
+        }
+        if (!want) {
+                /* npm-pick-manifest: the latest tag when it fits, else the
+                 * highest match, non-deprecated versions first. */
+                semver lv;
+                if (latest && semver_parse(&lv, latest, true) >= 0) {
+                        const cJSON *lj = cJSON_GetObjectItemCaseSensitive(d->versions, latest);
+                        if (lj && !is_deprecated(lj) && semver_range_test(sr, &lv, false))
+                                want = latest;
+                        semver_done(&lv);
+                }
+                if (!want) {
+                        _cleanup_free_ const char **good = xcalloc(d->n_versions + 1, sizeof(char *));
+                        _cleanup_free_ const char **all = xcalloc(d->n_versions + 1, sizeof(char *));
+                        size_t ng = 0, na = 0;
+                        const cJSON *vj;
+                        cJSON_ArrayForEach(vj, d->versions)
+                        {
+                                all[na++] = vj->string;
+                                if (!is_deprecated(vj))
+                                        good[ng++] = vj->string;
+                        }
+                        want = semver_max_satisfying(good, ng, sr);
+                        if (!want)
+                                want = semver_max_satisfying(all, na, sr);
+                }
+                semver_range_free(sr);
+                if (!want) {
+                        corral_error_set(err, EX_NOINPUT, "no version of %s matches '%s'", d->name,
+                                         range);
+                        return 0;
+                }
+        }
+        size_t i = 0;
+        const cJSON *vj;
+        cJSON_ArrayForEach(vj, d->versions)
+        {
+                if (strcmp(vj->string, want) == 0)
+                        break;
+                i++;
+        }
+        if (!vj || !cJSON_IsObject(vj)) {
+                corral_error_set(err, EX_NOINPUT, "%s: tag '%s' names the missing version %s",
+                                 d->name, range, want);
+                return 0;
+        }
+        if (!d->built[i])
+                d->built[i] = build_version(c, vj, d->name, vj->string);
+        *ret = d->built[i];
+        return 1;
+}
+
+int npm_pick(void *ud, const char *name, const char *range, const npm_version **ret,
+                corral_error *err)
+{
+        ctx *c = ud;
+        pkgdoc *d = npm_doc_find(c, name);
+        if (!d)
+                return corral_error_set(err, EX_SOFTWARE, "%s: metadata not fetched", name);
+        return npm_pick_in(c, d, range, ret, err);
+}
