@@ -91,6 +91,7 @@ manifest *manifest_free(manifest *m)
         }
         free(m->lock);
         strv_free(m->scripts_skipped);
+        strv_free(m->engines_unmet);
         free(m->backend);
         strv_free(m->command);
         for (size_t i = 0; i < m->n_env; i++) {
@@ -312,8 +313,12 @@ static int parse_source(manifest *m, const cJSON *root, corral_error *err)
                     (r = get_str(e, "path", "source.lock[].path", false, true, &l->path, err)) < 0)
                         return r;
         }
-        return get_strv(src, "scripts_skipped", "source.scripts_skipped", MAX_LOCK,
-                        &m->scripts_skipped, err);
+        r = get_strv(src, "scripts_skipped", "source.scripts_skipped", MAX_LOCK,
+                     &m->scripts_skipped, err);
+        if (r < 0)
+                return r;
+        return get_strv(src, "engines_unmet", "source.engines_unmet", MAX_LOCK, &m->engines_unmet,
+                        err);
 }
 
 static int parse_runtime(manifest *m, const cJSON *root, corral_error *err)
@@ -516,6 +521,8 @@ cJSON *manifest_to_json(const manifest *m)
         }
         if (m->scripts_skipped)
                 cJSON_AddItemToObject(src, "scripts_skipped", strv_json(m->scripts_skipped));
+        if (m->engines_unmet)
+                cJSON_AddItemToObject(src, "engines_unmet", strv_json(m->engines_unmet));
 
         cJSON *rt = cJSON_AddObjectToObject(root, "runtime");
         cJSON_AddItemToObject(rt, "backend", str_or_null(m->backend));

@@ -38,6 +38,9 @@ typedef struct manifest {
         size_t n_lock;
         char **scripts_skipped; /* source.scripts_skipped: packages whose install scripts were
                                    not run (NULL-terminated; NULL = none) */
+        char **engines_unmet;   /* source.engines_unmet: "NAME@VERSION wants node RANGE" for
+                                   packages installed although no version suited this node
+                                   (NULL = none) */
         /* runtime */
         char *backend;  /* "native" (default), "docker", "remote" */
         char **command; /* NULL-terminated argv, at least one element */

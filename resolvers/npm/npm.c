@@ -332,7 +332,7 @@ static char *host_node_version(void)
 typedef struct post {
         ctx *c;
         char **skipped;
-        char *node_version;
+        char **engines_unmet;
 } post;
 
 static int post_install(ctx *c, const char *path, post *p)
@@ -377,10 +377,15 @@ static int post_install(ctx *c, const char *path, post *p)
                 p->skipped = strv_push(p->skipped, label);
         }
         const char *eng = json_get_string(json_get_object(pj, "engines"), "node");
-        if (eng && p->node_version && !semver_satisfies(p->node_version, eng, true))
-                fprintf(stderr,
-                        "corral: install: warning: %s@%s wants node %s, this host has %s\n",
-                        name ? name : folder, version ? version : "?", eng, p->node_version);
+        /* Chosen although it does not fit: no version of it did (npm too
+         * installs the highest then, with an EBADENGINE warning). */
+        if (eng && c->node_version && !semver_satisfies(c->node_version, eng, true)) {
+                _cleanup_free_ char *label = xasprintf("%s@%s wants node %s", name ? name : folder,
+                                                       version ? version : "?", eng);
+                fprintf(stderr, "corral: install: warning: %s, this host has %s\n", label,
+                        c->node_version);
+                p->engines_unmet = strv_push(p->engines_unmet, label);
+        }
         return 0;
 }
 
@@ -571,6 +576,7 @@ static void ctx_done(ctx *c)
         npm_config_done(&c->cfg);
         free(c->cache_dir);
         free(c->pkg_dir);
+        free(c->node_version);
 }
 
 static int write_root_package(const char *pkg_dir, const char *name, const char *version,
@@ -600,6 +606,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                                         "install without it (scripts are skipped and listed)");
         ctx c = {.s = s, .opt = opt};
         npm_host_platform(&c);
+        c.node_version = host_node_version();
         c.limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
         c.limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
         c.cache_dir = path_join(s->paths.cache, "npm");
@@ -629,7 +636,9 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
         if (opt->frozen) {
                 r = from_lock(s, m, &ts, &n_ts, err);
         } else {
-                const char *range = spec->version ? spec->version : "latest";
+                /* npm-package-arg reads a bare name as the range "*" (the latest tag
+                 * when it fits, else the best version by npm-pick-manifest). */
+                const char *range = spec->version ? spec->version : "*";
                 r = npm_resolve_closure(&c, spec->name, range, err);
                 if (r < 0)
                         goto out;
@@ -665,7 +674,6 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
         if (r < 0)
                 goto out;
 
-        p.node_version = host_node_version();
         for (size_t i = 0; i < n_ts; i++)
                 post_install(&c, ts[i].path, &p);
 
@@ -699,6 +707,8 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
         }
         strv_free(m->scripts_skipped);
         m->scripts_skipped = steal_pointer(&p.skipped);
+        strv_free(m->engines_unmet);
+        m->engines_unmet = steal_pointer(&p.engines_unmet);
         if (m->scripts_skipped && opt->progress != INSTALL_PROGRESS_JSON) {
                 fprintf(stderr, "corral: install: install scripts not run (corral never runs "
                                 "them):");
@@ -711,7 +721,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
 out:
         progress_end(&c);
         strv_free(p.skipped);
-        free(p.node_version);
+        strv_free(p.engines_unmet);
         tarballs_free(ts, n_ts);
         npm_tree_free(tree);
         ctx_done(&c);

@@ -72,15 +72,18 @@ static bool str_in(char *const *v, const char *s)
 
 /* ---- packuments ----------------------------------------------------------- */
 
-/* What the resolver reads from a version object; the rest (devDependencies,
- * engines, bin, signatures, attestations…) is dropped as soon as a document
+/* What the resolver reads from a version object (engines for the version
+ * choice); the rest (devDependencies, bin, signatures, attestations…) is dropped as soon as a document
  * is parsed, so neither memory nor the cache holds it. */
 static const char *const version_keys[] = {
         "dependencies", "optionalDependencies", "peerDependencies", "peerDependenciesMeta",
         "os",           "cpu",                  "libc",             "deprecated",
-        "dist",
+        "dist",         "engines",
 };
 static const char *const dist_keys[] = {"tarball", "integrity", "shasum"};
+/* The trimmed documents' format in the cache: entries of another format are
+ * not read (format 1 had no engines). */
+#define PACKUMENT_FORMAT 2
 static const char *const doc_keys[] = {"name", "dist-tags", "versions"};
 
 static bool key_in(const char *k, const char *const *keys, size_t n)
@@ -266,7 +269,7 @@ static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err
         else
                 url = xasprintf("%s%s", reg, name);
         _cleanup_free_ char *key = sha256_hex(url);
-        d->cache_base = xasprintf("%s/packuments/%s", c->cache_dir, key);
+        d->cache_base = xasprintf("%s/packuments/v%d-%s", c->cache_dir, PACKUMENT_FORMAT, key);
         _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
         _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
 

@@ -109,8 +109,29 @@ static bool is_deprecated(const cJSON *vj)
         return cJSON_IsString(d) && d->valuestring[0];
 }
 
+/* engines.node accepts this host's node (npm-install-checks' checkEngine:
+ * includePrerelease, a range that does not parse refuses).  Without a node
+ * on the host every version fits, as npm does without a nodeVersion. */
+static bool engine_ok(const ctx *c, const cJSON *vj)
+{
+        const cJSON *node = cJSON_GetObjectItemCaseSensitive(json_get_object(vj, "engines"), "node");
+        if (!c->node_version || !node || cJSON_IsNull(node) || cJSON_IsFalse(node) ||
+            (cJSON_IsString(node) && !node->valuestring[0]))
+                return true;
+        return cJSON_IsString(node) && semver_satisfies(c->node_version, node->valuestring, true);
+}
+
+/* npm-pick-manifest's order for the versions a range matches: fitting the
+ * engine and not deprecated, then fitting the engine, then not deprecated,
+ * then the highest.  rank() packs the first three into one number. */
+static int rank(const ctx *c, const cJSON *vj)
+{
+        bool eng = engine_ok(c, vj), fresh = !is_deprecated(vj);
+        return ((eng && fresh) << 2) | (eng << 1) | fresh;
+}
+
 int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
-                   corral_error *err)
+                corral_error *err)
 {
         if (d->state == DOC_FAILED) {
                 *err = d->err;
@@ -118,45 +139,63 @@ int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
         }
         if (d->state != DOC_LOADED)
                 return corral_error_set(err, EX_SOFTWARE, "%s: metadata not fetched", d->name);
+        bool any = !range || !*range || strcmp(range, "*") == 0;
         if (!range || !*range)
                 range = "*";
         const cJSON *tags = json_get_object(d->doc, "dist-tags");
-        const char *want = json_get_string(tags, range);
         const char *latest = json_get_string(tags, "latest");
+        const char *want = NULL;
         semver_range *sr = NULL;
         corral_error rerr = {0};
-        if (!want && semver_range_parse(&sr, range, &rerr) < 0) {
-                if (strchr(range, ':') || strchr(range, '/'))
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s@%s: only registry dependencies are supported",
-                                                d->name, range);
-                corral_error_set(err, EX_NOINPUT, "%s has no version or tag '%s'", d->name, range);
-                return 0;
-        }
-        if (!want) {
-                /* npm-pick-manifest: the latest tag when it fits, else the
-                 * highest match, non-deprecated versions first. */
-                semver lv;
-                if (latest && semver_parse(&lv, latest, true) >= 0) {
-                        const cJSON *lj = cJSON_GetObjectItemCaseSensitive(d->versions, latest);
-                        if (lj && !is_deprecated(lj) && semver_range_test(sr, &lv, false))
-                                want = latest;
-                        semver_done(&lv);
-                }
+        /* npm-package-arg: a spec that is a (loose) range is a range, else a
+         * dist-tag, which picks exactly its version. */
+        if (semver_range_parse_loose(&sr, range, &rerr) < 0) {
+                want = json_get_string(tags, range);
                 if (!want) {
-                        _cleanup_free_ const char **good = xcalloc(d->n_versions + 1, sizeof(char *));
-                        _cleanup_free_ const char **all = xcalloc(d->n_versions + 1, sizeof(char *));
-                        size_t ng = 0, na = 0;
-                        const cJSON *vj;
-                        cJSON_ArrayForEach(vj, d->versions)
-                        {
-                                all[na++] = vj->string;
-                                if (!is_deprecated(vj))
-                                        good[ng++] = vj->string;
+                        if (strchr(range, ':') || strchr(range, '/'))
+                                return corral_error_set(err, EX_DATAERR,
+                                                        "%s@%s: only registry dependencies are "
+                                                        "supported",
+                                                        d->name, range);
+                        corral_error_set(err, EX_NOINPUT, "%s has no version or tag '%s'",
+                                         d->name, range);
+                        return 0;
+                }
+        } else {
+                /* The latest tag when it matches, suits this node and is not
+                 * deprecated; else the best of the matches by rank(). */
+                const cJSON *lj = latest ? cJSON_GetObjectItemCaseSensitive(d->versions, latest)
+                                         : NULL;
+                if (lj && (any || semver_satisfies_loose(latest, range, false)) &&
+                    engine_ok(c, lj) && !is_deprecated(lj))
+                        want = latest;
+                semver best = {0};
+                int best_rank = -1;
+                const char *best_name = NULL;
+                const cJSON *vj;
+                cJSON_ArrayForEach(vj, d->versions)
+                {
+                        semver v;
+                        if (want || !cJSON_IsObject(vj) || semver_parse(&v, vj->string, true) < 0)
+                                continue;
+                        if (!semver_range_test(sr, &v, false)) {
+                                semver_done(&v);
+                                continue;
                         }
-                        want = semver_max_satisfying(good, ng, sr);
-                        if (!want)
-                                want = semver_max_satisfying(all, na, sr);
+                        int rk = rank(c, vj);
+                        if (rk > best_rank || (rk == best_rank && semver_compare(&v, &best) > 0)) {
+                                if (best_rank >= 0)
+                                        semver_done(&best);
+                                best = v;
+                                best_rank = rk;
+                                best_name = vj->string;
+                        } else {
+                                semver_done(&v);
+                        }
+                }
+                if (!want && best_rank >= 0) {
+                        want = best_name;
+                        semver_done(&best);
                 }
                 semver_range_free(sr);
                 if (!want) {
