@@ -79,6 +79,7 @@ struct unit {
         cJSON *lists[N_SLOTS];
         bool fetching[N_SLOTS];
         bool refetch[N_SLOTS];
+        bool list_failed[N_SLOTS]; /* last_error is this list's failure */
         unsigned ping_misses;
         bool ping_inflight;
         bool seen;             /* reconcile bookkeeping */
@@ -283,10 +284,22 @@ static void on_list(void *ud, const cJSON *result, const cJSON *error)
         cJSON_Delete(u->lists[i]);
         items = result ? json_get_array(result, slots[i].key) : NULL;
         u->lists[i] = items ? json_dup(items) : cJSON_CreateArray();
-        if (error)
-                logfile_note(u->log, "%s failed: %s", slots[i].method,
-                             json_get_string(error, "message") ? json_get_string(error, "message")
-                                                               : "error");
+        if (error) {
+                /* The unit stays ready for what works; status and info show
+                 * why this list is empty until it loads again. */
+                const char *msg = json_get_string(error, "message");
+                char *why = xasprintf("%s failed: %s", slots[i].method, msg ? msg : "error");
+                logfile_note(u->log, "%s", why);
+                log_warn("%s: %s", u->name, why);
+                set_str(&u->last_error, why);
+                u->list_failed[i] = true;
+        } else if (u->list_failed[i]) {
+                u->list_failed[i] = false;
+                size_t n = strlen(slots[i].method);
+                if (u->last_error && strncmp(u->last_error, slots[i].method, n) == 0 &&
+                    strncmp(u->last_error + n, " failed: ", 9) == 0)
+                        set_str(&u->last_error, NULL);
+        }
         if (u->state == UNIT_INITIALIZING)
                 check_init_done(u);
         else if (u->state == UNIT_READY && u->sv->ev.unit_lists)

@@ -371,8 +371,24 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
         if (store_load(s, name, &m, &err) < 0)
                 return cli_fail_error(ctx, &err);
 
+        /* The unit as a running daemon sees it (state, last error: a list
+         * the server failed to give, say); no daemon leaves it out. */
+        _cleanup_json_ cJSON *st = NULL;
+        const cJSON *unit = NULL;
+        corral_error rerr = {0};
+        if (cli_rpc(ctx, "corral/status", NULL, 5000, &st, &rerr) >= 0) {
+                const cJSON *u;
+                cJSON_ArrayForEach(u, json_get_array(st, "units"))
+                {
+                        const char *n = json_get_string(u, "name");
+                        if (n && strcmp(n, m->name) == 0)
+                                unit = u;
+                }
+        }
         if (ctx->json) {
                 _cleanup_json_ cJSON *j = manifest_to_json(m);
+                if (unit)
+                        cJSON_AddItemToObject(j, "status", cJSON_Duplicate(unit, true));
                 cli_print_json(j);
                 return 0;
         }
@@ -405,6 +421,11 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
         fprintf(f, "%-10s %s\n", "directory:", dir);
         fprintf(f, "%-10s %s\n", "data:", data);
         fprintf(f, "%-10s %s\n", "log:", log);
+        if (unit) {
+                fprintf(f, "%-10s %s\n", "state:", json_get_string(unit, "state") ?: "-");
+                if (json_get_string(unit, "last_error"))
+                        fprintf(f, "%-10s %s\n", "error:", json_get_string(unit, "last_error"));
+        }
         return 0;
 }
 
