@@ -205,8 +205,8 @@ int cli_status(cli_ctx *ctx, int argc, char **argv)
                 /* An unconfined server says so in every listing (DESIGN.md,
                  * "Security defaults"): the profile only names a confinement
                  * that is really in place. */
-                if (sandbox && strcmp(sandbox, "none") != 0 &&
-                    cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(u, "confined")))
+                if (sandbox && (strcmp(sandbox, "none") == 0 ||
+                                cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(u, "confined"))))
                         sandbox = "unconfined";
                 printf("%-*s  %-12s  %-7s  %-8d  %-5d  %-10s  %s\n", w,
                        or_dash(json_get_string(u, "name")), or_dash(json_get_string(u, "state")),
