@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "corral/build.h"
 #include "corral/config.h"
 #include "corral/fs.h"
 #include "corral/git.h"
@@ -139,25 +140,56 @@ int git_detect_command(const char *dir, const char *where, manifest *m, corral_e
                                 where);
 }
 
-/* Trees that need a build or dependencies cannot run as they are. */
-static int check_no_build(const char *dir, corral_error *err)
+/* package.json's build step: the "build" script, else "prepare", run with
+ * `sh -c` as npm runs scripts, inside the sandbox (include/corral/build.h).
+ * Dependencies are not installed yet: a tree that declares any is refused. */
+static int git_build(store *s, const install_options *opt, const char *dir, const char *pkg_dir,
+                     const char *name, corral_error *err)
 {
         int r;
         _cleanup_json_ cJSON *pkg = read_package_json(dir, err, &r);
         if (r < 0 || !pkg)
                 return r;
         const cJSON *scripts = json_get_object(pkg, "scripts");
-        const char *why = json_get_string(scripts, "build")     ? "a \"build\" script"
-                          : json_get_string(scripts, "prepare") ? "a \"prepare\" script"
-                          : cJSON_GetArraySize(json_get_object(pkg, "dependencies")) > 0
-                                  ? "dependencies"
-                                  : NULL;
-        if (why)
+        const char *event = json_get_string(scripts, "build") ? "build" : "prepare";
+        const char *script = json_get_string(scripts, event);
+        if (cJSON_GetArraySize(json_get_object(pkg, "dependencies")) > 0 ||
+            (script && cJSON_GetArraySize(json_get_object(pkg, "devDependencies")) > 0))
                 return corral_error_set(err, EX_UNAVAILABLE,
-                                        "its package.json has %s: building git sources and "
-                                        "installing their dependencies is not supported yet",
-                                        why);
-        return 0;
+                                        "its package.json has dependencies: installing the "
+                                        "dependencies of git sources is not supported yet");
+        if (!script)
+                return 0;
+        if (strlen(script) > 8192)
+                return corral_error_set(err, EX_DATAERR, "the %s script is too long", event);
+        _cleanup_free_ char *staging = xstrdup(pkg_dir);
+        char *slash = strrchr(staging, '/');
+        if (slash)
+                *slash = '\0';
+        _cleanup_free_ char *home = path_join(staging, "build-home");
+        _cleanup_free_ char *log = paths_log_file(&s->paths, name);
+        _cleanup_free_ char *what = xasprintf("%s script", event);
+        _cleanup_free_ char *ev = xasprintf("npm_lifecycle_event=%s", event);
+        const char *pname = json_get_string(pkg, "name");
+        const char *pver = json_get_string(pkg, "version");
+        _cleanup_free_ char *en = xasprintf("npm_package_name=%s", pname ? pname : "");
+        _cleanup_free_ char *evr = xasprintf("npm_package_version=%s", pver ? pver : "");
+        char *env[] = {ev, en, evr, NULL};
+        char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)script, NULL};
+        build_step st = {.name = name,
+                         .tree = pkg_dir,
+                         .cwd = dir,
+                         .home = home,
+                         .argv = argv,
+                         .env = env,
+                         .log_path = log,
+                         .what = what,
+                         .progress = opt->progress == INSTALL_PROGRESS_TTY};
+        r = build_run(&st, err);
+        (void)rm_rf(home);
+        if (r < 0)
+                return r;
+        return build_check_tree(pkg_dir, err);
 }
 
 int resolver_git_fetch(store *s, const install_options *opt, const source_spec *spec,
@@ -218,7 +250,7 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
                 free(m->cwd);
                 m->cwd = path_join("pkg", spec->subdir);
         }
-        if (!opt->command && (r = check_no_build(dir, err)) < 0)
+        if (!opt->command && (r = git_build(s, opt, dir, pkg_dir, m->name, err)) < 0)
                 goto out;
         if (opt->command) {
                 strv_free(m->command);

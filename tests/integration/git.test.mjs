@@ -106,6 +106,8 @@ const SERVER = fs.readFileSync(MOCK_SERVER, 'utf8');
 const pkgJson = (name, bin) => `${JSON.stringify({ name, version: '1.0.0', bin })}\n`;
 
 let c1; let c2; // commits of "tool" on main
+let listener; // a host-side TCP server a build must not reach
+let listenerHits = 0;
 
 before(async () => {
   fs.mkdirSync(srv, { recursive: true });
@@ -153,6 +155,24 @@ before(async () => {
     setGitmodules(name, subUrl);
   }
 
+  // Builds: package.json "build" scripts, run inside the sandbox.
+  const build = (name, script, extra = {}) => makeRepo(name, {
+    'package.json': `${JSON.stringify({ name, version: '1.0.0', main: 'dist/server.mjs', scripts: { build: script } })}\n`,
+    'src/server.mjs': SERVER, ...extra,
+  });
+  build('built', 'mkdir -p dist && cp src/server.mjs dist/server.mjs && echo built-by-$(id -u)');
+  fs.writeFileSync(path.join(work, 'secret.txt'), 'TOP-SECRET\n');
+  listener = net.createServer((sock) => { listenerHits++; sock.destroy(); });
+  await new Promise((r) => listener.listen(0, '127.0.0.1', r));
+  build('phone-home', `node -e "require('net').connect(${listener.address().port}, '127.0.0.1').on('connect', () => process.exit(0)).on('error', (e) => { console.log('blocked:', e.code); process.exit(7); })"`);
+  build('write-out', `mkdir -p dist && cp src/server.mjs dist/ && touch ${marker}`);
+  build('read-secret', `cat ${path.join(work, 'secret.txt')} /root/.bashrc; ls /root`);
+  build('daemon', 'mkdir -p dist && cp src/server.mjs dist/ && (setsid sleep 987654 >/dev/null 2>&1 &) && echo left a daemon');
+  build('fork-bomb', 'b() { b | b & }; b; sleep 60');
+  build('slow', 'sleep 100');
+  build('bad-link', 'mkdir -p dist && cp src/server.mjs dist/ && ln -s /etc/shadow dist/leak');
+  build('fails', 'echo about to fail; exit 3');
+
   port = await freePort();
   // The PORT placeholder in withsub's .gitmodules is fixed now that it is known.
   setGitmodules('withsub', `git://127.0.0.1:${port}/lib.git`);
@@ -188,6 +208,7 @@ function commitOrMake(name, files) {
 
 after(() => {
   if (daemon) daemon.kill('SIGKILL');
+  if (listener) listener.close();
   cleanupRoot(work);
 });
 
@@ -402,6 +423,108 @@ describe('git sources', () => {
         '--name', 'off'], { root, env: { ...env(), CORRAL_GITHUB_URL: 'git://127.0.0.1:1/' } });
       expectExit(r, 0);
       assert.equal(manifestOf(root, 'off').source.resolved.commit, c1);
+    } finally {
+      cleanupRoot(root);
+    }
+  });
+});
+
+/* sandbox_uid_for() of include/corral/sandbox.h */
+function sandboxUid(name) {
+  let h = 2166136261;
+  for (const c of Buffer.from(name)) { h ^= c; h = Math.imul(h, 16777619) >>> 0; }
+  return 0x60000000 + (h & 0xffffff);
+}
+
+/* pids of processes running as uid, or whose command line has needle. */
+function processes({ uid, needle }) {
+  const out = [];
+  for (const p of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const st = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+      const u = Number(/^Uid:\s+(\d+)/m.exec(st)[1]);
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if ((uid !== undefined && u === uid) || (needle && cmd.includes(needle))) out.push(`${p} ${cmd}`);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+describe('builds run inside the sandbox', { skip: process.getuid() !== 0 && 'needs root (dedicated build uids)' }, () => {
+  test('a build script builds pkg/, unprivileged and logged, and the server is called', async () => {
+    const root = newRoot('gitb');
+    let d;
+    try {
+      const r = await install(root, url('built'));
+      expectExit(r, 0);
+      const m = manifestOf(root, 'built');
+      assert.deepEqual(m.runtime.command, ['node', 'dist/server.mjs']);
+      const pkg = path.join(root, 'servers', 'built', 'pkg');
+      assert.equal(fs.readFileSync(path.join(pkg, 'dist', 'server.mjs'), 'utf8'), SERVER);
+      // Built as the sandbox's unprivileged user, handed back to root.
+      const log = fs.readFileSync(path.join(root, 'log', 'built.log'), 'utf8');
+      assert.match(log, /corral: build: build script/);
+      assert.match(log, /built-by-1000/);
+      assert.equal(fs.statSync(path.join(pkg, 'dist', 'server.mjs')).uid, 0);
+      // No build leftovers in staging or pkg/.
+      assert.deepEqual(fs.readdirSync(path.join(root, 'staging')).filter((e) => e !== '.lock'), []);
+      assert.equal(fs.existsSync(path.join(pkg, 'build-home')), false);
+
+      d = await startDaemon(root);
+      await waitReady(root, ['built']);
+      const c = await corral(['call', 'built__echo', 'text=built-from-git'], { root });
+      expectExit(c, 0);
+      assert.match(c.stdout, /built-from-git/);
+    } finally {
+      if (d) await d.stop();
+      cleanupRoot(root);
+    }
+  });
+
+  test('hostile builds are blocked or killed, fail clearly and leave nothing behind', async () => {
+    const root = newRoot('gitb');
+    try {
+      let r = await install(root, url('phone-home'));
+      expectExit(r, EX.DATAERR);
+      expectOneLineError(r, ['build script failed', 'blocked: ECONNREFUSED']);
+      assert.equal(listenerHits, 0, 'no connection reached the host');
+
+      r = await install(root, url('write-out'));
+      expectExit(r, EX.DATAERR);
+      expectOneLineError(r, ['build script failed']);
+      assert.equal(fs.existsSync(marker), false, 'nothing written outside staging');
+
+      r = await install(root, url('read-secret'));
+      expectExit(r, EX.DATAERR);
+      assert.ok(!r.stderr.includes('TOP-SECRET'));
+      assert.ok(!fs.readFileSync(path.join(root, 'log', 'read-secret.log'), 'utf8').includes('TOP-SECRET'));
+
+      r = await install(root, url('bad-link'));
+      expectExit(r, EX.DATAERR);
+      expectOneLineError(r, ['leak', 'outside']);
+
+      r = await install(root, url('fails'));
+      expectExit(r, EX.DATAERR);
+      expectOneLineError(r, ['exit status 3', 'about to fail']);
+
+      r = await corral(['install', url('slow'), '--yes'],
+        { root, env: { ...env(), CORRAL_BUILD_TIMEOUT: '3' }, timeout: 120000 });
+      expectExit(r, EX.TEMPFAIL);
+      expectOneLineError(r, ['CORRAL_BUILD_TIMEOUT']);
+
+      r = await corral(['install', url('fork-bomb'), '--yes'],
+        { root, env: { ...env(), CORRAL_BUILD_TIMEOUT: '10', CORRAL_BUILD_PIDS: '64' }, timeout: 120000 });
+      assert.notEqual(r.code, 0, 'the fork bomb fails');
+      expectOneLineError(r, ['build script']);
+      assert.deepEqual(processes({ uid: sandboxUid('fork-bomb') }), [], 'nothing of the fork bomb runs');
+      assert.deepEqual(processes({ uid: sandboxUid('slow') }), [], 'nothing of the slow build runs');
+      storeEmpty(root);
+
+      // A build that succeeds but leaves a daemon: the daemon dies with the
+      // build's pid namespace.
+      r = await install(root, url('daemon'));
+      expectExit(r, 0);
+      assert.deepEqual(processes({ needle: 'sleep 987654' }), [], 'the daemon is gone');
     } finally {
       cleanupRoot(root);
     }
