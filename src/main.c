@@ -17,7 +17,7 @@ typedef struct verb {
 static const verb verbs[] = {
         { "install", cli_install, "install a server from a source spec",
           "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
-          "              [--registry URL] [--offline] [--frozen] [--submodules]\n"
+          "              [--registry URL] [--offline] [--frozen] [--allow-scripts] [--submodules]\n"
           "              SPEC [-- COMMAND ARGS...]\n"
           "  SPEC is one of:\n"
           "    ./dir, /dir          a directory with package.json, or any directory with an\n"
@@ -35,7 +35,8 @@ static const verb verbs[] = {
           "  smithery:, registry: and remote URLs are recognised but not built yet (exit 69).\n"
           "  --sandbox default|strict|log|none chooses the native sandbox profile (none runs the\n"
           "  server unconfined and says so in every listing).  --frozen reinstalls the installed\n"
-          "  server's lock exactly; --offline uses only the download cache." },
+          "  server's lock exactly; --offline uses only the download cache.  --allow-scripts runs\n"
+          "  npm install scripts, inside the sandbox only (no network)." },
         { "uninstall", cli_uninstall, "remove an installed server", "[--purge] NAME\n"
           "  --purge also removes the server's data directory." },
         { "list", cli_list, "list installed servers", "[--json]" },

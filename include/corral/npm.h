@@ -235,3 +235,20 @@ const char *npm_config_token_for(const npm_config *c, const char *url);
  * bad tarball), -EX_USAGE (--allow-scripts, no bin). */
 int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
                        const char *pkg_dir, manifest *m, corral_error *err);
+
+/* ---- lifecycle scripts (resolvers/npm/scripts.c) ------------------------ */
+
+/* --allow-scripts: runs the preinstall, install and postinstall scripts (or
+ * `node-gyp rebuild` for a binding.gyp without an install script) of every
+ * package in m's lock that has them, deepest first, each inside
+ * corral-sandbox with the build policy (include/corral/build.h; npm's
+ * bundled node-gyp on PATH, npm_config_nodedir=/usr so headers are never
+ * downloaded), after un-sharing pkg_dir's files from the unpacked cache.
+ * *ret_ran (owned, NULL-terminated, may be NULL) lists the packages whose
+ * scripts ran ("name@version").  0, or build_run()'s errors naming the
+ * script and package. */
+int npm_scripts_run(store *s, const install_options *opt, const char *pkg_dir, const manifest *m,
+                    char ***ret_ran, corral_error *err);
+/* Replaces every hard-linked file under dir by a private copy.  0 or
+ * -EX_CANTCREAT. */
+int npm_unshare_tree(const char *dir, corral_error *err);

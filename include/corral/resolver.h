@@ -25,7 +25,7 @@ typedef struct install_options {
         const char *registry;  /* --registry URL or NULL */
         bool offline;          /* --offline: metadata and tarballs from the cache only */
         bool frozen;           /* --frozen: reinstall the installed server's lock exactly */
-        bool allow_scripts;    /* --allow-scripts: refused until the sandbox runs scripts */
+        bool allow_scripts;    /* --allow-scripts: npm install scripts, inside the sandbox */
         /* git sources (resolvers/git/, include/corral/git.h) */
         bool submodules;       /* --submodules: fetch https:// and git:// submodules */
         int progress;          /* INSTALL_PROGRESS_*: one line on a TTY, JSON events, none */

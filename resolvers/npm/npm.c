@@ -599,11 +599,6 @@ static int write_root_package(const char *pkg_dir, const char *name, const char 
 int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
                        const char *pkg_dir, manifest *m, corral_error *err)
 {
-        if (opt->allow_scripts)
-                return corral_error_set(err, EX_USAGE,
-                                        "--allow-scripts is not available yet: install scripts "
-                                        "would run unconfined until the sandbox can run them; "
-                                        "install without it (scripts are skipped and listed)");
         ctx c = {.s = s, .opt = opt};
         npm_host_platform(&c);
         c.node_version = host_node_version();
@@ -704,6 +699,14 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 m->lock[i].integrity = xstrdup(ts[i].integrity);
                 m->lock[i].resolved = xstrdup(ts[i].url);
                 m->lock[i].path = xstrdup(ts[i].path);
+        }
+        if (opt->allow_scripts && p.skipped) {
+                /* --allow-scripts: inside the sandbox only (scripts.c). */
+                _cleanup_strv_ char **ran = NULL;
+                if ((r = npm_scripts_run(s, opt, pkg_dir, m, &ran, err)) < 0)
+                        goto out;
+                strv_free(p.skipped);
+                p.skipped = NULL;
         }
         strv_free(m->scripts_skipped);
         m->scripts_skipped = steal_pointer(&p.skipped);

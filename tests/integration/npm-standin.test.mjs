@@ -445,11 +445,14 @@ describe('npm: registry stand-in', { timeout: 240000 }, () => {
     expectClean('unreachable');
   });
 
-  test('--allow-scripts is refused clearly', async () => {
+  // --allow-scripts runs them inside the sandbox: git-npm-scripts.test.mjs.
+  test('--allow-scripts runs scripts only inside the sandbox', { skip: process.getuid() !== 0 && 'needs root' }, async () => {
+    fs.rmSync('/tmp/pwned', { force: true });
     const r = await install('npm:app', ['--name', 'x', '--allow-scripts']);
-    expectExit(r, EX.USAGE, 'allow-scripts');
-    expectOneLineError(r, ['--allow-scripts', 'sandbox']);
-    expectClean('allow-scripts');
+    expectExit(r, 0, 'allow-scripts');
+    assert.match(r.stderr, /install scripts run in the sandbox: scripted@1\.0\.0/);
+    assert.equal(fs.existsSync('/tmp/pwned'), false, "the script's /tmp was the sandbox's own");
+    expectExit(await corral(['uninstall', 'x'], { root }), 0);
   });
 
   const cases = [
