@@ -155,7 +155,8 @@ static char *policy_json(const build_step *st, uid_t uid, bool root)
         cJSON_AddNumberToObject(pol, "cpus", 2.0);
         cJSON_AddNumberToObject(pol, "tmp_mb", 512);
         cJSON *env = cJSON_AddObjectToObject(pol, "env");
-        _cleanup_free_ char *path = xasprintf("%s/node_modules/.bin:" BUILD_PATH, st->tree);
+        _cleanup_free_ char *path =
+                xasprintf("%s/node_modules/.bin:" BUILD_PATH, st->cwd ? st->cwd : st->tree);
         cJSON_AddStringToObject(env, "PATH", path);
         cJSON_AddStringToObject(env, "HOME", st->home);
         cJSON_AddStringToObject(env, "TMPDIR", "/tmp");

@@ -236,6 +236,17 @@ const char *npm_config_token_for(const npm_config *c, const char *url);
 int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
                        const char *pkg_dir, manifest *m, corral_error *err);
 
+/* Installs deps (a package.json's dependencies, as the root of the tree)
+ * into dir/node_modules like resolver_npm_fetch() does for one package:
+ * same resolution, caches, verification, extraction and bin links; optional
+ * ones that cannot be resolved are skipped.  m->lock is replaced by the
+ * installed tree (paths relative to dir) and m->scripts_skipped set; with
+ * opt->allow_scripts the scripts run in the sandbox (npm_scripts_run()).
+ * Used by the git resolver to install a checked-out tree's dependencies
+ * before its build.  Errors as resolver_npm_fetch(). */
+int npm_install_dependencies(store *s, const install_options *opt, const char *dir,
+                             const npm_dep *deps, size_t n_deps, manifest *m, corral_error *err);
+
 /* ---- lifecycle scripts (resolvers/npm/scripts.c) ------------------------ */
 
 /* --allow-scripts: runs the preinstall, install and postinstall scripts (or

@@ -9,6 +9,7 @@
 #include "corral/fs.h"
 #include "corral/git.h"
 #include "corral/jsonutil.h"
+#include "corral/npm.h"
 #include "git_internal.h"
 
 #define PACKAGE_JSON_MAX (1u << 20)
@@ -140,34 +141,95 @@ int git_detect_command(const char *dir, const char *where, manifest *m, corral_e
                                 where);
 }
 
-/* package.json's build step: the "build" script, else "prepare", run with
- * `sh -c` as npm runs scripts, inside the sandbox (include/corral/build.h).
- * Dependencies are not installed yet: a tree that declares any is refused. */
+#define MAX_ROOT_DEPS 2000
+
+/* The root dependencies of pkg: "dependencies" and "optionalDependencies",
+ * plus "devDependencies" when dev.  Pointers borrowed from pkg. */
+static int root_deps(const cJSON *pkg, bool dev, npm_dep **ret, size_t *ret_n,
+                     corral_error *err)
+{
+        static const struct {
+                const char *key;
+                npm_dep_kind kind;
+                bool dev;
+        } keys[] = {{"dependencies", NPM_DEP_PROD, false},
+                    {"optionalDependencies", NPM_DEP_OPTIONAL, false},
+                    {"devDependencies", NPM_DEP_PROD, true}};
+        npm_dep *deps = NULL;
+        size_t n = 0;
+        for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+                if (keys[k].dev && !dev)
+                        continue;
+                const cJSON *e;
+                cJSON_ArrayForEach(e, json_get_object(pkg, keys[k].key))
+                {
+                        bool dup = false;
+                        for (size_t i = 0; i < n; i++)
+                                dup |= strcmp(deps[i].name, e->string) == 0;
+                        if (dup)
+                                continue;
+                        if (!cJSON_IsString(e) || !spec_npm_name_valid(e->string) ||
+                            n >= MAX_ROOT_DEPS) {
+                                free(deps);
+                                return corral_error_set(err, EX_DATAERR,
+                                                        "package.json: bad or too many %s",
+                                                        keys[k].key);
+                        }
+                        deps = xrealloc(deps, (n + 1) * sizeof(*deps));
+                        deps[n++] = (npm_dep){.name = e->string, .range = e->valuestring,
+                                              .kind = keys[k].kind};
+                }
+        }
+        *ret = deps;
+        *ret_n = n;
+        return 0;
+}
+
+/* package.json's dependencies (with devDependencies when there is a build)
+ * installed by corral's npm resolver, then the "build" script (else
+ * "prepare") run with `sh -c` as npm runs scripts, inside the sandbox
+ * (include/corral/build.h), then devDependencies pruned by installing the
+ * production dependencies alone. */
 static int git_build(store *s, const install_options *opt, const char *dir, const char *pkg_dir,
-                     const char *name, corral_error *err)
+                     manifest *m, corral_error *err)
 {
         int r;
         _cleanup_json_ cJSON *pkg = read_package_json(dir, err, &r);
         if (r < 0 || !pkg)
                 return r;
+        if (cJSON_GetObjectItemCaseSensitive(pkg, "workspaces"))
+                return corral_error_set(err, EX_UNAVAILABLE,
+                                        "its package.json declares npm workspaces: workspaces are "
+                                        "not supported yet");
         const cJSON *scripts = json_get_object(pkg, "scripts");
         const char *event = json_get_string(scripts, "build") ? "build" : "prepare";
         const char *script = json_get_string(scripts, event);
-        if (cJSON_GetArraySize(json_get_object(pkg, "dependencies")) > 0 ||
-            (script && cJSON_GetArraySize(json_get_object(pkg, "devDependencies")) > 0))
-                return corral_error_set(err, EX_UNAVAILABLE,
-                                        "its package.json has dependencies: installing the "
-                                        "dependencies of git sources is not supported yet");
+        if (script && strlen(script) > 8192)
+                return corral_error_set(err, EX_DATAERR, "the %s script is too long", event);
+        _cleanup_free_ npm_dep *deps = NULL;
+        size_t n_deps = 0, n_prod = 0;
+        _cleanup_free_ npm_dep *prod = NULL;
+        if ((r = root_deps(pkg, script != NULL, &deps, &n_deps, err)) < 0 ||
+            (r = root_deps(pkg, false, &prod, &n_prod, err)) < 0)
+                return r;
+        _cleanup_free_ char *nm = path_join(dir, "node_modules");
+        if (n_deps > 0 || path_exists(nm)) {
+                /* A node_modules/ committed to the repository is not trusted. */
+                (void)rm_rf(nm);
+        }
+        if (n_deps > 0 && (r = npm_install_dependencies(s, opt, dir, deps, n_deps, m, err)) < 0)
+                return r;
         if (!script)
                 return 0;
-        if (strlen(script) > 8192)
-                return corral_error_set(err, EX_DATAERR, "the %s script is too long", event);
+        if (n_deps > 0 && (r = npm_unshare_tree(dir, err)) < 0)
+                return r;
+
         _cleanup_free_ char *staging = xstrdup(pkg_dir);
         char *slash = strrchr(staging, '/');
         if (slash)
                 *slash = '\0';
         _cleanup_free_ char *home = path_join(staging, "build-home");
-        _cleanup_free_ char *log = paths_log_file(&s->paths, name);
+        _cleanup_free_ char *log = paths_log_file(&s->paths, m->name);
         _cleanup_free_ char *what = xasprintf("%s script", event);
         _cleanup_free_ char *ev = xasprintf("npm_lifecycle_event=%s", event);
         const char *pname = json_get_string(pkg, "name");
@@ -176,7 +238,7 @@ static int git_build(store *s, const install_options *opt, const char *dir, cons
         _cleanup_free_ char *evr = xasprintf("npm_package_version=%s", pver ? pver : "");
         char *env[] = {ev, en, evr, NULL};
         char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)script, NULL};
-        build_step st = {.name = name,
+        build_step st = {.name = m->name,
                          .tree = pkg_dir,
                          .cwd = dir,
                          .home = home,
@@ -189,7 +251,15 @@ static int git_build(store *s, const install_options *opt, const char *dir, cons
         (void)rm_rf(home);
         if (r < 0)
                 return r;
-        return build_check_tree(pkg_dir, err);
+        if ((r = build_check_tree(pkg_dir, err)) < 0)
+                return r;
+        if (n_deps > n_prod) {
+                /* Prune: the production tree alone (hard-linked from the
+                 * cache again, as npm installs are). */
+                (void)rm_rf(nm);
+                r = npm_install_dependencies(s, opt, dir, prod, n_prod, m, err);
+        }
+        return r;
 }
 
 int resolver_git_fetch(store *s, const install_options *opt, const source_spec *spec,
@@ -250,7 +320,7 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
                 free(m->cwd);
                 m->cwd = path_join("pkg", spec->subdir);
         }
-        if (!opt->command && (r = git_build(s, opt, dir, pkg_dir, m->name, err)) < 0)
+        if (!opt->command && (r = git_build(s, opt, dir, pkg_dir, m, err)) < 0)
                 goto out;
         if (opt->command) {
                 strv_free(m->command);

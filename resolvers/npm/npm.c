@@ -730,3 +730,107 @@ out:
         ctx_done(&c);
         return r;
 }
+
+/* ---- a package.json's dependencies (git sources, issue 14) ---------------- */
+
+static void lock_clear(manifest *m)
+{
+        for (size_t i = 0; i < m->n_lock; i++) {
+                free(m->lock[i].name);
+                free(m->lock[i].version);
+                free(m->lock[i].integrity);
+                free(m->lock[i].resolved);
+                free(m->lock[i].path);
+        }
+        free(m->lock);
+        m->lock = NULL;
+        m->n_lock = 0;
+}
+
+int npm_install_dependencies(store *s, const install_options *opt, const char *dir,
+                             const npm_dep *deps, size_t n_deps, manifest *m, corral_error *err)
+{
+        ctx c = {.s = s, .opt = opt};
+        npm_host_platform(&c);
+        c.node_version = host_node_version();
+        c.limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
+        c.limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
+        c.cache_dir = path_join(s->paths.cache, "npm");
+        c.pkg_dir = xstrdup(dir);
+        clock_gettime(CLOCK_MONOTONIC, &c.last_progress);
+        int r = npm_config_load(&c.cfg, opt->registry, s->paths.config, err);
+        if (r < 0) {
+                ctx_done(&c);
+                return r;
+        }
+        r = npm_http_init(&c.http, &c.cfg, err);
+        c.http.userdata = &c;
+        c.http.on_bytes = on_bytes;
+        npm_node *tree = NULL;
+        tarball *ts = NULL;
+        size_t n_ts = 0;
+        post p = {.c = &c};
+        for (size_t i = 0; r >= 0 && i < n_deps; i++) {
+                r = npm_resolve_closure(&c, deps[i].name, deps[i].range, err);
+                if (r < 0 && deps[i].kind == NPM_DEP_OPTIONAL) {
+                        corral_error_clear(err);
+                        r = 0;
+                }
+        }
+        if (r < 0)
+                goto out;
+        npm_version root_v = {.name = "", .version = "0.0.0", .deps = (npm_dep *)deps,
+                              .n_deps = n_deps, .platform_ok = true};
+        r = npm_tree_build(&tree, &root_v, npm_pick, &c, NPM_MAX_PACKAGES, err);
+        if (r < 0)
+                goto out;
+        collect_ctx cc = {.err = err};
+        r = npm_tree_walk(tree, collect_node, &cc);
+        ts = cc.ts;
+        n_ts = cc.n;
+        tree = npm_tree_free(tree);
+        npm_docs_free(&c);
+        if (r < 0)
+                goto out;
+        npm_progress(&c, "resolved", true);
+        if ((r = fetch_tarballs(&c, ts, n_ts, err)) < 0)
+                goto out;
+        for (size_t i = 0; i < n_ts; i++)
+                post_install(&c, ts[i].path, &p);
+        lock_clear(m);
+        m->lock = xcalloc(n_ts ? n_ts : 1, sizeof(*m->lock));
+        m->n_lock = n_ts;
+        for (size_t i = 0; i < n_ts; i++) {
+                m->lock[i].name = xstrdup(ts[i].name);
+                m->lock[i].version = xstrdup(ts[i].version);
+                m->lock[i].integrity = xstrdup(ts[i].integrity);
+                m->lock[i].resolved = xstrdup(ts[i].url);
+                m->lock[i].path = xstrdup(ts[i].path);
+        }
+        if (opt->allow_scripts && p.skipped) {
+                _cleanup_strv_ char **ran = NULL;
+                if ((r = npm_scripts_run(s, opt, dir, m, &ran, err)) < 0)
+                        goto out;
+                strv_free(p.skipped);
+                p.skipped = NULL;
+        }
+        strv_free(m->scripts_skipped);
+        m->scripts_skipped = steal_pointer(&p.skipped);
+        if (m->scripts_skipped && opt->progress != INSTALL_PROGRESS_JSON) {
+                fprintf(stderr, "corral: install: install scripts not run (pass --allow-scripts "
+                                "to run them in the sandbox):");
+                for (size_t i = 0; m->scripts_skipped[i]; i++)
+                        fprintf(stderr, " %s", m->scripts_skipped[i]);
+                fputc('\n', stderr);
+        }
+        npm_progress(&c, "done", true);
+        r = 0;
+out:
+        progress_end(&c);
+        strv_free(p.skipped);
+        strv_free(p.engines_unmet);
+        tarballs_free(ts, n_ts);
+        npm_tree_free(tree);
+        ctx_done(&c);
+        return r;
+}

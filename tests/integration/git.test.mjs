@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  EX, MOCK_SERVER, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, startDaemon,
+  EX, MOCK_SERVER, SANITIZE, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, startDaemon,
   waitReady,
 } from './lib.mjs';
 
@@ -525,6 +525,82 @@ describe('builds run inside the sandbox', { skip: process.getuid() !== 0 && 'nee
       r = await install(root, url('daemon'));
       expectExit(r, 0);
       assert.deepEqual(processes({ needle: 'sleep 987654' }), [], 'the daemon is gone');
+    } finally {
+      cleanupRoot(root);
+    }
+  });
+});
+
+const TS_FILES = {
+  'package.json': `${JSON.stringify({
+    name: 'ts-mcp', version: '0.1.0', type: 'module', bin: { 'ts-mcp': 'dist/index.js' },
+    scripts: { build: 'tsc' },
+    dependencies: { '@modelcontextprotocol/sdk': '^1.0.0' },
+    devDependencies: { typescript: '^5.4.0' },
+  })}\n`,
+  'tsconfig.json': `${JSON.stringify({
+    compilerOptions: { target: 'ES2022', module: 'Node16', moduleResolution: 'Node16', outDir: 'dist',
+      rootDir: 'src', strict: true, skipLibCheck: true, types: [] },
+    include: ['src'],
+  })}\n`,
+  'src/index.ts': `import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+
+const server = new Server({ name: "ts-mcp", version: "0.1.0" }, { capabilities: { tools: {} } });
+server.setRequestHandler(ListToolsRequestSchema, async () => ({
+  tools: [{ name: "shout", description: "Upper-cases its text",
+            inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } }],
+}));
+server.setRequestHandler(CallToolRequestSchema, async (req) => {
+  const text = String((req.params.arguments ?? {}).text ?? "");
+  return { content: [{ type: "text", text: text.toUpperCase() + " (compiled by tsc)" }] };
+});
+await server.connect(new StdioServerTransport());
+`,
+};
+
+describe('a TypeScript MCP server built from git', { skip: process.getuid() !== 0 && 'needs root' }, () => {
+  // Mostly npm's registry and tsc at work: run once, not again under ASan.
+  test('dependencies from the npm registry, tsc in the sandbox, devDependencies pruned, called through the gateway', { skip: SANITIZE && 'outside tools; not rerun under ASan' }, async () => {
+    const root = newRoot('gitts');
+    let d;
+    try {
+      makeRepo('ts-mcp', TS_FILES);
+      const r = await corral(['install', url('ts-mcp'), '--yes'], { root, env: env(), timeout: 600000 });
+      expectExit(r, 0);
+      const m = manifestOf(root, 'ts-mcp');
+      assert.deepEqual(m.runtime.command, ['node', 'dist/index.js']);
+      const pkg = path.join(root, 'servers', 'ts-mcp', 'pkg');
+      assert.ok(fs.existsSync(path.join(pkg, 'dist', 'index.js')), 'tsc wrote dist/index.js');
+      assert.ok(fs.existsSync(path.join(pkg, 'node_modules', '@modelcontextprotocol', 'sdk', 'package.json')));
+      assert.equal(fs.existsSync(path.join(pkg, 'node_modules', 'typescript')), false, 'devDependencies pruned');
+      assert.ok(m.source.lock.some((e) => e.name === '@modelcontextprotocol/sdk'));
+      assert.ok(!m.source.lock.some((e) => e.name === 'typescript'));
+      assert.match(fs.readFileSync(path.join(root, 'log', 'ts-mcp.log'), 'utf8'), /build script: \/bin\/sh -c tsc/);
+
+      d = await startDaemon(root);
+      await waitReady(root, ['ts-mcp'], 120000);
+      const c = await corral(['call', 'ts-mcp__shout', 'text=hello'], { root });
+      expectExit(c, 0);
+      assert.match(c.stdout, /HELLO \(compiled by tsc\)/);
+    } finally {
+      if (d) await d.stop();
+      cleanupRoot(root);
+    }
+  });
+
+  test('npm workspaces are refused clearly for now', async () => {
+    const root = newRoot('gitws');
+    try {
+      makeRepo('monorepo', {
+        'package.json': `${JSON.stringify({ name: 'mono', private: true, workspaces: ['src/*'] })}\n`,
+        'src/a/package.json': pkgJson('a', 'index.js'), 'src/a/index.js': '',
+      });
+      const r = await install(root, url('monorepo'));
+      expectExit(r, EX.UNAVAILABLE);
+      expectOneLineError(r, ['workspaces']);
+      storeEmpty(root);
     } finally {
       cleanupRoot(root);
     }
