@@ -3,6 +3,7 @@
  * monitor; the child it clones into fresh namespaces becomes pid 1 there. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
 #include <limits.h>
 #include <sched.h>
@@ -26,7 +27,8 @@ static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 static int usage(void)
 {
         fputs("usage: corral-sandbox [--status-fd N] --policy FILE -- COMMAND [ARGS...]\n"
-              "Runs COMMAND confined by the JSON policy FILE (see include/corral/sandbox.h).\n",
+              "       corral-sandbox --version\n"
+              "Runs COMMAND confined by the JSON policy FILE (see corral-sandbox(1)).\n",
               stderr);
         return SBX_EX_USAGE;
 }
@@ -269,6 +271,13 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         if (geteuid() == 0) {
                 uid = p->have_ids ? p->uid : sandbox_uid_for(p->name);
                 gid = p->have_ids ? p->gid : sandbox_uid_for(p->name);
+                /* The server would keep the launcher's supplementary groups
+                 * (unmapped inside, but still checked by the kernel on host
+                 * files): drop them while we still may. */
+                if (setgroups(0, NULL) < 0) {
+                        sbx_warn_errno("cannot drop supplementary groups");
+                        return SBX_EX_OSERR;
+                }
         } else {
                 uid = getuid();
                 gid = getgid();
@@ -441,6 +450,9 @@ int main(int argc, char **argv)
                         status_fd = (int)v;
                 } else if (strcmp(argv[i], "--help") == 0) {
                         (void)usage();
+                        return 0;
+                } else if (strcmp(argv[i], "--version") == 0) {
+                        printf("corral-sandbox %s\n", CORRAL_VERSION);
                         return 0;
                 } else {
                         return usage();
