@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "corral/build_config.h"
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/paths.h"
@@ -568,23 +569,34 @@ static bool cwd_is_inside(const char *cwd)
 
 /* ---- the sandbox (include/corral/sandbox.h) ------------------------------ */
 
+/* corral-sandbox: at the path fixed at build time ($(LIBEXECDIR)/corral, see
+ * the Makefile), else next to this corral (the build tree, a relocated
+ * install), else $CORRAL_SANDBOX.  The first that is an executable file wins;
+ * with none, the build-time path (for the error message). */
 static char *launcher_path(void)
 {
         const char *env = getenv("CORRAL_SANDBOX");
         char self[PATH_MAX];
         ssize_t n;
-        char *slash;
+        char *slash, *p;
 
+        if (is_executable_file(CORRAL_SANDBOX_PATH))
+                return xstrdup(CORRAL_SANDBOX_PATH);
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        p = path_join(self, "corral-sandbox");
+                        if (is_executable_file(p))
+                                return p;
+                        free(p);
+                }
+        }
         if (env && env[0])
                 return xstrdup(env);
-        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0)
-                return xstrdup("corral-sandbox");
-        self[n] = '\0';
-        slash = strrchr(self, '/');
-        if (slash)
-                *slash = '\0';
-        return path_join(self, "corral-sandbox");
+        return xstrdup(CORRAL_SANDBOX_PATH);
 }
 
 /* "SOURCE[:TARGET][:ro|:rw]" → a policy mounts entry. */
@@ -634,7 +646,8 @@ int sandbox_invocation_for(const manifest *m, const corral_paths *paths, sandbox
         if (!is_executable_file(inv->launcher)) {
                 k = corral_error_set(err, EX_NOINPUT,
                                      "cannot start %s: sandbox launcher %s not found (install "
-                                     "corral-sandbox next to corral or set CORRAL_SANDBOX)",
+                                     "corral-sandbox there or next to corral, or set "
+                                     "CORRAL_SANDBOX)",
                                      m->name, inv->launcher);
                 goto fail;
         }
