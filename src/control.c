@@ -11,6 +11,7 @@
 #include "corral/jsonrpc.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/sd.h"
 #include "corral/spec.h"
 
 static void reply_error(gateway_session *s, const cJSON *id, int code, int exit_code,
@@ -107,8 +108,12 @@ static void lifecycle(control *ctl, gateway_session *s, const cJSON *id, const c
 static void reload(control *ctl, gateway_session *s, const cJSON *id)
 {
         corral_error err = {0};
-        int r = supervisor_reconcile(ctl->sv, &err);
         cJSON *res;
+        int r;
+
+        (void)sd_notify_reloading(); /* systemctl reload → ExecReload=corral reload */
+        r = supervisor_reconcile(ctl->sv, &err);
+        (void)sd_notify_send("READY=1");
 
         if (r < 0) {
                 reply_error(s, id, CORRAL_RPC_UNAVAILABLE, -r, "reload failed: %s", err.msg);

@@ -14,6 +14,7 @@
 #include "corral/fs.h"
 #include "corral/gateway.h"
 #include "corral/log.h"
+#include "corral/sd.h"
 #include "corral/supervisor.h"
 
 typedef struct daemon_state {
@@ -56,7 +57,9 @@ static void on_signal(uv_signal_t *h, int signum)
 
         if (signum == SIGHUP) {
                 corral_error err = {0};
+                (void)sd_notify_reloading();
                 int r = supervisor_reconcile(d->sv, &err);
+                (void)sd_notify_send("READY=1");
                 if (r < 0)
                         log_warn("reload: %s", err.msg);
                 else
@@ -68,6 +71,7 @@ static void on_signal(uv_signal_t *h, int signum)
                 return;
         }
         d->shutting_down = true;
+        (void)sd_notify_send("STOPPING=1");
         log_info("%s: stopping every server", strsignal(signum));
         supervisor_shutdown(d->sv, on_shutdown_done, d);
 }
@@ -106,6 +110,34 @@ static int take_lock(const corral_paths *p, corral_error *err)
         return steal_fd(&fd);
 }
 
+/* The control and gateway sockets: the ones systemd passed (corral.socket,
+ * matched by path), else bound here. */
+static int listen_both(daemon_state *d, store *s, corral_error *err)
+{
+        sd_listen lfds;
+        int r = sd_listen_take(&lfds), fd;
+
+        if (r < 0)
+                log_warn("ignoring malformed LISTEN_FDS/LISTEN_PID from the service manager");
+        fd = sd_listen_find(&lfds, s->paths.control_sock, NULL);
+        r = fd >= 0 ? gateway_listen_fd(d->gw, fd, s->paths.control_sock, true, &control_ops,
+                                        &d->ctl, err)
+                    : gateway_listen(d->gw, s->paths.control_sock, true, &control_ops, &d->ctl,
+                                     err);
+        if (r == 0) {
+                fd = sd_listen_find(&lfds, s->paths.gateway_sock, NULL);
+                r = fd >= 0 ? gateway_listen_fd(d->gw, fd, s->paths.gateway_sock, false, NULL,
+                                                NULL, err)
+                            : gateway_listen(d->gw, s->paths.gateway_sock, false, NULL, NULL, err);
+        }
+        for (size_t i = 0; i < lfds.n; i++)
+                if (lfds.fds[i] >= 0)
+                        log_warn("ignoring passed socket %s: not this store's",
+                                 lfds.paths[i] ? lfds.paths[i] : "(not a unix path)");
+        sd_listen_done(&lfds);
+        return r;
+}
+
 int daemon_run(store *s, corral_error *err)
 {
         static const int signums[] = {SIGTERM, SIGINT, SIGHUP};
@@ -132,9 +164,7 @@ int daemon_run(store *s, corral_error *err)
         gateway_set_supervisor(d.gw, d.sv);
         d.ctl = (control){.st = s, .sv = d.sv, .gw = d.gw};
 
-        r = gateway_listen(d.gw, s->paths.control_sock, true, &control_ops, &d.ctl, err);
-        if (r == 0)
-                r = gateway_listen(d.gw, s->paths.gateway_sock, false, NULL, NULL, err);
+        r = listen_both(&d, s, err);
         if (r == 0) {
                 for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
                         d.sig[i] = xcalloc(1, sizeof(*d.sig[i]));
@@ -144,6 +174,7 @@ int daemon_run(store *s, corral_error *err)
                 }
                 fprintf(stderr, "corral: daemon ready (control %s, gateway %s)\n",
                         s->paths.control_sock, s->paths.gateway_sock);
+                (void)sd_notify_send("READY=1\nSTATUS=supervising");
                 /* Containers of an earlier run of this store that died
                  * without stopping them; no engine means none can be left. */
                 if (docker_remove_leftovers(s->paths.servers, &rerr) < 0)

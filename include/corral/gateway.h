@@ -59,8 +59,9 @@ gateway *gateway_new(uv_loop_t *loop, supervisor *sv);
  * uv_loop_close().  Free the supervisor first: its teardown still reports to
  * the gateway.  Returns NULL. */
 gateway *gateway_free(gateway *gw);
-/* System mode (the store's paths are the system ones): the gateway socket is
- * made 0666 instead of 0600.  Call before gateway_listen(). */
+/* System mode (the store's paths are the system ones): the sockets are made
+ * 0660 root:corral instead of 0600 (gateway_listen).  Call before
+ * gateway_listen(). */
 void gateway_set_system_mode(gateway *gw, bool system);
 
 /* The supervisor_events to hand to supervisor_new() with the gateway as ud:
@@ -116,14 +117,21 @@ void gateway_session_reply_error(gateway_session *s, const cJSON *id, int code, 
 
 /* ---- transport adapters: src/gateway/unix.c, src/gateway/stdio.c ---- */
 
-/* Listens on a unix socket (mode 0600 for control, 0666 for the gateway in
- * system mode, 0600 otherwise); each connection gets a session owned by the
+/* Listens on a unix socket: mode 0600, or in system mode 0660 owner root
+ * group "corral" when that group exists (its members may use the sockets;
+ * without it they stay root's, with a warning); each connection gets a session owned by the
  * gateway, at level anchor, with the peer's uid (SO_PEERCRED).  A stale socket file is replaced; a
  * live one fails with -EX_TEMPFAIL ("a daemon is already running").  ops_extra handles control
  * methods (may be NULL): its extra_method is called with ud_extra.  Other
  * errors: -EX_CANTCREAT (path too long, not a socket, bind), -EX_NOPERM. */
 int gateway_listen(gateway *gw, const char *path, bool control,
                    const gateway_session_ops *ops_extra, void *ud_extra, corral_error *err);
+/* The same on a socket already bound and listening (socket activation,
+ * include/corral/sd.h): fd is taken over (closed on failure too); path is
+ * for messages only; the socket file is left alone at exit.  0 or
+ * -EX_CANTCREAT. */
+int gateway_listen_fd(gateway *gw, int fd, const char *path, bool control,
+                      const gateway_session_ops *ops_extra, void *ud_extra, corral_error *err);
 
 /* Serves one session on fds in_fd/out_fd (corral serve --stdio, embedded):
  * pipes and sockets through libuv streams, ttys as ttys, regular files with

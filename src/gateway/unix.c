@@ -4,6 +4,7 @@
  * from SO_PEERCRED.  All listeners of one gateway share one gw_unix adapter,
  * which holds the connection count and frees everything with the gateway. */
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -262,11 +263,46 @@ static gw_unix *unix_adapter(gateway *gw)
         return u;
 }
 
+/* System mode: the group whose members may use the sockets (the "corral"
+ * group of sysusers.d/corral.conf), or -1 when it does not exist. */
+static gid_t socket_group(void)
+{
+        struct group gr, *res = NULL;
+        char buf[4096];
+
+        if (getgrnam_r("corral", &gr, buf, sizeof(buf), &res) != 0 || !res)
+                return (gid_t)-1;
+        return res->gr_gid;
+}
+
+static gw_listener *listener_new(gateway *gw, bool control,
+                                 const gateway_session_ops *ops_extra, void *ud_extra)
+{
+        gw_listener *l = xcalloc(1, sizeof(*l));
+
+        if (uv_pipe_init(gw->loop, &l->pipe, 0) < 0)
+                abort();
+        l->pipe.data = l;
+        l->u = unix_adapter(gw);
+        l->control = control;
+        l->ops_extra = ops_extra;
+        l->ud_extra = ud_extra;
+        return l;
+}
+
+static void listener_add(gw_listener *l, const char *path, bool control, const char *how)
+{
+        l->next = l->u->listeners;
+        l->u->listeners = l;
+        log_debug("gateway: listening on %s (%s, %s)", path, control ? "control" : "mcp", how);
+}
+
 int gateway_listen(gateway *gw, const char *path, bool control,
                    const gateway_session_ops *ops_extra, void *ud_extra, corral_error *err)
 {
         struct sockaddr_un sa;
-        mode_t mode = !control && gw->system_mode ? 0666 : 0600;
+        gid_t group = gw->system_mode ? socket_group() : (gid_t)-1;
+        mode_t mode = group != (gid_t)-1 ? 0660 : 0600;
         mode_t old_mask;
         gw_listener *l;
         int r;
@@ -282,23 +318,20 @@ int gateway_listen(gateway *gw, const char *path, bool control,
                 return corral_error_set(err, EX_TEMPFAIL,
                                         "a daemon is already running for this store (%s answers)",
                                         path);
+        if (gw->system_mode && group == (gid_t)-1)
+                log_warn("no 'corral' group: %s is for root only", path);
 
-        l = xcalloc(1, sizeof(*l));
-        if (uv_pipe_init(gw->loop, &l->pipe, 0) < 0)
-                abort();
-        l->pipe.data = l;
-        l->u = unix_adapter(gw);
-        l->control = control;
-        l->ops_extra = ops_extra;
-        l->ud_extra = ud_extra;
-        /* The umask makes the socket private from the moment it exists, not
-         * only after the chmod below. */
-        old_mask = umask(0777 & ~mode);
+        l = listener_new(gw, control, ops_extra, ud_extra);
+        /* The umask makes the socket private from the moment it exists; the
+         * group gets it only after the chown below. */
+        old_mask = umask(0177);
         r = uv_pipe_bind(&l->pipe, path);
         umask(old_mask);
         if (r == 0) {
                 l->path = xstrdup(path);
-                if (chmod(path, mode) < 0)
+                if (group != (gid_t)-1 && chown(path, 0, group) < 0)
+                        r = uv_translate_sys_error(errno);
+                else if (chmod(path, mode) < 0)
                         r = uv_translate_sys_error(errno);
         }
         if (r == 0)
@@ -311,8 +344,26 @@ int gateway_listen(gateway *gw, const char *path, bool control,
                 return corral_error_set(err, EX_CANTCREAT, "cannot listen on %s: %s", path,
                                         uv_strerror(r));
         }
-        l->next = l->u->listeners;
-        l->u->listeners = l;
-        log_debug("gateway: listening on %s (%s)", path, control ? "control" : "mcp");
+        listener_add(l, path, control, "bound");
+        return 0;
+}
+
+int gateway_listen_fd(gateway *gw, int fd, const char *path, bool control,
+                      const gateway_session_ops *ops_extra, void *ud_extra, corral_error *err)
+{
+        gw_listener *l = listener_new(gw, control, ops_extra, ud_extra);
+        int r = uv_pipe_open(&l->pipe, fd);
+
+        /* l->path stays NULL: the socket file is systemd's, never unlinked here. */
+        if (r < 0)
+                (void)close(fd); /* not the pipe's yet */
+        else
+                r = uv_listen((uv_stream_t *)&l->pipe, 128, on_connection);
+        if (r < 0) {
+                uv_close((uv_handle_t *)&l->pipe, gw_handle_free_cb);
+                return corral_error_set(err, EX_CANTCREAT, "cannot listen on %s (fd %d): %s", path,
+                                        fd, uv_strerror(r));
+        }
+        listener_add(l, path, control, "socket activation");
         return 0;
 }
