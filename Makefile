@@ -97,9 +97,11 @@ deps:
 	@scripts/install-deps
 
 # The whole suite: unit and integration tests on a normal build, then again
-# under AddressSanitizer + UBSan.  Sets itself up first (packages, npm fixtures).
+# under AddressSanitizer + UBSan; the packaging checks once, in between (not
+# under ASan).  Sets itself up first (packages, npm fixtures).
 check: deps
 	$(MAKE) --no-print-directory check-unit check-integration
+	$(MAKE) --no-print-directory check-packaging
 	$(MAKE) --no-print-directory check-asan
 	@echo "make check: all suites passed"
 
