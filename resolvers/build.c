@@ -37,22 +37,6 @@ static unsigned env_uint(const char *name, unsigned def, unsigned max)
         return (unsigned)n;
 }
 
-static char *launcher(void)
-{
-        const char *env = getenv("CORRAL_SANDBOX");
-        char self[PATH_MAX];
-        if (env && env[0])
-                return xstrdup(env);
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0)
-                return xstrdup("corral-sandbox");
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash)
-                *slash = '\0';
-        return path_join(self, "corral-sandbox");
-}
-
 /* ---- ownership of the tree ---------------------------------------------- */
 
 static uid_t chown_uid;
@@ -238,7 +222,7 @@ static int drain(int fd, sink *s)
 
 int build_run(const build_step *st, corral_error *err)
 {
-        _cleanup_free_ char *exe = launcher();
+        _cleanup_free_ char *exe = sandbox_launcher_path();
         if (access(exe, X_OK) < 0)
                 return corral_error_set(err, EX_NOINPUT,
                                         "cannot run the %s: sandbox launcher %s not found", st->what,

@@ -115,9 +115,16 @@ static inline uint32_t sandbox_uid_for(const char *name)
 struct manifest;
 struct corral_paths;
 
+/* The corral-sandbox to run (owned): at the path fixed at build time
+ * ($(LIBEXECDIR)/corral/corral-sandbox, see the Makefile), else next to this
+ * corral (the build tree, a relocated install), else $CORRAL_SANDBOX; the
+ * first that is an executable file, or with none the build-time path (for
+ * the error message). */
+char *sandbox_launcher_path(void);
+
 /* How the native backend and `corral run` start a sandboxed server. */
 typedef struct sandbox_invocation {
-        char *launcher; /* corral-sandbox: $CORRAL_SANDBOX, else next to /proc/self/exe */
+        char *launcher; /* corral-sandbox: sandbox_launcher_path() */
         char *policy;   /* the policy JSON text */
         char **argv;    /* the server's command, argv[0] absolute when it was resolvable */
         char *cwd;      /* host (= inside) working directory */

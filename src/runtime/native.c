@@ -569,11 +569,7 @@ static bool cwd_is_inside(const char *cwd)
 
 /* ---- the sandbox (include/corral/sandbox.h) ------------------------------ */
 
-/* corral-sandbox: at the path fixed at build time ($(LIBEXECDIR)/corral, see
- * the Makefile), else next to this corral (the build tree, a relocated
- * install), else $CORRAL_SANDBOX.  The first that is an executable file wins;
- * with none, the build-time path (for the error message). */
-static char *launcher_path(void)
+char *sandbox_launcher_path(void)
 {
         const char *env = getenv("CORRAL_SANDBOX");
         char self[PATH_MAX];
@@ -642,7 +638,7 @@ int sandbox_invocation_for(const manifest *m, const corral_paths *paths, sandbox
                 return corral_error_set(err, EX_DATAERR,
                                         "cannot start %s: cwd '%s' leaves the server directory",
                                         m->name, m->cwd);
-        inv->launcher = launcher_path();
+        inv->launcher = sandbox_launcher_path();
         if (!is_executable_file(inv->launcher)) {
                 k = corral_error_set(err, EX_NOINPUT,
                                      "cannot start %s: sandbox launcher %s not found (install "
