@@ -418,6 +418,7 @@ static void test_config_carries_profile(void **state)
         _cleanup_json_ cJSON *c = NULL, *want = NULL;
         const cJSON *opt, *found = NULL;
 
+        strv_free(m->command);
         m->command = strv_copy((char **)cmd);
         free(m->profile);
         m->profile = xstrdup("strict");
