@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "corral/config.h"
 #include "corral/daemon.h"
 #include "corral/docker.h"
 #include "corral/fs.h"
 #include "corral/gateway.h"
+#include "corral/jsonutil.h"
 #include "corral/log.h"
 #include "corral/sd.h"
 #include "corral/supervisor.h"
@@ -164,7 +166,14 @@ int daemon_run(store *s, corral_error *err)
         gateway_set_supervisor(d.gw, d.sv);
         d.ctl = (control){.st = s, .sv = d.sv, .gw = d.gw};
 
-        r = listen_both(&d, s, err);
+        {
+                _cleanup_json_ cJSON *config = NULL;
+                r = config_load(&s->paths, &config, err);
+                if (r == 0)
+                        r = gateway_set_limits(d.gw, config, err);
+        }
+        if (r == 0)
+                r = listen_both(&d, s, err);
         if (r == 0) {
                 for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
                         d.sig[i] = xcalloc(1, sizeof(*d.sig[i]));

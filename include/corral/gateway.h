@@ -133,6 +133,13 @@ int gateway_listen(gateway *gw, const char *path, bool control,
 int gateway_listen_fd(gateway *gw, int fd, const char *path, bool control,
                       const gateway_session_ops *ops_extra, void *ud_extra, corral_error *err);
 
+/* Connection limits for the unix sockets from corral.json's "gateway" object
+ * (config may be NULL: defaults).  See src/gateway/connlimit.h for the keys:
+ * separate caps for the control and gateway sockets, a per-user cap, a share
+ * kept for root and the daemon's uid, a first-message deadline and an idle
+ * timeout.  Call before gateway_listen().  0 or -EX_CONFIG naming the key. */
+int gateway_set_limits(gateway *gw, const cJSON *config, corral_error *err);
+
 /* Serves one session on fds in_fd/out_fd (corral serve --stdio, embedded):
  * pipes and sockets through libuv streams, ttys as ttys, regular files with
  * plain reads and writes.  on_eof is called once, from the loop, when the

@@ -157,6 +157,7 @@ static int on_line(void *ud, const char *line, size_t len)
         gateway_session *s = ud;
         cJSON *msg = jsonrpc_parse(line, len);
 
+        s->n_messages++;
         if (!msg) {
                 gw_reply_error(s, NULL, JSONRPC_PARSE_ERROR, NULL,
                                "parse error: not one JSON value in UTF-8");

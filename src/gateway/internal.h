@@ -74,6 +74,7 @@ struct gateway_session {
         bool drained;  /* on_drained already called */
         int log_level; /* logging/setLevel index; -1 = not set */
         jsonrpc_framer framer;
+        uint64_t n_messages; /* complete lines received (a transport's first-message deadline) */
         cJSON *backlog; /* messages received while initialize was pending */
         size_t backlog_bytes;
         gw_call *calls;

@@ -2,7 +2,9 @@
  * the gateway socket and the control socket.  Each connection is one
  * session of newline-delimited JSON-RPC at level anchor, with the peer's uid
  * from SO_PEERCRED.  All listeners of one gateway share one gw_unix adapter,
- * which holds the connection count and frees everything with the gateway. */
+ * which holds the connection limits (connlimit.h: one per socket kind, per
+ * peer uid, an admin share, first-message deadline and idle timeout) and
+ * frees everything with the gateway. */
 #include <errno.h>
 #include <grp.h>
 #include <stdlib.h>
@@ -15,9 +17,8 @@
 #include "corral/fs.h"
 #include "corral/log.h"
 #include "corral/macro.h"
+#include "gateway/connlimit.h"
 #include "gateway/internal.h"
-
-#define GW_MAX_CONNECTIONS 1024 /* per gateway, all unix listeners together */
 
 typedef struct gw_listener gw_listener;
 typedef struct gw_conn gw_conn;
@@ -27,7 +28,7 @@ typedef struct gw_unix {
         gateway *gw;
         gw_listener *listeners;
         gw_conn *conns;
-        size_t n_conns;
+        connlimit *limits[2]; /* [0] gateway socket, [1] control socket */
 } gw_unix;
 
 struct gw_listener {
@@ -48,6 +49,10 @@ struct gw_conn {
         void *ud_extra;
         size_t queued;
         bool closing;
+        connlimit *limit; /* the one this connection is counted in */
+        int64_t uid;
+        bool admin;
+        uv_timer_t *timer; /* first-message deadline, then idle timeout */
         char rbuf[GW_READ_CHUNK];
         gw_conn *prev, *next;
 };
@@ -65,9 +70,17 @@ static void conn_close_cb(uv_handle_t *h)
                         u->conns = conn->next;
                 if (conn->next)
                         conn->next->prev = conn->prev;
-                u->n_conns--;
+                connlimit_release(conn->limit, conn->uid);
         }
         free(conn);
+}
+
+static void conn_timer_stop(gw_conn *conn)
+{
+        if (conn->timer) {
+                uv_close((uv_handle_t *)conn->timer, gw_handle_free_cb);
+                conn->timer = NULL;
+        }
 }
 
 static void conn_close(gw_conn *conn)
@@ -75,6 +88,7 @@ static void conn_close(gw_conn *conn)
         if (conn->closing)
                 return;
         conn->closing = true;
+        conn_timer_stop(conn);
         /* The session is freed in the close callback, never here: this may
          * run inside gateway_session_feed() for the same session. */
         uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
@@ -127,12 +141,50 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         *buf = uv_buf_init(conn->rbuf, sizeof(conn->rbuf));
 }
 
+/* Before the first complete message: the deadline set at accept.  After:
+ * the idle timeout (non-admins only), restarted by every read. */
+static void conn_timeout(uv_timer_t *t)
+{
+        gw_conn *conn = t->data;
+        const connlimit_config *cfg = connlimit_get_config(conn->limit);
+
+        if (conn->closing)
+                return;
+        if (!conn->s || !conn->s->n_messages) {
+                log_debug("gateway: closing a connection (uid %lld): no complete message in "
+                          "%llu ms",
+                          (long long)conn->uid, (unsigned long long)cfg->first_message_ms);
+                conn_close(conn);
+                return;
+        }
+        if (gateway_session_busy(conn->s)) {
+                (void)uv_timer_start(t, conn_timeout, cfg->idle_ms, 0);
+                return;
+        }
+        log_debug("gateway: closing a connection (uid %lld): idle for %llu ms", (long long)conn->uid,
+                  (unsigned long long)cfg->idle_ms);
+        conn_close(conn);
+}
+
+static void conn_arm(gw_conn *conn)
+{
+        const connlimit_config *cfg = connlimit_get_config(conn->limit);
+
+        if (conn->closing || !conn->timer || !conn->s || !conn->s->n_messages)
+                return;
+        if (conn->admin || !cfg->idle_ms)
+                conn_timer_stop(conn);
+        else
+                (void)uv_timer_start(conn->timer, conn_timeout, cfg->idle_ms, 0);
+}
+
 static void conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
         gw_conn *conn = st->data;
 
         if (nread > 0) {
                 gateway_session_feed(conn->s, buf->base, (size_t)nread);
+                conn_arm(conn);
         } else if (nread == UV_EOF) {
                 uv_read_stop(st);
                 gateway_session_close_input(conn->s);
@@ -161,17 +213,22 @@ static void on_connection(uv_stream_t *server, int status)
         if (uv_pipe_init(gw->loop, &conn->pipe, 0) < 0)
                 abort();
         conn->pipe.data = conn;
-        if (uv_accept(server, (uv_stream_t *)&conn->pipe) < 0 || u->n_conns >= GW_MAX_CONNECTIONS) {
-                if (u->n_conns >= GW_MAX_CONNECTIONS)
-                        log_warn("gateway: refusing a connection on %s: %d clients already",
-                                 l->path, GW_MAX_CONNECTIONS);
+        conn->uid = -1;
+        if (uv_accept(server, (uv_stream_t *)&conn->pipe) < 0) {
                 conn->closing = true;
                 uv_close((uv_handle_t *)&conn->pipe, gw_handle_free_cb);
                 return;
         }
         if (uv_fileno((uv_handle_t *)&conn->pipe, &fd) == 0 &&
             getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0)
-                cfg.uid = cred.uid;
+                conn->uid = cfg.uid = cred.uid;
+        conn->limit = u->limits[l->control];
+        if (!connlimit_admit(conn->limit, conn->uid, uv_now(gw->loop))) {
+                conn->closing = true;
+                uv_close((uv_handle_t *)&conn->pipe, gw_handle_free_cb);
+                return;
+        }
+        conn->admin = connlimit_is_admin(conn->uid);
         conn->u = u;
         conn->ops_extra = l->ops_extra;
         conn->ud_extra = l->ud_extra;
@@ -181,7 +238,14 @@ static void on_connection(uv_stream_t *server, int status)
         if (u->conns)
                 u->conns->prev = conn;
         u->conns = conn;
-        u->n_conns++;
+        if (connlimit_get_config(conn->limit)->first_message_ms ||
+            connlimit_get_config(conn->limit)->idle_ms) {
+                conn->timer = gw_timer_new(gw->loop, conn);
+                if (connlimit_get_config(conn->limit)->first_message_ms)
+                        (void)uv_timer_start(conn->timer, conn_timeout,
+                                             connlimit_get_config(conn->limit)->first_message_ms,
+                                             0);
+        }
         if (uv_read_start((uv_stream_t *)&conn->pipe, conn_alloc, conn_read) < 0)
                 conn_close(conn);
 }
@@ -240,11 +304,14 @@ static void unix_free(gw_adapter *a)
                 u->conns = conn->next;
                 conn->s = gateway_session_free(conn->s);
                 conn->u = NULL;
+                conn_timer_stop(conn);
                 if (!conn->closing) {
                         conn->closing = true;
                         uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
                 }
         }
+        for (size_t i = 0; i < ARRAY_SIZE(u->limits); i++)
+                u->limits[i] = connlimit_free(u->limits[i]);
         free(u);
 }
 
@@ -259,6 +326,10 @@ static gw_unix *unix_adapter(gateway *gw)
         u = xcalloc(1, sizeof(*u));
         u->base.free = unix_free;
         u->gw = gw;
+        for (int control = 0; control < 2; control++) {
+                connlimit_config c = connlimit_defaults(control);
+                u->limits[control] = connlimit_new(control ? "control" : "gateway", &c);
+        }
         gw_adapter_attach(gw, &u->base);
         return u;
 }
@@ -295,6 +366,24 @@ static void listener_add(gw_listener *l, const char *path, bool control, const c
         l->next = l->u->listeners;
         l->u->listeners = l;
         log_debug("gateway: listening on %s (%s, %s)", path, control ? "control" : "mcp", how);
+}
+
+int gateway_set_limits(gateway *gw, const cJSON *config, corral_error *err)
+{
+        connlimit_config c[2];
+        gw_unix *u;
+        int r;
+
+        if ((r = connlimit_config_load(config, &c[0], &c[1], err)) < 0)
+                return r;
+        u = unix_adapter(gw);
+        for (int control = 0; control < 2; control++) {
+                if (connlimit_active(u->limits[control]))
+                        continue; /* set before listening; later calls keep what is in use */
+                connlimit_free(u->limits[control]);
+                u->limits[control] = connlimit_new(control ? "control" : "gateway", &c[control]);
+        }
+        return 0;
 }
 
 int gateway_listen(gateway *gw, const char *path, bool control,
