@@ -18,7 +18,7 @@ import {
 } from './lib.mjs';
 
 const USERS = ['corral-it-hog', 'corral-it-other'];
-const IDLE_S = 8 * SLOW;
+const IDLE_S = 20 * SLOW; // longer than opening 2,000 connections takes under load
 
 /* A client run as another user: opens n connections to sock, sends a ping on
  * each, and reports on stdout as JSON lines: {"opened","answered","refused"}
