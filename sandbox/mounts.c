@@ -3,6 +3,7 @@
  * minimal /dev, a fresh /proc, a capped /tmp, then pivot_root. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -230,6 +231,90 @@ static int bind_one(const sbx_bind *b, bool allow_dev)
         return 0;
 }
 
+/* The upper layer gets every directory of pkg, owned by the server: a merged
+ * directory takes its owner and mode from the upper layer, so the server can
+ * create and replace files anywhere in its code (the files themselves stay
+ * the host's until replaced).  Bounded: at most SKELETON_MAX directories. */
+#define SKELETON_MAX 100000
+static const char *skel_lower, *skel_upper;
+static size_t skel_count;
+
+static int skel_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        char dest[4096];
+        size_t n = strlen(skel_lower);
+
+        (void)st;
+        (void)ftw;
+        if (type != FTW_D || strncmp(path, skel_lower, n) != 0)
+                return 0;
+        if (++skel_count > SKELETON_MAX)
+                return 1;
+        if ((size_t)snprintf(dest, sizeof(dest), "%s%s", skel_upper, path + n) >= sizeof(dest))
+                return 0;
+        if (mkdir(dest, 0755) < 0 && errno != EEXIST)
+                return 0;
+        return 0;
+}
+
+static void make_skeleton(const char *lower, const char *upper)
+{
+        skel_lower = lower;
+        skel_upper = upper;
+        skel_count = 0;
+        if (nftw(lower, skel_visit, 16, FTW_PHYS) > 0)
+                sbx_warn("code overlay: more than %d directories; the rest stay read-only",
+                         SKELETON_MAX);
+}
+
+/* pkg as an overlay (policy "code": "overlay"): the read-only bind of pkg
+ * already in the new root is the lower layer, data/overlay/upper the upper
+ * one, so the server can write beside its code while the host's pkg never
+ * changes.  data/overlay is then hidden from the server behind an empty
+ * read-only tmpfs: changing an overlay's layers under it is undefined.
+ * 0; 1 with a warning when the kernel or the filesystem refuses (the server
+ * then runs with pkg read-only, as before); -1 when the layers cannot be
+ * hidden. */
+static int mount_code_overlay(const sbx_policy *p)
+{
+        char dir[2048], upper[2100], work[2100], target[4096], opts[8192];
+
+        /* Through the new root: NEWROOT covers the host's /tmp, where pkg
+         * and data may live. */
+        if ((size_t)snprintf(dir, sizeof(dir), NEWROOT "%s/overlay", p->data) >= sizeof(dir) ||
+            strpbrk(p->pkg, ",:\\") || strpbrk(p->data, ",:\\")) {
+                sbx_warn("code overlay: paths with ',', ':' or '\\' cannot be overlay options; "
+                         "pkg stays read-only");
+                return 1;
+        }
+        snprintf(upper, sizeof(upper), "%s/upper", dir);
+        snprintf(work, sizeof(work), "%s/work", dir);
+        snprintf(target, sizeof(target), NEWROOT "%s", p->pkg);
+        if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+            (mkdir(upper, 0755) < 0 && errno != EEXIST) ||
+            (mkdir(work, 0700) < 0 && errno != EEXIST)) {
+                sbx_warn_errno("code overlay: cannot create %s; pkg stays read-only", dir);
+                return 1;
+        }
+        make_skeleton(target, upper);
+        if ((size_t)snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,userxattr",
+                             target, upper, work) >= sizeof(opts)) {
+                sbx_warn("code overlay: paths too long; pkg stays read-only");
+                return 1;
+        }
+        if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) {
+                sbx_warn_errno("code overlay: cannot mount over %s; pkg stays read-only", p->pkg);
+                return 1;
+        }
+        if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+                  "mode=0,size=4k") < 0)
+        {
+                sbx_warn_errno("cannot hide the code overlay's layers");
+                return -1;
+        }
+        return 0;
+}
+
 static int write_file(const char *path, const char *text)
 {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -273,6 +358,8 @@ int sbx_fs_build(sbx_fs *fs, const sbx_policy *p)
         for (size_t i = 0; i < fs->n; i++)
                 if (strncmp(fs->binds[i].target, "/dev/", 5) != 0 && bind_one(&fs->binds[i], false))
                         return -1;
+        if (p->code_overlay && p->pkg && p->data && mount_code_overlay(p) < 0)
+                return -1;
 
         if (mkdir(NEWROOT "/dev", 0755) < 0 ||
             mount("tmpfs", NEWROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)

@@ -201,7 +201,7 @@ int sbx_policy_parse(sbx_policy *p, const char *json, size_t len)
 {
         cJSON *root = cJSON_ParseWithLength(json, len);
         const cJSON *f;
-        int r = 0;
+        int r = 0, code = -1;
 
         memset(p, 0, sizeof(*p));
         p->profile = xstrdup("default");
@@ -238,6 +238,12 @@ int sbx_policy_parse(sbx_policy *p, const char *json, size_t len)
                                 r = bad("network must be none or host");
                         else
                                 p->net_host = strcmp(s, "host") == 0;
+                } else if (strcmp(k, "code") == 0) {
+                        const char *s = cJSON_GetStringValue(f);
+                        if (!s || (strcmp(s, "overlay") && strcmp(s, "readonly")))
+                                r = bad("code must be overlay or readonly");
+                        else
+                                code = s[0] == 'o' ? 1 : 0;
                 } else if (strcmp(k, "uid") == 0) {
                         r = get_uint(f, k, 0x7fffffff, &u);
                         p->uid = u;
@@ -282,6 +288,12 @@ int sbx_policy_parse(sbx_policy *p, const char *json, size_t len)
                 return r;
         if (!p->name)
                 return bad("name is required");
+        /* An overlay needs somewhere to keep its upper layer. */
+        if (code < 0)
+                code = strcmp(p->profile, "strict") != 0;
+        if (code == 1 && p->pkg && !p->data)
+                return bad("code overlay needs data (its upper layer lives in data/overlay/)");
+        p->code_overlay = code == 1 && p->pkg;
         if (p->have_ids && p->gid == 0)
                 p->gid = p->uid;
         if (p->nofile < 16)

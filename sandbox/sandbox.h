@@ -31,6 +31,7 @@ typedef struct sbx_policy {
         gid_t gid;
         char *pkg;  /* NULL when absent */
         char *data; /* NULL when absent */
+        bool code_overlay; /* pkg as an overlay, its upper layer in data/overlay/ */
         char *cwd;
         sbx_mount mounts[SANDBOX_MAX_MOUNTS];
         size_t n_mounts;

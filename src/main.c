@@ -54,6 +54,9 @@ static const verb verbs[] = {
           "[--json] [--timeout SECONDS] SERVER__TOOL [JSON | KEY=VALUE...]\n"
           "  Arguments are one JSON object, or KEY=VALUE pairs (VALUE is parsed as JSON\n"
           "  when it parses, else taken as a string)." },
+        { "reset", cli_reset, "discard what a server wrote over its code", "NAME\n"
+          "  Removes the upper layer of NAME's code overlay (data/NAME/overlay/); a running\n"
+          "  server is stopped and started again.  Its data directory is kept." },
         { "logs", cli_logs, "show a server's log", "[-f] [-n LINES] NAME" },
         { "reload", cli_reload, "make the daemon reconcile with the store", "" },
         { "daemon", cli_daemon, "run the supervisor and gateway in the foreground", "" },

@@ -27,6 +27,7 @@ static const char *const kinds[] = {"npm", "smithery", "smithery-hosted", "regis
 static const char *const backends[] = {"native", "docker", "remote"};
 static const char *const profiles[] = {"default", "strict", "log", "none"};
 static const char *const networks[] = {"none", "host"};
+static const char *const codes[] = {"overlay", "readonly"};
 static const char *const restarts[] = {"on-failure", "always", "no"};
 
 static bool one_of(const char *s, const char *const *set, size_t n)
@@ -102,6 +103,7 @@ manifest *manifest_free(manifest *m)
         free(m->cwd);
         free(m->profile);
         free(m->network);
+        free(m->code);
         strv_free(m->mounts);
         free(m->restart);
         free(m->owner);
@@ -154,7 +156,7 @@ static int get_enum(const cJSON *obj, const char *key, const char *field, const 
         int r = get_str(obj, key, field, false, false, out, err);
         if (r < 0)
                 return r;
-        if (!one_of(*out, set, n)) {
+        if (*out && !one_of(*out, set, n)) {
                 char why[256];
                 size_t len = (size_t)snprintf(why, sizeof(why), "'%.64s' is not one of", *out);
                 for (size_t i = 0; i < n && len < sizeof(why); i++)
@@ -381,6 +383,8 @@ static int parse_sandbox(manifest *m, const cJSON *root, corral_error *err)
                           &m->profile, err)) < 0 ||
             (r = get_enum(sb, "network", "sandbox.network", networks, ARRAY_SIZE(networks),
                           &m->network, err)) < 0 ||
+            (r = get_enum(sb, "code", "sandbox.code", codes, ARRAY_SIZE(codes), &m->code, err)) <
+                    0 ||
             (r = get_strv(sb, "mounts", "sandbox.mounts", MAX_MOUNTS, &m->mounts, err)) < 0 ||
             (r = get_uint(sb, "memory_mb", "sandbox.memory_mb", MAX_MEMORY_MB, &m->memory_mb,
                           err)) < 0 ||
@@ -535,6 +539,8 @@ cJSON *manifest_to_json(const manifest *m)
         cJSON *sb = cJSON_AddObjectToObject(root, "sandbox");
         cJSON_AddItemToObject(sb, "profile", str_or_null(m->profile));
         cJSON_AddItemToObject(sb, "network", str_or_null(m->network));
+        if (m->code)
+                cJSON_AddStringToObject(sb, "code", m->code);
         cJSON_AddItemToObject(sb, "mounts", strv_json(m->mounts));
         cJSON_AddNumberToObject(sb, "memory_mb", m->memory_mb);
         cJSON_AddNumberToObject(sb, "pids", m->pids);
@@ -596,7 +602,8 @@ bool manifest_same_runtime(const manifest *a, const manifest *b)
             !str_eq(a->resolved_digest, b->resolved_digest) || a->n_lock != b->n_lock ||
             !str_eq(a->backend, b->backend) || !strv_eq(a->command, b->command) ||
             a->n_env != b->n_env || !str_eq(a->cwd, b->cwd) || !str_eq(a->profile, b->profile) ||
-            !str_eq(a->network, b->network) || !strv_eq(a->mounts, b->mounts) ||
+            !str_eq(a->network, b->network) || !str_eq(a->code, b->code) ||
+            !strv_eq(a->mounts, b->mounts) ||
             a->memory_mb != b->memory_mb || a->pids != b->pids || a->cpus != b->cpus ||
             !str_eq(a->restart, b->restart) || !str_eq(a->owner, b->owner) ||
             !str_eq(a->corral_version, b->corral_version))
@@ -611,4 +618,11 @@ bool manifest_same_runtime(const manifest *a, const manifest *b)
                     !str_eq(a->env[i].value, b->env[i].value))
                         return false;
         return true;
+}
+
+const char *manifest_code(const manifest *m)
+{
+        if (m->code)
+                return m->code;
+        return m->profile && strcmp(m->profile, "strict") == 0 ? "readonly" : "overlay";
 }

@@ -50,6 +50,7 @@ typedef struct manifest {
         /* sandbox policy */
         char *profile;  /* "default", "strict", "log", "none" */
         char *network;  /* "none", "host" */
+        char *code;     /* "overlay", "readonly"; NULL = by profile (manifest_code()) */
         char **mounts;  /* NULL-terminated, may be empty */
         unsigned memory_mb;
         unsigned pids;
@@ -67,6 +68,12 @@ typedef struct manifest {
  * on-failure, enabled, installed_at now, corral_version this build). */
 manifest *manifest_new(const char *name);
 manifest *manifest_free(manifest *m);
+
+/* How a native sandbox shows the server its pkg/: "overlay" (writable, the
+ * changes kept in data/NAME/overlay/, the host's pkg/ untouched) or
+ * "readonly".  m->code when set, else "readonly" for the strict profile and
+ * "overlay" for the others. */
+const char *manifest_code(const manifest *m);
 
 /* Parses and validates JSON text (len bytes, need not be NUL-terminated).
  * Returns 0 with *ret owned by the caller, or -EX_DATAERR naming the field that

@@ -22,7 +22,13 @@
  *                                 runs as outside (root launcher only);
  *                                 default sandbox_uid_for(name); as a
  *                                 non-root user always the caller's own ids
- *     "pkg":  "/host/path",       bound read-only at the SAME absolute path
+ *     "pkg":  "/host/path",       shown at the SAME absolute path, as "code" says
+ *     "code": "overlay"|"readonly", overlay (default; readonly for the strict
+ *                                 profile): pkg is writable inside through an
+ *                                 overlay whose upper layer persists in
+ *                                 data/overlay/{upper,work} (hidden inside);
+ *                                 the host's pkg never changes.  readonly: a
+ *                                 read-only bind
  *     "data": "/host/path",       bound read-write at the SAME absolute path;
  *                                 chowned to uid:gid (top directory only)
  *                                 when the launcher runs as root

@@ -38,6 +38,8 @@ int cli_daemon(cli_ctx *ctx, int argc, char **argv);
 int cli_serve(cli_ctx *ctx, int argc, char **argv);
 /* `corral token create|list|revoke` (src/cli/token.c). */
 int cli_token(cli_ctx *ctx, int argc, char **argv);
+/* `corral reset NAME` (src/cli/reset.c): discards the server's code overlay. */
+int cli_reset(cli_ctx *ctx, int argc, char **argv);
 /* `corral run NAME` (src/cli/run.c): execs corral-sandbox for one installed
  * native server on the caller's stdio; returns only on failure. */
 int cli_run(cli_ctx *ctx, int argc, char **argv);

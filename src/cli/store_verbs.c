@@ -411,6 +411,12 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
         print_env_keys(f, "env:", m);
         print_sandbox_line(f, "sandbox:", m);
         fprintf(f, "%-10s %s\n", "network:", m->network);
+        if (strcmp(m->profile, "none") != 0 && strcmp(m->backend, "native") == 0)
+                fprintf(f, "%-10s %s\n", "code:",
+                        strcmp(manifest_code(m), "overlay") == 0
+                                ? "writable overlay (changes in data/NAME/overlay/; corral reset "
+                                  "discards them)"
+                                : "read-only");
         for (size_t i = 0; m->mounts && m->mounts[i]; i++)
                 fprintf(f, "%-10s %s\n", i ? "" : "mounts:", m->mounts[i]);
         fprintf(f, "%-10s %s\n", "restart:", m->restart);

@@ -670,6 +670,7 @@ int sandbox_invocation_for(const manifest *m, const corral_paths *paths, sandbox
         cJSON_AddStringToObject(pol, "profile", m->profile ? m->profile : "default");
         cJSON_AddStringToObject(pol, "network", m->network ? m->network : "none");
         cJSON_AddStringToObject(pol, "pkg", pkg);
+        cJSON_AddStringToObject(pol, "code", manifest_code(m));
         cJSON_AddStringToObject(pol, "data", home);
         cJSON_AddStringToObject(pol, "cwd", inv->cwd);
         arr = cJSON_AddArrayToObject(pol, "mounts");
