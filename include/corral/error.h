@@ -18,7 +18,8 @@ typedef struct corral_error {
  * A second set on an already-set error keeps the first message. */
 int corral_error_set(corral_error *err, int code, const char *fmt, ...) _printf_(3, 4);
 
-/* Like corral_error_set(), appending ": strerror(errnum)". errnum is positive. */
+/* Like corral_error_set(), appending ": strerror(errnum)". errnum is positive.
+ * ENOSPC and EDQUOT always give EX_CANTCREAT (73), whatever code says. */
 int corral_error_errno(corral_error *err, int code, int errnum, const char *fmt, ...) _printf_(4, 5);
 
 /* Prefixes an already-set message with "prefix: " (context as the error bubbles up). */

@@ -1,4 +1,5 @@
 /* One-line error messages carried up to the CLI. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,11 @@ int corral_error_set(corral_error *err, int code, const char *fmt, ...)
 int corral_error_errno(corral_error *err, int code, int errnum, const char *fmt, ...)
 {
         va_list ap;
+        /* A full disk or quota is "can't create" wherever it shows up
+         * (sysexits EX_CANTCREAT), never an I/O or data error: one exit
+         * code for ENOSPC on every path (issue 9). */
+        if (errnum == ENOSPC || errnum == EDQUOT)
+                code = EX_CANTCREAT;
         va_start(ap, fmt);
         int r = verror(err, code, errnum, fmt, ap);
         va_end(ap);
