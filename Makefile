@@ -38,6 +38,13 @@ CFLAGS     += -std=c11 -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wno-unused-p
               -D_GNU_SOURCE -DCORRAL_VERSION='"$(VERSION)"' -I$(BUILD)/gen -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
 LDLIBS     += $(PKG_LIBS)
 
+# libFuzzer builds (make fuzz): clang, every object instrumented for coverage.
+ifeq ($(SANITIZE),fuzz)
+CFLAGS     += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+WERROR     := -Wno-error
+LDFLAGS    += -fsanitize=address,undefined
+endif
+
 ifeq ($(SANITIZE),1)
 CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS    += -fsanitize=address,undefined
@@ -56,8 +63,16 @@ BINS       := $(BUILD)/corral $(if $(SBX_SRCS),$(BUILD)/corral-sandbox)
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check check-unit check-integration check-asan check-packaging demo install \
-        uninstall dist clean format FORCE
+# Fuzz harnesses (tests/fuzz/fuzz_NAME.c, one per parser of outside input)
+# and their corpora (tests/fuzz/corpus/NAME/: seeds and every crash found).
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_TIME  ?= 60
+FUZZ_REGRESS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-regress/fuzz_%)
+FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+.PHONY: all deps check check-unit check-integration check-asan check-packaging check-fuzz-corpus \
+        fuzz fuzz-build demo install uninstall dist clean format FORCE
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/gen/corral/build_config.h
@@ -92,6 +107,34 @@ $(BUILD)/tests/test_syscalls: $(BUILD)/obj/tests/unit/test_syscalls.o $(BUILD)/o
 		$(BUILD)/libcorral.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+# The policy harness needs the launcher's parser (sandbox/policy.c).
+$(BUILD)/fuzz-regress/fuzz_policy $(BUILD)/fuzz/fuzz_policy: $(BUILD)/obj/sandbox/policy.o
+
+# Regression: each harness over its corpus once, with the normal compiler
+# (a plain main), part of check-unit's run and of the ASan rerun.
+$(BUILD)/fuzz-regress/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/corpus_main.o $(BUILD)/libcorral.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libcorral.a $(LDLIBS)
+
+check-fuzz-corpus: $(FUZZ_REGRESS)
+	@for n in $(FUZZ_NAMES); do \
+		$(BUILD)/fuzz-regress/fuzz_$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+# libFuzzer: clang with -fsanitize=fuzzer,address,undefined; FUZZ_TIME
+# seconds per harness (default 60), new inputs kept in build/fuzz/corpus/NAME,
+# crashes in build/fuzz/crashes/ (copy them into tests/fuzz/corpus/NAME).
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/libcorral.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(BUILD)/libcorral.a $(LDLIBS)
+
+fuzz:
+	@scripts/install-deps --fuzz
+	CFLAGS="-O1 -g" $(MAKE) --no-print-directory BUILD=build/fuzz-build CC=clang SANITIZE=fuzz fuzz-build
+	@FUZZ_TIME=$(FUZZ_TIME) scripts/run-fuzz build/fuzz-build/fuzz $(FUZZ_NAMES)
+
+fuzz-build: $(FUZZ_BINS)
 
 deps:
 	@scripts/install-deps
