@@ -290,7 +290,7 @@ int sbx_policy_parse(sbx_policy *p, const char *json, size_t len)
                 return bad("name is required");
         /* An overlay needs somewhere to keep its upper layer. */
         if (code < 0)
-                code = strcmp(p->profile, "strict") != 0;
+                code = strcmp(p->profile, "strict") != 0 && p->data;
         if (code == 1 && p->pkg && !p->data)
                 return bad("code overlay needs data (its upper layer lives in data/overlay/)");
         p->code_overlay = code == 1 && p->pkg;

@@ -23,8 +23,9 @@
  *                                 default sandbox_uid_for(name); as a
  *                                 non-root user always the caller's own ids
  *     "pkg":  "/host/path",       shown at the SAME absolute path, as "code" says
- *     "code": "overlay"|"readonly", overlay (default; readonly for the strict
- *                                 profile): pkg is writable inside through an
+ *     "code": "overlay"|"readonly", overlay (default when data is given;
+ *                                 readonly for the strict profile or without
+ *                                 data): pkg is writable inside through an
  *                                 overlay whose upper layer persists in
  *                                 data/overlay/{upper,work} (hidden inside);
  *                                 the host's pkg never changes.  readonly: a
