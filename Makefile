@@ -149,9 +149,10 @@ check: deps
 	@echo "make check: all suites passed"
 
 # The auth unit test runs a real authorization server from npm (a fixture).
-check-unit: $(UNIT_BINS)
+check-unit: $(UNIT_BINS) $(FUZZ_REGRESS)
 	@scripts/fetch-fixtures >/dev/null
 	@scripts/run-unit $(UNIT_BINS)
+	@$(MAKE) --no-print-directory check-fuzz-corpus
 
 check-integration: $(BINS)
 	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) scripts/run-integration
