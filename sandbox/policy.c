@@ -219,11 +219,22 @@ int sbx_policy_parse(sbx_policy *p, const char *json, size_t len)
                 const char *k = f->string;
                 unsigned u = 0;
 
+                /* A key given twice is ambiguous (and a second "mounts" would
+                 * add past SANDBOX_MAX_MOUNTS): refused, as is every doubt in
+                 * a policy. */
+                for (const cJSON *g = root->child; g != f; g = g->next)
+                        if (strcmp(g->string, k) == 0)
+                                r = bad("a key appears twice");
+                if (r)
+                        break;
+
                 if (strcmp(k, "name") == 0) {
                         if (!cJSON_IsString(f) || !valid_name(f->valuestring))
                                 r = bad("name must match [a-z0-9][a-z0-9-]{0,47}");
-                        else
+                        else {
+                                free(p->name); /* a repeated key: the last wins */
                                 p->name = xstrdup(f->valuestring);
+                        }
                 } else if (strcmp(k, "profile") == 0) {
                         const char *s = cJSON_GetStringValue(f);
                         if (!s || (strcmp(s, "default") && strcmp(s, "strict") && strcmp(s, "log")))
