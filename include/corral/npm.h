@@ -130,7 +130,12 @@ int npm_unpacked_extract(const char *cache_dir, const char *key, int fd, const c
 
 /* ---- the tree (resolvers/npm/tree.c) ------------------------------------ */
 
-typedef enum { NPM_DEP_PROD, NPM_DEP_OPTIONAL, NPM_DEP_PEER } npm_dep_kind;
+typedef enum {
+        NPM_DEP_PROD,
+        NPM_DEP_OPTIONAL,
+        NPM_DEP_PEER,
+        NPM_DEP_PEER_OPTIONAL, /* peerDependenciesMeta optional */
+} npm_dep_kind;
 
 typedef struct npm_dep {
         const char *name;
@@ -147,6 +152,7 @@ typedef struct npm_version {
         size_t n_deps;
         bool platform_ok; /* os/cpu/libc match the host */
         void *data;       /* the resolver's own (the packument version object) */
+        bool engine_unmet; /* engines.node refuses this host's node */
 } npm_version;
 
 /* Picks the version of name for range (a range or a dist-tag): 1 with *ret,
@@ -155,33 +161,60 @@ typedef struct npm_version {
 typedef int (*npm_pick_fn)(void *userdata, const char *name, const char *range,
                            const npm_version **ret, corral_error *err);
 
-typedef struct npm_node {
+typedef struct npm_node npm_node;
+
+/* A dependency of a node, resolved (to) by node_modules lookup from its
+ * dependent, as node's require() would find it. */
+typedef struct npm_edge {
+        const char *name;
+        const char *range;
+        npm_dep_kind kind;
+        npm_node *from;
+        npm_node *to;         /* NULL: missing */
+        bool peer_conflicted; /* a peer left unmet on purpose (npm warns) */
+} npm_edge;
+
+struct npm_node {
         const char *name;
         const npm_version *v;
-        struct npm_node *parent;
-        struct npm_node **children; /* sorted by name */
+        npm_node *parent;
+        npm_node **children; /* sorted by name */
         size_t n_children;
         char *path; /* "node_modules/a/node_modules/b"; "" for the root */
         unsigned depth;
-        bool visited; /* its dependencies are placed */
-        /* edges resolved so far, for the shadowing check */
-        const char **edge_names;
-        struct npm_node **edge_targets;
+        npm_edge *edges; /* its dependencies, in npm's order */
         size_t n_edges;
-} npm_node;
+        npm_edge **in; /* edges that resolve to it */
+        size_t n_in;
+        /* optional: every path from the root to it passes an optional edge;
+         * inert: not installed on this host (an optional package, or one
+         * only it needs, whose os/cpu/libc or engines do not fit), but
+         * listed in the lock for other hosts */
+        bool optional, inert;
+        /* the builder's own */
+        bool seen, is_vr;
+        npm_node *vr;       /* its cached virtual root */
+        npm_node *next_all; /* every node allocated, for npm_tree_free() */
+        unsigned mark;
+};
 
-/* Builds the hoisted tree npm >= 7 builds for a root whose dependencies are
- * root->deps: breadth-first, each dependency reusing the copy visible from its
- * dependent when that satisfies the range, else placed at the highest
- * ancestor where no other version of the name sits and no descendant would be
- * shadowed (nesting on conflicts).  Peer dependencies are placed beside their
- * dependent or higher; optional ones are skipped when unresolvable or on a
- * platform mismatch.  At most max_nodes packages.  *ret owned
- * (npm_tree_free()).  0 or the pick function's / -EX_DATAERR code. */
+/* Builds the ideal tree `npm install --omit=dev` (arborist, npm >= 7)
+ * builds for a root whose dependencies are root->deps, with arborist's
+ * placement rules (tree.c, place.c): nodes are visited shallowest first, in
+ * path order; each missing or invalid dependency is resolved with its peer
+ * set in a virtual root and placed at the highest level where it and its
+ * peers (as a group) fit, replacing a current copy when every dependent
+ * accepts the new one (which is how a peer pulls an older version up),
+ * nesting it otherwise; duplicates that became unnecessary are pruned.
+ * Optional packages that do not fit this host are kept in the tree, marked
+ * inert.  At most max_nodes placements.  *ret owned (npm_tree_free()).  0,
+ * the pick function's code, or -EX_DATAERR (too many packages, an
+ * unresolvable conflict of the root's own dependencies). */
 int npm_tree_build(npm_node **ret, const npm_version *root, npm_pick_fn pick, void *userdata,
                    size_t max_nodes, corral_error *err);
 npm_node *npm_tree_free(npm_node *root);
-/* Calls fn for every package node (not the root) in path order; stops on < 0. */
+/* Calls fn for every package node (not the root) in path order, inert ones
+ * included; stops on < 0. */
 int npm_tree_walk(const npm_node *root, int (*fn)(const npm_node *n, void *ud), void *ud);
 
 /* ---- registry configuration (resolvers/npm/config.c) ------------------- */

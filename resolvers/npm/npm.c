@@ -459,6 +459,9 @@ typedef struct collect_ctx {
 static int collect_node(const npm_node *n, void *ud)
 {
         collect_ctx *cc = ud;
+        /* Not for this host (listed in the lock only, see below). */
+        if (n->inert)
+                return 0;
         const cJSON *vj = n->v->data;
         const cJSON *dist = json_get_object(vj, "dist");
         const char *url = json_get_string(dist, "tarball");

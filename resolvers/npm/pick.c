@@ -62,12 +62,15 @@ void npm_host_platform(ctx *c)
         snprintf(c->host_cpu, sizeof(c->host_cpu), "%s", cpu);
 }
 
+static bool engine_ok(const ctx *c, const cJSON *vj);
+
 static npm_version *build_version(ctx *c, const cJSON *vj, const char *name, const char *version)
 {
         npm_version *v = xcalloc(1, sizeof(*v));
         v->name = name;
         v->version = version;
         v->data = (void *)vj;
+        v->engine_unmet = !engine_ok(c, vj);
         const cJSON *libc = cJSON_GetObjectItemCaseSensitive(vj, "libc");
         v->platform_ok = check_list(cJSON_GetObjectItemCaseSensitive(vj, "os"), c->host_os) &&
                          check_list(cJSON_GetObjectItemCaseSensitive(vj, "cpu"), c->host_cpu) &&
@@ -92,12 +95,15 @@ static npm_version *build_version(ctx *c, const cJSON *vj, const char *name, con
                 {
                         if (!cJSON_IsString(d) || !d->string || v->n_deps >= MAX_DEPS_PER_VERSION)
                                 continue;
-                        if (kinds[k].kind == NPM_DEP_PEER &&
+                        npm_dep_kind kind = kinds[k].kind;
+                        /* Optional peers are not installed for themselves,
+                         * but npm weighs them when placing their set. */
+                        if (kind == NPM_DEP_PEER &&
                             json_get_bool(json_get_object(meta, d->string), "optional", false))
-                                continue;
+                                kind = NPM_DEP_PEER_OPTIONAL;
                         v->deps = xrealloc(v->deps, (v->n_deps + 1) * sizeof(*v->deps));
                         v->deps[v->n_deps++] = (npm_dep){
-                                .name = d->string, .range = d->valuestring, .kind = kinds[k].kind};
+                                .name = d->string, .range = d->valuestring, .kind = kind};
                 }
         }
         return v;

@@ -119,89 +119,11 @@ static void test_tar_entries(void **state)
         }
 }
 
-/* ---- hoisting --------------------------------------------------------------- */
-
-/* A synthetic registry: exact versions per name, picked by the highest one
- * whose major matches the range "^N" or equals "N.x". */
-static npm_dep deps_a[] = {{"c", "^1", NPM_DEP_PROD}};
-static npm_dep deps_b[] = {{"c", "^2", NPM_DEP_PROD}, {"d", "^1", NPM_DEP_PROD}};
-static npm_dep deps_d[] = {{"c", "^2", NPM_DEP_PROD}};
-static npm_dep deps_e[] = {{"p", "^1", NPM_DEP_PEER}, {"opt", "^1", NPM_DEP_OPTIONAL},
-                           {"win", "^1", NPM_DEP_OPTIONAL}};
-static npm_version registry_versions[] = {
-        {"a", "1.0.0", deps_a, 1, true, NULL}, {"b", "1.0.0", deps_b, 2, true, NULL},
-        {"c", "1.0.0", NULL, 0, true, NULL},   {"c", "2.0.0", NULL, 0, true, NULL},
-        {"d", "1.0.0", deps_d, 1, true, NULL}, {"e", "1.0.0", deps_e, 3, true, NULL},
-        {"p", "1.0.0", NULL, 0, true, NULL},   {"win", "1.0.0", NULL, 0, false, NULL},
-};
-
-static int test_pick(void *ud, const char *name, const char *range, const npm_version **ret,
-                     corral_error *err)
-{
-        int major = range[0] == '^' ? range[1] - '0' : range[0] - '0';
-        const npm_version *best = NULL;
-        for (size_t i = 0; i < ARRAY_SIZE(registry_versions); i++)
-                if (strcmp(registry_versions[i].name, name) == 0 &&
-                    registry_versions[i].version[0] - '0' == major)
-                        best = &registry_versions[i];
-        if (!best) {
-                corral_error_set(err, EX_NOINPUT, "no version of %s matches %s", name, range);
-                return 0;
-        }
-        *ret = best;
-        return 1;
-}
-
-static int dump(const npm_node *n, void *ud)
-{
-        char *buf = ud;
-        size_t len = strlen(buf);
-        snprintf(buf + len, 1024 - len, "%s@%s;", n->path, n->v->version);
-        return 0;
-}
-
-static void test_hoisting(void **state)
-{
-        /* root → a, b, e: a wants c@1, b wants c@2 and d; d wants c@2.  c@1
-         * is hoisted first (a sorts before b), so c@2 nests under b, and d
-         * (hoisted to the top) gets its own c@2 since b's is not visible. */
-        npm_dep root_deps[] = {{"b", "^1", NPM_DEP_PROD},
-                               {"a", "^1", NPM_DEP_PROD},
-                               {"e", "^1", NPM_DEP_PROD}};
-        npm_version root = {"root", "0.0.0", root_deps, 3, true, NULL};
-        npm_node *tree = NULL;
-        corral_error err = {0};
-        assert_int_equal(npm_tree_build(&tree, &root, test_pick, NULL, 100, &err), 0);
-        char buf[1024] = "";
-        npm_tree_walk(tree, dump, buf);
-        assert_string_equal(buf, "node_modules/a@1.0.0;"
-                                 "node_modules/b@1.0.0;"
-                                 "node_modules/b/node_modules/c@2.0.0;"
-                                 "node_modules/c@1.0.0;"
-                                 "node_modules/d@1.0.0;"
-                                 "node_modules/d/node_modules/c@2.0.0;"
-                                 "node_modules/e@1.0.0;"
-                                 "node_modules/p@1.0.0;");
-        npm_tree_free(tree);
-
-        /* The package cap. */
-        assert_int_equal(npm_tree_build(&tree, &root, test_pick, NULL, 3, &err), -EX_DATAERR);
-        assert_non_null(strstr(err.msg, "more than 3 packages"));
-
-        /* A missing non-optional dependency fails, naming the chain. */
-        npm_dep bad_deps[] = {{"nope", "^1", NPM_DEP_PROD}};
-        npm_version bad = {"root", "0.0.0", bad_deps, 1, true, NULL};
-        corral_error_clear(&err);
-        assert_int_equal(npm_tree_build(&tree, &bad, test_pick, NULL, 100, &err), -EX_NOINPUT);
-        assert_non_null(strstr(err.msg, "nope"));
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_integrity),
                 cmocka_unit_test(test_tar_entries),
-                cmocka_unit_test(test_hoisting),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
