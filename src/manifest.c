@@ -89,6 +89,9 @@ manifest *manifest_free(manifest *m)
                 free(m->lock[i].integrity);
                 free(m->lock[i].resolved);
                 free(m->lock[i].path);
+                strv_free(m->lock[i].os);
+                strv_free(m->lock[i].cpu);
+                strv_free(m->lock[i].libc);
         }
         free(m->lock);
         strv_free(m->scripts_skipped);
@@ -312,8 +315,13 @@ static int parse_source(manifest *m, const cJSON *root, corral_error *err)
                                  &l->integrity, err)) < 0 ||
                     (r = get_str(e, "resolved", "source.lock[].resolved", false, true,
                                  &l->resolved, err)) < 0 ||
-                    (r = get_str(e, "path", "source.lock[].path", false, true, &l->path, err)) < 0)
+                    (r = get_str(e, "path", "source.lock[].path", false, true, &l->path, err)) < 0 ||
+                    (r = get_strv(e, "os", "source.lock[].os", 64, &l->os, err)) < 0 ||
+                    (r = get_strv(e, "cpu", "source.lock[].cpu", 64, &l->cpu, err)) < 0 ||
+                    (r = get_strv(e, "libc", "source.lock[].libc", 64, &l->libc, err)) < 0)
                         return r;
+                l->optional = json_get_bool(e, "optional", false);
+                l->inert = json_get_bool(e, "inert", false);
         }
         r = get_strv(src, "scripts_skipped", "source.scripts_skipped", MAX_LOCK,
                      &m->scripts_skipped, err);
@@ -521,6 +529,16 @@ cJSON *manifest_to_json(const manifest *m)
                         cJSON_AddStringToObject(e, "resolved", m->lock[i].resolved);
                 if (m->lock[i].path)
                         cJSON_AddStringToObject(e, "path", m->lock[i].path);
+                if (m->lock[i].optional)
+                        cJSON_AddBoolToObject(e, "optional", true);
+                if (m->lock[i].inert)
+                        cJSON_AddBoolToObject(e, "inert", true);
+                if (m->lock[i].os)
+                        cJSON_AddItemToObject(e, "os", strv_json(m->lock[i].os));
+                if (m->lock[i].cpu)
+                        cJSON_AddItemToObject(e, "cpu", strv_json(m->lock[i].cpu));
+                if (m->lock[i].libc)
+                        cJSON_AddItemToObject(e, "libc", strv_json(m->lock[i].libc));
                 cJSON_AddItemToArray(lock, e);
         }
         if (m->scripts_skipped)

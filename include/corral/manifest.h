@@ -17,6 +17,12 @@ typedef struct manifest_lock_entry {
         char *integrity; /* may be NULL */
         char *resolved;  /* where it came from (npm: tarball URL); may be NULL */
         char *path;      /* where it sits under pkg/ (npm: node_modules/a/node_modules/b); may be NULL */
+        /* npm: what its package-lock would say to reproduce the tree on
+         * another host: an optional package (only optional paths lead to
+         * it), its os/cpu/libc lists (NULL = any), and whether this host
+         * left it out (inert: its platform or engines do not fit here). */
+        bool optional, inert;
+        char **os, **cpu, **libc;
 } manifest_lock_entry;
 
 typedef struct manifest_env {

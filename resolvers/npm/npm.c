@@ -37,6 +37,10 @@ typedef struct tarball {
         char *tmp_path;
         npm_hasher *hasher;
         int write_errno;
+        /* for the lock: an optional package, its platform lists, and
+         * whether this host leaves it out */
+        bool optional, inert;
+        char **os, **cpu, **libc;
 } tarball;
 
 /* ---- progress ----------------------------------------------------------- */
@@ -232,8 +236,13 @@ static int fetch_tarballs(ctx *c, tarball *ts, size_t n, corral_error *err)
         int r = 0;
         size_t next = 0;
         while (r >= 0 && (next < n || c->http.active > 0)) {
-                while (r >= 0 && next < n && c->http.active < MAX_TARBALL_TRANSFERS)
+                while (r >= 0 && next < n && c->http.active < MAX_TARBALL_TRANSFERS) {
+                        if (ts[next].inert) {
+                                next++;
+                                continue;
+                        }
                         r = tarball_start(c, &ts[next++], err);
+                }
                 if (r >= 0 && c->http.active > 0)
                         r = npm_http_step(&c->http, 200, err);
         }
@@ -456,12 +465,28 @@ typedef struct collect_ctx {
         corral_error *err;
 } collect_ctx;
 
+/* os/cpu/libc as the lock keeps them: a string or an array of strings
+ * becomes a list (capped); anything else, none. */
+static char **platform_list(const cJSON *j)
+{
+        if (cJSON_IsString(j))
+                return strv_push(NULL, j->valuestring);
+        char **v = NULL;
+        const cJSON *e;
+        size_t n = 0;
+        if (!cJSON_IsArray(j))
+                return NULL;
+        cJSON_ArrayForEach(e, j)
+        {
+                if (cJSON_IsString(e) && n++ < 64)
+                        v = strv_push(v, e->valuestring);
+        }
+        return v;
+}
+
 static int collect_node(const npm_node *n, void *ud)
 {
         collect_ctx *cc = ud;
-        /* Not for this host (listed in the lock only, see below). */
-        if (n->inert)
-                return 0;
         const cJSON *vj = n->v->data;
         const cJSON *dist = json_get_object(vj, "dist");
         const char *url = json_get_string(dist, "tarball");
@@ -477,6 +502,11 @@ static int collect_node(const npm_node *n, void *ud)
                 return r;
         }
         t.path = xstrdup(n->path);
+        t.optional = n->optional;
+        t.inert = n->inert;
+        t.os = platform_list(cJSON_GetObjectItemCaseSensitive(vj, "os"));
+        t.cpu = platform_list(cJSON_GetObjectItemCaseSensitive(vj, "cpu"));
+        t.libc = platform_list(cJSON_GetObjectItemCaseSensitive(vj, "libc"));
         t.name = xstrdup(n->v->name);
         t.version = xstrdup(n->v->version);
         t.url = xstrdup(url);
@@ -503,11 +533,15 @@ static void tarballs_free(tarball *ts, size_t n)
                 free(ts[i].url);
                 free(ts[i].integrity);
                 free(ts[i].cache_file);
+                strv_free(ts[i].os);
+                strv_free(ts[i].cpu);
+                strv_free(ts[i].libc);
         }
         free(ts);
 }
 
-static int from_lock(store *s, const manifest *m, tarball **ret, size_t *ret_n, corral_error *err)
+static int from_lock(ctx *c, store *s, const manifest *m, tarball **ret, size_t *ret_n,
+                     corral_error *err)
 {
         manifest *old = NULL;
         int r = store_load(s, m->name, &old, err);
@@ -540,6 +574,11 @@ static int from_lock(store *s, const manifest *m, tarball **ret, size_t *ret_n, 
                 if (r < 0)
                         break;
                 t.path = xstrdup(l->path);
+                t.optional = l->optional;
+                t.os = strv_copy(l->os);
+                t.cpu = strv_copy(l->cpu);
+                t.libc = strv_copy(l->libc);
+                t.inert = l->optional && !npm_platform_fits_strv(c, t.os, t.cpu, t.libc);
                 t.name = xstrdup(l->name);
                 t.version = xstrdup(l->version);
                 t.url = xstrdup(l->resolved);
@@ -635,7 +674,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
         }
 
         if (opt->frozen) {
-                r = from_lock(s, m, &ts, &n_ts, err);
+                r = from_lock(&c, s, m, &ts, &n_ts, err);
         } else {
                 /* npm-package-arg reads a bare name as the range "*" (the latest tag
                  * when it fits, else the best version by npm-pick-manifest). */
@@ -676,7 +715,8 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 goto out;
 
         for (size_t i = 0; i < n_ts; i++)
-                post_install(&c, ts[i].path, &p);
+                if (!ts[i].inert)
+                        post_install(&c, ts[i].path, &p);
 
         top_path = xasprintf("node_modules/%s", spec->name);
         for (size_t i = 0; i < n_ts; i++)
@@ -705,6 +745,11 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 m->lock[i].integrity = xstrdup(ts[i].integrity);
                 m->lock[i].resolved = xstrdup(ts[i].url);
                 m->lock[i].path = xstrdup(ts[i].path);
+                m->lock[i].optional = ts[i].optional;
+                m->lock[i].inert = ts[i].inert;
+                m->lock[i].os = steal_pointer(&ts[i].os);
+                m->lock[i].cpu = steal_pointer(&ts[i].cpu);
+                m->lock[i].libc = steal_pointer(&ts[i].libc);
         }
         if (opt->allow_scripts && p.skipped) {
                 /* --allow-scripts: inside the sandbox only (scripts.c). */

@@ -125,6 +125,8 @@ void npm_docs_free(ctx *c);
 
 /* pick.c: the host's os/cpu in npm's names. */
 void npm_host_platform(ctx *c);
+/* Do os/cpu/libc lists (NULL: any; "!x" negations) admit this host? */
+bool npm_platform_fits_strv(const ctx *c, char **os, char **cpu, char **libc);
 /* Version choice of npm-pick-manifest (see pick.c): 1 with *ret, 0 with err
  * when nothing matches, or a negative code. */
 int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,

@@ -43,6 +43,34 @@ static bool check_list(const cJSON *list, const char *value)
         return match || negated == n;
 }
 
+static cJSON *list_json(char **v)
+{
+        if (!v)
+                return NULL;
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; v[i]; i++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+        return a;
+}
+
+static bool platform_fits(const ctx *c, const cJSON *os, const cJSON *cpu, const cJSON *libc)
+{
+        return check_list(os, c->host_os) && check_list(cpu, c->host_cpu) &&
+#ifdef __GLIBC__
+               check_list(libc, "glibc");
+#else
+               check_list(libc, "musl");
+#endif
+}
+
+bool npm_platform_fits_strv(const ctx *c, char **os, char **cpu, char **libc)
+{
+        _cleanup_json_ cJSON *o = list_json(os);
+        _cleanup_json_ cJSON *p = list_json(cpu);
+        _cleanup_json_ cJSON *l = list_json(libc);
+        return platform_fits(c, o, p, l);
+}
+
 void npm_host_platform(ctx *c)
 {
         snprintf(c->host_os, sizeof(c->host_os), "linux");
@@ -71,14 +99,9 @@ static npm_version *build_version(ctx *c, const cJSON *vj, const char *name, con
         v->version = version;
         v->data = (void *)vj;
         v->engine_unmet = !engine_ok(c, vj);
-        const cJSON *libc = cJSON_GetObjectItemCaseSensitive(vj, "libc");
-        v->platform_ok = check_list(cJSON_GetObjectItemCaseSensitive(vj, "os"), c->host_os) &&
-                         check_list(cJSON_GetObjectItemCaseSensitive(vj, "cpu"), c->host_cpu) &&
-#ifdef __GLIBC__
-                         check_list(libc, "glibc");
-#else
-                         check_list(libc, "musl");
-#endif
+        v->platform_ok = platform_fits(c, cJSON_GetObjectItemCaseSensitive(vj, "os"),
+                                       cJSON_GetObjectItemCaseSensitive(vj, "cpu"),
+                                       cJSON_GetObjectItemCaseSensitive(vj, "libc"));
         static const struct {
                 const char *key;
                 npm_dep_kind kind;

@@ -19,6 +19,8 @@
 //          version that suits this node is taken, for the root and for a
 //          dependency; when no version suits, the highest is taken, a warning
 //          is printed and the manifest records it.
+//   app-n  optional packages of other platforms: in the lock (optional,
+//          inert, with their os/cpu), not installed; --frozen agrees.
 //   app-g  a peer set placed as a group: k needs g and h@^2; g has the peer
 //          i, i the peer h@^2; the top holds h@1, so g cannot be hoisted
 //          (its peer's peer would meet h@1) and stays under k with i and h@2.
@@ -123,6 +125,14 @@ describe('npm: placement rules against real npm', { timeout: 300000 }, () => {
     pub('toonew', '1.0.0', { ...BIN, engines: { node: '>=998' } }, { files: FILES });
     pub('toonew', '1.1.0', { ...BIN, engines: { node: '>=999' } }, { files: FILES });
 
+    // app-n: optional platform packages, one per os (native's helper only
+    // the win32 one needs).
+    pub('native-win', '1.0.0', { os: ['win32'], cpu: ['x64'], dependencies: { 'win-helper': '^1.0.0' } });
+    pub('win-helper', '1.0.0');
+    pub('native-linux', '1.0.0', { os: ['linux'] });
+    pub('app-n', '1.0.0', { ...BIN,
+      optionalDependencies: { 'native-win': '^1.0.0', 'native-linux': '^1.0.0' } }, { files: FILES });
+
     // app-g: a peer set checked as a group.
     pub('h', '1.0.0');
     pub('h', '2.0.0');
@@ -169,6 +179,34 @@ describe('npm: placement rules against real npm', { timeout: 300000 }, () => {
         want);
     });
   }
+
+  test('the lock lists optional packages of other platforms, not installed', async () => {
+    const mine = await corralTree('app-n', 'app-n');
+    const want = ['node_modules/app-n app-n@1.0.0', 'node_modules/native-linux native-linux@1.0.0'];
+    assert.deepEqual(mine.tree, want);
+    assert.deepEqual(await npmTree('app-n'), want);
+    const lock = Object.fromEntries(mine.manifest.source.lock.map((l) => [l.path, l]));
+    assert.deepEqual(Object.keys(lock).sort(), ['node_modules/app-n', 'node_modules/native-linux',
+      'node_modules/native-win', 'node_modules/win-helper']);
+    assert.equal(lock['node_modules/native-win'].inert, true);
+    assert.equal(lock['node_modules/native-win'].optional, true);
+    assert.deepEqual(lock['node_modules/native-win'].os, ['win32']);
+    assert.deepEqual(lock['node_modules/native-win'].cpu, ['x64']);
+    assert.match(lock['node_modules/native-win'].integrity, /^sha512-/);
+    assert.equal(lock['node_modules/win-helper'].inert, true);
+    assert.deepEqual(lock['node_modules/native-linux'].os, ['linux']);
+    assert.equal(lock['node_modules/native-linux'].inert, undefined);
+    assert.equal(lock['node_modules/app-n'].optional, undefined);
+    // --frozen decides from the lock alone: the linux package, not win32's
+    // (the lock has no dependency edges, so a helper only an other-platform
+    // package needs is installed anyway: see the README).
+    const r = await corral(['install', 'npm:app-n', '--name', 'app-n', '--frozen',
+      '--yes', '--json', '--registry', reg.url], { root, timeout: 120000 });
+    expectExit(r, 0, 'frozen install');
+    const frozen = places(path.join(root, 'servers/app-n/pkg/node_modules'));
+    assert.ok(frozen.includes('node_modules/native-linux native-linux@1.0.0'), frozen.join(', '));
+    assert.ok(!frozen.some((p) => p.startsWith('node_modules/native-win ')), frozen.join(', '));
+  });
 
   test('engines: nothing suits this node → the highest, a warning, recorded', async () => {
     const mine = await corralTree('toonew', 'toonew');
