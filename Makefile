@@ -72,7 +72,7 @@ FUZZ_REGRESS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-regress/fuzz_%)
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all deps check check-unit check-integration check-asan check-packaging check-fuzz-corpus \
-        fuzz fuzz-build demo install uninstall dist clean format FORCE
+        check-npm-corpus fuzz fuzz-build demo install uninstall dist clean format FORCE
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/gen/corral/build_config.h
@@ -145,6 +145,7 @@ deps:
 check: deps
 	$(MAKE) --no-print-directory check-unit check-integration
 	$(MAKE) --no-print-directory check-packaging
+	$(MAKE) --no-print-directory check-npm-corpus
 	$(MAKE) --no-print-directory check-asan
 	@echo "make check: all suites passed"
 
@@ -156,6 +157,13 @@ check-unit: $(UNIT_BINS) $(FUZZ_REGRESS)
 
 check-integration: $(BINS)
 	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) scripts/run-integration
+
+# corral's tree against npm's for a corpus of popular MCP servers, place by
+# place (tests/integration/corpus/); run once, never under ASan.  Both caches
+# persist (see the test), so a rerun is quick.
+check-npm-corpus: $(BINS)
+	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration \
+		tests/integration/corpus/npm-corpus.test.mjs
 
 check-asan:
 	CFLAGS="-O1 -g" $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 check-unit check-integration
