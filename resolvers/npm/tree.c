@@ -65,6 +65,13 @@ npm_node *tree_node_new(builder *b, const char *name, const npm_version *v)
         load_edges(n);
         n->next_all = b->all;
         b->all = n;
+        /* Each placement resolves a few virtual copies; a registry whose
+         * peers make placements undo each other forever is stopped here. */
+        if (++b->allocs > 64 * b->max + 1024 && b->r >= 0)
+                b->r = corral_error_set(b->err, EX_DATAERR,
+                                        "refusing the install: the dependency tree does not "
+                                        "settle (more than %zu nodes tried)",
+                                        64 * b->max + 1024);
         return n;
 }
 
@@ -728,6 +735,8 @@ int npm_tree_build(npm_node **ret, const npm_version *root_v, npm_pick_fn pick, 
                         continue;
                 n->seen = true;
                 r = build_step(&b, n);
+                if (r >= 0 && b.r < 0)
+                        r = b.r;
         }
         free(b.queue);
         /* The root heads the allocation chain, so npm_tree_free() frees all. */

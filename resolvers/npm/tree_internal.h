@@ -23,6 +23,7 @@ typedef struct builder {
         void *ud;
         npm_node *all; /* allocation chain (root->next_all continues it) */
         size_t count, max;
+        size_t allocs; /* nodes made, virtual ones included (capped) */
         npm_node **queue;
         size_t n_queue;
         bool sorted;
