@@ -111,7 +111,8 @@ static cp_result can_place_peers(cpd *c, cp_result state)
                 return (cp_result)(c->peers_done - 1);
         size_t np = c->n_peer_path + 1;
         _cleanup_free_ npm_node **path = xcalloc(np + 1, sizeof(*path));
-        memcpy(path, c->peer_path, c->n_peer_path * sizeof(*path));
+        if (c->n_peer_path)
+                memcpy(path, c->peer_path, c->n_peer_path * sizeof(*path));
         path[c->n_peer_path] = c->dep;
         bool conflict = false;
         for (size_t i = 0; i < c->dep->n_edges; i++) {
@@ -355,7 +356,9 @@ static void prune_dedupable(pd *p, npm_node *n, bool descend)
         if (descend) {
                 size_t nk = n->n_children;
                 _cleanup_free_ npm_node **kids = xcalloc(nk + 1, sizeof(*kids));
-                memcpy(kids, n->children, nk * sizeof(*kids));
+                if (nk)
+                        if (nk)
+                                memcpy(kids, n->children, nk * sizeof(*kids));
                 for (size_t i = 0; i < nk; i++)
                         prune_dedupable(p, kids[i], true);
         }
@@ -553,7 +556,9 @@ static pd *pd_new(builder *b, npm_edge *edge, npm_node *dep, pd *parent)
                 if (n->parent && tree_in_real(b, n)) {
                         size_t nk = n->n_children;
                         _cleanup_free_ npm_node **kids = xcalloc(nk + 1, sizeof(*kids));
-                        memcpy(kids, n->children, nk * sizeof(*kids));
+                        if (nk)
+                        if (nk)
+                                memcpy(kids, n->children, nk * sizeof(*kids));
                         for (size_t k = 0; k < nk; k++)
                                 prune_dedupable(p, kids[k], false);
                 }
