@@ -27,6 +27,7 @@
 #define DOCKER_API_MIN "1.41"
 #define DOCKER_API_MAX "1.45"
 #define DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
+#define PODMAN_ROOTFUL_SOCKET "/run/podman/podman.sock"
 #define DOCKER_LABEL_SERVER "io.corral.server" /* = server name */
 #define DOCKER_LABEL_ROOT "io.corral.root"     /* = the store's servers dir */
 
@@ -112,17 +113,29 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
  * both backends filter the same calls.  Only the host's architecture is
  * listed.  Owned; NULL for any other name ("none": the engine's own). */
 cJSON *docker_seccomp_profile(const char *profile);
+/* For engines that take SecurityOpt "seccomp=PATH" (Podman, whose compat API
+ * reads the value as a file on the engine's host, unlike Docker's inline
+ * JSON): rewrites config's inline "seccomp=<JSON>" entry, if any, into a file
+ * under dir (created 0755; the file is named by the SHA-256 of its content,
+ * mode 0644, written atomically) and the option into "seccomp=PATH".
+ * 0 or -EX_CANTCREAT. */
+int docker_config_seccomp_file(cJSON *config, const char *dir, corral_error *err);
 
 /* ---- the engine --------------------------------------------------------- */
 
 typedef struct docker docker;
 
-/* Connects to the engine named by $DOCKER_HOST (or the default socket) and
- * negotiates the API version.  -EX_CONFIG for a DOCKER_HOST that is not
+/* Connects to the engine named by $DOCKER_HOST, else $CONTAINER_HOST, else
+ * the first socket that exists of /var/run/docker.sock, Podman's rootful
+ * /run/podman/podman.sock and rootless $XDG_RUNTIME_DIR/podman/podman.sock,
+ * and negotiates the API version.  -EX_CONFIG for a DOCKER_HOST that is not
  * unix://, -EX_UNAVAILABLE when the engine is unreachable or too old.
  * *ret owned; docker_free(). */
 int docker_open(docker **ret, corral_error *err);
 docker *docker_free(docker *d);
+/* Whether the engine is Podman (its compat API's /version names a "Podman
+ * Engine" component): it reads SecurityOpt seccomp= as a file path. */
+bool docker_is_podman(const docker *d);
 const char *docker_socket_path(const docker *d);
 const char *docker_api_version(const docker *d);
 

@@ -29,6 +29,7 @@
 struct docker {
         char *socket;
         char *api; /* negotiated, "1.41" */
+        bool podman;
 };
 
 static bool curl_ready;
@@ -322,9 +323,56 @@ docker *docker_free(docker *d)
         return NULL;
 }
 
-int docker_open(docker **ret, corral_error *err)
+/* Podman's compat /version lists a "Podman Engine" component. */
+static bool is_podman(const cJSON *version)
+{
+        const cJSON *c;
+
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(version, "Components"))
+        {
+                const char *name = json_get_string(c, "Name");
+                if (name && strstr(name, "Podman"))
+                        return true;
+        }
+        return false;
+}
+
+/* The engine socket: $DOCKER_HOST, else $CONTAINER_HOST (Podman's name for
+ * it), else the first of Docker's default socket, rootful Podman's and the
+ * caller's rootless Podman's that exists. */
+static const char *engine_host(char *buf, size_t n)
 {
         const char *host = getenv("DOCKER_HOST");
+        const char *rt = getenv("XDG_RUNTIME_DIR");
+
+        if (host && *host)
+                return host;
+        host = getenv("CONTAINER_HOST");
+        if (host && *host)
+                return host;
+        if (path_exists(DOCKER_DEFAULT_SOCKET))
+                return NULL;
+        if (path_exists(PODMAN_ROOTFUL_SOCKET)) {
+                snprintf(buf, n, "unix://%s", PODMAN_ROOTFUL_SOCKET);
+                return buf;
+        }
+        if (rt && rt[0] == '/') {
+                _cleanup_free_ char *p = xasprintf("%s/podman/podman.sock", rt);
+                if (path_exists(p) && (size_t)snprintf(buf, n, "unix://%s", p) < n)
+                        return buf;
+        }
+        return NULL;
+}
+
+bool docker_is_podman(const docker *d)
+{
+        return d && d->podman;
+}
+
+int docker_open(docker **ret, corral_error *err)
+{
+        char found[4200];
+        const char *host = engine_host(found, sizeof(found));
         _cleanup_json_ cJSON *v = NULL;
         _cleanup_free_ char *resp = NULL;
         docker *d;
@@ -363,6 +411,7 @@ int docker_open(docker **ret, corral_error *err)
         if (server > hi)
                 server = hi;
         d->api = xasprintf("%d.%d", server / 100, server % 100);
+        d->podman = is_podman(v);
         *ret = d;
         return 0;
 }

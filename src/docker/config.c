@@ -1,12 +1,48 @@
 /* The hardened container configuration of a docker-backend server (Engine API
  * v1.41, POST /containers/create: ContainerConfig and HostConfig). */
 #include <string.h>
+#include <sys/resource.h>
 
 #include "corral/docker.h"
 #include "corral/jsonutil.h"
 
 #define NOBODY_USER "65534:65534"
 #define TMP_OPTIONS "rw,noexec,nosuid,size=64m"
+
+/* An empty read-only tmpfs replaces the engine's sysfs mount at /sys. */
+#define SYS_OPTIONS "ro,nosuid,nodev,noexec,size=4k"
+#define SHM_BYTES (16.0 * 1024 * 1024)
+/* The kernel's OOM killer picks a server before the daemon and the engine. */
+#define OOM_SCORE_ADJ 500
+#define NOFILE 1024 /* the native sandbox's RLIMIT_NOFILE */
+#define NPROC_MAX 4096
+
+static cJSON *ulimit(const char *name, double value)
+{
+        cJSON *u = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(u, "Name", name);
+        cJSON_AddNumberToObject(u, "Soft", value);
+        cJSON_AddNumberToObject(u, "Hard", value);
+        return u;
+}
+
+/* RLIMIT_NPROC counts every process of the container's uid on the host, so
+ * the pids limit (a cgroup) is what bounds a server; this one only has to be
+ * set (Podman's own default, 4194304, is above the hard limit of hosts like
+ * this one's engine, and every start then fails with "error setting rlimit")
+ * and to stay at or below the engine's hard limit, which corral cannot read:
+ * 4096 (16 servers at the default pids limit under one uid), or the
+ * daemon's own hard limit when lower. */
+static double nproc_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+            rl.rlim_max < NPROC_MAX)
+                return (double)rl.rlim_max;
+        return NPROC_MAX;
+}
 
 static cJSON *string_array(char *const *v)
 {
@@ -64,6 +100,7 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
         cJSON_AddBoolToObject(hc, "ReadonlyRootfs", true);
         tmpfs = cJSON_AddObjectToObject(hc, "Tmpfs");
         cJSON_AddStringToObject(tmpfs, "/tmp", TMP_OPTIONS);
+        cJSON_AddStringToObject(tmpfs, "/sys", SYS_OPTIONS);
         cJSON_AddStringToObject(hc, "NetworkMode", network ? "bridge" : "none");
         if (m->memory_mb) {
                 double bytes = (double)m->memory_mb * 1024.0 * 1024.0;
@@ -74,6 +111,17 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
                 cJSON_AddNumberToObject(hc, "NanoCpus", (double)(long long)(m->cpus * 1e9));
         if (m->pids)
                 cJSON_AddNumberToObject(hc, "PidsLimit", m->pids);
+        /* What the native sandbox closes and Docker leaves open by default:
+         * the host's cgroup namespace, /sys (an empty read-only tmpfs over
+         * it, as the sandbox has none), a shared IPC namespace, an unbounded
+         * core size, the /dev/shm size. */
+        cJSON_AddStringToObject(hc, "CgroupnsMode", "private");
+        cJSON_AddStringToObject(hc, "IpcMode", "private");
+        cJSON_AddNumberToObject(hc, "ShmSize", SHM_BYTES);
+        cJSON_AddNumberToObject(hc, "OomScoreAdj", OOM_SCORE_ADJ);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(hc, "Ulimits"), ulimit("core", 0));
+        cJSON_AddItemToArray(cJSON_GetObjectItem(hc, "Ulimits"), ulimit("nofile", NOFILE));
+        cJSON_AddItemToArray(cJSON_GetObjectItem(hc, "Ulimits"), ulimit("nproc", nproc_limit()));
         cJSON_AddBoolToObject(hc, "Init", true);
         cJSON_AddBoolToObject(hc, "AutoRemove", false);
         cJSON_AddStringToObject(cJSON_AddObjectToObject(hc, "RestartPolicy"), "Name", "no");

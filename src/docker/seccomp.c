@@ -4,9 +4,12 @@
  * HostConfig.SecurityOpt "seccomp=<JSON>" and hand to runc/crun, which build
  * the filter with libseccomp as corral-sandbox does. */
 #include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "corral/docker.h"
+#include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/syscalls.h"
 
@@ -91,4 +94,44 @@ cJSON *docker_seccomp_profile(const char *profile)
                                      cJSON_CreateString(r->name));
         }
         return p;
+}
+
+int docker_config_seccomp_file(cJSON *config, const char *dir, corral_error *err)
+{
+        cJSON *opts = cJSON_GetObjectItem(cJSON_GetObjectItem(config, "HostConfig"), "SecurityOpt");
+        cJSON *o;
+
+        cJSON_ArrayForEach(o, opts)
+        {
+                const char *text = cJSON_IsString(o) ? o->valuestring : "";
+                unsigned char md[EVP_MAX_MD_SIZE];
+                unsigned mdlen = 0;
+                char hex[17];
+                _cleanup_free_ char *path = NULL, *name = NULL;
+
+                if (strncmp(text, "seccomp=", 8) != 0 || text[8] != '{')
+                        continue;
+                text += 8;
+                if (!EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL))
+                        return corral_error_set(err, EX_SOFTWARE, "cannot hash a seccomp profile");
+                for (size_t i = 0; i < 8; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+                name = xasprintf("seccomp-%s.json", hex);
+                path = path_join(dir, name);
+                if (!path_exists(path)) {
+                        int r = mkdir_p(dir, 0755);
+                        if (r >= 0)
+                                r = write_file_atomic(path, text, strlen(text), 0644);
+                        if (r < 0)
+                                return corral_error_set(err, EX_CANTCREAT,
+                                                        "cannot write the seccomp profile %s: %s",
+                                                        path, strerror(-r));
+                }
+                {
+                        _cleanup_free_ char *opt = xasprintf("seccomp=%s", path);
+                        cJSON_ReplaceItemViaPointer(opts, o, cJSON_CreateString(opt));
+                }
+                return 0;
+        }
+        return 0;
 }

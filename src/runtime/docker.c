@@ -18,6 +18,7 @@
 #include <sys/random.h>
 
 #include "corral/docker.h"
+#include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
 #include "corral/runtime.h"
@@ -43,6 +44,7 @@ struct runtime_process {
         unsigned open_handles;    /* struct freed when 0 after free() */
         docker_demux dm;
         int pid;
+        unsigned memory_mb;
         bool write_closed;
         bool exited;
         bool exit_called;
@@ -108,6 +110,15 @@ static void process_ended(runtime_process *p)
                 log_warn("%s: container %.12s: %s", p->name, p->id, p->exit_reason);
         } else if (status == -1) {
                 log_warn("%s: container %.12s: %s", p->name, p->id, err.msg);
+        } else {
+                /* The engine records the OOM kill of a process in the
+                 * container's memory cgroup, as the native launcher reports
+                 * it. */
+                _cleanup_json_ cJSON *info = NULL;
+                if (docker_container_inspect(p->d, p->id, &info, NULL) == 0 &&
+                    json_get_bool(json_get_object(info, "State"), "OOMKilled", false))
+                        p->exit_reason = xasprintf("killed by the OOM killer (memory limit %u MiB)",
+                                                   p->memory_mb);
         }
         /* With Init the container's status is docker-init's, which reports a
          * signal death of the server as 128 + signal, as shells do. */
@@ -342,6 +353,12 @@ static int docker_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                 return r;
 
         config = docker_container_config(m, image, user, paths->servers);
+        if (docker_is_podman(d)) {
+                _cleanup_free_ char *dir = path_join(paths->run, "seccomp");
+                r = docker_config_seccomp_file(config, dir, err);
+                if (r < 0)
+                        return r;
+        }
         (void)!getrandom(rnd, sizeof(rnd), GRND_NONBLOCK);
         cname = xasprintf("corral-%s-%02x%02x%02x%02x", m->name, rnd[0], rnd[1], rnd[2], rnd[3]);
         r = docker_container_create(d, cname, config, &id, err);
@@ -372,6 +389,7 @@ static int docker_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         p->cb = *cb;
         p->ud = ud;
         p->pid = (int)json_get_number(json_get_object(info, "State"), "Pid", 0);
+        p->memory_mb = m->memory_mb;
         docker_demux_init(&p->dm);
         p->timer = xcalloc(1, sizeof(*p->timer));
         (void)uv_timer_init(loop, p->timer);

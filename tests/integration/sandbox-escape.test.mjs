@@ -41,7 +41,7 @@ const ATTEMPTS = [
   'pivot-root', 'proc-sys-hostname', 'proc-sys-core-pattern', 'proc-sysrq-trigger', 'open-by-handle-at',
   'socket-af-alg', 'socket-af-vsock', 'socket-af-packet', 'perf-event-open', 'userfaultfd', 'io-uring-setup',
   'reboot', 'swapon', 'kexec-load', 'kexec-file-load', 'cgroup-escape', 'host-devices', 'fd-leak', 'caps',
-  'tmp-fill',
+  'tmp-fill', 'sys-visible', 'host-cgroup-ns',
 ];
 const BOMBS = ['fork-bomb', 'memory-bomb-probe', 'memory-bomb'];
 
@@ -169,6 +169,7 @@ describe('sandbox escapes by a hostile server under the daemon', { timeout: 1800
       HOST_PORT: String(tcp.address().port),
       HOST_ABSTRACT: abstractName,
       PIDS_LIMIT: String(PIDS_LIMIT),
+      HOST_CGROUPNS: fs.readlinkSync('/proc/self/ns/cgroup'),
     };
     const r = await corral(['install', pkg, '--name', 'hostile', '--yes',
       ...Object.entries(envs).flatMap(([k, v]) => ['--env', `${k}=${v}`]), '--', 'node', 'server.mjs'],
