@@ -71,7 +71,7 @@ FUZZ_TIME  ?= 60
 FUZZ_REGRESS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-regress/fuzz_%)
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all deps check check-unit check-integration check-asan check-packaging check-fuzz-corpus \
+.PHONY: all deps check check-unit check-integration check-engines check-asan check-packaging check-fuzz-corpus \
         check-npm-corpus fuzz fuzz-build demo install uninstall dist clean format FORCE
 all: $(BINS)
 
@@ -143,7 +143,7 @@ deps:
 # under AddressSanitizer + UBSan; the packaging checks once, in between (not
 # under ASan).  Sets itself up first (packages, npm fixtures).
 check: deps
-	$(MAKE) --no-print-directory check-unit check-integration
+	$(MAKE) --no-print-directory check-unit check-integration check-engines
 	$(MAKE) --no-print-directory check-packaging
 	$(MAKE) --no-print-directory check-npm-corpus
 	$(MAKE) --no-print-directory check-asan
@@ -155,8 +155,17 @@ check-unit: $(UNIT_BINS) $(FUZZ_REGRESS)
 	@scripts/run-unit $(UNIT_BINS)
 	@$(MAKE) --no-print-directory check-fuzz-corpus
 
+# The container-engine suites (tests/integration/docker*.test.mjs, against
+# Docker and Podman) mostly exercise the engines: they run once, in
+# check-engines, not again under the sanitizers.
+ENGINE_TESTS := $(sort $(wildcard tests/integration/docker*.test.mjs))
+OTHER_TESTS := $(filter-out $(ENGINE_TESTS),$(sort $(wildcard tests/integration/*.test.mjs)))
+
 check-integration: $(BINS)
-	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) scripts/run-integration
+	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) scripts/run-integration $(OTHER_TESTS)
+
+check-engines: $(BINS)
+	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration $(ENGINE_TESTS)
 
 # corral's tree against npm's for a corpus of popular MCP servers, place by
 # place (tests/integration/corpus/); run once, never under ASan.  Both caches

@@ -29,6 +29,20 @@ const OTHER_UID = 4242;
 const DOCKER_LOCK = '/tmp/corral-docker-tests.lock';
 const BOMBS = ['fork-bomb', 'memory-bomb-probe', 'memory-bomb'];
 
+/* What an engine cannot close through the Docker-compatible API, and why
+ * (README "Podman").  Exactly these must come back open: a new escape fails
+ * the test, and so does one of these closing (then this list is stale). */
+const ENGINE_OOM_REPORTED = { docker: true, podman: false };
+const ENGINE_OPEN = {
+  docker: {},
+  podman: {
+    'host-cgroup-ns': 'Podman 4.3\'s compat API ignores HostConfig.CgroupnsMode; on cgroup v1 its ' +
+      'default is the host\'s namespace (containers.conf cgroupns="private" closes it)',
+    'sys-visible': 'Podman mounts the container\'s own cgroup read-only at /sys/fs/cgroup inside the ' +
+      'empty /sys tmpfs, so /sys lists "fs"',
+  },
+};
+
 function listen(server, opts) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -193,12 +207,17 @@ for (const engine of ENGINES) {
       const offered = res.structuredContent?.attempts ?? JSON.parse(resultText(res)).attempts;
       const attempts = offered.filter((a) => !BOMBS.includes(a));
       assert.ok(attempts.length >= 50, `only ${attempts.length} attempts offered`);
+      const known = ENGINE_OPEN[engine] ?? {};
       const open = [];
+      const closed = [];
       for (const name of attempts) {
         const r = await attempt(name);
-        if (!r.blocked) open.push(`${name}: ${r.errno ?? ''} ${r.detail}`);
+        if (!r.blocked && !known[name]) open.push(`${name}: ${r.errno ?? ''} ${r.detail}`);
+        if (r.blocked && known[name]) closed.push(name);
+        if (!r.blocked && known[name]) r.detail += ` (known: ${known[name]})`;
       }
       assert.deepEqual(open, [], `escapes in the ${engine} container`);
+      assert.deepEqual(closed, [], `${engine} now closes what ENGINE_OPEN says it cannot`);
       assert.equal(tcpConnections.length, 0, 'the host port saw a connection');
       assert.equal(abstractConnections.length, 0, 'the host abstract socket saw a connection');
     });
@@ -223,14 +242,17 @@ for (const engine of ENGINES) {
       let answer = null;
       client.start('tools/call', { name: 'hostile__attempt', arguments: { name: 'memory-bomb' } },
         { timeout: 120000 }).promise.then((res) => { answer = res; }, () => { /* the server died */ });
+      // Podman 4.3 (cgroup v1, runc) leaves State.OOMKilled false: corral
+      // sees only the SIGKILL there (README "Podman").
+      const said = ENGINE_OOM_REPORTED[engine] ? /\boom|out of memory/i : /killed by signal 9/;
       const st = await waitStatus(root, (x) => {
         if (answer) {
           const r = parseAttempt(answer);
           results.set('memory-bomb', r);
           assert.equal(r.blocked, true, `memory bomb not stopped: ${r.detail}`);
         }
-        return /\boom|out of memory/i.test(JSON.stringify(unitOf(x, 'hostile') ?? {}));
-      }, 'corral status to report the OOM kill of hostile', 90000);
+        return said.test(JSON.stringify(unitOf(x, 'hostile') ?? {}));
+      }, `corral status to report the kill of hostile (${said})`, 90000);
       results.set('memory-bomb', { name: 'memory-bomb', blocked: true, errno: null,
         detail: `the server was OOM-killed; status: ${JSON.stringify(unitOf(st, 'hostile'))}` });
       assert.ok(daemon.running(), 'the daemon died');

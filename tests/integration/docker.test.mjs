@@ -1,6 +1,8 @@
-// Docker servers on a real engine and a real registry: scripts/docker-env
+// Docker servers on a real engine and a real registry, once per engine
+// (tests/integration/engines.mjs: Docker and Podman): scripts/docker-env
 // starts Debian's dockerd on a private socket and data root (unless an engine
-// is already reachable) and docker-registry on 127.0.0.1:5000;
+// is already reachable) and docker-registry on 127.0.0.1:5000, scripts/podman-env
+// Debian's `podman system service` on a private socket and storage;
 // scripts/docker-image builds the test images from this machine's node and the
 // npm-installed server-everything and pushes them.  Then: install pins the
 // digest, the daemon runs the image as a hardened container, its tools work
@@ -16,6 +18,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { ENGINES, startEngine } from './engines.mjs';
 import {
   EX, McpClient, REPO, cleanupRoot, corral, corralEnv, describeRun, exclusiveLock, expectExit,
   expectOneLineError,
@@ -25,16 +28,6 @@ import {
 
 const NAME = 'everything';   // the docker server
 const NATIVE = 'native';     // the same package on the native backend
-
-/* KEY=VALUE lines of a script's stdout as an object. */
-function parseEnv(text) {
-  const o = {};
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m) o[m[1]] = m[2];
-  }
-  return o;
-}
 
 /* One Engine API request over the unix socket; resolves {status, body}
  * (body parsed as JSON when it is JSON). */
@@ -75,8 +68,9 @@ const DOCKER_LOCK = '/tmp/corral-docker-tests.lock';
 const manifestOf = (root, name) =>
   JSON.parse(fs.readFileSync(path.join(root, 'servers', name, 'manifest.json'), 'utf8'));
 
-describe('docker servers', { timeout: 400000 }, () => {
-  let env;        // what scripts/docker-env start printed
+for (const ENGINE of ENGINES) describe(`docker servers on ${ENGINE}`, { timeout: 500000 }, () => {
+  let eng;        // startEngine(): the engine, its socket, the registry and images
+  let env;        // eng.env: what the engine's script printed
   let img;        // what scripts/docker-image printed
   let sock;       // the engine's unix socket path
   let root;
@@ -84,9 +78,14 @@ describe('docker servers', { timeout: 400000 }, () => {
   let client;
   let lock;
   const cenv = () => ({ DOCKER_HOST: env.DOCKER_HOST });
+  const podman = ENGINE === 'podman';
+  const envScript = podman ? 'scripts/podman-env' : 'scripts/docker-env';
 
-  const docker = async (args, what = `docker ${args.join(' ')}`) => {
-    const r = await run('docker', args, { env: corralEnv(cenv()), timeout: 120000 });
+  /* The docker CLI on the engine under test (kill), or on the Docker engine
+   * that builds and pushes the test images (tag, push). */
+  const docker = async (args, what = `docker ${args.join(' ')}`, { images = false } = {}) => {
+    const host = images ? eng.dockerHost : env.DOCKER_HOST;
+    const r = await run('docker', args, { env: corralEnv({ DOCKER_HOST: host }), timeout: 120000 });
     if (r.code !== 0) throw new Error(`${what}: ${describeRun(r)}`);
     return r.stdout.trim();
   };
@@ -127,19 +126,12 @@ describe('docker servers', { timeout: 400000 }, () => {
 
   before(async () => {
     lock = await exclusiveLock(DOCKER_LOCK);
-    const e = await run(path.join(REPO, 'scripts/docker-env'), ['start'], { timeout: 120000 });
-    if (e.code !== 0) throw new Error(`scripts/docker-env start: ${describeRun(e)}`);
-    env = parseEnv(e.stdout);
-    assert.match(env.DOCKER_HOST ?? '', /^unix:\/\//, `docker-env printed no DOCKER_HOST:\n${e.stdout}`);
-    sock = env.DOCKER_HOST.slice('unix://'.length);
-    const i = await run(path.join(REPO, 'scripts/docker-image'), [], {
-      env: corralEnv({ DOCKER_HOST: env.DOCKER_HOST, CORRAL_TEST_REGISTRY: env.CORRAL_TEST_REGISTRY }),
-      timeout: 240000,
-    });
-    if (i.code !== 0) throw new Error(`scripts/docker-image: ${describeRun(i)}`);
-    img = parseEnv(i.stdout);
+    eng = await startEngine(ENGINE);
+    env = { ...eng.env, CORRAL_TEST_REGISTRY: eng.registry };
+    sock = eng.sock;
+    img = eng.images;
     for (const k of ['CORRAL_TEST_IMAGE', 'CORRAL_TEST_DIGEST_A', 'CORRAL_TEST_ID_A', 'CORRAL_TEST_ID_B']) {
-      assert.ok(img[k], `docker-image printed no ${k}:\n${i.stdout}`);
+      assert.ok(img[k], `docker-image printed no ${k}: ${JSON.stringify(img)}`);
     }
     root = newRoot('dk');
     await installFixture(root, 'everything', NATIVE);
@@ -158,10 +150,7 @@ describe('docker servers', { timeout: 400000 }, () => {
         }
       }
       cleanupRoot(root);
-      if (env?.CORRAL_DOCKER_ENV_STARTED) {
-        const r = await run(path.join(REPO, 'scripts/docker-env'), ['stop'], { timeout: 120000 });
-        if (r.code !== 0) throw new Error(`scripts/docker-env stop: ${describeRun(r)}`);
-      }
+      if (eng) await eng.stop();
     } finally {
       if (lock) await lock.release();
     }
@@ -204,7 +193,9 @@ describe('docker servers', { timeout: 400000 }, () => {
     const j = await inspect(c.Id);
     const h = j.HostConfig;
     const m = manifestOf(root, NAME);
-    assert.deepEqual(h.CapDrop, ['ALL'], 'CapDrop');
+    // Podman lists the capabilities it dropped instead of "ALL"; CapEff below
+    // is what counts on both.
+    if (!podman) assert.deepEqual(h.CapDrop, ['ALL'], 'CapDrop');
     assert.ok(!h.CapAdd || h.CapAdd.length === 0, `CapAdd: ${JSON.stringify(h.CapAdd)}`);
     assert.equal(h.Privileged, false);
     assert.ok((h.SecurityOpt || []).some((s) => /^no-new-privileges([:=]true)?$/.test(s)),
@@ -212,13 +203,23 @@ describe('docker servers', { timeout: 400000 }, () => {
     // The native sandbox's syscall table as a Docker seccomp profile.
     const sc = (h.SecurityOpt || []).find((s) => s.startsWith('seccomp='));
     assert.ok(sc, `no seccomp profile in SecurityOpt: ${JSON.stringify(h.SecurityOpt)}`);
-    const prof = JSON.parse(sc.slice('seccomp='.length));
+    // Docker keeps the JSON inline; Podman gets (and shows) the file corral wrote.
+    const scv = sc.slice('seccomp='.length);
+    const prof = JSON.parse(podman ? fs.readFileSync(scv, 'utf8') : scv);
     assert.equal(prof.defaultAction, 'SCMP_ACT_ERRNO');
     assert.ok(prof.syscalls.some((e) => e.names.includes('socket') && e.args?.length === 1),
       'socket is filtered by family');
     assert.ok(!prof.syscalls.some((e) => e.names.includes('ptrace') && e.action === 'SCMP_ACT_ALLOW'),
       'ptrace is not allowed');
     assert.equal(h.ReadonlyRootfs, true, 'ReadonlyRootfs');
+    assert.equal(h.OomScoreAdj, 500, 'OomScoreAdj');
+    assert.equal(h.ShmSize, 16 * 1024 * 1024, 'ShmSize');
+    const ul = Object.fromEntries((h.Ulimits || []).map((u) => [u.Name.replace(/^RLIMIT_/, '').toLowerCase(), u.Hard]));
+    assert.equal(ul.core, 0, `core ulimit: ${JSON.stringify(h.Ulimits)}`);
+    assert.equal(ul.nofile, 1024, `nofile ulimit: ${JSON.stringify(h.Ulimits)}`);
+    assert.ok(ul.nproc > 0 && ul.nproc <= 4096, `nproc ulimit: ${JSON.stringify(h.Ulimits)}`);
+    // Podman 4.3's compat API ignores CgroupnsMode (README "Podman").
+    if (!podman) assert.equal(h.CgroupnsMode, 'private', 'CgroupnsMode');
     const tmpfs = Object.hasOwn(h.Tmpfs || {}, '/tmp') ||
       (h.Mounts || []).some((x) => x.Type === 'tmpfs' && x.Target === '/tmp');
     assert.ok(tmpfs, `no tmpfs on /tmp: Tmpfs ${JSON.stringify(h.Tmpfs)} Mounts ${JSON.stringify(h.Mounts)}`);
@@ -254,8 +255,8 @@ describe('docker servers', { timeout: 400000 }, () => {
 
   test('after the tag moves, restarts keep the pinned digest until corral update', async () => {
     // Move :1 in the registry to image B.
-    await docker(['tag', img.CORRAL_TEST_IMAGE_B, img.CORRAL_TEST_IMAGE]);
-    await docker(['push', '--quiet', img.CORRAL_TEST_IMAGE]);
+    await docker(['tag', img.CORRAL_TEST_IMAGE_B, img.CORRAL_TEST_IMAGE], undefined, { images: true });
+    await docker(['push', '--quiet', img.CORRAL_TEST_IMAGE], undefined, { images: true });
     const old = await waitContainer(NAME);
     await docker(['kill', old.Id]);
     const fresh = await waitContainer(NAME, { not: old.Id });
@@ -322,12 +323,12 @@ describe('docker servers', { timeout: 400000 }, () => {
 
   test('engine outage: the docker server is unavailable with a reason, the native one works; ' +
     'it comes back with the engine', async (t) => {
-    if (!/\bengine\b/.test(env.CORRAL_DOCKER_ENV_OWNED ?? '')) {
+    if (!eng.owned) {
       t.skip('the engine is not ours to stop');
       return;
     }
-    const s = await run(path.join(REPO, 'scripts/docker-env'), ['stop-engine'], { timeout: 120000 });
-    if (s.code !== 0) throw new Error(`docker-env stop-engine: ${describeRun(s)}`);
+    const s = await run(path.join(REPO, envScript), ['stop-engine'], { timeout: 120000 });
+    if (s.code !== 0) throw new Error(`${envScript} stop-engine: ${describeRun(s)}`);
     let restarted = false;
     try {
       // The stream's end with the engine gone, or the next start, makes the
@@ -364,8 +365,8 @@ describe('docker servers', { timeout: 400000 }, () => {
       assert.match(v.last_error ?? '', /docker engine unavailable/);
       assert.equal(unitOf(down, NATIVE)?.state, 'ready', 'the native server is still unaffected');
 
-      const g = await run(path.join(REPO, 'scripts/docker-env'), ['start-engine'], { timeout: 120000 });
-      if (g.code !== 0) throw new Error(`docker-env start-engine: ${describeRun(g)}`);
+      const g = await run(path.join(REPO, envScript), ['start-engine'], { timeout: 120000 });
+      if (g.code !== 0) throw new Error(`${envScript} start-engine: ${describeRun(g)}`);
       restarted = true;
       await waitReady(root, [NAME, NATIVE], 120000);
       const c = await waitContainer(NAME, { image: img.CORRAL_TEST_ID_B });
@@ -373,7 +374,7 @@ describe('docker servers', { timeout: 400000 }, () => {
       await echoes(NAME, 'after the engine came back');
     } finally {
       if (!restarted) {
-        await run(path.join(REPO, 'scripts/docker-env'), ['start-engine'], { timeout: 120000 });
+        await run(path.join(REPO, envScript), ['start-engine'], { timeout: 120000 });
       }
     }
   });

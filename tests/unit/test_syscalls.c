@@ -22,6 +22,7 @@
 #include <seccomp.h>
 
 #include "corral/docker.h"
+#include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/syscalls.h"
 
@@ -442,12 +443,50 @@ static void test_config_carries_profile(void **state)
         manifest_free(m);
 }
 
+/* Podman reads seccomp= as a path: the inline profile moves into a file
+ * named by its hash, with the same content. */
+static void test_config_seccomp_file(void **state)
+{
+        manifest *m = manifest_new("srv");
+        const char *cmd[] = {"node", "x.js", NULL};
+        char tmpl[] = "/tmp/corral-test-seccomp-XXXXXX";
+        _cleanup_json_ cJSON *c = NULL, *want = docker_seccomp_profile("default");
+        _cleanup_free_ char *dir = NULL, *text = NULL;
+        const cJSON *opt;
+        size_t n = 0, found = 0;
+        corral_error err = {0};
+
+        assert_non_null(mkdtemp(tmpl));
+        dir = path_join(tmpl, "seccomp");
+        m->command = strv_copy((char **)cmd);
+        c = docker_container_config(m, "img@sha256:x", NULL, "/root");
+        assert_int_equal(docker_config_seccomp_file(c, dir, &err), 0);
+        cJSON_ArrayForEach(opt, cJSON_GetObjectItem(json_get_object(c, "HostConfig"), "SecurityOpt"))
+        {
+                if (strncmp(opt->valuestring, "seccomp=", 8) != 0)
+                        continue;
+                found++;
+                assert_true(strncmp(opt->valuestring + 8, dir, strlen(dir)) == 0);
+                assert_int_equal(read_file(opt->valuestring + 8, 1 << 20, &text, &n), 0);
+                {
+                        _cleanup_json_ cJSON *got = cJSON_Parse(text);
+                        assert_true(cJSON_Compare(got, want, true));
+                }
+        }
+        assert_int_equal(found, 1);
+        /* Idempotent: a second config reuses the file. */
+        assert_int_equal(docker_config_seccomp_file(c, dir, &err), 0);
+        manifest_free(m);
+        assert_int_equal(rm_rf(tmpl), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_default_same),    cmocka_unit_test(test_strict_same),
                 cmocka_unit_test(test_log_same),        cmocka_unit_test(test_table_decisions),
                 cmocka_unit_test(test_profile_names),   cmocka_unit_test(test_config_carries_profile),
+                cmocka_unit_test(test_config_seccomp_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
