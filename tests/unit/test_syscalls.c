@@ -458,6 +458,7 @@ static void test_config_seccomp_file(void **state)
 
         assert_non_null(mkdtemp(tmpl));
         dir = path_join(tmpl, "seccomp");
+        strv_free(m->command);
         m->command = strv_copy((char **)cmd);
         c = docker_container_config(m, "img@sha256:x", NULL, "/root");
         assert_int_equal(docker_config_seccomp_file(c, dir, &err), 0);
