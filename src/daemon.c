@@ -140,7 +140,7 @@ static int listen_both(daemon_state *d, store *s, corral_error *err)
         return r;
 }
 
-int daemon_run(store *s, corral_error *err)
+int daemon_run(store *s, const daemon_options *opts, corral_error *err)
 {
         static const int signums[] = {SIGTERM, SIGINT, SIGHUP};
         struct sigaction ign = {.sa_handler = SIG_IGN};
@@ -174,6 +174,8 @@ int daemon_run(store *s, corral_error *err)
         }
         if (r == 0)
                 r = listen_both(&d, s, err);
+        if (r == 0)
+                r = daemon_http_start(d.gw, &s->paths, opts ? opts->http_listen : NULL, err);
         if (r == 0) {
                 for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
                         d.sig[i] = xcalloc(1, sizeof(*d.sig[i]));

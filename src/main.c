@@ -59,7 +59,7 @@ static const verb verbs[] = {
           "  server is stopped and started again.  Its data directory is kept." },
         { "logs", cli_logs, "show a server's log", "[-f] [-n LINES] NAME" },
         { "reload", cli_reload, "make the daemon reconcile with the store", "" },
-        { "daemon", cli_daemon, "run the supervisor and gateway in the foreground", "" },
+        { "daemon", cli_daemon, "run the supervisor and gateway in the foreground", "[--http ADDR:PORT]" },
         { "run", cli_run, "run one installed server sandboxed on this stdio (for MCP clients)",
           "NAME\n"
           "  Starts NAME under corral-sandbox with its manifest's policy, speaking MCP on\n"

@@ -66,6 +66,7 @@ manifest *manifest_new(const char *name)
         m->cpus = 1.0;
         m->restart = xstrdup("on-failure");
         m->enabled = true;
+        m->access_level = CORRAL_LEVEL_DEFAULT;
         m->installed_at = now_rfc3339();
         m->corral_version = xstrdup(CORRAL_VERSION);
         return m;
@@ -110,6 +111,9 @@ manifest *manifest_free(manifest *m)
         strv_free(m->mounts);
         free(m->restart);
         free(m->owner);
+        for (size_t i = 0; i < m->n_tool_access; i++)
+                free(m->tool_access[i].tool);
+        free(m->tool_access);
         free(m->installed_at);
         free(m->corral_version);
         free(m);
@@ -408,6 +412,68 @@ static int parse_sandbox(manifest *m, const cJSON *root, corral_error *err)
         return 0;
 }
 
+#define ACCESS_TOOLS_MAX 4096
+
+static int parse_level(const cJSON *v, const char *field, corral_level *out, corral_error *err)
+{
+        if (!cJSON_IsString(v) || corral_level_parse(v->valuestring, out) < 0)
+                return bad(err, field, "must be \"public\", \"trusted\" or \"anchor\"");
+        return 0;
+}
+
+/* "access": {"level": L, "tools": {TOOL: L}}; absent: trusted for all. */
+static int parse_access(manifest *m, const cJSON *root, corral_error *err)
+{
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "access"), *tools, *t;
+        int r;
+
+        if (!a)
+                return 0;
+        if (!cJSON_IsObject(a))
+                return bad(err, "access", "must be an object");
+        if (cJSON_HasObjectItem(a, "level") &&
+            (r = parse_level(cJSON_GetObjectItemCaseSensitive(a, "level"), "access.level",
+                             &m->access_level, err)) < 0)
+                return r;
+        tools = cJSON_GetObjectItemCaseSensitive(a, "tools");
+        if (!tools)
+                return 0;
+        if (!cJSON_IsObject(tools) || cJSON_GetArraySize(tools) > ACCESS_TOOLS_MAX)
+                return bad(err, "access.tools", "must be an object of at most 4096 tools");
+        cJSON_ArrayForEach(t, tools)
+        {
+                corral_level l;
+                if ((r = parse_level(t, "access.tools", &l, err)) < 0)
+                        return r;
+                (void)manifest_set_access(m, t->string, l);
+        }
+        return 0;
+}
+
+corral_level manifest_tool_level(const manifest *m, const char *tool)
+{
+        for (size_t i = 0; tool && i < m->n_tool_access; i++)
+                if (strcmp(m->tool_access[i].tool, tool) == 0)
+                        return m->tool_access[i].level;
+        return m->access_level;
+}
+
+int manifest_set_access(manifest *m, const char *tool, corral_level level)
+{
+        if (!tool) {
+                m->access_level = level;
+                return 0;
+        }
+        for (size_t i = 0; i < m->n_tool_access; i++)
+                if (strcmp(m->tool_access[i].tool, tool) == 0) {
+                        m->tool_access[i].level = level;
+                        return 0;
+                }
+        m->tool_access = xrealloc(m->tool_access, (m->n_tool_access + 1) * sizeof(*m->tool_access));
+        m->tool_access[m->n_tool_access++] = (manifest_tool_access){xstrdup(tool), level};
+        return 0;
+}
+
 static int parse_root(manifest *m, const cJSON *root, corral_error *err)
 {
         int r;
@@ -444,6 +510,8 @@ static int parse_root(manifest *m, const cJSON *root, corral_error *err)
                         return bad(err, "enabled", "must be true or false");
                 m->enabled = cJSON_IsTrue(en);
         }
+        if ((r = parse_access(m, root, err)) < 0)
+                return r;
         if ((r = get_str(root, "owner", "owner", false, true, &m->owner, err)) < 0 ||
             (r = get_str(root, "installed_at", "installed_at", true, false, &m->installed_at,
                          err)) < 0 ||
@@ -567,6 +635,14 @@ cJSON *manifest_to_json(const manifest *m)
         cJSON_AddItemToObject(root, "restart", str_or_null(m->restart));
         cJSON_AddBoolToObject(root, "enabled", m->enabled);
         cJSON_AddItemToObject(root, "owner", str_or_null(m->owner));
+        cJSON *acc = cJSON_AddObjectToObject(root, "access");
+        cJSON_AddStringToObject(acc, "level", corral_level_name(m->access_level));
+        if (m->n_tool_access) {
+                cJSON *tools = cJSON_AddObjectToObject(acc, "tools");
+                for (size_t i = 0; i < m->n_tool_access; i++)
+                        cJSON_AddStringToObject(tools, m->tool_access[i].tool,
+                                                corral_level_name(m->tool_access[i].level));
+        }
         cJSON_AddItemToObject(root, "installed_at", str_or_null(m->installed_at));
         cJSON_AddItemToObject(root, "corral_version", str_or_null(m->corral_version));
         return root;

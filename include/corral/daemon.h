@@ -10,7 +10,21 @@
  * the servers still running).  SIGHUP and the control method corral/reload
  * reconcile with the store.  Only one daemon per store: a second one fails
  * with -EX_TEMPFAIL.  s is borrowed. */
-int daemon_run(store *s, corral_error *err);
+typedef struct daemon_options {
+        /* `--http ADDR:PORT`: an HTTP listener besides corral.json's; NULL none. */
+        const char *http_listen;
+} daemon_options;
+
+int daemon_run(store *s, const daemon_options *opts, corral_error *err);
+
+/* Starts the HTTP listeners of corral.json "http" (src/daemon_http.c
+ * documents the keys) plus cli_listen (may be NULL) on gw.  0 when none is
+ * asked for or all listen; -EX_CONFIG for a bad setting or a non-loopback
+ * listener without authentication, -EX_USAGE/-EX_CANTCREAT from
+ * gateway_http_listen(). */
+struct gateway;
+int daemon_http_start(struct gateway *gw, const corral_paths *p, const char *cli_listen,
+                      corral_error *err);
 
 /* MCP on stdin/stdout: bridges to the daemon's gateway socket when a daemon
  * answers there, otherwise runs an embedded supervisor and gateway in-process

@@ -154,5 +154,67 @@ int gateway_serve_fds(gateway *gw, int in_fd, int out_fd, void (*on_eof)(void *u
 char *gateway_qualify(const char *server, const char *name);
 bool gateway_split(const char *qualified, char **ret_server, char **ret_name);
 
+/* Whether server name exists and a caller at level reaches it (its manifest
+ * access.level; DESIGN.md, "Gateway", Identity). */
+bool gateway_server_reachable(gateway *gw, const char *name, corral_level level);
+
 /* Collisions of resource URIs, as JSON [{uri, owner, shadowed}] (owned). */
 cJSON *gateway_collisions_json(gateway *gw);
+
+/* ---- the HTTP adapter: src/gateway/http.c ----
+ *
+ * MCP Streamable HTTP (MCP 2025-03-26 … 2025-11-25 basic/transports
+ * §streamable-http) and the 2024-11-05 HTTP+SSE transport on one listener:
+ *   POST/GET/DELETE /mcp               the aggregate (SERVER__NAME)
+ *   POST/GET/DELETE /servers/NAME/mcp  one server with its own names
+ *   GET /sse, POST /messages?sessionId (and /servers/NAME/sse, …/messages)
+ *   GET /healthz
+ *   GET /.well-known/oauth-protected-resource[/PATH] (RFC 9728 §3.1)
+ * A POST carrying a request is answered with application/json when the
+ * answer is the first message for it, else with a text/event-stream that
+ * carries its progress and then the answer.  Events have ids; a GET with
+ * Last-Event-ID resumes a stream that was cut.  Origin is checked (403). */
+
+/* The verifier the adapter asks about bearer tokens: auth_verify() and
+ * friends of include/corral/auth.h, handed over as pointers so the adapter
+ * does not depend on how they are built.  ctx is the `auth *`. */
+typedef struct gateway_http_auth {
+        void *ctx;
+        /* 1 when cb already ran, 0 when it runs later (*ret_req cancels it). */
+        int (*verify)(void *ctx, const char *authorization, const char *resource,
+                      void (*cb)(void *ud, int status, const char *www_authenticate,
+                                 const char *message, const char *user, corral_level level),
+                      void *ud, void **ret_req);
+        void (*cancel)(void *req);
+        /* RFC 9728 §2 document for resource (owned), NULL: not served. */
+        cJSON *(*metadata)(void *ctx, const char *resource);
+} gateway_http_auth;
+
+typedef struct gateway_http_config {
+        const char *listen;          /* "127.0.0.1:8080", "[::]:8080", … */
+        corral_level level;          /* this listener's interface level */
+        const char *tls_cert_pem;    /* PEM text; NULL: plain HTTP */
+        const char *tls_key_pem;
+        const char *const *origins;  /* allowed Origin values, NULL-terminated;
+                                      * NULL: loopback origins only */
+        const char *public_url;      /* e.g. "https://mcp.example.com"; the
+                                      * resource URLs are this + path (RFC 8707) */
+        size_t max_body_bytes;       /* 0: GATEWAY_HTTP_BODY_MAX */
+        size_t max_header_bytes;     /* 0: the HTTP server's default */
+        unsigned idle_timeout_s;     /* connection idle; 0: the server's default */
+        unsigned session_idle_s;     /* an MCP session nobody uses; 0: GATEWAY_HTTP_SESSION_IDLE_S */
+        unsigned max_sessions;       /* 0: GATEWAY_HTTP_MAX_SESSIONS */
+        const gateway_http_auth *auth; /* NULL: no authentication (borrowed) */
+} gateway_http_config;
+
+#define GATEWAY_HTTP_BODY_MAX (4u << 20)
+#define GATEWAY_HTTP_SESSION_IDLE_S 1800u
+#define GATEWAY_HTTP_MAX_SESSIONS 4096u
+
+/* Listens for MCP over HTTP; the listener lives as long as the gateway.
+ * Refuses (-EX_CONFIG) a non-loopback address when cfg->auth is NULL unless
+ * allow_unauthenticated (corral.json "http": {"auth": "none"}).  On success
+ * *ret_port (may be NULL) is the bound port.  -EX_USAGE bad address,
+ * -EX_CANTCREAT cannot listen. */
+int gateway_http_listen(gateway *gw, const gateway_http_config *cfg, bool allow_unauthenticated,
+                        uint16_t *ret_port, corral_error *err);

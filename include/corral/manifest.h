@@ -7,6 +7,7 @@
 #include <cJSON.h>
 
 #include "corral/error.h"
+#include "corral/level.h"
 
 #define MANIFEST_VERSION 1
 #define MANIFEST_MAX_BYTES (4u << 20) /* cap on a manifest file read from disk */
@@ -29,6 +30,12 @@ typedef struct manifest_env {
         char *key;
         char *value;
 } manifest_env;
+
+/* access.tools: one tool's own minimum level. */
+typedef struct manifest_tool_access {
+        char *tool;
+        corral_level level;
+} manifest_tool_access;
 
 typedef struct manifest {
         char *name;
@@ -65,6 +72,12 @@ typedef struct manifest {
         char *restart;  /* "on-failure" (default), "always", "no" */
         bool enabled;
         char *owner;    /* NULL = global */
+        /* access: {"level": L, "tools": {TOOL: L}} — the least permission
+         * level that reaches the server (default trusted) and, per tool, a
+         * level that replaces it for that tool (DESIGN.md, "Gateway"). */
+        corral_level access_level;
+        manifest_tool_access *tool_access;
+        size_t n_tool_access;
         char *installed_at;   /* RFC 3339 UTC */
         char *corral_version;
 } manifest;
@@ -74,6 +87,10 @@ typedef struct manifest {
  * on-failure, enabled, installed_at now, corral_version this build). */
 manifest *manifest_new(const char *name);
 manifest *manifest_free(manifest *m);
+/* The level a tool needs: its access.tools entry, else the server's level. */
+corral_level manifest_tool_level(const manifest *m, const char *tool);
+/* Sets the server's level (tool NULL) or one tool's; 0. */
+int manifest_set_access(manifest *m, const char *tool, corral_level level);
 
 /* How a native sandbox shows the server its pkg/: "overlay" (writable, the
  * changes kept in data/NAME/overlay/, the host's pkg/ untouched) or

@@ -662,18 +662,32 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv)
 
 int cli_daemon(cli_ctx *ctx, int argc, char **argv)
 {
+        static const struct option opts[] = {
+                {"http", required_argument, NULL, 'H'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
         corral_error err = {0};
         _cleanup_store_ store *s = NULL;
-        int r = simple_opts(ctx, argc, argv, false);
+        daemon_options dopts = {0};
+        int c, r;
 
-        if (r >= 0)
-                return r;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'H':
+                        dopts.http_listen = optarg;
+                        break;
+                default:
+                        return help_or_bad_option(ctx, c, argv);
+                }
+        }
         if (optind < argc)
                 return cli_usage_error(ctx, "too many arguments");
         s = cli_open_store(ctx, &r);
         if (!s)
                 return r;
-        if (daemon_run(s, &err) < 0)
+        if (daemon_run(s, &dopts, &err) < 0)
                 return cli_fail_error(ctx, &err);
         return 0;
 }

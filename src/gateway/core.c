@@ -121,13 +121,15 @@ static bool session_live(const gateway_session *s)
         return !s->control && s->initialized && !s->drained;
 }
 
-static void broadcast(gateway *gw, const cJSON *msg, const char *sub_uri, int level)
+/* To every live session; with from set, only those that see that unit. */
+static void broadcast(gateway *gw, const cJSON *msg, const char *sub_uri, int level,
+                      const unit *from)
 {
         _cleanup_free_ char *f = NULL;
         size_t len = 0;
 
         for (gateway_session *s = gw->sessions; s; s = s->next) {
-                if (!session_live(s))
+                if (!session_live(s) || (from && !gw_session_sees(s, from)))
                         continue;
                 if (level >= 0 && s->log_level >= 0 && level < s->log_level)
                         continue;
@@ -348,7 +350,7 @@ static void on_notify_timer(uv_timer_t *t)
         for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
                 if (changed & kinds[i].bit) {
                         _cleanup_json_ cJSON *n = jsonrpc_notification(kinds[i].method, NULL);
-                        broadcast(gw, n, NULL, -1);
+                        broadcast(gw, n, NULL, -1, NULL);
                 }
 }
 
@@ -402,7 +404,7 @@ static void ev_unit_notification(void *ud, unit *u, const char *method, const cJ
 
                 json_set(p, "logger", cJSON_CreateString(l));
                 n = jsonrpc_notification(method, steal_pointer(&p));
-                broadcast(gw, n, NULL, level < 0 ? GW_LOG_LEVELS - 1 : level);
+                broadcast(gw, n, NULL, level < 0 ? GW_LOG_LEVELS - 1 : level, u);
         } else if (strcmp(method, "notifications/resources/updated") == 0) {
                 const char *uri = json_get_string(params, "uri");
                 _cleanup_json_ cJSON *n = NULL;
@@ -410,7 +412,7 @@ static void ev_unit_notification(void *ud, unit *u, const char *method, const cJ
                 if (!uri)
                         return;
                 n = jsonrpc_notification(method, json_dup(params));
-                broadcast(gw, n, uri, -1);
+                broadcast(gw, n, uri, -1, u);
         }
 }
 

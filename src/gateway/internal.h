@@ -119,6 +119,8 @@ void gw_adapter_detach(gateway *gw, gw_adapter *a);
 /* ---- methods.c ---- */
 
 void gw_dispatch(gateway_session *s, const cJSON *msg);
+/* Whether s may see unit u (its level and scope). */
+bool gw_session_sees(const gateway_session *s, const unit *u);
 void gw_cancel_call(gw_call *c, const char *reason);
 gw_owners *gw_owners_get(gateway *gw);
 bool gw_units_settled(gateway *gw);

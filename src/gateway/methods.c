@@ -10,6 +10,7 @@
 #include "corral/jsonutil.h"
 #include "corral/log.h"
 #include "corral/macro.h"
+#include "corral/manifest.h"
 #include "gateway/internal.h"
 
 static const char *const log_levels[GW_LOG_LEVELS] = {"debug", "info",     "notice", "warning",
@@ -171,6 +172,51 @@ void gw_cancel_call(gw_call *c, const char *reason)
 
 /* ---- lookups ---- */
 
+static corral_level unit_level(const unit *u)
+{
+        const manifest *m = unit_manifest(u);
+        return m ? m->access_level : CORRAL_LEVEL_DEFAULT;
+}
+
+static corral_level tool_level(const unit *u, const char *tool)
+{
+        const manifest *m = unit_manifest(u);
+        return m ? manifest_tool_level(m, tool) : CORRAL_LEVEL_DEFAULT;
+}
+
+/* Whether the session sees unit u at all: its level reaches the server's,
+ * and a single-server session sees only its own. */
+bool gw_session_sees(const gateway_session *s, const unit *u)
+{
+        if (s->scope && strcmp(s->scope, unit_name(u)) != 0)
+                return false;
+        return s->level >= unit_level(u);
+}
+
+bool gateway_server_reachable(gateway *gw, const char *name, corral_level level)
+{
+        unit *u = gw->sv ? supervisor_find(gw->sv, name) : NULL;
+        return u && level >= unit_level(u);
+}
+
+/* The unit a name is routed to for s: its scope, or SERVER of SERVER__NAME
+ * (with *ret_local the NAME part, owned).  NULL (and nothing answered) when
+ * the name is not routable or the session may not see that server. */
+static unit *route_name(gateway_session *s, const char *name, char **ret_server, char **ret_local)
+{
+        unit *u;
+
+        *ret_server = *ret_local = NULL;
+        if (s->scope) {
+                *ret_server = xstrdup(s->scope);
+                *ret_local = xstrdup(name);
+        } else if (!gateway_split(name, ret_server, ret_local)) {
+                return NULL;
+        }
+        u = s->gw->sv ? supervisor_find(s->gw->sv, *ret_server) : NULL;
+        return u && gw_session_sees(s, u) ? u : NULL;
+}
+
 gw_owners *gw_owners_get(gateway *gw)
 {
         unit *const *units;
@@ -249,6 +295,31 @@ bool gw_units_settled(gateway *gw)
         return true;
 }
 
+/* A single-server session presents that server: its capabilities (less
+ * what corral does not forward) and serverInfo. */
+static cJSON *scoped_initialize_result(gateway_session *s, const char *version)
+{
+        unit *u = s->gw && s->gw->sv ? supervisor_find(s->gw->sv, s->scope) : NULL;
+        mcp_client *c = u && unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
+        const cJSON *caps = c ? mcp_client_server_capabilities(c) : NULL;
+        const cJSON *info = c ? mcp_client_server_info(c) : NULL;
+        cJSON *r = cJSON_CreateObject(), *rc;
+
+        cJSON_AddStringToObject(r, "protocolVersion", version);
+        rc = cJSON_IsObject(caps) ? json_dup(caps) : cJSON_CreateObject();
+        /* Server-to-client requests are not forwarded yet. */
+        cJSON_DeleteItemFromObjectCaseSensitive(rc, "experimental");
+        cJSON_AddItemToObject(r, "capabilities", rc);
+        if (cJSON_IsObject(info)) {
+                cJSON_AddItemToObject(r, "serverInfo", json_dup(info));
+        } else {
+                cJSON *i = cJSON_AddObjectToObject(r, "serverInfo");
+                cJSON_AddStringToObject(i, "name", s->scope);
+                cJSON_AddStringToObject(i, "version", CORRAL_VERSION);
+        }
+        return r;
+}
+
 static cJSON *initialize_result(const char *version)
 {
         cJSON *r = cJSON_CreateObject();
@@ -272,7 +343,9 @@ static cJSON *initialize_result(const char *version)
 
 static void answer_initialize(gateway_session *s)
 {
-        gw_reply_result(s, s->init_id, initialize_result(s->init_version));
+        gw_reply_result(s, s->init_id,
+                        s->scope ? scoped_initialize_result(s, s->init_version)
+                                 : initialize_result(s->init_version));
         s->initialized = true;
         s->init_pending = false;
         s->init_id = (cJSON_Delete(s->init_id), NULL);
@@ -327,6 +400,33 @@ static void handle_initialize(gateway_session *s, const cJSON *id, const cJSON *
         answer_initialize(s);
 }
 
+/* items without the tools s may not reach (a copy), or NULL when all are. */
+static cJSON *filter_tools(const gateway_session *s, const unit *u, const cJSON *items)
+{
+        const manifest *m = unit_manifest(u);
+        const cJSON *item;
+        cJSON *out;
+        bool any = false;
+
+        if (!m || !m->n_tool_access)
+                return NULL;
+        cJSON_ArrayForEach(item, items)
+        {
+                const char *n = json_get_string(item, "name");
+                any |= n && tool_level(u, n) > s->level;
+        }
+        if (!any)
+                return NULL;
+        out = cJSON_CreateArray();
+        cJSON_ArrayForEach(item, items)
+        {
+                const char *n = json_get_string(item, "name");
+                if (n && tool_level(u, n) <= s->level)
+                        cJSON_AddItemToArray(out, json_dup(item));
+        }
+        return out;
+}
+
 static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params, const char *key,
                         bool qualify, const cJSON *(*get)(const unit *))
 {
@@ -334,6 +434,7 @@ static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params
         const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(params, "cursor");
         unit *const *units;
         size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0, k = 0;
+        bool tools = get == unit_tools;
         cJSON *page;
 
         if (cursor && !cJSON_IsString(cursor)) {
@@ -342,11 +443,20 @@ static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params
                 return;
         }
         _cleanup_free_ gw_source *src = xcalloc(n ? n : 1, sizeof(*src));
-        for (size_t i = 0; i < n; i++)
-                if (unit_get_state(units[i]) == UNIT_READY)
-                        src[k++] = (gw_source){unit_name(units[i]), get(units[i])};
-        page = gw_list_page(src, k, key, qualify, cursor ? cursor->valuestring : NULL,
+        _cleanup_free_ cJSON **owned = xcalloc(n ? n : 1, sizeof(*owned));
+        for (size_t i = 0; i < n; i++) {
+                const cJSON *items;
+                if (unit_get_state(units[i]) != UNIT_READY || !gw_session_sees(s, units[i]))
+                        continue;
+                items = get(units[i]);
+                if (tools && (owned[i] = filter_tools(s, units[i], items)))
+                        items = owned[i];
+                src[k++] = (gw_source){unit_name(units[i]), items};
+        }
+        page = gw_list_page(src, k, key, qualify && !s->scope, cursor ? cursor->valuestring : NULL,
                             gw->page_size);
+        for (size_t i = 0; i < n; i++)
+                cJSON_Delete(owned[i]);
         if (!page) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
                                "invalid params: invalid cursor");
@@ -359,9 +469,9 @@ static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params
 static void handle_named(gateway_session *s, const cJSON *id, const cJSON *params,
                          const char *method, const char *what)
 {
-        gateway *gw = s->gw;
         const char *name = json_get_string(params, "name");
         _cleanup_free_ char *server = NULL, *local = NULL;
+        bool tool = strcmp(what, "tool") == 0;
         const cJSON *list;
         mcp_client *client;
         unit *u;
@@ -372,27 +482,30 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                                "invalid params: missing %s name", what);
                 return;
         }
-        if (!gateway_split(name, &server, &local)) {
+        if (!s->scope && !gateway_split(name, NULL, NULL)) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
                                "unknown %s '%s': names are SERVER__NAME", what, name);
                 return;
         }
-        u = gw->sv ? supervisor_find(gw->sv, server) : NULL;
+        /* A server or tool above the caller's level answers exactly as one
+         * that does not exist, so names cannot be probed. */
+        u = route_name(s, name, &server, &local);
         if (!u) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
                                "unknown %s '%s': no server '%s'", what, name, server);
                 return;
         }
-        client = ready_client(s, id, u);
-        if (!client)
-                return;
-        list = strcmp(what, "tool") == 0 ? unit_tools(u) : unit_prompts(u);
-        if (!list_has(list, local)) {
+        list = tool ? unit_tools(u) : unit_prompts(u);
+        if (unit_get_state(u) == UNIT_READY &&
+            (!list_has(list, local) || (tool && tool_level(u, local) > s->level))) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
                                "unknown %s '%s': server '%s' has no %s '%s'", what, name, server,
                                what, local);
                 return;
         }
+        client = ready_client(s, id, u);
+        if (!client)
+                return;
         fwd = json_dup(params);
         json_set(fwd, "name", cJSON_CreateString(local));
         forward(s, id, server, client, method, fwd);
@@ -443,8 +556,12 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
                                 return;
                         }
         }
-        owner = gw_owners_lookup(gw_owners_get(gw), uri);
+        /* A single-server session asks its server whatever the owner table
+         * says (a collision must not hide its own resources). */
+        owner = s->scope ? s->scope : gw_owners_lookup(gw_owners_get(gw), uri);
         u = owner && gw->sv ? supervisor_find(gw->sv, owner) : NULL;
+        if (u && !gw_session_sees(s, u))
+                u = NULL;
         if (!u) {
                 cJSON *data = cJSON_CreateObject();
                 cJSON_AddStringToObject(data, "uri", uri);
@@ -486,18 +603,21 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
 
         if (type && strcmp(type, "ref/prompt") == 0) {
                 const char *name = json_get_string(ref, "name");
-                if (!name || !gateway_split(name, &server, &local)) {
+                if (!name || (!s->scope && !gateway_split(name, NULL, NULL))) {
                         gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
                                        "invalid params: unknown prompt '%s'", name ? name : "");
                         return;
                 }
-                u = gw->sv ? supervisor_find(gw->sv, server) : NULL;
+                u = route_name(s, name, &server, &local);
         } else if (type && strcmp(type, "ref/resource") == 0) {
                 const char *uri = json_get_string(ref, "uri");
-                const char *owner = gw_owners_lookup_ref(gw_owners_get(gw), uri);
+                const char *owner =
+                        s->scope ? s->scope : gw_owners_lookup_ref(gw_owners_get(gw), uri);
                 if (owner) {
                         server = xstrdup(owner);
                         u = gw->sv ? supervisor_find(gw->sv, owner) : NULL;
+                        if (u && !gw_session_sees(s, u))
+                                u = NULL;
                 }
         } else {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,

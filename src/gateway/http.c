@@ -1,0 +1,744 @@
+/* The HTTP transport adapter (include/corral/gateway.h, "the HTTP adapter"):
+ * routing, header checks, authentication and the MHD request handler.  The
+ * bytes and the HTTP grammar are libmicrohttpd's (src/http/server.c); the
+ * sessions and their streams are in http_session.c.
+ *
+ * A request's life in the handler: the first call (headers only) makes an
+ * hreq; body chunks are collected up to the cap; the last call checks the
+ * Origin, asks the verifier about the bearer token (suspending the
+ * connection while it answers), then routes.  A POST that carries a request
+ * waits, suspended, for the first message the gateway sends for it. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "corral/jsonutil.h"
+#include "corral/log.h"
+#include "corral/macro.h"
+#include "corral/supervisor.h"
+#include "gateway/http_internal.h"
+
+#define SESSION_HEADER "Mcp-Session-Id"
+#define VERSION_HEADER "MCP-Protocol-Version"
+#define LEGACY_VERSION "2025-03-26" /* assumed when a client sends no version header */
+#define WELL_KNOWN "/.well-known/oauth-protected-resource"
+
+/* ---- responses ---- */
+
+static void add_cors(hreq *r, struct MHD_Response *resp)
+{
+        const char *origin =
+                MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+
+        if (!origin)
+                return;
+        /* Only allowed origins get this far (check_origin). */
+        (void)MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        (void)MHD_add_response_header(resp, "Vary", "Origin");
+        (void)MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                      SESSION_HEADER ", WWW-Authenticate");
+}
+
+static enum MHD_Result queue(hreq *r, unsigned status, const char *ctype, const char *body,
+                             size_t len, const char *session_id)
+{
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        enum MHD_Result ret;
+
+        if (ctype)
+                (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        if (session_id)
+                (void)MHD_add_response_header(resp, SESSION_HEADER, session_id);
+        if (r->www_authenticate && (status == 401 || status == 403))
+                (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                              r->www_authenticate);
+        add_cors(r, resp);
+        ret = MHD_queue_response(r->conn, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* An HTTP error with a JSON-RPC error body (what the MCP SDKs send). */
+static enum MHD_Result fail(hreq *r, unsigned status, int code, const char *fmt, ...)
+        _printf_(4, 5);
+static enum MHD_Result fail(hreq *r, unsigned status, int code, const char *fmt, ...)
+{
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        _cleanup_json_ cJSON *m = jsonrpc_error(NULL, code, msg, NULL);
+        _cleanup_free_ char *txt = json_print(m);
+        return queue(r, status, "application/json", txt, strlen(txt), NULL);
+}
+
+/* ---- SSE streams ---- */
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+        hreq *r = cls;
+        hstream *st = r->st;
+        size_t n;
+
+        if (!st || r->h->stopping)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        if (st->out.len) {
+                n = st->out.len < max ? st->out.len : max;
+                memcpy(buf, st->out.buf, n);
+                strbuf_consume(&st->out, n);
+                return (ssize_t)n;
+        }
+        if (st->done)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        /* Nothing to send: park the connection until deliver() wakes it. */
+        r->suspended = true;
+        MHD_suspend_connection(r->conn);
+        return 0;
+}
+
+static enum MHD_Result queue_sse(hreq *r, const char *session_id)
+{
+        struct MHD_Response *resp =
+                MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_reader, r, NULL);
+        enum MHD_Result ret;
+
+        (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        if (session_id)
+                (void)MHD_add_response_header(resp, SESSION_HEADER, session_id);
+        add_cors(r, resp);
+        ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* A POST's stream has its first message (or none yet: wait for it). */
+static enum MHD_Result answer_stream(hreq *r)
+{
+        hstream *st = r->st;
+        const char *sid = r->new_sess ? r->new_sess->id : NULL;
+
+        if (!st)
+                return fail(r, MHD_HTTP_SERVICE_UNAVAILABLE, CORRAL_RPC_UNAVAILABLE,
+                            "the session ended before the request was answered");
+        if (st->json) {
+                enum MHD_Result ret =
+                        queue(r, MHD_HTTP_OK, "application/json", st->json, st->json_len, sid);
+                r->st = NULL;
+                st->r = NULL;
+                hstream_free(st);
+                return ret;
+        }
+        if (st->sse)
+                return queue_sse(r, sid);
+        r->waiting = true;
+        r->suspended = true;
+        MHD_suspend_connection(r->conn);
+        return MHD_YES;
+}
+
+/* ---- header checks ---- */
+
+static const char *header(hreq *r, const char *name)
+{
+        return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static bool accepts(const char *accept, const char *type)
+{
+        return accept && (strcasestr(accept, type) || strstr(accept, "*/*"));
+}
+
+static bool loopback_origin(const char *origin)
+{
+        static const char *const hosts[] = {"http://localhost", "https://localhost",
+                                            "http://127.0.0.1", "https://127.0.0.1",
+                                            "http://[::1]",     "https://[::1]"};
+
+        for (size_t i = 0; i < ARRAY_SIZE(hosts); i++) {
+                size_t n = strlen(hosts[i]);
+                if (strncmp(origin, hosts[i], n) == 0 && (origin[n] == '\0' || origin[n] == ':'))
+                        return true;
+        }
+        return false;
+}
+
+/* MCP basic/transports §security: an Origin not allowed is refused (DNS
+ * rebinding).  No Origin header: not a browser, allowed. */
+static bool origin_allowed(gw_http *h, const char *origin)
+{
+        if (!origin)
+                return true;
+        if (!h->origins)
+                return loopback_origin(origin);
+        for (char **o = h->origins; *o; o++)
+                if (strcmp(*o, "*") == 0 || strcasecmp(*o, origin) == 0)
+                        return true;
+        return false;
+}
+
+/* The resource URL for path (RFC 8707), or NULL: the verifier's default. */
+static char *resource_url(gw_http *h, const char *path)
+{
+        return h->public_url ? xasprintf("%s%s", h->public_url, path) : NULL;
+}
+
+/* ---- authentication ---- */
+
+static void on_auth(void *ud, int status, const char *www, const char *message, const char *user,
+                    corral_level level)
+{
+        hreq *r = ud;
+
+        r->auth_req = NULL;
+        r->auth_pending = false;
+        r->auth_done = true;
+        r->auth_status = status;
+        r->www_authenticate = www ? xstrdup(www) : NULL;
+        r->auth_message = message ? xstrdup(message) : NULL;
+        r->user = user ? xstrdup(user) : NULL;
+        r->user_level = level;
+        hreq_wake(r);
+}
+
+/* true when the caller is known (r->auth_status says how it went); false
+ * when the answer comes later (the connection is suspended). */
+static bool authenticate(hreq *r, const char *url)
+{
+        gw_http *h = r->h;
+        _cleanup_free_ char *res = NULL;
+        void *req = NULL;
+
+        if (r->auth_done)
+                return true;
+        if (!h->auth) {
+                r->auth_done = true;
+                r->user_level = CORRAL_LEVEL_ANCHOR;
+                return true;
+        }
+        res = resource_url(h, url);
+        r->auth_pending = true;
+        if (h->auth->verify(h->auth->ctx, header(r, MHD_HTTP_HEADER_AUTHORIZATION), res, on_auth, r,
+                            &req) == 1 ||
+            r->auth_done)
+                return true;
+        r->auth_req = req;
+        r->suspended = true;
+        MHD_suspend_connection(r->conn);
+        return false;
+}
+
+/* ---- routes ---- */
+
+static bool valid_server_name(const char *s, size_t n)
+{
+        if (n == 0 || n > 48 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+static bool streq_null(const char *a, const char *b)
+{
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+typedef enum route {
+        R_NONE,
+        R_MCP,      /* /mcp, /servers/NAME/mcp */
+        R_SSE,      /* /sse, /servers/NAME/sse (2024-11-05) */
+        R_MESSAGES, /* /messages, /servers/NAME/messages */
+        R_HEALTH,
+        R_WELL_KNOWN,
+} route;
+
+/* Splits url into its route and, for /servers/NAME/…, NAME (owned). */
+static route parse_route(const char *url, char **ret_server)
+{
+        const char *rest = url;
+
+        *ret_server = NULL;
+        if (strcmp(url, "/healthz") == 0)
+                return R_HEALTH;
+        if (strncmp(url, WELL_KNOWN, strlen(WELL_KNOWN)) == 0)
+                return R_WELL_KNOWN;
+        if (strncmp(url, "/servers/", 9) == 0) {
+                const char *name = url + 9, *slash = strchr(name, '/');
+                if (!slash || !valid_server_name(name, (size_t)(slash - name)))
+                        return R_NONE;
+                *ret_server = xstrndup(name, (size_t)(slash - name));
+                rest = slash;
+        }
+        if (strcmp(rest, "/mcp") == 0)
+                return R_MCP;
+        if (strcmp(rest, "/sse") == 0)
+                return R_SSE;
+        if (strcmp(rest, "/messages") == 0)
+                return R_MESSAGES;
+        *ret_server = (free(*ret_server), NULL);
+        return R_NONE;
+}
+
+/* The server behind /servers/NAME/… exists and the caller may reach it. */
+static bool server_reachable(gw_http *h, const char *name, corral_level level)
+{
+        supervisor *sv = h->gw->sv;
+        return sv && supervisor_find(sv, name) && gateway_server_reachable(h->gw, name, level);
+}
+
+static enum MHD_Result well_known(hreq *r, const char *url)
+{
+        gw_http *h = r->h;
+        const char *path = url + strlen(WELL_KNOWN);
+        _cleanup_free_ char *res = NULL, *txt = NULL;
+        _cleanup_json_ cJSON *doc = NULL;
+
+        if (!h->auth || !h->auth->metadata)
+                return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST,
+                            "not found: this endpoint has no authorization configured");
+        /* RFC 9728 §3.1: /.well-known/oauth-protected-resource/PATH describes
+         * the resource at PATH; without a path, the aggregate /mcp. */
+        res = resource_url(h, *path ? path : "/mcp");
+        doc = h->auth->metadata(h->auth->ctx, res);
+        if (!doc)
+                return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found");
+        txt = json_print(doc);
+        return queue(r, MHD_HTTP_OK, "application/json", txt, strlen(txt), NULL);
+}
+
+static int64_t parse_u64(const char *s, const char **end)
+{
+        char *e;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(s, &e, 10);
+        if (errno || e == s)
+                return -1;
+        *end = e;
+        return (int64_t)v;
+}
+
+/* GET on the MCP endpoint: the standalone stream, or the resumption of a cut
+ * one (Last-Event-ID "STREAM-SEQ"). */
+static enum MHD_Result get_stream(hreq *r, hsession *s)
+{
+        const char *last = header(r, "Last-Event-ID");
+        hstream *st;
+
+        if (!accepts(header(r, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
+                return fail(r, MHD_HTTP_NOT_ACCEPTABLE, JSONRPC_INVALID_REQUEST,
+                            "not acceptable: the client must accept text/event-stream");
+        if (last) {
+                const char *p;
+                int64_t stream = parse_u64(last, &p), seq = -1;
+                if (stream >= 0 && *p == '-')
+                        seq = parse_u64(p + 1, &p);
+                if (stream < 0 || seq < 0 || *p)
+                        return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
+                                    "bad request: Last-Event-ID '%.64s' is not one of ours", last);
+                st = hstream_find(s, (uint64_t)stream);
+                if (!st) {
+                        /* Finished since: replay what it sent, then end. */
+                        st = hstream_new(s, NULL);
+                        st->id = (uint64_t)stream;
+                        st->done = true;
+                        r->replay_only = true;
+                }
+                hsession_replay(s, st, (uint64_t)stream, (uint64_t)seq);
+                st->sse = true;
+        } else {
+                st = hstream_find(s, 0);
+                if (st && st->r)
+                        return fail(r, MHD_HTTP_CONFLICT, JSONRPC_INVALID_REQUEST,
+                                    "conflict: this session already has a GET stream open");
+                if (!st)
+                        st = hstream_new(s, NULL);
+        }
+        hstream_attach(st, r);
+        return queue_sse(r, NULL);
+}
+
+static enum MHD_Result post_mcp(hreq *r, const char *server, corral_level level)
+{
+        gw_http *h = r->h;
+        const char *ctype = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *accept = header(r, MHD_HTTP_HEADER_ACCEPT);
+        const char *sid = header(r, SESSION_HEADER);
+        const char *version = header(r, VERSION_HEADER);
+        const char *method;
+        _cleanup_json_ cJSON *msg = NULL;
+        hsession *s;
+        jsonrpc_kind kind;
+
+        if (!ctype || strncasecmp(ctype, "application/json", 16) != 0)
+                return fail(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, JSONRPC_INVALID_REQUEST,
+                            "unsupported media type: Content-Type must be application/json");
+        if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
+                return fail(r, MHD_HTTP_NOT_ACCEPTABLE, JSONRPC_INVALID_REQUEST,
+                            "not acceptable: the client must accept both application/json and "
+                            "text/event-stream");
+        msg = cJSON_ParseWithLength(r->body.buf ? r->body.buf : "", r->body.len);
+        if (!msg)
+                return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_PARSE_ERROR,
+                            "parse error: invalid JSON");
+        if (cJSON_IsArray(msg))
+                return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
+                            "invalid request: JSON-RPC batches are not supported");
+        kind = jsonrpc_classify(msg);
+        if (kind == JSONRPC_INVALID)
+                return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
+                            "invalid request: not a JSON-RPC 2.0 message");
+        method = json_get_string(msg, "method");
+        if (kind == JSONRPC_REQUEST && strcmp(method, "initialize") == 0 && !sid) {
+                if (h->n_sessions >= h->max_sessions)
+                        return fail(r, MHD_HTTP_SERVICE_UNAVAILABLE, CORRAL_RPC_UNAVAILABLE,
+                                    "too many sessions (limit %u)", h->max_sessions);
+                s = hsession_new(h, r->user, level, server, false);
+                r->new_sess = s;
+        } else {
+                if (!sid)
+                        return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
+                                    "bad request: missing " SESSION_HEADER " header");
+                s = hsession_find(h, sid);
+                if (!s || s->legacy || !streq_null(s->scope, server) ||
+                    !streq_null(s->user, r->user))
+                        return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST,
+                                    "not found: no session '%.64s' (it ended or never existed)",
+                                    sid);
+                if (version && !mcp_protocol_supported(version))
+                        return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
+                                    "bad request: unsupported " VERSION_HEADER " '%.32s'", version);
+        }
+        s->last_active = uv_now(gateway_loop(h->gw));
+        if (kind != JSONRPC_REQUEST) {
+                gateway_session_message(s->gs, r->body.buf, r->body.len);
+                return queue(r, MHD_HTTP_ACCEPTED, NULL, "", 0, NULL);
+        }
+        if (s->n_streams >= HTTP_STREAMS_MAX)
+                return fail(r, MHD_HTTP_TOO_MANY_REQUESTS, CORRAL_RPC_UNAVAILABLE,
+                            "too many requests in flight on this session");
+        hstream_attach(hstream_new(s, cJSON_GetObjectItemCaseSensitive(msg, "id")), r);
+        gateway_session_message(s->gs, r->body.buf, r->body.len);
+        return answer_stream(r);
+}
+
+/* 2024-11-05 HTTP+SSE: GET /sse opens the session and its one stream; the
+ * first event names where to POST. */
+static enum MHD_Result legacy_sse(hreq *r, const char *server, corral_level level)
+{
+        gw_http *h = r->h;
+        hsession *s;
+        hstream *st;
+
+        if (!accepts(header(r, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
+                return fail(r, MHD_HTTP_NOT_ACCEPTABLE, JSONRPC_INVALID_REQUEST,
+                            "not acceptable: the client must accept text/event-stream");
+        if (h->n_sessions >= h->max_sessions)
+                return fail(r, MHD_HTTP_SERVICE_UNAVAILABLE, CORRAL_RPC_UNAVAILABLE,
+                            "too many sessions (limit %u)", h->max_sessions);
+        s = hsession_new(h, r->user, level, server, true);
+        st = hstream_new(s, NULL);
+        st->sse = true;
+        if (server)
+                strbuf_appendf(&st->out,
+                               "event: endpoint\ndata: /servers/%s/messages?sessionId=%s\n\n",
+                               server, s->id);
+        else
+                strbuf_appendf(&st->out, "event: endpoint\ndata: /messages?sessionId=%s\n\n",
+                               s->id);
+        hstream_attach(st, r);
+        r->new_sess = s;
+        return queue_sse(r, NULL);
+}
+
+static enum MHD_Result legacy_post(hreq *r, const char *server)
+{
+        const char *sid = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "sessionId");
+        hsession *s = hsession_find(r->h, sid);
+        _cleanup_json_ cJSON *msg = NULL;
+
+        if (!s || !s->legacy || !streq_null(s->scope, server) || !streq_null(s->user, r->user))
+                return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST,
+                            "not found: no session '%.64s'", sid ? sid : "");
+        msg = cJSON_ParseWithLength(r->body.buf ? r->body.buf : "", r->body.len);
+        if (!msg)
+                return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_PARSE_ERROR,
+                            "parse error: invalid JSON");
+        s->last_active = uv_now(gateway_loop(r->h->gw));
+        gateway_session_message(s->gs, r->body.buf, r->body.len);
+        return queue(r, MHD_HTTP_ACCEPTED, "text/plain", "Accepted", 8, NULL);
+}
+
+static enum MHD_Result preflight(hreq *r)
+{
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        enum MHD_Result ret;
+
+        add_cors(r, resp);
+        (void)MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                                      "GET, POST, DELETE, OPTIONS");
+        (void)MHD_add_response_header(
+                resp, "Access-Control-Allow-Headers",
+                "Content-Type, Accept, Authorization, Last-Event-ID, " SESSION_HEADER
+                ", " VERSION_HEADER);
+        ret = MHD_queue_response(r->conn, MHD_HTTP_NO_CONTENT, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* Everything after the body has arrived. */
+static enum MHD_Result route_request(hreq *r, const char *url, const char *method)
+{
+        gw_http *h = r->h;
+        _cleanup_free_ char *server = NULL;
+        route rt = parse_route(url, &server);
+        corral_level level;
+
+        if (!origin_allowed(h, header(r, MHD_HTTP_HEADER_ORIGIN)))
+                return fail(r, MHD_HTTP_FORBIDDEN, JSONRPC_INVALID_REQUEST,
+                            "forbidden: Origin not allowed");
+        if (rt == R_HEALTH)
+                return queue(r, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+        if (rt == R_WELL_KNOWN)
+                return well_known(r, url);
+        if (rt == R_NONE)
+                return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found: %.128s",
+                            url);
+        if (strcmp(method, "OPTIONS") == 0)
+                return preflight(r);
+        if (r->too_big)
+                return fail(r, MHD_HTTP_CONTENT_TOO_LARGE, JSONRPC_INVALID_REQUEST,
+                            "payload too large: over %zu bytes", h->max_body);
+        if (!authenticate(r, url))
+                return MHD_YES;
+        if (r->auth_status)
+                return fail(r, (unsigned)r->auth_status, JSONRPC_INVALID_REQUEST, "%s",
+                            r->auth_message ? r->auth_message : "unauthorized");
+        level = corral_level_min(h->level, r->user_level);
+        /* A server the caller may not reach is answered exactly like one
+         * that does not exist. */
+        if (server && !server_reachable(h, server, level))
+                return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found: %.128s",
+                            url);
+        if (rt == R_SSE) {
+                if (strcmp(method, "GET") != 0)
+                        return fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
+                                    "method not allowed");
+                return legacy_sse(r, server, level);
+        }
+        if (rt == R_MESSAGES) {
+                if (strcmp(method, "POST") != 0)
+                        return fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
+                                    "method not allowed");
+                return legacy_post(r, server);
+        }
+        if (strcmp(method, "POST") == 0)
+                return post_mcp(r, server, level);
+        if (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0) {
+                const char *sid = header(r, SESSION_HEADER);
+                hsession *s = hsession_find(h, sid);
+
+                if (!sid)
+                        return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
+                                    "bad request: missing " SESSION_HEADER " header");
+                if (!s || s->legacy || !streq_null(s->scope, server) ||
+                    !streq_null(s->user, r->user))
+                        return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST,
+                                    "not found: no session '%.64s'", sid);
+                s->last_active = uv_now(gateway_loop(h->gw));
+                if (strcmp(method, "GET") == 0)
+                        return get_stream(r, s);
+                hsession_free(s);
+                return queue(r, MHD_HTTP_OK, NULL, "", 0, NULL);
+        }
+        return fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
+                    "method not allowed: %.16s", method);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+        gw_http *h = cls;
+        hreq *r = *con_cls;
+
+        if (!r) {
+                const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_CONTENT_LENGTH);
+                r = xcalloc(1, sizeof(*r));
+                r->h = h;
+                r->conn = conn;
+                r->body = STRBUF_INIT(h->max_body);
+                r->next = h->reqs;
+                if (h->reqs)
+                        h->reqs->prev = r;
+                h->reqs = r;
+                *con_cls = r;
+                if (len && strtoull(len, NULL, 10) > h->max_body) {
+                        /* Answered before the body is read; MHD then closes. */
+                        r->too_big = true;
+                        return fail(r, MHD_HTTP_CONTENT_TOO_LARGE, JSONRPC_INVALID_REQUEST,
+                                    "payload too large: over %zu bytes", h->max_body);
+                }
+                return MHD_YES;
+        }
+        if (*upload_data_size) {
+                if (!r->too_big && strbuf_append(&r->body, upload_data, *upload_data_size) < 0)
+                        r->too_big = true;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (h->stopping)
+                return MHD_NO;
+        /* Back from a suspension: the verifier answered, or a stream has
+         * its first message. */
+        if (r->waiting) {
+                r->waiting = false;
+                return answer_stream(r);
+        }
+        if (r->auth_pending)
+                return (r->suspended = true, MHD_suspend_connection(conn), MHD_YES);
+        if (r->st) /* an SSE response is already queued */
+                return MHD_YES;
+        return route_request(r, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+        gw_http *h = cls;
+        hreq *r = *con_cls;
+        hstream *st;
+
+        if (!r)
+                return;
+        *con_cls = NULL;
+        if (r->auth_req && h->auth && h->auth->cancel)
+                h->auth->cancel(r->auth_req);
+        st = r->st;
+        if (st) {
+                hsession *s = st->sess;
+                st->r = NULL;
+                r->st = NULL;
+                if (s->legacy && st->id == 0)
+                        hsession_free(s); /* 2024-11-05: the session is its stream */
+                else if (st->done || r->replay_only)
+                        hstream_free(st);
+        }
+        if (r->prev)
+                r->prev->next = r->next;
+        else if (h->reqs == r)
+                h->reqs = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        strbuf_done(&r->body);
+        free(r->www_authenticate);
+        free(r->auth_message);
+        free(r->user);
+        free(r);
+}
+
+/* ---- the listener ---- */
+
+static void on_sweep(uv_timer_t *t)
+{
+        http_sweep(t->data);
+}
+
+static void http_free(gw_adapter *a)
+{
+        gw_http *h = (gw_http *)a;
+
+        h->stopping = true;
+        while (h->sessions)
+                hsession_free(h->sessions);
+        /* MHD wants no connection suspended when it stops. */
+        for (hreq *r = h->reqs; r; r = r->next)
+                if (r->suspended) {
+                        r->suspended = false;
+                        MHD_resume_connection(r->conn);
+                }
+        h->srv = http_server_free(h->srv);
+        uv_close((uv_handle_t *)h->sweep, gw_handle_free_cb);
+        for (char **o = h->origins; o && *o; o++)
+                free(*o);
+        free(h->origins);
+        free(h->public_url);
+        free(h);
+}
+
+int gateway_http_listen(gateway *gw, const gateway_http_config *cfg, bool allow_unauthenticated,
+                        uint16_t *ret_port, corral_error *err)
+{
+        http_server_config scfg = {
+                .listen = cfg->listen,
+                .tls_cert_pem = cfg->tls_cert_pem,
+                .tls_key_pem = cfg->tls_key_pem,
+                .idle_timeout_s = cfg->idle_timeout_s,
+                .max_header_bytes = cfg->max_header_bytes,
+        };
+        struct sockaddr_storage ss;
+        gw_http *h;
+        size_t n = 0;
+        int r;
+
+        if (http_server_parse_addr(cfg->listen, &ss) < 0)
+                return corral_error_set(err, EX_USAGE,
+                                        "invalid HTTP listen address '%s': expected HOST:PORT or "
+                                        "[V6]:PORT with a numeric address",
+                                        cfg->listen ? cfg->listen : "");
+        if (!cfg->auth && !http_server_addr_loopback(&ss) && !allow_unauthenticated)
+                return corral_error_set(err, EX_CONFIG,
+                                        "refusing to serve MCP on %s without authentication: "
+                                        "configure \"auth\", or write \"http\": {\"auth\": "
+                                        "\"none\"} in corral.json to allow it",
+                                        cfg->listen);
+        h = xcalloc(1, sizeof(*h));
+        h->gw = gw;
+        h->level = cfg->level;
+        h->auth = cfg->auth;
+        h->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : GATEWAY_HTTP_BODY_MAX;
+        h->session_idle_ms =
+                1000ull * (cfg->session_idle_s ? cfg->session_idle_s : GATEWAY_HTTP_SESSION_IDLE_S);
+        h->max_sessions = cfg->max_sessions ? cfg->max_sessions : GATEWAY_HTTP_MAX_SESSIONS;
+        h->public_url = cfg->public_url ? xstrdup(cfg->public_url) : NULL;
+        if (h->public_url) {
+                size_t len = strlen(h->public_url);
+                while (len && h->public_url[len - 1] == '/')
+                        h->public_url[--len] = '\0';
+        }
+        if (cfg->origins) {
+                while (cfg->origins[n])
+                        n++;
+                h->origins = xcalloc(n + 1, sizeof(*h->origins));
+                for (size_t i = 0; i < n; i++)
+                        h->origins[i] = xstrdup(cfg->origins[i]);
+        }
+        h->sweep = gw_timer_new(gw->loop, h);
+        h->base.free = http_free;
+        r = http_server_new(gw->loop, &scfg, on_request, h, on_completed, h, &h->srv, err);
+        if (r < 0) {
+                http_free(&h->base);
+                return r;
+        }
+        uv_timer_start(h->sweep, on_sweep, HTTP_SWEEP_MS, HTTP_SWEEP_MS);
+        gw_adapter_attach(gw, &h->base);
+        if (!cfg->auth && !http_server_loopback(h->srv))
+                log_warn("http: %s serves MCP without authentication (\"auth\": \"none\")",
+                         cfg->listen);
+        if (ret_port)
+                *ret_port = http_server_port(h->srv);
+        log_info("http: listening on %s (port %u, level %s%s)", cfg->listen,
+                 http_server_port(h->srv), corral_level_name(cfg->level),
+                 cfg->tls_cert_pem ? ", TLS" : "");
+        return 0;
+}

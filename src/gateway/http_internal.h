@@ -1,0 +1,115 @@
+/* The HTTP adapter's own parts (src/gateway/http.c: the listener, routing and
+ * the MHD handler; src/gateway/http_session.c: MCP sessions over HTTP, their
+ * streams and the event log that Last-Event-ID resumes from). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <microhttpd.h>
+
+#include "corral/http_server.h"
+#include "corral/strbuf.h"
+#include "gateway/internal.h"
+
+#define HTTP_EVENT_LOG_MAX 512          /* events kept per session for resumption */
+#define HTTP_EVENT_LOG_BYTES (8u << 20) /* and their bytes */
+#define HTTP_STREAM_QUEUE_MAX (64u << 20)
+#define HTTP_STREAMS_MAX 2048 /* open streams per session */
+#define HTTP_SWEEP_MS 5000
+
+typedef struct gw_http gw_http;
+typedef struct hsession hsession;
+typedef struct hstream hstream;
+typedef struct hreq hreq;
+
+struct gw_http {
+        gw_adapter base; /* first: the adapter list holds &base */
+        gateway *gw;
+        http_server *srv;
+        corral_level level;
+        char **origins; /* NULL: loopback origins only */
+        char *public_url;
+        size_t max_body;
+        uint64_t session_idle_ms;
+        unsigned max_sessions;
+        const gateway_http_auth *auth;
+        hsession *sessions;
+        size_t n_sessions;
+        hreq *reqs; /* every request in progress */
+        uv_timer_t *sweep;
+        bool stopping;
+};
+
+typedef struct hevent {
+        uint64_t stream, seq;
+        char *text; /* the whole SSE event, "id: …\n…\n\n" */
+        size_t len;
+} hevent;
+
+struct hsession {
+        gw_http *h;
+        char id[33];
+        gateway_session *gs;
+        bool legacy; /* 2024-11-05 HTTP+SSE: everything goes on stream 0 */
+        char *user;  /* NULL: anonymous */
+        char *scope; /* one server, or NULL */
+        hstream *streams;
+        size_t n_streams;
+        uint64_t next_stream, next_seq;
+        hevent log[HTTP_EVENT_LOG_MAX]; /* ring */
+        size_t log_start, log_n, log_bytes;
+        uint64_t last_active; /* loop ms */
+        hsession *prev, *next;
+};
+
+/* A stream of messages to the client: a POST's answer (req_id set) or the
+ * standalone GET stream (id 0). */
+struct hstream {
+        hsession *sess;
+        uint64_t id;
+        cJSON *req_id; /* NULL for stream 0 */
+        hreq *r;       /* the connection it is written to, NULL when none */
+        strbuf out;    /* SSE bytes not yet handed to MHD */
+        char *json;    /* the answer as one JSON body (application/json) */
+        size_t json_len;
+        bool sse;  /* decided: text/event-stream */
+        bool done; /* the last message is in out (or json) */
+        hstream *prev, *next;
+};
+
+struct hreq {
+        gw_http *h;
+        struct MHD_Connection *conn;
+        strbuf body;
+        bool too_big;
+        bool suspended;
+        bool waiting; /* suspended in the handler until the stream has a message */
+        bool auth_done, auth_pending;
+        int auth_status;
+        char *www_authenticate, *auth_message;
+        char *user;
+        corral_level user_level;
+        void *auth_req;
+        hstream *st;        /* the stream this connection serves */
+        hsession *new_sess; /* created by this request (initialize, /sse) */
+        bool replay_only;   /* st is a private replay of a finished stream */
+        hreq *prev, *next;
+};
+
+/* ---- http_session.c ---- */
+
+hsession *hsession_new(gw_http *h, const char *user, corral_level level, const char *scope,
+                       bool legacy);
+void hsession_free(hsession *s);
+hsession *hsession_find(gw_http *h, const char *id);
+hstream *hstream_new(hsession *s, const cJSON *req_id);
+void hstream_free(hstream *st);
+hstream *hstream_find(hsession *s, uint64_t id);
+/* Attaches r to st (detaching any earlier connection). */
+void hstream_attach(hstream *st, hreq *r);
+/* Replaces st->out with the logged events of stream id after seq. */
+void hsession_replay(hsession *s, hstream *st, uint64_t stream, uint64_t after_seq);
+/* Resumes r's connection if it is suspended. */
+void hreq_wake(hreq *r);
+void http_sweep(gw_http *h);
