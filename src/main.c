@@ -18,6 +18,7 @@ static const verb verbs[] = {
         { "install", cli_install, "install a server from a source spec",
           "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
           "              [--registry URL] [--offline] [--frozen] [--allow-scripts] [--submodules]\n"
+          "              [--access LEVEL]\n"
           "              SPEC [-- COMMAND ARGS...]\n"
           "  SPEC is one of:\n"
           "    ./dir, /dir          a directory with package.json, or any directory with an\n"
@@ -43,6 +44,8 @@ static const verb verbs[] = {
         { "update", cli_update, "re-resolve a docker tag or a git ref and pin the new digest/commit",
           "[--json] NAME" },
         { "info", cli_info, "show one installed server's manifest", "[--json] NAME" },
+        { "access", cli_access, "set the permission level a server or tool needs",
+          "NAME public|trusted|anchor [--tool TOOL]" },
         { "enable", cli_enable, "let the daemon run a server", "NAME" },
         { "disable", cli_disable, "keep the daemon from running a server", "NAME" },
         { "start", cli_start, "start a server in the running daemon", "NAME" },

@@ -1,6 +1,8 @@
 /* The CLI's internal contract: one function per verb, dispatched by main.c. */
 #pragma once
 
+#include "corral/level.h"
+
 #include <stdbool.h>
 #include <cJSON.h>
 
@@ -40,6 +42,11 @@ int cli_serve(cli_ctx *ctx, int argc, char **argv);
 int cli_token(cli_ctx *ctx, int argc, char **argv);
 /* `corral reset NAME` (src/cli/reset.c): discards the server's code overlay. */
 int cli_reset(cli_ctx *ctx, int argc, char **argv);
+int cli_access(cli_ctx *ctx, int argc, char **argv);
+/* Sets the level a caller needs for server name (tool NULL) or one of its
+ * tools, under the store lock.  0, or store_load()'s errors. */
+int cli_set_access(store *s, const char *name, const char *tool, corral_level level,
+                   corral_error *err);
 /* `corral run NAME` (src/cli/run.c): execs corral-sandbox for one installed
  * native server on the caller's stdio; returns only on failure. */
 int cli_run(cli_ctx *ctx, int argc, char **argv);

@@ -145,9 +145,12 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"frozen", no_argument, NULL, 'Z'},
                 {"allow-scripts", no_argument, NULL, 'S'},
                 {"submodules", no_argument, NULL, 'M'},
+                {"access", required_argument, NULL, 'A'},
                 {},
         };
         install_options opt = {0};
+        const char *access = NULL;
+        corral_level access_level = CORRAL_LEVEL_DEFAULT;
         _cleanup_strv_ char **env = NULL;
         _cleanup_strv_ char **command = NULL;
         size_t n_env = 0;
@@ -209,6 +212,12 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 case 'M':
                         opt.submodules = true;
                         break;
+                case 'A':
+                        access = optarg;
+                        if (corral_level_parse(access, &access_level) < 0)
+                                return cli_usage_error(ctx,
+                                                       "--access is public, trusted or anchor");
+                        break;
                 case 'h':
                         return cli_usage(ctx);
                 default:
@@ -244,6 +253,11 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
         _cleanup_manifest_ manifest *m = NULL;
         if (resolver_install(s, &opt, &m, &err) < 0)
                 return cli_fail_error(ctx, &err);
+        if (access) {
+                if (cli_set_access(s, m->name, NULL, access_level, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                (void)manifest_set_access(m, NULL, access_level);
+        }
 
         if (ctx->json) {
                 _cleanup_json_ cJSON *j = manifest_to_json(m);
@@ -421,6 +435,10 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
                 fprintf(f, "%-10s %s\n", i ? "" : "mounts:", m->mounts[i]);
         fprintf(f, "%-10s %s\n", "restart:", m->restart);
         fprintf(f, "%-10s %s\n", "enabled:", m->enabled ? "yes" : "no");
+        fprintf(f, "%-10s %s\n", "access:", corral_level_name(m->access_level));
+        for (size_t i = 0; i < m->n_tool_access; i++)
+                fprintf(f, "%-10s tool %s: %s\n", "", m->tool_access[i].tool,
+                        corral_level_name(m->tool_access[i].level));
         if (m->owner)
                 fprintf(f, "%-10s %s\n", "owner:", m->owner);
         fprintf(f, "%-10s %s (corral %s)\n", "installed:", m->installed_at, m->corral_version);

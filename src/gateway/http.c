@@ -421,6 +421,9 @@ static enum MHD_Result post_mcp(hreq *r, const char *server, corral_level level)
         s->last_active = uv_now(gateway_loop(h->gw));
         if (kind != JSONRPC_REQUEST) {
                 gateway_session_message(s->gs, r->body.buf, r->body.len);
+                if (kind == JSONRPC_NOTIFICATION && strcmp(method, "notifications/cancelled") == 0)
+                        hsession_cancelled(s, cJSON_GetObjectItemCaseSensitive(
+                                                      json_get_object(msg, "params"), "requestId"));
                 return queue(r, MHD_HTTP_ACCEPTED, NULL, "", 0, NULL);
         }
         if (s->n_streams >= HTTP_STREAMS_MAX)

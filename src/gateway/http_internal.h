@@ -110,6 +110,8 @@ hstream *hstream_find(hsession *s, uint64_t id);
 void hstream_attach(hstream *st, hreq *r);
 /* Replaces st->out with the logged events of stream id after seq. */
 void hsession_replay(hsession *s, hstream *st, uint64_t stream, uint64_t after_seq);
+/* The client cancelled request req_id: its stream ends without an answer. */
+void hsession_cancelled(hsession *s, const cJSON *req_id);
 /* Resumes r's connection if it is suspended. */
 void hreq_wake(hreq *r);
 void http_sweep(gw_http *h);

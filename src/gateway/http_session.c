@@ -204,6 +204,21 @@ static void deliver(hstream *st, const char *data, size_t len, bool last)
                 hstream_free(st);
 }
 
+void hsession_cancelled(hsession *s, const cJSON *req_id)
+{
+        /* MCP cancellation: the request gets no answer, so its stream ends
+         * here (the client has stopped waiting on it). */
+        for (hstream *st = s->streams; st; st = st->next)
+                if (st->req_id && !st->done && ids_equal(st->req_id, req_id)) {
+                        st->done = true;
+                        if (st->r)
+                                hreq_wake(st->r);
+                        else
+                                hstream_free(st);
+                        return;
+                }
+}
+
 static int session_send(void *ud, const char *data, size_t len, const gateway_out *out)
 {
         hsession *s = ud;

@@ -258,8 +258,8 @@ export function waitStatus(root, pred, what, timeout = 60000) {
 }
 
 /* Starts `corral --root ROOT daemon` and waits until it answers status. */
-export async function startDaemon(root, { env, timeout = 60000 } = {}) {
-  const child = spawn(CORRAL, ['--root', root, 'daemon'], {
+export async function startDaemon(root, { env, args = [], timeout = 60000 } = {}) {
+  const child = spawn(CORRAL, ['--root', root, 'daemon', ...args], {
     env: corralEnv(env), stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -174,6 +174,55 @@ static void test_minimal_ok(void **state)
         manifest_free(m);
 }
 
+/* manifest "access": default trusted; per-tool levels override the
+ * server's; round-trips through manifest_to_json. */
+static void test_access(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *access; /* the "access" member, or NULL */
+                corral_level server, echo, other;
+        } cases[] = {
+                {NULL, CORRAL_LEVEL_TRUSTED, CORRAL_LEVEL_TRUSTED, CORRAL_LEVEL_TRUSTED},
+                {"{}", CORRAL_LEVEL_TRUSTED, CORRAL_LEVEL_TRUSTED, CORRAL_LEVEL_TRUSTED},
+                {"{\"level\":\"public\"}", CORRAL_LEVEL_PUBLIC, CORRAL_LEVEL_PUBLIC,
+                 CORRAL_LEVEL_PUBLIC},
+                {"{\"level\":\"public\",\"tools\":{\"echo\":\"anchor\"}}", CORRAL_LEVEL_PUBLIC,
+                 CORRAL_LEVEL_ANCHOR, CORRAL_LEVEL_PUBLIC},
+                {"{\"tools\":{\"echo\":\"public\"}}", CORRAL_LEVEL_TRUSTED, CORRAL_LEVEL_PUBLIC,
+                 CORRAL_LEVEL_TRUSTED},
+        };
+        static const char *const bad[] = {
+                "[]", "{\"level\":\"root\"}", "{\"level\":2}", "{\"tools\":[]}",
+                "{\"tools\":{\"echo\":\"admin\"}}",
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                _cleanup_free_ char *json =
+                        cases[i].access ? xasprintf(M(OK_BODY ",\"access\":%s"), cases[i].access)
+                                        : xstrdup(M(OK_BODY));
+                manifest *m = parse_ok(json);
+                assert_int_equal(m->access_level, cases[i].server);
+                assert_int_equal(manifest_tool_level(m, "echo"), cases[i].echo);
+                assert_int_equal(manifest_tool_level(m, "other"), cases[i].other);
+                /* Round trip. */
+                _cleanup_free_ char *out = manifest_format(m);
+                manifest *m2 = parse_ok(out);
+                assert_int_equal(m2->access_level, cases[i].server);
+                assert_int_equal(manifest_tool_level(m2, "echo"), cases[i].echo);
+                manifest_free(m2);
+                manifest_free(m);
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                _cleanup_free_ char *json = xasprintf(M(OK_BODY ",\"access\":%s"), bad[i]);
+                manifest *m = NULL;
+                corral_error err = {0};
+                assert_true(manifest_parse(&m, json, strlen(json), &err) < 0);
+                assert_non_null(strstr(err.msg, "access"));
+                assert_null(m);
+        }
+}
+
 static void test_malformed(void **state)
 {
         (void)state;
@@ -357,7 +406,7 @@ int main(void)
                 cmocka_unit_test(test_parse_full),   cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_new_defaults), cmocka_unit_test(test_minimal_ok),
                 cmocka_unit_test(test_malformed),    cmocka_unit_test(test_caps),
-                cmocka_unit_test(test_save_load),
+                cmocka_unit_test(test_save_load),    cmocka_unit_test(test_access),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
