@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "corral/auth.h"
 #include "corral/config.h"
 #include "corral/daemon.h"
 #include "corral/docker.h"
@@ -24,6 +25,7 @@ typedef struct daemon_state {
         supervisor *sv;
         gateway *gw;
         control ctl;
+        auth *auth; /* bearer-token verifier of the HTTP listeners, or NULL */
         uv_signal_t *sig[3]; /* SIGTERM, SIGINT, SIGHUP */
         unsigned stop_signals;
         bool shutting_down;
@@ -175,7 +177,8 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         if (r == 0)
                 r = listen_both(&d, s, err);
         if (r == 0)
-                r = daemon_http_start(d.gw, &s->paths, opts ? opts->http_listen : NULL, err);
+                r = daemon_http_start(d.gw, &s->paths, opts ? opts->http_listen : NULL, &d.auth,
+                                      err);
         if (r == 0) {
                 for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
                         d.sig[i] = xcalloc(1, sizeof(*d.sig[i]));
@@ -200,6 +203,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
          * still in flight, and those answers go out through the gateway. */
         d.sv = supervisor_free(d.sv);
         d.gw = gateway_free(d.gw);
+        d.auth = auth_free(d.auth);
         for (size_t i = 0; i < ARRAY_SIZE(d.sig); i++)
                 if (d.sig[i])
                         uv_close((uv_handle_t *)d.sig[i], free_handle);

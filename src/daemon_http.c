@@ -11,12 +11,15 @@
  *     "max_body_bytes": 4194304, "max_header_bytes": 32768,
  *     "idle_timeout_s": 60, "session_idle_s": 1800, "max_sessions": 4096,
  *     "auth": "none"                   allow a non-loopback listener without auth
- *   } */
+ *   }
+ * Bearer tokens are required on every listener when corral.json has an
+ * "auth" object (include/corral/auth.h: issuers, static tokens, "users"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "corral/auth.h"
 #include "corral/config.h"
 #include "corral/daemon.h"
 #include "corral/fs.h"
@@ -93,7 +96,8 @@ static void raise_nofile(void)
         }
 }
 
-int daemon_http_start(gateway *gw, const corral_paths *p, const char *cli_listen, corral_error *err)
+int daemon_http_start(gateway *gw, const corral_paths *p, const char *cli_listen,
+                      struct auth **ret_auth, corral_error *err)
 {
         _cleanup_json_ cJSON *config = NULL;
         const cJSON *http, *listen, *origins, *v;
@@ -126,13 +130,14 @@ int daemon_http_start(gateway *gw, const corral_paths *p, const char *cli_listen
                         return bad(err, "auth", "the only value is \"none\"");
                 auth_none = true;
         }
-        /* Bearer-token verification (corral.json "auth") is the auth
-         * module's; until it is wired in, a configured "auth" must not
-         * silently serve unauthenticated. */
-        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(config, "auth")))
-                return corral_error_set(err, EX_CONFIG,
-                                        "corral.json: auth: token verification for the HTTP "
-                                        "endpoint is not available in this build yet");
+        /* corral.json "auth" turns bearer tokens on for every listener
+         * (issuers and/or `corral token` static tokens). */
+        if (cJSON_GetObjectItemCaseSensitive(config, "auth")) {
+                if (!*ret_auth && (r = auth_new(gateway_loop(gw), config, p, ret_auth, err)) < 0)
+                        return r;
+                if (auth_enabled(*ret_auth))
+                        base.auth = *ret_auth;
+        }
         origins = cJSON_GetObjectItemCaseSensitive(http, "allowed_origins");
         if (origins) {
                 size_t i = 0;

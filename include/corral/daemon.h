@@ -18,13 +18,16 @@ typedef struct daemon_options {
 int daemon_run(store *s, const daemon_options *opts, corral_error *err);
 
 /* Starts the HTTP listeners of corral.json "http" (src/daemon_http.c
- * documents the keys) plus cli_listen (may be NULL) on gw.  0 when none is
+ * documents the keys) plus cli_listen (may be NULL) on gw.  When corral.json
+ * configures "auth", *ret_auth is the verifier they share (the caller frees
+ * it with auth_free() after the gateway).  0 when none is
  * asked for or all listen; -EX_CONFIG for a bad setting or a non-loopback
  * listener without authentication, -EX_USAGE/-EX_CANTCREAT from
  * gateway_http_listen(). */
 struct gateway;
+struct auth;
 int daemon_http_start(struct gateway *gw, const corral_paths *p, const char *cli_listen,
-                      corral_error *err);
+                      struct auth **ret_auth, corral_error *err);
 
 /* MCP on stdin/stdout: bridges to the daemon's gateway socket when a daemon
  * answers there, otherwise runs an embedded supervisor and gateway in-process

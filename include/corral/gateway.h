@@ -175,20 +175,6 @@ cJSON *gateway_collisions_json(gateway *gw);
  * carries its progress and then the answer.  Events have ids; a GET with
  * Last-Event-ID resumes a stream that was cut.  Origin is checked (403). */
 
-/* The verifier the adapter asks about bearer tokens: auth_verify() and
- * friends of include/corral/auth.h, handed over as pointers so the adapter
- * does not depend on how they are built.  ctx is the `auth *`. */
-typedef struct gateway_http_auth {
-        void *ctx;
-        /* 1 when cb already ran, 0 when it runs later (*ret_req cancels it). */
-        int (*verify)(void *ctx, const char *authorization, const char *resource,
-                      void (*cb)(void *ud, int status, const char *www_authenticate,
-                                 const char *message, const char *user, corral_level level),
-                      void *ud, void **ret_req);
-        void (*cancel)(void *req);
-        /* RFC 9728 §2 document for resource (owned), NULL: not served. */
-        cJSON *(*metadata)(void *ctx, const char *resource);
-} gateway_http_auth;
 
 typedef struct gateway_http_config {
         const char *listen;          /* "127.0.0.1:8080", "[::]:8080", … */
@@ -204,7 +190,12 @@ typedef struct gateway_http_config {
         unsigned idle_timeout_s;     /* connection idle; 0: the server's default */
         unsigned session_idle_s;     /* an MCP session nobody uses; 0: GATEWAY_HTTP_SESSION_IDLE_S */
         unsigned max_sessions;       /* 0: GATEWAY_HTTP_MAX_SESSIONS */
-        const gateway_http_auth *auth; /* NULL: no authentication (borrowed) */
+        /* The bearer-token verifier (include/corral/auth.h), borrowed; NULL:
+         * no authentication, every caller is anonymous at the listener's
+         * level.  With one, a request without a valid token gets 401 and
+         * WWW-Authenticate (RFC 9728 §5.1), and the caller's level is
+         * min(listener, user). */
+        struct auth *auth;
 } gateway_http_config;
 
 #define GATEWAY_HTTP_BODY_MAX (4u << 20)

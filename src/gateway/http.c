@@ -191,19 +191,20 @@ static char *resource_url(gw_http *h, const char *path)
 
 /* ---- authentication ---- */
 
-static void on_auth(void *ud, int status, const char *www, const char *message, const char *user,
-                    corral_level level)
+static void on_auth(void *ud, const auth_result *res)
 {
         hreq *r = ud;
 
         r->auth_req = NULL;
         r->auth_pending = false;
         r->auth_done = true;
-        r->auth_status = status;
-        r->www_authenticate = www ? xstrdup(www) : NULL;
-        r->auth_message = message ? xstrdup(message) : NULL;
-        r->user = user ? xstrdup(user) : NULL;
-        r->user_level = level;
+        r->auth_status = res->status;
+        r->www_authenticate = res->www_authenticate ? xstrdup(res->www_authenticate) : NULL;
+        r->auth_message = res->message ? xstrdup(res->message) : NULL;
+        if (res->status == 0 && res->identity) {
+                r->user = res->identity->user ? xstrdup(res->identity->user) : NULL;
+                r->user_level = res->identity->level;
+        }
         hreq_wake(r);
 }
 
@@ -213,7 +214,7 @@ static bool authenticate(hreq *r, const char *url)
 {
         gw_http *h = r->h;
         _cleanup_free_ char *res = NULL;
-        void *req = NULL;
+        auth_verify_req *req = NULL;
 
         if (r->auth_done)
                 return true;
@@ -224,8 +225,8 @@ static bool authenticate(hreq *r, const char *url)
         }
         res = resource_url(h, url);
         r->auth_pending = true;
-        if (h->auth->verify(h->auth->ctx, header(r, MHD_HTTP_HEADER_AUTHORIZATION), res, on_auth, r,
-                            &req) == 1 ||
+        if (auth_verify(h->auth, header(r, MHD_HTTP_HEADER_AUTHORIZATION), res, NULL, on_auth, r,
+                        &req) == 1 ||
             r->auth_done)
                 return true;
         r->auth_req = req;
@@ -301,13 +302,13 @@ static enum MHD_Result well_known(hreq *r, const char *url)
         _cleanup_free_ char *res = NULL, *txt = NULL;
         _cleanup_json_ cJSON *doc = NULL;
 
-        if (!h->auth || !h->auth->metadata)
+        if (!h->auth)
                 return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST,
                             "not found: this endpoint has no authorization configured");
         /* RFC 9728 §3.1: /.well-known/oauth-protected-resource/PATH describes
          * the resource at PATH; without a path, the aggregate /mcp. */
         res = resource_url(h, *path ? path : "/mcp");
-        doc = h->auth->metadata(h->auth->ctx, res);
+        doc = auth_resource_metadata(h->auth, res);
         if (!doc)
                 return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found");
         txt = json_print(doc);
@@ -386,10 +387,10 @@ static enum MHD_Result post_mcp(hreq *r, const char *server, corral_level level)
                 return fail(r, MHD_HTTP_NOT_ACCEPTABLE, JSONRPC_INVALID_REQUEST,
                             "not acceptable: the client must accept both application/json and "
                             "text/event-stream");
-        msg = cJSON_ParseWithLength(r->body.buf ? r->body.buf : "", r->body.len);
+        msg = jsonrpc_parse(r->body.buf ? r->body.buf : "", r->body.len);
         if (!msg)
                 return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_PARSE_ERROR,
-                            "parse error: invalid JSON");
+                            "parse error: not one JSON value in UTF-8");
         if (cJSON_IsArray(msg))
                 return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
                             "invalid request: JSON-RPC batches are not supported");
@@ -472,10 +473,10 @@ static enum MHD_Result legacy_post(hreq *r, const char *server)
         if (!s || !s->legacy || !streq_null(s->scope, server) || !streq_null(s->user, r->user))
                 return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST,
                             "not found: no session '%.64s'", sid ? sid : "");
-        msg = cJSON_ParseWithLength(r->body.buf ? r->body.buf : "", r->body.len);
+        msg = jsonrpc_parse(r->body.buf ? r->body.buf : "", r->body.len);
         if (!msg)
                 return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_PARSE_ERROR,
-                            "parse error: invalid JSON");
+                            "parse error: not one JSON value in UTF-8");
         s->last_active = uv_now(gateway_loop(r->h->gw));
         gateway_session_message(s->gs, r->body.buf, r->body.len);
         return queue(r, MHD_HTTP_ACCEPTED, "text/plain", "Accepted", 8, NULL);
@@ -625,8 +626,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!r)
                 return;
         *con_cls = NULL;
-        if (r->auth_req && h->auth && h->auth->cancel)
-                h->auth->cancel(r->auth_req);
+        if (r->auth_req)
+                auth_verify_cancel(r->auth_req);
         st = r->st;
         if (st) {
                 hsession *s = st->sess;

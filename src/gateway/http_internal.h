@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <microhttpd.h>
 
+#include "corral/auth.h"
 #include "corral/http_server.h"
 #include "corral/strbuf.h"
 #include "gateway/internal.h"
@@ -33,7 +34,7 @@ struct gw_http {
         size_t max_body;
         uint64_t session_idle_ms;
         unsigned max_sessions;
-        const gateway_http_auth *auth;
+        struct auth *auth;
         hsession *sessions;
         size_t n_sessions;
         hreq *reqs; /* every request in progress */
@@ -90,7 +91,7 @@ struct hreq {
         char *www_authenticate, *auth_message;
         char *user;
         corral_level user_level;
-        void *auth_req;
+        auth_verify_req *auth_req;
         hstream *st;        /* the stream this connection serves */
         hsession *new_sess; /* created by this request (initialize, /sse) */
         bool replay_only;   /* st is a private replay of a finished stream */

@@ -126,21 +126,13 @@ void hstream_attach(hstream *st, hreq *r)
         r->st = st;
 }
 
-static bool ids_equal(const cJSON *a, const cJSON *b)
-{
-        if (cJSON_IsString(a) && cJSON_IsString(b))
-                return strcmp(a->valuestring, b->valuestring) == 0;
-        if (cJSON_IsNumber(a) && cJSON_IsNumber(b))
-                return a->valuedouble == b->valuedouble;
-        return false;
-}
 
 static hstream *stream_for(hsession *s, const cJSON *id)
 {
         hstream *zero = NULL;
 
         for (hstream *st = s->streams; st; st = st->next) {
-                if (id && st->req_id && !st->done && ids_equal(st->req_id, id))
+                if (id && st->req_id && !st->done && jsonrpc_id_equal(st->req_id, id))
                         return st;
                 if (st->id == 0)
                         zero = st;
@@ -209,7 +201,7 @@ void hsession_cancelled(hsession *s, const cJSON *req_id)
         /* MCP cancellation: the request gets no answer, so its stream ends
          * here (the client has stopped waiting on it). */
         for (hstream *st = s->streams; st; st = st->next)
-                if (st->req_id && !st->done && ids_equal(st->req_id, req_id)) {
+                if (st->req_id && !st->done && jsonrpc_id_equal(st->req_id, req_id)) {
                         st->done = true;
                         if (st->r)
                                 hreq_wake(st->r);

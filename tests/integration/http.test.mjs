@@ -430,3 +430,87 @@ describe('HTTP listener settings', { timeout: 300000 }, () => {
     }
   });
 });
+
+describe('HTTP with bearer tokens (corral token)', { timeout: 300000 }, () => {
+  let root;
+  let daemon;
+  let base;
+  const tokens = {};
+
+  before(async () => {
+    root = newRoot('http-auth');
+    await installFixture(root, 'everything');
+    fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/corral.json'), JSON.stringify({
+      auth: { resource: 'http://127.0.0.1/mcp' },
+      http: { level: 'anchor', public_url: 'http://127.0.0.1', listen: ['127.0.0.1:0'] },
+    }));
+    for (const [user, level] of [['alice', 'trusted'], ['bob', 'public']]) {
+      const r = await corral(['token', 'create', '--user', user, '--level', level, '--json'], { root });
+      expectExit(r, 0, `token create ${user}`);
+      tokens[user] = JSON.parse(r.stdout);
+    }
+    daemon = await startDaemon(root);
+    await waitReady(root, ['everything']);
+    base = `http://127.0.0.1:${ports(daemon.output())[0].port}`;
+  });
+
+  after(async () => {
+    if (daemon) await daemon.kill();
+    cleanupRoot(root);
+  });
+
+  test('no token or a wrong one: 401 with WWW-Authenticate naming the metadata', async () => {
+    for (const auth of [undefined, 'Bearer corral_nope_nope', 'Basic YWxpY2U6eA==']) {
+      const r = await post(`${base}/mcp`, INIT, { authorization: auth });
+      assert.equal(r.status, 401, `${auth}: ${r.body}`);
+      assert.match(r.headers['www-authenticate'],
+        /^Bearer .*resource_metadata="http:\/\/127\.0\.0\.1\/\.well-known\/oauth-protected-resource\/mcp"/);
+    }
+  });
+
+  test('the protected-resource metadata (RFC 9728), per path', async () => {
+    for (const [p, want] of [['', '/mcp'], ['/mcp', '/mcp'],
+      ['/servers/everything/mcp', '/servers/everything/mcp']]) {
+      const r = await curl([`${base}/.well-known/oauth-protected-resource${p}`]);
+      assert.equal(r.status, 200, r.body);
+      assert.equal(JSON.parse(r.body).resource, `http://127.0.0.1${want}`);
+    }
+  });
+
+  test('a token\'s user level caps the listener\'s; revoking it locks the user out', async () => {
+    const withToken = async (user) => {
+      const { Client } = await sdk('client/index.js');
+      const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+      const c = new Client({ name: 'corral-auth-test', version: '1.0.0' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${tokens[user].token}` } },
+      }));
+      return c;
+    };
+    const alice = await withToken('alice');
+    try {
+      const names = (await alice.listTools()).tools.map((t) => t.name);
+      assert.ok(names.includes('everything__echo'), names.join(' '));
+      const res = await alice.callTool({ name: 'everything__echo', arguments: { message: 'alice' } });
+      assert.equal(resultText(res), 'Echo: alice');
+    } finally {
+      await alice.close();
+    }
+    const bob = await withToken('bob');
+    try {
+      assert.deepEqual((await bob.listTools()).tools, []);
+    } finally {
+      await bob.close();
+    }
+    // A session belongs to the user that opened it.
+    const sid = (await post(`${base}/mcp`, INIT, { authorization: `Bearer ${tokens.alice.token}` }))
+      .headers['mcp-session-id'];
+    const stolen = await post(`${base}/mcp`, { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { authorization: `Bearer ${tokens.bob.token}`, 'mcp-session-id': sid });
+    assert.equal(stolen.status, 404);
+    expectExit(await corral(['token', 'revoke', tokens.alice.id], { root }), 0, 'token revoke');
+    const r = await post(`${base}/mcp`, INIT, { authorization: `Bearer ${tokens.alice.token}` });
+    assert.equal(r.status, 401);
+  });
+});
