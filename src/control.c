@@ -77,6 +77,7 @@ static void status(control *ctl, gateway_session *s, const cJSON *id)
                 cJSON_AddItemToArray(units, unit_status_json(list[i]));
         cJSON_AddItemToObject(r, "units", units);
         cJSON_AddItemToObject(r, "collisions", gateway_collisions_json(ctl->gw));
+        cJSON_AddItemToObject(r, "http", gateway_http_listeners_json(ctl->gw));
         gateway_session_reply(s, id, r, 0, NULL);
 }
 

@@ -198,6 +198,10 @@ typedef struct gateway_http_config {
         struct auth *auth;
 } gateway_http_config;
 
+/* The gateway's HTTP listeners for listings: [{listen, port, level, tls,
+ * auth: "bearer"|"none", loopback}] (owned; empty when there are none). */
+cJSON *gateway_http_listeners_json(gateway *gw);
+
 #define GATEWAY_HTTP_BODY_MAX (4u << 20)
 #define GATEWAY_HTTP_SESSION_IDLE_S 1800u
 #define GATEWAY_HTTP_MAX_SESSIONS 4096u

@@ -159,6 +159,28 @@ static void print_collisions(const cJSON *collisions)
         }
 }
 
+/* HTTP listeners; one without authentication off loopback is a warning in
+ * every listing ("http": {"auth": "none"}). */
+static void print_http(const cJSON *listeners)
+{
+        const cJSON *l;
+
+        cJSON_ArrayForEach(l, listeners)
+        {
+                bool open = strcmp(or_dash(json_get_string(l, "auth")), "none") == 0 &&
+                            !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "loopback"));
+                printf("%shttp %s%s (port %d, level %s, auth %s)\n",
+                       l == listeners->child ? "\n" : "",
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "tls")) ? "https " : "",
+                       or_dash(json_get_string(l, "listen")), (int)json_get_number(l, "port", 0),
+                       or_dash(json_get_string(l, "level")), or_dash(json_get_string(l, "auth")));
+                if (open)
+                        printf("warning: %s serves MCP without authentication (\"auth\": "
+                               "\"none\")\n",
+                               or_dash(json_get_string(l, "listen")));
+        }
+}
+
 int cli_status(cli_ctx *ctx, int argc, char **argv)
 {
         corral_error err = {0};
@@ -181,6 +203,7 @@ int cli_status(cli_ctx *ctx, int argc, char **argv)
         if (cJSON_GetArraySize(units) == 0) {
                 printf("no servers (install one with 'corral install', then 'corral reload')\n");
                 print_collisions(json_get_array(res, "collisions"));
+                print_http(json_get_array(res, "http"));
                 return 0;
         }
         cJSON_ArrayForEach(u, units)
@@ -214,6 +237,7 @@ int cli_status(cli_ctx *ctx, int argc, char **argv)
                        or_dash(json_get_string(u, "last_error")));
         }
         print_collisions(json_get_array(res, "collisions"));
+        print_http(json_get_array(res, "http"));
         return 0;
 }
 

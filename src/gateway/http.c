@@ -680,6 +680,28 @@ static void http_free(gw_adapter *a)
         free(h);
 }
 
+cJSON *gateway_http_listeners_json(gateway *gw)
+{
+        cJSON *arr = cJSON_CreateArray();
+
+        for (gw_adapter *a = gw->adapters; a; a = a->next) {
+                gw_http *h = (gw_http *)a;
+                cJSON *o;
+
+                if (a->free != http_free || !h->srv)
+                        continue;
+                o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "listen", http_server_listen(h->srv));
+                cJSON_AddNumberToObject(o, "port", http_server_port(h->srv));
+                cJSON_AddStringToObject(o, "level", corral_level_name(h->level));
+                cJSON_AddBoolToObject(o, "tls", h->tls);
+                cJSON_AddStringToObject(o, "auth", h->auth ? "bearer" : "none");
+                cJSON_AddBoolToObject(o, "loopback", http_server_loopback(h->srv));
+                cJSON_AddItemToArray(arr, o);
+        }
+        return arr;
+}
+
 int gateway_http_listen(gateway *gw, const gateway_http_config *cfg, bool allow_unauthenticated,
                         uint16_t *ret_port, corral_error *err)
 {
@@ -710,6 +732,7 @@ int gateway_http_listen(gateway *gw, const gateway_http_config *cfg, bool allow_
         h->gw = gw;
         h->level = cfg->level;
         h->auth = cfg->auth;
+        h->tls = cfg->tls_cert_pem != NULL;
         h->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : GATEWAY_HTTP_BODY_MAX;
         h->session_idle_ms =
                 1000ull * (cfg->session_idle_s ? cfg->session_idle_s : GATEWAY_HTTP_SESSION_IDLE_S);

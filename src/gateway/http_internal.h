@@ -29,6 +29,7 @@ struct gw_http {
         gateway *gw;
         http_server *srv;
         corral_level level;
+        bool tls;
         char **origins; /* NULL: loopback origins only */
         char *public_url;
         size_t max_body;

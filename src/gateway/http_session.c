@@ -126,7 +126,6 @@ void hstream_attach(hstream *st, hreq *r)
         r->st = st;
 }
 
-
 static hstream *stream_for(hsession *s, const cJSON *id)
 {
         hstream *zero = NULL;

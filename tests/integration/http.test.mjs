@@ -394,6 +394,12 @@ describe('HTTP listener settings', { timeout: 300000 }, () => {
     try {
       assert.match(d.output(), /without authentication/);
       const port = ports(d.output())[0].port;
+      // Every listing says so.
+      const st = await corral(['status'], { root });
+      expectExit(st, 0, 'status');
+      assert.match(st.stdout, /^warning: 0\.0\.0\.0:0 serves MCP without authentication/m);
+      const js = JSON.parse((await corral(['status', '--json'], { root })).stdout);
+      assert.deepEqual(js.http.map((l) => [l.auth, l.loopback, l.port]), [['none', false, port]]);
       assert.equal((await curl([`http://127.0.0.1:${port}/healthz`])).status, 200);
     } finally {
       await d.stop();
