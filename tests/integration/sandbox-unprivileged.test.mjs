@@ -124,7 +124,9 @@ describe('corral-sandbox as an unprivileged user', { skip: SKIP ?? false }, () =
     fs.writeFileSync(path.join(w.dir, 'pkg', 'hello'), 'from the package\n');
     fs.chmodSync(path.join(w.dir, 'pkg', 'hello'), 0o644);
     fs.writeFileSync(path.join(w.dir, 'policy.json'), JSON.stringify({
-      name: 'unpriv', pkg: path.join(w.dir, 'pkg'), data: path.join(w.dir, 'data'),
+      // code readonly: this checks the read-only bind (the default overlay is
+      // code-overlay.test.mjs's).
+      name: 'unpriv', pkg: path.join(w.dir, 'pkg'), data: path.join(w.dir, 'data'), code: 'readonly',
       env: { HOME: path.join(w.dir, 'data') },
     }));
     fs.chmodSync(path.join(w.dir, 'policy.json'), 0o644);
