@@ -1042,7 +1042,8 @@ int supervisor_reconcile(supervisor *sv, corral_error *err)
                 if (!u->proc)
                         unit_remove(u);
         }
-        qsort(sv->units, sv->n_units, sizeof(*sv->units), unit_order);
+        if (sv->n_units > 1) /* qsort(NULL, 0, …) is undefined (UBSan) */
+                qsort(sv->units, sv->n_units, sizeof(*sv->units), unit_order);
         return changes;
 }
 
