@@ -624,6 +624,30 @@ static void ctx_done(ctx *c)
         free(c->node_version);
 }
 
+/* One install's context: host platform, limits, cache, registry config and
+ * the HTTP client.  On failure the caller still owes ctx_done(). */
+static int ctx_init(ctx *c, store *s, const install_options *opt, const char *pkg_dir,
+                    corral_error *err)
+{
+        int r;
+
+        *c = (ctx){.s = s, .opt = opt};
+        npm_host_platform(c);
+        c->node_version = host_node_version();
+        c->limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
+        c->limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
+        c->cache_dir = path_join(s->paths.cache, "npm");
+        c->pkg_dir = xstrdup(pkg_dir);
+        clock_gettime(CLOCK_MONOTONIC, &c->last_progress);
+        r = npm_config_load(&c->cfg, opt->registry, s->paths.config, err);
+        if (r < 0)
+                return r;
+        r = npm_http_init(&c->http, &c->cfg, err);
+        c->http.userdata = c;
+        c->http.on_bytes = on_bytes;
+        return r;
+}
+
 static int write_root_package(const char *pkg_dir, const char *name, const char *version,
                               corral_error *err)
 {
@@ -644,30 +668,18 @@ static int write_root_package(const char *pkg_dir, const char *name, const char 
 int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
                        const char *pkg_dir, manifest *m, corral_error *err)
 {
-        ctx c = {.s = s, .opt = opt};
-        npm_host_platform(&c);
-        c.node_version = host_node_version();
-        c.limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
-        c.limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
-        c.cache_dir = path_join(s->paths.cache, "npm");
-        c.pkg_dir = xstrdup(pkg_dir);
-        clock_gettime(CLOCK_MONOTONIC, &c.last_progress);
-        int r = npm_config_load(&c.cfg, opt->registry, s->paths.config, err);
+        ctx c;
+        int r = ctx_init(&c, s, opt, pkg_dir, err);
         if (r < 0) {
                 ctx_done(&c);
                 return r;
         }
-        r = npm_http_init(&c.http, &c.cfg, err);
-        c.http.userdata = &c;
-        c.http.on_bytes = on_bytes;
         npm_node *tree = NULL;
         tarball *ts = NULL;
         size_t n_ts = 0;
         post p = {.c = &c};
         const char *top_version = NULL;
         _cleanup_free_ char *top_path = NULL;
-        if (r < 0)
-                goto out;
         if ((r = mkdir_p(pkg_dir, 0755)) < 0) {
                 r = corral_error_errno(err, EX_CANTCREAT, -r, "cannot create %s", pkg_dir);
                 goto out;
@@ -801,22 +813,12 @@ static void lock_clear(manifest *m)
 int npm_install_dependencies(store *s, const install_options *opt, const char *dir,
                              const npm_dep *deps, size_t n_deps, manifest *m, corral_error *err)
 {
-        ctx c = {.s = s, .opt = opt};
-        npm_host_platform(&c);
-        c.node_version = host_node_version();
-        c.limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
-        c.limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
-        c.cache_dir = path_join(s->paths.cache, "npm");
-        c.pkg_dir = xstrdup(dir);
-        clock_gettime(CLOCK_MONOTONIC, &c.last_progress);
-        int r = npm_config_load(&c.cfg, opt->registry, s->paths.config, err);
+        ctx c;
+        int r = ctx_init(&c, s, opt, dir, err);
         if (r < 0) {
                 ctx_done(&c);
                 return r;
         }
-        r = npm_http_init(&c.http, &c.cfg, err);
-        c.http.userdata = &c;
-        c.http.on_bytes = on_bytes;
         npm_node *tree = NULL;
         tarball *ts = NULL;
         size_t n_ts = 0;
