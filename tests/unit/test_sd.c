@@ -99,7 +99,7 @@ static void listener_at(const char *path, int at)
 
         assert_true(fd >= 0);
         (void)unlink(path);
-        strcpy(sa.sun_path, path);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
         assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         assert_int_equal(listen(fd, 4), 0);
         if (fd != at) { /* socket() may have returned `at` itself */
