@@ -665,6 +665,32 @@ static int write_root_package(const char *pkg_dir, const char *name, const char 
         return 0;
 }
 
+/* Lifecycle scripts of the packages installed in DIR: run inside the sandbox
+ * with --allow-scripts (scripts.c), else listed in the manifest and named on
+ * stderr.  Takes *skipped. */
+static int finish_scripts(store *s, const install_options *opt, const char *dir, manifest *m,
+                          char ***skipped, corral_error *err)
+{
+        if (opt->allow_scripts && *skipped) {
+                _cleanup_strv_ char **ran = NULL;
+                int r = npm_scripts_run(s, opt, dir, m, &ran, err);
+                if (r < 0)
+                        return r;
+                strv_free(*skipped);
+                *skipped = NULL;
+        }
+        strv_free(m->scripts_skipped);
+        m->scripts_skipped = steal_pointer(skipped);
+        if (m->scripts_skipped && opt->progress != INSTALL_PROGRESS_JSON) {
+                fprintf(stderr, "corral: install: install scripts not run (pass --allow-scripts "
+                                "to run them in the sandbox):");
+                for (size_t i = 0; m->scripts_skipped[i]; i++)
+                        fprintf(stderr, " %s", m->scripts_skipped[i]);
+                fputc('\n', stderr);
+        }
+        return 0;
+}
+
 int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
                        const char *pkg_dir, manifest *m, corral_error *err)
 {
@@ -763,25 +789,10 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 m->lock[i].cpu = steal_pointer(&ts[i].cpu);
                 m->lock[i].libc = steal_pointer(&ts[i].libc);
         }
-        if (opt->allow_scripts && p.skipped) {
-                /* --allow-scripts: inside the sandbox only (scripts.c). */
-                _cleanup_strv_ char **ran = NULL;
-                if ((r = npm_scripts_run(s, opt, pkg_dir, m, &ran, err)) < 0)
-                        goto out;
-                strv_free(p.skipped);
-                p.skipped = NULL;
-        }
-        strv_free(m->scripts_skipped);
-        m->scripts_skipped = steal_pointer(&p.skipped);
+        if ((r = finish_scripts(s, opt, pkg_dir, m, &p.skipped, err)) < 0)
+                goto out;
         strv_free(m->engines_unmet);
         m->engines_unmet = steal_pointer(&p.engines_unmet);
-        if (m->scripts_skipped && opt->progress != INSTALL_PROGRESS_JSON) {
-                fprintf(stderr, "corral: install: install scripts not run (corral never runs "
-                                "them):");
-                for (size_t i = 0; m->scripts_skipped[i]; i++)
-                        fprintf(stderr, " %s", m->scripts_skipped[i]);
-                fputc('\n', stderr);
-        }
         npm_progress(&c, "done", true);
         r = 0;
 out:
@@ -860,22 +871,8 @@ int npm_install_dependencies(store *s, const install_options *opt, const char *d
                 m->lock[i].resolved = xstrdup(ts[i].url);
                 m->lock[i].path = xstrdup(ts[i].path);
         }
-        if (opt->allow_scripts && p.skipped) {
-                _cleanup_strv_ char **ran = NULL;
-                if ((r = npm_scripts_run(s, opt, dir, m, &ran, err)) < 0)
-                        goto out;
-                strv_free(p.skipped);
-                p.skipped = NULL;
-        }
-        strv_free(m->scripts_skipped);
-        m->scripts_skipped = steal_pointer(&p.skipped);
-        if (m->scripts_skipped && opt->progress != INSTALL_PROGRESS_JSON) {
-                fprintf(stderr, "corral: install: install scripts not run (pass --allow-scripts "
-                                "to run them in the sandbox):");
-                for (size_t i = 0; m->scripts_skipped[i]; i++)
-                        fprintf(stderr, " %s", m->scripts_skipped[i]);
-                fputc('\n', stderr);
-        }
+        if ((r = finish_scripts(s, opt, dir, m, &p.skipped, err)) < 0)
+                goto out;
         npm_progress(&c, "done", true);
         r = 0;
 out:
