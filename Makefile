@@ -100,7 +100,13 @@ $(BUILD)/corral-sandbox: $(SBX_OBJS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcorral.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CMOCKA_LIBS) $(LDLIBS)
+
+# The supervisor fixture (a temp store and a real child) serves two tests.
+$(BUILD)/tests/test_supervisor $(BUILD)/tests/test_native_process: $(BUILD)/obj/tests/unit/sv_fixture.o
+
+# The scripted MCP server serves the client-session tests.
+$(BUILD)/tests/test_mcp_client $(BUILD)/tests/test_mcp_lifetime: $(BUILD)/obj/tests/unit/mcp_fixture.o
 
 # The syscall table test also links the launcher's seccomp compiler.
 $(BUILD)/tests/test_syscalls: $(BUILD)/obj/tests/unit/test_syscalls.o $(BUILD)/obj/sandbox/seccomp.o \
