@@ -71,7 +71,7 @@ FUZZ_TIME  ?= 60
 FUZZ_REGRESS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-regress/fuzz_%)
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all deps check check-unit check-integration check-engines check-asan check-packaging check-fuzz-corpus \
+.PHONY: all deps check check-unit check-integration check-engines check-asan check-conformance check-packaging check-fuzz-corpus \
         check-npm-corpus fuzz fuzz-build demo install uninstall dist clean format FORCE
 all: $(BINS)
 
@@ -152,6 +152,7 @@ check: deps
 	$(MAKE) --no-print-directory check-unit check-integration check-engines
 	$(MAKE) --no-print-directory check-packaging
 	$(MAKE) --no-print-directory check-npm-corpus
+	$(MAKE) --no-print-directory check-conformance
 	$(MAKE) --no-print-directory check-asan
 	@echo "make check: all suites passed"
 
@@ -179,6 +180,15 @@ check-engines: $(BINS)
 check-npm-corpus: $(BINS)
 	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration \
 		tests/integration/corpus/npm-corpus.test.mjs
+
+# The MCP conformance suite (server mode) against corral's single-server
+# endpoint and server-everything's own HTTP transport; it needs node >= 22,
+# which scripts/fetch-conformance caches outside the tree.  Run once, never
+# under ASan: it mostly exercises the suite.
+check-conformance: $(BINS)
+	@eval "$$(scripts/fetch-conformance | sed 's/^/export CORRAL_CONFORMANCE_/')" && \
+		CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration \
+		tests/conformance/conformance.test.mjs
 
 check-asan:
 	CFLAGS="-O1 -g" $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 check-unit check-integration
