@@ -92,6 +92,7 @@ struct gw_call {
         cJSON *id;          /* the client's id */
         cJSON *progress_token;
         char *server;
+        char *alias, *alias_of; /* a hidden tool asked as alias: shown as alias_of */
         mcp_client *client;
         uint64_t handle;
         bool starting, completed;

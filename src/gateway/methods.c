@@ -11,6 +11,7 @@
 #include "corral/log.h"
 #include "corral/macro.h"
 #include "corral/manifest.h"
+#include "corral/strbuf.h"
 #include "gateway/internal.h"
 
 static const char *const log_levels[GW_LOG_LEVELS] = {"debug", "info",     "notice", "warning",
@@ -23,7 +24,31 @@ static void call_free(gw_call *c)
         cJSON_Delete(c->id);
         cJSON_Delete(c->progress_token);
         free(c->server);
+        free(c->alias);
+        free(c->alias_of);
         free(c);
+}
+
+/* Every string in j (values, not keys) with each `from` replaced by `to`. */
+static void replace_strings(cJSON *j, const char *from, const char *to)
+{
+        cJSON *item;
+
+        if (cJSON_IsString(j) && strstr(j->valuestring, from)) {
+                size_t nf = strlen(from);
+                _cleanup_(strbuf_done) strbuf b = {0};
+                const char *p = j->valuestring, *hit;
+                while ((hit = strstr(p, from))) {
+                        strbuf_append(&b, p, (size_t)(hit - p));
+                        strbuf_append(&b, to, strlen(to));
+                        p = hit + nf;
+                }
+                strbuf_append(&b, p, strlen(p));
+                _cleanup_free_ char *v = strbuf_steal(&b);
+                cJSON_SetValuestring(j, v);
+                return;
+        }
+        cJSON_ArrayForEach(item, j) replace_strings(item, from, to);
 }
 
 static void call_detach(gw_call *c)
@@ -54,7 +79,14 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
         gateway_session *s = c->s;
 
         if (s) {
-                if (result) {
+                if (c->alias) {
+                        /* A hidden tool asked under an unlisted alias: the
+                         * server's answer for an unknown tool, with the name
+                         * the client sent. */
+                        _cleanup_json_ cJSON *r = json_dup(result ? result : error);
+                        replace_strings(r, c->alias, c->alias_of);
+                        gw_send_raw(s, c->id, result ? "result" : "error", r);
+                } else if (result) {
                         gw_send_raw(s, c->id, "result", result);
                 } else {
                         _cleanup_json_ cJSON *e = json_dup(error);
@@ -119,9 +151,11 @@ static cJSON *take_meta(gateway *gw, cJSON *params, uint64_t *ret_timeout)
         return token;
 }
 
-/* Forwards method with params (consumed) to client, answering id when done. */
-static void forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
-                    const char *method, cJSON *params)
+/* Forwards method with params (consumed) to client, answering id when done;
+ * with alias (consumed) set, that string in the answer reads alias_of. */
+static void forward_as(gateway_session *s, const cJSON *id, const char *server,
+                       mcp_client *client, const char *method, cJSON *params, char *alias,
+                       const char *alias_of)
 {
         uint64_t timeout;
         cJSON *token = take_meta(s->gw, params, &timeout);
@@ -129,6 +163,7 @@ static void forward(gateway_session *s, const cJSON *id, const char *server, mcp
         uint64_t h;
 
         if (s->n_calls >= GW_MAX_INFLIGHT) {
+                free(alias);
                 cJSON_Delete(token);
                 cJSON_Delete(params);
                 gw_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, NULL,
@@ -142,6 +177,10 @@ static void forward(gateway_session *s, const cJSON *id, const char *server, mcp
         c->progress_token = token;
         c->server = xstrdup(server);
         c->client = client;
+        if (alias) {
+                c->alias = alias;
+                c->alias_of = xstrdup(alias_of);
+        }
         c->next = s->calls;
         if (s->calls)
                 s->calls->prev = c;
@@ -159,6 +198,12 @@ static void forward(gateway_session *s, const cJSON *id, const char *server, mcp
                 return;
         }
         c->handle = h;
+}
+
+static void forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
+                    const char *method, cJSON *params)
+{
+        forward_as(s, id, server, client, method, params, NULL, NULL);
 }
 
 void gw_cancel_call(gw_call *c, const char *reason)
@@ -470,8 +515,8 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                          const char *method, const char *what)
 {
         const char *name = json_get_string(params, "name");
-        _cleanup_free_ char *server = NULL, *local = NULL;
-        bool tool = strcmp(what, "tool") == 0;
+        _cleanup_free_ char *server = NULL, *local = NULL, *alias = NULL;
+        bool tool = strcmp(what, "tool") == 0, hidden;
         const cJSON *list;
         mcp_client *client;
         unit *u;
@@ -496,8 +541,19 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                 return;
         }
         list = tool ? unit_tools(u) : unit_prompts(u);
-        if (unit_get_state(u) == UNIT_READY &&
-            (!list_has(list, local) || (tool && tool_level(u, local) > s->level))) {
+        hidden = tool && list_has(list, local) && tool_level(u, local) > s->level;
+        /* A single-server session is that server: it answers names it does
+         * not list itself, and a hidden tool is asked under a name it does
+         * not list either, so both answers look the same. */
+        if (s->scope && hidden && unit_get_state(u) == UNIT_READY) {
+                alias = xasprintf("%s-corral-unlisted", local);
+                while (list_has(list, alias)) {
+                        char *longer = xasprintf("%s-unlisted", alias);
+                        free(alias);
+                        alias = longer;
+                }
+        } else if (!s->scope && unit_get_state(u) == UNIT_READY &&
+                   (!list_has(list, local) || hidden)) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
                                "unknown %s '%s': server '%s' has no %s '%s'", what, name, server,
                                what, local);
@@ -507,8 +563,8 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
         if (!client)
                 return;
         fwd = json_dup(params);
-        json_set(fwd, "name", cJSON_CreateString(local));
-        forward(s, id, server, client, method, fwd);
+        json_set(fwd, "name", cJSON_CreateString(alias ? alias : local));
+        forward_as(s, id, server, client, method, fwd, steal_pointer(&alias), local);
 }
 
 static bool session_subscribed(const gateway_session *s, const char *uri)
