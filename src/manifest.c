@@ -714,6 +714,26 @@ bool manifest_same_runtime(const manifest *a, const manifest *b)
         return true;
 }
 
+static bool tool_access_in(const manifest *m, const manifest_tool_access *t)
+{
+        for (size_t i = 0; i < m->n_tool_access; i++)
+                if (str_eq(m->tool_access[i].tool, t->tool))
+                        return m->tool_access[i].level == t->level;
+        return false;
+}
+
+bool manifest_same_access(const manifest *a, const manifest *b)
+{
+        if (!a || !b)
+                return a == b;
+        if (a->access_level != b->access_level || a->n_tool_access != b->n_tool_access)
+                return false;
+        for (size_t i = 0; i < a->n_tool_access; i++)
+                if (!tool_access_in(b, &a->tool_access[i]))
+                        return false;
+        return true;
+}
+
 const char *manifest_code(const manifest *m)
 {
         if (m->code)

@@ -116,3 +116,6 @@ int manifest_save(const manifest *m, const char *path, corral_error *err);
 /* True when both describe the same thing to run (everything except enabled and
  * installed_at): used by reload to decide whether a unit restarts. */
 bool manifest_same_runtime(const manifest *a, const manifest *b);
+/* Whether a and b give the same "access" (the server's level and every
+ * tool's, in any order): when not, callers of other levels see other lists. */
+bool manifest_same_access(const manifest *a, const manifest *b);

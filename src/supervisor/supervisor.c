@@ -163,9 +163,14 @@ static int reconcile_loaded(unit *u, manifest *m)
         bool was_enabled = unit_enabled(u);
         bool same = old && !u->load_error && manifest_same_runtime(old, m);
         bool was_removed = u->removed;
+        bool access_changed = old && !manifest_same_access(old, m);
 
         u->m = m;
         manifest_free(old);
+        /* `corral access`: what callers of each level reach changed, and
+         * connected clients hear list_changed (MCP server/tools §list changed). */
+        if (access_changed && u->state == UNIT_READY && u->sv->ev.unit_lists)
+                u->sv->ev.unit_lists(u->sv->ud, u, UNIT_LIST_ALL);
         u->removed = false;
         if (u->load_error) {
                 free(u->load_error);

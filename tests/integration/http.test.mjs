@@ -297,10 +297,40 @@ describe('MCP over HTTP', { timeout: 900000 }, () => {
     });
 
     test('corral access lowers a server to public and hides one tool', async () => {
-      expectExit(await corral(['access', 'everything', 'public'], { root }), 0, 'access');
-      expectExit(await corral(['access', 'everything', 'anchor', '--tool', 'echo'], { root }), 0,
-        'access --tool');
+      // Connected sessions hear list_changed when what their level reaches
+      // changes: the public one (everything appears) and the trusted one
+      // (echo disappears), on /mcp and on the single-server endpoint.
+      const { ToolListChangedNotificationSchema } = await sdk('types.js');
+      const heard = { pub: 0, base: 0, scoped: 0 };
+      const listeners = {
+        pub: await sdkClient(`${pub}/mcp`),
+        base: await sdkClient(`${base}/mcp`),
+        scoped: await sdkClient(`${base}/servers/everything/mcp`),
+      };
+      for (const [k, c] of Object.entries(listeners)) {
+        c.setNotificationHandler(ToolListChangedNotificationSchema, () => { heard[k]++; });
+      }
+      // The SDK opens its GET stream after initialize; give it a moment.
+      await sleep(500);
       try {
+        expectExit(await corral(['access', 'everything', 'public'], { root }), 0, 'access');
+        await waitFor(() => heard.pub > 0 && heard.base > 0 && heard.scoped > 0,
+          { timeout: 20000, what: `list_changed after corral access (heard ${JSON.stringify(heard)})` });
+        for (const k of Object.keys(heard)) heard[k] = 0;
+        expectExit(await corral(['access', 'everything', 'anchor', '--tool', 'echo'], { root }), 0,
+          'access --tool');
+        await waitFor(() => heard.pub > 0 && heard.base > 0 && heard.scoped > 0,
+          { timeout: 20000, what: `list_changed after access --tool (heard ${JSON.stringify(heard)})` });
+        assert.ok(!(await listeners.scoped.listTools()).tools.some((t) => t.name === 'echo'));
+        // The single-server endpoint is the server itself: a hidden tool
+        // answers exactly as the server answers a name it does not have.
+        const hidden = await listeners.scoped.callTool({ name: 'echo', arguments: { message: 'x' } })
+          .then((r) => JSON.stringify(r), (e) => `error ${e.code} ${e.message}`);
+        const unknown = await listeners.scoped.callTool({ name: 'nosuch', arguments: { message: 'x' } })
+          .then((r) => JSON.stringify(r), (e) => `error ${e.code} ${e.message}`);
+        assert.doesNotMatch(hidden, /Echo: x|corral-unlisted/);
+        assert.equal(hidden.replaceAll('echo', 'T'), unknown.replaceAll('nosuch', 'T'));
+
         const info = await corral(['info', 'everything'], { root });
         assert.match(info.stdout, /access:\s+public/);
         assert.match(info.stdout, /tool echo: anchor/);
@@ -328,6 +358,7 @@ describe('MCP over HTTP', { timeout: 900000 }, () => {
         expectExit(r, 0, 'call everything__echo over the unix socket');
         assert.match(r.stdout, /Echo: anchor/);
       } finally {
+        for (const c of Object.values(listeners)) await c.close().catch(() => {});
         expectExit(await corral(['access', 'everything', 'trusted'], { root }), 0, 'access back');
         expectExit(await corral(['access', 'everything', 'trusted', '--tool', 'echo'], { root }), 0,
           'access --tool back');
