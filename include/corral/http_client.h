@@ -33,6 +33,7 @@ typedef struct http_response {
         char *const *headers; /* "Name: value" lines of the final response, NULL-terminated */
         const char *body;    /* NUL-terminated; "" when streamed or empty */
         size_t body_len;
+        int curl_code;       /* the CURLcode when result < 0 (tells DNS from refused), else 0 */
 } http_response;
 
 /* Called once when the transfer ends (see result).  The request is freed
@@ -61,6 +62,8 @@ typedef struct http_request_opts {
         unsigned connect_timeout_ms; /* 0: HTTP_CONNECT_TIMEOUT_DEFAULT_MS */
         unsigned max_redirects;      /* 0: redirects are not followed (the 3xx is the answer) */
         bool https_only;             /* refuse plain http:// (and redirects to it) */
+        const char *ca_file;         /* CURLOPT_CAINFO: PEM bundle to trust instead of the
+                                      * system's, or NULL */
         http_data_fn on_data;        /* NULL: buffer the body up to max_body */
         http_done_fn on_done;        /* required */
         void *userdata;

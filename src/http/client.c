@@ -177,6 +177,7 @@ static void request_finish(http_request *r, CURLcode rc)
                                                                        : -EX_UNAVAILABLE;
                 }
                 resp.error = msg;
+                resp.curl_code = (int)rc;
         }
         r->on_done(r->userdata, &resp);
 }
@@ -409,6 +410,8 @@ int http_request_start(http_client *c, const http_request_opts *o, http_request 
         (void)curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
         (void)curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
         (void)curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, ""); /* what curl can decode */
+        if (o->ca_file)
+                (void)curl_easy_setopt(r->easy, CURLOPT_CAINFO, o->ca_file);
         if (o->unix_socket)
                 (void)curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
         if (strcmp(method, "GET") == 0) {
