@@ -104,6 +104,12 @@ manifest *manifest_free(manifest *m)
                 free(m->env[i].value);
         }
         free(m->env);
+        for (size_t i = 0; i < m->n_headers; i++) {
+                free(m->headers[i].key);
+                free(m->headers[i].value);
+        }
+        free(m->headers);
+        free(m->transport);
         free(m->cwd);
         free(m->profile);
         free(m->network);
@@ -335,6 +341,46 @@ static int parse_source(manifest *m, const cJSON *root, corral_error *err)
                         err);
 }
 
+/* runtime.transport and runtime.headers of the remote backend. */
+static int parse_remote(manifest *m, const cJSON *rt, corral_error *err)
+{
+        static const char *const transports[] = {"http", "sse"};
+        int r;
+
+        if (strcmp(m->backend, "remote") != 0)
+                return 0;
+        if (strncmp(m->command[0], "https://", 8) != 0 && strncmp(m->command[0], "http://", 7) != 0)
+                return bad(err, "runtime.command", "must be [URL] for the remote backend");
+        if ((r = get_enum(rt, "transport", "runtime.transport", transports,
+                          ARRAY_SIZE(transports), &m->transport, err)) < 0)
+                return r;
+        if (!m->transport)
+                m->transport = xstrdup("http");
+        const cJSON *h = get_obj(rt, "headers", "runtime.headers", false, &r, err);
+        if (r < 0)
+                return r;
+        size_t n = h ? (size_t)cJSON_GetArraySize(h) : 0;
+        if (n > MAX_ENV)
+                return bad(err, "runtime.headers", "too many entries");
+        m->headers = n ? xcalloc(n, sizeof(*m->headers)) : NULL;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, h)
+        {
+                if (!e->string[0] || strpbrk(e->string, ": \t\r\n") || strlen(e->string) > 256)
+                        return bad(err, "runtime.headers", "invalid header name");
+                if (!cJSON_IsString(e) && !cJSON_IsNull(e))
+                        return bad(err, "runtime.headers", "values must be strings or null");
+                if (cJSON_IsString(e) &&
+                    (strlen(e->valuestring) > MAX_STRING || strpbrk(e->valuestring, "\r\n")))
+                        return bad(err, "runtime.headers", "invalid value");
+                m->headers[m->n_headers].key = xstrdup(e->string);
+                m->headers[m->n_headers].value =
+                        cJSON_IsString(e) ? xstrdup(e->valuestring) : NULL;
+                m->n_headers++;
+        }
+        return 0;
+}
+
 static int parse_runtime(manifest *m, const cJSON *root, corral_error *err)
 {
         int r;
@@ -378,6 +424,8 @@ static int parse_runtime(manifest *m, const cJSON *root, corral_error *err)
         }
 
         if ((r = get_str(rt, "cwd", "runtime.cwd", false, false, &m->cwd, err)) < 0)
+                return r;
+        if ((r = parse_remote(m, rt, err)) < 0)
                 return r;
         if (!rel_path_valid(m->cwd))
                 return bad(err, "runtime.cwd",
@@ -621,6 +669,14 @@ cJSON *manifest_to_json(const manifest *m)
         for (size_t i = 0; i < m->n_env; i++)
                 cJSON_AddItemToObject(env, m->env[i].key, str_or_null(m->env[i].value));
         cJSON_AddItemToObject(rt, "cwd", str_or_null(m->cwd));
+        if (m->transport)
+                cJSON_AddStringToObject(rt, "transport", m->transport);
+        if (m->n_headers) {
+                cJSON *hd = cJSON_AddObjectToObject(rt, "headers");
+                for (size_t i = 0; i < m->n_headers; i++)
+                        cJSON_AddItemToObject(hd, m->headers[i].key,
+                                              str_or_null(m->headers[i].value));
+        }
 
         cJSON *sb = cJSON_AddObjectToObject(root, "sandbox");
         cJSON_AddItemToObject(sb, "profile", str_or_null(m->profile));
@@ -710,6 +766,12 @@ bool manifest_same_runtime(const manifest *a, const manifest *b)
         for (size_t i = 0; i < a->n_env; i++)
                 if (!str_eq(a->env[i].key, b->env[i].key) ||
                     !str_eq(a->env[i].value, b->env[i].value))
+                        return false;
+        if (!str_eq(a->transport, b->transport) || a->n_headers != b->n_headers)
+                return false;
+        for (size_t i = 0; i < a->n_headers; i++)
+                if (!str_eq(a->headers[i].key, b->headers[i].key) ||
+                    !str_eq(a->headers[i].value, b->headers[i].value))
                         return false;
         return true;
 }

@@ -60,6 +60,13 @@ typedef struct manifest {
         manifest_env *env;
         size_t n_env;
         char *cwd;      /* relative to the server dir; default "pkg" */
+        /* remote backend (include/corral/remote.h): command is [URL];
+         * runtime.transport "http" (Streamable HTTP, SSE fallback) or "sse";
+         * runtime.headers sent with every request, a NULL value (JSON null)
+         * meaning a secret kept in secrets.json. */
+        char *transport; /* NULL unless backend is remote */
+        manifest_env *headers;
+        size_t n_headers;
         /* sandbox policy */
         char *profile;  /* "default", "strict", "log", "none" */
         char *network;  /* "none", "host" */

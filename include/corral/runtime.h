@@ -64,6 +64,8 @@ typedef struct runtime_backend {
 extern const runtime_backend runtime_native;
 /* Docker containers through the Engine API (src/runtime/docker.c). */
 extern const runtime_backend runtime_docker;
+/* Remote MCP servers over Streamable HTTP / HTTP+SSE (src/runtime/remote.c). */
+extern const runtime_backend runtime_remote;
 
 /* The backend for a manifest's runtime.backend; NULL when not built yet. */
 const runtime_backend *runtime_backend_find(const char *name);

@@ -5,7 +5,8 @@
 
 const runtime_backend *runtime_backend_find(const char *name)
 {
-        static const runtime_backend *const backends[] = {&runtime_native, &runtime_docker};
+        static const runtime_backend *const backends[] = {&runtime_native, &runtime_docker,
+                                                          &runtime_remote};
 
         if (!name)
                 name = "native";

@@ -174,6 +174,59 @@ static void test_minimal_ok(void **state)
         manifest_free(m);
 }
 
+/* The remote backend: command [URL], transport, headers with secret (null)
+ * values; round-trips; malformed remote fields are refused by name. */
+static void test_remote(void **state)
+{
+        (void)state;
+        manifest *m = parse_ok(M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\","
+                                 "\"command\":[\"https://mcp.example.com/mcp\"],"
+                                 "\"headers\":{\"X-Team\":\"blue\",\"X-Key\":null}}," BASE_TAIL));
+        assert_string_equal(m->transport, "http");
+        assert_int_equal(m->n_headers, 2);
+        assert_string_equal(m->headers[0].key, "X-Team");
+        assert_string_equal(m->headers[0].value, "blue");
+        assert_null(m->headers[1].value);
+        _cleanup_free_ char *text = manifest_format(m);
+        manifest *back = NULL;
+        corral_error err = {0};
+        assert_int_equal(manifest_parse(&back, text, strlen(text), &err), 0);
+        assert_true(manifest_same_runtime(m, back));
+        free(back->headers[0].value);
+        back->headers[0].value = xstrdup("red");
+        assert_false(manifest_same_runtime(m, back));
+        manifest_free(back);
+        manifest_free(m);
+
+        static const struct {
+                const char *json;
+                const char *msg;
+        } bad[] = {
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"node\"]}," BASE_TAIL),
+                 "must be [URL]"},
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
+                   "\"transport\":\"ws\"}," BASE_TAIL),
+                 "runtime.transport"},
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
+                   "\"headers\":{\"Bad Name\":\"v\"}}," BASE_TAIL),
+                 "invalid header name"},
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
+                   "\"headers\":{\"X\":\"a\\r\\nInjected: 1\"}}," BASE_TAIL),
+                 "invalid value"},
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
+                   "\"headers\":{\"X\":1}}," BASE_TAIL),
+                 "strings or null"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                manifest *x = NULL;
+                corral_error e = {0};
+                assert_int_equal(manifest_parse(&x, bad[i].json, strlen(bad[i].json), &e),
+                                 -EX_DATAERR);
+                if (!strstr(e.msg, bad[i].msg))
+                        fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, bad[i].msg);
+        }
+}
+
 /* manifest "access": default trusted; per-tool levels override the
  * server's; round-trips through manifest_to_json. */
 static void test_access(void **state)
@@ -407,6 +460,7 @@ int main(void)
                 cmocka_unit_test(test_new_defaults), cmocka_unit_test(test_minimal_ok),
                 cmocka_unit_test(test_malformed),    cmocka_unit_test(test_caps),
                 cmocka_unit_test(test_save_load),    cmocka_unit_test(test_access),
+                cmocka_unit_test(test_remote),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
