@@ -132,6 +132,7 @@ static const struct {
         {SPEC_NPM, resolver_npm_fetch},
         {SPEC_DOCKER, resolver_docker_fetch},
         {SPEC_GIT, resolver_git_fetch},
+        {SPEC_REMOTE, resolver_remote_fetch},
 };
 
 static resolver_fetch_fn resolver_for(spec_kind kind)

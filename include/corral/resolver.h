@@ -19,6 +19,12 @@ typedef struct install_options {
         char **command;        /* argv after "--", or NULL */
         char **env;            /* KEY=VALUE list from --env, or NULL */
         bool remote;           /* --remote */
+        /* remote servers (resolvers/remote.c, include/corral/remote.h) */
+        char **headers;        /* --header 'Name: value' lines, or NULL */
+        char **secret_headers; /* --secret-header 'Name: value' (values read from stdin by
+                                  the CLI, never argv), kept in secrets.json; or NULL */
+        const char *transport; /* --transport http|sse, or NULL (http) */
+        bool insecure_http;    /* --insecure-http: plain http:// beyond loopback */
         bool force;            /* --force: replace an installed server of the same name */
         const char *sandbox;   /* --sandbox PROFILE or NULL */
         /* npm sources (resolvers/npm/, include/corral/npm.h) */
@@ -93,6 +99,17 @@ int resolver_docker_fetch(store *s, const install_options *opt, const source_spe
  * empty).  Used by the resolver and by `corral update`.  Errors as above. */
 int resolver_docker_resolve(const struct docker_ref *ref, bool progress, char **ret_digest,
                             char ***ret_command, corral_error *err);
+
+/* Remote MCP servers (resolvers/remote.c): checks the URL (https://, or
+ * http:// to loopback unless opt->insecure_http), sets runtime.backend
+ * "remote", command [URL], transport and headers (secret values into
+ * secrets.json beside the manifest, 0600), then probes the server with an
+ * initialize and records serverInfo.version as resolved.version.  A 401
+ * installs it all the same (the unit waits for `corral auth`); an
+ * unreachable URL or an answer that is not MCP fails the install:
+ * -EX_UNAVAILABLE, -EX_PROTOCOL, -EX_USAGE. */
+int resolver_remote_fetch(store *s, const install_options *opt, const source_spec *spec,
+                          const char *pkg_dir, manifest *m, corral_error *err);
 
 /* npm packages (resolvers/npm/npm.c; contract in include/corral/npm.h). */
 int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,

@@ -146,9 +146,14 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"allow-scripts", no_argument, NULL, 'S'},
                 {"submodules", no_argument, NULL, 'M'},
                 {"access", required_argument, NULL, 'A'},
+                {"header", required_argument, NULL, 'H'},
+                {"secret-header", required_argument, NULL, 'K'},
+                {"transport", required_argument, NULL, 'T'},
+                {"insecure-http", no_argument, NULL, 'I'},
                 {},
         };
         install_options opt = {0};
+        _cleanup_strv_ char **headers = NULL, **secret_names = NULL, **secret_headers = NULL;
         const char *access = NULL;
         corral_level access_level = CORRAL_LEVEL_DEFAULT;
         _cleanup_strv_ char **env = NULL;
@@ -218,12 +223,54 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                                 return cli_usage_error(ctx,
                                                        "--access is public, trusted or anchor");
                         break;
+                case 'H':
+                        if (strv_length(headers) >= MAX_CLI_ENV)
+                                return cli_usage_error(ctx, "too many --header options");
+                        headers = strv_push(headers, optarg);
+                        break;
+                case 'K':
+                        /* The value never goes through argv: one line of stdin each. */
+                        if (strchr(optarg, ':'))
+                                return cli_usage_error(ctx,
+                                                       "--secret-header takes a header name; "
+                                                       "its value is read from stdin");
+                        if (strv_length(secret_names) >= MAX_CLI_ENV)
+                                return cli_usage_error(ctx, "too many --secret-header options");
+                        secret_names = strv_push(secret_names, optarg);
+                        break;
+                case 'T':
+                        opt.transport = optarg;
+                        break;
+                case 'I':
+                        opt.insecure_http = true;
+                        break;
                 case 'h':
                         return cli_usage(ctx);
                 default:
                         return cli_bad_option(ctx, c, argv);
                 }
         }
+        if ((headers || secret_names || opt.transport || opt.insecure_http) && !opt.remote)
+                return cli_usage_error(ctx, "--header, --secret-header, --transport and "
+                                            "--insecure-http are for --remote servers");
+        for (size_t i = 0; secret_names && secret_names[i]; i++) {
+                _cleanup_free_ char *value = NULL;
+                size_t cap = 0;
+                ssize_t n = getline(&value, &cap, stdin);
+                _cleanup_free_ char *line = NULL;
+
+                if (n <= 0)
+                        return cli_fail(ctx, EX_USAGE,
+                                        "--secret-header %s: no value on stdin (one line per "
+                                        "secret header)",
+                                        secret_names[i]);
+                while (n > 0 && (value[n - 1] == '\n' || value[n - 1] == '\r'))
+                        value[--n] = '\0';
+                line = xasprintf("%s: %s", secret_names[i], value);
+                secret_headers = strv_push(secret_headers, line);
+        }
+        opt.headers = headers;
+        opt.secret_headers = secret_headers;
         opt.progress = ctx->json                ? INSTALL_PROGRESS_JSON
                        : isatty(STDERR_FILENO) ? INSTALL_PROGRESS_TTY
                                                : INSTALL_PROGRESS_NONE;
@@ -264,7 +311,12 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 cli_print_json(j);
         } else {
                 _cleanup_free_ char *cmd = shell_join(m->command);
-                printf("installed %s (%s %s): %s\n", m->name, m->kind, m->spec, cmd);
+                if (strcmp(m->backend, "remote") == 0)
+                        printf("installed %s (remote %s over %s)\n", m->name, m->command[0],
+                               strcmp(m->transport, "sse") == 0 ? "HTTP+SSE"
+                                                                : "Streamable HTTP");
+                else
+                        printf("installed %s (%s %s): %s\n", m->name, m->kind, m->spec, cmd);
                 if (strcmp(m->profile, "none") == 0)
                         printf("warning: %s runs without a sandbox (--sandbox none)\n", m->name);
         }

@@ -797,10 +797,16 @@ static void test_resolver_errors(void **state)
                         -EX_UNAVAILABLE);
                 assert_non_null(strstr(err.msg, unavailable[i].msg));
         }
-        install_options ro = {.spec = "https://example.com/mcp", .remote = true};
+        /* A remote server is probed at install: nothing listens on port 1. */
+        install_options ro = {.spec = "http://127.0.0.1:1/mcp", .remote = true};
         corral_error_clear(&err);
         assert_int_equal(resolver_install(f->s, &ro, NULL, &err), -EX_UNAVAILABLE);
-        assert_non_null(strstr(err.msg, "remote sources"));
+        assert_non_null(strstr(err.msg, "cannot reach"));
+        /* Plain http:// beyond loopback is refused before any request. */
+        install_options rp = {.spec = "http://example.com/mcp", .remote = true};
+        corral_error_clear(&err);
+        assert_int_equal(resolver_install(f->s, &rp, NULL, &err), -EX_USAGE);
+        assert_non_null(strstr(err.msg, "--insecure-http"));
 
         corral_error_clear(&err);
         assert_int_equal(install(f, "foo:bar", NULL, NULL, NULL, false, NULL, &err), -EX_USAGE);

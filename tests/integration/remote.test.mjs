@@ -1,0 +1,297 @@
+// Remote MCP servers as units (issue 12): the real server-everything served
+// over its own Streamable HTTP and HTTP+SSE transports on 127.0.0.1,
+// installed with `corral install URL --remote`, its tools listed and called
+// through the daemon's gateway with the same names as a local server's; the
+// server killed and restarted behind corral; bad answers refused at install.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  FIXTURES, McpClient, RpcError, cleanupRoot, corral, expectExit, expectOneLineError, newRoot,
+  resultText, socketPath, startDaemon, status, storeSnapshot, expectSameTree, unitOf, waitFor,
+  waitReady, waitStatus,
+} from './lib.mjs';
+
+const EVERYTHING = path.join(FIXTURES, 'everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const SCALE = '10'; // CORRAL_TEST_TIMESCALE: unavailable retries every 0.5 s, pings every 3 s
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/* server-everything in `mode` (streamableHttp or sse) on port; resolves once
+ * it accepts connections. */
+async function startEverything(mode, port) {
+  const child = spawn(process.execPath, [EVERYTHING, mode], {
+    env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  await waitFor(() => new Promise((resolve) => {
+    if (child.exitCode !== null) {
+      resolve(Promise.reject(Object.assign(new Error(`server-everything ${mode} exited:\n${out}`), { fatal: true })));
+      return;
+    }
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+  }), { timeout: 30000, what: `server-everything ${mode} on port ${port}` });
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/* A small HTTP peer answering every request with handler(req, body, res);
+ * records the requests. */
+async function startPeer(handler) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
+      handler(req, body, res);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/mcp`,
+    requests,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
+}
+
+async function install(root, url, args = [], opts = {}) {
+  const r = await corral(['install', url, '--remote', '--yes', ...args], { root, ...opts });
+  return r;
+}
+
+describe('remote units', { timeout: 600000 }, () => {
+  let root;
+  let daemon;
+  let httpServer;
+  let sseServer;
+  let httpPort;
+  let ssePort;
+
+  before(async () => {
+    root = newRoot('remote');
+    httpPort = await freePort();
+    ssePort = await freePort();
+    [httpServer, sseServer] = await Promise.all([
+      startEverything('streamableHttp', httpPort), startEverything('sse', ssePort),
+    ]);
+  });
+
+  after(async () => {
+    if (daemon) await daemon.kill();
+    await httpServer?.stop();
+    await sseServer?.stop();
+    cleanupRoot(root);
+  });
+
+  test('install records the endpoint, transport and server version', async () => {
+    let r = await install(root, `http://127.0.0.1:${httpPort}/mcp`, ['--name', 'ev']);
+    expectExit(r, 0, 'install --remote (Streamable HTTP)');
+    assert.match(r.stdout, /installed ev \(remote http:\/\/127\.0\.0\.1:\d+\/mcp over Streamable HTTP\)/);
+    const m = JSON.parse(fs.readFileSync(path.join(root, 'servers/ev/manifest.json'), 'utf8'));
+    assert.equal(m.runtime.backend, 'remote');
+    assert.deepEqual(m.runtime.command, [`http://127.0.0.1:${httpPort}/mcp`]);
+    assert.equal(m.runtime.transport, 'http');
+    assert.equal(m.source.kind, 'remote');
+    assert.match(m.source.resolved.version, /^\d+\.\d+\.\d+/, 'serverInfo.version recorded');
+
+    // A 2024-11-05 server: asked for explicitly, and found by the fallback.
+    r = await install(root, `http://127.0.0.1:${ssePort}/sse`, ['--name', 'evsse', '--transport', 'sse']);
+    expectExit(r, 0, 'install --remote --transport sse');
+    r = await install(root, `http://127.0.0.1:${ssePort}/sse`, ['--name', 'evfb']);
+    expectExit(r, 0, 'install --remote (falls back to HTTP+SSE)');
+    assert.match(r.stdout, /over HTTP\+SSE/);
+    const fb = JSON.parse(fs.readFileSync(path.join(root, 'servers/evfb/manifest.json'), 'utf8'));
+    assert.equal(fb.runtime.transport, 'sse', 'the fallback is recorded');
+  });
+
+  test('tools are listed and called through the gateway like a local server\'s', async () => {
+    daemon = await startDaemon(root, { env: { CORRAL_TEST_TIMESCALE: SCALE } });
+    await waitReady(root, ['ev', 'evsse', 'evfb']);
+    const st = await status(root);
+    for (const n of ['ev', 'evsse', 'evfb']) {
+      const u = unitOf(st, n);
+      assert.equal(u.backend, 'remote');
+      assert.ok(u.tools > 5, `${n}: ${u.tools} tools`);
+    }
+    const c = await McpClient.connect(socketPath(root));
+    try {
+      await c.initialize();
+      const tools = await c.waitTools((n) => ['ev__echo', 'evsse__echo', 'evfb__get-sum'].every((t) => n.includes(t)),
+        'the remote units\' tools');
+      assert.ok(tools.some((t) => t.name === 'ev__trigger-long-running-operation'));
+      assert.equal(resultText(await c.callTool('ev__echo', { message: 'over streamable http' })),
+        'Echo: over streamable http');
+      assert.equal(resultText(await c.callTool('evsse__echo', { message: 'over sse' })), 'Echo: over sse');
+      assert.match(resultText(await c.callTool('evfb__get-sum', { a: 40, b: 2 })), /\b42\b/);
+
+      // Progress comes back over the POST's event stream, both transports.
+      for (const unit of ['ev', 'evsse']) {
+        const seen = [];
+        const res = await c.request('tools/call', {
+          name: `${unit}__trigger-long-running-operation`, arguments: { duration: 1, steps: 3 },
+        }, { onProgress: (p) => seen.push(p), timeout: 30000 });
+        assert.match(resultText(res), /completed/i, `${unit}: ${JSON.stringify(res)}`);
+        assert.equal(seen.length, 3, `${unit}: progress ${JSON.stringify(seen)}`);
+      }
+
+      // Cancellation goes to the remote server: the call ends at once.
+      const { id, promise } = c.start('tools/call', {
+        name: 'ev__trigger-long-running-operation', arguments: { duration: 20, steps: 20 },
+      }, { onProgress: () => {}, timeout: 30000 });
+      await new Promise((r) => setTimeout(r, 500));
+      c.cancel(id);
+      const t0 = Date.now();
+      await assert.rejects(promise);
+      assert.ok(Date.now() - t0 < 5000);
+      assert.equal(resultText(await c.callTool('ev__echo', { message: 'still fine' })), 'Echo: still fine');
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('the server killed and restarted behind corral: errors meanwhile, then recovery', async () => {
+    const c = await McpClient.connect(socketPath(root));
+    try {
+      await c.initialize();
+      await c.waitTools((n) => n.includes('ev__echo'), 'ev__echo');
+      await httpServer.stop();
+      // The session's GET stream ends and cannot reconnect: the unit leaves ready.
+      const down = await waitStatus(root, (s) => unitOf(s, 'ev')?.state !== 'ready', 'ev to leave ready', 30000);
+      const u = unitOf(down, 'ev');
+      assert.match(u.last_error ?? '', /reach|refused|connect|ended/i, JSON.stringify(u));
+      // Callers get an error naming the unit, not silence.
+      const t0 = Date.now();
+      await assert.rejects(c.callTool('ev__echo', { message: 'down' }, { timeout: 20000 }),
+        (e) => e instanceof RpcError && /ev/.test(e.message));
+      assert.ok(Date.now() - t0 < 10000, 'the error came quickly');
+      // The other remote units are not affected.
+      assert.equal(resultText(await c.callTool('evsse__echo', { message: 'unaffected' })), 'Echo: unaffected');
+      // Still down well past the crash-loop window (at scale): unavailable, not failed.
+      await new Promise((r) => setTimeout(r, 8000));
+      const still = unitOf(await status(root), 'ev');
+      assert.notEqual(still.state, 'failed', JSON.stringify(still));
+
+      httpServer = await startEverything('streamableHttp', httpPort);
+      await waitReady(root, ['ev'], 60000);
+      await c.waitTools((n) => n.includes('ev__echo'), 'ev__echo after the restart');
+      assert.equal(resultText(await c.callTool('ev__echo', { message: 'recovered' })), 'Echo: recovered');
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a server that answers 401 is installed and waits for authorization', async () => {
+    const peer = await startPeer((req, body, res) => {
+      res.writeHead(401, {
+        'WWW-Authenticate': `Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource"`,
+      });
+      res.end();
+    });
+    try {
+      const r = await install(root, peer.url, ['--name', 'guarded', '--header', 'X-Team: blue',
+        '--secret-header', 'X-Api-Key'], { input: 'sekrit-value-1234\n' });
+      expectExit(r, 0, 'install of a 401 server');
+      const dir = path.join(root, 'servers/guarded');
+      const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+      assert.deepEqual(m.runtime.headers, { 'X-Team': 'blue', 'X-Api-Key': null });
+      const secrets = path.join(dir, 'secrets.json');
+      assert.equal(fs.statSync(secrets).mode & 0o777, 0o600);
+      assert.equal(JSON.parse(fs.readFileSync(secrets, 'utf8')).headers['X-Api-Key'], 'sekrit-value-1234');
+      assert.ok(!fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8').includes('sekrit'));
+      // The probe sent both headers.
+      assert.equal(peer.requests[0].headers['x-team'], 'blue');
+      assert.equal(peer.requests[0].headers['x-api-key'], 'sekrit-value-1234');
+
+      await corral(['reload'], { root });
+      const st = await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'unavailable',
+        'guarded to wait for authorization', 30000);
+      const u = unitOf(st, 'guarded');
+      assert.match(u.last_error, /needs authorization/);
+      assert.equal(u.restarts, 0, 'a 401 is not a crash');
+      const info = await corral(['info', 'guarded', '--json'], { root });
+      assert.ok(!info.stdout.includes('sekrit'), 'the secret stays out of info');
+      const log = path.join(root, 'log');
+      for (const f of fs.existsSync(log) ? fs.readdirSync(log) : []) {
+        assert.ok(!fs.readFileSync(path.join(log, f), 'utf8').includes('sekrit'), `secret in ${f}`);
+      }
+      await corral(['uninstall', 'guarded', '--yes'], { root });
+    } finally {
+      await peer.close();
+    }
+  });
+
+  test('bad endpoints fail the install with one clear line and store nothing', async () => {
+    const before = storeSnapshot(root);
+    // Plain http:// beyond loopback.
+    let r = await install(root, 'http://example.com/mcp', ['--name', 'plain']);
+    expectOneLineError(r, ['http://', 'insecure'], 'install of http:// to another host');
+    expectExit(r, 64);
+    // Nothing listening.
+    const dead = await freePort();
+    r = await install(root, `http://127.0.0.1:${dead}/mcp`, ['--name', 'dead']);
+    expectExit(r, 69, 'install of an unreachable URL');
+    expectOneLineError(r, ['reach'], 'install of an unreachable URL');
+    // An HTML page.
+    const html = await startPeer((req, body, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<html><body>Welcome</body></html>');
+    });
+    // An event stream whose event never ends, growing past the cap.
+    const endless = await startPeer((req, body, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      const chunk = `data: ${'x'.repeat(1 << 20)}\n`;
+      let sent = 0;
+      const more = () => {
+        while (sent < 40 && res.write(chunk)) sent++;
+        if (sent < 40) res.once('drain', more);
+        else res.end();
+      };
+      more();
+    });
+    // A 5xx.
+    const broken = await startPeer((req, body, res) => { res.writeHead(503); res.end('maintenance'); });
+    try {
+      r = await install(root, html.url, ['--name', 'html']);
+      expectOneLineError(r, ['text/html'], 'install of an HTML page');
+      assert.equal(r.code, 76, r.stderr);
+      r = await install(root, endless.url, ['--name', 'endless']);
+      expectOneLineError(r, ['over'], 'install of an endless event');
+      assert.equal(r.code, 76, r.stderr);
+      r = await install(root, broken.url, ['--name', 'broken']);
+      expectOneLineError(r, ['503'], 'install of a 503');
+      assert.equal(r.code, 69, r.stderr);
+    } finally {
+      await html.close();
+      await endless.close();
+      await broken.close();
+    }
+    expectSameTree(before, storeSnapshot(root));
+  });
+});
