@@ -21,7 +21,9 @@
  *       "scopes": ["mcp"],                          all required; default none
  *       "algorithms": ["RS256","ES256","EdDSA"],    subset of that allowlist (the default)
  *       "jwks_uri": "…",                            optional: skips discovery
- *       "introspection": { "endpoint": "…", "client_id": "…", "client_secret": "…" }
+ *       "introspection": { "endpoint": "…", "client_id": "…", "client_secret": "…",
+ *                          "cache_s": 60 }    reuse an active answer until min(exp,
+ *                                             cache_s); 0..3600, 0 = never (RFC 7662 §4)
  *     } ] },
  *   "users": { "alice": "trusted" }                 user → level (when no level claim)
  *

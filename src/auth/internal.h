@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "corral/auth.h"
 #include "corral/http_client.h"
@@ -24,6 +25,9 @@ enum {
 #define JWKS_MAX_KEYS 64
 #define METADATA_MAX_BYTES (256u << 10)
 #define INTROSPECT_MAX_BYTES (64u << 10)
+#define INTROSPECT_CACHE_MAX 1024      /* cached active answers per issuer */
+#define INTROSPECT_CACHE_DEFAULT_S 60   /* introspection.cache_s when not set */
+#define INTROSPECT_CACHE_LIMIT_S 3600   /* the most introspection.cache_s may say */
 #define AUTH_FETCH_TIMEOUT_MS 10000u
 #define CLAIM_MAX 256 /* bytes of a user name or scope */
 #define SCOPES_MAX 64 /* scopes read from one token */
@@ -36,6 +40,15 @@ typedef struct auth_key {
         EVP_PKEY *ed25519; /* OKP Ed25519 keys */
 } auth_key;
 
+/* An "active": true introspection answer, reused until `until` (Unix
+ * seconds): the earlier of its exp and the configured cache_s from when it
+ * was asked (RFC 7662 §4). */
+typedef struct introspect_entry {
+        unsigned char hash[32]; /* SHA-256 of the token: the token is not kept */
+        time_t until;
+        cJSON *claims;
+} introspect_entry;
+
 typedef struct auth_issuer {
         auth *a;
         char *issuer;
@@ -47,6 +60,9 @@ typedef struct auth_issuer {
         char *jwks_uri;    /* configured or discovered; NULL until known */
         bool jwks_configured;
         char *introspection_endpoint, *client_id, *client_secret; /* may be NULL */
+        unsigned introspect_cache_s;    /* 0: every token is introspected each time */
+        introspect_entry *introspected; /* INTROSPECT_CACHE_MAX slots, allocated on use */
+        size_t nintrospected;
 
         auth_key *keys;
         size_t nkeys;
@@ -141,6 +157,7 @@ bool url_is_https_or_loopback(const char *url);
 /* introspect.c */
 /* 0 when the request is in flight, 1 when r was finished at once. */
 int introspect_start(auth_verify_req *r, auth_issuer *is);
+void introspect_cache_clear(auth_issuer *is);
 
 /* tokens.c */
 char *tokens_file(const corral_paths *p);

@@ -153,6 +153,18 @@ static int issuer_parse(auth *a, const cJSON *o, auth_issuer *is, corral_error *
                 is->client_id = s ? xstrdup(s) : NULL;
                 s = json_get_string(intro, "client_secret");
                 is->client_secret = s ? xstrdup(s) : NULL;
+                is->introspect_cache_s = INTROSPECT_CACHE_DEFAULT_S;
+                const cJSON *c = cJSON_GetObjectItemCaseSensitive(intro, "cache_s");
+                if (c) {
+                        if (!cJSON_IsNumber(c) || c->valuedouble < 0 ||
+                            c->valuedouble > INTROSPECT_CACHE_LIMIT_S ||
+                            c->valuedouble != (double)(unsigned)c->valuedouble)
+                                return corral_error_set(
+                                        err, EX_CONFIG,
+                                        "auth: introspection.cache_s must be 0..%d seconds",
+                                        INTROSPECT_CACHE_LIMIT_S);
+                        is->introspect_cache_s = (unsigned)c->valuedouble;
+                }
         }
         return 0;
 }
@@ -171,6 +183,7 @@ static void issuer_done(auth_issuer *is)
         free(is->client_id);
         free(is->client_secret);
         free(is->fetch_error);
+        introspect_cache_clear(is);
 }
 
 int auth_new(uv_loop_t *loop, const cJSON *config, const corral_paths *paths, auth **ret,

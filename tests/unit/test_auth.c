@@ -33,6 +33,7 @@ typedef struct fixture {
         char iss[64];
         char root[64];
         corral_paths paths;
+        unsigned introspect_cache_s; /* introspection.cache_s in config() */
 } fixture;
 
 static void server_start(fixture *fx)
@@ -82,9 +83,9 @@ static cJSON *config(const fixture *fx, const char *issuer, unsigned refresh_s)
                 " \"jwks_min_refresh_s\": %u, \"issuers\": [ { \"issuer\": \"%s\","
                 " \"scopes\": [\"mcp\"], \"level_claim\": \"corral_level\","
                 " \"introspection\": {\"endpoint\": \"%s/introspect\", \"client_id\": \"corral\","
-                " \"client_secret\": \"s3cret\"} } ] },"
+                " \"client_secret\": \"s3cret\", \"cache_s\": %u} } ] },"
                 " \"users\": {\"alice\": \"trusted\", \"carol\": {\"level\": \"anchor\"}} }",
-                refresh_s, issuer, issuer);
+                refresh_s, issuer, issuer, fx->introspect_cache_s);
         cJSON *j = cJSON_Parse(text);
         assert_non_null(j);
         return j;
@@ -104,6 +105,7 @@ static int setup(void **state)
         fixture *fx = xcalloc(1, sizeof(*fx));
         corral_error err = {0};
 
+        fx->introspect_cache_s = 60;
         server_start(fx);
         snprintf(fx->root, sizeof(fx->root), "/tmp/corral-test-auth-XXXXXX");
         assert_non_null(mkdtemp(fx->root));
@@ -519,6 +521,65 @@ static void test_introspection(void **state)
         assert_int_equal(stat_of(fx, "introspect"), 3);
 }
 
+/* Active answers are reused (RFC 7662 §4) until the earlier of the token's
+ * exp and introspection.cache_s; the authorization server is asked once. */
+static void test_introspection_cache(void **state)
+{
+        fixture *fx = *state;
+        verdict v;
+
+        for (int i = 0; i < 5; i++) {
+                verify_token(fx, "opaque-bob", &v);
+                assert_int_equal(v.status, 0);
+                assert_string_equal(v.user, "bob");
+                assert_int_equal(v.sync, i > 0); /* from the cache: answered at once */
+                verdict_done(&v);
+                verify_token(fx, "opaque-exp2-dave", &v);
+                assert_int_equal(v.status, 0);
+                assert_string_equal(v.user, "dave");
+                verdict_done(&v);
+        }
+        assert_int_equal(stat_of(fx, "introspect"), 2);
+        /* Inactive answers are not cached. */
+        expect_invalid(fx, "not-a-known-token", "token is not active");
+        expect_invalid(fx, "not-a-known-token", "token is not active");
+        assert_int_equal(stat_of(fx, "introspect"), 4);
+        /* dave's token expires after 2 s: asked again; bob's is still cached. */
+        usleep(2500 * 1000);
+        verify_token(fx, "opaque-exp2-dave", &v);
+        assert_false(v.sync);
+        assert_string_equal(v.user, "dave");
+        verdict_done(&v);
+        verify_token(fx, "opaque-bob", &v);
+        assert_true(v.sync);
+        verdict_done(&v);
+        assert_int_equal(stat_of(fx, "introspect"), 5);
+
+        /* cache_s bounds the reuse of a token that lives longer; 0 turns it off. */
+        fx->introspect_cache_s = 1;
+        auth_make(fx, fx->iss, 0);
+        verify_token(fx, "opaque-bob", &v);
+        verdict_done(&v);
+        verify_token(fx, "opaque-bob", &v);
+        assert_true(v.sync);
+        verdict_done(&v);
+        assert_int_equal(stat_of(fx, "introspect"), 6);
+        usleep(2100 * 1000);
+        verify_token(fx, "opaque-bob", &v);
+        assert_false(v.sync);
+        verdict_done(&v);
+        assert_int_equal(stat_of(fx, "introspect"), 7);
+        fx->introspect_cache_s = 0;
+        auth_make(fx, fx->iss, 0);
+        for (int i = 0; i < 3; i++) {
+                verify_token(fx, "opaque-bob", &v);
+                assert_false(v.sync);
+                verdict_done(&v);
+        }
+        assert_int_equal(stat_of(fx, "introspect"), 10);
+        fx->introspect_cache_s = 60;
+}
+
 static void test_static_tokens(void **state)
 {
         fixture *fx = *state;
@@ -677,6 +738,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_concurrent_share_fetch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unreachable_issuer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_introspection, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_introspection_cache, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_static_tokens, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cancel_and_free, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
