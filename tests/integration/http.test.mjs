@@ -161,6 +161,16 @@ describe('MCP over HTTP', { timeout: 900000 }, () => {
         arguments: { duration: 1, steps: 2 } }, undefined, { onprogress: (p) => seen.push(p.progress) });
       assert.deepEqual(seen, [1, 2]);
       assert.match(resultText(res), /completed/);
+      // Cancellation through the single-server endpoint too.
+      const ac = new AbortController();
+      const started = Date.now();
+      const p = c.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } },
+        undefined, { signal: ac.signal, onprogress: () => {}, timeout: 60000 });
+      await sleep(500);
+      ac.abort('test cancels');
+      await assert.rejects(p);
+      assert.ok(Date.now() - started < 10000, 'the cancelled call did not end promptly');
+      assert.match(resultText(await c.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } })), /5/);
     } finally {
       await c.close();
     }
