@@ -24,6 +24,25 @@
 #define BUILD_PATH "/usr/local/bin:/usr/bin:/bin"
 #define TAIL_MAX 512
 
+/* npm's PATH for a script: node_modules/.bin of cwd and of every directory
+ * above it up to the tree's root (a workspace sees the root's tools), then
+ * the system's. */
+static char *script_path(const char *tree, const char *cwd)
+{
+        strbuf b = STRBUF_INIT(1u << 16);
+        _cleanup_free_ char *dir = xstrdup(cwd);
+        size_t tl = strlen(tree);
+        for (;;) {
+                (void)strbuf_appendf(&b, "%s/node_modules/.bin:", dir);
+                char *slash = strrchr(dir, '/');
+                if (strlen(dir) <= tl || !slash || (size_t)(slash - dir) < tl)
+                        break;
+                *slash = '\0';
+        }
+        (void)strbuf_appendf(&b, "%s", BUILD_PATH);
+        return strbuf_steal(&b);
+}
+
 static unsigned env_uint(const char *name, unsigned def, unsigned max)
 {
         const char *v = getenv(name);
@@ -139,8 +158,7 @@ static char *policy_json(const build_step *st, uid_t uid, bool root)
         cJSON_AddNumberToObject(pol, "cpus", 2.0);
         cJSON_AddNumberToObject(pol, "tmp_mb", 512);
         cJSON *env = cJSON_AddObjectToObject(pol, "env");
-        _cleanup_free_ char *path =
-                xasprintf("%s/node_modules/.bin:" BUILD_PATH, st->cwd ? st->cwd : st->tree);
+        _cleanup_free_ char *path = script_path(st->tree, st->cwd ? st->cwd : st->tree);
         cJSON_AddStringToObject(env, "PATH", path);
         cJSON_AddStringToObject(env, "HOME", st->home);
         cJSON_AddStringToObject(env, "TMPDIR", "/tmp");

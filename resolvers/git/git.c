@@ -60,7 +60,7 @@ static void manifest_freep(manifest **m)
         manifest_free(*m);
 }
 
-static cJSON *read_package_json(const char *dir, corral_error *err, int *rc)
+cJSON *git_read_package_json(const char *dir, corral_error *err, int *rc)
 {
         _cleanup_free_ char *path = path_join(dir, "package.json");
         _cleanup_free_ char *text = NULL;
@@ -90,7 +90,7 @@ static bool has_file(const char *dir, const char *name)
 int git_detect_command(const char *dir, const char *where, manifest *m, corral_error *err)
 {
         int r;
-        _cleanup_json_ cJSON *pkg = read_package_json(dir, err, &r);
+        _cleanup_json_ cJSON *pkg = git_read_package_json(dir, err, &r);
         if (r < 0)
                 return r;
         if (pkg) {
@@ -143,10 +143,8 @@ int git_detect_command(const char *dir, const char *where, manifest *m, corral_e
 
 #define MAX_ROOT_DEPS 2000
 
-/* The root dependencies of pkg: "dependencies" and "optionalDependencies",
- * plus "devDependencies" when dev.  Pointers borrowed from pkg. */
-static int root_deps(const cJSON *pkg, bool dev, npm_dep **ret, size_t *ret_n,
-                     corral_error *err)
+int git_package_deps(const cJSON *pkg, bool dev, bool (*skip)(const char *name, void *ud),
+                     void *ud, npm_dep **deps, size_t *n, corral_error *err)
 {
         static const struct {
                 const char *key;
@@ -155,8 +153,6 @@ static int root_deps(const cJSON *pkg, bool dev, npm_dep **ret, size_t *ret_n,
         } keys[] = {{"dependencies", NPM_DEP_PROD, false},
                     {"optionalDependencies", NPM_DEP_OPTIONAL, false},
                     {"devDependencies", NPM_DEP_PROD, true}};
-        npm_dep *deps = NULL;
-        size_t n = 0;
         for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
                 if (keys[k].dev && !dev)
                         continue;
@@ -164,76 +160,53 @@ static int root_deps(const cJSON *pkg, bool dev, npm_dep **ret, size_t *ret_n,
                 cJSON_ArrayForEach(e, json_get_object(pkg, keys[k].key))
                 {
                         bool dup = false;
-                        for (size_t i = 0; i < n; i++)
-                                dup |= strcmp(deps[i].name, e->string) == 0;
-                        if (dup)
+                        for (size_t i = 0; i < *n; i++)
+                                dup |= strcmp((*deps)[i].name, e->string) == 0;
+                        if (dup || (skip && skip(e->string, ud)))
                                 continue;
                         if (!cJSON_IsString(e) || !spec_npm_name_valid(e->string) ||
-                            n >= MAX_ROOT_DEPS) {
-                                free(deps);
+                            *n >= MAX_ROOT_DEPS)
                                 return corral_error_set(err, EX_DATAERR,
                                                         "package.json: bad or too many %s",
                                                         keys[k].key);
-                        }
-                        deps = xrealloc(deps, (n + 1) * sizeof(*deps));
-                        deps[n++] = (npm_dep){.name = e->string, .range = e->valuestring,
-                                              .kind = keys[k].kind};
+                        *deps = xrealloc(*deps, (*n + 1) * sizeof(**deps));
+                        (*deps)[(*n)++] = (npm_dep){.name = e->string, .range = e->valuestring,
+                                                    .kind = keys[k].kind};
                 }
         }
-        *ret = deps;
-        *ret_n = n;
         return 0;
 }
 
-/* package.json's dependencies (with devDependencies when there is a build)
- * installed by corral's npm resolver, then the "build" script (else
- * "prepare") run with `sh -c` as npm runs scripts, inside the sandbox
- * (include/corral/build.h), then devDependencies pruned by installing the
- * production dependencies alone. */
-static int git_build(store *s, const install_options *opt, const char *dir, const char *pkg_dir,
-                     manifest *m, corral_error *err)
+const char *git_build_event(const cJSON *pkg, const char **ret_script, corral_error *err)
 {
-        int r;
-        _cleanup_json_ cJSON *pkg = read_package_json(dir, err, &r);
-        if (r < 0 || !pkg)
-                return r;
-        if (cJSON_GetObjectItemCaseSensitive(pkg, "workspaces"))
-                return corral_error_set(err, EX_UNAVAILABLE,
-                                        "its package.json declares npm workspaces: workspaces are "
-                                        "not supported yet");
         const cJSON *scripts = json_get_object(pkg, "scripts");
         const char *event = json_get_string(scripts, "build") ? "build" : "prepare";
         const char *script = json_get_string(scripts, event);
-        if (script && strlen(script) > 8192)
-                return corral_error_set(err, EX_DATAERR, "the %s script is too long", event);
-        _cleanup_free_ npm_dep *deps = NULL;
-        size_t n_deps = 0, n_prod = 0;
-        _cleanup_free_ npm_dep *prod = NULL;
-        if ((r = root_deps(pkg, script != NULL, &deps, &n_deps, err)) < 0 ||
-            (r = root_deps(pkg, false, &prod, &n_prod, err)) < 0)
-                return r;
-        _cleanup_free_ char *nm = path_join(dir, "node_modules");
-        if (n_deps > 0 || path_exists(nm)) {
-                /* A node_modules/ committed to the repository is not trusted. */
-                (void)rm_rf(nm);
+        *ret_script = script;
+        if (script && strlen(script) > 8192) {
+                corral_error_set(err, EX_DATAERR, "the %s script is too long", event);
+                return NULL;
         }
-        if (n_deps > 0 && (r = npm_install_dependencies(s, opt, dir, deps, n_deps, m, err)) < 0)
-                return r;
-        if (!script)
-                return 0;
-        if (n_deps > 0 && (r = npm_unshare_tree(dir, err)) < 0)
-                return r;
+        return event;
+}
 
+int git_run_script(store *s, const install_options *opt, const char *pkg_dir, const char *dir,
+                   const cJSON *pkg, const char *event, const char *script, const manifest *m,
+                   corral_error *err)
+{
         _cleanup_free_ char *staging = xstrdup(pkg_dir);
         char *slash = strrchr(staging, '/');
         if (slash)
                 *slash = '\0';
         _cleanup_free_ char *home = path_join(staging, "build-home");
         _cleanup_free_ char *log = paths_log_file(&s->paths, m->name);
-        _cleanup_free_ char *what = xasprintf("%s script", event);
-        _cleanup_free_ char *ev = xasprintf("npm_lifecycle_event=%s", event);
         const char *pname = json_get_string(pkg, "name");
         const char *pver = json_get_string(pkg, "version");
+        _cleanup_free_ char *what = strcmp(dir, pkg_dir) == 0
+                                            ? xasprintf("%s script", event)
+                                            : xasprintf("%s script of %s", event,
+                                                        pname ? pname : "a workspace");
+        _cleanup_free_ char *ev = xasprintf("npm_lifecycle_event=%s", event);
         _cleanup_free_ char *en = xasprintf("npm_package_name=%s", pname ? pname : "");
         _cleanup_free_ char *evr = xasprintf("npm_package_version=%s", pver ? pver : "");
         char *env[] = {ev, en, evr, NULL};
@@ -247,11 +220,49 @@ static int git_build(store *s, const install_options *opt, const char *dir, cons
                          .log_path = log,
                          .what = what,
                          .progress = opt->progress == INSTALL_PROGRESS_TTY};
-        r = build_run(&st, err);
+        int r = build_run(&st, err);
         (void)rm_rf(home);
         if (r < 0)
                 return r;
-        if ((r = build_check_tree(pkg_dir, err)) < 0)
+        return build_check_tree(pkg_dir, err);
+}
+
+/* package.json's dependencies (with devDependencies when there is a build)
+ * installed by corral's npm resolver, then the "build" script (else
+ * "prepare") run with `sh -c` as npm runs scripts, inside the sandbox
+ * (include/corral/build.h), then devDependencies pruned by installing the
+ * production dependencies alone. */
+static int git_build(store *s, const install_options *opt, const char *dir, const char *pkg_dir,
+                     manifest *m, corral_error *err)
+{
+        int r;
+        _cleanup_json_ cJSON *pkg = git_read_package_json(dir, err, &r);
+        if (r < 0 || !pkg)
+                return r;
+        if (cJSON_GetObjectItemCaseSensitive(pkg, "workspaces"))
+                return git_workspaces_refuse_root(dir, pkg, err);
+        const char *script = NULL;
+        const char *event = git_build_event(pkg, &script, err);
+        if (!event)
+                return -EX_DATAERR;
+        _cleanup_free_ npm_dep *deps = NULL;
+        size_t n_deps = 0, n_prod = 0;
+        _cleanup_free_ npm_dep *prod = NULL;
+        if ((r = git_package_deps(pkg, script != NULL, NULL, NULL, &deps, &n_deps, err)) < 0 ||
+            (r = git_package_deps(pkg, false, NULL, NULL, &prod, &n_prod, err)) < 0)
+                return r;
+        _cleanup_free_ char *nm = path_join(dir, "node_modules");
+        if (n_deps > 0 || path_exists(nm)) {
+                /* A node_modules/ committed to the repository is not trusted. */
+                (void)rm_rf(nm);
+        }
+        if (n_deps > 0 && (r = npm_install_dependencies(s, opt, dir, deps, n_deps, m, err)) < 0)
+                return r;
+        if (!script)
+                return 0;
+        if (n_deps > 0 && (r = npm_unshare_tree(dir, err)) < 0)
+                return r;
+        if ((r = git_run_script(s, opt, pkg_dir, dir, pkg, event, script, m, err)) < 0)
                 return r;
         if (n_deps > n_prod) {
                 /* Prune: the production tree alone (hard-linked from the
@@ -320,8 +331,14 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
                 free(m->cwd);
                 m->cwd = path_join("pkg", spec->subdir);
         }
-        if (!opt->command && (r = git_build(s, opt, dir, pkg_dir, m, err)) < 0)
-                goto out;
+        if (!opt->command) {
+                /* #SUBDIR naming a package of the root's npm workspaces. */
+                r = spec->subdir ? git_workspaces_build(s, opt, pkg_dir, spec->subdir, m, err) : 0;
+                if (r == 0)
+                        r = git_build(s, opt, dir, pkg_dir, m, err);
+                if (r < 0)
+                        goto out;
+        }
         if (opt->command) {
                 strv_free(m->command);
                 m->command = strv_copy(opt->command);

@@ -1,9 +1,16 @@
 /* Shared between the files of resolvers/git/ only. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include <cJSON.h>
+
 #include "corral/error.h"
+#include "corral/manifest.h"
+#include "corral/npm.h"
+#include "corral/resolver.h"
+#include "corral/store.h"
 
 /* An unsigned cap from the environment ("1048576", "64M", "1G"), def when
  * unset, malformed or 0. */
@@ -20,3 +27,33 @@ char *git_url_display(const char *url);
 char *git_mirror_path(const char *cache_dir, const char *url);
 /* Takes the mirror's flock (MIRROR.lock); returns the fd or a negative code. */
 int git_mirror_lock(const char *mirror, corral_error *err);
+
+/* ---- git.c and workspaces.c: the build of a checked-out tree ---------- */
+
+
+/* dir/package.json parsed (owned), NULL when there is none (*rc 0) or on
+ * an error (*rc negative, err set). */
+cJSON *git_read_package_json(const char *dir, corral_error *err, int *rc);
+/* Appends pkg's "dependencies", "optionalDependencies" and, when dev,
+ * "devDependencies" to *deps (names and ranges borrowed from pkg), skipping
+ * names already there and those skip() accepts.  0 or -EX_DATAERR. */
+int git_package_deps(const cJSON *pkg, bool dev, bool (*skip)(const char *name, void *ud),
+                     void *ud, npm_dep **deps, size_t *n, corral_error *err);
+/* "build", else "prepare"; *ret_script its script (borrowed) or NULL.
+ * NULL with err set when the script is too long. */
+const char *git_build_event(const cJSON *pkg, const char **ret_script, corral_error *err);
+/* Runs script (`sh -c`) in dir under corral-sandbox with the tree pkg_dir
+ * writable (build_run()), then checks the tree (build_check_tree()). */
+int git_run_script(store *s, const install_options *opt, const char *pkg_dir,
+                   const char *dir, const cJSON *pkg, const char *event,
+                   const char *script, const manifest *m, corral_error *err);
+/* A root package.json with "workspaces" and no #SUBDIR: -EX_USAGE naming
+ * the workspaces. */
+int git_workspaces_refuse_root(const char *root, const cJSON *root_pkg,
+                               corral_error *err);
+/* resolvers/git/workspaces.c: when root's package.json declares workspaces
+ * and subdir is one of them, installs and builds it (see the file's
+ * comment) and returns 1; 0 when it is not a workspace build; negative
+ * sysexits codes with err set. */
+int git_workspaces_build(store *s, const install_options *opt, const char *root,
+                         const char *subdir, manifest *m, corral_error *err);

@@ -590,17 +590,88 @@ describe('a TypeScript MCP server built from git', { skip: process.getuid() !== 
     }
   });
 
-  test('npm workspaces are refused clearly for now', async () => {
+  // A monorepo shaped like modelcontextprotocol/servers: root "workspaces",
+  // src/<name>/package.json per server, a sibling library they depend on,
+  // and typescript as a root devDependency that src/alpha's "tsc" finds on
+  // the PATH npm gives scripts (every node_modules/.bin up to the root).
+  const MONO = {
+    'package.json': `${JSON.stringify({ name: 'mono', private: true, workspaces: ['src/*'],
+      devDependencies: { typescript: '^5.4.0' } })}\n`,
+    'src/shared/package.json': `${JSON.stringify({ name: '@mono/shared', version: '1.0.0', main: 'dist/index.js',
+      scripts: { build: 'mkdir -p dist && cp index.src.js dist/index.js' } })}\n`,
+    'src/shared/index.src.js': 'exports.suffix = " (via @mono/shared)";\n',
+    'src/alpha/package.json': `${JSON.stringify({ name: 'alpha-mcp', version: '2.0.0', type: 'module',
+      bin: { 'alpha-mcp': 'dist/index.js' }, scripts: { build: 'tsc' },
+      dependencies: { '@modelcontextprotocol/sdk': '^1.0.0', '@mono/shared': '*' } })}\n`,
+    'src/alpha/tsconfig.json': TS_FILES['tsconfig.json'],
+    'src/alpha/src/index.ts': TS_FILES['src/index.ts']
+      .replace('import { Server }', '// @ts-ignore\nimport shared from "@mono/shared";\nimport { Server }')
+      .replace('" (compiled by tsc)"', '" (compiled by tsc)" + shared.suffix'),
+    'src/beta/package.json': `${JSON.stringify({ name: 'beta-mcp', version: '1.0.0', bin: 'server.mjs' })}\n`,
+    'src/beta/server.mjs': SERVER,
+    'node_modules/evil/package.json': '{"name":"evil"}\n',
+  };
+
+  test('npm workspaces: #SUBDIR installs that workspace with its siblings linked, built in order, pruned', { skip: SANITIZE && 'outside tools; not rerun under ASan' }, async () => {
     const root = newRoot('gitws');
+    let d;
     try {
-      makeRepo('monorepo', {
-        'package.json': `${JSON.stringify({ name: 'mono', private: true, workspaces: ['src/*'] })}\n`,
-        'src/a/package.json': pkgJson('a', 'index.js'), 'src/a/index.js': '',
-      });
-      const r = await install(root, url('monorepo'));
-      expectExit(r, EX.UNAVAILABLE);
-      expectOneLineError(r, ['workspaces']);
+      makeRepo('monorepo', MONO);
+      // The root itself is not a server: the error names the workspaces.
+      let r = await install(root, url('monorepo'));
+      expectExit(r, EX.USAGE);
+      expectOneLineError(r, ['workspaces root', 'src/alpha', 'src/beta']);
       storeEmpty(root);
+
+      r = await corral(['install', `${url('monorepo')}#main:src/alpha`, '--yes'], { root, env: env(), timeout: 600000 });
+      expectExit(r, 0);
+      const m = manifestOf(root, 'alpha');
+      assert.equal(m.runtime.cwd, 'pkg/src/alpha');
+      assert.deepEqual(m.runtime.command, ['node', 'dist/index.js']);
+      const pkg = path.join(root, 'servers', 'alpha', 'pkg');
+      assert.equal(fs.readlinkSync(path.join(pkg, 'node_modules', '@mono', 'shared')), '../../src/shared');
+      assert.ok(fs.existsSync(path.join(pkg, 'src', 'shared', 'dist', 'index.js')), 'the sibling was built');
+      assert.ok(fs.existsSync(path.join(pkg, 'src', 'alpha', 'dist', 'index.js')), 'tsc from the root devDependencies');
+      assert.equal(fs.existsSync(path.join(pkg, 'node_modules', 'typescript')), false, 'devDependencies pruned');
+      assert.equal(fs.existsSync(path.join(pkg, 'node_modules', 'evil')), false, 'a committed node_modules is dropped');
+      assert.equal(fs.existsSync(path.join(pkg, 'node_modules', 'beta-mcp')), false, 'only the needed siblings are linked');
+      assert.ok(m.source.lock.some((e) => e.name === '@modelcontextprotocol/sdk'));
+      const log = fs.readFileSync(path.join(root, 'log', 'alpha.log'), 'utf8');
+      assert.ok(log.indexOf('build script of @mono/shared') < log.indexOf('build script of alpha-mcp'), 'dependencies build first');
+
+      expectExit(await install(root, `${url('monorepo')}#main:src/beta`), 0);
+      assert.equal(manifestOf(root, 'beta').runtime.cwd, 'pkg/src/beta');
+
+      d = await startDaemon(root);
+      await waitReady(root, ['alpha', 'beta'], 120000);
+      const c = await corral(['call', 'alpha__shout', 'text=hello'], { root });
+      expectExit(c, 0);
+      assert.match(c.stdout, /HELLO \(compiled by tsc\) \(via @mono\/shared\)/);
+    } finally {
+      if (d) await d.stop();
+      cleanupRoot(root);
+    }
+  });
+
+  test('bad workspace declarations fail with one line and leave nothing behind', async () => {
+    const root = newRoot('gitwsbad');
+    try {
+      const cases = [
+        ['ws-dotdot', ['../outside'], EX.DATAERR, 'leaves the repository'],
+        ['ws-globstar', ['src/**'], EX.UNAVAILABLE, 'not supported'],
+        ['ws-dupname', ['a', 'b'], EX.DATAERR, "two packages are named 'same'"],
+      ];
+      for (const [name, workspaces, code, msg] of cases) {
+        makeRepo(name, {
+          'package.json': `${JSON.stringify({ name: 'm', private: true, workspaces })}\n`,
+          'a/package.json': pkgJson('same', 'x.js'), 'a/x.js': '',
+          'b/package.json': pkgJson('same', 'x.js'), 'b/x.js': '',
+        });
+        const r = await install(root, `${url(name)}#main:a`);
+        expectExit(r, code, name);
+        expectOneLineError(r, [msg]);
+        storeEmpty(root);
+      }
     } finally {
       cleanupRoot(root);
     }
