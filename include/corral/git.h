@@ -36,6 +36,7 @@ typedef struct git_source_opts {
         bool offline;          /* use the mirror as it is, never touch the network */
         bool submodules;       /* --submodules */
         bool progress;         /* one progress line on stderr (a TTY) */
+        struct git_auth *auth; /* http(s) credentials (resolvers/git/auth.c), or NULL */
 } git_source_opts;
 
 /* What a ref resolved to. */

@@ -284,10 +284,14 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
         if ((r = check_url(url, err)) < 0)
                 return r;
 
+        git_auth *auth = NULL;
+        if ((r = git_auth_load(&s->paths, &auth, err)) < 0)
+                return r;
         git_source_opts o = {.cache_dir = s->paths.cache,
                              .offline = opt->offline,
                              .submodules = opt->submodules,
-                             .progress = opt->progress == INSTALL_PROGRESS_TTY};
+                             .progress = opt->progress == INSTALL_PROGRESS_TTY,
+                             .auth = auth};
         const char *ref = spec->version;
         _cleanup_(manifest_freep) manifest *old = NULL;
         if (opt->frozen) {
@@ -353,5 +357,6 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
         r = 0;
 out:
         free(res.ref);
+        git_auth_free(auth);
         return r;
 }

@@ -9,6 +9,7 @@
 #include "corral/error.h"
 #include "corral/manifest.h"
 #include "corral/npm.h"
+#include "corral/paths.h"
 #include "corral/resolver.h"
 #include "corral/store.h"
 
@@ -57,3 +58,21 @@ int git_workspaces_refuse_root(const char *root, const cJSON *root_pkg,
  * sysexits codes with err set. */
 int git_workspaces_build(store *s, const install_options *opt, const char *root,
                          const char *subdir, manifest *m, corral_error *err);
+
+/* ---- auth.c: credentials for http(s) fetches -------------------------- */
+
+typedef struct git_auth git_auth;
+struct git_credential;
+/* Reads corral.json "git_auth" and finds ~/.git-credentials (see auth.c).
+ * 0, or -EX_CONFIG for a bad "git_auth". */
+int git_auth_load(const corral_paths *paths, git_auth **ret, corral_error *err);
+git_auth *git_auth_free(git_auth *a);
+/* A git_credential_acquire_cb; payload is the git_auth. */
+int git_auth_credential(struct git_credential **out, const char *url,
+                        const char *username_from_url, unsigned int allowed_types,
+                        void *payload);
+/* Before each fetch. */
+void git_auth_reset(git_auth *a);
+/* After a failed fetch: -EX_NOPERM with err set when it failed for
+ * credentials (refused, or asked for and none configured), else 0. */
+int git_auth_error(const git_auth *a, const char *shown, corral_error *err);

@@ -123,6 +123,7 @@ int git_mirror_lock(const char *mirror, corral_error *err)
 /* ---- fetching ------------------------------------------------------------ */
 
 typedef struct fetch_state {
+        git_auth *auth;
         uint64_t max_bytes;
         bool too_big;
         bool progress;
@@ -174,8 +175,18 @@ static int mirror_open(const char *path, const char *url, git_repository **ret, 
         return 0;
 }
 
+static int on_credentials(git_credential **out, const char *url, const char *user,
+                          unsigned int allowed, void *payload)
+{
+        const fetch_state *f = payload;
+        return git_auth_credential(out, url, user, allowed, f->auth);
+}
+
 static int fetch_error(const fetch_state *f, const char *shown, corral_error *err)
 {
+        int r = git_auth_error(f->auth, shown, err);
+        if (r < 0)
+                return r;
         if (f->too_big)
                 return corral_error_set(err, EX_DATAERR,
                                         "cannot fetch %s: over %llu bytes received "
@@ -189,16 +200,19 @@ static int fetch_error(const fetch_state *f, const char *shown, corral_error *er
  * downloads the mirror refspecs (plus extra, e.g. a bare commit id) and
  * updates and prunes the refs. */
 static int mirror_fetch(git_repository *repo, const char *url, const char *extra,
-                        bool progress, corral_error *err)
+                        bool progress, git_auth *auth, corral_error *err)
 {
         _cleanup_free_ char *shown = git_url_display(url);
         git_remote *remote = NULL;
-        fetch_state f = {.max_bytes = git_env_limit("CORRAL_GIT_MAX_FETCH", GIT_DEFAULT_MAX_FETCH),
+        git_auth_reset(auth);
+        fetch_state f = {.auth = auth,
+                         .max_bytes = git_env_limit("CORRAL_GIT_MAX_FETCH", GIT_DEFAULT_MAX_FETCH),
                          .progress = progress,
                          .last_pct = (size_t)-1};
         git_fetch_options fo;
         (void)git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
         fo.callbacks.transfer_progress = on_transfer;
+        fo.callbacks.credentials = on_credentials;
         fo.callbacks.payload = &f;
         fo.prune = GIT_FETCH_PRUNE;
         fo.update_fetchhead = 0;
@@ -330,7 +344,7 @@ int git_source_resolve(const char *url, const char *ref, const git_source_opts *
         }
         if ((r = mirror_open(mirror, url, &repo, err)) < 0)
                 goto out;
-        if (!o->offline && (r = mirror_fetch(repo, url, NULL, o->progress, err)) < 0)
+        if (!o->offline && (r = mirror_fetch(repo, url, NULL, o->progress, o->auth, err)) < 0)
                 goto out;
         r = lookup_ref(repo, ref, &id, &name);
         if (r == 0 && !o->offline && is_full_commit(ref)) {
@@ -338,7 +352,7 @@ int git_source_resolve(const char *url, const char *ref, const git_source_opts *
                  * that allow it, as GitHub does). */
                 _cleanup_free_ char *spec = xasprintf("%s:refs/corral/pinned/%s", ref, ref);
                 corral_error e2 = {0};
-                if (mirror_fetch(repo, url, spec, o->progress, &e2) == 0)
+                if (mirror_fetch(repo, url, spec, o->progress, o->auth, &e2) == 0)
                         r = lookup_ref(repo, ref, &id, &name);
         }
         if (r == 0) {

@@ -58,9 +58,14 @@ int git_update(store *s, const char *name, bool progress, char **ret_old, char *
         if ((r = git_github_base(&s->paths, &base, err)) < 0)
                 return r;
         _cleanup_free_ char *url = spec_git_url(&spec, base);
-        git_source_opts o = {.cache_dir = s->paths.cache, .progress = progress};
+        git_auth *auth = NULL;
+        if ((r = git_auth_load(&s->paths, &auth, err)) < 0)
+                return r;
+        git_source_opts o = {.cache_dir = s->paths.cache, .progress = progress, .auth = auth};
         git_resolution res = {0};
-        if ((r = git_source_resolve(url, spec.version, &o, &res, err)) < 0)
+        r = git_source_resolve(url, spec.version, &o, &res, err);
+        git_auth_free(auth);
+        if (r < 0)
                 return r;
         free(res.ref);
         const char *old = m->resolved_commit ? m->resolved_commit : "";
