@@ -210,6 +210,8 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
                 free(m->profile);
                 m->profile = xstrdup(opt->sandbox);
         }
+        for (size_t i = 0; opt->mounts && opt->mounts[i]; i++)
+                m->mounts = strv_push(m->mounts, opt->mounts[i]);
         size_t n_env = strv_length(opt->env);
         m->env = n_env ? xcalloc(n_env, sizeof(*m->env)) : NULL;
         for (size_t i = 0; i < n_env; i++) {
@@ -225,6 +227,12 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
                 goto out;
         if (opt->confirm && (r = opt->confirm(m, opt->confirm_userdata, err)) < 0)
                 goto out;
+        if (opt->dry_run) {
+                if (ret)
+                        *ret = steal_pointer(&m);
+                r = 0;
+                goto out; /* staging is removed */
+        }
         r = store_commit(s, staging, m, opt->force, err);
         if (r < 0)
                 goto out;

@@ -137,12 +137,65 @@ static int chown_data(const sbx_policy *p, uid_t uid, gid_t gid)
         return 0;
 }
 
+static void close_idmaps(const sbx_policy *p, int *fds)
+{
+        for (size_t i = 0; i < p->n_mounts; i++)
+                if (fds[i] >= 0) {
+                        close(fds[i]);
+                        fds[i] = -1;
+                }
+}
+
+/* Writable mounts of host paths that the server's uid/gid do not own are
+ * idmapped (include/corral/sandbox.h): the server writes files owned by the
+ * path's owner and nothing on the host is chowned.  Only root can idmap; an
+ * unprivileged launcher runs the server as the caller, who needs no mapping.
+ * fds[i] for policy mount i, -1 when it is a plain bind.  0 or an exit code
+ * with the message printed (and nothing left open). */
+static int open_idmaps(const sbx_policy *p, uid_t uid, gid_t gid, int *fds)
+{
+        for (size_t i = 0; i < p->n_mounts; i++)
+                fds[i] = -1;
+        if (geteuid() != 0)
+                return 0;
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                const char *src = p->mounts[i].source, *what = NULL;
+                struct stat st;
+                int r;
+
+                if (!p->mounts[i].writable)
+                        continue;
+                if (stat(src, &st) < 0) {
+                        r = errno;
+                        sbx_warn_errno("cannot mount %s", src);
+                        close_idmaps(p, fds);
+                        return r == ENOENT ? SBX_EX_NOINPUT : SBX_EX_OSERR;
+                }
+                if (st.st_uid == uid && st.st_gid == gid)
+                        continue;
+                r = sandbox_idmap_tree(src, st.st_uid, st.st_gid, uid, gid, &fds[i], &what);
+                if (r < 0) {
+                        errno = -r;
+                        sbx_warn_errno("cannot give %s to the server read-write without "
+                                       "chowning it: %s",
+                                       src, what);
+                        sbx_warn("hint: run the server as the owner of %s (policy \"uid\": "
+                                 "%u, \"gid\": %u), or mount it read-only",
+                                 src, (unsigned)st.st_uid, (unsigned)st.st_gid);
+                        close_idmaps(p, fds);
+                        return SBX_EX_OSERR;
+                }
+        }
+        return 0;
+}
+
 typedef struct child_ctx {
         const sbx_policy *p;
         sbx_fs *fs;
         const char *exe;
         const char *prefix;
         char **argv;
+        const int *idmap_fds;
         int ctl_r, status_w;
 } child_ctx;
 
@@ -174,7 +227,7 @@ static _noreturn_ void child_main(child_ctx *c)
         /* Host paths are opened with the launcher's credentials, which stay
          * ours until the uid switch below (the map does not change them):
          * done while the launcher writes the map. */
-        r = sbx_fs_open(c->fs, c->p, c->prefix);
+        r = sbx_fs_open(c->fs, c->p, c->prefix, c->idmap_fds);
         if (r)
                 _exit(r);
         await(c->ctl_r, CTL_MAPPED);
@@ -256,6 +309,7 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         sbx_cgroup cg;
         child_ctx c;
         int ctl[2] = {-1, -1}, st[2] = {-1, -1};
+        int idmap_fds[SANDBOX_MAX_MOUNTS];
         uid_t uid;
         gid_t gid;
         unsigned long flags;
@@ -302,6 +356,15 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         c.argv = argv;
         c.ctl_r = ctl[0];
         c.status_w = st[1];
+        r = open_idmaps(p, uid, gid, idmap_fds);
+        if (r) {
+                close(ctl[0]);
+                close(ctl[1]);
+                close(st[0]);
+                close(st[1]);
+                return r;
+        }
+        c.idmap_fds = idmap_fds;
 
         /* Signals wait in the mask until the child is there to forward to. */
         sigemptyset(&set);
@@ -325,6 +388,7 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         }
         close(ctl[0]);
         close(st[1]);
+        close_idmaps(p, idmap_fds); /* the sandbox has its copies */
         if (pid < 0) {
                 sbx_warn_errno("cannot create namespaces (clone)");
                 if (errno == EPERM || errno == ENOSPC)

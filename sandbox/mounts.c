@@ -57,6 +57,7 @@ static int add_bind(sbx_fs *fs, const char *source, const char *target, bool wri
         b->target = xstrdup(target);
         b->writable = writable;
         b->is_dir = S_ISDIR(st.st_mode);
+        b->tree_fd = -1;
         return 0;
 }
 
@@ -68,7 +69,7 @@ typedef struct sbx_link {
 static sbx_link links[16];
 static size_t n_links;
 
-int sbx_fs_open(sbx_fs *fs, const sbx_policy *p, const char *cmd_prefix)
+int sbx_fs_open(sbx_fs *fs, const sbx_policy *p, const char *cmd_prefix, const int *idmap_fds)
 {
         int r;
 
@@ -105,6 +106,8 @@ int sbx_fs_open(sbx_fs *fs, const sbx_policy *p, const char *cmd_prefix)
                              true);
                 if (r)
                         return r;
+                if (idmap_fds)
+                        fs->binds[fs->n - 1].tree_fd = idmap_fds[i];
         }
         for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
                 char src[64];
@@ -216,6 +219,15 @@ static int bind_one(const sbx_bind *b, bool allow_dev)
                 errno = -r;
                 sbx_warn_errno("cannot create mount point %s", b->target);
                 return -1;
+        }
+        if (b->tree_fd >= 0) {
+                /* Idmapped by the launcher (sandbox_idmap_tree), already
+                 * nosuid and nodev; writable: only writable mounts get one. */
+                if (move_mount(b->tree_fd, "", AT_FDCWD, dest, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+                        sbx_warn_errno("cannot attach the idmapped mount %s", b->target);
+                        return -1;
+                }
+                return 0;
         }
         snprintf(src, sizeof(src), "/proc/self/fd/%d", b->fd);
         if (mount(src, dest, NULL, MS_BIND | MS_REC, NULL) < 0) {

@@ -105,13 +105,17 @@ typedef struct sbx_bind {
         char *target;    /* inside path */
         bool writable;
         bool is_dir;
+        int tree_fd;     /* a detached idmapped tree to attach instead, or -1 */
 } sbx_bind;
 typedef struct sbx_fs {
         sbx_bind binds[SANDBOX_MAX_MOUNTS + 32];
         size_t n;
 } sbx_fs;
-/* Opens the sources (as the original uid).  0 or a launcher exit code. */
-int sbx_fs_open(sbx_fs *fs, const sbx_policy *p, const char *cmd_prefix);
+/* Opens the sources (as the original uid).  idmap_fds[i] (may be NULL): a
+ * detached idmapped tree (sandbox_idmap_tree) for policy mount i, attached
+ * in its place, or -1; fs keeps no ownership of them.  0 or a launcher exit
+ * code. */
+int sbx_fs_open(sbx_fs *fs, const sbx_policy *p, const char *cmd_prefix, const int *idmap_fds);
 int sbx_fs_build(sbx_fs *fs, const sbx_policy *p);
 void sbx_fs_close(sbx_fs *fs);
 /* Brings "lo" up in a fresh net namespace. */

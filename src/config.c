@@ -101,6 +101,20 @@ int config_apply_sandbox(const cJSON *config, manifest *m, corral_error *err)
                                                 err, EX_CONFIG,
                                                 "corral.json: sandbox.mounts entries must be "
                                                 "absolute paths (SRC[:DST][:ro|:rw])");
+                                {
+                                        size_t n = strlen(e->valuestring);
+                                        /* A site default reaches every server
+                                         * installed later: read-only only. */
+                                        if (n > 3 && strcmp(e->valuestring + n - 3, ":rw") == 0)
+                                                return corral_error_set(
+                                                        err, EX_CONFIG,
+                                                        "corral.json: sandbox.mounts is a default "
+                                                        "for every new server and may only be "
+                                                        "read-only; give '%.200s' to one server "
+                                                        "with 'corral install --mount' or "
+                                                        "'corral mount NAME add'",
+                                                        e->valuestring);
+                                }
                                 mounts = strv_push(mounts, e->valuestring);
                         }
                 } else {

@@ -18,7 +18,8 @@ static const verb verbs[] = {
         { "install", cli_install, "install a server from a source spec",
           "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
           "              [--registry URL] [--offline] [--frozen] [--allow-scripts] [--submodules]\n"
-          "              [--access LEVEL]\n"
+          "              [--access LEVEL] [--mount HOST[:TARGET][:ro|rw]]... [--dry-run] [--quiet]\n"
+          "              [--remote]\n"
           "              SPEC [-- COMMAND ARGS...]\n"
           "  SPEC is one of:\n"
           "    ./dir, /dir          a directory with package.json, or any directory with an\n"
@@ -37,7 +38,15 @@ static const verb verbs[] = {
           "  --sandbox default|strict|log|none chooses the native sandbox profile (none runs the\n"
           "  server unconfined and says so in every listing).  --frozen reinstalls the installed\n"
           "  server's lock exactly; --offline uses only the download cache.  --allow-scripts runs\n"
-          "  npm install scripts, inside the sandbox only (no network)." },
+          "  npm install scripts, inside the sandbox only (no network).  --mount gives the server\n"
+          "  a host path (read-only unless :rw; a read-write mount is idmapped, so files it\n"
+          "  writes belong to the directory's owner and nothing is chowned); absolute paths in\n"
+          "  the command must exist (else exit 66, nothing installed) and are bound read-only.\n"
+          "  --dry-run fetches and prints the manifest it would write, installing nothing.\n"
+          "  Answering no to the confirmation exits 1." },
+        { "mount", cli_mount, "give an installed server a host path, or take it away",
+          "[--quiet] [--json] NAME add HOST[:TARGET][:ro|rw] | NAME remove HOST|TARGET | NAME list\n"
+          "  A running server is restarted with the new mounts (corral reload)." },
         { "uninstall", cli_uninstall, "remove an installed server", "[--purge] NAME\n"
           "  --purge also removes the server's data directory." },
         { "list", cli_list, "list installed servers", "[--json]" },

@@ -3,7 +3,10 @@
  * A missing file is an empty configuration.  Keys read here:
  *
  *   { "sandbox": { "profile": "default", "network": "none", "memory_mb": 512,
- *                  "pids": 256, "cpus": 1.0, "mounts": ["SRC[:DST][:ro|:rw]", …] } }
+ *                  "pids": 256, "cpus": 1.0, "mounts": ["SRC[:DST][:ro]", …] } }
+ *
+ * sandbox.mounts are read-only: an entry ending ":rw" is refused (-EX_CONFIG),
+ * since a site default reaches every server installed later (issue 18).
  *
  * "sandbox" gives the policy new installs start from (issue 4: "Policy lives in
  * the manifest (defaults from corral.json)"); --sandbox PROFILE still wins for

@@ -27,6 +27,8 @@ typedef struct install_options {
         bool insecure_http;    /* --insecure-http: plain http:// beyond loopback */
         bool force;            /* --force: replace an installed server of the same name */
         const char *sandbox;   /* --sandbox PROFILE or NULL */
+        char **mounts;         /* --mount entries, normalized, appended to the site's */
+        bool dry_run;          /* --dry-run: *ret gets the manifest, nothing is committed */
         /* npm sources (resolvers/npm/, include/corral/npm.h) */
         const char *registry;  /* --registry URL or NULL */
         bool offline;          /* --offline: metadata and tarballs from the cache only */

@@ -36,6 +36,13 @@
  *     "cwd":  "/inside/path",     default: data, else "/"
  *     "mounts": [ { "source": "/host/path", "target": "/inside/path"
  *                   (default: source), "writable": false } ],
+ *                                 as root, a writable mount whose source
+ *                                 is not owned by uid:gid is an idmapped
+ *                                 bind (sandbox_idmap_tree): the server
+ *                                 writes files owned by the source's owner,
+ *                                 nothing is chowned; where the kernel or
+ *                                 filesystem cannot idmap, the launcher
+ *                                 fails (71) naming the fallback ("uid")
  *     "memory_mb": 512, "pids": 256, "cpus": 1.0,   cgroup limits; 0 = none
  *     "tmp_mb": 64,               size of the private /tmp (tmpfs)
  *     "nofile": 1024,             RLIMIT_NOFILE
@@ -106,6 +113,18 @@ static inline uint32_t sandbox_uid_for(const char *name)
         }
         return SANDBOX_UID_BASE + (h & 0xffffffu);
 }
+
+#include <sys/types.h>
+
+/* A detached copy of the mount at source (a directory or file), idmapped so
+ * that a process of host uid/gid writes files owned by disk_uid/disk_gid and
+ * sees them as its own (mount_setattr(2) MOUNT_ATTR_IDMAP, Linux >= 5.12),
+ * nosuid and nodev; attach it with move_mount(2).  Needs CAP_SYS_ADMIN in the
+ * initial user namespace (root).  0 with *ret_fd (O_CLOEXEC, owned), or
+ * -errno with *ret_what naming the step that failed (-EINVAL from the last
+ * step: the filesystem or kernel cannot idmap).  sandbox/idmap.c. */
+int sandbox_idmap_tree(const char *source, uid_t disk_uid, gid_t disk_gid, uid_t uid, gid_t gid,
+                       int *ret_fd, const char **ret_what);
 
 /* ---- the daemon's side (libcorral, src/runtime/native.c) ----------------
  *

@@ -9,11 +9,16 @@
 #include "corral/error.h"
 #include "corral/store.h"
 
+/* The exit code of a question answered "no" (not a sysexits code: nothing
+ * failed, the user declined). */
+#define CLI_EXIT_DECLINED 1
+
 typedef struct cli_ctx {
         const char *verb;
         const char *root; /* --root DIR or NULL */
         bool json;        /* --json */
         bool yes;         /* --yes */
+        bool quiet;       /* --quiet: no confirmation line */
 } cli_ctx;
 
 /* Every verb returns a sysexits code (0 on success) and prints its own
@@ -50,6 +55,21 @@ int cli_set_access(store *s, const char *name, const char *tool, corral_level le
 /* `corral run NAME` (src/cli/run.c): execs corral-sandbox for one installed
  * native server on the caller's stdio; returns only on failure. */
 int cli_run(cli_ctx *ctx, int argc, char **argv);
+
+/* `corral mount NAME add|remove|list` (src/cli/mount.c). */
+int cli_mount(cli_ctx *ctx, int argc, char **argv);
+/* "HOST[:TARGET][:ro|rw]" → *ret (owned) "REALHOST[:TARGET]:ro|rw", HOST
+ * resolved (realpath).  0, -EX_NOINPUT (HOST missing) or -EX_USAGE. */
+int cli_mount_normalize(const char *spec, char **ret, corral_error *err);
+/* Whether a normalized mount entry is read-write. */
+bool cli_mount_is_rw(const char *mount);
+/* For a read-write entry when running as root: whether the host path can
+ * be idmapped (sandbox_idmap_tree); 0, or -EX_UNAVAILABLE with the
+ * fallback in the message. */
+int cli_mount_check_idmap(const char *mount, corral_error *err);
+/* Absolute-path arguments of a server's command (not for docker: specs)
+ * must exist on the host.  0 or -EX_NOINPUT naming the first missing one. */
+int cli_check_path_args(const char *spec, char *const *command, corral_error *err);
 
 /* Prints "corral: VERB: <msg>" on stderr and returns code (a sysexits code). */
 int cli_fail(const cli_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -90,6 +91,38 @@ static void print_env_keys(FILE *f, const char *label, const manifest *m)
         fprintf(f, " (values not shown)\n");
 }
 
+/* The host paths the server will see: its mounts, and the command's
+ * arguments naming existing host paths, which are bound read-only. */
+static void print_mount_lines(FILE *f, const manifest *m)
+{
+        bool first = true;
+
+        for (size_t i = 0; m->mounts && m->mounts[i]; i++, first = false)
+                fprintf(f, "%-10s %s%s\n", first ? "mounts:" : "", m->mounts[i],
+                        cli_mount_is_rw(m->mounts[i])
+                                ? " (writes belong to the directory's owner; never chowned)"
+                                : "");
+        if (strcmp(m->backend, "native") != 0)
+                return;
+        for (size_t i = 1; m->command && m->command[i]; i++) {
+                const char *a = m->command[i];
+                bool listed = false;
+                struct stat st;
+
+                if (a[0] != '/' || stat(a, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+                        continue;
+                for (size_t k = 0; m->mounts && m->mounts[k]; k++)
+                        listed |= strncmp(m->mounts[k], a, strlen(a)) == 0 &&
+                                  m->mounts[k][strlen(a)] == ':';
+                if (listed)
+                        continue;
+                fprintf(f, "%-10s %s:ro (from the command; --mount %s:rw lets the server write "
+                           "there)\n",
+                        first ? "mounts:" : "", a, a);
+                first = false;
+        }
+}
+
 /* ---- install ---------------------------------------------------------- */
 
 static int confirm_install(const manifest *m, void *userdata, corral_error *err)
@@ -107,6 +140,7 @@ static int confirm_install(const manifest *m, void *userdata, corral_error *err)
         print_env_keys(f, "env:", m);
         print_sandbox_line(f, "sandbox:", m);
         fprintf(f, "%-10s %s\n", "network:", m->network);
+        print_mount_lines(f, m);
         fprintf(f, "Install? [y/N] ");
         fflush(f);
 
@@ -125,7 +159,7 @@ static int confirm_install(const manifest *m, void *userdata, corral_error *err)
                 fputc('\n', f);
         }
         if (!yes)
-                return corral_error_set(err, EX_NOPERM, "install of '%s' cancelled", m->name);
+                return corral_error_set(err, CLI_EXIT_DECLINED, "install of '%s' cancelled", m->name);
         return 0;
 }
 
@@ -150,10 +184,16 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"secret-header", required_argument, NULL, 'K'},
                 {"transport", required_argument, NULL, 'T'},
                 {"insecure-http", no_argument, NULL, 'I'},
+                {"mount", required_argument, NULL, 'm'},
+                {"dry-run", no_argument, NULL, 'D'},
+                {"quiet", no_argument, NULL, 'q'},
                 {},
         };
         install_options opt = {0};
         _cleanup_strv_ char **headers = NULL, **secret_names = NULL, **secret_headers = NULL;
+        _cleanup_strv_ char **mounts = NULL;
+        size_t n_mounts = 0;
+        corral_error merr = {0};
         const char *access = NULL;
         corral_level access_level = CORRAL_LEVEL_DEFAULT;
         _cleanup_strv_ char **env = NULL;
@@ -175,10 +215,26 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
 
         opterr = 0;
         int c;
-        while ((c = getopt_long(nopts, argv, ":hy", opts, NULL)) != -1) {
+        while ((c = getopt_long(nopts, argv, ":hyq", opts, NULL)) != -1) {
                 switch (c) {
                 case 'n':
                         opt.name = optarg;
+                        break;
+                case 'm': {
+                        char *entry = NULL;
+                        if (++n_mounts > 64)
+                                return cli_usage_error(ctx, "too many --mount options");
+                        if (cli_mount_normalize(optarg, &entry, &merr) < 0)
+                                return cli_fail_error(ctx, &merr);
+                        mounts = strv_push(mounts, entry);
+                        free(entry);
+                        break;
+                }
+                case 'D':
+                        opt.dry_run = true;
+                        break;
+                case 'q':
+                        ctx->quiet = true;
                         break;
                 case 'f':
                         opt.force = true;
@@ -282,8 +338,17 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
         opt.spec = argv[optind];
         opt.env = env;
         opt.command = command;
+        opt.mounts = mounts;
 
-        if (!ctx->yes) {
+        /* Before anything is fetched: a path that is not there now would
+         * only show as a crash loop later. */
+        for (size_t i = 0; mounts && mounts[i]; i++)
+                if (cli_mount_check_idmap(mounts[i], &merr) < 0)
+                        return cli_fail_error(ctx, &merr);
+        if (cli_check_path_args(opt.spec, command, &merr) < 0)
+                return cli_fail_error(ctx, &merr);
+
+        if (!ctx->yes && !opt.dry_run) {
                 if (!isatty(STDIN_FILENO))
                         return cli_fail(ctx, EX_USAGE,
                                         "refusing a non-interactive install without --yes");
@@ -306,10 +371,16 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 (void)manifest_set_access(m, NULL, access_level);
         }
 
+        if (opt.dry_run) {
+                /* The manifest as it would be written; nothing installed. */
+                _cleanup_json_ cJSON *j = manifest_to_json(m);
+                cli_print_json(j);
+                return 0;
+        }
         if (ctx->json) {
                 _cleanup_json_ cJSON *j = manifest_to_json(m);
                 cli_print_json(j);
-        } else {
+        } else if (!ctx->quiet) {
                 _cleanup_free_ char *cmd = shell_join(m->command);
                 if (strcmp(m->backend, "remote") == 0)
                         printf("installed %s (remote %s over %s)\n", m->name, m->command[0],
@@ -319,6 +390,8 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                         printf("installed %s (%s %s): %s\n", m->name, m->kind, m->spec, cmd);
                 if (strcmp(m->profile, "none") == 0)
                         printf("warning: %s runs without a sandbox (--sandbox none)\n", m->name);
+                if (ctx->yes)
+                        print_mount_lines(stdout, m); /* what --yes chose: read-only */
         }
         fflush(stdout);
         cli_notify_daemon(ctx);

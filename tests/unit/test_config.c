@@ -100,6 +100,7 @@ static void test_bad_config(void **state)
                 {"{\"sandbox\": {\"cpus\": 0}}", 0, "sandbox.cpus must be"},
                 {"{\"sandbox\": {\"mounts\": [\"relative\"]}}", 0, "absolute paths"},
                 {"{\"sandbox\": {\"mounts\": \"/a\"}}", 0, "sandbox.mounts must be"},
+                {"{\"sandbox\": {\"mounts\": [\"/srv/docs:rw\"]}}", 0, "may only be read-only"},
         };
         fixture *f = *state;
 
