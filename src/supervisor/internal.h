@@ -58,6 +58,8 @@ struct unit {
         unsigned n_crashes;
         uint64_t backoff; /* next delay, ms (scaled) */
         uint64_t ready_since;
+        uint64_t stop_began; /* loop ms when the last stop began */
+        bool stop_killed;    /* that stop needed SIGKILL */
         char *last_error;
         char *fault; /* why we killed it; reported instead of the exit status */
         cJSON *lists[N_SLOTS];

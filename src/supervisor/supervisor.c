@@ -163,6 +163,9 @@ static int reconcile_loaded(unit *u, manifest *m)
         bool was_enabled = unit_enabled(u);
         bool same = old && !u->load_error && manifest_same_runtime(old, m);
         bool was_removed = u->removed;
+        /* `install --force` over it: new code under the same name. */
+        bool reinstalled = old && old->installed_at && m->installed_at &&
+                           strcmp(old->installed_at, m->installed_at) != 0;
         bool access_changed = old && !manifest_same_access(old, m);
 
         u->m = m;
@@ -172,6 +175,10 @@ static int reconcile_loaded(unit *u, manifest *m)
         if (access_changed && u->state == UNIT_READY && u->sv->ev.unit_lists)
                 u->sv->ev.unit_lists(u->sv->ud, u, UNIT_LIST_ALL);
         u->removed = false;
+        if (reinstalled) {
+                unit_reset_crashes(u);
+                same = false;
+        }
         if (u->load_error) {
                 free(u->load_error);
                 u->load_error = NULL;
@@ -409,16 +416,23 @@ cJSON *unit_status_json(const unit *u)
         const cJSON *list;
 
         cJSON_AddStringToObject(o, "name", u->name);
-        cJSON_AddStringToObject(o, "state", unit_state_name(u->state));
+        /* Ready for the reset window: earlier crashes are history. */
+        bool settled = u->state == UNIT_READY &&
+                       uv_now(u->sv->loop) - u->ready_since >= sv_scaled(u->sv, READY_RESET_MS);
+        /* A stopped unit the manifest keeps from running is disabled, not
+         * merely stopped (issue 18). */
+        bool disabled = u->state == UNIT_STOPPED && u->m && !u->m->enabled;
+
+        cJSON_AddStringToObject(o, "state", disabled ? "disabled" : unit_state_name(u->state));
         cJSON_AddNumberToObject(o, "pid", unit_pid(u));
-        cJSON_AddNumberToObject(o, "restarts", u->restarts);
+        cJSON_AddNumberToObject(o, "restarts", settled ? 0 : u->restarts);
         cJSON_AddBoolToObject(o, "enabled", u->m && u->m->enabled);
         add_string_or_null(o, "backend", u->m ? u->m->backend : NULL);
         add_string_or_null(o, "sandbox", u->m ? u->m->profile : NULL);
         const runtime_backend *be = u->m ? runtime_backend_find(u->m->backend) : NULL;
         cJSON_AddBoolToObject(o, "confined", be && be->confines && u->m->profile &&
                                                      strcmp(u->m->profile, "none") != 0);
-        add_string_or_null(o, "last_error", u->last_error);
+        add_string_or_null(o, "last_error", settled ? NULL : u->last_error);
         list = unit_tools(u);
         cJSON_AddNumberToObject(o, "tools", list ? cJSON_GetArraySize(list) : 0);
         list = unit_prompts(u);

@@ -9,6 +9,7 @@
  * callbacks, so a unit or the supervisor can be freed from inside any
  * callback. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -218,6 +219,14 @@ static void finish_stop(unit *u)
         supervisor *sv = u->sv;
 
         (void)uv_timer_stop(u->timer);
+        if (sv->shutting_down) {
+                /* Shown by default, as "daemon ready" is: what the daemon
+                 * is waiting for while it stops (issue 18). */
+                fprintf(stderr, "corral: daemon: %s: stopped in %" PRIu64 " ms%s\n", u->name,
+                        uv_now(sv->loop) - u->stop_began,
+                        u->stop_killed ? " (needed SIGKILL)" : "");
+                logfile_note(u->log, "stopped with the daemon");
+        }
         if (u->fail_after_stop) {
                 u->fail_after_stop = false;
                 unit_set_failed(u, xstrdup(u->load_error ? u->load_error : "manifest does not load"));
@@ -370,6 +379,7 @@ static void on_stop_timer(uv_timer_t *t)
                 logfile_note(u->log, "still running %u s after SIGTERM; sending SIGKILL",
                              STOP_KILL_MS / 1000);
                 (void)u->be->kill(u->proc, SIGKILL);
+                u->stop_killed = true;
         }
 }
 
@@ -391,7 +401,20 @@ void unit_stop_process(unit *u)
                 logfile_note(u->log, "stopping");
                 unit_set_state(u, UNIT_STOPPING);
                 u->stop_phase = 0;
+                u->stop_began = uv_now(u->sv->loop);
+                u->stop_killed = false;
                 u->be->close_stdin(u->proc);
+                if (u->sv->shutting_down) {
+                        /* The daemon is going away: every server gets
+                         * SIGTERM now, in parallel, rather than 5 s to
+                         * notice its closed stdin; SIGKILL still follows. */
+                        logfile_note(u->log, "the daemon is stopping; sending SIGTERM");
+                        (void)u->be->kill(u->proc, SIGTERM);
+                        u->stop_phase = 1;
+                        (void)uv_timer_start(u->timer, on_stop_timer,
+                                             sv_scaled(u->sv, STOP_KILL_MS), 0);
+                        break;
+                }
                 (void)uv_timer_start(u->timer, on_stop_timer, sv_scaled(u->sv, STOP_TERM_MS), 0);
                 break;
         default:
@@ -403,6 +426,10 @@ void unit_reset_crashes(unit *u)
 {
         u->n_crashes = 0;
         u->backoff = sv_scaled(u->sv, BACKOFF_MIN_MS);
+        /* An admin's start/restart or a reinstall: what status showed of
+         * the earlier crashes is history now (issue 18). */
+        u->restarts = 0;
+        sv_set_str(&u->last_error, NULL);
 }
 
 /* ---- units --------------------------------------------------------------- */

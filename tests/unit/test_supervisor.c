@@ -149,11 +149,14 @@ static void test_exit_at_once_fails(void **state)
         log = read_log(fx, "quitter");
         assert_non_null(strstr(log, "exited with status 1; restarting in"));
 
-        /* A manual restart leaves failed with a fresh crash window. */
+        /* A manual restart leaves failed with a fresh crash window, and
+         * clears what status shows of the earlier crashes (issue 18). */
         assert_int_equal(unit_restart(u, &err), 0);
         assert_int_not_equal(unit_get_state(u), UNIT_FAILED);
+        assert_int_equal(unit_restarts(u), 0);
+        assert_null(unit_last_error(u));
         u = wait_state(fx, "quitter", UNIT_FAILED);
-        assert_int_equal(unit_restarts(u), 8);
+        assert_int_equal(unit_restarts(u), 4);
         fixture_free(fx);
 }
 
