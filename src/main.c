@@ -1,8 +1,10 @@
 /* corral: the command-line entry point.  Global options come before the verb;
  * each verb parses its own.  Exit codes follow sysexits(3). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "corral/log.h"
@@ -14,7 +16,10 @@ typedef struct verb {
         const char *usage; /* options and arguments after the verb */
 } verb;
 
+static int verb_help(cli_ctx *ctx, int argc, char **argv);
+
 static const verb verbs[] = {
+        { "help", verb_help, "show the verbs, or one verb's usage", "[VERB]" },
         { "install", cli_install, "install a server from a source spec",
           "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
           "              [--registry URL] [--offline] [--frozen] [--allow-scripts] [--submodules]\n"
@@ -91,7 +96,7 @@ static const verb *verb_find(const char *name)
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: corral [--root DIR] [--json] [--yes] VERB [OPTIONS] [ARGS]\n\n"
+        fprintf(f, "Usage: corral [--root DIR] [--json] [--yes] [--quiet] VERB [OPTIONS] [ARGS]\n\n"
                    "Installs MCP servers, runs each one supervised, and exposes all their tools\n"
                    "through one MCP endpoint.\n\nVerbs:\n");
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
@@ -103,8 +108,11 @@ static void usage(FILE *f)
                    "  --yes        do not ask for confirmation\n"
                    "  --help       this text; `corral VERB --help` for one verb\n"
                    "  --version    print the version\n"
-                   "\nExit codes follow sysexits(3): 64 usage, 65 bad data, 66 not found,\n"
-                   "69 unavailable, 70 internal, 73 can't create, 75 try again, 78 config.\n");
+                   "  --quiet      no confirmation line from verbs that change something\n"
+                   "\nExit codes: 0 ok, 1 a confirmation answered no; sysexits(3): 64 usage,\n"
+                   "65 bad data, 66 not found, 69 unavailable, 70 internal, 71 OS error,\n"
+                   "73 can't create, 75 try again (a call's --timeout), 77 permission denied,\n"
+                   "78 config.\n");
 }
 
 int cli_usage(const cli_ctx *ctx)
@@ -114,6 +122,60 @@ int cli_usage(const cli_ctx *ctx)
                 return EX_SOFTWARE;
         printf("Usage: corral %s %s\n\n%s.\n", v->name, v->usage, v->summary);
         return 0;
+}
+
+static int verb_help(cli_ctx *ctx, int argc, char **argv)
+{
+        const verb *v;
+
+        if (argc > 2)
+                return cli_usage_error(ctx, "help takes at most one VERB");
+        if (argc < 2) {
+                usage(stdout);
+                return 0;
+        }
+        v = verb_find(argv[1]);
+        if (!v)
+                return cli_fail(ctx, EX_USAGE, "unknown verb '%.64s' (try 'corral help')",
+                                argv[1]);
+        ctx->verb = v->name;
+        return cli_usage(ctx);
+}
+
+/* The verbs whose one line on stdout confirms a change (--quiet drops it). */
+static bool changes_state(const char *name)
+{
+        static const char *const names[] = {"install", "uninstall", "update",  "access",
+                                            "enable",  "disable",   "start",   "stop",
+                                            "restart", "reset",     "reload"};
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                if (strcmp(names[i], name) == 0)
+                        return true;
+        return false;
+}
+
+/* Takes --quiet/-q out of the verb's options (before "--"): every verb
+ * accepts it.  Returns whether it was there. */
+static bool take_quiet(int *argc, char **argv)
+{
+        bool quiet = false;
+        int w = 1;
+
+        for (int i = 1; i < *argc; i++) {
+                if (strcmp(argv[i], "--") == 0) {
+                        while (i < *argc)
+                                argv[w++] = argv[i++];
+                        break;
+                }
+                if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+                        quiet = true;
+                        continue;
+                }
+                argv[w++] = argv[i];
+        }
+        *argc = w;
+        argv[w] = NULL;
+        return quiet;
 }
 
 static bool wants_help(int argc, char **argv)
@@ -132,14 +194,15 @@ int main(int argc, char **argv)
         static const struct option opts[] = {
                 { "root", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
                 { "yes", no_argument, NULL, 'y' },        { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },    {},
+                { "version", no_argument, NULL, 'V' },    { "quiet", no_argument, NULL, 'q' },
+                {},
         };
         cli_ctx ctx = { .verb = "corral" };
         int c;
 
         log_init_from_env();
         /* '+' stops at the verb: the rest belongs to it. */
-        while ((c = getopt_long(argc, argv, "+hy", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+hyq", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
                         ctx.root = optarg;
@@ -149,6 +212,9 @@ int main(int argc, char **argv)
                         break;
                 case 'y':
                         ctx.yes = true;
+                        break;
+                case 'q':
+                        ctx.quiet = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -176,6 +242,16 @@ int main(int argc, char **argv)
         char **vargv = argv + optind;
         if (wants_help(vargc, vargv))
                 return cli_usage(&ctx);
+        ctx.quiet |= take_quiet(&vargc, vargv);
+        if (ctx.quiet && !ctx.json && changes_state(v->name)) {
+                /* Confirmation lines go to stdout, errors to stderr. */
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (null >= 0) {
+                        fflush(stdout);
+                        (void)dup2(null, STDOUT_FILENO);
+                        close(null);
+                }
+        }
         optind = 0; /* full getopt reset for the verb's own parsing */
         return v->fn(&ctx, vargc, vargv);
 }

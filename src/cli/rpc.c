@@ -108,6 +108,8 @@ static int map_error(const cJSON *error, corral_error *err)
                 return corral_error_set(err, (int)exit_code, "%s", msg);
         if (code == JSONRPC_INVALID_PARAMS)
                 return corral_error_set(err, EX_DATAERR, "%s", msg);
+        if (code == CORRAL_RPC_TIMEOUT) /* try again (or with a longer --timeout) */
+                return corral_error_set(err, EX_TEMPFAIL, "%s", msg);
         return corral_error_set(err, EX_UNAVAILABLE, "%s", msg);
 }
 

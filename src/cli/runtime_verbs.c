@@ -88,6 +88,12 @@ static int lifecycle(cli_ctx *ctx, int argc, char **argv, const char *method)
         if (cli_rpc(ctx, method, params, STATUS_TIMEOUT_MS, &res, &err) < 0)
                 return rpc_fail(ctx, &err);
         cJSON_Delete(res);
+        /* "corral/start" → "started NAME" (one line; --quiet drops it). */
+        printf("%s %s\n",
+               strcmp(method, "corral/start") == 0  ? "started"
+               : strcmp(method, "corral/stop") == 0 ? "stopped"
+                                                    : "restarted",
+               name);
         return 0;
 }
 

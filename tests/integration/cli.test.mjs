@@ -166,8 +166,8 @@ describe('CLI verbs', { timeout: 600000 }, () => {
     expectExit(await corral(['reload'], { root }), 0, 'reload');
     await waitStatus(root, (s) => {
       const u = unitOf(s, 'everything');
-      return !u || u.state === 'stopped';
-    }, 'the disabled unit to stop');
+      return !u || u.state === 'disabled';
+    }, 'the disabled unit to stop and show as disabled');
     expectExit(await corral(['enable', 'everything'], { root }), 0, 'enable');
     expectExit(await corral(['reload'], { root }), 0, 'reload');
     await waitReady(root, ['everything']);

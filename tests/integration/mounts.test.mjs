@@ -99,7 +99,7 @@ describe('a directory given to one server read-write', { skip: process.getuid() 
     assert.doesNotMatch(r.stdout, new RegExp(path.basename(dir)));
     const w = await corral(['call', 'files2__write_file', `path=${path.join(dir, 'intruder.txt')}`,
       'content=x'], { root });
-    assert.notEqual(w.status, 0, 'files2 must not write there');
+    assert.notEqual(w.code, 0, 'files2 must not write there');
     assert.equal(fs.existsSync(path.join(dir, 'intruder.txt')), false);
   });
 
