@@ -33,7 +33,7 @@ static void show_progress(void *ud, const cJSON *msg)
 }
 
 /* Entrypoint followed by Cmd, as the engine runs them. */
-static char **image_command(const cJSON *info)
+char **resolver_docker_image_command(const cJSON *info)
 {
         const cJSON *cfg = json_get_object(info, "Config"), *it;
         char **argv = xcalloc(1, sizeof(*argv));
@@ -87,7 +87,7 @@ int resolver_docker_resolve(const docker_ref *ref, bool progress, char **ret_dig
                                         digest, ref->digest);
         *ret_digest = xstrdup(digest);
         if (ret_command)
-                *ret_command = image_command(info);
+                *ret_command = resolver_docker_image_command(info);
         return 0;
 }
 

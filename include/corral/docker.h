@@ -159,6 +159,20 @@ typedef void (*docker_progress_fn)(void *ud, const cJSON *msg);
 int docker_image_pull(docker *d, const docker_ref *ref, unsigned timeout_ms,
                       docker_progress_fn progress, void *ud, corral_error *err);
 
+/* One "stream" text of a build's output (a line or part of one). */
+typedef void (*docker_build_output_fn)(void *ud, const char *text);
+/* POST /build with the tar build context of context_len bytes read from
+ * context_fd (a Dockerfile at its top), tagged tag, with labels (an object
+ * of strings), RUN steps without network (networkmode=none), intermediate
+ * containers removed.  The streamed output goes to out (may be NULL).
+ * *ret_id (owned) is the image id ("sha256:…").  -EX_DATAERR when the build
+ * fails (the engine's message), -EX_TEMPFAIL past timeout_ms,
+ * -EX_UNAVAILABLE when the engine is unreachable.  Blocking: the CLI's
+ * install, never the daemon's loop. */
+int docker_image_build(docker *d, int context_fd, uint64_t context_len, const char *tag,
+                       const cJSON *labels, unsigned timeout_ms, docker_build_output_fn out,
+                       void *ud, char **ret_id, corral_error *err);
+
 /* X-Registry-Auth value (base64url of {"username","password","serveraddress"}
  * or {"identitytoken"}) for registry from the docker config file's "auths"
  * (base64 "auth" = user:password); *ret NULL when there is none.  0 or

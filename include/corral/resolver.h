@@ -101,6 +101,9 @@ int resolver_docker_fetch(store *s, const install_options *opt, const source_spe
  * empty).  Used by the resolver and by `corral update`.  Errors as above. */
 int resolver_docker_resolve(const struct docker_ref *ref, bool progress, char **ret_digest,
                             char ***ret_command, corral_error *err);
+/* An image's Entrypoint followed by its Cmd from GET /images/{id}/json
+ * (owned, NULL-terminated, possibly empty; at most 256 strings). */
+char **resolver_docker_image_command(const struct cJSON *info);
 
 /* Remote MCP servers (resolvers/remote.c): checks the URL (https://, or
  * http:// to loopback unless opt->insecure_http), sets runtime.backend

@@ -131,11 +131,6 @@ int git_detect_command(const char *dir, const char *where, manifest *m, corral_e
                                                 "supported yet (pass -- CMD ARGS to install the "
                                                 "tree as it is)",
                                                 where, others[i]);
-        if (has_file(dir, "Dockerfile"))
-                return corral_error_set(err, EX_UNAVAILABLE,
-                                        "%s has a Dockerfile: image builds are not supported yet "
-                                        "(pass -- CMD ARGS to install the tree as it is)",
-                                        where);
         return corral_error_set(err, EX_USAGE,
                                 "%s has no package.json: pass -- CMD ARGS to say how to run it",
                                 where);
@@ -338,6 +333,8 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
         if (!opt->command) {
                 /* #SUBDIR naming a package of the root's npm workspaces. */
                 r = spec->subdir ? git_workspaces_build(s, opt, pkg_dir, spec->subdir, m, err) : 0;
+                if (r == 0 && has_file(dir, "Dockerfile") && !has_file(dir, "package.json"))
+                        r = git_dockerfile_build(s, opt, dir, pkg_dir, m, err);
                 if (r == 0)
                         r = git_build(s, opt, dir, pkg_dir, m, err);
                 if (r < 0)

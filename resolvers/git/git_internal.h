@@ -76,3 +76,9 @@ void git_auth_reset(git_auth *a);
 /* After a failed fetch: -EX_NOPERM with err set when it failed for
  * credentials (refused, or asked for and none configured), else 0. */
 int git_auth_error(const git_auth *a, const char *shown, corral_error *err);
+
+/* resolvers/git/dockerfile.c: builds dir (a tree with a Dockerfile) into an
+ * image through the engine and makes m a docker server pinned by the image
+ * id; 1 when done, negative sysexits codes with err set. */
+int git_dockerfile_build(store *s, const install_options *opt, const char *dir,
+                         const char *pkg_dir, manifest *m, corral_error *err);

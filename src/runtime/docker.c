@@ -273,6 +273,15 @@ static int manifest_image(const manifest *m, char **ret, corral_error *err)
         const char *spec = m->spec ? m->spec : "";
         int r;
 
+        /* Built from a git source's Dockerfile: the image id the build gave. */
+        if (m->kind && strcmp(m->kind, "git") == 0) {
+                if (!m->resolved_digest)
+                        return corral_error_set(err, EX_DATAERR,
+                                                "cannot start %s: no image id in its manifest",
+                                                m->name);
+                *ret = xstrdup(m->resolved_digest);
+                return 0;
+        }
         if (strncmp(spec, "docker:", 7) == 0)
                 spec += 7;
         r = docker_ref_parse(&ref, spec, err);
