@@ -6,11 +6,12 @@
 // so nothing is fetched from outside.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+
+import { gitEnv as gitEnvFor, gitRunner } from './gitutil.mjs';
 
 import { startEngine } from './engines.mjs';
 import {
@@ -20,17 +21,9 @@ import {
 
 const DOCKER_LOCK = '/tmp/corral-docker-tests.lock';
 const work = newRoot('gitdocker');
-const gitEnv = {
-  ...process.env, HOME: work, GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.org',
-  GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.org',
-};
+const gitEnv = gitEnvFor(work);
 
-function git(cwd, ...args) {
-  const r = spawnSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const git = gitRunner(gitEnv);
 
 /* A bare repository work/NAME.git with files committed on main; its file:// URL. */
 function makeRepo(name, files) {

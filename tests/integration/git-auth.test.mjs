@@ -5,11 +5,13 @@
 // reach the manifest, the log or an error message.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+
+import { gitEnv as gitEnvFor, gitRunner } from './gitutil.mjs';
 
 import {
   EX, MOCK_SERVER, cleanupRoot, corral, expectExit, expectOneLineError, newRoot,
@@ -25,16 +27,8 @@ let base;
 let requests = 0;
 let unauthorized = 0;
 
-const gitEnv = {
-  ...process.env, HOME: work, GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.org',
-  GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.org',
-};
-function git(cwd, ...args) {
-  const r = spawnSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const gitEnv = gitEnvFor(work);
+const git = gitRunner(gitEnv);
 
 function accepted(req) {
   const h = req.headers.authorization || '';

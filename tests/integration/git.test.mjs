@@ -7,12 +7,14 @@
 // through the gateway.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+
+import { gitEnv as gitEnvFor, gitRunner } from './gitutil.mjs';
 
 import {
   EX, MOCK_SERVER, SANITIZE, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, startDaemon,
@@ -27,17 +29,9 @@ const marker = path.join(work, 'PWNED');
 let daemon;
 let port;
 
-const gitEnv = {
-  ...process.env, HOME: path.join(work, 'githome'), GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.org',
-  GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.org',
-};
+const gitEnv = gitEnvFor(path.join(work, 'githome'));
 
-function git(cwd, ...args) {
-  const r = spawnSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} in ${cwd}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const git = gitRunner(gitEnv);
 
 /* A working tree wt/NAME with files {path: content | {link}} committed on
  * main, and its bare copy srv/NAME.git that the daemon serves. */
