@@ -128,6 +128,28 @@ int npm_unpacked_install(const char *cache_dir, const char *key, const char *des
 int npm_unpacked_extract(const char *cache_dir, const char *key, int fd, const char *dest,
                          const npm_limits *lim, const char *what, corral_error *err);
 
+/* The two halves of npm_unpacked_install(), for callers that check entries
+ * and link packages on different threads (both are thread-safe).
+ * npm_unpacked_check(): 1 when the entry KEY is valid, 0 when absent or
+ * corrupt (then removed), -EX_DATAERR when it exceeds a cap in lim.
+ * npm_unpacked_link(): materialises the package tree at src (an entry or a
+ * private copy) into dest; 0 or a negative code. */
+int npm_unpacked_check(const char *cache_dir, const char *key, const npm_limits *lim,
+                       const char *what, corral_error *err);
+int npm_unpacked_link(const char *src, const char *dest, const char *what, corral_error *err);
+
+/* The first half of npm_unpacked_extract(): extracts the verified tarball at
+ * fd into the cache entry KEY.  1 when it is there to link from (or, when it
+ * could not be renamed into place, in the private copy *ret_private, the
+ * caller's to link from and remove); 0 when the cache cannot be written
+ * (nothing extracted); extraction's errors as npm_unpacked_extract(). */
+int npm_unpacked_store(const char *cache_dir, const char *key, int fd, const npm_limits *lim,
+                       char **ret_private, const char *what, corral_error *err);
+
+/* Writes a cache file atomically (a temporary file renamed over path, mode
+ * 0644) without fsync: whatever reads it back validates it.  0 or -errno. */
+int npm_write_cache_file(const char *path, const void *data, size_t len);
+
 /* ---- the tree (resolvers/npm/tree.c) ------------------------------------ */
 
 typedef enum {

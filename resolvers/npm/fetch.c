@@ -179,6 +179,7 @@ int npm_http_step(npm_http *h, int timeout_ms, corral_error *err)
         CURLMsg *msg;
         int left = 0;
         int r = 0;
+        bool any = false;
         while ((msg = curl_multi_info_read(h->multi, &left))) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
@@ -189,13 +190,17 @@ int npm_http_step(npm_http *h, int timeout_ms, corral_error *err)
                 q->result = msg->data.result;
                 curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &q->status);
                 forget(h, q);
+                any = true;
                 if (r >= 0)
                         r = q->done(h->userdata, q, err);
                 req_free(q);
         }
         if (r < 0)
                 return r;
-        if (h->active > 0 && curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
+        /* A finished transfer returns at once: its caller may have more to
+         * start before anything is worth waiting for. */
+        if (!any && timeout_ms > 0 && h->active > 0 &&
+            curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
                 return corral_error_set(err, EX_SOFTWARE, "libcurl poll failed");
         return 0;
 }

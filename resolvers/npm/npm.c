@@ -24,25 +24,6 @@
 #define PACKAGE_JSON_MAX (1u << 20)
 #define MAX_BINS 256
 
-typedef struct tarball {
-        char *path; /* under pkg/ */
-        char *name;
-        char *version;
-        char *url;
-        char *integrity; /* the SRI string as published (or "sha1-…" from shasum) */
-        npm_integrity want;
-        char *cache_file;
-        /* while downloading */
-        int fd; /* the temporary file; -1 when none */
-        char *tmp_path;
-        npm_hasher *hasher;
-        int write_errno;
-        /* for the lock: an optional package, its platform lists, and
-         * whether this host leaves it out */
-        bool optional, inert;
-        char **os, **cpu, **libc;
-} tarball;
-
 /* ---- progress ----------------------------------------------------------- */
 
 void npm_progress(ctx *c, const char *phase, bool force)
@@ -86,167 +67,6 @@ static void on_bytes(void *ud, size_t n)
         ctx *c = ud;
         c->bytes += n;
         npm_progress(c, "downloading", false);
-}
-
-/* ---- tarballs ------------------------------------------------------------- */
-
-/* Tarballs downloading at once: each holds a temporary file open. */
-#define MAX_TARBALL_TRANSFERS 48
-
-static void tarball_discard(tarball *t)
-{
-        if (t->fd >= 0)
-                close(t->fd);
-        t->fd = -1;
-        if (t->tmp_path)
-                (void)unlink(t->tmp_path);
-        free(t->tmp_path);
-        t->tmp_path = NULL;
-        t->hasher = npm_hasher_free(t->hasher);
-}
-
-/* Extracts the verified tarball open at fd into pkg/PATH. */
-static int install_tarball(ctx *c, tarball *t, int fd, corral_error *err)
-{
-        _cleanup_free_ char *what = xasprintf("%s@%s", t->name, t->version);
-        if (lseek(fd, 0, SEEK_SET) < 0)
-                return corral_error_errno(err, EX_IOERR, errno, "%s: cannot read the tarball",
-                                          what);
-        _cleanup_free_ char *dest = path_join(c->pkg_dir, t->path);
-        _cleanup_free_ char *key = npm_integrity_key(&t->want);
-        int r = npm_unpacked_extract(c->cache_dir, key, fd, dest, &c->limits, what, err);
-        if (r < 0)
-                return r;
-        c->n_extracted++;
-        npm_progress(c, "installing", false);
-        return 0;
-}
-
-/* The cached tarball, when there is one whose bytes still match. */
-static int tarball_from_cache(ctx *c, tarball *t, corral_error *err)
-{
-        _cleanup_close_ int fd = open(t->cache_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return 0;
-        npm_hasher *h = npm_hasher_new(&t->want);
-        if (!h)
-                return corral_error_set(err, EX_SOFTWARE, "out of memory");
-        char buf[65536];
-        size_t total = 0;
-        ssize_t n;
-        while ((n = read(fd, buf, sizeof(buf))) > 0 && total <= NPM_MAX_TARBALL) {
-                npm_hasher_update(h, buf, (size_t)n);
-                total += (size_t)n;
-        }
-        _cleanup_free_ char *what = xasprintf("%s@%s", t->name, t->version);
-        corral_error e2 = {0};
-        int ok = n == 0 && total <= NPM_MAX_TARBALL && npm_hasher_finish(h, &t->want, what, &e2) >= 0;
-        npm_hasher_free(h);
-        if (!ok) {
-                (void)unlink(t->cache_file);
-                return 0;
-        }
-        int r = install_tarball(c, t, fd, err);
-        return r < 0 ? r : 1;
-}
-
-static int tarball_sink(void *item, const char *data, size_t n)
-{
-        tarball *t = item;
-        int w = write_all(t->fd, data, n);
-        if (w < 0) {
-                t->write_errno = -w;
-                return -1;
-        }
-        npm_hasher_update(t->hasher, data, n);
-        return 0;
-}
-
-static int tarball_done(void *ud, npm_http_req *q, corral_error *err)
-{
-        ctx *c = ud;
-        tarball *t = q->item;
-        _cleanup_free_ char *what = xasprintf("tarball of %s@%s", t->name, t->version);
-        int r;
-        if (t->write_errno)
-                r = corral_error_errno(err, EX_CANTCREAT, t->write_errno, "%s: cannot write %s",
-                                       what, t->tmp_path);
-        else if (q->result != CURLE_OK || q->status != 200 || q->too_big)
-                r = npm_http_error(q, what, err);
-        else
-                r = npm_hasher_finish(t->hasher, &t->want, what + strlen("tarball of "), err);
-        if (r >= 0) {
-                c->n_fetched++;
-                r = install_tarball(c, t, t->fd, err);
-        }
-        /* Only verified bytes of a tarball that extracted enter the cache. */
-        if (r >= 0 && rename(t->tmp_path, t->cache_file) == 0) {
-                free(t->tmp_path);
-                t->tmp_path = NULL;
-        }
-        tarball_discard(t);
-        return r;
-}
-
-static int tarball_start(ctx *c, tarball *t, corral_error *err)
-{
-        _cleanup_free_ char *key = npm_integrity_key(&t->want);
-        t->cache_file = xasprintf("%s/tarballs/%s.tgz", c->cache_dir, key);
-        /* Already unpacked: linked from the cache, the tarball left unread. */
-        _cleanup_free_ char *what = xasprintf("%s@%s", t->name, t->version);
-        _cleanup_free_ char *dest = path_join(c->pkg_dir, t->path);
-        int r = npm_unpacked_install(c->cache_dir, key, dest, &c->limits, what, err);
-        if (r > 0) {
-                c->n_extracted++;
-                npm_progress(c, "installing", false);
-        }
-        if (r == 0)
-                r = tarball_from_cache(c, t, err);
-        if (r != 0)
-                return r;
-        if (c->opt->offline)
-                return corral_error_set(err, EX_UNAVAILABLE,
-                                        "--offline: the tarball of %s@%s is not in the cache",
-                                        t->name, t->version);
-        /* Streamed to a temporary file next to its cache name while hashed,
-         * so no tarball is ever held in memory whole. */
-        _cleanup_free_ char *tdir = xasprintf("%s/tarballs", c->cache_dir);
-        (void)mkdir_p(tdir, 0755);
-        t->tmp_path = xasprintf("%s.tmp.XXXXXX", t->cache_file);
-        t->fd = mkostemp(t->tmp_path, O_CLOEXEC);
-        if (t->fd < 0) {
-                r = corral_error_errno(err, EX_CANTCREAT, errno, "cannot create a file in %s",
-                                       tdir);
-                free(t->tmp_path);
-                t->tmp_path = NULL;
-                return r;
-        }
-        t->hasher = npm_hasher_new(&t->want);
-        if (!t->hasher) {
-                tarball_discard(t);
-                return corral_error_set(err, EX_SOFTWARE, "out of memory");
-        }
-        return npm_http_get(&c->http, t->url, NULL, NULL, NULL, NPM_MAX_TARBALL, tarball_sink,
-                            tarball_done, t, err);
-}
-
-static int fetch_tarballs(ctx *c, tarball *ts, size_t n, corral_error *err)
-{
-        c->n_tarballs = n;
-        int r = 0;
-        size_t next = 0;
-        while (r >= 0 && (next < n || c->http.active > 0)) {
-                while (r >= 0 && next < n && c->http.active < MAX_TARBALL_TRANSFERS) {
-                        if (ts[next].inert) {
-                                next++;
-                                continue;
-                        }
-                        r = tarball_start(c, &ts[next++], err);
-                }
-                if (r >= 0 && c->http.active > 0)
-                        r = npm_http_step(&c->http, 200, err);
-        }
-        return r;
 }
 
 /* ---- after extraction: bins, scripts, engines ----------------------------- */
@@ -301,13 +121,15 @@ static void link_bin(ctx *c, const char *path, const char *folder, const char *b
                 return;
 }
 
-/* `node --version`, run directly (no shell) with its stdout on a pipe and
- * its stderr on /dev/null; NULL when there is no node. */
-static char *host_node_version(void)
+/* `node --version`, started directly (no shell) with its stdout on a pipe
+ * and its stderr on /dev/null; it runs while the first packuments load. */
+static void node_version_start(ctx *c)
 {
+        c->node_pid = -1;
+        c->node_fd = -1;
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
-                return NULL;
+                return;
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
@@ -318,27 +140,38 @@ static char *host_node_version(void)
         int sr = posix_spawnp(&pid, "node", &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         close(p[1]);
+        if (sr != 0) {
+                close(p[0]);
+                return;
+        }
+        c->node_pid = pid;
+        c->node_fd = p[0];
+}
+
+const char *npm_node_version(ctx *c)
+{
+        if (c->node_fd < 0)
+                return c->node_version;
         char buf[64] = "";
         size_t len = 0;
-        if (sr == 0) {
-                ssize_t n;
-                while (len < sizeof(buf) - 1 &&
-                       ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 ||
-                        (n < 0 && errno == EINTR)))
-                        if (n > 0)
-                                len += (size_t)n;
-                buf[len] = '\0';
-        }
-        close(p[0]);
-        if (sr != 0)
-                return NULL;
+        ssize_t n;
+        while (len < sizeof(buf) - 1 &&
+               ((n = read(c->node_fd, buf + len, sizeof(buf) - 1 - len)) > 0 ||
+                (n < 0 && errno == EINTR)))
+                if (n > 0)
+                        len += (size_t)n;
+        buf[len] = '\0';
+        close(c->node_fd);
+        c->node_fd = -1;
         int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        while (waitpid(c->node_pid, &status, 0) < 0 && errno == EINTR)
                 ;
+        c->node_pid = -1;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return NULL;
         buf[strcspn(buf, "\r\n")] = '\0';
-        return buf[0] ? xstrdup(buf[0] == 'v' ? buf + 1 : buf) : NULL;
+        c->node_version = buf[0] ? xstrdup(buf[0] == 'v' ? buf + 1 : buf) : NULL;
+        return c->node_version;
 }
 
 typedef struct post {
@@ -391,7 +224,7 @@ static int post_install(ctx *c, const char *path, post *p)
         const char *eng = json_get_string(json_get_object(pj, "engines"), "node");
         /* Chosen although it does not fit: no version of it did (npm too
          * installs the highest then, with an EBADENGINE warning). */
-        if (eng && c->node_version && !semver_satisfies(c->node_version, eng, true)) {
+        if (eng && npm_node_version(c) && !semver_satisfies(c->node_version, eng, true)) {
                 _cleanup_free_ char *label = xasprintf("%s@%s wants node %s", name ? name : folder,
                                                        version ? version : "?", eng);
                 fprintf(stderr, "corral: install: warning: %s, this host has %s\n", label,
@@ -495,7 +328,7 @@ static int collect_node(const npm_node *n, void *ud)
         if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
                 return corral_error_set(cc->err, EX_DATAERR, "%s@%s: no tarball URL", n->v->name,
                                         n->v->version);
-        tarball t = {.fd = -1};
+        tarball t = {0};
         int r = npm_integrity_parse(&t.want, sri, shasum, cc->err);
         if (r < 0) {
                 corral_error_prefix(cc->err, "%s@%s", n->v->name, n->v->version);
@@ -526,13 +359,11 @@ static int collect_node(const npm_node *n, void *ud)
 static void tarballs_free(tarball *ts, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
-                tarball_discard(&ts[i]);
                 free(ts[i].path);
                 free(ts[i].name);
                 free(ts[i].version);
                 free(ts[i].url);
                 free(ts[i].integrity);
-                free(ts[i].cache_file);
                 strv_free(ts[i].os);
                 strv_free(ts[i].cpu);
                 strv_free(ts[i].libc);
@@ -569,7 +400,7 @@ static int from_lock(ctx *c, store *s, const manifest *m, tarball **ret, size_t 
                                              i, m->name, l->name);
                         break;
                 }
-                tarball t = {.fd = -1};
+                tarball t = {0};
                 r = npm_integrity_parse(&t.want, l->integrity, NULL, err);
                 if (r < 0)
                         break;
@@ -616,6 +447,13 @@ static uint64_t env_limit(const char *var, uint64_t def)
 
 static void ctx_done(ctx *c)
 {
+        /* Jobs still running end first: they hold entries and the multi
+         * handle they wake. */
+        c->closing = true;
+        npm_pool_done(&c->pool, c);
+        npm_entries_free(c);
+        if (c->node_fd >= 0)
+                (void)npm_node_version(c);
         npm_docs_free(c);
         npm_http_done(&c->http);
         npm_config_done(&c->cfg);
@@ -631,9 +469,9 @@ static int ctx_init(ctx *c, store *s, const install_options *opt, const char *pk
 {
         int r;
 
-        *c = (ctx){.s = s, .opt = opt};
+        *c = (ctx){.s = s, .opt = opt, .node_fd = -1, .node_pid = -1};
         npm_host_platform(c);
-        c->node_version = host_node_version();
+        node_version_start(c);
         c->limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
         c->limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
         c->cache_dir = path_join(s->paths.cache, "npm");
@@ -645,7 +483,9 @@ static int ctx_init(ctx *c, store *s, const install_options *opt, const char *pk
         r = npm_http_init(&c->http, &c->cfg, err);
         c->http.userdata = c;
         c->http.on_bytes = on_bytes;
-        return r;
+        if (r < 0)
+                return r;
+        return npm_pool_init(&c->pool, c->http.multi, err);
 }
 
 static int write_root_package(const char *pkg_dir, const char *name, const char *version,
@@ -748,7 +588,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
         if (r < 0)
                 goto out;
         npm_progress(&c, "resolved", true);
-        r = fetch_tarballs(&c, ts, n_ts, err);
+        r = npm_install_tarballs(&c, ts, n_ts, err);
         if (r < 0)
                 goto out;
 
@@ -857,7 +697,7 @@ int npm_install_dependencies(store *s, const install_options *opt, const char *d
         if (r < 0)
                 goto out;
         npm_progress(&c, "resolved", true);
-        if ((r = fetch_tarballs(&c, ts, n_ts, err)) < 0)
+        if ((r = npm_install_tarballs(&c, ts, n_ts, err)) < 0)
                 goto out;
         for (size_t i = 0; i < n_ts; i++)
                 post_install(&c, ts[i].path, &p);

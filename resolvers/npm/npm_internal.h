@@ -1,7 +1,9 @@
 /* Internal to resolvers/npm/: the libcurl multi wrapper (fetch.c). */
 #pragma once
 
+#include <pthread.h>
 #include <strings.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 
@@ -58,11 +60,45 @@ int npm_http_get(npm_http *h, const char *url, const char *accept, const char *e
                  const char *last_modified, size_t max,
                  int (*sink)(void *item, const char *data, size_t n), npm_http_done_fn done,
                  void *item, corral_error *err);
-/* Runs transfers, calls done callbacks, waits up to timeout_ms for activity. */
+/* Runs transfers and calls done callbacks; when none finished, waits up to
+ * timeout_ms for activity (or a curl_multi_wakeup()). */
 int npm_http_step(npm_http *h, int timeout_ms, corral_error *err);
 /* The error for a failed transfer: 404 → EX_NOINPUT, truncation or too big
  * → EX_DATAERR, anything else → EX_UNAVAILABLE. */
 int npm_http_error(const npm_http_req *q, const char *what, corral_error *err);
+
+/* ---- worker threads (pool.c) --------------------------------------------- */
+
+typedef struct npm_job npm_job;
+struct npm_job {
+        /* On a worker thread: touches only what the job owns. */
+        void (*run)(npm_job *j);
+        /* Back on the main thread (npm_pool_reap()); frees the job.  ud is the
+         * resolver's ctx, which may be closing (then it only frees). */
+        void (*complete)(void *ud, npm_job *j);
+        npm_job *next;
+};
+
+typedef struct npm_pool {
+        bool inited;
+        pthread_t *threads;
+        size_t n_threads;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        npm_job *queue, *queue_tail; /* to run */
+        npm_job *done, *done_tail;   /* run, to complete */
+        size_t pending;              /* submitted, not completed (main thread) */
+        bool stop;
+        CURLM *wake; /* curl_multi_wakeup() after each job */
+} npm_pool;
+
+int npm_pool_init(npm_pool *p, CURLM *wake, corral_error *err);
+void npm_pool_submit(npm_pool *p, npm_job *j);
+/* Completes the finished jobs; how many. */
+size_t npm_pool_reap(npm_pool *p, void *ud);
+/* Stops the threads: running jobs finish, queued ones are dropped, and all
+ * complete (complete() must then only free: the caller is closing). */
+void npm_pool_done(npm_pool *p, void *ud);
 
 /* ---- the resolver's state, shared by npm.c, packument.c and pick.c ------ */
 
@@ -82,6 +118,7 @@ typedef struct pkgdoc {
         int code;       /* failure */
         corral_error err;
         char *cache_base; /* cache path without extension */
+        char *url;
         struct pkgdoc *next_in_bucket;
 } pkgdoc;
 
@@ -109,7 +146,62 @@ typedef struct ctx {
         /* name@version of the packages chosen although their engines.node
          * refuses this node (nothing fitting existed), for the warning. */
         char **engine_mismatch;
+        /* `node --version` running: its pid and stdout (-1 when collected) */
+        pid_t node_pid;
+        int node_fd;
+        /* worker threads; jobs parsing packuments still running */
+        npm_pool pool;
+        size_t doc_jobs;
+        /* a failure inside a completion that ends the install */
+        int hard_code;
+        corral_error hard_err;
+        bool closing;
+        /* tarballs by integrity key (download.c) */
+        struct npm_entry **entries;
+        struct npm_entry **entry_buckets;
+        size_t n_entries;
+        struct tarball *cur_ts; /* the tree's tarballs while they are linked */
+        struct npm_entry *net_queue, *net_queue_tail;
+        size_t net_active;
 } ctx;
+
+/* A package of the tree to install (npm.c collects them from the tree or
+ * the lock; download.c installs them). */
+typedef enum { T_WAITING, T_LINKING, T_LINKED, T_FAILED } tarball_stage;
+typedef struct tarball {
+        char *path; /* under pkg/ */
+        char *name;
+        char *version;
+        char *url;
+        char *integrity; /* the SRI string as published (or "sha1-…" from shasum) */
+        npm_integrity want;
+        /* for the lock: an optional package, its platform lists, and
+         * whether this host leaves it out */
+        bool optional, inert;
+        char **os, **cpu, **libc;
+        /* while installing */
+        struct npm_entry *entry;
+        tarball_stage stage;
+        ssize_t parent; /* the tarball whose folder holds this one, or -1 */
+        int code;       /* T_FAILED */
+        corral_error err;
+} tarball;
+
+/* download.c: gets, verifies, extracts (into the unpacked cache) and links
+ * every tarball not inert into pkg/PATH.  0 or the first failure. */
+int npm_install_tarballs(ctx *c, tarball *ts, size_t n, corral_error *err);
+
+/* npm.c: this host's node version without the "v" (NULL without node),
+ * waiting for `node --version` the first time. */
+const char *npm_node_version(ctx *c);
+
+/* download.c: runs transfers and completes finished jobs, waiting up to
+ * timeout_ms when nothing happened; 0 or a hard error. */
+int npm_wait(ctx *c, int timeout_ms, corral_error *err);
+/* Starts getting the tarball of v (picked while resolving) into the unpacked
+ * cache, ahead of the tree; failures wait for the tarball to be needed. */
+void npm_prefetch(ctx *c, const npm_version *v);
+void npm_entries_free(ctx *c);
 
 /* npm.c: the progress line (or JSON event) for phase, at most every 100 ms
  * unless force. */

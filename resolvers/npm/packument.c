@@ -59,6 +59,7 @@ static void doc_free(pkgdoc *d)
         strv_free(d->pending);
         free(d->name);
         free(d->cache_base);
+        free(d->url);
         free(d);
 }
 
@@ -138,66 +139,148 @@ static void doc_set(ctx *c, pkgdoc *d, cJSON *j)
         npm_progress(c, "resolving", false);
 }
 
-/* Loads the cached copy; false when there is none or it does not parse. */
-static bool doc_from_cache(ctx *c, pkgdoc *d)
+/* Reads and parses the cached copy; NULL when there is none or it does not
+ * parse.  Thread-safe. */
+static cJSON *read_cached(const char *cache_base)
 {
-        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+        _cleanup_free_ char *json_path = xasprintf("%s.json", cache_base);
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
         if (read_file(json_path, NPM_MAX_PACKUMENT, &data, &len) < 0)
-                return false;
-        cJSON *j = packument_parse(data, len);
+                return NULL;
+        return packument_parse(data, len);
+}
+
+/* Loads the cached copy; false when there is none or it does not parse. */
+static bool doc_from_cache(ctx *c, pkgdoc *d)
+{
+        cJSON *j = read_cached(d->cache_base);
         if (!j)
                 return false;
         doc_set(c, d, j);
         return true;
 }
 
-static int packument_done(void *ud, npm_http_req *q, corral_error *err)
+/* Parsing (and caching) a packument happens on a worker thread. */
+typedef enum {
+        PJ_FRESH,   /* the cached copy, inside the freshness window */
+        PJ_REVALID, /* the cached copy, after a 304 */
+        PJ_BODY,    /* a 200's body, to parse and cache */
+} pj_kind;
+
+typedef struct parse_job {
+        npm_job j;
+        pj_kind kind;
+        pkgdoc *d; /* the worker reads only d->cache_base */
+        strbuf body;
+        char etag[256];
+        char last_modified[128];
+        cJSON *doc;
+} parse_job;
+
+static void parse_run(npm_job *j)
+{
+        parse_job *p = (parse_job *)j;
+        const char *base = p->d->cache_base;
+        if (p->kind != PJ_BODY) {
+                p->doc = read_cached(base);
+                if (p->doc && p->kind == PJ_REVALID) {
+                        /* Revalidated: fresh again for the whole window. */
+                        _cleanup_free_ char *json_path = xasprintf("%s.json", base);
+                        (void)utimensat(AT_FDCWD, json_path, NULL, 0);
+                }
+                return;
+        }
+        p->doc = packument_parse(p->body.buf ? p->body.buf : "", p->body.len);
+        strbuf_done(&p->body); /* the raw text is not needed any more */
+        if (!p->doc)
+                return;
+        /* Kept (trimmed) even without validators (registry.npmjs.org sends
+         * none for abbreviated documents): the freshness window and
+         * --offline read it.  A cache file needs no fsync: a damaged one
+         * does not parse and is fetched again. */
+        _cleanup_free_ char *json_path = xasprintf("%s.json", base);
+        _cleanup_free_ char *meta_path = xasprintf("%s.meta", base);
+        _cleanup_free_ char *text = cJSON_PrintUnformatted(p->doc);
+        if (text && npm_write_cache_file(json_path, text, strlen(text)) >= 0) {
+                _cleanup_json_ cJSON *meta = cJSON_CreateObject();
+                if (p->etag[0])
+                        cJSON_AddStringToObject(meta, "etag", p->etag);
+                if (p->last_modified[0])
+                        cJSON_AddStringToObject(meta, "last_modified", p->last_modified);
+                _cleanup_free_ char *mt = cJSON_PrintUnformatted(meta);
+                if (meta->child && mt)
+                        (void)npm_write_cache_file(meta_path, mt, strlen(mt));
+                else
+                        (void)unlink(meta_path);
+        }
+}
+
+static int packument_done(void *ud, npm_http_req *q, corral_error *err);
+static int doc_fetch(ctx *c, pkgdoc *d, corral_error *err);
+
+static void parse_complete(void *ud, npm_job *j)
 {
         ctx *c = ud;
-        pkgdoc *d = q->item;
-        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
-        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
-        if (q->result == CURLE_OK && q->status == 304) {
-                if (doc_from_cache(c, d)) {
-                        /* Revalidated: fresh again for the whole window. */
-                        (void)utimensat(AT_FDCWD, json_path, NULL, 0);
-                        return 0;
+        parse_job *p = (parse_job *)j;
+        pkgdoc *d = p->d;
+        c->doc_jobs--;
+        if (c->closing) {
+                cJSON_Delete(p->doc);
+        } else if (p->doc) {
+                doc_set(c, d, p->doc);
+        } else if (p->kind == PJ_BODY) {
+                d->state = DOC_FAILED;
+                d->code = -corral_error_set(&d->err, EX_DATAERR,
+                                            "%s: the registry sent invalid metadata", d->name);
+        } else {
+                int r;
+                if (p->kind == PJ_REVALID) {
+                        /* The cached copy went bad since the request: fetch
+                         * it whole. */
+                        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
+                        (void)unlink(meta_path);
+                        r = npm_http_get(&c->http, d->url, ABBREVIATED, NULL, NULL,
+                                         NPM_MAX_PACKUMENT, NULL, packument_done, d, &c->hard_err);
+                } else {
+                        r = doc_fetch(c, d, &c->hard_err);
                 }
-                /* The cached copy went bad since the request: fetch it whole. */
-                (void)unlink(meta_path);
-                return npm_http_get(&c->http, q->url, ABBREVIATED, NULL, NULL, NPM_MAX_PACKUMENT,
-                                    NULL, packument_done, d, err);
+                if (r < 0 && c->hard_code == 0)
+                        c->hard_code = r;
+        }
+        strbuf_done(&p->body);
+        free(p);
+}
+
+static void parse_submit(ctx *c, pkgdoc *d, pj_kind kind, npm_http_req *q)
+{
+        parse_job *p = xcalloc(1, sizeof(*p));
+        *p = (parse_job){.j = {.run = parse_run, .complete = parse_complete},
+                         .kind = kind,
+                         .d = d,
+                         .body = STRBUF_INIT(0)};
+        if (q) {
+                p->body = q->body;
+                q->body = STRBUF_INIT(0);
+                memcpy(p->etag, q->etag, sizeof(p->etag));
+                memcpy(p->last_modified, q->last_modified, sizeof(p->last_modified));
+        }
+        d->state = DOC_FETCHING;
+        c->doc_jobs++;
+        npm_pool_submit(&c->pool, &p->j);
+}
+
+static int packument_done(void *ud, npm_http_req *q, corral_error *err)
+{
+        (void)err;
+        ctx *c = ud;
+        pkgdoc *d = q->item;
+        if (q->result == CURLE_OK && q->status == 304) {
+                parse_submit(c, d, PJ_REVALID, NULL);
+                return 0;
         }
         if (q->result == CURLE_OK && q->status == 200 && !q->too_big) {
-                cJSON *j = packument_parse(q->body.buf ? q->body.buf : "", q->body.len);
-                strbuf_done(&q->body); /* the raw text is not needed any more */
-                if (!j) {
-                        d->state = DOC_FAILED;
-                        d->code = -corral_error_set(&d->err, EX_DATAERR,
-                                                    "%s: the registry sent invalid metadata",
-                                                    d->name);
-                        return 0;
-                }
-                /* Kept (trimmed) even without validators (registry.npmjs.org
-                 * sends none for abbreviated documents): the freshness window
-                 * and --offline read it. */
-                (void)mkdir_p(c->cache_dir, 0755);
-                _cleanup_free_ char *text = cJSON_PrintUnformatted(j);
-                if (text && write_file_atomic(json_path, text, strlen(text), 0644) >= 0) {
-                        _cleanup_json_ cJSON *meta = cJSON_CreateObject();
-                        if (q->etag[0])
-                                cJSON_AddStringToObject(meta, "etag", q->etag);
-                        if (q->last_modified[0])
-                                cJSON_AddStringToObject(meta, "last_modified", q->last_modified);
-                        _cleanup_free_ char *mt = cJSON_PrintUnformatted(meta);
-                        if (meta->child && mt)
-                                (void)write_file_atomic(meta_path, mt, strlen(mt), 0644);
-                        else
-                                (void)unlink(meta_path);
-                }
-                doc_set(c, d, j);
+                parse_submit(c, d, PJ_BODY, q);
                 return 0;
         }
         d->state = DOC_FAILED;
@@ -233,6 +316,7 @@ static bool cache_fresh(const ctx *c, const char *json_path)
         /* A modification time in the future (clock changes) is not trusted. */
         return st.st_mtime <= now + 60 && now - st.st_mtime < c->cfg.metadata_max_age;
 }
+
 
 static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err)
 {
@@ -270,8 +354,8 @@ static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err
                 url = xasprintf("%s%s", reg, name);
         _cleanup_free_ char *key = sha256_hex(url);
         d->cache_base = xasprintf("%s/packuments/v%d-%s", c->cache_dir, PACKUMENT_FORMAT, key);
+        d->url = steal_pointer(&url);
         _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
-        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
 
         if (c->opt->offline) {
                 /* --offline never touches the network, however old the copy. */
@@ -284,8 +368,19 @@ static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err
                 }
                 return 0;
         }
-        if (cache_fresh(c, json_path) && doc_from_cache(c, d))
+        if (cache_fresh(c, json_path)) {
+                /* Read on a worker; doc_fetch() follows when it does not parse. */
+                parse_submit(c, d, PJ_FRESH, NULL);
                 return 0;
+        }
+        return doc_fetch(c, d, err);
+}
+
+/* Requests the document, revalidating the cached copy when there is one. */
+static int doc_fetch(ctx *c, pkgdoc *d, corral_error *err)
+{
+        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+        _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
         _cleanup_free_ char *pdir = xasprintf("%s/packuments", c->cache_dir);
         (void)mkdir_p(pdir, 0755);
         /* Stale or missing: revalidate with the validators the registry gave. */
@@ -299,7 +394,7 @@ static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err
                 lm = header_safe(json_get_string(meta, "last_modified"));
         }
         d->state = DOC_FETCHING;
-        return npm_http_get(&c->http, url, ABBREVIATED, etag, lm, NPM_MAX_PACKUMENT, NULL,
+        return npm_http_get(&c->http, d->url, ABBREVIATED, etag, lm, NPM_MAX_PACKUMENT, NULL,
                             packument_done, d, err);
 }
 
@@ -340,6 +435,7 @@ static int expand(ctx *c, bool *progressed, corral_error *err)
                          * known whether the dependency was optional. */
                         if (npm_pick_in(c, d, pending[k], &v, &ignored) <= 0)
                                 continue;
+                        npm_prefetch(c, v);
                         for (size_t j = 0; j < v->n_deps; j++) {
                                 int r = need(c, v->deps[j].name, v->deps[j].range, err);
                                 if (r < 0) {
@@ -363,10 +459,9 @@ int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_erro
                 r = expand(c, &progressed, err);
                 if (r < 0)
                         return r;
-                if (!progressed && c->http.active == 0)
+                if (!progressed && c->http.active == 0 && c->doc_jobs == 0)
                         return 0;
-                if (c->http.active > 0)
-                        r = npm_http_step(&c->http, 200, err);
+                r = npm_wait(c, 200, err);
         }
 }
 

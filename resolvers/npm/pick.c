@@ -162,6 +162,7 @@ static int rank(const ctx *c, const cJSON *vj)
 int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
                 corral_error *err)
 {
+        (void)npm_node_version(c); /* engine_ok() reads it */
         if (d->state == DOC_FAILED) {
                 *err = d->err;
                 return d->code == EX_NOINPUT ? 0 : -d->code;

@@ -261,8 +261,8 @@ static void invalidate(const char *entry, const char *sidecar)
         (void)rm_rf(entry);
 }
 
-int npm_unpacked_install(const char *cache_dir, const char *key, const char *dest,
-                         const npm_limits *lim, const char *what, corral_error *err)
+int npm_unpacked_check(const char *cache_dir, const char *key, const npm_limits *lim,
+                       const char *what, corral_error *err)
 {
         _cleanup_free_ char *entry = xasprintf("%s/unpacked/%s", cache_dir, key);
         _cleanup_free_ char *sidecar = xasprintf("%s.json", entry);
@@ -308,7 +308,25 @@ int npm_unpacked_install(const char *cache_dir, const char *key, const char *des
                 invalidate(entry, sidecar);
                 return 0;
         }
-        int r = materialise(sfd, dest, what, err);
+        return 1;
+}
+
+int npm_unpacked_link(const char *src, const char *dest, const char *what, corral_error *err)
+{
+        _cleanup_close_ int sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+                return corral_error_errno(err, EX_IOERR, errno, "%s: cannot read the cache", what);
+        return materialise(sfd, dest, what, err);
+}
+
+int npm_unpacked_install(const char *cache_dir, const char *key, const char *dest,
+                         const npm_limits *lim, const char *what, corral_error *err)
+{
+        int r = npm_unpacked_check(cache_dir, key, lim, what, err);
+        if (r <= 0)
+                return r;
+        _cleanup_free_ char *entry = xasprintf("%s/unpacked/%s", cache_dir, key);
+        r = npm_unpacked_link(entry, dest, what, err);
         return r < 0 ? r : 1;
 }
 
@@ -341,13 +359,14 @@ static void preset_bins(int rootfd)
         }
 }
 
-int npm_unpacked_extract(const char *cache_dir, const char *key, int fd, const char *dest,
-                         const npm_limits *lim, const char *what, corral_error *err)
+int npm_unpacked_store(const char *cache_dir, const char *key, int fd, const npm_limits *lim,
+                       char **ret_private, const char *what, corral_error *err)
 {
+        *ret_private = NULL;
         _cleanup_free_ char *udir = xasprintf("%s/unpacked", cache_dir);
         _cleanup_free_ char *tmp = xasprintf("%s/%s.tmp.XXXXXX", udir, key);
         if (mkdir_p(udir, 0755) < 0 || !mkdtemp(tmp))
-                return npm_extract_fd(fd, dest, lim, what, err);
+                return 0;
         npm_extract_stats st = {0};
         int r = npm_extract_fd_ex(fd, tmp, lim, &st, what, err);
         _cleanup_close_ int tfd = -1;
@@ -365,18 +384,56 @@ int npm_unpacked_extract(const char *cache_dir, const char *key, int fd, const c
         char rel[REL_MAX] = "";
         _cleanup_free_ char *entry = xasprintf("%s/%s", udir, key);
         _cleanup_free_ char *sidecar = xasprintf("%s.json", entry);
-        bool cached = sum_tree(tfd, rel, 0, 0, &t) >= 0 && rename(tmp, entry) == 0;
-        if (cached) {
-                _cleanup_free_ char *json = xasprintf(
-                        "{\"entries\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"names\":%" PRIu64
-                        ",\"tree\":\"%016" PRIx64 "\"}\n",
-                        st.entries, st.bytes, t.names, t.digest);
-                (void)write_file_atomic(sidecar, json, strlen(json), 0644);
+        if (sum_tree(tfd, rel, 0, 0, &t) < 0 || rename(tmp, entry) < 0) {
+                /* Not cacheable, or another install's rename won: the
+                 * private copy is what the caller links from. */
+                *ret_private = steal_pointer(&tmp);
+                return 1;
         }
-        /* The fd follows the directory through the rename; when the rename
-         * lost a race, the private copy is linked from and then dropped. */
-        r = materialise(tfd, dest, what, err);
-        if (!cached)
-                (void)rm_rf(tmp);
+        _cleanup_free_ char *json = xasprintf(
+                "{\"entries\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"names\":%" PRIu64
+                ",\"tree\":\"%016" PRIx64 "\"}\n",
+                st.entries, st.bytes, t.names, t.digest);
+        /* Without fsync: the tree itself is not synced either, and the
+         * digest finds an entry a crash left short. */
+        (void)npm_write_cache_file(sidecar, json, strlen(json));
+        return 1;
+}
+
+int npm_unpacked_extract(const char *cache_dir, const char *key, int fd, const char *dest,
+                         const npm_limits *lim, const char *what, corral_error *err)
+{
+        _cleanup_free_ char *private = NULL;
+        off_t start = lseek(fd, 0, SEEK_CUR);
+        int r = npm_unpacked_store(cache_dir, key, fd, lim, &private, what, err);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                if (start >= 0 && lseek(fd, start, SEEK_SET) < 0)
+                        return corral_error_errno(err, EX_IOERR, errno,
+                                                  "%s: cannot read the tarball", what);
+                return npm_extract_fd(fd, dest, lim, what, err);
+        }
+        _cleanup_free_ char *entry = private ? NULL
+                                             : xasprintf("%s/unpacked/%s", cache_dir, key);
+        r = npm_unpacked_link(private ? private : entry, dest, what, err);
+        if (private)
+                (void)rm_rf(private);
+        return r;
+}
+
+int npm_write_cache_file(const char *path, const void *data, size_t len)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = write_all(fd, data, len);
+        if (r == 0 && fchmod(fd, 0644) < 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(tmp);
         return r;
 }
