@@ -12,6 +12,7 @@
 #include "corral/auth.h"
 #include "corral/config.h"
 #include "corral/daemon.h"
+#include "corral/runtime.h"
 #include "corral/docker.h"
 #include "corral/fs.h"
 #include "corral/gateway.h"
@@ -204,6 +205,9 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         d.sv = supervisor_free(d.sv);
         d.gw = gateway_free(d.gw);
         d.auth = auth_free(d.auth);
+        /* Containers being removed: their calls finish (or time out) first. */
+        while (runtime_docker_pending() > 0)
+                (void)uv_run(&loop, UV_RUN_ONCE);
         for (size_t i = 0; i < ARRAY_SIZE(d.sig); i++)
                 if (d.sig[i])
                         uv_close((uv_handle_t *)d.sig[i], free_handle);

@@ -133,6 +133,11 @@ typedef struct docker docker;
  * *ret owned; docker_free(). */
 int docker_open(docker **ret, corral_error *err);
 docker *docker_free(docker *d);
+/* The engine's socket path as docker_open() finds it (owned), without
+ * connecting.  -EX_CONFIG for a host that is not unix://ABSOLUTE. */
+int docker_socket_resolve(char **ret, corral_error *err);
+/* Whether a GET /version reply is Podman's (see docker_is_podman()). */
+bool docker_version_is_podman(const cJSON *version);
 /* Whether the engine is Podman (its compat API's /version names a "Podman
  * Engine" component): it reads SecurityOpt seccomp= as a file path. */
 bool docker_is_podman(const docker *d);

@@ -66,6 +66,10 @@ extern const runtime_backend runtime_native;
 extern const runtime_backend runtime_docker;
 /* Remote MCP servers over Streamable HTTP / HTTP+SSE (src/runtime/remote.c). */
 extern const runtime_backend runtime_remote;
+/* Engine API calls the docker backend still has in flight, including
+ * removals of containers whose process was already freed: a daemon that
+ * shuts down runs its loop until this is 0 (each call has its own timeout). */
+size_t runtime_docker_pending(void);
 
 /* The backend for a manifest's runtime.backend; NULL when not built yet. */
 const runtime_backend *runtime_backend_find(const char *name);

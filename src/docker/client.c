@@ -273,6 +273,13 @@ static int call_json(docker *d, const char *method, const char *path, const char
         return 0;
 }
 
+static char *escape(const char *s);
+
+char *docker_url_escape(const char *s)
+{
+        return escape(s);
+}
+
 static char *escape(const char *s)
 {
         char *e, *r;
@@ -367,6 +374,28 @@ static const char *engine_host(char *buf, size_t n)
 bool docker_is_podman(const docker *d)
 {
         return d && d->podman;
+}
+
+int docker_socket_resolve(char **ret, corral_error *err)
+{
+        char found[4200];
+        const char *host = engine_host(found, sizeof(found));
+
+        if (host && *host && strncmp(host, "unix://", 7) != 0)
+                return corral_error_set(err, EX_CONFIG,
+                                        "DOCKER_HOST=%.200s: only unix:// sockets are supported",
+                                        host);
+        if (host && *host && host[7] != '/')
+                return corral_error_set(err, EX_CONFIG,
+                                        "DOCKER_HOST=%.200s: the socket path must be absolute",
+                                        host);
+        *ret = xstrdup(host && *host ? host + 7 : DOCKER_DEFAULT_SOCKET);
+        return 0;
+}
+
+bool docker_version_is_podman(const cJSON *version)
+{
+        return is_podman(version);
 }
 
 int docker_open(docker **ret, corral_error *err)
