@@ -384,9 +384,9 @@ int sbx_fs_build(sbx_fs *fs, const sbx_policy *p)
             symlink("/proc/self/fd/1", NEWROOT "/dev/stdout") < 0 ||
             symlink("/proc/self/fd/2", NEWROOT "/dev/stderr") < 0)
                 return fail("cannot create /dev links");
+        snprintf(opts, sizeof(opts), "mode=1777,size=%um", SANDBOX_SHM_MB);
         if (mkdir(NEWROOT "/dev/shm", 01777) < 0 ||
-            mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "mode=1777,size=1m") < 0)
+            mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
                 return fail("cannot mount /dev/shm");
         if (mount(NULL, NEWROOT "/dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
                   NULL) < 0)

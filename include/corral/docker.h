@@ -97,7 +97,9 @@ int docker_demux_feed(docker_demux *d, const char *data, size_t n, docker_demux_
  *   HostConfig: CapDrop ["ALL"], SecurityOpt ["no-new-privileges",
  *   "seccomp=" docker_seccomp_profile(m->profile) (absent for profile
  *   "none": the engine's default profile)],
- *   ReadonlyRootfs, Tmpfs {"/tmp": "rw,noexec,nosuid,size=64m"},
+ *   ReadonlyRootfs, Tmpfs {"/tmp": "rw,noexec,nosuid,size=<SANDBOX_DEFAULT_TMP_MB>m",
+ *   "/sys": an empty read-only one}, ShmSize SANDBOX_SHM_MB MiB (the native
+ *   sandbox's sizes),
  *   NetworkMode "none" (manifest network "none") or "bridge" (network
  *   "host": outgoing network through the engine's NAT, not the host's
  *   namespace), Memory = memory_mb MiB (MemorySwap the same: no swap),

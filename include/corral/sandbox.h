@@ -95,6 +95,8 @@
 #define SANDBOX_DEFAULT_PIDS 256u
 #define SANDBOX_DEFAULT_CPUS 1.0
 #define SANDBOX_DEFAULT_TMP_MB 64u
+/* /dev/shm inside (a tmpfs of this size); the docker backend's ShmSize. */
+#define SANDBOX_SHM_MB 1u
 #define SANDBOX_DEFAULT_NOFILE 1024u
 #define SANDBOX_DEFAULT_FSIZE_MB 1024u
 /* Dedicated host uids for servers started by root: SANDBOX_UID_BASE plus a

@@ -5,13 +5,16 @@
 
 #include "corral/docker.h"
 #include "corral/jsonutil.h"
+#include "corral/sandbox.h"
 
 #define NOBODY_USER "65534:65534"
-#define TMP_OPTIONS "rw,noexec,nosuid,size=64m"
 
 /* An empty read-only tmpfs replaces the engine's sysfs mount at /sys. */
 #define SYS_OPTIONS "ro,nosuid,nodev,noexec,size=4k"
-#define SHM_BYTES (16.0 * 1024 * 1024)
+/* The native sandbox's sizes (corral/sandbox.h): /tmp is bounded, not
+ * the engine's default (up to the memory limit), and so is /dev/shm. */
+#define TMP_OPTIONS_FMT "rw,noexec,nosuid,size=%um"
+#define SHM_BYTES ((double)SANDBOX_SHM_MB * 1024 * 1024)
 /* The kernel's OOM killer picks a server before the daemon and the engine. */
 #define OOM_SCORE_ADJ 500
 #define NOFILE 1024 /* the native sandbox's RLIMIT_NOFILE */
@@ -99,7 +102,10 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
         }
         cJSON_AddBoolToObject(hc, "ReadonlyRootfs", true);
         tmpfs = cJSON_AddObjectToObject(hc, "Tmpfs");
-        cJSON_AddStringToObject(tmpfs, "/tmp", TMP_OPTIONS);
+        {
+                _cleanup_free_ char *tmp = xasprintf(TMP_OPTIONS_FMT, SANDBOX_DEFAULT_TMP_MB);
+                cJSON_AddStringToObject(tmpfs, "/tmp", tmp);
+        }
         cJSON_AddStringToObject(tmpfs, "/sys", SYS_OPTIONS);
         cJSON_AddStringToObject(hc, "NetworkMode", network ? "bridge" : "none");
         if (m->memory_mb) {

@@ -213,7 +213,7 @@ for (const ENGINE of ENGINES) describe(`docker servers on ${ENGINE}`, { timeout:
       'ptrace is not allowed');
     assert.equal(h.ReadonlyRootfs, true, 'ReadonlyRootfs');
     assert.equal(h.OomScoreAdj, 500, 'OomScoreAdj');
-    assert.equal(h.ShmSize, 16 * 1024 * 1024, 'ShmSize');
+    assert.equal(h.ShmSize, 1024 * 1024, 'ShmSize (the native sandbox\'s 1 MiB /dev/shm)');
     const ul = Object.fromEntries((h.Ulimits || []).map((u) => [u.Name.replace(/^RLIMIT_/, '').toLowerCase(), u.Hard]));
     assert.equal(ul.core, 0, `core ulimit: ${JSON.stringify(h.Ulimits)}`);
     assert.equal(ul.nofile, 1024, `nofile ulimit: ${JSON.stringify(h.Ulimits)}`);
@@ -223,6 +223,19 @@ for (const ENGINE of ENGINES) describe(`docker servers on ${ENGINE}`, { timeout:
     const tmpfs = Object.hasOwn(h.Tmpfs || {}, '/tmp') ||
       (h.Mounts || []).some((x) => x.Type === 'tmpfs' && x.Target === '/tmp');
     assert.ok(tmpfs, `no tmpfs on /tmp: Tmpfs ${JSON.stringify(h.Tmpfs)} Mounts ${JSON.stringify(h.Mounts)}`);
+    if (h.Tmpfs?.['/tmp']) assert.match(h.Tmpfs['/tmp'], /(^|,)size=64m(,|$)/, 'Tmpfs /tmp size');
+    // What the kernel mounted in the container: /tmp and /dev/shm are
+    // tmpfs of the policy's sizes, not bounded only by the memory limit.
+    const mounts = new Map(fs.readFileSync(`/proc/${j.State.Pid}/mountinfo`, 'utf8').split('\n')
+      .map((l) => l.split(' - ')).filter((x) => x.length === 2)
+      .map(([a, b]) => [a.split(' ')[4], b.split(' ')]));
+    const sizeOf = (target) => {
+      const m0 = mounts.get(target);
+      assert.ok(m0 && m0[0] === 'tmpfs', `${target} is not a tmpfs: ${JSON.stringify(m0)}`);
+      return /(?:^|,)size=(\d+)k(?:,|$)/.exec(m0[2])?.[1];
+    };
+    assert.equal(sizeOf('/tmp'), String(64 * 1024), '/tmp tmpfs size (KiB)');
+    assert.equal(sizeOf('/dev/shm'), '1024', '/dev/shm tmpfs size (KiB)');
     assert.equal(m.sandbox.network, 'none');
     assert.equal(h.NetworkMode, 'none', 'NetworkMode');
     assert.equal(h.Memory, m.sandbox.memory_mb * 1024 * 1024, 'Memory from sandbox.memory_mb');

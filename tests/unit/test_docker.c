@@ -310,7 +310,8 @@ static void test_config_hardened(void **state)
                             "no-new-privileges");
         assert_true(json_get_bool(hc, "ReadonlyRootfs", false));
         assert_string_equal(json_get_string(json_get_object(hc, "Tmpfs"), "/tmp"),
-                            "rw,noexec,nosuid,size=64m");
+                            "rw,noexec,nosuid,size=64m"); /* SANDBOX_DEFAULT_TMP_MB */
+        assert_true(json_get_number(hc, "ShmSize", 0) == 1024.0 * 1024);
         assert_string_equal(json_get_string(hc, "NetworkMode"), "none");
         assert_true(json_get_number(hc, "Memory", 0) == 256.0 * 1024 * 1024);
         assert_true(json_get_number(hc, "MemorySwap", 0) == 256.0 * 1024 * 1024);
