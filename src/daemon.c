@@ -192,9 +192,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                 (void)sd_notify_send("READY=1\nSTATUS=supervising");
                 /* Containers of an earlier run of this store that died
                  * without stopping them; no engine means none can be left. */
-                if (docker_remove_leftovers(s->paths.servers, &rerr) < 0)
-                        log_warn("cannot remove leftover containers: %s", rerr.msg);
-                corral_error_clear(&rerr);
+                runtime_docker_remove_leftovers(&loop, s->paths.servers);
                 if (supervisor_reconcile(d.sv, &rerr) < 0)
                         log_warn("cannot load the store: %s", rerr.msg);
                 uv_run(&loop, UV_RUN_DEFAULT);

@@ -70,6 +70,11 @@ extern const runtime_backend runtime_remote;
  * removals of containers whose process was already freed: a daemon that
  * shuts down runs its loop until this is 0 (each call has its own timeout). */
 size_t runtime_docker_pending(void);
+/* Removes (force), on loop and without waiting, the containers labelled
+ * with root_label (the store's servers dir) that an earlier daemon run left
+ * behind: those without this run's io.corral.run label.  No engine socket:
+ * nothing can be left, nothing is done. */
+void runtime_docker_remove_leftovers(uv_loop_t *loop, const char *root_label);
 
 /* The backend for a manifest's runtime.backend; NULL when not built yet. */
 const runtime_backend *runtime_backend_find(const char *name);

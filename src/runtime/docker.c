@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "corral/docker.h"
 #include "corral/fs.h"
@@ -193,6 +194,7 @@ static void after_create(runtime_process *p, long status, cJSON *j, const corral
                 return;
         }
         p->id = xstrdup(id);
+        dk_procs_add(p);
         /* Attached before the start so that no output is lost. */
         p->step = S_ATTACH;
         dk_attach_connect(p);
@@ -205,9 +207,15 @@ static void step_create(runtime_process *p)
         _cleanup_free_ char *body = NULL, *path = NULL;
         unsigned char rnd[4] = {0};
 
+        /* Which daemon run made it: the next run removes it as a leftover. */
+        cJSON_AddStringToObject(cJSON_GetObjectItem(config, "Labels"), DOCKER_LABEL_RUN,
+                                dk_run_id());
         if (p->podman) {
                 _cleanup_free_ char *dir = path_join(p->run_dir, "seccomp");
                 corral_error err = {0};
+                /* Its own range of host uids when the host has them for
+                 * Podman to hand out (docker.h: not keep-id). */
+                docker_config_set_userns(config, docker_podman_userns_mode());
                 if (docker_config_seccomp_file(config, dir, &err) < 0) {
                         dk_fail(p, &err);
                         return;
@@ -266,13 +274,19 @@ void dk_attached(runtime_process *p, const char *rest, size_t n)
 
 /* ---- the end ------------------------------------------------------------- */
 
+static void oom_reason(runtime_process *p)
+{
+        free(p->exit_reason);
+        p->exit_reason = xasprintf("killed by the OOM killer (memory limit %u MiB)", p->memory_mb);
+}
+
 static void after_oom(runtime_process *p, long status, cJSON *info, const corral_error *err)
 {
         /* The engine records the OOM kill of a process in the container's
          * memory cgroup, as the native launcher reports it. */
-        if (!err && json_get_bool(json_get_object(info, "State"), "OOMKilled", false))
-                p->exit_reason =
-                        xasprintf("killed by the OOM killer (memory limit %u MiB)", p->memory_mb);
+        if (p->oom_event ||
+            (!err && json_get_bool(json_get_object(info, "State"), "OOMKilled", false)))
+                oom_reason(p);
         dk_finish(p, p->exit_status);
 }
 
@@ -295,6 +309,10 @@ static void after_ping(runtime_process *p, long status, cJSON *j, const corral_e
                 dk_finish(p, -1);
                 return;
         }
+        if (p->oom_event) {
+                after_oom(p, 0, NULL, NULL);
+                return;
+        }
         path = xasprintf("/containers/%s/json", p->id);
         p->step = S_OOM;
         dk_call_step(p, "GET", path, NULL, CALL_TIMEOUT_MS, true, false, after_oom);
@@ -311,20 +329,97 @@ static void after_wait(runtime_process *p, long status, cJSON *j, const corral_e
         dk_call_step(p, "GET", "/_ping", NULL, CALL_TIMEOUT_MS, false, false, after_ping);
 }
 
-/* The stream ended: the container stopped, or the engine went away. */
-void dk_stream_ended(runtime_process *p)
+/* No die event to go by: ask the engine (wait, ping, inspect). */
+static void ask_engine(runtime_process *p)
 {
         _cleanup_free_ char *path = xasprintf("/containers/%s/wait?condition=not-running", p->id);
 
-        if (p->exited || p->step >= S_WAIT)
+        p->step = S_WAIT;
+        dk_call_step(p, "POST", path, NULL, WAIT_TIMEOUT_MS, true, false, after_wait);
+}
+
+/* The engine's die event gave the status (and an oom event before it the
+ * cause): no call is needed. */
+static void end_from_events(runtime_process *p)
+{
+        if (p->oom_event)
+                oom_reason(p);
+        dk_finish(p, p->die_code);
+}
+
+static void on_die_timeout(uv_timer_t *t)
+{
+        runtime_process *p = t->data;
+
+        if (!p->freed && !p->exited && p->step == S_DIE_WAIT)
+                ask_engine(p);
+}
+
+/* The stream ended: the container stopped, or the engine went away. */
+void dk_stream_ended(runtime_process *p)
+{
+        if (p->exited || p->step >= S_DIE_WAIT)
                 return;
         p->write_closed = true;
         if (p->req) {
                 http_request_cancel(p->req);
                 p->req = NULL;
         }
-        p->step = S_WAIT;
-        dk_call_step(p, "POST", path, NULL, WAIT_TIMEOUT_MS, true, false, after_wait);
+        if (p->die_event && p->die_code >= 0) {
+                end_from_events(p);
+                return;
+        }
+        if (!p->die_event && dk_events_live()) {
+                /* The die event normally follows within milliseconds. */
+                p->step = S_DIE_WAIT;
+                (void)uv_timer_start(p->timer, on_die_timeout, DIE_WAIT_MS, 0);
+                return;
+        }
+        ask_engine(p);
+}
+
+static void on_die_grace(uv_timer_t *t)
+{
+        runtime_process *p = t->data;
+
+        if (p->freed || p->exited || p->step >= S_DIE_WAIT)
+                return;
+        /* The engine says the container died but its stream stays open: it
+         * is over all the same. */
+        dk_close_handle((uv_handle_t *)p->sock);
+        p->sock = NULL;
+        dk_stream_ended(p);
+}
+
+void dk_proc_event(runtime_process *p, bool die, int code)
+{
+        if (p->freed || p->exited)
+                return;
+        if (!die) {
+                p->oom_event = true;
+                return;
+        }
+        p->die_event = true;
+        p->die_code = code;
+        if (p->step == S_DIE_WAIT) {
+                if (code >= 0)
+                        end_from_events(p);
+                else
+                        ask_engine(p);
+                return;
+        }
+        if (p->step >= S_WAIT)
+                return; /* already asking the engine; oom_event is used there */
+        /* Its stream normally ends at once; what it still holds is read
+         * first. */
+        (void)uv_timer_start(p->timer, on_die_grace, DIE_GRACE_MS, 0);
+}
+
+void dk_events_lost(void)
+{
+        for (runtime_process *p = dk_engine.procs; p; p = p->next_proc)
+                if (!p->freed && !p->exited && p->step == S_DIE_WAIT)
+                        ask_engine(p);
 }
 
 /* ---- the backend interface ----------------------------------------------- */
@@ -406,6 +501,7 @@ static runtime_process *docker_proc_free(runtime_process *p)
         if (!p)
                 return NULL;
         p->freed = true;
+        dk_procs_remove(p);
         if (p->req) {
                 http_request_cancel(p->req);
                 p->req = NULL;
@@ -473,6 +569,7 @@ static int docker_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                 return corral_error_set(err, EX_SOFTWARE,
                                         "cannot start %s: no Engine API client on this loop",
                                         m->name);
+        dk_events_ensure(sock, paths->servers);
         json = manifest_format(m);
         p = xcalloc(1, sizeof(*p));
         p->loop = loop;
@@ -512,9 +609,87 @@ static bool docker_service_lost(const runtime_process *p)
         return p && p->engine_lost;
 }
 
+const char *dk_run_id(void)
+{
+        static char id[17];
+
+        if (!id[0]) {
+                unsigned char rnd[8] = {0};
+                (void)!getrandom(rnd, sizeof(rnd), GRND_NONBLOCK);
+                for (size_t i = 0; i < sizeof(rnd); i++)
+                        snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+        }
+        return id;
+}
+
+typedef struct leftovers {
+        char *sock;
+        char *root_label;
+} leftovers;
+
+static void after_leftover_list(void *ud, cJSON *list, const corral_error *err)
+{
+        leftovers *lo = ud;
+        const cJSON *c;
+        unsigned n = 0;
+
+        if (err)
+                log_debug("cannot list leftover containers: %s", err->msg);
+        cJSON_ArrayForEach(c, list)
+        {
+                const char *id = json_get_string(c, "Id");
+                const char *run = json_get_string(json_get_object(c, "Labels"), DOCKER_LABEL_RUN);
+                _cleanup_free_ char *path = NULL;
+                if (!id || strspn(id, "0123456789abcdef") != strlen(id) ||
+                    (run && strcmp(run, dk_run_id()) == 0))
+                        continue;
+                path = xasprintf("/containers/%s?force=1&v=1", id);
+                if (dk_call_owned_by_none(lo->sock, NULL, "DELETE", path, NULL, NULL) == 0)
+                        n++;
+        }
+        if (n > 0)
+                log_info("removing %u leftover container%s of an earlier run", n,
+                         n == 1 ? "" : "s");
+        free(lo->sock);
+        free(lo->root_label);
+        free(lo);
+}
+
+void runtime_docker_remove_leftovers(uv_loop_t *loop, const char *root_label)
+{
+        _cleanup_free_ char *sock = NULL, *label = NULL, *text = NULL, *esc = NULL, *path = NULL;
+        _cleanup_json_ cJSON *f = cJSON_CreateObject();
+        cJSON *labels = cJSON_AddArrayToObject(f, "label");
+        corral_error err = {0};
+        leftovers *lo;
+
+        if (docker_socket_resolve(&sock, &err) < 0 || access(sock, F_OK) < 0)
+                return; /* no engine: nothing can be left */
+        if (!dk_engine_get(loop))
+                return;
+        label = xasprintf("%s=%s", DOCKER_LABEL_ROOT, root_label);
+        cJSON_AddItemToArray(labels, cJSON_CreateString(DOCKER_LABEL_SERVER));
+        cJSON_AddItemToArray(labels, cJSON_CreateString(label));
+        text = cJSON_PrintUnformatted(f);
+        esc = docker_url_escape(text);
+        path = xasprintf("/containers/json?all=1&filters=%s", esc);
+        lo = xcalloc(1, sizeof(*lo));
+        lo->sock = xstrdup(sock);
+        lo->root_label = xstrdup(root_label);
+        if (dk_call_owned_by_none(sock, NULL, "GET", path, after_leftover_list, lo) < 0) {
+                free(lo->sock);
+                free(lo->root_label);
+                free(lo);
+        }
+        dk_engine_put();
+}
+
 size_t runtime_docker_pending(void)
 {
-        return dk_engine.http ? http_client_pending(dk_engine.http) : 0;
+        size_t n = dk_engine.http ? http_client_pending(dk_engine.http) : 0;
+
+        /* The /events stream never ends by itself and is not a call. */
+        return n - (n > 0 && dk_events_live() ? 1 : 0);
 }
 
 const runtime_backend runtime_docker = {

@@ -34,6 +34,7 @@ http_client *dk_engine_get(uv_loop_t *loop)
 void dk_engine_put(void)
 {
         if (dk_engine.users > 0 && --dk_engine.users == 0) {
+                dk_events_stop();
                 dk_engine.http = http_client_free(dk_engine.http);
                 dk_engine.loop = NULL;
         }
@@ -43,6 +44,7 @@ void dk_maybe_release(runtime_process *p)
 {
         if (p->open_handles > 0 || !p->freed || p->req)
                 return;
+        dk_procs_remove(p);
         free(p->socket);
         free(p->api);
         free(p->id);
@@ -126,9 +128,11 @@ typedef struct dk_call {
         runtime_process *p; /* NULL: detached (a removal after free) */
         char *header;       /* one extra request header, or NULL */
         reply_fn fn;
-        char *what;     /* "POST /containers/create", for messages */
-        bool json;      /* parse the body */
-        bool allow_404; /* 404 is an answer, not an error */
+        char *what;                 /* "POST /containers/create", for messages */
+        bool json;                  /* parse the body */
+        bool allow_404;             /* 404 is an answer, not an error */
+        dk_detached_fn detached_fn; /* p NULL: who gets the answer, if anyone */
+        void *detached_ud;
 } call;
 
 static void on_reply(void *ud, const http_response *resp)
@@ -162,6 +166,8 @@ static void on_reply(void *ud, const http_response *resp)
                 c->fn(p, resp->status, err.code ? NULL : j, err.code ? &err : NULL);
                 p->body = NULL;
         }
+        if (!p && c->detached_fn)
+                c->detached_fn(c->detached_ud, err.code ? NULL : j, err.code ? &err : NULL);
         if (p)
                 dk_maybe_release(p);
         else
@@ -245,13 +251,25 @@ void dk_remove_detached(runtime_process *p, const char *id)
 
 int dk_call_detached(runtime_process *p, const char *method, const char *path)
 {
-        if (!dk_engine.http || !p->api)
+        if (!p->api)
+                return -1;
+        return dk_call_owned_by_none(p->socket, p->api, method, path, NULL, NULL);
+}
+
+int dk_call_owned_by_none(const char *sock, const char *api, const char *method, const char *path,
+                          dk_detached_fn fn, void *ud)
+{
+        call *c = NULL;
+
+        if (!dk_engine.http)
                 return -1;
         dk_engine.users++;
-        if (dk_engine_call(NULL, dk_engine.http, p->socket, p->api, method, path, NULL,
-                           CALL_TIMEOUT_MS, false, NULL, NULL, NULL) < 0) {
+        if (dk_engine_call(NULL, dk_engine.http, sock, api, method, path, NULL, CALL_TIMEOUT_MS,
+                           fn != NULL, NULL, NULL, &c) < 0) {
                 dk_engine_put();
                 return -1;
         }
+        c->detached_fn = fn;
+        c->detached_ud = ud;
         return 0;
 }

@@ -20,6 +20,8 @@
 #define ATTACH_HEAD_MAX 16384u
 #define CALL_TIMEOUT_MS 30000u
 #define WAIT_TIMEOUT_MS 10000u
+#define DIE_WAIT_MS 3000u  /* for the die event after the stream ended */
+#define DIE_GRACE_MS 2000u /* for the stream to end after the die event */
 #define PULL_TIMEOUT_MS 600000u
 #define REPLY_MAX (16u << 20)
 
@@ -29,6 +31,8 @@ struct dk_engine {
         uv_loop_t *loop;
         http_client *http;
         unsigned users;
+        runtime_process *procs;   /* with a container id, for the events */
+        struct dk_events *events; /* the /events stream, or NULL */
 };
 extern struct dk_engine dk_engine;
 
@@ -50,6 +54,7 @@ typedef enum step {
         S_START,
         S_INSPECT,
         S_RUNNING,
+        S_DIE_WAIT, /* the stream ended; the engine's die event is due */
         S_WAIT,
         S_PING,
         S_OOM,
@@ -98,6 +103,11 @@ struct runtime_process {
         int exit_status;
         int term_signal;
         size_t queued;
+        runtime_process *next_proc; /* in dk_engine.procs */
+        bool listed;                /* in dk_engine.procs */
+        bool oom_event;             /* the engine said oom */
+        bool die_event;             /* the engine said die */
+        int die_code;               /* its exit code, -1 when it gave none */
         char buf[DOCKER_READ_BUF];
 };
 
@@ -130,8 +140,34 @@ void dk_call_step(runtime_process *p, const char *method, const char *path, cons
                   unsigned timeout_ms, bool json, bool allow_404, reply_fn fn);
 /* A call nobody waits for (kill, remove), which may outlive p. */
 int dk_call_detached(runtime_process *p, const char *method, const char *path);
+/* A call of no process on the engine at sock (api NULL: unversioned); fn
+ * (may be NULL) gets the parsed answer or the error.  0 or -1. */
+typedef void (*dk_detached_fn)(void *ud, cJSON *json, const corral_error *err);
+int dk_call_owned_by_none(const char *sock, const char *api, const char *method, const char *path,
+                          dk_detached_fn fn, void *ud);
+/* This daemon run's id: the value of DOCKER_LABEL_RUN on its containers. */
+const char *dk_run_id(void);
 /* DELETE /containers/ID?force=1&v=1, detached. */
 void dk_remove_detached(runtime_process *p, const char *id);
+
+/* The engine's /events stream (docker_events.c), filtered by the store's
+ * label: "oom" and "die" of our containers reach their processes without
+ * polling.  Started with the first process, it reconnects after an end
+ * (backoff 1 s doubling to 30 s) and goes with the engine client. */
+void dk_events_ensure(const char *sock, const char *root_label);
+/* Whether the stream is up (a request in flight). */
+bool dk_events_live(void);
+/* Cancels it (the client is going). */
+void dk_events_stop(void);
+/* p has a container id: events for it reach p (dk_proc_event); and no
+ * longer. */
+void dk_procs_add(runtime_process *p);
+void dk_procs_remove(runtime_process *p);
+/* In docker.c: the engine reported die (code, -1 unknown) or oom for p. */
+void dk_proc_event(runtime_process *p, bool die, int code);
+/* In docker.c: the events stream ended; processes waiting for a die event
+ * fall back to asking the engine. */
+void dk_events_lost(void);
 
 /* Connects to the engine's socket and upgrades POST /containers/ID/attach
  * (p->id) on the loop; dk_attached() follows, or the process fails. */

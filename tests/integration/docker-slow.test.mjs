@@ -24,7 +24,7 @@ const CALL_TIMEOUT_MS = 2500; // a native echo takes milliseconds
 /* A unix-socket proxy to upstream that, while stalled, delivers every chunk
  * of every answer STALL_MS late (in order). */
 function stallingProxy(file, upstream) {
-  const state = { stalled: true, held: 0, conns: new Set() };
+  const state = { stalled: true, held: 0, conns: new Set(), requests: [] };
   const server = net.createServer((client) => {
     const up = net.connect(upstream);
     state.conns.add(client);
@@ -33,7 +33,19 @@ function stallingProxy(file, upstream) {
       state.held++;
       setTimeout(fn, STALL_MS);
     };
-    client.on('data', (d) => up.write(d));
+    let head = '';
+    client.on('data', (d) => {
+      // The request lines the daemon sends ("GET /path"), in order; libcurl
+      // may send several on one kept-alive connection.
+      head = (head + d.toString('latin1')).slice(-8192);
+      for (;;) {
+        const m = /(?:^|\n)(GET|POST|DELETE|PUT|HEAD) (\S+) HTTP\/1\.1\r\n/.exec(head);
+        if (!m) break;
+        state.requests.push(`${m[1]} ${m[2]}`);
+        head = head.slice(m.index + m[0].length);
+      }
+      up.write(d);
+    });
     client.on('end', () => up.end());
     up.on('data', (d) => later(() => { if (!client.destroyed) client.write(d); }));
     up.on('end', () => later(() => client.end()));
@@ -116,6 +128,27 @@ describe('a stalled engine does not stall the daemon', { timeout: 400000 }, () =
     }, { timeout: 60000, what: 'boxed__echo after the stall' });
   });
 
+  test('a container that dies is reported by the engine\'s /events stream, not by polling', async () => {
+    const before = unitOf(await status(root), 'boxed');
+    const id = (await fetchContainers(eng.sock, root))[0];
+    assert.ok(id, 'no container of boxed');
+    assert.ok(proxy.state.requests.some((r) => r.startsWith('GET /events?') &&
+      decodeURIComponent(r).includes(`io.corral.root=${path.join(root, 'servers')}`)),
+    `no /events stream filtered by the store's label: ${JSON.stringify(proxy.state.requests.slice(-20))}`);
+    const mark = proxy.state.requests.length;
+    // SIGKILL straight through the engine's own socket, not corral's.
+    await engineRequest(eng.sock, 'POST', `/containers/${id}/kill?signal=KILL`);
+    await waitFor(async () => {
+      const u = unitOf(await status(root), 'boxed');
+      return u && u.restarts > before.restarts && /killed by signal 9/.test(u.last_error ?? '');
+    }, { timeout: 60000, what: 'boxed to be restarted after the kill, its status saying why' });
+    const after = proxy.state.requests.slice(mark);
+    const asked = after.filter((r) => r.includes(`/containers/${id}/wait`) ||
+      r.includes(`/containers/${id}/json`) || r.endsWith('/_ping'));
+    assert.deepEqual(asked, [], `the end was polled for: ${JSON.stringify(after)}`);
+    await waitReady(root, ['boxed'], 120000);
+  });
+
   test('stopping the daemon removes the container', async () => {
     await client.close();
     client = null;
@@ -126,6 +159,18 @@ describe('a stalled engine does not stall the daemon', { timeout: 400000 }, () =
     assert.deepEqual(q, [], 'no container of ours is left');
   });
 });
+
+/* One request straight to the engine (HTTP/1.0: the answer ends with the
+ * connection); resolves the status code. */
+function engineRequest(sock, method, urlPath) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(sock, () => s.end(`${method} ${urlPath} HTTP/1.0\r\nHost: d\r\n\r\n`));
+    let text = '';
+    s.on('data', (d) => { text += d; });
+    s.on('end', () => resolve(Number(/^HTTP\/1\.\d (\d+)/.exec(text)?.[1])));
+    s.on('error', reject);
+  });
+}
 
 /* Containers labelled with our store, straight from the engine. */
 function fetchContainers(sock, root) {
