@@ -30,6 +30,7 @@
 #define PODMAN_ROOTFUL_SOCKET "/run/podman/podman.sock"
 #define DOCKER_LABEL_SERVER "io.corral.server" /* = server name */
 #define DOCKER_LABEL_ROOT "io.corral.root"     /* = the store's servers dir */
+#define DOCKER_LABEL_RUN "io.corral.run"       /* = the daemon run that created it */
 
 /* ---- image references (pure, no engine) -------------------------------- */
 
@@ -123,6 +124,39 @@ cJSON *docker_seccomp_profile(const char *profile);
  * 0 or -EX_CANTCREAT. */
 int docker_config_seccomp_file(cJSON *config, const char *dir, corral_error *err);
 
+/* ---- user namespaces ------------------------------------------------------ */
+
+/* Whether a GET /info reply says the engine remaps container users into a
+ * user namespace of their own: Docker's `userns-remap` (SecurityOptions has
+ * an entry "name=userns").  Podman's compat /info never says so; corral asks
+ * it per container (docker_podman_userns_mode()). */
+bool docker_info_userns_remap(const cJSON *info);
+/* The HostConfig.UsernsMode corral gives Podman containers: "auto" (a
+ * range of host uids/gids of its own per container, taken from
+ * /etc/subuid and /etc/subgid entries of the user Podman allocates from:
+ * "containers" when the daemon runs as root, else the daemon's user) when
+ * both files give that user a range of at least 65536 ids; NULL otherwise
+ * (Podman then refuses "auto", so nothing is asked).  Not "keep-id": it
+ * maps the daemon's own uid into the container, which is rootless Podman's
+ * file-ownership convenience, not a separation.  Read once per process. */
+const char *docker_podman_userns_mode(void);
+/* Sets HostConfig.UsernsMode = mode in a docker_container_config() body. */
+void docker_config_set_userns(cJSON *config, const char *mode);
+/* Whether /proc/PID/uid_map (text) maps uid 0 to host uid 0 (no user
+ * namespace, or one that does not remap); *ret_host_uid receives the host
+ * uid that uid 0 inside maps to (UINT32_MAX when 0 is not mapped). */
+bool docker_uid_map_is_identity(const char *uid_map, uint32_t *ret_host_uid);
+
+/* For `corral info`: whether server's container (labels io.corral.server
+ * and io.corral.root=root_label) runs with its users remapped, read from
+ * its init's /proc/PID/uid_map when one runs, else what the engine offers
+ * (docker_info_userns_remap(), docker_podman_userns_mode()).  *ret_text
+ * (owned) is one line: "remapped: uid 0 in the container is host uid N
+ * (…)" or "not remapped: … (how the engine would)".  Blocking calls (the
+ * CLI's).  0, or docker_open()'s and docker_info()'s errors. */
+int docker_userns_report(const char *server, const char *root_label, bool *ret_remapped,
+                         char **ret_text, corral_error *err);
+
 /* ---- the engine --------------------------------------------------------- */
 
 typedef struct docker docker;
@@ -150,6 +184,9 @@ const char *docker_api_version(const docker *d);
 int docker_ping(docker *d, corral_error *err);
 /* GET /version; *ret owned. */
 int docker_version(docker *d, cJSON **ret, corral_error *err);
+
+/* GET /info (the engine's system information); *ret owned. */
+int docker_info(docker *d, cJSON **ret, corral_error *err);
 
 /* GET /images/{ref}/json; *ret owned.  -EX_NOINPUT when not present. */
 int docker_image_inspect(docker *d, const char *ref, cJSON **ret, corral_error *err);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "corral/docker.h"
 #include "corral/jsonutil.h"
 #include "corral/resolver.h"
 #include "corral/runtime.h"
@@ -524,10 +525,24 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
                                 unit = u;
                 }
         }
+        /* A container's user namespace, asked of the engine (docker.h). */
+        _cleanup_free_ char *userns = NULL;
+        bool remapped = false;
+        if (strcmp(m->backend, "docker") == 0) {
+                corral_error uerr = {0};
+                if (docker_userns_report(m->name, s->paths.servers, &remapped, &userns, &uerr) <
+                    0)
+                        userns = xasprintf("unknown: %s", uerr.msg);
+        }
         if (ctx->json) {
                 _cleanup_json_ cJSON *j = manifest_to_json(m);
                 if (unit)
                         cJSON_AddItemToObject(j, "status", cJSON_Duplicate(unit, true));
+                if (userns) {
+                        cJSON *u = cJSON_AddObjectToObject(j, "userns");
+                        cJSON_AddBoolToObject(u, "remapped", remapped);
+                        cJSON_AddStringToObject(u, "detail", userns);
+                }
                 cli_print_json(j);
                 return 0;
         }
@@ -550,6 +565,10 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
         print_env_keys(f, "env:", m);
         print_sandbox_line(f, "sandbox:", m);
         fprintf(f, "%-10s %s\n", "network:", m->network);
+        if (userns)
+                fprintf(f, "%-10s %s\n", "userns:", userns);
+        if (userns)
+                fprintf(f, "%-10s %s\n", "userns:", userns);
         if (strcmp(m->profile, "none") != 0 && strcmp(m->backend, "native") == 0)
                 fprintf(f, "%-10s %s\n", "code:",
                         strcmp(manifest_code(m), "overlay") == 0

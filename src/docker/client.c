@@ -469,6 +469,11 @@ int docker_version(docker *d, cJSON **ret, corral_error *err)
         return call_json(d, "GET", "/version", NULL, SHORT_TIMEOUT_MS, ret, err);
 }
 
+int docker_info(docker *d, cJSON **ret, corral_error *err)
+{
+        return call_json(d, "GET", "/info", NULL, SHORT_TIMEOUT_MS, ret, err);
+}
+
 /* ---- images -------------------------------------------------------------- */
 
 int docker_image_inspect(docker *d, const char *ref, cJSON **ret, corral_error *err)

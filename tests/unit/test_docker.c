@@ -39,8 +39,8 @@ static const ref_case ref_cases[] = {
          "docker.io/library/alpine:1"},
         {"ghcr.io/owner/some-mcp:v1.2", 0, "ghcr.io", "owner/some-mcp", "v1.2", NULL,
          "ghcr.io/owner/some-mcp:v1.2"},
-        {"127.0.0.1:5000/x/y:tag@sha256:" HEX64, 0, "127.0.0.1:5000", "x/y", "tag",
-         "sha256:" HEX64, "127.0.0.1:5000/x/y:tag"},
+        {"127.0.0.1:5000/x/y:tag@sha256:" HEX64, 0, "127.0.0.1:5000", "x/y", "tag", "sha256:" HEX64,
+         "127.0.0.1:5000/x/y:tag"},
         {"127.0.0.1:5000/x/y", 0, "127.0.0.1:5000", "x/y", "latest", NULL,
          "127.0.0.1:5000/x/y:latest"},
         {"localhost/img", 0, "localhost", "img", "latest", NULL, "localhost/img:latest"},
@@ -110,8 +110,8 @@ static void test_ref_pinned_and_repo_digests(void **state)
         /* the engine writes docker.io names in their short form */
         assert_true(docker_ref_matches_repo_digest(&r, "alpine@sha256:" HEX64, &d));
         assert_string_equal(d, "sha256:" HEX64);
-        assert_true(docker_ref_matches_repo_digest(&r, "docker.io/library/alpine@sha256:" HEX64,
-                                                   NULL));
+        assert_true(
+                docker_ref_matches_repo_digest(&r, "docker.io/library/alpine@sha256:" HEX64, NULL));
         assert_false(docker_ref_matches_repo_digest(&r, "other/alpine@sha256:" HEX64, NULL));
         assert_false(docker_ref_matches_repo_digest(&r, "alpine:3", NULL));
         assert_false(docker_ref_matches_repo_digest(&r, "alpine@sha256:12", NULL));
@@ -306,8 +306,7 @@ static void test_config_hardened(void **state)
         assert_non_null(hc);
         assert_int_equal(cJSON_GetArraySize(json_get_array(hc, "CapDrop")), 1);
         assert_string_equal(array_item(json_get_array(hc, "CapDrop"), 0), "ALL");
-        assert_string_equal(array_item(json_get_array(hc, "SecurityOpt"), 0),
-                            "no-new-privileges");
+        assert_string_equal(array_item(json_get_array(hc, "SecurityOpt"), 0), "no-new-privileges");
         assert_true(json_get_bool(hc, "ReadonlyRootfs", false));
         assert_string_equal(json_get_string(json_get_object(hc, "Tmpfs"), "/tmp"),
                             "rw,noexec,nosuid,size=64m"); /* SANDBOX_DEFAULT_TMP_MB */
@@ -402,6 +401,53 @@ static void test_docker_host(void **state)
         unsetenv("DOCKER_HOST");
 }
 
+/* User-namespace remapping: Docker's /info, a container's uid_map, and the
+ * UsernsMode corral sets for Podman. */
+static void test_userns(void **state)
+{
+        static const struct {
+                const char *info;
+                bool remap;
+        } infos[] = {
+                {"{\"SecurityOptions\":[\"name=seccomp,profile=default\"]}", false},
+                {"{\"SecurityOptions\":[\"name=seccomp,profile=default\",\"name=userns\"]}", true},
+                {"{\"SecurityOptions\":[\"name=userns,foo=bar\"]}", true},
+                {"{\"SecurityOptions\":[\"name=usernsx\"]}", false},
+                {"{\"SecurityOptions\":\"name=userns\"}", false},
+                {"{}", false},
+        };
+        uint32_t host = 0;
+        cJSON *c;
+        manifest *m = NULL;
+
+        for (size_t i = 0; i < ARRAY_SIZE(infos); i++) {
+                cJSON *j = cJSON_Parse(infos[i].info);
+                assert_non_null(j);
+                assert_int_equal(docker_info_userns_remap(j), infos[i].remap);
+                cJSON_Delete(j);
+        }
+        assert_true(docker_uid_map_is_identity("         0          0 4294967295\n", &host));
+        assert_int_equal(host, 0);
+        assert_false(docker_uid_map_is_identity("         0     165536      65536\n", &host));
+        assert_int_equal(host, 165536);
+        assert_false(docker_uid_map_is_identity("1000 1000 1\n0 231072 1000\n", &host));
+        assert_int_equal(host, 231072);
+        assert_false(docker_uid_map_is_identity("", &host));
+        assert_int_equal(host, UINT32_MAX);
+
+        m = manifest_new("srv");
+        c = docker_container_config(m, "img", NULL, NULL);
+        assert_null(json_get_string(json_get_object(c, "HostConfig"), "UsernsMode"));
+        docker_config_set_userns(c, NULL);
+        assert_null(json_get_string(json_get_object(c, "HostConfig"), "UsernsMode"));
+        docker_config_set_userns(c, "auto");
+        docker_config_set_userns(c, "auto");
+        assert_string_equal(json_get_string(json_get_object(c, "HostConfig"), "UsernsMode"),
+                            "auto");
+        cJSON_Delete(c);
+        manifest_free(m);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -414,6 +460,7 @@ int main(void)
                 cmocka_unit_test(test_config_hardened),
                 cmocka_unit_test(test_registry_auth),
                 cmocka_unit_test(test_docker_host),
+                cmocka_unit_test(test_userns),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
