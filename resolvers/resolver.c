@@ -4,6 +4,7 @@
 
 #include "corral/fs.h"
 #include "corral/config.h"
+#include "corral/docker.h"
 #include "corral/git.h"
 #include "corral/jsonutil.h"
 #include "corral/resolver.h"
@@ -198,6 +199,10 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
                 _cleanup_json_ cJSON *config = NULL;
                 if ((r = config_load(&s->paths, &config, err)) < 0 ||
                     (r = config_apply_sandbox(config, m, err)) < 0)
+                        goto out;
+                /* The site's image policy (corral.json "docker"). */
+                if (spec.kind == SPEC_DOCKER &&
+                    (r = docker_policy_check(config, spec.raw, spec.digest, err)) < 0)
                         goto out;
         }
         free(m->spec);

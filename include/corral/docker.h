@@ -63,6 +63,20 @@ char *docker_ref_pinned(const docker_ref *r, const char *digest);
 bool docker_ref_matches_repo_digest(const docker_ref *r, const char *entry,
                                     const char **ret_digest);
 
+/* ---- site policy (pure) --------------------------------------------------- */
+
+/* corral.json's "docker" object, checked before a docker: install:
+ *   { "docker": { "require_digest": true } }
+ * refuses a spec that names no digest (a tag only; the tag's digest at
+ * install time would be whatever the registry said then) with -EX_NOPERM.
+ * spec is the spec as given (for the message), digest its "sha256:…" or
+ * NULL.  config may be NULL.  Unknown keys or a non-boolean
+ * value: -EX_CONFIG (a typo must not loosen the policy).  Signature checks
+ * (cosign, containers-policy.json) are not done here: README "Image trust"
+ * says where a site plugs them in. */
+int docker_policy_check(const cJSON *config, const char *spec, const char *digest,
+                        corral_error *err);
+
 /* ---- attach stream demultiplexing (pure) -------------------------------- */
 
 /* The multiplexed stream of a non-TTY attach or logs call: frames of an

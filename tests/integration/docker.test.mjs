@@ -339,6 +339,26 @@ for (const ENGINE of ENGINES) describe(`docker servers on ${ENGINE}`, { timeout:
         ['nosuchtag']);
     });
 
+    test('site policy require_digest: a tag-only spec is refused with 77, a digest spec passes', async () => {
+      const cfg = path.join(root, 'etc', 'corral.json');
+      const had = fs.existsSync(cfg) ? fs.readFileSync(cfg) : null;
+      fs.mkdirSync(path.dirname(cfg), { recursive: true });
+      fs.writeFileSync(cfg, JSON.stringify({ docker: { require_digest: true } }));
+      try {
+        await expectBad(`docker:${img.CORRAL_TEST_IMAGE}`, [EX.NOPERM],
+          ['names no digest', 'require_digest']);
+        // The same repository by digest gets past the policy (and installs).
+        const spec = `docker:${img.CORRAL_TEST_IMAGE.replace(/:[^:/]+$/, '')}@${img.CORRAL_TEST_DIGEST_A}`;
+        expectExit(await corral(['install', spec, '--name', 'pinned', '--yes'],
+          { root, env: cenv(), timeout: 180000 }), 0, `install ${spec}`);
+        assert.equal(manifestOf(root, 'pinned').source.resolved.digest, img.CORRAL_TEST_DIGEST_A);
+        expectExit(await corral(['uninstall', 'pinned', '--yes'], { root, env: cenv() }), 0,
+          'uninstall pinned');
+      } finally {
+        if (had) fs.writeFileSync(cfg, had); else fs.rmSync(cfg, { force: true });
+      }
+    });
+
     test('a registry that is down: 69', async () => {
       const port = await closedPort();
       await expectBad(`docker:127.0.0.1:${port}/corral-test/everything:1`, [EX.UNAVAILABLE],

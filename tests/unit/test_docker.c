@@ -448,6 +448,41 @@ static void test_userns(void **state)
         manifest_free(m);
 }
 
+/* corral.json "docker": require_digest refuses tag-only specs; typos and
+ * wrong types are errors, never a looser policy. */
+static void test_policy(void **state)
+{
+        static const struct {
+                const char *config;
+                const char *digest;
+                int code;
+        } rows[] = {
+                {NULL, NULL, 0},
+                {"{}", NULL, 0},
+                {"{\"docker\":{}}", NULL, 0},
+                {"{\"docker\":{\"require_digest\":false}}", NULL, 0},
+                {"{\"docker\":{\"require_digest\":true}}", "sha256:" HEX64, 0},
+                {"{\"docker\":{\"require_digest\":true}}", NULL, -EX_NOPERM},
+                {"{\"docker\":{\"require_digest\":true}}", "", -EX_NOPERM},
+                {"{\"docker\":{\"require_digests\":true}}", NULL, -EX_CONFIG},
+                {"{\"docker\":{\"require_digest\":1}}", "sha256:" HEX64, -EX_CONFIG},
+                {"{\"docker\":{\"require_digest\":\"yes\"}}", NULL, -EX_CONFIG},
+                {"{\"docker\":true}", NULL, -EX_CONFIG},
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+                cJSON *c = rows[i].config ? cJSON_Parse(rows[i].config) : NULL;
+                corral_error err = {0};
+                int r = docker_policy_check(c, "docker:reg/x:1", rows[i].digest, &err);
+                if (r != rows[i].code)
+                        fail_msg("row %zu (%s): %d, want %d (%s)", i, rows[i].config, r,
+                                 rows[i].code, err.msg);
+                if (r == -EX_NOPERM)
+                        assert_non_null(strstr(err.msg, "docker:reg/x:1 names no digest"));
+                cJSON_Delete(c);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -461,6 +496,7 @@ int main(void)
                 cmocka_unit_test(test_registry_auth),
                 cmocka_unit_test(test_docker_host),
                 cmocka_unit_test(test_userns),
+                cmocka_unit_test(test_policy),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
