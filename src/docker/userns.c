@@ -125,10 +125,15 @@ int docker_userns_report(const char *server, const char *root_label, bool *ret_r
         if (r < 0)
                 return r;
         podman = docker_is_podman(d);
-        r = docker_info(d, &info, err);
-        if (r < 0)
-                return r;
-        offered = podman ? docker_podman_userns_mode() != NULL : docker_info_userns_remap(info);
+        if (podman) {
+                /* Its compat /info never says (and is slow: it sizes storage). */
+                offered = docker_podman_userns_mode() != NULL;
+        } else {
+                r = docker_info(d, &info, err);
+                if (r < 0)
+                        return r;
+                offered = docker_info_userns_remap(info);
+        }
         h = hint(podman);
         if (docker_container_list(d, labels, &ids, err) == 0 && ids[0] &&
             docker_container_inspect(d, ids[0], &c, err) == 0)
