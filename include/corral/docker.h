@@ -232,10 +232,28 @@ int docker_image_build(docker *d, int context_fd, uint64_t context_len, const ch
                        void *ud, char **ret_id, corral_error *err);
 
 /* X-Registry-Auth value (base64url of {"username","password","serveraddress"}
- * or {"identitytoken"}) for registry from the docker config file's "auths"
- * (base64 "auth" = user:password); *ret NULL when there is none.  0 or
- * -EX_CONFIG for a malformed config file. */
+ * or {"identitytoken"}) for registry, the first that has an answer of:
+ * the docker config file ($DOCKER_CONFIG/config.json, else
+ * ~/.docker/config.json): "credHelpers"[registry], else "credsStore" — the
+ * helper docker-credential-NAME run as the caller's user with "get" (at most
+ * 10 s; "credentials not found" is no answer) — else "auths"[registry]
+ * (base64 "auth" = user:password, or "identitytoken"); then Podman's
+ * auth.json ($REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json,
+ * "auths" the same way).  *ret NULL when there is none.  0, or -EX_CONFIG
+ * for a malformed file, a helper that is not installed or fails,
+ * -EX_TEMPFAIL for a helper that does not answer in time.  BLOCKS while a
+ * helper runs: the CLI's call. */
 int docker_registry_auth(const char *registry, char **ret, corral_error *err);
+/* The same without running a helper (the daemon's loop must not wait for
+ * one): "auths" and auth.json only. */
+int docker_registry_auth_static(const char *registry, char **ret, corral_error *err);
+/* Runs docker-credential-HELPER get with server on its stdin, at most
+ * timeout_ms.  0 with *ret_user and *ret_secret owned, or both NULL when the
+ * helper has none for server; -EX_CONFIG (not a plain name, not installed,
+ * failed, or an answer that is not the protocol's JSON), -EX_TEMPFAIL
+ * (killed after timeout_ms), -EX_OSERR. */
+int docker_cred_helper_get(const char *helper, const char *server, unsigned timeout_ms,
+                           char **ret_user, char **ret_secret, corral_error *err);
 
 /* POST /containers/create?name=NAME (name may be NULL); config is the body.
  * *ret_id owned. */

@@ -130,7 +130,7 @@ static void after_image(runtime_process *p, long status, cJSON *info, const corr
                 path = xasprintf("/images/create?fromImage=%s&tag=%s", ename, etag);
                 {
                         _cleanup_free_ char *auth = NULL;
-                        if (docker_registry_auth(ref.registry, &auth, &e) < 0) {
+                        if (docker_registry_auth_static(ref.registry, &auth, &e) < 0) {
                                 dk_fail(p, &e);
                                 return;
                         }

@@ -383,6 +383,129 @@ static void test_registry_auth(void **state)
         free(path);
 }
 
+/* The decoded X-Registry-Auth JSON of a header value (owned). */
+static cJSON *decode_auth(char *auth)
+{
+        unsigned char decoded[1024] = {0};
+
+        for (char *p = auth; *p; p++)
+                *p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+        assert_true(EVP_DecodeBlock(decoded, (unsigned char *)auth, (int)strlen(auth)) > 0);
+        return cJSON_Parse((char *)decoded);
+}
+
+static void write_script(const char *dir, const char *name, const char *body)
+{
+        char *path = path_join(dir, name);
+
+        assert_int_equal(write_file_atomic(path, body, strlen(body), 0755), 0);
+        free(path);
+}
+
+/* credHelpers over credsStore over auths; then Podman's auth.json; helpers
+ * that have nothing, are missing, or hang. */
+static void test_registry_auth_helpers(void **state)
+{
+        char dir[] = "/tmp/corral-test-dockercred-XXXXXX";
+        char *cfgpath, *authjson, *newpath, *auth = NULL, *user = NULL, *secret = NULL;
+        char *oldpath = getenv("PATH") ? xstrdup(getenv("PATH")) : xstrdup("/usr/bin:/bin");
+        corral_error err = {0};
+        cJSON *j;
+
+        assert_non_null(mkdtemp(dir));
+        /* One helper knows 127.0.0.1:5000 only; the other answers a token. */
+        write_script(dir, "docker-credential-corraltest",
+                     "#!/bin/sh\nread -r s\n"
+                     "if [ \"$s\" = 127.0.0.1:5000 ] && [ \"$1\" = get ]; then\n"
+                     "  echo "
+                     "'{\"ServerURL\":\"127.0.0.1:5000\",\"Username\":\"hu\",\"Secret\":\"hs\"}'\n"
+                     "else echo 'credentials not found in native keychain'; exit 1; fi\n");
+        write_script(dir, "docker-credential-corraltoken",
+                     "#!/bin/sh\ncat >/dev/null\n"
+                     "echo '{\"ServerURL\":\"x\",\"Username\":\"<token>\",\"Secret\":\"tok\"}'\n");
+        write_script(dir, "docker-credential-corralhang", "#!/bin/sh\nexec sleep 30\n");
+        write_script(dir, "docker-credential-corralbad", "#!/bin/sh\necho 'not json'\n");
+        newpath = xasprintf("%s:%s", dir, oldpath);
+        setenv("PATH", newpath, 1);
+        setenv("DOCKER_CONFIG", dir, 1);
+        cfgpath = path_join(dir, "config.json");
+        authjson = path_join(dir, "auth.json");
+
+#define CFG(text) assert_int_equal(write_file_atomic(cfgpath, text, strlen(text), 0600), 0)
+        CFG("{\"credsStore\":\"corraltest\",\"auths\":{\"127.0.0.1:5000\":{\"auth\":"
+            "\"dXNlcjpwYXNz\"},\"other.io\":{\"auth\":\"dXNlcjpwYXNz\"}}}");
+        assert_int_equal(docker_registry_auth("127.0.0.1:5000", &auth, &err), 0);
+        j = decode_auth(auth);
+        assert_string_equal(json_get_string(j, "username"), "hu");
+        assert_string_equal(json_get_string(j, "password"), "hs");
+        cJSON_Delete(j);
+        free(auth);
+        /* The helper has none for other.io: its auths entry (user:pass). */
+        assert_int_equal(docker_registry_auth("other.io", &auth, &err), 0);
+        j = decode_auth(auth);
+        assert_string_equal(json_get_string(j, "username"), "user");
+        cJSON_Delete(j);
+        free(auth);
+        /* The daemon's variant never runs a helper. */
+        assert_int_equal(docker_registry_auth_static("127.0.0.1:5000", &auth, &err), 0);
+        j = decode_auth(auth);
+        assert_string_equal(json_get_string(j, "username"), "user");
+        cJSON_Delete(j);
+        free(auth);
+
+        /* credHelpers wins over credsStore; "<token>" is an identity token. */
+        CFG("{\"credsStore\":\"corraltest\",\"credHelpers\":{\"127.0.0.1:5000\":\"corraltoken\"}}");
+        assert_int_equal(docker_registry_auth("127.0.0.1:5000", &auth, &err), 0);
+        j = decode_auth(auth);
+        assert_string_equal(json_get_string(j, "identitytoken"), "tok");
+        assert_null(json_get_string(j, "username"));
+        cJSON_Delete(j);
+        free(auth);
+
+        /* Broken helpers are errors naming them, never a silent anonymous pull. */
+        CFG("{\"credsStore\":\"corralmissing\"}");
+        assert_int_equal(docker_registry_auth("127.0.0.1:5000", &auth, &err), -EX_CONFIG);
+        assert_non_null(strstr(err.msg, "docker-credential-corralmissing is not installed"));
+        corral_error_clear(&err);
+        CFG("{\"credsStore\":\"corralbad\"}");
+        assert_int_equal(docker_registry_auth("127.0.0.1:5000", &auth, &err), -EX_CONFIG);
+        corral_error_clear(&err);
+        CFG("{\"credsStore\":\"../bin/sh\"}");
+        assert_int_equal(docker_registry_auth("127.0.0.1:5000", &auth, &err), -EX_CONFIG);
+        corral_error_clear(&err);
+        assert_int_equal(
+                docker_cred_helper_get("corralhang", "127.0.0.1:5000", 300, &user, &secret, &err),
+                -EX_TEMPFAIL);
+        assert_null(user);
+        corral_error_clear(&err);
+
+        /* Podman's auth.json when the docker config has nothing. */
+        CFG("{}");
+        {
+                const char *a = "{\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"cHU6cHM=\"}}}";
+                assert_int_equal(write_file_atomic(authjson, a, strlen(a), 0600), 0);
+        }
+        setenv("REGISTRY_AUTH_FILE", authjson, 1);
+        assert_int_equal(docker_registry_auth("127.0.0.1:5000", &auth, &err), 0);
+        j = decode_auth(auth);
+        assert_string_equal(json_get_string(j, "username"), "pu");
+        assert_string_equal(json_get_string(j, "password"), "ps");
+        cJSON_Delete(j);
+        free(auth);
+        assert_int_equal(docker_registry_auth("other.io", &auth, &err), 0);
+        assert_null(auth);
+#undef CFG
+
+        unsetenv("REGISTRY_AUTH_FILE");
+        unsetenv("DOCKER_CONFIG");
+        setenv("PATH", oldpath, 1);
+        (void)rm_rf(dir);
+        free(oldpath);
+        free(newpath);
+        free(cfgpath);
+        free(authjson);
+}
+
 /* DOCKER_HOST other than unix:// is refused before any connection. */
 static void test_docker_host(void **state)
 {
@@ -494,6 +617,7 @@ int main(void)
                 cmocka_unit_test(test_demux_large),
                 cmocka_unit_test(test_config_hardened),
                 cmocka_unit_test(test_registry_auth),
+                cmocka_unit_test(test_registry_auth_helpers),
                 cmocka_unit_test(test_docker_host),
                 cmocka_unit_test(test_userns),
                 cmocka_unit_test(test_policy),
