@@ -67,8 +67,10 @@ extern const runtime_backend runtime_docker;
 /* Remote MCP servers over Streamable HTTP / HTTP+SSE (src/runtime/remote.c). */
 extern const runtime_backend runtime_remote;
 /* Engine API calls the docker backend still has in flight, including
- * removals of containers whose process was already freed: a daemon that
- * shuts down runs its loop until this is 0 (each call has its own timeout). */
+ * removals of containers whose process was already freed (at least 1 while
+ * any freed process is still being released): a daemon that shuts down runs
+ * its loop until this is 0 (each call has its own timeout), after which the
+ * backend holds nothing on the loop. */
 size_t runtime_docker_pending(void);
 /* Removes (force), on loop and without waiting, the containers labelled
  * with root_label (the store's servers dir) that an earlier daemon run left

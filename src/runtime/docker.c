@@ -688,8 +688,14 @@ size_t runtime_docker_pending(void)
 {
         size_t n = dk_engine.http ? http_client_pending(dk_engine.http) : 0;
 
-        /* The /events stream never ends by itself and is not a call. */
-        return n - (n > 0 && dk_events_live() ? 1 : 0);
+        if (!dk_engine.http)
+                return 0;
+        /* The /events stream never ends by itself and is not a call; but
+         * while the client lives, a process is still being released (its
+         * handles closing) or a call is in flight, and the client must go
+         * before a daemon closes what is left on its loop. */
+        n -= n > 0 && dk_events_live() ? 1 : 0;
+        return n > 0 ? n : 1;
 }
 
 const runtime_backend runtime_docker = {
