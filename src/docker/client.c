@@ -22,7 +22,7 @@
 #define LINE_MAX_BYTES (1u << 20)  /* one line of a progress or event stream */
 #define ERRMSG_MAX 300             /* engine message quoted in an error */
 #define CONNECT_TIMEOUT_MS 5000u
-#define VERSION_TIMEOUT_MS 10000u
+#define VERSION_TIMEOUT_MS 30000u /* a loaded Podman took over 10 s to answer it */
 #define SHORT_TIMEOUT_MS 30000u
 #define CONFIG_MAX (1u << 20)      /* ~/.docker/config.json */
 
