@@ -70,12 +70,44 @@ mcp_client *mcp_client_free(mcp_client *c);
  * a message over 16 MiB", "sent a line that is not JSON: <excerpt>", "sent an
  * invalid JSON-RPC message: <excerpt>"); the line is dropped and the stream
  * goes on.  Responses to unknown ids are ignored (logged at debug).  Server
- * requests are answered at once: ping with {}, roots/list with {"roots":[]},
- * anything else with -32601 "method not supported by corral". */
+ * requests: ping is answered at once with {}; the others go to the owner's
+ * request handler (mcp_client_set_requests), or without one are answered at
+ * once: roots/list with {"roots":[]}, anything else with -32601 "method not
+ * supported by corral". */
 void mcp_client_feed(mcp_client *c, const char *data, size_t n);
 
-/* Sends `initialize` (protocolVersion MCP_PROTOCOL_LATEST, capabilities
- * {roots:{listChanged:false}}, clientInfo corral); on a result with a supported
+/* Requests from the server to the client (MCP 2025-11-25 client/{sampling,
+ * elicitation,roots}: sampling/createMessage, elicitation/create, roots/list,
+ * and whatever else a server sends except ping). */
+typedef struct mcp_client_requests {
+        /* A request from the server.  handle (> 0) names it for
+         * mcp_client_respond(); answer it exactly once, now or later, unless
+         * on_cancelled reports it gone first.  params borrowed (may be NULL). */
+        void (*on_request)(void *ud, mcp_client *c, uint64_t handle, const char *method,
+                           const cJSON *params);
+        /* The request will never be answered: the server cancelled it
+         * (notifications/cancelled; reason may be NULL) or the session is
+         * being freed (reason "session closed"; c must not be used then).
+         * handle is invalid afterwards. */
+        void (*on_cancelled)(void *ud, mcp_client *c, uint64_t handle, const char *reason);
+} mcp_client_requests;
+
+/* At most this many server requests open at once; more are answered -32603. */
+#define MCP_MAX_SERVER_REQUESTS 256
+
+/* Hands server requests to rq (copied; NULL restores the default answers)
+ * and declares capabilities (borrowed, copied; NULL: {roots:{listChanged:
+ * false}}) in the next initialize.  Call before mcp_client_initialize. */
+void mcp_client_set_requests(mcp_client *c, const mcp_client_requests *rq, void *ud,
+                             const cJSON *capabilities);
+/* Answers a server request: result (borrowed) or, when result is NULL,
+ * error (borrowed JSON-RPC error object {code, message, data?}).  0, or -1
+ * when handle is unknown (answered, cancelled) or the transport failed. */
+int mcp_client_respond(mcp_client *c, uint64_t handle, const cJSON *result, const cJSON *error);
+
+/* Sends `initialize` (protocolVersion MCP_PROTOCOL_LATEST, the capabilities
+ * of mcp_client_set_requests (default {roots:{listChanged:false}}),
+ * clientInfo corral); on a result with a supported
  * protocolVersion sends notifications/initialized and then calls cb with the
  * result.  An unsupported or missing version completes cb with a
  * CORRAL_RPC_FAULTY error whose message names the version.  initialize is
@@ -123,4 +155,6 @@ int mcp_client_list_all(mcp_client *c, const char *method, const char *key, uint
 const char *mcp_client_protocol_version(const mcp_client *c);
 const cJSON *mcp_client_server_capabilities(const mcp_client *c);
 const cJSON *mcp_client_server_info(const mcp_client *c);
+/* The server's initialize instructions (borrowed), NULL when it gave none. */
+const char *mcp_client_server_instructions(const mcp_client *c);
 size_t mcp_client_pending(const mcp_client *c);

@@ -20,9 +20,8 @@
 #include "corral/log.h"
 #include "corral/macro.h"
 #include "corral/mcp_client.h"
+#include "mcp/internal.h"
 
-#define LIST_MAX_ITEMS 10000
-#define LIST_MAX_PAGES 1000
 #define PROGRESS_PREFIX "corral-"
 #define SNIPPET_MAX 60
 /* Ids stay exact in a JSON number (a double) up to 2^53. */
@@ -42,43 +41,7 @@ bool mcp_protocol_supported(const char *version)
         return false;
 }
 
-typedef struct pending pending;
-/* Internal completion for requests the session issues on its own behalf
- * (initialize, list pages); NULL means "call cb". */
-typedef void (*pending_done)(mcp_client *c, pending *p, const cJSON *result, const cJSON *error);
-
-struct pending {
-        pending *prev, *next;
-        uint64_t id;
-        uint64_t timeout_ms; /* 0 = none */
-        uint64_t deadline;   /* loop time in ms, valid when timeout_ms */
-        bool cancellable;    /* initialize must never be cancelled (basic/lifecycle) */
-        mcp_progress_cb progress;
-        pending_done done;
-        void *ctx;
-        mcp_response_cb cb;
-        void *ud;
-};
-
-struct mcp_client {
-        uv_loop_t *loop;
-        uv_timer_t *timer; /* separate allocation: it outlives the session until closed */
-        uint64_t armed;    /* deadline the timer is set for, UINT64_MAX when idle */
-        mcp_client_ops ops;
-        void *ud;
-        jsonrpc_framer framer;
-        pending *head, *tail;
-        size_t npending;
-        uint64_t next_id;
-        unsigned depth; /* public entry points on the stack */
-        bool dead;      /* mcp_client_free() was called */
-        bool feeding;
-        char *version;
-        cJSON *capabilities;
-        cJSON *server_info;
-};
-
-static void enter(mcp_client *c)
+void mcpc_enter(mcp_client *c)
 {
         c->depth++;
 }
@@ -96,11 +59,13 @@ static void destroy(mcp_client *c)
         free(c->version);
         cJSON_Delete(c->capabilities);
         cJSON_Delete(c->server_info);
+        free(c->instructions);
+        cJSON_Delete(c->declared);
         free(c);
 }
 
 /* Returns true when c has been destroyed. */
-static bool leave(mcp_client *c)
+bool mcpc_leave(mcp_client *c)
 {
         if (--c->depth == 0 && c->dead) {
                 destroy(c);
@@ -176,7 +141,7 @@ static void complete(mcp_client *c, pending *p, const cJSON *result, const cJSON
         free(p);
 }
 
-static cJSON *error_object(int code, const char *message)
+cJSON *mcpc_error_object(int code, const char *message)
 {
         cJSON *e = cJSON_CreateObject();
         if (!e)
@@ -197,13 +162,13 @@ static void complete_error(mcp_client *c, pending *p, int code, const char *fmt,
         if (vasprintf(&msg, fmt, ap) < 0)
                 abort();
         va_end(ap);
-        _cleanup_json_ cJSON *e = error_object(code, msg);
+        _cleanup_json_ cJSON *e = mcpc_error_object(code, msg);
         complete(c, p, NULL, e);
 }
 
 /* Frames and writes msg (consumed).  The owner's send may re-enter the
  * session, so callers check c->dead afterwards. */
-static int send_msg(mcp_client *c, cJSON *msg)
+int mcpc_send(mcp_client *c, cJSON *msg)
 {
         _cleanup_json_ cJSON *m = msg;
         size_t len;
@@ -220,7 +185,7 @@ static void send_cancelled(mcp_client *c, uint64_t id, const char *reason)
         cJSON_AddNumberToObject(params, "requestId", (double)id);
         if (reason)
                 cJSON_AddStringToObject(params, "reason", reason);
-        (void)send_msg(c, jsonrpc_notification("notifications/cancelled", params));
+        (void)mcpc_send(c, jsonrpc_notification("notifications/cancelled", params));
 }
 
 /* A short, printable excerpt of server output for fault messages: control
@@ -275,7 +240,7 @@ static char *size_text(size_t n)
 
 /* Starts p (already filled in) as request `method`.  params is consumed.
  * Returns p's id, or 0 when p was completed at once with an error. */
-static uint64_t start(mcp_client *c, pending *p, const char *method, cJSON *params)
+uint64_t mcpc_start(mcp_client *c, pending *p, const char *method, cJSON *params)
 {
         if (!c || c->dead) {
                 cJSON_Delete(params);
@@ -307,7 +272,7 @@ static uint64_t start(mcp_client *c, pending *p, const char *method, cJSON *para
                 p->deadline = deadline_after(c, p->timeout_ms);
                 arm(c, p->deadline);
         }
-        if (send_msg(c, req) < 0) {
+        if (mcpc_send(c, req) < 0) {
                 /* The owner's send may have freed the session, which completed
                  * p already; otherwise p is still ours to complete. */
                 pending *q = find_pending(c, handle);
@@ -323,7 +288,7 @@ static uint64_t start(mcp_client *c, pending *p, const char *method, cJSON *para
         return handle;
 }
 
-static pending *pending_new(uint64_t timeout_ms, mcp_progress_cb progress, mcp_response_cb cb,
+pending *mcpc_pending_new(uint64_t timeout_ms, mcp_progress_cb progress, mcp_response_cb cb,
                             void *ud)
 {
         pending *p = xcalloc(1, sizeof(*p));
@@ -354,7 +319,7 @@ mcp_client *mcp_client_free(mcp_client *c)
 {
         if (!c || c->dead)
                 return NULL;
-        enter(c);
+        mcpc_enter(c);
         c->dead = true;
         uv_timer_stop(c->timer);
         c->armed = UINT64_MAX;
@@ -363,7 +328,8 @@ mcp_client *mcp_client_free(mcp_client *c)
                 unlink_pending(c, p);
                 complete_error(c, p, CORRAL_RPC_UNAVAILABLE, "session closed");
         }
-        (void)leave(c);
+        mcpc_server_requests_drop(c);
+        (void)mcpc_leave(c);
         return NULL;
 }
 
@@ -374,7 +340,7 @@ static void on_timer(uv_timer_t *t)
 
         if (!c)
                 return;
-        enter(c);
+        mcpc_enter(c);
         c->armed = UINT64_MAX;
         uint64_t now = uv_now(c->loop);
         /* Take every expired request out first, so callbacks that issue or
@@ -404,7 +370,7 @@ static void on_timer(uv_timer_t *t)
                                 min = p->deadline;
                 arm(c, min);
         }
-        (void)leave(c);
+        (void)mcpc_leave(c);
 }
 
 static bool id_value(const cJSON *id, uint64_t *ret)
@@ -486,32 +452,11 @@ static void handle_notification(mcp_client *c, const cJSON *msg)
                 return;
         }
         if (strcmp(method, "notifications/cancelled") == 0) {
-                /* Server-to-client requests are answered at once, so there is
-                 * never anything to stop. */
+                mcpc_server_cancelled(c, params);
                 return;
         }
         if (c->ops.on_notification)
                 c->ops.on_notification(c->ud, method, params);
-}
-
-static void handle_request(mcp_client *c, const cJSON *msg)
-{
-        const char *method = json_get_string(msg, "method");
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-        cJSON *reply;
-
-        if (strcmp(method, "ping") == 0) {
-                reply = jsonrpc_result(id, cJSON_CreateObject());
-        } else if (strcmp(method, "roots/list") == 0) {
-                cJSON *r = cJSON_CreateObject();
-                cJSON_AddArrayToObject(r, "roots");
-                reply = jsonrpc_result(id, r);
-        } else {
-                log_debug("mcp: declining server request %s", method);
-                reply = jsonrpc_error(id, JSONRPC_METHOD_NOT_FOUND,
-                                      "method not supported by corral", NULL);
-        }
-        (void)send_msg(c, reply);
 }
 
 static void dispatch(mcp_client *c, const cJSON *msg, const char *line, size_t len)
@@ -524,7 +469,7 @@ static void dispatch(mcp_client *c, const cJSON *msg, const char *line, size_t l
                 handle_notification(c, msg);
                 break;
         case JSONRPC_REQUEST:
-                handle_request(c, msg);
+                mcpc_server_request(c, msg);
                 break;
         case JSONRPC_INVALID: {
                 _cleanup_free_ char *s = snippet(line, len);
@@ -575,7 +520,7 @@ void mcp_client_feed(mcp_client *c, const char *data, size_t n)
                 log_error("mcp: bug: mcp_client_feed() called from a session callback");
                 return;
         }
-        enter(c);
+        mcpc_enter(c);
         c->feeding = true;
         jsonrpc_frame_result r = jsonrpc_framer_feed(&c->framer, data, n, on_line, c);
         c->feeding = false;
@@ -583,17 +528,17 @@ void mcp_client_feed(mcp_client *c, const char *data, size_t n)
                 _cleanup_free_ char *sz = size_text(c->framer.max);
                 fault(c, MCP_FAULT_OVERSIZE, "sent a message over %s", sz);
         }
-        (void)leave(c);
+        (void)mcpc_leave(c);
 }
 
 uint64_t mcp_client_request(mcp_client *c, const char *method, cJSON *params, uint64_t timeout_ms,
                             mcp_progress_cb progress, mcp_response_cb cb, void *ud)
 {
         if (!c)
-                return start(NULL, pending_new(timeout_ms, progress, cb, ud), method, params);
-        enter(c);
-        uint64_t h = start(c, pending_new(timeout_ms, progress, cb, ud), method, params);
-        (void)leave(c);
+                return mcpc_start(NULL, mcpc_pending_new(timeout_ms, progress, cb, ud), method, params);
+        mcpc_enter(c);
+        uint64_t h = mcpc_start(c, mcpc_pending_new(timeout_ms, progress, cb, ud), method, params);
+        (void)mcpc_leave(c);
         return h;
 }
 
@@ -604,7 +549,7 @@ void mcp_client_cancel(mcp_client *c, uint64_t handle, const char *reason)
         pending *p = find_pending(c, handle);
         if (!p)
                 return;
-        enter(c);
+        mcpc_enter(c);
         unlink_pending(c, p);
         if (p->cancellable)
                 send_cancelled(c, p->id, reason);
@@ -612,7 +557,7 @@ void mcp_client_cancel(mcp_client *c, uint64_t handle, const char *reason)
                 complete_error(c, p, CORRAL_RPC_CANCELLED, "request cancelled: %s", reason);
         else
                 complete_error(c, p, CORRAL_RPC_CANCELLED, "request cancelled");
-        (void)leave(c);
+        (void)mcpc_leave(c);
 }
 
 int mcp_client_notify(mcp_client *c, const char *method, cJSON *params)
@@ -621,9 +566,9 @@ int mcp_client_notify(mcp_client *c, const char *method, cJSON *params)
                 cJSON_Delete(params);
                 return -EX_UNAVAILABLE;
         }
-        enter(c);
-        int r = send_msg(c, jsonrpc_notification(method, params));
-        (void)leave(c);
+        mcpc_enter(c);
+        int r = mcpc_send(c, jsonrpc_notification(method, params));
+        (void)mcpc_leave(c);
         return r < 0 ? -EX_UNAVAILABLE : 0;
 }
 
@@ -636,7 +581,7 @@ static void initialize_done(mcp_client *c, pending *p, const cJSON *result, cons
         const char *version = json_get_string(result, "protocolVersion");
         if (!version) {
                 _cleanup_json_ cJSON *e =
-                        error_object(CORRAL_RPC_FAULTY, "initialize result has no protocolVersion");
+                        mcpc_error_object(CORRAL_RPC_FAULTY, "initialize result has no protocolVersion");
                 p->cb(p->ud, NULL, e);
                 return;
         }
@@ -647,7 +592,7 @@ static void initialize_done(mcp_client *c, pending *p, const cJSON *result, cons
                         "%s, %s)",
                         v, mcp_protocol_versions[0], mcp_protocol_versions[1],
                         mcp_protocol_versions[2], mcp_protocol_versions[3]);
-                _cleanup_json_ cJSON *e = error_object(CORRAL_RPC_FAULTY, msg);
+                _cleanup_json_ cJSON *e = mcpc_error_object(CORRAL_RPC_FAULTY, msg);
                 p->cb(p->ud, NULL, e);
                 return;
         }
@@ -659,9 +604,12 @@ static void initialize_done(mcp_client *c, pending *p, const cJSON *result, cons
         const cJSON *info = json_get_object(result, "serverInfo");
         c->capabilities = caps ? json_dup(caps) : NULL;
         c->server_info = info ? json_dup(info) : NULL;
+        free(c->instructions);
+        const char *ins = json_get_string(result, "instructions");
+        c->instructions = ins ? xstrdup(ins) : NULL;
 
-        if (send_msg(c, jsonrpc_notification("notifications/initialized", NULL)) < 0) {
-                _cleanup_json_ cJSON *e = error_object(CORRAL_RPC_UNAVAILABLE,
+        if (mcpc_send(c, jsonrpc_notification("notifications/initialized", NULL)) < 0) {
+                _cleanup_json_ cJSON *e = mcpc_error_object(CORRAL_RPC_UNAVAILABLE,
                                                        "cannot send notifications/initialized: "
                                                        "transport closed");
                 p->cb(p->ud, NULL, e);
@@ -674,137 +622,27 @@ int mcp_client_initialize(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb
 {
         cJSON *params = cJSON_CreateObject();
         cJSON_AddStringToObject(params, "protocolVersion", MCP_PROTOCOL_LATEST);
-        cJSON *caps = cJSON_AddObjectToObject(params, "capabilities");
-        cJSON *roots = cJSON_AddObjectToObject(caps, "roots");
-        cJSON_AddBoolToObject(roots, "listChanged", false);
+        if (c && c->declared) {
+                cJSON_AddItemToObject(params, "capabilities", json_dup(c->declared));
+        } else {
+                cJSON *caps = cJSON_AddObjectToObject(params, "capabilities");
+                cJSON *roots = cJSON_AddObjectToObject(caps, "roots");
+                cJSON_AddBoolToObject(roots, "listChanged", false);
+        }
         cJSON *info = cJSON_AddObjectToObject(params, "clientInfo");
         cJSON_AddStringToObject(info, "name", "corral");
         cJSON_AddStringToObject(info, "version", CORRAL_VERSION);
 
-        pending *p = pending_new(timeout_ms, NULL, cb, ud);
+        pending *p = mcpc_pending_new(timeout_ms, NULL, cb, ud);
         p->cancellable = false;
         p->done = initialize_done;
         if (!c) {
-                (void)start(NULL, p, "initialize", params);
+                (void)mcpc_start(NULL, p, "initialize", params);
                 return -EX_UNAVAILABLE;
         }
-        enter(c);
-        uint64_t h = start(c, p, "initialize", params);
-        (void)leave(c);
-        return h ? 0 : -EX_UNAVAILABLE;
-}
-
-typedef struct list_state {
-        char *method;
-        char *key;
-        char *cursor; /* the cursor last sent, to catch a server that repeats it */
-        uint64_t timeout_ms;
-        cJSON *items;
-        unsigned pages;
-        mcp_response_cb cb;
-        void *ud;
-} list_state;
-
-static void list_state_free(list_state *ls)
-{
-        free(ls->method);
-        free(ls->key);
-        free(ls->cursor);
-        cJSON_Delete(ls->items);
-        free(ls);
-}
-
-static void list_fail(list_state *ls, const char *fmt, ...) _printf_(2, 3);
-static void list_fail(list_state *ls, const char *fmt, ...)
-{
-        _cleanup_free_ char *msg = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                abort();
-        va_end(ap);
-        _cleanup_json_ cJSON *e = error_object(CORRAL_RPC_FAULTY, msg);
-        ls->cb(ls->ud, NULL, e);
-        list_state_free(ls);
-}
-
-static void list_page_done(mcp_client *c, pending *p, const cJSON *result, const cJSON *error)
-{
-        list_state *ls = p->ctx;
-
-        if (error) {
-                ls->cb(ls->ud, NULL, error);
-                list_state_free(ls);
-                return;
-        }
-        const cJSON *page = json_get_array(result, ls->key);
-        if (!page) {
-                list_fail(ls, "%s: result has no '%s' array", ls->method, ls->key);
-                return;
-        }
-        if ((size_t)cJSON_GetArraySize(page) >
-            LIST_MAX_ITEMS - (size_t)cJSON_GetArraySize(ls->items)) {
-                list_fail(ls, "%s: server listed more than %d items", ls->method, LIST_MAX_ITEMS);
-                return;
-        }
-        const cJSON *item;
-        cJSON_ArrayForEach(item, page)
-        {
-                cJSON_AddItemToArray(ls->items, json_dup(item));
-        }
-        ls->pages++;
-
-        const char *next = json_get_string(result, "nextCursor");
-        if (!next || !*next) {
-                cJSON *r = cJSON_CreateObject();
-                cJSON_AddItemToObject(r, ls->key, ls->items);
-                ls->items = NULL;
-                ls->cb(ls->ud, r, NULL);
-                cJSON_Delete(r);
-                list_state_free(ls);
-                return;
-        }
-        if (ls->pages >= LIST_MAX_PAGES) {
-                list_fail(ls, "%s: server sent more than %d pages", ls->method, LIST_MAX_PAGES);
-                return;
-        }
-        if (ls->cursor && strcmp(ls->cursor, next) == 0) {
-                list_fail(ls, "%s: server repeated the same cursor", ls->method);
-                return;
-        }
-        free(ls->cursor);
-        ls->cursor = xstrdup(next);
-        cJSON *params = cJSON_CreateObject();
-        cJSON_AddStringToObject(params, "cursor", next);
-        pending *np = pending_new(ls->timeout_ms, NULL, NULL, NULL);
-        np->done = list_page_done;
-        np->ctx = ls;
-        /* On failure start() completes np at once, which frees ls. */
-        (void)start(c, np, ls->method, params);
-}
-
-int mcp_client_list_all(mcp_client *c, const char *method, const char *key, uint64_t timeout_ms,
-                        mcp_response_cb cb, void *ud)
-{
-        list_state *ls = xcalloc(1, sizeof(*ls));
-        ls->method = xstrdup(method);
-        ls->key = xstrdup(key);
-        ls->timeout_ms = timeout_ms;
-        ls->items = cJSON_CreateArray();
-        ls->cb = cb;
-        ls->ud = ud;
-
-        pending *p = pending_new(timeout_ms, NULL, NULL, NULL);
-        p->done = list_page_done;
-        p->ctx = ls;
-        if (!c) {
-                (void)start(NULL, p, method, NULL);
-                return -EX_UNAVAILABLE;
-        }
-        enter(c);
-        uint64_t h = start(c, p, method, NULL);
-        (void)leave(c);
+        mcpc_enter(c);
+        uint64_t h = mcpc_start(c, p, "initialize", params);
+        (void)mcpc_leave(c);
         return h ? 0 : -EX_UNAVAILABLE;
 }
 
@@ -816,6 +654,11 @@ const char *mcp_client_protocol_version(const mcp_client *c)
 const cJSON *mcp_client_server_capabilities(const mcp_client *c)
 {
         return c ? c->capabilities : NULL;
+}
+
+const char *mcp_client_server_instructions(const mcp_client *c)
+{
+        return c ? c->instructions : NULL;
 }
 
 const cJSON *mcp_client_server_info(const mcp_client *c)

@@ -126,6 +126,98 @@ static void test_server_requests(void **state)
         assert_int_equal(fx->nfaults, 0);
 }
 
+/* With a request handler: requests (not ping) go to the owner under handles,
+ * answers go back under the server's ids, the server's cancellation and the
+ * session's end are reported, and the declared capabilities are sent. */
+typedef struct seen_requests {
+        uint64_t handles[4];
+        char *methods[4];
+        size_t n;
+        uint64_t cancelled[4];
+        char *reasons[4];
+        size_t n_cancelled;
+} seen_requests;
+
+static void rq_request(void *ud, mcp_client *c, uint64_t handle, const char *method,
+                       const cJSON *params)
+{
+        seen_requests *sr = ud;
+        assert_true(sr->n < 4);
+        sr->handles[sr->n] = handle;
+        sr->methods[sr->n++] = xstrdup(method);
+}
+
+static void rq_cancelled(void *ud, mcp_client *c, uint64_t handle, const char *reason)
+{
+        seen_requests *sr = ud;
+        assert_true(sr->n_cancelled < 4);
+        sr->cancelled[sr->n_cancelled] = handle;
+        sr->reasons[sr->n_cancelled++] = xstrdup(reason ? reason : "");
+}
+
+static void test_server_requests_routed(void **state)
+{
+        fixture *fx = *state;
+        static const mcp_client_requests rq = {.on_request = rq_request,
+                                               .on_cancelled = rq_cancelled};
+        seen_requests sr = {0};
+        _cleanup_json_ cJSON *caps = cJSON_Parse("{\"sampling\":{},\"roots\":{\"listChanged\":true}}");
+        reply r = {.fx = fx};
+
+        mcp_client_set_requests(fx->c, &rq, &sr, caps);
+        assert_int_equal(mcp_client_initialize(fx->c, 0, on_reply, &r), 0);
+        const cJSON *init = find_sent(fx, "initialize", 0);
+        assert_non_null(init);
+        const cJSON *sent_caps = json_get_object(json_get_object(init, "params"), "capabilities");
+        assert_true(cJSON_Compare(sent_caps, caps, true));
+
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"r-1\",\"method\":\"roots/list\"}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"sampling/createMessage\","
+                 "\"params\":{\"messages\":[]}}");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"elicitation/create\"}");
+        /* ping is answered here, the others wait for the owner. */
+        assert_int_equal(sr.n, 3);
+        assert_string_equal(sr.methods[0], "roots/list");
+        assert_string_equal(sr.methods[1], "sampling/createMessage");
+        assert_int_equal(nsent(fx), 2); /* initialize, pong */
+
+        _cleanup_json_ cJSON *roots = cJSON_Parse("{\"roots\":[{\"uri\":\"file:///x\"}]}");
+        assert_int_equal(mcp_client_respond(fx->c, sr.handles[0], roots, NULL), 0);
+        const cJSON *m = sent(fx, 2);
+        assert_string_equal(json_get_string(m, "id"), "r-1");
+        assert_true(cJSON_Compare(json_get_object(m, "result"), roots, true));
+        /* Answered once only. */
+        assert_int_equal(mcp_client_respond(fx->c, sr.handles[0], roots, NULL), -1);
+
+        _cleanup_json_ cJSON *err = cJSON_Parse("{\"code\":-1,\"message\":\"User rejected\"}");
+        assert_int_equal(mcp_client_respond(fx->c, sr.handles[1], NULL, err), 0);
+        m = sent(fx, 3);
+        assert_int_equal(json_get_number(m, "id", 0), 7);
+        assert_int_equal(json_get_number(json_get_object(m, "error"), "code", 0), -1);
+
+        /* The server cancels 8: the owner hears of it and cannot answer it. */
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+                 "{\"requestId\":8,\"reason\":\"gave up\"}}");
+        assert_int_equal(sr.n_cancelled, 1);
+        assert_int_equal(sr.cancelled[0], sr.handles[2]);
+        assert_string_equal(sr.reasons[0], "gave up");
+        assert_int_equal(mcp_client_respond(fx->c, sr.handles[2], roots, NULL), -1);
+        assert_int_equal(nsent(fx), 4);
+
+        /* An open request is reported when the session ends. */
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"roots/list\"}");
+        assert_int_equal(sr.n, 4);
+        fx->c = mcp_client_free(fx->c);
+        assert_int_equal(sr.n_cancelled, 2);
+        assert_int_equal(sr.cancelled[1], sr.handles[3]);
+        assert_string_equal(sr.reasons[1], "session closed");
+        for (size_t i = 0; i < sr.n; i++)
+                free(sr.methods[i]);
+        for (size_t i = 0; i < sr.n_cancelled; i++)
+                free(sr.reasons[i]);
+}
+
 static void test_timeout(void **state)
 {
         fixture *fx = *state;
@@ -517,6 +609,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_split_reads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_requests, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_requests_routed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
