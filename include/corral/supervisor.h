@@ -95,6 +95,10 @@ const char *unit_state_name(unit_state s);
 const manifest *unit_manifest(const unit *u);
 /* The MCP session when READY, else NULL. */
 mcp_client *unit_client(unit *u);
+/* The unit's MCP session in any state, also while initializing (NULL when no
+ * process runs): the gateway hooks its server-to-client requests before
+ * initialize is sent. */
+mcp_client *unit_session(unit *u);
 /* Cached lists (arrays of MCP items, borrowed; NULL when not ready). */
 const cJSON *unit_tools(const unit *u);
 const cJSON *unit_prompts(const unit *u);

@@ -367,6 +367,11 @@ mcp_client *unit_client(unit *u)
         return u->state == UNIT_READY ? u->client : NULL;
 }
 
+mcp_client *unit_session(unit *u)
+{
+        return u->client;
+}
+
 static const cJSON *ready_list(const unit *u, unsigned i)
 {
         return u->state == UNIT_READY ? u->lists[i] : NULL;
