@@ -106,10 +106,15 @@ void gateway_session_reply_error(gateway_session *s, const cJSON *id, int code, 
         gw_reply_error(s, id, code, take_data, "%s", message ? message : "error");
 }
 
-/* Data marking "not found" for the CLI (exit 66, sysexits EX_NOINPUT). */
-cJSON *gw_data_not_found(void)
+/* Data marking "not found" for the CLI (exit 66, sysexits EX_NOINPUT): only
+ * on the control socket; MCP clients get no corral-internal fields. */
+cJSON *gw_data_not_found(const gateway_session *s)
 {
-        cJSON *d = cJSON_CreateObject();
+        cJSON *d;
+
+        if (!s->control)
+                return NULL;
+        d = cJSON_CreateObject();
         cJSON_AddNumberToObject(d, "exit", EX_NOINPUT);
         return d;
 }
@@ -298,7 +303,9 @@ gateway_session *gateway_session_free(gateway_session *s)
                 return NULL;
         while (s->calls)
                 gw_cancel_call(s->calls, "the client disconnected");
+        gw_upstream_session_gone(s);
         session_unlink(s);
+        cJSON_Delete(s->client_caps);
         cJSON_Delete(s->init_id);
         free(s->init_version);
         cJSON_Delete(s->backlog);
@@ -376,10 +383,14 @@ static void ev_unit_state(void *ud, unit *u, unit_state old_state, unit_state ne
         gateway *gw = ud;
 
         gw->owners_dirty = true;
+        if (new_state == UNIT_INITIALIZING)
+                gw_upstream_hook(gw, u);
         if (old_state == UNIT_READY || new_state == UNIT_READY)
                 schedule_changed(gw, ALL_LISTS);
-        if (new_state == UNIT_READY)
+        if (new_state == UNIT_READY) {
                 gw_send_level(gw, u);
+                gw_resubscribe(gw, u);
+        }
         if (gw_units_settled(gw))
                 gw_answer_pending_inits(gw);
 }
@@ -532,6 +543,12 @@ gateway *gateway_free(gateway *gw)
         uv_close((uv_handle_t *)gw->notify_timer, gw_handle_free_cb);
         uv_close((uv_handle_t *)gw->init_timer, gw_handle_free_cb);
         gw_owners_free(gw->owners);
+        while (gw->hints) {
+                gw_hint *h = gw->hints;
+                gw->hints = h->next;
+                free(h->server);
+                free(h);
+        }
         free(gw);
         return NULL;
 }

@@ -27,6 +27,8 @@
 #define GW_LOG_LEVELS 8                     /* debug … emergency */
 
 typedef struct gw_call gw_call;
+typedef struct gw_s2c gw_s2c;
+typedef struct gw_hint gw_hint;
 
 /* A transport adapter attached to a gateway: freed (closing its handles)
  * when the gateway is freed, before the sessions are detached. */
@@ -55,6 +57,8 @@ struct gateway {
                                    * loop turn) and replaying held messages */
         uv_timer_t *init_timer;   /* bounds deferred initialize answers */
         int upstream_level;       /* logging/setLevel sent to units; -1 none */
+        uint64_t call_seq;        /* orders forwarded calls (oldest first) */
+        gw_hint *hints;           /* server → the session that last talked to it */
 };
 
 struct gateway_session {
@@ -81,6 +85,10 @@ struct gateway_session {
         size_t n_calls;
         char **subs; /* resources/subscribe URIs */
         size_t n_subs;
+        cJSON *client_caps; /* initialize params.capabilities; NULL: none */
+        gw_s2c *s2c;        /* server requests sent to this client, awaiting its answer */
+        size_t n_s2c;
+        uint64_t next_s2c_id;
         /* Transport hook: called once after eof when nothing is in flight. */
         void (*on_drained)(gateway_session *s, void *ud);
         void *drained_ud;
@@ -96,7 +104,27 @@ struct gw_call {
         mcp_client *client;
         uint64_t handle;
         bool starting, completed;
+        uint64_t seq; /* gw->call_seq when forwarded */
         gw_call *prev, *next;
+};
+
+/* A request from a server routed to a client (upstream.c): the client sees
+ * id; the server's session knows it as handle. */
+struct gw_s2c {
+        gateway_session *s;
+        uint64_t id;
+        mcp_client *client; /* valid while the s2c lives: the session reports its end */
+        uint64_t handle;
+        char *server;
+        cJSON *related; /* the client's id of the call it belongs to; NULL none */
+        uv_timer_t *timer;
+        gw_s2c *prev, *next;
+};
+
+struct gw_hint {
+        char *server;
+        gateway_session *s;
+        gw_hint *next;
 };
 
 /* ---- core.c ---- */
@@ -108,8 +136,9 @@ void gw_send_raw(gateway_session *s, const cJSON *id, const char *member, const 
 void gw_reply_error(gateway_session *s, const cJSON *id, int code, cJSON *take_data,
                     const char *fmt, ...) _printf_(5, 6);
 void gw_reply_result(gateway_session *s, const cJSON *id, cJSON *take_result);
-/* Data marking "not found" for the CLI (exit 66, sysexits EX_NOINPUT). */
-cJSON *gw_data_not_found(void);
+/* Data marking "not found" for the CLI (exit 66, sysexits EX_NOINPUT) on
+ * the control socket; NULL on an MCP client's session. */
+cJSON *gw_data_not_found(const gateway_session *s);
 void gw_session_check_drained(gateway_session *s);
 void gw_schedule_work(gateway *gw);
 uv_timer_t *gw_timer_new(uv_loop_t *loop, void *data);
@@ -124,11 +153,36 @@ void gw_dispatch(gateway_session *s, const cJSON *msg);
 bool gw_session_sees(const gateway_session *s, const unit *u);
 void gw_cancel_call(gw_call *c, const char *reason);
 gw_owners *gw_owners_get(gateway *gw);
+/* Subscribes a unit that became ready again to what sessions still want. */
+void gw_resubscribe(gateway *gw, unit *u);
+
+/* ---- lifecycle.c ---- */
+
+void gw_handle_initialize(gateway_session *s, const cJSON *id, const cJSON *params);
+void gw_handle_set_level(gateway_session *s, const cJSON *id, const cJSON *params);
 bool gw_units_settled(gateway *gw);
 void gw_answer_pending_inits(gateway *gw);
 void gw_send_level(gateway *gw, unit *u);
 /* Index into the MCP logging levels (debug = 0 … emergency = 7), or -1. */
 int gw_level_index(const char *level);
+
+/* ---- upstream.c: requests from servers to clients ---- */
+
+/* Hooks a unit's fresh session (before its initialize) so the server's
+ * requests reach clients; declares sampling, elicitation and roots. */
+void gw_upstream_hook(gateway *gw, unit *u);
+/* A client's answer to a routed request; false when id is not one of ours. */
+bool gw_upstream_response(gateway_session *s, const cJSON *msg);
+/* s talked to server: it is where that server's unrelated requests go. */
+void gw_upstream_touch(gateway *gw, const char *server, gateway_session *s);
+/* notifications/initialized or notifications/roots/list_changed from s:
+ * tells the servers s sees that the roots may have changed. */
+void gw_upstream_roots_changed(gateway_session *s);
+/* The client cancelled call (or left): the server's requests that belong to
+ * it are cancelled towards the client and failed towards the server. */
+void gw_upstream_call_cancelled(gateway_session *s, const gw_call *call, const char *reason);
+/* The session is going away: its open routed requests are failed upstream. */
+void gw_upstream_session_gone(gateway_session *s);
 
 /* ---- stream.c: helpers for byte-stream adapters (unix, stdio) ---- */
 

@@ -14,9 +14,6 @@
 #include "corral/strbuf.h"
 #include "gateway/internal.h"
 
-static const char *const log_levels[GW_LOG_LEVELS] = {"debug", "info",     "notice", "warning",
-                                                      "error", "critical", "alert",  "emergency"};
-
 /* ---- forwarding ---- */
 
 static void call_free(gw_call *c)
@@ -181,6 +178,8 @@ static void forward_as(gateway_session *s, const cJSON *id, const char *server,
                 c->alias = alias;
                 c->alias_of = xstrdup(alias_of);
         }
+        c->seq = ++s->gw->call_seq;
+        gw_upstream_touch(s->gw, server, s);
         c->next = s->calls;
         if (s->calls)
                 s->calls->prev = c;
@@ -210,6 +209,8 @@ void gw_cancel_call(gw_call *c, const char *reason)
 {
         /* Detach first: per MCP cancellation the client gets no answer for a
          * request it cancelled, and a departed client none at all. */
+        if (c->s)
+                gw_upstream_call_cancelled(c->s, c, reason);
         call_detach(c);
         if (c->handle)
                 mcp_client_cancel(c->client, c->handle, reason);
@@ -324,126 +325,6 @@ static bool list_has(const cJSON *list, const char *name)
 
 /* ---- method handlers ---- */
 
-bool gw_units_settled(gateway *gw)
-{
-        unit *const *units;
-        size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0;
-
-        /* Only a first start counts: a unit that keeps crashing in its
-         * handshake must not hold up every client that connects. */
-        for (size_t i = 0; i < n; i++) {
-                unit_state st = unit_get_state(units[i]);
-                if ((st == UNIT_STARTING || st == UNIT_INITIALIZING) &&
-                    unit_restarts(units[i]) == 0)
-                        return false;
-        }
-        return true;
-}
-
-/* A single-server session presents that server: its capabilities (less
- * what corral does not forward) and serverInfo. */
-static cJSON *scoped_initialize_result(gateway_session *s, const char *version)
-{
-        unit *u = s->gw && s->gw->sv ? supervisor_find(s->gw->sv, s->scope) : NULL;
-        mcp_client *c = u && unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
-        const cJSON *caps = c ? mcp_client_server_capabilities(c) : NULL;
-        const cJSON *info = c ? mcp_client_server_info(c) : NULL;
-        cJSON *r = cJSON_CreateObject(), *rc;
-
-        cJSON_AddStringToObject(r, "protocolVersion", version);
-        rc = cJSON_IsObject(caps) ? json_dup(caps) : cJSON_CreateObject();
-        /* Server-to-client requests are not forwarded yet. */
-        cJSON_DeleteItemFromObjectCaseSensitive(rc, "experimental");
-        cJSON_AddItemToObject(r, "capabilities", rc);
-        if (cJSON_IsObject(info)) {
-                cJSON_AddItemToObject(r, "serverInfo", json_dup(info));
-        } else {
-                cJSON *i = cJSON_AddObjectToObject(r, "serverInfo");
-                cJSON_AddStringToObject(i, "name", s->scope);
-                cJSON_AddStringToObject(i, "version", CORRAL_VERSION);
-        }
-        return r;
-}
-
-static cJSON *initialize_result(const char *version)
-{
-        cJSON *r = cJSON_CreateObject();
-        cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
-        cJSON *info;
-
-        cJSON_AddStringToObject(r, "protocolVersion", version);
-        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
-        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "prompts"), "listChanged", true);
-        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "resources"), "listChanged", true);
-        cJSON_AddObjectToObject(caps, "completions");
-        cJSON_AddObjectToObject(caps, "logging");
-        info = cJSON_AddObjectToObject(r, "serverInfo");
-        cJSON_AddStringToObject(info, "name", "corral");
-        cJSON_AddStringToObject(info, "version", CORRAL_VERSION);
-        cJSON_AddStringToObject(r, "instructions",
-                                "corral aggregates several MCP servers: tools and prompts are "
-                                "named SERVER__NAME; resources keep their URIs.");
-        return r;
-}
-
-static void answer_initialize(gateway_session *s)
-{
-        gw_reply_result(s, s->init_id,
-                        s->scope ? scoped_initialize_result(s, s->init_version)
-                                 : initialize_result(s->init_version));
-        s->initialized = true;
-        s->init_pending = false;
-        s->init_id = (cJSON_Delete(s->init_id), NULL);
-        s->init_version = (free(s->init_version), NULL);
-        /* Not replayed here: this may run inside a supervisor callback. */
-        if (s->backlog && s->gw)
-                gw_schedule_work(s->gw);
-        gw_session_check_drained(s);
-}
-
-void gw_answer_pending_inits(gateway *gw)
-{
-        for (gateway_session *s = gw->sessions; s; s = s->next)
-                if (s->init_pending)
-                        answer_initialize(s);
-        uv_timer_stop(gw->init_timer);
-}
-
-static void on_init_timer(uv_timer_t *t)
-{
-        gateway *gw = t->data;
-        log_info("gateway: answering initialize while some servers are still starting");
-        gw_answer_pending_inits(gw);
-}
-
-static void handle_initialize(gateway_session *s, const cJSON *id, const cJSON *params)
-{
-        const char *asked = json_get_string(params, "protocolVersion");
-        gateway *gw = s->gw;
-
-        if (s->initialized || s->init_pending) {
-                gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
-                               "invalid request: the session is already initialized");
-                return;
-        }
-        /* MCP basic/lifecycle §version negotiation: echo a version we speak,
-         * else offer our latest and let the client decide. */
-        s->init_version =
-                xstrdup(asked && mcp_protocol_supported(asked) ? asked : MCP_PROTOCOL_LATEST);
-        s->init_id = json_dup(id);
-        s->init_pending = true;
-        /* A client connecting right after start-up would see an empty tool
-         * list; wait a little for first starts to settle instead.  The grace
-         * is anchored at the gateway's start, so a server that hangs in its
-         * handshake delays clients once, not every time. */
-        uint64_t now = uv_now(gw->loop);
-        if (now < gw->init_deadline && !gw_units_settled(gw)) {
-                if (!uv_is_active((uv_handle_t *)gw->init_timer))
-                        uv_timer_start(gw->init_timer, on_init_timer, gw->init_deadline - now, 0);
-                return;
-        }
-        answer_initialize(s);
-}
 
 /* items without the tools s may not reach (a copy), or NULL when all are. */
 static cJSON *filter_tools(const gateway_session *s, const unit *u, const cJSON *items)
@@ -527,8 +408,14 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                                "invalid params: missing %s name", what);
                 return;
         }
+        if (tool && cJSON_HasObjectItem(params, "arguments") &&
+            !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(params, "arguments"))) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                               "invalid params: arguments must be an object");
+                return;
+        }
         if (!s->scope && !gateway_split(name, NULL, NULL)) {
-                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(s),
                                "unknown %s '%s': names are SERVER__NAME", what, name);
                 return;
         }
@@ -536,7 +423,7 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
          * that does not exist, so names cannot be probed. */
         u = route_name(s, name, &server, &local);
         if (!u) {
-                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(s),
                                "unknown %s '%s': no server '%s'", what, name, server);
                 return;
         }
@@ -554,7 +441,7 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                 }
         } else if (!s->scope && unit_get_state(u) == UNIT_READY &&
                    (!list_has(list, local) || hidden)) {
-                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(s),
                                "unknown %s '%s': server '%s' has no %s '%s'", what, name, server,
                                what, local);
                 return;
@@ -646,6 +533,43 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
         forward(s, id, owner, client, method, json_dup(params));
 }
 
+static void ignore_answer(void *ud, const cJSON *result, const cJSON *error)
+{
+        if (error)
+                log_debug("gateway: resources/subscribe again: %s",
+                          json_get_string(error, "message"));
+}
+
+/* A unit that restarted has forgotten its subscriptions: every URI a session
+ * still wants from it is subscribed again, once. */
+void gw_resubscribe(gateway *gw, unit *u)
+{
+        mcp_client *c = unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
+        const cJSON *caps = json_get_object(mcp_client_server_capabilities(c), "resources");
+        gw_owners *own;
+        _cleanup_json_ cJSON *done = NULL;
+
+        if (!c || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "subscribe")))
+                return;
+        own = gw_owners_get(gw);
+        done = cJSON_CreateObject();
+        for (gateway_session *s = gw->sessions; s; s = s->next)
+                for (size_t i = 0; i < s->n_subs; i++) {
+                        const char *uri = s->subs[i];
+                        const char *owner = s->scope ? s->scope : gw_owners_lookup(own, uri);
+                        cJSON *p;
+
+                        if (!owner || strcmp(owner, unit_name(u)) != 0 ||
+                            cJSON_HasObjectItem(done, uri))
+                                continue;
+                        cJSON_AddTrueToObject(done, uri);
+                        p = cJSON_CreateObject();
+                        cJSON_AddStringToObject(p, "uri", uri);
+                        (void)mcp_client_request(c, "resources/subscribe", p, gw->timeout_ms, NULL,
+                                                 ignore_answer, NULL);
+                }
+}
+
 static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *params)
 {
         gateway *gw = s->gw;
@@ -681,7 +605,7 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
                 return;
         }
         if (!u) {
-                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(),
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(s),
                                "invalid params: no server for this %s reference",
                                strcmp(type, "ref/prompt") == 0 ? "prompt" : "resource");
                 return;
@@ -707,62 +631,6 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
         forward(s, id, server, client, "completion/complete", fwd);
 }
 
-int gw_level_index(const char *level)
-{
-        for (size_t i = 0; level && i < ARRAY_SIZE(log_levels); i++)
-                if (strcmp(level, log_levels[i]) == 0)
-                        return (int)i;
-        return -1;
-}
-
-static void ignore_response(void *ud, const cJSON *result, const cJSON *error)
-{
-        if (error)
-                log_debug("gateway: logging/setLevel: %s", json_get_string(error, "message"));
-}
-
-void gw_send_level(gateway *gw, unit *u)
-{
-        mcp_client *c = unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
-        cJSON *p;
-
-        if (!c || gw->upstream_level < 0 ||
-            !cJSON_GetObjectItemCaseSensitive(mcp_client_server_capabilities(c), "logging"))
-                return;
-        p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "level", log_levels[gw->upstream_level]);
-        (void)mcp_client_request(c, "logging/setLevel", p, gw->timeout_ms, NULL, ignore_response,
-                                 NULL);
-}
-
-static void handle_set_level(gateway_session *s, const cJSON *id, const cJSON *params)
-{
-        gateway *gw = s->gw;
-        int level = gw_level_index(json_get_string(params, "level"));
-        int lowest = -1;
-
-        if (level < 0) {
-                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
-                               "invalid params: level must be one of debug, info, notice, warning, "
-                               "error, critical, alert, emergency");
-                return;
-        }
-        s->log_level = level;
-        /* Units have one level for every session: ask for the most verbose
-         * one any session wants and filter per session on the way out. */
-        for (gateway_session *o = gw->sessions; o; o = o->next)
-                if (o->log_level >= 0 && (lowest < 0 || o->log_level < lowest))
-                        lowest = o->log_level;
-        if (lowest != gw->upstream_level) {
-                unit *const *units;
-                size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0;
-
-                gw->upstream_level = lowest;
-                for (size_t i = 0; i < n; i++)
-                        gw_send_level(gw, units[i]);
-        }
-        gw_reply_result(s, id, cJSON_CreateObject());
-}
 
 static void handle_request(gateway_session *s, const cJSON *id, const char *method,
                            const cJSON *params)
@@ -777,7 +645,7 @@ static void handle_request(gateway_session *s, const cJSON *id, const char *meth
                 return;
         }
         if (strcmp(method, "initialize") == 0) {
-                handle_initialize(s, id, params);
+                gw_handle_initialize(s, id, params);
                 return;
         }
         if (!s->control && !s->initialized) {
@@ -804,7 +672,7 @@ static void handle_request(gateway_session *s, const cJSON *id, const char *meth
         else if (strcmp(method, "completion/complete") == 0)
                 handle_complete(s, id, params);
         else if (strcmp(method, "logging/setLevel") == 0)
-                handle_set_level(s, id, params);
+                gw_handle_set_level(s, id, params);
         else if (!(s->ops->extra_method && s->ops->extra_method(s->ud, s, id, method, params)))
                 gw_reply_error(s, id, JSONRPC_METHOD_NOT_FOUND, NULL, "method not found: '%s'",
                                method);
@@ -822,8 +690,13 @@ static void handle_notification(gateway_session *s, const char *method, const cJ
                                 break;
                         }
                 gw_session_check_drained(s);
+        } else if (strcmp(method, "notifications/roots/list_changed") == 0 ||
+                   strcmp(method, "notifications/initialized") == 0) {
+                /* A client with roots that arrives counts as a change too:
+                 * servers then ask it (upstream.c, rule 2). */
+                gw_upstream_roots_changed(s);
         }
-        /* notifications/initialized, roots/list_changed, progress: nothing to do. */
+        /* progress and the rest: nothing to do. */
 }
 
 void gw_dispatch(gateway_session *s, const cJSON *msg)
@@ -840,7 +713,8 @@ void gw_dispatch(gateway_session *s, const cJSON *msg)
                                     json_get_object(msg, "params"));
                 break;
         case JSONRPC_RESPONSE:
-                /* The gateway sends clients no requests; stray answers are dropped. */
+                /* Answers to servers' requests (upstream.c); strays are dropped. */
+                (void)gw_upstream_response(s, msg);
                 break;
         case JSONRPC_INVALID:
                 if (!jsonrpc_id_valid(id))

@@ -1,0 +1,369 @@
+/* Requests from servers to clients through the gateway (MCP 2025-11-25
+ * client/{sampling,elicitation,roots}, basic/utilities/cancellation).
+ *
+ * Every unit's session declares the full client feature set upstream:
+ * sampling, elicitation (form and url) and roots with listChanged.  A server
+ * request is routed to one client session:
+ *   1. the session with a call to that server in flight — the oldest such
+ *      call that has no routed request open yet, else the oldest call (so
+ *      two clients calling the same tool at once each get their own request);
+ *   2. else the session that last sent that server a request or a roots
+ *      change (a server asking for roots after notifications/roots/
+ *      list_changed asks the client that changed them);
+ *   3. else nobody: the server gets -32601 at once, never a hang.
+ * A session whose client did not declare the capability answers -32601 too
+ * (the 2025 revisions' "not supported").  The request goes to the client
+ * with a fresh numeric id, tied (for Streamable HTTP) to the stream of the
+ * related call; the client's answer goes back under the server's id.  The
+ * gateway's request timeout applies: on expiry the client gets
+ * notifications/cancelled and the server an error.  A server's
+ * notifications/cancelled is passed to the client; a client that goes away
+ * fails its open requests upstream. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corral/jsonutil.h"
+#include "corral/log.h"
+#include "corral/macro.h"
+#include "gateway/internal.h"
+
+/* ---- routing hints ---- */
+
+void gw_upstream_touch(gateway *gw, const char *server, gateway_session *s)
+{
+        gw_hint *h;
+
+        for (h = gw->hints; h; h = h->next)
+                if (strcmp(h->server, server) == 0) {
+                        h->s = s;
+                        return;
+                }
+        h = xcalloc(1, sizeof(*h));
+        h->server = xstrdup(server);
+        h->s = s;
+        h->next = gw->hints;
+        gw->hints = h;
+}
+
+static gateway_session *hinted(gateway *gw, const char *server)
+{
+        for (gw_hint *h = gw->hints; h; h = h->next)
+                if (strcmp(h->server, server) == 0)
+                        return h->s;
+        return NULL;
+}
+
+static void hints_forget(gateway *gw, gateway_session *s)
+{
+        for (gw_hint **hp = &gw->hints; *hp;) {
+                gw_hint *h = *hp;
+                if (h->s == s) {
+                        *hp = h->next;
+                        free(h->server);
+                        free(h);
+                } else {
+                        hp = &h->next;
+                }
+        }
+}
+
+/* ---- routed requests ---- */
+
+static void s2c_timer_closed(uv_handle_t *h)
+{
+        free(h);
+}
+
+static void s2c_free(gw_s2c *r)
+{
+        gateway_session *s = r->s;
+
+        if (s) {
+                if (r->prev)
+                        r->prev->next = r->next;
+                else
+                        s->s2c = r->next;
+                if (r->next)
+                        r->next->prev = r->prev;
+                s->n_s2c--;
+        }
+        if (r->timer) {
+                uv_timer_stop(r->timer);
+                uv_close((uv_handle_t *)r->timer, s2c_timer_closed);
+        }
+        free(r->server);
+        cJSON_Delete(r->related);
+        free(r);
+        if (s)
+                gw_session_check_drained(s);
+}
+
+static void respond_error(mcp_client *c, uint64_t handle, int code, const char *fmt, ...)
+        _printf_(4, 5);
+static void respond_error(mcp_client *c, uint64_t handle, int code, const char *fmt, ...)
+{
+        char msg[512];
+        va_list ap;
+        _cleanup_json_ cJSON *e = cJSON_CreateObject();
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        cJSON_AddNumberToObject(e, "code", code);
+        cJSON_AddStringToObject(e, "message", msg);
+        (void)mcp_client_respond(c, handle, NULL, e);
+}
+
+static void notify_cancelled(gw_s2c *r, const char *reason)
+{
+        cJSON *p = cJSON_CreateObject();
+        _cleanup_json_ cJSON *n = NULL;
+
+        cJSON_AddNumberToObject(p, "requestId", (double)r->id);
+        if (reason)
+                cJSON_AddStringToObject(p, "reason", reason);
+        n = jsonrpc_notification("notifications/cancelled", p);
+        gw_send_msg(r->s, n, r->related, false);
+}
+
+static void on_s2c_timeout(uv_timer_t *t)
+{
+        gw_s2c *r = t->data;
+        gateway *gw = r->s ? r->s->gw : NULL;
+        uint64_t ms = gw ? gw->timeout_ms : 0;
+
+        log_info("gateway: %s: the client did not answer a request within %llu ms", r->server,
+                 (unsigned long long)ms);
+        notify_cancelled(r, "timeout");
+        respond_error(r->client, r->handle, CORRAL_RPC_TIMEOUT,
+                      "the client did not answer within %llu ms", (unsigned long long)ms);
+        s2c_free(r);
+}
+
+static gw_s2c *find_by_handle(gateway *gw, const mcp_client *c, uint64_t handle)
+{
+        for (gateway_session *s = gw->sessions; s; s = s->next)
+                for (gw_s2c *r = s->s2c; r; r = r->next)
+                        if (r->client == c && r->handle == handle)
+                                return r;
+        return NULL;
+}
+
+static unit *unit_of(gateway *gw, const mcp_client *c)
+{
+        unit *const *units;
+        size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (unit_session(units[i]) == c)
+                        return units[i];
+        return NULL;
+}
+
+static size_t open_for(const gateway_session *s, const cJSON *call_id)
+{
+        size_t n = 0;
+
+        for (const gw_s2c *r = s->s2c; r; r = r->next)
+                n += r->related && jsonrpc_id_equal(r->related, call_id);
+        return n;
+}
+
+/* Rule 1: the oldest call to c with nothing routed yet, else the oldest. */
+static gw_call *related_call(gateway *gw, const mcp_client *c)
+{
+        gw_call *free_one = NULL, *any = NULL;
+
+        for (gateway_session *s = gw->sessions; s; s = s->next)
+                for (gw_call *k = s->calls; k; k = k->next) {
+                        if (k->client != c || k->completed || !k->s)
+                                continue;
+                        if (!any || k->seq < any->seq)
+                                any = k;
+                        if (open_for(s, k->id) == 0 && (!free_one || k->seq < free_one->seq))
+                                free_one = k;
+                }
+        return free_one ? free_one : any;
+}
+
+/* Whether the client declared what method needs; *what names it. */
+static bool client_supports(const gateway_session *s, const char *method, const cJSON *params,
+                            const char **what)
+{
+        const cJSON *caps = s->client_caps;
+
+        if (strcmp(method, "sampling/createMessage") == 0) {
+                *what = "sampling";
+                return cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "sampling"));
+        }
+        if (strcmp(method, "roots/list") == 0) {
+                *what = "roots";
+                return cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "roots"));
+        }
+        if (strcmp(method, "elicitation/create") == 0) {
+                const cJSON *e = cJSON_GetObjectItemCaseSensitive(caps, "elicitation");
+                const char *mode = json_get_string(params, "mode");
+
+                *what = "elicitation";
+                if (!cJSON_IsObject(e))
+                        return false;
+                if (mode && strcmp(mode, "url") == 0) {
+                        *what = "elicitation in url mode";
+                        return cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "url"));
+                }
+                /* {} means form mode (client/elicitation §capabilities). */
+                return !e->child || cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "form"));
+        }
+        *what = method;
+        return false;
+}
+
+static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const char *method,
+                              const cJSON *params)
+{
+        gateway *gw = ud;
+        unit *u = unit_of(gw, c);
+        const char *server = u ? unit_name(u) : "?";
+        gw_call *call = related_call(gw, c);
+        gateway_session *s = call ? call->s : hinted(gw, server);
+        const char *what;
+        gw_s2c *r;
+        cJSON *p;
+        _cleanup_json_ cJSON *msg = NULL, *id = NULL;
+
+        if (s && (s->drained || (u && !gw_session_sees(s, u))))
+                s = NULL;
+        log_debug("gateway: %s: %s routed to %s (call %llu)", server, method,
+                  s ? (call ? "the caller" : "the last client") : "nobody",
+                  call ? (unsigned long long)call->seq : 0ull);
+        if (!s) {
+                respond_error(c, handle, JSONRPC_METHOD_NOT_FOUND,
+                              "%s: no client is connected to answer it", method);
+                return;
+        }
+        if (!client_supports(s, method, params, &what)) {
+                respond_error(c, handle, JSONRPC_METHOD_NOT_FOUND,
+                              "%s: the client does not support %s", method, what);
+                return;
+        }
+        if (s->n_s2c >= GW_MAX_INFLIGHT) {
+                respond_error(c, handle, JSONRPC_INTERNAL_ERROR,
+                              "%s: too many requests open to this client", method);
+                return;
+        }
+        r = xcalloc(1, sizeof(*r));
+        r->s = s;
+        r->id = ++s->next_s2c_id;
+        r->client = c;
+        r->handle = handle;
+        r->server = xstrdup(server);
+        r->related = call ? json_dup(call->id) : NULL;
+        r->timer = gw_timer_new(gw->loop, r);
+        r->next = s->s2c;
+        if (s->s2c)
+                s->s2c->prev = r;
+        s->s2c = r;
+        s->n_s2c++;
+        uv_timer_start(r->timer, on_s2c_timeout, gw->timeout_ms, 0);
+
+        id = cJSON_CreateNumber((double)r->id);
+        p = cJSON_IsObject(params) ? json_dup(params) : NULL;
+        msg = jsonrpc_request(id, method, p);
+        gw_send_msg(s, msg, r->related, false);
+}
+
+static void on_server_cancelled(void *ud, mcp_client *c, uint64_t handle, const char *reason)
+{
+        gateway *gw = ud;
+        gw_s2c *r = find_by_handle(gw, c, handle);
+
+        if (!r)
+                return;
+        notify_cancelled(r, reason ? reason : "cancelled by the server");
+        s2c_free(r);
+}
+
+static const mcp_client_requests requests = {
+        .on_request = on_server_request,
+        .on_cancelled = on_server_cancelled,
+};
+
+void gw_upstream_hook(gateway *gw, unit *u)
+{
+        mcp_client *c = unit_session(u);
+        _cleanup_json_ cJSON *caps = cJSON_CreateObject();
+        cJSON *e;
+
+        if (!c)
+                return;
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "roots"), "listChanged", true);
+        cJSON_AddObjectToObject(caps, "sampling");
+        e = cJSON_AddObjectToObject(caps, "elicitation");
+        cJSON_AddObjectToObject(e, "form");
+        cJSON_AddObjectToObject(e, "url");
+        mcp_client_set_requests(c, &requests, gw, caps);
+}
+
+bool gw_upstream_response(gateway_session *s, const cJSON *msg)
+{
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+        const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
+        const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+
+        for (gw_s2c *r = s->s2c; r; r = r->next) {
+                _cleanup_json_ cJSON *mine = cJSON_CreateNumber((double)r->id);
+
+                if (!jsonrpc_id_equal(mine, id))
+                        continue;
+                (void)mcp_client_respond(r->client, r->handle, result, result ? NULL : error);
+                s2c_free(r);
+                return true;
+        }
+        return false;
+}
+
+void gw_upstream_roots_changed(gateway_session *s)
+{
+        gateway *gw = s->gw;
+        unit *const *units;
+        size_t n = gw && gw->sv ? supervisor_units(gw->sv, &units) : 0;
+
+        if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(s->client_caps, "roots")))
+                return;
+        for (size_t i = 0; i < n; i++) {
+                mcp_client *c = unit_get_state(units[i]) == UNIT_READY ? unit_client(units[i])
+                                                                       : NULL;
+                if (!c || !gw_session_sees(s, units[i]))
+                        continue;
+                gw_upstream_touch(gw, unit_name(units[i]), s);
+                (void)mcp_client_notify(c, "notifications/roots/list_changed", NULL);
+        }
+}
+
+void gw_upstream_call_cancelled(gateway_session *s, const gw_call *call, const char *reason)
+{
+        for (gw_s2c *r = s->s2c, *next; r; r = next) {
+                next = r->next;
+                if (r->client != call->client || !r->related ||
+                    !jsonrpc_id_equal(r->related, call->id))
+                        continue;
+                notify_cancelled(r, reason);
+                respond_error(r->client, r->handle, CORRAL_RPC_CANCELLED,
+                              "request cancelled: the client cancelled the call it belongs to");
+                s2c_free(r);
+        }
+}
+
+void gw_upstream_session_gone(gateway_session *s)
+{
+        while (s->s2c) {
+                gw_s2c *r = s->s2c;
+                respond_error(r->client, r->handle, CORRAL_RPC_UNAVAILABLE,
+                              "the client disconnected");
+                s2c_free(r);
+        }
+        if (s->gw)
+                hints_forget(s->gw, s);
+}

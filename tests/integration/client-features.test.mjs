@@ -1,0 +1,318 @@
+// Server-to-client requests and passed-on capabilities through the gateway
+// (issue 11): the official TypeScript SDK client (@modelcontextprotocol/sdk,
+// fetched by scripts/fetch-fixtures) with sampling, elicitation and roots
+// handlers, against the real server-everything run by the daemon, through
+// `corral serve --stdio`, the gateway unix socket and Streamable HTTP — side by
+// side with the same client on server-everything alone.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  CORRAL, FIXTURES, cleanupRoot, corralEnv, installFixture, newRoot, socketPath, startDaemon,
+  waitReady, withTimeout,
+} from './lib.mjs';
+
+const SDK = path.join(FIXTURES, 'sdk/node_modules/@modelcontextprotocol/sdk/dist/esm');
+const sdk = async (p) => import(pathToFileURL(path.join(SDK, p)).href);
+const EVERYTHING = path.join(FIXTURES,
+  'everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const ROOT_URI = 'file:///srv/corral-test-root';
+const CONDITIONAL = ['trigger-sampling-request', 'trigger-elicitation-request', 'get-roots-list'];
+
+/* The SDK's newline-delimited JSON over a unix socket (the SDK ships stdio
+ * and HTTP transports; this is its stdio framing on a socket). */
+class SocketTransport {
+  constructor(file) { this.file = file; }
+
+  async start() {
+    const { ReadBuffer, serializeMessage } = await sdk('shared/stdio.js');
+    this.serialize = serializeMessage;
+    this.buf = new ReadBuffer();
+    this.sock = net.connect(this.file);
+    await new Promise((resolve, reject) => {
+      this.sock.once('connect', resolve);
+      this.sock.once('error', reject);
+    });
+    this.sock.on('data', (d) => {
+      this.buf.append(d);
+      for (let m; (m = this.buf.readMessage());) this.onmessage?.(m);
+    });
+    this.sock.on('close', () => this.onclose?.());
+    this.sock.on('error', (e) => this.onerror?.(e));
+  }
+
+  async send(msg) { this.sock.write(this.serialize(msg)); }
+
+  async close() { this.sock.end(); }
+}
+
+/* A client with every client feature; what the handlers saw is in c.seen. */
+async function featureClient(transport, { caps, strict = false } = {}) {
+  const { Client } = await sdk('client/index.js');
+  const types = await sdk('types.js');
+  const capabilities = caps ?? {
+    sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true },
+  };
+  const c = new Client({ name: 'corral-features-test', version: '1.0.0' },
+    { capabilities, enforceStrictCapabilities: strict });
+  c.seen = { sampling: [], elicitation: [], roots: 0 };
+  if (capabilities.sampling) {
+    c.setRequestHandler(types.CreateMessageRequestSchema, async (req) => {
+      c.seen.sampling.push(req.params);
+      if (c.samplingDelay) await new Promise((r) => setTimeout(r, c.samplingDelay));
+      return {
+        role: 'assistant', model: 'corral-test-model',
+        content: { type: 'text', text: `sampled by ${c.tag ?? 'client'}` },
+      };
+    });
+  }
+  if (capabilities.elicitation) {
+    c.setRequestHandler(types.ElicitRequestSchema, async (req) => {
+      c.seen.elicitation.push(req.params);
+      return { action: 'accept', content: { name: 'Corral Tester', check: true } };
+    });
+  }
+  if (capabilities.roots) {
+    c.setRequestHandler(types.ListRootsRequestSchema, async () => {
+      c.seen.roots++;
+      return { roots: [{ uri: ROOT_URI, name: 'test root' }] };
+    });
+  }
+  await withTimeout(c.connect(transport), 30000, 'SDK connect');
+  return c;
+}
+
+const text = (res) => (res.content ?? []).filter((x) => x.type === 'text').map((x) => x.text).join('\n');
+
+async function transportFor(kind, root, base) {
+  if (kind === 'stdio') {
+    const { StdioClientTransport } = await sdk('client/stdio.js');
+    return new StdioClientTransport({
+      command: CORRAL, args: ['--root', root, 'serve', '--stdio'], env: corralEnv(), stderr: 'pipe',
+    });
+  }
+  if (kind === 'socket') return new SocketTransport(socketPath(root));
+  if (kind === 'http') {
+    const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+    return new StreamableHTTPClientTransport(new URL(`${base}/mcp`));
+  }
+  if (kind === 'http-scoped') {
+    const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+    return new StreamableHTTPClientTransport(new URL(`${base}/servers/everything/mcp`));
+  }
+  const { StdioClientTransport } = await sdk('client/stdio.js');
+  return new StdioClientTransport({ command: process.execPath, args: [EVERYTHING, 'stdio'],
+    stderr: 'pipe' });
+}
+
+describe('server-to-client requests through the gateway', { timeout: 600000 }, () => {
+  let root;
+  let daemon;
+  let base;
+  let direct;
+
+  before(async () => {
+    root = newRoot('features');
+    await installFixture(root, 'everything');
+    fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/corral.json'), JSON.stringify({ http: { level: 'trusted' } }));
+    daemon = await startDaemon(root, { args: ['--http', '127.0.0.1:0'],
+      env: { CORRAL_REQUEST_TIMEOUT_MS: '20000' } });
+    await waitReady(root, ['everything']);
+    const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
+    assert.ok(m, daemon.output());
+    base = `http://127.0.0.1:${m[1]}`;
+    direct = await featureClient(await transportFor('direct'));
+  });
+
+  after(async () => {
+    if (direct) await direct.close();
+    if (daemon) await daemon.kill();
+    cleanupRoot(root);
+  });
+
+  for (const kind of ['stdio', 'socket', 'http', 'http-scoped']) {
+    describe(`through ${kind}`, () => {
+      const scoped = kind === 'http-scoped';
+      const name = (t) => (scoped ? t : `everything__${t}`);
+      let c;
+
+      before(async () => { c = await featureClient(await transportFor(kind, root, base)); c.tag = kind; });
+      after(async () => { if (c) await c.close(); });
+
+      test('capabilities and instructions are passed on', async () => {
+        const caps = c.getServerCapabilities();
+        assert.equal(caps.resources?.subscribe, true, JSON.stringify(caps));
+        assert.equal(caps.tools?.listChanged, true);
+        const ins = c.getInstructions() ?? '';
+        const own = direct.getInstructions() ?? '';
+        assert.ok(own.length > 0, 'server-everything gives instructions');
+        assert.ok(ins.includes(own.slice(0, 60)), `instructions lack the server's: ${ins.slice(0, 200)}`);
+        if (!scoped) assert.match(ins, /## everything/);
+      });
+
+      test('the conditional tools appear as they do on the server alone', async () => {
+        const mine = (await c.listTools()).tools.map((t) => t.name);
+        const alone = (await direct.listTools()).tools.map((t) => t.name);
+        for (const t of CONDITIONAL) {
+          assert.ok(alone.includes(t), `${t} missing on the server alone`);
+          assert.ok(mine.includes(name(t)), `${name(t)} missing through ${kind}: ${mine}`);
+        }
+        const stripped = mine.map((n) => n.replace(/^everything__/, '')).sort();
+        assert.deepEqual(stripped, [...alone].sort());
+      });
+
+      test('sampling reaches this client and its answer the server', async () => {
+        const before0 = c.seen.sampling.length;
+        const res = await c.callTool({ name: name('trigger-sampling-request'),
+          arguments: { prompt: 'hello sampling', maxTokens: 7 } });
+        assert.notEqual(res.isError, true, text(res));
+        assert.equal(c.seen.sampling.length, before0 + 1);
+        const got = c.seen.sampling.at(-1);
+        assert.equal(got.maxTokens, 7);
+        assert.match(JSON.stringify(got.messages), /hello sampling/);
+        assert.match(text(res), new RegExp(`sampled by ${kind}`));
+        const alone = await direct.callTool({ name: 'trigger-sampling-request',
+          arguments: { prompt: 'hello sampling', maxTokens: 7 } });
+        assert.equal(text(res).replace(kind, 'client'), text(alone));
+      });
+
+      test('elicitation (form) reaches this client', async () => {
+        const n = c.seen.elicitation.length;
+        const res = await c.callTool({ name: name('trigger-elicitation-request'), arguments: {} });
+        assert.notEqual(res.isError, true, text(res));
+        assert.equal(c.seen.elicitation.length, n + 1);
+        assert.ok(c.seen.elicitation.at(-1).requestedSchema, 'a form schema was passed');
+        assert.match(text(res), /Corral Tester/);
+      });
+
+      test("roots/list is answered with this client's roots", async () => {
+        const res = await c.callTool({ name: name('get-roots-list'), arguments: {} });
+        assert.notEqual(res.isError, true, text(res));
+        assert.ok(c.seen.roots >= 1, 'the roots callback was called');
+        assert.match(text(res), new RegExp(ROOT_URI));
+      });
+
+      test('error shapes: unknown tool has no internal data, bad arguments are -32602', async () => {
+        const { McpError } = await sdk('types.js');
+        await assert.rejects(c.request({ method: 'tools/call',
+          params: { name: name('no-such-tool'), arguments: {} } },
+        (await sdk('types.js')).CallToolResultSchema), (e) => {
+          assert.ok(e instanceof McpError);
+          assert.equal(e.code, -32602);
+          assert.equal(e.data?.exit, undefined, JSON.stringify(e.data));
+          return true;
+        });
+        await assert.rejects(c.request({ method: 'tools/call',
+          params: { name: name('echo'), arguments: ['not', 'an', 'object'] } },
+        (await sdk('types.js')).CallToolResultSchema), (e) => e.code === -32602);
+      });
+    });
+  }
+
+  test('a strict-capability client subscribes', async () => {
+    const c = await featureClient(await transportFor('socket', root), { strict: true });
+    try {
+      const res = await c.subscribeResource({ uri: 'demo://resource/static/document/architecture.md' });
+      assert.deepEqual(res, {});
+      await c.unsubscribeResource({ uri: 'demo://resource/static/document/architecture.md' });
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('two clients calling at once each get their own sampling request', async () => {
+    const a = await featureClient(await transportFor('socket', root));
+    const b = await featureClient(await transportFor('stdio', root));
+    a.tag = 'A'; b.tag = 'B';
+    a.samplingDelay = 300; b.samplingDelay = 300;
+    try {
+      const [ra, rb] = await Promise.all([
+        a.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'from A' } }),
+        b.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'from B' } }),
+      ]);
+      // Over stdio a server's request names no call: each client gets one
+      // request, but which one is the server's order (README, architecture).
+      assert.equal(a.seen.sampling.length, 1, 'A got one sampling request');
+      assert.equal(b.seen.sampling.length, 1, 'B got one sampling request');
+      const prompts = [...a.seen.sampling, ...b.seen.sampling]
+        .map((p) => p.messages[0].content.text.replace(/.*context: /, '')).sort();
+      assert.deepEqual(prompts, ['from A', 'from B']);
+      const answers = [text(ra), text(rb)].map((t) => t.match(/sampled by (A|B)/)?.[1]).sort();
+      assert.deepEqual(answers, ['A', 'B']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('a client without sampling gets an error, not a hang', async () => {
+    const c = await featureClient(await transportFor('socket', root), { caps: { roots: {} } });
+    try {
+      const res = await withTimeout(c.callTool({ name: 'everything__trigger-sampling-request',
+        arguments: { prompt: 'nobody samples' } }).catch((e) => ({ isError: true, content: [{ type: 'text', text: e.message }] })),
+      15000, 'the call to fail');
+      assert.equal(res.isError, true);
+      assert.match(text(res), /does not support sampling|Method not found/i);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a client that never answers: the server gets an error within the timeout', async () => {
+    const { Client } = await sdk('client/index.js');
+    const types = await sdk('types.js');
+    const c = new Client({ name: 'silent', version: '1' }, { capabilities: { sampling: {} } });
+    let cancelled = false;
+    c.setRequestHandler(types.CreateMessageRequestSchema, (req, extra) => new Promise((_, reject) => {
+      extra.signal.addEventListener('abort', () => { cancelled = true; reject(new Error('aborted')); });
+    }));
+    await c.connect(await transportFor('socket', root));
+    try {
+      const t0 = Date.now();
+      // The call itself may take longer than the gateway's 20 s for requests.
+      const res = await c.callTool({ name: 'everything__trigger-sampling-request',
+        arguments: { prompt: 'silence' }, _meta: { 'corral/timeoutMs': 50000 } }, undefined,
+      { timeout: 60000 })
+        .catch((e) => ({ isError: true, content: [{ type: 'text', text: e.message }] }));
+      assert.equal(res.isError, true, text(res));
+      assert.ok(Date.now() - t0 < 45000, 'answered within the gateway timeout');
+      assert.ok(cancelled, 'the client was told the request was cancelled');
+      assert.match(text(res), /did not answer within 20000 ms/);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("a client's cancelled call cancels the server's request to it", async () => {
+    const { Client } = await sdk('client/index.js');
+    const types = await sdk('types.js');
+    const c = new Client({ name: 'canceller', version: '1' }, { capabilities: { sampling: {} } });
+    let asked;
+    const aborted = new Promise((resolve) => {
+      c.setRequestHandler(types.CreateMessageRequestSchema, (req, extra) => new Promise((_, reject) => {
+        asked?.();
+        extra.signal.addEventListener('abort', () => { resolve(true); reject(new Error('aborted')); });
+      }));
+    });
+    const sent = new Promise((resolve) => { asked = resolve; });
+    await c.connect(await transportFor('socket', root));
+    try {
+      const ac = new AbortController();
+      const call = c.callTool({ name: 'everything__trigger-sampling-request',
+        arguments: { prompt: 'cancel me' } }, undefined, { signal: ac.signal }).catch((e) => e);
+      await withTimeout(sent, 15000, 'the sampling request to reach the client');
+      ac.abort('changed my mind');
+      await call;
+      assert.equal(await withTimeout(aborted, 15000, "the server's cancellation to reach the client"),
+        true);
+    } finally {
+      await c.close();
+    }
+  });
+});
