@@ -164,7 +164,7 @@ static void set_unavailable(unit *u, char *take_reason, bool quiet)
         (void)uv_timer_start(u->timer, on_unavailable_retry, sv_scaled(sv, UNAVAILABLE_RETRY_MS), 0);
 }
 
-static bool policy_restarts(const unit *u, bool failure)
+static bool policy_restarts(const unit *u)
 {
         const char *policy = u->m && u->m->restart ? u->m->restart : "on-failure";
 
@@ -172,7 +172,11 @@ static bool policy_restarts(const unit *u, bool failure)
                 return true;
         if (strcmp(policy, "no") == 0)
                 return false;
-        return failure;
+        /* on-failure: every exit corral did not ask for counts, whatever the
+         * status.  A long-running server that stops by itself (exit 0 while
+         * corral still holds its stdin, as server-everything does on an
+         * oversize line) has stopped serving its clients. */
+        return true;
 }
 
 static void handle_crash(unit *u, unit_state was, char *take_reason, bool failure)
@@ -196,7 +200,7 @@ static void handle_crash(unit *u, unit_state was, char *take_reason, bool failur
                                         CRASH_WINDOW_MS / 1000, u->last_error));
                 return;
         }
-        if (!policy_restarts(u, failure)) {
+        if (!policy_restarts(u)) {
                 logfile_note(u->log, "%s; not restarting (restart: %s)", u->last_error,
                              u->m->restart);
                 unit_set_state(u, failure ? UNIT_FAILED : UNIT_STOPPED);

@@ -129,6 +129,30 @@ static void test_crash_restarts(void **state)
         fixture_free(fx);
 }
 
+/* A server that exits 0 by itself while ready was not asked to stop: under
+ * on-failure it is restarted like a crash; a requested stop is not. */
+static void test_exit_zero_restarts(void **state)
+{
+        fixture *fx = fixture_new("10");
+        cJSON *args = cJSON_CreateObject();
+        unit *u;
+
+        cJSON_AddNumberToObject(args, "status", 0);
+        install(fx, "quitter0", "ok", NULL, false, NULL);
+        assert_int_equal(reconcile(fx), 1);
+        u = wait_state(fx, "quitter0", UNIT_READY);
+        call_tool(fx, u, "crash", args);
+        u = wait_state(fx, "quitter0", UNIT_BACKOFF);
+        assert_string_equal(unit_last_error(u), "exited with status 0");
+        u = wait_state(fx, "quitter0", UNIT_READY);
+        assert_int_equal(unit_restarts(u), 1);
+
+        assert_int_equal(unit_stop(u), 0);
+        u = wait_state(fx, "quitter0", UNIT_STOPPED);
+        assert_int_equal(unit_restarts(u), 1);
+        fixture_free(fx);
+}
+
 static void test_exit_at_once_fails(void **state)
 {
         fixture *fx = fixture_new("10");
@@ -561,6 +585,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ready_with_lists),
                 cmocka_unit_test(test_crash_restarts),
+                cmocka_unit_test(test_exit_zero_restarts),
                 cmocka_unit_test(test_exit_at_once_fails),
                 cmocka_unit_test(test_crash_window_expires),
                 cmocka_unit_test(test_shutdown_reaps_everything),
