@@ -416,6 +416,20 @@ static void ev_unit_notification(void *ud, unit *u, const char *method, const cJ
                 json_set(p, "logger", cJSON_CreateString(l));
                 n = jsonrpc_notification(method, steal_pointer(&p));
                 broadcast(gw, n, NULL, level < 0 ? GW_LOG_LEVELS - 1 : level, u);
+        } else if (strncmp(method, "notifications/tasks/", 20) == 0) {
+                /* Task ids are the server's own: only its single-server
+                 * sessions know them. */
+                _cleanup_json_ cJSON *n = jsonrpc_notification(method, json_dup(params));
+                _cleanup_free_ char *f = NULL;
+                size_t len = 0;
+
+                for (gateway_session *s = gw->sessions; s; s = s->next) {
+                        if (!session_live(s) || !s->scope || !gw_session_sees(s, u))
+                                continue;
+                        if (!f)
+                                f = jsonrpc_frame(n, &len);
+                        session_send(s, f, len, NULL, false);
+                }
         } else if (strcmp(method, "notifications/resources/updated") == 0) {
                 const char *uri = json_get_string(params, "uri");
                 _cleanup_json_ cJSON *n = NULL;

@@ -406,6 +406,13 @@ static enum MHD_Result post_mcp(hreq *r, const char *server, corral_level level)
                 s = hsession_new(h, r->user, level, server, false);
                 r->new_sess = s;
         } else {
+                /* A 2026-07-28 client has no session: tell it the revision is
+                 * not served (-32022) so it falls back to initialize. */
+                if (!sid && version && !mcp_protocol_supported(version))
+                        return fail(r, MHD_HTTP_BAD_REQUEST, -32022,
+                                    "unsupported protocol version '%.32s': corral speaks "
+                                    "2025-11-25 to 2024-11-05 with initialize",
+                                    version);
                 if (!sid)
                         return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
                                     "bad request: missing " SESSION_HEADER " header");

@@ -160,6 +160,13 @@ void gw_resubscribe(gateway *gw, unit *u);
 
 void gw_handle_initialize(gateway_session *s, const cJSON *id, const cJSON *params);
 void gw_handle_set_level(gateway_session *s, const cJSON *id, const cJSON *params);
+/* _meta key naming a 2026-07-28 request's revision, and its error code. */
+#define META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
+#define MCP_UNSUPPORTED_PROTOCOL_VERSION (-32022)
+/* Before initialize: answers a request that names a protocol revision in its
+ * _meta (or server/discover) with -32022; false when it names none. */
+bool gw_refuse_modern(gateway_session *s, const cJSON *id, const char *method,
+                      const cJSON *params);
 bool gw_units_settled(gateway *gw);
 void gw_answer_pending_inits(gateway *gw);
 void gw_send_level(gateway *gw, unit *u);

@@ -632,6 +632,26 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
 }
 
 
+/* A single-server session passes the methods it has no aggregate meaning
+ * for (2025-11-25 experimental tasks: tasks/get, tasks/result, tasks/list,
+ * tasks/cancel) to its server unchanged: task ids are the server's own. */
+static void handle_scoped_passthrough(gateway_session *s, const cJSON *id, const char *method,
+                                      const cJSON *params)
+{
+        unit *u = s->gw->sv ? supervisor_find(s->gw->sv, s->scope) : NULL;
+        mcp_client *client;
+
+        if (!u || !gw_session_sees(s, u)) {
+                gw_reply_error(s, id, JSONRPC_METHOD_NOT_FOUND, NULL, "method not found: '%s'",
+                               method);
+                return;
+        }
+        client = ready_client(s, id, u);
+        if (!client)
+                return;
+        forward(s, id, s->scope, client, method, params ? json_dup(params) : NULL);
+}
+
 static void handle_request(gateway_session *s, const cJSON *id, const char *method,
                            const cJSON *params)
 {
@@ -649,8 +669,13 @@ static void handle_request(gateway_session *s, const cJSON *id, const char *meth
                 return;
         }
         if (!s->control && !s->initialized) {
-                gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
-                               "invalid request: '%s' before initialize", method);
+                if (!gw_refuse_modern(s, id, method, params))
+                        gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
+                                       "invalid request: '%s' before initialize", method);
+                return;
+        }
+        if (s->scope && strncmp(method, "tasks/", 6) == 0) {
+                handle_scoped_passthrough(s, id, method, params);
                 return;
         }
         if (strcmp(method, "tools/list") == 0)

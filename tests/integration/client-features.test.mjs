@@ -200,14 +200,21 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
 
       test('error shapes: unknown tool has no internal data, bad arguments are -32602', async () => {
         const { McpError } = await sdk('types.js');
-        await assert.rejects(c.request({ method: 'tools/call',
+        const unknown = c.request({ method: 'tools/call',
           params: { name: name('no-such-tool'), arguments: {} } },
-        (await sdk('types.js')).CallToolResultSchema), (e) => {
-          assert.ok(e instanceof McpError);
-          assert.equal(e.code, -32602);
-          assert.equal(e.data?.exit, undefined, JSON.stringify(e.data));
-          return true;
-        });
+        (await sdk('types.js')).CallToolResultSchema);
+        if (scoped) {
+          // /servers/NAME/mcp is the server: it answers names it does not list.
+          const res = await unknown;
+          assert.equal(res.isError, true, JSON.stringify(res));
+        } else {
+          await assert.rejects(unknown, (e) => {
+            assert.ok(e instanceof McpError);
+            assert.equal(e.code, -32602);
+            assert.equal(e.data?.exit, undefined, JSON.stringify(e.data));
+            return true;
+          });
+        }
         await assert.rejects(c.request({ method: 'tools/call',
           params: { name: name('echo'), arguments: ['not', 'an', 'object'] } },
         (await sdk('types.js')).CallToolResultSchema), (e) => e.code === -32602);
@@ -314,5 +321,53 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
     } finally {
       await c.close();
     }
+  });
+
+  test('tasks on /servers/NAME/mcp: the server\'s task tool runs as a task', async () => {
+    const types = await sdk('types.js');
+    const c = await featureClient(await transportFor('http-scoped', root, base));
+    try {
+      assert.ok(c.getServerCapabilities().tasks, 'the tasks capability is passed on');
+      const created = await c.request({ method: 'tools/call', params: {
+        name: 'simulate-research-query', arguments: { topic: 'corral' }, task: { ttl: 60000 } } },
+      types.CreateTaskResultSchema);
+      const taskId = created.task.taskId;
+      assert.ok(taskId);
+      let status;
+      for (let i = 0; i < 200; i++) {
+        status = await c.request({ method: 'tasks/get', params: { taskId } }, types.GetTaskResultSchema);
+        if (status.status === 'completed' || status.status === 'failed') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(status.status, 'completed', JSON.stringify(status));
+      const res = await c.request({ method: 'tasks/result', params: { taskId } },
+        types.CallToolResultSchema);
+      assert.match(text(res), /Research Report: corral/);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a 2026-07-28 request is told the revision is not served (-32022), on every entry point', async () => {
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': {} };
+    for (const kind of ['socket', 'stdio']) {
+      const t = await transportFor(kind, root, base);
+      const got = new Promise((resolve) => { t.onmessage = resolve; });
+      await t.start();
+      await t.send({ jsonrpc: '2.0', id: 'd1', method: 'server/discover', params: { _meta: meta } });
+      const m = await withTimeout(got, 15000, `an answer on ${kind}`);
+      await t.close();
+      assert.equal(m.id, 'd1');
+      assert.equal(m.error?.code, -32022, JSON.stringify(m));
+      assert.deepEqual(m.error.data.supported, ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
+      assert.equal(m.error.data.requested, '2026-07-28');
+    }
+    const r = await fetch(`${base}/mcp`, { method: 'POST', headers: {
+      'content-type': 'application/json', accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: meta } }) });
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error.code, -32022);
   });
 });
