@@ -104,7 +104,8 @@ struct gw_call {
         mcp_client *client;
         uint64_t handle;
         bool starting, completed;
-        uint64_t seq; /* gw->call_seq when forwarded */
+        uint64_t seq;      /* gw->call_seq when forwarded */
+        unsigned n_routed; /* server requests routed to its client so far */
         gw_call *prev, *next;
 };
 

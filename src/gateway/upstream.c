@@ -5,8 +5,8 @@
  * sampling, elicitation (form and url) and roots with listChanged.  A server
  * request is routed to one client session:
  *   1. the session with a call to that server in flight — the oldest such
- *      call that has no routed request open yet, else the oldest call (so
- *      two clients calling the same tool at once each get their own request);
+ *      call that has had no request routed to it yet, else the oldest call
+ *      (so two clients calling the same tool at once each get their own);
  *   2. else the session that last sent that server a request or a roots
  *      change (a server asking for roots after notifications/roots/
  *      list_changed asks the client that changed them);
@@ -162,16 +162,8 @@ static unit *unit_of(gateway *gw, const mcp_client *c)
         return NULL;
 }
 
-static size_t open_for(const gateway_session *s, const cJSON *call_id)
-{
-        size_t n = 0;
-
-        for (const gw_s2c *r = s->s2c; r; r = r->next)
-                n += r->related && jsonrpc_id_equal(r->related, call_id);
-        return n;
-}
-
-/* Rule 1: the oldest call to c with nothing routed yet, else the oldest. */
+/* Rule 1: the oldest call to c that has had no request routed to it yet,
+ * else the oldest. */
 static gw_call *related_call(gateway *gw, const mcp_client *c)
 {
         gw_call *free_one = NULL, *any = NULL;
@@ -182,7 +174,7 @@ static gw_call *related_call(gateway *gw, const mcp_client *c)
                                 continue;
                         if (!any || k->seq < any->seq)
                                 any = k;
-                        if (open_for(s, k->id) == 0 && (!free_one || k->seq < free_one->seq))
+                        if (k->n_routed == 0 && (!free_one || k->seq < free_one->seq))
                                 free_one = k;
                 }
         return free_one ? free_one : any;
@@ -260,6 +252,8 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
         r->handle = handle;
         r->server = xstrdup(server);
         r->related = call ? json_dup(call->id) : NULL;
+        if (call)
+                call->n_routed++;
         r->timer = gw_timer_new(gw->loop, r);
         r->next = s->s2c;
         if (s->s2c)
