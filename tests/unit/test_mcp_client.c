@@ -212,6 +212,7 @@ static void test_server_requests_routed(void **state)
         assert_int_equal(sr.n_cancelled, 2);
         assert_int_equal(sr.cancelled[1], sr.handles[3]);
         assert_string_equal(sr.reasons[1], "session closed");
+        reply_done(&r);
         for (size_t i = 0; i < sr.n; i++)
                 free(sr.methods[i]);
         for (size_t i = 0; i < sr.n_cancelled; i++)
