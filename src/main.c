@@ -83,6 +83,10 @@ static const verb verbs[] = {
           "  stdin/stdout; exits with the server's status." },
         { "serve", cli_serve, "speak MCP on stdin/stdout (bridges to the daemon, or runs embedded)",
           "--stdio" },
+        { "auth", cli_auth, "authorize corral to a remote server (OAuth 2.1)",
+          "start NAME [--client-id ID] [--redirect-uri URI] [--scope S] | complete NAME "
+          "CODE_OR_REDIRECT_URL | status [--json] [NAME] | set-token NAME (token on stdin) | "
+          "logout NAME" },
         { "token", cli_token, "manage static API tokens for HTTP clients", "create --user NAME --level public|trusted|anchor [--json] | list [--json] | revoke ID" },
 };
 

@@ -45,6 +45,8 @@ int cli_daemon(cli_ctx *ctx, int argc, char **argv);
 int cli_serve(cli_ctx *ctx, int argc, char **argv);
 /* `corral token create|list|revoke` (src/cli/token.c). */
 int cli_token(cli_ctx *ctx, int argc, char **argv);
+/* `corral auth start|complete|status|set-token|logout` (src/cli/auth.c). */
+int cli_auth(cli_ctx *ctx, int argc, char **argv);
 /* `corral reset NAME` (src/cli/reset.c): discards the server's code overlay. */
 int cli_reset(cli_ctx *ctx, int argc, char **argv);
 int cli_access(cli_ctx *ctx, int argc, char **argv);

@@ -14,10 +14,12 @@
 #include <signal.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/oauth_client.h"
 #include "corral/paths.h"
 #include "corral/remote.h"
 #include "corral/runtime.h"
@@ -73,16 +75,54 @@ static void client_unref(uv_loop_t *loop)
 
 struct runtime_process {
         uv_loop_t *loop;
+        http_client *hc;
+        const corral_paths *paths; /* the supervisor's store: outlives the process */
         remote_session *s;
+        oauth_refresh *refresh;    /* a token refresh before connecting */
+        uv_timer_t *timer;         /* a deferred end */
         runtime_callbacks cb;
         void *ud;
         char *name;
+        char *url;
+        remote_transport transport;
+        char **headers;    /* without the bearer */
+        bool user_auth;    /* a header sets Authorization: no OAuth token */
+        bool refreshed;    /* this start refreshed the token */
         char *reason;
         bool lost;
         bool ended;
         bool established; /* the server has answered on this session */
-        strbuf line; /* a partial message written by the session */
+        int end_status, end_signal;
+        strbuf line;      /* a partial message written by the session */
+        char **waiting;   /* messages written while the token is refreshed */
 };
+
+#define WAITING_MAX 1024u
+
+static void finish(runtime_process *p, int status, int sig)
+{
+        p->ended = true;
+        if (p->reason)
+                log_info("%s: %s", p->name, p->reason);
+        if (p->cb.on_exit)
+                p->cb.on_exit(p->ud, status, sig);
+}
+
+static void on_finish_timer(uv_timer_t *t)
+{
+        runtime_process *p = t->data;
+
+        finish(p, p->end_status, p->end_signal);
+}
+
+/* Ends from a context where on_exit must not run at once (inside kill()). */
+static void finish_later(runtime_process *p, int status, int sig)
+{
+        p->ended = true;
+        p->end_status = status;
+        p->end_signal = sig;
+        (void)uv_timer_start(p->timer, on_finish_timer, 0, 0);
+}
 
 static void on_message(void *ud, const char *json, size_t len)
 {
@@ -96,26 +136,47 @@ static void on_message(void *ud, const char *json, size_t len)
                 p->cb.on_stdout(p->ud, framed, len + 1);
 }
 
+/* The server refused the token: refresh it at the next start (unless this
+ * start did, which would loop). */
+static void expire_token(runtime_process *p)
+{
+        _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name);
+
+        if (p->user_auth || p->refreshed || !json_get_string(st, "refresh_token"))
+                return;
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "expires_at");
+        cJSON_AddNumberToObject(st, "expires_at", 0);
+        if (oauth_state_save(p->paths, p->name, st, NULL) < 0)
+                log_warn("%s: cannot record the refused token", p->name);
+}
+
 static void on_end(void *ud, remote_end why, const char *reason)
 {
         runtime_process *p = ud;
         int status = 0, sig = 0;
 
-        p->ended = true;
         free(p->reason);
+        p->reason = NULL;
         switch (why) {
         case REMOTE_END_CLOSED:
-                p->reason = NULL;
                 break;
         case REMOTE_END_KILLED:
                 sig = SIGKILL;
-                p->reason = NULL;
                 break;
-        case REMOTE_END_AUTH:
+        case REMOTE_END_AUTH: {
+                /* A refresh token refused earlier says more than the 401. */
+                _cleanup_json_ cJSON *st = p->user_auth ? NULL
+                                                        : oauth_state_load(p->paths, p->name);
+                const char *known = json_get_string(st, "error");
+
                 p->lost = true;
-                p->reason = xasprintf("needs authorization: %s (run `corral auth status %s`)",
-                                      reason, p->name);
+                expire_token(p);
+                p->reason = known ? xasprintf("needs authorization: %s", known)
+                                  : xasprintf("needs authorization: %s (see `corral auth "
+                                              "status %s`)",
+                                              reason, p->name);
                 break;
+        }
         case REMOTE_END_UNREACHABLE:
                 p->lost = true;
                 p->reason = xasprintf("network unavailable: %s", reason);
@@ -138,38 +199,32 @@ static void on_end(void *ud, remote_end why, const char *reason)
                 p->reason = xstrdup(reason);
                 break;
         }
-        if (p->reason)
-                log_info("%s: %s", p->name, p->reason);
-        if (p->cb.on_exit)
-                p->cb.on_exit(p->ud, status, sig);
+        finish(p, status, sig);
 }
+
+static runtime_process *remote_runtime_free(runtime_process *p);
 
 static const remote_ops ops = {
         .on_message = on_message,
         .on_end = on_end,
 };
 
-/* The request headers: the manifest's, secret values from secrets.json
- * ({"headers": {NAME: VALUE}}), and the stored access token as a bearer
- * (oauth.json, written by `corral auth`) unless a header sets
- * Authorization itself. */
-char **remote_unit_headers(const manifest *m, const corral_paths *paths, corral_error *err)
+/* The manifest's headers with secret values from secrets.json; *user_auth
+ * when one of them is Authorization.  NULL with err when a secret is
+ * missing. */
+static char **static_headers(const manifest *m, const corral_paths *paths, bool *user_auth,
+                             corral_error *err)
 {
         _cleanup_free_ char *dir = paths_server_dir(paths, m->name);
         _cleanup_free_ char *sp = path_join(dir, "secrets.json");
-        _cleanup_free_ char *tp = path_join(dir, "oauth.json");
         _cleanup_free_ char *data = NULL;
-        _cleanup_json_ cJSON *secrets = NULL, *tokens = NULL;
+        _cleanup_json_ cJSON *secrets = NULL;
         char **h = xcalloc(1, sizeof(char *));
-        bool have_auth = false;
         size_t len;
 
+        *user_auth = false;
         if (read_file(sp, SECRETS_MAX, &data, &len) == 0)
                 secrets = cJSON_ParseWithLength(data, len);
-        free(data);
-        data = NULL;
-        if (read_file(tp, SECRETS_MAX, &data, &len) == 0)
-                tokens = cJSON_ParseWithLength(data, len);
         for (size_t i = 0; i < m->n_headers; i++) {
                 const char *v = m->headers[i].value;
                 _cleanup_free_ char *line = NULL;
@@ -184,55 +239,141 @@ char **remote_unit_headers(const manifest *m, const corral_paths *paths, corral_
                         return NULL;
                 }
                 if (strcasecmp(m->headers[i].key, "Authorization") == 0)
-                        have_auth = true;
+                        *user_auth = true;
                 line = xasprintf("%s: %s", m->headers[i].key, v);
                 h = strv_push(h, line);
         }
-        if (!have_auth) {
-                const char *tok = json_get_string(tokens, "access_token");
-                if (tok && *tok && !strpbrk(tok, "\r\n")) {
-                        _cleanup_free_ char *line = xasprintf("Authorization: Bearer %s", tok);
-                        h = strv_push(h, line);
-                }
+        return h;
+}
+
+static char **with_token(char *const *base, bool user_auth, const cJSON *state)
+{
+        char **h = strv_copy(base);
+        const char *tok = json_get_string(state, "access_token");
+
+        if (!user_auth && tok && *tok && !strpbrk(tok, "\r\n")) {
+                _cleanup_free_ char *line = xasprintf("Authorization: Bearer %s", tok);
+                h = strv_push(h, line);
         }
         return h;
+}
+
+char **remote_unit_headers(const manifest *m, const corral_paths *paths, corral_error *err)
+{
+        bool user_auth;
+        _cleanup_strv_ char **base = static_headers(m, paths, &user_auth, err);
+        _cleanup_json_ cJSON *state = NULL;
+
+        if (!base)
+                return NULL;
+        state = oauth_state_load(paths, m->name);
+        return with_token(base, user_auth, state);
+}
+
+static int connect_session(runtime_process *p, const cJSON *state, corral_error *err)
+{
+        _cleanup_strv_ char **headers = with_token(p->headers, p->user_auth, state);
+        remote_config cfg = {0};
+        int r;
+
+        cfg.url = p->url;
+        cfg.transport = p->transport;
+        cfg.fallback = true;
+        cfg.headers = headers;
+        cfg.ca_file = getenv("CORRAL_CA_BUNDLE");
+        r = remote_session_new(p->hc, p->loop, &cfg, &ops, p, &p->s, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; p->waiting && p->waiting[i]; i++)
+                (void)remote_session_send(p->s, p->waiting[i], strlen(p->waiting[i]));
+        strv_free(p->waiting);
+        p->waiting = NULL;
+        return 0;
+}
+
+static void on_refreshed(void *ud, cJSON *state, bool invalid_grant, const char *msg)
+{
+        runtime_process *p = ud;
+        corral_error err = {0};
+
+        p->refresh = NULL;
+        p->refreshed = true;
+        if (p->ended)
+                return;
+        if (state) {
+                if (oauth_state_save(p->paths, p->name, state, &err) < 0)
+                        log_warn("%s: %s", p->name, err.msg);
+                if (connect_session(p, state, &err) < 0) {
+                        p->reason = xstrdup(err.msg);
+                        cJSON_Delete(state);
+                        finish(p, 1, 0);
+                        return;
+                }
+                cJSON_Delete(state);
+                return;
+        }
+        p->lost = true;
+        if (invalid_grant) {
+                /* The refresh token is dead: back to pending authorization. */
+                _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name);
+                _cleanup_free_ char *e = xasprintf("%s; run `corral auth start %s`", msg, p->name);
+                if (st) {
+                        cJSON_DeleteItemFromObjectCaseSensitive(st, "access_token");
+                        cJSON_DeleteItemFromObjectCaseSensitive(st, "refresh_token");
+                        cJSON_DeleteItemFromObjectCaseSensitive(st, "expires_at");
+                        cJSON_DeleteItemFromObjectCaseSensitive(st, "error");
+                        cJSON_AddStringToObject(st, "error", e);
+                        (void)oauth_state_save(p->paths, p->name, st, NULL);
+                }
+                p->reason = xasprintf("needs authorization: %s", e);
+        } else {
+                p->reason = xasprintf("unreachable: %s", msg);
+        }
+        finish(p, 0, 0);
 }
 
 static int remote_start(uv_loop_t *loop, const manifest *m, const corral_paths *paths,
                         const runtime_callbacks *cb, void *ud, runtime_process **ret,
                         corral_error *err)
 {
-        _cleanup_strv_ char **headers = NULL;
+        _cleanup_json_ cJSON *state = NULL;
         runtime_process *p;
+        bool user_auth;
+        char **headers;
         http_client *hc;
-        remote_config cfg = {0};
-        int r;
 
         if (!m || !m->command || !m->command[0])
                 return corral_error_set(err, EX_DATAERR, "cannot start server: no URL");
-        headers = remote_unit_headers(m, paths, err);
+        headers = static_headers(m, paths, &user_auth, err);
         if (!headers)
                 return -EX_NOINPUT;
         hc = client_ref(loop, err);
-        if (!hc)
+        if (!hc) {
+                strv_free(headers);
                 return -EX_OSERR;
-        cfg.url = m->command[0];
-        cfg.transport = m->transport && strcmp(m->transport, "sse") == 0 ? REMOTE_TRANSPORT_SSE
-                                                                          : REMOTE_TRANSPORT_HTTP;
-        cfg.fallback = true;
-        cfg.headers = headers;
-        cfg.ca_file = getenv("CORRAL_CA_BUNDLE");
+        }
         p = xcalloc(1, sizeof(*p));
         p->loop = loop;
+        p->hc = hc;
+        p->paths = paths;
         p->cb = *cb;
         p->ud = ud;
         p->name = xstrdup(m->name);
+        p->url = xstrdup(m->command[0]);
+        p->transport = m->transport && strcmp(m->transport, "sse") == 0 ? REMOTE_TRANSPORT_SSE
+                                                                         : REMOTE_TRANSPORT_HTTP;
+        p->headers = headers;
+        p->user_auth = user_auth;
         p->line = STRBUF_INIT(32u << 20); /* a message the gateway accepted */
-        r = remote_session_new(hc, loop, &cfg, &ops, p, &p->s, err);
-        if (r < 0) {
-                client_unref(loop);
-                free(p->name);
-                free(p);
+        p->timer = xcalloc(1, sizeof(*p->timer));
+        (void)uv_timer_init(loop, p->timer);
+        p->timer->data = p;
+        state = user_auth ? NULL : oauth_state_load(paths, m->name);
+        if (state && oauth_needs_refresh(state, (int64_t)time(NULL)))
+                p->refresh = oauth_refresh_start(hc, state, on_refreshed, p);
+        if (!p->refresh && connect_session(p, state, err) < 0) {
+                p->cb.on_exit = NULL;
+                remote_runtime_free(p);
                 return -EX_DATAERR;
         }
         *ret = p;
@@ -250,8 +391,15 @@ static int remote_write(runtime_process *p, const char *data, size_t n)
                         (void)strbuf_append(&p->line, data + i, 1);
                         continue;
                 }
-                if (p->line.len > 0 && remote_session_send(p->s, p->line.buf, p->line.len) < 0)
-                        return -1;
+                if (p->line.len > 0) {
+                        if (!p->s) {
+                                if (strv_length(p->waiting) >= WAITING_MAX)
+                                        return -1;
+                                p->waiting = strv_push(p->waiting, p->line.buf);
+                        } else if (remote_session_send(p->s, p->line.buf, p->line.len) < 0) {
+                                return -1;
+                        }
+                }
                 strbuf_reset(&p->line);
         }
         return 0;
@@ -259,15 +407,28 @@ static int remote_write(runtime_process *p, const char *data, size_t n)
 
 static void remote_close_stdin(runtime_process *p)
 {
-        if (p && !p->ended)
+        if (!p || p->ended)
+                return;
+        if (p->s) {
                 remote_session_close(p->s);
+                return;
+        }
+        oauth_refresh_cancel(p->refresh);
+        p->refresh = NULL;
+        finish_later(p, 0, 0);
 }
 
 static int remote_kill(runtime_process *p, int sig)
 {
         if (!p || p->ended)
                 return -ESRCH;
-        remote_session_abort(p->s);
+        if (p->s) {
+                remote_session_abort(p->s);
+                return 0;
+        }
+        oauth_refresh_cancel(p->refresh);
+        p->refresh = NULL;
+        finish_later(p, 0, SIGKILL);
         return 0;
 }
 
@@ -276,14 +437,25 @@ static int remote_pid(const runtime_process *p)
         return 0; /* nothing runs here */
 }
 
-static runtime_process *remote_free(runtime_process *p)
+static void free_handle(uv_handle_t *h)
+{
+        free(h);
+}
+
+static runtime_process *remote_runtime_free(runtime_process *p)
 {
         if (!p)
                 return NULL;
         p->s = remote_session_free(p->s);
+        oauth_refresh_cancel(p->refresh);
+        if (p->timer)
+                uv_close((uv_handle_t *)p->timer, free_handle);
         client_unref(p->loop);
         strbuf_done(&p->line);
+        strv_free(p->headers);
+        strv_free(p->waiting);
         free(p->name);
+        free(p->url);
         free(p->reason);
         free(p);
         return NULL;
@@ -307,7 +479,7 @@ const runtime_backend runtime_remote = {
         .close_stdin = remote_close_stdin,
         .kill = remote_kill,
         .pid = remote_pid,
-        .free = remote_free,
+        .free = remote_runtime_free,
         .exit_reason = remote_exit_reason,
         .service_lost = remote_service_lost,
 };
