@@ -87,6 +87,9 @@ static const verb verbs[] = {
           "start NAME [--client-id ID] [--redirect-uri URI] [--scope S] | complete NAME "
           "CODE_OR_REDIRECT_URL | status [--json] [NAME] | set-token NAME (token on stdin) | "
           "logout NAME" },
+        { "probe", cli_probe, "connect to an MCP server over HTTP and show what it offers",
+          "[--header 'K: V']... [--transport http|sse] [--insecure-http] [--json] "
+          "URL|NAME [--call TOOL JSON_ARGS]" },
         { "token", cli_token, "manage static API tokens for HTTP clients", "create --user NAME --level public|trusted|anchor [--json] | list [--json] | revoke ID" },
 };
 

@@ -47,6 +47,8 @@ int cli_serve(cli_ctx *ctx, int argc, char **argv);
 int cli_token(cli_ctx *ctx, int argc, char **argv);
 /* `corral auth start|complete|status|set-token|logout` (src/cli/auth.c). */
 int cli_auth(cli_ctx *ctx, int argc, char **argv);
+/* `corral probe URL|NAME` (src/cli/probe.c): an MCP client for debugging. */
+int cli_probe(cli_ctx *ctx, int argc, char **argv);
 /* `corral reset NAME` (src/cli/reset.c): discards the server's code overlay. */
 int cli_reset(cli_ctx *ctx, int argc, char **argv);
 int cli_access(cli_ctx *ctx, int argc, char **argv);
