@@ -134,6 +134,7 @@ static const struct {
         {SPEC_DOCKER, resolver_docker_fetch},
         {SPEC_GIT, resolver_git_fetch},
         {SPEC_REMOTE, resolver_remote_fetch},
+        {SPEC_SMITHERY_HOSTED, resolver_smithery_hosted_fetch},
 };
 
 static resolver_fetch_fn resolver_for(spec_kind kind)

@@ -139,3 +139,10 @@ void remote_probe_result_done(remote_probe_result *r);
 int remote_probe(const remote_config *cfg, unsigned timeout_ms, bool list_tools,
                  const char *call_tool, const char *call_args, remote_probe_result *ret,
                  corral_error *err);
+
+/* A blocking GET of url (https://, or http:// to loopback) with extra
+ * headers, on a private loop, for the CLI: 0 with the status and the body
+ * (owned, at most 256 KiB), or -EX_UNAVAILABLE (no answer), -EX_PROTOCOL (a
+ * URL refused) with err set. */
+int remote_fetch(const char *url, const char *const *headers, long *ret_status, char **ret_body,
+                 corral_error *err);

@@ -116,6 +116,16 @@ char **resolver_docker_image_command(const struct cJSON *info);
 int resolver_remote_fetch(store *s, const install_options *opt, const source_spec *spec,
                           const char *pkg_dir, manifest *m, corral_error *err);
 
+/* smithery-hosted:QUALIFIED_NAME (resolvers/remote.c): GET
+ * {CORRAL_SMITHERY_REGISTRY or https://registry.smithery.ai}/servers/NAME
+ * (Bearer SMITHERY_API_KEY when set), the "http" connection's URL (else
+ * deploymentUrl + "/mcp"), then as resolver_remote_fetch(); the spec stays
+ * smithery-hosted:NAME and resolved.url is the endpoint.  -EX_NOINPUT (no
+ * such server), -EX_NOPERM (key refused), -EX_UNAVAILABLE (not hosted, the
+ * registry down), -EX_DATAERR (no deployment). */
+int resolver_smithery_hosted_fetch(store *s, const install_options *opt, const source_spec *spec,
+                                   const char *pkg_dir, manifest *m, corral_error *err);
+
 /* npm packages (resolvers/npm/npm.c; contract in include/corral/npm.h). */
 int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
                        const char *pkg_dir, manifest *m, corral_error *err);

@@ -186,8 +186,9 @@ static void fetch_done(void *ud, const http_response *resp)
  * json (application/json).  Returns 0 with the status and body (owned), or
  * -EX_UNAVAILABLE (no answer) / -EX_USAGE (a URL that is not https://
  * beyond loopback). */
-static int fetch(const char *url, const char *form, const char *json, long *ret_status,
-                 char **ret_body, corral_error *err)
+static int fetch_with(const char *url, const char *form, const char *json,
+                      const char *const *extra, long *ret_status, char **ret_body,
+                      corral_error *err)
 {
         uv_loop_t loop;
         http_client *hc = NULL;
@@ -197,6 +198,7 @@ static int fetch(const char *url, const char *form, const char *json, long *ret_
         const char *hdr_json[] = {"Content-Type: application/json", "Accept: application/json",
                                   NULL};
         const char *hdr_get[] = {"Accept: application/json", NULL};
+        _cleanup_strv_ char **hdrs = NULL;
         http_request_opts o = {0};
         int r;
 
@@ -213,7 +215,11 @@ static int fetch(const char *url, const char *form, const char *json, long *ret_
                 o.method = form || json ? "POST" : "GET";
                 o.body = form ? form : json;
                 o.body_len = o.body ? strlen(o.body) : 0;
-                o.headers = form ? hdr_form : json ? hdr_json : hdr_get;
+                for (const char *const *h = form ? hdr_form : json ? hdr_json : hdr_get; *h; h++)
+                        hdrs = strv_push(hdrs, *h);
+                for (const char *const *h = extra; h && *h; h++)
+                        hdrs = strv_push(hdrs, *h);
+                o.headers = (const char *const *)hdrs;
                 o.max_body = OAUTH_DOC_MAX;
                 o.timeout_ms = FETCH_TIMEOUT_MS;
                 o.ca_file = getenv("CORRAL_CA_BUNDLE");
@@ -242,6 +248,18 @@ static int fetch(const char *url, const char *form, const char *json, long *ret_
         *ret_status = f.status;
         *ret_body = f.body;
         return 0;
+}
+
+static int fetch(const char *url, const char *form, const char *json, long *ret_status,
+                 char **ret_body, corral_error *err)
+{
+        return fetch_with(url, form, json, NULL, ret_status, ret_body, err);
+}
+
+int remote_fetch(const char *url, const char *const *headers, long *ret_status, char **ret_body,
+                 corral_error *err)
+{
+        return fetch_with(url, NULL, NULL, headers, ret_status, ret_body, err);
 }
 
 /* A JSON object document at url with status 200; NULL (err set) else. */

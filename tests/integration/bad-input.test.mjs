@@ -53,7 +53,6 @@ describe('bad input', { timeout: 600000 }, () => {
     test('spec kinds not built yet: 69 naming the kind, nothing in the store', async () => {
       const cases = [
         ['smithery:someone/thing', 'smithery'],
-        ['smithery-hosted:someone/thing', 'smithery'],
         ['registry:io.github.someone/thing', 'registry'],
       ];
       for (const [spec, kind] of cases) {

@@ -131,6 +131,23 @@ describe('remote units', { timeout: 600000 }, () => {
     assert.equal(fb.runtime.transport, 'sse', 'the fallback is recorded');
   });
 
+  test('corral probe: server info, tools and one call, by URL and by name', async () => {
+    let r = await corral(['probe', '--json', `http://127.0.0.1:${httpPort}/mcp`, '--call', 'echo', '{"message":"probed"}'], { root });
+    expectExit(r, 0, 'probe URL --call');
+    let j = JSON.parse(r.stdout);
+    assert.equal(j.transport, 'streamable-http');
+    assert.equal(j.protocolVersion, '2025-11-25');
+    assert.ok(j.tools.some((t) => t.name === 'get-sum'));
+    assert.equal(j.result.content[0].text, 'Echo: probed');
+    r = await corral(['probe', '--json', 'evsse'], { root });
+    expectExit(r, 0, 'probe NAME');
+    j = JSON.parse(r.stdout);
+    assert.equal(j.transport, 'sse');
+    assert.ok(j.tools.length > 5);
+    r = await corral(['probe', 'http://example.com/mcp'], { root });
+    expectOneLineError(r, ['insecure-http'], 'probe of plain http beyond loopback');
+  });
+
   test('tools are listed and called through the gateway like a local server\'s', async () => {
     daemon = await startDaemon(root, { env: { CORRAL_TEST_TIMESCALE: SCALE } });
     await waitReady(root, ['ev', 'evsse', 'evfb']);
@@ -244,6 +261,65 @@ describe('remote units', { timeout: 600000 }, () => {
       await corral(['uninstall', 'guarded', '--yes'], { root });
     } finally {
       await peer.close();
+    }
+  });
+
+  test('smithery-hosted: resolved through a Smithery registry stand-in to its HTTP deployment', async () => {
+    // GET /servers/{qualifiedName} of the Smithery registry API, with its
+    // fields: qualifiedName, displayName, remote, deploymentUrl, connections.
+    const registry = await startPeer((req, body, res) => {
+      if (req.headers.authorization !== 'Bearer smithery-test-key') {
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        return res.end('{"error":"unauthorized"}');
+      }
+      const name = decodeURIComponent(req.url.replace(/^\/servers\//, ''));
+      const docs = {
+        '@acme/everything': {
+          qualifiedName: '@acme/everything', displayName: 'Everything', remote: true,
+          deploymentUrl: `http://127.0.0.1:${httpPort}`,
+          connections: [{ type: 'http', deploymentUrl: `http://127.0.0.1:${httpPort}/mcp`, configSchema: {} }],
+          security: { scanPassed: true }, tools: [],
+        },
+        '@acme/local-only': {
+          qualifiedName: '@acme/local-only', remote: false,
+          connections: [{ type: 'stdio', configSchema: {} }],
+        },
+      };
+      if (!docs[name]) {
+        res.writeHead(404, { 'Content-Type': 'application/json' });
+        return res.end('{"error":"not found"}');
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify(docs[name]));
+    });
+    const env = { CORRAL_SMITHERY_REGISTRY: registry.url.replace(/\/mcp$/, ''), SMITHERY_API_KEY: 'smithery-test-key' };
+    try {
+      let r = await corral(['install', 'smithery-hosted:@acme/everything', '--yes', '--name', 'smith'], { root, env });
+      expectExit(r, 0, 'install smithery-hosted:');
+      assert.equal(registry.requests[0].url, '/servers/@acme/everything');
+      const m = JSON.parse(fs.readFileSync(path.join(root, 'servers/smith/manifest.json'), 'utf8'));
+      assert.equal(m.source.kind, 'smithery-hosted');
+      assert.equal(m.source.spec, 'smithery-hosted:@acme/everything');
+      assert.equal(m.runtime.backend, 'remote');
+      assert.deepEqual(m.runtime.command, [`http://127.0.0.1:${httpPort}/mcp`]);
+      await corral(['reload'], { root });
+      await waitReady(root, ['smith']);
+      r = await corral(['call', 'smith__echo', 'message=via smithery'], { root });
+      expectExit(r, 0, 'call smith__echo');
+      assert.match(r.stdout, /Echo: via smithery/);
+      await corral(['uninstall', 'smith', '--yes'], { root });
+
+      r = await corral(['install', 'smithery-hosted:@acme/missing', '--yes'], { root, env });
+      expectOneLineError(r, ['no server', '@acme/missing'], 'a name the registry does not know');
+      assert.equal(r.code, 66);
+      r = await corral(['install', 'smithery-hosted:@acme/local-only', '--yes'], { root, env });
+      expectOneLineError(r, ['not hosted'], 'a server that only runs locally');
+      assert.equal(r.code, 69);
+      r = await corral(['install', 'smithery-hosted:@acme/everything', '--yes'], { root, env: { ...env, SMITHERY_API_KEY: 'wrong' } });
+      expectOneLineError(r, ['SMITHERY_API_KEY'], 'a refused key');
+      assert.equal(r.code, 77);
+    } finally {
+      await registry.close();
     }
   });
 

@@ -784,7 +784,6 @@ static void test_resolver_errors(void **state)
                  * the integration tests against a registry stand-in and an
                  * engine. */
                 {"smithery:exa", "smithery sources"},
-                {"smithery-hosted:@a/b", "smithery-hosted sources"},
                 {"registry:io.github.x/y", "registry sources"},
                 /* git has its resolver (tests/integration/git.test.mjs); ssh
                  * URLs are refused before any network. */
