@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "corral/cache.h"
 #include "corral/fs.h"
 #include "corral/config.h"
 #include "corral/docker.h"
@@ -62,6 +63,17 @@ static int check_command(char *const *command, corral_error *err)
                         return corral_error_set(err, EX_USAGE, "command argument %zu is too long",
                                                 i);
         return 0;
+}
+
+/* After an install, successful or not: the cache back under its cap, least
+ * recently used entries first.  Failures here are warnings: the install's
+ * outcome stands. */
+static void enforce_cache_cap(store *s)
+{
+        corral_error e = {0};
+        uint64_t cap = 0;
+        if (cache_max_size(&s->paths, &cap, &e) < 0 || cache_evict(s->paths.cache, cap, NULL, &e) < 0)
+                fprintf(stderr, "corral: install: warning: download cache: %s\n", e.msg);
 }
 
 /* The server name: --name, else derived from the spec; for "." and ".." the
@@ -228,6 +240,7 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
         }
 
         pkg = path_join(staging, "pkg");
+        s->cache_txn = cache_txn_new();
         r = fetch(s, opt, &spec, pkg, m, err);
         if (r < 0)
                 goto out;
@@ -250,6 +263,10 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
 out:
         if (staging)
                 store_abort(s, staging);
+        if (s->cache_txn) {
+                s->cache_txn = cache_txn_finish(s->cache_txn, r);
+                enforce_cache_cap(s);
+        }
         store_unlock(s);
         return r;
 }

@@ -74,6 +74,11 @@ static const verb verbs[] = {
         { "reset", cli_reset, "discard what a server wrote over its code", "NAME\n"
           "  Removes the upper layer of NAME's code overlay (data/NAME/overlay/); a running\n"
           "  server is stopped and started again.  Its data directory is kept." },
+        { "cache", cli_cache, "show or empty the download cache", "[--json] info | clean [--all]\n"
+          "  info: its location, size, entries and cap (corral.json \"cache_max_size\", default\n"
+          "  2G; after every install the least recently used entries go until it fits).\n"
+          "  clean: removes leftovers of interrupted installs, npm metadata, and the npm\n"
+          "  packages no installed server's lock names; --all empties it, git mirrors too." },
         { "logs", cli_logs, "show a server's log", "[-f] [-n LINES] NAME" },
         { "reload", cli_reload, "make the daemon reconcile with the store", "" },
         { "daemon", cli_daemon, "run the supervisor and gateway in the foreground", "[--http ADDR:PORT]" },

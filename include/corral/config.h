@@ -12,7 +12,8 @@
  * the manifest (defaults from corral.json)"); --sandbox PROFILE still wins for
  * the profile.  Unknown keys inside "sandbox" are an error: a typo must not
  * loosen a policy.  Other top-level keys belong to other modules (the npm
- * resolver reads "registry" and "npm_metadata_max_age"). */
+ * resolver reads "registry" and "npm_metadata_max_age"; the download cache
+ * "cache_max_size", include/corral/cache.h). */
 #pragma once
 
 #include <cJSON.h>

@@ -25,6 +25,9 @@ typedef struct store {
         unsigned lock_depth; /* nested store_lock() calls */
         store_staged *staged; /* live staging dirs; removed by store_free() */
         size_t n_staged;
+        /* The running install's additions to the download cache (resolvers
+         * record them; include/corral/cache.h); NULL outside an install. */
+        struct cache_txn *cache_txn;
 } store;
 
 /* Resolves paths (see paths_init()), creates the directories, and removes

@@ -5,7 +5,7 @@ _corral()
         _init_completion || return
 
         local verbs="install uninstall list update info enable disable start stop
-                restart status tools call logs reload daemon run serve"
+                restart status tools call logs reload daemon run serve cache"
         local i verb=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
@@ -37,6 +37,7 @@ _corral()
         call) opts='--json --timeout' ;;
         logs) opts='-f -n' ;;
         serve) opts='--stdio' ;;
+        cache) opts='--json --all' ;;
         esac
         if [[ $verb == install && $prev == --sandbox ]]; then
                 COMPREPLY=($(compgen -W 'default strict log none' -- "$cur"))
@@ -48,6 +49,7 @@ _corral()
         fi
         case $verb in
         install) _filedir -d ;;
+        cache) COMPREPLY=($(compgen -W 'info clean' -- "$cur")) ;;
         uninstall | update | info | enable | disable | start | stop | restart | logs | run | tools)
                 local root=() names
                 for ((i = 1; i < cword; i++)); do

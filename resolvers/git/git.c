@@ -6,6 +6,7 @@
 
 #include "corral/build.h"
 #include "corral/config.h"
+#include "corral/cache.h"
 #include "corral/fs.h"
 #include "corral/git.h"
 #include "corral/jsonutil.h"
@@ -305,7 +306,13 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
         }
         git_resolution res = {0};
         _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *mirror = git_mirror_path(o.cache_dir, url);
+        bool had_mirror = dir_exists(mirror);
         r = git_source_resolve(url, ref, &o, &res, err);
+        if (!had_mirror && dir_exists(mirror))
+                cache_txn_add(s->cache_txn, CACHE_GIT, mirror);
+        else if (r >= 0)
+                cache_touch(mirror); /* its LRU stamp */
         if (r < 0)
                 return r;
         r = git_source_checkout(url, res.commit, pkg_dir, &o, err);

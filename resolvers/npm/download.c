@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "corral/cache.h"
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "npm_internal.h"
@@ -110,6 +111,7 @@ typedef struct probe_job {
         corral_error err;
         char *private;
         int direct_fd;
+        bool stored; /* a new unpacked entry, made from the cached tarball */
 } probe_job;
 
 /* The cached tarball into the unpacked cache, when its bytes still match. */
@@ -118,6 +120,8 @@ static void probe_run(npm_job *j)
         probe_job *p = (probe_job *)j;
         const npm_entry *e = p->e;
         p->r = npm_unpacked_check(p->cache_dir, e->key, &p->lim, e->what, &p->err);
+        if (p->r > 0)
+                cache_touch(e->cache_file); /* the package was used: LRU stamp */
         if (p->r != 0)
                 return;
         int fd = open(e->cache_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -151,8 +155,10 @@ static void probe_run(npm_job *j)
                 close(fd);
                 return;
         }
+        cache_touch(e->cache_file);
         p->r = npm_unpacked_store(p->cache_dir, e->key, fd, &p->lim, &p->private, e->what,
                                   &p->err);
+        p->stored = p->r > 0 && !p->private;
         if (p->r == 0) {
                 p->direct_fd = fd;
                 p->r = 1;
@@ -190,6 +196,10 @@ static void probe_complete(void *ud, npm_job *j)
         ctx *c = ud;
         probe_job *p = (probe_job *)j;
         npm_entry *e = p->e;
+        if (p->stored) {
+                _cleanup_free_ char *entry = xasprintf("%s/unpacked/%s", c->cache_dir, e->key);
+                cache_txn_add(c->s->cache_txn, CACHE_UNPACKED, entry);
+        }
         if (c->closing) {
                 if (p->private)
                         (void)rm_rf(p->private);
@@ -275,6 +285,7 @@ typedef struct extract_job {
         corral_error err;
         char *private;
         bool direct;
+        bool cached; /* the tarball was renamed into the cache */
 } extract_job;
 
 static void extract_run(npm_job *j)
@@ -296,6 +307,7 @@ static void extract_run(npm_job *j)
         if (x->r > 0 && rename(x->tmp_path, e->cache_file) == 0) {
                 free(x->tmp_path);
                 x->tmp_path = NULL;
+                x->cached = true;
         }
 }
 
@@ -304,6 +316,14 @@ static void extract_complete(void *ud, npm_job *j)
         ctx *c = ud;
         extract_job *x = (extract_job *)j;
         npm_entry *e = x->e;
+        /* What this install added to the cache, also while it is failing
+         * (cache.h: taken back when it fails on a full disk). */
+        if (x->cached)
+                cache_txn_add(c->s->cache_txn, CACHE_TARBALL, e->cache_file);
+        if (x->r > 0 && !x->private) {
+                _cleanup_free_ char *entry = xasprintf("%s/unpacked/%s", c->cache_dir, e->key);
+                cache_txn_add(c->s->cache_txn, CACHE_UNPACKED, entry);
+        }
         if (c->closing) {
                 if (x->private)
                         (void)rm_rf(x->private);

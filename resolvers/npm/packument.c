@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "corral/cache.h"
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "npm_internal.h"
@@ -176,6 +177,7 @@ typedef struct parse_job {
         char etag[256];
         char last_modified[128];
         cJSON *doc;
+        bool created; /* the cache had no copy before this one */
 } parse_job;
 
 static void parse_run(npm_job *j)
@@ -202,7 +204,9 @@ static void parse_run(npm_job *j)
         _cleanup_free_ char *json_path = xasprintf("%s.json", base);
         _cleanup_free_ char *meta_path = xasprintf("%s.meta", base);
         _cleanup_free_ char *text = cJSON_PrintUnformatted(p->doc);
+        bool had = path_exists(json_path);
         if (text && npm_write_cache_file(json_path, text, strlen(text)) >= 0) {
+                p->created = !had;
                 _cleanup_json_ cJSON *meta = cJSON_CreateObject();
                 if (p->etag[0])
                         cJSON_AddStringToObject(meta, "etag", p->etag);
@@ -225,6 +229,10 @@ static void parse_complete(void *ud, npm_job *j)
         parse_job *p = (parse_job *)j;
         pkgdoc *d = p->d;
         c->doc_jobs--;
+        if (p->created) {
+                _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+                cache_txn_add(c->s->cache_txn, CACHE_PACKUMENT, json_path);
+        }
         if (c->closing) {
                 cJSON_Delete(p->doc);
         } else if (p->doc) {

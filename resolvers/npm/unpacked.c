@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "corral/cache.h"
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/npm.h"
@@ -308,6 +309,7 @@ int npm_unpacked_check(const char *cache_dir, const char *key, const npm_limits 
                 invalidate(entry, sidecar);
                 return 0;
         }
+        cache_touch(sidecar); /* its LRU stamp (include/corral/cache.h) */
         return 1;
 }
 
