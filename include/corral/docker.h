@@ -101,6 +101,24 @@ static inline void docker_demux_init(docker_demux *d)
  * header with an unknown stream byte (the stream is then unusable). */
 int docker_demux_feed(docker_demux *d, const char *data, size_t n, docker_demux_fn out, void *ud);
 
+/* ---- streamed JSON (pure) --------------------------------------------------- */
+
+/* Streamed JSON of POST /images/create and GET /events: one JSON object per
+ * line (LF, optionally CRLF).  Calls line(ud, text, n) for each complete
+ * non-empty line in buf (text NUL-terminated for the call) and consumes it;
+ * with final, a last unterminated line too.  Returns false when line asked
+ * to stop (what follows stays in buf).  buf's size is capped by its owner. */
+struct strbuf;
+bool docker_json_lines(struct strbuf *buf, bool final,
+                       bool (*line)(void *ud, const char *text, size_t n), void *ud);
+
+/* One line of an image pull's stream: 1 with *ret_msg (owned) for progress,
+ * 0 for a line that is not JSON (ignored, as the docker CLI does), or -1
+ * with *ret_error (owned, at most max_error bytes) for an error
+ * ("errorDetail.message", "error", or "message" without "status"). */
+int docker_pull_message(const char *text, size_t n, size_t max_error, cJSON **ret_msg,
+                        char **ret_error);
+
 /* ---- container configuration (pure) ------------------------------------- */
 
 /* The JSON body of POST /containers/create for manifest m (owned):

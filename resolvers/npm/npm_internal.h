@@ -211,6 +211,14 @@ void npm_progress(ctx *c, const char *phase, bool force);
  * parallel (cached, revalidated with ETag); failures are kept per document
  * and surface when the tree is built.  0 or a hard error. */
 int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_error *err);
+/* Parses a packument (RFC 8259 JSON, npm's abbreviated or full document)
+ * and trims it to what resolution reads; NULL when it is not an object with
+ * a "versions" object.  Owned.  (tests/fuzz/fuzz_packument.c) */
+cJSON *npm_packument_parse(const char *json, size_t len);
+/* Makes the trimmed document j (taken) d's, loaded. */
+void npm_doc_set(ctx *c, pkgdoc *d, cJSON *j);
+/* Frees d and what it holds (NULL is fine). */
+void npm_doc_free(pkgdoc *d);
 /* The document of name, or NULL when it was never requested. */
 pkgdoc *npm_doc_find(ctx *c, const char *name);
 void npm_docs_free(ctx *c);

@@ -44,7 +44,7 @@ pkgdoc *npm_doc_find(ctx *c, const char *name)
         return NULL;
 }
 
-static void doc_free(pkgdoc *d)
+void npm_doc_free(pkgdoc *d)
 {
         if (!d)
                 return;
@@ -107,9 +107,7 @@ static void keep_only(cJSON *obj, const char *const *keys, size_t n)
         }
 }
 
-/* Parses a packument and trims it to what resolution needs; NULL when it is
- * not a packument. */
-static cJSON *packument_parse(const char *json, size_t len)
+cJSON *npm_packument_parse(const char *json, size_t len)
 {
         cJSON *j = cJSON_ParseWithLength(json, len);
         cJSON *versions = cJSON_GetObjectItemCaseSensitive(j, "versions");
@@ -128,8 +126,7 @@ static cJSON *packument_parse(const char *json, size_t len)
         return j;
 }
 
-/* Takes ownership of the trimmed document j. */
-static void doc_set(ctx *c, pkgdoc *d, cJSON *j)
+void npm_doc_set(ctx *c, pkgdoc *d, cJSON *j)
 {
         d->doc = j;
         d->versions = json_get_object(j, "versions");
@@ -149,7 +146,7 @@ static cJSON *read_cached(const char *cache_base)
         size_t len = 0;
         if (read_file(json_path, NPM_MAX_PACKUMENT, &data, &len) < 0)
                 return NULL;
-        return packument_parse(data, len);
+        return npm_packument_parse(data, len);
 }
 
 /* Loads the cached copy; false when there is none or it does not parse. */
@@ -158,7 +155,7 @@ static bool doc_from_cache(ctx *c, pkgdoc *d)
         cJSON *j = read_cached(d->cache_base);
         if (!j)
                 return false;
-        doc_set(c, d, j);
+        npm_doc_set(c, d, j);
         return true;
 }
 
@@ -193,7 +190,7 @@ static void parse_run(npm_job *j)
                 }
                 return;
         }
-        p->doc = packument_parse(p->body.buf ? p->body.buf : "", p->body.len);
+        p->doc = npm_packument_parse(p->body.buf ? p->body.buf : "", p->body.len);
         strbuf_done(&p->body); /* the raw text is not needed any more */
         if (!p->doc)
                 return;
@@ -236,7 +233,7 @@ static void parse_complete(void *ud, npm_job *j)
         if (c->closing) {
                 cJSON_Delete(p->doc);
         } else if (p->doc) {
-                doc_set(c, d, p->doc);
+                npm_doc_set(c, d, p->doc);
         } else if (p->kind == PJ_BODY) {
                 d->state = DOC_FAILED;
                 d->code = -corral_error_set(&d->err, EX_DATAERR,
@@ -476,7 +473,7 @@ int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_erro
 void npm_docs_free(ctx *c)
 {
         for (size_t i = 0; i < c->n_docs; i++)
-                doc_free(c->docs[i]);
+                npm_doc_free(c->docs[i]);
         free(c->docs);
         c->docs = NULL;
         c->n_docs = 0;

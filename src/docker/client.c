@@ -68,27 +68,10 @@ typedef struct transfer {
 
 static bool transfer_lines(transfer *t, bool final)
 {
-        for (;;) {
-                char *nl = t->line.buf ? memchr(t->line.buf, '\n', t->line.len) : NULL;
-                size_t n;
-
-                if (!nl && !(final && t->line.len > 0))
-                        return true;
-                n = nl ? (size_t)(nl - t->line.buf) : t->line.len;
-                if (n > 0 && t->line.buf[n - 1] == '\r')
-                        n--;
-                if (n > 0) {
-                        char saved = t->line.buf[n];
-                        t->line.buf[n] = '\0';
-                        bool go = t->rq->line(t->rq->ud, t->line.buf, n);
-                        t->line.buf[n] = saved;
-                        if (!go) {
-                                t->stopped = true;
-                                return false;
-                        }
-                }
-                strbuf_consume(&t->line, nl ? (size_t)(nl - t->line.buf) + 1 : t->line.len);
-        }
+        if (docker_json_lines(&t->line, final, t->rq->line, t->rq->ud))
+                return true;
+        t->stopped = true;
+        return false;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
@@ -505,26 +488,18 @@ typedef struct pull_state {
 static bool on_pull_line(void *ud, const char *line, size_t n)
 {
         pull_state *ps = ud;
-        _cleanup_json_ cJSON *msg = cJSON_ParseWithLength(line, n);
-        const cJSON *detail;
-        const char *e;
+        cJSON *msg = NULL;
+        char *e = NULL;
+        int r = docker_pull_message(line, n, ERRMSG_MAX, &msg, &e);
 
-        if (!msg)
-                return true; /* not a message: ignored, as the docker CLI does */
-        detail = json_get_object(msg, "errorDetail");
-        e = detail ? json_get_string(detail, "message") : NULL;
-        if (!e)
-                e = json_get_string(msg, "error");
-        /* An error status before the stream starts: {"message": …}. */
-        if (!e && !json_get_string(msg, "status"))
-                e = json_get_string(msg, "message");
-        if (e) {
+        if (r < 0) {
                 free(ps->error);
-                ps->error = xstrndup(e, ERRMSG_MAX);
+                ps->error = e;
                 return false;
         }
-        if (ps->progress)
+        if (r > 0 && ps->progress)
                 ps->progress(ps->ud, msg);
+        cJSON_Delete(msg);
         return true;
 }
 

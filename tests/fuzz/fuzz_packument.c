@@ -1,0 +1,67 @@
+/* npm packuments from a registry (resolvers/npm/packument.c): parsed,
+ * trimmed to what resolution reads, written to the cache form and read back,
+ * then a version picked for ranges and tags (pick.c) and its dependencies
+ * built.  Input: the first line is a range or tag, the rest the document. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../resolvers/npm/npm_internal.h"
+#include "corral/macro.h"
+#include "corral/resolver.h"
+
+static void pick(ctx *c, pkgdoc *d, const char *range)
+{
+        const npm_version *v = NULL;
+        corral_error err = {0};
+        int r = npm_pick_in(c, d, range, &v, &err);
+        if (r > 0) {
+                if (!v || !v->version)
+                        abort();
+                for (size_t i = 0; i < v->n_deps; i++)
+                        if (!v->deps[i].name || !v->deps[i].range)
+                                abort();
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        const char *nl = memchr(data, '\n', size);
+        size_t rlen = nl ? (size_t)(nl - (const char *)data) : 0;
+        const char *json = nl ? nl + 1 : (const char *)data;
+        size_t jlen = size - (nl ? rlen + 1 : 0);
+
+        cJSON *j = npm_packument_parse(json, jlen);
+        if (!j)
+                return 0;
+        /* The cache holds the trimmed form: it must parse to itself. */
+        char *text = cJSON_PrintUnformatted(j);
+        if (text) {
+                cJSON *again = npm_packument_parse(text, strlen(text));
+                if (!again)
+                        abort();
+                cJSON_Delete(again);
+                free(text);
+        }
+
+        install_options opt = {.progress = INSTALL_PROGRESS_NONE};
+        static ctx c; /* large (hash buckets): not on the stack */
+        memset(&c, 0, sizeof(c));
+        c.opt = &opt;
+        npm_host_platform(&c);
+        c.node_version = xstrdup("22.11.0");
+        pkgdoc *d = xcalloc(1, sizeof(*d));
+        d->name = xstrdup("fuzz");
+        npm_doc_set(&c, d, j);
+
+        char *range = xstrndup((const char *)data, rlen);
+        pick(&c, d, range);
+        pick(&c, d, "*");
+        pick(&c, d, "latest");
+        pick(&c, d, "^1.0.0");
+        free(range);
+        npm_doc_free(d);
+        free(c.node_version);
+        strv_free(c.engine_mismatch);
+        return 0;
+}
