@@ -242,6 +242,13 @@ int cli_status(cli_ctx *ctx, int argc, char **argv)
                        pidtxt, (int)json_get_number(u, "restarts", 0), ntools, or_dash(sandbox),
                        or_dash(json_get_string(u, "last_error")));
         }
+        cJSON_ArrayForEach(u, units)
+        {
+                double dropped = json_get_number(u, "log_lines_dropped", 0);
+                if (dropped > 0)
+                        printf("%s: %.0f log lines dropped (log write errors: a full disk?)\n",
+                               or_dash(json_get_string(u, "name")), dropped);
+        }
         print_collisions(json_get_array(res, "collisions"));
         print_http(json_get_array(res, "http"));
         return 0;

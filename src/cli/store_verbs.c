@@ -593,6 +593,9 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
                 fprintf(f, "%-10s %s\n", "state:", json_get_string(unit, "state") ?: "-");
                 if (json_get_string(unit, "last_error"))
                         fprintf(f, "%-10s %s\n", "error:", json_get_string(unit, "last_error"));
+                if (json_get_number(unit, "log_lines_dropped", 0) > 0)
+                        fprintf(f, "%-10s %.0f lines dropped (write errors: a full disk?)\n", "",
+                                json_get_number(unit, "log_lines_dropped", 0));
         }
         return 0;
 }

@@ -438,6 +438,9 @@ cJSON *unit_status_json(const unit *u)
         cJSON_AddBoolToObject(o, "confined", be && be->confines && u->m->profile &&
                                                      strcmp(u->m->profile, "none") != 0);
         add_string_or_null(o, "last_error", settled ? NULL : u->last_error);
+        /* Lines of its log lost to write errors (a full disk), since the unit
+         * was loaded; the log itself says so once writing works again. */
+        cJSON_AddNumberToObject(o, "log_lines_dropped", (double)logfile_dropped(u->log));
         list = unit_tools(u);
         cJSON_AddNumberToObject(o, "tools", list ? cJSON_GetArraySize(list) : 0);
         list = unit_prompts(u);

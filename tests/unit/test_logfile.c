@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "corral/fs.h"
@@ -136,6 +138,44 @@ static void test_null_is_harmless(void **state)
         assert_null(logfile_open("/nonexistent-dir/x.log", 0, 0));
 }
 
+/* Writes that fail (here past RLIMIT_FSIZE: EFBIG, as ENOSPC would) are
+ * counted by line; the next write that works is preceded by one notice on
+ * a line of its own, and the count stays readable. */
+static void test_dropped_lines_counted(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_free_ char *path = path_join(dir, "s.log");
+        logfile *lf = logfile_open(path, 0, 0);
+        struct rlimit old, lim;
+
+        assert_non_null(lf);
+        logfile_write(lf, "one\n", 4);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        signal(SIGXFSZ, SIG_IGN);
+        lim = old;
+        lim.rlim_cur = 6; /* "one\ntw" fits, the rest does not */
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        logfile_write(lf, "two\nthree\n", 10); /* torn: "tw" in, "o\n" + "three\n" lost */
+        logfile_write(lf, "four\nfive", 9);    /* two lines lost (a fragment counts) */
+        assert_int_equal(logfile_dropped(lf), 4);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        logfile_write(lf, "six\n", 4);
+        assert_int_equal(logfile_dropped(lf), 4);
+        logfile_write(lf, "seven\n", 6); /* no second notice (checked below) */
+        lf = logfile_close(lf);
+        signal(SIGXFSZ, SIG_DFL);
+
+        _cleanup_free_ char *text = slurp(path);
+        assert_non_null(text);
+        char *notice = strstr(text, " corral: 4 log lines dropped (File too large)\n");
+        assert_non_null(notice);
+        assert_true(strncmp(text, "one\ntw\n2", 8) == 0); /* the notice on its own line */
+        assert_string_equal(notice + strlen(" corral: 4 log lines dropped (File too large)\n"),
+                            "six\nseven\n");
+        (void)rm_rf(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -144,6 +184,7 @@ int main(void)
                 cmocka_unit_test(test_rotation_keeps_n),
                 cmocka_unit_test(test_small_writes_fill_before_rotating),
                 cmocka_unit_test(test_null_is_harmless),
+                cmocka_unit_test(test_dropped_lines_counted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
