@@ -72,7 +72,7 @@ FUZZ_REGRESS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-regress/fuzz_%)
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all deps check check-unit check-integration check-engines check-asan check-conformance check-packaging check-fuzz-corpus \
-        check-npm-corpus fuzz fuzz-build demo install uninstall dist clean format FORCE
+        check-npm-corpus fuzz fuzz-build stress demo install uninstall dist clean format FORCE
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/gen/corral/build_config.h
@@ -141,6 +141,17 @@ fuzz:
 	@FUZZ_TIME=$(FUZZ_TIME) scripts/run-fuzz build/fuzz-build/fuzz $(FUZZ_NAMES)
 
 fuzz-build: $(FUZZ_BINS)
+
+# Fault injection against the real daemon (tests/stress/stress.mjs): kill
+# storms, daemon kills with calls in flight, killed installs, connection
+# floods and disk-full runs, STRESS_TIME seconds each (default 20), each
+# printing its counts.  Not part of `make check`; needs root (tmpfs mounts).
+# STRESS=NAME... runs only those scenarios.
+STRESS_TIME ?= 20
+stress: $(BINS)
+	@scripts/fetch-fixtures >/dev/null
+	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_FIXTURES_DIR=$(abspath build/fixtures) \
+		STRESS_TIME=$(STRESS_TIME) node tests/stress/stress.mjs $(STRESS)
 
 deps:
 	@scripts/install-deps
