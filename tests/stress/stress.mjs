@@ -72,7 +72,7 @@ function callLoad(root, { concurrency = 8, tool = 'a__echo', args = { text: 'x' 
           c.sent++;
           try {
             const res = await client.request('tools/call', { name: tool, arguments: args },
-              { timeout: HANG_MS / 1000 });
+              { timeout: HANG_MS });
             if (res?.isError) c.errors++; else c.answered++;
           } catch (e) {
             if (/timed out/.test(e.message)) c.hung++;
@@ -152,7 +152,7 @@ async function daemonKills() {
     for (let i = 0; i < 10; i++) {
       c.sent++;
       calls.push(client.request('tools/call', { name: i % 2 ? 'a__sleep' : 'b__sleep',
-        arguments: { ms: 5000 } }, { timeout: HANG_MS / 1000 }));
+        arguments: { ms: 5000 } }, { timeout: HANG_MS }));
     }
     await sleep(300);
     await d.kill();
@@ -225,7 +225,7 @@ async function connFlood() {
     try {
       const cl = await McpClient.connect(socketPath(root));
       await cl.initialize();
-      await cl.request('tools/call', { name: 'a__echo', arguments: { text: 'x' } }, { timeout: 10 });
+      await cl.request('tools/call', { name: 'a__echo', arguments: { text: 'x' } }, { timeout: 10000 });
       c.calls_ok++;
       cl.socket.destroy();
     } catch { c.calls_failed++; }
