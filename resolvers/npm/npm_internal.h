@@ -115,6 +115,7 @@ typedef struct pkgdoc {
         size_t n_versions;
         char **ranges; /* ranges already expanded in the closure */
         char **pending; /* ranges waiting for the document */
+        char **hard;    /* ranges reached without an optional peer edge */
         int code;       /* failure */
         corral_error err;
         char *cache_base; /* cache path without extension */

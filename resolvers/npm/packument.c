@@ -58,6 +58,7 @@ void npm_doc_free(pkgdoc *d)
         cJSON_Delete(d->doc);
         strv_free(d->ranges);
         strv_free(d->pending);
+        strv_free(d->hard);
         free(d->name);
         free(d->cache_base);
         free(d->url);
@@ -404,18 +405,22 @@ static int doc_fetch(ctx *c, pkgdoc *d, corral_error *err)
 }
 
 /* Records that (name, range) is needed; the document is fetched once. */
-static int need(ctx *c, const char *name, const char *range, corral_error *err)
+static int need(ctx *c, const char *name, const char *range, bool hard, corral_error *err)
 {
         if (strncmp(range, "npm:", 4) == 0) {
                 const char *p = range + 4;
                 const char *at = strchr(p[0] == '@' ? p + 1 : p, '@');
                 _cleanup_free_ char *real = at ? xstrndup(p, (size_t)(at - p)) : xstrdup(p);
-                return need(c, real, at ? at + 1 : "*", err);
+                return need(c, real, at ? at + 1 : "*", hard, err);
         }
         pkgdoc *d = NULL;
         int r = doc_request(c, name, &d, err);
         if (r < 0)
                 return r;
+        /* Only what a tree can need without an optional peer is fetched
+         * ahead (an optional peer such as next is rarely installed). */
+        if (hard && !str_in(d->hard, range))
+                d->hard = strv_push(d->hard, range);
         if (str_in(d->ranges, range) || str_in(d->pending, range))
                 return 0;
         d->pending = strv_push(d->pending, range);
@@ -440,9 +445,13 @@ static int expand(ctx *c, bool *progressed, corral_error *err)
                          * known whether the dependency was optional. */
                         if (npm_pick_in(c, d, pending[k], &v, &ignored) <= 0)
                                 continue;
-                        npm_prefetch(c, v);
+                        bool hard = str_in(d->hard, pending[k]);
+                        if (hard)
+                                npm_prefetch(c, v);
                         for (size_t j = 0; j < v->n_deps; j++) {
-                                int r = need(c, v->deps[j].name, v->deps[j].range, err);
+                                int r = need(c, v->deps[j].name, v->deps[j].range,
+                                             hard && v->deps[j].kind != NPM_DEP_PEER_OPTIONAL,
+                                             err);
                                 if (r < 0) {
                                         strv_free(pending);
                                         return r;
@@ -456,7 +465,7 @@ static int expand(ctx *c, bool *progressed, corral_error *err)
 
 int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_error *err)
 {
-        int r = need(c, name, range, err);
+        int r = need(c, name, range, true, err);
         for (;;) {
                 if (r < 0)
                         return r;
