@@ -66,7 +66,11 @@ static int key_from_jwk(const cJSON *k, auth_key *ret)
                 size_t rawlen = 0;
                 cjose_err cerr;
 
-                if (!crv || strcmp(crv, "Ed25519") != 0 || !x ||
+                /* cjose asserts on characters outside base64url and on
+                 * impossible lengths: checked first. */
+                if (!crv || strcmp(crv, "Ed25519") != 0 || !x || strlen(x) % 4 == 1 ||
+                    strspn(x, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") <
+                            strlen(x) ||
                     !cjose_base64url_decode(x, strlen(x), &raw, &rawlen, &cerr))
                         return -1;
                 if (rawlen == 32)

@@ -27,7 +27,12 @@ static cJSON *b64_json(const char *s, size_t n)
         cjose_err cerr;
         cJSON *j;
 
-        if (n == 0 || !cjose_base64url_decode(s, n, &raw, &rawlen, &cerr))
+        /* cjose asserts (aborts) on characters outside the base64url
+         * alphabet, '=' padding included: a token from any client must not
+         * reach it unchecked (found by tests/fuzz/fuzz_jwt.c). */
+        if (n == 0 || n % 4 == 1 ||
+            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") < n ||
+            !cjose_base64url_decode(s, n, &raw, &rawlen, &cerr))
                 return NULL;
         j = cJSON_ParseWithLength((const char *)raw, rawlen);
         cjose_get_dealloc()(raw);
@@ -111,7 +116,10 @@ static int verify_ed25519(const jwt *t, EVP_PKEY *pkey)
         EVP_MD_CTX *ctx;
         int ok = 0;
 
-        if (!cjose_base64url_decode(sig64, strlen(sig64), &sig, &siglen, &cerr))
+        if (strlen(sig64) % 4 == 1 ||
+            strspn(sig64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") <
+                    strlen(sig64) ||
+            !cjose_base64url_decode(sig64, strlen(sig64), &sig, &siglen, &cerr))
                 return -1;
         ctx = EVP_MD_CTX_new();
         if (ctx && siglen == 64 && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1)
