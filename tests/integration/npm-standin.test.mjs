@@ -17,7 +17,7 @@ import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 
 import {
-  EX, REPO, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, run,
+  EX, REPO, SLOW, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, run,
 } from './lib.mjs';
 
 const { startRegistry, makeTgz, packageTgz } = await import(
@@ -73,7 +73,7 @@ function unpackedEntry(root, server, pkgPath) {
   return path.join(root, 'cache', 'npm', 'unpacked', `sha512-${hex}`);
 }
 
-describe('npm: registry stand-in', { timeout: 240000 }, () => {
+describe('npm: registry stand-in', { timeout: 240000 * SLOW }, () => {
   let reg;
   let root;
   let work;
