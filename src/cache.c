@@ -409,7 +409,8 @@ int cache_evict(const char *cache_dir, uint64_t max_bytes, cache_stats *ret_remo
         uint64_t total = 0;
         for (size_t i = 0; i < l.n; i++)
                 total += l.v[i].size;
-        qsort(l.v, l.n, sizeof(*l.v), by_stamp);
+        if (l.n > 1) /* qsort(NULL, 0, …) is undefined (UBSan) */
+                qsort(l.v, l.n, sizeof(*l.v), by_stamp);
         for (size_t i = 0; i < l.n && total > max_bytes; i++) {
                 int r = remove_one(&l.v[i], ret_removed, err);
                 if (r == 0)
