@@ -280,7 +280,7 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
         if ((r = check_url(url, err)) < 0)
                 return r;
 
-        git_auth *auth = NULL;
+        _cleanup_(git_auth_freep) git_auth *auth = NULL;
         if ((r = git_auth_load(&s->paths, &auth, err)) < 0)
                 return r;
         git_source_opts o = {.cache_dir = s->paths.cache,
@@ -361,6 +361,5 @@ int resolver_git_fetch(store *s, const install_options *opt, const source_spec *
         r = 0;
 out:
         free(res.ref);
-        git_auth_free(auth);
         return r;
 }

@@ -67,6 +67,10 @@ struct git_credential;
  * 0, or -EX_CONFIG for a bad "git_auth". */
 int git_auth_load(const corral_paths *paths, git_auth **ret, corral_error *err);
 git_auth *git_auth_free(git_auth *a);
+static inline void git_auth_freep(git_auth **a)
+{
+        git_auth_free(*a);
+}
 /* A git_credential_acquire_cb; payload is the git_auth. */
 int git_auth_credential(struct git_credential **out, const char *url,
                         const char *username_from_url, unsigned int allowed_types,
