@@ -130,6 +130,9 @@ typedef struct jwt {
 
 /* jwt.c */
 /* Splits and decodes token; 0, or -1 with *why (static string). */
+/* Whether [s, s+n) is unpadded base64url that cjose can decode without
+ * aborting (the alphabet only, and a length that is not 4k+1). */
+bool b64url_ok(const char *s, size_t n);
 int jwt_decode(const char *token, jwt *ret, const char **why);
 void jwt_done(jwt *t);
 /* Checks the signature with key: 0 when valid, -1 otherwise. */
