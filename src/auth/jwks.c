@@ -33,19 +33,29 @@ static unsigned alg_of_name(const char *name)
         return 0;
 }
 
-/* cjose_jwk_import() decodes these members with the decoder that aborts on
- * bad input (fuzz_jwt found it through "n"): a key set from the network is
- * checked first. */
-static bool members_b64url_ok(const cJSON *k)
+/* The public members of an RSA or EC key, checked and copied into a JWK of
+ * their own (owned JSON text), or NULL.  cjose_jwk_import() decodes them
+ * with a decoder that aborts on bad base64url (fuzz_jwt found it through
+ * "n", then through a repeated member, which cJSON and cjose's JSON parser
+ * read differently): cjose only ever sees what was checked here, and never
+ * a private member. */
+static char *public_jwk(const cJSON *k, bool rsa)
 {
-        static const char *const members[] = {"n", "e", "x", "y", "d", "p",
-                                               "q", "dp", "dq", "qi", "k"};
-        for (size_t i = 0; i < ARRAY_SIZE(members); i++) {
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(k, members[i]);
-                if (v && (!cJSON_IsString(v) || !b64url_ok(v->valuestring, strlen(v->valuestring))))
-                        return false;
+        static const char *const rsa_members[] = {"n", "e", NULL};
+        static const char *const ec_members[] = {"x", "y", NULL};
+        const char *const *members = rsa ? rsa_members : ec_members;
+        _cleanup_json_ cJSON *out = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(out, "kty", rsa ? "RSA" : "EC");
+        if (!rsa)
+                cJSON_AddStringToObject(out, "crv", "P-256");
+        for (size_t i = 0; members[i]; i++) {
+                const char *v = json_get_string(k, members[i]);
+                if (!v || !*v || !b64url_ok(v, strlen(v)))
+                        return NULL;
+                cJSON_AddStringToObject(out, members[i], v);
         }
-        return true;
+        return cJSON_PrintUnformatted(out);
 }
 
 /* One JWK → key; 0, or -1 when it is not a usable signature key (skipped). */
@@ -60,7 +70,7 @@ static int key_from_jwk(const cJSON *k, auth_key *ret)
         if (!kty || (use && strcmp(use, "sig") != 0))
                 return -1;
         if (strcmp(kty, "RSA") == 0 || strcmp(kty, "EC") == 0) {
-                _cleanup_free_ char *json = cJSON_PrintUnformatted(k);
+                _cleanup_free_ char *json = public_jwk(k, strcmp(kty, "RSA") == 0);
                 cjose_err cerr;
 
                 if (strcmp(kty, "RSA") == 0) {
@@ -71,8 +81,6 @@ static int key_from_jwk(const cJSON *k, auth_key *ret)
                                 return -1;
                         key.alg = ALG_ES256;
                 }
-                if (!members_b64url_ok(k))
-                        return -1;
                 key.jwk = json ? cjose_jwk_import(json, strlen(json), &cerr) : NULL;
                 if (!key.jwk)
                         return -1;
