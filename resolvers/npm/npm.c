@@ -170,6 +170,7 @@ const char *npm_node_version(ctx *c)
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return NULL;
         buf[strcspn(buf, "\r\n")] = '\0';
+        free(c->node_version);
         c->node_version = buf[0] ? xstrdup(buf[0] == 'v' ? buf + 1 : buf) : NULL;
         return c->node_version;
 }

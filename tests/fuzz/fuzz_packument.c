@@ -50,6 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.opt = &opt;
         npm_host_platform(&c);
         c.node_version = xstrdup("22.11.0");
+        c.node_fd = -1; /* no `node --version` child: the version above is it */
+        c.node_pid = -1;
         pkgdoc *d = xcalloc(1, sizeof(*d));
         d->name = xstrdup("fuzz");
         npm_doc_set(&c, d, j);
