@@ -8,7 +8,9 @@
 // ($CORRAL_CORPUS_CACHE, default /var/cache/corral-ci/npm-corpus when
 // writable, else $XDG_CACHE_HOME/corral-ci/npm-corpus), so a rerun revalidates
 // metadata and downloads almost nothing.  npm talks to registry.npmjs.org
-// only.  $CORRAL_CORPUS (a comma-separated list) runs a subset.
+// only.  $CORRAL_CORPUS (a comma-separated list) runs a subset; `quick` runs
+// QUICK, the servers that `make check` compares (the whole corpus takes
+// minutes of npm installs: `make check-npm-corpus`).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -59,6 +61,20 @@ export const CORPUS = [
   '@circleci/mcp-server-circleci',
 ];
 
+// One server for each placement rule that once gave a different tree (peer
+// replacement: exa, context7; peer-aware placement: notion; optional packages
+// of other platforms: playwright, azure) and the reference servers.
+export const QUICK = [
+  'exa-mcp-server',
+  '@upstash/context7-mcp',
+  '@notionhq/notion-mcp-server',
+  '@playwright/mcp',
+  '@azure/mcp',
+  'mcp-remote',
+  '@modelcontextprotocol/server-everything',
+  '@modelcontextprotocol/server-filesystem',
+];
+
 export const REGISTRY = 'https://registry.npmjs.org/';
 
 export function corpusCache() {
@@ -74,8 +90,9 @@ export function corpusCache() {
   }
 }
 
-const selected = process.env.CORRAL_CORPUS
-  ? process.env.CORRAL_CORPUS.split(',').filter(Boolean) : CORPUS;
+const selected = !process.env.CORRAL_CORPUS ? CORPUS
+  : process.env.CORRAL_CORPUS === 'quick' ? QUICK
+    : process.env.CORRAL_CORPUS.split(',').filter(Boolean);
 const dirName = (pkg) => pkg.replace(/^@/, '').replace(/\//g, '__');
 
 describe('npm corpus: corral builds npm\'s exact tree', { timeout: 3600000 }, () => {
