@@ -157,6 +157,53 @@ static resolver_fetch_fn resolver_for(spec_kind kind)
         return NULL;
 }
 
+/* corral update: fresh's source, command and cwd with the settings of the
+ * installed manifest old (include/corral/resolver.h, update_from).  Done
+ * through the JSON shape so that every setting, present or future, is kept
+ * unless it is named here as coming from the fetch. */
+static int carry_settings(const manifest *old, manifest **fresh, corral_error *err)
+{
+        _cleanup_json_ cJSON *j = manifest_to_json(old);
+        _cleanup_json_ cJSON *nj = manifest_to_json(*fresh);
+        cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "runtime");
+        cJSON *nrt = cJSON_GetObjectItemCaseSensitive(nj, "runtime");
+        static const char *const top[] = {"source", "installed_at", "corral_version"};
+        static const char *const runtime[] = {"command", "cwd", "backend"};
+
+        for (size_t i = 0; i < ARRAY_SIZE(top); i++)
+                cJSON_ReplaceItemInObjectCaseSensitive(
+                        j, top[i], cJSON_DetachItemFromObjectCaseSensitive(nj, top[i]));
+        for (size_t i = 0; i < ARRAY_SIZE(runtime); i++)
+                cJSON_ReplaceItemInObjectCaseSensitive(
+                        rt, runtime[i], cJSON_DetachItemFromObjectCaseSensitive(nrt, runtime[i]));
+        _cleanup_free_ char *text = cJSON_PrintUnformatted(j);
+        manifest *m = NULL;
+        int r = manifest_parse(&m, text, strlen(text), err);
+        if (r < 0)
+                return r;
+        manifest_free(*fresh);
+        *fresh = m;
+        return 0;
+}
+
+/* The replaced server's secrets.json (0600) goes into the staging dir. */
+static int carry_secrets(store *s, const char *name, const char *staging, corral_error *err)
+{
+        _cleanup_free_ char *dir = paths_server_dir(&s->paths, name);
+        _cleanup_free_ char *from = path_join(dir, "secrets.json");
+        _cleanup_free_ char *to = path_join(staging, "secrets.json");
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        int r = read_file(from, MANIFEST_MAX_BYTES, &data, &len);
+        if (r == -ENOENT)
+                return 0;
+        if (r >= 0)
+                r = write_file_atomic(to, data, len, 0600);
+        if (r < 0)
+                return corral_error_errno(err, EX_IOERR, -r, "cannot carry %s over", from);
+        return 0;
+}
+
 int resolver_install(store *s, const install_options *opt, manifest **ret, corral_error *err)
 {
         _cleanup_(spec_done) source_spec spec = {0};
@@ -243,6 +290,9 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
         s->cache_txn = cache_txn_new();
         r = fetch(s, opt, &spec, pkg, m, err);
         if (r < 0)
+                goto out;
+        if (opt->update_from && ((r = carry_settings(opt->update_from, &m, err)) < 0 ||
+                                 (r = carry_secrets(s, name, staging, err)) < 0))
                 goto out;
         if (opt->confirm && (r = opt->confirm(m, opt->confirm_userdata, err)) < 0)
                 goto out;

@@ -55,8 +55,11 @@ static const verb verbs[] = {
         { "uninstall", cli_uninstall, "remove an installed server", "[--purge] NAME\n"
           "  --purge also removes the server's data directory." },
         { "list", cli_list, "list installed servers", "[--json]" },
-        { "update", cli_update, "re-resolve a docker tag or a git ref and pin the new digest/commit",
-          "[--json] NAME" },
+        { "update", cli_update,
+          "move a server to what its npm range, git ref or docker tag gives now",
+          "[--dry-run] [--json] [--registry URL] NAME [VERSION]" },
+        { "outdated", cli_outdated, "list servers whose source offers a newer version",
+          "[--json] [--registry URL]" },
         { "info", cli_info, "show one installed server's manifest", "[--json] NAME" },
         { "access", cli_access, "set the permission level a server or tool needs",
           "NAME public|trusted|anchor [--tool TOOL]" },

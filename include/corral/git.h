@@ -94,10 +94,11 @@ int git_github_base(const corral_paths *paths, char **ret, corral_error *err);
 int git_detect_command(const char *dir, const char *where, manifest *m, corral_error *err);
 
 /* `corral update NAME` for a git server: fetches, resolves the spec's ref
- * again and, when it moved, reinstalls NAME at the new commit (same spec,
- * env and sandbox profile; a command given at install is kept, a detected
- * one is detected again).  ret_old / ret_new (owned) get the commits; equal
- * when nothing changed.  -EX_USAGE when the spec pins a full commit, else
- * the errors of resolver_git_fetch(). */
-int git_update(store *s, const char *name, bool progress, char **ret_old, char **ret_new,
-               manifest **ret, corral_error *err);
+ * again and, when it moved, reinstalls NAME at the new commit (same spec and
+ * every setting, as install_options.update_from keeps them; a command given
+ * at install is kept, a detected one is detected again).  ret_old / ret_new (owned) get the commits; equal
+ * when nothing changed.  dry_run: only resolves (the mirror is fetched),
+ * nothing is reinstalled and *ret is the installed manifest.  -EX_USAGE when
+ * the spec pins a full commit, else the errors of resolver_git_fetch(). */
+int git_update(store *s, const char *name, bool progress, bool dry_run, char **ret_old,
+               char **ret_new, manifest **ret, corral_error *err);

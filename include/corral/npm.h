@@ -280,6 +280,15 @@ const char *npm_config_token_for(const npm_config *c, const char *url);
 
 /* ---- the resolver (resolvers/npm/npm.c) -------------------------------- */
 
+/* What the registry offers for package name (`corral outdated`, `corral
+ * update`): *ret_wanted the version an install of range (NULL: "*") would
+ * pick now, *ret_latest the "latest" dist-tag's (both owned).  Reads the
+ * packument alone, through the same cache and registry settings (registry:
+ * a --registry URL or NULL) as an install.  0, or -EX_NOINPUT (no such
+ * package, nothing satisfies range), -EX_UNAVAILABLE (registry unreachable). */
+int npm_available(store *s, const char *name, const char *range, const char *registry,
+                  char **ret_wanted, char **ret_latest, corral_error *err);
+
 /* resolver_fetch_fn for SPEC_NPM: installs the package as a dependency of
  * pkg_dir (pkg_dir/node_modules/…, like `npm install PKG --omit=dev
  * --ignore-scripts` in an empty dir) and sets m->command to `node

@@ -37,6 +37,12 @@ typedef struct install_options {
         /* git sources (resolvers/git/, include/corral/git.h) */
         bool submodules;       /* --submodules: fetch https:// and git:// submodules */
         int progress;          /* INSTALL_PROGRESS_*: one line on a TTY, JSON events, none */
+        /* `corral update`: the installed server being replaced (opt->force
+         * must be set).  The new manifest takes its source, command and cwd
+         * from the fetch and everything the admin chose from this one (env,
+         * headers, sandbox policy and mounts, restart, enabled, owner,
+         * access); its secrets.json travels along.  NULL for installs. */
+        const manifest *update_from;
         /* Called once the code is fetched and the manifest filled, before the
          * commit (the store lock is held): 0 goes on, a negative sysexits code
          * with err set abandons the install.  NULL: no confirmation.  Used by

@@ -4,7 +4,7 @@ _corral()
         local cur prev words cword
         _init_completion || return
 
-        local verbs="install uninstall list update info enable disable start stop
+        local verbs="install uninstall list update outdated info enable disable start stop
                 restart status tools call logs reload daemon run serve cache"
         local i verb=
         for ((i = 1; i < cword; i++)); do
@@ -33,7 +33,9 @@ _corral()
         install) opts='--name --force --env --sandbox --yes --json --registry --offline --frozen' ;;
         uninstall) opts='--purge' ;;
         list | status) opts='--json' ;;
-        update | info | tools) opts='--json' ;;
+        update) opts='--json --dry-run --registry' ;;
+        outdated) opts='--json --registry' ;;
+        info | tools) opts='--json' ;;
         call) opts='--json --timeout' ;;
         logs) opts='-f -n' ;;
         serve) opts='--stdio' ;;

@@ -36,8 +36,8 @@ static bool command_was_detected(store *s, const manifest *m, const source_spec 
         return same;
 }
 
-int git_update(store *s, const char *name, bool progress, char **ret_old, char **ret_new,
-               manifest **ret, corral_error *err)
+int git_update(store *s, const char *name, bool progress, bool dry_run, char **ret_old,
+               char **ret_new, manifest **ret, corral_error *err)
 {
         _cleanup_(manifest_freep) manifest *m = NULL;
         _cleanup_(spec_done) source_spec spec = {0};
@@ -69,7 +69,7 @@ int git_update(store *s, const char *name, bool progress, char **ret_old, char *
                 return r;
         free(res.ref);
         const char *old = m->resolved_commit ? m->resolved_commit : "";
-        if (strcmp(old, res.commit) == 0) {
+        if (dry_run || strcmp(old, res.commit) == 0) {
                 *ret_old = xstrdup(old);
                 *ret_new = xstrdup(res.commit);
                 if (ret)
@@ -80,15 +80,9 @@ int git_update(store *s, const char *name, bool progress, char **ret_old, char *
         install_options opt = {.spec = m->spec,
                                .name = m->name,
                                .force = true,
-                               .sandbox = m->profile,
+                               .update_from = m,
                                .progress = progress ? INSTALL_PROGRESS_TTY
                                                     : INSTALL_PROGRESS_NONE};
-        _cleanup_strv_ char **env = NULL;
-        for (size_t i = 0; i < m->n_env; i++) {
-                _cleanup_free_ char *kv = xasprintf("%s=%s", m->env[i].key, m->env[i].value);
-                env = strv_push(env, kv);
-        }
-        opt.env = env;
         if (!command_was_detected(s, m, &spec))
                 opt.command = m->command;
         manifest *fresh = NULL;

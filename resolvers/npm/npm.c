@@ -532,6 +532,31 @@ static int finish_scripts(store *s, const install_options *opt, const char *dir,
         return 0;
 }
 
+int npm_available(store *s, const char *name, const char *range, const char *registry,
+                  char **ret_wanted, char **ret_latest, corral_error *err)
+{
+        install_options opt = {.registry = registry};
+        const npm_version *v = NULL;
+        pkgdoc *d = NULL;
+        ctx c;
+        int r = ctx_init(&c, s, &opt, "", err);
+
+        if (r >= 0)
+                r = npm_doc_load(&c, name, &d, err);
+        if (r >= 0 && (r = npm_pick_in(&c, d, range ? range : "*", &v, err)) > 0) {
+                *ret_wanted = xstrdup(v->version);
+                corral_error ignored = {0};
+                *ret_latest = npm_pick_in(&c, d, "latest", &v, &ignored) > 0
+                                      ? xstrdup(v->version)
+                                      : xstrdup(*ret_wanted);
+                r = 0;
+        } else if (r == 0) {
+                r = -EX_NOINPUT;
+        }
+        ctx_done(&c);
+        return r;
+}
+
 int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *spec,
                        const char *pkg_dir, manifest *m, corral_error *err)
 {

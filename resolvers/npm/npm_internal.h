@@ -212,6 +212,9 @@ void npm_progress(ctx *c, const char *phase, bool force);
  * parallel (cached, revalidated with ETag); failures are kept per document
  * and surface when the tree is built.  0 or a hard error. */
 int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_error *err);
+/* Loads name's packument alone (none of its dependencies): 0 with *ret
+ * (state DOC_LOADED), or the document's error. */
+int npm_doc_load(ctx *c, const char *name, pkgdoc **ret, corral_error *err);
 /* Parses a packument (RFC 8259 JSON, npm's abbreviated or full document)
  * and trims it to what resolution reads; NULL when it is not an object with
  * a "versions" object.  Owned.  (tests/fuzz/fuzz_packument.c) */

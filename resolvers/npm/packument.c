@@ -479,6 +479,20 @@ int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_erro
         }
 }
 
+int npm_doc_load(ctx *c, const char *name, pkgdoc **ret, corral_error *err)
+{
+        pkgdoc *d = NULL;
+        int r = doc_request(c, name, &d, err);
+        while (r >= 0 && (c->http.active > 0 || c->doc_jobs > 0))
+                r = npm_wait(c, 200, err);
+        if (r < 0)
+                return r;
+        if (d->state == DOC_FAILED)
+                return corral_error_set(err, d->code, "%s", d->err.msg);
+        *ret = d;
+        return 0;
+}
+
 void npm_docs_free(ctx *c)
 {
         for (size_t i = 0; i < c->n_docs; i++)

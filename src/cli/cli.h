@@ -30,6 +30,8 @@ int cli_install(cli_ctx *ctx, int argc, char **argv);
 int cli_uninstall(cli_ctx *ctx, int argc, char **argv);
 int cli_list(cli_ctx *ctx, int argc, char **argv);
 int cli_update(cli_ctx *ctx, int argc, char **argv);
+/* `corral outdated` (src/cli/outdated.c): servers whose source has newer. */
+int cli_outdated(cli_ctx *ctx, int argc, char **argv);
 int cli_info(cli_ctx *ctx, int argc, char **argv);
 int cli_enable(cli_ctx *ctx, int argc, char **argv);
 int cli_disable(cli_ctx *ctx, int argc, char **argv);
