@@ -46,8 +46,9 @@ typedef struct install_options {
         /* Called once the code is fetched and the manifest filled, before the
          * commit (the store lock is held): 0 goes on, a negative sysexits code
          * with err set abandons the install.  NULL: no confirmation.  Used by
-         * `corral install` to show the exact resolution and ask on a TTY. */
-        int (*confirm)(const manifest *m, void *userdata, corral_error *err);
+         * `corral install` to show the exact resolution and ask on a TTY;
+         * it may add mounts to m (the answer "rw"). */
+        int (*confirm)(manifest *m, void *userdata, corral_error *err);
         void *confirm_userdata;
 } install_options;
 

@@ -1,5 +1,6 @@
 /* The verbs that work on the store alone, with or without a daemon:
  * install, uninstall, list, info, enable, disable. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,17 +95,15 @@ static void print_env_keys(FILE *f, const char *label, const manifest *m)
 
 /* The host paths the server will see: its mounts, and the command's
  * arguments naming existing host paths, which are bound read-only. */
-static void print_mount_lines(FILE *f, const manifest *m)
+/* The absolute paths among a native server's command arguments that exist
+ * on the host and have no mount of their own: the sandbox binds them
+ * read-only.  Owned, NULL-terminated; NULL when there are none. */
+static char **command_paths(const manifest *m)
 {
-        bool first = true;
+        char **paths = NULL;
 
-        for (size_t i = 0; m->mounts && m->mounts[i]; i++, first = false)
-                fprintf(f, "%-10s %s%s\n", first ? "mounts:" : "", m->mounts[i],
-                        cli_mount_is_rw(m->mounts[i])
-                                ? " (writes belong to the directory's owner; never chowned)"
-                                : "");
         if (strcmp(m->backend, "native") != 0)
-                return;
+                return NULL;
         for (size_t i = 1; m->command && m->command[i]; i++) {
                 const char *a = m->command[i];
                 bool listed = false;
@@ -115,21 +114,55 @@ static void print_mount_lines(FILE *f, const manifest *m)
                 for (size_t k = 0; m->mounts && m->mounts[k]; k++)
                         listed |= strncmp(m->mounts[k], a, strlen(a)) == 0 &&
                                   m->mounts[k][strlen(a)] == ':';
-                if (listed)
-                        continue;
+                if (!listed)
+                        paths = strv_push(paths, a);
+        }
+        return paths;
+}
+
+static void print_mount_lines(FILE *f, const manifest *m)
+{
+        _cleanup_strv_ char **paths = command_paths(m);
+        bool first = true;
+
+        for (size_t i = 0; m->mounts && m->mounts[i]; i++, first = false)
+                fprintf(f, "%-10s %s%s\n", first ? "mounts:" : "", m->mounts[i],
+                        cli_mount_is_rw(m->mounts[i])
+                                ? " (writes belong to the directory's owner; never chowned)"
+                                : "");
+        for (size_t i = 0; paths && paths[i]; i++, first = false)
                 fprintf(f, "%-10s %s:ro (from the command; --mount %s:rw lets the server write "
                            "there)\n",
-                        first ? "mounts:" : "", a, a);
-                first = false;
-        }
+                        first ? "mounts:" : "", paths[i], paths[i]);
 }
 
 /* ---- install ---------------------------------------------------------- */
 
-static int confirm_install(const manifest *m, void *userdata, corral_error *err)
+/* The answer to a question on stdin, lower-cased, without the newline (at
+ * most 15 characters; the rest of a longer line is read and dropped). */
+static void read_answer(char *buf, size_t size)
+{
+        size_t n = 0;
+        int c;
+
+        while ((c = getchar()) != EOF && c != '\n')
+                if (n + 1 < size)
+                        buf[n++] = (char)tolower(c);
+        buf[n] = '\0';
+        if (c == EOF)
+                fputc('\n', stderr);
+}
+
+/* The install's confirmation on a TTY.  When the command names host paths
+ * (bound read-only), "rw" installs with those paths as read-write mounts
+ * (idmapped binds, checked here like --mount PATH:rw). */
+static int confirm_install(manifest *m, void *userdata, corral_error *err)
 {
         _cleanup_free_ char *cmd = shell_join(m->command);
+        _cleanup_strv_ char **paths = command_paths(m);
         FILE *f = stderr;
+        char answer[16];
+        int r;
 
         fprintf(f, "About to install '%s':\n", m->name);
         print_source_lines(f, m);
@@ -142,24 +175,26 @@ static int confirm_install(const manifest *m, void *userdata, corral_error *err)
         print_sandbox_line(f, "sandbox:", m);
         fprintf(f, "%-10s %s\n", "network:", m->network);
         print_mount_lines(f, m);
-        fprintf(f, "Install? [y/N] ");
+        if (paths)
+                fprintf(f, "Install? [y/N, or rw: install and let it write to the paths above] ");
+        else
+                fprintf(f, "Install? [y/N] ");
         fflush(f);
 
-        char line[64];
-        bool yes = false;
-        if (fgets(line, sizeof(line), stdin)) {
-                yes = strcmp(line, "y\n") == 0 || strcmp(line, "Y\n") == 0 ||
-                      strcasecmp(line, "yes\n") == 0;
-                /* Swallow the rest of an over-long answer. */
-                if (!strchr(line, '\n')) {
-                        int c;
-                        while ((c = getchar()) != EOF && c != '\n')
-                                ;
+        read_answer(answer, sizeof(answer));
+        if (paths && strcmp(answer, "rw") == 0) {
+                for (size_t i = 0; paths[i]; i++) {
+                        _cleanup_free_ char *entry = xasprintf("%s:rw", paths[i]);
+                        if ((r = cli_mount_check_idmap(entry, err)) < 0)
+                                return r;
+                        m->mounts = strv_push(m->mounts, entry);
+                        fprintf(f, "%-10s %s (writes belong to the directory's owner; never "
+                                   "chowned)\n",
+                                "mounts:", entry);
                 }
-        } else {
-                fputc('\n', f);
+                return 0;
         }
-        if (!yes)
+        if (strcmp(answer, "y") != 0 && strcmp(answer, "yes") != 0)
                 return corral_error_set(err, CLI_EXIT_DECLINED, "install of '%s' cancelled", m->name);
         return 0;
 }

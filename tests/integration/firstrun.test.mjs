@@ -11,14 +11,8 @@ import { after, before, describe, it } from 'node:test';
 
 import {
   CORRAL, EX, MOCK_SERVER, REPO, cleanupRoot, corral, corralEnv, emptyPkg, expectExit, installMock,
-  newRoot, run, startDaemon, unitOf, waitReady, waitStatus,
+  newRoot, onTty, run, startDaemon, unitOf, waitReady, waitStatus,
 } from './lib.mjs';
-
-/* Runs corral on a pseudo-terminal through script(1); input is typed. */
-function onTty(args, { root, input = '' } = {}) {
-  const cmd = [CORRAL, '--root', root, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  return run('script', ['-qefc', cmd, '/dev/null'], { input, env: corralEnv(), timeout: 60000 });
-}
 
 const helpText = async (args) => expectExit(await corral(args), 0, args.join(' ')).stdout;
 

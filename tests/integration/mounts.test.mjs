@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
-  EX, FIXTURES, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, startDaemon,
+  EX, FIXTURES, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, onTty, startDaemon,
   waitReady,
 } from './lib.mjs';
 
@@ -101,6 +101,23 @@ describe('a directory given to one server read-write', { skip: process.getuid() 
       'content=x'], { root });
     assert.notEqual(w.code, 0, 'files2 must not write there');
     assert.equal(fs.existsSync(path.join(dir, 'intruder.txt')), false);
+  });
+
+  it('the confirmation offers a directory argument read-write: "rw" mounts it so, "y" keeps it read-only', async () => {
+    const ask = (name, input) => onTty(['install', path.join(FIXTURES, 'filesystem'), '--name', name,
+      '--', 'node', FS_BIN, dir], { root, input, timeout: 120000 });
+    let r = await ask('asked-rw', 'rw\n');
+    expectExit(r, 0, 'install answered rw');
+    assert.match(r.stdout, /or rw: install and let it write/);
+    let m = JSON.parse(fs.readFileSync(path.join(root, 'servers', 'asked-rw', 'manifest.json'), 'utf8'));
+    assert.deepEqual(m.sandbox.mounts, [`${dir}:rw`]);
+    r = await ask('asked-y', 'y\n');
+    expectExit(r, 0, 'install answered y');
+    m = JSON.parse(fs.readFileSync(path.join(root, 'servers', 'asked-y', 'manifest.json'), 'utf8'));
+    assert.deepEqual(m.sandbox.mounts, []);
+    assert.match(r.stdout, new RegExp(`${dir}:ro \\(from the command`));
+    for (const n of ['asked-rw', 'asked-y'])
+      expectExit(await corral(['uninstall', n], { root }), 0, `uninstall ${n}`);
   });
 
   it('corral mount lists, adds and removes', async () => {
