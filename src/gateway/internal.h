@@ -27,6 +27,8 @@
 #define GW_LOG_LEVELS 8                     /* debug … emergency */
 
 typedef struct gw_call gw_call;
+/* Kinds of server requests, counted apart when routing (upstream.c). */
+enum { GW_S2C_SAMPLING, GW_S2C_ELICITATION, GW_S2C_ROOTS, GW_S2C_OTHER, GW_S2C_KINDS };
 typedef struct gw_s2c gw_s2c;
 typedef struct gw_hint gw_hint;
 
@@ -104,8 +106,9 @@ struct gw_call {
         mcp_client *client;
         uint64_t handle;
         bool starting, completed;
-        uint64_t seq;      /* gw->call_seq when forwarded */
-        unsigned n_routed; /* server requests routed to its client so far */
+        uint64_t seq; /* gw->call_seq when written to the unit (forward order) */
+        /* Server requests routed to its client so far, per gw_s2c_kind. */
+        unsigned n_routed[GW_S2C_KINDS];
         gw_call *prev, *next;
 };
 

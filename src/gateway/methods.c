@@ -178,7 +178,6 @@ static void forward_as(gateway_session *s, const cJSON *id, const char *server,
                 c->alias = alias;
                 c->alias_of = xstrdup(alias_of);
         }
-        c->seq = ++s->gw->call_seq;
         gw_upstream_touch(s->gw, server, s);
         c->next = s->calls;
         if (s->calls)
@@ -197,6 +196,9 @@ static void forward_as(gateway_session *s, const cJSON *id, const char *server,
                 return;
         }
         c->handle = h;
+        /* mcp_client_request wrote the call to the unit just now: seq is the
+         * order the server reads calls in (upstream.c, rule 1). */
+        c->seq = ++s->gw->call_seq;
 }
 
 static void forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,

@@ -4,9 +4,14 @@
  * Every unit's session declares the full client feature set upstream:
  * sampling, elicitation (form and url) and roots with listChanged.  A server
  * request is routed to one client session:
- *   1. the session with a call to that server in flight — the oldest such
- *      call that has had no request routed to it yet, else the oldest call
- *      (so two clients calling the same tool at once each get their own);
+ *   1. the session with a call to that server in flight.  Over stdio a
+ *      server's request names no call, so calls are ranked in the order
+ *      they were written to the server and requests are counted per kind
+ *      (sampling, elicitation, roots, other): a request goes to the call
+ *      with the fewest requests of its kind routed so far, the earliest
+ *      written on a tie — the k-th sampling request goes to the k-th call
+ *      in flight, whatever roots/list requests came in between (so two
+ *      clients calling the same tool at once each get their own);
  *   2. else the session that last sent that server a request or a roots
  *      change (a server asking for roots after notifications/roots/
  *      list_changed asks the client that changed them);
@@ -162,22 +167,34 @@ static unit *unit_of(gateway *gw, const mcp_client *c)
         return NULL;
 }
 
-/* Rule 1: the oldest call to c that has had no request routed to it yet,
- * else the oldest. */
-static gw_call *related_call(gateway *gw, const mcp_client *c)
+static int s2c_kind(const char *method)
 {
-        gw_call *free_one = NULL, *any = NULL;
+        if (strcmp(method, "sampling/createMessage") == 0)
+                return GW_S2C_SAMPLING;
+        if (strcmp(method, "elicitation/create") == 0)
+                return GW_S2C_ELICITATION;
+        if (strcmp(method, "roots/list") == 0)
+                return GW_S2C_ROOTS;
+        return GW_S2C_OTHER;
+}
+
+/* Rule 1: of the calls to c in flight, the one with the fewest requests of
+ * this kind routed to it, the earliest written on a tie.  seq is taken in
+ * the same loop turn as the write to the unit, so seq order is the order the
+ * server read the calls in. */
+static gw_call *related_call(gateway *gw, const mcp_client *c, int kind)
+{
+        gw_call *best = NULL;
 
         for (gateway_session *s = gw->sessions; s; s = s->next)
                 for (gw_call *k = s->calls; k; k = k->next) {
                         if (k->client != c || k->completed || !k->s)
                                 continue;
-                        if (!any || k->seq < any->seq)
-                                any = k;
-                        if (k->n_routed == 0 && (!free_one || k->seq < free_one->seq))
-                                free_one = k;
+                        if (!best || k->n_routed[kind] < best->n_routed[kind] ||
+                            (k->n_routed[kind] == best->n_routed[kind] && k->seq < best->seq))
+                                best = k;
                 }
-        return free_one ? free_one : any;
+        return best;
 }
 
 /* Whether the client declared what method needs; *what names it. */
@@ -218,7 +235,8 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
         gateway *gw = ud;
         unit *u = unit_of(gw, c);
         const char *server = u ? unit_name(u) : "?";
-        gw_call *call = related_call(gw, c);
+        int kind = s2c_kind(method);
+        gw_call *call = related_call(gw, c, kind);
         gateway_session *s = call ? call->s : hinted(gw, server);
         const char *what;
         gw_s2c *r;
@@ -253,7 +271,7 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
         r->server = xstrdup(server);
         r->related = call ? json_dup(call->id) : NULL;
         if (call)
-                call->n_routed++;
+                call->n_routed[kind]++;
         r->timer = gw_timer_new(gw->loop, r);
         r->next = s->s2c;
         if (s->s2c)

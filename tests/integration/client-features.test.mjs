@@ -13,8 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  CORRAL, FIXTURES, cleanupRoot, corralEnv, installFixture, newRoot, socketPath, startDaemon,
-  waitReady, withTimeout,
+  CORRAL, FIXTURES, REPO, cleanupRoot, corral, corralEnv, emptyPkg, expectExit, installFixture,
+  newRoot, socketPath, startDaemon, waitReady, withTimeout,
 } from './lib.mjs';
 
 const SDK = path.join(FIXTURES, 'sdk/node_modules/@modelcontextprotocol/sdk/dist/esm');
@@ -22,6 +22,7 @@ const sdk = async (p) => import(pathToFileURL(path.join(SDK, p)).href);
 const EVERYTHING = path.join(FIXTURES,
   'everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const ROOT_URI = 'file:///srv/corral-test-root';
+const ASKING = path.join(REPO, 'tests/fixtures/asking-server.mjs');
 const CONDITIONAL = ['trigger-sampling-request', 'trigger-elicitation-request', 'get-roots-list'];
 
 /* The SDK's newline-delimited JSON over a unix socket (the SDK ships stdio
@@ -119,11 +120,13 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
   before(async () => {
     root = newRoot('features');
     await installFixture(root, 'everything');
+    expectExit(await corral(['install', emptyPkg(root, 'asking'), '--name', 'asking', '--yes', '--',
+      process.execPath, ASKING], { root }), 0, 'install asking-server');
     fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
     fs.writeFileSync(path.join(root, 'etc/corral.json'), JSON.stringify({ http: { level: 'trusted' } }));
     daemon = await startDaemon(root, { args: ['--http', '127.0.0.1:0'],
       env: { CORRAL_REQUEST_TIMEOUT_MS: '20000' } });
-    await waitReady(root, ['everything']);
+    await waitReady(root, ['everything', 'asking']);
     const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
     assert.ok(m, daemon.output());
     base = `http://127.0.0.1:${m[1]}`;
@@ -157,7 +160,8 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       });
 
       test('the conditional tools appear as they do on the server alone', async () => {
-        const mine = (await c.listTools()).tools.map((t) => t.name);
+        const mine = (await c.listTools()).tools.map((t) => t.name)
+          .filter((n) => scoped || n.startsWith('everything__'));
         const alone = (await direct.listTools()).tools.map((t) => t.name);
         for (const t of CONDITIONAL) {
           assert.ok(alone.includes(t), `${t} missing on the server alone`);
@@ -252,6 +256,32 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       assert.deepEqual(prompts, ['from A', 'from B']);
       const answers = [text(ra), text(rb)].map((t) => t.match(/sampled by (A|B)/)?.[1]).sort();
       assert.deepEqual(answers, ['A', 'B']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('two calls in flight: the k-th sampling request goes to the k-th call, roots between', async () => {
+    // asking-server holds both calls, asks roots/list for each, then
+    // sampling for each, in the order it read the calls: each client must
+    // get the sampling request made for its own call.
+    const a = await featureClient(await transportFor('socket', root));
+    const b = await featureClient(await transportFor('stdio', root));
+    a.tag = 'A'; b.tag = 'B';
+    try {
+      const [ra, rb] = await withTimeout(Promise.all([
+        a.callTool({ name: 'asking__pair', arguments: { tag: 'from A' } }),
+        b.callTool({ name: 'asking__pair', arguments: { tag: 'from B' } }),
+      ]), 30000, 'the paired calls');
+      const prompts = (c) => c.seen.sampling.map((p) => p.messages[0].content.text);
+      assert.deepEqual(prompts(a), ['context: from A']);
+      assert.deepEqual(prompts(b), ['context: from B']);
+      assert.equal(text(ra), 'from A: sampled by A');
+      assert.equal(text(rb), 'from B: sampled by B');
+      // (server-everything asks each client's roots as it connects, too.)
+      assert.ok(a.seen.roots >= 1, 'A answered roots/list');
+      assert.ok(b.seen.roots >= 1, 'B answered roots/list');
     } finally {
       await a.close();
       await b.close();
