@@ -277,6 +277,8 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
         }
         for (size_t i = 0; opt->mounts && opt->mounts[i]; i++)
                 m->mounts = strv_push(m->mounts, opt->mounts[i]);
+        m->run_uid = opt->run_uid;
+        m->run_gid = opt->run_gid;
         size_t n_env = strv_length(opt->env);
         m->env = n_env ? xcalloc(n_env, sizeof(*m->env)) : NULL;
         for (size_t i = 0; i < n_env; i++) {

@@ -23,8 +23,8 @@ static const verb verbs[] = {
         { "install", cli_install, "install a server from a source spec",
           "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
           "              [--registry URL] [--offline] [--frozen] [--allow-scripts] [--submodules]\n"
-          "              [--access LEVEL] [--mount HOST[:TARGET][:ro|rw]]... [--dry-run] [--quiet]\n"
-          "              [--remote]\n"
+          "              [--access LEVEL] [--mount HOST[:TARGET][:ro|rw]]... [--run-as-owner]\n"
+          "              [--dry-run] [--quiet] [--remote]\n"
           "              SPEC [-- COMMAND ARGS...]\n"
           "  SPEC is one of:\n"
           "    ./dir, /dir          a directory with package.json, or any directory with an\n"
@@ -45,8 +45,10 @@ static const verb verbs[] = {
           "  server's lock exactly; --offline uses only the download cache.  --allow-scripts runs\n"
           "  npm install scripts, inside the sandbox only (no network).  --mount gives the server\n"
           "  a host path (read-only unless :rw; a read-write mount is idmapped, so files it\n"
-          "  writes belong to the directory's owner and nothing is chowned); absolute paths in\n"
-          "  the command must exist (else exit 66, nothing installed) and are bound read-only.\n"
+          "  writes belong to the directory's owner and nothing is chowned; where the filesystem\n"
+          "  cannot idmap, --run-as-owner runs the server as that owner instead); absolute paths\n"
+          "  in the command must exist (else exit 66, nothing installed) and are bound read-only\n"
+          "  (answer rw to the confirmation to make them read-write).\n"
           "  --dry-run fetches and prints the manifest it would write, installing nothing.\n"
           "  Answering no to the confirmation exits 1." },
         { "mount", cli_mount, "give an installed server a host path, or take it away",

@@ -1,6 +1,7 @@
 /* manifest.json version 1 (DESIGN.md, "manifest.json"). */
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -450,6 +451,16 @@ static int parse_sandbox(manifest *m, const cJSON *root, corral_error *err)
                           err)) < 0 ||
             (r = get_uint(sb, "pids", "sandbox.pids", MAX_PIDS, &m->pids, err)) < 0)
                 return r;
+        const cJSON *run_as = get_obj(sb, "run_as", "sandbox.run_as", false, &r, err);
+        if (r < 0)
+                return r;
+        if (run_as && ((r = get_uint(run_as, "uid", "sandbox.run_as.uid", INT32_MAX, &m->run_uid,
+                                     err)) < 0 ||
+                       (r = get_uint(run_as, "gid", "sandbox.run_as.gid", INT32_MAX, &m->run_gid,
+                                     err)) < 0))
+                return r;
+        if (run_as && (!m->run_uid || !m->run_gid))
+                return bad(err, "sandbox.run_as", "needs both uid and gid, neither 0");
         const cJSON *cpus = cJSON_GetObjectItemCaseSensitive(sb, "cpus");
         if (cpus) {
                 if (!cJSON_IsNumber(cpus) || !(cpus->valuedouble > 0) ||

@@ -87,6 +87,11 @@ cJSON *manifest_to_json(const manifest *m)
         if (m->code)
                 cJSON_AddStringToObject(sb, "code", m->code);
         cJSON_AddItemToObject(sb, "mounts", strv_json(m->mounts));
+        if (m->run_uid) {
+                cJSON *ra = cJSON_AddObjectToObject(sb, "run_as");
+                cJSON_AddNumberToObject(ra, "uid", m->run_uid);
+                cJSON_AddNumberToObject(ra, "gid", m->run_gid);
+        }
         cJSON_AddNumberToObject(sb, "memory_mb", m->memory_mb);
         cJSON_AddNumberToObject(sb, "pids", m->pids);
         cJSON_AddNumberToObject(sb, "cpus", m->cpus);
@@ -158,6 +163,7 @@ bool manifest_same_runtime(const manifest *a, const manifest *b)
             !str_eq(a->network, b->network) || !str_eq(a->code, b->code) ||
             !strv_eq(a->mounts, b->mounts) ||
             a->memory_mb != b->memory_mb || a->pids != b->pids || a->cpus != b->cpus ||
+            a->run_uid != b->run_uid || a->run_gid != b->run_gid ||
             !str_eq(a->restart, b->restart) || !str_eq(a->owner, b->owner) ||
             !str_eq(a->corral_version, b->corral_version))
                 return false;

@@ -74,6 +74,11 @@ typedef struct manifest {
         char **mounts;  /* NULL-terminated, may be empty */
         unsigned memory_mb;
         unsigned pids;
+        /* sandbox.run_as {"uid", "gid"}: the host ids the native sandbox
+         * runs the server as instead of its derived private uid (install
+         * --run-as-owner: the owner of a read-write mount the filesystem
+         * cannot idmap).  0 = not set; root (0) is never a value. */
+        unsigned run_uid, run_gid;
         double cpus;
         /* lifecycle */
         char *restart;  /* "on-failure" (default), "always", "no" */

@@ -28,6 +28,7 @@ typedef struct install_options {
         bool force;            /* --force: replace an installed server of the same name */
         const char *sandbox;   /* --sandbox PROFILE or NULL */
         char **mounts;         /* --mount entries, normalized, appended to the site's */
+        unsigned run_uid, run_gid; /* --run-as-owner: manifest sandbox.run_as; 0 = unset */
         bool dry_run;          /* --dry-run: *ret gets the manifest, nothing is committed */
         /* npm sources (resolvers/npm/, include/corral/npm.h) */
         const char *registry;  /* --registry URL or NULL */

@@ -30,7 +30,7 @@ _corral()
 
         local opts=
         case $verb in
-        install) opts='--name --force --env --sandbox --yes --json --registry --offline --frozen' ;;
+        install) opts='--name --force --env --sandbox --yes --json --registry --offline --frozen --mount --run-as-owner --dry-run --access' ;;
         uninstall) opts='--purge' ;;
         list | status) opts='--json' ;;
         update) opts='--json --dry-run --registry' ;;

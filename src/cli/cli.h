@@ -73,8 +73,14 @@ int cli_mount_normalize(const char *spec, char **ret, corral_error *err);
 bool cli_mount_is_rw(const char *mount);
 /* For a read-write entry when running as root: whether the host path can
  * be idmapped (sandbox_idmap_tree); 0, or -EX_UNAVAILABLE with the
- * fallback in the message. */
-int cli_mount_check_idmap(const char *mount, corral_error *err);
+ * fallback (--run-as-owner) in the message.  run_uid: the server's
+ * sandbox.run_as uid (0 = none); a path that uid owns needs no idmap. */
+int cli_mount_check_idmap(const char *mount, unsigned run_uid, corral_error *err);
+/* install --run-as-owner: the one owner (uid, gid) of every read-write
+ * entry of mounts.  -EX_USAGE when there is no read-write entry, they have
+ * different owners, the owner is root, or the caller is not root;
+ * -EX_NOINPUT when a path is missing. */
+int cli_mount_owner(char *const *mounts, unsigned *ret_uid, unsigned *ret_gid, corral_error *err);
 /* Absolute-path arguments of a server's command (not for docker: specs)
  * must exist on the host.  0 or -EX_NOINPUT naming the first missing one. */
 int cli_check_path_args(const char *spec, char *const *command, corral_error *err);

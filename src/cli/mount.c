@@ -70,7 +70,43 @@ static char *mount_host(const char *mount)
         return xstrndup(mount, strcspn(mount, ":"));
 }
 
-int cli_mount_check_idmap(const char *mount, corral_error *err)
+int cli_mount_owner(char *const *mounts, unsigned *ret_uid, unsigned *ret_gid, corral_error *err)
+{
+        struct stat st;
+        const char *first = NULL;
+
+        if (geteuid() != 0)
+                return corral_error_set(err, EX_USAGE,
+                                        "--run-as-owner: servers installed by a regular user run as "
+                                        "that user already");
+        for (size_t i = 0; mounts && mounts[i]; i++) {
+                _cleanup_free_ char *host = mount_host(mounts[i]);
+                if (!cli_mount_is_rw(mounts[i]))
+                        continue;
+                if (stat(host, &st) < 0)
+                        return corral_error_errno(err, EX_NOINPUT, errno, "--mount %s", host);
+                if (st.st_uid == 0 || st.st_gid == 0)
+                        return corral_error_set(err, EX_USAGE,
+                                                "--run-as-owner: %s belongs to root, and corral "
+                                                "never runs a server as root",
+                                                host);
+                if (first && (st.st_uid != *ret_uid || st.st_gid != *ret_gid))
+                        return corral_error_set(err, EX_USAGE,
+                                                "--run-as-owner: %s and %s have different owners",
+                                                first, host);
+                if (!first)
+                        first = mounts[i];
+                *ret_uid = st.st_uid;
+                *ret_gid = st.st_gid;
+        }
+        if (!first)
+                return corral_error_set(err, EX_USAGE,
+                                        "--run-as-owner needs a read-write --mount (its owner is "
+                                        "who the server runs as)");
+        return 0;
+}
+
+int cli_mount_check_idmap(const char *mount, unsigned run_uid, corral_error *err)
 {
         _cleanup_free_ char *host = mount_host(mount);
         const char *what = NULL;
@@ -81,15 +117,16 @@ int cli_mount_check_idmap(const char *mount, corral_error *err)
                 return 0; /* a user's servers run as the user: no mapping */
         if (stat(host, &st) < 0)
                 return corral_error_errno(err, EX_NOINPUT, errno, "--mount %s", host);
+        if (run_uid && st.st_uid == run_uid)
+                return 0; /* the server runs as the owner: a plain bind */
         r = sandbox_idmap_tree(host, st.st_uid, st.st_gid, SANDBOX_UID_BASE, SANDBOX_UID_BASE,
                                &fd, &what);
         if (r < 0)
                 return corral_error_errno(
                         err, EX_UNAVAILABLE, -r,
                         "%s cannot be given to a server read-write without chowning it (%s); "
-                        "mount it read-only (%s:ro); running the server as its owner uid %u "
-                        "is the other way, not built into corral yet (README, \"Give a server "
-                        "a directory\")",
+                        "mount it read-only (%s:ro), or install with --run-as-owner to run the "
+                        "server as its owner (uid %u)",
                         host, what, host, (unsigned)st.st_uid);
         close(fd);
         return 0;
@@ -218,8 +255,10 @@ int cli_mount(cli_ctx *ctx, int argc, char **argv)
         }
         _cleanup_free_ char *entry = NULL;
         if (strcmp(action, "add") == 0) {
-                if (cli_mount_normalize(argv[optind + 2], &entry, &err) < 0 ||
-                    cli_mount_check_idmap(entry, &err) < 0)
+                _cleanup_manifest_ manifest *m = NULL;
+                if (store_load(s, name, &m, &err) < 0 ||
+                    cli_mount_normalize(argv[optind + 2], &entry, &err) < 0 ||
+                    cli_mount_check_idmap(entry, m->run_uid, &err) < 0)
                         return cli_fail_error(ctx, &err);
         } else {
                 char real[PATH_MAX];

@@ -120,6 +120,14 @@ static char **command_paths(const manifest *m)
         return paths;
 }
 
+static void print_run_as(FILE *f, const manifest *m)
+{
+        if (m->run_uid)
+                fprintf(f, "%-10s uid %u gid %u (the owner of its read-write mounts, which cannot "
+                           "be idmapped; --run-as-owner)\n",
+                        "runs as:", m->run_uid, m->run_gid);
+}
+
 static void print_mount_lines(FILE *f, const manifest *m)
 {
         _cleanup_strv_ char **paths = command_paths(m);
@@ -173,6 +181,7 @@ static int confirm_install(manifest *m, void *userdata, corral_error *err)
         fprintf(f, "%-10s %s\n", "command:", cmd);
         print_env_keys(f, "env:", m);
         print_sandbox_line(f, "sandbox:", m);
+        print_run_as(f, m);
         fprintf(f, "%-10s %s\n", "network:", m->network);
         print_mount_lines(f, m);
         if (paths)
@@ -185,7 +194,7 @@ static int confirm_install(manifest *m, void *userdata, corral_error *err)
         if (paths && strcmp(answer, "rw") == 0) {
                 for (size_t i = 0; paths[i]; i++) {
                         _cleanup_free_ char *entry = xasprintf("%s:rw", paths[i]);
-                        if ((r = cli_mount_check_idmap(entry, err)) < 0)
+                        if ((r = cli_mount_check_idmap(entry, m->run_uid, err)) < 0)
                                 return r;
                         m->mounts = strv_push(m->mounts, entry);
                         fprintf(f, "%-10s %s (writes belong to the directory's owner; never "
@@ -223,12 +232,14 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"mount", required_argument, NULL, 'm'},
                 {"dry-run", no_argument, NULL, 'D'},
                 {"quiet", no_argument, NULL, 'q'},
+                {"run-as-owner", no_argument, NULL, 'W'},
                 {},
         };
         install_options opt = {0};
         _cleanup_strv_ char **headers = NULL, **secret_names = NULL, **secret_headers = NULL;
         _cleanup_strv_ char **mounts = NULL;
         size_t n_mounts = 0;
+        bool run_as_owner = false;
         corral_error merr = {0};
         const char *access = NULL;
         corral_level access_level = CORRAL_LEVEL_DEFAULT;
@@ -268,6 +279,9 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 }
                 case 'D':
                         opt.dry_run = true;
+                        break;
+                case 'W':
+                        run_as_owner = true;
                         break;
                 case 'q':
                         ctx->quiet = true;
@@ -376,10 +390,17 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
         opt.command = command;
         opt.mounts = mounts;
 
+        if (run_as_owner) {
+                if (opt.remote || strncmp(opt.spec, "docker:", 7) == 0)
+                        return cli_usage_error(ctx, "--run-as-owner is for servers in the native "
+                                                    "sandbox, not containers or remote servers");
+                if (cli_mount_owner(mounts, &opt.run_uid, &opt.run_gid, &merr) < 0)
+                        return cli_fail_error(ctx, &merr);
+        }
         /* Before anything is fetched: a path that is not there now would
          * only show as a crash loop later. */
         for (size_t i = 0; mounts && mounts[i]; i++)
-                if (cli_mount_check_idmap(mounts[i], &merr) < 0)
+                if (cli_mount_check_idmap(mounts[i], opt.run_uid, &merr) < 0)
                         return cli_fail_error(ctx, &merr);
         if (cli_check_path_args(opt.spec, command, &merr) < 0)
                 return cli_fail_error(ctx, &merr);
@@ -599,6 +620,7 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
         fprintf(f, "%-10s %s\n", "cwd:", m->cwd);
         print_env_keys(f, "env:", m);
         print_sandbox_line(f, "sandbox:", m);
+        print_run_as(f, m);
         fprintf(f, "%-10s %s\n", "network:", m->network);
         if (userns)
                 fprintf(f, "%-10s %s\n", "userns:", userns);

@@ -254,6 +254,10 @@ int sandbox_invocation_for(const manifest *m, const corral_paths *paths, sandbox
                 cJSON_AddBoolToObject(o, "writable", false);
                 cJSON_AddItemToArray(arr, o);
         }
+        if (m->run_uid) { /* install --run-as-owner */
+                cJSON_AddNumberToObject(pol, "uid", m->run_uid);
+                cJSON_AddNumberToObject(pol, "gid", m->run_gid);
+        }
         cJSON_AddNumberToObject(pol, "memory_mb", m->memory_mb);
         cJSON_AddNumberToObject(pol, "pids", m->pids);
         cJSON_AddNumberToObject(pol, "cpus", m->cpus);

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
-  EX, FIXTURES, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, onTty, startDaemon,
-  waitReady,
+  EX, FIXTURES, MOCK_SERVER, cleanupRoot, corral, emptyPkg, expectExit, expectOneLineError, newRoot,
+  onTty, startDaemon, waitReady,
 } from './lib.mjs';
 
 const FS_BIN = 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js';
@@ -104,8 +104,12 @@ describe('a directory given to one server read-write', { skip: process.getuid() 
   });
 
   it('the confirmation offers a directory argument read-write: "rw" mounts it so, "y" keeps it read-only', async () => {
-    const ask = (name, input) => onTty(['install', path.join(FIXTURES, 'filesystem'), '--name', name,
-      '--', 'node', FS_BIN, dir], { root, input, timeout: 120000 });
+    // A small package (the mock server, by a relative path): the only host
+    // path in the command is DIR.
+    const pkg = emptyPkg(root, 'asked');
+    fs.copyFileSync(MOCK_SERVER, path.join(pkg, 'server.mjs'));
+    const ask = (name, input) => onTty(['install', pkg, '--name', name,
+      '--', 'node', 'server.mjs', 'ok', dir], { root, input, timeout: 120000 });
     let r = await ask('asked-rw', 'rw\n');
     expectExit(r, 0, 'install answered rw');
     assert.match(r.stdout, /or rw: install and let it write/);
@@ -183,5 +187,62 @@ describe('install-time checks of host paths', () => {
     expectExit(r, 0, 'install with a read-only site mount');
     assert.deepEqual(JSON.parse(r.stdout).sandbox.mounts, [`${os.tmpdir()}:ro`]);
     fs.rmSync(path.join(root, 'etc', 'corral.json'));
+  });
+});
+
+/* ramfs cannot be idmapped (no FS_ALLOW_IDMAP), like the older kernels and
+ * network filesystems the fallback is for. */
+describe('a read-write directory on a filesystem that cannot idmap', { skip: process.getuid() !== 0 && 'needs root (mount, idmapped mounts)' }, () => {
+  let root, dir, ids, daemon;
+
+  before(() => {
+    ids = ownerIds();
+    root = newRoot('runas');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-it-ramfs-'));
+    execFileSync('mount', ['-t', 'ramfs', 'ramfs', dir]);
+    fs.chownSync(dir, ids.uid, ids.gid);
+    fs.chmodSync(dir, 0o755);
+  });
+
+  after(async () => {
+    if (daemon) await daemon.stop();
+    cleanupRoot(root);
+    if (dir) {
+      execFileSync('umount', [dir]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('install --mount DIR:rw refuses (69), naming --run-as-owner; nothing installed', async () => {
+    const r = await installFiles(root, 'files', dir, ['--mount', `${dir}:rw`]);
+    expectExit(r, EX.UNAVAILABLE, 'install --mount of a ramfs dir');
+    expectOneLineError(r, ['install', dir, '--run-as-owner', `uid ${ids.uid}`]);
+    assert.deepEqual(serverNames(root), []);
+  });
+
+  it('--run-as-owner refuses a directory root owns', async () => {
+    const r = await installFiles(root, 'files', os.tmpdir(), ['--mount', `${os.tmpdir()}:rw`,
+      '--run-as-owner']);
+    expectExit(r, EX.USAGE, '--run-as-owner on a root-owned dir');
+    expectOneLineError(r, ['install', 'root']);
+    assert.deepEqual(serverNames(root), []);
+  });
+
+  it('--run-as-owner: the server runs as the owner and writes there; nothing is chowned', async () => {
+    const r = await installFiles(root, 'files', dir, ['--mount', `${dir}:rw`, '--run-as-owner']);
+    expectExit(r, 0, 'install --run-as-owner');
+    const m = JSON.parse(fs.readFileSync(path.join(root, 'servers', 'files', 'manifest.json'), 'utf8'));
+    assert.deepEqual(m.sandbox.run_as, { uid: ids.uid, gid: ids.gid });
+    const info = await corral(['info', 'files'], { root });
+    assert.match(info.stdout, new RegExp(`runs as: +uid ${ids.uid} gid ${ids.gid}`));
+    daemon = await startDaemon(root);
+    await waitReady(root, ['files'], 90000);
+    const w = await corral(['call', 'files__write_file', `path=${path.join(dir, 'new.txt')}`,
+      'content=written as the owner'], { root });
+    expectExit(w, 0, 'write_file');
+    const st = fs.statSync(path.join(dir, 'new.txt'));
+    assert.deepEqual([st.uid, st.gid], [ids.uid, ids.gid]);
+    const d = fs.statSync(dir);
+    assert.deepEqual([d.uid, d.gid, d.mode & 0o7777], [ids.uid, ids.gid, 0o755]);
   });
 });

@@ -28,6 +28,7 @@ static const char full[] =
         "},\n"
         "  \"sandbox\": { \"profile\": \"strict\", \"network\": \"host\", \"mounts\": "
         "[\"/srv/x:ro\"],\n"
+        "    \"run_as\": { \"uid\": 1000, \"gid\": 100 },\n"
         "    \"memory_mb\": 256, \"pids\": 64, \"cpus\": 0.5 },\n"
         "  \"restart\": \"always\", \"enabled\": false, \"owner\": \"alice\",\n"
         "  \"installed_at\": \"2026-01-02T03:04:05Z\", \"corral_version\": \"0.1.0\",\n"
@@ -71,6 +72,8 @@ static void test_parse_full(void **state)
         assert_int_equal(m->memory_mb, 256);
         assert_int_equal(m->pids, 64);
         assert_true(m->cpus == 0.5);
+        assert_int_equal(m->run_uid, 1000);
+        assert_int_equal(m->run_gid, 100);
         assert_string_equal(m->restart, "always");
         assert_false(m->enabled);
         assert_string_equal(m->owner, "alice");
@@ -352,6 +355,10 @@ static void test_malformed(void **state)
                 {M(OK_BODY ",\"sandbox\":{\"pids\":1e12}"), "sandbox.pids"},
                 {M(OK_BODY ",\"sandbox\":{\"cpus\":0}"), "sandbox.cpus"},
                 {M(OK_BODY ",\"sandbox\":{\"mounts\":\"/x\"}"), "sandbox.mounts"},
+                {M(OK_BODY ",\"sandbox\":{\"run_as\":{\"uid\":0,\"gid\":0}}"),
+                 "sandbox.run_as.uid"},
+                {M(OK_BODY ",\"sandbox\":{\"run_as\":{\"uid\":1000}}"), "sandbox.run_as"},
+                {M(OK_BODY ",\"sandbox\":{\"run_as\":7}"), "sandbox.run_as"},
                 {M(OK_BODY ",\"sandbox\":true"), "sandbox: must be an object"},
                 {M(OK_BODY ",\"restart\":\"sometimes\""), "restart"},
                 {M(OK_BODY ",\"enabled\":\"yes\""), "enabled: must be true or false"},
