@@ -763,7 +763,7 @@ static void test_local_dependency(void **state)
         free(d3);
 }
 
-static int refuse(const manifest *m, void *userdata, corral_error *err)
+static int refuse(manifest *m, void *userdata, corral_error *err)
 {
         (*(int *)userdata)++;
         assert_string_equal(m->command[0], "true");
