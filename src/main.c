@@ -94,7 +94,8 @@ static const verb verbs[] = {
         { "serve", cli_serve, "speak MCP on stdin/stdout (bridges to the daemon, or runs embedded)",
           "--stdio" },
         { "auth", cli_auth, "authorize corral to a remote server (OAuth 2.1)",
-          "start NAME [--client-id ID] [--redirect-uri URI] [--scope S] | complete NAME "
+          "start NAME [--client-id ID] [--redirect-uri URI] [--scope S] [--listen|--no-listen] "
+          "[--timeout S] | complete NAME "
           "CODE_OR_REDIRECT_URL | status [--json] [NAME] | set-token NAME (token on stdin) | "
           "logout NAME" },
         { "probe", cli_probe, "connect to an MCP server over HTTP and show what it offers",

@@ -8,7 +8,9 @@
  * (RFC 7636), the resource parameter (RFC 8707), the iss check of the
  * authorization response (RFC 9207), and refresh tokens.
  *
- * State lives in servers/NAME/oauth.json (mode 0600, written atomically):
+ * State lives per server and local user in oauth/UID/NAME.json beside
+ * servers/ (remote_token_path(); mode 0600 in a 0700 directory, written
+ * atomically):
  * {"issuer", "token_endpoint", "client_id", "client_secret"?, "resource",
  *  "scope"?, "access_token"?, "refresh_token"?, "expires_at"? (unix s),
  *  "pending"?: {"state", "code_verifier", "redirect_uri"}, "error"?}.
@@ -20,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cJSON.h>
 #include <uv.h>
 
@@ -33,11 +36,28 @@
 #define OAUTH_REFRESH_MARGIN_S 60     /* refresh this long before expiry */
 #define OAUTH_DEFAULT_REDIRECT "http://127.0.0.1:33418/callback"
 
-/* servers/NAME/oauth.json, parsed (NULL when absent or unreadable), and
- * written (0600, atomically; -EX_CANTCREAT). */
-cJSON *oauth_state_load(const corral_paths *paths, const char *name);
-int oauth_state_save(const corral_paths *paths, const char *name, const cJSON *state,
+/* Where the tokens of server unit for local user uid live:
+ * {store}/oauth/UID/NAME.json, {store} being the directory that holds
+ * servers/ (/var/lib/corral, $XDG_DATA_HOME/corral, or --root DIR).  The
+ * CLI (`corral auth`) reads and writes the invoking user's (getuid()); the
+ * daemon's session to a unit uses remote_token_uid()'s.  Owned. */
+char *remote_token_path(const corral_paths *p, const char *unit, uid_t uid);
+/* The user whose tokens a unit's session sends: its manifest owner (a uid
+ * or a user name, issue 15) when it has one, else the daemon's euid (the
+ * store's owner).  (uid_t)-1 for an owner that does not exist. */
+uid_t remote_token_uid(const manifest *m);
+
+/* The state of server name for user uid, parsed (NULL when absent or
+ * unreadable; the store's own user also finds the servers/NAME/oauth.json of
+ * earlier versions), and written (0600, atomically; -EX_CANTCREAT,
+ * -EX_NOPERM when the user's directory cannot be made or written). */
+cJSON *oauth_state_load(const corral_paths *paths, const char *name, uid_t uid);
+int oauth_state_save(const corral_paths *paths, const char *name, uid_t uid, const cJSON *state,
                      corral_error *err);
+/* Removes the state of name for uid (-EX_IOERR), or for every user
+ * (uninstall; errors ignored). */
+int oauth_state_forget(const corral_paths *paths, const char *name, uid_t uid, corral_error *err);
+void oauth_state_forget_all(const corral_paths *paths, const char *name);
 
 typedef struct oauth_start_options {
         const char *client_id;     /* pre-registered; NULL: the stored one, else DCR */
@@ -46,14 +66,17 @@ typedef struct oauth_start_options {
         const char *scope;         /* NULL: the challenge's, else scopes_supported */
 } oauth_start_options;
 
-/* `corral auth start`: probes m's URL; on a 401 discovers the authorization
- * server, registers when needed, stores the pending request and returns the
- * authorization URL (owned) in *ret_url.  Returns 0, or -EX_USAGE (the server
+/* `corral auth start` for local user uid: probes m's URL; on a 401 discovers
+ * the authorization server, registers when needed, stores the pending
+ * request and returns the authorization URL (owned) in *ret_url.  The scope
+ * asked for is o->scope, else the step_up_scope a 403 insufficient_scope
+ * recorded (what was granted plus what the server asked for), else the
+ * challenge's, else scopes_supported.  Returns 0, or -EX_USAGE (the server
  * needs no authorization: err says so), -EX_UNAVAILABLE (a metadata document
  * cannot be fetched), -EX_PROTOCOL (metadata that does not fit: issuer or
  * resource mismatch, no S256, no client id and no registration). */
-int oauth_start(const corral_paths *paths, const manifest *m, const oauth_start_options *o,
-                char **ret_url, corral_error *err);
+int oauth_start(const corral_paths *paths, const manifest *m, uid_t uid,
+                const oauth_start_options *o, char **ret_url, corral_error *err);
 
 /* `corral auth complete`: code_or_url is the code, or the whole redirect URL
  * (then state and iss are checked, and an error parameter reported).
@@ -61,8 +84,8 @@ int oauth_start(const corral_paths *paths, const manifest *m, const oauth_start_
  * the tokens.  -EX_USAGE (no pending authorization, state mismatch),
  * -EX_PROTOCOL (iss mismatch, bad token response), -EX_NOPERM (the server
  * refused the code), -EX_UNAVAILABLE. */
-int oauth_complete(const corral_paths *paths, const manifest *m, const char *code_or_url,
-                   corral_error *err);
+int oauth_complete(const corral_paths *paths, const manifest *m, uid_t uid,
+                   const char *code_or_url, corral_error *err);
 
 /* A refresh on the daemon's loop: POSTs the refresh_token grant of state
  * (copied) with the resource parameter, and calls done once with the
@@ -80,3 +103,35 @@ void oauth_refresh_cancel(oauth_refresh *r);
 /* Whether state's access token expires within OAUTH_REFRESH_MARGIN_S of now
  * (unix seconds) and a refresh token is there to renew it. */
 bool oauth_needs_refresh(const cJSON *state, int64_t now);
+
+/* Scopes as space-separated lists: whether have holds every scope of need
+ * (NULL have holds nothing), and the union of a and b in order, each once
+ * (owned; NULL when both are empty). */
+bool oauth_scope_covers(const char *have, const char *need);
+char *oauth_scope_union(const char *a, const char *b);
+/* The scope parameter of a WWW-Authenticate Bearer challenge (RFC 6750 §3),
+ * owned, or NULL. */
+char *oauth_challenge_scope(const char *challenge);
+
+/* The loopback redirect listener of a native app (RFC 8252 §7.3): an HTTP
+ * server on 127.0.0.1 at a port the kernel picks, on a private loop, for the
+ * CLI.  It answers one redirect to /callback whose state is the one
+ * expected, then stops listening (later connections are refused); a
+ * redirect with another state is answered 400 and waited past. */
+typedef struct oauth_loopback oauth_loopback;
+/* Listens; *ret_redirect_uri (owned) is http://127.0.0.1:PORT/callback.
+ * 0, or -EX_CANTCREAT (err says why). */
+int oauth_loopback_open(oauth_loopback **ret, char **ret_redirect_uri, corral_error *err);
+/* Opens url with browser (run as `sh -c 'exec $BROWSER "$1"'`, so it may
+ * carry arguments; NULL: nobody opens it) and waits at most timeout_ms for
+ * the redirect.  0 with the redirect as a URL (owned, its query re-encoded)
+ * for oauth_complete(), or -EX_TEMPFAIL (timed out), -EX_OSERR. */
+int oauth_loopback_wait(oauth_loopback *l, const char *browser, const char *url,
+                        const char *expected_state, unsigned timeout_ms, char **ret_redirect,
+                        corral_error *err);
+/* Stops listening and frees.  Accepts NULL; returns NULL. */
+oauth_loopback *oauth_loopback_free(oauth_loopback *l);
+
+/* The decoded state parameter of an authorization URL's query, owned, or
+ * NULL. */
+char *oauth_query_state(const char *query);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "corral/error.h"
@@ -108,9 +109,10 @@ bool remote_url_allowed(const char *url, bool insecure_http);
 /* A remote unit's request headers as "Name: value" lines (owned): the
  * manifest's runtime.headers, secret values from servers/NAME/secrets.json
  * ({"headers": {NAME: VALUE}}, mode 0600), and "Authorization: Bearer" with
- * the access token of servers/NAME/oauth.json unless a header sets
- * Authorization.  NULL with err (EX_CONFIG) when a secret value is missing. */
-char **remote_unit_headers(const manifest *m, const corral_paths *paths, corral_error *err);
+ * user uid's access token (remote_token_path()) unless a header sets
+ * Authorization or the token is for another resource.  NULL with err (EX_CONFIG) when a secret value is missing. */
+char **remote_unit_headers(const manifest *m, const corral_paths *paths, uid_t uid,
+                           corral_error *err);
 
 /* What remote_probe() learnt. */
 typedef struct remote_probe_result {

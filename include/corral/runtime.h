@@ -59,6 +59,16 @@ typedef struct runtime_backend {
          * the server's doing.  The supervisor then shows the unit unavailable
          * and retries without counting a crash; exit_reason says why. */
         bool (*service_lost)(const runtime_process *p);
+        /* Optional (NULL allowed): whether the process ended because the
+         * server wants authorization that only a person can give (a remote
+         * server's 401 with no token to refresh).  The supervisor then shows
+         * the unit pending_auth and does not retry; exit_reason says why. */
+        bool (*needs_auth)(const runtime_process *p);
+        /* Optional (NULL allowed): whether the process ended in a way a
+         * restart cannot mend (a remote server still refusing the scope it
+         * was re-authorized for).  The supervisor then fails the unit at once
+         * with exit_reason. */
+        bool (*fatal)(const runtime_process *p);
 } runtime_backend;
 
 extern const runtime_backend runtime_native;

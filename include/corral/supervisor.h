@@ -8,7 +8,11 @@
  *   start() failed with -EX_UNAVAILABLE, or the process ended with the
  *   backend's service_lost()); last_error says why, the start is retried
  *   every 5 s, and neither a crash nor a restart is counted; a successful
- *   start leaves it (→ initializing).  Stop: close
+ *   start leaves it (→ initializing).
+ *   pending_auth: a remote server answered 401 (or 403 insufficient_scope)
+ *   and no token can be refreshed; neither a crash nor a restart is counted,
+ *   and nothing is retried until a start or restart (`corral auth complete`
+ *   asks the daemon for one).  Stop: close
  *   stdin, SIGTERM after 5 s, SIGKILL after 10 s.  Health: ping every 30 s,
  *   3 misses → restart.  stderr → log/NAME.log with rotation.
  * Timings can be shortened for tests with CORRAL_TEST_TIMESCALE (a divisor). */
@@ -33,6 +37,9 @@ typedef enum {
         UNIT_FAILED,
         UNIT_STOPPING,
         UNIT_UNAVAILABLE,
+        UNIT_PENDING_AUTH, /* a remote server wants authorization (the backend's
+                              needs_auth()): no retry until unit_start() or
+                              unit_restart() (`corral auth` asks for one) */
 } unit_state;
 
 typedef struct unit unit;
@@ -80,7 +87,7 @@ void supervisor_shutdown(supervisor *sv, void (*done)(void *ud), void *ud);
 size_t supervisor_units(supervisor *sv, unit *const **ret);
 unit *supervisor_find(supervisor *sv, const char *name);
 
-/* Manual control: start (also from failed/backoff/unavailable: at once), stop (stays stopped until
+/* Manual control: start (also from failed/backoff/unavailable/pending_auth: at once), stop (stays stopped until
  * start/restart or the next daemon start), restart.  0, or -EX_UNAVAILABLE when
  * the server is disabled. */
 int unit_start(unit *u, corral_error *err);

@@ -1,8 +1,14 @@
 /* `corral auth start|complete|status|set-token|logout`: the OAuth 2.1 client
- * of remote units (include/corral/oauth_client.h).  Tokens live in
- * servers/NAME/oauth.json (0600) and are never printed.  After a change the
- * running daemon restarts the unit so that it uses the new token. */
+ * of remote units (include/corral/oauth_client.h).  Tokens are the invoking
+ * user's (getuid()), in oauth/UID/NAME.json (0600), and are never printed.
+ * After a change the running daemon restarts the unit so that it uses the
+ * new token.
+ *
+ * `auth start` on a terminal, or with $BROWSER set, listens for the redirect
+ * on 127.0.0.1 at a port of its own (RFC 8252 §7.3), opens $BROWSER when set
+ * and completes by itself; elsewhere it prints the URL for `auth complete`. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +21,8 @@
 #include "corral/paths.h"
 
 #define TOKEN_STDIN_MAX 16384
+#define LISTEN_TIMEOUT_S 300u
+#define LISTEN_TIMEOUT_MAX_S 3600u
 
 static int load_remote(cli_ctx *ctx, const corral_paths *p, const char *name, manifest **ret)
 {
@@ -50,12 +58,19 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                 {"client-id", required_argument, NULL, 'c'},
                 {"redirect-uri", required_argument, NULL, 'r'},
                 {"scope", required_argument, NULL, 's'},
+                {"listen", no_argument, NULL, 'l'},
+                {"no-listen", no_argument, NULL, 'L'},
+                {"timeout", required_argument, NULL, 't'},
                 {},
         };
         oauth_start_options o = {0};
         _cleanup_manifest_ manifest *m = NULL;
-        _cleanup_free_ char *url = NULL;
+        _cleanup_free_ char *url = NULL, *redirect = NULL, *got = NULL, *state = NULL;
+        const char *browser = getenv("BROWSER");
+        oauth_loopback *lb = NULL;
         corral_error err = {0};
+        unsigned long timeout = LISTEN_TIMEOUT_S;
+        int listen = -1; /* -1: on a terminal or with $BROWSER */
         int c, r;
 
         optind = 0; /* a full reset: argv is the verb's, shifted */
@@ -71,6 +86,17 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                 case 's':
                         o.scope = optarg;
                         break;
+                case 'l':
+                case 'L':
+                        listen = c == 'l';
+                        break;
+                case 't': {
+                        char *end = NULL;
+                        timeout = strtoul(optarg, &end, 10);
+                        if (!end || *end || timeout == 0 || timeout > LISTEN_TIMEOUT_MAX_S)
+                                return cli_usage_error(ctx, "--timeout takes 1 to 3600 seconds");
+                        break;
+                }
                 default:
                         return cli_bad_option(ctx, c, argv);
                 }
@@ -79,14 +105,49 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                 return cli_usage_error(ctx, "auth start takes one server name");
         if ((r = load_remote(ctx, p, argv[optind], &m)) != 0)
                 return r;
-        if (oauth_start(p, m, &o, &url, &err) < 0)
+        if (listen < 0)
+                listen = !o.redirect_uri && ((browser && *browser) || isatty(STDIN_FILENO));
+        if (listen && o.redirect_uri)
+                return cli_usage_error(ctx, "--listen picks its own redirect URI: drop "
+                                            "--redirect-uri");
+        if (listen) {
+                if (oauth_loopback_open(&lb, &redirect, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                o.redirect_uri = redirect;
+        }
+        if (oauth_start(p, m, getuid(), &o, &url, &err) < 0) {
+                lb = oauth_loopback_free(lb);
                 return cli_fail_error(ctx, &err);
+        }
         printf("%s\n", url);
+        (void)fflush(stdout);
+        if (!lb) {
+                if (isatty(STDERR_FILENO))
+                        fprintf(stderr,
+                                "Open the URL above, sign in, then run:\n"
+                                "  corral auth complete %s 'REDIRECT_URL_OR_CODE'\n",
+                                m->name);
+                return 0;
+        }
         if (isatty(STDERR_FILENO))
-                fprintf(stderr,
-                        "Open the URL above, sign in, then run:\n"
-                        "  corral auth complete %s 'REDIRECT_URL_OR_CODE'\n",
-                        m->name);
+                fprintf(stderr, "%s the URL above; waiting %lu s for the redirect to %s\n",
+                        browser && *browser ? "Opening" : "Open", timeout, redirect);
+        {
+                const char *qm = strchr(url, '?');
+                state = oauth_query_state(qm ? qm + 1 : "");
+        }
+        r = oauth_loopback_wait(lb, browser, url, state, (unsigned)timeout * 1000u, &got, &err);
+        lb = oauth_loopback_free(lb);
+        if (r < 0) {
+                corral_error e2 = {0};
+                corral_error_set(&e2, err.code, "%s; finish with `corral auth complete %s "
+                                 "REDIRECT_URL`", err.msg, m->name);
+                return cli_fail_error(ctx, &e2);
+        }
+        if (oauth_complete(p, m, getuid(), got, &err) < 0)
+                return cli_fail_error(ctx, &err);
+        fprintf(stderr, "corral: auth: %s is authorized\n", m->name);
+        restart_unit(ctx, m->name);
         return 0;
 }
 
@@ -101,7 +162,7 @@ static int auth_complete(cli_ctx *ctx, const corral_paths *p, int argc, char **a
                                             "redirect URL");
         if ((r = load_remote(ctx, p, argv[1], &m)) != 0)
                 return r;
-        if (oauth_complete(p, m, argv[2], &err) < 0)
+        if (oauth_complete(p, m, getuid(), argv[2], &err) < 0)
                 return cli_fail_error(ctx, &err);
         fprintf(stderr, "corral: auth: %s is authorized\n", m->name);
         restart_unit(ctx, m->name);
@@ -110,7 +171,7 @@ static int auth_complete(cli_ctx *ctx, const corral_paths *p, int argc, char **a
 
 static cJSON *status_of(const corral_paths *p, const char *name)
 {
-        _cleanup_json_ cJSON *st = oauth_state_load(p, name);
+        _cleanup_json_ cJSON *st = oauth_state_load(p, name, getuid());
         cJSON *o = cJSON_CreateObject();
         double exp = json_get_number(st, "expires_at", -1);
         const char *state = !st                                      ? "none"
@@ -222,7 +283,7 @@ static int auth_set_token(cli_ctx *ctx, const corral_paths *p, int argc, char **
                 tok[--n] = '\0';
         if (n <= 0 || (size_t)n > TOKEN_STDIN_MAX || strpbrk(tok, "\r\n\t "))
                 return cli_fail(ctx, EX_USAGE, "auth set-token: no token on stdin (one line)");
-        st = oauth_state_load(p, m->name);
+        st = oauth_state_load(p, m->name, getuid());
         if (!st)
                 st = cJSON_CreateObject();
         /* A token set by hand has no refresh token and no known expiry. */
@@ -232,7 +293,9 @@ static int auth_set_token(cli_ctx *ctx, const corral_paths *p, int argc, char **
         cJSON_DeleteItemFromObjectCaseSensitive(st, "pending");
         cJSON_DeleteItemFromObjectCaseSensitive(st, "error");
         cJSON_AddStringToObject(st, "access_token", tok);
-        if (oauth_state_save(p, m->name, st, &err) < 0)
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "resource");
+        cJSON_AddStringToObject(st, "resource", m->command[0]);
+        if (oauth_state_save(p, m->name, getuid(), st, &err) < 0)
                 return cli_fail_error(ctx, &err);
         restart_unit(ctx, m->name);
         return 0;
@@ -241,17 +304,15 @@ static int auth_set_token(cli_ctx *ctx, const corral_paths *p, int argc, char **
 static int auth_logout(cli_ctx *ctx, const corral_paths *p, int argc, char **argv)
 {
         _cleanup_manifest_ manifest *m = NULL;
-        _cleanup_free_ char *dir = NULL, *f = NULL;
+        corral_error err = {0};
         int r;
 
         if (argc != 2)
                 return cli_usage_error(ctx, "auth logout takes NAME");
         if ((r = load_remote(ctx, p, argv[1], &m)) != 0)
                 return r;
-        dir = paths_server_dir(p, m->name);
-        f = path_join(dir, OAUTH_FILE);
-        if (unlink(f) < 0 && errno != ENOENT)
-                return cli_fail(ctx, EX_IOERR, "cannot remove %s: %s", f, strerror(errno));
+        if (oauth_state_forget(p, m->name, getuid(), &err) < 0)
+                return cli_fail_error(ctx, &err);
         restart_unit(ctx, m->name);
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "corral/jsonutil.h"
@@ -90,7 +91,7 @@ int cli_probe(cli_ctx *ctx, int argc, char **argv)
                                                   "server",
                                                   target);
                 }
-                h = remote_unit_headers(m, &p, &err);
+                h = remote_unit_headers(m, &p, getuid(), &err);
                 paths_done(&p);
                 if (!h)
                         return cli_fail_error(ctx, &err);

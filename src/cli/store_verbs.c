@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "corral/docker.h"
 #include "corral/jsonutil.h"
+#include "corral/oauth_client.h"
 #include "corral/resolver.h"
 #include "corral/runtime.h"
 #include "corral/strbuf.h"
@@ -523,6 +524,8 @@ int cli_uninstall(cli_ctx *ctx, int argc, char **argv)
         corral_error err = {0};
         if (store_remove(s, name, purge, &err) < 0)
                 return cli_fail_error(ctx, &err);
+        /* A remote server's OAuth tokens go with it (every user's). */
+        oauth_state_forget_all(&s->paths, name);
         printf("uninstalled %s%s\n", name, purge ? " and removed its data" : "");
         fflush(stdout);
         cli_notify_daemon(ctx);

@@ -6,10 +6,14 @@
  * How endings map onto the restart policy (issue 12): a 5xx, a refused
  * connection, a stream cut without resumption or a forgotten session (404:
  * initialize again) is a crash (exit status 1: backoff, crash loop);
- * a 401, a network that is down (DNS, TLS set-up) or a connection refused
- * before the session was established is not a crash: service_lost() makes
- * the unit `unavailable`, retried every 5 s, with last_error saying why
- * ("needs authorization: …", "unreachable: …"). */
+ * a network that is down (DNS, TLS set-up) or a connection refused before
+ * the session was established is not a crash: service_lost() makes the unit
+ * `unavailable`, retried every 5 s, with last_error saying why
+ * ("unreachable: …"); so is a refused token that can be refreshed.  A 401
+ * with nothing to refresh, or a refresh token the server refused, makes it
+ * `pending_auth` (needs_auth()): not retried until `corral auth` asks for a
+ * start.  A 403 insufficient_scope records the scope for the step-up; one
+ * that persists after it fails the unit (fatal()). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -87,9 +91,12 @@ struct runtime_process {
         remote_transport transport;
         char **headers;    /* without the bearer */
         bool user_auth;    /* a header sets Authorization: no OAuth token */
-        bool refreshed;    /* this start refreshed the token */
+        bool refreshed;    /* refreshed the token, which no answer has proven yet */
         char *reason;
+        uid_t uid;         /* whose tokens (remote_token_uid()) */
         bool lost;
+        bool needs_auth;
+        bool fatal;
         bool ended;
         bool established; /* the server has answered on this session */
         int end_status, end_signal;
@@ -130,24 +137,79 @@ static void on_message(void *ud, const char *json, size_t len)
         _cleanup_free_ char *framed = xmalloc(len + 1);
 
         p->established = true;
+        p->refreshed = false; /* the token works: a later expiry may refresh again */
         memcpy(framed, json, len);
         framed[len] = '\n';
         if (p->cb.on_stdout)
                 p->cb.on_stdout(p->ud, framed, len + 1);
 }
 
-/* The server refused the token: refresh it at the next start (unless this
- * start did, which would loop). */
-static void expire_token(runtime_process *p)
+/* The server refused the token: refresh it at the next start.  False when
+ * there is nothing to refresh with, or this start did refresh (which would
+ * loop). */
+static bool expire_token(runtime_process *p, cJSON *st)
 {
-        _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name);
-
         if (p->user_auth || p->refreshed || !json_get_string(st, "refresh_token"))
-                return;
+                return false;
         cJSON_DeleteItemFromObjectCaseSensitive(st, "expires_at");
         cJSON_AddNumberToObject(st, "expires_at", 0);
-        if (oauth_state_save(p->paths, p->name, st, NULL) < 0)
+        if (oauth_state_save(p->paths, p->name, p->uid, st, NULL) < 0)
                 log_warn("%s: cannot record the refused token", p->name);
+        return true;
+}
+
+/* A 401, or a 403 insufficient_scope.  A token that can be refreshed is
+ * (unavailable: retried soon, refreshing first); a scope the server asks
+ * for beyond the authorization's is recorded for `corral auth start`, which
+ * asks for the union (step-up, MCP 2025-11-25 basic/authorization "Scope
+ * Challenge Handling"), once: a server that still wants a scope the last
+ * authorization asked for fails the unit; anything else waits for a person
+ * (pending_auth). */
+static void auth_ended(runtime_process *p, const char *reason)
+{
+        const char *challenge = p->s ? remote_session_challenge(p->s) : NULL;
+        _cleanup_free_ char *need = challenge && strstr(challenge, "insufficient_scope")
+                                            ? oauth_challenge_scope(challenge)
+                                            : NULL;
+        _cleanup_json_ cJSON *st = p->user_auth ? NULL
+                                                : oauth_state_load(p->paths, p->name, p->uid);
+        const char *known = json_get_string(st, "error");
+
+        if (need && st && json_get_string(st, "access_token")) {
+                const char *asked = json_get_string(st, "scope");
+                const char *granted = json_get_string(st, "granted_scope");
+                _cleanup_free_ char *want = NULL;
+
+                if (oauth_scope_covers(asked, need)) {
+                        p->fatal = true;
+                        p->reason = xasprintf("the server still answers insufficient_scope, "
+                                              "asking for '%s', after authorization with "
+                                              "scope '%s' (see `corral auth status %s`)",
+                                              need, asked ? asked : "", p->name);
+                        return;
+                }
+                want = oauth_scope_union(granted ? granted : asked, need);
+                cJSON_DeleteItemFromObjectCaseSensitive(st, "step_up_scope");
+                if (want)
+                        cJSON_AddStringToObject(st, "step_up_scope", want);
+                if (oauth_state_save(p->paths, p->name, p->uid, st, NULL) < 0)
+                        log_warn("%s: cannot record the scope asked for", p->name);
+                p->needs_auth = true;
+                p->reason = xasprintf("needs authorization: the server asks for scope '%s' "
+                                      "(insufficient_scope); run `corral auth start %s`",
+                                      need, p->name);
+                return;
+        }
+        if (st && expire_token(p, st)) {
+                p->lost = true;
+                p->reason = xasprintf("token refused: refreshing it (%s)", reason);
+                return;
+        }
+        p->needs_auth = true;
+        /* A refresh token refused earlier says more than the 401. */
+        p->reason = known ? xasprintf("needs authorization: %s", known)
+                          : xasprintf("needs authorization: %s; run `corral auth start %s`",
+                                      reason, p->name);
 }
 
 static void on_end(void *ud, remote_end why, const char *reason)
@@ -163,20 +225,9 @@ static void on_end(void *ud, remote_end why, const char *reason)
         case REMOTE_END_KILLED:
                 sig = SIGKILL;
                 break;
-        case REMOTE_END_AUTH: {
-                /* A refresh token refused earlier says more than the 401. */
-                _cleanup_json_ cJSON *st = p->user_auth ? NULL
-                                                        : oauth_state_load(p->paths, p->name);
-                const char *known = json_get_string(st, "error");
-
-                p->lost = true;
-                expire_token(p);
-                p->reason = known ? xasprintf("needs authorization: %s", known)
-                                  : xasprintf("needs authorization: %s (see `corral auth "
-                                              "status %s`)",
-                                              reason, p->name);
+        case REMOTE_END_AUTH:
+                auth_ended(p, reason);
                 break;
-        }
         case REMOTE_END_UNREACHABLE:
                 p->lost = true;
                 p->reason = xasprintf("network unavailable: %s", reason);
@@ -246,11 +297,17 @@ static char **static_headers(const manifest *m, const corral_paths *paths, bool 
         return h;
 }
 
-static char **with_token(char *const *base, bool user_auth, const cJSON *state)
+/* base plus the bearer of state, unless a header sets Authorization or the
+ * token was obtained for another resource (a server reinstalled under the
+ * same name at another URL must not get the old one's token, RFC 8707). */
+static char **with_token(char *const *base, bool user_auth, const cJSON *state, const char *url)
 {
         char **h = strv_copy(base);
         const char *tok = json_get_string(state, "access_token");
+        const char *resource = json_get_string(state, "resource");
 
+        if (resource && strcmp(resource, url) != 0)
+                return h;
         if (!user_auth && tok && *tok && !strpbrk(tok, "\r\n")) {
                 _cleanup_free_ char *line = xasprintf("Authorization: Bearer %s", tok);
                 h = strv_push(h, line);
@@ -258,7 +315,8 @@ static char **with_token(char *const *base, bool user_auth, const cJSON *state)
         return h;
 }
 
-char **remote_unit_headers(const manifest *m, const corral_paths *paths, corral_error *err)
+char **remote_unit_headers(const manifest *m, const corral_paths *paths, uid_t uid,
+                           corral_error *err)
 {
         bool user_auth;
         _cleanup_strv_ char **base = static_headers(m, paths, &user_auth, err);
@@ -266,13 +324,13 @@ char **remote_unit_headers(const manifest *m, const corral_paths *paths, corral_
 
         if (!base)
                 return NULL;
-        state = oauth_state_load(paths, m->name);
-        return with_token(base, user_auth, state);
+        state = oauth_state_load(paths, m->name, uid);
+        return with_token(base, user_auth, state, m->command[0]);
 }
 
 static int connect_session(runtime_process *p, const cJSON *state, corral_error *err)
 {
-        _cleanup_strv_ char **headers = with_token(p->headers, p->user_auth, state);
+        _cleanup_strv_ char **headers = with_token(p->headers, p->user_auth, state, p->url);
         remote_config cfg = {0};
         int r;
 
@@ -301,7 +359,7 @@ static void on_refreshed(void *ud, cJSON *state, bool invalid_grant, const char 
         if (p->ended)
                 return;
         if (state) {
-                if (oauth_state_save(p->paths, p->name, state, &err) < 0)
+                if (oauth_state_save(p->paths, p->name, p->uid, state, &err) < 0)
                         log_warn("%s: %s", p->name, err.msg);
                 if (connect_session(p, state, &err) < 0) {
                         p->reason = xstrdup(err.msg);
@@ -312,10 +370,9 @@ static void on_refreshed(void *ud, cJSON *state, bool invalid_grant, const char 
                 cJSON_Delete(state);
                 return;
         }
-        p->lost = true;
         if (invalid_grant) {
                 /* The refresh token is dead: back to pending authorization. */
-                _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name);
+                _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name, p->uid);
                 _cleanup_free_ char *e = xasprintf("%s; run `corral auth start %s`", msg, p->name);
                 if (st) {
                         cJSON_DeleteItemFromObjectCaseSensitive(st, "access_token");
@@ -323,10 +380,12 @@ static void on_refreshed(void *ud, cJSON *state, bool invalid_grant, const char 
                         cJSON_DeleteItemFromObjectCaseSensitive(st, "expires_at");
                         cJSON_DeleteItemFromObjectCaseSensitive(st, "error");
                         cJSON_AddStringToObject(st, "error", e);
-                        (void)oauth_state_save(p->paths, p->name, st, NULL);
+                        (void)oauth_state_save(p->paths, p->name, p->uid, st, NULL);
                 }
+                p->needs_auth = true;
                 p->reason = xasprintf("needs authorization: %s", e);
         } else {
+                p->lost = true;
                 p->reason = xasprintf("unreachable: %s", msg);
         }
         finish(p, 0, 0);
@@ -364,11 +423,12 @@ static int remote_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                                                                          : REMOTE_TRANSPORT_HTTP;
         p->headers = headers;
         p->user_auth = user_auth;
+        p->uid = remote_token_uid(m);
         p->line = STRBUF_INIT(32u << 20); /* a message the gateway accepted */
         p->timer = xcalloc(1, sizeof(*p->timer));
         (void)uv_timer_init(loop, p->timer);
         p->timer->data = p;
-        state = user_auth ? NULL : oauth_state_load(paths, m->name);
+        state = user_auth ? NULL : oauth_state_load(paths, m->name, p->uid);
         if (state && oauth_needs_refresh(state, (int64_t)time(NULL)))
                 p->refresh = oauth_refresh_start(hc, state, on_refreshed, p);
         if (!p->refresh && connect_session(p, state, err) < 0) {
@@ -471,6 +531,16 @@ static bool remote_service_lost(const runtime_process *p)
         return p && p->lost;
 }
 
+static bool remote_needs_auth(const runtime_process *p)
+{
+        return p && p->needs_auth;
+}
+
+static bool remote_fatal(const runtime_process *p)
+{
+        return p && p->fatal;
+}
+
 const runtime_backend runtime_remote = {
         .name = "remote",
         .confines = false,
@@ -482,4 +552,6 @@ const runtime_backend runtime_remote = {
         .free = remote_runtime_free,
         .exit_reason = remote_exit_reason,
         .service_lost = remote_service_lost,
+        .needs_auth = remote_needs_auth,
+        .fatal = remote_fatal,
 };

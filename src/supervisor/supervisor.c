@@ -216,6 +216,7 @@ static int reconcile_loaded(unit *u, manifest *m)
                 break; /* a stop asked for by the user, or a restart already queued */
         case UNIT_BACKOFF:
         case UNIT_UNAVAILABLE:
+        case UNIT_PENDING_AUTH:
         case UNIT_FAILED:
                 start_or_queue(u);
                 break;
@@ -308,6 +309,7 @@ int unit_start(unit *u, corral_error *err)
         case UNIT_FAILED:
         case UNIT_BACKOFF:
         case UNIT_UNAVAILABLE:
+        case UNIT_PENDING_AUTH:
         case UNIT_STOPPING:
                 start_or_queue(u);
                 break;

@@ -69,6 +69,7 @@ const char *unit_state_name(unit_state s)
                 [UNIT_INITIALIZING] = "initializing", [UNIT_READY] = "ready",
                 [UNIT_BACKOFF] = "backoff",           [UNIT_FAILED] = "failed",
                 [UNIT_STOPPING] = "stopping",         [UNIT_UNAVAILABLE] = "unavailable",
+                [UNIT_PENDING_AUTH] = "pending_auth",
         };
 
         return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
@@ -162,6 +163,16 @@ static void set_unavailable(unit *u, char *take_reason, bool quiet)
                          UNAVAILABLE_RETRY_MS / 1000);
         unit_set_state(u, UNIT_UNAVAILABLE);
         (void)uv_timer_start(u->timer, on_unavailable_retry, sv_scaled(sv, UNAVAILABLE_RETRY_MS), 0);
+}
+
+/* A remote server wants a person to authorize corral: nothing to retry until
+ * `corral auth` asks for a start. */
+static void set_pending_auth(unit *u, char *take_reason)
+{
+        sv_set_str(&u->last_error, take_reason);
+        log_warn("%s: pending authorization: %s", u->name, u->last_error);
+        (void)uv_timer_stop(u->timer);
+        unit_set_state(u, UNIT_PENDING_AUTH);
 }
 
 static bool policy_restarts(const unit *u)
@@ -272,6 +283,8 @@ static void on_proc_exit(void *ud, int exit_status, int term_signal)
         mcp_client *c = u->client;
         char *why, *reason;
         bool failure, lost = u->be->service_lost && u->be->service_lost(u->proc);
+        bool auth = u->be->needs_auth && u->be->needs_auth(u->proc);
+        bool fatal = u->be->fatal && u->be->fatal(u->proc);
 
         {
                 const char *known = u->be->exit_reason ? u->be->exit_reason(u->proc) : NULL;
@@ -294,6 +307,15 @@ static void on_proc_exit(void *ud, int exit_status, int term_signal)
                 free(why);
                 free(reason);
                 finish_stop(u);
+                return;
+        }
+        if (auth || fatal) {
+                logfile_note(u->log, "%s", why);
+                free(reason);
+                if (auth)
+                        set_pending_auth(u, why);
+                else
+                        unit_set_failed(u, why);
                 return;
         }
         if (lost) {
@@ -394,6 +416,7 @@ void unit_stop_process(unit *u)
         switch (u->state) {
         case UNIT_BACKOFF:
         case UNIT_UNAVAILABLE:
+        case UNIT_PENDING_AUTH:
                 (void)uv_timer_stop(u->timer);
                 unit_set_state(u, UNIT_STOPPED);
                 break;

@@ -10,90 +10,18 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  FIXTURES, McpClient, cleanupRoot, corral, expectExit, expectOneLineError, installFixture,
+  McpClient, cleanupRoot, corral, expectExit, expectOneLineError, installFixture,
   newRoot, resultText, socketPath, startDaemon, status, unitOf, waitFor, waitReady, waitStatus,
 } from './lib.mjs';
+import { authorize, browserScript, freePort, startAuthorizationServer } from './remoteutil.mjs';
 
 const TOKEN_TTL = 4; // seconds
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/* oauth2-mock-server, with a dynamic client registration endpoint (RFC 7591)
- * added in front of it since it has none: its RFC 8414 document is the
- * server's own OpenID configuration plus registration_endpoint. */
-async function startAuthorizationServer() {
-  const mod = path.join(FIXTURES, 'oauth2-mock-server/node_modules/oauth2-mock-server/dist/index.mjs');
-  const { OAuth2Issuer, OAuth2Service } = await import(pathToFileURL(mod).href);
-  const issuer = new OAuth2Issuer();
-  await issuer.keys.generate('RS256');
-  const service = new OAuth2Service(issuer);
-  const log = { token: [], refresh: 0, revoked: false, registrations: [] };
-  // RFC 8707: the token is for the resource the client asked for, and only then.
-  service.on('beforeTokenSigning', (token, req) => {
-    token.payload.aud = req.body?.resource;
-    token.payload.scope = 'mcp';
-    token.payload.exp = Math.floor(Date.now() / 1000) + TOKEN_TTL;
-  });
-  service.on('beforeResponse', (resp, req) => {
-    log.token.push({ ...req.body });
-    if (req.body.grant_type === 'refresh_token') {
-      log.refresh++;
-      if (log.revoked) {
-        resp.statusCode = 400;
-        resp.body = { error: 'invalid_grant', error_description: 'refresh token revoked' };
-        return;
-      }
-    }
-    if (resp.body) resp.body.expires_in = TOKEN_TTL;
-  });
-  const server = http.createServer(async (req, res) => {
-    if (req.url === '/.well-known/oauth-authorization-server') {
-      const doc = await (await fetch(`${issuer.url}/.well-known/openid-configuration`)).json();
-      doc.registration_endpoint = `${issuer.url}/register`;
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      return res.end(JSON.stringify(doc));
-    }
-    if (req.url === '/register' && req.method === 'POST') {
-      let body = '';
-      for await (const c of req) body += c;
-      const reg = JSON.parse(body);
-      log.registrations.push(reg);
-      res.writeHead(201, { 'Content-Type': 'application/json' });
-      return res.end(JSON.stringify({ ...reg, client_id: `dcr-${log.registrations.length}` }));
-    }
-    return service.requestHandler(req, res);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  issuer.url = `http://127.0.0.1:${server.address().port}`;
-  return {
-    issuer, url: issuer.url, log,
-    stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
-  };
-}
-
-/* Follows the authorization URL like a browser that is already signed in:
- * the server redirects to the redirect URI with the code. */
-async function authorize(url) {
-  const r = await fetch(url, { redirect: 'manual' });
-  assert.equal(r.status, 302, `authorize: ${r.status} ${await r.text()}`);
-  return r.headers.get('location');
-}
+const UID = process.getuid();
 
 describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   let as;
@@ -102,22 +30,28 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   let root;
   let daemon;
   let mcpUrl;
+  let port;
 
-  before(async () => {
-    as = await startAuthorizationServer();
-    // The resource server: corral's own HTTP endpoint with bearer tokens.
-    rsRoot = newRoot('rauth-rs');
-    await installFixture(rsRoot, 'everything');
-    const port = await freePort();
-    mcpUrl = `http://127.0.0.1:${port}/mcp`;
+  /* The resource server: corral's own HTTP endpoint with bearer tokens that
+   * must carry scopes. */
+  async function startResourceServer(scopes) {
     fs.mkdirSync(path.join(rsRoot, 'etc'), { recursive: true });
     fs.writeFileSync(path.join(rsRoot, 'etc/corral.json'), JSON.stringify({
       http: { listen: [{ addr: `127.0.0.1:${port}`, level: 'anchor' }] },
-      auth: { resource: mcpUrl, jwks_min_refresh_s: 0, clock_skew_s: 0, issuers: [{ issuer: as.url, scopes: ['mcp'] }] },
+      auth: { resource: mcpUrl, jwks_min_refresh_s: 0, clock_skew_s: 0, issuers: [{ issuer: as.url, scopes }] },
       users: { johndoe: 'anchor' },
     }));
     rsDaemon = await startDaemon(rsRoot);
     await waitReady(rsRoot, ['everything']);
+  }
+
+  before(async () => {
+    as = await startAuthorizationServer({ ttl: TOKEN_TTL });
+    rsRoot = newRoot('rauth-rs');
+    await installFixture(rsRoot, 'everything');
+    port = await freePort();
+    mcpUrl = `http://127.0.0.1:${port}/mcp`;
+    await startResourceServer(['mcp']);
     root = newRoot('rauth');
   });
 
@@ -133,9 +67,10 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     const r = await corral(['install', mcpUrl, '--remote', '--yes', '--name', 'guarded'], { root });
     expectExit(r, 0, 'install of an OAuth-guarded server');
     daemon = await startDaemon(root, { env: { CORRAL_TEST_TIMESCALE: '10' } });
-    const st = await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'unavailable',
+    const st = await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'pending_auth',
       'guarded to wait for authorization');
     assert.match(unitOf(st, 'guarded').last_error, /needs authorization/);
+    assert.equal(unitOf(st, 'guarded').restarts, 0);
     const s = await corral(['auth', 'status', 'guarded', '--json'], { root });
     expectExit(s, 0, 'auth status');
     assert.equal(JSON.parse(s.stdout).state, 'none');
@@ -157,8 +92,10 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     assert.deepEqual(reg.redirect_uris, ['http://127.0.0.1:33418/callback']);
     assert.equal(reg.token_endpoint_auth_method, 'none');
     assert.equal(url.searchParams.get('client_id'), 'dcr-1');
-    const oauthFile = path.join(root, 'servers/guarded/oauth.json');
+    // Kept for the invoking user, in a directory that is theirs alone.
+    const oauthFile = path.join(root, `oauth/${UID}/guarded.json`);
     assert.equal(fs.statSync(oauthFile).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.dirname(oauthFile)).mode & 0o777, 0o700);
 
     const redirect = await authorize(url.href);
     const done = await corral(['auth', 'complete', 'guarded', redirect], { root });
@@ -215,7 +152,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     const st = await waitStatus(root, (s) => /refresh token revoked|invalid_grant/.test(unitOf(s, 'guarded')?.last_error ?? ''),
       'guarded to report the refused refresh', 60000);
     const u = unitOf(st, 'guarded');
-    assert.equal(u.state, 'unavailable');
+    assert.equal(u.state, 'pending_auth');
     assert.match(u.last_error, /needs authorization.*corral auth start guarded/);
     const s = JSON.parse((await corral(['auth', 'status', 'guarded', '--json'], { root })).stdout);
     assert.equal(s.state, 'expired');
@@ -224,7 +161,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   });
 
   test('a redirect from another issuer or with another state is refused and stores nothing', async () => {
-    const oauthFile = path.join(root, 'servers/guarded/oauth.json');
+    const oauthFile = path.join(root, `oauth/${UID}/guarded.json`);
     const start = await corral(['auth', 'start', 'guarded', '--client-id', 'corral-test'], { root });
     expectExit(start, 0, 'auth start');
     const redirect = new URL(await authorize(start.stdout.trim()));
@@ -251,8 +188,8 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   test('logout forgets the tokens; set-token takes one from stdin', async () => {
     let r = await corral(['auth', 'logout', 'guarded'], { root });
     expectExit(r, 0, 'auth logout');
-    assert.ok(!fs.existsSync(path.join(root, 'servers/guarded/oauth.json')));
-    await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'unavailable', 'guarded after logout');
+    assert.ok(!fs.existsSync(path.join(root, `oauth/${UID}/guarded.json`)));
+    await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'pending_auth', 'guarded after logout');
     // A token obtained elsewhere (here: minted by the same server for the resource).
     const tok = await as.issuer.buildToken({
       scopesOrTransform: (h, p) => { p.aud = mcpUrl; p.scope = 'mcp'; p.sub = 'johndoe'; },
@@ -263,5 +200,65 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     await waitReady(root, ['guarded'], 60000);
     const st = await status(root);
     assert.equal(unitOf(st, 'guarded').state, 'ready');
+  });
+
+  test('auth start with $BROWSER: a loopback redirect listener completes it by itself', async () => {
+    let r = await corral(['auth', 'logout', 'guarded'], { root });
+    expectExit(r, 0, 'auth logout');
+    await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'pending_auth', 'guarded after logout');
+    const browser = browserScript(root, { forge: true });
+    r = await corral(['auth', 'start', 'guarded'], { root, env: { BROWSER: browser.script }, timeout: 60000 });
+    expectExit(r, 0, 'auth start with $BROWSER');
+    const url = new URL(r.stdout.trim());
+    // RFC 8252 §7.3: 127.0.0.1, a port of the kernel's choosing, /callback.
+    const redirect = new URL(url.searchParams.get('redirect_uri'));
+    assert.equal(redirect.hostname, '127.0.0.1');
+    assert.notEqual(redirect.port, '33418');
+    assert.equal(redirect.pathname, '/callback');
+    const log = fs.readFileSync(browser.log, 'utf8');
+    assert.match(log, /^open http:\/\/127\.0\.0\.1:\d+\/authorize\?/m, log);
+    assert.match(log, /^forged 400$/m, 'a redirect with another state is refused');
+    assert.match(log, /^callback 200$/m, log);
+    assert.match(r.stderr, /guarded is authorized/);
+    // One-shot: the listener is gone.
+    await assert.rejects(fetch(redirect.href), 'the listener is closed');
+    // The daemon took the new token without a restart.
+    await waitReady(root, ['guarded'], 60000);
+    r = await corral(['call', 'guarded__everything__echo', 'message=via loopback'], { root });
+    expectExit(r, 0, 'call after the loopback authorization');
+    assert.match(r.stdout, /Echo: via loopback/);
+
+    // Nobody follows the URL: a clear error, and the pending request stays for `auth complete`.
+    r = await corral(['auth', 'start', 'guarded', '--listen', '--timeout', '1'], { root, env: { BROWSER: '' } });
+    expectOneLineError(r, ['no redirect', 'auth complete'], 'a listener nobody calls');
+    assert.equal(r.code, 75);
+  });
+
+  test('403 insufficient_scope: re-authorized once with the union of scopes, then a clear failure', async () => {
+    // The resource server now wants a second scope.
+    await rsDaemon.kill();
+    rsDaemon = null;
+    await startResourceServer(['mcp', 'files:write']);
+    const st = await waitStatus(root, (s) => /insufficient_scope/.test(unitOf(s, 'guarded')?.last_error ?? ''),
+      'guarded to report the scope it lacks', 60000);
+    let u = unitOf(st, 'guarded');
+    assert.equal(u.state, 'pending_auth', JSON.stringify(u));
+    assert.match(u.last_error, /files:write/);
+    const browser = browserScript(root);
+    let r = await corral(['auth', 'start', 'guarded'], { root, env: { BROWSER: browser.script }, timeout: 60000 });
+    expectExit(r, 0, 'auth start for the step-up');
+    const asked = new URL(r.stdout.trim()).searchParams.get('scope').split(' ');
+    assert.deepEqual(asked.sort(), ['files:write', 'mcp'], 'the union of what was granted and what is asked');
+    await waitReady(root, ['guarded'], 60000);
+
+    // An authorization server that grants less than asked: no second step-up loop.
+    as.log.grant = 'mcp';
+    r = await corral(['auth', 'start', 'guarded'], { root, env: { BROWSER: browser.script }, timeout: 60000 });
+    expectExit(r, 0, 'auth start');
+    const failed = await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'failed',
+      'guarded to fail after the step-up', 60000);
+    u = unitOf(failed, 'guarded');
+    assert.match(u.last_error, /still answers insufficient_scope.*files:write/, u.last_error);
+    delete as.log.grant;
   });
 });

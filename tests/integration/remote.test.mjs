@@ -5,81 +5,18 @@
 // server killed and restarted behind corral; bad answers refused at install.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  FIXTURES, McpClient, RpcError, cleanupRoot, corral, expectExit, expectOneLineError, newRoot,
-  resultText, socketPath, startDaemon, status, storeSnapshot, expectSameTree, unitOf, waitFor,
+  McpClient, RpcError, cleanupRoot, corral, expectExit, expectOneLineError, newRoot,
+  resultText, socketPath, startDaemon, status, storeSnapshot, expectSameTree, unitOf,
   waitReady, waitStatus,
 } from './lib.mjs';
+import { freePort, startEverything, startPeer } from './remoteutil.mjs';
 
-const EVERYTHING = path.join(FIXTURES, 'everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const SCALE = '10'; // CORRAL_TEST_TIMESCALE: unavailable retries every 0.5 s, pings every 3 s
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/* server-everything in `mode` (streamableHttp or sse) on port; resolves once
- * it accepts connections. */
-async function startEverything(mode, port) {
-  const child = spawn(process.execPath, [EVERYTHING, mode], {
-    env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  await waitFor(() => new Promise((resolve) => {
-    if (child.exitCode !== null) {
-      resolve(Promise.reject(Object.assign(new Error(`server-everything ${mode} exited:\n${out}`), { fatal: true })));
-      return;
-    }
-    const sock = net.connect(port, '127.0.0.1');
-    sock.once('connect', () => { sock.destroy(); resolve(true); });
-    sock.once('error', () => resolve(false));
-  }), { timeout: 30000, what: `server-everything ${mode} on port ${port}` });
-  return {
-    child,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
-/* A small HTTP peer answering every request with handler(req, body, res);
- * records the requests. */
-async function startPeer(handler) {
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => {
-      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
-      handler(req, body, res);
-    });
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${server.address().port}/mcp`,
-    requests,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
-  };
-}
 
 async function install(root, url, args = [], opts = {}) {
   const r = await corral(['install', url, '--remote', '--yes', ...args], { root, ...opts });
@@ -247,11 +184,17 @@ describe('remote units', { timeout: 600000 }, () => {
       assert.equal(peer.requests[0].headers['x-api-key'], 'sekrit-value-1234');
 
       await corral(['reload'], { root });
-      const st = await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'unavailable',
+      const st = await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'pending_auth',
         'guarded to wait for authorization', 30000);
       const u = unitOf(st, 'guarded');
-      assert.match(u.last_error, /needs authorization/);
+      assert.match(u.last_error, /needs authorization.*corral auth start guarded/);
       assert.equal(u.restarts, 0, 'a 401 is not a crash');
+      // Not retried in a loop: the server saw one connection attempt, and
+      // still only that one well past the unavailable retry period.
+      const seen = peer.requests.length;
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(peer.requests.length, seen, 'no retries while pending authorization');
+      assert.equal(unitOf(await status(root), 'guarded').state, 'pending_auth');
       const info = await corral(['info', 'guarded', '--json'], { root });
       assert.ok(!info.stdout.includes('sekrit'), 'the secret stays out of info');
       const log = path.join(root, 'log');

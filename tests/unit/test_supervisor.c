@@ -573,6 +573,7 @@ static void test_state_names(void **state)
                 {UNIT_INITIALIZING, "initializing"}, {UNIT_READY, "ready"},
                 {UNIT_BACKOFF, "backoff"},   {UNIT_FAILED, "failed"},
                 {UNIT_STOPPING, "stopping"}, {UNIT_UNAVAILABLE, "unavailable"},
+                {UNIT_PENDING_AUTH, "pending_auth"},
                 {(unit_state)99, "unknown"},
         };
 

@@ -1,0 +1,349 @@
+/* Helpers of the OAuth client: base64url and PKCE values, form encoding,
+ * query and challenge parsing, and blocking HTTP on a private loop for the
+ * CLI (remote/oauth_internal.h). */
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "corral/fs.h"
+#include "corral/jsonutil.h"
+#include "corral/oauth_client.h"
+#include "corral/remote.h"
+#include "corral/strbuf.h"
+#include "remote/oauth_internal.h"
+
+/* ---- small helpers --------------------------------------------------------- */
+
+char *oauth_b64url(const unsigned char *data, size_t n)
+{
+        char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+        int len = EVP_EncodeBlock((unsigned char *)out, data, (int)n);
+
+        while (len > 0 && out[len - 1] == '=')
+                len--;
+        out[len] = '\0';
+        for (char *c = out; *c; c++)
+                *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+        return out;
+}
+
+char *oauth_random_b64url(size_t bytes)
+{
+        unsigned char buf[64];
+
+        if (bytes > sizeof(buf) || RAND_bytes(buf, (int)bytes) != 1)
+                return NULL;
+        return oauth_b64url(buf, bytes);
+}
+
+/* RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))). */
+char *oauth_s256(const char *verifier)
+{
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+
+        if (EVP_Digest(verifier, strlen(verifier), md, &n, EVP_sha256(), NULL) != 1)
+                return NULL;
+        return oauth_b64url(md, n);
+}
+
+/* application/x-www-form-urlencoded value (RFC 3986 unreserved kept). */
+void oauth_form_add(strbuf *b, const char *key, const char *value)
+{
+        static const char hex[] = "0123456789ABCDEF";
+
+        if (!value)
+                return;
+        if (b->len)
+                (void)strbuf_append(b, "&", 1);
+        (void)strbuf_append(b, key, strlen(key));
+        (void)strbuf_append(b, "=", 1);
+        for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+                if (isalnum(*c) || strchr("-._~", *c)) {
+                        (void)strbuf_append(b, c, 1);
+                } else {
+                        char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
+                        (void)strbuf_append(b, e, 3);
+                }
+        }
+}
+
+char *oauth_pct_decode(const char *s, size_t n)
+{
+        char *out = xmalloc(n + 1);
+        size_t o = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+                    isxdigit((unsigned char)s[i + 2])) {
+                        char h[3] = {s[i + 1], s[i + 2], 0};
+                        out[o++] = (char)strtol(h, NULL, 16);
+                        i += 2;
+                } else {
+                        out[o++] = s[i] == '+' ? ' ' : s[i];
+                }
+        }
+        out[o] = '\0';
+        return out;
+}
+
+/* The value of key in a query string (decoded, owned) or NULL. */
+char *oauth_query_get(const char *query, const char *key)
+{
+        size_t kl = strlen(key);
+
+        for (const char *p = query; p && *p;) {
+                size_t n = strcspn(p, "&#");
+                if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=')
+                        return oauth_pct_decode(p + kl + 1, n - kl - 1);
+                p += n;
+                if (*p != '&')
+                        break;
+                p++;
+        }
+        return NULL;
+}
+
+/* A parameter of a WWW-Authenticate Bearer challenge (RFC 6750 §3,
+ * auth-param = token "=" ( token / quoted-string )); owned or NULL. */
+char *oauth_challenge_param(const char *h, const char *name)
+{
+        size_t nl = strlen(name);
+
+        for (const char *p = h; p && *p; p++) {
+                if ((p == h || p[-1] == ' ' || p[-1] == ',') && strncasecmp(p, name, nl) == 0 &&
+                    p[nl] == '=') {
+                        const char *v = p + nl + 1;
+                        if (*v == '"') {
+                                strbuf b = STRBUF_INIT(8192);
+                                for (v++; *v && *v != '"'; v++) {
+                                        if (*v == '\\' && v[1])
+                                                v++;
+                                        if (strbuf_append(&b, v, 1) < 0)
+                                                break;
+                                }
+                                return strbuf_steal(&b);
+                        }
+                        return xstrndup(v, strcspn(v, " ,"));
+                }
+        }
+        return NULL;
+}
+
+/* scheme://host[:port] of url; owned. */
+char *oauth_origin_of(const char *url)
+{
+        const char *h = strstr(url, "://");
+        size_t n;
+
+        if (!h)
+                return xstrdup(url);
+        h += 3;
+        n = strcspn(h, "/?#");
+        return xstrndup(url, (size_t)(h - url) + n);
+}
+
+/* The path of url without query/fragment, "" for "/"; pointer into url. */
+const char *oauth_path_of(const char *url, size_t *len)
+{
+        const char *h = strstr(url, "://");
+        const char *p;
+
+        h = h ? h + 3 : url;
+        p = h + strcspn(h, "/?#");
+        *len = strcspn(p, "?#");
+        if (*len == 1 && *p == '/')
+                *len = 0;
+        return p;
+}
+
+/* ---- blocking HTTP on a private loop ------------------------------------- */
+
+typedef struct fetch_ctx {
+        long status;
+        int result;
+        char *body;
+        char *error;
+        bool done;
+} fetch_ctx;
+
+static void fetch_done(void *ud, const http_response *resp)
+{
+        fetch_ctx *f = ud;
+
+        f->done = true;
+        f->status = resp->status;
+        f->result = resp->result;
+        f->body = xstrndup(resp->body, resp->body_len);
+        if (resp->error)
+                f->error = xstrdup(resp->error);
+}
+
+/* GET (form == NULL) or POST form (application/x-www-form-urlencoded) or
+ * json (application/json).  Returns 0 with the status and body (owned), or
+ * -EX_UNAVAILABLE (no answer) / -EX_USAGE (a URL that is not https://
+ * beyond loopback). */
+static int fetch_with(const char *url, const char *form, const char *json,
+                      const char *const *extra, long *ret_status, char **ret_body,
+                      corral_error *err)
+{
+        uv_loop_t loop;
+        http_client *hc = NULL;
+        fetch_ctx f = {0};
+        const char *hdr_form[] = {"Content-Type: application/x-www-form-urlencoded",
+                                  "Accept: application/json", NULL};
+        const char *hdr_json[] = {"Content-Type: application/json", "Accept: application/json",
+                                  NULL};
+        const char *hdr_get[] = {"Accept: application/json", NULL};
+        _cleanup_strv_ char **hdrs = NULL;
+        http_request_opts o = {0};
+        int r;
+
+        if (!remote_url_allowed(url, false))
+                return corral_error_set(err, EX_PROTOCOL,
+                                        "refusing %s: authorization URLs must be https:// "
+                                        "(http:// only on loopback)",
+                                        url);
+        if (uv_loop_init(&loop) < 0)
+                return corral_error_set(err, EX_OSERR, "cannot create an event loop");
+        r = http_client_new(&loop, &hc, err);
+        if (r == 0) {
+                o.url = url;
+                o.method = form || json ? "POST" : "GET";
+                o.body = form ? form : json;
+                o.body_len = o.body ? strlen(o.body) : 0;
+                for (const char *const *h = form ? hdr_form : json ? hdr_json : hdr_get; *h; h++)
+                        hdrs = strv_push(hdrs, *h);
+                for (const char *const *h = extra; h && *h; h++)
+                        hdrs = strv_push(hdrs, *h);
+                o.headers = (const char *const *)hdrs;
+                o.max_body = OAUTH_DOC_MAX;
+                o.timeout_ms = FETCH_TIMEOUT_MS;
+                o.ca_file = getenv("CORRAL_CA_BUNDLE");
+                o.on_done = fetch_done;
+                o.userdata = &f;
+                r = http_request_start(hc, &o, NULL, err);
+                while (r == 0 && !f.done && uv_run(&loop, UV_RUN_ONCE))
+                        ;
+        }
+        hc = http_client_free(hc);
+        (void)uv_run(&loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&loop);
+        if (r < 0) {
+                free(f.body);
+                free(f.error);
+                return r;
+        }
+        if (f.result < 0) {
+                r = corral_error_set(err, EX_UNAVAILABLE, "%s: %s", url,
+                                     f.error ? f.error : "no answer");
+                free(f.body);
+                free(f.error);
+                return r;
+        }
+        free(f.error);
+        *ret_status = f.status;
+        *ret_body = f.body;
+        return 0;
+}
+
+int oauth_fetch(const char *url, const char *form, const char *json, long *ret_status,
+                 char **ret_body, corral_error *err)
+{
+        return fetch_with(url, form, json, NULL, ret_status, ret_body, err);
+}
+
+int remote_fetch(const char *url, const char *const *headers, long *ret_status, char **ret_body,
+                 corral_error *err)
+{
+        return fetch_with(url, NULL, NULL, headers, ret_status, ret_body, err);
+}
+
+/* A JSON object document at url with status 200; NULL (err set) else. */
+cJSON *oauth_fetch_json(const char *url, const char *what, corral_error *err)
+{
+        _cleanup_free_ char *body = NULL;
+        long status = 0;
+        cJSON *j;
+
+        if (oauth_fetch(url, NULL, NULL, &status, &body, err) < 0)
+                return NULL;
+        if (status != 200) {
+                corral_error_set(err, EX_UNAVAILABLE, "%s: %s answered HTTP %ld", what, url,
+                                 status);
+                return NULL;
+        }
+        j = cJSON_Parse(body);
+        if (!cJSON_IsObject(j)) {
+                cJSON_Delete(j);
+                corral_error_set(err, EX_PROTOCOL, "%s: %s is not a JSON object", what, url);
+                return NULL;
+        }
+        return j;
+}
+
+/* ---- scope lists ------------------------------------------------------------ */
+
+static bool scope_has(const char *list, const char *s, size_t n)
+{
+        for (const char *p = list; p && *p;) {
+                size_t k;
+                p += strspn(p, " ");
+                k = strcspn(p, " ");
+                if (k == n && k > 0 && strncmp(p, s, n) == 0)
+                        return true;
+                p += k;
+        }
+        return false;
+}
+
+bool oauth_scope_covers(const char *have, const char *need)
+{
+        for (const char *p = need; p && *p;) {
+                size_t k;
+                p += strspn(p, " ");
+                k = strcspn(p, " ");
+                if (k > 0 && !scope_has(have, p, k))
+                        return false;
+                p += k;
+        }
+        return true;
+}
+
+char *oauth_scope_union(const char *a, const char *b)
+{
+        strbuf out = STRBUF_INIT(OAUTH_DOC_MAX);
+        const char *lists[2] = {a, b};
+
+        for (size_t i = 0; i < 2; i++)
+                for (const char *p = lists[i]; p && *p;) {
+                        size_t k;
+                        p += strspn(p, " ");
+                        k = strcspn(p, " ");
+                        if (k > 0 && !scope_has(out.buf, p, k)) {
+                                if (out.len)
+                                        (void)strbuf_append(&out, " ", 1);
+                                (void)strbuf_append(&out, p, k);
+                        }
+                        p += k;
+                }
+        if (!out.len) {
+                strbuf_done(&out);
+                return NULL;
+        }
+        return strbuf_steal(&out);
+}
+
+char *oauth_challenge_scope(const char *challenge)
+{
+        return challenge ? oauth_challenge_param(challenge, "scope") : NULL;
+}
+
+char *oauth_query_state(const char *query)
+{
+        return oauth_query_get(query, "state");
+}
