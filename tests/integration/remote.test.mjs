@@ -7,16 +7,20 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  McpClient, RpcError, cleanupRoot, corral, expectExit, expectOneLineError, newRoot,
+  FIXTURES, McpClient, RpcError, SLOW, cleanupRoot, corral, expectExit, expectOneLineError, newRoot,
   resultText, socketPath, startDaemon, status, storeSnapshot, expectSameTree, unitOf,
   waitReady, waitStatus,
 } from './lib.mjs';
 import { freePort, startEverything, startPeer } from './remoteutil.mjs';
 
 const SCALE = '10'; // CORRAL_TEST_TIMESCALE: unavailable retries every 0.5 s, pings every 3 s
+const REQUEST_TIMEOUT_MS = 6000 * SLOW; // the gateway's, for the slow remote
+const SDK = path.join(FIXTURES, 'sdk/node_modules/@modelcontextprotocol/sdk/dist/esm');
+const sdk = async (p) => import(pathToFileURL(path.join(SDK, p)).href);
 
 async function install(root, url, args = [], opts = {}) {
   const r = await corral(['install', url, '--remote', '--yes', ...args], { root, ...opts });
@@ -30,6 +34,7 @@ describe('remote units', { timeout: 600000 }, () => {
   let sseServer;
   let httpPort;
   let ssePort;
+  let gwPort;
 
   before(async () => {
     root = newRoot('remote');
@@ -86,7 +91,15 @@ describe('remote units', { timeout: 600000 }, () => {
   });
 
   test('tools are listed and called through the gateway like a local server\'s', async () => {
-    daemon = await startDaemon(root, { env: { CORRAL_TEST_TIMESCALE: SCALE } });
+    // corral's own HTTP endpoint in front of the remote units too.
+    gwPort = await freePort();
+    fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/corral.json'), JSON.stringify({
+      http: { listen: [{ addr: `127.0.0.1:${gwPort}`, level: 'anchor' }] },
+    }));
+    daemon = await startDaemon(root, {
+      env: { CORRAL_TEST_TIMESCALE: SCALE, CORRAL_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) },
+    });
     await waitReady(root, ['ev', 'evsse', 'evfb']);
     const st = await status(root);
     for (const n of ['ev', 'evsse', 'evfb']) {
@@ -125,6 +138,47 @@ describe('remote units', { timeout: 600000 }, () => {
       await assert.rejects(promise);
       assert.ok(Date.now() - t0 < 5000);
       assert.equal(resultText(await c.callTool('ev__echo', { message: 'still fine' })), 'Echo: still fine');
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('through corral\'s HTTP endpoint; a slow remote delays no other unit and times out as an error', async () => {
+    // The official SDK client over Streamable HTTP to corral, which is a
+    // Streamable HTTP / SSE client to the remotes.
+    const { Client } = await sdk('client/index.js');
+    const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+    const client = new Client({ name: 'remote-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${gwPort}/mcp`)));
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === 'evsse__echo'), tools.map((t) => t.name).join(' '));
+      const r = await client.callTool({ name: 'evsse__echo', arguments: { message: 'over http to sse' } });
+      assert.equal(r.content[0].text, 'Echo: over http to sse');
+    } finally {
+      await client.close();
+    }
+
+    // A call the remote answers only after 60 s: the other units answer at
+    // once meanwhile, and the caller gets the gateway's timeout as an error.
+    const c = await McpClient.connect(socketPath(root));
+    try {
+      await c.initialize();
+      const t0 = Date.now();
+      const slow = c.callTool('ev__trigger-long-running-operation', { duration: 60, steps: 2 },
+        { timeout: REQUEST_TIMEOUT_MS + 30000 });
+      slow.catch(() => {});
+      await new Promise((r) => setTimeout(r, 300));
+      for (const unit of ['evsse', 'evfb']) {
+        const t1 = Date.now();
+        assert.equal(resultText(await c.callTool(`${unit}__echo`, { message: 'not blocked' })), 'Echo: not blocked');
+        assert.ok(Date.now() - t1 < REQUEST_TIMEOUT_MS / 2, `${unit} answered in ${Date.now() - t1} ms`);
+      }
+      await assert.rejects(slow, (e) => e instanceof RpcError && /time/i.test(e.message), 'the slow call');
+      const waited = Date.now() - t0;
+      assert.ok(waited >= REQUEST_TIMEOUT_MS - 1000 && waited < REQUEST_TIMEOUT_MS + 20000, `timed out after ${waited} ms`);
+      // The unit itself is fine afterwards.
+      assert.equal(resultText(await c.callTool('ev__echo', { message: 'after the timeout' })), 'Echo: after the timeout');
     } finally {
       await c.close();
     }
