@@ -217,8 +217,11 @@ static void stream_done(void *ud, const http_response *resp)
         }
         if (rt_auth_failure(s, status, http_response_header(resp, "WWW-Authenticate")))
                 return;
-        if (st->standing && status == 405) {
-                /* The server offers no GET stream (basic/transports allows that). */
+        if (st->standing && (status == 405 || (status >= 400 && status < 500 && status != 408 &&
+                                                status != 429 && !s->session_id))) {
+                /* The server offers no GET stream (basic/transports allows
+                 * that, with a 405; without a session some answer 404). */
+                log_debug("%s: no GET stream (HTTP %ld)", s->url, status);
                 stream_unlink_free(st);
                 s->get_open = true; /* and none will be asked for again */
                 return;

@@ -321,8 +321,13 @@ static void post_done(void *ud, const http_response *resp)
         }
         switch (p->mode) {
         case BODY_JSON:
-                if (p->body.len > 0)
+                /* A notification or response is answered 202 with no body
+                 * (basic/transports); a body some servers send anyway (an
+                 * empty result without an id) answers nothing of ours. */
+                if (p->body.len > 0 && p->id)
                         rt_receive(s, p->body.buf, p->body.len);
+                else if (p->body.len > 0)
+                        log_debug("%s: ignoring a JSON body answering a notification", s->url);
                 break;
         case BODY_SSE:
                 post_stream_cut(p, "end of stream");
