@@ -24,7 +24,6 @@
 #define SESSION_HEADER "Mcp-Session-Id"
 #define VERSION_HEADER "MCP-Protocol-Version"
 #define LEGACY_VERSION "2025-03-26" /* assumed when a client sends no version header */
-#define WELL_KNOWN "/.well-known/oauth-protected-resource"
 
 /* ---- responses ---- */
 
@@ -150,39 +149,6 @@ static const char *header(hreq *r, const char *name)
         return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-static bool accepts(const char *accept, const char *type)
-{
-        return accept && (strcasestr(accept, type) || strstr(accept, "*/*"));
-}
-
-static bool loopback_origin(const char *origin)
-{
-        static const char *const hosts[] = {"http://localhost", "https://localhost",
-                                            "http://127.0.0.1", "https://127.0.0.1",
-                                            "http://[::1]",     "https://[::1]"};
-
-        for (size_t i = 0; i < ARRAY_SIZE(hosts); i++) {
-                size_t n = strlen(hosts[i]);
-                if (strncmp(origin, hosts[i], n) == 0 && (origin[n] == '\0' || origin[n] == ':'))
-                        return true;
-        }
-        return false;
-}
-
-/* MCP basic/transports §security: an Origin not allowed is refused (DNS
- * rebinding).  No Origin header: not a browser, allowed. */
-static bool origin_allowed(gw_http *h, const char *origin)
-{
-        if (!origin)
-                return true;
-        if (!h->origins)
-                return loopback_origin(origin);
-        for (char **o = h->origins; *o; o++)
-                if (strcmp(*o, "*") == 0 || strcasecmp(*o, origin) == 0)
-                        return true;
-        return false;
-}
-
 /* The resource URL for path (RFC 8707), or NULL: the verifier's default. */
 static char *resource_url(gw_http *h, const char *path)
 {
@@ -237,55 +203,9 @@ static bool authenticate(hreq *r, const char *url)
 
 /* ---- routes ---- */
 
-static bool valid_server_name(const char *s, size_t n)
-{
-        if (n == 0 || n > 48 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-                        return false;
-        return true;
-}
-
 static bool streq_null(const char *a, const char *b)
 {
         return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-typedef enum route {
-        R_NONE,
-        R_MCP,      /* /mcp, /servers/NAME/mcp */
-        R_SSE,      /* /sse, /servers/NAME/sse (2024-11-05) */
-        R_MESSAGES, /* /messages, /servers/NAME/messages */
-        R_HEALTH,
-        R_WELL_KNOWN,
-} route;
-
-/* Splits url into its route and, for /servers/NAME/…, NAME (owned). */
-static route parse_route(const char *url, char **ret_server)
-{
-        const char *rest = url;
-
-        *ret_server = NULL;
-        if (strcmp(url, "/healthz") == 0)
-                return R_HEALTH;
-        if (strncmp(url, WELL_KNOWN, strlen(WELL_KNOWN)) == 0)
-                return R_WELL_KNOWN;
-        if (strncmp(url, "/servers/", 9) == 0) {
-                const char *name = url + 9, *slash = strchr(name, '/');
-                if (!slash || !valid_server_name(name, (size_t)(slash - name)))
-                        return R_NONE;
-                *ret_server = xstrndup(name, (size_t)(slash - name));
-                rest = slash;
-        }
-        if (strcmp(rest, "/mcp") == 0)
-                return R_MCP;
-        if (strcmp(rest, "/sse") == 0)
-                return R_SSE;
-        if (strcmp(rest, "/messages") == 0)
-                return R_MESSAGES;
-        *ret_server = (free(*ret_server), NULL);
-        return R_NONE;
 }
 
 /* The server behind /servers/NAME/… exists and the caller may reach it. */
@@ -298,7 +218,7 @@ static bool server_reachable(gw_http *h, const char *name, corral_level level)
 static enum MHD_Result well_known(hreq *r, const char *url)
 {
         gw_http *h = r->h;
-        const char *path = url + strlen(WELL_KNOWN);
+        const char *path = url + strlen(HTTP_WELL_KNOWN);
         _cleanup_free_ char *res = NULL, *txt = NULL;
         _cleanup_json_ cJSON *doc = NULL;
 
@@ -315,19 +235,6 @@ static enum MHD_Result well_known(hreq *r, const char *url)
         return queue(r, MHD_HTTP_OK, "application/json", txt, strlen(txt), NULL);
 }
 
-static int64_t parse_u64(const char *s, const char **end)
-{
-        char *e;
-        unsigned long long v;
-
-        errno = 0;
-        v = strtoull(s, &e, 10);
-        if (errno || e == s)
-                return -1;
-        *end = e;
-        return (int64_t)v;
-}
-
 /* GET on the MCP endpoint: the standalone stream, or the resumption of a cut
  * one (Last-Event-ID "STREAM-SEQ"). */
 static enum MHD_Result get_stream(hreq *r, hsession *s)
@@ -335,26 +242,23 @@ static enum MHD_Result get_stream(hreq *r, hsession *s)
         const char *last = header(r, "Last-Event-ID");
         hstream *st;
 
-        if (!accepts(header(r, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
+        if (!http_accepts(header(r, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
                 return fail(r, MHD_HTTP_NOT_ACCEPTABLE, JSONRPC_INVALID_REQUEST,
                             "not acceptable: the client must accept text/event-stream");
         if (last) {
-                const char *p;
-                int64_t stream = parse_u64(last, &p), seq = -1;
-                if (stream >= 0 && *p == '-')
-                        seq = parse_u64(p + 1, &p);
-                if (stream < 0 || seq < 0 || *p)
+                uint64_t stream, seq;
+                if (!http_parse_last_event_id(last, &stream, &seq))
                         return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
                                     "bad request: Last-Event-ID '%.64s' is not one of ours", last);
-                st = hstream_find(s, (uint64_t)stream);
+                st = hstream_find(s, stream);
                 if (!st) {
                         /* Finished since: replay what it sent, then end. */
                         st = hstream_new(s, NULL);
-                        st->id = (uint64_t)stream;
+                        st->id = stream;
                         st->done = true;
                         r->replay_only = true;
                 }
-                hsession_replay(s, st, (uint64_t)stream, (uint64_t)seq);
+                hsession_replay(s, st, stream, seq);
                 st->sse = true;
         } else {
                 st = hstream_find(s, 0);
@@ -380,10 +284,10 @@ static enum MHD_Result post_mcp(hreq *r, const char *server, corral_level level)
         hsession *s;
         jsonrpc_kind kind;
 
-        if (!ctype || strncasecmp(ctype, "application/json", 16) != 0)
+        if (!http_json_content_type(ctype))
                 return fail(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, JSONRPC_INVALID_REQUEST,
                             "unsupported media type: Content-Type must be application/json");
-        if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
+        if (!http_accepts(accept, "application/json") || !http_accepts(accept, "text/event-stream"))
                 return fail(r, MHD_HTTP_NOT_ACCEPTABLE, JSONRPC_INVALID_REQUEST,
                             "not acceptable: the client must accept both application/json and "
                             "text/event-stream");
@@ -450,7 +354,7 @@ static enum MHD_Result legacy_sse(hreq *r, const char *server, corral_level leve
         hsession *s;
         hstream *st;
 
-        if (!accepts(header(r, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
+        if (!http_accepts(header(r, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
                 return fail(r, MHD_HTTP_NOT_ACCEPTABLE, JSONRPC_INVALID_REQUEST,
                             "not acceptable: the client must accept text/event-stream");
         if (h->n_sessions >= h->max_sessions)
@@ -511,17 +415,17 @@ static enum MHD_Result route_request(hreq *r, const char *url, const char *metho
 {
         gw_http *h = r->h;
         _cleanup_free_ char *server = NULL;
-        route rt = parse_route(url, &server);
+        http_route rt = http_parse_route(url, &server);
         corral_level level;
 
-        if (!origin_allowed(h, header(r, MHD_HTTP_HEADER_ORIGIN)))
+        if (!http_origin_allowed(h->origins, header(r, MHD_HTTP_HEADER_ORIGIN)))
                 return fail(r, MHD_HTTP_FORBIDDEN, JSONRPC_INVALID_REQUEST,
                             "forbidden: Origin not allowed");
-        if (rt == R_HEALTH)
+        if (rt == HTTP_ROUTE_HEALTH)
                 return queue(r, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", 15, NULL);
-        if (rt == R_WELL_KNOWN)
+        if (rt == HTTP_ROUTE_WELL_KNOWN)
                 return well_known(r, url);
-        if (rt == R_NONE)
+        if (rt == HTTP_ROUTE_NONE)
                 return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found: %.128s",
                             url);
         if (strcmp(method, "OPTIONS") == 0)
@@ -540,13 +444,13 @@ static enum MHD_Result route_request(hreq *r, const char *url, const char *metho
         if (server && !server_reachable(h, server, level))
                 return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found: %.128s",
                             url);
-        if (rt == R_SSE) {
+        if (rt == HTTP_ROUTE_SSE) {
                 if (strcmp(method, "GET") != 0)
                         return fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
                                     "method not allowed");
                 return legacy_sse(r, server, level);
         }
-        if (rt == R_MESSAGES) {
+        if (rt == HTTP_ROUTE_MESSAGES) {
                 if (strcmp(method, "POST") != 0)
                         return fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
                                     "method not allowed");

@@ -18,6 +18,7 @@
 #define HTTP_STREAM_QUEUE_MAX (64u << 20)
 #define HTTP_STREAMS_MAX 2048 /* open streams per session */
 #define HTTP_SWEEP_MS 5000
+#define HTTP_WELL_KNOWN "/.well-known/oauth-protected-resource"
 
 typedef struct gw_http gw_http;
 typedef struct hsession hsession;
@@ -117,3 +118,30 @@ void hsession_cancelled(hsession *s, const cJSON *req_id);
 /* Resumes r's connection if it is suspended. */
 void hreq_wake(hreq *r);
 void http_sweep(gw_http *h);
+
+/* ---- http_headers.c: checks of what the client sent (fuzzed by
+ * tests/fuzz/fuzz_http_headers.c) ---- */
+
+typedef enum http_route {
+        HTTP_ROUTE_NONE,
+        HTTP_ROUTE_MCP,      /* /mcp, /servers/NAME/mcp */
+        HTTP_ROUTE_SSE,      /* /sse, /servers/NAME/sse (2024-11-05) */
+        HTTP_ROUTE_MESSAGES, /* /messages, /servers/NAME/messages */
+        HTTP_ROUTE_HEALTH,
+        HTTP_ROUTE_WELL_KNOWN,
+} http_route;
+
+/* The Accept header (NULL: absent) lists type, or any type. */
+bool http_accepts(const char *accept, const char *type);
+/* The Content-Type header (NULL: absent) is application/json. */
+bool http_json_content_type(const char *ctype);
+/* MCP basic/transports §security: an Origin not allowed is refused (DNS
+ * rebinding).  origins: the configured list (NULL-terminated, "*" = any), or
+ * NULL for loopback origins only (http(s)://localhost, 127.0.0.1 or [::1],
+ * with an optional :PORT).  No Origin header (NULL): not a browser, allowed. */
+bool http_origin_allowed(char *const *origins, const char *origin);
+/* Last-Event-ID as the adapter writes it: "STREAM-SEQ", both decimal below
+ * 2^63 with no sign or spaces.  false for anything else. */
+bool http_parse_last_event_id(const char *s, uint64_t *ret_stream, uint64_t *ret_seq);
+/* Splits url into its route and, for /servers/NAME/…, NAME (owned, else NULL). */
+http_route http_parse_route(const char *url, char **ret_server);

@@ -13,6 +13,7 @@
 #include "corral/http_client.h"
 #include "corral/macro.h"
 #include "corral/strbuf.h"
+#include "http/internal.h"
 
 struct http_client {
         uv_loop_t *loop;
@@ -86,31 +87,45 @@ static void request_destroy(http_request *r)
         free(r);
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *ud)
+bool http_header_line(char ***lines, size_t *bytes, size_t max, const char *data, size_t len)
 {
-        http_request *r = ud;
-        size_t len = size * n;
-
-        r->headers_bytes += len;
-        if (r->headers_bytes > r->max_headers) {
-                r->headers_toobig = true;
-                return 0;
-        }
+        *bytes += len;
+        if (*bytes > max)
+                return false;
         while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
                 len--;
         if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
                 /* A status line: a new response (after 1xx or a redirect). */
-                strv_free(r->headers);
-                r->headers = NULL;
-                return size * n;
+                strv_free(*lines);
+                *lines = NULL;
+                return true;
         }
-        if (len == 0)
-                return size * n;
-        if (data[0] == ' ' || data[0] == '\t')
-                return size * n; /* obsolete line folding: dropped */
+        if (len == 0 || data[0] == ' ' || data[0] == '\t')
+                return true; /* the end, or obsolete line folding: dropped */
+        /* RFC 9110 §5.5: no trailing whitespace in a field value, and CR, LF
+         * or NUL inside one are replaced with SP (as are the other controls:
+         * a value may go back out in a request header). */
+        while (len > 0 && (data[len - 1] == ' ' || data[len - 1] == '\t'))
+                len--;
         {
-                _cleanup_free_ char *line = xstrndup(data, len);
-                r->headers = strv_push(r->headers, line);
+                _cleanup_free_ char *line = xmalloc(len + 1);
+                for (size_t i = 0; i < len; i++) {
+                        unsigned char c = (unsigned char)data[i];
+                        line[i] = (c < 0x20 && c != '\t') || c == 0x7f ? ' ' : (char)c;
+                }
+                line[len] = '\0';
+                *lines = strv_push(*lines, line);
+        }
+        return true;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+        http_request *r = ud;
+
+        if (!http_header_line(&r->headers, &r->headers_bytes, r->max_headers, data, size * n)) {
+                r->headers_toobig = true;
+                return 0;
         }
         return size * n;
 }
@@ -472,11 +487,11 @@ long http_request_status(http_request *r)
         return status;
 }
 
-static const char *header_find(char *const *headers, const char *name)
+const char *http_header_find(char *const *lines, const char *name)
 {
         size_t n = strlen(name);
 
-        for (char *const *h = headers; h && *h; h++) {
+        for (char *const *h = lines; h && *h; h++) {
                 if (strncasecmp(*h, name, n) == 0 && (*h)[n] == ':') {
                         const char *v = *h + n + 1;
                         while (*v == ' ' || *v == '\t')
@@ -489,10 +504,10 @@ static const char *header_find(char *const *headers, const char *name)
 
 const char *http_request_header(http_request *r, const char *name)
 {
-        return header_find(r->headers, name);
+        return http_header_find(r->headers, name);
 }
 
 const char *http_response_header(const http_response *resp, const char *name)
 {
-        return header_find(resp->headers, name);
+        return http_header_find(resp->headers, name);
 }
