@@ -200,25 +200,56 @@ async function killedInstalls() {
   cleanupRoot(root);
 }
 
-/* 2,000 idle connections on the gateway socket while root's CLI and one MCP
- * client keep working; then all closed. */
+/* The flood, run as another user: opens n connections to sock (100 at a
+ * time) and holds them; prints {"opened","refused","closed_by_daemon"} a
+ * second after all settled, then
+ * stays until its stdin closes. */
+const FLOODER = `
+import net from 'node:net';
+const [sock, n] = [process.argv[2], Number(process.argv[3])];
+let opened = 0, refused = 0, closed = 0;
+const held = [];
+const one = () => new Promise((resolve) => {
+  const s = net.connect(sock);
+  s.once('connect', () => { opened++; held.push(s); resolve(); });
+  s.once('error', () => { refused++; resolve(); });
+  s.on('close', () => { if (held.includes(s)) closed++; });
+});
+for (let i = 0; i < n; i += 100) await Promise.all(Array.from({ length: Math.min(100, n - i) }, one));
+await new Promise((resolve) => setTimeout(resolve, 1000));
+process.stdout.write(JSON.stringify({ opened, refused, closed_by_daemon: closed }) + '\\n');
+process.stdin.on('data', () => {});
+process.stdin.on('end', () => process.exit(0));
+`;
+
+/* 2,000 idle connections on the gateway socket from an unprivileged user
+ * (nobody; the per-user cap admits some, closes the rest) while root's CLI and a root MCP client keep working; then the
+ * flooder goes and its connections with it. */
 async function connFlood() {
   const root = newRoot('stress-flood');
   await installMock(root, 'a', 'ok');
   const d = await startDaemon(root);
   await waitReady(root, ['a']);
+  // What system mode's group-readable socket gives the corral group.
+  fs.chmodSync(root, 0o755);
+  fs.chmodSync(path.join(root, 'run'), 0o755);
+  fs.chmodSync(socketPath(root), 0o666);
+  fs.writeFileSync(path.join(root, 'flood.mjs'), FLOODER, { mode: 0o644 });
   const before = procInfo(d.pid);
-  const socks = [];
   const c = { opened: 0, refused: 0, status_ok: 0, status_failed: 0, calls_ok: 0, calls_failed: 0 };
   const end = Date.now() + TIME;
-  for (let i = 0; i < 2000 && Date.now() < end; i++) {
-    await new Promise((resolve) => {
-      const s = net.connect(socketPath(root));
-      s.once('connect', () => { c.opened++; socks.push(s); resolve(); });
-      s.once('error', () => { c.refused++; resolve(); });
-      s.on('close', () => {});
+  const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--',
+    process.execPath, path.join(root, 'flood.mjs'), socketPath(root), '2000'],
+  { stdio: ['pipe', 'pipe', 'inherit'] });
+  const settled = new Promise((resolve) => {
+    let buf = '';
+    child.stdout.on('data', (x) => {
+      buf += x;
+      if (buf.includes('\n')) resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))));
     });
-  }
+    child.on('exit', () => resolve({ opened: -1, refused: -1 }));
+  });
+  Object.assign(c, await settled);
   while (Date.now() < end) {
     const r = await corral(['status'], { root });
     if (r.code === 0) c.status_ok++; else c.status_failed++;
@@ -232,12 +263,14 @@ async function connFlood() {
     await sleep(200);
   }
   const during = procInfo(d.pid);
-  for (const s of socks) s.destroy();
+  child.stdin.end();
+  await new Promise((resolve) => { if (child.exitCode !== null) resolve(); else child.on('exit', resolve); });
   await sleep(2000);
   const after = procInfo(d.pid);
   await d.stop();
   report('conn-flood', { ...c, fds: `${before.fds}->${during.fds}->${after.fds}`,
     rss_kib: `${before.rss}->${during.rss}->${after.rss}` });
+  if (c.calls_failed || c.status_failed) bad++;
   cleanupRoot(root);
 }
 
