@@ -132,7 +132,8 @@ int docker_pull_message(const char *text, size_t n, size_t max_error, cJSON **re
  *   "none": the engine's default profile)],
  *   ReadonlyRootfs, Tmpfs {"/tmp": "rw,noexec,nosuid,size=<SANDBOX_DEFAULT_TMP_MB>m",
  *   "/sys": an empty read-only one}, ShmSize SANDBOX_SHM_MB MiB (the native
- *   sandbox's sizes),
+ *   sandbox's sizes), MaskedPaths (Docker's defaults) and ReadonlyPaths
+ *   (Docker's defaults and /proc/pressure),
  *   NetworkMode "none" (manifest network "none") or "bridge" (network
  *   "host": outgoing network through the engine's NAT, not the host's
  *   namespace), Memory = memory_mb MiB (MemorySwap the same: no swap),
@@ -140,6 +141,11 @@ int docker_pull_message(const char *text, size_t n, size_t max_error, cJSON **re
  *   (the exit status is read before the container is removed). */
 cJSON *docker_container_config(const manifest *m, const char *image, const char *image_user,
                                const char *root_label);
+/* Podman's compat API ignores HostConfig.MaskedPaths and ReadonlyPaths:
+ * adds their equivalent to a docker_container_config() body as one
+ * SecurityOpt "mask=PATH:PATH…" (Docker's masked paths, and /proc/pressure,
+ * which Docker makes read-only and Podman leaves writable). */
+void docker_config_podman_paths(cJSON *config);
 
 /* The Docker seccomp profile (the JSON of moby's profiles/seccomp/default.json:
  * defaultAction, defaultErrnoRet, architectures, syscalls with names, action,

@@ -6,6 +6,7 @@
 #include "corral/docker.h"
 #include "corral/jsonutil.h"
 #include "corral/sandbox.h"
+#include "corral/strbuf.h"
 
 #define NOBODY_USER "65534:65534"
 
@@ -19,6 +20,34 @@
 #define OOM_SCORE_ADJ 500
 #define NOFILE 1024 /* the native sandbox's RLIMIT_NOFILE */
 #define NPROC_MAX 4096
+
+/* HostConfig.MaskedPaths and ReadonlyPaths replace the engine's lists, so
+ * both start from Docker's defaults (moby oci/defaults.go).  Docker leaves
+ * /proc/pressure writable, to every uid (0666 since Linux 6.4): a PSI
+ * trigger written there is host-wide kernel state a server has no business
+ * making.  Podman's compat API ignores both fields: it gets everything
+ * masked here and the extra read-only ones as SecurityOpt "mask=" instead
+ * (docker_config_podman_paths(); Podman's own defaults already cover the
+ * rest of the read-only list). */
+static const char *const masked_paths[] = {
+        "/proc/asound",
+        "/proc/acpi",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+        NULL,
+};
+static const char *const readonly_paths[] = {
+        "/proc/bus",           "/proc/fs",       "/proc/irq", "/proc/sys",
+        "/proc/sysrq-trigger", "/proc/pressure", NULL,
+};
+/* What of readonly_paths Podman does not make read-only by itself. */
+static const char *const podman_extra_masks[] = {"/proc/pressure", NULL};
 
 static cJSON *ulimit(const char *name, double value)
 {
@@ -92,8 +121,8 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
         {
                 /* The native sandbox's syscall policy, inline as the Engine
                  * API takes it (the CLI sends a file's contents the same way). */
-                _cleanup_json_ cJSON *prof = docker_seccomp_profile(m->profile ? m->profile
-                                                                               : "default");
+                _cleanup_json_ cJSON *prof =
+                        docker_seccomp_profile(m->profile ? m->profile : "default");
                 if (prof) {
                         _cleanup_free_ char *text = cJSON_PrintUnformatted(prof);
                         _cleanup_free_ char *opt = xasprintf("seccomp=%s", text);
@@ -107,6 +136,8 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
                 cJSON_AddStringToObject(tmpfs, "/tmp", tmp);
         }
         cJSON_AddStringToObject(tmpfs, "/sys", SYS_OPTIONS);
+        json_set(hc, "MaskedPaths", string_array((char *const *)masked_paths));
+        json_set(hc, "ReadonlyPaths", string_array((char *const *)readonly_paths));
         cJSON_AddStringToObject(hc, "NetworkMode", network ? "bridge" : "none");
         if (m->memory_mb) {
                 double bytes = (double)m->memory_mb * 1024.0 * 1024.0;
@@ -132,4 +163,20 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
         cJSON_AddBoolToObject(hc, "AutoRemove", false);
         cJSON_AddStringToObject(cJSON_AddObjectToObject(hc, "RestartPolicy"), "Name", "no");
         return c;
+}
+
+void docker_config_podman_paths(cJSON *config)
+{
+        cJSON *opts = cJSON_GetObjectItem(cJSON_GetObjectItem(config, "HostConfig"), "SecurityOpt");
+        strbuf b = STRBUF_INIT(4096);
+
+        if (!cJSON_IsArray(opts))
+                return;
+        (void)strbuf_append(&b, "mask=", 5);
+        for (size_t i = 0; masked_paths[i]; i++)
+                (void)strbuf_appendf(&b, "%s%s", i ? ":" : "", masked_paths[i]);
+        for (size_t i = 0; podman_extra_masks[i]; i++)
+                (void)strbuf_appendf(&b, ":%s", podman_extra_masks[i]);
+        cJSON_AddItemToArray(opts, cJSON_CreateString(b.buf));
+        strbuf_done(&b);
 }

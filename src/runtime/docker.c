@@ -216,6 +216,7 @@ static void step_create(runtime_process *p)
                 /* Its own range of host uids when the host has them for
                  * Podman to hand out (docker.h: not keep-id). */
                 docker_config_set_userns(config, docker_podman_userns_mode());
+                docker_config_podman_paths(config);
                 if (docker_config_seccomp_file(config, dir, &err) < 0) {
                         dk_fail(p, &err);
                         return;

@@ -254,6 +254,37 @@ for (const ENGINE of ENGINES) describe(`docker servers on ${ENGINE}`, { timeout:
     assert.match(st, /^Seccomp:\s+2$/m, 'a seccomp filter is loaded');
   });
 
+  test('/proc entries the engine leaves writable are read-only or masked in the container', async () => {
+    const c = await waitContainer(NAME);
+    const j = await inspect(c.Id);
+    const h = j.HostConfig;
+    // Docker takes HostConfig.ReadonlyPaths; Podman's compat API ignores it
+    // and gets the same as SecurityOpt mask= (README "Podman").
+    if (podman) {
+      assert.ok((h.SecurityOpt || []).some((s) => /^mask=(.*:)?\/proc\/pressure(:|$)/.test(s)),
+        `SecurityOpt: ${JSON.stringify(h.SecurityOpt)}`);
+    } else {
+      for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/pressure']) {
+        assert.ok((h.ReadonlyPaths || []).includes(p), `ReadonlyPaths ${JSON.stringify(h.ReadonlyPaths)} lacks ${p}`);
+      }
+      assert.ok((h.MaskedPaths || []).includes('/proc/kcore'), `MaskedPaths: ${JSON.stringify(h.MaskedPaths)}`);
+    }
+    // Opened for writing (nothing written) by root on the host through the
+    // container's own mounts: /proc/pressure/* is 0666 (a PSI trigger there
+    // is host-wide kernel state), and Docker leaves it writable by default.
+    const pid = j.State.Pid;
+    for (const p of ['/proc/pressure/memory', '/proc/pressure/cpu', '/proc/sys/kernel/core_pattern',
+      '/proc/sysrq-trigger']) {
+      let code = 'opened for writing';
+      try {
+        fs.closeSync(fs.openSync(`/proc/${pid}/root${p}`, fs.constants.O_WRONLY));
+      } catch (e) {
+        code = e.code;
+      }
+      assert.ok(['EROFS', 'ENOENT', 'EACCES'].includes(code), `${p} in the container: ${code}`);
+    }
+  });
+
   test('corral info says whether the container\'s users are remapped, as its uid_map shows', async () => {
     const c = await waitContainer(NAME);
     const j = await inspect(c.Id);
