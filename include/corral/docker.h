@@ -146,6 +146,11 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
  * SecurityOpt "mask=PATH:PATH…" (Docker's masked paths, and /proc/pressure,
  * which Docker makes read-only and Podman leaves writable). */
 void docker_config_podman_paths(cJSON *config);
+/* Containers run with HostConfig.Init, which needs the engine's init binary
+ * (Podman: catatonit; Docker: docker-init).  For an engine error message
+ * saying it is missing: one line naming the package to install (static);
+ * NULL for any other message. */
+const char *docker_init_hint(const char *message);
 
 /* The Docker seccomp profile (the JSON of moby's profiles/seccomp/default.json:
  * defaultAction, defaultErrnoRet, architectures, syscalls with names, action,

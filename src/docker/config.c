@@ -180,3 +180,19 @@ void docker_config_podman_paths(cJSON *config)
         cJSON_AddItemToArray(opts, cJSON_CreateString(b.buf));
         strbuf_done(&b);
 }
+
+const char *docker_init_hint(const char *message)
+{
+        if (!message)
+                return NULL;
+        /* Podman 4: "container-init binary not found on the host: stat
+         * /usr/libexec/podman/catatonit: …"; Docker: exec: "docker-init":
+         * executable file not found. */
+        if (strstr(message, "catatonit") || strstr(message, "container-init binary"))
+                return "the engine (Podman) has no init binary for the container's init: install "
+                       "the catatonit package";
+        if (strstr(message, "docker-init"))
+                return "the engine (Docker) has no init binary for the container's init: install "
+                       "docker-init (Debian's docker.io ships it; elsewhere the tini package)";
+        return NULL;
+}

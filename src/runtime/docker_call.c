@@ -152,9 +152,14 @@ static void on_reply(void *ud, const http_response *resp)
         } else if (resp->status >= 400 && !(c->allow_404 && resp->status == 404)) {
                 _cleanup_json_ cJSON *e = cJSON_Parse(resp->body);
                 const char *msg = json_get_string(e, "message");
-                (void)corral_error_set(&err, docker_status_code(resp->status),
-                                       "docker engine: %s: %.300s", c->what,
-                                       msg ? msg : resp->body);
+                const char *hint = docker_init_hint(msg ? msg : resp->body);
+                if (hint)
+                        (void)corral_error_set(&err, EX_UNAVAILABLE, "docker engine: %s: %s",
+                                               c->what, hint);
+                else
+                        (void)corral_error_set(&err, docker_status_code(resp->status),
+                                               "docker engine: %s: %.300s", c->what,
+                                               msg ? msg : resp->body);
         } else if (c->json && resp->status < 300) {
                 j = cJSON_ParseWithLength(resp->body, resp->body_len);
                 if (!j)

@@ -571,6 +571,43 @@ static void test_userns(void **state)
         manifest_free(m);
 }
 
+/* The /proc lists replace the engine's: Docker's defaults stay, /proc/pressure
+ * is added; Podman gets them as one SecurityOpt mask=.  An engine without
+ * its init binary is named by package. */
+static void test_proc_paths_and_init(void **state)
+{
+        manifest *m = manifest_new("srv");
+        cJSON *c = docker_container_config(m, "img", NULL, NULL);
+        const cJSON *hc = json_get_object(c, "HostConfig");
+        _cleanup_free_ char *ro = cJSON_PrintUnformatted(json_get_array(hc, "ReadonlyPaths"));
+        _cleanup_free_ char *mp = cJSON_PrintUnformatted(json_get_array(hc, "MaskedPaths"));
+        const cJSON *opt, *last = NULL;
+
+        assert_non_null(strstr(ro, "\"/proc/sys\""));
+        assert_non_null(strstr(ro, "\"/proc/sysrq-trigger\""));
+        assert_non_null(strstr(ro, "\"/proc/pressure\""));
+        assert_non_null(strstr(mp, "\"/proc/kcore\""));
+        assert_non_null(strstr(mp, "\"/sys/firmware\""));
+        docker_config_podman_paths(c);
+        cJSON_ArrayForEach(opt, json_get_array(hc, "SecurityOpt")) last = opt;
+        assert_non_null(last);
+        assert_string_equal(cJSON_GetStringValue(last),
+                            "mask=/proc/asound:/proc/acpi:/proc/kcore:/proc/keys:"
+                            "/proc/latency_stats:/proc/timer_list:/proc/timer_stats:"
+                            "/proc/sched_debug:/proc/scsi:/sys/firmware:/proc/pressure");
+        cJSON_Delete(c);
+        manifest_free(m);
+
+        assert_non_null(strstr(docker_init_hint("container-init binary not found on the host: "
+                                                "stat /usr/libexec/podman/catatonit: no such file"),
+                               "catatonit package"));
+        assert_non_null(strstr(docker_init_hint("OCI runtime create failed: exec: \"docker-init\": "
+                                                "executable file not found in $PATH"),
+                               "docker-init"));
+        assert_null(docker_init_hint("No such image: x"));
+        assert_null(docker_init_hint(NULL));
+}
+
 /* corral.json "docker": require_digest refuses tag-only specs; typos and
  * wrong types are errors, never a looser policy. */
 static void test_policy(void **state)
@@ -621,6 +658,7 @@ int main(void)
                 cmocka_unit_test(test_docker_host),
                 cmocka_unit_test(test_userns),
                 cmocka_unit_test(test_policy),
+                cmocka_unit_test(test_proc_paths_and_init),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
