@@ -102,18 +102,22 @@ bool http_header_line(char ***lines, size_t *bytes, size_t max, const char *data
         }
         if (len == 0 || data[0] == ' ' || data[0] == '\t')
                 return true; /* the end, or obsolete line folding: dropped */
-        /* RFC 9110 §5.5: no trailing whitespace in a field value, and CR, LF
-         * or NUL inside one are replaced with SP (as are the other controls:
-         * a value may go back out in a request header). */
-        while (len > 0 && (data[len - 1] == ' ' || data[len - 1] == '\t'))
-                len--;
         {
+                /* RFC 9110 §5.5: CR, LF or NUL inside a field value are
+                 * replaced with SP (as are the other controls: a value may
+                 * go back out in a request header), then trailing
+                 * whitespace is not part of the value.  A line left blank,
+                 * or starting with one, is dropped like a folded one. */
                 _cleanup_free_ char *line = xmalloc(len + 1);
                 for (size_t i = 0; i < len; i++) {
                         unsigned char c = (unsigned char)data[i];
                         line[i] = (c < 0x20 && c != '\t') || c == 0x7f ? ' ' : (char)c;
                 }
+                while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+                        len--;
                 line[len] = '\0';
+                if (len == 0 || line[0] == ' ' || line[0] == '\t')
+                        return true;
                 *lines = strv_push(*lines, line);
         }
         return true;
