@@ -13,6 +13,13 @@
 #include "corral/log.h"
 #include "corral/sd.h"
 #include "corral/spec.h"
+#include "users/exec.h"
+
+static const char *unit_owner(const unit *u)
+{
+        const manifest *m = unit_manifest(u);
+        return m ? m->owner : NULL;
+}
 
 static void reply_error(gateway_session *s, const cJSON *id, int code, int exit_code,
                         const char *fmt, ...) _printf_(5, 6);
@@ -38,6 +45,7 @@ static unit *find_unit(control *ctl, gateway_session *s, const cJSON *id, const 
 {
         const char *name = json_get_string(params, "name");
         _cleanup_free_ char *mpath = NULL;
+        bool name_hidden = false;
         unit *u;
 
         if (!name) {
@@ -45,10 +53,16 @@ static unit *find_unit(control *ctl, gateway_session *s, const cJSON *id, const 
                 return NULL;
         }
         u = supervisor_find(ctl->sv, name);
+        /* Another user's server answers exactly like one that does not
+         * exist (issue 15). */
+        if (u && !gateway_session_may_see(s, unit_owner(u)))
+                u = NULL, name_hidden = true;
         if (u)
                 return u;
         /* Installed after the daemon last reconciled: say how to get it in. */
-        mpath = server_name_valid(name) ? paths_manifest(&ctl->st->paths, name) : NULL;
+        mpath = server_name_valid(name) && gateway_session_admin(s) && !name_hidden
+                        ? paths_manifest(&ctl->st->paths, name)
+                        : NULL;
         if (mpath && path_exists(mpath))
                 reply_error(s, id, JSONRPC_INVALID_PARAMS, EX_NOINPUT,
                             "no such server '%s' in the daemon yet: run 'corral reload'", name);
@@ -74,7 +88,8 @@ static void status(control *ctl, gateway_session *s, const cJSON *id)
         cJSON_AddStringToObject(r, "control_socket", ctl->st->paths.control_sock);
         cJSON_AddStringToObject(r, "gateway_socket", ctl->st->paths.gateway_sock);
         for (size_t i = 0; i < n; i++)
-                cJSON_AddItemToArray(units, unit_status_json(list[i]));
+                if (gateway_session_may_see(s, unit_owner(list[i])))
+                        cJSON_AddItemToArray(units, unit_status_json(list[i]));
         cJSON_AddItemToObject(r, "units", units);
         cJSON_AddItemToObject(r, "collisions", gateway_collisions_json(ctl->gw));
         cJSON_AddItemToObject(r, "http", gateway_http_listeners_json(ctl->gw));
@@ -90,6 +105,12 @@ static void lifecycle(control *ctl, gateway_session *s, const cJSON *id, const c
 
         if (!u)
                 return;
+        if (!gateway_session_admin(s) && !unit_owner(u)) {
+                reply_error(s, id, CORRAL_RPC_UNAVAILABLE, EX_NOPERM,
+                            "cannot %s '%s': a global server is an admin's to %s", what,
+                            unit_name(u), what);
+                return;
+        }
         if (strcmp(what, "start") == 0)
                 r = unit_start(u, &err);
         else if (strcmp(what, "stop") == 0)
@@ -141,6 +162,8 @@ static bool control_method(void *ud, gateway_session *s, const cJSON *id, const 
                 lifecycle(ctl, s, id, "restart", params);
         else if (strcmp(method, "corral/reload") == 0)
                 reload(ctl, s, id);
+        else if (strcmp(method, "corral/exec") == 0)
+                users_exec_request(ctl, s, id, params);
         else
                 return false;
         return true;

@@ -11,6 +11,8 @@ typedef struct control {
         store *st;
         supervisor *sv;
         gateway *gw;
+        bool system; /* system mode: users, owners, admins (issue 15) */
+        struct exec_job *exec_jobs; /* corral/exec children running (src/users/exec.c) */
 } control;
 
 /* extra_method for gateway_listen(..., control=true, &control_ops, &ctl). */

@@ -20,6 +20,7 @@
 #include "corral/log.h"
 #include "corral/sd.h"
 #include "corral/supervisor.h"
+#include "corral/users.h"
 
 typedef struct daemon_state {
         uv_loop_t *loop;
@@ -27,6 +28,7 @@ typedef struct daemon_state {
         gateway *gw;
         control ctl;
         auth *auth; /* bearer-token verifier of the HTTP listeners, or NULL */
+        users_site site; /* corral.json "site": admins, socket group, user policy */
         uv_signal_t *sig[3]; /* SIGTERM, SIGINT, SIGHUP */
         unsigned stop_signals;
         bool shutting_down;
@@ -151,6 +153,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         corral_error rerr = {0};
         uv_loop_t loop;
         daemon_state d = {.loop = &loop};
+        bool system;
         int r;
 
         r = take_lock(&s->paths, err);
@@ -163,15 +166,19 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
 
         if (uv_loop_init(&loop) < 0)
                 return corral_error_set(err, EX_SOFTWARE, "cannot create the event loop");
+        system = s->paths.mode == PATHS_SYSTEM || (opts && opts->system);
         d.gw = gateway_new(&loop, NULL);
-        gateway_set_system_mode(d.gw, s->paths.mode == PATHS_SYSTEM);
+        gateway_set_system_mode(d.gw, system);
+        gateway_set_site(d.gw, &d.site);
         d.sv = supervisor_new(&loop, s, &gateway_supervisor_events, d.gw);
         gateway_set_supervisor(d.gw, d.sv);
-        d.ctl = (control){.st = s, .sv = d.sv, .gw = d.gw};
+        d.ctl = (control){.st = s, .sv = d.sv, .gw = d.gw, .system = system};
 
         {
                 _cleanup_json_ cJSON *config = NULL;
                 r = config_load(&s->paths, &config, err);
+                if (r == 0)
+                        r = users_site_load(config, &d.site, err);
                 if (r == 0)
                         r = gateway_set_limits(d.gw, config, err);
         }
@@ -203,6 +210,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         d.sv = supervisor_free(d.sv);
         d.gw = gateway_free(d.gw);
         d.auth = auth_free(d.auth);
+        users_site_done(&d.site);
         /* Containers being removed: their calls finish (or time out) first. */
         while (runtime_docker_pending() > 0)
                 (void)uv_run(&loop, UV_RUN_ONCE);

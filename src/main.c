@@ -114,7 +114,7 @@ static const verb *verb_find(const char *name)
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: corral [--root DIR] [--json] [--yes] [--quiet] VERB [OPTIONS] [ARGS]\n\n"
+        fprintf(f, "Usage: corral [--root DIR] [--as-user USER] [--json] [--yes] [--quiet] VERB [OPTIONS] [ARGS]\n\n"
                    "Installs MCP servers, runs each one supervised, and exposes all their tools\n"
                    "through one MCP endpoint.\n\nVerbs:\n");
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
@@ -127,6 +127,8 @@ static void usage(FILE *f)
                    "  --help       this text; `corral VERB --help` for one verb\n"
                    "  --version    print the version\n"
                    "  --quiet      no confirmation line from verbs that change something\n"
+                   "  --as-user USER  act for USER: only USER's and global servers exist,\n"
+                   "               installs are USER's (root; the daemon uses it for users)\n"
                    "\nExit codes: 0 ok, 1 a confirmation answered no; sysexits(3): 64 usage,\n"
                    "65 bad data, 66 not found, 69 unavailable, 70 internal, 71 OS error,\n"
                    "73 can't create, 75 try again (a call's --timeout), 77 permission denied,\n"
@@ -213,6 +215,7 @@ int main(int argc, char **argv)
                 { "root", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
                 { "yes", no_argument, NULL, 'y' },        { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },    { "quiet", no_argument, NULL, 'q' },
+                { "as-user", required_argument, NULL, 'U' },
                 {},
         };
         cli_ctx ctx = { .verb = "corral" };
@@ -233,6 +236,9 @@ int main(int argc, char **argv)
                         break;
                 case 'q':
                         ctx.quiet = true;
+                        break;
+                case 'U':
+                        ctx.as_user = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -261,6 +267,10 @@ int main(int argc, char **argv)
         if (wants_help(vargc, vargv))
                 return cli_usage(&ctx);
         ctx.quiet |= take_quiet(&vargc, vargv);
+        /* A user's change to a store that is not theirs: the daemon does it
+         * for them (issue 15). */
+        if (!ctx.as_user && cli_should_forward(&ctx, v->name))
+                return cli_forward(&ctx, vargc, vargv);
         if (ctx.quiet && !ctx.json && changes_state(v->name)) {
                 /* Confirmation lines go to stdout, errors to stderr. */
                 int null = open("/dev/null", O_WRONLY | O_CLOEXEC);

@@ -11,6 +11,8 @@
 #include "corral/log.h"
 #include "corral/spec.h"
 #include "corral/store.h"
+#include "corral/jsonutil.h"
+#include "corral/users.h"
 
 #define STAGING_LOCK ".lock"
 #define MAX_SERVERS 100000
@@ -272,6 +274,52 @@ static void fsync_dir(const char *path)
                 (void)fsync(fd);
 }
 
+static bool streq_null(const char *a, const char *b)
+{
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int store_may_change(const store *s, const manifest *m, corral_error *err)
+{
+        if (s->as_user && !m->owner)
+                return corral_error_set(err, EX_NOPERM,
+                                        "'%s' is a global server: only an admin may change it",
+                                        m->name);
+        return 0;
+}
+
+/* The owner recorded in servers/NAME/manifest.json (owned; NULL global).
+ * *ret_exists says whether there is such a server at all. */
+static char *installed_owner(store *s, const char *name, bool *ret_exists)
+{
+        _cleanup_free_ char *path = paths_manifest(&s->paths, name);
+        manifest *m = NULL;
+        char *owner;
+
+        *ret_exists = false;
+        if (manifest_load(&m, path, NULL) < 0) {
+                _cleanup_free_ char *dir = paths_server_dir(&s->paths, name);
+                *ret_exists = dir_exists(dir);
+                return NULL;
+        }
+        *ret_exists = true;
+        owner = m->owner ? xstrdup(m->owner) : NULL;
+        manifest_free(m);
+        return owner;
+}
+
+/* m with owner (a copy through its JSON form: every field, one code path). */
+static int manifest_with_owner(const manifest *m, const char *owner, manifest **ret,
+                               corral_error *err)
+{
+        _cleanup_json_ cJSON *j = manifest_to_json(m);
+        _cleanup_free_ char *text = NULL;
+
+        json_set(j, "owner", owner ? cJSON_CreateString(owner) : cJSON_CreateNull());
+        text = json_print(j);
+        return manifest_parse(ret, text, strlen(text), err);
+}
+
 static int already_installed(corral_error *err, const char *name)
 {
         return corral_error_set(err, EX_CANTCREAT,
@@ -344,8 +392,35 @@ int store_commit(store *s, const char *staging_dir, const manifest *m, bool repl
         _cleanup_free_ char *target = paths_server_dir(&s->paths, m->name);
         _cleanup_free_ char *data = paths_data_dir(&s->paths, m->name);
         bool swapped = false;
+        _cleanup_close_ int pfd = -1;
 
-        _cleanup_close_ int pfd = open(pkg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* Ownership (issue 15): a user's install is theirs; replacing keeps
+         * the owner an admin's reinstall does not name. */
+        bool exists = false;
+        _cleanup_free_ char *old_owner = installed_owner(s, m->name, &exists);
+        const char *owner = s->as_user ? s->as_user : m->owner ? m->owner : old_owner;
+        manifest *owned = NULL;
+        if (exists && s->as_user && !users_owner_matches(old_owner, s->as_user)) {
+                r = corral_error_set(err, EX_CANTCREAT,
+                                     "the name '%s' is taken on this system: choose another "
+                                     "with --name",
+                                     m->name);
+                goto out;
+        }
+        if (exists && s->as_user && !old_owner) {
+                r = corral_error_set(err, EX_NOPERM,
+                                     "'%s' is a global server: only an admin may replace it",
+                                     m->name);
+                goto out;
+        }
+        if (!streq_null(owner, m->owner)) {
+                r = manifest_with_owner(m, owner, &owned, err);
+                if (r < 0)
+                        goto out;
+                m = owned;
+        }
+
+        pfd = open(pkg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (pfd >= 0) {
                 r = normalise_modes(pfd, pkg, 0, err);
                 if (r >= 0 && fchmod(pfd, 0755) < 0)
@@ -388,6 +463,7 @@ int store_commit(store *s, const char *staging_dir, const manifest *m, bool repl
         drop_staged(s, (size_t)idx);
         r = 0;
 out:
+        manifest_free(owned);
         store_unlock(s);
         return r;
 }
@@ -433,6 +509,10 @@ int store_load(store *s, const char *name, manifest **ret, corral_error *err)
                                      name, m->name);
                 manifest_free(m);
                 return r;
+        }
+        if (s->as_user && !users_owner_matches(m->owner, s->as_user)) {
+                manifest_free(m);
+                return corral_error_set(err, EX_NOINPUT, "no such server '%s'", name);
         }
         *ret = m;
         return 0;
@@ -481,7 +561,50 @@ int store_list(store *s, char ***ret_names, corral_error *err)
                 closedir(d);
         }
         qsort(names, n, sizeof(char *), cmp_str);
+        if (s->as_user) {
+                /* Other users' servers do not exist for this one. */
+                size_t w = 0;
+                for (size_t i = 0; i < n; i++) {
+                        bool exists;
+                        _cleanup_free_ char *owner = installed_owner(s, names[i], &exists);
+                        if (users_owner_matches(owner, s->as_user))
+                                names[w++] = names[i];
+                        else
+                                free(names[i]);
+                }
+                names[w] = NULL;
+        }
         *ret_names = steal_pointer(&names);
+        return 0;
+}
+
+int store_owned_by(store *s, const char *user, const char *except, unsigned *ret_count,
+                   unsigned *ret_memory_mb, corral_error *err)
+{
+        const char *as = s->as_user;
+        _cleanup_strv_ char **names = NULL;
+        unsigned count = 0, memory = 0;
+        int r;
+
+        s->as_user = NULL;
+        r = store_list(s, &names, err);
+        s->as_user = as;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; names[i]; i++) {
+                _cleanup_free_ char *path = paths_manifest(&s->paths, names[i]);
+                manifest *m = NULL;
+                if ((except && strcmp(names[i], except) == 0) ||
+                    manifest_load(&m, path, NULL) < 0)
+                        continue;
+                if (m->owner && user && strcmp(m->owner, user) == 0) {
+                        count++;
+                        memory += m->memory_mb;
+                }
+                manifest_free(m);
+        }
+        *ret_count = count;
+        *ret_memory_mb = memory;
         return 0;
 }
 
@@ -492,6 +615,8 @@ int store_set_enabled(store *s, const char *name, bool enabled, corral_error *er
                 return r;
         manifest *m = NULL;
         r = store_load(s, name, &m, err);
+        if (r >= 0)
+                r = store_may_change(s, m, err);
         if (r >= 0 && m->enabled != enabled) {
                 _cleanup_free_ char *path = paths_manifest(&s->paths, name);
                 m->enabled = enabled;
@@ -516,6 +641,21 @@ int store_remove(store *s, const char *name, bool purge, corral_error *err)
         if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
                 r = corral_error_set(err, EX_NOINPUT, "no such server '%s'", name);
                 goto out;
+        }
+        if (s->as_user) {
+                bool exists;
+                _cleanup_free_ char *owner = installed_owner(s, name, &exists);
+                if (!users_owner_matches(owner, s->as_user)) {
+                        r = corral_error_set(err, EX_NOINPUT, "no such server '%s'", name);
+                        goto out;
+                }
+                if (!owner) {
+                        r = corral_error_set(err, EX_NOPERM,
+                                             "'%s' is a global server: only an admin may "
+                                             "uninstall it",
+                                             name);
+                        goto out;
+                }
         }
         r = stage_dir(s, name, &tmp, err);
         if (r < 0)

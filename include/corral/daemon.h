@@ -13,6 +13,9 @@
 typedef struct daemon_options {
         /* `--http ADDR:PORT`: an HTTP listener besides corral.json's; NULL none. */
         const char *http_listen;
+        /* `--system`: the system store's rules on any store (issue 15): sockets
+         * 0660 root:SOCKET_GROUP, per-user servers, admins, corral/exec. */
+        bool system;
 } daemon_options;
 
 int daemon_run(store *s, const daemon_options *opts, corral_error *err);

@@ -154,9 +154,29 @@ int gateway_serve_fds(gateway *gw, int in_fd, int out_fd, void (*on_eof)(void *u
 char *gateway_qualify(const char *server, const char *name);
 bool gateway_split(const char *qualified, char **ret_server, char **ret_name);
 
-/* Whether server name exists and a caller at level reaches it (its manifest
- * access.level; DESIGN.md, "Gateway", Identity). */
-bool gateway_server_reachable(gateway *gw, const char *name, corral_level level);
+/* Whether server name exists and a caller at level, authenticated as user
+ * (NULL anonymous), reaches it: its manifest access.level and, in system
+ * mode, its owner (issue 15: a per-user server is its owner's and the
+ * admins'; DESIGN.md, "Gateway", Identity). */
+bool gateway_server_reachable(gateway *gw, const char *name, corral_level level, const char *user);
+
+/* Identity (issue 15, include/corral/users.h).  The site policy the gateway
+ * judges admins by (borrowed; NULL: the defaults).  Call before sessions
+ * exist. */
+struct users_site;
+void gateway_set_site(gateway *gw, const struct users_site *site);
+/* The session's user name (a unix peer's passwd name, an HTTP token's user;
+ * NULL anonymous), and whether it is an admin (always, outside system
+ * mode). */
+const char *gateway_session_user(const gateway_session *s);
+bool gateway_session_admin(const gateway_session *s);
+/* A number naming the session for as long as the gateway lives (never
+ * reused), and the session it names, NULL once it is gone: for answers that
+ * come later than the request's handler returns (src/users/exec.c). */
+uint64_t gateway_session_serial(const gateway_session *s);
+gateway_session *gateway_find_session(gateway *gw, uint64_t serial);
+/* Whether the session may see a server owned by owner (NULL global). */
+bool gateway_session_may_see(const gateway_session *s, const char *owner);
 
 /* Collisions of resource URIs, as JSON [{uri, owner, shadowed}] (owned). */
 cJSON *gateway_collisions_json(gateway *gw);

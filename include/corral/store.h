@@ -28,6 +28,13 @@ typedef struct store {
         /* The running install's additions to the download cache (resolvers
          * record them; include/corral/cache.h); NULL outside an install. */
         struct cache_txn *cache_txn;
+        /* The user this store is opened for (issue 15, include/corral/users.h;
+         * borrowed, NULL: unrestricted, as root or the store's owner).  With
+         * it, servers owned by another user do not exist: store_load and
+         * store_remove answer -EX_NOINPUT "no such server", store_list leaves
+         * them out, and store_commit writes this user as the owner (a name
+         * held by someone else's server fails with -EX_CANTCREAT "taken"). */
+        const char *as_user;
 } store;
 
 /* Resolves paths (see paths_init()), creates the directories, and removes
@@ -50,6 +57,11 @@ int store_stage(store *s, const char *name, char **ret_dir, corral_error *err);
  * fails with -EX_CANTCREAT ("already installed").  Creates data/NAME. */
 int store_commit(store *s, const char *staging_dir, const manifest *m, bool replace,
                  corral_error *err);
+/* The servers user owns (s->as_user's rules do not apply), not counting
+ * except (may be NULL): their number and the sum of their memory_mb, for
+ * quotas.  0 or store_list()'s errors. */
+int store_owned_by(store *s, const char *user, const char *except, unsigned *ret_count,
+                   unsigned *ret_memory_mb, corral_error *err);
 /* Removes a staging dir (after a failed install).  Staging dirs neither
  * committed nor aborted are removed by store_free(). */
 void store_abort(store *s, const char *staging_dir);
@@ -57,6 +69,9 @@ void store_abort(store *s, const char *staging_dir);
 /* Loads servers/NAME/manifest.json.  -EX_NOINPUT when NAME is not installed,
  * -EX_USAGE for an invalid name, -EX_DATAERR for a malformed manifest. */
 int store_load(store *s, const char *name, manifest **ret, corral_error *err);
+/* Whether s->as_user may change m (enable, disable, access, mount, update,
+ * reset): a global server is an admin's.  0 or -EX_NOPERM. */
+int store_may_change(const store *s, const manifest *m, corral_error *err);
 /* Sorted names of installed servers (NULL-terminated, owned; strv_free()). */
 int store_list(store *s, char ***ret_names, corral_error *err);
 /* Rewrites the manifest's "enabled" atomically. */

@@ -21,6 +21,8 @@ int cli_set_access(store *s, const char *name, const char *tool, corral_level le
         if (r < 0)
                 return r;
         r = store_load(s, name, &m, err);
+        if (r >= 0)
+                r = store_may_change(s, m, err);
         if (r >= 0) {
                 _cleanup_free_ char *path = paths_manifest(&s->paths, name);
                 (void)manifest_set_access(m, tool, level);

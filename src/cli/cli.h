@@ -19,6 +19,11 @@ typedef struct cli_ctx {
         bool json;        /* --json */
         bool yes;         /* --yes */
         bool quiet;       /* --quiet: no confirmation line */
+        /* --as-user USER: act for USER (issue 15; the daemon passes it when a
+         * user's request comes through the control socket).  NULL: the
+         * invoking user, who is restricted the same way when the store is
+         * not theirs to write (a system store opened by a non-root user). */
+        const char *as_user;
 } cli_ctx;
 
 /* Every verb returns a sysexits code (0 on success) and prints its own
@@ -92,6 +97,18 @@ int cli_fail_error(const cli_ctx *ctx, const corral_error *err);
 /* Opens the store for ctx->root; on failure prints the error and returns NULL
  * with *ret_code set. */
 store *cli_open_store(const cli_ctx *ctx, int *ret_code);
+/* The user ctx acts for on the store at p: ctx->as_user, else, when the caller is
+ * not root and cannot write p's servers dir, the caller's own user name (a
+ * static buffer), else NULL (unrestricted).  cli_open_store() puts it in
+ * s->as_user. */
+const char *cli_acting_user(const cli_ctx *ctx, const corral_paths *p);
+/* Issue 15, src/cli/forward.c: whether verb should go to the daemon of
+ * ctx's store as a request (the caller is not root, cannot write the store,
+ * and its control socket exists), and doing it: the daemon runs the verb
+ * for the caller's user and the output and exit code are passed through.
+ * argv is the verb's (argv[0] the verb). */
+bool cli_should_forward(const cli_ctx *ctx, const char *verb);
+int cli_forward(cli_ctx *ctx, int argc, char **argv);
 /* Prints the usage text of ctx->verb on stdout (for VERB --help); returns 0. */
 int cli_usage(const cli_ctx *ctx);
 /* Prints a JSON value (pretty) on stdout. */

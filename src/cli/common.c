@@ -3,9 +3,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "corral/jsonutil.h"
+#include "corral/config.h"
+#include "corral/users.h"
 
 int cli_fail(const cli_ctx *ctx, int code, const char *fmt, ...)
 {
@@ -34,7 +37,34 @@ store *cli_open_store(const cli_ctx *ctx, int *ret_code)
                 *ret_code = cli_fail_error(ctx, &err);
                 return NULL;
         }
+        s->as_user = cli_acting_user(ctx, &s->paths);
         return s;
+}
+
+const char *cli_acting_user(const cli_ctx *ctx, const corral_paths *p)
+{
+        static char self[256];
+        _cleanup_free_ char *name = NULL;
+        _cleanup_json_ cJSON *config = NULL;
+        users_site site = {0};
+        bool admin;
+
+        if (ctx->as_user)
+                return ctx->as_user;
+        if (geteuid() == 0 || access(p->servers, W_OK) == 0)
+                return NULL;
+        /* An admin sees everything (a config it cannot read: the defaults). */
+        (void)config_load(p, &config, NULL);
+        if (users_site_load(config, &site, NULL) < 0)
+                (void)users_site_load(NULL, &site, NULL);
+        admin = users_uid_is_admin(&site, getuid());
+        users_site_done(&site);
+        if (admin)
+                return NULL;
+        name = users_name_of_uid(getuid());
+        /* No passwd entry: a name no manifest can hold. */
+        snprintf(self, sizeof(self), "%s", name ? name : "#unknown-user");
+        return self;
 }
 
 void cli_print_json(const cJSON *j)

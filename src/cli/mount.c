@@ -161,6 +161,8 @@ static int edit_mounts(store *s, const char *name, const char *entry, bool add, 
         if (r < 0)
                 return r;
         r = store_load(s, name, &m, err);
+        if (r >= 0)
+                r = store_may_change(s, m, err);
         if (r >= 0) {
                 _cleanup_free_ char *path = paths_manifest(&s->paths, name);
                 _cleanup_free_ char *host = mount_host(entry);

@@ -75,7 +75,7 @@ int cli_reset(cli_ctx *ctx, int argc, char **argv)
                 return r;
         if (!(s = cli_open_store(ctx, &r)))
                 return r;
-        if (store_load(s, name, &m, &err) < 0) {
+        if (store_load(s, name, &m, &err) < 0 || store_may_change(s, m, &err) < 0) {
                 r = cli_fail_error(ctx, &err);
                 corral_error_clear(&err);
                 return r;

@@ -23,6 +23,7 @@
 #include "corral/jsonutil.h"
 #include "corral/paths.h"
 #include "corral/spec.h"
+#include "corral/users.h"
 #include "corral/strbuf.h"
 
 #define STATUS_TIMEOUT_MS 30000
@@ -614,7 +615,7 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv)
         bool follow = false;
         long lines = -1;
         off_t pos = 0;
-        const char *name = NULL;
+        const char *name = NULL, *as_user;
         struct stat st;
         int c;
 
@@ -645,9 +646,19 @@ int cli_logs(cli_ctx *ctx, int argc, char **argv)
                 return cli_fail_error(ctx, &err);
         log = paths_log_file(&paths, name);
         mpath = paths_manifest(&paths, name);
+        as_user = cli_acting_user(ctx, &paths);
         paths_done(&paths);
         if (!path_exists(mpath) && !path_exists(log))
                 return cli_fail(ctx, EX_NOINPUT, "no such server '%s'", name);
+        if (as_user) {
+                /* Another user's server does not exist for this one (issue 15). */
+                manifest *m = NULL;
+                bool mine = manifest_load(&m, mpath, NULL) == 0 &&
+                            users_owner_matches(m->owner, as_user);
+                manifest_free(m);
+                if (!mine)
+                        return cli_fail(ctx, EX_NOINPUT, "no such server '%s'", name);
+        }
 
         fd = open(log, O_RDONLY | O_CLOEXEC);
         if (fd < 0 && errno != ENOENT)
@@ -701,6 +712,7 @@ int cli_daemon(cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
                 {"http", required_argument, NULL, 'H'},
+                {"system", no_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -715,15 +727,25 @@ int cli_daemon(cli_ctx *ctx, int argc, char **argv)
                 case 'H':
                         dopts.http_listen = optarg;
                         break;
+                case 'S':
+                        dopts.system = true;
+                        break;
                 default:
                         return help_or_bad_option(ctx, c, argv);
                 }
         }
         if (optind < argc)
                 return cli_usage_error(ctx, "too many arguments");
+        if (dopts.system && geteuid() != 0)
+                return cli_fail(ctx, EX_NOPERM, "--system needs root: the system rules give "
+                                                "sockets to a group and run servers as others");
         s = cli_open_store(ctx, &r);
         if (!s)
                 return r;
+        /* Users reach the sockets in run/ (their modes keep out the rest). */
+        if (dopts.system && chmod(s->paths.run, 0755) < 0)
+                return cli_fail(ctx, EX_CANTCREAT, "cannot open %s to users: %s", s->paths.run,
+                                strerror(errno));
         if (daemon_run(s, &dopts, &err) < 0)
                 return cli_fail_error(ctx, &err);
         return 0;

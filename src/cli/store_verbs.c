@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "corral/config.h"
 #include "corral/docker.h"
 #include "corral/jsonutil.h"
 #include "corral/oauth_client.h"
 #include "corral/resolver.h"
 #include "corral/runtime.h"
 #include "corral/strbuf.h"
+#include "corral/users.h"
 
 #define MAX_CLI_ENV 256
 
@@ -209,6 +211,73 @@ static int confirm_install(manifest *m, void *userdata, corral_error *err)
         return 0;
 }
 
+/* What install's confirm hook does: the site's rules for a user's install
+ * (issue 15), then the question on a TTY. */
+typedef struct install_check {
+        cli_ctx *ctx;
+        store *s;
+        users_site site;
+        bool user, ask;
+} install_check;
+
+static void install_check_done(install_check *c)
+{
+        users_site_done(&c->site);
+}
+
+static int install_confirm(manifest *m, void *userdata, corral_error *err)
+{
+        install_check *c = userdata;
+        unsigned count = 0, memory = 0;
+        int r;
+
+        if (c->user) {
+                /* A reinstall of their own server does not count twice. */
+                r = store_owned_by(c->s, c->s->as_user, m->name, &count, &memory, err);
+                if (r < 0)
+                        return r;
+                r = users_check_manifest(&c->site, m, count, memory, err);
+                if (r < 0)
+                        return r;
+        }
+        return c->ask ? confirm_install(m, c->ctx, err) : 0;
+}
+
+/* The site policy (corral.json "site") and the checks on the spec a user's
+ * install can make before fetching.  0, or the exit code after the error. */
+static int user_check_spec(cli_ctx *ctx, store *s, const install_options *opt,
+                           users_site *ret_site)
+{
+        _cleanup_json_ cJSON *config = NULL;
+        corral_error err = {0};
+        source_spec spec = {0};
+        int r;
+
+        if (config_load(&s->paths, &config, &err) < 0 ||
+            users_site_load(config, ret_site, &err) < 0)
+                return cli_fail_error(ctx, &err);
+        if (opt->remote && !(ret_site->sources & (1u << SPEC_REMOTE)))
+                return cli_fail(ctx, EX_NOPERM, "remote servers are for admins on this site "
+                                                "(corral.json site.user_sources)");
+        if (spec_parse(&spec, opt->spec, opt->remote, &err) < 0)
+                return cli_fail_error(ctx, &err);
+        r = users_check_spec(ret_site, &spec, opt->command, opt->mounts, &err);
+        spec_done(&spec);
+        if (r < 0)
+                return cli_fail_error(ctx, &err);
+        if (opt->sandbox) {
+                bool ok = false;
+                for (size_t i = 0; ret_site->profiles[i]; i++)
+                        ok |= strcmp(ret_site->profiles[i], opt->sandbox) == 0;
+                if (!ok)
+                        return cli_fail(ctx, EX_NOPERM,
+                                        "--sandbox %s is for admins on this site "
+                                        "(corral.json site.user_profiles)",
+                                        opt->sandbox);
+        }
+        return 0;
+}
+
 int cli_install(cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -391,6 +460,23 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
         opt.command = command;
         opt.mounts = mounts;
 
+        int code = 0;
+        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        if (!s)
+                return code;
+        /* A user's install (issue 15): the site's rules, before anything is
+         * fetched or any host path is looked at. */
+        _cleanup_(install_check_done) install_check check = {.ctx = ctx, .s = s};
+        if (s->as_user) {
+                int r = run_as_owner ? cli_fail(ctx, EX_NOPERM,
+                                                "--run-as-owner is for admins: it runs the "
+                                                "server as another uid")
+                                     : user_check_spec(ctx, s, &opt, &check.site);
+                if (r)
+                        return r;
+                check.user = true;
+        }
+
         if (run_as_owner) {
                 if (opt.remote || strncmp(opt.spec, "docker:", 7) == 0)
                         return cli_usage_error(ctx, "--run-as-owner is for servers in the native "
@@ -410,14 +496,12 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 if (!isatty(STDIN_FILENO))
                         return cli_fail(ctx, EX_USAGE,
                                         "refusing a non-interactive install without --yes");
-                opt.confirm = confirm_install;
-                opt.confirm_userdata = ctx;
+                check.ask = true;
         }
-
-        int code = 0;
-        _cleanup_store_ store *s = cli_open_store(ctx, &code);
-        if (!s)
-                return code;
+        if (check.ask || check.user) {
+                opt.confirm = install_confirm;
+                opt.confirm_userdata = &check;
+        }
 
         corral_error err = {0};
         _cleanup_manifest_ manifest *m = NULL;

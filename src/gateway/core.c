@@ -24,6 +24,7 @@
 #include "corral/log.h"
 #include "corral/macro.h"
 #include "corral/strbuf.h"
+#include "corral/users.h"
 #include "gateway/internal.h"
 
 static void replay_backlog(gateway_session *s);
@@ -232,6 +233,11 @@ gateway_session *gateway_session_new(gateway *gw, const gateway_session_ops *ops
         s->level = cfg->level;
         s->uid = cfg->uid;
         s->user = cfg->user ? xstrdup(cfg->user) : NULL;
+        /* Identity (issue 15): a unix peer is its uid's user. */
+        if (!s->user && s->uid >= 0)
+                s->user = users_name_of_uid((uid_t)s->uid);
+        s->admin = !gw->system_mode || users_identity_is_admin(gw->site, s->uid, s->user);
+        s->serial = ++gw->session_seq;
         s->scope = cfg->server ? xstrdup(cfg->server) : NULL;
         s->log_level = -1;
         jsonrpc_framer_init(&s->framer, JSONRPC_DEFAULT_MAX_MESSAGE);
@@ -513,6 +519,39 @@ void gateway_set_supervisor(gateway *gw, supervisor *sv)
 void gateway_set_system_mode(gateway *gw, bool system)
 {
         gw->system_mode = system;
+}
+
+void gateway_set_site(gateway *gw, const struct users_site *site)
+{
+        gw->site = site;
+}
+
+const char *gateway_session_user(const gateway_session *s)
+{
+        return s->user;
+}
+
+uint64_t gateway_session_serial(const gateway_session *s)
+{
+        return s->serial;
+}
+
+gateway_session *gateway_find_session(gateway *gw, uint64_t serial)
+{
+        for (gateway_session *s = gw ? gw->sessions : NULL; s; s = s->next)
+                if (s->serial == serial)
+                        return s;
+        return NULL;
+}
+
+bool gateway_session_admin(const gateway_session *s)
+{
+        return s->admin;
+}
+
+bool gateway_session_may_see(const gateway_session *s, const char *owner)
+{
+        return s->admin || users_owner_matches(owner, s->user);
 }
 
 void gw_adapter_attach(gateway *gw, gw_adapter *a)

@@ -209,10 +209,11 @@ static bool streq_null(const char *a, const char *b)
 }
 
 /* The server behind /servers/NAME/… exists and the caller may reach it. */
-static bool server_reachable(gw_http *h, const char *name, corral_level level)
+static bool server_reachable(gw_http *h, const char *name, corral_level level, const char *user)
 {
         supervisor *sv = h->gw->sv;
-        return sv && supervisor_find(sv, name) && gateway_server_reachable(h->gw, name, level);
+        return sv && supervisor_find(sv, name) &&
+               gateway_server_reachable(h->gw, name, level, user);
 }
 
 static enum MHD_Result well_known(hreq *r, const char *url)
@@ -441,7 +442,7 @@ static enum MHD_Result route_request(hreq *r, const char *url, const char *metho
         level = corral_level_min(h->level, r->user_level);
         /* A server the caller may not reach is answered exactly like one
          * that does not exist. */
-        if (server && !server_reachable(h, server, level))
+        if (server && !server_reachable(h, server, level, r->user))
                 return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found: %.128s",
                             url);
         if (rt == HTTP_ROUTE_SSE) {

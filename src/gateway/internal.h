@@ -44,6 +44,7 @@ struct gateway {
         uv_loop_t *loop;
         supervisor *sv;
         bool system_mode;
+        const struct users_site *site; /* admins, owners (issue 15); borrowed, may be NULL */
         uint64_t timeout_ms;
         uint64_t init_deadline; /* loop time (ms) after which initialize never waits */
         size_t page_size;
@@ -60,6 +61,7 @@ struct gateway {
         uv_timer_t *init_timer;   /* bounds deferred initialize answers */
         int upstream_level;       /* logging/setLevel sent to units; -1 none */
         uint64_t call_seq;        /* orders forwarded calls (oldest first) */
+        uint64_t session_seq;     /* last session serial handed out */
         gw_hint *hints;           /* server → the session that last talked to it */
 };
 
@@ -70,7 +72,9 @@ struct gateway_session {
         bool control;
         corral_level level; /* the caller's effective level */
         int64_t uid;        /* -1 unknown */
-        char *user;         /* NULL anonymous */
+        char *user;         /* NULL anonymous; a unix peer's passwd name */
+        bool admin;         /* root or the site's admin group, or not a system store */
+        uint64_t serial;    /* gateway_session_serial() */
         char *scope;        /* one server passed through; NULL = aggregate */
         bool initialized;   /* initialize answered */
         bool init_pending;  /* initialize waiting for units to settle */

@@ -12,6 +12,7 @@
 #include "corral/macro.h"
 #include "corral/manifest.h"
 #include "corral/strbuf.h"
+#include "corral/users.h"
 #include "gateway/internal.h"
 
 /* ---- forwarding ---- */
@@ -236,15 +237,25 @@ static corral_level tool_level(const unit *u, const char *tool)
  * and a single-server session sees only its own. */
 bool gw_session_sees(const gateway_session *s, const unit *u)
 {
+        const manifest *m = unit_manifest(u);
+
         if (s->scope && strcmp(s->scope, unit_name(u)) != 0)
+                return false;
+        /* Per-user servers (issue 15): the owner's and admins' only. */
+        if (!gateway_session_may_see(s, m ? m->owner : NULL))
                 return false;
         return s->level >= unit_level(u);
 }
 
-bool gateway_server_reachable(gateway *gw, const char *name, corral_level level)
+bool gateway_server_reachable(gateway *gw, const char *name, corral_level level, const char *user)
 {
         unit *u = gw->sv ? supervisor_find(gw->sv, name) : NULL;
-        return u && level >= unit_level(u);
+        const manifest *m = u ? unit_manifest(u) : NULL;
+
+        if (!u || level < unit_level(u))
+                return false;
+        return !gw->system_mode || !m || users_owner_matches(m->owner, user) ||
+               users_identity_is_admin(gw->site, -1, user);
 }
 
 /* The unit a name is routed to for s: its scope, or SERVER of SERVER__NAME

@@ -17,6 +17,7 @@
 #include "corral/fs.h"
 #include "corral/log.h"
 #include "corral/macro.h"
+#include "corral/users.h"
 #include "gateway/connlimit.h"
 #include "gateway/internal.h"
 
@@ -341,12 +342,13 @@ static gw_unix *unix_adapter(gateway *gw)
 
 /* System mode: the group whose members may use the sockets (the "corral"
  * group of sysusers.d/corral.conf), or -1 when it does not exist. */
-static gid_t socket_group(void)
+static gid_t socket_group(const gateway *gw)
 {
         struct group gr, *res = NULL;
         char buf[4096];
+        const char *name = gw->site && gw->site->socket_group ? gw->site->socket_group : "corral";
 
-        if (getgrnam_r("corral", &gr, buf, sizeof(buf), &res) != 0 || !res)
+        if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
                 return (gid_t)-1;
         return res->gr_gid;
 }
@@ -395,7 +397,7 @@ int gateway_listen(gateway *gw, const char *path, bool control,
                    const gateway_session_ops *ops_extra, void *ud_extra, corral_error *err)
 {
         struct sockaddr_un sa;
-        gid_t group = gw->system_mode ? socket_group() : (gid_t)-1;
+        gid_t group = gw->system_mode ? socket_group(gw) : (gid_t)-1;
         mode_t mode = group != (gid_t)-1 ? 0660 : 0600;
         mode_t old_mask;
         gw_listener *l;
@@ -413,7 +415,9 @@ int gateway_listen(gateway *gw, const char *path, bool control,
                                         "a daemon is already running for this store (%s answers)",
                                         path);
         if (gw->system_mode && group == (gid_t)-1)
-                log_warn("no 'corral' group: %s is for root only", path);
+                log_warn("no '%s' group: %s is for root only",
+                         gw->site && gw->site->socket_group ? gw->site->socket_group : "corral",
+                         path);
 
         l = listener_new(gw, control, ops_extra, ud_extra);
         /* The umask makes the socket private from the moment it exists; the

@@ -1,0 +1,266 @@
+/* corral/exec on the control socket (issue 15): a user who cannot write the
+ * system store asks the daemon to run a store verb for them.  The daemon
+ * runs itself (/proc/self/exe) as a child with `--as-user USER` (left out
+ * for admins), so the verb's own code applies the per-user rules
+ * (include/corral/store.h as_user, include/corral/users.h site policy) and
+ * nothing is parsed twice.  The child never blocks the loop: its output is
+ * read through pipes (capped) and the answer goes to the session when it
+ * exits, if that session is still there. */
+#include <string.h>
+
+#include "control.h"
+#include "corral/jsonrpc.h"
+#include "corral/jsonutil.h"
+#include "corral/log.h"
+#include "corral/strbuf.h"
+#include "users/exec.h"
+
+#define EXEC_MAX_ARGS 256
+#define EXEC_MAX_ARG_BYTES 4096
+#define EXEC_OUTPUT_MAX (1u << 20) /* per stream; the rest is dropped, and said so */
+#define EXEC_MAX_RUNNING 8
+#define EXEC_MAX_PER_USER 2
+
+static const char *const verbs[] = {"install", "uninstall", "enable", "disable",
+                                    "access",  "reset",     "logs"};
+
+typedef struct exec_job exec_job;
+struct exec_job {
+        control *ctl;
+        uv_process_t proc;
+        uv_pipe_t out, err;
+        strbuf bout, berr;
+        bool cut_out, cut_err;
+        gateway *gw;
+        uint64_t session; /* gateway_session_serial() of the asker */
+        cJSON *id;
+        char *user;
+        char *verb;
+        int64_t exit_code;
+        int open_handles; /* handles not closed yet */
+        int open_streams; /* pipes not at EOF yet */
+        bool exited;
+        exec_job *next;
+};
+
+static void reply_err(gateway_session *s, const cJSON *id, int exit_code, const char *msg)
+{
+        cJSON *data = cJSON_CreateObject();
+        cJSON_AddNumberToObject(data, "exit", exit_code);
+        gateway_session_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, msg, data);
+}
+
+static void job_unlink(exec_job *j)
+{
+        for (exec_job **p = &j->ctl->exec_jobs; *p; p = &(*p)->next)
+                if (*p == j) {
+                        *p = j->next;
+                        return;
+                }
+}
+
+static void job_free(exec_job *j)
+{
+        strbuf_done(&j->bout);
+        strbuf_done(&j->berr);
+        cJSON_Delete(j->id);
+        free(j->user);
+        free(j->verb);
+        free(j);
+}
+
+static void on_close(uv_handle_t *h)
+{
+        exec_job *j = h->data;
+        if (--j->open_handles == 0)
+                job_free(j);
+}
+
+static void job_finish(exec_job *j)
+{
+        gateway_session *s;
+        cJSON *res;
+
+        if (!j->exited || j->open_streams > 0)
+                return;
+        job_unlink(j);
+        s = gateway_find_session(j->gw, j->session);
+        log_info("control: %s for %s exited %lld%s", j->verb, j->user, (long long)j->exit_code,
+                 s ? "" : " (the client had gone)");
+        if (s) {
+                if (j->cut_out || j->cut_err)
+                        (void)strbuf_appendf(&j->berr, "corral: %s: output over %u bytes cut\n",
+                                             j->verb, EXEC_OUTPUT_MAX);
+                res = cJSON_CreateObject();
+                cJSON_AddNumberToObject(res, "exit", (double)j->exit_code);
+                cJSON_AddStringToObject(res, "stdout", j->bout.buf ? j->bout.buf : "");
+                cJSON_AddStringToObject(res, "stderr", j->berr.buf ? j->berr.buf : "");
+                gateway_session_reply(s, j->id, res, 0, NULL);
+        }
+        uv_close((uv_handle_t *)&j->proc, on_close);
+        uv_close((uv_handle_t *)&j->out, on_close);
+        uv_close((uv_handle_t *)&j->err, on_close);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int signal)
+{
+        exec_job *j = p->data;
+        j->exited = true;
+        j->exit_code = signal ? 128 + signal : status;
+        job_finish(j);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+        static char chunk[65536];
+        (void)h;
+        (void)suggested;
+        *buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+        exec_job *j = st->data;
+        bool is_out = st == (uv_stream_t *)&j->out;
+
+        if (n > 0) {
+                if (strbuf_append(is_out ? &j->bout : &j->berr, buf->base, (size_t)n) < 0)
+                        *(is_out ? &j->cut_out : &j->cut_err) = true;
+                return;
+        }
+        if (n < 0) {
+                (void)uv_read_stop(st);
+                j->open_streams--;
+                job_finish(j);
+        }
+}
+
+/* args: an array of at most EXEC_MAX_ARGS strings of at most
+ * EXEC_MAX_ARG_BYTES each, none with a NUL (cJSON strings cannot). */
+static bool args_ok(const cJSON *args)
+{
+        const cJSON *a;
+
+        if (!cJSON_IsArray(args) || cJSON_GetArraySize(args) > EXEC_MAX_ARGS)
+                return false;
+        cJSON_ArrayForEach(a, args) if (!cJSON_IsString(a) ||
+                                        strlen(a->valuestring) > EXEC_MAX_ARG_BYTES) return false;
+        return true;
+}
+
+static unsigned running_for(const control *ctl, const char *user, unsigned *ret_total)
+{
+        unsigned mine = 0, total = 0;
+        for (const exec_job *j = ctl->exec_jobs; j; j = j->next) {
+                total++;
+                mine += strcmp(j->user, user) == 0;
+        }
+        *ret_total = total;
+        return mine;
+}
+
+void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const cJSON *params)
+{
+        const char *verb = json_get_string(params, "verb");
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "args"), *a;
+        const char *user = gateway_session_user(s);
+        bool admin = gateway_session_admin(s), known = false;
+        _cleanup_free_ char *root = NULL;
+        char **argv;
+        size_t n = 0;
+        unsigned total;
+        exec_job *j;
+        int r;
+
+        for (size_t i = 0; verb && i < ARRAY_SIZE(verbs); i++)
+                known |= strcmp(verbs[i], verb) == 0;
+        if (!known || !args_ok(args)) {
+                gateway_session_reply(s, id, NULL, JSONRPC_INVALID_PARAMS,
+                                      "invalid params: verb must be one of install, uninstall, "
+                                      "enable, disable, access, reset, logs; args an array of "
+                                      "strings");
+                return;
+        }
+        if (!ctl->system) {
+                reply_err(s, id, EX_NOPERM,
+                          "this daemon's store is its user's own: run the verb directly");
+                return;
+        }
+        if (!user) {
+                reply_err(s, id, EX_NOPERM, "your uid has no user name on this host");
+                return;
+        }
+        if (running_for(ctl, user, &total) >= EXEC_MAX_PER_USER || total >= EXEC_MAX_RUNNING) {
+                reply_err(s, id, EX_TEMPFAIL,
+                          "too many store requests running (per user and in all): try again");
+                return;
+        }
+
+        argv = xcalloc((size_t)cJSON_GetArraySize(args) + 16, sizeof(char *));
+        argv[n++] = "corral";
+        if (ctl->st->paths.mode == PATHS_ROOT) {
+                /* servers/ is directly under the root. */
+                root = xstrdup(ctl->st->paths.servers);
+                *strrchr(root, '/') = '\0';
+                argv[n++] = "--root";
+                argv[n++] = root;
+        }
+        if (!admin) {
+                argv[n++] = "--as-user";
+                argv[n++] = (char *)user;
+        }
+        if (json_get_bool(params, "json", false))
+                argv[n++] = "--json";
+        if (json_get_bool(params, "yes", false))
+                argv[n++] = "--yes";
+        if (json_get_bool(params, "quiet", false))
+                argv[n++] = "--quiet";
+        argv[n++] = (char *)verb;
+        cJSON_ArrayForEach(a, args) argv[n++] = a->valuestring;
+        argv[n] = NULL;
+
+        j = xcalloc(1, sizeof(*j));
+        j->ctl = ctl;
+        j->gw = ctl->gw;
+        j->session = gateway_session_serial(s);
+        j->id = json_dup(id);
+        j->user = xstrdup(user);
+        j->verb = xstrdup(verb);
+        j->bout = STRBUF_INIT(EXEC_OUTPUT_MAX);
+        j->berr = STRBUF_INIT(EXEC_OUTPUT_MAX);
+        (void)uv_pipe_init(gateway_loop(ctl->gw), &j->out, 0);
+        (void)uv_pipe_init(gateway_loop(ctl->gw), &j->err, 0);
+        j->out.data = j->err.data = j->proc.data = j;
+        j->open_handles = 2;
+
+        uv_stdio_container_t stdio[3] = {
+                {.flags = UV_IGNORE},
+                {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->out},
+                {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
+        };
+        uv_process_options_t opts = {
+                .exit_cb = on_exit_cb,
+                .file = "/proc/self/exe",
+                .args = argv,
+                .stdio_count = 3,
+                .stdio = stdio,
+        };
+        r = uv_spawn(gateway_loop(ctl->gw), &j->proc, &opts);
+        free(argv);
+        if (r < 0) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "cannot run %s: %s", verb, uv_strerror(r));
+                reply_err(s, id, EX_OSERR, msg);
+                uv_close((uv_handle_t *)&j->out, on_close);
+                uv_close((uv_handle_t *)&j->err, on_close);
+                return;
+        }
+        j->open_handles = 3;
+        j->open_streams = 2;
+        (void)uv_read_start((uv_stream_t *)&j->out, on_alloc, on_read);
+        (void)uv_read_start((uv_stream_t *)&j->err, on_alloc, on_read);
+        j->next = ctl->exec_jobs;
+        ctl->exec_jobs = j;
+        log_info("control: %s for %s%s (pid %d)", verb, user, admin ? " (admin)" : "",
+                 j->proc.pid);
+}

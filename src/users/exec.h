@@ -1,0 +1,12 @@
+/* corral/exec: store verbs run by the daemon for users (src/users/exec.c). */
+#pragma once
+
+#include <cJSON.h>
+
+#include "control.h"
+
+/* Answers a corral/exec request {verb, args: [...], json, yes, quiet} on s
+ * when the child it runs exits: {exit, stdout, stderr}; refusals are
+ * JSON-RPC errors with data.exit (77 not allowed, 75 too many running).
+ * Only a system-mode daemon (ctl->system) serves it. */
+void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const cJSON *params);

@@ -1,0 +1,254 @@
+// Users and per-user servers (issue 15): a system-mode daemon on a private
+// root (`corral daemon --system`), real local users made with useradd (and
+// removed after), each running the real CLI as themselves through setpriv.
+// alice and bob install servers through the control socket; each sees the
+// global server and their own, never the other's (list, status, tools, call,
+// logs, uninstall, stop), over the unix sockets and over HTTP with a token
+// each; an admin (a member of the site's admin group) sees everything; the
+// site policy refuses what users may not install.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  CORRAL, EX, FIXTURES, MOCK_SERVER, cleanupRoot, corral, corralEnv, emptyPkg, expectExit,
+  expectOneLineError, installMock, newRoot, run, startDaemon, waitReady, withTimeout,
+} from './lib.mjs';
+
+const SOCK_GROUP = 'c15sock';
+const ADMIN_GROUP = 'c15adm';
+const ALICE = 'c15alice';
+const BOB = 'c15bob';
+const CAROL = 'c15carol'; // an admin through ADMIN_GROUP
+const SDK = path.join(FIXTURES, 'sdk/node_modules/@modelcontextprotocol/sdk/dist/esm');
+const sdk = async (p) => import(pathToFileURL(path.join(SDK, p)).href);
+
+function sh(cmd, args) {
+  return spawnSync(cmd, args, { stdio: 'ignore' }).status;
+}
+
+function makeUsers() {
+  for (const g of [SOCK_GROUP, ADMIN_GROUP]) if (sh('getent', ['group', g]) !== 0) execFileSync('groupadd', ['--system', g]);
+  for (const [u, groups] of [[ALICE, SOCK_GROUP], [BOB, SOCK_GROUP], [CAROL, `${SOCK_GROUP},${ADMIN_GROUP}`]]) {
+    if (sh('id', ['-u', u]) !== 0) {
+      execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', '-G', groups, u]);
+    }
+  }
+}
+
+function removeUsers() {
+  for (const u of [ALICE, BOB, CAROL]) sh('userdel', [u]);
+  for (const g of [SOCK_GROUP, ADMIN_GROUP]) sh('groupdel', [g]);
+}
+
+/* `corral --root ROOT ARGS…` as a local user (with their groups). */
+function as(user, root, args, opts = {}) {
+  return run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', '--',
+    CORRAL, '--root', root, ...args], { env: corralEnv({ HOME: '/nonexistent' }), ...opts });
+}
+
+async function listNames(user, root) {
+  const r = expectExit(await as(user, root, ['list', '--json']), 0, `${user}: list`);
+  return JSON.parse(r.stdout).map((s) => s.name).sort();
+}
+
+async function statusNames(user, root) {
+  const r = expectExit(await as(user, root, ['status', '--json']), 0, `${user}: status`);
+  return JSON.parse(r.stdout).units.map((u) => u.name).sort();
+}
+
+async function toolServers(user, root) {
+  const r = expectExit(await as(user, root, ['tools', '--json']), 0, `${user}: tools`);
+  return [...new Set(JSON.parse(r.stdout).map((t) => t.name.split('__')[0]))].sort();
+}
+
+function writeConfig(root, site, extra = {}) {
+  fs.writeFileSync(path.join(root, 'etc', 'corral.json'), JSON.stringify({
+    site: { socket_group: SOCK_GROUP, admin_group: ADMIN_GROUP, ...site }, ...extra,
+  }));
+}
+
+/* A user's install of the mock server (a local directory and an absolute
+ * command: the test site allows both for users). */
+function userInstall(user, root, name, extra = []) {
+  return as(user, root, ['install', emptyPkg(root, `pkg-${name}`), '--name', name, '--yes', ...extra,
+    '--', process.execPath, MOCK_SERVER, 'ok'], { timeout: 120000 });
+}
+
+describe('users: per-user servers in a system-mode store', { timeout: 600000 }, () => {
+  let root;
+  let daemon;
+  let base;
+  const tokens = {};
+
+  before(async () => {
+    makeUsers();
+    root = newRoot('users');
+    fs.chmodSync(root, 0o755);
+    fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+    // Users may install local directories and name host paths here, so the
+    // mock server can be used; the defaults are checked further down.
+    writeConfig(root, { user_sources: ['npm', 'local'], user_mounts: true }, {
+      auth: { resource: 'http://127.0.0.1/mcp' },
+      http: { level: 'anchor', public_url: 'http://127.0.0.1', listen: ['127.0.0.1:0'] },
+    });
+    await installMock(root, 'shared');
+    for (const u of [ALICE, BOB, CAROL]) {
+      const r = expectExit(await corral(['token', 'create', '--user', u, '--level', 'trusted', '--json'], { root }), 0);
+      tokens[u] = JSON.parse(r.stdout).token;
+    }
+    daemon = await startDaemon(root, { args: ['--system'] });
+    await waitReady(root, ['shared']);
+    const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
+    assert.ok(m, daemon.output());
+    base = `http://127.0.0.1:${m[1]}`;
+  });
+
+  after(async () => {
+    if (daemon) await daemon.kill();
+    cleanupRoot(root);
+    removeUsers();
+  });
+
+  test('the sockets are the site group\'s; a user\'s install goes through the daemon and is theirs', async () => {
+    for (const s of ['control.sock', 'mcp.sock']) {
+      const st = fs.statSync(path.join(root, 'run', s));
+      assert.equal(st.mode & 0o777, 0o660, s);
+      assert.equal(st.gid, Number(execFileSync('getent', ['group', SOCK_GROUP]).toString().split(':')[2]), s);
+    }
+    expectExit(await userInstall(ALICE, root, 'alice-srv'), 0, 'alice install');
+    expectExit(await userInstall(BOB, root, 'bob-srv'), 0, 'bob install');
+    const m = JSON.parse(fs.readFileSync(path.join(root, 'servers/alice-srv/manifest.json'), 'utf8'));
+    assert.equal(m.owner, ALICE);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'servers/shared/manifest.json'), 'utf8')).owner, null);
+    await waitReady(root, ['shared', 'alice-srv', 'bob-srv']);
+  });
+
+  test('each user sees the global server and their own, never the other\'s; an admin sees all', async () => {
+    assert.deepEqual(await listNames(ALICE, root), ['alice-srv', 'shared']);
+    assert.deepEqual(await listNames(BOB, root), ['bob-srv', 'shared']);
+    assert.deepEqual(await listNames(CAROL, root), ['alice-srv', 'bob-srv', 'shared']);
+    assert.deepEqual(await statusNames(ALICE, root), ['alice-srv', 'shared']);
+    assert.deepEqual(await statusNames(BOB, root), ['bob-srv', 'shared']);
+    assert.deepEqual(await statusNames(CAROL, root), ['alice-srv', 'bob-srv', 'shared']);
+    assert.deepEqual(await toolServers(ALICE, root), ['alice-srv', 'shared']);
+    assert.deepEqual(await toolServers(BOB, root), ['bob-srv', 'shared']);
+    assert.deepEqual(await toolServers(CAROL, root), ['alice-srv', 'bob-srv', 'shared']);
+
+    const own = expectExit(await as(ALICE, root, ['call', 'alice-srv__echo', 'text=hi']), 0);
+    assert.match(own.stdout, /hi/);
+    expectExit(await as(CAROL, root, ['call', 'bob-srv__echo', 'text=admin']), 0, 'admin calls bob\'s');
+  });
+
+  test('another user\'s server answers exactly like one that does not exist', async () => {
+    for (const [verb, args] of [['call', ['bob-srv__echo', 'text=x']], ['logs', ['bob-srv']],
+      ['uninstall', ['bob-srv']], ['stop', ['bob-srv']], ['restart', ['bob-srv']],
+      ['disable', ['bob-srv']], ['info', ['bob-srv']], ['access', ['bob-srv', 'public']]]) {
+      const theirs = await as(ALICE, root, [verb, ...args]);
+      const none = await as(ALICE, root, [verb, ...args.map((a) => a.replace('bob-srv', 'nosuch-srv'))]);
+      assert.equal(theirs.code, EX.NOINPUT, `${verb}: ${theirs.stderr}`);
+      assert.equal(none.code, EX.NOINPUT, `${verb} nosuch: ${none.stderr}`);
+      assert.equal(theirs.stderr.replaceAll('bob-srv', 'X'), none.stderr.replaceAll('nosuch-srv', 'X'), verb);
+    }
+    assert.ok(fs.existsSync(path.join(root, 'servers/bob-srv/manifest.json')), 'bob-srv is still there');
+    // A global server is the admins' to change.
+    for (const args of [['stop', 'shared'], ['disable', 'shared'], ['uninstall', 'shared']]) {
+      const r = await as(ALICE, root, args);
+      assert.equal(r.code, EX.NOPERM, `${args.join(' ')}: ${r.stderr}`);
+      expectOneLineError(r, ['global']);
+    }
+    // Their own: managed by them.
+    expectExit(await as(ALICE, root, ['disable', 'alice-srv']), 0);
+    expectExit(await as(ALICE, root, ['enable', 'alice-srv']), 0);
+    const logs = await as(ALICE, root, ['logs', 'alice-srv']);
+    expectExit(logs, 0, 'alice: logs of her own server');
+  });
+
+  test('over HTTP: each token\'s user sees the global server and their own', async () => {
+    const { Client } = await sdk('client/index.js');
+    const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+    const servers = async (user) => {
+      const c = new Client({ name: 'corral-users-test', version: '1.0.0' });
+      await withTimeout(c.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${tokens[user]}` } },
+      })), 30000, `${user} connects`);
+      try {
+        const names = (await c.listTools()).tools.map((t) => t.name);
+        let called = null;
+        try {
+          await c.callTool({ name: 'bob-srv__echo', arguments: { text: 'x' } });
+          called = 'ok';
+        } catch (e) {
+          called = e.message;
+        }
+        return { servers: [...new Set(names.map((n) => n.split('__')[0]))].sort(), called };
+      } finally {
+        await c.close();
+      }
+    };
+    const a = await servers(ALICE);
+    assert.deepEqual(a.servers, ['alice-srv', 'shared']);
+    assert.match(a.called, /unknown tool 'bob-srv__echo': no server 'bob-srv'/);
+    const b = await servers(BOB);
+    assert.deepEqual(b.servers, ['bob-srv', 'shared']);
+    assert.equal(b.called, 'ok');
+    assert.deepEqual((await servers(CAROL)).servers, ['alice-srv', 'bob-srv', 'shared']);
+    // One server passed through: bob's is not there for alice.
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } } };
+    const post = (user, p) => fetch(`${base}${p}`, {
+      method: 'POST', body: JSON.stringify(init),
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${tokens[user]}` },
+    });
+    assert.equal((await post(ALICE, '/servers/bob-srv/mcp')).status, 404);
+    assert.equal((await post(BOB, '/servers/bob-srv/mcp')).status, 200);
+  });
+
+  test('site policy: what a user may not install is refused before anything is fetched', async () => {
+    writeConfig(root, {}); // the defaults: no local sources, no host paths, no --sandbox none
+    const before_ = fs.readdirSync(path.join(root, 'servers')).sort();
+    const cases = [
+      [['install', emptyPkg(root, 'pkg-x'), '--name', 'x1', '--yes'], /local sources are for admins/],
+      [['install', 'npm:@modelcontextprotocol/server-memory', '--name', 'x2', '--yes', '--sandbox', 'none'],
+        /--sandbox none is for admins/],
+      [['install', `file://${root}`, '--name', 'x3', '--yes'], /git repository on this host|git sources are for admins/],
+      [['install', 'npm:@modelcontextprotocol/server-memory', '--name', 'x4', '--yes', '--mount', '/etc'],
+        /--mount is for admins/],
+      [['install', 'npm:@modelcontextprotocol/server-memory', '--name', 'x5', '--yes', '--', 'node', '/etc/shadow'],
+        /names a host path/],
+      [['install', 'npm:@modelcontextprotocol/server-memory', '--name', 'x6', '--yes', '--remote'],
+        /remote servers are for admins|--remote/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await as(ALICE, root, args);
+      assert.equal(r.code, EX.NOPERM, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      expectOneLineError(r, [want]);
+    }
+    // A name another user holds is taken, without saying whose.
+    writeConfig(root, { user_sources: ['local'], user_mounts: true });
+    const taken = await userInstall(ALICE, root, 'bob-srv', ['--force']);
+    assert.equal(taken.code, EX.CANTCREAT, taken.stderr);
+    expectOneLineError(taken, ['taken']);
+    assert.ok(!taken.stderr.includes(BOB));
+    // Quota: one server each.
+    writeConfig(root, { user_sources: ['local'], user_mounts: true, user_max_servers: 1 });
+    const over = await userInstall(ALICE, root, 'alice-two');
+    assert.equal(over.code, EX.NOPERM, over.stderr);
+    expectOneLineError(over, ['quota']);
+    assert.deepEqual(fs.readdirSync(path.join(root, 'servers')).sort(), before_);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'servers/bob-srv/manifest.json'), 'utf8')).owner, BOB);
+  });
+
+  test('a user uninstalls their own server; --as-user is the same rules for root', async () => {
+    const r = await corral(['--as-user', ALICE, 'list', '--json'], { root });
+    assert.deepEqual(JSON.parse(expectExit(r, 0).stdout).map((s) => s.name).sort(), ['alice-srv', 'shared']);
+    expectExit(await as(ALICE, root, ['uninstall', 'alice-srv']), 0, 'alice uninstalls hers');
+    assert.ok(!fs.existsSync(path.join(root, 'servers/alice-srv')));
+    assert.deepEqual(await listNames(CAROL, root), ['bob-srv', 'shared']);
+  });
+});
