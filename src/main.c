@@ -86,7 +86,10 @@ static const verb verbs[] = {
           "  packages no installed server's lock names; --all empties it, git mirrors too." },
         { "logs", cli_logs, "show a server's log", "[-f] [-n LINES] NAME" },
         { "reload", cli_reload, "make the daemon reconcile with the store", "" },
-        { "daemon", cli_daemon, "run the supervisor and gateway in the foreground", "[--http ADDR:PORT]" },
+        { "daemon", cli_daemon, "run the supervisor and gateway in the foreground",
+          "[--http ADDR:PORT] [--system]\n"
+          "  --system gives this store the system store's rules (root only): sockets 0660 for\n"
+          "  corral.json site.socket_group, per-user servers, admins (site.admin_group)." },
         { "run", cli_run, "run one installed server sandboxed on this stdio (for MCP clients)",
           "NAME\n"
           "  Starts NAME under corral-sandbox with its manifest's policy, speaking MCP on\n"
