@@ -12,6 +12,8 @@
 #include "corral/jsonutil.h"
 #include "corral/log.h"
 #include "corral/sd.h"
+#include "corral/config.h"
+#include "corral/policy.h"
 #include "corral/spec.h"
 #include "users/exec.h"
 
@@ -134,6 +136,7 @@ static void reload(control *ctl, gateway_session *s, const cJSON *id)
         int r;
 
         (void)sd_notify_reloading(); /* systemctl reload → ExecReload=corral reload */
+        control_reload_policy(ctl);
         r = supervisor_reconcile(ctl->sv, &err);
         (void)sd_notify_send("READY=1");
 
@@ -145,6 +148,23 @@ static void reload(control *ctl, gateway_session *s, const cJSON *id)
         res = cJSON_CreateObject();
         cJSON_AddNumberToObject(res, "changes", r);
         gateway_session_reply(s, id, res, 0, NULL);
+}
+
+void control_reload_policy(control *ctl)
+{
+        _cleanup_json_ cJSON *config = NULL;
+        corral_error err = {0};
+        tool_policy fresh;
+
+        if (!ctl->tools)
+                return;
+        if (config_load(&ctl->st->paths, &config, &err) < 0 ||
+            tool_policy_load(config, &fresh, &err) < 0) {
+                log_warn("reload: keeping the tool lists: %s", err.msg);
+                return;
+        }
+        tool_policy_done(ctl->tools);
+        *ctl->tools = fresh;
 }
 
 static bool control_method(void *ud, gateway_session *s, const cJSON *id, const char *method,

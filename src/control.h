@@ -13,7 +13,12 @@ typedef struct control {
         gateway *gw;
         bool system; /* system mode: users, owners, admins (issue 15) */
         struct exec_job *exec_jobs; /* corral/exec children running (src/users/exec.c) */
+        struct tool_policy *tools;  /* the daemon's allow/deny lists, re-read on reload */
 } control;
+
+/* Re-reads corral.json's "tools" into ctl->tools (a bad file keeps the old
+ * lists, with a warning): part of reload and SIGHUP. */
+void control_reload_policy(control *ctl);
 
 /* extra_method for gateway_listen(..., control=true, &control_ops, &ctl). */
 extern const gateway_session_ops control_ops;

@@ -20,6 +20,7 @@
 #include "corral/log.h"
 #include "corral/sd.h"
 #include "corral/supervisor.h"
+#include "corral/policy.h"
 #include "corral/users.h"
 
 typedef struct daemon_state {
@@ -29,6 +30,7 @@ typedef struct daemon_state {
         control ctl;
         auth *auth; /* bearer-token verifier of the HTTP listeners, or NULL */
         users_site site; /* corral.json "site": admins, socket group, user policy */
+        tool_policy tools; /* corral.json "tools": allow/deny lists */
         uv_signal_t *sig[3]; /* SIGTERM, SIGINT, SIGHUP */
         unsigned stop_signals;
         bool shutting_down;
@@ -65,6 +67,7 @@ static void on_signal(uv_signal_t *h, int signum)
         if (signum == SIGHUP) {
                 corral_error err = {0};
                 (void)sd_notify_reloading();
+                control_reload_policy(&d->ctl);
                 int r = supervisor_reconcile(d->sv, &err);
                 (void)sd_notify_send("READY=1");
                 if (r < 0)
@@ -170,15 +173,18 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         d.gw = gateway_new(&loop, NULL);
         gateway_set_system_mode(d.gw, system);
         gateway_set_site(d.gw, &d.site);
+        gateway_set_tool_policy(d.gw, &d.tools);
         d.sv = supervisor_new(&loop, s, &gateway_supervisor_events, d.gw);
         gateway_set_supervisor(d.gw, d.sv);
-        d.ctl = (control){.st = s, .sv = d.sv, .gw = d.gw, .system = system};
+        d.ctl = (control){.st = s, .sv = d.sv, .gw = d.gw, .system = system, .tools = &d.tools};
 
         {
                 _cleanup_json_ cJSON *config = NULL;
                 r = config_load(&s->paths, &config, err);
                 if (r == 0)
                         r = users_site_load(config, &d.site, err);
+                if (r == 0)
+                        r = tool_policy_load(config, &d.tools, err);
                 if (r == 0)
                         r = gateway_set_limits(d.gw, config, err);
         }
@@ -211,6 +217,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         d.gw = gateway_free(d.gw);
         d.auth = auth_free(d.auth);
         users_site_done(&d.site);
+        tool_policy_done(&d.tools);
         /* Containers being removed: their calls finish (or time out) first. */
         while (runtime_docker_pending() > 0)
                 (void)uv_run(&loop, UV_RUN_ONCE);

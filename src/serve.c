@@ -11,10 +11,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "corral/config.h"
 #include "corral/daemon.h"
 #include "corral/fs.h"
 #include "corral/gateway.h"
+#include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/policy.h"
 #include "corral/supervisor.h"
 
 #define BRIDGE_CHUNK 65536
@@ -140,6 +143,7 @@ static int run_embedded(store *s, corral_error *err)
         corral_error rerr = {0};
         uv_loop_t loop;
         embedded e = {.loop = &loop};
+        tool_policy tools = {0};
         int r;
 
         if (uv_loop_init(&loop) < 0)
@@ -147,7 +151,17 @@ static int run_embedded(store *s, corral_error *err)
         e.gw = gateway_new(&loop, NULL);
         e.sv = supervisor_new(&loop, s, &gateway_supervisor_events, e.gw);
         gateway_set_supervisor(e.gw, e.sv);
-        r = gateway_serve_fds(e.gw, STDIN_FILENO, STDOUT_FILENO, on_stdin_eof, &e, err);
+        {
+                /* The tool lists apply here as on the daemon's sockets (issue 15). */
+                _cleanup_json_ cJSON *config = NULL;
+                r = config_load(&s->paths, &config, err);
+                if (r == 0)
+                        r = tool_policy_load(config, &tools, err);
+                if (r == 0)
+                        gateway_set_tool_policy(e.gw, &tools);
+        }
+        if (r == 0)
+                r = gateway_serve_fds(e.gw, STDIN_FILENO, STDOUT_FILENO, on_stdin_eof, &e, err);
         if (r == 0) {
                 for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
                         e.sig[i] = xcalloc(1, sizeof(*e.sig[i]));
@@ -168,6 +182,7 @@ static int run_embedded(store *s, corral_error *err)
         uv_run(&loop, UV_RUN_DEFAULT);
         if (uv_loop_close(&loop) < 0)
                 log_warn("event loop still busy at exit");
+        tool_policy_done(&tools);
         return r;
 }
 

@@ -165,6 +165,11 @@ bool gateway_server_reachable(gateway *gw, const char *name, corral_level level,
  * exist. */
 struct users_site;
 void gateway_set_site(gateway *gw, const struct users_site *site);
+/* The tool allow/deny lists (include/corral/policy.h; borrowed, NULL: only
+ * the default denylist, for non-admins).  May be replaced at any time (a
+ * reload); lists and calls after that see the new one. */
+struct tool_policy;
+void gateway_set_tool_policy(gateway *gw, const struct tool_policy *tools);
 /* The session's user name (a unix peer's passwd name, an HTTP token's user;
  * NULL anonymous), and whether it is an admin (always, outside system
  * mode). */

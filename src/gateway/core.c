@@ -526,6 +526,11 @@ void gateway_set_site(gateway *gw, const struct users_site *site)
         gw->site = site;
 }
 
+void gateway_set_tool_policy(gateway *gw, const struct tool_policy *tools)
+{
+        gw->tools = tools;
+}
+
 const char *gateway_session_user(const gateway_session *s)
 {
         return s->user;

@@ -45,6 +45,7 @@ struct gateway {
         supervisor *sv;
         bool system_mode;
         const struct users_site *site; /* admins, owners (issue 15); borrowed, may be NULL */
+        const struct tool_policy *tools; /* allow/deny lists (issue 15); borrowed, may be NULL */
         uint64_t timeout_ms;
         uint64_t init_deadline; /* loop time (ms) after which initialize never waits */
         size_t page_size;

@@ -11,6 +11,7 @@
 #include "corral/log.h"
 #include "corral/macro.h"
 #include "corral/manifest.h"
+#include "corral/policy.h"
 #include "corral/strbuf.h"
 #include "corral/users.h"
 #include "gateway/internal.h"
@@ -339,20 +340,25 @@ static bool list_has(const cJSON *list, const char *name)
 /* ---- method handlers ---- */
 
 
+/* Whether s may not reach tool of u: its level, or the allow/deny lists
+ * (issue 15, include/corral/policy.h). */
+static bool tool_hidden(const gateway_session *s, const unit *u, const char *tool)
+{
+        return tool_level(u, tool) > s->level ||
+               !tool_policy_allows(s->gw->tools, s->user, s->admin, unit_name(u), tool);
+}
+
 /* items without the tools s may not reach (a copy), or NULL when all are. */
 static cJSON *filter_tools(const gateway_session *s, const unit *u, const cJSON *items)
 {
-        const manifest *m = unit_manifest(u);
         const cJSON *item;
         cJSON *out;
         bool any = false;
 
-        if (!m || !m->n_tool_access)
-                return NULL;
         cJSON_ArrayForEach(item, items)
         {
                 const char *n = json_get_string(item, "name");
-                any |= n && tool_level(u, n) > s->level;
+                any |= n && tool_hidden(s, u, n);
         }
         if (!any)
                 return NULL;
@@ -360,7 +366,7 @@ static cJSON *filter_tools(const gateway_session *s, const unit *u, const cJSON 
         cJSON_ArrayForEach(item, items)
         {
                 const char *n = json_get_string(item, "name");
-                if (n && tool_level(u, n) <= s->level)
+                if (n && !tool_hidden(s, u, n))
                         cJSON_AddItemToArray(out, json_dup(item));
         }
         return out;
@@ -441,7 +447,7 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                 return;
         }
         list = tool ? unit_tools(u) : unit_prompts(u);
-        hidden = tool && list_has(list, local) && tool_level(u, local) > s->level;
+        hidden = tool && list_has(list, local) && tool_hidden(s, u, local);
         /* A single-server session is that server: it answers names it does
          * not list itself, and a hidden tool is asked under a name it does
          * not list either, so both answers look the same. */

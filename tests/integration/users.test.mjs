@@ -96,7 +96,7 @@ describe('users: per-user servers in a system-mode store', { timeout: 600000 }, 
       auth: { resource: 'http://127.0.0.1/mcp' },
       http: { level: 'anchor', public_url: 'http://127.0.0.1', listen: ['127.0.0.1:0'] },
     });
-    await installMock(root, 'shared');
+    await installMock(root, 'shared', 'risky');
     for (const u of [ALICE, BOB, CAROL]) {
       const r = expectExit(await corral(['token', 'create', '--user', u, '--level', 'trusted', '--json'], { root }), 0);
       tokens[u] = JSON.parse(r.stdout).token;
@@ -207,6 +207,53 @@ describe('users: per-user servers in a system-mode store', { timeout: 600000 }, 
     });
     assert.equal((await post(ALICE, '/servers/bob-srv/mcp')).status, 404);
     assert.equal((await post(BOB, '/servers/bob-srv/mcp')).status, 200);
+  });
+
+  test('tool allow/deny lists and the default denylist, in lists and on calls, per user', async () => {
+    const tools = async (user) => {
+      const r = expectExit(await as(user, root, ['tools', '--json']), 0, `${user}: tools`);
+      return JSON.parse(r.stdout).map((t) => t.name).filter((n) => !n.startsWith('alice-srv') || user === ALICE).sort();
+    };
+    const call = (user, name) => as(user, root, ['call', name]);
+    // The default denylist: non-admins do not get tools named like writes or commands.
+    assert.ok(!(await tools(ALICE)).includes('shared__write_note'));
+    assert.ok((await tools(CAROL)).includes('shared__write_note'), 'admins are not under the default denylist');
+    const hidden = await call(ALICE, 'shared__write_note');
+    const missing = await call(ALICE, 'shared__no_such_tool');
+    assert.equal(hidden.code, missing.code, hidden.stderr);
+    assert.equal(hidden.stderr.replaceAll('write_note', 'X'), missing.stderr.replaceAll('no_such_tool', 'X'));
+    expectExit(await call(CAROL, 'shared__write_note'), 0, 'carol calls write_note');
+
+    writeConfig(root, {}, { tools: {
+      deny: ['shared__crash'],
+      users: { [ALICE]: { allow: ['shared__echo', 'shared__write_note', 'alice-srv__*'] },
+        [BOB]: { deny: ['bob-srv__echo'] } },
+    } });
+    expectExit(await corral(['reload'], { root }), 0, 'reload');
+    assert.deepEqual((await tools(ALICE)).filter((n) => n.startsWith('shared__')), ['shared__echo', 'shared__write_note']);
+    expectExit(await call(ALICE, 'shared__write_note'), 0, 'an allow lifts the default denylist');
+    assert.notEqual((await call(ALICE, 'shared__sleep')).code, 0, 'outside alice\'s allow list');
+    const bob = await tools(BOB);
+    assert.ok(!bob.includes('bob-srv__echo') && bob.includes('bob-srv__sleep') && !bob.includes('shared__crash'), bob.join(' '));
+    assert.notEqual((await as(BOB, root, ['call', 'bob-srv__echo', 'text=x'])).code, 0);
+    const carol = await tools(CAROL);
+    assert.ok(!carol.includes('shared__crash') && carol.includes('shared__run_command'), 'deny wins for admins');
+    // The same over HTTP for alice's token.
+    const { Client } = await sdk('client/index.js');
+    const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+    const c = new Client({ name: 'corral-users-test', version: '1.0.0' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${tokens[ALICE]}` } },
+    }));
+    try {
+      const names = (await c.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith('shared__')).sort();
+      assert.deepEqual(names, ['shared__echo', 'shared__write_note']);
+      await assert.rejects(c.callTool({ name: 'shared__run_command', arguments: {} }), /unknown tool/);
+    } finally {
+      await c.close();
+    }
+    writeConfig(root, {});
+    expectExit(await corral(['reload'], { root }), 0, 'reload');
   });
 
   test('site policy: what a user may not install is refused before anything is fetched', async () => {
