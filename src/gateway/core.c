@@ -77,6 +77,8 @@ void gw_reply_error(gateway_session *s, const cJSON *id, int code, cJSON *take_d
 
 void gw_reply_result(gateway_session *s, const cJSON *id, cJSON *take_result)
 {
+        if (s->cur_method)
+                gw_modern_decorate(s, take_result, s->cur_method);
         _cleanup_json_ cJSON *m = jsonrpc_result(id, take_result);
         gw_send_msg(s, m, id, true);
 }
@@ -310,6 +312,7 @@ gateway_session *gateway_session_free(gateway_session *s)
         while (s->calls)
                 gw_cancel_call(s->calls, "the client disconnected");
         gw_upstream_session_gone(s);
+        gw_listen_free_all(s);
         session_unlink(s);
         cJSON_Delete(s->client_caps);
         cJSON_Delete(s->init_id);
@@ -364,6 +367,7 @@ static void on_notify_timer(uv_timer_t *t)
                 if (changed & kinds[i].bit) {
                         _cleanup_json_ cJSON *n = jsonrpc_notification(kinds[i].method, NULL);
                         broadcast(gw, n, NULL, -1, NULL);
+                        gw_listen_notify(gw, kinds[i].method, kinds[i].bit, NULL, NULL);
                 }
 }
 
@@ -444,6 +448,7 @@ static void ev_unit_notification(void *ud, unit *u, const char *method, const cJ
                         return;
                 n = jsonrpc_notification(method, json_dup(params));
                 broadcast(gw, n, uri, -1, u);
+                gw_listen_notify(gw, method, 0, uri, u);
         }
 }
 
@@ -601,6 +606,7 @@ gateway *gateway_free(gateway *gw)
         uv_close((uv_handle_t *)gw->notify_timer, gw_handle_free_cb);
         uv_close((uv_handle_t *)gw->init_timer, gw_handle_free_cb);
         gw_owners_free(gw->owners);
+        gw_mrtr_free_all(gw);
         while (gw->hints) {
                 gw_hint *h = gw->hints;
                 gw->hints = h->next;

@@ -17,6 +17,7 @@
 
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+
 #include "corral/macro.h"
 #include "corral/supervisor.h"
 #include "gateway/http_internal.h"
@@ -128,7 +129,10 @@ static enum MHD_Result answer_stream(hreq *r)
                             "the session ended before the request was answered");
         if (st->json) {
                 enum MHD_Result ret =
-                        queue(r, MHD_HTTP_OK, "application/json", st->json, st->json_len, sid);
+                        queue(r,
+                              st->sess->modern ? http_modern_status(st->sess, st->json, st->json_len)
+                                               : MHD_HTTP_OK,
+                              "application/json", st->json, st->json_len, sid);
                 r->st = NULL;
                 st->r = NULL;
                 hstream_free(st);
@@ -273,6 +277,37 @@ static enum MHD_Result get_stream(hreq *r, hsession *s)
         return queue_sse(r, NULL);
 }
 
+/* A sessionless POST that is a 2026-07-28 request: its own session, freed
+ * with the connection (closing the stream cancels the request). */
+static enum MHD_Result post_modern(hreq *r, const cJSON *msg, jsonrpc_kind kind,
+                                   const char *server, corral_level level, const char *version)
+{
+        gw_http *h = r->h;
+        const char *why = kind == JSONRPC_REQUEST ? http_modern_mismatch(r->conn, msg, version) : NULL;
+        hsession *s;
+
+        if (why) {
+                _cleanup_json_ cJSON *e = jsonrpc_error(cJSON_GetObjectItemCaseSensitive(msg, "id"),
+                                                        MCP_HEADER_MISMATCH, why, NULL);
+                _cleanup_free_ char *txt = json_print(e);
+                return queue(r, MHD_HTTP_BAD_REQUEST, "application/json", txt, strlen(txt), NULL);
+        }
+        if (h->n_sessions >= h->max_sessions)
+                return fail(r, MHD_HTTP_SERVICE_UNAVAILABLE, CORRAL_RPC_UNAVAILABLE,
+                            "too many requests in flight (limit %u)", h->max_sessions);
+        s = hsession_new(h, r->user, level, server, false);
+        s->modern = true;
+        s->gs->modern_only = true;
+        r->modern_sess = s;
+        if (kind != JSONRPC_REQUEST) {
+                gateway_session_message(s->gs, r->body.buf, r->body.len);
+                return queue(r, MHD_HTTP_ACCEPTED, NULL, "", 0, NULL);
+        }
+        hstream_attach(hstream_new(s, cJSON_GetObjectItemCaseSensitive(msg, "id")), r);
+        gateway_session_message(s->gs, r->body.buf, r->body.len);
+        return answer_stream(r);
+}
+
 static enum MHD_Result post_mcp(hreq *r, const char *server, corral_level level)
 {
         gw_http *h = r->h;
@@ -304,6 +339,8 @@ static enum MHD_Result post_mcp(hreq *r, const char *server, corral_level level)
                 return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
                             "invalid request: not a JSON-RPC 2.0 message");
         method = json_get_string(msg, "method");
+        if (!sid && kind != JSONRPC_RESPONSE && http_is_modern(msg, version))
+                return post_modern(r, msg, kind, server, level, version);
         if (kind == JSONRPC_REQUEST && strcmp(method, "initialize") == 0 && !sid) {
                 if (h->n_sessions >= h->max_sessions)
                         return fail(r, MHD_HTTP_SERVICE_UNAVAILABLE, CORRAL_RPC_UNAVAILABLE,
@@ -461,12 +498,20 @@ static enum MHD_Result route_request(hreq *r, const char *url, const char *metho
                 return post_mcp(r, server, level);
         if (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0) {
                 const char *sid = header(r, SESSION_HEADER);
+                const char *v = header(r, VERSION_HEADER);
                 hsession *s = hsession_find(h, sid);
+
+                /* 2026-07-28 has no GET stream and no sessions. */
+                if (!sid && v && strcmp(v, MCP_MODERN_VERSION) == 0)
+                        return fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
+                                    "method not allowed: %s has no GET stream or sessions "
+                                    "(use subscriptions/listen)",
+                                    MCP_MODERN_VERSION);
 
                 if (!sid)
                         return fail(r, MHD_HTTP_BAD_REQUEST, JSONRPC_INVALID_REQUEST,
                                     "bad request: missing " SESSION_HEADER " header");
-                if (!s || s->legacy || !streq_null(s->scope, server) ||
+                if (!s || s->legacy || s->modern || !streq_null(s->scope, server) ||
                     !streq_null(s->user, r->user))
                         return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST,
                                     "not found: no session '%.64s'", sid);
@@ -541,7 +586,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (r->auth_req)
                 auth_verify_cancel(r->auth_req);
         st = r->st;
-        if (st) {
+        if (st && st->sess == r->modern_sess) {
+                st->r = NULL;
+                r->st = NULL;
+        } else if (st) {
                 hsession *s = st->sess;
                 st->r = NULL;
                 r->st = NULL;
@@ -549,6 +597,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         hsession_free(s); /* 2024-11-05: the session is its stream */
                 else if (st->done || r->replay_only)
                         hstream_free(st);
+        }
+        if (r->modern_sess) {
+                hsession *ms = r->modern_sess;
+                r->modern_sess = NULL;
+                hsession_free(ms); /* a 2026-07-28 request ends with its connection */
         }
         if (r->prev)
                 r->prev->next = r->next;

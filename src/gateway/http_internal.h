@@ -55,6 +55,7 @@ struct hsession {
         char id[33];
         gateway_session *gs;
         bool legacy; /* 2024-11-05 HTTP+SSE: everything goes on stream 0 */
+        bool modern; /* 2026-07-28: one sessionless POST, freed with its connection */
         char *user;  /* NULL: anonymous */
         char *scope; /* one server, or NULL */
         hstream *streams;
@@ -96,9 +97,21 @@ struct hreq {
         auth_verify_req *auth_req;
         hstream *st;        /* the stream this connection serves */
         hsession *new_sess; /* created by this request (initialize, /sse) */
+        hsession *modern_sess; /* a 2026-07-28 POST's own session, freed with r */
         bool replay_only;   /* st is a private replay of a finished stream */
         hreq *prev, *next;
 };
+
+/* ---- http_modern.c: 2026-07-28 ---- */
+
+/* Whether a sessionless POST's message is a 2026-07-28 request. */
+bool http_is_modern(const cJSON *msg, const char *version_header);
+/* NULL when MCP-Protocol-Version, Mcp-Method and Mcp-Name agree with msg,
+ * else why not (static text, for a HeaderMismatch error). */
+const char *http_modern_mismatch(struct MHD_Connection *conn, const cJSON *msg,
+                                 const char *version_header);
+/* HTTP status of a 2026-07-28 session's JSON answer. */
+unsigned http_modern_status(const hsession *s, const char *json, size_t len);
 
 /* ---- http_session.c ---- */
 

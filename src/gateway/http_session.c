@@ -254,6 +254,9 @@ void hsession_free(hsession *s)
         if (!s)
                 return;
         h = s->h;
+        for (hreq *r = h->reqs; r; r = r->next)
+                if (r->modern_sess == s)
+                        r->modern_sess = NULL;
         /* Cancels what is in flight upstream; nothing is sent to us any more. */
         s->gs = gateway_session_free(s->gs);
         while (s->streams)
@@ -292,6 +295,8 @@ void http_sweep(gw_http *h)
                 bool attached = false;
 
                 next = s->next;
+                if (s->modern)
+                        continue; /* freed with its connection */
                 for (hstream *st = s->streams; st && !attached; st = st->next)
                         attached = st->r != NULL;
                 if (attached)

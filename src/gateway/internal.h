@@ -30,6 +30,8 @@ typedef struct gw_call gw_call;
 /* Kinds of server requests, counted apart when routing (upstream.c). */
 enum { GW_S2C_SAMPLING, GW_S2C_ELICITATION, GW_S2C_ROOTS, GW_S2C_OTHER, GW_S2C_KINDS };
 typedef struct gw_s2c gw_s2c;
+typedef struct gw_mrtr gw_mrtr;
+typedef struct gw_listen gw_listen;
 typedef struct gw_hint gw_hint;
 
 /* A transport adapter attached to a gateway: freed (closing its handles)
@@ -64,6 +66,8 @@ struct gateway {
         uint64_t call_seq;        /* orders forwarded calls (oldest first) */
         uint64_t session_seq;     /* last session serial handed out */
         gw_hint *hints;           /* server → the session that last talked to it */
+        gw_mrtr *mrtrs;           /* 2026-07-28 calls waiting for their retry (modern.c) */
+        size_t n_mrtrs;
 };
 
 struct gateway_session {
@@ -94,6 +98,12 @@ struct gateway_session {
         size_t n_subs;
         cJSON *client_caps; /* initialize params.capabilities; NULL: none */
         gw_s2c *s2c;        /* server requests sent to this client, awaiting its answer */
+        bool modern_only;   /* every request is 2026-07-28 (a sessionless HTTP POST) */
+        const char *cur_method; /* the 2026-07-28 request being handled, else NULL */
+        bool ladder; /* the last 2026-07-28 answer was a protocol-level refusal
+                      * (HTTP maps its code to a status) */
+        gw_listen *listens; /* open subscriptions/listen streams */
+        size_t n_listens;
         size_t n_s2c;
         uint64_t next_s2c_id;
         /* Transport hook: called once after eof when nothing is in flight. */
@@ -112,6 +122,12 @@ struct gw_call {
         uint64_t handle;
         bool starting, completed;
         uint64_t seq; /* gw->call_seq when written to the unit (forward order) */
+        /* 2026-07-28 (modern.c): the request's method, name and client
+         * capabilities; mrtr while the server waits for input. */
+        bool modern;
+        char *method, *name;
+        cJSON *caps;
+        gw_mrtr *mrtr;
         /* Server requests routed to its client so far, per gw_s2c_kind. */
         unsigned n_routed[GW_S2C_KINDS];
         gw_call *prev, *next;
@@ -172,10 +188,6 @@ void gw_handle_set_level(gateway_session *s, const cJSON *id, const cJSON *param
 /* _meta key naming a 2026-07-28 request's revision, and its error code. */
 #define META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
 #define MCP_UNSUPPORTED_PROTOCOL_VERSION (-32022)
-/* Before initialize: answers a request that names a protocol revision in its
- * _meta (or server/discover) with -32022; false when it names none. */
-bool gw_refuse_modern(gateway_session *s, const cJSON *id, const char *method,
-                      const cJSON *params);
 bool gw_units_settled(gateway *gw);
 void gw_answer_pending_inits(gateway *gw);
 void gw_send_level(gateway *gw, unit *u);
@@ -197,8 +209,64 @@ void gw_upstream_roots_changed(gateway_session *s);
 /* The client cancelled call (or left): the server's requests that belong to
  * it are cancelled towards the client and failed towards the server. */
 void gw_upstream_call_cancelled(gateway_session *s, const gw_call *call, const char *reason);
+/* Whether capabilities caps cover what method (with params) needs; *what
+ * names the capability. */
+bool gw_caps_support(const cJSON *caps, const char *method, const cJSON *params,
+                     const char **what);
+/* Kind of a server request (GW_S2C_*). */
+int gw_s2c_kind(const char *method);
 /* The session is going away: its open routed requests are failed upstream. */
 void gw_upstream_session_gone(gateway_session *s);
+
+/* ---- modern.c: MCP 2026-07-28 facing clients ---- */
+
+#define MCP_MODERN_VERSION "2026-07-28"
+#define META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+#define META_SUBSCRIPTION_ID "io.modelcontextprotocol/subscriptionId"
+#define MCP_HEADER_MISMATCH (-32020)
+#define MCP_MISSING_CLIENT_CAPABILITY (-32021)
+#define GW_MAX_MRTR 4096       /* calls waiting for a retry, per gateway */
+#define GW_MRTR_PENDING 16     /* server requests open per waiting call */
+#define GW_MAX_LISTENS 16      /* subscriptions/listen per session */
+#define GW_LISTEN_URIS 256     /* resourceSubscriptions per listen */
+
+/* Whether the request is a 2026-07-28 one (per-request _meta names a
+ * revision, server/discover, or a sessionless HTTP POST). */
+bool gw_modern_wanted(const gateway_session *s, const char *method, const cJSON *params);
+/* Serves a 2026-07-28 request (basic/versioning, server/discover, MRTR,
+ * subscriptions/listen); handle_request runs the shared methods back. */
+void gw_modern_dispatch(gateway_session *s, const cJSON *id, const char *method,
+                        const cJSON *params,
+                        void (*shared)(gateway_session *s, const cJSON *id, const char *method,
+                                       const cJSON *params));
+/* Adds resultType (and ttlMs/cacheScope on cacheable results) and the
+ * gateway's serverInfo to a result for a 2026-07-28 request. */
+void gw_modern_decorate(const gateway_session *s, cJSON *result, const char *method);
+/* A server request routed to a 2026-07-28 call: becomes input_required. */
+void gw_mrtr_server_request(gateway *gw, gw_call *call, mcp_client *c, uint64_t handle,
+                            const char *method, const cJSON *params);
+/* The upstream call of a waiting MRTR ended: keep its answer for the retry. */
+void gw_mrtr_call_done(gw_call *call, const cJSON *result, const cJSON *error);
+/* Calls parked waiting for a retry, for routing (upstream.c). */
+gw_call *gw_mrtr_parked_call(gateway *gw, const mcp_client *c, int kind, gw_call *best);
+void gw_mrtr_free_all(gateway *gw);
+/* A list change (UNIT_LIST_* bit) or resources/updated for uri: to the
+ * subscriptions/listen streams that asked for it. */
+void gw_listen_notify(gateway *gw, const char *method, unsigned list_bit, const char *uri,
+                      const unit *from);
+/* notifications/cancelled naming a listen: ends it; false when none. */
+bool gw_listen_cancel(gateway_session *s, const cJSON *request_id);
+void gw_listen_free_all(gateway_session *s);
+
+/* ---- methods.c helpers shared with modern.c ---- */
+
+void gw_call_detach(gw_call *c);
+void gw_call_attach(gateway_session *s, gw_call *c, const cJSON *id);
+/* Adds uri to s's subscriptions and subscribes its owner upstream. */
+void gw_subscribe_upstream(gateway_session *s, const char *uri);
+/* The initialize-shaped description of what s sees (lifecycle.c). */
+cJSON *gw_session_description(gateway_session *s, const char *version);
 
 /* ---- stream.c: helpers for byte-stream adapters (unix, stdio) ---- */
 

@@ -256,28 +256,7 @@ void gw_handle_set_level(gateway_session *s, const cJSON *id, const cJSON *param
         gw_reply_result(s, id, cJSON_CreateObject());
 }
 
-/* MCP 2026-07-28 (basic/versioning): a request that names its revision in
- * _meta instead of initializing.  corral does not serve that revision yet, so
- * it answers UnsupportedProtocolVersionError with the versions it speaks and
- * a dual-era client falls back to initialize.  Returns false (nothing sent)
- * for a request that names no revision. */
-bool gw_refuse_modern(gateway_session *s, const cJSON *id, const char *method,
-                      const cJSON *params)
+cJSON *gw_session_description(gateway_session *s, const char *version)
 {
-        const cJSON *meta = json_get_object(params, "_meta");
-        const char *asked = json_get_string(meta, META_PROTOCOL_VERSION);
-        cJSON *data, *sup;
-
-        if (!asked && strcmp(method, "server/discover") != 0)
-                return false;
-        data = cJSON_CreateObject();
-        cJSON_AddStringToObject(data, "requested", asked ? asked : "");
-        sup = cJSON_AddArrayToObject(data, "supported");
-        for (size_t i = 0; mcp_protocol_versions[i]; i++)
-                cJSON_AddItemToArray(sup, cJSON_CreateString(mcp_protocol_versions[i]));
-        gw_reply_error(s, id, MCP_UNSUPPORTED_PROTOCOL_VERSION, data,
-                       "unsupported protocol version '%.32s': corral speaks %s to %s with "
-                       "initialize",
-                       asked ? asked : "(none)", mcp_protocol_versions[0], "2024-11-05");
-        return true;
+        return s->scope ? scoped_initialize_result(s, version) : initialize_result(s, version);
 }

@@ -25,6 +25,9 @@ static void call_free(gw_call *c)
         free(c->server);
         free(c->alias);
         free(c->alias_of);
+        free(c->method);
+        free(c->name);
+        cJSON_Delete(c->caps);
         free(c);
 }
 
@@ -50,7 +53,7 @@ static void replace_strings(cJSON *j, const char *from, const char *to)
         cJSON_ArrayForEach(item, j) replace_strings(item, from, to);
 }
 
-static void call_detach(gw_call *c)
+void gw_call_detach(gw_call *c)
 {
         gateway_session *s = c->s;
 
@@ -67,6 +70,23 @@ static void call_detach(gw_call *c)
         c->s = NULL;
 }
 
+void gw_call_attach(gateway_session *s, gw_call *c, const cJSON *id)
+{
+        cJSON_Delete(c->id);
+        c->id = json_dup(id);
+        c->s = s;
+        c->next = s->calls;
+        if (s->calls)
+                s->calls->prev = c;
+        s->calls = c;
+        s->n_calls++;
+}
+
+static void call_detach(gw_call *c)
+{
+        gw_call_detach(c);
+}
+
 static bool corral_code(int code)
 {
         return code <= CORRAL_RPC_UNAVAILABLE && code >= CORRAL_RPC_FAULTY;
@@ -76,7 +96,24 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
 {
         gw_call *c = ud;
         gateway_session *s = c->s;
+        _cleanup_json_ cJSON *modern = NULL;
 
+        if (c->mrtr)
+                gw_mrtr_call_done(c, result, error);
+        if (s && c->modern && result) {
+                /* A 2026-07-28 request: resultType and caching hints. */
+                modern = json_dup(result);
+                gw_modern_decorate(s, modern, c->method);
+                result = modern;
+        } else if (s && c->modern && error && strcmp(c->method, "resources/read") == 0 &&
+                   cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(error, "code")) &&
+                   cJSON_GetObjectItemCaseSensitive(error, "code")->valueint ==
+                           MCP_RESOURCE_NOT_FOUND) {
+                /* 2026-07-28 renumbered "resource not found" to -32602. */
+                modern = json_dup(error);
+                json_set(modern, "code", cJSON_CreateNumber(JSONRPC_INVALID_PARAMS));
+                error = modern;
+        }
         if (s) {
                 if (c->alias) {
                         /* A hidden tool asked under an unlisted alias: the
@@ -134,6 +171,12 @@ static cJSON *take_meta(gateway *gw, cJSON *params, uint64_t *ret_timeout)
         *ret_timeout = gw->timeout_ms;
         if (!cJSON_IsObject(meta))
                 return NULL;
+        /* 2026-07-28 per-request metadata is for corral: units speak 2025. */
+        for (cJSON *k = meta->child, *next; k; k = next) {
+                next = k->next;
+                if (k->string && strncmp(k->string, "io.modelcontextprotocol/", 24) == 0)
+                        cJSON_DeleteItemFromObjectCaseSensitive(meta, k->string);
+        }
         token = cJSON_DetachItemFromObjectCaseSensitive(meta, "progressToken");
         if (token && !jsonrpc_id_valid(token)) {
                 cJSON_Delete(token);
@@ -157,6 +200,8 @@ static void forward_as(gateway_session *s, const cJSON *id, const char *server,
                        const char *alias_of)
 {
         uint64_t timeout;
+        const cJSON *caps = json_get_object(json_get_object(params, "_meta"), META_CLIENT_CAPS);
+        _cleanup_json_ cJSON *modern_caps = s->cur_method && caps ? json_dup(caps) : NULL;
         cJSON *token = take_meta(s->gw, params, &timeout);
         gw_call *c;
         uint64_t h;
@@ -180,7 +225,18 @@ static void forward_as(gateway_session *s, const cJSON *id, const char *server,
                 c->alias = alias;
                 c->alias_of = xstrdup(alias_of);
         }
-        gw_upstream_touch(s->gw, server, s);
+        if (s->cur_method) {
+                const char *n = json_get_string(params, "name");
+                c->modern = true;
+                c->method = xstrdup(s->cur_method);
+                c->name = xstrdup(n ? n : json_get_string(params, "uri") ? json_get_string(params, "uri") : "");
+                c->caps = modern_caps ? steal_pointer(&modern_caps) : cJSON_CreateObject();
+                /* MRTR fields of a retry are corral's, not the unit's. */
+                cJSON_DeleteItemFromObjectCaseSensitive(params, "inputResponses");
+                cJSON_DeleteItemFromObjectCaseSensitive(params, "requestState");
+        }
+        if (!s->cur_method)
+                gw_upstream_touch(s->gw, server, s);
         c->next = s->calls;
         if (s->calls)
                 s->calls->prev = c;
@@ -531,7 +587,10 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
                         gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, data,
                                        "unknown resource '%s': no ready server lists it", uri);
                 else
-                        gw_reply_error(s, id, MCP_RESOURCE_NOT_FOUND, data,
+                        gw_reply_error(s, id,
+                                       s->cur_method ? JSONRPC_INVALID_PARAMS
+                                                     : MCP_RESOURCE_NOT_FOUND,
+                                       data,
                                        "resource not found: '%s': no ready server lists it", uri);
                 return;
         }
@@ -671,32 +730,10 @@ static void handle_scoped_passthrough(gateway_session *s, const cJSON *id, const
         forward(s, id, s->scope, client, method, params ? json_dup(params) : NULL);
 }
 
-static void handle_request(gateway_session *s, const cJSON *id, const char *method,
-                           const cJSON *params)
+/* The methods both revisions share, after each revision's own checks. */
+static void handle_shared(gateway_session *s, const cJSON *id, const char *method,
+                          const cJSON *params)
 {
-        if (params && !cJSON_IsObject(params)) {
-                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
-                               "invalid params: params must be an object");
-                return;
-        }
-        if (strcmp(method, "ping") == 0) {
-                gw_reply_result(s, id, cJSON_CreateObject());
-                return;
-        }
-        if (strcmp(method, "initialize") == 0) {
-                gw_handle_initialize(s, id, params);
-                return;
-        }
-        if (!s->control && !s->initialized) {
-                if (!gw_refuse_modern(s, id, method, params))
-                        gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
-                                       "invalid request: '%s' before initialize", method);
-                return;
-        }
-        if (s->scope && strncmp(method, "tasks/", 6) == 0) {
-                handle_scoped_passthrough(s, id, method, params);
-                return;
-        }
         if (strcmp(method, "tools/list") == 0)
                 handle_list(s, id, params, "tools", true, unit_tools);
         else if (strcmp(method, "prompts/list") == 0)
@@ -722,12 +759,46 @@ static void handle_request(gateway_session *s, const cJSON *id, const char *meth
                                method);
 }
 
+static void handle_request(gateway_session *s, const cJSON *id, const char *method,
+                           const cJSON *params)
+{
+        if (params && !cJSON_IsObject(params)) {
+                gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
+                               "invalid params: params must be an object");
+                return;
+        }
+        if (!s->control && gw_modern_wanted(s, method, params)) {
+                gw_modern_dispatch(s, id, method, params, handle_shared);
+                return;
+        }
+        if (strcmp(method, "ping") == 0) {
+                gw_reply_result(s, id, cJSON_CreateObject());
+                return;
+        }
+        if (strcmp(method, "initialize") == 0) {
+                gw_handle_initialize(s, id, params);
+                return;
+        }
+        if (!s->control && !s->initialized) {
+                gw_reply_error(s, id, JSONRPC_INVALID_REQUEST, NULL,
+                               "invalid request: '%s' before initialize", method);
+                return;
+        }
+        if (s->scope && strncmp(method, "tasks/", 6) == 0) {
+                handle_scoped_passthrough(s, id, method, params);
+                return;
+        }
+        handle_shared(s, id, method, params);
+}
+
 static void handle_notification(gateway_session *s, const char *method, const cJSON *params)
 {
         if (strcmp(method, "notifications/cancelled") == 0) {
                 const cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "requestId");
                 const char *reason = json_get_string(params, "reason");
 
+                if (gw_listen_cancel(s, rid))
+                        return;
                 for (gw_call *c = s->calls; c; c = c->next)
                         if (jsonrpc_id_equal(c->id, rid)) {
                                 gw_cancel_call(c, reason ? reason : "cancelled by the client");
@@ -767,4 +838,28 @@ void gw_dispatch(gateway_session *s, const cJSON *msg)
                                "invalid request: not a JSON-RPC 2.0 message");
                 break;
         }
+}
+
+void gw_subscribe_upstream(gateway_session *s, const char *uri)
+{
+        gateway *gw = s->gw;
+        const char *owner;
+        unit *u;
+        mcp_client *c;
+        cJSON *p;
+
+        if (session_subscribed(s, uri) || s->n_subs >= GW_MAX_SUBSCRIPTIONS)
+                return;
+        s->subs = xrealloc(s->subs, (s->n_subs + 2) * sizeof(*s->subs));
+        s->subs[s->n_subs++] = xstrdup(uri);
+        s->subs[s->n_subs] = NULL;
+        owner = s->scope ? s->scope : gw_owners_lookup(gw_owners_get(gw), uri);
+        u = owner && gw->sv ? supervisor_find(gw->sv, owner) : NULL;
+        c = u && gw_session_sees(s, u) && unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
+        if (!c)
+                return; /* gw_resubscribe asks when it becomes ready */
+        p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "uri", uri);
+        (void)mcp_client_request(c, "resources/subscribe", p, gw->timeout_ms, NULL, ignore_answer,
+                                 NULL);
 }

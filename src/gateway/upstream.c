@@ -167,7 +167,7 @@ static unit *unit_of(gateway *gw, const mcp_client *c)
         return NULL;
 }
 
-static int s2c_kind(const char *method)
+int gw_s2c_kind(const char *method)
 {
         if (strcmp(method, "sampling/createMessage") == 0)
                 return GW_S2C_SAMPLING;
@@ -184,7 +184,7 @@ static int s2c_kind(const char *method)
  * server read the calls in. */
 static gw_call *related_call(gateway *gw, const mcp_client *c, int kind)
 {
-        gw_call *best = NULL;
+        gw_call *best = gw_mrtr_parked_call(gw, c, kind, NULL);
 
         for (gateway_session *s = gw->sessions; s; s = s->next)
                 for (gw_call *k = s->calls; k; k = k->next) {
@@ -197,12 +197,9 @@ static gw_call *related_call(gateway *gw, const mcp_client *c, int kind)
         return best;
 }
 
-/* Whether the client declared what method needs; *what names it. */
-static bool client_supports(const gateway_session *s, const char *method, const cJSON *params,
-                            const char **what)
+bool gw_caps_support(const cJSON *caps, const char *method, const cJSON *params,
+                     const char **what)
 {
-        const cJSON *caps = s->client_caps;
-
         if (strcmp(method, "sampling/createMessage") == 0) {
                 *what = "sampling";
                 return cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "sampling"));
@@ -235,14 +232,22 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
         gateway *gw = ud;
         unit *u = unit_of(gw, c);
         const char *server = u ? unit_name(u) : "?";
-        int kind = s2c_kind(method);
+        int kind = gw_s2c_kind(method);
         gw_call *call = related_call(gw, c, kind);
-        gateway_session *s = call ? call->s : hinted(gw, server);
+        gateway_session *s;
         const char *what;
         gw_s2c *r;
         cJSON *p;
         _cleanup_json_ cJSON *msg = NULL, *id = NULL;
 
+        if (call && call->modern) {
+                /* 2026-07-28 has no server requests: MRTR (modern.c). */
+                gw_mrtr_server_request(gw, call, c, handle, method, params);
+                return;
+        }
+        s = call ? call->s : hinted(gw, server);
+        if (s && !call && !s->initialized)
+                s = NULL; /* only a 2025 session takes requests unrelated to a call */
         if (s && (s->drained || (u && !gw_session_sees(s, u))))
                 s = NULL;
         log_debug("gateway: %s: %s routed to %s (call %llu)", server, method,
@@ -253,7 +258,7 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
                               "%s: no client is connected to answer it", method);
                 return;
         }
-        if (!client_supports(s, method, params, &what)) {
+        if (!gw_caps_support(s->client_caps, method, params, &what)) {
                 respond_error(c, handle, JSONRPC_METHOD_NOT_FOUND,
                               "%s: the client does not support %s", method, what);
                 return;

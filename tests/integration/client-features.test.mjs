@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   CORRAL, FIXTURES, REPO, cleanupRoot, corral, corralEnv, emptyPkg, expectExit, installFixture,
-  newRoot, socketPath, startDaemon, waitReady, withTimeout,
+  newRoot, socketPath, startDaemon, waitFor, waitReady, withTimeout,
 } from './lib.mjs';
 
 const SDK = path.join(FIXTURES, 'sdk/node_modules/@modelcontextprotocol/sdk/dist/esm');
@@ -378,26 +378,187 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
     }
   });
 
-  test('a 2026-07-28 request is told the revision is not served (-32022), on every entry point', async () => {
-    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-      'io.modelcontextprotocol/clientCapabilities': {} };
-    for (const kind of ['socket', 'stdio']) {
-      const t = await transportFor(kind, root, base);
-      const got = new Promise((resolve) => { t.onmessage = resolve; });
-      await t.start();
-      await t.send({ jsonrpc: '2.0', id: 'd1', method: 'server/discover', params: { _meta: meta } });
-      const m = await withTimeout(got, 15000, `an answer on ${kind}`);
-      await t.close();
-      assert.equal(m.id, 'd1');
-      assert.equal(m.error?.code, -32022, JSON.stringify(m));
-      assert.deepEqual(m.error.data.supported, ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
-      assert.equal(m.error.data.requested, '2026-07-28');
+  /* A 2026-07-28 client on one entry point: ask(msg) sends a request and
+   * resolves with its answer; notes holds the notifications seen. */
+  async function modernClient(kind) {
+    const notes = [];
+    if (kind === 'http') {
+      return {
+        notes,
+        async ask(msg, headers = {}) {
+          const p = msg.params ?? {};
+          const name = p.name ?? p.uri;
+          const h = { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': p._meta?.['io.modelcontextprotocol/protocolVersion'] ?? '2026-07-28',
+            'mcp-method': msg.method,
+            ...(name ? { 'mcp-name': name } : {}), ...headers };
+          const r = await fetch(`${base}/mcp`, { method: 'POST', headers: h,
+            body: JSON.stringify({ jsonrpc: '2.0', ...msg }) });
+          const body = await r.text();
+          const lines = r.headers.get('content-type')?.includes('text/event-stream')
+            ? body.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)))
+            : [JSON.parse(body)];
+          for (const l of lines) if (l.method) notes.push(l);
+          return Object.assign(lines.find((l) => l.id === msg.id), { status: r.status });
+        },
+        async close() {},
+      };
     }
-    const r = await fetch(`${base}/mcp`, { method: 'POST', headers: {
-      'content-type': 'application/json', accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: meta } }) });
-    assert.equal(r.status, 400);
-    assert.equal((await r.json()).error.code, -32022);
+    const t = await transportFor(kind, root, base);
+    const waiting = new Map();
+    t.onmessage = (m) => {
+      if (m.id !== undefined && waiting.has(m.id)) waiting.get(m.id)(m);
+      else notes.push(m);
+    };
+    await t.start();
+    return {
+      notes,
+      ask(msg) {
+        const p = new Promise((resolve) => waiting.set(msg.id, resolve));
+        t.send({ jsonrpc: '2.0', ...msg });
+        return withTimeout(p, 20000, `an answer to ${msg.method} on ${kind}`);
+      },
+      send(msg) { return t.send({ jsonrpc: '2.0', ...msg }); },
+      close: () => t.close(),
+    };
+  }
+  const meta26 = (caps = {}) => ({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': caps,
+    'io.modelcontextprotocol/clientInfo': { name: 'corral-2026-test', version: '1' } });
+
+  for (const kind of ['socket', 'stdio', 'http']) {
+    test(`MCP 2026-07-28 per request through ${kind}: discover, resultType, MRTR from a 2025 server`, async () => {
+      const c = await modernClient(kind);
+      try {
+        const d = await c.ask({ id: 'd1', method: 'server/discover', params: { _meta: meta26() } });
+        assert.ok(d.result, JSON.stringify(d));
+        assert.deepEqual(d.result.supportedVersions.slice(0, 2), ['2026-07-28', '2025-11-25']);
+        assert.ok(d.result.capabilities.tools, JSON.stringify(d.result.capabilities));
+        assert.equal(d.result.resultType, 'complete');
+        assert.equal(d.result._meta['io.modelcontextprotocol/serverInfo'].name, 'corral');
+        assert.match(d.result.instructions, /## everything/);
+
+        const l = await c.ask({ id: 2, method: 'tools/list', params: { _meta: meta26() } });
+        assert.equal(l.result.resultType, 'complete');
+        assert.equal(l.result.ttlMs, 0);
+        assert.equal(l.result.cacheScope, 'private');
+        assert.ok(l.result.tools.some((t) => t.name === 'everything__trigger-sampling-request'));
+
+        const old = await c.ask({ id: 3, method: 'tools/list',
+          params: { _meta: { ...meta26(), 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } });
+        assert.equal(old.error?.code, -32022, JSON.stringify(old));
+        assert.equal(old.error.data.requested, '2099-01-01');
+        assert.ok(old.error.data.supported.includes('2026-07-28'));
+        const ping = await c.ask({ id: 4, method: 'ping', params: { _meta: meta26() } });
+        assert.equal(ping.error?.code, -32601, JSON.stringify(ping));
+        const bare = await c.ask({ id: 5, method: 'server/discover', params: {} });
+        assert.equal(bare.error?.code, -32602, JSON.stringify(bare));
+        if (kind === 'http') {
+          assert.equal(ping.status, 404);
+          assert.equal(bare.status, 400);
+          assert.equal(old.status, 400);
+        }
+
+        // server-everything (2025-11-25) asks for sampling during the call:
+        // the 2026 client gets input_required and answers on a retry.
+        const name = 'everything__trigger-sampling-request';
+        const args = { prompt: `from 2026 over ${kind}` };
+        const first = await c.ask({ id: 6, method: 'tools/call',
+          params: { name, arguments: args, _meta: meta26({ sampling: {} }) } });
+        assert.equal(first.result?.resultType, 'input_required', JSON.stringify(first));
+        const [key, req] = Object.entries(first.result.inputRequests)[0];
+        assert.equal(req.method, 'sampling/createMessage');
+        assert.match(JSON.stringify(req.params.messages), new RegExp(`from 2026 over ${kind}`));
+        assert.equal(typeof first.result.requestState, 'string');
+
+        const forged = await c.ask({ id: 7, method: 'tools/call', params: { name, arguments: args,
+          requestState: `${first.result.requestState.slice(0, -4)}ffff`, inputResponses: {},
+          _meta: meta26({ sampling: {} }) } });
+        assert.equal(forged.error?.code, -32602, JSON.stringify(forged));
+
+        const done = await c.ask({ id: 8, method: 'tools/call', params: { name, arguments: args,
+          requestState: first.result.requestState,
+          inputResponses: { [key]: { role: 'assistant', model: 'm',
+            content: { type: 'text', text: `sampled by the 2026 client on ${kind}` } } },
+          _meta: meta26({ sampling: {} }) } });
+        assert.equal(done.result?.resultType, 'complete', JSON.stringify(done));
+        assert.match(done.result.content[0].text, new RegExp(`sampled by the 2026 client on ${kind}`));
+
+        // Without the capability: MissingRequiredClientCapability.
+        const nocap = await c.ask({ id: 9, method: 'tools/call',
+          params: { name, arguments: args, _meta: meta26() } });
+        assert.equal(nocap.error?.code, -32021, JSON.stringify(nocap));
+        assert.deepEqual(nocap.error.data.requiredCapabilities, { sampling: {} });
+        if (kind === 'http') assert.equal(nocap.status, 400);
+
+        if (kind === 'socket') {
+          const e1 = await c.ask({ id: 10, method: 'tools/call', params: {
+            name: 'everything__trigger-elicitation-request', arguments: {},
+            _meta: meta26({ elicitation: { form: {} } }) } });
+          const [ek, er] = Object.entries(e1.result.inputRequests)[0];
+          assert.equal(er.method, 'elicitation/create');
+          const e2 = await c.ask({ id: 11, method: 'tools/call', params: {
+            name: 'everything__trigger-elicitation-request', arguments: {},
+            requestState: e1.result.requestState,
+            inputResponses: { [ek]: { action: 'accept', content: { name: 'Modern Tester', check: true } } },
+            _meta: meta26({ elicitation: { form: {} } }) } });
+          assert.match(JSON.stringify(e2.result), /Modern Tester/);
+        }
+      } finally {
+        await c.close();
+      }
+    });
+  }
+
+  test('MCP 2026-07-28 on HTTP: Mcp-Method/Mcp-Name checked, GET and DELETE 405, no session', async () => {
+    const c = await modernClient('http');
+    const wrongMethod = await c.ask({ id: 1, method: 'tools/list', params: { _meta: meta26() } },
+      { 'mcp-method': 'prompts/list' });
+    assert.equal(wrongMethod.status, 400);
+    assert.equal(wrongMethod.error.code, -32020);
+    const wrongName = await c.ask({ id: 2, method: 'tools/call',
+      params: { name: 'everything__echo', arguments: { message: 'x' }, _meta: meta26() } },
+    { 'mcp-name': 'everything__add' });
+    assert.equal(wrongName.error.code, -32020);
+    const b64 = await c.ask({ id: 3, method: 'tools/call',
+      params: { name: 'everything__echo', arguments: { message: 'x' }, _meta: meta26() } },
+    { 'mcp-name': `=?base64?${Buffer.from('everything__echo').toString('base64')}?=` });
+    assert.equal(b64.result?.content?.[0]?.text, 'Echo: x', JSON.stringify(b64));
+    const versionMismatch = await c.ask({ id: 4, method: 'tools/list',
+      params: { _meta: { ...meta26(), 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } },
+    { 'mcp-protocol-version': '2026-07-28' });
+    assert.equal(versionMismatch.error.code, -32020);
+    for (const method of ['GET', 'DELETE']) {
+      const r = await fetch(`${base}/mcp`, { method, headers: { 'mcp-protocol-version': '2026-07-28' } });
+      assert.equal(r.status, 405, method);
+    }
+    const r = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json',
+      accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/list' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list', params: { _meta: meta26() } }) });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('mcp-session-id'), null);
+  });
+
+  test('MCP 2026-07-28 subscriptions/listen: acknowledged first, list changes tagged', async () => {
+    const c = await modernClient('socket');
+    try {
+      c.send({ id: 'listen-1', method: 'subscriptions/listen',
+        params: { notifications: { toolsListChanged: true }, _meta: meta26() } });
+      await waitFor(() => c.notes.length > 0, { timeout: 15000, what: 'the acknowledgement' });
+      assert.equal(c.notes[0].method, 'notifications/subscriptions/acknowledged');
+      assert.equal(c.notes[0].params._meta['io.modelcontextprotocol/subscriptionId'], 'listen-1');
+      assert.deepEqual(c.notes[0].params.notifications, { toolsListChanged: true });
+      expectExit(await corral(['restart', 'asking'], { root }), 0, 'restart asking');
+      await waitFor(() => c.notes.some((n) => n.method === 'notifications/tools/list_changed'),
+        { timeout: 30000, what: 'tools/list_changed on the listen stream' });
+      for (const n of c.notes.slice(1)) {
+        assert.equal(n.params?._meta?.['io.modelcontextprotocol/subscriptionId'], 'listen-1', JSON.stringify(n));
+        assert.ok(n.method !== 'notifications/prompts/list_changed', 'only what the filter asked');
+      }
+      await waitReady(root, ['asking']);
+    } finally {
+      await c.close();
+    }
   });
 });
