@@ -31,8 +31,9 @@ void oauth_form_add(strbuf *b, const char *key, const char *value);
 char *oauth_pct_decode(const char *s, size_t n);
 /* The decoded value of key in a query string, owned, or NULL. */
 char *oauth_query_get(const char *query, const char *key);
-/* A parameter of a WWW-Authenticate Bearer challenge (RFC 6750 §3); owned
- * or NULL. */
+/* The first auth-param called name (case-insensitive) in a WWW-Authenticate
+ * header (RFC 9110 §11.2, RFC 6750 §3), its quoted-string unescaped; a name
+ * inside another parameter's quoted value does not count.  Owned or NULL. */
 char *oauth_challenge_param(const char *h, const char *name);
 /* scheme://host[:port] of url; owned. */
 char *oauth_origin_of(const char *url);

@@ -112,23 +112,52 @@ char *oauth_query_get(const char *query, const char *key)
  * auth-param = token "=" ( token / quoted-string )); owned or NULL. */
 char *oauth_challenge_param(const char *h, const char *name)
 {
+        /* RFC 9110 §11.2: challenge = auth-scheme [ 1*SP ( token68 /
+         * #auth-param ) ], auth-param = token BWS "=" BWS ( token /
+         * quoted-string ).  Words without "=" (schemes, token68) are
+         * skipped; a quoted value is read whole, so a name inside it is
+         * never taken for a parameter. */
         size_t nl = strlen(name);
+        const char *p = h;
 
-        for (const char *p = h; p && *p; p++) {
-                if ((p == h || p[-1] == ' ' || p[-1] == ',') && strncasecmp(p, name, nl) == 0 &&
-                    p[nl] == '=') {
-                        const char *v = p + nl + 1;
-                        if (*v == '"') {
-                                strbuf b = STRBUF_INIT(8192);
-                                for (v++; *v && *v != '"'; v++) {
-                                        if (*v == '\\' && v[1])
-                                                v++;
-                                        if (strbuf_append(&b, v, 1) < 0)
-                                                break;
-                                }
-                                return strbuf_steal(&b);
+        while (p && *p) {
+                const char *k;
+                size_t kl;
+                bool want;
+
+                p += strspn(p, " \t,");
+                if (*p == '"' || *p == '=') { /* stray: skip it */
+                        p++;
+                        continue;
+                }
+                k = p;
+                kl = strcspn(p, " \t,=\"");
+                p += kl;
+                if (kl == 0)
+                        continue;
+                p += strspn(p, " \t");
+                if (*p != '=')
+                        continue;
+                p++;
+                p += strspn(p, " \t");
+                want = kl == nl && strncasecmp(k, name, nl) == 0;
+                if (*p == '"') {
+                        strbuf b = STRBUF_INIT(8192);
+                        for (p++; *p && *p != '"'; p++) {
+                                if (*p == '\\' && p[1])
+                                        p++;
+                                if (want && strbuf_append(&b, p, 1) < 0)
+                                        break;
                         }
-                        return xstrndup(v, strcspn(v, " ,"));
+                        if (want)
+                                return strbuf_steal(&b);
+                        if (*p == '"')
+                                p++;
+                } else {
+                        size_t vl = strcspn(p, " \t,");
+                        if (want)
+                                return xstrndup(p, vl);
+                        p += vl;
                 }
         }
         return NULL;
