@@ -181,8 +181,11 @@ check-unit: $(UNIT_BINS) $(FUZZ_REGRESS)
 ENGINE_TESTS := $(sort $(wildcard tests/integration/docker*.test.mjs))
 OTHER_TESTS := $(filter-out $(ENGINE_TESTS),$(sort $(wildcard tests/integration/*.test.mjs)))
 
+# Two test files at a time: they are independent and mostly wait on servers.
+TEST_CONCURRENCY ?= 2
 check-integration: $(BINS)
-	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) scripts/run-integration $(OTHER_TESTS)
+	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) \
+		CORRAL_TEST_CONCURRENCY=$(TEST_CONCURRENCY) scripts/run-integration $(OTHER_TESTS)
 
 check-engines: $(BINS)
 	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration $(ENGINE_TESTS)
