@@ -24,7 +24,8 @@
 #define MAX_CPUS 4096.0
 
 static const char *const kinds[] = {"npm", "smithery", "smithery-hosted", "registry",
-                                    "git", "docker",   "local",           "remote"};
+                                    "git", "docker",   "local",           "remote",
+                                    "mcpb"};
 static const char *const backends[] = {"native", "docker", "remote"};
 static const char *const profiles[] = {"default", "strict", "log", "none"};
 static const char *const networks[] = {"none", "host"};
@@ -98,6 +99,11 @@ manifest *manifest_free(manifest *m)
         free(m->lock);
         strv_free(m->scripts_skipped);
         strv_free(m->engines_unmet);
+        free(m->registry_url);
+        free(m->registry_name);
+        free(m->registry_version);
+        free(m->registry_package);
+        free(m->registry_identifier);
         free(m->backend);
         strv_free(m->command);
         for (size_t i = 0; i < m->n_env; i++) {
@@ -334,6 +340,25 @@ static int parse_source(manifest *m, const cJSON *root, corral_error *err)
                 l->optional = json_get_bool(e, "optional", false);
                 l->inert = json_get_bool(e, "inert", false);
         }
+        const cJSON *reg = get_obj(src, "registry", "source.registry", false, &r, err);
+        if (r < 0)
+                return r;
+        if (reg) {
+                struct {
+                        const char *key, *field;
+                        char **out;
+                } rf[] = {
+                        {"url", "source.registry.url", &m->registry_url},
+                        {"name", "source.registry.name", &m->registry_name},
+                        {"version", "source.registry.version", &m->registry_version},
+                        {"package", "source.registry.package", &m->registry_package},
+                        {"identifier", "source.registry.identifier", &m->registry_identifier},
+                };
+                for (size_t i = 0; i < ARRAY_SIZE(rf); i++)
+                        if ((r = get_str(reg, rf[i].key, rf[i].field, false, true, rf[i].out,
+                                         err)) < 0)
+                                return r;
+        }
         r = get_strv(src, "scripts_skipped", "source.scripts_skipped", MAX_LOCK,
                      &m->scripts_skipped, err);
         if (r < 0)
@@ -415,12 +440,12 @@ static int parse_runtime(manifest *m, const cJSON *root, corral_error *err)
                 for (size_t i = 0; i < m->n_env; i++)
                         if (strcmp(m->env[i].key, e->string) == 0)
                                 return bad(err, "runtime.env", "duplicate key");
-                if (!cJSON_IsString(e))
-                        return bad(err, "runtime.env", "values must be strings");
-                if (strlen(e->valuestring) > MAX_STRING)
+                if (!cJSON_IsString(e) && !cJSON_IsNull(e))
+                        return bad(err, "runtime.env", "values must be strings (null: secret)");
+                if (cJSON_IsString(e) && strlen(e->valuestring) > MAX_STRING)
                         return bad(err, "runtime.env", "value too long");
                 m->env[m->n_env].key = xstrdup(e->string);
-                m->env[m->n_env].value = xstrdup(e->valuestring);
+                m->env[m->n_env].value = cJSON_IsString(e) ? xstrdup(e->valuestring) : NULL;
                 m->n_env++;
         }
 
@@ -619,4 +644,19 @@ const char *manifest_code(const manifest *m)
         if (m->code)
                 return m->code;
         return m->profile && strcmp(m->profile, "strict") == 0 ? "readonly" : "overlay";
+}
+
+char *manifest_secret_env(const char *server_dir, const char *key)
+{
+        _cleanup_free_ char *sp = path_join(server_dir, "secrets.json");
+        _cleanup_free_ char *data = NULL;
+        _cleanup_json_ cJSON *doc = NULL;
+        size_t len = 0;
+        const char *v;
+
+        if (read_file(sp, MANIFEST_MAX_BYTES, &data, &len) < 0)
+                return NULL;
+        doc = cJSON_ParseWithLength(data, len);
+        v = json_get_string(json_get_object(doc, "env"), key);
+        return v ? xstrdup(v) : NULL;
 }

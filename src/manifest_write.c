@@ -64,6 +64,14 @@ cJSON *manifest_to_json(const manifest *m)
                 cJSON_AddItemToObject(src, "scripts_skipped", strv_json(m->scripts_skipped));
         if (m->engines_unmet)
                 cJSON_AddItemToObject(src, "engines_unmet", strv_json(m->engines_unmet));
+        if (m->registry_url) {
+                cJSON *reg = cJSON_AddObjectToObject(src, "registry");
+                cJSON_AddItemToObject(reg, "url", str_or_null(m->registry_url));
+                cJSON_AddItemToObject(reg, "name", str_or_null(m->registry_name));
+                cJSON_AddItemToObject(reg, "version", str_or_null(m->registry_version));
+                cJSON_AddItemToObject(reg, "package", str_or_null(m->registry_package));
+                cJSON_AddItemToObject(reg, "identifier", str_or_null(m->registry_identifier));
+        }
 
         cJSON *rt = cJSON_AddObjectToObject(root, "runtime");
         cJSON_AddItemToObject(rt, "backend", str_or_null(m->backend));

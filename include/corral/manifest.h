@@ -28,7 +28,8 @@ typedef struct manifest_lock_entry {
 
 typedef struct manifest_env {
         char *key;
-        char *value;
+        char *value; /* runtime.env: NULL (JSON null) = a secret kept in secrets.json
+                        beside the manifest, {"env": {KEY: VALUE}} */
 } manifest_env;
 
 /* access.tools: one tool's own minimum level. */
@@ -54,6 +55,12 @@ typedef struct manifest {
         char **engines_unmet;   /* source.engines_unmet: "NAME@VERSION wants node RANGE" for
                                    packages installed although no version suited this node
                                    (NULL = none) */
+        /* source.registry: where a registry:, smithery: or mcpb package came
+         * from (NULL when not from a registry): the registry's base URL, the
+         * server's name and version there, the package type chosen (mcpb,
+         * npm, oci, remote) and its identifier (package name, image, URL). */
+        char *registry_url, *registry_name, *registry_version, *registry_package,
+                *registry_identifier;
         /* runtime */
         char *backend;  /* "native" (default), "docker", "remote" */
         char **command; /* NULL-terminated argv, at least one element */
@@ -109,6 +116,11 @@ int manifest_set_access(manifest *m, const char *tool, corral_level level);
  * "readonly".  m->code when set, else "readonly" for the strict profile and
  * "overlay" for the others. */
 const char *manifest_code(const manifest *m);
+
+/* The value of secret environment variable key (a runtime.env entry whose
+ * value is null) from server_dir/secrets.json's "env" object; owned, or
+ * NULL when the file or the key is missing. */
+char *manifest_secret_env(const char *server_dir, const char *key);
 
 /* Parses and validates JSON text (len bytes, need not be NUL-terminated).
  * Returns 0 with *ret owned by the caller, or -EX_DATAERR naming the field that

@@ -581,6 +581,23 @@ static int docker_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                 dk_maybe_release(p);
                 return -EX_SOFTWARE;
         }
+        /* Secret environment values from secrets.json, into the private copy. */
+        for (size_t i = 0; i < p->m->n_env; i++) {
+                _cleanup_free_ char *dir = NULL;
+                if (p->m->env[i].value)
+                        continue;
+                dir = paths_server_dir(paths, m->name);
+                p->m->env[i].value = manifest_secret_env(dir, p->m->env[i].key);
+                if (!p->m->env[i].value) {
+                        r = corral_error_set(err, EX_CONFIG,
+                                             "cannot start %s: the secret value of %s is "
+                                             "missing from secrets.json",
+                                             m->name, p->m->env[i].key);
+                        p->freed = true;
+                        dk_maybe_release(p);
+                        return r;
+                }
+        }
         p->image = steal_pointer(&image);
         p->run_dir = xstrdup(paths->run);
         p->root_label = xstrdup(paths->servers);

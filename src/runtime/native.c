@@ -532,7 +532,7 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         home = paths_data_dir(paths, m->name);
         if (mkdir(home, 0700) < 0 && errno != EEXIST)
                 return corral_error_errno(err, EX_CANTCREAT, errno, "cannot create %s", home);
-        k = native_build_env(m, home, &env, err);
+        k = native_build_env(m, server_dir, home, &env, err);
         if (k < 0)
                 return k;
         k = native_resolve_command(m->command[0], cwd, env, &exe, err);

@@ -14,7 +14,8 @@
 /* The server's environment: a fixed base (PATH, HOME=home, TMPDIR, LANG)
  * plus the manifest's entries, which override the base by key.  *ret is a
  * NULL-terminated "K=V" vector owned by the caller.  0 or -EX_DATAERR. */
-int native_build_env(const manifest *m, const char *home, char ***ret, corral_error *err);
+int native_build_env(const manifest *m, const char *server_dir, const char *home, char ***ret,
+                     corral_error *err);
 /* argv[0] resolved on env's PATH (relative names with a slash against cwd).
  * *ret owned by the caller.  0 or -EX_NOINPUT. */
 int native_resolve_command(const char *cmd, const char *cwd, char *const *env, char **ret,

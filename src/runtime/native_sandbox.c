@@ -21,7 +21,8 @@
 
 /* The environment of DESIGN.md "runtime": a fixed base plus the manifest's
  * own entries, which override the base by key. */
-int native_build_env(const manifest *m, const char *home, char ***ret, corral_error *err)
+int native_build_env(const manifest *m, const char *server_dir, const char *home, char ***ret,
+                     corral_error *err)
 {
         _cleanup_strv_ char **env = NULL;
 
@@ -38,11 +39,22 @@ int native_build_env(const manifest *m, const char *home, char ***ret, corral_er
                 _cleanup_free_ char *entry = NULL;
                 size_t j;
 
-                if (klen == 0 || strchr(k, '=') || !m->env[i].value)
+                if (klen == 0 || strchr(k, '='))
                         return corral_error_set(err, EX_DATAERR,
                                                 "invalid environment variable name '%s'",
                                                 k ? k : "");
-                entry = xasprintf("%s=%s", k, m->env[i].value);
+                if (m->env[i].value) {
+                        entry = xasprintf("%s=%s", k, m->env[i].value);
+                } else {
+                        /* A secret: kept in secrets.json, never in the manifest. */
+                        _cleanup_free_ char *v = manifest_secret_env(server_dir, k);
+                        if (!v)
+                                return corral_error_set(err, EX_CONFIG,
+                                                        "the secret value of %s is missing from "
+                                                        "%s/secrets.json",
+                                                        k, server_dir);
+                        entry = xasprintf("%s=%s", k, v);
+                }
                 for (j = 0; env[j]; j++)
                         if (strncmp(env[j], k, klen) == 0 && env[j][klen] == '=')
                                 break;
@@ -202,7 +214,7 @@ int sandbox_invocation_for(const manifest *m, const corral_paths *paths, sandbox
                 k = corral_error_errno(err, EX_CANTCREAT, errno, "cannot create %s", home);
                 goto fail;
         }
-        k = native_build_env(m, home, &env, err);
+        k = native_build_env(m, server_dir, home, &env, err);
         if (k < 0)
                 goto fail;
         k = native_resolve_command(m->command[0], inv->cwd, env, &exe, err);
