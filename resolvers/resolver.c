@@ -8,6 +8,8 @@
 #include "corral/docker.h"
 #include "corral/git.h"
 #include "corral/jsonutil.h"
+#include "corral/mcpb.h"
+#include "corral/registry.h"
 #include "corral/resolver.h"
 
 #define MAX_ENV 256
@@ -147,6 +149,8 @@ static const struct {
         {SPEC_GIT, resolver_git_fetch},
         {SPEC_REMOTE, resolver_remote_fetch},
         {SPEC_SMITHERY_HOSTED, resolver_smithery_hosted_fetch},
+        {SPEC_REGISTRY, resolver_registry_fetch},
+        {SPEC_MCPB, resolver_mcpb_fetch},
 };
 
 static resolver_fetch_fn resolver_for(spec_kind kind)

@@ -24,7 +24,8 @@ static const verb verbs[] = {
           "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
           "              [--registry URL] [--offline] [--frozen] [--allow-scripts] [--submodules]\n"
           "              [--access LEVEL] [--mount HOST[:TARGET][:ro|rw]]... [--run-as-owner]\n"
-          "              [--dry-run] [--quiet] [--remote]\n"
+          "              [--dry-run] [--quiet] [--remote] [--set KEY=VALUE]... [--config FILE.json]\n"
+          "              [--package TYPE]\n"
           "              SPEC [-- COMMAND ARGS...]\n"
           "  SPEC is one of:\n"
           "    ./dir, /dir          a directory with package.json, or any directory with an\n"
@@ -39,7 +40,14 @@ static const verb verbs[] = {
           "                         HEAD), pinned by commit; --submodules fetches its https:// and\n"
           "                         git:// submodules.  $CORRAL_GITHUB_URL (or corral.json\n"
           "                         \"github_url\") redirects github: to a mirror\n"
-          "  smithery:, registry: and remote URLs are recognised but not built yet (exit 69).\n"
+          "    registry:REVERSE.DNS/NAME[@VERSION]\n"
+          "                         a server.json from the official MCP Registry ($CORRAL_MCP_REGISTRY\n"
+          "                         or corral.json \"mcp_registries\"); --package mcpb|npm|oci|remote\n"
+          "                         picks its package; --set KEY=VALUE and --config FILE.json give\n"
+          "                         the values it asks for (asked on a terminal otherwise)\n"
+          "    mcpb:PATH_OR_URL, ./NAME.mcpb\n"
+          "                         an MCP Bundle (zip with manifest.json); user_config as above\n"
+          "  smithery: (local Smithery servers) is recognised but not built yet (exit 69).\n"
           "  --sandbox default|strict|log|none chooses the native sandbox profile (none runs the\n"
           "  server unconfined and says so in every listing).  --frozen reinstalls the installed\n"
           "  server's lock exactly; --offline uses only the download cache.  --allow-scripts runs\n"
@@ -51,6 +59,12 @@ static const verb verbs[] = {
           "  (answer rw to the confirmation to make them read-write).\n"
           "  --dry-run fetches and prints the manifest it would write, installing nothing.\n"
           "  Answering no to the confirmation exits 1." },
+        { "search", cli_search, "search the configured MCP registries for servers",
+          "[--json] [--limit N] TEXT\n"
+          "  Asks each registry ($CORRAL_MCP_REGISTRY, comma-separated, or corral.json\n"
+          "  \"mcp_registries\"; default https://registry.modelcontextprotocol.io) for the latest\n"
+          "  versions of servers whose name contains TEXT, following its pages up to N results\n"
+          "  (default 100, at most 500)." },
         { "mount", cli_mount, "give an installed server a host path, or take it away",
           "[--quiet] [--json] NAME add HOST[:TARGET][:ro|rw] | NAME remove HOST|TARGET | NAME list\n"
           "  A running server is restarted with the new mounts (corral reload)." },

@@ -19,6 +19,7 @@ static const char *const kind_names[] = {
         [SPEC_DOCKER] = "docker",
         [SPEC_LOCAL] = "local",
         [SPEC_REMOTE] = "remote",
+        [SPEC_MCPB] = "mcpb",
 };
 
 const char *spec_kind_name(spec_kind k)
@@ -409,8 +410,30 @@ static size_t scheme_len(const char *s)
         return s[n] == ':' ? n : 0;
 }
 
+/* An MCP Bundle: a local file (mcpb:PATH, or a path ending in .mcpb) or an
+ * https:// (http:// on loopback) URL. */
+static int parse_mcpb(source_spec *s, const char *body, corral_error *err)
+{
+        if (has_prefix(body, "https://") || has_prefix(body, "http://")) {
+                if (!url_valid(body, NULL))
+                        return corral_error_set(err, EX_USAGE, "invalid bundle URL in '%s'",
+                                                s->raw);
+                s->url = xstrdup(body);
+        }
+        s->kind = SPEC_MCPB;
+        s->name = xstrdup(body);
+        return 0;
+}
+
 static int parse(source_spec *s, const char *raw, bool remote, corral_error *err)
 {
+        if (!remote && is_local(raw) && has_suffix(raw, strlen(raw), ".mcpb"))
+                return parse_mcpb(s, raw, err);
+        if (has_prefix(raw, "mcpb:") && !remote) {
+                if (!raw[5])
+                        return corral_error_set(err, EX_USAGE, "empty bundle in '%s'", raw);
+                return parse_mcpb(s, raw + 5, err);
+        }
         if (is_local(raw)) {
                 if (remote)
                         return corral_error_set(
@@ -491,8 +514,8 @@ static int parse(source_spec *s, const char *raw, bool remote, corral_error *err
                 return corral_error_set(
                         err, EX_USAGE,
                         "unknown source kind '%s:' in '%s' (known: npm:, smithery:, "
-                        "smithery-hosted:, registry:, github:, docker:, ./path, /path, git "
-                        "URLs, file://, https:// with --remote)",
+                        "smithery-hosted:, registry:, github:, docker:, mcpb:, ./path, "
+                        "/path, git URLs, file://, https:// with --remote)",
                         scheme, raw);
         }
 
@@ -626,6 +649,13 @@ char *spec_default_name(const source_spec *s)
                     ((n == 1 && base[0] == '.') || (n == 2 && base[0] == '.' && base[1] == '.')))
                         return NULL; /* needs the cwd: the caller knows better */
                 break;
+        case SPEC_MCPB: {
+                n = strcspn(s->name, "?#");
+                base = last_component(s->name, &n);
+                if (n > 5 && has_suffix(base, n, ".mcpb"))
+                        n -= 5;
+                break;
+        }
         case SPEC_GIT:
                 if (s->subdir) {
                         n = strlen(s->subdir);

@@ -44,6 +44,11 @@ typedef struct install_options {
          * headers, sandbox policy and mounts, restart, enabled, owner,
          * access); its secrets.json travels along.  NULL for installs. */
         const manifest *update_from;
+        /* registry, Smithery and MCPB sources (include/corral/registry.h) */
+        char **sets;             /* --set KEY=VALUE inputs, or NULL */
+        const char *config_file; /* --config FILE.json: more inputs, or NULL */
+        const char *package_type; /* --package mcpb|npm|oci|remote, or NULL */
+        bool interactive;        /* ask missing inputs on the terminal */
         /* Called once the code is fetched and the manifest filled, before the
          * commit (the store lock is held): 0 goes on, a negative sysexits code
          * with err set abandons the install.  NULL: no confirmation.  Used by

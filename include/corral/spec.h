@@ -17,6 +17,7 @@ typedef enum {
         SPEC_DOCKER,         /* docker:IMAGE[:TAG][@sha256:DIGEST] */
         SPEC_LOCAL,          /* ./path, ../path, /path */
         SPEC_REMOTE,         /* https://…/mcp with --remote */
+        SPEC_MCPB,           /* mcpb:PATH_OR_URL, ./x.mcpb, /x.mcpb (url set for a URL) */
 } spec_kind;
 
 typedef struct source_spec {

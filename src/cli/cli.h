@@ -59,6 +59,8 @@ int cli_probe(cli_ctx *ctx, int argc, char **argv);
 /* `corral reset NAME` (src/cli/reset.c): discards the server's code overlay. */
 int cli_reset(cli_ctx *ctx, int argc, char **argv);
 int cli_access(cli_ctx *ctx, int argc, char **argv);
+/* `corral search TEXT` (src/cli/search.c): the configured MCP registries. */
+int cli_search(cli_ctx *ctx, int argc, char **argv);
 /* `corral cache info|clean [--all]` (src/cli/cache.c): the download cache. */
 int cli_cache(cli_ctx *ctx, int argc, char **argv);
 /* Sets the level a caller needs for server name (tool NULL) or one of its

@@ -303,9 +303,13 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"dry-run", no_argument, NULL, 'D'},
                 {"quiet", no_argument, NULL, 'q'},
                 {"run-as-owner", no_argument, NULL, 'W'},
+                {"set", required_argument, NULL, 'V'},
+                {"config", required_argument, NULL, 'C'},
+                {"package", required_argument, NULL, 'P'},
                 {},
         };
         install_options opt = {0};
+        _cleanup_strv_ char **sets = NULL;
         _cleanup_strv_ char **headers = NULL, **secret_names = NULL, **secret_headers = NULL;
         _cleanup_strv_ char **mounts = NULL;
         size_t n_mounts = 0;
@@ -352,6 +356,17 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                         break;
                 case 'W':
                         run_as_owner = true;
+                        break;
+                case 'V':
+                        if (strv_length(sets) >= MAX_CLI_ENV)
+                                return cli_usage_error(ctx, "too many --set options");
+                        sets = strv_push(sets, optarg);
+                        break;
+                case 'C':
+                        opt.config_file = optarg;
+                        break;
+                case 'P':
+                        opt.package_type = optarg;
                         break;
                 case 'q':
                         ctx->quiet = true;
@@ -459,6 +474,9 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
         opt.env = env;
         opt.command = command;
         opt.mounts = mounts;
+        opt.sets = sets;
+        /* Inputs a registry server or bundle needs are asked only of a person. */
+        opt.interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 
         int code = 0;
         _cleanup_store_ store *s = cli_open_store(ctx, &code);

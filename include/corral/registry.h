@@ -1,0 +1,144 @@
+/* The official MCP Registry (resolvers/registry/): API v0.1 reads
+ * (GET /v0.1/servers, /v0.1/servers/{name}/versions/{version}), the inputs a
+ * server.json asks for (environmentVariables, packageArguments,
+ * runtimeArguments, remote headers and their {variables}), and the resolver
+ * that picks one of a server's packages and hands it to the npm, docker,
+ * MCPB or remote resolver (issue 13).  Spec: modelcontextprotocol/registry
+ * docs/reference/api/openapi.yaml and server-json/server.schema.json. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cJSON.h>
+
+#include "corral/error.h"
+#include "corral/paths.h"
+#include "corral/resolver.h"
+
+#define REGISTRY_DEFAULT_URL "https://registry.modelcontextprotocol.io"
+#define REGISTRY_MAX_URLS 8             /* configured registries */
+#define REGISTRY_DOC_MAX (4u << 20)     /* one API answer, bytes */
+#define REGISTRY_MAX_PACKAGES 64        /* packages[] + remotes[] looked at */
+#define REGISTRY_MAX_INPUTS 128         /* arguments, variables, env, headers */
+#define REGISTRY_VALUE_MAX 8192         /* one input value, bytes */
+#define REGISTRY_SEARCH_PAGE 30         /* servers asked per page */
+#define REGISTRY_SEARCH_MAX_PAGES 20    /* pages followed per registry */
+#define REGISTRY_SEARCH_MAX_RESULTS 500 /* --limit's ceiling */
+
+/* The registries to ask, in order (owned, NULL-terminated, never empty):
+ * $CORRAL_MCP_REGISTRY (comma-separated base URLs) when set, else
+ * corral.json's "mcp_registries" (an array of base URLs, or one string),
+ * else REGISTRY_DEFAULT_URL.  Trailing slashes removed.  Each must be
+ * https://, or http:// to loopback.  0 or -EX_CONFIG. */
+int registry_urls(const corral_paths *paths, char ***ret, corral_error *err);
+
+/* A blocking GET on a private libuv loop (the CLI's): 0 with the HTTP status
+ * and the body (owned, NUL-terminated, at most max bytes, else -EX_DATAERR),
+ * or -EX_UNAVAILABLE (no answer in 60 s) with err set.  headers are extra
+ * "Name: value" lines (may be NULL).  Refuses plain http:// beyond loopback
+ * (-EX_USAGE).  Redirects are followed (at most 5, never to http://). */
+int registry_http_get(const char *url, const char *const *headers, size_t max, long *ret_status,
+                      char **ret_body, size_t *ret_len, corral_error *err);
+
+/* A blocking download of url into fd (written from its current offset): at
+ * most max bytes (-EX_DATAERR past it), status 200 only (404 → -EX_NOINPUT,
+ * others -EX_UNAVAILABLE).  *ret_sha256 (optional) gets the lower-case hex
+ * SHA-256 of what was written (owned). */
+int registry_http_download(const char *url, int fd, size_t max, char **ret_sha256,
+                           corral_error *err);
+
+/* "%XX"-escapes everything but unreserved characters (RFC 3986 §2.3); owned. */
+char *registry_url_escape(const char *s);
+
+/* GET {base}/v0.1/servers/{name}/versions/{version or "latest"} from each of
+ * urls in turn; the first that has it wins.  *ret (owned) is the server
+ * object ("server" of the answer; a bare server.json is accepted too) and
+ * *ret_base (owned) the registry that answered.  -EX_NOINPUT (no registry
+ * has it: the message names the registries asked), -EX_UNAVAILABLE (none
+ * answered and none said 404), -EX_DATAERR (not a server.json). */
+int registry_get_server(char *const *urls, const char *name, const char *version, cJSON **ret,
+                        char **ret_base, corral_error *err);
+
+/* One registry search result. */
+typedef struct registry_hit {
+        char *name, *description, *version;
+        char *types;    /* "npm, oci, remote": the package types offered */
+        char *registry; /* base URL */
+} registry_hit;
+
+/* GET {base}/v0.1/servers?search=TEXT&version=latest&limit=N&cursor=C on each
+ * of urls, following metadata.nextCursor until limit hits in all (at most
+ * REGISTRY_SEARCH_MAX_PAGES pages per registry).  *ret (owned array, *ret_n
+ * entries; free with registry_hits_free()).  A registry that does not answer
+ * is a warning on stderr unless none answers (-EX_UNAVAILABLE). */
+int registry_search(char *const *urls, const char *text, size_t limit, registry_hit **ret,
+                    size_t *ret_n, corral_error *err);
+void registry_hits_free(registry_hit *h, size_t n);
+/* The package types a server.json offers ("mcpb, npm, remote"); owned. */
+char *registry_package_types(const cJSON *server);
+
+/* ---- inputs (resolvers/registry/inputs.c) ------------------------------ */
+
+/* Where the values of a server's inputs come from: --set KEY=VALUE entries,
+ * the --config FILE.json object, and, when interactive, questions on the
+ * terminal (secrets without echo).  Keys: an environment variable's or
+ * header's name, a named argument's name without leading dashes, a
+ * positional argument's valueHint, a {variable}'s name. */
+typedef struct registry_inputs {
+        char **sets;         /* KEY=VALUE, borrowed */
+        cJSON *config;       /* owned: the --config object, or NULL */
+        bool interactive;
+        bool *used_sets;     /* which sets were consumed */
+        char **missing;      /* required inputs with no value, for the error */
+        char **known;        /* every key asked about, for a typo's error */
+} registry_inputs;
+
+/* Loads opt->sets and opt->config_file (a JSON object of string, number or
+ * boolean values, at most 1 MiB).  0, -EX_USAGE or -EX_NOINPUT. */
+int registry_inputs_init(registry_inputs *in, const install_options *opt, corral_error *err);
+void registry_inputs_done(registry_inputs *in);
+
+/* The value of input (a server.json Input / KeyValueInput / Argument object)
+ * under key: --set, --config, the terminal, then "default"; for inputs with a
+ * fixed "value" that value with its {variables} filled in the same way.
+ * 1 with *ret (owned), 0 when it has no value (a required one is added to
+ * in->missing), -EX_USAGE when a value is not one of "choices" or not a
+ * "number"/"boolean" as "format" says. */
+int registry_input_value(registry_inputs *in, const char *key, const cJSON *input, char **ret,
+                         corral_error *err);
+
+/* tmpl with each "{name}" that input's "variables" defines replaced by that
+ * variable's value (as registry_input_value()).  1 with *ret (owned), 0
+ * when a variable has no value, or registry_input_value()'s errors. */
+int registry_template(registry_inputs *in, const char *tmpl, const cJSON *input, char **ret,
+                      corral_error *err);
+
+/* After every input was asked for: -EX_USAGE listing in->missing ("missing
+ * required values: A, B (give them with --set KEY=VALUE or --config
+ * FILE.json)"), or naming a --set/--config key no input has; else 0. */
+int registry_inputs_finish(registry_inputs *in, corral_error *err);
+
+/* Appends a package's arguments (packageArguments or runtimeArguments
+ * array) to *argv: positional ones as their value, named ones as NAME VALUE
+ * (NAME alone for a boolean "true"); inputs without a value and not required
+ * are left out.  0, or registry_input_value()'s errors; a secret argument is
+ * -EX_USAGE (it would show in the process list). */
+int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, corral_error *err);
+
+/* ---- the resolver (resolvers/registry/registry.c) ---------------------- */
+
+/* resolver_fetch_fn for SPEC_REGISTRY: fetches the server.json, picks a
+ * package (opt->package_type, else corral.json "registry_package_order",
+ * else mcpb, npm, oci, remote), fills its inputs and installs it through the
+ * npm, docker, MCPB or remote resolver into pkg_dir.  Environment values
+ * marked isSecret go to secrets.json beside the manifest ("env"), the
+ * manifest's runtime.env holding null for them.  m's source.registry records
+ * the registry, server name and version and the chosen package.  Errors:
+ * -EX_NOINPUT, -EX_UNAVAILABLE (nothing installable: the message lists the
+ * package types offered), -EX_USAGE (missing inputs), and the delegate's. */
+int resolver_registry_fetch(store *s, const install_options *opt, const source_spec *spec,
+                            const char *pkg_dir, manifest *m, corral_error *err);
+
+/* Writes {"env": env} into the staging dir of pkg_dir (secrets.json, 0600),
+ * merging with what is there.  env consumed.  0 or -EX_CANTCREAT. */
+int registry_write_secret_env(const char *pkg_dir, cJSON *env, corral_error *err);

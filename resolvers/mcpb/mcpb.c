@@ -1,0 +1,534 @@
+/* MCP Bundles: fetch (file or URL), verify, extract, read manifest.json,
+ * check the host, fill user_config, and write the command the manifest's
+ * mcp_config gives (MCPB MANIFEST.md, manifest_version 0.2–0.4). */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "corral/fs.h"
+#include "corral/jsonutil.h"
+#include "corral/mcpb.h"
+#include "corral/semver.h"
+#include "corral/strbuf.h"
+
+extern char **environ;
+
+#define NODE_VERSION_MAX 64
+
+int mcpb_substitute(const char *s, const char *dirname, const char *home, const cJSON *values,
+                    char **ret, corral_error *err)
+{
+        strbuf b = STRBUF_INIT(REGISTRY_VALUE_MAX);
+
+        for (const char *p = s; *p;) {
+                if (p[0] == '$' && p[1] == '{') {
+                        const char *close = strchr(p, '}');
+                        _cleanup_free_ char *ref = close ? xstrndup(p + 2, (size_t)(close - p - 2))
+                                                         : NULL;
+                        const char *v = NULL;
+                        if (!ref) {
+                                strbuf_done(&b);
+                                return corral_error_set(err, EX_DATAERR,
+                                                        "unterminated ${ in '%.200s'", s);
+                        }
+                        if (strcmp(ref, "__dirname") == 0)
+                                v = dirname;
+                        else if (strcmp(ref, "HOME") == 0)
+                                v = home;
+                        else if (strcmp(ref, "pathSeparator") == 0 || strcmp(ref, "/") == 0)
+                                v = "/";
+                        else if (strncmp(ref, "user_config.", 12) == 0) {
+                                const cJSON *j = cJSON_GetObjectItemCaseSensitive(values, ref + 12);
+                                v = cJSON_IsString(j) ? j->valuestring : "";
+                        } else {
+                                strbuf_done(&b);
+                                return corral_error_set(err, EX_DATAERR,
+                                                        "unknown ${%.64s} in '%.200s'", ref, s);
+                        }
+                        if (strbuf_append(&b, v, strlen(v)) < 0)
+                                goto too_long;
+                        p = close + 1;
+                        continue;
+                }
+                if (strbuf_append(&b, p, 1) < 0)
+                        goto too_long;
+                p++;
+        }
+        *ret = strbuf_steal(&b);
+        return 0;
+too_long:
+        strbuf_done(&b);
+        return corral_error_set(err, EX_DATAERR, "a substituted value is too long");
+}
+
+/* The host's node version ("22.3.0", owned), or NULL when node is missing. */
+static char *host_node_version(void)
+{
+        int pfd[2];
+        pid_t pid;
+        char buf[NODE_VERSION_MAX] = {0};
+        size_t n = 0;
+        posix_spawn_file_actions_t fa;
+        char *argv[] = {"node", "--version", NULL};
+
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return NULL;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        int r = posix_spawnp(&pid, "node", &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        close(pfd[1]);
+        if (r != 0) {
+                close(pfd[0]);
+                return NULL;
+        }
+        for (;;) {
+                ssize_t k = read(pfd[0], buf + n, sizeof(buf) - 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                n += (size_t)k;
+                if (n >= sizeof(buf) - 1)
+                        break;
+        }
+        close(pfd[0]);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        buf[strcspn(buf, "\r\n")] = '\0';
+        if (!buf[0])
+                return NULL;
+        return xstrdup(buf[0] == 'v' ? buf + 1 : buf);
+}
+
+static int check_compat(const cJSON *man, const char *type, corral_error *err)
+{
+        const cJSON *compat = json_get_object(man, "compatibility");
+        const cJSON *plats = json_get_array(compat, "platforms");
+        const char *node_range = json_get_string(json_get_object(compat, "runtimes"), "node");
+        const cJSON *p;
+
+        if (plats) {
+                bool linux_ok = false;
+                cJSON_ArrayForEach(p, plats) linux_ok |= cJSON_IsString(p) &&
+                                                         strcmp(p->valuestring, "linux") == 0;
+                if (!linux_ok)
+                        return corral_error_set(err, EX_UNAVAILABLE,
+                                                "the bundle's compatibility.platforms does not "
+                                                "include linux");
+        }
+        if (strcmp(type, "node") == 0) {
+                _cleanup_free_ char *have = host_node_version();
+                if (!have)
+                        return corral_error_set(err, EX_UNAVAILABLE,
+                                                "the bundle is a node server and node is not "
+                                                "installed on this host");
+                if (node_range && !semver_satisfies(have, node_range, true))
+                        return corral_error_set(err, EX_UNAVAILABLE,
+                                                "the bundle needs node %.64s; this host has %s",
+                                                node_range, have);
+        } else if (strcmp(type, "binary") != 0) {
+                return corral_error_set(err, EX_UNAVAILABLE,
+                                        "the bundle's server.type is '%.32s': corral runs node "
+                                        "and binary bundles (python and uv bundles need packages "
+                                        "from PyPI, which corral cannot reach yet)",
+                                        type);
+        }
+        return 0;
+}
+
+/* A value that starts with ${__dirname} must stay inside it: no ".."
+ * component after it. */
+static int check_inside(const char *raw, const char *what, corral_error *err)
+{
+        const char *d = strstr(raw, "${__dirname}");
+        if (!d)
+                return 0;
+        for (const char *c = d + strlen("${__dirname}"); *c;) {
+                size_t n = strcspn(c, "/");
+                if (n == 2 && c[0] == '.' && c[1] == '.')
+                        return corral_error_set(err, EX_DATAERR,
+                                                "the bundle's %s '%.200s' leaves ${__dirname}",
+                                                what, raw);
+                c += n;
+                c += *c == '/';
+        }
+        return 0;
+}
+
+/* user_config → values (a JSON object of strings), secrets (env values of
+ * sensitive entries), read-only mounts for directory/file entries. */
+static int user_config(registry_inputs *in, const cJSON *uc, const char *dirname,
+                       const char *home, cJSON *values, char ***mounts, corral_error *err)
+{
+        const cJSON *e;
+        int n = 0, r;
+
+        cJSON_ArrayForEach(e, uc)
+        {
+                const char *type = json_get_string(e, "type");
+                _cleanup_json_ cJSON *input = cJSON_CreateObject();
+                _cleanup_free_ char *v = NULL;
+                const cJSON *def = cJSON_GetObjectItemCaseSensitive(e, "default");
+
+                if (++n > MCPB_MAX_USER_CONFIG)
+                        return corral_error_set(err, EX_DATAERR,
+                                                "more than %d user_config entries",
+                                                MCPB_MAX_USER_CONFIG);
+                if (!cJSON_IsObject(e) || !type)
+                        return corral_error_set(err, EX_DATAERR, "user_config.%.64s is malformed",
+                                                e->string ? e->string : "");
+                const char *desc = json_get_string(e, "description");
+                if (!desc)
+                        desc = json_get_string(e, "title");
+                if (desc)
+                        cJSON_AddStringToObject(input, "description", desc);
+                cJSON_AddBoolToObject(input, "isRequired", json_get_bool(e, "required", false));
+                cJSON_AddBoolToObject(input, "isSecret", json_get_bool(e, "sensitive", false));
+                if (strcmp(type, "number") == 0 || strcmp(type, "boolean") == 0)
+                        cJSON_AddStringToObject(input, "format", type);
+                if (cJSON_IsArray(def)) {
+                        /* multiple: a list given as one comma-separated value */
+                        strbuf b = STRBUF_INIT(REGISTRY_VALUE_MAX);
+                        const cJSON *d;
+                        cJSON_ArrayForEach(d, def) if (cJSON_IsString(d))(void)
+                                strbuf_appendf(&b, "%s%s", b.len ? "," : "", d->valuestring);
+                        if (b.len) {
+                                _cleanup_free_ char *d2 = NULL;
+                                if ((r = mcpb_substitute(b.buf, dirname, home, NULL, &d2, err)) < 0) {
+                                        strbuf_done(&b);
+                                        return r;
+                                }
+                                cJSON_AddStringToObject(input, "default", d2);
+                        }
+                        strbuf_done(&b);
+                } else if (cJSON_IsString(def)) {
+                        _cleanup_free_ char *d2 = NULL;
+                        if ((r = mcpb_substitute(def->valuestring, dirname, home, NULL, &d2, err)) < 0)
+                                return r;
+                        cJSON_AddStringToObject(input, "default", d2);
+                } else if (def && !cJSON_IsNull(def)) {
+                        cJSON_AddItemToObject(input, "default", cJSON_Duplicate(def, true));
+                }
+                r = registry_input_value(in, e->string, input, &v, err);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+                if (strcmp(type, "directory") == 0 || strcmp(type, "file") == 0) {
+                        /* Each path (comma-separated when multiple) must exist; the
+                         * server sees it read-only. */
+                        strbuf b = STRBUF_INIT(REGISTRY_VALUE_MAX);
+                        for (char *tok = v, *next; tok && *tok; tok = next) {
+                                next = json_get_bool(e, "multiple", false) ? strchr(tok, ',')
+                                                                           : NULL;
+                                if (next)
+                                        *next++ = '\0';
+                                _cleanup_free_ char *real = realpath(tok, NULL);
+                                struct stat st;
+                                if (!real || stat(real, &st) < 0 ||
+                                    (strcmp(type, "directory") == 0) != S_ISDIR(st.st_mode)) {
+                                        strbuf_done(&b);
+                                        return corral_error_set(err, EX_NOINPUT,
+                                                                "user_config %s: no such %s "
+                                                                "'%.200s'",
+                                                                e->string, type, tok);
+                                }
+                                _cleanup_free_ char *mnt = xasprintf("%s:ro", real);
+                                *mounts = strv_push(*mounts, mnt);
+                                (void)strbuf_appendf(&b, "%s%s", b.len ? "," : "", real);
+                        }
+                        free(v);
+                        v = strbuf_steal(&b);
+                }
+                cJSON_AddStringToObject(values, e->string, v);
+        }
+        return 0;
+}
+
+static bool sensitive(const cJSON *uc, const char *raw)
+{
+        const cJSON *e;
+        cJSON_ArrayForEach(e, uc)
+        {
+                _cleanup_free_ char *ref = xasprintf("${user_config.%s}", e->string);
+                if (json_get_bool(e, "sensitive", false) && strstr(raw, ref))
+                        return true;
+        }
+        return false;
+}
+
+static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pkg_dir,
+                 manifest *m, corral_error *err)
+{
+        const cJSON *server = json_get_object(man, "server");
+        const char *type = json_get_string(server, "type");
+        const cJSON *cfg = json_get_object(server, "mcp_config");
+        const cJSON *uc = json_get_object(man, "user_config");
+        const cJSON *linux_cfg = json_get_object(json_get_object(cfg, "platform_overrides"),
+                                                 "linux");
+        _cleanup_json_ cJSON *values = cJSON_CreateObject();
+        _cleanup_json_ cJSON *secrets = cJSON_CreateObject();
+        _cleanup_strv_ char **mounts = NULL, **command = NULL;
+        _cleanup_free_ char *dirname = paths_pkg_dir(&s->paths, m->name);
+        _cleanup_free_ char *home = paths_data_dir(&s->paths, m->name);
+        const char *cmd;
+        const cJSON *args, *env, *a;
+        int r;
+
+        if (!type || !cfg)
+                return corral_error_set(err, EX_DATAERR,
+                                        "the bundle's manifest.json has no server.type or "
+                                        "server.mcp_config");
+        if ((r = check_compat(man, type, err)) < 0)
+                return r;
+        cmd = json_get_string(linux_cfg, "command");
+        if (!cmd)
+                cmd = json_get_string(cfg, "command");
+        args = json_get_array(linux_cfg, "args");
+        if (!args)
+                args = json_get_array(cfg, "args");
+        env = json_get_object(linux_cfg, "env");
+        if (!env)
+                env = json_get_object(cfg, "env");
+        if (!cmd || !*cmd)
+                return corral_error_set(err, EX_DATAERR, "the bundle's mcp_config has no command");
+        if ((r = user_config(in, uc, dirname, home, values, &mounts, err)) < 0 ||
+            (r = registry_inputs_finish(in, err)) < 0)
+                return r;
+
+        /* The command: node for node bundles, a file inside the bundle for
+         * binary ones; nothing else on the host. */
+        if ((r = check_inside(cmd, "command", err)) < 0)
+                return r;
+        if (strcmp(type, "node") == 0 && strcmp(cmd, "node") != 0)
+                return corral_error_set(err, EX_DATAERR,
+                                        "the bundle is a node server but its command is "
+                                        "'%.200s', not node",
+                                        cmd);
+        if (strcmp(type, "binary") == 0 && strncmp(cmd, "${__dirname}/", 13) != 0)
+                return corral_error_set(err, EX_DATAERR,
+                                        "the bundle's binary command '%.200s' is not inside "
+                                        "${__dirname}",
+                                        cmd);
+        {
+                char *c = NULL;
+                if ((r = mcpb_substitute(cmd, dirname, home, values, &c, err)) < 0)
+                        return r;
+                command = strv_push(command, c);
+                free(c);
+        }
+        size_t nargs = 0;
+        cJSON_ArrayForEach(a, args)
+        {
+                _cleanup_free_ char *v = NULL;
+                if (!cJSON_IsString(a) || ++nargs > 256)
+                        return corral_error_set(err, EX_DATAERR,
+                                                "the bundle's mcp_config.args is malformed");
+                if ((r = check_inside(a->valuestring, "argument", err)) < 0)
+                        return r;
+                if (sensitive(uc, a->valuestring))
+                        return corral_error_set(err, EX_USAGE,
+                                                "the bundle puts a sensitive user_config value in "
+                                                "its arguments: corral keeps secrets out of "
+                                                "command lines (not supported)");
+                if ((r = mcpb_substitute(a->valuestring, dirname, home, values, &v, err)) < 0)
+                        return r;
+                /* A multiple value given alone is several arguments. */
+                if (strncmp(a->valuestring, "${user_config.", 14) == 0 &&
+                    a->valuestring[strlen(a->valuestring) - 1] == '}' && strchr(v, ',') &&
+                    !strchr(a->valuestring + 1, '$')) {
+                        for (char *tok = v, *next; tok; tok = next) {
+                                next = strchr(tok, ',');
+                                if (next)
+                                        *next++ = '\0';
+                                command = strv_push(command, tok);
+                        }
+                        continue;
+                }
+                if (v[0])
+                        command = strv_push(command, v);
+        }
+        if (strcmp(type, "node") == 0 && command[1]) {
+                const char *entry = command[1];
+                if (strncmp(entry, dirname, strlen(dirname)) != 0 ||
+                    entry[strlen(dirname)] != '/')
+                        return corral_error_set(err, EX_DATAERR,
+                                                "the bundle's node entry '%.200s' is not inside "
+                                                "${__dirname}",
+                                                json_get_string(cfg, "command") ? entry : "");
+        }
+        if (strcmp(type, "binary") == 0) {
+                _cleanup_free_ char *bin = path_join(pkg_dir, command[0] + strlen(dirname) + 1);
+                struct stat st;
+                if (lstat(bin, &st) < 0 || !S_ISREG(st.st_mode))
+                        return corral_error_set(err, EX_DATAERR,
+                                                "the bundle's binary %.200s is not in the bundle",
+                                                command[0]);
+                (void)chmod(bin, 0755);
+        }
+
+        const cJSON *e;
+        cJSON_ArrayForEach(e, env)
+        {
+                _cleanup_free_ char *v = NULL;
+                bool ok = e->string && *e->string && cJSON_IsString(e);
+                for (const char *c = e->string; ok && *c; c++)
+                        ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_' ||
+                             (c > e->string && *c >= '0' && *c <= '9');
+                if (!ok || m->n_env >= 256)
+                        return corral_error_set(err, EX_DATAERR,
+                                                "the bundle's mcp_config.env is malformed");
+                if ((r = mcpb_substitute(e->valuestring, dirname, home, values, &v, err)) < 0)
+                        return r;
+                size_t i;
+                for (i = 0; i < m->n_env; i++)
+                        if (strcmp(m->env[i].key, e->string) == 0)
+                                break;
+                if (i < m->n_env)
+                        continue; /* --env or the registry's variable wins */
+                m->env = xrealloc(m->env, (m->n_env + 1) * sizeof(*m->env));
+                m->env[m->n_env].key = xstrdup(e->string);
+                m->env[m->n_env].value = NULL;
+                if (sensitive(uc, e->valuestring))
+                        cJSON_AddStringToObject(secrets, e->string, v);
+                else
+                        m->env[m->n_env].value = steal_pointer(&v);
+                m->n_env++;
+        }
+        if (cJSON_GetArraySize(secrets) > 0 &&
+            (r = registry_write_secret_env(pkg_dir, steal_pointer(&secrets), err)) < 0)
+                return r;
+        for (size_t i = 0; mounts && mounts[i]; i++)
+                m->mounts = strv_push(m->mounts, mounts[i]);
+        strv_free(m->command);
+        m->command = steal_pointer(&command);
+        return 0;
+}
+
+static int file_sha256(int fd, char **ret, corral_error *err)
+{
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        unsigned char buf[1 << 16], dig[EVP_MAX_MD_SIZE];
+        unsigned dlen = 0;
+        ssize_t n;
+
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+                EVP_MD_CTX_free(md);
+                return corral_error_set(err, EX_SOFTWARE, "cannot start a SHA-256 hash");
+        }
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                (void)EVP_DigestUpdate(md, buf, (size_t)n);
+        (void)EVP_DigestFinal_ex(md, dig, &dlen);
+        EVP_MD_CTX_free(md);
+        if (n < 0)
+                return corral_error_errno(err, EX_IOERR, errno, "reading the bundle");
+        char *hex = xmalloc(2 * dlen + 1);
+        for (unsigned i = 0; i < dlen; i++)
+                snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+        *ret = hex;
+        return 0;
+}
+
+int mcpb_install(store *s, const install_options *opt, const char *path, const char *url,
+                 const char *sha256, registry_inputs *in, const char *pkg_dir, manifest *m,
+                 corral_error *err)
+{
+        _cleanup_free_ char *staging = xstrdup(pkg_dir), *file = NULL, *have = NULL;
+        _cleanup_free_ char *mp = NULL, *data = NULL, *abs = NULL;
+        _cleanup_close_ int fd = -1;
+        _cleanup_json_ cJSON *man = NULL;
+        mcpb_limits lim = {MCPB_MAX_UNPACKED, MCPB_MAX_ENTRY, MCPB_MAX_ENTRIES};
+        const char *what = url ? url : path;
+        struct stat st;
+        size_t len = 0;
+        int r;
+
+        *strrchr(staging, '/') = '\0';
+        if (url) {
+                file = path_join(staging, "bundle.mcpb");
+                fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0)
+                        return corral_error_errno(err, EX_CANTCREAT, errno, "cannot create %s",
+                                                  file);
+                if ((r = registry_http_download(url, fd, MCPB_MAX_BUNDLE, &have, err)) < 0)
+                        return r;
+                (void)unlink(file);
+        } else {
+                abs = path_absolute(path);
+                fd = abs ? open(abs, O_RDONLY | O_CLOEXEC) : -1;
+                if (fd < 0)
+                        return corral_error_errno(err, errno == ENOENT ? EX_NOINPUT : EX_NOPERM,
+                                                  errno, "cannot open bundle %s", path);
+                if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                        return corral_error_set(err, EX_NOINPUT, "%s is not a file", path);
+                if ((uint64_t)st.st_size > MCPB_MAX_BUNDLE)
+                        return corral_error_set(err, EX_DATAERR,
+                                                "%s is larger than %llu bytes (MCPB_MAX_BUNDLE)",
+                                                path, (unsigned long long)MCPB_MAX_BUNDLE);
+                if ((r = file_sha256(fd, &have, err)) < 0)
+                        return r;
+        }
+        if (sha256 && strcasecmp(sha256, have) != 0)
+                return corral_error_set(err, EX_DATAERR,
+                                        "%s: sha256 mismatch: the registry says %.64s, the bundle "
+                                        "is %s",
+                                        what, sha256, have);
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return corral_error_errno(err, EX_IOERR, errno, "rewinding the bundle");
+        if ((r = mcpb_extract(fd, pkg_dir, &lim, what, err)) < 0)
+                return r;
+        mp = path_join(pkg_dir, "manifest.json");
+        if ((r = read_file(mp, MCPB_MAX_MANIFEST, &data, &len)) < 0)
+                return corral_error_set(err, EX_DATAERR,
+                                        "%s: no readable manifest.json (at most %u bytes) at its "
+                                        "top",
+                                        what, MCPB_MAX_MANIFEST);
+        man = cJSON_ParseWithLength(data, len);
+        if (!cJSON_IsObject(man))
+                return corral_error_set(err, EX_DATAERR, "%s: manifest.json is not a JSON object",
+                                        what);
+        const char *mv = json_get_string(man, "manifest_version");
+        if (!mv)
+                mv = json_get_string(man, "dxt_version");
+        if (!mv || (strcmp(mv, "0.1") != 0 && strcmp(mv, "0.2") != 0 && strcmp(mv, "0.3") != 0 &&
+                    strcmp(mv, "0.4") != 0))
+                return corral_error_set(err, EX_DATAERR,
+                                        "%s: manifest_version '%.16s' is not one corral reads "
+                                        "(0.1 to 0.4)",
+                                        what, mv ? mv : "");
+        if ((r = setup(s, man, in, pkg_dir, m, err)) < 0)
+                return r;
+        free(m->resolved_url);
+        m->resolved_url = xstrdup(url ? url : abs);
+        free(m->resolved_version);
+        m->resolved_version =
+                json_get_string(man, "version") ? xstrdup(json_get_string(man, "version")) : NULL;
+        free(m->resolved_digest);
+        m->resolved_digest = xasprintf("sha256:%s", have);
+        (void)opt;
+        return 0;
+}
+
+int resolver_mcpb_fetch(store *s, const install_options *opt, const source_spec *spec,
+                        const char *pkg_dir, manifest *m, corral_error *err)
+{
+        _cleanup_(registry_inputs_done) registry_inputs in = {0};
+        int r;
+
+        if (opt->command)
+                return corral_error_set(err, EX_USAGE,
+                                        "a bundle's command is its manifest's: nothing goes "
+                                        "after --");
+        if ((r = registry_inputs_init(&in, opt, err)) < 0)
+                return r;
+        return mcpb_install(s, opt, spec->url ? NULL : spec->name, spec->url, NULL, &in, pkg_dir,
+                            m, err);
+}

@@ -1,0 +1,96 @@
+/* `corral search TEXT`: servers in the configured MCP registries whose name
+ * matches TEXT (the registry's own substring search), latest versions only,
+ * following the registry's cursor. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "corral/jsonutil.h"
+#include "corral/registry.h"
+
+#define SEARCH_DEFAULT_LIMIT 100
+#define SEARCH_TEXT_MAX 256
+
+int cli_search(cli_ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"limit", required_argument, NULL, 'l'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        size_t limit = SEARCH_DEFAULT_LIMIT;
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hj", opts, NULL)) != -1) {
+                switch (c) {
+                case 'j':
+                        ctx->json = true;
+                        break;
+                case 'l': {
+                        char *end = NULL;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v == 0 || v > REGISTRY_SEARCH_MAX_RESULTS) {
+                                char what[96];
+                                snprintf(what, sizeof(what), "--limit is a number from 1 to %d",
+                                         REGISTRY_SEARCH_MAX_RESULTS);
+                                return cli_usage_error(ctx, what);
+                        }
+                        limit = v;
+                        break;
+                }
+                case 'h':
+                        return cli_usage(ctx);
+                default:
+                        return cli_bad_option(ctx, c, argv);
+                }
+        }
+        if (optind >= argc)
+                return cli_usage_error(ctx, "missing search text");
+        if (optind + 1 < argc)
+                return cli_usage_error(ctx, "one search text (quote it when it has spaces)");
+        const char *text = argv[optind];
+        if (strlen(text) > SEARCH_TEXT_MAX)
+                return cli_usage_error(ctx, "search text too long");
+
+        int code = 0;
+        _cleanup_store_ store *s = cli_open_store(ctx, &code);
+        if (!s)
+                return code;
+        corral_error err = {0};
+        _cleanup_strv_ char **urls = NULL;
+        registry_hit *hits = NULL;
+        size_t n = 0;
+        if (registry_urls(&s->paths, &urls, &err) < 0 ||
+            registry_search(urls, text, limit, &hits, &n, &err) < 0)
+                return cli_fail_error(ctx, &err);
+
+        if (ctx->json) {
+                _cleanup_json_ cJSON *a = cJSON_CreateArray();
+                for (size_t i = 0; i < n; i++) {
+                        cJSON *o = cJSON_CreateObject();
+                        cJSON_AddStringToObject(o, "name", hits[i].name);
+                        cJSON_AddStringToObject(o, "version", hits[i].version);
+                        cJSON_AddStringToObject(o, "description", hits[i].description);
+                        cJSON_AddStringToObject(o, "packages", hits[i].types);
+                        cJSON_AddStringToObject(o, "registry", hits[i].registry);
+                        cJSON_AddItemToArray(a, o);
+                }
+                cli_print_json(a);
+        } else if (n == 0) {
+                printf("no servers match '%s'\n", text);
+        } else {
+                bool several = urls[1] != NULL; /* then say which registry answered */
+                printf("%-44s %-12s %-18s %s%s\n", "NAME", "VERSION", "PACKAGES",
+                       several ? "REGISTRY  " : "", "DESCRIPTION");
+                for (size_t i = 0; i < n; i++)
+                        printf("%-44s %-12s %-18s %s%s%.80s\n", hits[i].name, hits[i].version,
+                               hits[i].types, several ? hits[i].registry : "",
+                               several ? "  " : "", hits[i].description);
+        }
+        registry_hits_free(hits, n);
+        return 0;
+}

@@ -1,0 +1,167 @@
+// A stand-in for the official MCP Registry's read API v0.1 (and Smithery's
+// GET /servers/{qualifiedName}) on 127.0.0.1, for tests that cannot reach the
+// real services.  It follows the published shapes: openapi.yaml's ServerList
+// ({servers: [{server, _meta}], metadata: {nextCursor, count}}) and
+// ServerResponse ({server, _meta}), server.json documents of the
+// 2025-12-11 schema, 404 {"error": "..."} for unknown servers, opaque cursors.
+// Bundles (.mcpb) are served from /bundles/NAME.
+
+import http from 'node:http';
+
+export const SCHEMA = 'https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json';
+const OFFICIAL = 'io.modelcontextprotocol.registry/official';
+
+/* servers: server.json documents (several versions of one name allowed; the
+ * last one given is the latest).  smithery: {qualifiedName: document}.
+ * bundles: {name: Buffer}.  Resolves {url, requests, close()}. */
+export function startRegistry({ servers = [], smithery = {}, bundles = {} } = {}) {
+  const entries = servers.map((server, i) => ({
+    server,
+    _meta: {
+      [OFFICIAL]: {
+        status: 'active',
+        publishedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+        updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+        isLatest: servers.findLastIndex((s) => s.name === server.name) === i,
+      },
+    },
+  }));
+  const requests = [];
+  const json = (res, status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://127.0.0.1');
+    requests.push({ method: req.method, path: u.pathname, query: Object.fromEntries(u.searchParams), headers: req.headers });
+    if (req.method !== 'GET') return json(res, 405, { error: 'Method not allowed' });
+    if (u.pathname === '/v0.1/servers') {
+      const search = u.searchParams.get('search') || '';
+      const version = u.searchParams.get('version');
+      const limit = Math.min(Number(u.searchParams.get('limit')) || 30, 100);
+      let list = entries.filter((e) => e.server.name.includes(search));
+      if (version === 'latest') list = list.filter((e) => e._meta[OFFICIAL].isLatest);
+      else if (version) list = list.filter((e) => e.server.version === version);
+      let start = 0;
+      const cursor = u.searchParams.get('cursor');
+      if (cursor) {
+        let after;
+        try { after = JSON.parse(Buffer.from(cursor, 'base64url').toString()); } catch { return json(res, 400, { error: 'Invalid cursor' }); }
+        start = list.findIndex((e) => `${e.server.name}:${e.server.version}` === after) + 1;
+      }
+      const page = list.slice(start, start + limit);
+      const more = start + limit < list.length;
+      const last = page[page.length - 1];
+      return json(res, 200, {
+        servers: page,
+        metadata: {
+          count: page.length,
+          ...(more ? { nextCursor: Buffer.from(JSON.stringify(`${last.server.name}:${last.server.version}`)).toString('base64url') } : {}),
+        },
+      });
+    }
+    let m = u.pathname.match(/^\/v0\.1\/servers\/([^/]+)\/versions\/([^/]+)$/);
+    if (m) {
+      const name = decodeURIComponent(m[1]);
+      const ver = decodeURIComponent(m[2]);
+      const hit = entries.filter((e) => e.server.name === name)
+        .find((e) => (ver === 'latest' ? e._meta[OFFICIAL].isLatest : e.server.version === ver));
+      if (!hit) return json(res, 404, { error: 'Server not found' });
+      return json(res, 200, hit);
+    }
+    m = u.pathname.match(/^\/servers\/(.+)$/);
+    if (m) {
+      const doc = smithery[decodeURIComponent(m[1])];
+      if (!doc) return json(res, 404, { error: 'Server not found' });
+      return json(res, 200, doc);
+    }
+    m = u.pathname.match(/^\/bundles\/([^/]+)$/);
+    if (m && bundles[m[1]]) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      return res.end(bundles[m[1]]);
+    }
+    return json(res, 404, { error: 'Not found' });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const url = `http://127.0.0.1:${server.address().port}`;
+      resolve({ url, requests, close: () => new Promise((r) => server.close(r)) });
+    });
+  });
+}
+
+// ---- a minimal zip writer, for bundles no honest tool would make -----------
+
+import zlib from 'node:zlib';
+
+/* entries: [{name, data (Buffer|string), mode (e.g. 0o100644, 0o120777 for a
+ * symlink whose data is its target), declaredSize (lie about the unpacked
+ * size), deflate (bool)}].  Zip64 end records when there are more than 65535
+ * entries (APPNOTE.TXT 4.3.14-4.3.16). */
+export function makeZip(entries) {
+  const locals = [];
+  const centrals = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const raw = Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data ?? '');
+    const data = e.deflate ? zlib.deflateRawSync(raw) : raw;
+    const crc = zlib.crc32(raw);
+    const usize = e.declaredSize ?? raw.length;
+    const lh = Buffer.alloc(30);
+    lh.writeUInt32LE(0x04034b50, 0);
+    lh.writeUInt16LE(20, 4);
+    lh.writeUInt16LE(0, 6);
+    lh.writeUInt16LE(e.deflate ? 8 : 0, 8);
+    lh.writeUInt16LE(0, 10);
+    lh.writeUInt16LE(0x21, 12);
+    lh.writeUInt32LE(crc, 14);
+    lh.writeUInt32LE(data.length, 18);
+    lh.writeUInt32LE(usize, 22);
+    lh.writeUInt16LE(name.length, 26);
+    lh.writeUInt16LE(0, 28);
+    const ch = Buffer.alloc(46);
+    ch.writeUInt32LE(0x02014b50, 0);
+    ch.writeUInt16LE((3 << 8) | 20, 4); // made by unix: external attributes hold the mode
+    ch.writeUInt16LE(20, 6);
+    ch.writeUInt16LE(0, 8);
+    ch.writeUInt16LE(e.deflate ? 8 : 0, 10);
+    ch.writeUInt16LE(0, 12);
+    ch.writeUInt16LE(0x21, 14);
+    ch.writeUInt32LE(crc, 16);
+    ch.writeUInt32LE(data.length, 20);
+    ch.writeUInt32LE(usize, 24);
+    ch.writeUInt16LE(name.length, 28);
+    ch.writeUInt32LE(((e.mode ?? 0o100644) << 16) >>> 0, 38);
+    ch.writeUInt32LE(offset, 42);
+    locals.push(lh, name, data);
+    centrals.push(ch, name);
+    offset += 30 + name.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const n = entries.length;
+  const tail = [];
+  if (n > 0xffff) {
+    const z = Buffer.alloc(56);
+    z.writeUInt32LE(0x06064b50, 0);
+    z.writeBigUInt64LE(44n, 4);
+    z.writeUInt16LE((3 << 8) | 45, 12);
+    z.writeUInt16LE(45, 14);
+    z.writeBigUInt64LE(BigInt(n), 24);
+    z.writeBigUInt64LE(BigInt(n), 32);
+    z.writeBigUInt64LE(BigInt(cd.length), 40);
+    z.writeBigUInt64LE(BigInt(offset), 48);
+    const loc = Buffer.alloc(20);
+    loc.writeUInt32LE(0x07064b50, 0);
+    loc.writeBigUInt64LE(BigInt(offset + cd.length), 8);
+    loc.writeUInt32LE(1, 16);
+    tail.push(z, loc);
+  }
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(Math.min(n, 0xffff), 8);
+  end.writeUInt16LE(Math.min(n, 0xffff), 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, ...tail, end]);
+}

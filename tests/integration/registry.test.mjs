@@ -1,0 +1,319 @@
+// The official MCP Registry, MCPB bundles and `corral search` (issue 13),
+// against a stand-in of the registry's API v0.1 on 127.0.0.1 serving
+// server.json documents of the published schema: a registry server installed
+// as its npm package (the real server-everything from the npm registry), as
+// its MCPB bundle (packed here by the real @anthropic-ai/mcpb CLI from the
+// server-everything fixture) and as a remote (server-everything over
+// Streamable HTTP on loopback), each listed and called through the gateway;
+// required inputs missing fail listing them; secrets end in secrets.json only;
+// malicious bundles and a wrong fileSha256 are refused leaving nothing behind;
+// search follows the registry's cursor.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  FIXTURES, McpClient, cleanupRoot, corral, expectExit, expectOneLineError, expectSameTree, newRoot,
+  resultText, run, socketPath, startDaemon, storeSnapshot, waitFor, waitReady,
+} from './lib.mjs';
+import { SCHEMA, makeZip, startRegistry } from './registry-standin.mjs';
+
+const EVERYTHING_DIR = path.join(FIXTURES, 'everything/node_modules/@modelcontextprotocol/server-everything');
+const EVERYTHING = path.join(EVERYTHING_DIR, 'dist/index.js');
+const MCPB_CLI = path.join(FIXTURES, 'mcpb/node_modules/@anthropic-ai/mcpb/dist/cli/cli.js');
+const EV_VERSION = JSON.parse(fs.readFileSync(path.join(EVERYTHING_DIR, 'package.json'), 'utf8')).version;
+const NAME = 'io.github.modelcontextprotocol/server-everything';
+const SECRET = `s3cret-${crypto.randomBytes(6).toString('hex')}`;
+const BUNDLE_SECRET = `bundle-${crypto.randomBytes(6).toString('hex')}`;
+const HEADER_SECRET = `hdr-${crypto.randomBytes(6).toString('hex')}`;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/* The bundle `mcpb pack` makes from the server-everything fixture. */
+async function packEverything(dir) {
+  const src = path.join(dir, 'everything-bundle');
+  fs.mkdirSync(path.join(src, 'server'), { recursive: true });
+  fs.cpSync(path.join(FIXTURES, 'everything/node_modules'), path.join(src, 'server/node_modules'),
+    { recursive: true, dereference: true });
+  fs.writeFileSync(path.join(src, 'manifest.json'), JSON.stringify({
+    manifest_version: '0.3',
+    name: 'everything',
+    display_name: 'Everything',
+    version: EV_VERSION,
+    description: 'server-everything packed as an MCP Bundle',
+    author: { name: 'corral tests' },
+    server: {
+      type: 'node',
+      entry_point: 'server/node_modules/@modelcontextprotocol/server-everything/dist/index.js',
+      mcp_config: {
+        command: 'node',
+        args: ['${__dirname}/server/node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'],
+        env: { EVERYTHING_API_KEY: '${user_config.api_key}', EVERYTHING_MODE: '${user_config.mode}' },
+      },
+    },
+    user_config: {
+      api_key: { type: 'string', title: 'API key', description: 'A key the server gets', sensitive: true, required: true },
+      mode: { type: 'string', title: 'Mode', description: 'A plain setting', default: 'plain', required: false },
+    },
+    compatibility: { platforms: ['darwin', 'win32', 'linux'], runtimes: { node: '>=18.0.0' } },
+  }, null, 2));
+  const out = path.join(dir, 'everything.mcpb');
+  const r = await run(process.execPath, [MCPB_CLI, 'pack', src, out], { timeout: 120000 });
+  expectExit(r, 0, 'mcpb pack');
+  return fs.readFileSync(out);
+}
+
+const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+function serverJson(name, extra) {
+  return {
+    $schema: SCHEMA,
+    name,
+    description: `${name} for corral's tests`,
+    repository: { url: 'https://github.com/modelcontextprotocol/servers', source: 'github', subfolder: 'src/everything' },
+    version: EV_VERSION,
+    ...extra,
+  };
+}
+
+describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', { timeout: 400000 }, () => {
+  let root;
+  let tmp;
+  let reg;
+  let remote;
+  let daemon;
+  let bundle;
+  let env;
+
+  before(async () => {
+    root = newRoot('registry');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-registry-'));
+    const port = await freePort();
+    remote = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
+      env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    bundle = await packEverything(tmp);
+    const everythingPkgs = [
+      // Skipped with a note: corral cannot reach PyPI.
+      { registryType: 'pypi', identifier: 'mcp-server-everything', version: EV_VERSION, transport: { type: 'stdio' } },
+      {
+        registryType: 'mcpb',
+        identifier: 'BASE/bundles/everything.mcpb',
+        version: EV_VERSION,
+        fileSha256: sha256(bundle),
+        transport: { type: 'stdio' },
+      },
+      {
+        registryType: 'npm',
+        registryBaseUrl: 'https://registry.npmjs.org',
+        identifier: '@modelcontextprotocol/server-everything',
+        version: EV_VERSION,
+        runtimeHint: 'npx',
+        transport: { type: 'stdio' },
+        packageArguments: [{ type: 'positional', valueHint: 'transport', value: 'stdio' }],
+        environmentVariables: [
+          { name: 'EVERYTHING_TOKEN', description: 'A token', isRequired: true, isSecret: true, format: 'string' },
+          { name: 'LOG_LEVEL', description: 'Log level', default: 'info', choices: ['debug', 'info', 'warn'] },
+        ],
+      },
+    ];
+    const servers = [
+      serverJson(NAME, { version: '0.0.1', packages: everythingPkgs.slice(2) }),
+      serverJson(NAME, { packages: everythingPkgs }),
+      serverJson('io.github.example/python-only', {
+        packages: [{ registryType: 'pypi', identifier: 'weather-mcp', version: '0.5.0', transport: { type: 'stdio' } },
+          { registryType: 'nuget', identifier: 'Weather.Mcp', version: '0.5.0', transport: { type: 'stdio' } }],
+      }),
+      serverJson('io.github.example/bad-sha', {
+        packages: [{ registryType: 'mcpb', identifier: 'BASE/bundles/everything.mcpb', version: EV_VERSION, fileSha256: sha256(Buffer.from('not it')), transport: { type: 'stdio' } }],
+      }),
+      serverJson('io.github.example/everything-remote', {
+        remotes: [{
+          type: 'streamable-http',
+          url: `http://127.0.0.1:{port}/mcp`,
+          variables: { port: { description: 'Port', default: String(port) } },
+          headers: [{ name: 'X-Api-Key', description: 'API key', isRequired: true, isSecret: true }],
+        }],
+      }),
+    ];
+    for (let i = 1; i <= 45; i++) {
+      servers.push(serverJson(`io.github.example/paged-${String(i).padStart(2, '0')}`, {
+        description: `paged server ${i}`,
+        packages: [{ registryType: 'npm', identifier: `paged-${i}`, version: '1.0.0', transport: { type: 'stdio' } }],
+      }));
+    }
+    reg = await startRegistry({ servers, bundles: { 'everything.mcpb': bundle } });
+    // The bundle's URL needs the stand-in's port, known only now.
+    for (const s of servers)
+      for (const p of s.packages || [])
+        if (p.identifier.startsWith('BASE/')) p.identifier = reg.url + p.identifier.slice(4);
+    env = { CORRAL_MCP_REGISTRY: `${reg.url}/` };
+    await waitFor(() => new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    }), { timeout: 30000, what: 'server-everything over streamable http' });
+  });
+
+  after(async () => {
+    if (daemon) await daemon.kill();
+    if (remote && remote.exitCode === null) remote.kill('SIGKILL');
+    if (reg) await reg.close();
+    cleanupRoot(root);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('required inputs missing in a non-interactive install: refused, listed, nothing installed', async () => {
+    const before = storeSnapshot(root);
+    const r = await corral(['install', `registry:${NAME}`, '--package', 'npm', '--yes'], { root, env });
+    expectExit(r, 64, 'install without EVERYTHING_TOKEN');
+    expectOneLineError(r, ['missing required values', 'EVERYTHING_TOKEN', '--set']);
+    const bad = await corral(['install', `registry:${NAME}`, '--package', 'npm', '--yes',
+      '--set', 'EVERYTHING_TOKEN=x', '--set', 'LOG_LEVEL=loud'], { root, env });
+    expectExit(bad, 64, 'a value outside choices');
+    expectOneLineError(bad, ['LOG_LEVEL', 'debug, info, warn']);
+    const typo = await corral(['install', `registry:${NAME}`, '--package', 'npm', '--yes',
+      '--set', 'EVERYTHING_TOKEN=x', '--set', 'EVERYTHING_TOKNE=y'], { root, env });
+    expectExit(typo, 64, 'an unknown --set key');
+    expectOneLineError(typo, ['EVERYTHING_TOKNE', 'EVERYTHING_TOKEN']);
+    expectSameTree(before, storeSnapshot(root));
+  });
+
+  test('nothing installable: the error names the package types offered', async () => {
+    const r = await corral(['install', 'registry:io.github.example/python-only', '--yes'], { root, env });
+    expectExit(r, 69, 'pypi/nuget only');
+    assert.match(r.stderr, /pypi, nuget/);
+    const none = await corral(['install', 'registry:io.github.example/nope', '--yes'], { root, env });
+    expectExit(none, 66, 'unknown server');
+    expectOneLineError(none, ['io.github.example/nope', reg.url]);
+  });
+
+  test('registry: npm package (real server-everything from npm), secret in secrets.json only', async () => {
+    const cfg = path.join(tmp, 'inputs.json');
+    fs.writeFileSync(cfg, JSON.stringify({ EVERYTHING_TOKEN: SECRET }));
+    const r = await corral(['install', `registry:${NAME}`, '--package', 'npm', '--name', 'everything',
+      '--config', cfg, '--yes', '--json'], { root, env, timeout: 240000 });
+    expectExit(r, 0, 'registry npm install');
+    assert.match(r.stderr, /skipping pypi package mcp-server-everything/);
+    const m = JSON.parse(r.stdout);
+    assert.equal(m.source.kind, 'registry');
+    assert.deepEqual(m.source.registry, {
+      url: reg.url, name: NAME, version: EV_VERSION, package: 'npm',
+      identifier: '@modelcontextprotocol/server-everything',
+    });
+    assert.equal(m.source.resolved.version, EV_VERSION);
+    assert.equal(m.runtime.command[0], 'node');
+    assert.equal(m.runtime.command.at(-1), 'stdio');
+    assert.deepEqual(m.runtime.env, { EVERYTHING_TOKEN: null, LOG_LEVEL: 'info' });
+    assert.ok(m.source.lock.length > 10, 'the npm lock is recorded');
+    const sp = path.join(root, 'servers/everything/secrets.json');
+    assert.equal(fs.statSync(sp).mode & 0o777, 0o600);
+    assert.equal(JSON.parse(fs.readFileSync(sp, 'utf8')).env.EVERYTHING_TOKEN, SECRET);
+    // The version asked for explicitly is the old one.
+    const old = await corral(['install', `registry:${NAME}@0.0.1`, '--name', 'old', '--dry-run',
+      '--set', 'EVERYTHING_TOKEN=x'], { root, env, timeout: 240000 });
+    expectExit(old, 0, 'install @0.0.1 --dry-run');
+    assert.equal(JSON.parse(old.stdout).source.registry.version, '0.0.1');
+    assert.ok(reg.requests.some((q) => q.path === `/v0.1/servers/${encodeURIComponent(NAME)}/versions/0.0.1`),
+      'the name is URL-encoded in the path');
+  });
+
+  test('registry: MCPB package chosen first, fileSha256 checked, user_config secret kept apart', async () => {
+    const r = await corral(['install', `registry:${NAME}`, '--name', 'everything-mcpb', '--yes', '--json',
+      '--set', `api_key=${BUNDLE_SECRET}`], { root, env, timeout: 120000 });
+    expectExit(r, 0, 'registry mcpb install');
+    const m = JSON.parse(r.stdout);
+    assert.equal(m.source.registry.package, 'mcpb');
+    assert.equal(m.source.resolved.digest, `sha256:${sha256(bundle)}`);
+    const pkg = path.join(root, 'servers/everything-mcpb/pkg');
+    assert.deepEqual(m.runtime.command, ['node', `${pkg}/server/node_modules/@modelcontextprotocol/server-everything/dist/index.js`, 'stdio']);
+    assert.deepEqual(m.runtime.env, { EVERYTHING_API_KEY: null, EVERYTHING_MODE: 'plain' });
+    const secrets = JSON.parse(fs.readFileSync(path.join(root, 'servers/everything-mcpb/secrets.json'), 'utf8'));
+    assert.deepEqual(secrets.env, { EVERYTHING_API_KEY: BUNDLE_SECRET });
+
+    const before = storeSnapshot(root);
+    const bad = await corral(['install', 'registry:io.github.example/bad-sha', '--yes'], { root, env });
+    expectExit(bad, 65, 'a wrong fileSha256');
+    expectOneLineError(bad, ['sha256 mismatch']);
+    expectSameTree(before, storeSnapshot(root));
+  });
+
+  test('registry: remote with a {variable} URL and a secret header', async () => {
+    const r = await corral(['install', 'registry:io.github.example/everything-remote', '--yes', '--json',
+      '--set', `X-Api-Key=${HEADER_SECRET}`], { root, env, timeout: 60000 });
+    expectExit(r, 0, 'registry remote install');
+    const m = JSON.parse(r.stdout);
+    assert.equal(m.runtime.backend, 'remote');
+    assert.match(m.runtime.command[0], /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    assert.equal(m.source.registry.package, 'remote');
+  });
+
+  test('each is listed and called through the gateway; no secret in the store, logs or info', async () => {
+    daemon = await startDaemon(root);
+    await waitReady(root, ['everything', 'everything-mcpb', 'everything-remote'], 120000);
+    const c = await McpClient.connect(socketPath(root));
+    try {
+      await c.initialize();
+      const want = ['everything__echo', 'everything-mcpb__echo', 'everything-remote__echo'];
+      await c.waitTools((n) => want.every((t) => n.includes(t)), 'the three units\' tools');
+      for (const t of want)
+        assert.equal(resultText(await c.callTool(t, { message: t })), `Echo: ${t}`);
+    } finally {
+      await c.close();
+    }
+    // The secret values are in secrets.json and nowhere else.
+    const leaks = [];
+    const walk = (dir) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) { if (e.name !== 'pkg' && e.name !== 'cache') walk(p); continue; }
+        if (!e.isFile() || e.name === 'secrets.json') continue;
+        const text = fs.readFileSync(p, 'latin1');
+        for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET]) if (text.includes(s)) leaks.push(`${p}: ${s}`);
+      }
+    };
+    walk(root);
+    for (const n of ['everything', 'everything-mcpb', 'everything-remote']) {
+      const info = await corral(['info', '--json', n], { root });
+      expectExit(info, 0, `info ${n}`);
+      for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET]) if (info.stdout.includes(s)) leaks.push(`info ${n}: ${s}`);
+    }
+    assert.deepEqual(leaks, []);
+  });
+
+  test('corral search follows the registry\'s cursor across pages', async () => {
+    const before = reg.requests.length;
+    const r = await corral(['search', '--json', 'paged-'], { root, env });
+    expectExit(r, 0, 'search');
+    const hits = JSON.parse(r.stdout);
+    assert.equal(hits.length, 45);
+    assert.deepEqual(hits.map((h) => h.name), [...Array(45)].map((_, i) => `io.github.example/paged-${String(i + 1).padStart(2, '0')}`));
+    assert.equal(hits[0].packages, 'npm');
+    assert.equal(hits[0].registry, reg.url);
+    const pages = reg.requests.slice(before).filter((q) => q.path === '/v0.1/servers');
+    assert.ok(pages.length >= 2, `${pages.length} page requests`);
+    assert.ok(pages.slice(1).every((q) => q.query.cursor), 'later pages carry the cursor');
+    const few = await corral(['search', '--limit', '10', 'paged-'], { root, env });
+    expectExit(few, 0, 'search --limit 10');
+    assert.equal(few.stdout.trim().split('\n').length, 11, few.stdout);
+    const ev = await corral(['search', '--json', 'server-everything'], { root, env });
+    expectExit(ev, 0, 'search everything');
+    assert.deepEqual(JSON.parse(ev.stdout).map((h) => [h.name, h.version, h.packages]),
+      [[NAME, EV_VERSION, 'mcpb, npm, pypi']]);
+  });
+});
