@@ -306,11 +306,9 @@ int registry_inputs_finish(registry_inputs *in, corral_error *err)
                         for (size_t k = 0; in->known && in->known[k]; k++)
                                 (void)strbuf_appendf(&b, "%s%s", k ? ", " : "", in->known[k]);
                         int r = corral_error_set(
-                                err, EX_USAGE, "--set %.*s: this server takes no such input%s%s",
+                                err, EX_USAGE, "--set %.*s: this server takes no such input%s%s%s",
                                 (int)strcspn(in->sets[i], "="), in->sets[i],
-                                b.len ? " (it takes: " : "", b.len ? b.buf : "");
-                        if (b.len)
-                                (void)strncat(err->msg, ")", sizeof(err->msg) - strlen(err->msg) - 1);
+                                b.len ? " (it takes: " : "", b.len ? b.buf : "", b.len ? ")" : "");
                         strbuf_done(&b);
                         return r;
                 }

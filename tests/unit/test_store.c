@@ -784,11 +784,13 @@ static void test_resolver_errors(void **state)
                  * the integration tests against a registry stand-in and an
                  * engine. */
                 {"smithery:exa", "smithery sources"},
-                {"registry:io.github.x/y", "registry sources"},
+                /* registry: asks the registry: nothing listens on port 1. */
+                {"registry:io.github.x/y", "127.0.0.1:1"},
                 /* git has its resolver (tests/integration/git.test.mjs); ssh
                  * URLs are refused before any network. */
                 {"git@github.com:a/b.git", "git over ssh"},
         };
+        setenv("CORRAL_MCP_REGISTRY", "http://127.0.0.1:1", 1);
         for (size_t i = 0; i < ARRAY_SIZE(unavailable); i++) {
                 corral_error_clear(&err);
                 assert_int_equal(
@@ -796,6 +798,7 @@ static void test_resolver_errors(void **state)
                         -EX_UNAVAILABLE);
                 assert_non_null(strstr(err.msg, unavailable[i].msg));
         }
+        unsetenv("CORRAL_MCP_REGISTRY");
         /* A remote server is probed at install: nothing listens on port 1. */
         install_options ro = {.spec = "http://127.0.0.1:1/mcp", .remote = true};
         corral_error_clear(&err);

@@ -1,0 +1,196 @@
+/* Inputs of server.json documents (resolvers/registry/inputs.c), MCPB
+ * substitution (resolvers/mcpb/mcpb.c) and the mcpb: spec. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "corral/jsonutil.h"
+#include "corral/mcpb.h"
+#include "corral/registry.h"
+#include "corral/spec.h"
+
+static void test_input_values(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *input; /* an Input object */
+                const char *key;
+                const char *set;   /* --set entry or NULL */
+                int want;          /* registry_input_value()'s return */
+                const char *value; /* when 1 */
+        } cases[] = {
+                {"{\"default\":\"info\"}", "LOG", NULL, 1, "info"},
+                {"{\"default\":\"info\"}", "LOG", "LOG=debug", 1, "debug"},
+                {"{\"isRequired\":true}", "TOKEN", NULL, 0, NULL},
+                {"{}", "OPT", NULL, 0, NULL},
+                {"{\"choices\":[\"a\",\"b\"]}", "C", "C=z", -EX_USAGE, NULL},
+                {"{\"choices\":[\"a\",\"b\"]}", "C", "C=b", 1, "b"},
+                {"{\"format\":\"number\"}", "N", "N=12x", -EX_USAGE, NULL},
+                {"{\"format\":\"number\"}", "N", "N=12.5", 1, "12.5"},
+                {"{\"format\":\"boolean\"}", "B", "B=yes", -EX_USAGE, NULL},
+                {"{\"default\":8080}", "PORT", NULL, 1, "8080"},
+                /* A fixed value: only its variables are asked. */
+                {"{\"value\":\"stdio\"}", "mode", NULL, 1, "stdio"},
+                {"{\"value\":\"--dir={d}\",\"variables\":{\"d\":{\"default\":\"/x\"}}}", "a", NULL, 1,
+                 "--dir=/x"},
+                {"{\"value\":\"{u}:{p}\",\"variables\":{\"u\":{},\"p\":{\"isRequired\":true}}}", "a",
+                 "u=me", 0, NULL},
+                {"{\"value\":\"{unknown}\"}", "a", NULL, 1, "{unknown}"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                char *sets[] = {(char *)cases[i].set, NULL};
+                install_options opt = {.sets = cases[i].set ? sets : NULL};
+                registry_inputs in;
+                corral_error err = {0};
+                char *v = NULL;
+                cJSON *input = cJSON_Parse(cases[i].input);
+
+                assert_non_null(input);
+                assert_int_equal(registry_inputs_init(&in, &opt, &err), 0);
+                int r = registry_input_value(&in, cases[i].key, input, &v, &err);
+                if (r != cases[i].want)
+                        fail_msg("case %zu: %d (%s), wanted %d", i, r, err.msg, cases[i].want);
+                if (r == 1)
+                        assert_string_equal(v, cases[i].value);
+                free(v);
+                cJSON_Delete(input);
+                registry_inputs_done(&in);
+        }
+}
+
+static void test_inputs_finish(void **state)
+{
+        (void)state;
+        char *sets[] = {"TOKEN=x", "TYPO=y", NULL};
+        install_options opt = {.sets = sets};
+        registry_inputs in;
+        corral_error err = {0};
+        char *v = NULL;
+        cJSON *req = cJSON_Parse("{\"isRequired\":true}");
+
+        assert_int_equal(registry_inputs_init(&in, &opt, &err), 0);
+        assert_int_equal(registry_input_value(&in, "TOKEN", req, &v, &err), 1);
+        free(v);
+        assert_int_equal(registry_input_value(&in, "A", req, &v, &err), 0);
+        assert_int_equal(registry_input_value(&in, "B", req, &v, &err), 0);
+        assert_int_equal(registry_inputs_finish(&in, &err), -EX_USAGE);
+        assert_non_null(strstr(err.msg, "missing required values: A, B"));
+        registry_inputs_done(&in);
+
+        /* Nothing missing: the unknown --set key is named. */
+        corral_error_clear(&err);
+        assert_int_equal(registry_inputs_init(&in, &opt, &err), 0);
+        assert_int_equal(registry_input_value(&in, "TOKEN", req, &v, &err), 1);
+        free(v);
+        assert_int_equal(registry_inputs_finish(&in, &err), -EX_USAGE);
+        if (!strstr(err.msg, "--set TYPO"))
+                fail_msg("%s", err.msg);
+        assert_non_null(strstr(err.msg, "it takes: TOKEN"));
+        registry_inputs_done(&in);
+        cJSON_Delete(req);
+}
+
+static void test_args(void **state)
+{
+        (void)state;
+        char *sets[] = {"port=9000", "verbose=true", "db=main", NULL};
+        install_options opt = {.sets = sets};
+        registry_inputs in;
+        corral_error err = {0};
+        char **argv = NULL;
+        cJSON *args = cJSON_Parse(
+                "[{\"type\":\"positional\",\"value\":\"serve\"},"
+                "{\"type\":\"named\",\"name\":\"--port\"},"
+                "{\"type\":\"named\",\"name\":\"--verbose\",\"format\":\"boolean\"},"
+                "{\"type\":\"named\",\"name\":\"--quiet\",\"format\":\"boolean\"},"
+                "{\"type\":\"named\",\"name\":\"--host\",\"default\":\"localhost\"},"
+                "{\"type\":\"positional\",\"valueHint\":\"db\",\"isRequired\":true}]");
+
+        assert_int_equal(registry_inputs_init(&in, &opt, &err), 0);
+        assert_int_equal(registry_args_append(&in, args, &argv, &err), 0);
+        assert_int_equal(registry_inputs_finish(&in, &err), 0);
+        const char *want[] = {"serve", "--port", "9000", "--verbose", "--host", "localhost", "main"};
+        assert_int_equal(strv_length(argv), ARRAY_SIZE(want));
+        for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+                assert_string_equal(argv[i], want[i]);
+        strv_free(argv);
+        registry_inputs_done(&in);
+        cJSON_Delete(args);
+
+        /* A secret argument would be in the process list: refused. */
+        argv = NULL;
+        args = cJSON_Parse("[{\"type\":\"named\",\"name\":\"--key\",\"isSecret\":true}]");
+        assert_int_equal(registry_inputs_init(&in, &opt, &err), 0);
+        assert_int_equal(registry_args_append(&in, args, &argv, &err), -EX_USAGE);
+        strv_free(argv);
+        registry_inputs_done(&in);
+        cJSON_Delete(args);
+}
+
+static void test_mcpb_substitute(void **state)
+{
+        (void)state;
+        cJSON *values = cJSON_Parse("{\"key\":\"abc\"}");
+        static const struct {
+                const char *in, *out;
+                int want;
+        } cases[] = {
+                {"${__dirname}/server/index.js", "/srv/pkg/server/index.js", 0},
+                {"${user_config.key}", "abc", 0},
+                {"--k=${user_config.key}!", "--k=abc!", 0},
+                {"${user_config.unset}", "", 0},
+                {"${HOME}/x", "/data/x", 0},
+                {"plain", "plain", 0},
+                {"${nope}", NULL, -EX_DATAERR},
+                {"${__dirname", NULL, -EX_DATAERR},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                corral_error err = {0};
+                char *out = NULL;
+                int r = mcpb_substitute(cases[i].in, "/srv/pkg", "/data", values, &out, &err);
+                assert_int_equal(r, cases[i].want);
+                if (r == 0)
+                        assert_string_equal(out, cases[i].out);
+                free(out);
+        }
+        cJSON_Delete(values);
+}
+
+static void test_mcpb_spec(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *spec;
+                const char *name; /* default server name */
+                bool url;
+        } cases[] = {
+                {"./dist/weather.mcpb", "weather", false},
+                {"/tmp/x/text-editor.mcpb", "text-editor", false},
+                {"mcpb:./b.zip", "b-zip", false},
+                {"mcpb:https://example.com/r/v1/notes.mcpb", "notes", true},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                source_spec s = {0};
+                corral_error err = {0};
+                assert_int_equal(spec_parse(&s, cases[i].spec, false, &err), 0);
+                assert_int_equal(s.kind, SPEC_MCPB);
+                assert_int_equal(s.url != NULL, cases[i].url);
+                char *n = spec_default_name(&s);
+                assert_non_null(n);
+                assert_string_equal(n, cases[i].name);
+                free(n);
+                spec_done(&s);
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_input_values), cmocka_unit_test(test_inputs_finish),
+                cmocka_unit_test(test_args),         cmocka_unit_test(test_mcpb_substitute),
+                cmocka_unit_test(test_mcpb_spec),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
