@@ -150,6 +150,7 @@ static const struct {
         {SPEC_REMOTE, resolver_remote_fetch},
         {SPEC_SMITHERY_HOSTED, resolver_smithery_hosted_fetch},
         {SPEC_REGISTRY, resolver_registry_fetch},
+        {SPEC_SMITHERY, resolver_smithery_fetch},
         {SPEC_MCPB, resolver_mcpb_fetch},
 };
 

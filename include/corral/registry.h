@@ -142,3 +142,18 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
 /* Writes {"env": env} into the staging dir of pkg_dir (secrets.json, 0600),
  * merging with what is there.  env consumed.  0 or -EX_CANTCREAT. */
 int registry_write_secret_env(const char *pkg_dir, cJSON *env, corral_error *err);
+
+/* ---- Smithery (resolvers/registry/smithery.c) -------------------------- */
+
+/* resolver_fetch_fn for SPEC_SMITHERY: GET {registry}/servers/{name}
+ * ($CORRAL_SMITHERY_REGISTRY, corral.json "smithery_registry", else
+ * https://registry.smithery.ai; bearer $SMITHERY_API_KEY or corral.json
+ * "smithery_api_key", never logged), then the first of: a stdio
+ * connection's bundleUrl (an MCPB bundle; its configSchema properties are
+ * asked as inputs and feed the bundle's user_config), a stdio connection
+ * whose stdioFunction runs `npx PACKAGE` and takes no configuration (the npm
+ * resolver), an http connection (resolver_smithery_hosted_fetch()).
+ * opt->package_type (mcpb, npm, remote) chooses.  -EX_NOINPUT,
+ * -EX_NOPERM, -EX_UNAVAILABLE (nothing installable), and the delegate's. */
+int resolver_smithery_fetch(store *s, const install_options *opt, const source_spec *spec,
+                            const char *pkg_dir, manifest *m, corral_error *err);

@@ -157,12 +157,49 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
         packages: [{ registryType: 'npm', identifier: `paged-${i}`, version: '1.0.0', transport: { type: 'stdio' } }],
       }));
     }
-    reg = await startRegistry({ servers, bundles: { 'everything.mcpb': bundle } });
+    // Smithery documents (GET /servers/{qualifiedName}): a stdio connection
+    // with a bundle and a configSchema, and an http deployment.
+    const smithery = {
+      '@corral/everything-bundle': {
+        qualifiedName: '@corral/everything-bundle',
+        displayName: 'Everything (bundle)',
+        description: 'server-everything as a bundle',
+        remote: false,
+        connections: [{
+          type: 'stdio',
+          bundleUrl: 'BASE/bundles/everything.mcpb',
+          runtime: 'node',
+          configSchema: {
+            type: 'object',
+            properties: {
+              api_key: { type: 'string', description: 'A key the server gets' },
+              mode: { type: 'string', enum: ['plain', 'fancy'], default: 'plain' },
+            },
+            required: ['api_key'],
+          },
+        }],
+        security: { scanPassed: true },
+        tools: [{ name: 'echo', description: 'Echoes back the input', inputSchema: { type: 'object', properties: {} } }],
+      },
+      '@corral/everything-hosted': {
+        qualifiedName: '@corral/everything-hosted',
+        displayName: 'Everything (hosted)',
+        description: 'server-everything deployed over HTTP',
+        remote: true,
+        deploymentUrl: `http://127.0.0.1:${port}`,
+        connections: [{ type: 'http', deploymentUrl: `http://127.0.0.1:${port}/mcp`, configSchema: {} }],
+        security: { scanPassed: true },
+        tools: [],
+      },
+    };
+    reg = await startRegistry({ servers, smithery, bundles: { 'everything.mcpb': bundle } });
+    const c0 = smithery['@corral/everything-bundle'].connections[0];
+    c0.bundleUrl = reg.url + c0.bundleUrl.slice(4);
     // The bundle's URL needs the stand-in's port, known only now.
     for (const s of servers)
       for (const p of s.packages || [])
         if (p.identifier.startsWith('BASE/')) p.identifier = reg.url + p.identifier.slice(4);
-    env = { CORRAL_MCP_REGISTRY: `${reg.url}/` };
+    env = { CORRAL_MCP_REGISTRY: `${reg.url}/`, CORRAL_SMITHERY_REGISTRY: reg.url, SMITHERY_API_KEY: 'sk-test' };
     await waitFor(() => new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => { s.destroy(); resolve(true); });
@@ -263,14 +300,40 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     assert.equal(m.source.registry.package, 'remote');
   });
 
+  test('smithery: a stdio bundle with its configSchema asked, an http deployment as a remote', async () => {
+    const miss = await corral(['install', 'smithery:@corral/everything-bundle', '--yes'], { root, env, timeout: 120000 });
+    expectExit(miss, 64, 'without api_key');
+    expectOneLineError(miss, ['missing required values', 'api_key']);
+    const bad = await corral(['install', 'smithery:@corral/everything-bundle', '--yes', '--set', 'api_key=x',
+      '--set', 'mode=loud'], { root, env, timeout: 120000 });
+    expectExit(bad, 64, 'a value outside the enum');
+    expectOneLineError(bad, ['mode', 'plain, fancy']);
+    const r = await corral(['install', 'smithery:@corral/everything-bundle', '--name', 'sm-bundle', '--yes', '--json',
+      '--set', `api_key=${BUNDLE_SECRET}`], { root, env, timeout: 120000 });
+    expectExit(r, 0, 'smithery bundle install');
+    const m = JSON.parse(r.stdout);
+    assert.equal(m.source.kind, 'smithery');
+    assert.equal(m.source.registry.package, 'mcpb');
+    assert.deepEqual(m.runtime.env, { EVERYTHING_API_KEY: null, EVERYTHING_MODE: 'plain' });
+    assert.ok(reg.requests.some((q) => q.path === '/servers/@corral/everything-bundle' &&
+      q.headers.authorization === 'Bearer sk-test'), 'the API key is sent as a bearer token');
+    const h = await corral(['install', 'smithery:@corral/everything-hosted', '--name', 'sm-hosted', '--yes', '--json'],
+      { root, env, timeout: 60000 });
+    expectExit(h, 0, 'smithery http install');
+    const hm = JSON.parse(h.stdout);
+    assert.equal(hm.runtime.backend, 'remote');
+    assert.equal(hm.source.registry.package, 'remote');
+  });
+
   test('each is listed and called through the gateway; no secret in the store, logs or info', async () => {
     daemon = await startDaemon(root);
-    await waitReady(root, ['everything', 'everything-mcpb', 'everything-remote'], 120000);
+    await waitReady(root, ['everything', 'everything-mcpb', 'everything-remote', 'sm-bundle', 'sm-hosted'], 120000);
     const c = await McpClient.connect(socketPath(root));
     try {
       await c.initialize();
-      const want = ['everything__echo', 'everything-mcpb__echo', 'everything-remote__echo'];
-      await c.waitTools((n) => want.every((t) => n.includes(t)), 'the three units\' tools');
+      const want = ['everything__echo', 'everything-mcpb__echo', 'everything-remote__echo', 'sm-bundle__echo',
+        'sm-hosted__echo'];
+      await c.waitTools((n) => want.every((t) => n.includes(t)), 'the units\' tools');
       for (const t of want)
         assert.equal(resultText(await c.callTool(t, { message: t })), `Echo: ${t}`);
     } finally {
@@ -288,7 +351,7 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
       }
     };
     walk(root);
-    for (const n of ['everything', 'everything-mcpb', 'everything-remote']) {
+    for (const n of ['everything', 'everything-mcpb', 'everything-remote', 'sm-bundle', 'sm-hosted']) {
       const info = await corral(['info', '--json', n], { root });
       expectExit(info, 0, `info ${n}`);
       for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET]) if (info.stdout.includes(s)) leaks.push(`info ${n}: ${s}`);
