@@ -48,15 +48,15 @@ describe('bad input', { timeout: 600000 }, () => {
       }
     });
 
-    // Kinds whose resolver does not exist yet (npm and docker have theirs now;
-    // whoever builds one of these moves it to its own tests).
-    test('spec kinds not built yet: 69 naming the kind, nothing in the store', async () => {
+    // Registries that do not answer (registry.test.mjs has the rest).
+    test('registries that do not answer: 69 naming them, nothing in the store', async () => {
+      const env = { CORRAL_MCP_REGISTRY: 'http://127.0.0.1:1', CORRAL_SMITHERY_REGISTRY: 'http://127.0.0.1:1' };
       const cases = [
-        ['smithery:someone/thing', 'smithery'],
-        ['registry:io.github.someone/thing', 'registry'],
+        ['smithery:someone/thing', 'Smithery registry'],
+        ['registry:io.github.someone/thing', '127.0.0.1:1'],
       ];
-      for (const [spec, kind] of cases) {
-        await expectBad(root, ['install', spec, '--yes'], EX.UNAVAILABLE, [kind]);
+      for (const [spec, what] of cases) {
+        await expectBad(root, ['install', spec, '--yes'], EX.UNAVAILABLE, [what], { opts: { env } });
       }
       assert.deepEqual(fs.readdirSync(path.join(root, 'staging')), [], 'staging left behind');
       assert.ok(!fs.existsSync(path.join(root, 'servers', 'foo')));

@@ -783,14 +783,16 @@ static void test_resolver_errors(void **state)
                 /* npm and docker have resolvers; their errors are covered by
                  * the integration tests against a registry stand-in and an
                  * engine. */
-                {"smithery:exa", "smithery sources"},
-                /* registry: asks the registry: nothing listens on port 1. */
+                /* smithery: and registry: ask their registries: nothing
+                 * listens on port 1. */
+                {"smithery:exa", "Smithery registry"},
                 {"registry:io.github.x/y", "127.0.0.1:1"},
                 /* git has its resolver (tests/integration/git.test.mjs); ssh
                  * URLs are refused before any network. */
                 {"git@github.com:a/b.git", "git over ssh"},
         };
         setenv("CORRAL_MCP_REGISTRY", "http://127.0.0.1:1", 1);
+        setenv("CORRAL_SMITHERY_REGISTRY", "http://127.0.0.1:1", 1);
         for (size_t i = 0; i < ARRAY_SIZE(unavailable); i++) {
                 corral_error_clear(&err);
                 assert_int_equal(
@@ -799,6 +801,7 @@ static void test_resolver_errors(void **state)
                 assert_non_null(strstr(err.msg, unavailable[i].msg));
         }
         unsetenv("CORRAL_MCP_REGISTRY");
+        unsetenv("CORRAL_SMITHERY_REGISTRY");
         /* A remote server is probed at install: nothing listens on port 1. */
         install_options ro = {.spec = "http://127.0.0.1:1/mcp", .remote = true};
         corral_error_clear(&err);
