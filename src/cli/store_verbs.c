@@ -739,6 +739,11 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
                                 : "read-only");
         for (size_t i = 0; m->mounts && m->mounts[i]; i++)
                 fprintf(f, "%-10s %s\n", i ? "" : "mounts:", m->mounts[i]);
+        /* MCP roots reach the server as the client gave them (issue 11). */
+        if (strcmp(m->backend, "remote") != 0)
+                fprintf(f, "%-10s %s\n", "roots:",
+                        "clients' roots are passed on as given; paths outside the mounts above "
+                        "are not reachable from the server's sandbox");
         fprintf(f, "%-10s %s\n", "restart:", m->restart);
         fprintf(f, "%-10s %s\n", "enabled:", m->enabled ? "yes" : "no");
         fprintf(f, "%-10s %s\n", "access:", corral_level_name(m->access_level));

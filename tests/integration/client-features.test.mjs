@@ -226,6 +226,12 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
     });
   }
 
+  test('corral info says roots outside the binds are not reachable', async () => {
+    const r = await corral(['info', 'everything'], { root });
+    expectExit(r, 0, 'info everything');
+    assert.match(r.stdout, /^roots: +clients' roots are passed on as given; paths outside the mounts above are not reachable/m);
+  });
+
   test('a strict-capability client subscribes', async () => {
     const c = await featureClient(await transportFor('socket', root), { strict: true });
     try {
