@@ -3,13 +3,16 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <openssl/evp.h>
 
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
 #include "corral/remote.h"
 #include "corral/resolver.h"
+#include "corral/strbuf.h"
 
 #define PROBE_TIMEOUT_MS 30000u
 
@@ -69,8 +72,9 @@ static int add_headers(manifest *m, char *const *lines, bool secret, cJSON *secr
         return 0;
 }
 
-static int install_remote(const install_options *opt, const char *url, const char *pkg_dir,
-                          manifest *m, corral_error *err)
+/* query: the secret query of a smithery-hosted server's config, or NULL. */
+static int install_remote(const install_options *opt, const char *url, const char *query,
+                          const char *pkg_dir, manifest *m, corral_error *err)
 {
         _cleanup_json_ cJSON *secrets = cJSON_CreateObject();
         _cleanup_free_ char *staging = NULL, *sp = NULL;
@@ -109,11 +113,13 @@ static int install_remote(const install_options *opt, const char *url, const cha
                 return corral_error_errno(err, EX_CANTCREAT, errno, "cannot create %s", pkg_dir);
         staging = xstrdup(pkg_dir);
         *strrchr(staging, '/') = '\0';
-        if (cJSON_GetArraySize(secrets) > 0) {
+        if (cJSON_GetArraySize(secrets) > 0 || query) {
                 _cleanup_json_ cJSON *doc = cJSON_CreateObject();
                 _cleanup_free_ char *text = NULL;
 
                 cJSON_AddItemToObject(doc, "headers", steal_pointer(&secrets));
+                if (query)
+                        cJSON_AddStringToObject(doc, "query", query);
                 text = json_print(doc);
                 sp = path_join(staging, "secrets.json");
                 r = write_file_atomic(sp, text, strlen(text), 0600);
@@ -132,6 +138,7 @@ static int install_remote(const install_options *opt, const char *url, const cha
         cfg.fallback = true;
         cfg.headers = headers;
         cfg.ca_file = getenv("CORRAL_CA_BUNDLE");
+        cfg.query = query;
         r = remote_probe(&cfg, PROBE_TIMEOUT_MS, false, NULL, NULL, &res, err);
         if (r == -EX_NOPERM) {
                 /* Installed all the same: the unit waits for `corral auth`. */
@@ -164,7 +171,7 @@ static int install_remote(const install_options *opt, const char *url, const cha
 int resolver_remote_fetch(store *s, const install_options *opt, const source_spec *spec,
                           const char *pkg_dir, manifest *m, corral_error *err)
 {
-        return install_remote(opt, spec->url, pkg_dir, m, err);
+        return install_remote(opt, spec->url, NULL, pkg_dir, m, err);
 }
 
 #define SMITHERY_REGISTRY_DEFAULT "https://registry.smithery.ai"
@@ -191,13 +198,185 @@ static char *smithery_endpoint(const cJSON *doc)
         return xasprintf("%s%s", dep, dep[strlen(dep) - 1] == '/' ? "mcp" : "/mcp");
 }
 
+/* The configSchema of a server document's "http" connection (JSON Schema,
+ * an object's properties), or NULL. */
+static const cJSON *smithery_schema(const cJSON *doc)
+{
+        const cJSON *c;
+
+        cJSON_ArrayForEach(c, json_get_array(doc, "connections"))
+        {
+                const char *type = json_get_string(c, "type");
+                const cJSON *sc = json_get_object(c, "configSchema");
+                if (type && strcmp(type, "http") == 0 && sc)
+                        return sc;
+        }
+        return NULL;
+}
+
+/* VALUE of --set as the JSON the property's schema wants (type string,
+ * number, integer, boolean, or array/object given as JSON; enum checked).
+ * Owned, or NULL with err set. */
+static cJSON *config_value(const char *server, const char *key, const char *value,
+                           const cJSON *prop, corral_error *err)
+{
+        const char *type = json_get_string(prop, "type");
+        const cJSON *en = json_get_array(prop, "enum");
+        cJSON *v = NULL;
+        char *end = NULL;
+
+        if (!type || strcmp(type, "string") == 0) {
+                v = cJSON_CreateString(value);
+        } else if (strcmp(type, "number") == 0 || strcmp(type, "integer") == 0) {
+                double d = strtod(value, &end);
+                if (!*value || !end || *end || d != d ||
+                    (strcmp(type, "integer") == 0 && d != (double)(long long)d)) {
+                        corral_error_set(err, EX_USAGE, "%s: config %s is %s %s, not '%.64s'",
+                                         server, key, type[0] == 'i' ? "an" : "a", type, value);
+                        return NULL;
+                }
+                v = cJSON_CreateNumber(d);
+        } else if (strcmp(type, "boolean") == 0) {
+                if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+                        corral_error_set(err, EX_USAGE,
+                                         "%s: config %s is true or false, not '%.64s'", server,
+                                         key, value);
+                        return NULL;
+                }
+                v = cJSON_CreateBool(strcmp(value, "true") == 0);
+        } else if (strcmp(type, "array") == 0 || strcmp(type, "object") == 0) {
+                v = cJSON_Parse(value);
+                if (!v || (type[0] == 'a' ? !cJSON_IsArray(v) : !cJSON_IsObject(v))) {
+                        cJSON_Delete(v);
+                        corral_error_set(err, EX_USAGE, "%s: config %s is a JSON %s", server,
+                                         key, type);
+                        return NULL;
+                }
+        } else {
+                corral_error_set(err, EX_DATAERR, "%s: config %s has a type corral does not "
+                                                  "know ('%.32s')",
+                                 server, key, type);
+                return NULL;
+        }
+        if (en) {
+                const cJSON *e;
+                bool ok = false;
+                cJSON_ArrayForEach(e, en)
+                {
+                        if (cJSON_Compare(e, v, true))
+                                ok = true;
+                }
+                if (!ok) {
+                        _cleanup_free_ char *choices = cJSON_PrintUnformatted(en);
+                        cJSON_Delete(v);
+                        corral_error_set(err, EX_USAGE, "%s: config %s is one of %.200s", server,
+                                         key, choices);
+                        return NULL;
+                }
+        }
+        return v;
+}
+
+/* The server's configuration from --set KEY=VALUE, checked against its
+ * configSchema (properties, required, additionalProperties, types, enum),
+ * as the query Smithery's hosted servers read: config=BASE64(JSON) (the
+ * shape of @smithery/sdk's createSmitheryUrl).  *ret_query is NULL when
+ * there is nothing to send.  -EX_USAGE names what is missing or wrong. */
+static int smithery_config(const char *server, const cJSON *doc, char *const *settings,
+                           char **ret_query, corral_error *err)
+{
+        const cJSON *schema = smithery_schema(doc);
+        const cJSON *props = json_get_object(schema, "properties");
+        const cJSON *req;
+        const cJSON *ap = cJSON_GetObjectItemCaseSensitive(schema, "additionalProperties");
+        bool open = cJSON_IsTrue(ap) || cJSON_IsObject(ap);
+        _cleanup_json_ cJSON *config = cJSON_CreateObject();
+        strbuf missing = STRBUF_INIT(4096);
+        _cleanup_free_ char *text = NULL, *b64 = NULL;
+        size_t n;
+
+        for (size_t i = 0; settings && settings[i]; i++) {
+                const char *eq = strchr(settings[i], '=');
+                _cleanup_free_ char *key = xstrndup(settings[i], (size_t)(eq - settings[i]));
+                const cJSON *prop = props ? cJSON_GetObjectItemCaseSensitive(props, key) : NULL;
+                cJSON *v;
+
+                if (!prop && !open) {
+                        strbuf known = STRBUF_INIT(4096);
+                        const cJSON *p;
+                        cJSON_ArrayForEach(p, props)
+                        {
+                                (void)strbuf_appendf(&known, "%s%s", known.len ? ", " : "",
+                                                     p->string);
+                        }
+                        corral_error_set(err, EX_USAGE, "%s takes no config %s%s%s", server, key,
+                                         known.len ? "; it takes " : "",
+                                         known.len ? known.buf : "");
+                        strbuf_done(&known);
+                        return -EX_USAGE;
+                }
+                if (cJSON_GetObjectItemCaseSensitive(config, key))
+                        return corral_error_set(err, EX_USAGE, "config %s given twice", key);
+                v = config_value(server, key, eq + 1, prop, err);
+                if (!v)
+                        return -err->code;
+                cJSON_AddItemToObject(config, key, v);
+        }
+        cJSON_ArrayForEach(req, json_get_array(schema, "required"))
+        {
+                const cJSON *prop;
+                if (!cJSON_IsString(req) ||
+                    cJSON_GetObjectItemCaseSensitive(config, req->valuestring))
+                        continue;
+                prop = props ? cJSON_GetObjectItemCaseSensitive(props, req->valuestring) : NULL;
+                if (prop && cJSON_GetObjectItemCaseSensitive(prop, "default"))
+                        continue;
+                (void)strbuf_appendf(&missing, "%s%s%s%.120s%s", missing.len ? ", " : "",
+                                     req->valuestring,
+                                     json_get_string(prop, "description") ? " (" : "",
+                                     json_get_string(prop, "description")
+                                             ? json_get_string(prop, "description")
+                                             : "",
+                                     json_get_string(prop, "description") ? ")" : "");
+        }
+        if (missing.len) {
+                corral_error_set(err, EX_USAGE,
+                                 "%s needs config: %s; pass --set KEY=VALUE (KEY=- reads the "
+                                 "value from stdin)",
+                                 server, missing.buf);
+                strbuf_done(&missing);
+                return -EX_USAGE;
+        }
+        strbuf_done(&missing);
+        *ret_query = NULL;
+        if (cJSON_GetArraySize(config) == 0)
+                return 0;
+        text = cJSON_PrintUnformatted(config);
+        n = strlen(text);
+        b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+        (void)EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)text, (int)n);
+        {
+                /* base64's + / = percent-encoded for the query. */
+                strbuf q = STRBUF_INIT(0);
+                (void)strbuf_append(&q, "config=", 7);
+                for (const char *c = b64; *c; c++) {
+                        if (*c == '+' || *c == '/' || *c == '=')
+                                (void)strbuf_appendf(&q, "%%%02X", (unsigned char)*c);
+                        else
+                                (void)strbuf_append(&q, c, 1);
+                }
+                *ret_query = strbuf_steal(&q);
+        }
+        return 0;
+}
+
 int resolver_smithery_hosted_fetch(store *s, const install_options *opt, const source_spec *spec,
                                    const char *pkg_dir, manifest *m, corral_error *err)
 {
         const char *registry = getenv("CORRAL_SMITHERY_REGISTRY");
         const char *key = getenv("SMITHERY_API_KEY");
         _cleanup_free_ char *base = NULL, *url = NULL, *body = NULL, *endpoint = NULL,
-                              *auth = NULL;
+                              *auth = NULL, *query = NULL;
         _cleanup_json_ cJSON *doc = NULL;
         const char *headers[3] = {NULL, NULL, NULL};
         long status = 0;
@@ -258,5 +437,12 @@ int resolver_smithery_hosted_fetch(store *s, const install_options *opt, const s
                                         "the Smithery deployment URL of %s is not https://: "
                                         "%.200s",
                                         spec->name, endpoint);
-        return install_remote(opt, endpoint, pkg_dir, m, err);
+        if (opt->config_file)
+                return corral_error_set(err, EX_USAGE,
+                                        "--config is not read for a Smithery-hosted server: "
+                                        "pass its configSchema's keys with --set KEY=VALUE");
+        r = smithery_config(spec->name, doc, opt->sets, &query, err);
+        if (r < 0)
+                return r;
+        return install_remote(opt, endpoint, query, pkg_dir, m, err);
 }

@@ -24,7 +24,7 @@ static const verb verbs[] = {
           "[--name NAME] [--force] [--env KEY=VALUE]... [--sandbox PROFILE] [--yes] [--json]\n"
           "              [--registry URL] [--offline] [--frozen] [--allow-scripts] [--submodules]\n"
           "              [--access LEVEL] [--mount HOST[:TARGET][:ro|rw]]... [--run-as-owner]\n"
-          "              [--dry-run] [--quiet] [--remote] [--set KEY=VALUE]... [--config FILE.json]\n"
+          "              [--dry-run] [--quiet] [--remote] [--set KEY=VALUE|KEY=-]... [--config FILE.json]\n"
           "              [--package TYPE]\n"
           "              SPEC [-- COMMAND ARGS...]\n"
           "  SPEC is one of:\n"

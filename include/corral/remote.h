@@ -54,6 +54,9 @@ typedef struct remote_config {
         bool fallback;                 /* HTTP: try legacy SSE on a 4xx to initialize */
         char *const *headers;          /* "Name: value" lines (copied), NULL-terminated */
         const char *ca_file;           /* PEM bundle instead of the system's, or NULL */
+        const char *query;             /* a secret query ("config=…", a Smithery server's
+                                          configuration) appended to every request's
+                                          URL, never to messages; or NULL */
 } remote_config;
 
 typedef struct remote_ops {
@@ -113,6 +116,10 @@ bool remote_url_allowed(const char *url, bool insecure_http);
  * Authorization or the token is for another resource.  NULL with err (EX_CONFIG) when a secret value is missing. */
 char **remote_unit_headers(const manifest *m, const corral_paths *paths, uid_t uid,
                            corral_error *err);
+
+/* The secret query of a remote unit (servers/NAME/secrets.json "query", a
+ * smithery-hosted server's configuration), owned, or NULL. */
+char *remote_unit_query(const manifest *m, const corral_paths *paths);
 
 /* What remote_probe() learnt. */
 typedef struct remote_probe_result {

@@ -27,6 +27,7 @@ int cli_probe(cli_ctx *ctx, int argc, char **argv)
                 {},
         };
         _cleanup_strv_ char **headers = NULL;
+        _cleanup_free_ char *query = NULL;
         _cleanup_manifest_ manifest *m = NULL;
         const char *transport = NULL, *tool = NULL, *args = "{}", *target;
         bool insecure = false;
@@ -92,6 +93,8 @@ int cli_probe(cli_ctx *ctx, int argc, char **argv)
                                                   target);
                 }
                 h = remote_unit_headers(m, &p, getuid(), &err);
+                query = remote_unit_query(m, &p);
+                cfg.query = query;
                 paths_done(&p);
                 if (!h)
                         return cli_fail_error(ctx, &err);

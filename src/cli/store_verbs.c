@@ -460,6 +460,27 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 line = xasprintf("%s: %s", secret_names[i], value);
                 secret_headers = strv_push(secret_headers, line);
         }
+        /* --set KEY=- reads the value from one line of stdin (a secret stays out of argv). */
+        for (size_t i = 0; sets && sets[i]; i++) {
+                char *eq = strchr(sets[i], '=');
+                _cleanup_free_ char *value = NULL;
+                size_t cap = 0;
+                ssize_t n;
+
+                if (!eq || strcmp(eq, "=-") != 0)
+                        continue;
+                n = getline(&value, &cap, stdin);
+                if (n <= 0)
+                        return cli_fail(ctx, EX_USAGE, "--set %.*s=-: no value on stdin",
+                                        (int)(eq - sets[i]), sets[i]);
+                while (n > 0 && (value[n - 1] == '\n' || value[n - 1] == '\r'))
+                        value[--n] = '\0';
+                {
+                        char *line = xasprintf("%.*s=%s", (int)(eq - sets[i]), sets[i], value);
+                        free(sets[i]);
+                        sets[i] = line;
+                }
+        }
         opt.headers = headers;
         opt.secret_headers = secret_headers;
         opt.progress = ctx->json                ? INSTALL_PROGRESS_JSON

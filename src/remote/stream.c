@@ -144,7 +144,7 @@ static void on_stream_timer(uv_timer_t *t)
         st->body = STRBUF_INIT(REMOTE_ERROR_BODY_MAX);
         st->mode = BODY_UNKNOWN;
         st->got_event = false;
-        o.url = s->url;
+        o.url = s->wire_url;
         o.headers = (const char *const *)headers;
         o.timeout_ms = UINT_MAX;
         o.ca_file = s->ca_file;

@@ -60,6 +60,7 @@ static void session_release(remote_session *s)
                 free(q);
         }
         free(s->url);
+        free(s->wire_url);
         free(s->post_url);
         strv_free(s->headers);
         free(s->ca_file);
@@ -402,7 +403,7 @@ static void post_start(remote_session *s, const char *json, size_t len, bool leg
         }
         headers = rt_request_headers(s, extra);
         o.method = "POST";
-        o.url = legacy ? s->post_url : s->url;
+        o.url = legacy ? s->post_url : s->wire_url;
         o.headers = (const char *const *)headers;
         o.body = json;
         o.body_len = len;
@@ -510,6 +511,10 @@ int remote_session_new(http_client *hc, uv_loop_t *loop, const remote_config *cf
         s->ops = *ops;
         s->ud = ud;
         s->url = xstrdup(cfg->url);
+        s->wire_url = cfg->query && *cfg->query
+                              ? xasprintf("%s%c%s", cfg->url, strchr(cfg->url, '?') ? '&' : '?',
+                                          cfg->query)
+                              : xstrdup(cfg->url);
         s->kind = cfg->transport;
         s->fallback = cfg->transport == REMOTE_TRANSPORT_HTTP && cfg->fallback;
         s->headers = strv_copy(cfg->headers ? cfg->headers : (char *const[]){NULL});
@@ -549,7 +554,7 @@ void remote_session_close(remote_session *s)
                 _cleanup_strv_ char **headers = rt_request_headers(s, NULL);
                 http_request_opts o = {
                         .method = "DELETE",
-                        .url = s->url,
+                        .url = s->wire_url,
                         .headers = (const char *const *)headers,
                         .timeout_ms = DELETE_TIMEOUT_MS,
                         .ca_file = s->ca_file,

@@ -37,6 +37,7 @@ struct remote_session {
         remote_ops ops;
         void *ud;
         char *url;
+        char *wire_url; /* url with the secret query: requests only, never messages */
         char *post_url; /* legacy: from the endpoint event */
         remote_transport kind;
         bool fallback;

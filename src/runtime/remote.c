@@ -90,6 +90,7 @@ struct runtime_process {
         char *url;
         remote_transport transport;
         char **headers;    /* without the bearer */
+        char *query;       /* secret query (Smithery config), or NULL */
         bool user_auth;    /* a header sets Authorization: no OAuth token */
         bool refreshed;    /* refreshed the token, which no answer has proven yet */
         char *reason;
@@ -315,6 +316,22 @@ static char **with_token(char *const *base, bool user_auth, const cJSON *state, 
         return h;
 }
 
+char *remote_unit_query(const manifest *m, const corral_paths *paths)
+{
+        _cleanup_free_ char *dir = paths_server_dir(paths, m->name);
+        _cleanup_free_ char *sp = path_join(dir, "secrets.json");
+        _cleanup_free_ char *data = NULL;
+        _cleanup_json_ cJSON *secrets = NULL;
+        const char *q;
+        size_t len;
+
+        if (read_file(sp, SECRETS_MAX, &data, &len) < 0)
+                return NULL;
+        secrets = cJSON_ParseWithLength(data, len);
+        q = json_get_string(secrets, "query");
+        return q && *q && !strpbrk(q, "\r\n #") ? xstrdup(q) : NULL;
+}
+
 char **remote_unit_headers(const manifest *m, const corral_paths *paths, uid_t uid,
                            corral_error *err)
 {
@@ -339,6 +356,7 @@ static int connect_session(runtime_process *p, const cJSON *state, corral_error 
         cfg.fallback = true;
         cfg.headers = headers;
         cfg.ca_file = getenv("CORRAL_CA_BUNDLE");
+        cfg.query = p->query;
         r = remote_session_new(p->hc, p->loop, &cfg, &ops, p, &p->s, err);
         if (r < 0)
                 return r;
@@ -423,6 +441,7 @@ static int remote_start(uv_loop_t *loop, const manifest *m, const corral_paths *
                                                                          : REMOTE_TRANSPORT_HTTP;
         p->headers = headers;
         p->user_auth = user_auth;
+        p->query = remote_unit_query(m, paths);
         p->uid = remote_token_uid(m);
         p->line = STRBUF_INIT(32u << 20); /* a message the gateway accepted */
         p->timer = xcalloc(1, sizeof(*p->timer));
@@ -516,6 +535,7 @@ static runtime_process *remote_runtime_free(runtime_process *p)
         strv_free(p->waiting);
         free(p->name);
         free(p->url);
+        free(p->query);
         free(p->reason);
         free(p);
         return NULL;

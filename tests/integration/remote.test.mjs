@@ -262,6 +262,8 @@ describe('remote units', { timeout: 600000 }, () => {
   });
 
   test('smithery-hosted: resolved through a Smithery registry stand-in to its HTTP deployment', async () => {
+    // A hosted server that wants authorization: it records what corral sends.
+    const guarded = await startPeer((req, body, res) => { res.writeHead(401); res.end(); });
     // GET /servers/{qualifiedName} of the Smithery registry API, with its
     // fields: qualifiedName, displayName, remote, deploymentUrl, connections.
     const registry = await startPeer((req, body, res) => {
@@ -276,6 +278,23 @@ describe('remote units', { timeout: 600000 }, () => {
           deploymentUrl: `http://127.0.0.1:${httpPort}`,
           connections: [{ type: 'http', deploymentUrl: `http://127.0.0.1:${httpPort}/mcp`, configSchema: {} }],
           security: { scanPassed: true }, tools: [],
+        },
+        // A configSchema as the API publishes one (JSON Schema of an object).
+        '@acme/configured': {
+          qualifiedName: '@acme/configured', displayName: 'Configured', remote: true,
+          deploymentUrl: guarded.url.replace(/\/mcp$/, ''),
+          connections: [{
+            type: 'http', deploymentUrl: guarded.url,
+            configSchema: {
+              type: 'object', required: ['apiKey', 'region'], additionalProperties: false,
+              properties: {
+                apiKey: { type: 'string', description: 'Your Acme API key' },
+                region: { type: 'string', enum: ['eu', 'us'], description: 'Data region' },
+                maxResults: { type: 'integer', default: 10 },
+                verbose: { type: 'boolean' },
+              },
+            },
+          }],
         },
         '@acme/local-only': {
           qualifiedName: '@acme/local-only', remote: false,
@@ -306,6 +325,45 @@ describe('remote units', { timeout: 600000 }, () => {
       assert.match(r.stdout, /Echo: via smithery/);
       await corral(['uninstall', 'smith', '--yes'], { root });
 
+      // configSchema: what is missing or wrong is named, nothing is stored.
+      const before = storeSnapshot(root);
+      const cfgInstall = (args, opts = {}) => corral(['install', 'smithery-hosted:@acme/configured', '--yes',
+        '--name', 'configured', ...args], { root, env, ...opts });
+      r = await cfgInstall([]);
+      expectOneLineError(r, ['needs config', 'apiKey (Your Acme API key)', 'region', '--set'], 'missing config');
+      assert.equal(r.code, 64);
+      assert.doesNotMatch(r.stderr, /maxResults/, 'a property with a default is not asked for');
+      r = await cfgInstall(['--set', 'apiKey=k', '--set', 'region=asia']);
+      expectOneLineError(r, ['region', '"eu"'], 'a value outside the enum');
+      r = await cfgInstall(['--set', 'apiKey=k', '--set', 'region=eu', '--set', 'maxResults=many']);
+      expectOneLineError(r, ['maxResults', 'integer'], 'a non-integer');
+      r = await cfgInstall(['--set', 'apiKey=k', '--set', 'region=eu', '--set', 'colour=red']);
+      expectOneLineError(r, ['colour', 'apiKey, region, maxResults, verbose'], 'an unknown key');
+      expectSameTree(before, storeSnapshot(root));
+      assert.equal(guarded.requests.length, 0, 'nothing was sent to the server');
+
+      r = await cfgInstall(['--set', 'apiKey=-', '--set', 'region=eu', '--set', 'maxResults=5', '--set', 'verbose=true'],
+        { input: 'acme-secret-4711\n' });
+      expectExit(r, 0, 'install smithery-hosted: with config');
+      // Sent as Smithery's hosted servers read it: config=BASE64(JSON) in the query.
+      const sent = new URL(guarded.requests[0].url, 'http://x');
+      assert.equal(sent.pathname, '/mcp');
+      assert.deepEqual(JSON.parse(Buffer.from(sent.searchParams.get('config'), 'base64').toString()),
+        { apiKey: 'acme-secret-4711', region: 'eu', maxResults: 5, verbose: true });
+      // Kept as a secret: never in the manifest, info or status.
+      const dir = path.join(root, 'servers/configured');
+      assert.ok(!fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8').includes('config='));
+      assert.equal(fs.statSync(path.join(dir, 'secrets.json')).mode & 0o777, 0o600);
+      await corral(['reload'], { root });
+      const st = await waitStatus(root, (x) => unitOf(x, 'configured')?.state === 'pending_auth', 'configured to start');
+      assert.ok(!JSON.stringify(st).includes('config='), 'the query stays out of status');
+      const info = await corral(['info', 'configured', '--json'], { root });
+      assert.ok(!info.stdout.includes('config=') && !info.stdout.includes('4711'));
+      const seen = guarded.requests.at(-1);
+      assert.ok(guarded.requests.length >= 2 && new URL(seen.url, 'http://x').searchParams.get('config'),
+        'the unit sends the config too');
+      await corral(['uninstall', 'configured', '--yes'], { root });
+
       r = await corral(['install', 'smithery-hosted:@acme/missing', '--yes'], { root, env });
       expectOneLineError(r, ['no server', '@acme/missing'], 'a name the registry does not know');
       assert.equal(r.code, 66);
@@ -317,6 +375,7 @@ describe('remote units', { timeout: 600000 }, () => {
       assert.equal(r.code, 77);
     } finally {
       await registry.close();
+      await guarded.close();
     }
   });
 
