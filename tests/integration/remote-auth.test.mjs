@@ -4,7 +4,7 @@
 // corral daemon's HTTP endpoint verifying the JWTs against the server's JWKS,
 // fronting server-everything.  The test plays the browser: it follows the
 // authorization URL that `corral auth start` prints and hands the redirect to
-// `corral auth complete`.  Tokens live 4 s, so refreshes happen; a revoked
+// `corral auth complete`.  Tokens live 6 s, so refreshes happen; a revoked
 // refresh token sends the unit back to waiting for authorization; a wrong
 // iss or state is refused and stores nothing.
 
@@ -15,12 +15,14 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  McpClient, cleanupRoot, corral, expectExit, expectOneLineError, installFixture,
+  McpClient, SLOW, cleanupRoot, corral, expectExit, expectOneLineError, installFixture,
   newRoot, resultText, socketPath, startDaemon, status, unitOf, waitFor, waitReady, waitStatus,
 } from './lib.mjs';
 import { authorize, browserScript, freePort, startAuthorizationServer } from './remoteutil.mjs';
 
-const TOKEN_TTL = 4; // seconds
+// Seconds: short, so refreshes happen, but long enough that a call right after
+// the unit is ready still has a live token on a slow (sanitizer) build.
+const TOKEN_TTL = 6 * SLOW;
 const UID = process.getuid();
 
 describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
