@@ -24,7 +24,7 @@ SANDBOX_PATH := $(LIBEXECDIR)/corral/corral-sandbox
 BUILD      ?= build
 SANITIZE   ?= 0
 
-PKGS       := libcurl libcjson libarchive libuv openssl libseccomp libgit2 cjose libmicrohttpd
+PKGS       := libcurl libcjson libarchive libuv openssl libseccomp libgit2 cjose libmicrohttpd sqlite3
 CC         ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -15,6 +15,7 @@
 #include "corral/config.h"
 #include "corral/policy.h"
 #include "corral/spec.h"
+#include "state/audit.h"
 #include "users/exec.h"
 
 static const char *unit_owner(const unit *u)
@@ -95,6 +96,8 @@ static void status(control *ctl, gateway_session *s, const cJSON *id)
         cJSON_AddItemToObject(r, "units", units);
         cJSON_AddItemToObject(r, "collisions", gateway_collisions_json(ctl->gw));
         cJSON_AddItemToObject(r, "http", gateway_http_listeners_json(ctl->gw));
+        if (gateway_session_admin(s))
+                cJSON_AddItemToObject(r, "audit", audit_status_json(ctl->audit));
         gateway_session_reply(s, id, r, 0, NULL);
 }
 

@@ -14,6 +14,7 @@ typedef struct control {
         bool system; /* system mode: users, owners, admins (issue 15) */
         struct exec_job *exec_jobs; /* corral/exec children running (src/users/exec.c) */
         struct tool_policy *tools;  /* the daemon's allow/deny lists, re-read on reload */
+        struct audit_log *audit;    /* the audit log writer, NULL when off */
 } control;
 
 /* Re-reads corral.json's "tools" into ctl->tools (a bad file keeps the old

@@ -21,6 +21,8 @@
 #include "corral/sd.h"
 #include "corral/supervisor.h"
 #include "corral/policy.h"
+#include "corral/state.h"
+#include "state/audit.h"
 #include "corral/users.h"
 
 typedef struct daemon_state {
@@ -31,6 +33,7 @@ typedef struct daemon_state {
         auth *auth; /* bearer-token verifier of the HTTP listeners, or NULL */
         users_site site; /* corral.json "site": admins, socket group, user policy */
         tool_policy tools; /* corral.json "tools": allow/deny lists */
+        audit_log *audit;  /* the tool-call log in the state database, or NULL */
         uv_signal_t *sig[3]; /* SIGTERM, SIGINT, SIGHUP */
         unsigned stop_signals;
         bool shutting_down;
@@ -185,6 +188,13 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                         r = users_site_load(config, &d.site, err);
                 if (r == 0)
                         r = tool_policy_load(config, &d.tools, err);
+                if (r == 0) {
+                        _cleanup_free_ char *db = state_path(&s->paths);
+                        r = audit_new(&loop, config, db, &d.audit, err);
+                }
+                if (r == 0 && d.audit)
+                        gateway_set_call_observer(d.gw, audit_record, d.audit);
+                d.ctl.audit = d.audit;
                 if (r == 0)
                         r = gateway_set_limits(d.gw, config, err);
         }
@@ -215,6 +225,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
          * still in flight, and those answers go out through the gateway. */
         d.sv = supervisor_free(d.sv);
         d.gw = gateway_free(d.gw);
+        d.audit = audit_free(d.audit);
         d.auth = auth_free(d.auth);
         users_site_done(&d.site);
         tool_policy_done(&d.tools);

@@ -120,6 +120,12 @@ static const verb verbs[] = {
         { "probe", cli_probe, "connect to an MCP server over HTTP and show what it offers",
           "[--header 'K: V']... [--transport http|sse] [--insecure-http] [--json] "
           "URL|NAME [--call TOOL JSON_ARGS]" },
+        { "audit", cli_audit, "show the tool-call log (the state database)",
+          "[--user USER] [--server NAME] [--since WHEN] [--json]\n"
+          "  WHEN is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or N[smhd] ago.  Argument values\n"
+          "  are never logged." },
+        { "metrics", cli_metrics, "show daily call counts and latencies per user and tool",
+          "[--day YYYY-MM-DD] [--json]" },
         { "token", cli_token, "manage static API tokens for HTTP clients", "create --user NAME --level public|trusted|anchor [--json] | list [--json] | revoke ID" },
 };
 

@@ -82,6 +82,9 @@ typedef struct gateway_session_config {
         /* NULL: the aggregate (SERVER__NAME).  A server name: that one server
          * passed through with its own names (/servers/NAME/mcp). */
         const char *server;
+        /* "unix", "stdio", "http" (a static string; NULL: "unix") for the
+         * audit log. */
+        const char *iface;
 } gateway_session_config;
 
 /* A client session over any transport; cfg is copied.  Owned by the caller. */
@@ -180,6 +183,21 @@ bool gateway_session_admin(const gateway_session *s);
  * come later than the request's handler returns (src/users/exec.c). */
 uint64_t gateway_session_serial(const gateway_session *s);
 gateway_session *gateway_find_session(gateway *gw, uint64_t serial);
+/* A finished tools/call forwarded to a server (issue 15: the audit log and
+ * metrics).  Strings borrowed for the call's duration. */
+typedef struct gateway_call_record {
+        int64_t ts_ms;        /* start, ms since the epoch */
+        int64_t duration_ms;
+        const char *user;     /* NULL anonymous */
+        const char *iface;    /* "unix", "stdio", "http" */
+        const char *server, *tool;
+        const char *outcome;  /* "ok", "tool_error" (result.isError), "error" */
+        size_t req_bytes, resp_bytes; /* params and result/error as JSON text */
+} gateway_call_record;
+typedef void (*gateway_call_observer)(void *ud, const gateway_call_record *rec);
+/* Calls fn(ud, record) on the loop for every tools/call a server answers
+ * (or that fails after it was forwarded: timeout, unit gone).  NULL: none. */
+void gateway_set_call_observer(gateway *gw, gateway_call_observer fn, void *ud);
 /* Whether the session may see a server owned by owner (NULL global). */
 bool gateway_session_may_see(const gateway_session *s, const char *owner);
 

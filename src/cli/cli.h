@@ -61,6 +61,9 @@ int cli_reset(cli_ctx *ctx, int argc, char **argv);
 int cli_access(cli_ctx *ctx, int argc, char **argv);
 /* `corral search TEXT` (src/cli/search.c): the configured MCP registries. */
 int cli_search(cli_ctx *ctx, int argc, char **argv);
+/* `corral audit` and `corral metrics` (src/cli/audit.c, issue 15). */
+int cli_audit(cli_ctx *ctx, int argc, char **argv);
+int cli_metrics(cli_ctx *ctx, int argc, char **argv);
 /* `corral cache info|clean [--all]` (src/cli/cache.c): the download cache. */
 int cli_cache(cli_ctx *ctx, int argc, char **argv);
 /* Sets the level a caller needs for server name (tool NULL) or one of its

@@ -240,6 +240,7 @@ gateway_session *gateway_session_new(gateway *gw, const gateway_session_ops *ops
                 s->user = users_name_of_uid((uid_t)s->uid);
         s->admin = !gw->system_mode || users_identity_is_admin(gw->site, s->uid, s->user);
         s->serial = ++gw->session_seq;
+        s->iface = cfg->iface ? cfg->iface : "unix";
         s->scope = cfg->server ? xstrdup(cfg->server) : NULL;
         s->log_level = -1;
         jsonrpc_framer_init(&s->framer, JSONRPC_DEFAULT_MAX_MESSAGE);
@@ -529,6 +530,12 @@ void gateway_set_system_mode(gateway *gw, bool system)
 void gateway_set_site(gateway *gw, const struct users_site *site)
 {
         gw->site = site;
+}
+
+void gateway_set_call_observer(gateway *gw, gateway_call_observer fn, void *ud)
+{
+        gw->observer = fn;
+        gw->observer_ud = ud;
 }
 
 void gateway_set_tool_policy(gateway *gw, const struct tool_policy *tools)

@@ -227,7 +227,7 @@ hsession *hsession_new(gw_http *h, const char *user, corral_level level, const c
 {
         hsession *s = xcalloc(1, sizeof(*s));
         unsigned char rnd[16];
-        gateway_session_config cfg = {.level = level, .uid = -1, .user = user, .server = scope};
+        gateway_session_config cfg = {.level = level, .uid = -1, .user = user, .server = scope, .iface = "http"};
 
         if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
                 abort();

@@ -48,6 +48,8 @@ struct gateway {
         bool system_mode;
         const struct users_site *site; /* admins, owners (issue 15); borrowed, may be NULL */
         const struct tool_policy *tools; /* allow/deny lists (issue 15); borrowed, may be NULL */
+        gateway_call_observer observer;  /* finished tools/call records (issue 15) */
+        void *observer_ud;
         uint64_t timeout_ms;
         uint64_t init_deadline; /* loop time (ms) after which initialize never waits */
         size_t page_size;
@@ -80,6 +82,7 @@ struct gateway_session {
         char *user;         /* NULL anonymous; a unix peer's passwd name */
         bool admin;         /* root or the site's admin group, or not a system store */
         uint64_t serial;    /* gateway_session_serial() */
+        const char *iface;  /* "unix", "stdio", "http" (static) */
         char *scope;        /* one server passed through; NULL = aggregate */
         bool initialized;   /* initialize answered */
         bool init_pending;  /* initialize waiting for units to settle */
@@ -130,6 +133,12 @@ struct gw_call {
         gw_mrtr *mrtr;
         /* Server requests routed to its client so far, per gw_s2c_kind. */
         unsigned n_routed[GW_S2C_KINDS];
+        /* tools/call with an observer: what the record needs (issue 15) */
+        gateway *rec_gw;
+        char *rec_tool, *rec_user;
+        const char *rec_iface;
+        int64_t rec_start_ms, rec_start_mono;
+        size_t rec_req_bytes;
         gw_call *prev, *next;
 };
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "corral/jsonutil.h"
 #include "corral/log.h"
@@ -28,6 +29,8 @@ static void call_free(gw_call *c)
         free(c->method);
         free(c->name);
         cJSON_Delete(c->caps);
+        free(c->rec_tool);
+        free(c->rec_user);
         free(c);
 }
 
@@ -92,11 +95,49 @@ static bool corral_code(int code)
         return code <= CORRAL_RPC_UNAVAILABLE && code >= CORRAL_RPC_FAULTY;
 }
 
+static int64_t clock_ms(clockid_t id)
+{
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t json_len(const cJSON *j)
+{
+        _cleanup_free_ char *t = j ? cJSON_PrintUnformatted(j) : NULL;
+        return t ? strlen(t) : 0;
+}
+
+/* The observer's record of a finished tools/call (issue 15). */
+static void call_record(gw_call *c, const cJSON *result, const cJSON *error)
+{
+        gateway *gw = c->rec_gw;
+        gateway_call_record rec = {
+                .ts_ms = c->rec_start_ms,
+                .duration_ms = clock_ms(CLOCK_MONOTONIC) - c->rec_start_mono,
+                .user = c->rec_user,
+                .iface = c->rec_iface,
+                .server = c->server,
+                .tool = c->rec_tool,
+                .outcome = error ? "error"
+                           : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "isError"))
+                                   ? "tool_error"
+                                   : "ok",
+                .req_bytes = c->rec_req_bytes,
+                .resp_bytes = json_len(result ? result : error),
+        };
+        if (gw->observer)
+                gw->observer(gw->observer_ud, &rec);
+}
+
 static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
 {
         gw_call *c = ud;
         gateway_session *s = c->s;
         _cleanup_json_ cJSON *modern = NULL;
+
+        if (c->rec_tool)
+                call_record(c, result, error);
 
         if (c->mrtr)
                 gw_mrtr_call_done(c, result, error);
@@ -114,6 +155,7 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
                 json_set(modern, "code", cJSON_CreateNumber(JSONRPC_INVALID_PARAMS));
                 error = modern;
         }
+
         if (s) {
                 if (c->alias) {
                         /* A hidden tool asked under an unlisted alias: the
@@ -221,6 +263,15 @@ static void forward_as(gateway_session *s, const cJSON *id, const char *server,
         c->progress_token = token;
         c->server = xstrdup(server);
         c->client = client;
+        if (s->gw->observer && strcmp(method, "tools/call") == 0) {
+                c->rec_gw = s->gw;
+                c->rec_tool = xstrdup(alias_of ? alias_of : json_get_string(params, "name"));
+                c->rec_user = s->user ? xstrdup(s->user) : NULL;
+                c->rec_iface = s->iface;
+                c->rec_start_ms = clock_ms(CLOCK_REALTIME);
+                c->rec_start_mono = clock_ms(CLOCK_MONOTONIC);
+                c->rec_req_bytes = json_len(params);
+        }
         if (alias) {
                 c->alias = alias;
                 c->alias_of = xstrdup(alias_of);

@@ -222,7 +222,7 @@ int gateway_serve_fds(gateway *gw, int in_fd, int out_fd, void (*on_eof)(void *u
         }
         fc->s = gateway_session_new(
                 gw, &fd_ops, fc,
-                &(gateway_session_config){.level = CORRAL_LEVEL_ANCHOR, .uid = (int64_t)getuid()});
+                &(gateway_session_config){.level = CORRAL_LEVEL_ANCHOR, .uid = (int64_t)getuid(), .iface = "stdio"});
         gateway_session_set_on_drained(fc->s, fd_drained, fc);
         if (r == 0) {
                 if (fc->in->h.type == UV_IDLE)

@@ -8,7 +8,7 @@
 // site policy refuses what users may not install.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   CORRAL, EX, FIXTURES, MOCK_SERVER, cleanupRoot, corral, corralEnv, emptyPkg, expectExit,
-  expectOneLineError, installMock, newRoot, run, startDaemon, waitReady, withTimeout,
+  expectOneLineError, installMock, newRoot, run, startDaemon, waitFor, waitReady, withTimeout,
 } from './lib.mjs';
 
 const SOCK_GROUP = 'c15sock';
@@ -254,6 +254,62 @@ describe('users: per-user servers in a system-mode store', { timeout: 600000 }, 
     }
     writeConfig(root, {});
     expectExit(await corral(['reload'], { root }), 0, 'reload');
+  });
+
+  test('the audit log and daily aggregates match the calls made, exactly; a locked database never stops calls', async () => {
+    const key = (r) => `${r.user}|${r.interface ?? ''}|${r.server}__${r.tool}|${r.outcome}`;
+    const audit = async () => JSON.parse(expectExit(await corral(['audit', '--json'], { root }), 0, 'audit').stdout);
+    const daily = async () => JSON.parse(expectExit(await corral(['metrics', '--json'], { root }), 0, 'metrics').stdout);
+    const count = (rows, k) => rows.filter((r) => key(r) === k).length;
+    const calls = (rows, u, t) => rows.filter((r) => r.user === u && `${r.server}__${r.tool}` === t)
+      .reduce((n, r) => n + r.calls, 0);
+    const before = await audit();
+    const dBefore = await daily();
+    for (let i = 0; i < 3; i++) expectExit(await as(ALICE, root, ['call', 'alice-srv__echo', 'text=a']), 0);
+    for (let i = 0; i < 2; i++) expectExit(await as(BOB, root, ['call', 'shared__echo', 'text=b']), 0);
+    const want = { [`${ALICE}|unix|alice-srv__echo|ok`]: 3, [`${BOB}|unix|shared__echo|ok`]: 2 };
+    const rows = await waitFor(async () => {
+      const a = await audit();
+      return a.length >= before.length + 5 ? a : null;
+    }, { timeout: 20000, what: 'five new audit rows' });
+    assert.equal(rows.length, before.length + 5, 'exactly the calls made');
+    for (const [k, n] of Object.entries(want)) assert.equal(count(rows, k) - count(before, k), n, k);
+    const fresh = rows.slice(before.length);
+    for (const r of fresh) {
+      assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(r.duration_ms >= 0 && r.request_bytes > 0 && r.response_bytes > 0, JSON.stringify(r));
+      assert.ok(!JSON.stringify(r).includes('text'), 'no argument values');
+    }
+    const dAfter = await daily();
+    assert.equal(calls(dAfter, ALICE, 'alice-srv__echo') - calls(dBefore, ALICE, 'alice-srv__echo'), 3);
+    assert.equal(calls(dAfter, BOB, 'shared__echo') - calls(dBefore, BOB, 'shared__echo'), 2);
+    // Filters.
+    const onlyBob = JSON.parse(expectExit(await corral(['audit', '--json', '--user', BOB, '--server', 'shared'], { root }), 0).stdout);
+    assert.ok(onlyBob.length >= 2 && onlyBob.every((r) => r.user === BOB && r.server === 'shared'));
+    // The log is root's.
+    const denied = await as(ALICE, root, ['audit']);
+    assert.equal(denied.code, EX.NOPERM, denied.stderr);
+    // A database locked by someone else: the call is served, the failure is
+    // reported in status, and the row arrives once the lock goes.
+    const db = path.join(root, 'state.db');
+    const locker = spawn('python3', ['-c', `import sqlite3,sys,time
+c=sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute('BEGIN EXCLUSIVE')
+print('locked', flush=True)
+sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve) => locker.stdout.once('data', resolve));
+    try {
+      expectExit(await as(ALICE, root, ['call', 'alice-srv__echo', 'text=locked']), 0, 'a call while the log is locked');
+      const st = await waitFor(async () => {
+        const s = JSON.parse(expectExit(await corral(['status', '--json'], { root }), 0).stdout);
+        return s.audit && s.audit.ok === false ? s : null;
+      }, { timeout: 20000, what: 'status to report the audit failure' });
+      assert.match(st.audit.error, /lock|busy/i);
+      assert.equal(st.audit.pending, 1);
+    } finally {
+      locker.stdin.end();
+    }
+    await waitFor(async () => (await audit()).length === rows.length + 1, { timeout: 20000, what: 'the held row to be written' });
   });
 
   test('site policy: what a user may not install is refused before anything is fetched', async () => {

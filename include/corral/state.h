@@ -1,0 +1,67 @@
+/* The state database (issue 15): SQLite (WAL, busy_timeout, schema version
+ * in PRAGMA user_version with forward migrations), written by the daemon
+ * only.  Today it holds the tool-call audit log and its daily aggregates;
+ * users, tokens, OAuth tokens and rate-limit settings are not in it yet.
+ *
+ * Schema 1:
+ *   calls(id, ts_ms, user, iface, server, tool, outcome, duration_ms,
+ *         req_bytes, resp_bytes)      one row per tools/call
+ *   daily(day, user, server, tool, calls, errors, total_ms, max_ms)
+ *                                     per UTC day, updated with every row
+ * Argument values are never stored.  Rows older than the retention are
+ * deleted as new ones come (daily aggregates stay). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cJSON.h>
+
+#include "corral/error.h"
+#include "corral/paths.h"
+
+#define STATE_SCHEMA_VERSION 1
+#define STATE_BUSY_TIMEOUT_MS 2000
+#define STATE_DEFAULT_RETENTION_DAYS 90
+#define STATE_QUERY_MAX 100000 /* rows one query returns */
+
+typedef struct state_db state_db;
+
+/* One finished tools/call.  Strings borrowed; user NULL anonymous. */
+typedef struct state_call {
+        int64_t ts_ms; /* when it started, ms since the epoch (UTC) */
+        const char *user;
+        const char *iface;   /* "unix", "stdio", "http" */
+        const char *server;
+        const char *tool;
+        const char *outcome; /* "ok", "tool_error" (isError), "error" (JSON-RPC error) */
+        int64_t duration_ms;
+        int64_t req_bytes, resp_bytes;
+} state_call;
+
+/* The database file of a store: state.db beside servers/ (owned). */
+char *state_path(const corral_paths *p);
+
+/* Opens (read-only: never creates or migrates) or creates the database at
+ * path, mode 0600.  Read-write: WAL, synchronous NORMAL, busy_timeout,
+ * migrations to STATE_SCHEMA_VERSION.  -EX_NOINPUT (read-only and missing),
+ * -EX_NOPERM, -EX_DATAERR (not a database, corrupt, or a newer schema),
+ * -EX_TEMPFAIL (locked past the busy timeout), -EX_CANTCREAT. */
+int state_open(state_db **ret, const char *path, bool readonly, corral_error *err);
+state_db *state_close(state_db *db);
+
+/* Appends n calls and updates their daily aggregates in one transaction,
+ * then deletes calls older than retention_days (0: keep all).  All or none:
+ * on failure nothing is written.  Error codes as state_open(). */
+int state_append_calls(state_db *db, const state_call *calls, size_t n, unsigned retention_days,
+                       corral_error *err);
+
+/* Calls, oldest first, filtered by user and server (NULL: any) and since_ms
+ * (0: all): a JSON array of {time (RFC 3339 UTC, ms), user, interface,
+ * server, tool, outcome, duration_ms, request_bytes, response_bytes}
+ * (owned), at most STATE_QUERY_MAX. */
+int state_query_calls(state_db *db, const char *user, const char *server, int64_t since_ms,
+                      cJSON **ret, corral_error *err);
+/* Daily aggregates of day ("YYYY-MM-DD"; NULL: every day): a JSON array of
+ * {day, user, server, tool, calls, errors, total_ms, max_ms} (owned). */
+int state_query_daily(state_db *db, const char *day, cJSON **ret, corral_error *err);

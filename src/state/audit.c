@@ -1,0 +1,180 @@
+/* The audit log writer (src/state/audit.h). */
+#include <string.h>
+
+#include "corral/jsonutil.h"
+#include "corral/log.h"
+#include "corral/state.h"
+#include "state/audit.h"
+
+typedef struct pending {
+        state_call c;
+        char *user, *server, *tool; /* owned copies behind c's pointers */
+} pending;
+
+struct audit_log {
+        uv_loop_t *loop;
+        uv_timer_t *timer;
+        char *path;
+        unsigned retention_days;
+        state_db *db;
+        pending *q;
+        size_t n;
+        uint64_t written, dropped;
+        char error[1024]; /* the last failure, "" when the last flush worked */
+        uint64_t last_warn_ms;
+};
+
+static void pending_done(pending *p)
+{
+        free(p->user);
+        free(p->server);
+        free(p->tool);
+}
+
+static void flush(audit_log *a)
+{
+        corral_error err = {0};
+        state_call *calls;
+        int r = 0;
+
+        if (a->n == 0)
+                return;
+        if (!a->db)
+                r = state_open(&a->db, a->path, false, &err);
+        if (r == 0) {
+                calls = xcalloc(a->n, sizeof(*calls));
+                for (size_t i = 0; i < a->n; i++)
+                        calls[i] = a->q[i].c;
+                r = state_append_calls(a->db, calls, a->n, a->retention_days, &err);
+                free(calls);
+        }
+        if (r < 0) {
+                uint64_t now = uv_now(a->loop);
+                snprintf(a->error, sizeof(a->error), "%s", err.msg);
+                /* A database that went bad is reopened next time. */
+                if (err.code != EX_TEMPFAIL)
+                        a->db = state_close(a->db);
+                if (!a->last_warn_ms || now - a->last_warn_ms >= 10000) {
+                        log_warn("audit log: %s (%zu call%s waiting, %llu dropped)", err.msg,
+                                 a->n, a->n == 1 ? "" : "s", (unsigned long long)a->dropped);
+                        a->last_warn_ms = now;
+                }
+                return;
+        }
+        a->written += a->n;
+        for (size_t i = 0; i < a->n; i++)
+                pending_done(&a->q[i]);
+        a->n = 0;
+        a->error[0] = '\0';
+}
+
+static void on_timer(uv_timer_t *t)
+{
+        audit_log *a = t->data;
+        flush(a);
+        if (a->n)
+                (void)uv_timer_start(a->timer, on_timer, 1000, 0);
+}
+
+int audit_new(uv_loop_t *loop, const cJSON *config, const char *path, audit_log **ret,
+              corral_error *err)
+{
+        const cJSON *ac = config ? cJSON_GetObjectItemCaseSensitive(config, "audit") : NULL, *it;
+        unsigned retention = STATE_DEFAULT_RETENTION_DAYS;
+        bool enabled = true;
+        audit_log *a;
+
+        if (ac && !cJSON_IsObject(ac))
+                return corral_error_set(err, EX_CONFIG, "audit: must be an object");
+        cJSON_ArrayForEach(it, ac)
+        {
+                if (strcmp(it->string, "enabled") == 0 && cJSON_IsBool(it))
+                        enabled = cJSON_IsTrue(it);
+                else if (strcmp(it->string, "retention_days") == 0 && cJSON_IsNumber(it) &&
+                         it->valuedouble >= 0 && it->valuedouble <= 36500)
+                        retention = (unsigned)it->valuedouble;
+                else
+                        return corral_error_set(err, EX_CONFIG,
+                                                "audit.%.64s: unknown key or bad value "
+                                                "(enabled: bool, retention_days: 0..36500)",
+                                                it->string);
+        }
+        *ret = NULL;
+        if (!enabled)
+                return 0;
+        a = xcalloc(1, sizeof(*a));
+        a->loop = loop;
+        a->path = xstrdup(path);
+        a->retention_days = retention;
+        a->q = xcalloc(AUDIT_MAX_PENDING, sizeof(*a->q));
+        a->timer = xcalloc(1, sizeof(*a->timer));
+        (void)uv_timer_init(loop, a->timer);
+        a->timer->data = a;
+        *ret = a;
+        return 0;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+        free(h);
+}
+
+audit_log *audit_free(audit_log *a)
+{
+        if (!a)
+                return NULL;
+        flush(a);
+        for (size_t i = 0; i < a->n; i++)
+                pending_done(&a->q[i]);
+        uv_close((uv_handle_t *)a->timer, free_handle);
+        a->db = state_close(a->db);
+        free(a->q);
+        free(a->path);
+        free(a);
+        return NULL;
+}
+
+void audit_record(void *ud, const gateway_call_record *rec)
+{
+        audit_log *a = ud;
+        pending *p;
+
+        if (a->n >= AUDIT_MAX_PENDING) {
+                a->dropped++;
+                return;
+        }
+        p = &a->q[a->n++];
+        p->user = rec->user ? xstrdup(rec->user) : NULL;
+        p->server = xstrdup(rec->server);
+        p->tool = xstrdup(rec->tool ? rec->tool : "?");
+        p->c = (state_call){
+                .ts_ms = rec->ts_ms,
+                .user = p->user,
+                .iface = rec->iface, /* static strings */
+                .server = p->server,
+                .tool = p->tool,
+                .outcome = rec->outcome,
+                .duration_ms = rec->duration_ms,
+                .req_bytes = (int64_t)rec->req_bytes,
+                .resp_bytes = (int64_t)rec->resp_bytes,
+        };
+        if (!uv_is_active((uv_handle_t *)a->timer))
+                (void)uv_timer_start(a->timer, on_timer, AUDIT_FLUSH_MS, 0);
+}
+
+cJSON *audit_status_json(const audit_log *a)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddBoolToObject(o, "enabled", a != NULL);
+        if (!a)
+                return o;
+        cJSON_AddStringToObject(o, "path", a->path);
+        cJSON_AddBoolToObject(o, "ok", a->error[0] == '\0');
+        if (a->error[0])
+                cJSON_AddStringToObject(o, "error", a->error);
+        cJSON_AddNumberToObject(o, "written", (double)a->written);
+        cJSON_AddNumberToObject(o, "pending", (double)a->n);
+        cJSON_AddNumberToObject(o, "dropped", (double)a->dropped);
+        return o;
+}
