@@ -91,6 +91,27 @@ int resolver_docker_resolve(const docker_ref *ref, bool progress, char **ret_dig
         return 0;
 }
 
+/* The pinned image's Entrypoint alone (owned, possibly empty), or NULL with
+ * err set. */
+static char **image_entrypoint(const docker_ref *ref, const char *digest, corral_error *err)
+{
+        _cleanup_(docker_closep) docker *d = NULL;
+        _cleanup_json_ cJSON *info = NULL;
+        _cleanup_free_ char *image = docker_ref_pinned(ref, digest);
+        const cJSON *it;
+        char **argv;
+
+        if (docker_open(&d, err) < 0 || docker_image_inspect(d, image, &info, err) < 0)
+                return NULL;
+        argv = xcalloc(1, sizeof(*argv));
+        cJSON_ArrayForEach(it, json_get_array(json_get_object(info, "Config"), "Entrypoint"))
+        {
+                if (cJSON_IsString(it) && strv_length(argv) < IMAGE_ARGV_MAX)
+                        argv = strv_push(argv, it->valuestring);
+        }
+        return argv;
+}
+
 int resolver_docker_fetch(store *s, const install_options *opt, const source_spec *spec,
                           const char *pkg_dir, manifest *m, corral_error *err)
 {
@@ -108,6 +129,17 @@ int resolver_docker_fetch(store *s, const install_options *opt, const source_spe
         r = resolver_docker_resolve(&ref, isatty(STDERR_FILENO), &digest, &cmd, err);
         if (r < 0)
                 return r;
+        if (opt->image_args && !opt->command) {
+                /* `docker run IMAGE ARGS`: ARGS replace the Cmd, after the
+                 * Entrypoint (the image's command minus its Cmd). */
+                _cleanup_strv_ char **ep = image_entrypoint(&ref, digest, err);
+                if (!ep)
+                        return -(err->code ? err->code : EX_UNAVAILABLE);
+                for (size_t i = 0; opt->image_args[i]; i++)
+                        ep = strv_push(ep, opt->image_args[i]);
+                strv_free(cmd);
+                cmd = steal_pointer(&ep);
+        }
         if (!opt->command && (!cmd[0] || !cmd[0][0])) {
                 _cleanup_free_ char *name = docker_ref_tagged(&ref);
                 return corral_error_set(err, EX_DATAERR,

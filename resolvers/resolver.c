@@ -137,6 +137,36 @@ static int local_fetch(store *s, const install_options *opt, const source_spec *
         return resolver_local_fetch(spec, opt->command, pkg_dir, m, err);
 }
 
+/* Secret env values into <staging>/secrets.json {"env": {KEY: VALUE}}, mode
+ * 0600, beside whatever the resolver put there (a remote's "headers"). */
+static int write_secret_env(const char *staging, char *const *kvs, corral_error *err)
+{
+        _cleanup_free_ char *sp = path_join(staging, "secrets.json"), *data = NULL, *text = NULL;
+        _cleanup_json_ cJSON *doc = NULL;
+        size_t len = 0;
+        cJSON *env;
+        int r;
+
+        if (read_file(sp, 1u << 20, &data, &len) == 0)
+                doc = cJSON_ParseWithLength(data, len);
+        if (!cJSON_IsObject(doc)) {
+                cJSON_Delete(doc);
+                doc = cJSON_CreateObject();
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(doc, "env");
+        env = cJSON_AddObjectToObject(doc, "env");
+        for (size_t i = 0; kvs[i]; i++) {
+                const char *eq = strchr(kvs[i], '=');
+                _cleanup_free_ char *key = xstrndup(kvs[i], (size_t)(eq - kvs[i]));
+                cJSON_AddStringToObject(env, key, eq + 1);
+        }
+        text = json_print(doc);
+        r = write_file_atomic(sp, text, strlen(text), 0600);
+        if (r < 0)
+                return corral_error_errno(err, EX_CANTCREAT, -r, "cannot write %s", sp);
+        return 0;
+}
+
 /* One entry per source kind that has a resolver; the others are refused with
  * EX_UNAVAILABLE naming the kind. */
 static const struct {
@@ -229,8 +259,18 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
                                                 "strict, log, none)",
                                                 opt->sandbox);
         }
-        if ((r = check_env(opt->env, err)) < 0 || (r = check_command(opt->command, err)) < 0)
+        if ((r = check_env(opt->env, err)) < 0 || (r = check_env(opt->secret_env, err)) < 0 ||
+            (r = check_command(opt->command, err)) < 0)
                 return r;
+        for (size_t i = 0; opt->secret_env && opt->secret_env[i]; i++) {
+                size_t klen = (size_t)(strchr(opt->secret_env[i], '=') - opt->secret_env[i]);
+                for (size_t j = 0; opt->env && opt->env[j]; j++)
+                        if (strncmp(opt->env[j], opt->secret_env[i], klen + 1) == 0)
+                                return corral_error_set(err, EX_USAGE,
+                                                        "env %.*s given both as a secret and "
+                                                        "not",
+                                                        (int)klen, opt->secret_env[i]);
+        }
 
         _cleanup_free_ char *abs = NULL;
         if (spec.kind == SPEC_LOCAL && (r = local_prepare(s, &spec, &abs, err)) < 0)
@@ -284,12 +324,14 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
                 m->mounts = strv_push(m->mounts, opt->mounts[i]);
         m->run_uid = opt->run_uid;
         m->run_gid = opt->run_gid;
-        size_t n_env = strv_length(opt->env);
-        m->env = n_env ? xcalloc(n_env, sizeof(*m->env)) : NULL;
-        for (size_t i = 0; i < n_env; i++) {
-                const char *eq = strchr(opt->env[i], '=');
-                m->env[i].key = xstrndup(opt->env[i], (size_t)(eq - opt->env[i]));
-                m->env[i].value = xstrdup(eq + 1);
+        size_t n_env = strv_length(opt->env), n_secret = strv_length(opt->secret_env);
+        m->env = n_env + n_secret ? xcalloc(n_env + n_secret, sizeof(*m->env)) : NULL;
+        for (size_t i = 0; i < n_env + n_secret; i++) {
+                const char *kv = i < n_env ? opt->env[i] : opt->secret_env[i - n_env];
+                const char *eq = strchr(kv, '=');
+                m->env[i].key = xstrndup(kv, (size_t)(eq - kv));
+                /* A secret's value lives in secrets.json only. */
+                m->env[i].value = i < n_env ? xstrdup(eq + 1) : NULL;
                 m->n_env++;
         }
 
@@ -300,6 +342,8 @@ int resolver_install(store *s, const install_options *opt, manifest **ret, corra
                 goto out;
         if (opt->update_from && ((r = carry_settings(opt->update_from, &m, err)) < 0 ||
                                  (r = carry_secrets(s, name, staging, err)) < 0))
+                goto out;
+        if (n_secret && (r = write_secret_env(staging, opt->secret_env, err)) < 0)
                 goto out;
         if (opt->confirm && (r = opt->confirm(m, opt->confirm_userdata, err)) < 0)
                 goto out;

@@ -67,6 +67,26 @@ static const verb verbs[] = {
           "  \"mcp_registries\"; default https://registry.modelcontextprotocol.io) for the latest\n"
           "  versions of servers whose name contains TEXT, following its pages up to N results\n"
           "  (default 100, at most 500)." },
+        { "import", cli_import, "install the MCP servers of a client's config",
+          "[--dry-run] [--yes] [--force] [--json] FILE | - | --from claude-desktop|vscode|cursor|claude-code\n"
+          "  Reads a Claude Desktop / Cursor / .mcp.json (\"mcpServers\") or VS Code mcp.json\n"
+          "  (\"servers\", \"inputs\") config, '-' from stdin, or the client's own file\n"
+          "  (--from), and installs each entry: npx PKG → npm:PKG, docker run IMAGE →\n"
+          "  docker:IMAGE (flags that weaken confinement dropped and reported), node|python3\n"
+          "  SCRIPT → its directory, url → a remote server; uvx/pipx are listed as not\n"
+          "  installable.  ${VAR} and ${VAR:-default} are expanded from the environment;\n"
+          "  VS Code inputs come from $CORRAL_INPUT_<ID> or the terminal.  Secret-looking env\n"
+          "  values and headers go to the server's secrets.json.  Prints the plan and asks\n"
+          "  (--yes for scripts); --dry-run only prints it.  A server already installed from\n"
+          "  the same source is left alone; --force replaces one installed from another.\n"
+          "  Each server is installed on its own: one failure does not stop the others." },
+        { "export", cli_export, "print a client config that points the client at corral",
+          "--format claude-desktop|vscode|mcp-json [--per-server] [--http URL]\n"
+          "  Prints on stdout one \"corral\" entry running `corral serve --stdio` (the\n"
+          "  store of --root goes with it), or with --per-server one `corral run NAME` entry\n"
+          "  per enabled native server, or with --http the endpoint URL.  No secret is ever\n"
+          "  written: with \"auth\" configured, the vscode format asks for the token (an\n"
+          "  input) and mcp-json reads ${CORRAL_TOKEN}." },
         { "mount", cli_mount, "give an installed server a host path, or take it away",
           "[--quiet] [--json] NAME add HOST[:TARGET][:ro|rw] | NAME remove HOST|TARGET | NAME list\n"
           "  A running server is restarted with the new mounts (corral reload)." },
@@ -192,7 +212,7 @@ static bool changes_state(const char *name)
 {
         static const char *const names[] = {"install", "uninstall", "update",  "access",
                                             "enable",  "disable",   "start",   "stop",
-                                            "restart", "reset",     "reload"};
+                                            "restart", "reset",     "reload", "import"};
         for (size_t i = 0; i < ARRAY_SIZE(names); i++)
                 if (strcmp(names[i], name) == 0)
                         return true;

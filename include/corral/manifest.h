@@ -64,7 +64,8 @@ typedef struct manifest {
         /* runtime */
         char *backend;  /* "native" (default), "docker", "remote" */
         char **command; /* NULL-terminated argv, at least one element */
-        manifest_env *env;
+        manifest_env *env; /* a NULL value (JSON null) is a secret kept in secrets.json
+                              "env" and filled in at start (include/corral/expand.h) */
         size_t n_env;
         char *cwd;      /* relative to the server dir; default "pkg" */
         /* remote backend (include/corral/remote.h): command is [URL];

@@ -18,6 +18,11 @@ typedef struct install_options {
         const char *name;      /* --name, or NULL to derive from the spec */
         char **command;        /* argv after "--", or NULL */
         char **env;            /* KEY=VALUE list from --env, or NULL */
+        char **secret_env;     /* KEY=VALUE kept in secrets.json "env" (0600), null in the
+                                  manifest, filled in at start (expand.h); or NULL */
+        char **image_args;     /* docker: the arguments after IMAGE of `docker run IMAGE
+                                  ARGS`: in place of the image's Cmd, after its Entrypoint;
+                                  or NULL */
         bool remote;           /* --remote */
         /* remote servers (resolvers/remote.c, include/corral/remote.h) */
         char **headers;        /* --header 'Name: value' lines, or NULL */

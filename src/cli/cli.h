@@ -64,6 +64,12 @@ int cli_search(cli_ctx *ctx, int argc, char **argv);
 /* `corral audit` and `corral metrics` (src/cli/audit.c, issue 15). */
 int cli_audit(cli_ctx *ctx, int argc, char **argv);
 int cli_metrics(cli_ctx *ctx, int argc, char **argv);
+/* `corral import FILE|-|--from CLIENT` (src/cli/import.c): a client's MCP
+ * config (Claude Desktop, VS Code, Cursor, Claude Code) becomes installs. */
+int cli_import(cli_ctx *ctx, int argc, char **argv);
+/* `corral export --format F [--per-server] [--http URL]` (src/cli/export.c):
+ * a client config pointing at corral, on stdout; never secrets. */
+int cli_export(cli_ctx *ctx, int argc, char **argv);
 /* `corral cache info|clean [--all]` (src/cli/cache.c): the download cache. */
 int cli_cache(cli_ctx *ctx, int argc, char **argv);
 /* Sets the level a caller needs for server name (tool NULL) or one of its

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "corral/fs.h"
+#include "corral/expand.h"
 #include "corral/manifest.h"
 #include "corral/sandbox.h"
 
@@ -61,6 +62,18 @@ int cli_run(cli_ctx *ctx, int argc, char **argv)
                                 "sandboxed servers",
                                 m->name);
                 goto out;
+        }
+        {
+                /* Secrets and ${VAR} references, as the daemon fills them in. */
+                manifest *eff = NULL;
+                if (expand_manifest(m, &s->paths, &eff, &err) < 0) {
+                        code = cli_fail_error(ctx, &err);
+                        goto out;
+                }
+                if (eff) {
+                        manifest_free(m);
+                        m = eff;
+                }
         }
         if (sandbox_invocation_for(m, &s->paths, &inv, &err) < 0) {
                 code = cli_fail_error(ctx, &err);

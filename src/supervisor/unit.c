@@ -18,6 +18,7 @@
 
 #include "corral/jsonrpc.h"
 #include "corral/jsonutil.h"
+#include "corral/expand.h"
 #include "corral/log.h"
 #include "internal.h"
 
@@ -362,8 +363,17 @@ void unit_launch(unit *u)
         u->fault = NULL;
         u->ping_misses = 0;
         unit_set_state(u, UNIT_STARTING);
+        /* Secrets and ${VAR} references filled in for this start only. */
+        manifest *eff = NULL;
+        if (expand_manifest(u->m, &sv->s->paths, &eff, &err) < 0) {
+                logfile_note(u->log, "cannot start: %s", err.msg);
+                unit_set_failed(u, xstrdup(err.msg));
+                return;
+        }
         u->client = mcp_client_new(sv->loop, &unit_client_ops, u, 0);
-        r = be->start(sv->loop, u->m, &sv->s->paths, &proc_callbacks, u, &u->proc, &err);
+        r = be->start(sv->loop, eff ? eff : u->m, &sv->s->paths, &proc_callbacks, u, &u->proc,
+                      &err);
+        eff = manifest_free(eff);
         if (r < 0) {
                 mcp_client *c = u->client;
 

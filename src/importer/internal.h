@@ -1,0 +1,35 @@
+/* The importer's modules: importer.c (documents, entries, values, names),
+ * command.c (npx, node/python scripts, uvx), docker_run.c (docker run). */
+#pragma once
+
+#include <stdlib.h>
+
+#include "corral/importer.h"
+
+/* Appends a note to e (printf-style). */
+void import_note(import_entry *e, const char *fmt, ...) _printf_(2, 3);
+/* Marks e refused or skipped with the reason (printf-style); returns 0. */
+int import_refuse(import_entry *e, import_action action, const char *fmt, ...) _printf_(3, 4);
+/* s with every "$" doubled, so that the start-time ${…} expansion of a
+ * manifest (expand.h) gives s back.  Owned. */
+char *import_escape(const char *s);
+/* Appends import_escape(s) to *v. */
+static inline void push_escaped(char ***v, const char *s)
+{
+        char *e = import_escape(s);
+        *v = strv_push(*v, e);
+        free(e);
+}
+/* Adds KEY=VALUE to e's env, or to its secret env when secret. */
+void import_add_env(import_entry *e, const char *key, const char *value, bool secret);
+
+/* `docker|podman run …` (args after the program) → e (docker:IMAGE).
+ * env_lookup gives the values of `-e NAME` (the entry's env, then the
+ * caller's environment).  Refuses e on a malformed command line. */
+typedef const char *(*import_env_fn)(void *ud, const char *name, bool *ret_secret);
+void import_docker_run(import_entry *e, char *const *args, import_env_fn env_lookup, void *ud);
+
+/* Maps the entry's command (after ${…} expansion) and arguments: npx,
+ * node/python scripts, uvx/pipx.  base_dir resolves relative script paths. */
+void import_command(import_entry *e, const char *command, char *const *args,
+                    const char *base_dir, import_env_fn env_lookup, void *ud);

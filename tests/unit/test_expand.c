@@ -1,0 +1,216 @@
+/* ${VAR} expansion and the importer's mapping (issue 16). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "corral/expand.h"
+#include "corral/importer.h"
+#include "corral/jsonutil.h"
+
+static const char *table_lookup(void *ud, const char *name)
+{
+        static const char *const vars[][2] = {
+                {"HOME", "/home/me"}, {"EMPTY", ""}, {"DOLLAR", "a$b"}, {"REF", "${HOME}"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+                if (strcmp(vars[i][0], name) == 0)
+                        return vars[i][1];
+        return NULL;
+}
+
+static void test_expand_table(void **state)
+{
+        static const struct {
+                const char *in, *out, *err;
+        } cases[] = {
+                {"plain", "plain", NULL},
+                {"${HOME}/x", "/home/me/x", NULL},
+                {"a${HOME}b${HOME}", "a/home/meb/home/me", NULL},
+                {"${UNSET:-dflt}", "dflt", NULL},
+                {"${EMPTY:-dflt}", "dflt", NULL},
+                {"${HOME:-dflt}", "/home/me", NULL},
+                {"${UNSET:-}", "", NULL},
+                {"$$", "$", NULL},
+                {"$${HOME}", "${HOME}", NULL},
+                {"$HOME", "$HOME", NULL},
+                {"price $5", "price $5", NULL},
+                {"trailing $", "trailing $", NULL},
+                {"${DOLLAR}", "a$b", NULL},
+                {"${REF}", "${HOME}", NULL}, /* never expanded twice */
+                {"${UNSET}", NULL, "${UNSET} is not set and has no default"},
+                {"${HOME", NULL, "unterminated"},
+                {"${1X}", NULL, "is not a ${NAME}"},
+                {"${}", NULL, "is not a ${NAME}"},
+                {"${A-B}", NULL, "is not a ${NAME}"},
+                {"${input:x}", NULL, "is not a ${NAME}"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                corral_error err = {0};
+                char *out = NULL;
+                int r = expand_vars(cases[i].in, table_lookup, NULL, &out, &err);
+                if (cases[i].out) {
+                        if (r != 0)
+                                fail_msg("case %zu '%s': %s", i, cases[i].in, err.msg);
+                        assert_string_equal(out, cases[i].out);
+                        free(out);
+                } else {
+                        assert_int_equal(r, -EX_DATAERR);
+                        assert_null(out);
+                        if (!strstr(err.msg, cases[i].err))
+                                fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].err);
+                }
+        }
+}
+
+static void test_expand_caps(void **state)
+{
+        corral_error err = {0};
+        char *out = NULL;
+        /* A result past the cap: many references to a long default. */
+        size_t n = 300;
+        char *in = xcalloc(n * 8 + 1, 1);
+        for (size_t i = 0; i < n; i++)
+                memcpy(in + i * 7, "${HOME}", 7);
+        assert_int_equal(expand_vars(in, table_lookup, NULL, &out, &err), -EX_DATAERR);
+        assert_non_null(strstr(err.msg, "references"));
+        free(in);
+        in = xcalloc(EXPAND_MAX_BYTES + 2, 1);
+        memset(in, 'x', EXPAND_MAX_BYTES + 1);
+        corral_error_clear(&err);
+        assert_int_equal(expand_vars(in, table_lookup, NULL, &out, &err), -EX_DATAERR);
+        free(in);
+}
+
+static void test_expand_json(void **state)
+{
+        _cleanup_json_ cJSON *j = cJSON_Parse(
+                "{\"http\": {\"public_url\": \"https://${HOME}\", \"n\": 3, \"${HOME}\": \"k\"},"
+                " \"list\": [\"$$\", \"${UNSET:-d}\"]}");
+        corral_error err = {0};
+        assert_int_equal(expand_json(j, "corral.json", table_lookup, NULL, &err), 0);
+        assert_string_equal(json_get_string(json_get_object(j, "http"), "public_url"),
+                            "https:///home/me");
+        assert_string_equal(json_get_string(json_get_object(j, "http"), "${HOME}"), "k");
+        assert_string_equal(cJSON_GetArrayItem(json_get_array(j, "list"), 0)->valuestring, "$");
+        assert_string_equal(cJSON_GetArrayItem(json_get_array(j, "list"), 1)->valuestring, "d");
+        _cleanup_json_ cJSON *bad = cJSON_Parse("{\"a\": {\"b\": [\"x\", \"${NOPE}\"]}}");
+        assert_int_equal(expand_json(bad, "corral.json", table_lookup, NULL, &err), -EX_DATAERR);
+        assert_non_null(strstr(err.msg, "corral.json: a.b[1]: ${NOPE} is not set"));
+}
+
+static void test_server_names(void **state)
+{
+        static const char *const cases[][2] = {
+                {"github", "github"},           {"My Server", "my-server"},
+                {"A__B", "a-b"},                {"--x--", "x"},
+                {"", "server"},                 {"ünïcode", "n-code"},
+                {"@scope/pkg.name", "scope-pkg-name"},
+                {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                _cleanup_free_ char *n = importer_server_name(cases[i][0]);
+                assert_string_equal(n, cases[i][1]);
+        }
+}
+
+static const import_entry *find(const import_plan *p, const char *key)
+{
+        for (size_t i = 0; i < p->n; i++)
+                if (strcmp(p->entries[i].key, key) == 0)
+                        return &p->entries[i];
+        fail_msg("no entry %s", key);
+        return NULL;
+}
+
+static void test_import_mapping(void **state)
+{
+        const char *doc =
+                "{\"mcpServers\": {"
+                " \"a\": {\"command\": \"npx\", \"args\": [\"-y\", \"@scope/pkg@1.2\", \"--x\", \"${HOME}\"]},"
+                " \"b\": {\"command\": \"docker\", \"args\": [\"run\", \"-it\", \"--rm\", \"--net=host\","
+                "         \"-e\", \"TOKEN\", \"-e\", \"MODE=fast\", \"--mount\","
+                "         \"type=bind,src=/srv,dst=/data,readonly\", \"img:1\", \"serve\"],"
+                "         \"env\": {\"TOKEN\": \"t0k\"}},"
+                " \"c\": {\"command\": \"docker\", \"args\": [\"run\", \"--weird\", \"img\"]},"
+                " \"d\": {\"url\": \"https://x.example/mcp\", \"type\": \"sse\","
+                "         \"headers\": {\"X-Api-Key\": \"k\", \"Accept-Language\": \"en\"}},"
+                " \"e\": {\"command\": \"pipx\", \"args\": [\"run\", \"x\"]},"
+                " \"f\": {\"command\": \"/usr/bin/env\", \"args\": [\"x\"]},"
+                " \"g\": {\"command\": \"npx\", \"args\": [\"-p\", \"x\", \"y\"]},"
+                " \"h\": {\"command\": \"npx\", \"args\": [\"-y\", \"Not_Valid\"]},"
+                " \"i\": {\"command\": \"npx\", \"args\": [\"-y\", \"pkg\"], \"extra\": 1, \"disabled\": true}"
+                "}}";
+        import_context ic = {.lookup = table_lookup};
+        import_plan p = {0};
+        corral_error err = {0};
+        assert_int_equal(importer_parse(doc, strlen(doc), &ic, &p, &err), 0);
+        assert_string_equal(p.format, "mcpServers");
+
+        const import_entry *e = find(&p, "a");
+        assert_int_equal(e->action, IMPORT_INSTALL);
+        assert_string_equal(e->spec, "npm:@scope/pkg@1.2");
+        assert_string_equal(e->command[0], "--x");
+        assert_string_equal(e->command[1], "/home/me");
+
+        e = find(&p, "b");
+        assert_int_equal(e->action, IMPORT_INSTALL);
+        assert_string_equal(e->spec, "docker:img:1");
+        assert_string_equal(e->image_args[0], "serve");
+        assert_string_equal(e->secret_env[0], "TOKEN=t0k");
+        assert_string_equal(e->env[0], "MODE=fast");
+        assert_string_equal(e->mounts[0], "/srv:/data:ro");
+        bool net_noted = false;
+        for (size_t i = 0; e->notes && e->notes[i]; i++)
+                net_noted |= strstr(e->notes[i], "--net host: dropped") != NULL;
+        assert_true(net_noted);
+
+        assert_int_equal(find(&p, "c")->action, IMPORT_REFUSED);
+        e = find(&p, "d");
+        assert_true(e->remote);
+        assert_string_equal(e->transport, "sse");
+        assert_string_equal(e->secret_headers[0], "X-Api-Key: k");
+        assert_string_equal(e->headers[0], "Accept-Language: en");
+        assert_int_equal(find(&p, "e")->action, IMPORT_SKIP);
+        assert_int_equal(find(&p, "f")->action, IMPORT_SKIP);
+        assert_int_equal(find(&p, "g")->action, IMPORT_REFUSED);
+        assert_int_equal(find(&p, "h")->action, IMPORT_REFUSED);
+        e = find(&p, "i");
+        assert_true(e->disabled);
+        assert_non_null(strstr(e->notes[0], "\"extra\" ignored"));
+        import_plan_done(&p);
+
+        /* Unknown shapes are refused whole. */
+        const char *bad[] = {"[]", "{\"servers\": []}", "{\"x\": {}}", "not json"};
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                corral_error_clear(&err);
+                assert_int_equal(importer_parse(bad[i], strlen(bad[i]), &ic, &p, &err),
+                                 -EX_DATAERR);
+        }
+}
+
+static void test_secret_names(void **state)
+{
+        const char *secret[] = {"API_KEY", "GITHUB_PERSONAL_ACCESS_TOKEN", "password", "APIKEY",
+                                "Authorization", "X-Api-Key", "CLIENT_SECRET", "slack-bot-token"};
+        const char *plain[] = {"HOME", "MEMORY_FILE_PATH", "REGION", "KEYBOARD_LAYOUT", "MONKEY"};
+        for (size_t i = 0; i < ARRAY_SIZE(secret); i++)
+                if (!importer_name_is_secret(secret[i]))
+                        fail_msg("%s should be secret", secret[i]);
+        for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
+                if (importer_name_is_secret(plain[i]))
+                        fail_msg("%s should not be secret", plain[i]);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_expand_table),   cmocka_unit_test(test_expand_caps),
+                cmocka_unit_test(test_expand_json),    cmocka_unit_test(test_server_names),
+                cmocka_unit_test(test_import_mapping), cmocka_unit_test(test_secret_names),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
