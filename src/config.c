@@ -4,30 +4,116 @@
 #include <string.h>
 
 #include "corral/config.h"
+#include "corral/docker.h"
+#include "corral/expand.h"
 #include "corral/fs.h"
+#include "corral/policy.h"
+#include "gateway/connlimit.h"
 #include "corral/jsonutil.h"
 
-int config_load(const corral_paths *p, cJSON **ret, corral_error *err)
+static bool one_of(const char *s, const char *const *allowed);
+
+int config_read(const char *path, bool expand, cJSON **ret, corral_error *err)
 {
         _cleanup_free_ char *text = NULL;
+        corral_error xerr = {0};
         size_t len = 0;
 
-        int r = read_file(p->config, CONFIG_MAX_BYTES, &text, &len);
+        int r = read_file(path, CONFIG_MAX_BYTES, &text, &len);
         if (r == -ENOENT) {
                 *ret = NULL;
                 return 0;
         }
         if (r == -EFBIG)
-                return corral_error_set(err, EX_CONFIG, "%s: larger than %u bytes", p->config,
+                return corral_error_set(err, EX_CONFIG, "%s: larger than %u bytes", path,
                                         CONFIG_MAX_BYTES);
         if (r < 0)
-                return corral_error_errno(err, EX_CONFIG, -r, "cannot read %s", p->config);
+                return corral_error_errno(err, EX_CONFIG, -r, "cannot read %s", path);
         cJSON *j = cJSON_ParseWithLength(text, len);
         if (!cJSON_IsObject(j)) {
                 cJSON_Delete(j);
-                return corral_error_set(err, EX_CONFIG, "%s: not a JSON object", p->config);
+                return corral_error_set(err, EX_CONFIG, "%s: not a JSON object", path);
+        }
+        /* ${VAR} / ${VAR:-default} / $$ in string values, from the
+         * environment of whoever reads it (the daemon's, the CLI's). */
+        if (expand && expand_json(j, path, expand_getenv, NULL, &xerr) < 0) {
+                cJSON_Delete(j);
+                return corral_error_set(err, EX_CONFIG, "%s", xerr.msg);
         }
         *ret = j;
+        return 0;
+}
+
+int config_load(const corral_paths *p, cJSON **ret, corral_error *err)
+{
+        return config_read(p->config, true, ret, err);
+}
+
+int config_validate(const cJSON *config, corral_error *err)
+{
+        /* Every top-level key some module reads (config.h lists them). */
+        static const char *const known[] = {
+                "sandbox",  "docker",   "gateway", "http",     "auth",
+                "users",    "registry", "npm",     "npm_metadata_max_age",
+                "cache_max_size", "github_url", "git_auth", "smithery", "site", "tools", NULL};
+        static const char *const objects[] = {"http", "auth", "users", "npm", "git_auth",
+                                              "smithery", "site", "tools", NULL};
+        const cJSON *v;
+        int r;
+
+        if (!config)
+                return 0;
+        if (!cJSON_IsObject(config))
+                return corral_error_set(err, EX_CONFIG, "corral.json: not a JSON object");
+        cJSON_ArrayForEach(v, config)
+        {
+                if (!one_of(v->string, known))
+                        return corral_error_set(err, EX_CONFIG,
+                                                "corral.json: unknown key %.64s", v->string);
+                if (one_of(v->string, objects) && !cJSON_IsObject(v))
+                        return corral_error_set(err, EX_CONFIG, "corral.json: %s must be an object",
+                                                v->string);
+        }
+        {
+                manifest *m = manifest_new("validate");
+                r = config_apply_sandbox(config, m, err);
+                manifest_free(m);
+                if (r < 0)
+                        return r;
+        }
+        {
+                connlimit_config g, c;
+                if ((r = connlimit_config_load(config, &g, &c, err)) < 0)
+                        return r;
+        }
+        /* The docker policy's own key check (a digest given: nothing refused). */
+        if ((r = docker_policy_check(config, "docker:validate",
+                                     "sha256:0000000000000000000000000000000000000000000000000000"
+                                     "000000000000",
+                                     err)) < 0)
+                return r;
+        {
+                tool_policy tp;
+                if ((r = tool_policy_load(config, &tp, err)) < 0)
+                        return r;
+                tool_policy_done(&tp);
+        }
+        v = cJSON_GetObjectItemCaseSensitive(config, "cache_max_size");
+        if (v && !cJSON_IsNumber(v) && !cJSON_IsString(v))
+                return corral_error_set(err, EX_CONFIG,
+                                        "corral.json: cache_max_size must be a number or a size");
+        v = cJSON_GetObjectItemCaseSensitive(config, "npm_metadata_max_age");
+        if (v && (!cJSON_IsNumber(v) || v->valuedouble < 0))
+                return corral_error_set(err, EX_CONFIG,
+                                        "corral.json: npm_metadata_max_age must be a number of "
+                                        "seconds");
+        const char *strs[] = {"registry", "github_url"};
+        for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+                v = cJSON_GetObjectItemCaseSensitive(config, strs[i]);
+                if (v && !cJSON_IsString(v))
+                        return corral_error_set(err, EX_CONFIG, "corral.json: %s must be a string",
+                                                strs[i]);
+        }
         return 0;
 }
 

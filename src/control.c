@@ -98,6 +98,8 @@ static void status(control *ctl, gateway_session *s, const cJSON *id)
         cJSON_AddItemToObject(r, "http", gateway_http_listeners_json(ctl->gw));
         if (gateway_session_admin(s))
                 cJSON_AddItemToObject(r, "audit", audit_status_json(ctl->audit));
+        if (ctl->config_error)
+                cJSON_AddStringToObject(r, "config_error", ctl->config_error);
         gateway_session_reply(s, id, r, 0, NULL);
 }
 
@@ -140,8 +142,17 @@ static void reload(control *ctl, gateway_session *s, const cJSON *id)
 
         (void)sd_notify_reloading(); /* systemctl reload → ExecReload=corral reload */
         control_reload_policy(ctl);
+        /* A refused corral.json is said, after the store is reconciled all
+         * the same (its servers do not depend on it). */
+        corral_error cerr = {0};
+        int cr = ctl->reload_config ? ctl->reload_config(ctl->reload_ud, &cerr) : 0;
         r = supervisor_reconcile(ctl->sv, &err);
         (void)sd_notify_send("READY=1");
+        if (r >= 0 && cr < 0) {
+                reply_error(s, id, CORRAL_RPC_UNAVAILABLE, EX_CONFIG,
+                            "reload: %s (the running configuration is kept)", cerr.msg);
+                return;
+        }
 
         if (r < 0) {
                 reply_error(s, id, CORRAL_RPC_UNAVAILABLE, -r, "reload failed: %s", err.msg);

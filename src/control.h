@@ -15,6 +15,12 @@ typedef struct control {
         struct exec_job *exec_jobs; /* corral/exec children running (src/users/exec.c) */
         struct tool_policy *tools;  /* the daemon's allow/deny lists, re-read on reload */
         struct audit_log *audit;    /* the audit log writer, NULL when off */
+        /* corral/reload re-reads corral.json through this first (NULL: not
+         * at all): 0, or a negative code with err set when it is refused
+         * (the running configuration stays). */
+        int (*reload_config)(void *ud, corral_error *err);
+        void *reload_ud;
+        const char *config_error; /* shown by corral/status; NULL when none */
 } control;
 
 /* Re-reads corral.json's "tools" into ctl->tools (a bad file keeps the old

@@ -24,6 +24,7 @@
 #include "corral/state.h"
 #include "state/audit.h"
 #include "corral/users.h"
+#include "daemon_watch.h"
 
 typedef struct daemon_state {
         uv_loop_t *loop;
@@ -37,7 +38,88 @@ typedef struct daemon_state {
         uv_signal_t *sig[3]; /* SIGTERM, SIGINT, SIGHUP */
         unsigned stop_signals;
         bool shutting_down;
+        store *s;
+        daemon_watch *watch;  /* hot reload (src/daemon_watch.h) */
+        char *config_error;   /* why corral.json was last refused; NULL when it is fine */
+        unsigned config_tries; /* re-reads of a corral.json that did not parse */
 } daemon_state;
+
+/* Re-reads and checks corral.json.  A file caught half-written (an editor's
+ * truncate-and-write) is read again before it is called bad; a bad one is
+ * logged once and kept in status, and the running configuration stays.
+ * 0, 1 while a re-read is pending, or -EX_CONFIG with err set. */
+static int check_config(daemon_state *d, bool from_watch, corral_error *err)
+{
+        _cleanup_json_ cJSON *config = NULL;
+        int r = config_load(&d->s->paths, &config, err);
+
+        if (r == 0)
+                r = config_validate(config, err);
+        if (r < 0) {
+                if (from_watch && d->watch && d->config_tries < 3) {
+                        d->config_tries++;
+                        corral_error_clear(err);
+                        daemon_watch_again(d->watch, true, 250);
+                        return 1;
+                }
+                d->config_tries = 0;
+                if (!d->config_error || strcmp(d->config_error, err->msg) != 0)
+                        log_warn("%s; the running configuration is kept", err->msg);
+                free(d->config_error);
+                d->config_error = xstrdup(err->msg);
+                d->ctl.config_error = d->config_error;
+                return r;
+        }
+        d->config_tries = 0;
+        if (d->config_error) {
+                log_info("%s is valid again", d->s->paths.config);
+                free(d->config_error);
+                d->config_error = NULL;
+                d->ctl.config_error = NULL;
+        }
+        return 0;
+}
+
+static int control_reload_config(void *ud, corral_error *err)
+{
+        int r = check_config(ud, false, err);
+        return r < 0 ? r : 0;
+}
+
+/* Reconciles and keeps a watch on each installed server's directory. */
+static void reconcile(daemon_state *d, const char *why)
+{
+        corral_error err = {0};
+        _cleanup_strv_ char **names = NULL;
+        int r = supervisor_reconcile(d->sv, &err);
+
+        if (r < 0)
+                log_warn("%s: %s", why, err.msg);
+        else if (r > 0)
+                log_info("%s: %d change%s", why, r, r == 1 ? "" : "s");
+        corral_error_clear(&err);
+        if (d->watch && store_list(d->s, &names, &err) == 0)
+                daemon_watch_servers(d->watch, names);
+}
+
+static void on_watch(void *ud, bool config, bool store_changed)
+{
+        daemon_state *d = ud;
+        corral_error err = {0};
+
+        if (d->shutting_down)
+                return;
+        if (config) {
+                int r = check_config(d, true, &err);
+                if (r == 1 && !store_changed)
+                        return; /* read again shortly */
+                if (r == 0)
+                        control_reload_policy(&d->ctl); /* the tool allow/deny lists */
+        }
+        (void)sd_notify_reloading();
+        reconcile(d, config ? "hot reload (corral.json changed)" : "hot reload (store changed)");
+        (void)sd_notify_send("READY=1");
+}
 
 static void on_shutdown_done(void *ud)
 {
@@ -71,6 +153,7 @@ static void on_signal(uv_signal_t *h, int signum)
                 corral_error err = {0};
                 (void)sd_notify_reloading();
                 control_reload_policy(&d->ctl);
+                (void)check_config(d, false, &err);
                 int r = supervisor_reconcile(d->sv, &err);
                 (void)sd_notify_send("READY=1");
                 if (r < 0)
@@ -158,7 +241,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         _cleanup_close_ int lock_fd = -1;
         corral_error rerr = {0};
         uv_loop_t loop;
-        daemon_state d = {.loop = &loop};
+        daemon_state d = {.loop = &loop, .s = s};
         bool system;
         int r;
 
@@ -179,7 +262,13 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         gateway_set_tool_policy(d.gw, &d.tools);
         d.sv = supervisor_new(&loop, s, &gateway_supervisor_events, d.gw);
         gateway_set_supervisor(d.gw, d.sv);
-        d.ctl = (control){.st = s, .sv = d.sv, .gw = d.gw, .system = system, .tools = &d.tools};
+        d.ctl = (control){.st = s,
+                          .sv = d.sv,
+                          .gw = d.gw,
+                          .system = system,
+                          .tools = &d.tools,
+                          .reload_config = control_reload_config,
+                          .reload_ud = &d};
 
         {
                 _cleanup_json_ cJSON *config = NULL;
@@ -216,16 +305,28 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                 /* Containers of an earlier run of this store that died
                  * without stopping them; no engine means none can be left. */
                 runtime_docker_remove_leftovers(&loop, s->paths.servers);
+                /* A corral.json that does not pass the checks of `corral config
+                 * validate` is reported, not fatal: it ran before them. */
+                (void)check_config(&d, false, &rerr);
+                corral_error_clear(&rerr);
+                d.watch = daemon_watch_new(&loop, &s->paths, on_watch, &d);
                 if (supervisor_reconcile(d.sv, &rerr) < 0)
                         log_warn("cannot load the store: %s", rerr.msg);
+                {
+                        _cleanup_strv_ char **names = NULL;
+                        if (store_list(s, &names, &rerr) == 0)
+                                daemon_watch_servers(d.watch, names);
+                }
                 uv_run(&loop, UV_RUN_DEFAULT);
         }
 
         /* The supervisor goes first: freeing its units completes every request
          * still in flight, and those answers go out through the gateway. */
+        d.watch = daemon_watch_free(d.watch);
         d.sv = supervisor_free(d.sv);
         d.gw = gateway_free(d.gw);
         d.audit = audit_free(d.audit);
+        free(d.config_error);
         d.auth = auth_free(d.auth);
         users_site_done(&d.site);
         tool_policy_done(&d.tools);

@@ -120,6 +120,13 @@ static const verb verbs[] = {
           "  2G; after every install the least recently used entries go until it fits).\n"
           "  clean: removes leftovers of interrupted installs, npm metadata, and the npm\n"
           "  packages no installed server's lock names; --all empties it, git mirrors too." },
+        { "config", cli_config, "show, change or check corral.json",
+          "[--json] get [KEY] | set KEY VALUE | set --unset KEY | edit | validate [FILE]\n"
+          "  KEY is a dotted path (sandbox.memory_mb); VALUE is JSON when it parses, else a\n"
+          "  string.  Every change is checked first (unknown keys refused, as in the sandbox\n"
+          "  object; ${VAR} references must expand), written atomically under the store's\n"
+          "  lock, and a running daemon reloads it.  edit opens $VISUAL or $EDITOR on a copy\n"
+          "  and saves it only when it validates.  get shows ${VAR} references as written." },
         { "logs", cli_logs, "show a server's log", "[-f] [-n LINES] NAME" },
         { "reload", cli_reload, "make the daemon reconcile with the store", "" },
         { "daemon", cli_daemon, "run the supervisor and gateway in the foreground",

@@ -16,6 +16,7 @@
  * "cache_max_size", include/corral/cache.h). */
 #pragma once
 
+#include <stdbool.h>
 #include <cJSON.h>
 
 #include "corral/error.h"
@@ -28,6 +29,22 @@
  * exist), or -EX_CONFIG naming the file and what is wrong (unreadable, over
  * CONFIG_MAX_BYTES, not a JSON object). */
 int config_load(const corral_paths *p, cJSON **ret, corral_error *err);
+/* config_load() of any path; expand false leaves ${VAR} references as
+ * written (what `corral config get/set` show and change).  With expand,
+ * string values are expanded (include/corral/expand.h) from the process
+ * environment; an unset variable without a default is -EX_CONFIG naming
+ * it and its key path. */
+int config_read(const char *path, bool expand, cJSON **ret, corral_error *err);
+
+/* Checks a whole configuration (may be NULL): every top-level key is one
+ * a module reads (sandbox, docker, gateway, http, auth, users, registry,
+ * npm, npm_metadata_max_age, cache_max_size, github_url, git_auth,
+ * smithery, site, tools — a new key is added here), the object-valued ones
+ * are objects, and the "sandbox", "gateway", "docker" and "tools" objects
+ * pass their own checks.
+ * 0 or -EX_CONFIG naming the key.  Used by `corral config` before every
+ * write and by the daemon's hot reload. */
+int config_validate(const cJSON *config, corral_error *err);
 
 /* Applies config's "sandbox" defaults (config may be NULL) to m's sandbox
  * fields.  0, or -EX_CONFIG naming the key that is wrong (unknown key, wrong

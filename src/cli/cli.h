@@ -70,6 +70,8 @@ int cli_import(cli_ctx *ctx, int argc, char **argv);
 /* `corral export --format F [--per-server] [--http URL]` (src/cli/export.c):
  * a client config pointing at corral, on stdout; never secrets. */
 int cli_export(cli_ctx *ctx, int argc, char **argv);
+/* `corral config get|set|edit|validate` (src/cli/config_verbs.c): corral.json. */
+int cli_config(cli_ctx *ctx, int argc, char **argv);
 /* `corral cache info|clean [--all]` (src/cli/cache.c): the download cache. */
 int cli_cache(cli_ctx *ctx, int argc, char **argv);
 /* Sets the level a caller needs for server name (tool NULL) or one of its

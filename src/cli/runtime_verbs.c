@@ -207,6 +207,11 @@ int cli_status(cli_ctx *ctx, int argc, char **argv)
                 return 0;
         }
         units = json_get_array(res, "units");
+        /* A corral.json the daemon refused on its last reload (it kept the
+         * configuration it had). */
+        if (json_get_string(res, "config_error"))
+                printf("config: refused, the running configuration is kept: %s\n",
+                       json_get_string(res, "config_error"));
         if (cJSON_GetArraySize(units) == 0) {
                 printf("no servers (install one with 'corral install', then 'corral reload')\n");
                 print_collisions(json_get_array(res, "collisions"));
