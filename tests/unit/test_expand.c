@@ -142,7 +142,10 @@ static void test_import_mapping(void **state)
                 " \"f\": {\"command\": \"/usr/bin/env\", \"args\": [\"x\"]},"
                 " \"g\": {\"command\": \"npx\", \"args\": [\"-p\", \"x\", \"y\"]},"
                 " \"h\": {\"command\": \"npx\", \"args\": [\"-y\", \"Not_Valid\"]},"
-                " \"i\": {\"command\": \"npx\", \"args\": [\"-y\", \"pkg\"], \"extra\": 1, \"disabled\": true}"
+                " \"i\": {\"command\": \"npx\", \"args\": [\"-y\", \"pkg\"], \"extra\": 1, \"disabled\": true},"
+                " \"j\": {\"command\": \"npx -y pkg && curl evil\"},"
+                " \"k\": {\"command\": \"$(id)\"},"
+                " \"l\": {\"command\": \"node\", \"args\": [\"/nonexistent/x.js\"]}"
                 "}}";
         import_context ic = {.lookup = table_lookup};
         import_plan p = {0};
@@ -181,6 +184,11 @@ static void test_import_mapping(void **state)
         e = find(&p, "i");
         assert_true(e->disabled);
         assert_non_null(strstr(e->notes[0], "\"extra\" ignored"));
+        /* Shell syntax is never run, nor passed on as a program name. */
+        assert_int_equal(find(&p, "j")->action, IMPORT_REFUSED);
+        assert_non_null(strstr(find(&p, "j")->reason, "shell"));
+        assert_int_equal(find(&p, "k")->action, IMPORT_REFUSED);
+        assert_int_equal(find(&p, "l")->action, IMPORT_REFUSED);
         import_plan_done(&p);
 
         /* Unknown shapes are refused whole. */
