@@ -132,6 +132,8 @@ daemon_watch *daemon_watch_new(uv_loop_t *loop, const corral_paths *p, daemon_wa
 
 void daemon_watch_servers(daemon_watch *w, char *const *names)
 {
+        if (!w)
+                return;
         /* Drop the watches of servers that are gone. */
         for (size_t i = 0; i < w->n_servers;) {
                 bool keep = false;
