@@ -325,11 +325,17 @@ describe('corral import', { timeout: 300000 }, () => {
   });
 
   test('a second import is a no-op', async () => {
-    const before = storeSnapshot(root);
-    const r = await corral(['import', '--yes', vscodeFile], { root, env: { CORRAL_INPUT_API_TOKEN: 'tok-123' } });
-    expectExit(r, 0, 'second import');
-    assert.match(r.stdout, /0 imported, 2 unchanged, 0 failed/);
-    expectSameTree(before, storeSnapshot(root), 'the store after a second import');
+    // Each server directory's inode and its manifest's bytes: a reinstall
+    // (staging renamed over) would change both.
+    const state = () => fs.readdirSync(path.join(root, 'servers')).filter((n) => !n.startsWith('.')).sort()
+      .map((n) => [n, fs.statSync(path.join(root, 'servers', n)).ino,
+        fs.readFileSync(path.join(root, 'servers', n, 'manifest.json'), 'utf8')]);
+    const before = state();
+    for (const [file, n] of [[vscodeFile, 2], [claudeFile, 2]]) {
+      const r = await corral(['import', '--yes', file], { root, env: { CORRAL_INPUT_API_TOKEN: 'tok-123', ...NO_DOCKER } });
+      assert.match(r.stdout, new RegExp(`0 imported, ${n} unchanged`), r.stdout);
+    }
+    assert.deepEqual(state(), before, 'the store after a second import');
   });
 
   test('bad input: unknown shapes, huge files, duplicates, odd names, shell syntax', async () => {
