@@ -246,7 +246,7 @@ static int install_entry(const cli_ctx *ctx, store *s, const import_entry *e, bo
                         return r;
                 mounts = strv_push(mounts, m);
                 free(m);
-                if ((r = cli_mount_check_idmap(mounts[i], err)) < 0)
+                if ((r = cli_mount_check_idmap(mounts[i], 0, err)) < 0)
                         return r;
         }
         if (strcmp(e->kind, "docker") != 0 && (r = cli_check_path_args(e->spec, e->command, err)) < 0)
