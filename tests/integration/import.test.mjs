@@ -338,6 +338,26 @@ describe('corral import', { timeout: 300000 }, () => {
     assert.deepEqual(state(), before, 'the store after a second import');
   });
 
+  test('--from reads the client\'s own file on Linux', async () => {
+    const home = path.join(dir, 'home');
+    fs.mkdirSync(path.join(home, '.config/Claude'), { recursive: true });
+    fs.copyFileSync(claudeFile, path.join(home, '.config/Claude/claude_desktop_config.json'));
+    fs.mkdirSync(path.join(home, '.cursor'), { recursive: true });
+    fs.writeFileSync(path.join(home, '.cursor/mcp.json'), '{"mcpServers": {"cur": {"command": "uvx", "args": ["x"]}}}');
+    const env = { HOME: home, XDG_CONFIG_HOME: undefined };
+    let r = await corral(['import', '--dry-run', '--from', 'claude-desktop'], { root, env, cwd: home });
+    expectExit(r, 0);
+    assert.match(r.stdout, /Claude\/claude_desktop_config\.json \(mcpServers format\): 5 servers/);
+    r = await corral(['import', '--dry-run', '--from', 'cursor'], { root, env, cwd: home });
+    expectExit(r, 0);
+    assert.match(r.stdout, /cur\s+not installable/);
+    r = await corral(['import', '--dry-run', '--from', 'vscode'], { root, env, cwd: home });
+    expectExit(r, 66);
+    assert.match(r.stderr, /^corral: import: cannot read .*Code\/User\/mcp\.json/m);
+    r = await corral(['import', '--from', 'emacs'], { root, env });
+    expectExit(r, 64);
+  });
+
   test('bad input: unknown shapes, huge files, duplicates, odd names, shell syntax', async () => {
     const bad = path.join(dir, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ servers: [1, 2] }));
