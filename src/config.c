@@ -55,9 +55,11 @@ int config_validate(const cJSON *config, corral_error *err)
         static const char *const known[] = {
                 "sandbox",  "docker",   "gateway", "http",     "auth",
                 "users",    "registry", "npm",     "npm_metadata_max_age",
-                "cache_max_size", "github_url", "git_auth", "smithery", "site", "tools", NULL};
+                "cache_max_size", "github_url", "git_auth", "smithery", "site", "tools", "mcp_registries",
+                "registry_package_order", "smithery_api_key", "smithery_registry", NULL};
         static const char *const objects[] = {"http", "auth", "users", "npm", "git_auth",
-                                              "smithery", "site", "tools", NULL};
+                                              "smithery", "site", "tools", "mcp_registries",
+                "registry_package_order", "smithery_api_key", "smithery_registry", NULL};
         const cJSON *v;
         int r;
 
