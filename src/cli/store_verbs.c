@@ -750,8 +750,6 @@ int cli_info(cli_ctx *ctx, int argc, char **argv)
         fprintf(f, "%-10s %s\n", "network:", m->network);
         if (userns)
                 fprintf(f, "%-10s %s\n", "userns:", userns);
-        if (userns)
-                fprintf(f, "%-10s %s\n", "userns:", userns);
         if (strcmp(m->profile, "none") != 0 && strcmp(m->backend, "native") == 0)
                 fprintf(f, "%-10s %s\n", "code:",
                         strcmp(manifest_code(m), "overlay") == 0
