@@ -186,6 +186,14 @@ void gw_dispatch(gateway_session *s, const cJSON *msg);
 /* Whether s may see unit u (its level and scope). */
 bool gw_session_sees(const gateway_session *s, const unit *u);
 void gw_cancel_call(gw_call *c, const char *reason);
+/* forward.c: forwards method with params (consumed) to client for the
+ * session's request id, answering it when the unit does; server names the
+ * unit.  gw_forward_as(): with alias (consumed) set, that string in the
+ * answer reads alias_of (a tool's local name back to SERVER__TOOL). */
+void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
+                   const char *method, cJSON *params, char *alias, const char *alias_of);
+void gw_forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
+                const char *method, cJSON *params);
 gw_owners *gw_owners_get(gateway *gw);
 /* Subscribes a unit that became ready again to what sessions still want. */
 void gw_resubscribe(gateway *gw, unit *u);

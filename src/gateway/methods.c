@@ -17,316 +17,6 @@
 #include "corral/users.h"
 #include "gateway/internal.h"
 
-/* ---- forwarding ---- */
-
-static void call_free(gw_call *c)
-{
-        cJSON_Delete(c->id);
-        cJSON_Delete(c->progress_token);
-        free(c->server);
-        free(c->alias);
-        free(c->alias_of);
-        free(c->method);
-        free(c->name);
-        cJSON_Delete(c->caps);
-        free(c->rec_tool);
-        free(c->rec_user);
-        free(c);
-}
-
-/* Every string in j (values, not keys) with each `from` replaced by `to`. */
-static void replace_strings(cJSON *j, const char *from, const char *to)
-{
-        cJSON *item;
-
-        if (cJSON_IsString(j) && strstr(j->valuestring, from)) {
-                size_t nf = strlen(from);
-                _cleanup_(strbuf_done) strbuf b = {0};
-                const char *p = j->valuestring, *hit;
-                while ((hit = strstr(p, from))) {
-                        strbuf_append(&b, p, (size_t)(hit - p));
-                        strbuf_append(&b, to, strlen(to));
-                        p = hit + nf;
-                }
-                strbuf_append(&b, p, strlen(p));
-                _cleanup_free_ char *v = strbuf_steal(&b);
-                cJSON_SetValuestring(j, v);
-                return;
-        }
-        cJSON_ArrayForEach(item, j) replace_strings(item, from, to);
-}
-
-void gw_call_detach(gw_call *c)
-{
-        gateway_session *s = c->s;
-
-        if (!s)
-                return;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->calls = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        c->prev = c->next = NULL;
-        s->n_calls--;
-        c->s = NULL;
-}
-
-void gw_call_attach(gateway_session *s, gw_call *c, const cJSON *id)
-{
-        cJSON_Delete(c->id);
-        c->id = json_dup(id);
-        c->s = s;
-        c->next = s->calls;
-        if (s->calls)
-                s->calls->prev = c;
-        s->calls = c;
-        s->n_calls++;
-}
-
-static void call_detach(gw_call *c)
-{
-        gw_call_detach(c);
-}
-
-static bool corral_code(int code)
-{
-        return code <= CORRAL_RPC_UNAVAILABLE && code >= CORRAL_RPC_FAULTY;
-}
-
-static int64_t clock_ms(clockid_t id)
-{
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t json_len(const cJSON *j)
-{
-        _cleanup_free_ char *t = j ? cJSON_PrintUnformatted(j) : NULL;
-        return t ? strlen(t) : 0;
-}
-
-/* The observer's record of a finished tools/call (issue 15). */
-static void call_record(gw_call *c, const cJSON *result, const cJSON *error)
-{
-        gateway *gw = c->rec_gw;
-        gateway_call_record rec = {
-                .ts_ms = c->rec_start_ms,
-                .duration_ms = clock_ms(CLOCK_MONOTONIC) - c->rec_start_mono,
-                .user = c->rec_user,
-                .iface = c->rec_iface,
-                .server = c->server,
-                .tool = c->rec_tool,
-                .outcome = error ? "error"
-                           : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "isError"))
-                                   ? "tool_error"
-                                   : "ok",
-                .req_bytes = c->rec_req_bytes,
-                .resp_bytes = json_len(result ? result : error),
-        };
-        if (gw->observer)
-                gw->observer(gw->observer_ud, &rec);
-}
-
-static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
-{
-        gw_call *c = ud;
-        gateway_session *s = c->s;
-        _cleanup_json_ cJSON *modern = NULL;
-
-        if (c->rec_tool)
-                call_record(c, result, error);
-
-        if (c->mrtr)
-                gw_mrtr_call_done(c, result, error);
-        if (s && c->modern && result) {
-                /* A 2026-07-28 request: resultType and caching hints. */
-                modern = json_dup(result);
-                gw_modern_decorate(s, modern, c->method);
-                result = modern;
-        } else if (s && c->modern && error && strcmp(c->method, "resources/read") == 0 &&
-                   cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(error, "code")) &&
-                   cJSON_GetObjectItemCaseSensitive(error, "code")->valueint ==
-                           MCP_RESOURCE_NOT_FOUND) {
-                /* 2026-07-28 renumbered "resource not found" to -32602. */
-                modern = json_dup(error);
-                json_set(modern, "code", cJSON_CreateNumber(JSONRPC_INVALID_PARAMS));
-                error = modern;
-        }
-
-        if (s) {
-                if (c->alias) {
-                        /* A hidden tool asked under an unlisted alias: the
-                         * server's answer for an unknown tool, with the name
-                         * the client sent. */
-                        _cleanup_json_ cJSON *r = json_dup(result ? result : error);
-                        replace_strings(r, c->alias, c->alias_of);
-                        gw_send_raw(s, c->id, result ? "result" : "error", r);
-                } else if (result) {
-                        gw_send_raw(s, c->id, "result", result);
-                } else {
-                        _cleanup_json_ cJSON *e = json_dup(error);
-                        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
-                        const char *msg = json_get_string(e, "message");
-
-                        /* corral's own errors (timeout, session closed, …) say
-                         * which server they come from; the unit's errors pass
-                         * through untouched. */
-                        if (cJSON_IsNumber(code) && corral_code(code->valueint) && msg) {
-                                _cleanup_free_ char *m =
-                                        xasprintf("server '%s': %s", c->server, msg);
-                                json_set(e, "message", cJSON_CreateString(m));
-                        }
-                        gw_send_raw(s, c->id, "error", e);
-                }
-                call_detach(c);
-                gw_session_check_drained(s);
-        }
-        c->completed = true;
-        if (!c->starting)
-                call_free(c);
-}
-
-static void on_call_progress(void *ud, const cJSON *params)
-{
-        gw_call *c = ud;
-        _cleanup_json_ cJSON *p = NULL, *n = NULL;
-
-        if (!c->s || !c->progress_token)
-                return;
-        p = json_dup(params);
-        json_set(p, "progressToken", json_dup(c->progress_token));
-        n = jsonrpc_notification("notifications/progress", steal_pointer(&p));
-        gw_send_msg(c->s, n, c->id, false);
-}
-
-/* Takes the client's progressToken and corral's timeout out of params._meta
- * (mcp_client puts its own token in).  Returns the token (owned) or NULL. */
-static cJSON *take_meta(gateway *gw, cJSON *params, uint64_t *ret_timeout)
-{
-        cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
-        cJSON *token = NULL;
-        const cJSON *t;
-
-        *ret_timeout = gw->timeout_ms;
-        if (!cJSON_IsObject(meta))
-                return NULL;
-        /* 2026-07-28 per-request metadata is for corral: units speak 2025. */
-        for (cJSON *k = meta->child, *next; k; k = next) {
-                next = k->next;
-                if (k->string && strncmp(k->string, "io.modelcontextprotocol/", 24) == 0)
-                        cJSON_DeleteItemFromObjectCaseSensitive(meta, k->string);
-        }
-        token = cJSON_DetachItemFromObjectCaseSensitive(meta, "progressToken");
-        if (token && !jsonrpc_id_valid(token)) {
-                cJSON_Delete(token);
-                token = NULL;
-        }
-        t = cJSON_GetObjectItemCaseSensitive(meta, META_TIMEOUT_KEY);
-        if (cJSON_IsNumber(t) && t->valuedouble >= 1) {
-                double ms = t->valuedouble;
-                *ret_timeout = ms > (double)GW_MAX_TIMEOUT_MS ? GW_MAX_TIMEOUT_MS : (uint64_t)ms;
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(meta, META_TIMEOUT_KEY);
-        if (!meta->child)
-                cJSON_DeleteItemFromObjectCaseSensitive(params, "_meta");
-        return token;
-}
-
-/* Forwards method with params (consumed) to client, answering id when done;
- * with alias (consumed) set, that string in the answer reads alias_of. */
-static void forward_as(gateway_session *s, const cJSON *id, const char *server,
-                       mcp_client *client, const char *method, cJSON *params, char *alias,
-                       const char *alias_of)
-{
-        uint64_t timeout;
-        const cJSON *caps = json_get_object(json_get_object(params, "_meta"), META_CLIENT_CAPS);
-        _cleanup_json_ cJSON *modern_caps = s->cur_method && caps ? json_dup(caps) : NULL;
-        cJSON *token = take_meta(s->gw, params, &timeout);
-        gw_call *c;
-        uint64_t h;
-
-        if (s->n_calls >= GW_MAX_INFLIGHT) {
-                free(alias);
-                cJSON_Delete(token);
-                cJSON_Delete(params);
-                gw_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, NULL,
-                               "too many requests in flight on this session (limit %d)",
-                               GW_MAX_INFLIGHT);
-                return;
-        }
-        c = xcalloc(1, sizeof(*c));
-        c->s = s;
-        c->id = json_dup(id);
-        c->progress_token = token;
-        c->server = xstrdup(server);
-        c->client = client;
-        if (s->gw->observer && strcmp(method, "tools/call") == 0) {
-                c->rec_gw = s->gw;
-                c->rec_tool = xstrdup(alias_of ? alias_of : json_get_string(params, "name"));
-                c->rec_user = s->user ? xstrdup(s->user) : NULL;
-                c->rec_iface = s->iface;
-                c->rec_start_ms = clock_ms(CLOCK_REALTIME);
-                c->rec_start_mono = clock_ms(CLOCK_MONOTONIC);
-                c->rec_req_bytes = json_len(params);
-        }
-        if (alias) {
-                c->alias = alias;
-                c->alias_of = xstrdup(alias_of);
-        }
-        if (s->cur_method) {
-                const char *n = json_get_string(params, "name");
-                c->modern = true;
-                c->method = xstrdup(s->cur_method);
-                c->name = xstrdup(n ? n : json_get_string(params, "uri") ? json_get_string(params, "uri") : "");
-                c->caps = modern_caps ? steal_pointer(&modern_caps) : cJSON_CreateObject();
-                /* MRTR fields of a retry are corral's, not the unit's. */
-                cJSON_DeleteItemFromObjectCaseSensitive(params, "inputResponses");
-                cJSON_DeleteItemFromObjectCaseSensitive(params, "requestState");
-        }
-        if (!s->cur_method)
-                gw_upstream_touch(s->gw, server, s);
-        c->next = s->calls;
-        if (s->calls)
-                s->calls->prev = c;
-        s->calls = c;
-        s->n_calls++;
-
-        /* The response callback may run before mcp_client_request returns
-         * (transport gone); `starting` keeps c alive until then. */
-        c->starting = true;
-        h = mcp_client_request(client, method, params, timeout, token ? on_call_progress : NULL,
-                               on_call_response, c);
-        c->starting = false;
-        if (c->completed) {
-                call_free(c);
-                return;
-        }
-        c->handle = h;
-        /* mcp_client_request wrote the call to the unit just now: seq is the
-         * order the server reads calls in (upstream.c, rule 1). */
-        c->seq = ++s->gw->call_seq;
-}
-
-static void forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
-                    const char *method, cJSON *params)
-{
-        forward_as(s, id, server, client, method, params, NULL, NULL);
-}
-
-void gw_cancel_call(gw_call *c, const char *reason)
-{
-        /* Detach first: per MCP cancellation the client gets no answer for a
-         * request it cancelled, and a departed client none at all. */
-        if (c->s)
-                gw_upstream_call_cancelled(c->s, c, reason);
-        call_detach(c);
-        if (c->handle)
-                mcp_client_cancel(c->client, c->handle, reason);
-}
-
 /* ---- lookups ---- */
 
 static corral_level unit_level(const unit *u)
@@ -577,7 +267,7 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                 return;
         fwd = json_dup(params);
         json_set(fwd, "name", cJSON_CreateString(alias ? alias : local));
-        forward_as(s, id, server, client, method, fwd, steal_pointer(&alias), local);
+        gw_forward_as(s, id, server, client, method, fwd, steal_pointer(&alias), local);
 }
 
 static bool session_subscribed(const gateway_session *s, const char *uri)
@@ -659,7 +349,7 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
                 s->subs[s->n_subs++] = xstrdup(uri);
                 s->subs[s->n_subs] = NULL;
         }
-        forward(s, id, owner, client, method, json_dup(params));
+        gw_forward(s, id, owner, client, method, json_dup(params));
 }
 
 static void ignore_answer(void *ud, const cJSON *result, const cJSON *error)
@@ -757,7 +447,7 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
         if (local)
                 json_set(cJSON_GetObjectItemCaseSensitive(fwd, "ref"), "name",
                          cJSON_CreateString(local));
-        forward(s, id, server, client, "completion/complete", fwd);
+        gw_forward(s, id, server, client, "completion/complete", fwd);
 }
 
 
@@ -778,7 +468,7 @@ static void handle_scoped_passthrough(gateway_session *s, const cJSON *id, const
         client = ready_client(s, id, u);
         if (!client)
                 return;
-        forward(s, id, s->scope, client, method, params ? json_dup(params) : NULL);
+        gw_forward(s, id, s->scope, client, method, params ? json_dup(params) : NULL);
 }
 
 /* The methods both revisions share, after each revision's own checks. */
