@@ -161,3 +161,24 @@ static inline void cli_manifest_freep(manifest **m)
  * server's message. */
 int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned timeout_ms,
             cJSON **ret_result, corral_error *err);
+
+/* ---- show.c: a server as people read it (install's confirmation, info, list) */
+#include <stdio.h>
+/* Words joined by spaces, single-quoted where a shell would need it; owned. */
+char *cli_shell_join(char *const *argv);
+/* Whether m's backend enforces its sandbox policy (and it is not "none"). */
+bool cli_confined(const manifest *m);
+/* The SANDBOX column: the profile when enforced, else what is true. */
+const char *cli_sandbox_label(const manifest *m);
+void cli_print_sandbox_line(FILE *f, const char *label, const manifest *m);
+/* "source:", "from:", "version:", "integrity:" lines. */
+void cli_print_source_lines(FILE *f, const manifest *m);
+/* The env keys, never the values. */
+void cli_print_env_keys(FILE *f, const char *label, const manifest *m);
+/* Absolute host paths among a native server's command arguments with no
+ * mount of their own (bound read-only); owned strv or NULL. */
+char **cli_command_paths(const manifest *m);
+/* "runs as:" when sandbox.run_as is set. */
+void cli_print_run_as(FILE *f, const manifest *m);
+/* The mounts, and the command's host paths as the read-only binds they are. */
+void cli_print_mount_lines(FILE *f, const manifest *m);
