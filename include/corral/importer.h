@@ -66,7 +66,7 @@ typedef struct import_entry {
         import_action action;
         char *reason;   /* SKIP/REFUSED/CONFLICT: why (owned) */
         char **notes;   /* what was mapped, dropped or ignored (NULL-terminated or NULL) */
-        /* what `corral install` gets (include/corral/resolver.h) */
+        /* what `corral install` receives (include/corral/resolver.h) */
         char *spec;
         char *kind; /* "npm", "docker", "local", "remote" */
         bool remote;
