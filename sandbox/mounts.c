@@ -395,15 +395,25 @@ int sbx_fs_build(sbx_fs *fs, const sbx_policy *p)
         if (mkdir(NEWROOT "/proc", 0555) < 0 ||
             mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 return fail("cannot mount /proc");
-        for (int i = 0; i < 2; i++) {
-                const char *ro = i == 0 ? NEWROOT "/proc/sys" : NEWROOT "/proc/sysrq-trigger";
+        /* Docker's read-only /proc list, plus /proc/pressure: its files are
+         * 0666 (Linux >= 6.4), and a PSI trigger written there is host-wide
+         * kernel state.  Missing entries (kernels without SysRq or PSI) are
+         * skipped. */
+        static const char *const proc_readonly[] = {
+                NEWROOT "/proc/sys", NEWROOT "/proc/sysrq-trigger", NEWROOT "/proc/pressure",
+                NEWROOT "/proc/bus", NEWROOT "/proc/fs",            NEWROOT "/proc/irq",
+        };
+        for (size_t i = 0; i < sizeof(proc_readonly) / sizeof(proc_readonly[0]); i++) {
+                const char *ro = proc_readonly[i];
                 if (access(ro, F_OK) < 0 && errno == ENOENT)
-                        continue; /* kernels without magic SysRq */
+                        continue;
                 if (mount(ro, ro, NULL, MS_BIND | MS_REC, NULL) < 0 ||
                     mount(NULL, ro, NULL,
                           MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                          NULL) < 0)
-                        return fail("cannot make /proc/sys read-only");
+                          NULL) < 0) {
+                        sbx_warn_errno("cannot make %s read-only", ro + strlen(NEWROOT));
+                        return -1;
+                }
         }
 
         if (mkdir_p(NEWROOT "/etc", 0755) < 0)
