@@ -141,6 +141,15 @@ int docker_pull_message(const char *text, size_t n, size_t max_error, cJSON **re
  *   (the exit status is read before the container is removed). */
 cJSON *docker_container_config(const manifest *m, const char *image, const char *image_user,
                                const char *root_label);
+/* Adds the manifest's sandbox.mounts ("SOURCE[:TARGET][:ro|:rw]", absolute
+ * paths, neither /, read-only unless ":rw"; TARGET defaults to SOURCE) to a
+ * docker_container_config() body as HostConfig.Mounts bind entries (Engine
+ * API v1.41 Mount: Type "bind", Source, Target, ReadOnly, BindOptions
+ * Propagation "rprivate").  The engine creates a missing target in the
+ * container; files are reached as the container's user (no id mapping, unlike
+ * the native sandbox's read-write mounts).  NULL or empty mounts add nothing.
+ * 0, or -EX_DATAERR naming an entry that is not of that shape. */
+int docker_config_mounts(cJSON *config, char *const *mounts, corral_error *err);
 /* Podman's compat API ignores HostConfig.MaskedPaths and ReadonlyPaths:
  * adds their equivalent to a docker_container_config() body as one
  * SecurityOpt "mask=PATH:PATH…" (Docker's masked paths, and /proc/pressure,

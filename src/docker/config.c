@@ -165,6 +165,52 @@ cJSON *docker_container_config(const manifest *m, const char *image, const char 
         return c;
 }
 
+int docker_config_mounts(cJSON *config, char *const *mounts, corral_error *err)
+{
+        cJSON *hc = cJSON_GetObjectItem(config, "HostConfig"), *arr;
+        size_t count = 0;
+
+        while (mounts && mounts[count])
+                count++;
+        if (!count)
+                return 0;
+        if (!cJSON_IsObject(hc))
+                return corral_error_set(err, EX_SOFTWARE, "container config has no HostConfig");
+        arr = cJSON_AddArrayToObject(hc, "Mounts");
+        for (size_t i = 0; i < count; i++) {
+                _cleanup_free_ char *s = xstrdup(mounts[i]);
+                char *parts[3] = {NULL, NULL, NULL};
+                size_t n = 0;
+                bool writable = false;
+                cJSON *o, *bo;
+
+                for (char *tok = s, *save = NULL; (tok = strtok_r(tok, ":", &save)) && n < 3;
+                     tok = NULL)
+                        parts[n++] = tok;
+                if (n > 1 && (strcmp(parts[n - 1], "ro") == 0 || strcmp(parts[n - 1], "rw") == 0)) {
+                        writable = strcmp(parts[n - 1], "rw") == 0;
+                        parts[--n] = NULL;
+                }
+                if (n == 0 || n > 2 || parts[0][0] != '/' || strcmp(parts[0], "/") == 0 ||
+                    (parts[1] && (parts[1][0] != '/' || strcmp(parts[1], "/") == 0)))
+                        return corral_error_set(err, EX_DATAERR,
+                                                "invalid sandbox mount '%.200s': want "
+                                                "SOURCE[:TARGET][:ro|:rw] with absolute paths",
+                                                mounts[i]);
+                o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "Type", "bind");
+                cJSON_AddStringToObject(o, "Source", parts[0]);
+                cJSON_AddStringToObject(o, "Target", parts[1] ? parts[1] : parts[0]);
+                cJSON_AddBoolToObject(o, "ReadOnly", !writable);
+                /* Nothing mounted later on the host under the source shows
+                 * up inside, and nothing from inside propagates out. */
+                bo = cJSON_AddObjectToObject(o, "BindOptions");
+                cJSON_AddStringToObject(bo, "Propagation", "rprivate");
+                cJSON_AddItemToArray(arr, o);
+        }
+        return 0;
+}
+
 void docker_config_podman_paths(cJSON *config)
 {
         cJSON *opts = cJSON_GetObjectItem(cJSON_GetObjectItem(config, "HostConfig"), "SecurityOpt");

@@ -210,6 +210,15 @@ static void step_create(runtime_process *p)
         /* Which daemon run made it: the next run removes it as a leftover. */
         cJSON_AddStringToObject(cJSON_GetObjectItem(config, "Labels"), DOCKER_LABEL_RUN,
                                 dk_run_id());
+        {
+                corral_error err = {0};
+                /* The host directories it was given (install --mount, corral
+                 * mount, an imported docker run -v). */
+                if (docker_config_mounts(config, p->m->mounts, &err) < 0) {
+                        dk_fail(p, &err);
+                        return;
+                }
+        }
         if (p->podman) {
                 _cleanup_free_ char *dir = path_join(p->run_dir, "seccomp");
                 corral_error err = {0};

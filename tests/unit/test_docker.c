@@ -332,6 +332,50 @@ static void test_config_hardened(void **state)
         manifest_free(m);
 }
 
+/* sandbox.mounts → HostConfig.Mounts binds, read-only unless ":rw". */
+static void test_config_mounts(void **state)
+{
+        manifest *m = manifest_new("srv");
+        corral_error err = {0};
+        const cJSON *arr, *o;
+        cJSON *c;
+
+        c = docker_container_config(m, "img", NULL, NULL);
+        assert_int_equal(docker_config_mounts(c, m->mounts, &err), 0);
+        assert_null(json_get_array(json_get_object(c, "HostConfig"), "Mounts"));
+        m->mounts = strv_push(m->mounts, "/srv/docs:/data:ro");
+        m->mounts = strv_push(m->mounts, "/srv/out:rw");
+        m->mounts = strv_push(m->mounts, "/srv/plain");
+        assert_int_equal(docker_config_mounts(c, m->mounts, &err), 0);
+        arr = json_get_array(json_get_object(c, "HostConfig"), "Mounts");
+        assert_int_equal(cJSON_GetArraySize(arr), 3);
+        o = cJSON_GetArrayItem(arr, 0);
+        assert_string_equal(json_get_string(o, "Type"), "bind");
+        assert_string_equal(json_get_string(o, "Source"), "/srv/docs");
+        assert_string_equal(json_get_string(o, "Target"), "/data");
+        assert_true(json_get_bool(o, "ReadOnly", false));
+        assert_string_equal(json_get_string(json_get_object(o, "BindOptions"), "Propagation"),
+                            "rprivate");
+        o = cJSON_GetArrayItem(arr, 1);
+        assert_string_equal(json_get_string(o, "Target"), "/srv/out");
+        assert_false(json_get_bool(o, "ReadOnly", true));
+        o = cJSON_GetArrayItem(arr, 2);
+        assert_string_equal(json_get_string(o, "Target"), "/srv/plain");
+        assert_true(json_get_bool(o, "ReadOnly", false));
+        cJSON_Delete(c);
+
+        const char *bad[] = {"relative:/x", "/a:b", "/:/x", "/a:/b:/c:ro", "/a:/", NULL};
+        for (size_t i = 0; bad[i]; i++) {
+                char *v[] = {(char *)bad[i], NULL};
+                c = docker_container_config(m, "img", NULL, NULL);
+                assert_int_equal(docker_config_mounts(c, v, &err), -EX_DATAERR);
+                assert_non_null(strstr(err.msg, bad[i]));
+                corral_error_clear(&err);
+                cJSON_Delete(c);
+        }
+        manifest_free(m);
+}
+
 /* ---- registry credentials ------------------------------------------------ */
 
 static void test_registry_auth(void **state)
@@ -653,6 +697,7 @@ int main(void)
                 cmocka_unit_test(test_demux_bad_header),
                 cmocka_unit_test(test_demux_large),
                 cmocka_unit_test(test_config_hardened),
+                cmocka_unit_test(test_config_mounts),
                 cmocka_unit_test(test_registry_auth),
                 cmocka_unit_test(test_registry_auth_helpers),
                 cmocka_unit_test(test_docker_host),
