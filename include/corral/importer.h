@@ -9,8 +9,17 @@
  *                                            (.mcp.json, ~/.claude.json)
  *   {"servers": {NAME: ENTRY}, "inputs": []}  VS Code mcp.json
  *   {"mcp": {"servers": …, "inputs": …}}      VS Code settings.json
- * ENTRY: {"command", "args", "env", "cwd", "type", "url", "headers",
- * "disabled"}; other keys are reported and ignored.
+ *   {"mcpServers": …, "projects": {DIR: {"mcpServers": …}}}
+ *                                            Claude Code's ~/.claude.json:
+ *                                            the top level (user scope) and
+ *                                            projects[ctx->project] (local
+ *                                            scope, which wins on a name
+ *                                            both have, as in Claude Code)
+ * ENTRY: {"command", "args", "env", "envFile", "cwd", "type", "url",
+ * "headers", "disabled"}; other keys are reported and ignored.  "envFile"
+ * (VS Code) is a dotenv file (KEY=VALUE lines, '#' comments, optional
+ * "export ", '…' or "…" quoting; at most 64 KiB) read relative to base_dir;
+ * "env" wins over it.
  *
  * Mapping:
  *   npx [-y] PKG[@V] ARGS      → npm:PKG[@V] with ARGS after the bin
@@ -29,6 +38,12 @@
  *                                else the script's own) as a local install
  *                                running the script relative to it
  *   "url" or type http|sse     → a remote server (`install URL --remote`)
+ *   npx [-y] mcp-remote URL [--header "Name: value"]… [--transport T]
+ *                              → the same remote server (not an npm install
+ *                                of the proxy); ${VAR} in its arguments
+ *                                reads the entry's "env" first, as the
+ *                                proxy does; its other options are noted
+ *                                and dropped
  *   uvx|uv|pipx|pip            → not installable (no PyPI registry here)
  * A command holding shell syntax is refused (nothing runs through a
  * shell).  Names become server names ([a-z0-9][a-z0-9-]{0,47}; "My Server"
@@ -98,6 +113,10 @@ typedef struct import_context {
         /* The directory relative paths and ${workspaceFolder} start from
          * (the config file's project); NULL = the current directory. */
         const char *base_dir;
+        /* Claude Code's ~/.claude.json: the project directory (absolute, as
+         * Claude Code keys "projects") whose local-scope "mcpServers" are
+         * imported with the top-level ones; NULL = none. */
+        const char *project;
 } import_context;
 
 /* Parses a client config (len bytes) and maps every entry.  A document of

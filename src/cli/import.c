@@ -350,7 +350,10 @@ int cli_import(cli_ctx *ctx, int argc, char **argv)
                 }
         }
         input_ud iu = {.can_ask = strcmp(file, "-") != 0 && isatty(STDIN_FILENO) && !dry_run};
-        import_context ic = {.input = ask_input, .input_ud = &iu, .base_dir = base_dir};
+        /* ~/.claude.json keys each project's servers by its directory. */
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        import_context ic = {.input = ask_input, .input_ud = &iu, .base_dir = base_dir,
+                             .project = cwd};
         if (importer_parse(text, len, &ic, &plan, &err) < 0) {
                 corral_error_prefix(&err, "%s", strcmp(file, "-") == 0 ? "stdin" : file);
                 return cli_fail_error(ctx, &err);

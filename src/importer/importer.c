@@ -1,11 +1,13 @@
 /* Client configs → install plans (include/corral/importer.h): the document's
  * shape, each entry's values, names and secrets. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/spec.h"
 #include "corral/strbuf.h"
@@ -150,14 +152,36 @@ typedef struct value_ctx {
         const cJSON *inputs; /* VS Code "inputs" */
         cJSON *input_cache;  /* id → value asked once */
         import_entry *e;
-        const cJSON *entry_env; /* the entry's "env", for docker's -e NAME */
+        cJSON *env_values;   /* the entry's env (envFile, "env") as resolved: name → value */
+        cJSON *env_secrets;  /* names of those that are secrets → true */
+        bool env_first;      /* ${VAR} reads env_values before the environment */
+        bool hit_secret;     /* set when a secret of env_values went into a value */
 } value_ctx;
 
-static const char *lookup(const value_ctx *v, const char *name)
+static const char *lookup(value_ctx *v, const char *name)
 {
+        if (v->env_first) {
+                const char *s = json_get_string(v->env_values, name);
+                if (s) {
+                        v->hit_secret |= cJSON_IsTrue(
+                                cJSON_GetObjectItemCaseSensitive(v->env_secrets, name));
+                        return s;
+                }
+        }
         if (v->ic->lookup)
                 return v->ic->lookup(v->ic->lookup_ud, name);
         return expand_getenv(NULL, name);
+}
+
+/* Adds KEY=VALUE to the entry's env and to v's table of resolved values. */
+static void add_env(value_ctx *v, const char *key, const char *value, bool secret)
+{
+        import_add_env(v->e, key, value, secret);
+        cJSON_DeleteItemFromObjectCaseSensitive(v->env_values, key);
+        cJSON_AddStringToObject(v->env_values, key, value);
+        cJSON_DeleteItemFromObjectCaseSensitive(v->env_secrets, key);
+        if (secret)
+                cJSON_AddTrueToObject(v->env_secrets, key);
 }
 
 static const char *lookup_fn(void *ud, const char *name)
@@ -295,6 +319,238 @@ static bool header_is_secret(const char *name)
                strcasecmp(name, "Proxy-Authorization") == 0 || importer_name_is_secret(name);
 }
 
+static void envfile_add(void *ud, const char *key, const char *value)
+{
+        add_env(ud, key, value, importer_name_is_secret(key));
+}
+
+/* VS Code's "envFile" (relative to the config's project) into the entry's
+ * env; false after refusing the entry. */
+static bool read_env_file(value_ctx *v, const char *file)
+{
+        bool secret = false;
+        _cleanup_free_ char *name = resolve_value(v, file, &secret);
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        const char *why = NULL;
+        size_t len = 0, before = strv_length(v->e->env) + strv_length(v->e->secret_env);
+        int r;
+
+        if (!name)
+                return false;
+        path = name[0] == '/' ? xstrdup(name)
+                              : path_join(v->ic->base_dir ? v->ic->base_dir : ".", name);
+        r = read_file(path, IMPORT_ENVFILE_MAX_BYTES, &text, &len);
+        if (r == -EFBIG)
+                return import_refuse(v->e, IMPORT_REFUSED, "envFile %.256s: larger than %u bytes",
+                                     path, IMPORT_ENVFILE_MAX_BYTES),
+                       false;
+        if (r < 0)
+                return import_refuse(v->e, IMPORT_REFUSED, "envFile %.256s: cannot read it: %s",
+                                     path, strerror(-r)),
+                       false;
+        size_t bad = import_dotenv(text, len, envfile_add, v, &why);
+        if (bad)
+                return import_refuse(v->e, IMPORT_REFUSED, "envFile %.256s, line %zu: %s", path,
+                                     bad, why),
+                       false;
+        if (v->e->action != IMPORT_INSTALL)
+                return false;
+        import_note(v->e, "env from %s (%zu variables; \"env\" wins over it)", path,
+                    strv_length(v->e->env) + strv_length(v->e->secret_env) - before);
+        return true;
+}
+
+/* Whether an npx command line runs the mcp-remote proxy. */
+static bool runs_mcp_remote(const char *command, const cJSON *args)
+{
+        const char *slash = strrchr(command, '/');
+        const cJSON *a;
+
+        if (strcmp(slash ? slash + 1 : command, "npx") != 0)
+                return false;
+        cJSON_ArrayForEach(a, args)
+        {
+                const char *s = cJSON_IsString(a) ? a->valuestring : "";
+                if (s[0] == '-')
+                        continue;
+                return strncmp(s, "mcp-remote", 10) == 0 && (s[10] == '\0' || s[10] == '@');
+        }
+        return false;
+}
+
+/* "Name: value" of mcp-remote's --header "Name:value"; NULL when malformed. */
+static char *remote_header(const char *arg)
+{
+        const char *colon = strchr(arg, ':'), *n = arg, *ne, *val;
+
+        if (!colon)
+                return NULL;
+        while (*n == ' ' || *n == '\t')
+                n++;
+        ne = colon;
+        while (ne > n && (ne[-1] == ' ' || ne[-1] == '\t'))
+                ne--;
+        if (ne == n)
+                return NULL;
+        for (const char *c = n; c < ne; c++)
+                if (*c <= ' ' || *c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *c))
+                        return NULL;
+        val = colon + 1;
+        while (*val == ' ' || *val == '\t')
+                val++;
+        return xasprintf("%.*s: %s", (int)(ne - n), n, val);
+}
+
+#define MAX_REMOTE_HEADERS 64
+
+/* npx [-y] mcp-remote URL [PORT] [--header "Name:value"]… [--transport T] …
+ * → the remote server itself.  ${VAR} in the arguments reads the entry's
+ * env first: that is where the proxy takes them from. */
+static void map_mcp_remote(value_ctx *v, import_entry *e, const cJSON *args_json)
+{
+        static const char *const dropped_value[] = {
+                "--host", "--resource", "--static-oauth-client-metadata",
+                "--static-oauth-client-info", "--auth-timeout", NULL};
+        static const char *const dropped_flag[] = {"--debug", "--silent", "--enable-proxy",
+                                                   NULL};
+        const cJSON *a;
+        size_t n = 0, i = 0, positional = 0, n_headers = 0;
+        char **args = NULL;
+        bool *secret = NULL;
+        _cleanup_free_ char *url = NULL;
+        const char *transport = "http";
+
+        if (!cJSON_IsArray(args_json) || cJSON_GetArraySize(args_json) > MAX_ARGS) {
+                (void)import_refuse(e, IMPORT_REFUSED,
+                                    "\"args\" must be an array of at most %d strings", MAX_ARGS);
+                return;
+        }
+        n = (size_t)cJSON_GetArraySize(args_json);
+        args = xcalloc(n + 1, sizeof(char *));
+        secret = xcalloc(n + 1, sizeof(bool));
+        v->env_first = true;
+        cJSON_ArrayForEach(a, args_json)
+        {
+                bool pw = false;
+                if (!cJSON_IsString(a)) {
+                        (void)import_refuse(e, IMPORT_REFUSED, "\"args\" must hold strings only");
+                        goto out;
+                }
+                v->hit_secret = false;
+                if (!(args[i] = resolve_value(v, a->valuestring, &pw)))
+                        goto out;
+                secret[i++] = pw || v->hit_secret;
+        }
+        /* npx's own options, then the package */
+        for (i = 0; args[i] && args[i][0] == '-'; i++)
+                ;
+        for (i++; i < n; i++) {
+                const char *arg = args[i];
+                bool has_value = i + 1 < n;
+                if (strcmp(arg, "--header") == 0) {
+                        _cleanup_free_ char *h = has_value ? remote_header(args[i + 1]) : NULL;
+                        if (!h) {
+                                (void)import_refuse(e, IMPORT_REFUSED,
+                                                    "mcp-remote --header wants \"Name: value\"");
+                                goto out;
+                        }
+                        if (++n_headers > MAX_REMOTE_HEADERS) {
+                                (void)import_refuse(e, IMPORT_REFUSED,
+                                                    "more than %d --header options",
+                                                    MAX_REMOTE_HEADERS);
+                                goto out;
+                        }
+                        _cleanup_free_ char *hname = xstrndup(h, strcspn(h, ":"));
+                        if (secret[i + 1] || header_is_secret(hname))
+                                e->secret_headers = strv_push(e->secret_headers, h);
+                        else
+                                e->headers = strv_push(e->headers, h);
+                        i++;
+                } else if (strcmp(arg, "--transport") == 0 && has_value) {
+                        const char *t = args[++i];
+                        if (strcmp(t, "sse-only") == 0)
+                                transport = "sse";
+                        else if (strcmp(t, "http-only") != 0 && strcmp(t, "http-first") != 0 &&
+                                 strcmp(t, "sse-first") != 0) {
+                                (void)import_refuse(e, IMPORT_REFUSED,
+                                                    "mcp-remote --transport '%.32s' is not one "
+                                                    "corral knows",
+                                                    t);
+                                goto out;
+                        }
+                } else if (strcmp(arg, "--allow-http") == 0) {
+                        import_note(e, "--allow-http: dropped (corral takes http:// to loopback "
+                                       "only, https:// elsewhere)");
+                } else if (strcmp(arg, "--ignore-tool") == 0 && has_value) {
+                        import_note(e, "--ignore-tool %.64s: dropped; hide tools with corral.json "
+                                       "\"tools\" deny lists",
+                                    args[++i]);
+                } else if (arg[0] == '-') {
+                        bool known = false;
+                        for (const char *const *d = dropped_value; *d && !known; d++)
+                                known = strcmp(arg, *d) == 0 && has_value;
+                        if (known) {
+                                import_note(e, "%s: dropped (corral's own OAuth client and "
+                                               "transport do this)",
+                                            arg);
+                                i++;
+                                continue;
+                        }
+                        for (const char *const *d = dropped_flag; *d && !known; d++)
+                                known = strcmp(arg, *d) == 0;
+                        if (!known) {
+                                (void)import_refuse(e, IMPORT_REFUSED,
+                                                    "mcp-remote option '%.64s' is not one "
+                                                    "corral maps",
+                                                    arg);
+                                goto out;
+                        }
+                        import_note(e, "%s: dropped", arg);
+                } else if (positional++ == 0) {
+                        if (secret[i]) {
+                                (void)import_refuse(e, IMPORT_REFUSED,
+                                                    "a secret in the URL: give it in a --header");
+                                goto out;
+                        }
+                        url = xstrdup(arg);
+                } else if (positional == 2 && strspn(arg, "0123456789") == strlen(arg)) {
+                        import_note(e, "callback port %s: dropped (corral's OAuth client picks "
+                                       "its own)",
+                                    arg);
+                } else {
+                        (void)import_refuse(e, IMPORT_REFUSED,
+                                            "mcp-remote argument '%.64s' is not one corral maps",
+                                            arg);
+                        goto out;
+                }
+        }
+        if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
+                (void)import_refuse(e, IMPORT_REFUSED, "mcp-remote names no http(s) URL");
+                goto out;
+        }
+        free(e->spec);
+        e->spec = steal_pointer(&url);
+        free(e->kind);
+        e->kind = xstrdup("remote");
+        e->remote = true;
+        e->transport = xstrdup(transport);
+        import_note(e, "mcp-remote is not installed: corral connects to the server itself "
+                       "(corral auth NAME if it asks to sign in)");
+        if (e->env || e->secret_env) {
+                import_note(e, "\"env\" used for the arguments only: a remote server runs no "
+                               "process here");
+                strv_free(e->env);
+                strv_free(e->secret_env);
+                e->env = e->secret_env = NULL;
+        }
+out:
+        v->env_first = false;
+        for (i = 0; i < n; i++)
+                free(args[i]);
+        free(args);
+        free(secret);
+}
+
 static void map_entry(value_ctx *v, import_entry *e, const cJSON *j)
 {
         static const char *const known[] = {"command", "args",     "env",  "cwd",
@@ -317,9 +573,14 @@ static void map_entry(value_ctx *v, import_entry *e, const cJSON *j)
                 if (!ok)
                         import_note(e, "key \"%.64s\" ignored", it->string);
         }
-        if (json_get_object(j, "envFile") || json_get_string(j, "envFile"))
-                import_note(e, "\"envFile\" is not read: give its variables in \"env\"");
         e->disabled = json_get_bool(j, "disabled", false);
+        const cJSON *envfile = cJSON_GetObjectItemCaseSensitive(j, "envFile");
+        if (envfile && !cJSON_IsString(envfile)) {
+                (void)import_refuse(e, IMPORT_REFUSED, "\"envFile\" must be a path");
+                return;
+        }
+        if (envfile && !read_env_file(v, envfile->valuestring))
+                return;
 
         /* env first: docker's -e NAME reads it. */
         const cJSON *env = cJSON_GetObjectItemCaseSensitive(j, "env");
@@ -342,7 +603,7 @@ static void map_entry(value_ctx *v, import_entry *e, const cJSON *j)
                 _cleanup_free_ char *val = resolve_value(v, it->valuestring, &secret);
                 if (!val)
                         return;
-                import_add_env(e, it->string, val, secret || importer_name_is_secret(it->string));
+                add_env(v, it->string, val, secret || importer_name_is_secret(it->string));
         }
 
         if (url || (type && (strcmp(type, "http") == 0 || strcmp(type, "sse") == 0 ||
@@ -402,6 +663,10 @@ static void map_entry(value_ctx *v, import_entry *e, const cJSON *j)
         if (!command) {
                 (void)import_refuse(e, IMPORT_REFUSED,
                                     "the entry has neither a \"command\" nor a \"url\"");
+                return;
+        }
+        if (runs_mcp_remote(command, cJSON_GetObjectItemCaseSensitive(j, "args"))) {
+                map_mcp_remote(v, e, cJSON_GetObjectItemCaseSensitive(j, "args"));
                 return;
         }
         bool secret_args = false;
@@ -491,6 +756,7 @@ int importer_parse(const char *text, size_t len, const import_context *ic, impor
 {
         _cleanup_json_ cJSON *doc = NULL;
         _cleanup_json_ cJSON *cache = cJSON_CreateObject();
+        _cleanup_json_ cJSON *merged = NULL, *local_names = NULL;
         const cJSON *servers = NULL, *inputs = NULL, *s;
         import_plan p = {0};
 
@@ -501,7 +767,35 @@ int importer_parse(const char *text, size_t len, const import_context *ic, impor
                 return corral_error_set(err, EX_DATAERR, "not valid JSON");
         if (!cJSON_IsObject(doc))
                 return corral_error_set(err, EX_DATAERR, "not a JSON object");
-        if ((servers = cJSON_GetObjectItemCaseSensitive(doc, "mcpServers"))) {
+        if (json_get_object(doc, "projects")) {
+                /* Claude Code's ~/.claude.json: user scope, then the
+                 * project's local scope, which wins on a name. */
+                const cJSON *top = cJSON_GetObjectItemCaseSensitive(doc, "mcpServers");
+                const cJSON *proj = ic->project ? json_get_object(json_get_object(doc, "projects"),
+                                                                  ic->project)
+                                                : NULL;
+                const cJSON *local = cJSON_GetObjectItemCaseSensitive(proj, "mcpServers");
+                if ((top && !cJSON_IsObject(top)) || (local && !cJSON_IsObject(local)))
+                        return corral_error_set(err, EX_DATAERR,
+                                                "\"mcpServers\" must be an object");
+                merged = cJSON_CreateObject();
+                local_names = cJSON_CreateObject();
+                cJSON_ArrayForEach(s, top)
+                {
+                        if (!cJSON_GetObjectItemCaseSensitive(local, s->string))
+                                cJSON_AddItemToObject(merged, s->string, cJSON_Duplicate(s, true));
+                        else
+                                cJSON_AddTrueToObject(local_names, s->string);
+                }
+                cJSON_ArrayForEach(s, local)
+                {
+                        cJSON_AddItemToObject(merged, s->string, cJSON_Duplicate(s, true));
+                        if (!cJSON_GetObjectItemCaseSensitive(local_names, s->string))
+                                cJSON_AddFalseToObject(local_names, s->string);
+                }
+                servers = merged;
+                p.format = "claude.json";
+        } else if ((servers = cJSON_GetObjectItemCaseSensitive(doc, "mcpServers"))) {
                 p.format = "mcpServers";
         } else if ((servers = cJSON_GetObjectItemCaseSensitive(doc, "servers"))) {
                 p.format = "vscode";
@@ -525,9 +819,19 @@ int importer_parse(const char *text, size_t len, const import_context *ic, impor
         cJSON_ArrayForEach(s, servers)
         {
                 import_entry *e = &p.entries[p.n++];
-                value_ctx v = {.ic = ic, .inputs = inputs, .input_cache = cache, .e = e};
+                _cleanup_json_ cJSON *env_values = cJSON_CreateObject();
+                _cleanup_json_ cJSON *env_secrets = cJSON_CreateObject();
+                value_ctx v = {.ic = ic, .inputs = inputs, .input_cache = cache, .e = e,
+                               .env_values = env_values, .env_secrets = env_secrets};
                 e->key = xstrdup(s->string);
                 e->action = IMPORT_INSTALL;
+                const cJSON *scope = cJSON_GetObjectItemCaseSensitive(local_names, s->string);
+                if (scope)
+                        import_note(e, "from the project %.200s (Claude Code's local scope)%s",
+                                    ic->project,
+                                    cJSON_IsTrue(scope) ? "; it replaces the user-scope entry "
+                                                          "of the same name"
+                                                        : "");
                 /* JSON.parse keeps the last of duplicate keys; so do we. */
                 bool dup = false;
                 for (const cJSON *later = s->next; later && !dup; later = later->next)

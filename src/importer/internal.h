@@ -1,5 +1,6 @@
 /* The importer's modules: importer.c (documents, entries, values, names),
- * command.c (npx, node/python scripts, uvx), docker_run.c (docker run). */
+ * command.c (npx, node/python scripts, uvx), docker_run.c (docker run),
+ * envfile.c (VS Code's envFile). */
 #pragma once
 
 #include <stdlib.h>
@@ -33,3 +34,14 @@ void import_docker_run(import_entry *e, char *const *args, import_env_fn env_loo
  * node/python scripts, uvx/pipx.  base_dir resolves relative script paths. */
 void import_command(import_entry *e, const char *command, char *const *args,
                     const char *base_dir, import_env_fn env_lookup, void *ud);
+
+/* VS Code's "envFile": dotenv text (len bytes) → add(ud, KEY, VALUE) for each
+ * assignment, in order.  Lines: blank, "# comment", or [export ]NAME=VALUE,
+ * NAME letters, digits and '_'; VALUE unquoted (to a blank followed by '#',
+ * trailing blanks off), '…' (literal) or "…" (\n \t \r \\ \" escapes),
+ * each on one line.  Nothing is expanded.  0, or the 1-based number of the
+ * first bad line with *why saying what is wrong (static). */
+#define IMPORT_ENVFILE_MAX_BYTES (64u * 1024)
+typedef void (*import_dotenv_fn)(void *ud, const char *key, const char *value);
+size_t import_dotenv(const char *text, size_t len, import_dotenv_fn add, void *ud,
+                     const char **why);

@@ -358,6 +358,75 @@ describe('corral import', { timeout: 300000 }, () => {
     expectExit(r, 64);
   });
 
+  test('npx mcp-remote → a remote unit; VS Code envFile; ~/.claude.json per-project servers', async () => {
+    const home = path.join(dir, 'cc-home');
+    const proj = path.join(dir, 'cc-proj');
+    fs.mkdirSync(home);
+    fs.mkdirSync(path.join(proj, '.vscode'), { recursive: true });
+    // Claude Code keeps a project's own ("local") servers under its directory.
+    fs.writeFileSync(path.join(home, '.claude.json'), JSON.stringify({
+      numStartups: 4,
+      mcpServers: { 'cc-user': { command: 'uvx', args: ['mcp-server-time'] } },
+      projects: {
+        [proj]: {
+          mcpServers: {
+            'via-proxy': {
+              command: 'npx',
+              args: ['-y', 'mcp-remote@0.1.29', `http://127.0.0.1:${port}/mcp`, '--header', 'Authorization:${AUTH_HEADER}',
+                '--header', 'X-Team: red', '--transport', 'http-first'],
+              env: { AUTH_HEADER: 'Bearer proxy-secret' },
+            },
+          },
+        },
+        '/somewhere/else': { mcpServers: { 'other-project': { command: 'npx', args: ['-y', 'left-pad'] } } },
+      },
+    }));
+    let r = await corral(['import', '--yes', '--from', 'claude-code'], { root, env: { HOME: home }, cwd: proj });
+    assert.match(r.stdout, new RegExp(`imported via-proxy \\(remote http://127\\.0\\.0\\.1:${port}/mcp\\)`), describeRun(r));
+    assert.match(r.stderr, /mcp-remote is not installed: corral connects to the server itself/);
+    assert.match(r.stderr, /cc-user\s+not installable/);
+    assert.ok(!/other-project/.test(r.stdout + r.stderr), 'another project\'s servers are not imported');
+    assert.ok(!(r.stdout + r.stderr).includes('proxy-secret'), 'no secret printed');
+    const m = readJson(path.join(root, 'servers/via-proxy/manifest.json'));
+    assert.equal(m.runtime.backend, 'remote');
+    assert.ok(!fs.existsSync(path.join(root, 'servers/via-proxy/node_modules')), 'mcp-remote is not installed');
+    assert.equal(m.runtime.headers.Authorization, null);
+    assert.equal(m.runtime.headers['X-Team'], 'red');
+    assert.equal(readJson(path.join(root, 'servers/via-proxy/secrets.json')).headers.Authorization, 'Bearer proxy-secret');
+
+    // VS Code envFile: read from the workspace, "env" wins, secrets apart.
+    fs.writeFileSync(path.join(proj, '.env'), '# from the team\nexport REGION=from-env-file\nSERVICE_TOKEN="file-secret"\nMODE=file\n');
+    fs.writeFileSync(path.join(proj, '.vscode/mcp.json'), JSON.stringify({
+      servers: {
+        'env-file': {
+          type: 'stdio', command: 'node', args: [path.join(dir, 'env-server/index.js')],
+          envFile: '${workspaceFolder}/.env', env: { MODE: 'env-wins' },
+        },
+      },
+    }));
+    r = await corral(['import', '--yes', path.join(proj, '.vscode/mcp.json')], { root });
+    expectExit(r, 0, 'import with envFile');
+    const em = readJson(path.join(root, 'servers/env-file/manifest.json'));
+    assert.equal(em.runtime.env.REGION, 'from-env-file');
+    assert.equal(em.runtime.env.MODE, 'env-wins');
+    assert.equal(em.runtime.env.SERVICE_TOKEN, null);
+    assert.equal(readJson(path.join(root, 'servers/env-file/secrets.json')).env.SERVICE_TOKEN, 'file-secret');
+
+    // Both run under the daemon (picked up without a reload) and answer.
+    await waitReady(root, ['via-proxy', 'env-file'], 120000);
+    const c = await McpClient.connect(socketPath(root));
+    try {
+      await c.initialize();
+      assert.match(resultText(await c.callTool('via-proxy__echo', { message: 'no proxy needed' })), /no proxy needed/);
+      const env = resultText(await c.callTool('env-file__get-env', {}));
+      assert.match(env, /"REGION":\s*"from-env-file"/);
+      assert.match(env, /"SERVICE_TOKEN":\s*"file-secret"/);
+      assert.match(env, /"MODE":\s*"env-wins"/);
+    } finally {
+      await c.close();
+    }
+  });
+
   test('bad input: unknown shapes, huge files, duplicates, odd names, shell syntax', async () => {
     const bad = path.join(dir, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ servers: [1, 2] }));

@@ -2,8 +2,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "corral/expand.h"
@@ -200,6 +202,140 @@ static void test_import_mapping(void **state)
         }
 }
 
+static bool has_note(const import_entry *e, const char *text)
+{
+        for (size_t i = 0; e->notes && e->notes[i]; i++)
+                if (strstr(e->notes[i], text))
+                        return true;
+        return false;
+}
+
+/* VS Code envFile, Claude Code's per-project servers, npx mcp-remote. */
+static void test_import_details(void **state)
+{
+        char dir[] = "/tmp/corral-test-import-XXXXXX";
+        import_plan p = {0};
+        corral_error err = {0};
+        const import_entry *e;
+
+        assert_non_null(mkdtemp(dir));
+        char *envpath = NULL;
+        assert_true(asprintf(&envpath, "%s/.env", dir) > 0);
+        FILE *f = fopen(envpath, "w");
+        assert_non_null(f);
+        fputs("# comment\n\nexport REGION=eu-west  # inline\nAPI_TOKEN=\"tok en\\n\"\r\n"
+              "LITERAL='a $b #c'\nGREETING=from-file\nEMPTY=\n",
+              f);
+        fclose(f);
+        import_context ic = {.lookup = table_lookup, .base_dir = dir};
+        const char *vs = "{\"servers\": {"
+                         " \"a\": {\"command\": \"npx\", \"args\": [\"-y\", \"pkg\"],"
+                         "         \"envFile\": \"${workspaceFolder}/.env\", \"env\": {\"GREETING\": \"hi\"}},"
+                         " \"b\": {\"command\": \"npx\", \"args\": [\"-y\", \"pkg\"], \"envFile\": \"missing.env\"},"
+                         " \"c\": {\"command\": \"npx\", \"args\": [\"-y\", \"pkg\"], \"envFile\": 5}"
+                         "}}";
+        assert_int_equal(importer_parse(vs, strlen(vs), &ic, &p, &err), 0);
+        e = find(&p, "a");
+        assert_int_equal(e->action, IMPORT_INSTALL);
+        assert_string_equal(e->env[0], "REGION=eu-west");
+        assert_string_equal(e->env[1], "LITERAL=a $$b #c"); /* "$" kept literal */
+        assert_string_equal(e->env[2], "EMPTY=");
+        assert_string_equal(e->env[3], "GREETING=hi");      /* "env" wins */
+        assert_null(e->env[4]);
+        assert_string_equal(e->secret_env[0], "API_TOKEN=tok en\n");
+        assert_true(has_note(e, "(5 variables"));
+        assert_int_equal(find(&p, "b")->action, IMPORT_REFUSED);
+        assert_non_null(strstr(find(&p, "b")->reason, "missing.env: cannot read it"));
+        assert_int_equal(find(&p, "c")->action, IMPORT_REFUSED);
+        import_plan_done(&p);
+
+        const char *bad_lines[] = {"1X=a\n", "A B=c\n", "A=\"open\n", "A='x' y\n", "JUST\n"};
+        for (size_t i = 0; i < ARRAY_SIZE(bad_lines); i++) {
+                f = fopen(envpath, "w");
+                fprintf(f, "OK=1\n%s", bad_lines[i]);
+                fclose(f);
+                assert_int_equal(importer_parse(vs, strlen(vs), &ic, &p, &err), 0);
+                e = find(&p, "a");
+                assert_int_equal(e->action, IMPORT_REFUSED);
+                if (!strstr(e->reason, ".env, line 2:"))
+                        fail_msg("%s: %s", bad_lines[i], e->reason);
+                import_plan_done(&p);
+        }
+        unlink(envpath);
+        free(envpath);
+        rmdir(dir);
+
+        /* ~/.claude.json: user scope + this project's local scope (wins). */
+        const char *cc = "{\"numStartups\": 3, \"mcpServers\": {"
+                         "  \"u\": {\"command\": \"npx\", \"args\": [\"-y\", \"user-pkg\"]},"
+                         "  \"both\": {\"command\": \"npx\", \"args\": [\"-y\", \"user-both\"]}},"
+                         " \"projects\": {"
+                         "  \"/work/app\": {\"mcpServers\": {"
+                         "    \"both\": {\"command\": \"npx\", \"args\": [\"-y\", \"local-both\"]},"
+                         "    \"l\": {\"url\": \"https://l.example/mcp\"}}},"
+                         "  \"/work/other\": {\"mcpServers\": {"
+                         "    \"o\": {\"command\": \"npx\", \"args\": [\"-y\", \"other\"]}}}}}";
+        import_context icc = {.lookup = table_lookup, .project = "/work/app"};
+        assert_int_equal(importer_parse(cc, strlen(cc), &icc, &p, &err), 0);
+        assert_string_equal(p.format, "claude.json");
+        assert_int_equal(p.n, 3);
+        assert_string_equal(find(&p, "u")->spec, "npm:user-pkg");
+        assert_string_equal(find(&p, "both")->spec, "npm:local-both");
+        assert_true(has_note(find(&p, "both"), "replaces the user-scope entry"));
+        assert_true(find(&p, "l")->remote);
+        for (size_t i = 0; i < p.n; i++)
+                assert_string_not_equal(p.entries[i].key, "o"); /* another project's */
+        import_plan_done(&p);
+        icc.project = "/elsewhere";
+        assert_int_equal(importer_parse(cc, strlen(cc), &icc, &p, &err), 0);
+        assert_int_equal(p.n, 2);
+        assert_string_equal(find(&p, "both")->spec, "npm:user-both");
+        import_plan_done(&p);
+
+        /* npx mcp-remote → the remote server; ${VAR} from the entry's env. */
+        const char *mr =
+                "{\"mcpServers\": {"
+                " \"r\": {\"command\": \"npx\", \"args\": [\"-y\", \"mcp-remote@0.1.29\","
+                "   \"https://r.example/mcp\", \"9696\", \"--header\", \"Authorization:${AUTH_HEADER}\","
+                "   \"--header\", \"X-Team: blue\", \"--header\", \"X-Key:${API_KEY}\","
+                "   \"--transport\", \"sse-only\", \"--debug\", \"--host\", \"127.0.0.1\"],"
+                "   \"env\": {\"AUTH_HEADER\": \"Bearer abc\", \"API_KEY\": \"k1\"}},"
+                " \"h\": {\"command\": \"npx\", \"args\": [\"mcp-remote\", \"http://127.0.0.1:9/mcp\","
+                "   \"--header\", \"X-Home:${HOME}\"]},"
+                " \"bad1\": {\"command\": \"npx\", \"args\": [\"mcp-remote\", \"https://x/mcp\", \"--wat\"]},"
+                " \"bad2\": {\"command\": \"npx\", \"args\": [\"mcp-remote\", \"--header\", \"nocolon\", \"https://x\"]},"
+                " \"bad3\": {\"command\": \"npx\", \"args\": [\"mcp-remote\", \"ftp://x\"]},"
+                " \"bad4\": {\"command\": \"npx\", \"args\": [\"mcp-remote\", \"https://x/${API_KEY}\"],"
+                "   \"env\": {\"API_KEY\": \"k\"}},"
+                " \"notit\": {\"command\": \"npx\", \"args\": [\"-y\", \"mcp-remote-helper\"]}"
+                "}}";
+        assert_int_equal(importer_parse(mr, strlen(mr), &ic, &p, &err), 0);
+        e = find(&p, "r");
+        assert_int_equal(e->action, IMPORT_INSTALL);
+        assert_true(e->remote);
+        assert_string_equal(e->kind, "remote");
+        assert_string_equal(e->spec, "https://r.example/mcp");
+        assert_string_equal(e->transport, "sse");
+        assert_string_equal(e->secret_headers[0], "Authorization: Bearer abc");
+        assert_string_equal(e->secret_headers[1], "X-Key: k1"); /* from a secret env value */
+        assert_string_equal(e->headers[0], "X-Team: blue");
+        assert_null(e->env);
+        assert_null(e->secret_env);
+        assert_true(has_note(e, "callback port 9696"));
+        assert_true(has_note(e, "--debug: dropped"));
+        assert_true(has_note(e, "--host: dropped"));
+        e = find(&p, "h");
+        assert_int_equal(e->action, IMPORT_INSTALL);
+        assert_string_equal(e->transport, "http");
+        assert_string_equal(e->headers[0], "X-Home: /home/me");
+        assert_int_equal(find(&p, "bad1")->action, IMPORT_REFUSED);
+        assert_int_equal(find(&p, "bad2")->action, IMPORT_REFUSED);
+        assert_int_equal(find(&p, "bad3")->action, IMPORT_REFUSED);
+        assert_int_equal(find(&p, "bad4")->action, IMPORT_REFUSED);
+        assert_string_equal(find(&p, "notit")->spec, "npm:mcp-remote-helper");
+        import_plan_done(&p);
+}
+
 static void test_secret_names(void **state)
 {
         const char *secret[] = {"API_KEY", "GITHUB_PERSONAL_ACCESS_TOKEN", "password", "APIKEY",
@@ -219,6 +355,7 @@ int main(void)
                 cmocka_unit_test(test_expand_table),   cmocka_unit_test(test_expand_caps),
                 cmocka_unit_test(test_expand_json),    cmocka_unit_test(test_server_names),
                 cmocka_unit_test(test_import_mapping), cmocka_unit_test(test_secret_names),
+                cmocka_unit_test(test_import_details),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
