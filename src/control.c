@@ -100,6 +100,8 @@ static void status(control *ctl, gateway_session *s, const cJSON *id)
                 cJSON_AddItemToObject(r, "audit", audit_status_json(ctl->audit));
         if (ctl->config_error)
                 cJSON_AddStringToObject(r, "config_error", ctl->config_error);
+        if (ctl->restart_needed)
+                cJSON_AddStringToObject(r, "restart_needed", ctl->restart_needed);
         gateway_session_reply(s, id, r, 0, NULL);
 }
 
@@ -161,6 +163,8 @@ static void reload(control *ctl, gateway_session *s, const cJSON *id)
         log_info("control: reload: %d change%s", r, r == 1 ? "" : "s");
         res = cJSON_CreateObject();
         cJSON_AddNumberToObject(res, "changes", r);
+        if (ctl->restart_needed)
+                cJSON_AddStringToObject(res, "restart_needed", ctl->restart_needed);
         gateway_session_reply(s, id, res, 0, NULL);
 }
 
@@ -179,6 +183,17 @@ void control_reload_policy(control *ctl)
         }
         tool_policy_done(ctl->tools);
         *ctl->tools = fresh;
+        {
+                const cJSON *now = cJSON_GetObjectItemCaseSensitive(config, "tools");
+                bool same = ctl->tools_seen ? now && cJSON_Compare(ctl->tools_seen, now, true)
+                                            : !now;
+                if (!same) {
+                        cJSON_Delete(ctl->tools_seen);
+                        ctl->tools_seen = now ? cJSON_Duplicate(now, true) : NULL;
+                        /* What a session may list changed with the lists. */
+                        gateway_tools_changed(ctl->gw);
+                }
+        }
 }
 
 static bool control_method(void *ud, gateway_session *s, const cJSON *id, const char *method,

@@ -21,10 +21,16 @@ typedef struct control {
         int (*reload_config)(void *ud, corral_error *err);
         void *reload_ud;
         const char *config_error; /* shown by corral/status; NULL when none */
+        /* corral.json keys changed since the daemon started that it reads
+         * only then ("http, auth"): shown by corral/status and corral/reload
+         * until a restart; NULL when none. */
+        const char *restart_needed;
+        struct cJSON *tools_seen; /* corral.json "tools" as last applied (owned) */
 } control;
 
 /* Re-reads corral.json's "tools" into ctl->tools (a bad file keeps the old
- * lists, with a warning): part of reload and SIGHUP. */
+ * lists, with a warning): part of reload, SIGHUP and the watcher.  When the
+ * lists changed, every session gets notifications/tools/list_changed. */
 void control_reload_policy(control *ctl);
 
 /* extra_method for gateway_listen(..., control=true, &control_ops, &ctl). */

@@ -22,6 +22,7 @@
 #include "corral/supervisor.h"
 #include "corral/policy.h"
 #include "corral/state.h"
+#include "corral/strbuf.h"
 #include "state/audit.h"
 #include "corral/users.h"
 #include "daemon_watch.h"
@@ -41,8 +42,53 @@ typedef struct daemon_state {
         store *s;
         daemon_watch *watch;  /* hot reload (src/daemon_watch.h) */
         char *config_error;   /* why corral.json was last refused; NULL when it is fine */
+        cJSON *start_keys;    /* restart_keys[] as corral.json had them at start */
+        char *restart_needed; /* those changed since, ", "-separated; NULL when none */
         unsigned config_tries; /* re-reads of a corral.json that did not parse */
 } daemon_state;
+
+/* corral.json keys the daemon reads once, at start (the HTTP listeners, the
+ * token verifier and its users, the site policy, the audit log): a change
+ * is reported until a restart.  "gateway" (connection limits) and "tools"
+ * apply live; "sandbox", "docker" and the resolvers' keys are read by each
+ * install. */
+static const char *const restart_keys[] = {"http", "auth", "users", "site", "audit", NULL};
+
+static cJSON *pick_restart_keys(const cJSON *config)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        for (const char *const *k = restart_keys; *k; k++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, *k);
+                if (v)
+                        cJSON_AddItemToObject(o, *k, cJSON_Duplicate(v, true));
+        }
+        return o;
+}
+
+/* Compares a valid corral.json with the one the daemon started with. */
+static void note_restart_keys(daemon_state *d, const cJSON *config)
+{
+        strbuf b = STRBUF_INIT(0);
+
+        for (const char *const *k = restart_keys; *k; k++) {
+                const cJSON *was = cJSON_GetObjectItemCaseSensitive(d->start_keys, *k);
+                const cJSON *now = cJSON_GetObjectItemCaseSensitive(config, *k);
+                if ((was || now) && !(was && now && cJSON_Compare(was, now, true)))
+                        (void)strbuf_appendf(&b, "%s%s", b.len ? ", " : "", *k);
+        }
+        if (!b.len) {
+                if (d->restart_needed)
+                        log_info("corral.json: back to the settings the daemon started with");
+                d->restart_needed = (free(d->restart_needed), NULL);
+        } else if (!d->restart_needed || strcmp(d->restart_needed, b.buf) != 0) {
+                log_warn("corral.json: %s changed: applied when the daemon restarts", b.buf);
+                free(d->restart_needed);
+                d->restart_needed = xstrdup(b.buf);
+        }
+        strbuf_done(&b);
+        d->ctl.restart_needed = d->restart_needed;
+}
 
 /* Re-reads and checks corral.json.  A file caught half-written (an editor's
  * truncate-and-write) is read again before it is called bad; a bad one is
@@ -55,6 +101,10 @@ static int check_config(daemon_state *d, bool from_watch, corral_error *err)
 
         if (r == 0)
                 r = config_validate(config, err);
+        /* The connection limits apply now; connections already admitted
+         * stay. */
+        if (r == 0)
+                r = gateway_set_limits(d->gw, config, err);
         if (r < 0) {
                 if (from_watch && d->watch && d->config_tries < 3) {
                         d->config_tries++;
@@ -71,6 +121,7 @@ static int check_config(daemon_state *d, bool from_watch, corral_error *err)
                 return r;
         }
         d->config_tries = 0;
+        note_restart_keys(d, config);
         if (d->config_error) {
                 log_info("%s is valid again", d->s->paths.config);
                 free(d->config_error);
@@ -286,6 +337,10 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                 d.ctl.audit = d.audit;
                 if (r == 0)
                         r = gateway_set_limits(d.gw, config, err);
+                d.start_keys = pick_restart_keys(config);
+                if (cJSON_GetObjectItemCaseSensitive(config, "tools"))
+                        d.ctl.tools_seen = cJSON_Duplicate(
+                                cJSON_GetObjectItemCaseSensitive(config, "tools"), true);
         }
         if (r == 0)
                 r = listen_both(&d, s, err);
@@ -327,6 +382,9 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         d.gw = gateway_free(d.gw);
         d.audit = audit_free(d.audit);
         free(d.config_error);
+        free(d.restart_needed);
+        cJSON_Delete(d.start_keys);
+        cJSON_Delete(d.ctl.tools_seen);
         d.auth = auth_free(d.auth);
         users_site_done(&d.site);
         tool_policy_done(&d.tools);

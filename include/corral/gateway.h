@@ -140,8 +140,14 @@ int gateway_listen_fd(gateway *gw, int fd, const char *path, bool control,
  * (config may be NULL: defaults).  See src/gateway/connlimit.h for the keys:
  * separate caps for the control and gateway sockets, a per-user cap, a share
  * kept for root and the daemon's uid, a first-message deadline and an idle
- * timeout.  Call before gateway_listen().  0 or -EX_CONFIG naming the key. */
+ * timeout.  Call before gateway_listen(); a later call (a corral.json reload)
+ * changes the limits in place: connections already admitted stay.  0 or
+ * -EX_CONFIG naming the key. */
 int gateway_set_limits(gateway *gw, const cJSON *config, corral_error *err);
+
+/* The tool allow/deny lists changed (corral.json reloaded): every session
+ * gets notifications/tools/list_changed (coalesced like the supervisor's). */
+void gateway_tools_changed(gateway *gw);
 
 /* Serves one session on fds in_fd/out_fd (corral serve --stdio, embedded):
  * pipes and sockets through libuv streams, ttys as ttys, regular files with

@@ -132,6 +132,9 @@ int cli_reload(cli_ctx *ctx, int argc, char **argv)
         }
         changes = (int)json_get_number(res, "changes", 0);
         printf("reloaded: %d change%s\n", changes, changes == 1 ? "" : "s");
+        if (json_get_string(res, "restart_needed"))
+                printf("corral.json's %s changed: restart the daemon to apply it\n",
+                       json_get_string(res, "restart_needed"));
         return 0;
 }
 
@@ -212,6 +215,10 @@ int cli_status(cli_ctx *ctx, int argc, char **argv)
         if (json_get_string(res, "config_error"))
                 printf("config: refused, the running configuration is kept: %s\n",
                        json_get_string(res, "config_error"));
+        /* Keys the daemon reads only when it starts. */
+        if (json_get_string(res, "restart_needed"))
+                printf("config: corral.json's %s changed: restart the daemon to apply it\n",
+                       json_get_string(res, "restart_needed"));
         if (cJSON_GetArraySize(units) == 0) {
                 printf("no servers (install one with 'corral install', then 'corral reload')\n");
                 print_collisions(json_get_array(res, "collisions"));

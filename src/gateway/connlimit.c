@@ -145,6 +145,12 @@ const connlimit_config *connlimit_get_config(const connlimit *cl)
         return &cl->cfg;
 }
 
+void connlimit_set_config(connlimit *cl, const connlimit_config *cfg)
+{
+        if (cl)
+                cl->cfg = *cfg;
+}
+
 bool connlimit_is_admin(int64_t uid)
 {
         return uid == 0 || (uid >= 0 && (uid_t)uid == geteuid());

@@ -50,6 +50,10 @@ int connlimit_config_load(const cJSON *config, connlimit_config *ret_gateway,
 connlimit *connlimit_new(const char *what, const connlimit_config *cfg);
 connlimit *connlimit_free(connlimit *cl);
 const connlimit_config *connlimit_get_config(const connlimit *cl);
+/* Replaces cl's settings in place (a corral.json reload): connections
+ * already admitted stay, even past a lowered cap; the next admissions and
+ * the next timer a connection arms use the new values. */
+void connlimit_set_config(connlimit *cl, const connlimit_config *cfg);
 
 /* root and the daemon's own uid. */
 bool connlimit_is_admin(int64_t uid);

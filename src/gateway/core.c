@@ -389,6 +389,11 @@ static void schedule_changed(gateway *gw, unsigned which)
 
 #define ALL_LISTS (UNIT_LIST_TOOLS | UNIT_LIST_PROMPTS | UNIT_LIST_RESOURCES)
 
+void gateway_tools_changed(gateway *gw)
+{
+        schedule_changed(gw, UNIT_LIST_TOOLS);
+}
+
 static void ev_unit_state(void *ud, unit *u, unit_state old_state, unit_state new_state)
 {
         gateway *gw = ud;

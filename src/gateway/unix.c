@@ -385,9 +385,11 @@ int gateway_set_limits(gateway *gw, const cJSON *config, corral_error *err)
                 return r;
         u = unix_adapter(gw);
         for (int control = 0; control < 2; control++) {
-                if (connlimit_active(u->limits[control]))
-                        continue; /* set before listening; later calls keep what is in use */
-                connlimit_free(u->limits[control]);
+                if (u->limits[control]) {
+                        /* A reload: the connections in use stay admitted. */
+                        connlimit_set_config(u->limits[control], &c[control]);
+                        continue;
+                }
                 u->limits[control] = connlimit_new(control ? "control" : "gateway", &c[control]);
         }
         return 0;

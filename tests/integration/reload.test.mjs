@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -18,6 +19,24 @@ const pids = async (root, names) => {
   const st = await status(root);
   return Object.fromEntries(names.map((n) => [n, unitOf(st, n)?.pid]));
 };
+
+/* One connection to the gateway socket: 'answered' when initialize gets an
+ * answer, 'refused' when the daemon closes it first. */
+function probeGateway(sock) {
+  return new Promise((resolve) => {
+    const c = net.connect(sock);
+    let done = false;
+    const finish = (v) => { if (!done) { done = true; c.destroy(); resolve(v); } };
+    c.on('connect', () => c.write(JSON.stringify({
+      jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
+    }) + '\n'));
+    c.on('data', () => finish('answered'));
+    c.on('close', () => finish('refused'));
+    c.on('error', () => finish('refused'));
+    setTimeout(() => finish('timeout'), 10000);
+  });
+}
 
 /* Writes path the way editors that rename over the file do. */
 function renameOver(file, text) {
@@ -114,6 +133,51 @@ describe('hot reload', { timeout: 240000 }, () => {
     expectExit(c, 0, 'config set --unset');
     await waitStatus(root, (s) => !s.config_error, 'the error cleared');
     assert.deepEqual(await pids(root, ['alpha', 'beta', 'gamma']), before);
+  });
+
+  test('corral.json edited with a session open: tool lists and gateway limits apply at once; keys read at start are reported', async () => {
+    const before = await pids(root, ['alpha', 'beta', 'gamma']);
+    const base = fs.existsSync(config) ? JSON.parse(fs.readFileSync(config, 'utf8')) : {};
+    const write = (extra) => renameOver(config, JSON.stringify({ ...base, ...extra }, null, 2));
+
+    // A deny list: the open session is told, and alpha's tools leave its list.
+    let from = client.notifications.length;
+    write({ tools: { deny: ['alpha__*'] } });
+    await client.waitNotification('notifications/tools/list_changed', { from });
+    await client.waitTools((names) => !names.includes('alpha__echo') && names.includes('beta__echo'), 'alpha denied');
+
+    // Lower the gateway's connection cap to 2: the open session stays; one
+    // more fits, the next is refused.  Raised again, it fits.
+    const sock = socketPath(root);
+    write({ tools: { deny: ['alpha__*'] }, gateway: { max_connections: 2, max_connections_per_user: 1, admin_reserved_connections: 1 } });
+    const held = net.connect(sock);
+    await new Promise((r) => held.once('connect', r));
+    await waitFor(async () => (await probeGateway(sock)) === 'refused', { what: 'a third connection refused' });
+    assert.match(JSON.stringify(await client.callTool('beta__echo', { text: 'kept' })), /kept/, 'the open session was kept');
+    held.destroy();
+    from = client.notifications.length;
+    write({});
+    await client.waitNotification('notifications/tools/list_changed', { from });
+    await client.waitTools((names) => names.includes('alpha__echo'), 'alpha allowed again');
+    const again = net.connect(sock);
+    await new Promise((r) => again.once('connect', r));
+    assert.equal(await probeGateway(sock), 'answered', 'the cap is back to the default');
+    again.destroy();
+    assert.match(daemon.output(), /gateway socket: refused \d+/);
+
+    // "http" is read when the daemon starts: the change is said, not applied.
+    write({ http: { max_body_bytes: 1048576 } });
+    let st = await waitStatus(root, (x) => x.restart_needed, 'restart_needed in status');
+    assert.equal(st.restart_needed, 'http');
+    assert.match((await corral(['status'], { root })).stdout, /config: corral.json's http changed: restart the daemon to apply it/);
+    const r = await corral(['reload'], { root });
+    expectExit(r, 0, 'reload');
+    assert.match(r.stdout, /corral.json's http changed: restart the daemon to apply it/);
+    assert.match(daemon.output(), /corral.json: http changed: applied when the daemon restarts/);
+    write({});
+    st = await waitStatus(root, (x) => !x.restart_needed, 'restart_needed cleared');
+    assert.deepEqual(await pids(root, ['alpha', 'beta', 'gamma']), before, 'no server restarted');
+    assert.match(JSON.stringify(await client.callTool('alpha__echo', { text: 'same session' })), /same session/);
   });
 
   test('corral config: get, set with validation, edit through $EDITOR, validate', async () => {
