@@ -544,6 +544,10 @@ static int manifest_image(const manifest *m, char **ret, corral_error *err)
                 *ret = xstrdup(m->resolved_digest);
                 return 0;
         }
+        /* A registry: install's spec names the server, not the image: the
+         * docker resolver recorded the image's name. */
+        if (m->kind && strcmp(m->kind, "registry") == 0 && m->resolved_url)
+                spec = m->resolved_url;
         if (strncmp(spec, "docker:", 7) == 0)
                 spec += 7;
         r = docker_ref_parse(&ref, spec, err);
