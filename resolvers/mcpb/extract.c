@@ -56,15 +56,49 @@ static int make_parents(const char *dest, const char *rel)
         return mkdir_p(full, 0755);
 }
 
-/* Pass 1: every header checked (paths, types, declared sizes, the entry
- * count) before anything is written, data skipped. */
-static int validate(int fd, const mcpb_limits *lim, const char *what, corral_error *err)
+/* One entry's header against the rules and caps, in both passes: the
+ * entry count (*entries, incremented), its path, its type (a regular file
+ * or a directory, never a link), and its declared size against the caps
+ * with total bytes already counted. */
+static int check_entry(struct archive_entry *e, const mcpb_limits *lim, const char *what,
+                       uint64_t *entries, uint64_t total, corral_error *err)
 {
-        _cleanup_(archive_freep) struct archive *a = archive_read_new();
-        struct archive_entry *e;
-        uint64_t entries = 0, total = 0;
-        int r;
+        const char *p = archive_entry_pathname(e);
+        mode_t type = archive_entry_filetype(e);
+        int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
 
+        if (++*entries > lim->max_entries)
+                return corral_error_set(err, EX_DATAERR,
+                                        "%s: more than %llu entries (MCPB_MAX_ENTRIES)", what,
+                                        (unsigned long long)lim->max_entries);
+        if (!p || !path_ok(p))
+                return corral_error_set(err, EX_DATAERR,
+                                        "%s: refusing entry '%.200s': absolute path, '..', or a "
+                                        "path too long or deep",
+                                        what, p ? p : "");
+        if (archive_entry_symlink(e) || archive_entry_hardlink(e) || type == AE_IFLNK)
+                return corral_error_set(err, EX_DATAERR,
+                                        "%s: refusing entry '%.200s': links are not allowed in a "
+                                        "bundle",
+                                        what, p);
+        if (type != AE_IFREG && type != AE_IFDIR)
+                return corral_error_set(err, EX_DATAERR,
+                                        "%s: refusing entry '%.200s': not a regular file or "
+                                        "directory",
+                                        what, p);
+        if (declared < 0 || (uint64_t)declared > lim->max_entry ||
+            total + (uint64_t)declared > lim->max_unpacked)
+                return corral_error_set(err, EX_DATAERR,
+                                        "%s: entry '%.200s' declares %lld bytes: over the caps "
+                                        "(MCPB_MAX_ENTRY %llu, MCPB_MAX_UNPACKED %llu)",
+                                        what, p, (long long)declared,
+                                        (unsigned long long)lim->max_entry,
+                                        (unsigned long long)lim->max_unpacked);
+        return 0;
+}
+
+static int open_zip(struct archive *a, int fd, const char *what, corral_error *err)
+{
         if (!a)
                 return corral_error_set(err, EX_SOFTWARE, "libarchive: out of memory");
         archive_read_support_format_zip(a);
@@ -72,40 +106,24 @@ static int validate(int fd, const mcpb_limits *lim, const char *what, corral_err
         if (archive_read_open_fd(a, fd, BLOCK) != ARCHIVE_OK)
                 return corral_error_set(err, EX_DATAERR, "%s: not a zip file: %s", what,
                                         archive_error_string(a));
-        while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-                const char *p = archive_entry_pathname(e);
-                mode_t type = archive_entry_filetype(e);
-                int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+        return 0;
+}
 
-                if (++entries > lim->max_entries)
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: more than %llu entries (MCPB_MAX_ENTRIES)",
-                                                what, (unsigned long long)lim->max_entries);
-                if (!p || !path_ok(p))
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: refusing entry '%.200s': absolute path, "
-                                                "'..', or a path too long or deep",
-                                                what, p ? p : "");
-                if (archive_entry_symlink(e) || archive_entry_hardlink(e) || type == AE_IFLNK)
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: refusing entry '%.200s': links are not "
-                                                "allowed in a bundle",
-                                                what, p);
-                if (type != AE_IFREG && type != AE_IFDIR)
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: refusing entry '%.200s': not a regular file "
-                                                "or directory",
-                                                what, p);
-                if (declared < 0 || (uint64_t)declared > lim->max_entry ||
-                    total + (uint64_t)declared > lim->max_unpacked)
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: entry '%.200s' declares %lld bytes: over the "
-                                                "caps (MCPB_MAX_ENTRY %llu, MCPB_MAX_UNPACKED "
-                                                "%llu)",
-                                                what, p, (long long)declared,
-                                                (unsigned long long)lim->max_entry,
-                                                (unsigned long long)lim->max_unpacked);
-                total += (uint64_t)declared;
+/* Pass 1: every header checked (check_entry, declared sizes summed) before
+ * anything is written, data skipped. */
+static int validate(int fd, const mcpb_limits *lim, const char *what, corral_error *err)
+{
+        _cleanup_(archive_freep) struct archive *a = archive_read_new();
+        struct archive_entry *e;
+        uint64_t entries = 0, total = 0;
+        int r;
+
+        if ((r = open_zip(a, fd, what, err)) < 0)
+                return r;
+        while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+                if ((r = check_entry(e, lim, what, &entries, total, err)) < 0)
+                        return r;
+                total += archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
                 (void)archive_read_data_skip(a);
         }
         if (r != ARCHIVE_EOF)
@@ -123,42 +141,25 @@ int mcpb_extract(int fd, const char *dest, const mcpb_limits *lim, const char *w
         _cleanup_free_ char *buf = xmalloc(BLOCK);
         int r;
 
-        if (!a)
-                return corral_error_set(err, EX_SOFTWARE, "libarchive: out of memory");
         if ((r = validate(fd, lim, what, err)) < 0)
                 return r;
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return corral_error_errno(err, EX_IOERR, errno, "%s: rewinding", what);
-        archive_read_support_format_zip(a);
-        archive_read_support_filter_none(a);
-        if (archive_read_open_fd(a, fd, BLOCK) != ARCHIVE_OK)
-                return corral_error_set(err, EX_DATAERR, "%s: not a zip file: %s", what,
-                                        archive_error_string(a));
+        if ((r = open_zip(a, fd, what, err)) < 0)
+                return r;
         if (mkdir(dest, 0755) < 0)
                 return corral_error_errno(err, EX_CANTCREAT, errno, "cannot create %s", dest);
 
         while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
                 const char *p = archive_entry_pathname(e);
                 mode_t type = archive_entry_filetype(e);
-                int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
                 _cleanup_free_ char *rel = NULL, *full = NULL;
                 _cleanup_close_ int out = -1;
                 uint64_t written = 0;
 
-                if (++entries > lim->max_entries)
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: more than %llu entries (MCPB_MAX_ENTRIES)",
-                                                what, (unsigned long long)lim->max_entries);
-                if (!p || !path_ok(p))
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: refusing entry '%.200s': absolute path, "
-                                                "'..', or a path too long or deep",
-                                                what, p ? p : "");
-                if (archive_entry_symlink(e) || archive_entry_hardlink(e) || type == AE_IFLNK)
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: refusing entry '%.200s': links are not "
-                                                "allowed in a bundle",
-                                                what, p);
+                /* Checked again: the second read must not trust the first. */
+                if ((r = check_entry(e, lim, what, &entries, total, err)) < 0)
+                        return r;
                 rel = xstrdup(p);
                 while (rel[0] && rel[strlen(rel) - 1] == '/')
                         rel[strlen(rel) - 1] = '\0';
@@ -174,20 +175,6 @@ int mcpb_extract(int fd, const char *dest, const mcpb_limits *lim, const char *w
                                                         what, p);
                         continue;
                 }
-                if (type != AE_IFREG)
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: refusing entry '%.200s': not a regular file "
-                                                "or directory",
-                                                what, p);
-                if (declared < 0 || (uint64_t)declared > lim->max_entry ||
-                    total + (uint64_t)declared > lim->max_unpacked)
-                        return corral_error_set(err, EX_DATAERR,
-                                                "%s: entry '%.200s' declares %lld bytes: over the "
-                                                "caps (MCPB_MAX_ENTRY %llu, MCPB_MAX_UNPACKED "
-                                                "%llu)",
-                                                what, p, (long long)declared,
-                                                (unsigned long long)lim->max_entry,
-                                                (unsigned long long)lim->max_unpacked);
                 if ((r = make_parents(dest, rel)) < 0)
                         return corral_error_errno(err, EX_DATAERR, -r,
                                                   "%s: cannot create the parent of '%.200s'", what,
