@@ -62,11 +62,12 @@ static const verb verbs[] = {
           "  --dry-run fetches and prints the manifest it would write, installing nothing.\n"
           "  Answering no to the confirmation exits 1." },
         { "search", cli_search, "search the configured MCP registries for servers",
-          "[--json] [--limit N] TEXT\n"
+          "[--json] [--limit N] [--offline] TEXT\n"
           "  Asks each registry ($CORRAL_MCP_REGISTRY, comma-separated, or corral.json\n"
           "  \"mcp_registries\"; default https://registry.modelcontextprotocol.io) for the latest\n"
           "  versions of servers whose name contains TEXT, following its pages up to N results\n"
-          "  (default 100, at most 500)." },
+          "  (default 100, at most 500).  Answers are cached like npm metadata (fresh for\n"
+          "  npm_metadata_max_age seconds, then revalidated); --offline uses the cache alone." },
         { "import", cli_import, "install the MCP servers of a client's config",
           "[--dry-run] [--yes] [--force] [--json] FILE | - | --from claude-desktop|vscode|cursor|claude-code\n"
           "  Reads a Claude Desktop / Cursor / .mcp.json (\"mcpServers\") or VS Code mcp.json\n"

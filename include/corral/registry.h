@@ -32,13 +32,35 @@
  * https://, or http:// to loopback.  0 or -EX_CONFIG. */
 int registry_urls(const corral_paths *paths, char ***ret, corral_error *err);
 
-/* A blocking GET on a private libuv loop (the CLI's): 0 with the HTTP status
- * and the body (owned, NUL-terminated, at most max bytes, else -EX_DATAERR),
- * or -EX_UNAVAILABLE (no answer in 60 s) with err set.  headers are extra
- * "Name: value" lines (may be NULL).  Refuses plain http:// beyond loopback
- * (-EX_USAGE).  Redirects are followed (at most 5, never to http://). */
-int registry_http_get(const char *url, const char *const *headers, size_t max, long *ret_status,
-                      char **ret_body, size_t *ret_len, corral_error *err);
+/* Where registry answers are cached (PATHS.cache/registry/: HASH.json, the
+ * body of a 200, and HASH.meta, its URL and validators; HASH the SHA-256 of
+ * the URL) and how they are used: within max_age seconds of being fetched
+ * or revalidated, an answer is used without asking; after that it is
+ * revalidated (If-None-Match / If-Modified-Since from the ETag and
+ * Last-Modified the registry sent; a 304 makes it fresh again); offline
+ * uses whatever is cached however old and never asks. */
+typedef struct registry_cache {
+        char *dir;     /* owned; NULL: nothing is cached */
+        long max_age;  /* npm packuments' window: $CORRAL_NPM_METADATA_MAX_AGE,
+                        * corral.json "npm_metadata_max_age", else 300 s */
+        bool offline;  /* --offline */
+} registry_cache;
+
+/* Fills *c for the store at p.  0, or -EX_CONFIG (a bad max age). */
+int registry_cache_init(registry_cache *c, const corral_paths *p, bool offline,
+                        corral_error *err);
+void registry_cache_done(registry_cache *c);
+
+/* A blocking GET (http_fetch_blocking) through cache c (NULL: no cache; only
+ * 200 answers are kept): 0 with the HTTP status and the body (owned,
+ * NUL-terminated, at most max bytes, else -EX_DATAERR), or -EX_UNAVAILABLE
+ * (no answer in 60 s; with c->offline, not in the cache) with err set.
+ * headers are extra "Name: value" lines (may be NULL).  Refuses plain
+ * http:// beyond loopback (-EX_USAGE).  Redirects are followed (at most 5,
+ * never to http://). */
+int registry_http_get(const registry_cache *c, const char *url, const char *const *headers,
+                      size_t max, long *ret_status, char **ret_body, size_t *ret_len,
+                      corral_error *err);
 
 /* A blocking download of url into fd (written from its current offset): at
  * most max bytes (-EX_DATAERR past it), status 200 only (404 → -EX_NOINPUT,
@@ -56,8 +78,8 @@ char *registry_url_escape(const char *s);
  * *ret_base (owned) the registry that answered.  -EX_NOINPUT (no registry
  * has it: the message names the registries asked), -EX_UNAVAILABLE (none
  * answered and none said 404), -EX_DATAERR (not a server.json). */
-int registry_get_server(char *const *urls, const char *name, const char *version, cJSON **ret,
-                        char **ret_base, corral_error *err);
+int registry_get_server(const registry_cache *c, char *const *urls, const char *name,
+                        const char *version, cJSON **ret, char **ret_base, corral_error *err);
 
 /* One registry search result. */
 typedef struct registry_hit {
@@ -71,8 +93,8 @@ typedef struct registry_hit {
  * REGISTRY_SEARCH_MAX_PAGES pages per registry).  *ret (owned array, *ret_n
  * entries; free with registry_hits_free()).  A registry that does not answer
  * is a warning on stderr unless none answers (-EX_UNAVAILABLE). */
-int registry_search(char *const *urls, const char *text, size_t limit, registry_hit **ret,
-                    size_t *ret_n, corral_error *err);
+int registry_search(const registry_cache *c, char *const *urls, const char *text, size_t limit,
+                    registry_hit **ret, size_t *ret_n, corral_error *err);
 void registry_hits_free(registry_hit *h, size_t n);
 /* The package types a server.json offers ("mcpb, npm, remote"); owned. */
 char *registry_package_types(const cJSON *server);
@@ -121,9 +143,21 @@ int registry_inputs_finish(registry_inputs *in, corral_error *err);
 /* Appends a package's arguments (packageArguments or runtimeArguments
  * array) to *argv: positional ones as their value, named ones as NAME VALUE
  * (NAME alone for a boolean "true"); inputs without a value and not required
- * are left out.  0, or registry_input_value()'s errors; a secret argument is
+ * are left out.  An isRepeated one takes every --set KEY=VALUE given for it
+ * (or a --config array) and appears once per value.  0, or registry_input_value()'s errors; a secret argument is
  * -EX_USAGE (it would show in the process list). */
 int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, corral_error *err);
+
+/* ---- Smithery (resolvers/registry/smithery*.c) -------------------------- */
+
+/* Reads a Smithery stdio connection's stdioFunction without running it:
+ * only `[async] (param) => ({command, args, env})` (or a function whose body
+ * is one return of that object) with string literals and param.FIELD /
+ * param["FIELD"] values.  *ret (owned): {"command": "npx", "args": [ITEM…],
+ * "env": {"KEY": ITEM}}, ITEM a string or {"config": "FIELD"}.  At most 64
+ * KiB of source, 64 args and 64 env keys.  0, -EX_UNAVAILABLE naming what
+ * it would have to evaluate, -EX_DATAERR (none, too long). */
+int smithery_read_stdio_function(const char *src, cJSON **ret, corral_error *err);
 
 /* ---- the resolver (resolvers/registry/registry.c) ---------------------- */
 

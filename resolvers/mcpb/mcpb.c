@@ -452,6 +452,11 @@ int mcpb_install(store *s, const install_options *opt, const char *path, const c
         int r;
 
         *strrchr(staging, '/') = '\0';
+        if (url && opt->offline)
+                return corral_error_set(err, EX_UNAVAILABLE,
+                                        "--offline: the bundle %s would have to be downloaded "
+                                        "(bundles are not cached)",
+                                        url);
         if (url) {
                 file = path_join(staging, "bundle.mcpb");
                 fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -81,11 +81,12 @@ int registry_urls(const corral_paths *paths, char ***ret, corral_error *err)
         return 0;
 }
 
-static int get_json(const char *url, long *ret_status, cJSON **ret, corral_error *err)
+static int get_json(const registry_cache *c, const char *url, long *ret_status, cJSON **ret,
+                    corral_error *err)
 {
         _cleanup_free_ char *body = NULL;
         size_t len = 0;
-        int r = registry_http_get(url, NULL, REGISTRY_DOC_MAX, ret_status, &body, &len, err);
+        int r = registry_http_get(c, url, NULL, REGISTRY_DOC_MAX, ret_status, &body, &len, err);
 
         if (r < 0)
                 return r;
@@ -93,8 +94,8 @@ static int get_json(const char *url, long *ret_status, cJSON **ret, corral_error
         return 0;
 }
 
-int registry_get_server(char *const *urls, const char *name, const char *version, cJSON **ret,
-                        char **ret_base, corral_error *err)
+int registry_get_server(const registry_cache *c, char *const *urls, const char *name,
+                        const char *version, cJSON **ret, char **ret_base, corral_error *err)
 {
         _cleanup_free_ char *ename = registry_url_escape(name);
         _cleanup_free_ char *ever = registry_url_escape(version ? version : "latest");
@@ -107,7 +108,7 @@ int registry_get_server(char *const *urls, const char *name, const char *version
                         xasprintf("%s/v0.1/servers/%s/versions/%s", urls[i], ename, ever);
                 _cleanup_json_ cJSON *doc = NULL;
                 long status = 0;
-                int r = get_json(url, &status, &doc, &last);
+                int r = get_json(c, url, &status, &doc, &last);
 
                 (void)strbuf_appendf(&asked, "%s%s", i ? ", " : "", urls[i]);
                 if (r < 0)
@@ -212,10 +213,11 @@ static char *one_line(const char *s, size_t max)
         return o;
 }
 
-int registry_search(char *const *urls, const char *text, size_t limit, registry_hit **ret,
-                    size_t *ret_n, corral_error *err)
+int registry_search(const registry_cache *c, char *const *urls, const char *text, size_t limit,
+                    registry_hit **ret, size_t *ret_n, corral_error *err)
 {
         _cleanup_free_ char *etext = registry_url_escape(text);
+        _cleanup_strv_ char **warnings = NULL;
         registry_hit *hits = NULL;
         size_t n = 0;
         bool any = false;
@@ -238,7 +240,7 @@ int registry_search(char *const *urls, const char *text, size_t limit, registry_
                         long status = 0;
                         const cJSON *e;
 
-                        if (get_json(url, &status, &doc, &last) < 0) {
+                        if (get_json(c, url, &status, &doc, &last) < 0) {
                                 ok = false;
                                 break;
                         }
@@ -275,8 +277,11 @@ int registry_search(char *const *urls, const char *text, size_t limit, registry_
                         cursor = xstrdup(next);
                 }
                 if (!ok)
-                        fprintf(stderr, "corral: search: warning: %s\n", last.msg);
+                        warnings = strv_push(warnings, last.msg);
         }
+        /* A registry that failed is a warning only beside one that answered. */
+        for (size_t i = 0; any && warnings && warnings[i]; i++)
+                fprintf(stderr, "corral: search: warning: %s\n", warnings[i]);
         if (!any) {
                 registry_hits_free(hits, n);
                 return corral_error_set(err, last.code ? last.code : EX_UNAVAILABLE, "%s",

@@ -54,10 +54,17 @@ int registry_inputs_init(registry_inputs *in, const install_options *opt, corral
                 const cJSON *e;
                 cJSON_ArrayForEach(e, in->config)
                 {
-                        if (!cJSON_IsString(e) && !cJSON_IsNumber(e) && !cJSON_IsBool(e))
+                        const cJSON *x;
+                        bool ok = cJSON_IsString(e) || cJSON_IsNumber(e) || cJSON_IsBool(e);
+                        if (cJSON_IsArray(e) && cJSON_GetArraySize(e) <= REGISTRY_MAX_INPUTS) {
+                                ok = true; /* an isRepeated argument's values */
+                                cJSON_ArrayForEach(x, e) ok = ok && cJSON_IsString(x);
+                        }
+                        if (!ok)
                                 return corral_error_set(err, EX_USAGE,
                                                         "--config %s: %.64s: values are strings, "
-                                                        "numbers or booleans",
+                                                        "numbers, booleans or (for a repeated "
+                                                        "argument) an array of strings",
                                                         opt->config_file, e->string);
                 }
         }
@@ -331,6 +338,34 @@ static char *arg_key(const cJSON *a, size_t idx)
         return xasprintf("arg%zu", idx + 1);
 }
 
+/* An isRepeated argument's values: every --set KEY=VALUE in order, else
+ * the --config array (or value).  0 when none was given. */
+static int repeated_values(registry_inputs *in, const char *key, const cJSON *input, char ***ret,
+                           corral_error *err)
+{
+        _cleanup_strv_ char **v = NULL;
+        size_t klen = strlen(key);
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(in->config, key), *e;
+        int r;
+
+        for (size_t i = 0; in->sets && in->sets[i]; i++)
+                if (strncmp(in->sets[i], key, klen) == 0 && in->sets[i][klen] == '=') {
+                        in->used_sets[i] = true;
+                        v = strv_push(v, in->sets[i] + klen + 1);
+                }
+        if (!v && cJSON_IsArray(c))
+                cJSON_ArrayForEach(e, c) v = strv_push(v, e->valuestring);
+        if (!v)
+                return 0;
+        if (!strv_has(in->known, key))
+                in->known = strv_push(in->known, key);
+        for (size_t i = 0; v[i]; i++)
+                if ((r = check_value(key, input, v[i], err)) < 0)
+                        return r;
+        *ret = steal_pointer(&v);
+        return 1;
+}
+
 int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, corral_error *err)
 {
         const cJSON *a;
@@ -352,6 +387,18 @@ int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, c
                                                 "argument %s is a secret: corral keeps secrets out "
                                                 "of command lines (not supported)",
                                                 key);
+                if (json_get_bool(a, "isRepeated", false) && !json_get_string(a, "value")) {
+                        _cleanup_strv_ char **vals = NULL;
+                        if ((r = repeated_values(in, key, a, &vals, err)) < 0)
+                                return r;
+                        for (size_t i = 0; r > 0 && vals[i]; i++) {
+                                if (named)
+                                        *argv = strv_push(*argv, name);
+                                *argv = strv_push(*argv, vals[i]);
+                        }
+                        if (r > 0)
+                                continue; /* else one value, asked as any other */
+                }
                 r = registry_input_value(in, key, a, &v, err);
                 if (r < 0)
                         return r;

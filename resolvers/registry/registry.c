@@ -288,6 +288,7 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
         _cleanup_json_ cJSON *secrets = cJSON_CreateObject();
         _cleanup_free_ char *base = NULL;
         _cleanup_(registry_inputs_done) registry_inputs in = {0};
+        _cleanup_(registry_cache_done) registry_cache cache = {0};
         _cleanup_(spec_done) source_spec sub = {0};
         install_options o = *opt;
         const cJSON *pkg = NULL;
@@ -295,9 +296,11 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
         int r;
 
         if ((r = registry_urls(&s->paths, &urls, err)) < 0 ||
-            (r = package_order(s, opt, &order, err)) < 0)
+            (r = package_order(s, opt, &order, err)) < 0 ||
+            (r = registry_cache_init(&cache, &s->paths, opt->offline, err)) < 0)
                 return r;
-        if ((r = registry_get_server(urls, spec->name, spec->version, &server, &base, err)) < 0)
+        if ((r = registry_get_server(&cache, urls, spec->name, spec->version, &server, &base,
+                                     err)) < 0)
                 return r;
         for (size_t i = 0; order[i] && !pkg; i++) {
                 pkg = find_package(server, order[i]);
@@ -399,10 +402,11 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
                                 "sandbox policy)\n",
                                 rt_args[i]);
                 }
+                /* packageArguments go after the image, as `docker run IMAGE
+                 * ARGS`: they replace its Cmd, its Entrypoint stays. */
                 o.command = NULL;
+                o.image_args = args;
                 r = resolver_docker_fetch(s, &o, &sub, pkg_dir, m, err);
-                for (size_t i = 0; r == 0 && args && args[i]; i++)
-                        m->command = strv_push(m->command, args[i]);
         } else {
                 const char *sha = json_get_string(pkg, "fileSha256");
                 if (!sha)

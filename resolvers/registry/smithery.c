@@ -1,7 +1,8 @@
 /* smithery:QUALIFIED_NAME: a server from the Smithery registry (GET
  * {registry}/servers/{qualifiedName}) run here: a stdio connection's MCPB
  * bundle (bundleUrl), or the npm package its stdioFunction runs with npx
- * when it takes no configuration; an http connection is a remote unit, as
+ * (smithery_fn.c reads it) with the configuration filled in; an http
+ * connection is a remote unit, as
  * smithery-hosted: (resolvers/remote.c) installs it. */
 #include <ctype.h>
 #include <string.h>
@@ -44,8 +45,8 @@ static int smithery_config(const store *s, char **ret_base, char **ret_key, corr
         return 0;
 }
 
-static int fetch_doc(const char *base, const char *key, const char *name, cJSON **ret,
-                     corral_error *err)
+static int fetch_doc(const registry_cache *c, const char *base, const char *key,
+                     const char *name, cJSON **ret, corral_error *err)
 {
         _cleanup_free_ char *url = NULL, *auth = NULL, *body = NULL;
         const char *headers[] = {NULL, NULL};
@@ -58,9 +59,8 @@ static int fetch_doc(const char *base, const char *key, const char *name, cJSON 
         url = xasprintf("%s/servers/%s", base, name);
         if (key)
                 headers[0] = auth = xasprintf("Authorization: Bearer %s", key);
-        r = registry_http_get(url, auth ? headers : NULL, SMITHERY_DOC_MAX, &status, &body, &len,
-                              err);
-
+        r = registry_http_get(c, url, auth ? headers : NULL, SMITHERY_DOC_MAX, &status, &body,
+                              &len, err);
         if (r < 0) {
                 corral_error_prefix(err, "Smithery registry");
                 return r;
@@ -92,7 +92,7 @@ static int fetch_doc(const char *base, const char *key, const char *name, cJSON 
 /* configSchema (JSON Schema, an object's properties) → inputs: each
  * property asked like a server.json input (description, default, enum as
  * choices, number/integer/boolean as format, "required"). */
-static int ask_schema(registry_inputs *in, const cJSON *schema, corral_error *err)
+static int ask_schema(registry_inputs *in, const cJSON *schema, cJSON *values, corral_error *err)
 {
         const cJSON *props = json_get_object(schema, "properties");
         const cJSON *req = json_get_array(schema, "required");
@@ -136,37 +136,115 @@ static int ask_schema(registry_inputs *in, const cJSON *schema, corral_error *er
                 r = registry_input_value(in, p->string, input, &v, err);
                 if (r < 0)
                         return r;
+                if (r > 0 && values)
+                        cJSON_AddStringToObject(values, p->string, v);
         }
         return 0;
 }
 
-/* The npm package of an stdioFunction that runs `npx [-y] PACKAGE`: owned,
- * or NULL. */
-static char *npx_package(const char *fn)
+/* The npm package an stdioFunction (read by smithery_read_stdio_function)
+ * runs with `npx [-y] PACKAGE ARGS…`: its index in args, or -1. */
+static int npx_package(const cJSON *fn)
 {
-        const char *p = fn ? strstr(fn, "npx") : NULL;
-        const char *args = p ? strstr(p, "args") : NULL;
+        const char *cmd = json_get_string(fn, "command");
+        const cJSON *a;
+        int i = 0;
 
-        for (const char *q = args; q && *q;) {
-                const char *open = strpbrk(q, "'\"`");
-                if (!open)
-                        break;
-                const char *close = strchr(open + 1, *open);
-                if (!close)
-                        break;
-                _cleanup_free_ char *tok = xstrndup(open + 1, (size_t)(close - open - 1));
-                q = close + 1;
-                if (tok[0] == '-')
+        if (!cmd || strcmp(cmd, "npx") != 0)
+                return -1;
+        cJSON_ArrayForEach(a, json_get_array(fn, "args"))
+        {
+                if (!cJSON_IsString(a))
+                        return -1; /* the package from the configuration: no */
+                const char *t = a->valuestring;
+                if (strcmp(t, "-y") == 0 || strcmp(t, "--yes") == 0 || strcmp(t, "-q") == 0 ||
+                    strcmp(t, "--quiet") == 0) {
+                        i++;
                         continue;
-                _cleanup_free_ char *name = xstrdup(tok);
+                }
+                if (t[0] == '-')
+                        return -1; /* --package, -c …: not the plain form */
+                _cleanup_free_ char *name = xstrdup(t);
                 char *at = strchr(name[0] == '@' ? name + 1 : name, '@');
                 if (at)
                         *at = '\0';
-                if (spec_npm_name_valid(name))
-                        return steal_pointer(&tok);
-                return NULL;
+                return spec_npm_name_valid(name) ? i : -1;
         }
-        return NULL;
+        return -1;
+}
+
+/* A stdio connection's npm install: the configuration asked as configSchema
+ * says, the stdioFunction's remaining args and env filled from it (a field
+ * without a value leaves its argument or variable out).  Values from the
+ * configuration in env go to secrets.json (a JSON Schema does not say which
+ * are secret); literals stay in the manifest. */
+static int install_npx(store *s, const install_options *opt, registry_inputs *in,
+                       const cJSON *conn, const cJSON *fn, const char *pkg_dir, manifest *m,
+                       corral_error *err)
+{
+        _cleanup_json_ cJSON *values = cJSON_CreateObject();
+        _cleanup_json_ cJSON *secrets = cJSON_CreateObject();
+        _cleanup_strv_ char **args = NULL;
+        _cleanup_(spec_done) source_spec sub = {0};
+        install_options o = *opt;
+        const cJSON *a, *e;
+        int at = npx_package(fn), i = 0, r;
+        const char *pkg = cJSON_GetArrayItem(json_get_array(fn, "args"), at)->valuestring;
+        _cleanup_free_ char *raw = xasprintf("npm:%s", pkg);
+
+        if (opt->command)
+                return corral_error_set(err, EX_USAGE,
+                                        "the stdioFunction gives the command: nothing goes "
+                                        "after --");
+        if ((r = ask_schema(in, json_get_object(conn, "configSchema"), values, err)) < 0 ||
+            (r = registry_inputs_finish(in, err)) < 0 ||
+            (r = spec_parse(&sub, raw, false, err)) < 0)
+                return r;
+        cJSON_ArrayForEach(a, json_get_array(fn, "args"))
+        {
+                const char *field = json_get_string(a, "config");
+                if (i++ <= at)
+                        continue;
+                if (cJSON_IsString(a))
+                        args = strv_push(args, a->valuestring);
+                else if (json_get_string(values, field))
+                        args = strv_push(args, json_get_string(values, field));
+        }
+        cJSON_ArrayForEach(e, json_get_object(fn, "env"))
+        {
+                const char *field = json_get_string(e, "config");
+                const char *v = cJSON_IsString(e) ? e->valuestring : json_get_string(values, field);
+                bool ok = *e->string && strlen(e->string) <= 256;
+                for (const char *c = e->string; ok && *c; c++)
+                        ok = isalnum((unsigned char)*c) || *c == '_';
+                if (!ok)
+                        return corral_error_set(err, EX_DATAERR,
+                                                "environment variable name '%.64s' of the "
+                                                "stdioFunction is not usable",
+                                                e->string);
+                if (!v)
+                        continue;
+                size_t k;
+                for (k = 0; k < m->n_env; k++)
+                        if (strcmp(m->env[k].key, e->string) == 0)
+                                break; /* --env given: it wins */
+                if (k < m->n_env)
+                        continue;
+                m->env = xrealloc(m->env, (m->n_env + 1) * sizeof(*m->env));
+                m->env[m->n_env].key = xstrdup(e->string);
+                m->env[m->n_env].value = cJSON_IsString(e) ? xstrdup(v) : NULL;
+                if (!cJSON_IsString(e))
+                        cJSON_AddStringToObject(secrets, e->string, v);
+                m->n_env++;
+        }
+        o.command = args;
+        m->registry_package = xstrdup("npm");
+        m->registry_identifier = xstrdup(pkg);
+        if ((r = resolver_npm_fetch(s, &o, &sub, pkg_dir, m, err)) < 0)
+                return r;
+        if (cJSON_GetArraySize(secrets) > 0)
+                return registry_write_secret_env(pkg_dir, steal_pointer(&secrets), err);
+        return 0;
 }
 
 int resolver_smithery_fetch(store *s, const install_options *opt, const source_spec *spec,
@@ -175,7 +253,10 @@ int resolver_smithery_fetch(store *s, const install_options *opt, const source_s
         _cleanup_free_ char *base = NULL, *key = NULL;
         _cleanup_json_ cJSON *doc = NULL;
         _cleanup_(registry_inputs_done) registry_inputs in = {0};
+        _cleanup_(registry_cache_done) registry_cache cache = {0};
+        _cleanup_json_ cJSON *fn = NULL;
         const cJSON *c, *bundle = NULL, *npm = NULL, *http = NULL;
+        corral_error fn_err = {0};
         const char *want = opt->package_type;
         int r;
 
@@ -189,26 +270,43 @@ int resolver_smithery_fetch(store *s, const install_options *opt, const source_s
                 return corral_error_set(err, EX_USAGE,
                                         "--package for smithery: is mcpb, npm or remote");
         if ((r = smithery_config(s, &base, &key, err)) < 0 ||
-            (r = fetch_doc(base, key, spec->name, &doc, err)) < 0)
+            (r = registry_cache_init(&cache, &s->paths, opt->offline, err)) < 0 ||
+            (r = fetch_doc(&cache, base, key, spec->name, &doc, err)) < 0)
                 return r;
         cJSON_ArrayForEach(c, json_get_array(doc, "connections"))
         {
                 const char *type = json_get_string(c, "type");
                 if (!type)
                         continue;
-                if (strcmp(type, "stdio") == 0 && json_get_string(c, "bundleUrl") && !bundle)
+                if (strcmp(type, "stdio") == 0 && json_get_string(c, "bundleUrl") && !bundle) {
                         bundle = c;
-                else if (strcmp(type, "stdio") == 0 && !npm &&
-                         npx_package(json_get_string(c, "stdioFunction")))
-                        npm = c;
-                else if (strcmp(type, "http") == 0 && !http)
+                } else if (strcmp(type, "stdio") == 0 && !npm &&
+                           json_get_string(c, "stdioFunction")) {
+                        /* Kept: why it cannot be read, for the error. */
+                        cJSON *f = NULL;
+                        if (smithery_read_stdio_function(json_get_string(c, "stdioFunction"), &f,
+                                                         fn_err.code ? NULL : &fn_err) == 0 &&
+                            npx_package(f) >= 0) {
+                                npm = c;
+                                fn = f;
+                        } else {
+                                if (f && !fn_err.code)
+                                        corral_error_set(&fn_err, EX_UNAVAILABLE,
+                                                         "its stdioFunction does not run `npx "
+                                                         "PACKAGE`");
+                                cJSON_Delete(f);
+                        }
+                } else if (strcmp(type, "http") == 0 && !http) {
                         http = c;
+                }
         }
         if (want) {
                 bundle = strcmp(want, "mcpb") == 0 ? bundle : NULL;
                 npm = strcmp(want, "npm") == 0 ? npm : NULL;
                 http = strcmp(want, "remote") == 0 ? http : NULL;
         }
+        if (!bundle && !npm && !http && fn_err.code && (!want || strcmp(want, "npm") == 0))
+                return corral_error_set(err, fn_err.code, "%s: %s", spec->name, fn_err.msg);
         if (!bundle && !npm && !http)
                 return corral_error_set(err, EX_UNAVAILABLE,
                                         "%s has no connection corral can install%s%s (a stdio "
@@ -231,26 +329,9 @@ int resolver_smithery_fetch(store *s, const install_options *opt, const source_s
                                                 "a bundle's command is its manifest's: nothing "
                                                 "goes after --");
                 /* configSchema's values are the bundle's user_config. */
-                if ((r = ask_schema(&in, json_get_object(bundle, "configSchema"), err)) < 0)
+                if ((r = ask_schema(&in, json_get_object(bundle, "configSchema"), NULL, err)) < 0)
                         return r;
                 return mcpb_install(s, opt, NULL, url, NULL, &in, pkg_dir, m, err);
         }
-        /* An npx package: the stdioFunction maps the configuration to its
-         * command line, which corral does not evaluate. */
-        const cJSON *schema = json_get_object(npm, "configSchema");
-        if (cJSON_GetArraySize(json_get_object(schema, "properties")) > 0)
-                return corral_error_set(err, EX_UNAVAILABLE,
-                                        "%s runs from npm with a configuration its "
-                                        "stdioFunction turns into a command line, which corral "
-                                        "does not evaluate: install the npm package with "
-                                        "--env/-- instead",
-                                        spec->name);
-        _cleanup_free_ char *pkg = npx_package(json_get_string(npm, "stdioFunction"));
-        _cleanup_free_ char *raw = xasprintf("npm:%s", pkg);
-        _cleanup_(spec_done) source_spec sub = {0};
-        if ((r = registry_inputs_finish(&in, err)) < 0 || (r = spec_parse(&sub, raw, false, err)) < 0)
-                return r;
-        m->registry_package = xstrdup("npm");
-        m->registry_identifier = xstrdup(pkg);
-        return resolver_npm_fetch(s, opt, &sub, pkg_dir, m, err);
+        return install_npx(s, opt, &in, npm, fn, pkg_dir, m, err);
 }

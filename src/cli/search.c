@@ -18,10 +18,12 @@ int cli_search(cli_ctx *ctx, int argc, char **argv)
         static const struct option opts[] = {
                 {"json", no_argument, NULL, 'j'},
                 {"limit", required_argument, NULL, 'l'},
+                {"offline", no_argument, NULL, 'O'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         size_t limit = SEARCH_DEFAULT_LIMIT;
+        bool offline = false;
         int c;
 
         opterr = 0;
@@ -42,6 +44,9 @@ int cli_search(cli_ctx *ctx, int argc, char **argv)
                         limit = v;
                         break;
                 }
+                case 'O':
+                        offline = true;
+                        break;
                 case 'h':
                         return cli_usage(ctx);
                 default:
@@ -61,11 +66,13 @@ int cli_search(cli_ctx *ctx, int argc, char **argv)
         if (!s)
                 return code;
         corral_error err = {0};
+        _cleanup_(registry_cache_done) registry_cache cache = {0};
         _cleanup_strv_ char **urls = NULL;
         registry_hit *hits = NULL;
         size_t n = 0;
         if (registry_urls(&s->paths, &urls, &err) < 0 ||
-            registry_search(urls, text, limit, &hits, &n, &err) < 0)
+            registry_cache_init(&cache, &s->paths, offline, &err) < 0 ||
+            registry_search(&cache, urls, text, limit, &hits, &n, &err) < 0)
                 return cli_fail_error(ctx, &err);
 
         if (ctx->json) {

@@ -4,8 +4,13 @@
 // ({servers: [{server, _meta}], metadata: {nextCursor, count}}) and
 // ServerResponse ({server, _meta}), server.json documents of the
 // 2025-12-11 schema, 404 {"error": "..."} for unknown servers, opaque cursors.
-// Bundles (.mcpb) are served from /bundles/NAME.
+// Bundles (.mcpb) are served from /bundles/NAME.  JSON answers carry an ETag
+// (a hash of the body) and a Last-Modified; a request whose If-None-Match
+// names the current ETag gets 304 Not Modified (RFC 9110 §13.1.2, §15.4.5),
+// so a client's revalidation shows in `requests` (each {method, path, query,
+// headers, status}).
 
+import crypto from 'node:crypto';
 import http from 'node:http';
 
 export const SCHEMA = 'https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json';
@@ -27,13 +32,23 @@ export function startRegistry({ servers = [], smithery = {}, bundles = {} } = {}
     },
   }));
   const requests = [];
-  const json = (res, status, body) => {
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
-  };
+  const LAST_MODIFIED = new Date(Date.UTC(2026, 0, 1)).toUTCString();
   const server = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://127.0.0.1');
-    requests.push({ method: req.method, path: u.pathname, query: Object.fromEntries(u.searchParams), headers: req.headers });
+    const q = { method: req.method, path: u.pathname, query: Object.fromEntries(u.searchParams), headers: req.headers };
+    requests.push(q);
+    res.on('finish', () => { q.status = res.statusCode; });
+    const json = (r, status, body) => {
+      const text = JSON.stringify(body);
+      const etag = `"${crypto.createHash('sha256').update(text).digest('hex').slice(0, 20)}"`;
+      const headers = { 'content-type': 'application/json', etag, 'last-modified': LAST_MODIFIED };
+      if (status === 200 && req.headers['if-none-match'] === etag) {
+        r.writeHead(304, headers);
+        return r.end();
+      }
+      r.writeHead(status, headers);
+      return r.end(text);
+    };
     if (req.method !== 'GET') return json(res, 405, { error: 'Method not allowed' });
     if (u.pathname === '/v0.1/servers') {
       const search = u.searchParams.get('search') || '';

@@ -44,38 +44,60 @@ function freePort() {
   });
 }
 
-/* The bundle `mcpb pack` makes from the server-everything fixture. */
+/* The manifest of the bundle packed from the server-everything fixture. */
+const EVERYTHING_MANIFEST = {
+  manifest_version: '0.3',
+  name: 'everything',
+  display_name: 'Everything',
+  version: EV_VERSION,
+  description: 'server-everything packed as an MCP Bundle',
+  author: { name: 'corral tests' },
+  server: {
+    type: 'node',
+    entry_point: 'server/node_modules/@modelcontextprotocol/server-everything/dist/index.js',
+    mcp_config: {
+      command: 'node',
+      args: ['${__dirname}/server/node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'],
+      env: { EVERYTHING_API_KEY: '${user_config.api_key}', EVERYTHING_MODE: '${user_config.mode}' },
+    },
+  },
+  user_config: {
+    api_key: { type: 'string', title: 'API key', description: 'A key the server gets', sensitive: true, required: true },
+    mode: { type: 'string', title: 'Mode', description: 'A plain setting', default: 'plain', required: false },
+  },
+  compatibility: { platforms: ['darwin', 'win32', 'linux'], runtimes: { node: '>=18.0.0' } },
+};
+
+/* The bundle `mcpb pack` makes from the server-everything fixture, packed
+ * once per content: kept under $CORRAL_CI_CACHE (default
+ * /var/cache/corral-ci; nothing kept when it cannot be written) keyed by the
+ * manifest, the fixture's and the mcpb CLI's package-lock.json and node's
+ * version, so a later run reads it instead of packing again (~15 s). */
 async function packEverything(dir) {
+  const key = crypto.createHash('sha256').update(JSON.stringify([
+    EVERYTHING_MANIFEST, process.version,
+    fs.readFileSync(path.join(FIXTURES, 'everything/package-lock.json'), 'utf8'),
+    fs.readFileSync(path.join(FIXTURES, 'mcpb/package-lock.json'), 'utf8'),
+  ])).digest('hex').slice(0, 24);
+  const cacheDir = path.join(process.env.CORRAL_CI_CACHE || '/var/cache/corral-ci', 'mcpb');
+  const cached = path.join(cacheDir, `everything-${key}.mcpb`);
+  if (fs.existsSync(cached)) return fs.readFileSync(cached);
   const src = path.join(dir, 'everything-bundle');
   fs.mkdirSync(path.join(src, 'server'), { recursive: true });
   fs.cpSync(path.join(FIXTURES, 'everything/node_modules'), path.join(src, 'server/node_modules'),
     { recursive: true, dereference: true });
-  fs.writeFileSync(path.join(src, 'manifest.json'), JSON.stringify({
-    manifest_version: '0.3',
-    name: 'everything',
-    display_name: 'Everything',
-    version: EV_VERSION,
-    description: 'server-everything packed as an MCP Bundle',
-    author: { name: 'corral tests' },
-    server: {
-      type: 'node',
-      entry_point: 'server/node_modules/@modelcontextprotocol/server-everything/dist/index.js',
-      mcp_config: {
-        command: 'node',
-        args: ['${__dirname}/server/node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'],
-        env: { EVERYTHING_API_KEY: '${user_config.api_key}', EVERYTHING_MODE: '${user_config.mode}' },
-      },
-    },
-    user_config: {
-      api_key: { type: 'string', title: 'API key', description: 'A key the server gets', sensitive: true, required: true },
-      mode: { type: 'string', title: 'Mode', description: 'A plain setting', default: 'plain', required: false },
-    },
-    compatibility: { platforms: ['darwin', 'win32', 'linux'], runtimes: { node: '>=18.0.0' } },
-  }, null, 2));
+  fs.writeFileSync(path.join(src, 'manifest.json'), JSON.stringify(EVERYTHING_MANIFEST, null, 2));
   const out = path.join(dir, 'everything.mcpb');
   const r = await run(process.execPath, [MCPB_CLI, 'pack', src, out], { timeout: 120000 });
   expectExit(r, 0, 'mcpb pack');
-  return fs.readFileSync(out);
+  const data = fs.readFileSync(out);
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const tmpFile = `${cached}.tmp-${process.pid}`;
+    fs.writeFileSync(tmpFile, data);
+    fs.renameSync(tmpFile, cached); // whole or not at all
+  } catch { /* not writable: packed again next time */ }
+  return data;
 }
 
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
@@ -151,6 +173,17 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
         }],
       }),
     ];
+    // An isRepeated named argument.
+    servers.push(serverJson('io.github.example/repeated', {
+      packages: [{
+        registryType: 'npm', identifier: '@modelcontextprotocol/server-everything', version: EV_VERSION,
+        transport: { type: 'stdio' },
+        packageArguments: [
+          { type: 'positional', valueHint: 'transport', value: 'stdio' },
+          { type: 'named', name: '--tag', isRepeated: true, description: 'A tag, any number of times' },
+        ],
+      }],
+    }));
     for (let i = 1; i <= 45; i++) {
       servers.push(serverJson(`io.github.example/paged-${String(i).padStart(2, '0')}`, {
         description: `paged server ${i}`,
@@ -180,6 +213,39 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
         }],
         security: { scanPassed: true },
         tools: [{ name: 'echo', description: 'Echoes back the input', inputSchema: { type: 'object', properties: {} } }],
+      },
+      // A stdio connection that runs the npm package with npx, its
+      // configuration mapped by the stdioFunction (read, never run).
+      '@corral/everything-npx': {
+        qualifiedName: '@corral/everything-npx',
+        displayName: 'Everything (npx)',
+        remote: false,
+        connections: [{
+          type: 'stdio',
+          stdioFunction: `(config) => ({
+            command: 'npx',
+            // the transport is an argument, the token an environment variable
+            args: ['-y', '@modelcontextprotocol/server-everything@${EV_VERSION}', config.transport, config["extra"],],
+            env: { EVERYTHING_TOKEN: config.token, EVERYTHING_PLAIN: "yes" },
+          })`,
+          configSchema: {
+            type: 'object',
+            properties: {
+              transport: { type: 'string', enum: ['stdio'], default: 'stdio' },
+              token: { type: 'string', description: 'A token' },
+              extra: { type: 'string' },
+            },
+            required: ['token'],
+          },
+        }],
+      },
+      '@corral/js-only': {
+        qualifiedName: '@corral/js-only',
+        connections: [{
+          type: 'stdio',
+          stdioFunction: "(c) => ({ command: 'npx', args: c.debug ? ['-y', 'left-pad', '--debug'] : ['-y', 'left-pad'] })",
+          configSchema: { type: 'object', properties: { debug: { type: 'boolean' } } },
+        }],
       },
       '@corral/everything-hosted': {
         qualifiedName: '@corral/everything-hosted',
@@ -323,16 +389,48 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     const hm = JSON.parse(h.stdout);
     assert.equal(hm.runtime.backend, 'remote');
     assert.equal(hm.source.registry.package, 'remote');
+
+    // npx with configuration: the stdioFunction's args and env filled in.
+    const nmiss = await corral(['install', 'smithery:@corral/everything-npx', '--yes'], { root, env });
+    expectExit(nmiss, 64, 'npx without token');
+    expectOneLineError(nmiss, ['missing required values', 'token']);
+    const n = await corral(['install', 'smithery:@corral/everything-npx', '--name', 'sm-npx', '--yes', '--json',
+      '--set', `token=${SECRET}`], { root, env, timeout: 240000 });
+    expectExit(n, 0, 'smithery npx install');
+    const nm = JSON.parse(n.stdout);
+    assert.equal(nm.source.registry.package, 'npm');
+    assert.equal(nm.source.registry.identifier, `@modelcontextprotocol/server-everything@${EV_VERSION}`);
+    assert.equal(nm.runtime.command[0], 'node');
+    assert.equal(nm.runtime.command.at(-1), 'stdio', 'config.transport (its default); config.extra left out');
+    assert.deepEqual(nm.runtime.env, { EVERYTHING_TOKEN: null, EVERYTHING_PLAIN: 'yes' });
+    const nsec = JSON.parse(fs.readFileSync(path.join(root, 'servers/sm-npx/secrets.json'), 'utf8'));
+    assert.deepEqual(nsec.env, { EVERYTHING_TOKEN: SECRET });
+    const js = await corral(['install', 'smithery:@corral/js-only', '--yes'], { root, env });
+    expectExit(js, 69, 'a stdioFunction with a conditional');
+    expectOneLineError(js, ['@corral/js-only', 'does not evaluate']);
+  });
+
+  test('registry: an isRepeated argument appears once per value', async () => {
+    const r = await corral(['install', 'registry:io.github.example/repeated', '--name', 'rep', '--dry-run', '--json',
+      '--set', 'tag=a', '--set', 'tag=b c'], { root, env, timeout: 240000 });
+    expectExit(r, 0, 'install --dry-run with two tags');
+    assert.deepEqual(JSON.parse(r.stdout).runtime.command.slice(-5), ['stdio', '--tag', 'a', '--tag', 'b c']);
+    const cfg = path.join(tmp, 'tags.json');
+    fs.writeFileSync(cfg, JSON.stringify({ tag: ['x', 'y', 'z'] }));
+    const c = await corral(['install', 'registry:io.github.example/repeated', '--name', 'rep', '--dry-run', '--json',
+      '--config', cfg], { root, env, timeout: 240000 });
+    expectExit(c, 0, 'install --dry-run with a --config array');
+    assert.deepEqual(JSON.parse(c.stdout).runtime.command.slice(-6), ['--tag', 'x', '--tag', 'y', '--tag', 'z']);
   });
 
   test('each is listed and called through the gateway; no secret in the store, logs or info', async () => {
     daemon = await startDaemon(root);
-    await waitReady(root, ['everything', 'everything-mcpb', 'everything-remote', 'sm-bundle', 'sm-hosted'], 120000);
+    await waitReady(root, ['everything', 'everything-mcpb', 'everything-remote', 'sm-bundle', 'sm-hosted', 'sm-npx'], 120000);
     const c = await McpClient.connect(socketPath(root));
     try {
       await c.initialize();
       const want = ['everything__echo', 'everything-mcpb__echo', 'everything-remote__echo', 'sm-bundle__echo',
-        'sm-hosted__echo'];
+        'sm-hosted__echo', 'sm-npx__echo'];
       await c.waitTools((n) => want.every((t) => n.includes(t)), 'the units\' tools');
       for (const t of want)
         assert.equal(resultText(await c.callTool(t, { message: t })), `Echo: ${t}`);
@@ -351,7 +449,7 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
       }
     };
     walk(root);
-    for (const n of ['everything', 'everything-mcpb', 'everything-remote', 'sm-bundle', 'sm-hosted']) {
+    for (const n of ['everything', 'everything-mcpb', 'everything-remote', 'sm-bundle', 'sm-hosted', 'sm-npx']) {
       const info = await corral(['info', '--json', n], { root });
       expectExit(info, 0, `info ${n}`);
       for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET]) if (info.stdout.includes(s)) leaks.push(`info ${n}: ${s}`);
@@ -378,5 +476,50 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     expectExit(ev, 0, 'search everything');
     assert.deepEqual(JSON.parse(ev.stdout).map((h) => [h.name, h.version, h.packages]),
       [[NAME, EV_VERSION, 'mcpb, npm, pypi']]);
+  });
+
+  test('registry answers are cached: fresh window, revalidation (304), --offline', async () => {
+    const py = `/v0.1/servers/${encodeURIComponent('io.github.example/python-only')}/versions/latest`;
+    const since = (n) => reg.requests.slice(n);
+    // Window 0: asked again, with the ETag the stand-in gave; a 304 serves the cached copy.
+    let n = reg.requests.length;
+    const stale = await corral(['install', 'registry:io.github.example/python-only', '--yes'],
+      { root, env: { ...env, CORRAL_NPM_METADATA_MAX_AGE: '0' } });
+    expectExit(stale, 69, 'python-only, revalidated');
+    assert.match(stale.stderr, /pypi, nuget/);
+    const asked = since(n).filter((q) => q.path === py);
+    assert.equal(asked.length, 1, 'one request');
+    assert.match(asked[0].headers['if-none-match'] ?? '', /^"[0-9a-f]{20}"$/, 'revalidated with the ETag');
+    assert.ok(asked[0].headers['if-modified-since'], 'and with Last-Modified');
+    assert.equal(asked[0].status, 304);
+    // Inside the window: not asked at all.
+    n = reg.requests.length;
+    const fresh = await corral(['install', 'registry:io.github.example/python-only', '--yes'],
+      { root, env: { ...env, CORRAL_NPM_METADATA_MAX_AGE: '3600' } });
+    expectExit(fresh, 69, 'python-only, fresh');
+    assert.match(fresh.stderr, /pypi, nuget/);
+    // --offline: the cached answer however old, and never the network.
+    const off = await corral(['install', 'registry:io.github.example/python-only', '--yes', '--offline'],
+      { root, env: { ...env, CORRAL_NPM_METADATA_MAX_AGE: '0' } });
+    expectExit(off, 69, 'python-only --offline');
+    assert.match(off.stderr, /pypi, nuget/);
+    const missing = await corral(['install', 'registry:io.github.example/never-asked', '--yes', '--offline'],
+      { root, env });
+    expectExit(missing, 69, 'an answer not cached, --offline');
+    expectOneLineError(missing, ['--offline', 'not in the cache']);
+    const search = await corral(['search', '--json', '--offline', 'paged-'],
+      { root, env: { ...env, CORRAL_NPM_METADATA_MAX_AGE: '0' } });
+    expectExit(search, 0, 'search --offline');
+    assert.equal(JSON.parse(search.stdout).length, 45);
+    const nosearch = await corral(['search', '--offline', 'never-searched'], { root, env });
+    expectExit(nosearch, 69, 'search --offline, not cached');
+    expectOneLineError(nosearch, ['--offline', 'not in the cache']);
+    // Smithery's document too: the install gets as far as the bundle, which
+    // --offline cannot download.
+    const sm = await corral(['install', 'smithery:@corral/everything-bundle', '--yes', '--offline',
+      '--set', 'api_key=x'], { root, env: { ...env, CORRAL_NPM_METADATA_MAX_AGE: '0' } });
+    expectExit(sm, 69, 'smithery --offline');
+    expectOneLineError(sm, ['--offline', 'bundle', 'everything.mcpb']);
+    assert.deepEqual(since(n).map((q) => q.path), [], 'no request inside the window or with --offline');
   });
 });
