@@ -1,5 +1,6 @@
 /* Inputs of server.json documents (resolvers/registry/inputs.c), MCPB
- * substitution (resolvers/mcpb/mcpb.c) and the mcpb: spec. */
+ * substitution (resolvers/mcpb/mcpb.c), the mcpb: spec and Smithery
+ * stdioFunctions read without running them (resolvers/registry/smithery_fn.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,12 +186,64 @@ static void test_mcpb_spec(void **state)
         }
 }
 
+/* What each stdioFunction reads as (compact JSON), or NULL: refused. */
+static void test_smithery_fn(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *src, *want;
+        } cases[] = {
+                {"(config) => ({ command: 'npx', args: ['-y', '@x/brave'], env: { BRAVE_API_KEY: "
+                 "config.braveApiKey } })",
+                 "{\"command\":\"npx\",\"args\":[\"-y\",\"@x/brave\"],\"env\":{\"BRAVE_API_KEY\":{"
+                 "\"config\":\"braveApiKey\"}}}"},
+                {"config=>({command:\"npx\",args:[\"p\",config[\"a-b\"],],})",
+                 "{\"command\":\"npx\",\"args\":[\"p\",{\"config\":\"a-b\"}]}"},
+                {"async function f(c) { // comment\n return { command: `npx`, env: {'K': 'v'} }; }",
+                 "{\"command\":\"npx\",\"env\":{\"K\":\"v\"}}"},
+                {"(c) => ({ command: 'npx', args: ['a\\'b\\n'] }) ;", "{\"command\":\"npx\",\"args\":[\"a'b\\n\"]}"},
+                /* Everything that would need JavaScript evaluated: refused. */
+                {"(c) => ({ command: 'npx', args: c.debug ? ['a'] : ['b'] })", NULL},
+                {"(c) => ({ command: 'npx', args: [c.a + 'x'] })", NULL},
+                {"(c) => ({ command: 'npx', args: [c.a.b] })", NULL},
+                {"(c) => ({ command: 'npx', args: [String(c.a)] })", NULL},
+                {"(c) => ({ command: 'npx', args: [`${c.a}`] })", NULL},
+                {"(c) => ({ command: 'npx', args: [...c.list] })", NULL},
+                {"(c) => ({ command: 'npx', args: [other.a] })", NULL},
+                {"(c) => ({ command: 'npx', cwd: '/' })", NULL},
+                {"(c) => ({ command: c.cmd })", NULL},
+                {"(c) => ({ args: ['x'] })", NULL},
+                {"(c) => ({ command: 'npx' }); process.exit(1)", NULL},
+                {"(a, b) => ({ command: 'npx' })", NULL},
+                {"(c) => { const x = 1; return { command: 'npx' } }", NULL},
+                {"(c) => ({ command: 'npx', args: ['unterminated", NULL},
+                {"", NULL},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                cJSON *fn = NULL;
+                corral_error err = {0};
+                int r = smithery_read_stdio_function(cases[i].src, &fn, &err);
+                if (!cases[i].want) {
+                        if (r == 0)
+                                fail_msg("case %zu accepted: %s", i, cases[i].src);
+                        assert_null(fn);
+                        continue;
+                }
+                if (r != 0)
+                        fail_msg("case %zu refused: %s", i, err.msg);
+                char *got = cJSON_PrintUnformatted(fn);
+                assert_string_equal(got, cases[i].want);
+                free(got);
+                cJSON_Delete(fn);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_input_values), cmocka_unit_test(test_inputs_finish),
                 cmocka_unit_test(test_args),         cmocka_unit_test(test_mcpb_substitute),
-                cmocka_unit_test(test_mcpb_spec),
+                cmocka_unit_test(test_mcpb_spec),    cmocka_unit_test(test_smithery_fn),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
