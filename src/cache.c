@@ -286,9 +286,13 @@ static void list_cache(const char *cache_dir, listing *l)
         _cleanup_free_ char *unpacked = xasprintf("%s/npm/unpacked", cache_dir);
         _cleanup_free_ char *packuments = xasprintf("%s/npm/packuments", cache_dir);
         _cleanup_free_ char *git = xasprintf("%s/git", cache_dir);
+        _cleanup_free_ char *registry = xasprintf("%s/registry", cache_dir);
         each_name(tarballs, list_tarball, l);
         each_name(unpacked, list_unpacked, l);
         each_name(packuments, list_packument, l);
+        /* MCP Registry and Smithery answers: the same HASH.json + .meta
+         * pairs, counted, evicted and cleaned as packuments. */
+        each_name(registry, list_packument, l);
         each_name(git, list_git, l);
 }
 

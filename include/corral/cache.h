@@ -4,6 +4,9 @@
  *   npm/tarballs/KEY.tgz            a verified tarball (KEY: npm_integrity_key())
  *   npm/unpacked/KEY/ + KEY.json    its unpacked tree and the sidecar (unpacked.c)
  *   npm/packuments/vN-HASH.json     trimmed metadata (+ .meta: the validators)
+ *   registry/HASH.json              an MCP Registry or Smithery answer (+ .meta:
+ *                                   its URL and validators; resolvers/registry/http.c),
+ *                                   counted and removed as a packument
  *   git/HASH.git                    a bare mirror (+ HASH.git.lock, its flock)
  *
  * Anything named *.tmp.* under npm/, and an unpacked tree without a sidecar,

@@ -521,5 +521,15 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     expectExit(sm, 69, 'smithery --offline');
     expectOneLineError(sm, ['--offline', 'bundle', 'everything.mcpb']);
     assert.deepEqual(since(n).map((q) => q.path), [], 'no request inside the window or with --offline');
+    // The answers are cache entries like npm metadata: counted, and gone
+    // after `corral cache clean`.
+    const dir = path.join(root, 'cache/registry');
+    const kept = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    assert.ok(kept.length >= 3, `cached answers: ${kept}`);
+    const info = await corral(['cache', 'info', '--json'], { root });
+    expectExit(info, 0, 'cache info');
+    assert.ok(JSON.parse(info.stdout).packuments >= kept.length, info.stdout);
+    expectExit(await corral(['cache', 'clean'], { root }), 0, 'cache clean');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.json') || f.endsWith('.meta')), []);
   });
 });
