@@ -19,6 +19,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ENGINES, startEngine } from './engines.mjs';
+import { registryOciChecks } from './registry-oci.mjs';
 import {
   EX, McpClient, REPO, cleanupRoot, corral, corralEnv, describeRun, exclusiveLock, expectExit,
   expectOneLineError,
@@ -170,6 +171,12 @@ for (const ENGINE of ENGINES) describe(`docker servers on ${ENGINE}`, { timeout:
     assert.equal(ir.status, 200, `image ${ref} is not in the engine`);
     assert.equal(ir.body.Id, img.CORRAL_TEST_ID_A);
   });
+
+  // Issue 13: a registry: server whose package is this image (tests/integration/registry-oci.mjs).
+  if (!podman) {
+    test('registry: an oci package from the local registry installs pinned and answers through the gateway',
+      () => registryOciChecks({ images: img, dockerHost: env.DOCKER_HOST }));
+  }
 
   test('the daemon runs it as a container; its tools work through the gateway', async () => {
     daemon = await startDaemon(root, { env: cenv() });
