@@ -19,11 +19,14 @@ import {
   expectOneLineError, installMock, newRoot, run, startDaemon, waitFor, waitReady, withTimeout,
 } from './lib.mjs';
 
-const SOCK_GROUP = 'c15sock';
-const ADMIN_GROUP = 'c15adm';
-const ALICE = 'c15alice';
-const BOB = 'c15bob';
-const CAROL = 'c15carol'; // an admin through ADMIN_GROUP
+// Names unique to this run: two runs at once on one machine (worktrees, CI
+// next to a developer's run) would otherwise delete each other's users.
+const RUN = (process.pid % 46656).toString(36);
+const SOCK_GROUP = `c15sock${RUN}`;
+const ADMIN_GROUP = `c15adm${RUN}`;
+const ALICE = `c15alice${RUN}`;
+const BOB = `c15bob${RUN}`;
+const CAROL = `c15carol${RUN}`; // an admin through ADMIN_GROUP
 const SDK = path.join(FIXTURES, 'sdk/node_modules/@modelcontextprotocol/sdk/dist/esm');
 const sdk = async (p) => import(pathToFileURL(path.join(SDK, p)).href);
 
