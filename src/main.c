@@ -141,13 +141,14 @@ static const verb verbs[] = {
         { "serve", cli_serve, "speak MCP on stdin/stdout (bridges to the daemon, or runs embedded)",
           "--stdio" },
         { "auth", cli_auth, "authorize corral to a remote server (OAuth 2.1)",
-          "start NAME [--client-id ID] [--redirect-uri URI] [--scope S] [--listen|--no-listen] "
-          "[--timeout S] | complete NAME "
+          "start NAME [--client-id ID [--client-secret-stdin]] [--client-metadata-url URL] "
+          "[--redirect-uri URI] [--scope S] [--listen|--no-listen] [--timeout S] | complete NAME "
           "CODE_OR_REDIRECT_URL | status [--json] [NAME] | set-token NAME (token on stdin) | "
           "logout NAME" },
         { "probe", cli_probe, "connect to an MCP server over HTTP and show what it offers",
           "[--header 'K: V']... [--transport http|sse] [--insecure-http] [--json] "
-          "URL|NAME [--call TOOL JSON_ARGS]" },
+          "[--auth|--no-auth] [--client-id ID [--client-secret-stdin]] "
+          "[--client-metadata-url URL] [--auth-timeout S] URL|NAME [--call TOOL JSON_ARGS]" },
         { "audit", cli_audit, "show the tool-call log (the state database)",
           "[--user USER] [--server NAME] [--since WHEN] [--json]\n"
           "  WHEN is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or N[smhd] ago.  Argument values\n"

@@ -60,11 +60,38 @@ int oauth_state_forget(const corral_paths *paths, const char *name, uid_t uid, c
 void oauth_state_forget_all(const corral_paths *paths, const char *name);
 
 typedef struct oauth_start_options {
-        const char *client_id;     /* pre-registered; NULL: the stored one, else DCR */
+        const char *client_id;     /* pre-registered; NULL: CIMD, the stored one, else DCR */
         const char *client_secret; /* with client_id, or NULL */
+        const char *client_metadata_url; /* a Client ID Metadata Document URL
+                                            (draft-ietf-oauth-client-id-metadata-document),
+                                            used as client_id when the server advertises
+                                            client_id_metadata_document_supported; or NULL */
         const char *redirect_uri;  /* NULL: OAUTH_DEFAULT_REDIRECT */
         const char *scope;         /* NULL: the challenge's, else scopes_supported */
 } oauth_start_options;
+
+/* Whether url can be a Client ID Metadata Document URL: https:// with a
+ * path beyond "/" (draft-ietf-oauth-client-id-metadata-document §3), no
+ * fragment, at most 2048 bytes. */
+bool oauth_client_metadata_url_ok(const char *url);
+
+/* The authorization request for the MCP server at url whose 401 carried
+ * challenge (its WWW-Authenticate value, or NULL), in memory: discovers the
+ * protected resource and its authorization server (RFC 9728, RFC 8414 /
+ * OpenID discovery), picks the client (o->client_id, else
+ * o->client_metadata_url when the server fetches metadata documents, else
+ * state's client at the same issuer, else RFC 7591 registration) and its
+ * token endpoint authentication method, and records all of it with a fresh
+ * PKCE verifier and state in state (which the caller owns and may store).
+ * 0 with the authorization URL (owned) in *ret_url; -EX_UNAVAILABLE,
+ * -EX_PROTOCOL as oauth_start(). */
+int oauth_begin(const char *url, const char *challenge, cJSON *state,
+                const oauth_start_options *o, char **ret_url, corral_error *err);
+/* The redirect (or bare code) of the request oauth_begin() recorded in
+ * state: checks state and iss, exchanges the code (PKCE verifier, resource,
+ * client authentication) and puts the tokens into state.  Errors as
+ * oauth_complete(). */
+int oauth_finish(cJSON *state, const char *code_or_url, corral_error *err);
 
 /* `corral auth start` for local user uid: probes m's URL; on a 401 discovers
  * the authorization server, registers when needed, stores the pending
@@ -112,6 +139,9 @@ char *oauth_scope_union(const char *a, const char *b);
 /* The scope parameter of a WWW-Authenticate Bearer challenge (RFC 6750 §3),
  * owned, or NULL. */
 char *oauth_challenge_scope(const char *challenge);
+/* Its error parameter ("invalid_token", "insufficient_scope", …), owned, or
+ * NULL. */
+char *oauth_challenge_error(const char *challenge);
 
 /* The loopback redirect listener of a native app (RFC 8252 §7.3): an HTTP
  * server on 127.0.0.1 at a port the kernel picks, on a private loop, for the

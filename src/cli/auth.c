@@ -61,9 +61,13 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                 {"listen", no_argument, NULL, 'l'},
                 {"no-listen", no_argument, NULL, 'L'},
                 {"timeout", required_argument, NULL, 't'},
+                {"client-secret-stdin", no_argument, NULL, 'S'},
+                {"client-metadata-url", required_argument, NULL, 'M'},
                 {},
         };
-        oauth_start_options o = {0};
+        _cleanup_free_ char *secret = NULL;
+        bool secret_stdin = false;
+        oauth_start_options o = {.client_metadata_url = getenv("CORRAL_OAUTH_CLIENT_METADATA_URL")};
         _cleanup_manifest_ manifest *m = NULL;
         _cleanup_free_ char *url = NULL, *redirect = NULL, *got = NULL, *state = NULL;
         const char *browser = getenv("BROWSER");
@@ -86,6 +90,12 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                 case 's':
                         o.scope = optarg;
                         break;
+                case 'S':
+                        secret_stdin = true;
+                        break;
+                case 'M':
+                        o.client_metadata_url = optarg;
+                        break;
                 case 'l':
                 case 'L':
                         listen = c == 'l';
@@ -103,8 +113,19 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
         }
         if (optind + 1 != argc)
                 return cli_usage_error(ctx, "auth start takes one server name");
+        if (o.client_metadata_url && !*o.client_metadata_url)
+                o.client_metadata_url = NULL;
+        if (o.client_metadata_url && !oauth_client_metadata_url_ok(o.client_metadata_url))
+                return cli_usage_error(ctx, "a client metadata URL is https:// with a path");
+        if (secret_stdin && !o.client_id)
+                return cli_usage_error(ctx, "--client-secret-stdin goes with --client-id");
         if ((r = load_remote(ctx, p, argv[optind], &m)) != 0)
                 return r;
+        if (secret_stdin) {
+                if (cli_read_secret_line("client secret", &secret, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                o.client_secret = secret;
+        }
         if (listen < 0)
                 listen = !o.redirect_uri && ((browser && *browser) || isatty(STDIN_FILENO));
         if (listen && o.redirect_uri)

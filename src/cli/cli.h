@@ -56,6 +56,9 @@ int cli_token(cli_ctx *ctx, int argc, char **argv);
 int cli_auth(cli_ctx *ctx, int argc, char **argv);
 /* `corral probe URL|NAME` (src/cli/probe.c): an MCP client for debugging. */
 int cli_probe(cli_ctx *ctx, int argc, char **argv);
+/* Reads one line (a secret: never argv) from stdin into *ret (owned);
+ * -EX_USAGE naming what when there is none (src/cli/probe.c). */
+int cli_read_secret_line(const char *what, char **ret, corral_error *err);
 /* `corral reset NAME` (src/cli/reset.c): discards the server's code overlay. */
 int cli_reset(cli_ctx *ctx, int argc, char **argv);
 int cli_access(cli_ctx *ctx, int argc, char **argv);

@@ -13,36 +13,79 @@
 #include "corral/strbuf.h"
 #include "remote/oauth_internal.h"
 
-int oauth_start(const corral_paths *paths, const manifest *m, uid_t uid,
+/* The client to authorize as (MCP 2025-11-25 basic/authorization "Client
+ * Registration Approaches", in its order of preference): a pre-registered
+ * client id, else a Client ID Metadata Document URL when one is configured
+ * and the server says it fetches them
+ * (client_id_metadata_document_supported), else the client this state
+ * registered before at the same issuer, else dynamic registration. */
+static int pick_client(const cJSON *as, const cJSON *state, const char *issuer,
+                       const oauth_start_options *o, const char *redirect, const char *scope,
+                       char **ret_id, char **ret_secret, char **ret_method, corral_error *err)
+{
+        const char *reg = json_get_string(as, "registration_endpoint");
+        int r;
+
+        if (o && o->client_id) {
+                *ret_id = xstrdup(o->client_id);
+                *ret_secret = o->client_secret ? xstrdup(o->client_secret) : NULL;
+                return 0;
+        }
+        if (o && o->client_metadata_url &&
+            json_get_bool(as, "client_id_metadata_document_supported", false)) {
+                *ret_id = xstrdup(o->client_metadata_url);
+                *ret_method = xstrdup("none"); /* a CIMD client is public */
+                return 0;
+        }
+        if (json_get_string(state, "client_id") &&
+            oauth_str_eq_issuer(json_get_string(state, "issuer"), issuer)) {
+                const char *sec = json_get_string(state, "client_secret");
+                const char *m = json_get_string(state, "token_endpoint_auth_method");
+                *ret_id = xstrdup(json_get_string(state, "client_id"));
+                *ret_secret = sec ? xstrdup(sec) : NULL;
+                *ret_method = m ? xstrdup(m) : NULL;
+                return 0;
+        }
+        if (!reg)
+                return corral_error_set(err, EX_PROTOCOL,
+                                        "%s offers no dynamic client registration: pass "
+                                        "--client-id with a client registered there%s",
+                                        issuer,
+                                        json_get_bool(as, "client_id_metadata_document_supported",
+                                                      false)
+                                                ? ", or --client-metadata-url"
+                                                : "");
+        r = oauth_register_client(reg, redirect, scope,
+                                  json_get_array(as, "token_endpoint_auth_methods_supported"),
+                                  ret_id, ret_secret, ret_method, err);
+        return r;
+}
+
+int oauth_begin(const char *url, const char *challenge, cJSON *state,
                 const oauth_start_options *o, char **ret_url, corral_error *err)
 {
-        _cleanup_free_ char *challenge = NULL, *scope = NULL, *verifier = NULL,
-                              *challenge_s256 = NULL, *state_tok = NULL, *client_id = NULL,
-                              *client_secret = NULL;
-        _cleanup_json_ cJSON *prm = NULL, *as = NULL, *state = NULL;
+        _cleanup_free_ char *scope = NULL, *verifier = NULL, *challenge_s256 = NULL,
+                              *state_tok = NULL, *client_id = NULL, *client_secret = NULL,
+                              *method = NULL;
+        _cleanup_json_ cJSON *prm = NULL, *as = NULL;
         const char *issuer, *resource, *authz, *token_ep, *redirect;
         strbuf q = STRBUF_INIT(0);
         cJSON *pending;
         int r;
 
-        if (strcmp(m->backend, "remote") != 0)
-                return corral_error_set(err, EX_USAGE, "%s is not a remote server", m->name);
-        r = oauth_probe_challenge(paths, m, &challenge, err);
-        if (r < 0)
-                return r;
-        prm = oauth_discover_resource(m->command[0], challenge, err);
+        prm = oauth_discover_resource(url, challenge, err);
         if (!prm)
                 return err->code ? -err->code : -EX_UNAVAILABLE;
         /* RFC 9728 §3.3: the metadata must be about this resource. */
         resource = json_get_string(prm, "resource");
         {
                 _cleanup_free_ char *o1 = resource ? oauth_origin_of(resource) : NULL;
-                _cleanup_free_ char *o2 = oauth_origin_of(m->command[0]);
+                _cleanup_free_ char *o2 = oauth_origin_of(url);
                 if (!resource || strcasecmp(o1, o2) != 0)
                         return corral_error_set(err, EX_PROTOCOL,
                                                 "protected resource metadata is about '%.200s', "
                                                 "not %s (RFC 9728 §3.3)",
-                                                resource ? resource : "", m->command[0]);
+                                                resource ? resource : "", url);
         }
         {
                 const cJSON *servers = json_get_array(prm, "authorization_servers");
@@ -68,33 +111,18 @@ int oauth_start(const corral_paths *paths, const manifest *m, uid_t uid,
                                         "the authorization server does not list PKCE S256 in "
                                         "code_challenge_methods_supported");
         redirect = o && o->redirect_uri ? o->redirect_uri : OAUTH_DEFAULT_REDIRECT;
-        state = oauth_state_load(paths, m->name, uid);
-        if (!state)
-                state = cJSON_CreateObject();
         /* A step-up asks for what the server wanted plus what was granted. */
-        scope = o && o->scope                                 ? xstrdup(o->scope)
-                : json_get_string(state, "step_up_scope")     ? xstrdup(json_get_string(state, "step_up_scope"))
-                                                              : oauth_pick_scope(challenge, prm);
-        if (o && o->client_id) {
-                client_id = xstrdup(o->client_id);
-                client_secret = o->client_secret ? xstrdup(o->client_secret) : NULL;
-        } else if (json_get_string(state, "client_id") &&
-                   oauth_str_eq_issuer(json_get_string(state, "issuer"), issuer)) {
-                client_id = xstrdup(json_get_string(state, "client_id"));
-                client_secret = json_get_string(state, "client_secret")
-                                        ? xstrdup(json_get_string(state, "client_secret"))
-                                        : NULL;
-        } else if (json_get_string(as, "registration_endpoint")) {
-                r = oauth_register_client(json_get_string(as, "registration_endpoint"), redirect, scope,
-                                    &client_id, &client_secret, err);
-                if (r < 0)
-                        return r;
-        } else {
-                return corral_error_set(err, EX_PROTOCOL,
-                                        "%s offers no dynamic client registration: pass "
-                                        "--client-id with a client registered there",
-                                        issuer);
-        }
+        scope = o && o->scope                             ? xstrdup(o->scope)
+                : json_get_string(state, "step_up_scope") ? xstrdup(json_get_string(state, "step_up_scope"))
+                                                          : oauth_pick_scope(challenge, prm);
+        r = pick_client(as, state, issuer, o, redirect, scope, &client_id, &client_secret,
+                        &method, err);
+        if (r < 0)
+                return r;
+        if (!method)
+                method = oauth_pick_auth_method(
+                        json_get_array(as, "token_endpoint_auth_methods_supported"),
+                        client_secret != NULL);
 
         verifier = oauth_random_b64url(32);
         state_tok = oauth_random_b64url(16);
@@ -107,7 +135,8 @@ int oauth_start(const corral_paths *paths, const manifest *m, uid_t uid,
         oauth_set_str(state, "token_endpoint", token_ep);
         oauth_set_str(state, "client_id", client_id);
         oauth_set_str(state, "client_secret", client_secret);
-        oauth_set_str(state, "resource", m->command[0]);
+        oauth_set_str(state, "token_endpoint_auth_method", method);
+        oauth_set_str(state, "resource", url);
         oauth_set_str(state, "scope", scope);
         cJSON_DeleteItemFromObjectCaseSensitive(state, "step_up_scope");
         cJSON_DeleteItemFromObjectCaseSensitive(state, "iss_required");
@@ -118,9 +147,6 @@ int oauth_start(const corral_paths *paths, const manifest *m, uid_t uid,
         cJSON_AddStringToObject(pending, "state", state_tok);
         cJSON_AddStringToObject(pending, "code_verifier", verifier);
         cJSON_AddStringToObject(pending, "redirect_uri", redirect);
-        r = oauth_state_save(paths, m->name, uid, state, err);
-        if (r < 0)
-                return r;
 
         oauth_form_add(&q, "response_type", "code");
         oauth_form_add(&q, "client_id", client_id);
@@ -128,10 +154,35 @@ int oauth_start(const corral_paths *paths, const manifest *m, uid_t uid,
         oauth_form_add(&q, "code_challenge", challenge_s256);
         oauth_form_add(&q, "code_challenge_method", "S256");
         oauth_form_add(&q, "state", state_tok);
-        oauth_form_add(&q, "resource", m->command[0]); /* RFC 8707 §2 */
+        oauth_form_add(&q, "resource", url); /* RFC 8707 §2 */
         oauth_form_add(&q, "scope", scope);
         *ret_url = xasprintf("%s%c%s", authz, strchr(authz, '?') ? '&' : '?', q.buf);
         strbuf_done(&q);
+        return 0;
+}
+
+int oauth_start(const corral_paths *paths, const manifest *m, uid_t uid,
+                const oauth_start_options *o, char **ret_url, corral_error *err)
+{
+        _cleanup_free_ char *challenge = NULL, *url = NULL;
+        _cleanup_json_ cJSON *state = NULL;
+        int r;
+
+        if (strcmp(m->backend, "remote") != 0)
+                return corral_error_set(err, EX_USAGE, "%s is not a remote server", m->name);
+        r = oauth_probe_challenge(paths, m, &challenge, err);
+        if (r < 0)
+                return r;
+        state = oauth_state_load(paths, m->name, uid);
+        if (!state)
+                state = cJSON_CreateObject();
+        r = oauth_begin(m->command[0], challenge, state, o, &url, err);
+        if (r < 0)
+                return r;
+        r = oauth_state_save(paths, m->name, uid, state, err);
+        if (r < 0)
+                return r;
+        *ret_url = steal_pointer(&url);
         return 0;
 }
 
@@ -178,23 +229,19 @@ static char *token_error(const char *body, long status)
                          d ? " — " : "", d ? d : "");
 }
 
-int oauth_complete(const corral_paths *paths, const manifest *m, uid_t uid,
-                   const char *code_or_url, corral_error *err)
+int oauth_finish(cJSON *state, const char *code_or_url, corral_error *err)
 {
-        _cleanup_json_ cJSON *state = oauth_state_load(paths, m->name, uid);
         _cleanup_free_ char *code = NULL, *got_state = NULL, *iss = NULL, *error = NULL,
-                              *body = NULL, *why = NULL;
+                              *body = NULL, *why = NULL, *basic = NULL;
         const cJSON *pending = json_get_object(state, "pending");
         const char *issuer = json_get_string(state, "issuer");
+        const char *extra[2] = {NULL, NULL};
         strbuf form = STRBUF_INIT(0);
         long status = 0;
         int r;
 
         if (!pending || !issuer || !json_get_string(state, "token_endpoint"))
-                return corral_error_set(err, EX_USAGE,
-                                        "no authorization in progress for %s: run `corral auth "
-                                        "start %s` first",
-                                        m->name, m->name);
+                return corral_error_set(err, EX_USAGE, "no authorization in progress");
         if (strncmp(code_or_url, "http://", 7) == 0 || strncmp(code_or_url, "https://", 8) == 0) {
                 const char *qm = strchr(code_or_url, '?');
                 const char *query = qm ? qm + 1 : "";
@@ -212,8 +259,7 @@ int oauth_complete(const corral_paths *paths, const manifest *m, uid_t uid,
                 if (!got_state || strcmp(got_state, json_get_string(pending, "state")) != 0)
                         return corral_error_set(err, EX_USAGE,
                                                 "the redirect's state does not match the "
-                                                "authorization started for %s",
-                                                m->name);
+                                                "authorization started");
                 /* RFC 9207 §2.4: a mix-up defence. */
                 if (iss && !oauth_str_eq_issuer(iss, issuer))
                         return corral_error_set(err, EX_PROTOCOL,
@@ -234,11 +280,12 @@ int oauth_complete(const corral_paths *paths, const manifest *m, uid_t uid,
         oauth_form_add(&form, "grant_type", "authorization_code");
         oauth_form_add(&form, "code", code);
         oauth_form_add(&form, "redirect_uri", json_get_string(pending, "redirect_uri"));
-        oauth_form_add(&form, "client_id", json_get_string(state, "client_id"));
-        oauth_form_add(&form, "client_secret", json_get_string(state, "client_secret"));
         oauth_form_add(&form, "code_verifier", json_get_string(pending, "code_verifier"));
         oauth_form_add(&form, "resource", json_get_string(state, "resource"));
-        r = oauth_fetch(json_get_string(state, "token_endpoint"), form.buf, NULL, &status, &body, err);
+        basic = oauth_client_auth(state, &form);
+        extra[0] = basic;
+        r = oauth_fetch_form(json_get_string(state, "token_endpoint"), form.buf, extra, &status,
+                             &body, err);
         strbuf_done(&form);
         if (r < 0)
                 return r;
@@ -247,9 +294,25 @@ int oauth_complete(const corral_paths *paths, const manifest *m, uid_t uid,
                 return corral_error_set(err, status >= 500 ? EX_UNAVAILABLE : EX_NOPERM,
                                         "the token endpoint refused the code: %s", why);
         }
-        r = take_tokens(state, body, err);
-        if (r < 0)
+        return take_tokens(state, body, err);
+}
+
+int oauth_complete(const corral_paths *paths, const manifest *m, uid_t uid,
+                   const char *code_or_url, corral_error *err)
+{
+        _cleanup_json_ cJSON *state = oauth_state_load(paths, m->name, uid);
+        int r;
+
+        if (!json_get_object(state, "pending"))
+                return corral_error_set(err, EX_USAGE,
+                                        "no authorization in progress for %s: run `corral auth "
+                                        "start %s` first",
+                                        m->name, m->name);
+        r = oauth_finish(state, code_or_url, err);
+        if (r < 0) {
+                corral_error_prefix(err, "%s", m->name);
                 return r;
+        }
         return oauth_state_save(paths, m->name, uid, state, err);
 }
 
@@ -309,8 +372,9 @@ void oauth_refresh_cancel(oauth_refresh *r)
 oauth_refresh *oauth_refresh_start(http_client *hc, const cJSON *state, oauth_refresh_fn done,
                                    void *ud)
 {
-        static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded",
-                                              "Accept: application/json", NULL};
+        _cleanup_free_ char *basic = NULL;
+        const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
+                                 "Accept: application/json", NULL, NULL};
         const char *ep = json_get_string(state, "token_endpoint");
         const char *rt = json_get_string(state, "refresh_token");
         strbuf form = STRBUF_INIT(0);
@@ -322,9 +386,9 @@ oauth_refresh *oauth_refresh_start(http_client *hc, const cJSON *state, oauth_re
                 return NULL;
         oauth_form_add(&form, "grant_type", "refresh_token");
         oauth_form_add(&form, "refresh_token", rt);
-        oauth_form_add(&form, "client_id", json_get_string(state, "client_id"));
-        oauth_form_add(&form, "client_secret", json_get_string(state, "client_secret"));
         oauth_form_add(&form, "resource", json_get_string(state, "resource"));
+        basic = oauth_client_auth(state, &form);
+        headers[2] = basic;
         c = xcalloc(1, sizeof(*c));
         c->state = json_dup(state);
         c->done = done;

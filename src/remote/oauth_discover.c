@@ -113,11 +113,21 @@ bool oauth_array_has(const cJSON *arr, const char *s)
         return false;
 }
 
-/* RFC 7591 §3.1: a public client for the authorization code grant with
- * refresh tokens, redirecting to redirect_uri. */
+/* RFC 7591 §3.1: a client for the authorization code grant with refresh
+ * tokens, redirecting to redirect_uri: public ("none") when the server
+ * allows it, else with the secret method it lists. */
 int oauth_register_client(const char *endpoint, const char *redirect_uri, const char *scope,
-                           char **ret_id, char **ret_secret, corral_error *err)
+                          const cJSON *auth_methods, char **ret_id, char **ret_secret,
+                          char **ret_method, corral_error *err)
 {
+        const char *want = !cJSON_IsArray(auth_methods) || oauth_array_has(auth_methods, "none")
+                                   ? "none"
+                           : oauth_array_has(auth_methods, "client_secret_basic")
+                                   ? "client_secret_basic"
+                           : oauth_array_has(auth_methods, "client_secret_post")
+                                   ? "client_secret_post"
+                                   : "none";
+        const char *got;
         _cleanup_json_ cJSON *req = cJSON_CreateObject(), *resp = NULL;
         _cleanup_free_ char *text = NULL, *body = NULL;
         cJSON *arr;
@@ -132,7 +142,7 @@ int oauth_register_client(const char *endpoint, const char *redirect_uri, const 
         cJSON_AddItemToArray(arr, cJSON_CreateString("refresh_token"));
         arr = cJSON_AddArrayToObject(req, "response_types");
         cJSON_AddItemToArray(arr, cJSON_CreateString("code"));
-        cJSON_AddStringToObject(req, "token_endpoint_auth_method", "none");
+        cJSON_AddStringToObject(req, "token_endpoint_auth_method", want);
         if (scope)
                 cJSON_AddStringToObject(req, "scope", scope);
         text = cJSON_PrintUnformatted(req);
@@ -152,6 +162,14 @@ int oauth_register_client(const char *endpoint, const char *redirect_uri, const 
         *ret_secret = json_get_string(resp, "client_secret")
                               ? xstrdup(json_get_string(resp, "client_secret"))
                               : NULL;
+        /* RFC 7591 §3.2.1: the server may register another method than
+         * asked for; its answer is what the token endpoint expects. */
+        got = json_get_string(resp, "token_endpoint_auth_method");
+        if (got && (strcmp(got, "none") == 0 || strcmp(got, "client_secret_basic") == 0 ||
+                    strcmp(got, "client_secret_post") == 0))
+                *ret_method = xstrdup(got);
+        else
+                *ret_method = NULL; /* picked from the server's metadata */
         return 0;
 }
 

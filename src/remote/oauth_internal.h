@@ -46,6 +46,20 @@ const char *oauth_path_of(const char *url, size_t *len);
  * https:// beyond loopback, -EX_UNAVAILABLE when nothing answered. */
 int oauth_fetch(const char *url, const char *form, const char *json, long *ret_status,
                 char **ret_body, corral_error *err);
+/* Blocking POST of a form with extra header lines (NULL-terminated, may be
+ * NULL), as oauth_fetch(). */
+int oauth_fetch_form(const char *url, const char *form, const char *const *extra,
+                     long *ret_status, char **ret_body, corral_error *err);
+/* The token endpoint authentication method for a client (RFC 8414 §2
+ * token_endpoint_auth_methods_supported, RFC 7591 §2): "none" without a
+ * secret, else client_secret_basic when listed or nothing is listed, else
+ * client_secret_post.  Owned. */
+char *oauth_pick_auth_method(const cJSON *supported, bool has_secret);
+/* Authenticates the client of state at the token endpoint (RFC 6749 §2.3.1)
+ * by its token_endpoint_auth_method: adds client_id (and client_secret for
+ * client_secret_post) to form, or returns the "Authorization: Basic …" header
+ * line (owned) for client_secret_basic; NULL when no header is needed. */
+char *oauth_client_auth(const cJSON *state, strbuf *form);
 /* A JSON object answered with 200 at url, owned; NULL with err set
  * (what names the document in the message). */
 cJSON *oauth_fetch_json(const char *url, const char *what, corral_error *err);
@@ -67,10 +81,14 @@ cJSON *oauth_discover_resource(const char *url, const char *challenge, corral_er
 /* RFC 8414 §3, then OpenID Connect Discovery; the document's issuer must be
  * issuer (RFC 8414 §3.3).  Owned; NULL with err set. */
 cJSON *oauth_discover_as(const char *issuer, corral_error *err);
-/* RFC 7591 §3.1: registers a public client for the code grant with refresh
- * tokens.  0 with the client id (and secret, or NULL) owned, or -EX_PROTOCOL. */
+/* RFC 7591 §3.1: registers a client for the code grant with refresh tokens,
+ * public when auth_methods (the server's
+ * token_endpoint_auth_methods_supported, or NULL) allows "none".  0 with the
+ * client id, its secret (or NULL) and the method the server registered (or
+ * NULL when it did not say), owned; or -EX_PROTOCOL. */
 int oauth_register_client(const char *endpoint, const char *redirect_uri, const char *scope,
-                          char **ret_id, char **ret_secret, corral_error *err);
+                          const cJSON *auth_methods, char **ret_id, char **ret_secret,
+                          char **ret_method, corral_error *err);
 /* The scope to ask for: the challenge's scope, else the resource's
  * scopes_supported, space-separated; owned, NULL when neither says. */
 char *oauth_pick_scope(const char *challenge, const cJSON *prm);

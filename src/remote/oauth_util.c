@@ -286,6 +286,59 @@ int oauth_fetch(const char *url, const char *form, const char *json, long *ret_s
         return fetch_with(url, form, json, NULL, ret_status, ret_body, err);
 }
 
+int oauth_fetch_form(const char *url, const char *form, const char *const *extra,
+                     long *ret_status, char **ret_body, corral_error *err)
+{
+        return fetch_with(url, form, NULL, extra, ret_status, ret_body, err);
+}
+
+/* ---- client authentication at the token endpoint -------------------------- */
+
+char *oauth_pick_auth_method(const cJSON *supported, bool has_secret)
+{
+        if (!has_secret)
+                return xstrdup("none");
+        /* RFC 8414 §2: client_secret_basic when the server lists none. */
+        if (!cJSON_IsArray(supported) || oauth_array_has(supported, "client_secret_basic"))
+                return xstrdup("client_secret_basic");
+        if (oauth_array_has(supported, "client_secret_post"))
+                return xstrdup("client_secret_post");
+        return xstrdup("none");
+}
+
+char *oauth_client_auth(const cJSON *state, strbuf *form)
+{
+        const char *id = json_get_string(state, "client_id");
+        const char *secret = json_get_string(state, "client_secret");
+        const char *method = json_get_string(state, "token_endpoint_auth_method");
+
+        if (!method) /* state written before the method was recorded */
+                method = secret ? "client_secret_post" : "none";
+        if (id && secret && strcmp(method, "client_secret_basic") == 0) {
+                /* RFC 6749 §2.3.1: id and secret form-encoded, joined by ':',
+                 * base64. */
+                strbuf a = STRBUF_INIT(0), b = STRBUF_INIT(0);
+                _cleanup_free_ char *pair = NULL, *out = NULL;
+                size_t n;
+                int len;
+
+                oauth_form_add(&a, "i", id);
+                oauth_form_add(&b, "s", secret);
+                pair = xasprintf("%s:%s", a.buf + 2, b.buf + 2); /* past "i=", "s=" */
+                strbuf_done(&a);
+                strbuf_done(&b);
+                n = strlen(pair);
+                out = xmalloc(4 * ((n + 2) / 3) + 1);
+                len = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)pair, (int)n);
+                out[len < 0 ? 0 : len] = '\0';
+                return xasprintf("Authorization: Basic %s", out);
+        }
+        oauth_form_add(form, "client_id", id);
+        if (strcmp(method, "client_secret_post") == 0)
+                oauth_form_add(form, "client_secret", secret);
+        return NULL;
+}
+
 int remote_fetch(const char *url, const char *const *headers, long *ret_status, char **ret_body,
                  corral_error *err)
 {
@@ -372,7 +425,24 @@ char *oauth_challenge_scope(const char *challenge)
         return challenge ? oauth_challenge_param(challenge, "scope") : NULL;
 }
 
+char *oauth_challenge_error(const char *challenge)
+{
+        return challenge ? oauth_challenge_param(challenge, "error") : NULL;
+}
+
 char *oauth_query_state(const char *query)
 {
         return oauth_query_get(query, "state");
+}
+
+bool oauth_client_metadata_url_ok(const char *url)
+{
+        size_t plen;
+        const char *path;
+
+        if (!url || strncmp(url, "https://", 8) != 0 || strlen(url) > 2048 ||
+            strpbrk(url, "# \t\r\n"))
+                return false;
+        path = oauth_path_of(url, &plen);
+        return plen > 1 || (plen == 1 && *path != '/');
 }
