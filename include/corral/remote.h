@@ -88,6 +88,13 @@ int remote_session_new(http_client *hc, uv_loop_t *loop, const remote_config *cf
  * has ended or is ending. */
 int remote_session_send(remote_session *s, const char *json, size_t len);
 
+/* Sets header name to value ("Name: value", one line, at most
+ * REMOTE_HEADER_MAX bytes) for the session's requests from now on, replacing
+ * a header of that name (case-insensitive); a token refreshed while the
+ * session runs.  Requests in flight and an open GET stream keep what they
+ * were sent with.  0, or -EINVAL for a malformed header. */
+int remote_session_set_header(remote_session *s, const char *name, const char *value);
+
 /* Ends politely: DELETE of the session (Streamable HTTP, at most 2 s), then
  * on_end(REMOTE_END_CLOSED).  Ignored once ending. */
 void remote_session_close(remote_session *s);

@@ -485,6 +485,28 @@ bool remote_url_allowed(const char *url, bool insecure_http)
         return false;
 }
 
+int remote_session_set_header(remote_session *s, const char *name, const char *value)
+{
+        size_t nl = strlen(name), n = 0;
+        _cleanup_free_ char *line = NULL;
+
+        if (!s || nl == 0 || strpbrk(name, ":\r\n \t") || strpbrk(value, "\r\n"))
+                return -EINVAL;
+        line = xasprintf("%s: %s", name, value);
+        if (strlen(line) > REMOTE_HEADER_MAX)
+                return -EINVAL;
+        for (char **h = s->headers; h && *h; h++, n++)
+                if (strncasecmp(*h, name, nl) == 0 && (*h)[nl] == ':') {
+                        free(*h);
+                        *h = steal_pointer(&line);
+                        return 0;
+                }
+        if (n >= REMOTE_HEADERS_MAX)
+                return -EINVAL;
+        s->headers = strv_push(s->headers, line);
+        return 0;
+}
+
 int remote_session_new(http_client *hc, uv_loop_t *loop, const remote_config *cfg,
                        const remote_ops *ops, void *ud, remote_session **ret, corral_error *err)
 {

@@ -13,7 +13,15 @@
  * with nothing to refresh, or a refresh token the server refused, makes it
  * `pending_auth` (needs_auth()): not retried until `corral auth` asks for a
  * start.  A 403 insufficient_scope records the scope for the step-up; one
- * that persists after it fails the unit (fatal()). */
+ * that persists after it fails the unit (fatal()).
+ *
+ * A token with an expiry and a refresh token is refreshed while the session
+ * runs, before it expires (OAUTH_REFRESH_MARGIN_S ahead, or a quarter of
+ * its remaining life when that is shorter): the new token goes into the
+ * session's Authorization header for the requests that follow, so callers
+ * never see the expiry.  A refresh that fails is tried again after
+ * LIVE_RETRY_MS while the token lives; a refused refresh token is recorded,
+ * and the 401 that follows the expiry makes the unit pending_auth. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -30,6 +38,7 @@
 #include "corral/strbuf.h"
 
 #define SECRETS_MAX (1u << 20)
+#define LIVE_RETRY_MS 5000u /* a failed refresh inside a session, again */
 
 /* One http_client per loop, shared by the loop's remote units. */
 typedef struct shared_client {
@@ -83,6 +92,10 @@ struct runtime_process {
         const corral_paths *paths; /* the supervisor's store: outlives the process */
         remote_session *s;
         oauth_refresh *refresh;    /* a token refresh before connecting */
+        oauth_refresh *live;       /* a token refresh while the session runs */
+        uv_timer_t *refresh_timer; /* when live starts */
+        char *dead_token;          /* why the token cannot be refreshed: the
+                                      session ends when it expires */
         uv_timer_t *timer;         /* a deferred end */
         runtime_callbacks cb;
         void *ud;
@@ -213,17 +226,31 @@ static void auth_ended(runtime_process *p, const char *reason)
                                       reason, p->name);
 }
 
+static void stop_live_refresh(runtime_process *p)
+{
+        if (p->refresh_timer)
+                (void)uv_timer_stop(p->refresh_timer);
+        oauth_refresh_cancel(p->live);
+        p->live = NULL;
+}
+
 static void on_end(void *ud, remote_end why, const char *reason)
 {
         runtime_process *p = ud;
         int status = 0, sig = 0;
 
+        stop_live_refresh(p);
         free(p->reason);
         p->reason = NULL;
         switch (why) {
         case REMOTE_END_CLOSED:
                 break;
         case REMOTE_END_KILLED:
+                if (p->dead_token) {
+                        p->needs_auth = true;
+                        p->reason = xasprintf("needs authorization: %s", p->dead_token);
+                        break;
+                }
                 sig = SIGKILL;
                 break;
         case REMOTE_END_AUTH:
@@ -345,6 +372,107 @@ char **remote_unit_headers(const manifest *m, const corral_paths *paths, uid_t u
         return with_token(base, user_auth, state, m->command[0]);
 }
 
+static void schedule_refresh(runtime_process *p, const cJSON *state);
+static void on_token_dead(uv_timer_t *t);
+
+static void on_live_refreshed(void *ud, cJSON *state, bool invalid_grant, const char *msg)
+{
+        runtime_process *p = ud;
+        corral_error err = {0};
+
+        p->live = NULL;
+        if (p->ended || !p->s) {
+                cJSON_Delete(state);
+                return;
+        }
+        if (state) {
+                _cleanup_strv_ char **h = with_token(NULL, false, state, p->url);
+                /* with_token() gives "Authorization: Bearer …" or nothing. */
+                if (h && h[0] && remote_session_set_header(p->s, "Authorization",
+                                                           h[0] + strlen("Authorization: ")) < 0)
+                        log_warn("%s: the refreshed token does not fit in a header", p->name);
+                if (oauth_state_save(p->paths, p->name, p->uid, state, &err) < 0)
+                        log_warn("%s: %s", p->name, err.msg);
+                log_info("%s: access token refreshed", p->name);
+                schedule_refresh(p, state);
+                cJSON_Delete(state);
+                return;
+        }
+        if (invalid_grant) {
+                /* Dead refresh token: the session runs until the token
+                 * expires, then ends waiting for authorization. */
+                _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name, p->uid);
+                _cleanup_free_ char *e = xasprintf("%s; run `corral auth start %s`", msg, p->name);
+                log_warn("%s: %s", p->name, msg);
+                double left = json_get_number(st, "expires_at", 0) - (double)time(NULL);
+                if (st) {
+                        /* The session keeps the token in its header until it
+                         * expires; the store forgets it now, as on_refreshed()
+                         * does, and keeps the error for `corral auth status`. */
+                        cJSON_DeleteItemFromObjectCaseSensitive(st, "access_token");
+                        cJSON_DeleteItemFromObjectCaseSensitive(st, "expires_at");
+                        cJSON_DeleteItemFromObjectCaseSensitive(st, "refresh_token");
+                        cJSON_DeleteItemFromObjectCaseSensitive(st, "error");
+                        cJSON_AddStringToObject(st, "error", e);
+                        (void)oauth_state_save(p->paths, p->name, p->uid, st, NULL);
+                }
+                free(p->dead_token);
+                p->dead_token = steal_pointer(&e);
+                (void)uv_timer_start(p->refresh_timer, on_token_dead,
+                                     left > 0 ? (uint64_t)(left * 1000) : 0, 0);
+                return;
+        }
+        log_warn("%s: %s; trying again", p->name, msg);
+        {
+                _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name, p->uid);
+                double exp = json_get_number(st, "expires_at", -1);
+                if (exp > (double)time(NULL))
+                        schedule_refresh(p, NULL);
+        }
+}
+
+static void on_token_dead(uv_timer_t *t)
+{
+        runtime_process *p = t->data;
+
+        if (!p->ended && p->s)
+                remote_session_abort(p->s); /* on_end() reads dead_token */
+}
+
+static void on_refresh_due(uv_timer_t *t)
+{
+        runtime_process *p = t->data;
+        _cleanup_json_ cJSON *st = NULL;
+
+        if (p->ended || !p->s || p->live)
+                return;
+        st = oauth_state_load(p->paths, p->name, p->uid);
+        p->live = oauth_refresh_start(p->hc, st, on_live_refreshed, p);
+}
+
+/* Arms the refresh of state's token before it expires; NULL state: again
+ * after LIVE_RETRY_MS. */
+static void schedule_refresh(runtime_process *p, const cJSON *state)
+{
+        double exp, left, lead;
+        uint64_t ms;
+
+        if (p->user_auth || !p->refresh_timer)
+                return;
+        if (!state) {
+                ms = LIVE_RETRY_MS;
+        } else {
+                exp = json_get_number(state, "expires_at", -1);
+                if (exp < 0 || !json_get_string(state, "refresh_token") ||
+                    !json_get_string(state, "token_endpoint"))
+                        return;
+                left = exp - (double)time(NULL);
+                lead = left / 4 < OAUTH_REFRESH_MARGIN_S ? left / 4 : OAUTH_REFRESH_MARGIN_S;
+                ms = left - lead < 1 ? 1000u : (uint64_t)((left - lead) * 1000);
+        }
+        (void)uv_timer_start(p->refresh_timer, on_refresh_due, ms, 0);
+}
+
 static int connect_session(runtime_process *p, const cJSON *state, corral_error *err)
 {
         _cleanup_strv_ char **headers = with_token(p->headers, p->user_auth, state, p->url);
@@ -364,6 +492,7 @@ static int connect_session(runtime_process *p, const cJSON *state, corral_error 
                 (void)remote_session_send(p->s, p->waiting[i], strlen(p->waiting[i]));
         strv_free(p->waiting);
         p->waiting = NULL;
+        schedule_refresh(p, state);
         return 0;
 }
 
@@ -447,6 +576,9 @@ static int remote_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         p->timer = xcalloc(1, sizeof(*p->timer));
         (void)uv_timer_init(loop, p->timer);
         p->timer->data = p;
+        p->refresh_timer = xcalloc(1, sizeof(*p->refresh_timer));
+        (void)uv_timer_init(loop, p->refresh_timer);
+        p->refresh_timer->data = p;
         state = user_auth ? NULL : oauth_state_load(paths, m->name, p->uid);
         if (state && oauth_needs_refresh(state, (int64_t)time(NULL)))
                 p->refresh = oauth_refresh_start(hc, state, on_refreshed, p);
@@ -527,8 +659,11 @@ static runtime_process *remote_runtime_free(runtime_process *p)
                 return NULL;
         p->s = remote_session_free(p->s);
         oauth_refresh_cancel(p->refresh);
+        oauth_refresh_cancel(p->live);
         if (p->timer)
                 uv_close((uv_handle_t *)p->timer, free_handle);
+        if (p->refresh_timer)
+                uv_close((uv_handle_t *)p->refresh_timer, free_handle);
         client_unref(p->loop);
         strbuf_done(&p->line);
         strv_free(p->headers);
@@ -537,6 +672,7 @@ static runtime_process *remote_runtime_free(runtime_process *p)
         free(p->url);
         free(p->query);
         free(p->reason);
+        free(p->dead_token);
         free(p);
         return NULL;
 }
