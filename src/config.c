@@ -8,6 +8,7 @@
 #include "corral/expand.h"
 #include "corral/fs.h"
 #include "corral/policy.h"
+#include "corral/limits.h"
 #include "gateway/connlimit.h"
 #include "corral/jsonutil.h"
 
@@ -56,10 +57,10 @@ int config_validate(const cJSON *config, corral_error *err)
                 "sandbox",  "docker",   "gateway", "http",     "auth",
                 "users",    "registry", "npm",     "npm_metadata_max_age",
                 "cache_max_size", "github_url", "git_auth", "smithery", "site", "tools", "mcp_registries",
-                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", NULL};
+                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", NULL};
         static const char *const objects[] = {"http", "auth", "users", "npm", "git_auth",
                                               "smithery", "site", "tools", "mcp_registries",
-                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", NULL};
+                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", NULL};
         const cJSON *v;
         int r;
 
@@ -99,6 +100,12 @@ int config_validate(const cJSON *config, corral_error *err)
                 if ((r = tool_policy_load(config, &tp, err)) < 0)
                         return r;
                 tool_policy_done(&tp);
+        }
+        {
+                limit_set ls;
+                if ((r = limit_set_from_config(config, &ls, err)) < 0)
+                        return r;
+                limit_set_done(&ls);
         }
         v = cJSON_GetObjectItemCaseSensitive(config, "cache_max_size");
         if (v && !cJSON_IsNumber(v) && !cJSON_IsString(v))

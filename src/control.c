@@ -14,6 +14,8 @@
 #include "corral/sd.h"
 #include "corral/config.h"
 #include "corral/policy.h"
+#include "corral/limits.h"
+#include "corral/state.h"
 #include "corral/spec.h"
 #include "state/audit.h"
 #include "users/exec.h"
@@ -174,10 +176,20 @@ void control_reload_policy(control *ctl)
         corral_error err = {0};
         tool_policy fresh;
 
+        if (config_load(&ctl->st->paths, &config, &err) < 0) {
+                log_warn("reload: keeping the tool lists and limits: %s", err.msg);
+                return;
+        }
+        if (ctl->limiter) {
+                _cleanup_free_ char *db = state_path(&ctl->st->paths);
+                if (limiter_load(ctl->limiter, config, db, &err) != 0)
+                        log_warn("reload: %s%s", err.code == EX_CONFIG ? "keeping the limits: " : "",
+                                 err.msg);
+                corral_error_clear(&err);
+        }
         if (!ctl->tools)
                 return;
-        if (config_load(&ctl->st->paths, &config, &err) < 0 ||
-            tool_policy_load(config, &fresh, &err) < 0) {
+        if (tool_policy_load(config, &fresh, &err) < 0) {
                 log_warn("reload: keeping the tool lists: %s", err.msg);
                 return;
         }

@@ -15,6 +15,7 @@ typedef struct control {
         struct exec_job *exec_jobs; /* corral/exec children running (src/users/exec.c) */
         struct tool_policy *tools;  /* the daemon's allow/deny lists, re-read on reload */
         struct audit_log *audit;    /* the audit log writer, NULL when off */
+        struct limiter *limiter;    /* rate limits (issue 15), re-read on reload */
         /* corral/reload re-reads corral.json through this first (NULL: not
          * at all): 0, or a negative code with err set when it is refused
          * (the running configuration stays). */
@@ -29,8 +30,9 @@ typedef struct control {
 } control;
 
 /* Re-reads corral.json's "tools" into ctl->tools (a bad file keeps the old
- * lists, with a warning): part of reload, SIGHUP and the watcher.  When the
- * lists changed, every session gets notifications/tools/list_changed. */
+ * lists, with a warning) and its "limits" with the state database's limit
+ * settings into ctl->limiter: part of reload, SIGHUP and the watcher.  When
+ * the lists changed, every session gets notifications/tools/list_changed. */
 void control_reload_policy(control *ctl);
 
 /* extra_method for gateway_listen(..., control=true, &control_ops, &ctl). */

@@ -21,6 +21,7 @@
 #include "corral/sd.h"
 #include "corral/supervisor.h"
 #include "corral/policy.h"
+#include "corral/limits.h"
 #include "corral/state.h"
 #include "corral/strbuf.h"
 #include "state/audit.h"
@@ -36,6 +37,7 @@ typedef struct daemon_state {
         users_site site; /* corral.json "site": admins, socket group, user policy */
         tool_policy tools; /* corral.json "tools": allow/deny lists */
         audit_log *audit;  /* the tool-call log in the state database, or NULL */
+        limiter *limits;   /* rate limits and the result cap (issue 15) */
         uv_signal_t *sig[3]; /* SIGTERM, SIGINT, SIGHUP */
         unsigned stop_signals;
         bool shutting_down;
@@ -311,6 +313,8 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         gateway_set_system_mode(d.gw, system);
         gateway_set_site(d.gw, &d.site);
         gateway_set_tool_policy(d.gw, &d.tools);
+        d.limits = limiter_new();
+        gateway_set_limiter(d.gw, d.limits);
         d.sv = supervisor_new(&loop, s, &gateway_supervisor_events, d.gw);
         gateway_set_supervisor(d.gw, d.sv);
         d.ctl = (control){.st = s,
@@ -318,6 +322,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                           .gw = d.gw,
                           .system = system,
                           .tools = &d.tools,
+                          .limiter = d.limits,
                           .reload_config = control_reload_config,
                           .reload_ud = &d};
 
@@ -331,6 +336,13 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                 if (r == 0) {
                         _cleanup_free_ char *db = state_path(&s->paths);
                         r = audit_new(&loop, config, db, &d.audit, err);
+                        /* A database that cannot be read leaves its limits
+                         * out: reported, never fatal (corral.json's apply). */
+                        if (r == 0 && (r = limiter_load(d.limits, config, db, err)) > 0) {
+                                log_warn("%s", err->msg);
+                                corral_error_clear(err);
+                                r = 0;
+                        }
                 }
                 if (r == 0 && d.audit)
                         gateway_set_call_observer(d.gw, audit_record, d.audit);
@@ -381,6 +393,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         d.sv = supervisor_free(d.sv);
         d.gw = gateway_free(d.gw);
         d.audit = audit_free(d.audit);
+        d.limits = limiter_free(d.limits);
         free(d.config_error);
         free(d.restart_needed);
         cJSON_Delete(d.start_keys);

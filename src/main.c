@@ -155,6 +155,14 @@ static const verb verbs[] = {
           "  are never logged." },
         { "metrics", cli_metrics, "show daily call counts and latencies per user and tool",
           "[--day YYYY-MM-DD] [--json]" },
+        { "limit", cli_limit, "set, list or clear rate limits on tool calls",
+          "set SERVER[__TOOL] [--user USER] [--calls N --per SECONDS] [--concurrent N] |\n"
+          "  list [--json] | clear SERVER[__TOOL] [--user USER] | clear --all\n"
+          "  SERVER, TOOL and USER are globs (USER default \"*\": every user, each counted\n"
+          "  apart).  Each user may make N calls per SECONDS (a token bucket) and have\n"
+          "  --concurrent calls in flight; a call over a limit is refused at once with\n"
+          "  retryAfterMs.  Kept in the state database beside corral.json's \"limits\";\n"
+          "  a running daemon reloads them." },
         { "token", cli_token, "manage static API tokens for HTTP clients", "create --user NAME --level public|trusted|anchor [--json] | list [--json] | revoke ID" },
 };
 

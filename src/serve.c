@@ -18,6 +18,8 @@
 #include "corral/jsonutil.h"
 #include "corral/log.h"
 #include "corral/policy.h"
+#include "corral/limits.h"
+#include "corral/state.h"
 #include "corral/supervisor.h"
 
 #define BRIDGE_CHUNK 65536
@@ -144,10 +146,12 @@ static int run_embedded(store *s, corral_error *err)
         uv_loop_t loop;
         embedded e = {.loop = &loop};
         tool_policy tools = {0};
+        limiter *limits;
         int r;
 
         if (uv_loop_init(&loop) < 0)
                 return corral_error_set(err, EX_SOFTWARE, "cannot create the event loop");
+        limits = limiter_new();
         e.gw = gateway_new(&loop, NULL);
         e.sv = supervisor_new(&loop, s, &gateway_supervisor_events, e.gw);
         gateway_set_supervisor(e.gw, e.sv);
@@ -159,6 +163,16 @@ static int run_embedded(store *s, corral_error *err)
                         r = tool_policy_load(config, &tools, err);
                 if (r == 0)
                         gateway_set_tool_policy(e.gw, &tools);
+                /* Limits too; the buckets are this process's own. */
+                if (r == 0) {
+                        _cleanup_free_ char *db = state_path(&s->paths);
+                        if ((r = limiter_load(limits, config, db, err)) > 0) {
+                                log_warn("%s", err->msg);
+                                corral_error_clear(err);
+                                r = 0;
+                        }
+                        gateway_set_limiter(e.gw, limits);
+                }
         }
         if (r == 0)
                 r = gateway_serve_fds(e.gw, STDIN_FILENO, STDOUT_FILENO, on_stdin_eof, &e, err);
@@ -183,6 +197,7 @@ static int run_embedded(store *s, corral_error *err)
         if (uv_loop_close(&loop) < 0)
                 log_warn("event loop still busy at exit");
         tool_policy_done(&tools);
+        limiter_free(limits);
         return r;
 }
 

@@ -197,13 +197,22 @@ typedef struct gateway_call_record {
         const char *user;     /* NULL anonymous */
         const char *iface;    /* "unix", "stdio", "http" */
         const char *server, *tool;
-        const char *outcome;  /* "ok", "tool_error" (result.isError), "error" */
+        const char *outcome;  /* "ok", "tool_error" (result.isError), "error",
+                               * "limited" (refused by a rate or concurrency
+                               * limit, never forwarded) */
         size_t req_bytes, resp_bytes; /* params and result/error as JSON text */
 } gateway_call_record;
 typedef void (*gateway_call_observer)(void *ud, const gateway_call_record *rec);
 /* Calls fn(ud, record) on the loop for every tools/call a server answers
- * (or that fails after it was forwarded: timeout, unit gone).  NULL: none. */
+ * (or that fails after it was forwarded: timeout, unit gone), and every one
+ * a limit refused.  NULL: none. */
 void gateway_set_call_observer(gateway *gw, gateway_call_observer fn, void *ud);
+/* Rate limits, concurrency caps and the result-size cap on tools/call
+ * (include/corral/limits.h; borrowed, NULL: none).  Its rules may be
+ * replaced at any time (limiter_set_rules()); it must outlive every call,
+ * i.e. be freed after the supervisor and the gateway. */
+struct limiter;
+void gateway_set_limiter(gateway *gw, struct limiter *l);
 /* Whether the session may see a server owned by owner (NULL global). */
 bool gateway_session_may_see(const gateway_session *s, const char *owner);
 

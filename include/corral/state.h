@@ -1,13 +1,17 @@
 /* The state database (issue 15): SQLite (WAL, busy_timeout, schema version
  * in PRAGMA user_version with forward migrations), written by the daemon
- * only.  Today it holds the tool-call audit log and its daily aggregates;
- * users, tokens, OAuth tokens and rate-limit settings are not in it yet.
+ * only — and by `corral limit` (root), whose settings the daemon re-reads on
+ * reload.  It holds the tool-call audit log, its daily aggregates and the
+ * rate-limit settings; users, tokens and OAuth tokens are not in it yet.
  *
  * Schema 1:
  *   calls(id, ts_ms, user, iface, server, tool, outcome, duration_ms,
  *         req_bytes, resp_bytes)      one row per tools/call
  *   daily(day, user, server, tool, calls, errors, total_ms, max_ms)
  *                                     per UTC day, updated with every row
+ * Schema 2:
+ *   limits(user, server, tool, calls, period_ms, concurrent)
+ *                                     `corral limit set` (tool "" = per server)
  * Argument values are never stored.  Rows older than the retention are
  * deleted as new ones come (daily aggregates stay). */
 #pragma once
@@ -20,7 +24,7 @@
 #include "corral/error.h"
 #include "corral/paths.h"
 
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 #define STATE_BUSY_TIMEOUT_MS 2000
 #define STATE_DEFAULT_RETENTION_DAYS 90
 #define STATE_QUERY_MAX 100000 /* rows one query returns */
@@ -34,7 +38,8 @@ typedef struct state_call {
         const char *iface;   /* "unix", "stdio", "http" */
         const char *server;
         const char *tool;
-        const char *outcome; /* "ok", "tool_error" (isError), "error" (JSON-RPC error) */
+        const char *outcome; /* "ok", "tool_error" (isError), "error" (JSON-RPC error),
+                              * "limited" (refused by a rate limit, not forwarded) */
         int64_t duration_ms;
         int64_t req_bytes, resp_bytes;
 } state_call;
@@ -42,7 +47,8 @@ typedef struct state_call {
 /* The database file of a store: state.db beside servers/ (owned). */
 char *state_path(const corral_paths *p);
 
-/* Opens (read-only: never creates or migrates) or creates the database at
+/* Opens (read-only: never creates or migrates, reads an older schema as it
+ * is) or creates the database at
  * path, mode 0600.  Read-write: WAL, synchronous NORMAL, busy_timeout,
  * migrations to STATE_SCHEMA_VERSION.  -EX_NOINPUT (read-only and missing),
  * -EX_NOPERM, -EX_DATAERR (not a database, corrupt, or a newer schema),
@@ -65,3 +71,21 @@ int state_query_calls(state_db *db, const char *user, const char *server, int64_
 /* Daily aggregates of day ("YYYY-MM-DD"; NULL: every day): a JSON array of
  * {day, user, server, tool, calls, errors, total_ms, max_ms} (owned). */
 int state_query_daily(state_db *db, const char *day, cJSON **ret, corral_error *err);
+
+/* A rate-limit setting (include/corral/limits.h); strings borrowed, tool
+ * NULL or "" for the server's tools together. */
+typedef struct state_limit {
+        const char *user, *server, *tool; /* globs */
+        int64_t calls, period_ms, concurrent;
+} state_limit;
+
+/* Adds or replaces the setting for (user, server, tool), in a transaction.
+ * Error codes as state_open(). */
+int state_limit_set(state_db *db, const state_limit *l, corral_error *err);
+/* Deletes the setting for (user, server, tool) — every setting when server
+ * is NULL — and sets *ret_n to how many went. */
+int state_limit_clear(state_db *db, const char *user, const char *server, const char *tool,
+                      int *ret_n, corral_error *err);
+/* The settings: a JSON array of {user, server, tool ("" per server), calls,
+ * period_ms, concurrent} (owned); empty on a schema-1 file. */
+int state_query_limits(state_db *db, cJSON **ret, corral_error *err);

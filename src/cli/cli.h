@@ -67,6 +67,8 @@ int cli_search(cli_ctx *ctx, int argc, char **argv);
 /* `corral audit` and `corral metrics` (src/cli/audit.c, issue 15). */
 int cli_audit(cli_ctx *ctx, int argc, char **argv);
 int cli_metrics(cli_ctx *ctx, int argc, char **argv);
+/* `corral limit set|list|clear` (src/cli/limit.c, issue 15): rate limits. */
+int cli_limit(cli_ctx *ctx, int argc, char **argv);
 /* `corral import FILE|-|--from CLIENT` (src/cli/import.c): a client's MCP
  * config (Claude Desktop, VS Code, Cursor, Claude Code) becomes installs. */
 int cli_import(cli_ctx *ctx, int argc, char **argv);

@@ -543,6 +543,11 @@ void gateway_set_call_observer(gateway *gw, gateway_call_observer fn, void *ud)
         gw->observer_ud = ud;
 }
 
+void gateway_set_limiter(gateway *gw, struct limiter *l)
+{
+        gw->limiter = l;
+}
+
 void gateway_set_tool_policy(gateway *gw, const struct tool_policy *tools)
 {
         gw->tools = tools;

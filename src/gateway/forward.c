@@ -29,6 +29,8 @@ static void call_free(gw_call *c)
         cJSON_Delete(c->caps);
         free(c->rec_tool);
         free(c->rec_user);
+        gw_limits_done(c);
+        free(c->cap_tool);
         free(c);
 }
 
@@ -132,8 +134,13 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
 {
         gw_call *c = ud;
         gateway_session *s = c->s;
-        _cleanup_json_ cJSON *modern = NULL;
+        _cleanup_json_ cJSON *modern = NULL, *too_big = NULL;
 
+        gw_limits_done(c);
+        if (result && c->cap_tool && (too_big = gw_limits_result_cap(c, result))) {
+                result = NULL; /* refused whole (issue 15), never truncated */
+                error = too_big;
+        }
         if (c->rec_tool)
                 call_record(c, result, error);
 
@@ -240,6 +247,9 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         const cJSON *caps = json_get_object(json_get_object(params, "_meta"), META_CLIENT_CAPS);
         _cleanup_json_ cJSON *modern_caps = s->cur_method && caps ? json_dup(caps) : NULL;
         cJSON *token = take_meta(s->gw, params, &timeout);
+        bool tool_call = strcmp(method, "tools/call") == 0;
+        const char *tool = alias_of ? alias_of : json_get_string(params, "name");
+        struct limit_hold *hold = NULL;
         gw_call *c;
         uint64_t h;
 
@@ -252,13 +262,25 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
                                GW_MAX_INFLIGHT);
                 return;
         }
+        /* Rate limits (issue 15, limits.c): a refused call is answered there. */
+        if (tool_call && !gw_limits_admit(s, id, server, tool, params, &hold)) {
+                free(alias);
+                cJSON_Delete(token);
+                cJSON_Delete(params);
+                return;
+        }
         c = xcalloc(1, sizeof(*c));
         c->s = s;
         c->id = json_dup(id);
         c->progress_token = token;
         c->server = xstrdup(server);
         c->client = client;
-        if (s->gw->observer && strcmp(method, "tools/call") == 0) {
+        if (tool_call && s->gw->limiter) {
+                c->limiter = s->gw->limiter;
+                c->limit_hold = hold;
+                c->cap_tool = xstrdup(tool ? tool : "");
+        }
+        if (s->gw->observer && tool_call) {
                 c->rec_gw = s->gw;
                 c->rec_tool = xstrdup(alias_of ? alias_of : json_get_string(params, "name"));
                 c->rec_user = s->user ? xstrdup(s->user) : NULL;

@@ -49,6 +49,7 @@ struct gateway {
         const struct users_site *site; /* admins, owners (issue 15); borrowed, may be NULL */
         const struct tool_policy *tools; /* allow/deny lists (issue 15); borrowed, may be NULL */
         gateway_call_observer observer;  /* finished tools/call records (issue 15) */
+        struct limiter *limiter;         /* rate limits (issue 15, limits.c); may be NULL */
         void *observer_ud;
         uint64_t timeout_ms;
         uint64_t init_deadline; /* loop time (ms) after which initialize never waits */
@@ -139,6 +140,9 @@ struct gw_call {
         const char *rec_iface;
         int64_t rec_start_ms, rec_start_mono;
         size_t rec_req_bytes;
+        struct limiter *limiter;       /* the gateway's, for the answer (limits.c) */
+        struct limit_hold *limit_hold; /* concurrency slots taken */
+        char *cap_tool;                /* tools/call: its result is capped */
         gw_call *prev, *next;
 };
 
@@ -284,6 +288,19 @@ void gw_call_attach(gateway_session *s, gw_call *c, const cJSON *id);
 void gw_subscribe_upstream(gateway_session *s, const char *uri);
 /* The initialize-shaped description of what s sees (lifecycle.c). */
 cJSON *gw_session_description(gateway_session *s, const char *version);
+
+/* ---- limits.c: rate limits and the result cap on tools/call (issue 15) ---- */
+
+/* Whether s may call tool on server now: true with *ret_hold (release with
+ * gw_limits_done()); false when a limit refused it, after answering id with
+ * LIMITS_RPC_LIMITED {retryAfterMs, limit} and telling the observer. */
+bool gw_limits_admit(gateway_session *s, const cJSON *id, const char *server, const char *tool,
+                     const cJSON *params, struct limit_hold **ret_hold);
+/* The call finished: its concurrency slots go back. */
+void gw_limits_done(gw_call *c);
+/* An error (owned) to answer instead of result when result is over the
+ * result cap; NULL when it is within. */
+cJSON *gw_limits_result_cap(const gw_call *c, const cJSON *result);
 
 /* ---- stream.c: helpers for byte-stream adapters (unix, stdio) ---- */
 

@@ -16,6 +16,7 @@
 struct state_db {
         sqlite3 *db;
         char *path;
+        int version; /* the file's schema (a read-only open may find an older one) */
 };
 
 /* Forward migrations: migrations[i] takes user_version i to i + 1. */
@@ -28,6 +29,10 @@ static const char *const migrations[] = {
         "tool TEXT NOT NULL, calls INTEGER NOT NULL, errors INTEGER NOT NULL, "
         "total_ms INTEGER NOT NULL, max_ms INTEGER NOT NULL, "
         "PRIMARY KEY (day, user, server, tool));",
+        /* 2: rate-limit settings (`corral limit`, include/corral/limits.h). */
+        "CREATE TABLE limits (user TEXT NOT NULL, server TEXT NOT NULL, tool TEXT NOT NULL, "
+        "calls INTEGER NOT NULL, period_ms INTEGER NOT NULL, concurrent INTEGER NOT NULL, "
+        "PRIMARY KEY (user, server, tool));",
 };
 
 static int db_error(state_db *s, corral_error *err, int rc, const char *what)
@@ -149,16 +154,19 @@ int state_open(state_db **ret, const char *path, bool readonly, corral_error *er
         (void)sqlite3_extended_result_codes(s->db, 1);
         if (readonly) {
                 r = user_version(s, &v, err);
-                if (r == 0 && v != STATE_SCHEMA_VERSION)
+                /* An older schema reads as it is until the daemon migrates it. */
+                if (r == 0 && (v < 1 || v > STATE_SCHEMA_VERSION))
                         r = corral_error_set(err, EX_DATAERR,
                                              "state database %s: schema %d, this corral reads %d",
                                              path, v, STATE_SCHEMA_VERSION);
+                s->version = v;
         } else {
                 r = exec_sql(s, "PRAGMA journal_mode=WAL", err);
                 if (r == 0)
                         r = exec_sql(s, "PRAGMA synchronous=NORMAL", err);
                 if (r == 0)
                         r = migrate(s, err);
+                s->version = STATE_SCHEMA_VERSION;
         }
         if (r < 0)
                 goto fail;
@@ -349,6 +357,86 @@ int state_query_daily(state_db *s, const char *day, cJSON **ret, corral_error *e
         if (rc != SQLITE_OK)
                 return db_error(s, err, rc, "query");
         bind_text(st, 1, day);
+        r = rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int state_limit_set(state_db *s, const state_limit *l, corral_error *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        if ((r = exec_sql(s, "BEGIN IMMEDIATE", err)) < 0)
+                return r;
+        rc = sqlite3_prepare_v2(s->db,
+                                "INSERT INTO limits (user, server, tool, calls, period_ms, "
+                                "concurrent) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (user, "
+                                "server, tool) DO UPDATE SET calls = ?4, period_ms = ?5, "
+                                "concurrent = ?6",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                bind_text(st, 1, l->user);
+                bind_text(st, 2, l->server);
+                bind_text(st, 3, l->tool ? l->tool : "");
+                (void)sqlite3_bind_int64(st, 4, l->calls);
+                (void)sqlite3_bind_int64(st, 5, l->period_ms);
+                (void)sqlite3_bind_int64(st, 6, l->concurrent);
+                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
+        }
+        r = rc == SQLITE_OK ? 0 : db_error(s, err, rc, "setting a limit");
+        sqlite3_finalize(st);
+        if (r == 0)
+                return exec_sql(s, "COMMIT", err);
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+int state_limit_clear(state_db *s, const char *user, const char *server, const char *tool,
+                      int *ret_n, corral_error *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        if ((r = exec_sql(s, "BEGIN IMMEDIATE", err)) < 0)
+                return r;
+        rc = sqlite3_prepare_v2(s->db,
+                                "DELETE FROM limits WHERE ?2 IS NULL OR (user = ?1 AND server = "
+                                "?2 AND tool = ?3)",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                bind_text(st, 1, user);
+                bind_text(st, 2, server);
+                bind_text(st, 3, tool ? tool : "");
+                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
+        }
+        if (rc == SQLITE_OK)
+                *ret_n = sqlite3_changes(s->db);
+        r = rc == SQLITE_OK ? 0 : db_error(s, err, rc, "clearing limits");
+        sqlite3_finalize(st);
+        if (r == 0)
+                return exec_sql(s, "COMMIT", err);
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+int state_query_limits(state_db *s, cJSON **ret, corral_error *err)
+{
+        static const char *const keys[] = {"user",  "server",    "tool",
+                                           "calls", "period_ms", "concurrent"};
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        if (s->version < 2) {
+                *ret = cJSON_CreateArray();
+                return 0;
+        }
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT user, server, tool, calls, period_ms, concurrent FROM "
+                                "limits ORDER BY server, tool, user",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return db_error(s, err, rc, "query");
         r = rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
         sqlite3_finalize(st);
         return r;

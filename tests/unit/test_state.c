@@ -93,10 +93,66 @@ static void test_append_query(void **state)
         assert_int_equal(rm_rf(dir), 0);
 }
 
+/* Rate-limit settings (schema 2), and a schema-1 file read as it is. */
+static void test_limits_rows(void **state)
+{
+        char dir[] = "/tmp/corral-state-XXXXXX";
+        _cleanup_free_ char *path = NULL;
+        corral_error err = {0};
+        state_db *db = NULL;
+        cJSON *rows = NULL;
+        sqlite3 *raw = NULL;
+        int n = -1;
+        const state_limit a = {"*", "echo", NULL, 3, 60000, 0};
+        const state_limit b = {"alice", "echo", "slow", 0, 0, 2};
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        path = path_join(dir, "state.db");
+        assert_int_equal(state_open(&db, path, false, &err), 0);
+        assert_int_equal(state_limit_set(db, &a, &err), 0);
+        assert_int_equal(state_limit_set(db, &b, &err), 0);
+        /* The same key again replaces. */
+        const state_limit a2 = {"*", "echo", "", 5, 1000, 1};
+        assert_int_equal(state_limit_set(db, &a2, &err), 0);
+        assert_int_equal(state_query_limits(db, &rows, &err), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 2);
+        assert_string_equal(json_get_string(cJSON_GetArrayItem(rows, 0), "tool"), "");
+        assert_int_equal((int)json_get_number(cJSON_GetArrayItem(rows, 0), "calls", 0), 5);
+        assert_int_equal((int)json_get_number(cJSON_GetArrayItem(rows, 1), "concurrent", 0), 2);
+        cJSON_Delete(rows);
+        assert_int_equal(state_limit_clear(db, "alice", "echo", "slow", &n, &err), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(state_limit_clear(db, "alice", "echo", "slow", &n, &err), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(state_limit_clear(db, NULL, NULL, NULL, &n, &err), 0);
+        assert_int_equal(n, 1);
+        db = state_close(db);
+
+        /* A file at schema 1 (before limits): read-only sees no settings;
+         * read-write migrates it. */
+        assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "DROP TABLE limits; PRAGMA user_version = 1", NULL,
+                                      NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(raw);
+        assert_int_equal(state_open(&db, path, true, &err), 0);
+        assert_int_equal(state_query_limits(db, &rows, &err), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 0);
+        cJSON_Delete(rows);
+        db = state_close(db);
+        assert_int_equal(state_open(&db, path, false, &err), 0);
+        assert_int_equal(state_limit_set(db, &a, &err), 0);
+        db = state_close(db);
+        _cleanup_free_ char *cmd = xasprintf("rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_append_query),
+                cmocka_unit_test(test_limits_rows),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
