@@ -156,8 +156,8 @@ static const verb verbs[] = {
         { "metrics", cli_metrics, "show daily call counts and latencies per user and tool",
           "[--day YYYY-MM-DD] [--json]" },
         { "limit", cli_limit, "set, list or clear rate limits on tool calls",
-          "set SERVER[__TOOL] [--user USER] [--calls N --per SECONDS] [--concurrent N] |\n"
-          "  list [--json] | clear SERVER[__TOOL] [--user USER] | clear --all\n"
+          "set SERVER[__TOOL] [--user USER] [--calls N --per SECONDS] [--concurrent N] | "
+          "list [--json] | clear SERVER[__TOOL] [--user USER] | clear --all\n"
           "  SERVER, TOOL and USER are globs (USER default \"*\": every user, each counted\n"
           "  apart).  Each user may make N calls per SECONDS (a token bucket) and have\n"
           "  --concurrent calls in flight; a call over a limit is refused at once with\n"
