@@ -247,7 +247,7 @@ static npm_entry *entry_get(ctx *c, const npm_integrity *want, const char *url, 
         c->entries = xrealloc(c->entries, (c->n_entries + 1) * sizeof(*c->entries));
         c->entries[c->n_entries++] = e;
         probe_job *p = xcalloc(1, sizeof(*p));
-        *p = (probe_job){.j = {.run = probe_run, .complete = probe_complete},
+        *p = (probe_job){.j = {.run = probe_run, .complete = probe_complete, .urgent = true},
                          .e = e,
                          .cache_dir = c->cache_dir,
                          .lim = c->limits,

@@ -76,6 +76,10 @@ struct npm_job {
         /* Back on the main thread (npm_pool_reap()); frees the job.  ud is the
          * resolver's ctx, which may be closing (then it only frees). */
         void (*complete)(void *ud, npm_job *j);
+        /* Runs before every job not urgent that is still queued: the
+         * resolution's critical path (packuments to parse, cache probes that
+         * gate a download) must not wait behind the extraction of tarballs. */
+        bool urgent;
         npm_job *next;
 };
 
@@ -85,7 +89,8 @@ typedef struct npm_pool {
         size_t n_threads;
         pthread_mutex_t mu;
         pthread_cond_t cv;
-        npm_job *queue, *queue_tail; /* to run */
+        npm_job *urgent, *urgent_tail; /* to run first */
+        npm_job *queue, *queue_tail;   /* to run */
         npm_job *done, *done_tail;   /* run, to complete */
         size_t pending;              /* submitted, not completed (main thread) */
         bool stop;

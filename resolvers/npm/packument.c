@@ -261,7 +261,7 @@ static void parse_complete(void *ud, npm_job *j)
 static void parse_submit(ctx *c, pkgdoc *d, pj_kind kind, npm_http_req *q)
 {
         parse_job *p = xcalloc(1, sizeof(*p));
-        *p = (parse_job){.j = {.run = parse_run, .complete = parse_complete},
+        *p = (parse_job){.j = {.run = parse_run, .complete = parse_complete, .urgent = true},
                          .kind = kind,
                          .d = d,
                          .body = STRBUF_INIT(0)};

@@ -17,14 +17,22 @@ static void *worker(void *arg)
         npm_pool *p = arg;
         pthread_mutex_lock(&p->mu);
         for (;;) {
-                while (!p->queue && !p->stop)
+                while (!p->urgent && !p->queue && !p->stop)
                         pthread_cond_wait(&p->cv, &p->mu);
-                if (!p->queue)
+                npm_job *j;
+                if (p->urgent) {
+                        j = p->urgent;
+                        p->urgent = j->next;
+                        if (!p->urgent)
+                                p->urgent_tail = NULL;
+                } else if (p->queue) {
+                        j = p->queue;
+                        p->queue = j->next;
+                        if (!p->queue)
+                                p->queue_tail = NULL;
+                } else {
                         break;
-                npm_job *j = p->queue;
-                p->queue = j->next;
-                if (!p->queue)
-                        p->queue_tail = NULL;
+                }
                 pthread_mutex_unlock(&p->mu);
                 j->run(j);
                 pthread_mutex_lock(&p->mu);
@@ -68,12 +76,14 @@ int npm_pool_init(npm_pool *p, CURLM *wake, corral_error *err)
 void npm_pool_submit(npm_pool *p, npm_job *j)
 {
         j->next = NULL;
+        npm_job **head = j->urgent ? &p->urgent : &p->queue;
+        npm_job **tail = j->urgent ? &p->urgent_tail : &p->queue_tail;
         pthread_mutex_lock(&p->mu);
-        if (p->queue_tail)
-                p->queue_tail->next = j;
+        if (*tail)
+                (*tail)->next = j;
         else
-                p->queue = j;
-        p->queue_tail = j;
+                *head = j;
+        *tail = j;
         p->pending++;
         pthread_cond_signal(&p->cv);
         pthread_mutex_unlock(&p->mu);
@@ -107,6 +117,11 @@ void npm_pool_done(npm_pool *p, void *ud)
          * owns. */
         pthread_mutex_lock(&p->mu);
         npm_job *skipped = p->queue;
+        if (p->urgent) {
+                p->urgent_tail->next = skipped;
+                skipped = p->urgent;
+        }
+        p->urgent = p->urgent_tail = NULL;
         p->queue = p->queue_tail = NULL;
         p->stop = true;
         pthread_cond_broadcast(&p->cv);
