@@ -224,6 +224,19 @@ int npm_doc_load(ctx *c, const char *name, pkgdoc **ret, corral_error *err);
  * and trims it to what resolution reads; NULL when it is not an object with
  * a "versions" object.  Owned.  (tests/fuzz/fuzz_packument.c) */
 cJSON *npm_packument_parse(const char *json, size_t len);
+/* npm_packument_parse() by building the whole document's tree first (the
+ * slow way, for tests/fuzz/fuzz_packument.c to compare with). */
+cJSON *npm_packument_parse_whole(const char *json, size_t len);
+/* packument_trim.c: the members of a document, of a version and of its dist
+ * that resolution reads (NULL-terminated). */
+extern const char *const npm_packument_doc_keys[];
+extern const char *const npm_packument_version_keys[];
+extern const char *const npm_packument_dist_keys[];
+/* Copies the JSON text json into out with only those members (the syntax of
+ * what is dropped checked, not built); -1 when the scanner does not accept
+ * the text (out then holds a part, to free).  Output is never longer than
+ * the input. */
+int npm_packument_trim_text(const char *json, size_t len, strbuf *out);
 /* Makes the trimmed document j (taken) d's, loaded. */
 void npm_doc_set(ctx *c, pkgdoc *d, cJSON *j);
 /* Frees d and what it holds (NULL is fine). */

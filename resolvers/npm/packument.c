@@ -75,56 +75,61 @@ static bool str_in(char *const *v, const char *s)
 
 /* ---- packuments ----------------------------------------------------------- */
 
-/* What the resolver reads from a version object (engines for the version
- * choice); the rest (devDependencies, bin, signatures, attestations…) is dropped as soon as a document
- * is parsed, so neither memory nor the cache holds it. */
-static const char *const version_keys[] = {
-        "dependencies", "optionalDependencies", "peerDependencies", "peerDependenciesMeta",
-        "os",           "cpu",                  "libc",             "deprecated",
-        "dist",         "engines",
-};
-static const char *const dist_keys[] = {"tarball", "integrity", "shasum"};
 /* The trimmed documents' format in the cache: entries of another format are
  * not read (format 1 had no engines). */
 #define PACKUMENT_FORMAT 2
-static const char *const doc_keys[] = {"name", "dist-tags", "versions"};
 
-static bool key_in(const char *k, const char *const *keys, size_t n)
+static bool key_in(const char *k, const char *const *keys)
 {
-        for (size_t i = 0; k && i < n; i++)
+        for (size_t i = 0; k && keys[i]; i++)
                 if (strcmp(k, keys[i]) == 0)
                         return true;
         return false;
 }
 
-static void keep_only(cJSON *obj, const char *const *keys, size_t n)
+static void keep_only(cJSON *obj, const char *const *keys)
 {
         cJSON *e = obj ? obj->child : NULL;
         while (e) {
                 cJSON *next = e->next;
-                if (!key_in(e->string, keys, n))
+                if (!key_in(e->string, keys))
                         cJSON_Delete(cJSON_DetachItemViaPointer(obj, e));
                 e = next;
         }
 }
 
-cJSON *npm_packument_parse(const char *json, size_t len)
+/* j trimmed to what resolution reads, or NULL (j freed) when it is not a
+ * packument. */
+static cJSON *trim_tree(cJSON *j)
 {
-        cJSON *j = cJSON_ParseWithLength(json, len);
         cJSON *versions = cJSON_GetObjectItemCaseSensitive(j, "versions");
         if (!cJSON_IsObject(j) || !cJSON_IsObject(versions)) {
                 cJSON_Delete(j);
                 return NULL;
         }
-        keep_only(j, doc_keys, ARRAY_SIZE(doc_keys));
+        keep_only(j, npm_packument_doc_keys);
         cJSON *v;
         cJSON_ArrayForEach(v, versions)
         {
-                keep_only(v, version_keys, ARRAY_SIZE(version_keys));
-                keep_only(cJSON_GetObjectItemCaseSensitive(v, "dist"), dist_keys,
-                          ARRAY_SIZE(dist_keys));
+                keep_only(v, npm_packument_version_keys);
+                keep_only(cJSON_GetObjectItemCaseSensitive(v, "dist"), npm_packument_dist_keys);
         }
         return j;
+}
+
+cJSON *npm_packument_parse_whole(const char *json, size_t len)
+{
+        return trim_tree(cJSON_ParseWithLength(json, len));
+}
+
+cJSON *npm_packument_parse(const char *json, size_t len)
+{
+        strbuf t = STRBUF_INIT(0);
+        cJSON *j = NULL;
+        if (npm_packument_trim_text(json, len, &t) == 0 && t.buf)
+                j = trim_tree(cJSON_ParseWithLength(t.buf, t.len));
+        strbuf_done(&t);
+        return j ? j : npm_packument_parse_whole(json, len);
 }
 
 void npm_doc_set(ctx *c, pkgdoc *d, cJSON *j)

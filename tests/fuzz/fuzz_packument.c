@@ -1,7 +1,8 @@
 /* npm packuments from a registry (resolvers/npm/packument.c): parsed,
  * trimmed to what resolution reads, written to the cache form and read back,
  * then a version picked for ranges and tags (pick.c) and its dependencies
- * built.  Input: the first line is a range or tag, the rest the document. */
+ * built.  The text trimmed before parsing must give what a whole parse gives.
+ * Input: the first line is a range or tag, the rest the document. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t jlen = size - (nl ? rlen + 1 : 0);
 
         cJSON *j = npm_packument_parse(json, jlen);
+        /* Trimming the text before parsing changes nothing a whole parse
+         * accepts (packument_trim.c). */
+        cJSON *whole = npm_packument_parse_whole(json, jlen);
+        if (whole) {
+                /* Printed, not cJSON_Compare(): that one matches duplicate
+                 * keys by name and so finds equal trees different. */
+                char *a = j ? cJSON_PrintUnformatted(j) : NULL;
+                char *b = cJSON_PrintUnformatted(whole);
+                if (!j || ((a || b) && (!a || !b || strcmp(a, b) != 0)))
+                        abort();
+                free(a);
+                free(b);
+                cJSON_Delete(whole);
+        }
         if (!j)
                 return 0;
         /* The cache holds the trimmed form: it must parse to itself. */
