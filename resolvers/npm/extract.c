@@ -206,13 +206,87 @@ static npm_entry_type entry_type(struct archive_entry *e)
         }
 }
 
-static int write_entry(struct archive *a, struct archive_entry *e, int rootfd, const char *rel,
-                       npm_entry_type type, const char *link, uint64_t *total,
-                       const npm_limits *lim, const char *what,
-                       corral_error *err)
+/* The folders entries went into lately, kept open: most entries then need
+ * no path walk (an openat and a close per component each saved).  npm packs
+ * files in path order, which interleaves folders (build/esm/a.js,
+ * build/src/a.js, build/esm/b.js…), so a few are kept, not just the last.  A
+ * folder made during extraction is never replaced by another type
+ * (unlinkat() without AT_REMOVEDIR fails on it), so a kept fd keeps naming
+ * the folder of its path. */
+#define PARENT_SLOTS 32
+
+typedef struct parent_slot {
+        int fd; /* -1 when free */
+        size_t len;
+        char *rel;
+} parent_slot;
+
+typedef struct parent_cache {
+        int rootfd;
+        size_t next; /* the slot to reuse next (round robin) */
+        parent_slot slots[PARENT_SLOTS];
+} parent_cache;
+
+static void parent_cache_init(parent_cache *pc, int rootfd)
+{
+        pc->rootfd = rootfd;
+        pc->next = 0;
+        for (size_t i = 0; i < PARENT_SLOTS; i++)
+                pc->slots[i] = (parent_slot){.fd = -1};
+}
+
+static void parent_cache_done(parent_cache *pc)
+{
+        for (size_t i = 0; i < PARENT_SLOTS; i++) {
+                if (pc->slots[i].fd >= 0)
+                        close(pc->slots[i].fd);
+                free(pc->slots[i].rel);
+        }
+}
+
+static void parent_cache_freep(parent_cache **pc)
+{
+        if (*pc)
+                parent_cache_done(*pc);
+        free(*pc);
+}
+
+/* The fd of the folder holding rel (borrowed from pc), created as needed,
+ * and *leaf; -1 with errno. */
+static int cached_parent(parent_cache *pc, const char *rel, const char **leaf)
+{
+        const char *slash = strrchr(rel, '/');
+        if (!slash) {
+                *leaf = rel;
+                return pc->rootfd;
+        }
+        size_t len = (size_t)(slash - rel);
+        for (size_t i = 0; i < PARENT_SLOTS; i++) {
+                parent_slot *sl = &pc->slots[i];
+                if (sl->fd >= 0 && sl->len == len && memcmp(sl->rel, rel, len) == 0) {
+                        *leaf = slash + 1;
+                        return sl->fd;
+                }
+        }
+        int fd = open_parent(pc->rootfd, rel, true, leaf);
+        if (fd < 0)
+                return -1;
+        parent_slot *sl = &pc->slots[pc->next];
+        pc->next = (pc->next + 1) % PARENT_SLOTS;
+        if (sl->fd >= 0)
+                close(sl->fd);
+        free(sl->rel);
+        *sl = (parent_slot){.fd = fd, .len = len, .rel = xstrndup(rel, len)};
+        return fd;
+}
+
+static int write_entry(struct archive *a, struct archive_entry *e, parent_cache *pc,
+                       const char *rel, npm_entry_type type, const char *link, uint64_t *total,
+                       const npm_limits *lim, const char *what, corral_error *err)
 {
         const char *leaf = NULL;
-        _cleanup_close_ int dfd = open_parent(rootfd, rel, true, &leaf);
+        int rootfd = pc->rootfd;
+        int dfd = cached_parent(pc, rel, &leaf);
         if (dfd < 0)
                 return corral_error_errno(err, EX_DATAERR, errno,
                                           "%s: cannot create the folder of '%.200s'", what, rel);
@@ -329,6 +403,8 @@ static int extract(const void *tgz, size_t len, int fd, const char *dest, const 
                                         archive_error_string(a));
         uint64_t entries = 0, total = 0;
         bool any = false;
+        _cleanup_(parent_cache_freep) parent_cache *pc = xmalloc(sizeof(*pc));
+        parent_cache_init(pc, rootfd);
         for (;;) {
                 struct archive_entry *e = NULL;
                 int ar = archive_read_next_header(a, &e);
@@ -355,8 +431,7 @@ static int extract(const void *tgz, size_t len, int fd, const char *dest, const 
                 }
                 if (r == 0)
                         continue;
-                r = write_entry(a, e, rootfd, rel, type, norm_link, &total, lim, what,
-                                err);
+                r = write_entry(a, e, pc, rel, type, norm_link, &total, lim, what, err);
                 if (r < 0)
                         return r;
                 any = true;
