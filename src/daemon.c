@@ -22,6 +22,7 @@
 #include "corral/supervisor.h"
 #include "corral/policy.h"
 #include "corral/limits.h"
+#include "corral/metrics.h"
 #include "corral/state.h"
 #include "corral/strbuf.h"
 #include "state/audit.h"
@@ -38,6 +39,7 @@ typedef struct daemon_state {
         tool_policy tools; /* corral.json "tools": allow/deny lists */
         audit_log *audit;  /* the tool-call log in the state database, or NULL */
         limiter *limits;   /* rate limits and the result cap (issue 15) */
+        metrics *metrics;  /* /metrics on the HTTP listeners (issue 15) */
         uv_signal_t *sig[3]; /* SIGTERM, SIGINT, SIGHUP */
         unsigned stop_signals;
         bool shutting_down;
@@ -287,6 +289,22 @@ static int listen_both(daemon_state *d, store *s, corral_error *err)
         return r;
 }
 
+/* Every call record goes to the metrics and, when it is on, the audit log. */
+static void on_call(void *ud, const gateway_call_record *rec)
+{
+        daemon_state *d = ud;
+
+        metrics_record(d->metrics, rec);
+        if (d->audit)
+                audit_record(d->audit, rec);
+}
+
+static char *render_metrics(void *ud)
+{
+        daemon_state *d = ud;
+        return metrics_render(d->metrics, d->sv);
+}
+
 int daemon_run(store *s, const daemon_options *opts, corral_error *err)
 {
         static const int signums[] = {SIGTERM, SIGINT, SIGHUP};
@@ -315,6 +333,8 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         gateway_set_tool_policy(d.gw, &d.tools);
         d.limits = limiter_new();
         gateway_set_limiter(d.gw, d.limits);
+        d.metrics = metrics_new();
+        gateway_set_metrics(d.gw, render_metrics, &d);
         d.sv = supervisor_new(&loop, s, &gateway_supervisor_events, d.gw);
         gateway_set_supervisor(d.gw, d.sv);
         d.ctl = (control){.st = s,
@@ -344,8 +364,8 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                                 r = 0;
                         }
                 }
-                if (r == 0 && d.audit)
-                        gateway_set_call_observer(d.gw, audit_record, d.audit);
+                if (r == 0)
+                        gateway_set_call_observer(d.gw, on_call, &d);
                 d.ctl.audit = d.audit;
                 if (r == 0)
                         r = gateway_set_limits(d.gw, config, err);
@@ -394,6 +414,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         d.gw = gateway_free(d.gw);
         d.audit = audit_free(d.audit);
         d.limits = limiter_free(d.limits);
+        d.metrics = metrics_free(d.metrics);
         free(d.config_error);
         free(d.restart_needed);
         cJSON_Delete(d.start_keys);

@@ -213,6 +213,14 @@ void gateway_set_call_observer(gateway *gw, gateway_call_observer fn, void *ud);
  * i.e. be freed after the supervisor and the gateway. */
 struct limiter;
 void gateway_set_limiter(gateway *gw, struct limiter *l);
+/* /metrics on the HTTP listeners (issue 15): render(ud) returns the
+ * Prometheus text (owned).  NULL: no /metrics (404). */
+void gateway_set_metrics(gateway *gw, char *(*render)(void *ud), void *ud);
+/* The text from the render function, or NULL when there is none (owned). */
+char *gateway_metrics_text(gateway *gw);
+/* Whether an HTTP caller named user (NULL anonymous) is an admin: always
+ * outside system mode; in it, root and the site's admin group. */
+bool gateway_user_is_admin(const gateway *gw, const char *user);
 /* Whether the session may see a server owned by owner (NULL global). */
 bool gateway_session_may_see(const gateway_session *s, const char *owner);
 

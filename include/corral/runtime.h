@@ -54,6 +54,7 @@ typedef struct runtime_backend {
          * knows better than the exit status, e.g. "killed by the OOM killer
          * (memory limit 512 MiB)"; NULL otherwise.  Valid until free(). */
         const char *(*exit_reason)(const runtime_process *p);
+#define RUNTIME_OOM_REASON "killed by the OOM killer" /* how an OOM kill's reason starts */
         /* Optional (NULL allowed): whether the process ended because the
          * service it runs on went away (the docker engine stopped), not by
          * the server's doing.  The supervisor then shows the unit unavailable

@@ -113,6 +113,8 @@ const cJSON *unit_resources(const unit *u);
 const cJSON *unit_resource_templates(const unit *u);
 int unit_pid(const unit *u);
 unsigned unit_restarts(const unit *u);
+/* Exits the backend put down to the OOM killer, since the daemon started. */
+unsigned unit_oom_kills(const unit *u);
 /* Why it last stopped or failed ("exited with status 1", "killed by signal 9",
  * "initialize timed out", "sent an oversize message"), or why it is
  * unavailable ("docker engine unavailable: …"), or NULL. */

@@ -548,6 +548,22 @@ void gateway_set_limiter(gateway *gw, struct limiter *l)
         gw->limiter = l;
 }
 
+void gateway_set_metrics(gateway *gw, char *(*render)(void *ud), void *ud)
+{
+        gw->metrics_render = render;
+        gw->metrics_ud = ud;
+}
+
+char *gateway_metrics_text(gateway *gw)
+{
+        return gw->metrics_render ? gw->metrics_render(gw->metrics_ud) : NULL;
+}
+
+bool gateway_user_is_admin(const gateway *gw, const char *user)
+{
+        return !gw->system_mode || users_identity_is_admin(gw->site, -1, user);
+}
+
 void gateway_set_tool_policy(gateway *gw, const struct tool_policy *tools)
 {
         gw->tools = tools;

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "corral/jsonutil.h"
+#include "corral/metrics.h"
 #include "corral/log.h"
 
 #include "corral/macro.h"
@@ -479,6 +480,19 @@ static enum MHD_Result route_request(hreq *r, const char *url, const char *metho
         level = corral_level_min(h->level, r->user_level);
         /* A server the caller may not reach is answered exactly like one
          * that does not exist. */
+        if (rt == HTTP_ROUTE_METRICS) {
+                _cleanup_free_ char *text = NULL;
+                if (strcmp(method, "GET") != 0)
+                        return fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
+                                    "method not allowed");
+                if (!gateway_user_is_admin(h->gw, r->user))
+                        return fail(r, MHD_HTTP_FORBIDDEN, JSONRPC_INVALID_REQUEST,
+                                    "forbidden: /metrics is for admins");
+                if (!(text = gateway_metrics_text(h->gw)))
+                        return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST,
+                                    "not found: %.128s", url);
+                return queue(r, MHD_HTTP_OK, METRICS_CONTENT_TYPE, text, strlen(text), NULL);
+        }
         if (server && !server_reachable(h, server, level, r->user))
                 return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found: %.128s",
                             url);

@@ -104,6 +104,8 @@ http_route http_parse_route(const char *url, char **ret_server)
         *ret_server = NULL;
         if (strcmp(url, "/healthz") == 0)
                 return HTTP_ROUTE_HEALTH;
+        if (strcmp(url, "/metrics") == 0)
+                return HTTP_ROUTE_METRICS;
         if (strncmp(url, HTTP_WELL_KNOWN, strlen(HTTP_WELL_KNOWN)) == 0)
                 return HTTP_ROUTE_WELL_KNOWN;
         if (strncmp(url, "/servers/", 9) == 0) {

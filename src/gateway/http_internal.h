@@ -142,6 +142,7 @@ typedef enum http_route {
         HTTP_ROUTE_MESSAGES, /* /messages, /servers/NAME/messages */
         HTTP_ROUTE_HEALTH,
         HTTP_ROUTE_WELL_KNOWN,
+        HTTP_ROUTE_METRICS, /* /metrics: Prometheus text, admins only (issue 15) */
 } http_route;
 
 /* The Accept header (NULL: absent) lists type, or any type. */

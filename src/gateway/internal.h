@@ -50,6 +50,8 @@ struct gateway {
         const struct tool_policy *tools; /* allow/deny lists (issue 15); borrowed, may be NULL */
         gateway_call_observer observer;  /* finished tools/call records (issue 15) */
         struct limiter *limiter;         /* rate limits (issue 15, limits.c); may be NULL */
+        char *(*metrics_render)(void *ud); /* /metrics (issue 15); NULL: none */
+        void *metrics_ud;
         void *observer_ud;
         uint64_t timeout_ms;
         uint64_t init_deadline; /* loop time (ms) after which initialize never waits */

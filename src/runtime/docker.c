@@ -287,7 +287,7 @@ void dk_attached(runtime_process *p, const char *rest, size_t n)
 static void oom_reason(runtime_process *p)
 {
         free(p->exit_reason);
-        p->exit_reason = xasprintf("killed by the OOM killer (memory limit %u MiB)", p->memory_mb);
+        p->exit_reason = xasprintf(RUNTIME_OOM_REASON " (memory limit %u MiB)", p->memory_mb);
 }
 
 static void after_oom(runtime_process *p, long status, cJSON *info, const corral_error *err)

@@ -123,7 +123,7 @@ static void read_sandbox_status(runtime_process *p)
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "oom_kill"))) {
                 const cJSON *mb = cJSON_GetObjectItemCaseSensitive(j, "memory_mb");
                 free(p->exit_reason);
-                p->exit_reason = xasprintf("killed by the OOM killer (memory limit %u MiB)",
+                p->exit_reason = xasprintf(RUNTIME_OOM_REASON " (memory limit %u MiB)",
                                            cJSON_IsNumber(mb) ? (unsigned)mb->valuedouble : 0);
         }
         cJSON_Delete(j);

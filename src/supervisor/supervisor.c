@@ -403,6 +403,11 @@ unsigned unit_restarts(const unit *u)
 {
         return u->restarts;
 }
+
+unsigned unit_oom_kills(const unit *u)
+{
+        return u->oom_kills;
+}
 const char *unit_last_error(const unit *u)
 {
         return u->last_error;

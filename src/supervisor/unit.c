@@ -197,6 +197,9 @@ static void handle_crash(unit *u, unit_state was, char *take_reason, bool failur
         uint64_t now = uv_now(sv->loop), window = sv_scaled(sv, CRASH_WINDOW_MS), delay;
         unsigned kept = 0;
 
+        /* Both backends word an OOM kill the same (include/corral/runtime.h). */
+        if (take_reason && strstr(take_reason, RUNTIME_OOM_REASON))
+                u->oom_kills++;
         sv_set_str(&u->last_error, take_reason);
         for (unsigned i = 0; i < u->n_crashes; i++)
                 if (now - u->crashes[i] < window)

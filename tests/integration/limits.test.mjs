@@ -3,7 +3,9 @@
 // call past it at once; `corral limit set` (the state database) gives a
 // token bucket per user per tool — N calls allowed, the N+1th refused with
 // retryAfterMs, one more after waiting that long; refusals are audit rows
-// with outcome "limited".  Counted, never timed.
+// with outcome "limited".  Counted, never timed.  Also /metrics (issue 15):
+// admins only, Prometheus text that a parser written to the format's spec
+// reads, with counters equal to the audit log's rows.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -16,6 +18,7 @@ import {
 } from './lib.mjs';
 
 const LIMITED = -32005;
+const NOT_ADMIN = `corral-nobody-${process.pid}`; // no such passwd entry: never an admin
 const TOO_LARGE = -32006;
 
 async function refused(p) {
@@ -29,17 +32,30 @@ async function refused(p) {
 }
 
 describe('rate limits and guardrails', { timeout: 240000 }, () => {
-  let root; let daemon; let client;
+  let root; let daemon; let client; let base;
+  const tokens = {};
 
   before(async () => {
     root = newRoot('limits');
+    fs.chmodSync(root, 0o755);
     await installMock(root, 'lim');
     fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
     fs.writeFileSync(path.join(root, 'etc/corral.json'), JSON.stringify({
       limits: { max_result_bytes: 4096, rules: [{ server: 'lim', tool: 'sleep', concurrent: 2 }] },
+      // System mode, so that admins are root and the admin group only.
+      site: { socket_group: 'root' },
+      auth: { resource: 'http://127.0.0.1/mcp' },
+      http: { public_url: 'http://127.0.0.1', listen: ['127.0.0.1:0'] },
     }));
-    daemon = await startDaemon(root);
+    for (const u of ['root', NOT_ADMIN]) {
+      const r = expectExit(await corral(['token', 'create', '--user', u, '--level', 'trusted', '--json'], { root }), 0);
+      tokens[u] = JSON.parse(r.stdout).token;
+    }
+    daemon = await startDaemon(root, { args: ['--system'] });
     await waitReady(root, ['lim']);
+    const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
+    assert.ok(m, daemon.output());
+    base = `http://127.0.0.1:${m[1]}`;
     client = await McpClient.connect(socketPath(root));
     await client.initialize();
   });
@@ -121,4 +137,135 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
     expectExit(r, EX.CONFIG);
     assert.match(r.stderr, /period_s/);
   });
+
+  test('/metrics: admins only; Prometheus text whose counters equal the audit rows', async () => {
+    const get = (user) => fetch(`${base}/metrics`, user ? { headers: { authorization: `Bearer ${tokens[user]}` } } : {});
+    assert.equal((await get(null)).status, 401);
+    const denied = await get(NOT_ADMIN);
+    assert.equal(denied.status, 403);
+    assert.match(await denied.text(), /for admins/);
+
+    // The crash tool makes the server exit: one automatic restart.
+    await refused(client.callTool('lim__crash', {})).catch(() => {});
+    await waitFor(async () => {
+      const fams = parseExposition(await (await get('root')).text());
+      const r = fams.get('corral_unit_restarts_total')?.samples.find((x) => x.labels.server === 'lim');
+      const up = fams.get('corral_unit_up')?.samples.find((x) => x.labels.server === 'lim' && x.labels.state === 'ready');
+      return r?.value === 1 && up?.value === 1;
+    }, { timeout: 60000, what: 'lim restarted once and ready' });
+
+    const res = await get('root');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+    const fams = parseExposition(await res.text());
+    for (const [name, type] of [['corral_tool_calls_total', 'counter'], ['corral_tool_call_duration_seconds', 'histogram'],
+      ['corral_unit_up', 'gauge'], ['corral_unit_restarts_total', 'counter'], ['corral_unit_oom_kills_total', 'counter']]) {
+      assert.equal(fams.get(name)?.type, type, name);
+    }
+    assert.equal(fams.get('corral_unit_oom_kills_total').samples.find((x) => x.labels.server === 'lim').value, 0);
+    // Only one state of lim is 1.
+    assert.equal(fams.get('corral_unit_up').samples.filter((x) => x.labels.server === 'lim' && x.value === 1).length, 1);
+
+    let rows;
+    await waitFor(async () => {
+      rows = JSON.parse(expectExit(await corral(['audit', '--json'], { root }), 0, 'audit').stdout);
+      return rows.some((r) => r.tool === 'crash');
+    }, { timeout: 20000, what: 'the crash call in the audit log' });
+    const want = new Map();
+    for (const r of rows) {
+      const k = JSON.stringify([r.user ?? '', r.server, r.tool, r.outcome]);
+      want.set(k, (want.get(k) ?? 0) + 1);
+    }
+    const have = new Map();
+    for (const x of fams.get('corral_tool_calls_total').samples) {
+      have.set(JSON.stringify([x.labels.user, x.labels.server, x.labels.tool, x.labels.outcome]), x.value);
+    }
+    assert.deepEqual(have, want);
+    // The histogram counts the forwarded calls (not the limited ones).
+    const echoCount = fams.get('corral_tool_call_duration_seconds').samples
+      .find((x) => x.name.endsWith('_count') && x.labels.tool === 'echo').value;
+    assert.equal(echoCount, rows.filter((r) => r.tool === 'echo' && r.outcome !== 'limited').length);
+  });
 });
+
+/* A parser for the Prometheus text exposition format 0.0.4, written from
+ * https://prometheus.io/docs/instrumenting/exposition_formats/ : it throws on
+ * anything the format does not allow and checks the histogram rules
+ * (cumulative buckets, an le="+Inf" bucket equal to _count).  Returns
+ * name → {type, help, samples: [{name, labels, value}]}. */
+function parseExposition(text) {
+  const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+  const fams = new Map();
+  const family = (name) => {
+    if (!fams.has(name)) fams.set(name, { type: 'untyped', help: null, samples: [] });
+    return fams.get(name);
+  };
+  const baseOf = (name) => {
+    for (const suf of ['_bucket', '_sum', '_count']) {
+      const b = name.slice(0, -suf.length);
+      if (name.endsWith(suf) && fams.get(b)?.type === 'histogram') return b;
+    }
+    return name;
+  };
+  assert.ok(text.endsWith('\n'), 'the text ends with a newline');
+  for (const line of text.split('\n').slice(0, -1)) {
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      const m = line.match(/^# (HELP|TYPE) (\S+) (.*)$/);
+      if (!m) continue; // other comments are allowed
+      assert.match(m[2], NAME, line);
+      const f = family(m[2]);
+      if (m[1] === 'TYPE') {
+        assert.ok(['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(m[3]), line);
+        assert.equal(f.samples.length, 0, `TYPE after samples: ${line}`);
+        f.type = m[3];
+      } else {
+        f.help = m[3];
+      }
+      continue;
+    }
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)( -?\d+)?$/);
+    assert.ok(m, `not a sample line: ${line}`);
+    const labels = {};
+    if (m[3] !== undefined && m[3] !== '') {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/y;
+      let pos = 0;
+      while (pos < m[3].length) {
+        re.lastIndex = pos;
+        const l = re.exec(m[3]);
+        assert.ok(l, `bad labels: ${line}`);
+        assert.ok(!(l[1] in labels), `label twice: ${line}`);
+        labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+        pos = re.lastIndex;
+      }
+    }
+    const v = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : m[4] === 'NaN' ? NaN : Number(m[4]);
+    assert.ok(m[4] === 'NaN' || !Number.isNaN(v), `bad value: ${line}`);
+    family(baseOf(m[1])).samples.push({ name: m[1], labels, value: v });
+  }
+  for (const [name, f] of fams) {
+    if (f.type === 'counter') for (const s of f.samples) assert.ok(s.value >= 0, `${name} negative`);
+    if (f.type !== 'histogram') continue;
+    const groups = new Map();
+    for (const s of f.samples) {
+      const { le, ...rest } = s.labels;
+      const k = JSON.stringify(rest);
+      if (!groups.has(k)) groups.set(k, { buckets: [], count: null, sum: null });
+      const g = groups.get(k);
+      if (s.name === `${name}_bucket`) g.buckets.push([le === '+Inf' ? Infinity : Number(le), s.value]);
+      else if (s.name === `${name}_count`) g.count = s.value;
+      else if (s.name === `${name}_sum`) g.sum = s.value;
+      else assert.fail(`stray sample in histogram ${name}: ${s.name}`);
+    }
+    for (const [k, g] of groups) {
+      assert.ok(g.buckets.length > 0 && g.count !== null && g.sum !== null, `${name}${k}: buckets, _sum, _count`);
+      for (let i = 1; i < g.buckets.length; i++) {
+        assert.ok(g.buckets[i][0] > g.buckets[i - 1][0], `${name}${k}: le increasing`);
+        assert.ok(g.buckets[i][1] >= g.buckets[i - 1][1], `${name}${k}: cumulative`);
+      }
+      assert.equal(g.buckets.at(-1)[0], Infinity, `${name}${k}: an le="+Inf" bucket`);
+      assert.equal(g.buckets.at(-1)[1], g.count, `${name}${k}: +Inf bucket = _count`);
+    }
+  }
+  return fams;
+}
