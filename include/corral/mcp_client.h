@@ -19,6 +19,13 @@
 #include <uv.h>
 
 #define MCP_PROTOCOL_LATEST "2025-11-25"
+/* MCP 2026-07-28 (basic/versioning): no initialize, no session; every request
+ * carries its version and the client's capabilities in params._meta. */
+#define MCP_PROTOCOL_MODERN "2026-07-28"
+#define MCP_META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
+#define MCP_META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define MCP_META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
+#define MCP_META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
 /* Versions corral accepts from a server (and from a gateway client), newest first. */
 extern const char *const mcp_protocol_versions[]; /* NULL-terminated */
 bool mcp_protocol_supported(const char *version);
@@ -114,6 +121,24 @@ int mcp_client_respond(mcp_client *c, uint64_t handle, const cJSON *result, cons
  * never cancelled (basic/lifecycle), not even on timeout.  Returns 0, or
  * -EX_UNAVAILABLE when the transport failed (cb has then been called). */
 int mcp_client_initialize(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb, void *ud);
+
+/* Opens the session the way MCP 2026-07-28 basic/versioning ("backward
+ * compatibility") says a dual-era client does: `server/discover` first, with
+ * params._meta {protocolVersion 2026-07-28, clientCapabilities (those of
+ * mcp_client_set_requests), clientInfo}.  A result whose supportedVersions
+ * names 2026-07-28 makes the session modern: no initialize, every later
+ * request gets protocolVersion and clientCapabilities in its params._meta
+ * (unless the caller put its own there), and cb gets an initialize-shaped
+ * result {protocolVersion, capabilities, serverInfo, instructions?} taken
+ * from the discover result.  Any JSON-RPC error, a result without
+ * 2026-07-28, or no answer within min(timeout_ms, 10 s) falls back to
+ * mcp_client_initialize() with timeout_ms (the probe is never cancelled: a
+ * 2025 server has no session yet to cancel in).  Only a closed transport
+ * ends it with that error.  Returns 0, or -EX_UNAVAILABLE when the
+ * transport failed (cb has then been called). */
+int mcp_client_connect(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb, void *ud);
+/* True once mcp_client_connect() found a 2026-07-28 server. */
+bool mcp_client_modern(const mcp_client *c);
 
 /* Sends a request.  params is consumed (NULL = no params).  When progress is
  * non-NULL a fresh progressToken is put in params._meta and matching

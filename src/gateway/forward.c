@@ -31,6 +31,10 @@ static void call_free(gw_call *c)
         free(c->rec_user);
         gw_limits_done(c);
         free(c->cap_tool);
+        free(c->retry_method);
+        cJSON_Delete(c->retry_params);
+        cJSON_Delete(c->answers);
+        free(c->retry_state);
         free(c);
 }
 
@@ -130,12 +134,158 @@ static void call_record(gw_call *c, const cJSON *result, const cJSON *error)
                 gw->observer(gw->observer_ud, &rec);
 }
 
+static void on_call_progress(void *ud, const cJSON *params);
+static void on_call_response(void *ud, const cJSON *result, const cJSON *error);
+
+/* ---- input_required of a 2026-07-28 unit to a 2025 client ----
+ *
+ * MCP 2026-07-28 basic/patterns/mrtr, translated for a client of the 2025
+ * revisions: each of the unit's inputRequests becomes a request to the
+ * client (elicitation/create, sampling/createMessage, roots/list) on the
+ * call's stream; once every one is answered the call is sent to the unit
+ * again with the answers in inputResponses (under the unit's keys) and the
+ * unit's requestState.  Between rounds nothing is in flight at the unit;
+ * the client's answers are bounded by the gateway's request timeout, the
+ * rounds by GW_MRTR_ROUNDS. */
+
+static bool streq(const char *a, const char *b)
+{
+        return a && b && strcmp(a, b) == 0;
+}
+
+void gw_mrtr25_fail(gw_call *c, int code, const char *msg)
+{
+        gateway_session *s = c->s;
+
+        if (s) {
+                gw_upstream_call_cancelled(s, c, "the call failed");
+                gw_reply_error(s, c->id, code, NULL, "server '%s': %s", c->server, msg);
+                call_detach(c);
+                gw_session_check_drained(s);
+        }
+        call_free(c);
+}
+
+static void mrtr25_retry(gw_call *c)
+{
+        gateway_session *s = c->s;
+        unit *u = s && s->gw->sv ? supervisor_find(s->gw->sv, c->server) : NULL;
+        cJSON *params;
+        uint64_t h;
+
+        if (!u || unit_get_state(u) != UNIT_READY || unit_client(u) != c->client) {
+                gw_mrtr25_fail(c, CORRAL_RPC_UNAVAILABLE,
+                               "the server restarted while the client answered its request");
+                return;
+        }
+        params = json_dup(c->retry_params);
+        json_set(params, "inputResponses", c->answers ? steal_pointer(&c->answers)
+                                                       : cJSON_CreateObject());
+        if (c->retry_state)
+                json_set(params, "requestState", cJSON_CreateString(c->retry_state));
+        c->parked25 = false;
+        c->starting = true;
+        h = mcp_client_request(c->client, c->retry_method, params, s->gw->timeout_ms,
+                               c->progress_token ? on_call_progress : NULL, on_call_response, c);
+        c->starting = false;
+        if (c->completed) {
+                call_free(c);
+                return;
+        }
+        c->handle = h;
+        c->seq = ++s->gw->call_seq;
+}
+
+static void mrtr25_start(gw_call *c, const cJSON *result)
+{
+        gateway_session *s = c->s;
+        const cJSON *reqs = json_get_object(result, "inputRequests");
+        const char *state = json_get_string(result, "requestState");
+        const cJSON *r;
+        const char *what;
+
+        c->handle = 0;
+        c->parked25 = true;
+        if (++c->rounds > GW_MRTR_ROUNDS) {
+                char msg[96];
+                snprintf(msg, sizeof(msg), "the server asked for input more than %d times in one call",
+                         GW_MRTR_ROUNDS);
+                gw_mrtr25_fail(c, JSONRPC_INTERNAL_ERROR, msg);
+                return;
+        }
+        if (cJSON_GetArraySize(reqs) > GW_MRTR_PENDING) {
+                char msg[96];
+                snprintf(msg, sizeof(msg), "the server asked for more than %d inputs at once",
+                         GW_MRTR_PENDING);
+                gw_mrtr25_fail(c, JSONRPC_INTERNAL_ERROR, msg);
+                return;
+        }
+        free(c->retry_state);
+        c->retry_state = state ? xstrdup(state) : NULL;
+        cJSON_Delete(c->answers);
+        c->answers = cJSON_CreateObject();
+        c->waiting = 0;
+        cJSON_ArrayForEach(r, reqs)
+        {
+                const char *method = json_get_string(r, "method");
+                const cJSON *params = json_get_object(r, "params");
+
+                if (!method || !r->string) {
+                        gw_mrtr25_fail(c, JSONRPC_INTERNAL_ERROR,
+                                       "input_required: an input request without a method");
+                        return;
+                }
+                if (!gw_caps_support(s->client_caps, method, params, &what)) {
+                        char msg[160];
+                        snprintf(msg, sizeof(msg),
+                                 "the server asked for %.64s, which the client did not declare",
+                                 what);
+                        gw_mrtr25_fail(c, JSONRPC_INTERNAL_ERROR, msg);
+                        return;
+                }
+        }
+        cJSON_ArrayForEach(r, reqs)
+        {
+                if (!gw_upstream_ask(s, c, r->string, json_get_string(r, "method"),
+                                     json_get_object(r, "params"))) {
+                        gw_mrtr25_fail(c, JSONRPC_INTERNAL_ERROR,
+                                       "too many requests open to this client");
+                        return;
+                }
+                c->waiting++;
+        }
+        if (!c->waiting)
+                mrtr25_retry(c); /* requestState only: come back at once */
+}
+
+void gw_mrtr25_answer(gw_call *c, const char *key, const cJSON *result, const cJSON *error)
+{
+        if (!result) {
+                char msg[256];
+                const char *m = json_get_string(error, "message");
+
+                snprintf(msg, sizeof(msg), "the client refused the server's request: %.160s",
+                         m ? m : "error");
+                gw_mrtr25_fail(c, JSONRPC_INTERNAL_ERROR, msg);
+                return;
+        }
+        json_set(c->answers, key, json_dup(result));
+        if (c->waiting && --c->waiting == 0)
+                mrtr25_retry(c);
+}
+
 static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
 {
         gw_call *c = ud;
         gateway_session *s = c->s;
         _cleanup_json_ cJSON *modern = NULL, *too_big = NULL;
 
+        if (s && result && c->retry_params &&
+            streq(json_get_string(result, "resultType"), "input_required")) {
+                /* The call goes on (its limits hold too) until the last round. */
+                mrtr25_start(c, result);
+                return;
+        }
         gw_limits_done(c);
         if (result && c->cap_tool && (too_big = gw_limits_result_cap(c, result))) {
                 result = NULL; /* refused whole (issue 15), never truncated */
@@ -240,6 +390,28 @@ static cJSON *take_meta(gateway *gw, cJSON *params, uint64_t *ret_timeout)
         return token;
 }
 
+/* A request to a 2026-07-28 unit names the revision and carries the
+ * capabilities of the client it is for (basic/index §_meta), so the unit asks
+ * (input_required) only for what that client can give. */
+static cJSON *modern_params(cJSON *params, const cJSON *caps)
+{
+        cJSON *meta;
+
+        if (!cJSON_IsObject(params)) {
+                cJSON_Delete(params);
+                params = cJSON_CreateObject();
+        }
+        meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
+        if (!cJSON_IsObject(meta)) {
+                cJSON_DeleteItemFromObjectCaseSensitive(params, "_meta");
+                meta = cJSON_AddObjectToObject(params, "_meta");
+        }
+        json_set(meta, MCP_META_PROTOCOL_VERSION, cJSON_CreateString(MCP_PROTOCOL_MODERN));
+        json_set(meta, MCP_META_CLIENT_CAPS,
+                 cJSON_IsObject(caps) ? json_dup(caps) : cJSON_CreateObject());
+        return params;
+}
+
 void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
                    const char *method, cJSON *params, char *alias, const char *alias_of)
 {
@@ -299,9 +471,21 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
                 c->method = xstrdup(s->cur_method);
                 c->name = xstrdup(n ? n : json_get_string(params, "uri") ? json_get_string(params, "uri") : "");
                 c->caps = modern_caps ? steal_pointer(&modern_caps) : cJSON_CreateObject();
-                /* MRTR fields of a retry are corral's, not the unit's. */
-                cJSON_DeleteItemFromObjectCaseSensitive(params, "inputResponses");
-                cJSON_DeleteItemFromObjectCaseSensitive(params, "requestState");
+                /* MRTR fields of a retry are corral's, not a 2025 unit's; a
+                 * 2026-07-28 unit minted them itself. */
+                if (!mcp_client_modern(client)) {
+                        cJSON_DeleteItemFromObjectCaseSensitive(params, "inputResponses");
+                        cJSON_DeleteItemFromObjectCaseSensitive(params, "requestState");
+                }
+        }
+        if (mcp_client_modern(client)) {
+                params = modern_params(params, c->modern ? c->caps : s->client_caps);
+                if (!c->modern) {
+                        /* A 2025 client: the unit's input_required is asked
+                         * of it and the request sent again (mrtr25_start). */
+                        c->retry_method = xstrdup(method);
+                        c->retry_params = json_dup(params);
+                }
         }
         if (!s->cur_method)
                 gw_upstream_touch(s->gw, server, s);
@@ -340,6 +524,11 @@ void gw_cancel_call(gw_call *c, const char *reason)
         if (c->s)
                 gw_upstream_call_cancelled(c->s, c, reason);
         call_detach(c);
+        if (c->parked25) {
+                /* Between rounds nothing is in flight at the unit. */
+                call_free(c);
+                return;
+        }
         if (c->handle)
                 mcp_client_cancel(c->client, c->handle, reason);
 }

@@ -134,6 +134,15 @@ struct gw_call {
         char *method, *name;
         cJSON *caps;
         gw_mrtr *mrtr;
+        /* A 2025 client's call to a 2026-07-28 unit (forward.c): the request
+         * as sent, for the retries; while parked25 the unit's input_required
+         * is being asked of the client (answers collected under their keys,
+         * waiting still open). */
+        char *retry_method;
+        cJSON *retry_params, *answers;
+        char *retry_state;
+        unsigned waiting, rounds;
+        bool parked25;
         /* Server requests routed to its client so far, per gw_s2c_kind. */
         unsigned n_routed[GW_S2C_KINDS];
         /* tools/call with an observer: what the record needs (issue 15) */
@@ -157,6 +166,9 @@ struct gw_s2c {
         uint64_t handle;
         char *server;
         cJSON *related; /* the client's id of the call it belongs to; NULL none */
+        gw_call *call;  /* an input request of a 2026-07-28 unit's input_required
+                         * for this call (handle 0): the answer goes to the call */
+        char *key;      /* its key in inputRequests */
         uv_timer_t *timer;
         gw_s2c *prev, *next;
 };
@@ -232,6 +244,16 @@ void gw_upstream_roots_changed(gateway_session *s);
 /* The client cancelled call (or left): the server's requests that belong to
  * it are cancelled towards the client and failed towards the server. */
 void gw_upstream_call_cancelled(gateway_session *s, const gw_call *call, const char *reason);
+/* Asks the client of call (a 2025 session) a 2026-07-28 unit's input
+ * request under key, on the call's stream; the answer goes to
+ * gw_mrtr25_answer().  NULL when the session cannot take more. */
+gw_s2c *gw_upstream_ask(gateway_session *s, gw_call *call, const char *key, const char *method,
+                        const cJSON *params);
+/* forward.c: the client's answer to one input request (error NULL, or the
+ * client's error object). */
+void gw_mrtr25_answer(gw_call *call, const char *key, const cJSON *result, const cJSON *error);
+/* forward.c: the client never answered: the call fails with code/message. */
+void gw_mrtr25_fail(gw_call *call, int code, const char *msg);
 /* Whether capabilities caps cover what method (with params) needs; *what
  * names the capability. */
 bool gw_caps_support(const cJSON *caps, const char *method, const cJSON *params,
@@ -251,6 +273,7 @@ void gw_upstream_session_gone(gateway_session *s);
 #define MCP_MISSING_CLIENT_CAPABILITY (-32021)
 #define GW_MAX_MRTR 4096       /* calls waiting for a retry, per gateway */
 #define GW_MRTR_PENDING 16     /* server requests open per waiting call */
+#define GW_MRTR_ROUNDS 8       /* input_required rounds of one 2025 client's call */
 #define GW_MAX_LISTENS 16      /* subscriptions/listen per session */
 #define GW_LISTEN_URIS 256     /* resourceSubscriptions per listen */
 

@@ -99,6 +99,7 @@ static void s2c_free(gw_s2c *r)
                 uv_close((uv_handle_t *)r->timer, s2c_timer_closed);
         }
         free(r->server);
+        free(r->key);
         cJSON_Delete(r->related);
         free(r);
         if (s)
@@ -142,6 +143,16 @@ static void on_s2c_timeout(uv_timer_t *t)
         log_info("gateway: %s: the client did not answer a request within %llu ms", r->server,
                  (unsigned long long)ms);
         notify_cancelled(r, "timeout");
+        if (r->call) {
+                gw_call *call = r->call;
+                char msg[128];
+
+                snprintf(msg, sizeof(msg), "the client did not answer the server's request within %llu ms",
+                         (unsigned long long)ms);
+                s2c_free(r);
+                gw_mrtr25_fail(call, CORRAL_RPC_TIMEOUT, msg);
+                return;
+        }
         respond_error(r->client, r->handle, CORRAL_RPC_TIMEOUT,
                       "the client did not answer within %llu ms", (unsigned long long)ms);
         s2c_free(r);
@@ -226,6 +237,52 @@ bool gw_caps_support(const cJSON *caps, const char *method, const cJSON *params,
         return false;
 }
 
+/* Sends method/params to s's client under a fresh id, on the stream of call
+ * (when there is one); the answer goes to the unit (handle) or, with a key,
+ * to call (gw_mrtr25_answer). */
+static gw_s2c *s2c_open(gateway_session *s, gw_call *call, mcp_client *c, uint64_t handle,
+                        const char *server, const char *method, const cJSON *params,
+                        const char *key)
+{
+        gateway *gw = s->gw;
+        gw_s2c *r = xcalloc(1, sizeof(*r));
+        _cleanup_json_ cJSON *msg = NULL, *id = NULL;
+        cJSON *p;
+
+        r->s = s;
+        r->id = ++s->next_s2c_id;
+        r->client = c;
+        r->handle = handle;
+        r->server = xstrdup(server);
+        r->related = call ? json_dup(call->id) : NULL;
+        if (key) {
+                r->call = call;
+                r->key = xstrdup(key);
+        }
+        r->timer = gw_timer_new(gw->loop, r);
+        r->next = s->s2c;
+        if (s->s2c)
+                s->s2c->prev = r;
+        s->s2c = r;
+        s->n_s2c++;
+        uv_timer_start(r->timer, on_s2c_timeout, gw->timeout_ms, 0);
+
+        id = cJSON_CreateNumber((double)r->id);
+        p = cJSON_IsObject(params) ? json_dup(params) : NULL;
+        msg = jsonrpc_request(id, method, p);
+        gw_send_msg(s, msg, r->related, false);
+        return r;
+}
+
+gw_s2c *gw_upstream_ask(gateway_session *s, gw_call *call, const char *key, const char *method,
+                        const cJSON *params)
+{
+        if (s->n_s2c >= GW_MAX_INFLIGHT)
+                return NULL;
+        /* handle 0 names no request of the unit's: answers go to the call. */
+        return s2c_open(s, call, call->client, 0, call->server, method, params, key);
+}
+
 static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const char *method,
                               const cJSON *params)
 {
@@ -236,9 +293,6 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
         gw_call *call = related_call(gw, c, kind);
         gateway_session *s;
         const char *what;
-        gw_s2c *r;
-        cJSON *p;
-        _cleanup_json_ cJSON *msg = NULL, *id = NULL;
 
         if (call && call->modern) {
                 /* 2026-07-28 has no server requests: MRTR (modern.c). */
@@ -268,27 +322,9 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
                               "%s: too many requests open to this client", method);
                 return;
         }
-        r = xcalloc(1, sizeof(*r));
-        r->s = s;
-        r->id = ++s->next_s2c_id;
-        r->client = c;
-        r->handle = handle;
-        r->server = xstrdup(server);
-        r->related = call ? json_dup(call->id) : NULL;
         if (call)
                 call->n_routed[kind]++;
-        r->timer = gw_timer_new(gw->loop, r);
-        r->next = s->s2c;
-        if (s->s2c)
-                s->s2c->prev = r;
-        s->s2c = r;
-        s->n_s2c++;
-        uv_timer_start(r->timer, on_s2c_timeout, gw->timeout_ms, 0);
-
-        id = cJSON_CreateNumber((double)r->id);
-        p = cJSON_IsObject(params) ? json_dup(params) : NULL;
-        msg = jsonrpc_request(id, method, p);
-        gw_send_msg(s, msg, r->related, false);
+        (void)s2c_open(s, call, c, handle, server, method, params, NULL);
 }
 
 static void on_server_cancelled(void *ud, mcp_client *c, uint64_t handle, const char *reason)
@@ -334,6 +370,14 @@ bool gw_upstream_response(gateway_session *s, const cJSON *msg)
 
                 if (!jsonrpc_id_equal(mine, id))
                         continue;
+                if (r->call) {
+                        gw_call *call = r->call;
+                        _cleanup_free_ char *key = steal_pointer(&r->key);
+
+                        s2c_free(r);
+                        gw_mrtr25_answer(call, key, result, result ? NULL : error);
+                        return true;
+                }
                 (void)mcp_client_respond(r->client, r->handle, result, result ? NULL : error);
                 s2c_free(r);
                 return true;
@@ -367,8 +411,10 @@ void gw_upstream_call_cancelled(gateway_session *s, const gw_call *call, const c
                     !jsonrpc_id_equal(r->related, call->id))
                         continue;
                 notify_cancelled(r, reason);
-                respond_error(r->client, r->handle, CORRAL_RPC_CANCELLED,
-                              "request cancelled: the client cancelled the call it belongs to");
+                if (!r->call)
+                        respond_error(r->client, r->handle, CORRAL_RPC_CANCELLED,
+                                      "request cancelled: the client cancelled the call it "
+                                      "belongs to");
                 s2c_free(r);
         }
 }
@@ -377,8 +423,9 @@ void gw_upstream_session_gone(gateway_session *s)
 {
         while (s->s2c) {
                 gw_s2c *r = s->s2c;
-                respond_error(r->client, r->handle, CORRAL_RPC_UNAVAILABLE,
-                              "the client disconnected");
+                if (!r->call)
+                        respond_error(r->client, r->handle, CORRAL_RPC_UNAVAILABLE,
+                                      "the client disconnected");
                 s2c_free(r);
         }
         if (s->gw)

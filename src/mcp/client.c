@@ -24,6 +24,8 @@
 
 #define PROGRESS_PREFIX "corral-"
 #define SNIPPET_MAX 60
+/* How long a silent server delays the fallback to initialize. */
+#define DISCOVER_TIMEOUT_MS 10000
 /* Ids stay exact in a JSON number (a double) up to 2^53. */
 #define ID_MAX 9007199254740992.0
 
@@ -238,6 +240,39 @@ static char *size_text(size_t n)
         return xasprintf("%zu bytes", n);
 }
 
+static cJSON *declared_caps(const mcp_client *c)
+{
+        cJSON *caps;
+
+        if (c->declared)
+                return json_dup(c->declared);
+        caps = cJSON_CreateObject();
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "roots"), "listChanged", false);
+        return caps;
+}
+
+/* 2026-07-28 basic/index §_meta: every request names the revision and the
+ * client's capabilities; what the caller put there already stays. */
+static cJSON *modern_meta(mcp_client *c, cJSON *params)
+{
+        cJSON *meta;
+
+        if (!cJSON_IsObject(params)) {
+                cJSON_Delete(params);
+                params = cJSON_CreateObject();
+        }
+        meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
+        if (!cJSON_IsObject(meta)) {
+                cJSON_DeleteItemFromObjectCaseSensitive(params, "_meta");
+                meta = cJSON_AddObjectToObject(params, "_meta");
+        }
+        if (!cJSON_HasObjectItem(meta, MCP_META_PROTOCOL_VERSION))
+                cJSON_AddStringToObject(meta, MCP_META_PROTOCOL_VERSION, MCP_PROTOCOL_MODERN);
+        if (!cJSON_HasObjectItem(meta, MCP_META_CLIENT_CAPS))
+                cJSON_AddItemToObject(meta, MCP_META_CLIENT_CAPS, declared_caps(c));
+        return params;
+}
+
 /* Starts p (already filled in) as request `method`.  params is consumed.
  * Returns p's id, or 0 when p was completed at once with an error. */
 uint64_t mcpc_start(mcp_client *c, pending *p, const char *method, cJSON *params)
@@ -248,6 +283,8 @@ uint64_t mcpc_start(mcp_client *c, pending *p, const char *method, cJSON *params
                 return 0;
         }
         p->id = ++c->next_id;
+        if (c->modern)
+                params = modern_meta(c, params);
         if (p->progress) {
                 if (!cJSON_IsObject(params)) {
                         cJSON_Delete(params);
@@ -629,6 +666,8 @@ int mcp_client_initialize(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb
                 cJSON *roots = cJSON_AddObjectToObject(caps, "roots");
                 cJSON_AddBoolToObject(roots, "listChanged", false);
         }
+        if (c)
+                c->modern = false;
         cJSON *info = cJSON_AddObjectToObject(params, "clientInfo");
         cJSON_AddStringToObject(info, "name", "corral");
         cJSON_AddStringToObject(info, "version", CORRAL_VERSION);
@@ -644,6 +683,93 @@ int mcp_client_initialize(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb
         uint64_t h = mcpc_start(c, p, "initialize", params);
         (void)mcpc_leave(c);
         return h ? 0 : -EX_UNAVAILABLE;
+}
+
+static bool names_modern(const cJSON *versions)
+{
+        const cJSON *v;
+
+        cJSON_ArrayForEach(v, versions) if (cJSON_IsString(v) &&
+                                            strcmp(v->valuestring, MCP_PROTOCOL_MODERN) == 0) return true;
+        return false;
+}
+
+static void discover_done(mcp_client *c, pending *p, const cJSON *result, const cJSON *error)
+{
+        const cJSON *caps, *info, *meta;
+        const char *ins;
+        _cleanup_json_ cJSON *r = NULL;
+
+        if (error && (int)json_get_number(error, "code", 0) == CORRAL_RPC_UNAVAILABLE) {
+                p->cb(p->ud, NULL, error);
+                return;
+        }
+        if (error || !names_modern(json_get_array(result, "supportedVersions"))) {
+                /* A 2025 server (-32601, -32022, silence, or no 2026-07-28 in
+                 * its list): the initialize handshake on the same stream. */
+                log_debug("mcp: server/discover %s; falling back to initialize",
+                          error ? "failed" : "names no " MCP_PROTOCOL_MODERN);
+                (void)mcp_client_initialize(c, p->init_timeout_ms, p->cb, p->ud);
+                return;
+        }
+        caps = json_get_object(result, "capabilities");
+        meta = json_get_object(result, "_meta");
+        info = json_get_object(meta, MCP_META_SERVER_INFO);
+        if (!info)
+                info = json_get_object(result, "serverInfo");
+        ins = json_get_string(result, "instructions");
+        c->modern = true;
+        free(c->version);
+        c->version = xstrdup(MCP_PROTOCOL_MODERN);
+        cJSON_Delete(c->capabilities);
+        cJSON_Delete(c->server_info);
+        c->capabilities = caps ? json_dup(caps) : NULL;
+        c->server_info = info ? json_dup(info) : NULL;
+        free(c->instructions);
+        c->instructions = ins ? xstrdup(ins) : NULL;
+
+        r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "protocolVersion", MCP_PROTOCOL_MODERN);
+        cJSON_AddItemToObject(r, "capabilities", caps ? json_dup(caps) : cJSON_CreateObject());
+        if (info)
+                cJSON_AddItemToObject(r, "serverInfo", json_dup(info));
+        if (ins)
+                cJSON_AddStringToObject(r, "instructions", ins);
+        p->cb(p->ud, r, NULL);
+}
+
+int mcp_client_connect(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb, void *ud)
+{
+        cJSON *params, *meta, *info;
+        pending *p;
+        uint64_t h;
+
+        if (!c)
+                return mcp_client_initialize(c, timeout_ms, cb, ud);
+        c->modern = false;
+        params = cJSON_CreateObject();
+        meta = cJSON_AddObjectToObject(params, "_meta");
+        cJSON_AddStringToObject(meta, MCP_META_PROTOCOL_VERSION, MCP_PROTOCOL_MODERN);
+        cJSON_AddItemToObject(meta, MCP_META_CLIENT_CAPS, declared_caps(c));
+        info = cJSON_AddObjectToObject(meta, MCP_META_CLIENT_INFO);
+        cJSON_AddStringToObject(info, "name", "corral");
+        cJSON_AddStringToObject(info, "version", CORRAL_VERSION);
+
+        p = mcpc_pending_new(timeout_ms && timeout_ms < DISCOVER_TIMEOUT_MS ? timeout_ms
+                                                                             : DISCOVER_TIMEOUT_MS,
+                             NULL, cb, ud);
+        p->cancellable = false;
+        p->done = discover_done;
+        p->init_timeout_ms = timeout_ms;
+        mcpc_enter(c);
+        h = mcpc_start(c, p, "server/discover", params);
+        (void)mcpc_leave(c);
+        return h ? 0 : -EX_UNAVAILABLE;
+}
+
+bool mcp_client_modern(const mcp_client *c)
+{
+        return c && c->modern;
 }
 
 const char *mcp_client_protocol_version(const mcp_client *c)

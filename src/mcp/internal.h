@@ -25,6 +25,7 @@ struct pending {
         mcp_progress_cb progress;
         pending_done done;
         void *ctx;
+        uint64_t init_timeout_ms; /* server/discover: initialize's timeout on fallback */
         mcp_response_cb cb;
         void *ud;
 };
@@ -46,6 +47,7 @@ struct mcp_client {
         cJSON *capabilities;
         cJSON *server_info;
         char *instructions;
+        bool modern; /* a 2026-07-28 server (mcp_client_connect) */
         /* Server-to-client requests (src/mcp/requests.c). */
         mcp_client_requests rq;
         void *rq_ud;

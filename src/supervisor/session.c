@@ -256,7 +256,9 @@ void unit_on_ping_timer(uv_timer_t *t)
         if (u->state != UNIT_READY || !u->client || u->ping_inflight || u->fault)
                 return;
         u->ping_inflight = true;
-        (void)mcp_client_request(u->client, "ping", NULL, sv_scaled(u->sv, PING_TIMEOUT_MS), NULL,
-                                 on_pong, u);
+        /* 2026-07-28 has no ping: server/discover is as cheap. */
+        (void)mcp_client_request(u->client,
+                                 mcp_client_modern(u->client) ? "server/discover" : "ping", NULL,
+                                 sv_scaled(u->sv, PING_TIMEOUT_MS), NULL, on_pong, u);
 }
 

@@ -343,6 +343,12 @@ static const runtime_callbacks proc_callbacks = {
         .on_exit = on_proc_exit,
 };
 
+
+static bool is_remote(const unit *u)
+{
+        return u->m && u->m->backend && strcmp(u->m->backend, "remote") == 0;
+}
+
 void unit_launch(unit *u)
 {
         supervisor *sv = u->sv;
@@ -397,9 +403,15 @@ void unit_launch(unit *u)
         logfile_note(u->log, "started pid %d: %s", be->pid(u->proc), u->m->command[0]);
         log_info("%s: started pid %d", u->name, be->pid(u->proc));
         unit_set_state(u, UNIT_INITIALIZING);
-        if (u->state == UNIT_INITIALIZING && u->client)
+        /* A local server is probed with server/discover (2026-07-28) and
+         * falls back to initialize; a remote one is initialized, since the
+         * remote transport speaks the 2025 HTTP bindings. */
+        if (u->state == UNIT_INITIALIZING && u->client && is_remote(u))
                 (void)mcp_client_initialize(u->client, sv_scaled(sv, INIT_TIMEOUT_MS), unit_on_initialized,
                                             u);
+        else if (u->state == UNIT_INITIALIZING && u->client)
+                (void)mcp_client_connect(u->client, sv_scaled(sv, INIT_TIMEOUT_MS), unit_on_initialized,
+                                         u);
 }
 
 static void on_stop_timer(uv_timer_t *t)

@@ -23,6 +23,8 @@ const EVERYTHING = path.join(FIXTURES,
   'everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const ROOT_URI = 'file:///srv/corral-test-root';
 const ASKING = path.join(REPO, 'tests/fixtures/asking-server.mjs');
+const MODERN = path.join(REPO, 'tests/fixtures/modern-server.mjs');
+const SDK2 = path.join(FIXTURES, 'sdk2/node_modules');
 const CONDITIONAL = ['trigger-sampling-request', 'trigger-elicitation-request', 'get-roots-list'];
 
 /* The SDK's newline-delimited JSON over a unix socket (the SDK ships stdio
@@ -122,11 +124,18 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
     await installFixture(root, 'everything');
     expectExit(await corral(['install', emptyPkg(root, 'asking'), '--name', 'asking', '--yes', '--',
       process.execPath, ASKING], { root }), 0, 'install asking-server');
+    // A 2026-07-28 server (the SDK v2) that refuses initialize: only a
+    // server/discover probe and per-request _meta get it ready.
+    const modernPkg = emptyPkg(root, 'modern');
+    fs.copyFileSync(MODERN, path.join(modernPkg, 'modern-server.mjs'));
+    fs.cpSync(SDK2, path.join(modernPkg, 'node_modules'), { recursive: true });
+    expectExit(await corral(['install', modernPkg, '--name', 'modern', '--yes', '--',
+      process.execPath, 'modern-server.mjs', '--modern-only'], { root }), 0, 'install modern-server');
     fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
     fs.writeFileSync(path.join(root, 'etc/corral.json'), JSON.stringify({ http: { level: 'trusted' } }));
     daemon = await startDaemon(root, { args: ['--http', '127.0.0.1:0'],
       env: { CORRAL_REQUEST_TIMEOUT_MS: '20000' } });
-    await waitReady(root, ['everything', 'asking']);
+    await waitReady(root, ['everything', 'asking', 'modern']);
     const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
     assert.ok(m, daemon.output());
     base = `http://127.0.0.1:${m[1]}`;
@@ -567,4 +576,61 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       await c.close();
     }
   });
+  test('a 2026-07-28 server: found by server/discover, spoken to per request', async () => {
+    const st = await corral(['status', '--json'], { root });
+    const units = JSON.parse(st.stdout);
+    const unit = (Array.isArray(units) ? units : units.units ?? units.servers ?? [])
+      .find((x) => x.name === 'modern');
+    assert.equal(unit?.protocol_version, '2026-07-28', st.stdout);
+    // A 2025 client: the server sees 2026-07-28 and this client's capabilities.
+    const c = await featureClient(new SocketTransport(socketPath(root)), { caps: { sampling: {} } });
+    try {
+      const tools = (await c.listTools()).tools.map((t) => t.name);
+      assert.ok(tools.includes('modern__echo') && tools.includes('modern__confirm'), String(tools));
+      assert.match(c.getInstructions() ?? '', /## modern\n+A 2026-07-28 server for corral tests/);
+      const r = await c.callTool({ name: 'modern__echo', arguments: { text: 'hi' } });
+      assert.equal(text(r), 'echo: hi version=2026-07-28 caps=sampling');
+    } finally {
+      await c.close();
+    }
+    // A 2026 client: its own capabilities go upstream, and the server's
+    // input_required and the retry pass through untouched.
+    const m = await modernClient('socket');
+    try {
+      const e = await m.ask({ id: 1, method: 'tools/call',
+        params: { name: 'modern__echo', arguments: { text: 'x' }, _meta: meta26({ elicitation: {} }) } });
+      assert.equal(e.result?.content?.[0]?.text, 'echo: x version=2026-07-28 caps=elicitation', JSON.stringify(e));
+      assert.equal(e.result.resultType, 'complete');
+      const q = await m.ask({ id: 2, method: 'tools/call',
+        params: { name: 'modern__confirm', arguments: {}, _meta: meta26({ elicitation: {} }) } });
+      assert.equal(q.result?.resultType, 'input_required', JSON.stringify(q));
+      assert.equal(q.result.requestState, 'confirm-1');
+      assert.equal(q.result.inputRequests.ok.method, 'elicitation/create');
+      const a = await m.ask({ id: 3, method: 'tools/call',
+        params: { name: 'modern__confirm', arguments: {}, requestState: 'confirm-1',
+          inputResponses: { ok: { action: 'accept', content: { yes: true } } }, _meta: meta26({ elicitation: {} }) } });
+      assert.equal(a.result?.content?.[0]?.text, 'confirmed: {"yes":true} state=confirm-1', JSON.stringify(a));
+    } finally {
+      await m.close();
+    }
+  });
+  for (const kind of ['socket', 'http']) {
+    test(`a 2026-07-28 server's input_required reaches a 2025 client through ${kind} as requests`, async () => {
+      const c = await featureClient(await transportFor(kind, root, base));
+      c.tag = kind;
+      try {
+        const r = await c.callTool({ name: 'modern__confirm', arguments: {} });
+        assert.equal(text(r), 'confirmed: {"name":"Corral Tester","check":true} state=confirm-1');
+        assert.equal(c.seen.elicitation.length, 1);
+        assert.equal(c.seen.elicitation[0].message, 'Confirm?');
+        // Two rounds: sampling, then an elicitation that names the sample.
+        const p = await c.callTool({ name: 'modern__pick', arguments: {} });
+        assert.equal(text(p), `picked sampled by ${kind} then accept`);
+        assert.equal(c.seen.sampling.length, 1);
+        assert.equal(c.seen.elicitation[1].message, `Keep sampled by ${kind}?`);
+      } finally {
+        await c.close();
+      }
+    });
+  }
 });

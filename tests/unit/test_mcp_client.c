@@ -487,6 +487,98 @@ static void test_initialize_timeout(void **state)
         reply_done(&r);
 }
 
+/* MCP 2026-07-28 basic/versioning: server/discover first, modern when the
+ * server names 2026-07-28, initialize otherwise. */
+static void test_connect_modern(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx}, q = {.fx = fx};
+        _cleanup_json_ cJSON *caps = cJSON_Parse("{\"sampling\":{}}");
+
+        mcp_client_set_requests(fx->c, NULL, NULL, caps);
+        assert_int_equal(mcp_client_connect(fx->c, 1000, on_reply, &r), 0);
+        const cJSON *d = find_sent(fx, "server/discover", 0);
+        assert_non_null(d);
+        const cJSON *meta = json_get_object(json_get_object(d, "params"), "_meta");
+        assert_string_equal(json_get_string(meta, MCP_META_PROTOCOL_VERSION), "2026-07-28");
+        assert_true(cJSON_Compare(json_get_object(meta, MCP_META_CLIENT_CAPS), caps, true));
+        assert_string_equal(json_get_string(json_get_object(meta, MCP_META_CLIENT_INFO), "name"),
+                            "corral");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"supportedVersions\":"
+                 "[\"2026-07-28\"],\"capabilities\":{\"tools\":{}},\"instructions\":\"hi\","
+                 "\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":"
+                 "{\"name\":\"m\",\"version\":\"2\"}}}}");
+        assert_int_equal(r.calls, 1);
+        assert_non_null(r.result);
+        assert_string_equal(json_get_string(r.result, "protocolVersion"), "2026-07-28");
+        assert_string_equal(json_get_string(json_get_object(r.result, "serverInfo"), "name"), "m");
+        assert_true(mcp_client_modern(fx->c));
+        assert_string_equal(mcp_client_protocol_version(fx->c), "2026-07-28");
+        assert_string_equal(mcp_client_server_instructions(fx->c), "hi");
+        /* No initialize, no initialized notification. */
+        assert_int_equal(nsent(fx), 1);
+
+        /* Every later request names the revision and the capabilities; what
+         * the caller put in _meta stays. */
+        cJSON *params = cJSON_Parse("{\"name\":\"t\",\"_meta\":{\"io.modelcontextprotocol/"
+                                    "clientCapabilities\":{\"roots\":{}}}}");
+        assert_true(mcp_client_request(fx->c, "tools/call", params, 0, NULL, on_reply, &q) > 0);
+        meta = json_get_object(json_get_object(sent(fx, 1), "params"), "_meta");
+        assert_string_equal(json_get_string(meta, MCP_META_PROTOCOL_VERSION), "2026-07-28");
+        assert_non_null(json_get_object(json_get_object(meta, MCP_META_CLIENT_CAPS), "roots"));
+        assert_null(json_get_object(json_get_object(meta, MCP_META_CLIENT_CAPS), "sampling"));
+        reply_done(&r);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}");
+        reply_done(&q);
+}
+
+static void test_connect_fallback(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx}, q = {.fx = fx}, t = {.fx = fx};
+
+        /* A 2025 server: -32601, then the initialize handshake. */
+        assert_int_equal(mcp_client_connect(fx->c, 1000, on_reply, &r), 0);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32601,"
+                 "\"message\":\"Method not found\"}}");
+        assert_int_equal(r.calls, 0);
+        const cJSON *init = find_sent(fx, "initialize", 0);
+        assert_non_null(init);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"protocolVersion\":\"2025-11-25\","
+                 "\"capabilities\":{},\"serverInfo\":{\"name\":\"old\",\"version\":\"1\"}}}");
+        assert_int_equal(r.calls, 1);
+        assert_non_null(r.result);
+        assert_false(mcp_client_modern(fx->c));
+        assert_string_equal(mcp_client_protocol_version(fx->c), "2025-11-25");
+        reply_done(&r);
+        /* 2025 requests carry no revision in _meta. */
+        assert_true(mcp_client_request(fx->c, "tools/list", NULL, 0, NULL, on_reply, &q) > 0);
+        assert_null(json_get_object(sent(fx, nsent(fx) - 1), "params"));
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[]}}");
+        reply_done(&q);
+
+        /* A server that names no 2026-07-28, or says nothing: initialize too,
+         * and the silent probe is not cancelled. */
+        size_t base = nsent(fx);
+        assert_int_equal(mcp_client_connect(fx->c, 1000, on_reply, &t), 0);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"supportedVersions\":[\"2099-01-01\"]}}");
+        assert_string_equal(json_get_string(sent(fx, base + 1), "method"), "initialize");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32603,\"message\":\"no\"}}");
+        assert_int_equal(t.calls, 1);
+        reply_done(&t);
+
+        reply u = {.fx = fx};
+        base = nsent(fx);
+        assert_int_equal(mcp_client_connect(fx->c, 30, on_reply, &u), 0);
+        uv_run(&fx->loop, UV_RUN_DEFAULT);
+        assert_int_equal(u.calls, 1);
+        assert_int_equal(error_code(&u), CORRAL_RPC_TIMEOUT);
+        assert_string_equal(json_get_string(sent(fx, base), "method"), "server/discover");
+        assert_string_equal(json_get_string(sent(fx, base + 1), "method"), "initialize");
+        assert_null(find_sent(fx, "notifications/cancelled", 0));
+        reply_done(&u);
+}
+
 /* Answers the latest request with a page of count items named from first. */
 static void answer_page(fixture *fx, const char *key, int first, int count, const char *next)
 {
@@ -617,6 +709,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_initialize_accepted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_initialize_rejected, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_initialize_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_connect_modern, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_connect_fallback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_list_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_list_all_errors, setup, teardown),
         };
