@@ -10,6 +10,7 @@
 #include "corral/jsonrpc.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/macro.h"
 #include "internal.h"
 
 const list_slot unit_slots[N_SLOTS] = {
@@ -136,6 +137,40 @@ static void fetch_list(unit *u, unsigned i)
                                   sv_scaled(u->sv, LIST_TIMEOUT_MS), on_list, ctx);
 }
 
+static void on_listen_end(void *ud, const cJSON *result, const cJSON *error)
+{
+        unit *u = ud;
+        const char *msg = error ? json_get_string(error, "message") : NULL;
+
+        if (!u->client || u->state != UNIT_READY)
+                return;
+        logfile_note(u->log, "subscriptions/listen ended: %s; list changes are not followed",
+                     msg ? msg : "the server closed it");
+}
+
+/* MCP 2026-07-28 basic/patterns/subscriptions: a 2026-07-28 server tells of
+ * list changes only on a subscriptions/listen stream.  One is opened for the
+ * lists the server says change, and kept for the session's life. */
+static void listen_upstream(unit *u, const cJSON *caps)
+{
+        static const char *const keys[][2] = {{"tools", "toolsListChanged"},
+                                              {"prompts", "promptsListChanged"},
+                                              {"resources", "resourcesListChanged"}};
+        cJSON *params = cJSON_CreateObject();
+        cJSON *n = cJSON_AddObjectToObject(params, "notifications");
+
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json_get_object(caps, keys[i][0]),
+                                                                  "listChanged")))
+                        cJSON_AddTrueToObject(n, keys[i][1]);
+        if (!n->child) {
+                cJSON_Delete(params);
+                return;
+        }
+        (void)mcp_client_request(u->client, "subscriptions/listen", params, 0, NULL, on_listen_end,
+                                 u);
+}
+
 void unit_on_initialized(void *ud, const cJSON *result, const cJSON *error)
 {
         unit *u = ud;
@@ -154,6 +189,8 @@ void unit_on_initialized(void *ud, const cJSON *result, const cJSON *error)
                 return;
         }
         caps = mcp_client_server_capabilities(u->client);
+        if (mcp_client_modern(u->client))
+                listen_upstream(u, caps);
         for (unsigned i = 0; i < N_SLOTS && u->client; i++)
                 if (json_get_object(caps, unit_slots[i].capability))
                         fetch_list(u, i);
@@ -184,6 +221,8 @@ static void client_notification(void *ud, const char *method, const cJSON *param
                 first = last = SLOT_PROMPTS;
         else if (strcmp(method, "notifications/resources/list_changed") == 0)
                 first = SLOT_RESOURCES, last = SLOT_TEMPLATES;
+        if (strcmp(method, "notifications/subscriptions/acknowledged") == 0)
+                return; /* our own listen stream (listen_upstream) */
         if (first >= 0) {
                 /* Before the first fetch there is nothing to refresh: it is coming. */
                 for (int i = first; i <= last; i++)

@@ -590,6 +590,10 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       assert.match(c.getInstructions() ?? '', /## modern\n+A 2026-07-28 server for corral tests/);
       const r = await c.callTool({ name: 'modern__echo', arguments: { text: 'hi' } });
       assert.equal(text(r), 'echo: hi version=2026-07-28 caps=sampling');
+      // A list change reaches corral on its subscriptions/listen stream.
+      assert.equal(text(await c.callTool({ name: 'modern__grow', arguments: {} })), 'grew');
+      await waitFor(async () => (await c.listTools()).tools.some((t) => t.name === 'modern__grown'),
+        { timeout: 15000, what: 'modern__grown after the list change' });
     } finally {
       await c.close();
     }
