@@ -433,18 +433,27 @@ static void ev_unit_notification(void *ud, unit *u, const char *method, const cJ
                 n = jsonrpc_notification(method, steal_pointer(&p));
                 broadcast(gw, n, NULL, level < 0 ? GW_LOG_LEVELS - 1 : level, u);
         } else if (strncmp(method, "notifications/tasks/", 20) == 0) {
-                /* Task ids are the server's own: only its single-server
-                 * sessions know them. */
+                /* Single-server sessions know the server's own task ids,
+                 * the aggregate's are SERVER__ID (tasks.c). */
                 _cleanup_json_ cJSON *n = jsonrpc_notification(method, json_dup(params));
-                _cleanup_free_ char *f = NULL;
-                size_t len = 0;
+                _cleanup_json_ cJSON *q = json_dup(params), *nq = NULL;
+                _cleanup_free_ char *f = NULL, *fq = NULL;
+                size_t len = 0, lenq = 0;
 
+                gw_tasks_qualify(q, unit_name(u));
+                nq = jsonrpc_notification(method, steal_pointer(&q));
                 for (gateway_session *s = gw->sessions; s; s = s->next) {
-                        if (!session_live(s) || !s->scope || !gw_session_sees(s, u))
+                        if (!session_live(s) || !gw_session_sees(s, u))
                                 continue;
-                        if (!f)
-                                f = jsonrpc_frame(n, &len);
-                        session_send(s, f, len, NULL, false);
+                        if (s->scope) {
+                                if (!f)
+                                        f = jsonrpc_frame(n, &len);
+                                session_send(s, f, len, NULL, false);
+                        } else {
+                                if (!fq)
+                                        fq = jsonrpc_frame(nq, &lenq);
+                                session_send(s, fq, lenq, NULL, false);
+                        }
                 }
         } else if (strcmp(method, "notifications/resources/updated") == 0) {
                 const char *uri = json_get_string(params, "uri");

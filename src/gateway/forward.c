@@ -278,7 +278,7 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
 {
         gw_call *c = ud;
         gateway_session *s = c->s;
-        _cleanup_json_ cJSON *modern = NULL, *too_big = NULL;
+        _cleanup_json_ cJSON *modern = NULL, *too_big = NULL, *tasks = NULL;
 
         if (s && result && c->retry_params &&
             streq(json_get_string(result, "resultType"), "input_required")) {
@@ -296,6 +296,14 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
 
         if (c->mrtr)
                 gw_mrtr_call_done(c, result, error);
+        if (s && c->task_ns && result) {
+                /* Task ids of the aggregate are SERVER__ID (tasks.c). */
+                tasks = json_dup(result);
+                gw_tasks_qualify(tasks, c->server);
+                if (c->tasks_list)
+                        gw_tasks_list_page(s, tasks, c->server);
+                result = tasks;
+        }
         if (s && c->modern && result) {
                 /* A 2026-07-28 request: resultType and caching hints. */
                 modern = json_dup(result);
@@ -487,6 +495,8 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
                         c->retry_params = json_dup(params);
                 }
         }
+        c->task_ns = !s->scope;
+        c->tasks_list = !s->scope && strcmp(method, "tasks/list") == 0;
         if (!s->cur_method)
                 gw_upstream_touch(s->gw, server, s);
         c->next = s->calls;

@@ -143,6 +143,9 @@ struct gw_call {
         char *retry_state;
         unsigned waiting, rounds;
         bool parked25;
+        /* An aggregate session's call: task ids in the answer get the
+         * server's name (tasks.c); tasks_list: a page of tasks/list. */
+        bool task_ns, tasks_list;
         /* Server requests routed to its client so far, per gw_s2c_kind. */
         unsigned n_routed[GW_S2C_KINDS];
         /* tools/call with an observer: what the record needs (issue 15) */
@@ -254,6 +257,20 @@ gw_s2c *gw_upstream_ask(gateway_session *s, gw_call *call, const char *key, cons
 void gw_mrtr25_answer(gw_call *call, const char *key, const cJSON *result, const cJSON *error);
 /* forward.c: the client never answered: the call fails with code/message. */
 void gw_mrtr25_fail(gw_call *call, int code, const char *msg);
+
+/* ---- tasks.c: 2025-11-25 tasks on the aggregate, ids SERVER__ID ---- */
+
+/* The union of the tasks capabilities of the ready units s sees; NULL none. */
+cJSON *gw_tasks_capability(gateway_session *s);
+/* Every task id in r (a result or a notifications/tasks/status params)
+ * gets "SERVER__" in front. */
+void gw_tasks_qualify(cJSON *r, const char *server);
+/* r, server's tasks/list page: nextCursor names that server's next page or
+ * the next server that lists tasks (none: removed). */
+void gw_tasks_list_page(gateway_session *s, cJSON *r, const char *server);
+/* tasks/get, tasks/result, tasks/cancel, tasks/list on an aggregate session. */
+void gw_tasks_handle(gateway_session *s, const cJSON *id, const char *method,
+                     const cJSON *params);
 /* Whether capabilities caps cover what method (with params) needs; *what
  * names the capability. */
 bool gw_caps_support(const cJSON *caps, const char *method, const cJSON *params,

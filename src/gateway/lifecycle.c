@@ -101,7 +101,7 @@ static cJSON *initialize_result(gateway_session *s, const char *version)
         size_t n = gw && gw->sv ? supervisor_units(gw->sv, &units) : 0;
         cJSON *r = cJSON_CreateObject();
         cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
-        cJSON *res, *info;
+        cJSON *res, *info, *tasks;
         bool subscribe = false;
         strbuf ins = STRBUF_INIT(0);
 
@@ -128,6 +128,9 @@ static cJSON *initialize_result(gateway_session *s, const char *version)
                 cJSON_AddBoolToObject(res, "subscribe", true);
         cJSON_AddObjectToObject(caps, "completions");
         cJSON_AddObjectToObject(caps, "logging");
+        tasks = gw_tasks_capability(s);
+        if (tasks)
+                cJSON_AddItemToObject(caps, "tasks", tasks);
         info = cJSON_AddObjectToObject(r, "serverInfo");
         cJSON_AddStringToObject(info, "name", "corral");
         cJSON_AddStringToObject(info, "version", CORRAL_VERSION);

@@ -529,6 +529,10 @@ static void handle_request(gateway_session *s, const cJSON *id, const char *meth
                 handle_scoped_passthrough(s, id, method, params);
                 return;
         }
+        if (!s->control && strncmp(method, "tasks/", 6) == 0) {
+                gw_tasks_handle(s, id, method, params);
+                return;
+        }
         handle_shared(s, id, method, params);
 }
 

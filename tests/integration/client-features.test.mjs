@@ -368,6 +368,46 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
     }
   });
 
+  test('tasks on the aggregate /mcp: task ids are SERVER__ID, tasks/list walks the servers', async () => {
+    const types = await sdk('types.js');
+    const c = await featureClient(await transportFor('http', root, base));
+    try {
+      assert.ok(c.getServerCapabilities().tasks?.requests?.tools?.call, JSON.stringify(c.getServerCapabilities()));
+      const created = await c.request({ method: 'tools/call', params: {
+        name: 'everything__simulate-research-query', arguments: { topic: 'corral' }, task: { ttl: 60000 } } },
+      types.CreateTaskResultSchema);
+      const taskId = created.task.taskId;
+      assert.match(taskId, /^everything__./);
+      let status;
+      for (let i = 0; i < 200; i++) {
+        status = await c.request({ method: 'tasks/get', params: { taskId } }, types.GetTaskResultSchema);
+        if (status.status === 'completed' || status.status === 'failed') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(status.status, 'completed', JSON.stringify(status));
+      assert.equal(status.taskId, taskId);
+      const res = await c.request({ method: 'tasks/result', params: { taskId } }, types.CallToolResultSchema);
+      assert.match(text(res), /Research Report: corral/);
+      const related = res._meta?.['io.modelcontextprotocol/related-task'];
+      if (related) assert.equal(related.taskId, taskId);
+      const seen = [];
+      let cursor;
+      for (let i = 0; i < 20; i++) {
+        const page = await c.request({ method: 'tasks/list', params: cursor ? { cursor } : {} },
+          types.ListTasksResultSchema);
+        seen.push(...page.tasks.map((t) => t.taskId));
+        cursor = page.nextCursor;
+        if (!cursor) break;
+      }
+      assert.ok(seen.includes(taskId), `tasks/list: ${seen}`);
+      assert.ok(seen.every((t) => t.startsWith('everything__')), String(seen));
+      await assert.rejects(c.request({ method: 'tasks/get', params: { taskId: 'nosuch__1' } },
+        types.GetTaskResultSchema), /-32602|unknown task/);
+    } finally {
+      await c.close();
+    }
+  });
+
   test('tasks on /servers/NAME/mcp: the server\'s task tool runs as a task', async () => {
     const types = await sdk('types.js');
     const c = await featureClient(await transportFor('http-scoped', root, base));
