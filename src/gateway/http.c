@@ -299,6 +299,27 @@ static enum MHD_Result post_modern(hreq *r, const cJSON *msg, jsonrpc_kind kind,
         s = hsession_new(h, r->user, level, server, false);
         s->modern = true;
         s->gs->modern_only = true;
+        if (kind == JSONRPC_REQUEST &&
+            strcmp(json_get_string(msg, "method") ? json_get_string(msg, "method") : "",
+                   "tools/call") == 0) {
+                /* Custom headers, against the schema of a tool this caller
+                 * may call (a hidden one is not looked at). */
+                const cJSON *params = json_get_object(msg, "params");
+                const cJSON *schema = gw_tool_input_schema(s->gs, json_get_string(params, "name"));
+
+                why = schema ? http_modern_param_mismatch(r->conn, schema,
+                                                          json_get_object(params, "arguments"))
+                             : NULL;
+                if (why) {
+                        _cleanup_json_ cJSON *e = jsonrpc_error(
+                                cJSON_GetObjectItemCaseSensitive(msg, "id"), MCP_HEADER_MISMATCH,
+                                why, NULL);
+                        _cleanup_free_ char *txt = json_print(e);
+                        hsession_free(s);
+                        return queue(r, MHD_HTTP_BAD_REQUEST, "application/json", txt, strlen(txt),
+                                     NULL);
+                }
+        }
         r->modern_sess = s;
         if (kind != JSONRPC_REQUEST) {
                 gateway_session_message(s->gs, r->body.buf, r->body.len);

@@ -108,6 +108,12 @@ struct hreq {
 bool http_is_modern(const cJSON *msg, const char *version_header);
 /* NULL when MCP-Protocol-Version, Mcp-Method and Mcp-Name agree with msg,
  * else why not (static text, for a HeaderMismatch error). */
+/* Mcp-Param-* headers of a 2026-07-28 tools/call against the arguments the
+ * tool's inputSchema marks x-mcp-header: each such argument present needs
+ * its header with the same value (=?base64?…?= decoded), and no header may
+ * name an argument the body lacks.  NULL when they agree, else why not. */
+const char *http_modern_param_mismatch(struct MHD_Connection *conn, const cJSON *schema,
+                                       const cJSON *args);
 const char *http_modern_mismatch(struct MHD_Connection *conn, const cJSON *msg,
                                  const char *version_header);
 /* HTTP status of a 2026-07-28 session's JSON answer. */

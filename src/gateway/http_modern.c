@@ -84,6 +84,55 @@ const char *http_modern_mismatch(struct MHD_Connection *conn, const cJSON *msg,
         return NULL;
 }
 
+/* One argument in its header form (2026-07-28 basic/transports/
+ * streamable-http §custom headers): strings as they are, integers in
+ * decimal, booleans true/false; NULL for what has no header form. */
+static char *param_text(const cJSON *v)
+{
+        if (cJSON_IsString(v))
+                return xstrdup(v->valuestring);
+        if (cJSON_IsBool(v))
+                return xstrdup(cJSON_IsTrue(v) ? "true" : "false");
+        if (cJSON_IsNumber(v))
+                return cJSON_PrintUnformatted(v);
+        return NULL;
+}
+
+const char *http_modern_param_mismatch(struct MHD_Connection *conn, const cJSON *schema,
+                                       const cJSON *args)
+{
+        const cJSON *prop;
+        unsigned n = 0;
+
+        cJSON_ArrayForEach(prop, json_get_object(schema, "properties"))
+        {
+                const char *h = json_get_string(prop, "x-mcp-header");
+                const cJSON *v;
+                const char *raw;
+                _cleanup_free_ char *name = NULL, *want = NULL, *got = NULL;
+
+                if (!h || !prop->string || ++n > 64)
+                        continue;
+                if (!*h || strlen(h) > 128)
+                        continue; /* not a valid header name: clients leave the tool out */
+                name = xasprintf("Mcp-Param-%s", h);
+                raw = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+                v = cJSON_GetObjectItemCaseSensitive(args, prop->string);
+                want = v && !cJSON_IsNull(v) ? param_text(v) : NULL;
+                if (!want) {
+                        if (raw)
+                                return "an Mcp-Param header names an argument the body does not have";
+                        continue;
+                }
+                if (!raw)
+                        return "an Mcp-Param header the tool's x-mcp-header asks for is missing";
+                got = header_value(raw);
+                if (!got || strcmp(got, want) != 0)
+                        return "an Mcp-Param header does not match the body's argument";
+        }
+        return NULL;
+}
+
 bool http_is_modern(const cJSON *msg, const char *version)
 {
         const char *method = json_get_string(msg, "method");

@@ -258,6 +258,10 @@ void gw_mrtr25_answer(gw_call *call, const char *key, const cJSON *result, const
 /* forward.c: the client never answered: the call fails with code/message. */
 void gw_mrtr25_fail(gw_call *call, int code, const char *msg);
 
+/* The inputSchema (borrowed) of the tool s calls `name` (SERVER__NAME on
+ * the aggregate) when s may call it; NULL otherwise. */
+const cJSON *gw_tool_input_schema(gateway_session *s, const char *name);
+
 /* ---- tasks.c: 2025-11-25 tasks on the aggregate, ids SERVER__ID ---- */
 
 /* The union of the tasks capabilities of the ready units s sees; NULL none. */

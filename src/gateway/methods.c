@@ -145,6 +145,24 @@ static bool tool_hidden(const gateway_session *s, const unit *u, const char *too
                !tool_policy_allows(s->gw->tools, s->user, s->admin, unit_name(u), tool);
 }
 
+const cJSON *gw_tool_input_schema(gateway_session *s, const char *name)
+{
+        _cleanup_free_ char *server = NULL, *local = NULL;
+        unit *u = name ? route_name(s, name, &server, &local) : NULL;
+        const cJSON *item;
+
+        if (!u || unit_get_state(u) != UNIT_READY || tool_hidden(s, u, local))
+                return NULL;
+        cJSON_ArrayForEach(item, unit_tools(u))
+        {
+                const char *n = json_get_string(item, "name");
+
+                if (n && strcmp(n, local) == 0)
+                        return json_get_object(item, "inputSchema");
+        }
+        return NULL;
+}
+
 /* items without the tools s may not reach (a copy), or NULL when all are. */
 static cJSON *filter_tools(const gateway_session *s, const unit *u, const cJSON *items)
 {

@@ -677,4 +677,26 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       }
     });
   }
+  test('MCP 2026-07-28 on HTTP: Mcp-Param-* headers checked against x-mcp-header arguments', async () => {
+    const m = await modernClient('http');
+    const call = (args, headers) => m.ask({ id: 7, method: 'tools/call',
+      params: { name: 'modern__where', arguments: args, _meta: meta26() } }, headers);
+    const ok = await call({ region: 'eu', n: 3 }, { 'mcp-param-region': 'eu', 'mcp-param-n': '3' });
+    assert.equal(ok.status, 200, JSON.stringify(ok));
+    assert.equal(ok.result?.content?.[0]?.text, 'region=eu n=3');
+    const b64 = await call({ region: 'Zürich' },
+      { 'mcp-param-region': `=?base64?${Buffer.from('Zürich').toString('base64')}?=` });
+    assert.equal(b64.result?.content?.[0]?.text, 'region=Zürich n=undefined', JSON.stringify(b64));
+    for (const [args, headers, why] of [
+      [{ region: 'eu' }, {}, 'missing header'],
+      [{ region: 'eu' }, { 'mcp-param-region': 'us' }, 'other value'],
+      [{ region: 'eu', n: 3 }, { 'mcp-param-region': 'eu', 'mcp-param-n': '4' }, 'other number'],
+      [{ region: 'Hello' }, { 'mcp-param-region': '=?base64?SGVsbG8?=' }, 'bad base64 padding'],
+      [{ region: 'eu' }, { 'mcp-param-region': 'eu', 'mcp-param-n': '1' }, 'header without argument'],
+    ]) {
+      const r = await call(args, headers);
+      assert.equal(r.status, 400, `${why}: ${JSON.stringify(r)}`);
+      assert.equal(r.error?.code, -32020, why);
+    }
+  });
 });
