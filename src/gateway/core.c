@@ -432,6 +432,14 @@ static void ev_unit_notification(void *ud, unit *u, const char *method, const cJ
                 json_set(p, "logger", cJSON_CreateString(l));
                 n = jsonrpc_notification(method, steal_pointer(&p));
                 broadcast(gw, n, NULL, level < 0 ? GW_LOG_LEVELS - 1 : level, u);
+                /* 2026-07-28 requests that asked (_meta logLevel) get the
+                 * unit's messages while their call runs, on its stream. */
+                for (gateway_session *s = gw->sessions; s; s = s->next)
+                        for (gw_call *c = s->calls; c; c = c->next)
+                                if (c->modern && c->log_level >= 0 && !c->completed &&
+                                    c->client == unit_client(u) &&
+                                    (level < 0 ? GW_LOG_LEVELS - 1 : level) >= c->log_level)
+                                        gw_send_msg(s, n, c->id, false);
         } else if (strncmp(method, "notifications/tasks/", 20) == 0) {
                 /* Single-server sessions know the server's own task ids,
                  * the aggregate's are SERVER__ID (tasks.c). */

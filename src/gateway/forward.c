@@ -401,7 +401,7 @@ static cJSON *take_meta(gateway *gw, cJSON *params, uint64_t *ret_timeout)
 /* A request to a 2026-07-28 unit names the revision and carries the
  * capabilities of the client it is for (basic/index §_meta), so the unit asks
  * (input_required) only for what that client can give. */
-static cJSON *modern_params(cJSON *params, const cJSON *caps)
+static cJSON *modern_params(cJSON *params, const cJSON *caps, int lvl)
 {
         cJSON *meta;
 
@@ -417,6 +417,8 @@ static cJSON *modern_params(cJSON *params, const cJSON *caps)
         json_set(meta, MCP_META_PROTOCOL_VERSION, cJSON_CreateString(MCP_PROTOCOL_MODERN));
         json_set(meta, MCP_META_CLIENT_CAPS,
                  cJSON_IsObject(caps) ? json_dup(caps) : cJSON_CreateObject());
+        if (lvl >= 0)
+                json_set(meta, META_LOG_LEVEL, cJSON_CreateString(gw_level_name(lvl)));
         return params;
 }
 
@@ -426,6 +428,8 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         uint64_t timeout;
         const cJSON *caps = json_get_object(json_get_object(params, "_meta"), META_CLIENT_CAPS);
         _cleanup_json_ cJSON *modern_caps = s->cur_method && caps ? json_dup(caps) : NULL;
+        const char *ll = json_get_string(json_get_object(params, "_meta"), META_LOG_LEVEL);
+        int lvl = s->cur_method && ll ? gw_level_index(ll) : -1;
         cJSON *token = take_meta(s->gw, params, &timeout);
         bool tool_call = strcmp(method, "tools/call") == 0;
         const char *tool = alias_of ? alias_of : json_get_string(params, "name");
@@ -487,7 +491,8 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
                 }
         }
         if (mcp_client_modern(client)) {
-                params = modern_params(params, c->modern ? c->caps : s->client_caps);
+                params = modern_params(params, c->modern ? c->caps : s->client_caps,
+                                       c->log_level);
                 if (!c->modern) {
                         /* A 2025 client: the unit's input_required is asked
                          * of it and the request sent again (mrtr25_start). */
@@ -495,6 +500,7 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
                         c->retry_params = json_dup(params);
                 }
         }
+        c->log_level = lvl;
         c->task_ns = !s->scope;
         c->tasks_list = !s->scope && strcmp(method, "tasks/list") == 0;
         if (!s->cur_method)

@@ -146,6 +146,9 @@ struct gw_call {
         /* An aggregate session's call: task ids in the answer get the
          * server's name (tasks.c); tasks_list: a page of tasks/list. */
         bool task_ns, tasks_list;
+        /* A 2026-07-28 request's io.modelcontextprotocol/logLevel (index,
+         * -1 none): the unit's log messages while it runs go to it. */
+        int log_level;
         /* Server requests routed to its client so far, per gw_s2c_kind. */
         unsigned n_routed[GW_S2C_KINDS];
         /* tools/call with an observer: what the record needs (issue 15) */
@@ -231,6 +234,8 @@ void gw_answer_pending_inits(gateway *gw);
 void gw_send_level(gateway *gw, unit *u);
 /* Index into the MCP logging levels (debug = 0 … emergency = 7), or -1. */
 int gw_level_index(const char *level);
+/* The level of an index from gw_level_index ("debug" when out of range). */
+const char *gw_level_name(int index);
 
 /* ---- upstream.c: requests from servers to clients ---- */
 
@@ -288,6 +293,7 @@ void gw_upstream_session_gone(gateway_session *s);
 
 #define MCP_MODERN_VERSION "2026-07-28"
 #define META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define META_LOG_LEVEL "io.modelcontextprotocol/logLevel"
 #define META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
 #define META_SUBSCRIPTION_ID "io.modelcontextprotocol/subscriptionId"
 #define MCP_HEADER_MISMATCH (-32020)

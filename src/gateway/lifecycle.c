@@ -210,6 +210,11 @@ int gw_level_index(const char *level)
         return -1;
 }
 
+const char *gw_level_name(int index)
+{
+        return index >= 0 && index < GW_LOG_LEVELS ? log_levels[index] : "debug";
+}
+
 static void ignore_response(void *ud, const cJSON *result, const cJSON *error)
 {
         if (error)

@@ -699,4 +699,25 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       assert.equal(r.error?.code, -32020, why);
     }
   });
+  test('MCP 2026-07-28 logLevel: the unit\'s log messages reach the request that asked', async () => {
+    const m = await modernClient('socket');
+    try {
+      const ask = async (id, level) => {
+        const meta = level ? { ...meta26(), 'io.modelcontextprotocol/logLevel': level } : meta26();
+        const r = await m.ask({ id, method: 'tools/call', params: { name: 'modern__chatty', arguments: {}, _meta: meta } });
+        assert.equal(r.result?.content?.[0]?.text, 'chatted', JSON.stringify(r));
+      };
+      await ask('l1', 'info');
+      const logs = () => m.notes.filter((n) => n.method === 'notifications/message');
+      await waitFor(() => logs().length === 1, { timeout: 5000, what: 'the log message' });
+      assert.equal(logs()[0].params.data, 'chatty says hi');
+      assert.equal(logs()[0].params.logger, 'modern');
+      await ask('l2', 'error'); // above info: nothing
+      await ask('l3', undefined); // not asked: nothing
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(logs().length, 1, JSON.stringify(logs()));
+    } finally {
+      await m.close();
+    }
+  });
 });
