@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "corral/fs.h"
+#include "corral/http_fetch.h"
 #include "corral/jsonutil.h"
 #include "corral/oauth_client.h"
 #include "corral/remote.h"
@@ -192,37 +193,14 @@ const char *oauth_path_of(const char *url, size_t *len)
 
 /* ---- blocking HTTP on a private loop ------------------------------------- */
 
-typedef struct fetch_ctx {
-        long status;
-        int result;
-        char *body;
-        char *error;
-        bool done;
-} fetch_ctx;
-
-static void fetch_done(void *ud, const http_response *resp)
-{
-        fetch_ctx *f = ud;
-
-        f->done = true;
-        f->status = resp->status;
-        f->result = resp->result;
-        f->body = xstrndup(resp->body, resp->body_len);
-        if (resp->error)
-                f->error = xstrdup(resp->error);
-}
-
 /* GET (form == NULL) or POST form (application/x-www-form-urlencoded) or
- * json (application/json).  Returns 0 with the status and body (owned), or
- * -EX_UNAVAILABLE (no answer) / -EX_USAGE (a URL that is not https://
- * beyond loopback). */
+ * json (application/json), through http_fetch_blocking().  Returns 0 with
+ * the status and body (owned), or -EX_UNAVAILABLE (no answer) / -EX_PROTOCOL
+ * (a URL that is not https:// beyond loopback). */
 static int fetch_with(const char *url, const char *form, const char *json,
                       const char *const *extra, long *ret_status, char **ret_body,
                       corral_error *err)
 {
-        uv_loop_t loop;
-        http_client *hc = NULL;
-        fetch_ctx f = {0};
         const char *hdr_form[] = {"Content-Type: application/x-www-form-urlencoded",
                                   "Accept: application/json", NULL};
         const char *hdr_json[] = {"Content-Type: application/json", "Accept: application/json",
@@ -230,6 +208,7 @@ static int fetch_with(const char *url, const char *form, const char *json,
         const char *hdr_get[] = {"Accept: application/json", NULL};
         _cleanup_strv_ char **hdrs = NULL;
         http_request_opts o = {0};
+        http_fetch_result res = {0};
         int r;
 
         if (!remote_url_allowed(url, false))
@@ -237,46 +216,24 @@ static int fetch_with(const char *url, const char *form, const char *json,
                                         "refusing %s: authorization URLs must be https:// "
                                         "(http:// only on loopback)",
                                         url);
-        if (uv_loop_init(&loop) < 0)
-                return corral_error_set(err, EX_OSERR, "cannot create an event loop");
-        r = http_client_new(&loop, &hc, err);
-        if (r == 0) {
-                o.url = url;
-                o.method = form || json ? "POST" : "GET";
-                o.body = form ? form : json;
-                o.body_len = o.body ? strlen(o.body) : 0;
-                for (const char *const *h = form ? hdr_form : json ? hdr_json : hdr_get; *h; h++)
-                        hdrs = strv_push(hdrs, *h);
-                for (const char *const *h = extra; h && *h; h++)
-                        hdrs = strv_push(hdrs, *h);
-                o.headers = (const char *const *)hdrs;
-                o.max_body = OAUTH_DOC_MAX;
-                o.timeout_ms = FETCH_TIMEOUT_MS;
-                o.ca_file = getenv("CORRAL_CA_BUNDLE");
-                o.on_done = fetch_done;
-                o.userdata = &f;
-                r = http_request_start(hc, &o, NULL, err);
-                while (r == 0 && !f.done && uv_run(&loop, UV_RUN_ONCE))
-                        ;
-        }
-        hc = http_client_free(hc);
-        (void)uv_run(&loop, UV_RUN_DEFAULT);
-        (void)uv_loop_close(&loop);
-        if (r < 0) {
-                free(f.body);
-                free(f.error);
+        o.url = url;
+        o.method = form || json ? "POST" : "GET";
+        o.body = form ? form : json;
+        o.body_len = o.body ? strlen(o.body) : 0;
+        for (const char *const *h = form ? hdr_form : json ? hdr_json : hdr_get; *h; h++)
+                hdrs = strv_push(hdrs, *h);
+        for (const char *const *h = extra; h && *h; h++)
+                hdrs = strv_push(hdrs, *h);
+        o.headers = (const char *const *)hdrs;
+        o.max_body = OAUTH_DOC_MAX;
+        o.timeout_ms = FETCH_TIMEOUT_MS;
+        o.ca_file = getenv("CORRAL_CA_BUNDLE");
+        r = http_fetch_blocking(&o, &res, err);
+        if (r < 0)
                 return r;
-        }
-        if (f.result < 0) {
-                r = corral_error_set(err, EX_UNAVAILABLE, "%s: %s", url,
-                                     f.error ? f.error : "no answer");
-                free(f.body);
-                free(f.error);
-                return r;
-        }
-        free(f.error);
-        *ret_status = f.status;
-        *ret_body = f.body;
+        *ret_status = res.status;
+        *ret_body = steal_pointer(&res.body);
+        http_fetch_result_done(&res);
         return 0;
 }
 
