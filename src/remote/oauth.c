@@ -61,6 +61,66 @@ static int pick_client(const cJSON *as, const cJSON *state, const char *issuer,
         return r;
 }
 
+/* The authorization server's metadata for the MCP server at url (owned;
+ * NULL with err set), and its protected resource metadata in *ret_prm (owned,
+ * NULL for a 2025-03-26 server): RFC 9728 discovery, the metadata checked to
+ * be about this resource, then the first authorization server's RFC 8414 /
+ * OpenID metadata; a server with no RFC 9728 metadata at all (none named in
+ * the challenge, none at the well-known URLs) gets MCP 2025-03-26's
+ * discovery instead. */
+static cJSON *discover_server(const char *url, const char *challenge, cJSON **ret_prm,
+                              corral_error *err)
+{
+        _cleanup_json_ cJSON *prm = NULL;
+        const char *resource, *issuer;
+        cJSON *as;
+
+        *ret_prm = NULL;
+        prm = oauth_discover_resource(url, challenge, err);
+        if (!prm) {
+                _cleanup_free_ char *rm = challenge ? oauth_challenge_param(challenge,
+                                                                            "resource_metadata")
+                                                    : NULL;
+                corral_error legacy = {0};
+
+                if (rm || err->code != EX_UNAVAILABLE)
+                        return NULL;
+                as = oauth_discover_legacy(url, &legacy);
+                if (!as) {
+                        corral_error_clear(err);
+                        *err = legacy;
+                }
+                return as;
+        }
+        /* RFC 9728 §3.3: the metadata must be about this resource. */
+        resource = json_get_string(prm, "resource");
+        {
+                _cleanup_free_ char *o1 = resource ? oauth_origin_of(resource) : NULL;
+                _cleanup_free_ char *o2 = oauth_origin_of(url);
+                if (!resource || strcasecmp(o1, o2) != 0) {
+                        corral_error_set(err, EX_PROTOCOL,
+                                         "protected resource metadata is about '%.200s', "
+                                         "not %s (RFC 9728 §3.3)",
+                                         resource ? resource : "", url);
+                        return NULL;
+                }
+        }
+        {
+                const cJSON *servers = json_get_array(prm, "authorization_servers");
+                const cJSON *first = cJSON_GetArrayItem(servers, 0);
+                issuer = cJSON_IsString(first) ? first->valuestring : NULL;
+        }
+        if (!issuer) {
+                corral_error_set(err, EX_PROTOCOL,
+                                 "protected resource metadata names no authorization_servers");
+                return NULL;
+        }
+        as = oauth_discover_as(issuer, err);
+        if (as)
+                *ret_prm = steal_pointer(&prm);
+        return as;
+}
+
 int oauth_begin(const char *url, const char *challenge, cJSON *state,
                 const oauth_start_options *o, char **ret_url, corral_error *err)
 {
@@ -68,37 +128,15 @@ int oauth_begin(const char *url, const char *challenge, cJSON *state,
                               *state_tok = NULL, *client_id = NULL, *client_secret = NULL,
                               *method = NULL;
         _cleanup_json_ cJSON *prm = NULL, *as = NULL;
-        const char *issuer, *resource, *authz, *token_ep, *redirect;
+        const char *issuer, *authz, *token_ep, *redirect;
         strbuf q = STRBUF_INIT(0);
         cJSON *pending;
         int r;
 
-        prm = oauth_discover_resource(url, challenge, err);
-        if (!prm)
-                return err->code ? -err->code : -EX_UNAVAILABLE;
-        /* RFC 9728 §3.3: the metadata must be about this resource. */
-        resource = json_get_string(prm, "resource");
-        {
-                _cleanup_free_ char *o1 = resource ? oauth_origin_of(resource) : NULL;
-                _cleanup_free_ char *o2 = oauth_origin_of(url);
-                if (!resource || strcasecmp(o1, o2) != 0)
-                        return corral_error_set(err, EX_PROTOCOL,
-                                                "protected resource metadata is about '%.200s', "
-                                                "not %s (RFC 9728 §3.3)",
-                                                resource ? resource : "", url);
-        }
-        {
-                const cJSON *servers = json_get_array(prm, "authorization_servers");
-                const cJSON *first = cJSON_GetArrayItem(servers, 0);
-                issuer = cJSON_IsString(first) ? first->valuestring : NULL;
-        }
-        if (!issuer)
-                return corral_error_set(err, EX_PROTOCOL,
-                                        "protected resource metadata names no "
-                                        "authorization_servers");
-        as = oauth_discover_as(issuer, err);
+        as = discover_server(url, challenge, &prm, err);
         if (!as)
                 return err->code ? -err->code : -EX_UNAVAILABLE;
+        issuer = json_get_string(as, "issuer");
         authz = json_get_string(as, "authorization_endpoint");
         token_ep = json_get_string(as, "token_endpoint");
         if (!authz || !token_ep)

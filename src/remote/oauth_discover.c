@@ -96,6 +96,56 @@ cJSON *oauth_discover_as(const char *issuer, corral_error *err)
         return j;
 }
 
+cJSON *oauth_discover_legacy(const char *url, corral_error *err)
+{
+        _cleanup_free_ char *origin = oauth_origin_of(url);
+        _cleanup_free_ char *u = xasprintf("%s/.well-known/oauth-authorization-server", origin);
+        _cleanup_free_ char *body = NULL;
+        cJSON *j;
+        long status = 0;
+
+        if (oauth_fetch(u, NULL, NULL, &status, &body, err) < 0)
+                return NULL;
+        if (status == 200) {
+                const char *iss;
+                _cleanup_free_ char *io = NULL;
+
+                j = cJSON_Parse(body);
+                iss = json_get_string(j, "issuer");
+                io = iss ? oauth_origin_of(iss) : NULL;
+                if (!cJSON_IsObject(j) || !io || strcasecmp(io, origin) != 0) {
+                        cJSON_Delete(j);
+                        corral_error_set(err, EX_PROTOCOL,
+                                         "authorization server metadata at %s names no issuer "
+                                         "on %s",
+                                         u, origin);
+                        return NULL;
+                }
+                return j;
+        }
+        if (status != 404) {
+                corral_error_set(err, EX_UNAVAILABLE,
+                                 "no protected resource metadata, and %s answered HTTP %ld", u,
+                                 status);
+                return NULL;
+        }
+        /* 2025-03-26 "Fallbacks for Servers without Metadata Discovery". */
+        j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "issuer", origin);
+        {
+                _cleanup_free_ char *a = xasprintf("%s/authorize", origin);
+                _cleanup_free_ char *t = xasprintf("%s/token", origin);
+                _cleanup_free_ char *r = xasprintf("%s/register", origin);
+                cJSON_AddStringToObject(j, "authorization_endpoint", a);
+                cJSON_AddStringToObject(j, "token_endpoint", t);
+                cJSON_AddStringToObject(j, "registration_endpoint", r);
+        }
+        /* That revision requires PKCE of every client and server. */
+        cJSON_AddItemToObject(j, "code_challenge_methods_supported",
+                              cJSON_CreateStringArray((const char *[]){"S256"}, 1));
+        return j;
+}
+
 bool oauth_str_eq_issuer(const char *a, const char *b)
 {
         return a && b && strcmp(a, b) == 0;

@@ -72,6 +72,12 @@ void oauth_set_str(cJSON *o, const char *key, const char *v);
 /* ---- oauth_discover.c ---- */
 
 bool oauth_str_eq_issuer(const char *a, const char *b);
+/* MCP 2025-03-26 basic/authorization, for a server without RFC 9728
+ * metadata: the authorization base URL is url's origin; its RFC 8414
+ * metadata at {origin}/.well-known/oauth-authorization-server (the issuer
+ * must be on that origin), else, when that is 404, the default endpoints
+ * {origin}/authorize, /token and /register.  Owned; NULL with err set. */
+cJSON *oauth_discover_legacy(const char *url, corral_error *err);
 /* Whether the JSON array arr holds the string s. */
 bool oauth_array_has(const cJSON *arr, const char *s);
 /* RFC 9728 §3: the protected resource metadata of url, from the challenge's

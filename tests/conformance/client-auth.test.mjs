@@ -1,6 +1,8 @@
 // The MCP conformance suite (npm @modelcontextprotocol/conformance) in client
 // mode, its authorization scenarios of MCP 2025-11-25 (`--suite auth
-// --spec-version 2025-11-25`, run in parallel by the suite): each starts an
+// --spec-version 2025-11-25`) and the two 2025-03-26 back-compat ones
+// (`--suite backcompat`), the two suites side by side and each running its
+// scenarios in parallel: each starts an
 // MCP server guarded by an authorization server that approves at once, and
 // `corral probe URL` (through tests/conformance/client-probe.sh) must find
 // the metadata, register or pick its client, authorize headlessly ($BROWSER
@@ -8,8 +10,8 @@
 // with the token.  Every check of every scenario must pass; the scenarios
 // the suite runs must be exactly the ones listed, so a new one shows up here.
 //
-// Not run: the 2025-03-26 back-compat scenarios (no protected-resource
-// metadata; README, "Remote servers") and the draft and extension ones.
+// Not run: the draft and extension scenarios (client credentials, cross-app
+// access).
 //
 // Run by `make check-conformance` (once, not under the sanitizers) with node
 // 22 and the suite from scripts/fetch-conformance.
@@ -44,23 +46,31 @@ const SCENARIOS = {
   'token-endpoint-auth-post': ['token-endpoint-auth-method', true],
   'token-endpoint-auth-none': ['token-endpoint-auth-method', true],
   'pre-registration': ['pre-registration-auth', true],
+  /* 2025-03-26: no protected-resource metadata. */
+  '2025-03-26-oauth-metadata-backcompat': ['authorization-server-metadata', true],
+  '2025-03-26-oauth-endpoint-fallback': ['authorization-request', true],
 };
+const SUITES = [['auth', '--spec-version', '2025-11-25'], ['backcompat']];
 
-test('corral probe passes the 2025-11-25 auth client scenarios', async (t) => {
+test('corral probe passes the 2025-11-25 and 2025-03-26 auth client scenarios', async (t) => {
   assert.ok(NODE22 && SUITE, 'CORRAL_CONFORMANCE_NODE and CORRAL_CONFORMANCE_SUITE are set ' +
     'by make check-conformance (scripts/fetch-conformance)');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-conf-auth-'));
   try {
-    const r = await run(NODE22, [SUITE, 'client', '--command', CLIENT, '--suite', 'auth',
-      '--spec-version', '2025-11-25', '-o', out], { env: corralEnv(), timeout: 180000 });
-    assert.ok(!r.timedOut, `the auth suite did not finish:\n${r.stdout}\n${r.stderr}`);
-    const dirs = fs.readdirSync(path.join(out, 'auth'));
-    const ran = dirs.map((d) => d.replace(/-\d{4}-\d\d-\d\dT.*$/, '')).sort();
-    assert.deepEqual(ran, Object.keys(SCENARIOS).sort(), `scenarios run:\n${r.stdout}`);
-    for (const d of dirs) {
-      const scenario = d.replace(/-\d{4}-\d\d-\d\dT.*$/, '');
+    const runs = await Promise.all(SUITES.map(([suite, ...opts]) => run(NODE22, [SUITE, 'client',
+      '--command', CLIENT, '--suite', suite, ...opts, '-o', path.join(out, suite)],
+    { env: corralEnv(), timeout: 180000 })));
+    for (const [i, r] of runs.entries()) {
+      assert.ok(!r.timedOut, `the ${SUITES[i][0]} suite did not finish:\n${r.stdout}\n${r.stderr}`);
+    }
+    const dirs = SUITES.flatMap(([suite]) => fs.readdirSync(path.join(out, suite, 'auth'))
+      .map((d) => path.join(out, suite, 'auth', d)));
+    const name = (d) => path.basename(d).replace(/-\d{4}-\d\d-\d\dT.*$/, '');
+    const ran = dirs.map(name).sort();
+    assert.deepEqual(ran, Object.keys(SCENARIOS).sort(), `scenarios run:\n${runs.map((r) => r.stdout).join('\n')}`);
+    for (const dir of dirs) {
+      const scenario = name(dir);
       const [key, called] = SCENARIOS[scenario];
-      const dir = path.join(out, 'auth', d);
       const checks = JSON.parse(fs.readFileSync(path.join(dir, 'checks.json'), 'utf8'));
       const stdout = fs.readFileSync(path.join(dir, 'stdout.txt'), 'utf8');
       const stderr = fs.readFileSync(path.join(dir, 'stderr.txt'), 'utf8');
@@ -78,7 +88,9 @@ test('corral probe passes the 2025-11-25 auth client scenarios', async (t) => {
         assert.doesNotMatch(stdout, /^result:/m, `auth/${scenario}`);
       }
     }
-    assert.equal(r.code, 0, `the suite exited ${r.code}\n${r.stdout}`);
+    for (const [i, r] of runs.entries()) {
+      assert.equal(r.code, 0, `the ${SUITES[i][0]} suite exited ${r.code}\n${r.stdout}`);
+    }
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
