@@ -348,6 +348,12 @@ cJSON *gw_session_description(gateway_session *s, const char *version);
  * LIMITS_RPC_LIMITED {retryAfterMs, limit} and telling the observer. */
 bool gw_limits_admit(gateway_session *s, const cJSON *id, const char *server, const char *tool,
                      const cJSON *params, struct limit_hold **ret_hold);
+/* A tools/call of tool on server that the gateway refused before any server
+ * saw it (outcome "denied": the caller's level or tool lists; "not_found":
+ * no such server or tool for this caller): a record for the observer.
+ * server and tool may be NULL. */
+void gw_record_refused(gateway_session *s, const char *server, const char *tool,
+                       const cJSON *params, const char *outcome);
 /* The call finished: its concurrency slots go back. */
 void gw_limits_done(gw_call *c);
 /* An error (owned) to answer instead of result when result is over the

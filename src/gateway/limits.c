@@ -17,6 +17,31 @@ static size_t json_len(const cJSON *j)
         return t ? strlen(t) : 0;
 }
 
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gw_record_refused(gateway_session *s, const char *server, const char *tool,
+                       const cJSON *params, const char *outcome)
+{
+        gateway *gw = s->gw;
+        gateway_call_record rec = {
+                .ts_ms = now_ms(),
+                .user = s->user,
+                .iface = s->iface,
+                .server = server ? server : "",
+                .tool = tool ? tool : "",
+                .outcome = outcome,
+                .req_bytes = json_len(params),
+        };
+
+        if (gw->observer)
+                gw->observer(gw->observer_ud, &rec);
+}
+
 bool gw_limits_admit(gateway_session *s, const cJSON *id, const char *server, const char *tool,
                      const cJSON *params, struct limit_hold **ret_hold)
 {
@@ -32,20 +57,7 @@ bool gw_limits_admit(gateway_session *s, const cJSON *id, const char *server, co
         if (limiter_admit(gw->limiter, uv_now(gw->loop), s->user, server, tool, ret_hold, &retry,
                           &limit))
                 return true;
-        if (gw->observer) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                gateway_call_record rec = {
-                        .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-                        .user = s->user,
-                        .iface = s->iface,
-                        .server = server,
-                        .tool = tool,
-                        .outcome = "limited",
-                        .req_bytes = json_len(params),
-                };
-                gw->observer(gw->observer_ud, &rec);
-        }
+        gw_record_refused(s, server, tool, params, "limited");
         log_debug("gateway: %s__%s for %s: refused by a %s limit, retry after %llu ms", server,
                   tool, s->user ? s->user : "(anonymous)", json_get_string(limit, "reason"),
                   (unsigned long long)retry);

@@ -257,6 +257,8 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
          * that does not exist, so names cannot be probed. */
         u = route_name(s, name, &server, &local);
         if (!u) {
+                if (tool) /* the audit log (issue 15, limits.c) */
+                        gw_record_refused(s, server, local, params, "not_found");
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(s),
                                "unknown %s '%s': no server '%s'", what, name, server);
                 return;
@@ -275,6 +277,9 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                 }
         } else if (!s->scope && unit_get_state(u) == UNIT_READY &&
                    (!list_has(list, local) || hidden)) {
+                if (tool)
+                        gw_record_refused(s, server, local, params,
+                                          hidden ? "denied" : "not_found");
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(s),
                                "unknown %s '%s': server '%s' has no %s '%s'", what, name, server,
                                what, local);

@@ -11,7 +11,8 @@
 static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 #define N_BOUNDS ARRAY_SIZE(bounds)
 
-static const char *const outcomes[] = {"ok", "tool_error", "error", "limited"};
+static const char *const outcomes[] = {"ok", "tool_error", "error", "limited", "denied",
+                                       "not_found"};
 #define N_OUTCOMES ARRAY_SIZE(outcomes)
 
 typedef struct series {
@@ -88,7 +89,7 @@ void metrics_record(metrics *m, const gateway_call_record *rec)
         if (!s)
                 s = add(m, user, server, tool);
         s->calls[o]++;
-        if (strcmp(rec->outcome, "limited") != 0) {
+        if (o < 3) { /* forwarded: ok, tool_error, error */
                 double secs = rec->duration_ms > 0 ? (double)rec->duration_ms / 1000 : 0;
                 size_t b = 0;
                 while (b < N_BOUNDS && secs > bounds[b])
@@ -130,7 +131,7 @@ char *metrics_render(const metrics *m, supervisor *sv)
         size_t n_units = sv ? supervisor_units(sv, &units) : 0;
 
         strbuf_appendf(&b, "# HELP corral_tool_calls_total Tool calls by user, server, tool and "
-                           "outcome (ok, tool_error, error, limited).\n"
+                           "outcome (ok, tool_error, error, limited, denied, not_found).\n"
                            "# TYPE corral_tool_calls_total counter\n");
         for (size_t i = 0; i < m->n; i++)
                 for (size_t o = 0; o < N_OUTCOMES; o++) {

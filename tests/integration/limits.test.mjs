@@ -44,6 +44,7 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
       limits: { max_result_bytes: 4096, rules: [{ server: 'lim', tool: 'sleep', concurrent: 2 }] },
       // System mode, so that admins are root and the admin group only.
       site: { socket_group: 'root' },
+      tools: { deny: ['lim__add-tool'] },
       auth: { resource: 'http://127.0.0.1/mcp' },
       http: { public_url: 'http://127.0.0.1', listen: ['127.0.0.1:0'] },
     }));
@@ -116,12 +117,21 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
     for (let i = 0; i < 5; i++) await client.callTool('lim__echo', { text: `free ${i}` });
   });
 
-  test('refusals are audit rows with outcome "limited"', async () => {
+  test('refusals are audit rows: "limited", "denied" (tool lists), "not_found"', async () => {
+    // Refused before any server sees them: a denied tool answers like a
+    // missing one, and both are in the log.
+    for (const t of ['lim__add-tool', 'lim__nosuch', 'nosrv__echo']) {
+      const e = await refused(client.callTool(t, {}));
+      assert.equal(e.code, -32602, e.message);
+    }
     let rows;
     await waitFor(async () => {
       rows = JSON.parse(expectExit(await corral(['audit', '--json'], { root }), 0, 'audit').stdout);
-      return rows.filter((r) => r.outcome === 'limited').length >= 3;
-    }, { timeout: 20000, what: 'three "limited" audit rows' });
+      return rows.filter((r) => r.outcome === 'limited').length >= 3 && rows.some((r) => r.server === 'nosrv');
+    }, { timeout: 20000, what: 'three "limited" audit rows and the refused ones' });
+    assert.deepEqual(rows.filter((r) => ['denied', 'not_found'].includes(r.outcome))
+      .map((r) => [r.server, r.tool, r.outcome]),
+    [['lim', 'add-tool', 'denied'], ['lim', 'nosuch', 'not_found'], ['nosrv', 'echo', 'not_found']]);
     const limited = rows.filter((r) => r.outcome === 'limited');
     assert.deepEqual(limited.map((r) => r.tool).sort(), ['echo', 'echo', 'sleep']);
     assert.ok(limited.every((r) => r.server === 'lim' && r.duration_ms === 0 && r.response_bytes === 0));
@@ -181,10 +191,13 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
       have.set(JSON.stringify([x.labels.user, x.labels.server, x.labels.tool, x.labels.outcome]), x.value);
     }
     assert.deepEqual(have, want);
-    // The histogram counts the forwarded calls (not the limited ones).
+    // The histogram counts the forwarded calls (not the refused ones).
     const echoCount = fams.get('corral_tool_call_duration_seconds').samples
-      .find((x) => x.name.endsWith('_count') && x.labels.tool === 'echo').value;
-    assert.equal(echoCount, rows.filter((r) => r.tool === 'echo' && r.outcome !== 'limited').length);
+      .find((x) => x.name.endsWith('_count') && x.labels.server === 'lim' && x.labels.tool === 'echo').value;
+    assert.equal(echoCount, rows.filter((r) => r.server === 'lim' && r.tool === 'echo' &&
+      ['ok', 'tool_error', 'error'].includes(r.outcome)).length);
+    // Refused calls are not timed.
+    assert.ok(!fams.get('corral_tool_call_duration_seconds').samples.some((x) => x.labels.server === 'nosrv'));
   });
 });
 
