@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   CORRAL, EX, FIXTURES, MOCK_SERVER, cleanupRoot, corral, corralEnv, emptyPkg, expectExit,
-  expectOneLineError, installMock, newRoot, run, startDaemon, waitFor, waitReady, withTimeout,
+  expectOneLineError, installMock, newRoot, run, sleep, startDaemon, waitFor, waitReady, withTimeout,
 } from './lib.mjs';
 
 // Names unique to this run: two runs at once on one machine (worktrees, CI
@@ -266,6 +266,9 @@ describe('users: per-user servers in a system-mode store', { timeout: 600000 }, 
     const count = (rows, k) => rows.filter((r) => key(r) === k).length;
     const calls = (rows, u, t) => rows.filter((r) => r.user === u && `${r.server}__${r.tool}` === t)
       .reduce((n, r) => n + r.calls, 0);
+    // The earlier tests' refused calls are rows too; the writer flushes
+    // every 200 ms, so let those land before counting.
+    await sleep(600);
     const before = await audit();
     const dBefore = await daily();
     for (let i = 0; i < 3; i++) expectExit(await as(ALICE, root, ['call', 'alice-srv__echo', 'text=a']), 0);
