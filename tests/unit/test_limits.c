@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "corral/jsonutil.h"
@@ -220,6 +222,53 @@ static void test_bad_config(void **state)
         }
 }
 
+/* A state database that cannot be read: corral.json's rules apply, the
+ * database rules in force stay, and the failure is said (never silent). */
+static void test_load_bad_database(void **state)
+{
+        char dir[] = "/tmp/corral-limits-XXXXXX";
+        _cleanup_free_ char *path = NULL, *cmd = NULL;
+        _cleanup_json_ cJSON *config = cJSON_Parse(
+                "{\"limits\":{\"rules\":[{\"server\":\"a\",\"concurrent\":1}]}}");
+        corral_error err = {0};
+        limiter *l = limiter_new();
+        limit_set set = {0};
+        _cleanup_json_ cJSON *rows = cJSON_Parse(
+                "[{\"user\":\"*\",\"server\":\"b\",\"tool\":\"\",\"calls\":1,"
+                "\"period_ms\":1000,\"concurrent\":0}]");
+        _cleanup_json_ cJSON *j = NULL;
+        FILE *f;
+
+        assert_non_null(mkdtemp(dir));
+        path = xasprintf("%s/state.db", dir);
+        /* No file yet: no database rules, no failure. */
+        assert_int_equal(limiter_load(l, config, path, &err), 0);
+        /* The rules a database gave before it broke. */
+        assert_int_equal(limit_set_add_rows(&set, rows, &err), 0);
+        limiter_set_rules(l, &set);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("this is not an SQLite database, not even close to one; corrupt\n", f);
+        fclose(f);
+        assert_int_equal(limiter_load(l, config, path, &err), 1);
+        assert_non_null(strstr(err.msg, "were not read"));
+        j = limiter_rules_json(l);
+        assert_int_equal(cJSON_GetArraySize(j), 2);
+        assert_string_equal(json_get_string(cJSON_GetArrayItem(j, 0), "server"), "a");
+        assert_string_equal(json_get_string(cJSON_GetArrayItem(j, 1), "source"), "database");
+        /* A bad corral.json "limits" changes nothing. */
+        {
+                _cleanup_json_ cJSON *bad = cJSON_Parse("{\"limits\":{\"x\":1}}");
+                corral_error_clear(&err);
+                assert_int_equal(limiter_load(l, bad, NULL, &err), -EX_CONFIG);
+                _cleanup_json_ cJSON *same = limiter_rules_json(l);
+                assert_int_equal(cJSON_GetArraySize(same), 2);
+        }
+        limiter_free(l);
+        cmd = xasprintf("rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -229,6 +278,7 @@ int main(void)
                 cmocka_unit_test(test_reload_keeps_buckets),
                 cmocka_unit_test(test_many_buckets),
                 cmocka_unit_test(test_bad_config),
+                cmocka_unit_test(test_load_bad_database),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
