@@ -26,3 +26,6 @@ char *json_print(const cJSON *j);
 cJSON *json_dup(const cJSON *j);
 /* Sets key to item (replacing), taking ownership of item. */
 void json_set(cJSON *obj, const char *key, cJSON *item);
+/* The object member key of obj, made (an empty object, replacing any member
+ * of another type) when it is not an object; owned by obj.  Aborts on OOM. */
+cJSON *json_object_member(cJSON *obj, const char *key);

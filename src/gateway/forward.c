@@ -137,6 +137,29 @@ static void call_record(gw_call *c, const cJSON *result, const cJSON *error)
 static void on_call_progress(void *ud, const cJSON *params);
 static void on_call_response(void *ud, const cJSON *result, const cJSON *error);
 
+/* Sends c upstream as method (params consumed): the first send and the retry
+ * of an input_required round alike. */
+static void call_send(gw_call *c, mcp_client *client, const char *method, cJSON *params,
+                      uint64_t timeout)
+{
+        uint64_t h;
+
+        /* The response callback may run before mcp_client_request returns
+         * (transport gone); `starting` keeps c alive until then. */
+        c->starting = true;
+        h = mcp_client_request(client, method, params, timeout,
+                               c->progress_token ? on_call_progress : NULL, on_call_response, c);
+        c->starting = false;
+        if (c->completed) {
+                call_free(c);
+                return;
+        }
+        c->handle = h;
+        /* mcp_client_request wrote the call to the unit just now: seq is the
+         * order the server reads calls in (upstream.c, rule 1). */
+        c->seq = ++c->s->gw->call_seq;
+}
+
 /* ---- input_required of a 2026-07-28 unit to a 2025 client ----
  *
  * MCP 2026-07-28 basic/patterns/mrtr, translated for a client of the 2025
@@ -171,7 +194,6 @@ static void mrtr25_retry(gw_call *c)
         gateway_session *s = c->s;
         unit *u = s && s->gw->sv ? supervisor_find(s->gw->sv, c->server) : NULL;
         cJSON *params;
-        uint64_t h;
 
         if (!u || unit_get_state(u) != UNIT_READY || unit_client(u) != c->client) {
                 gw_mrtr25_fail(c, CORRAL_RPC_UNAVAILABLE,
@@ -184,16 +206,7 @@ static void mrtr25_retry(gw_call *c)
         if (c->retry_state)
                 json_set(params, "requestState", cJSON_CreateString(c->retry_state));
         c->parked25 = false;
-        c->starting = true;
-        h = mcp_client_request(c->client, c->retry_method, params, s->gw->timeout_ms,
-                               c->progress_token ? on_call_progress : NULL, on_call_response, c);
-        c->starting = false;
-        if (c->completed) {
-                call_free(c);
-                return;
-        }
-        c->handle = h;
-        c->seq = ++s->gw->call_seq;
+        call_send(c, c->client, c->retry_method, params, s->gw->timeout_ms);
 }
 
 static void mrtr25_start(gw_call *c, const cJSON *result)
@@ -409,11 +422,7 @@ static cJSON *modern_params(cJSON *params, const cJSON *caps, int lvl)
                 cJSON_Delete(params);
                 params = cJSON_CreateObject();
         }
-        meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
-        if (!cJSON_IsObject(meta)) {
-                cJSON_DeleteItemFromObjectCaseSensitive(params, "_meta");
-                meta = cJSON_AddObjectToObject(params, "_meta");
-        }
+        meta = json_object_member(params, "_meta");
         json_set(meta, MCP_META_PROTOCOL_VERSION, cJSON_CreateString(MCP_PROTOCOL_MODERN));
         json_set(meta, MCP_META_CLIENT_CAPS,
                  cJSON_IsObject(caps) ? json_dup(caps) : cJSON_CreateObject());
@@ -435,7 +444,6 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         const char *tool = alias_of ? alias_of : json_get_string(params, "name");
         struct limit_hold *hold = NULL;
         gw_call *c;
-        uint64_t h;
 
         if (s->n_calls >= GW_MAX_INFLIGHT) {
                 free(alias);
@@ -511,20 +519,7 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         s->calls = c;
         s->n_calls++;
 
-        /* The response callback may run before mcp_client_request returns
-         * (transport gone); `starting` keeps c alive until then. */
-        c->starting = true;
-        h = mcp_client_request(client, method, params, timeout, token ? on_call_progress : NULL,
-                               on_call_response, c);
-        c->starting = false;
-        if (c->completed) {
-                call_free(c);
-                return;
-        }
-        c->handle = h;
-        /* mcp_client_request wrote the call to the unit just now: seq is the
-         * order the server reads calls in (upstream.c, rule 1). */
-        c->seq = ++s->gw->call_seq;
+        call_send(c, client, method, params, timeout);
 }
 
 void gw_forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,

@@ -122,11 +122,7 @@ void gw_modern_decorate(const gateway_session *s, cJSON *r, const char *method)
                 if (!cJSON_HasObjectItem(r, "cacheScope"))
                         cJSON_AddStringToObject(r, "cacheScope", "private");
         }
-        meta = cJSON_GetObjectItemCaseSensitive(r, "_meta");
-        if (!cJSON_IsObject(meta)) {
-                cJSON_DeleteItemFromObjectCaseSensitive(r, "_meta");
-                meta = cJSON_AddObjectToObject(r, "_meta");
-        }
+        meta = json_object_member(r, "_meta");
         if (!cJSON_HasObjectItem(meta, META_SERVER_INFO))
                 cJSON_AddItemToObject(meta, META_SERVER_INFO, server_info(s));
 }

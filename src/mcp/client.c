@@ -261,11 +261,7 @@ static cJSON *modern_meta(mcp_client *c, cJSON *params)
                 cJSON_Delete(params);
                 params = cJSON_CreateObject();
         }
-        meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
-        if (!cJSON_IsObject(meta)) {
-                cJSON_DeleteItemFromObjectCaseSensitive(params, "_meta");
-                meta = cJSON_AddObjectToObject(params, "_meta");
-        }
+        meta = json_object_member(params, "_meta");
         if (!cJSON_HasObjectItem(meta, MCP_META_PROTOCOL_VERSION))
                 cJSON_AddStringToObject(meta, MCP_META_PROTOCOL_VERSION, MCP_PROTOCOL_MODERN);
         if (!cJSON_HasObjectItem(meta, MCP_META_CLIENT_CAPS))

@@ -57,3 +57,16 @@ void json_set(cJSON *obj, const char *key, cJSON *item)
         else
                 cJSON_AddItemToObject(obj, key, item);
 }
+
+cJSON *json_object_member(cJSON *obj, const char *key)
+{
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+        if (cJSON_IsObject(m))
+                return m;
+        m = cJSON_CreateObject();
+        if (!m)
+                abort();
+        json_set(obj, key, m);
+        return m;
+}
