@@ -313,7 +313,7 @@ static const char *entry_env_lookup(void *ud, const char *name, bool *ret_secret
         return lookup(v, name);
 }
 
-static bool header_is_secret(const char *name)
+bool import_header_is_secret(const char *name)
 {
         return strcasecmp(name, "Authorization") == 0 ||
                strcasecmp(name, "Proxy-Authorization") == 0 || importer_name_is_secret(name);
@@ -360,65 +360,14 @@ static bool read_env_file(value_ctx *v, const char *file)
         return true;
 }
 
-/* Whether an npx command line runs the mcp-remote proxy. */
-static bool runs_mcp_remote(const char *command, const cJSON *args)
-{
-        const char *slash = strrchr(command, '/');
-        const cJSON *a;
-
-        if (strcmp(slash ? slash + 1 : command, "npx") != 0)
-                return false;
-        cJSON_ArrayForEach(a, args)
-        {
-                const char *s = cJSON_IsString(a) ? a->valuestring : "";
-                if (s[0] == '-')
-                        continue;
-                return strncmp(s, "mcp-remote", 10) == 0 && (s[10] == '\0' || s[10] == '@');
-        }
-        return false;
-}
-
-/* "Name: value" of mcp-remote's --header "Name:value"; NULL when malformed. */
-static char *remote_header(const char *arg)
-{
-        const char *colon = strchr(arg, ':'), *n = arg, *ne, *val;
-
-        if (!colon)
-                return NULL;
-        while (*n == ' ' || *n == '\t')
-                n++;
-        ne = colon;
-        while (ne > n && (ne[-1] == ' ' || ne[-1] == '\t'))
-                ne--;
-        if (ne == n)
-                return NULL;
-        for (const char *c = n; c < ne; c++)
-                if (*c <= ' ' || *c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *c))
-                        return NULL;
-        val = colon + 1;
-        while (*val == ' ' || *val == '\t')
-                val++;
-        return xasprintf("%.*s: %s", (int)(ne - n), n, val);
-}
-
-#define MAX_REMOTE_HEADERS 64
-
-/* npx [-y] mcp-remote URL [PORT] [--header "Name:value"]… [--transport T] …
- * → the remote server itself.  ${VAR} in the arguments reads the entry's
- * env first: that is where the proxy takes them from. */
+/* npx mcp-remote's arguments, each resolved with the entry's env first
+ * (that is where the proxy takes them from), → import_mcp_remote(). */
 static void map_mcp_remote(value_ctx *v, import_entry *e, const cJSON *args_json)
 {
-        static const char *const dropped_value[] = {
-                "--host", "--resource", "--static-oauth-client-metadata",
-                "--static-oauth-client-info", "--auth-timeout", NULL};
-        static const char *const dropped_flag[] = {"--debug", "--silent", "--enable-proxy",
-                                                   NULL};
         const cJSON *a;
-        size_t n = 0, i = 0, positional = 0, n_headers = 0;
-        char **args = NULL;
-        bool *secret = NULL;
-        _cleanup_free_ char *url = NULL;
-        const char *transport = "http";
+        size_t n, i = 0;
+        char **args;
+        bool *secret;
 
         if (!cJSON_IsArray(args_json) || cJSON_GetArraySize(args_json) > MAX_ARGS) {
                 (void)import_refuse(e, IMPORT_REFUSED,
@@ -441,108 +390,7 @@ static void map_mcp_remote(value_ctx *v, import_entry *e, const cJSON *args_json
                         goto out;
                 secret[i++] = pw || v->hit_secret;
         }
-        /* npx's own options, then the package */
-        for (i = 0; args[i] && args[i][0] == '-'; i++)
-                ;
-        for (i++; i < n; i++) {
-                const char *arg = args[i];
-                bool has_value = i + 1 < n;
-                if (strcmp(arg, "--header") == 0) {
-                        _cleanup_free_ char *h = has_value ? remote_header(args[i + 1]) : NULL;
-                        if (!h) {
-                                (void)import_refuse(e, IMPORT_REFUSED,
-                                                    "mcp-remote --header wants \"Name: value\"");
-                                goto out;
-                        }
-                        if (++n_headers > MAX_REMOTE_HEADERS) {
-                                (void)import_refuse(e, IMPORT_REFUSED,
-                                                    "more than %d --header options",
-                                                    MAX_REMOTE_HEADERS);
-                                goto out;
-                        }
-                        _cleanup_free_ char *hname = xstrndup(h, strcspn(h, ":"));
-                        if (secret[i + 1] || header_is_secret(hname))
-                                e->secret_headers = strv_push(e->secret_headers, h);
-                        else
-                                e->headers = strv_push(e->headers, h);
-                        i++;
-                } else if (strcmp(arg, "--transport") == 0 && has_value) {
-                        const char *t = args[++i];
-                        if (strcmp(t, "sse-only") == 0)
-                                transport = "sse";
-                        else if (strcmp(t, "http-only") != 0 && strcmp(t, "http-first") != 0 &&
-                                 strcmp(t, "sse-first") != 0) {
-                                (void)import_refuse(e, IMPORT_REFUSED,
-                                                    "mcp-remote --transport '%.32s' is not one "
-                                                    "corral knows",
-                                                    t);
-                                goto out;
-                        }
-                } else if (strcmp(arg, "--allow-http") == 0) {
-                        import_note(e, "--allow-http: dropped (corral takes http:// to loopback "
-                                       "only, https:// elsewhere)");
-                } else if (strcmp(arg, "--ignore-tool") == 0 && has_value) {
-                        import_note(e, "--ignore-tool %.64s: dropped; hide tools with corral.json "
-                                       "\"tools\" deny lists",
-                                    args[++i]);
-                } else if (arg[0] == '-') {
-                        bool known = false;
-                        for (const char *const *d = dropped_value; *d && !known; d++)
-                                known = strcmp(arg, *d) == 0 && has_value;
-                        if (known) {
-                                import_note(e, "%s: dropped (corral's own OAuth client and "
-                                               "transport do this)",
-                                            arg);
-                                i++;
-                                continue;
-                        }
-                        for (const char *const *d = dropped_flag; *d && !known; d++)
-                                known = strcmp(arg, *d) == 0;
-                        if (!known) {
-                                (void)import_refuse(e, IMPORT_REFUSED,
-                                                    "mcp-remote option '%.64s' is not one "
-                                                    "corral maps",
-                                                    arg);
-                                goto out;
-                        }
-                        import_note(e, "%s: dropped", arg);
-                } else if (positional++ == 0) {
-                        if (secret[i]) {
-                                (void)import_refuse(e, IMPORT_REFUSED,
-                                                    "a secret in the URL: give it in a --header");
-                                goto out;
-                        }
-                        url = xstrdup(arg);
-                } else if (positional == 2 && strspn(arg, "0123456789") == strlen(arg)) {
-                        import_note(e, "callback port %s: dropped (corral's OAuth client picks "
-                                       "its own)",
-                                    arg);
-                } else {
-                        (void)import_refuse(e, IMPORT_REFUSED,
-                                            "mcp-remote argument '%.64s' is not one corral maps",
-                                            arg);
-                        goto out;
-                }
-        }
-        if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
-                (void)import_refuse(e, IMPORT_REFUSED, "mcp-remote names no http(s) URL");
-                goto out;
-        }
-        free(e->spec);
-        e->spec = steal_pointer(&url);
-        free(e->kind);
-        e->kind = xstrdup("remote");
-        e->remote = true;
-        e->transport = xstrdup(transport);
-        import_note(e, "mcp-remote is not installed: corral connects to the server itself "
-                       "(corral auth NAME if it asks to sign in)");
-        if (e->env || e->secret_env) {
-                import_note(e, "\"env\" used for the arguments only: a remote server runs no "
-                               "process here");
-                strv_free(e->env);
-                strv_free(e->secret_env);
-                e->env = e->secret_env = NULL;
-        }
+        import_mcp_remote(e, args, secret, n);
 out:
         v->env_first = false;
         for (i = 0; i < n; i++)
@@ -649,7 +497,7 @@ static void map_entry(value_ctx *v, import_entry *e, const cJSON *j)
                         if (!val)
                                 return;
                         _cleanup_free_ char *line = xasprintf("%s: %s", it->string, val);
-                        if (hs || header_is_secret(it->string))
+                        if (hs || import_header_is_secret(it->string))
                                 e->secret_headers = strv_push(e->secret_headers, line);
                         else
                                 e->headers = strv_push(e->headers, line);
@@ -665,7 +513,7 @@ static void map_entry(value_ctx *v, import_entry *e, const cJSON *j)
                                     "the entry has neither a \"command\" nor a \"url\"");
                 return;
         }
-        if (runs_mcp_remote(command, cJSON_GetObjectItemCaseSensitive(j, "args"))) {
+        if (import_runs_mcp_remote(command, cJSON_GetObjectItemCaseSensitive(j, "args"))) {
                 map_mcp_remote(v, e, cJSON_GetObjectItemCaseSensitive(j, "args"));
                 return;
         }

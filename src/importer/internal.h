@@ -1,6 +1,6 @@
 /* The importer's modules: importer.c (documents, entries, values, names),
  * command.c (npx, node/python scripts, uvx), docker_run.c (docker run),
- * envfile.c (VS Code's envFile). */
+ * envfile.c (VS Code's envFile), mcp_remote.c (npx mcp-remote). */
 #pragma once
 
 #include <stdlib.h>
@@ -45,3 +45,16 @@ void import_command(import_entry *e, const char *command, char *const *args,
 typedef void (*import_dotenv_fn)(void *ud, const char *key, const char *value);
 size_t import_dotenv(const char *text, size_t len, import_dotenv_fn add, void *ud,
                      const char **why);
+
+/* Whether a header of that name carries a credential (Authorization,
+ * Proxy-Authorization, or a secret-looking name). */
+bool import_header_is_secret(const char *name);
+
+/* Whether `command args` runs npx's mcp-remote proxy. */
+bool import_runs_mcp_remote(const char *command, const cJSON *args);
+
+/* npx mcp-remote's n resolved arguments (args[i] a secret when secret[i])
+ * → e becomes the remote server it proxies: URL, --header (secret ones
+ * apart), --transport; options corral does itself are dropped with a note,
+ * others refuse e. */
+void import_mcp_remote(import_entry *e, char *const *args, const bool *secret, size_t n);
