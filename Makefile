@@ -187,8 +187,13 @@ check-integration: $(BINS)
 	@CORRAL_BIN=$(abspath $(BUILD)/corral) CORRAL_SANITIZE=$(SANITIZE) \
 		CORRAL_TEST_CONCURRENCY=$(TEST_CONCURRENCY) scripts/run-integration $(OTHER_TESTS)
 
+# One private dockerd and registry for all the files (each file's own
+# `docker-env start` then finds them running, and the test images built by
+# the first are there for the next); stopped at the end only if started here.
 check-engines: $(BINS)
-	@CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration $(ENGINE_TESTS)
+	@started=$$(scripts/docker-env start | sed -n 's/^CORRAL_DOCKER_ENV_STARTED=//p') || exit $$?; \
+		CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration $(ENGINE_TESTS); rc=$$?; \
+		if [ -n "$$started" ]; then scripts/docker-env stop >/dev/null || rc=1; fi; exit $$rc
 
 # corral's tree against npm's for a corpus of popular MCP servers, place by
 # place (tests/integration/corpus/); run once, never under ASan.  `make check`
