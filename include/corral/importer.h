@@ -117,6 +117,13 @@ typedef struct import_context {
          * Claude Code keys "projects") whose local-scope "mcpServers" are
          * imported with the top-level ones; NULL = none. */
         const char *project;
+        /* Claude Code's project scope: the project's .mcp.json (project_json_len
+         * bytes, at most IMPORT_MAX_BYTES), merged into a ~/.claude.json
+         * between its user scope and the project's local scope, as Claude
+         * Code ranks them (local > project > user, by server name); NULL =
+         * none.  Ignored for other documents. */
+        const char *project_json;
+        size_t project_json_len;
 } import_context;
 
 /* Parses a client config (len bytes) and maps every entry.  A document of

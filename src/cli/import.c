@@ -39,9 +39,14 @@ static char *client_path(const char *client, corral_error *err)
                 return path_join(home, ".cursor/mcp.json");
         }
         if (strcmp(client, "claude-code") == 0) {
-                if (path_exists(".mcp.json"))
+                /* ~/.claude.json (user and local scopes) with the project's
+                 * .mcp.json merged in by the verb; .mcp.json alone without it. */
+                char *p = path_join(home, ".claude.json");
+                if (!path_exists(p) && path_exists(".mcp.json")) {
+                        free(p);
                         return xstrdup(".mcp.json");
-                return path_join(home, ".claude.json");
+                }
+                return p;
         }
         corral_error_set(err, EX_USAGE,
                          "unknown client '%.32s' (claude-desktop, vscode, cursor, claude-code)",
@@ -294,9 +299,10 @@ int cli_import(cli_ctx *ctx, int argc, char **argv)
         const char *from = NULL, *file = NULL;
         bool dry_run = false, force = false;
         _cleanup_free_ char *path = NULL, *text = NULL, *base_dir = NULL;
+        _cleanup_free_ char *project_text = NULL, *label = NULL;
         import_plan plan = {0};
         corral_error err = {0};
-        size_t len = 0;
+        size_t len = 0, project_len = 0;
         int c, code = 0;
 
         opterr = 0;
@@ -337,7 +343,14 @@ int cli_import(cli_ctx *ctx, int argc, char **argv)
         }
         if (read_config(file, &text, &len, &err) < 0)
                 return cli_fail_error(ctx, &err);
-        if (strcmp(file, "-") != 0) {
+        if (from && strcmp(from, "claude-code") == 0 && strcmp(file, ".mcp.json") != 0 &&
+            path_exists(".mcp.json")) {
+                /* Claude Code's project scope, between ~/.claude.json's two. */
+                if (read_config(".mcp.json", &project_text, &project_len, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                label = xasprintf("%s and ./.mcp.json", file);
+                base_dir = getcwd(NULL, 0);
+        } else if (strcmp(file, "-") != 0) {
                 /* Relative paths in the config start at its project. */
                 _cleanup_free_ char *abs = path_absolute(file);
                 if (abs) {
@@ -353,9 +366,11 @@ int cli_import(cli_ctx *ctx, int argc, char **argv)
         /* ~/.claude.json keys each project's servers by its directory. */
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         import_context ic = {.input = ask_input, .input_ud = &iu, .base_dir = base_dir,
-                             .project = cwd};
+                             .project = cwd, .project_json = project_text,
+                             .project_json_len = project_len};
         if (importer_parse(text, len, &ic, &plan, &err) < 0) {
-                corral_error_prefix(&err, "%s", strcmp(file, "-") == 0 ? "stdin" : file);
+                corral_error_prefix(&err, "%s",
+                                    label ? label : strcmp(file, "-") == 0 ? "stdin" : file);
                 return cli_fail_error(ctx, &err);
         }
 
@@ -369,7 +384,7 @@ int cli_import(cli_ctx *ctx, int argc, char **argv)
                 check_installed(s, &plan.entries[i], force);
                 todo += plan.entries[i].action == IMPORT_INSTALL;
         }
-        const char *source = strcmp(file, "-") == 0 ? "stdin" : file;
+        const char *source = label ? label : strcmp(file, "-") == 0 ? "stdin" : file;
         if (dry_run) {
                 if (ctx->json) {
                         _cleanup_json_ cJSON *a = cJSON_CreateArray();

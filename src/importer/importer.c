@@ -599,12 +599,73 @@ static void assign_names(import_plan *p)
         }
 }
 
+enum { SCOPE_USER, SCOPE_PROJECT, SCOPE_LOCAL };
+
+/* Claude Code's ~/.claude.json (doc) with the project's .mcp.json: the user
+ * scope (top-level "mcpServers"), then the project scope (.mcp.json), then
+ * the project's local scope ("projects"[project]); a later scope's server
+ * replaces an earlier one of the same name (and moves last).  *ret_scopes maps each
+ * name to {"scope": SCOPE_*, "replaces": "user"|"project"}.  A name twice in
+ * one scope stays twice, for the caller's duplicate check. */
+static int merge_claude_code(const cJSON *doc, const import_context *ic, cJSON **ret_merged,
+                             cJSON **ret_scopes, corral_error *err)
+{
+        static const char *const scope_name[] = {"user", "project", "local"};
+        _cleanup_json_ cJSON *project_doc = NULL;
+        const cJSON *proj = ic->project ? json_get_object(json_get_object(doc, "projects"),
+                                                          ic->project)
+                                        : NULL;
+        const cJSON *scope_servers[3], *s;
+        cJSON *merged, *scopes;
+
+        if (ic->project_json) {
+                if (ic->project_json_len > IMPORT_MAX_BYTES)
+                        return corral_error_set(err, EX_DATAERR, ".mcp.json: larger than %u bytes",
+                                                IMPORT_MAX_BYTES);
+                project_doc = cJSON_ParseWithLength(ic->project_json, ic->project_json_len);
+                if (!cJSON_IsObject(project_doc))
+                        return corral_error_set(err, EX_DATAERR,
+                                                ".mcp.json: not a JSON object");
+        }
+        scope_servers[SCOPE_USER] = cJSON_GetObjectItemCaseSensitive(doc, "mcpServers");
+        scope_servers[SCOPE_PROJECT] = cJSON_GetObjectItemCaseSensitive(project_doc, "mcpServers");
+        scope_servers[SCOPE_LOCAL] = cJSON_GetObjectItemCaseSensitive(proj, "mcpServers");
+        for (int k = SCOPE_USER; k <= SCOPE_LOCAL; k++)
+                if (scope_servers[k] && !cJSON_IsObject(scope_servers[k]))
+                        return corral_error_set(err, EX_DATAERR,
+                                                "%s\"mcpServers\" must be an object",
+                                                k == SCOPE_PROJECT ? ".mcp.json: " : "");
+
+        merged = *ret_merged = cJSON_CreateObject();
+        scopes = *ret_scopes = cJSON_CreateObject();
+        for (int k = SCOPE_USER; k <= SCOPE_LOCAL; k++)
+                cJSON_ArrayForEach(s, scope_servers[k])
+                {
+                        cJSON *had = cJSON_GetObjectItemCaseSensitive(scopes, s->string);
+                        int had_scope = had ? (int)json_get_number(had, "scope", 0) : -1;
+                        cJSON *info = cJSON_CreateObject();
+                        cJSON_AddNumberToObject(info, "scope", k);
+                        if (had && had_scope < k) {
+                                cJSON_AddStringToObject(info, "replaces", scope_name[had_scope]);
+                                while (cJSON_GetObjectItemCaseSensitive(merged, s->string))
+                                        cJSON_DeleteItemFromObjectCaseSensitive(merged, s->string);
+                                cJSON_ReplaceItemInObjectCaseSensitive(scopes, s->string, info);
+                        } else if (had) {
+                                cJSON_Delete(info);
+                        } else {
+                                cJSON_AddItemToObject(scopes, s->string, info);
+                        }
+                        cJSON_AddItemToObject(merged, s->string, cJSON_Duplicate(s, true));
+                }
+        return 0;
+}
+
 int importer_parse(const char *text, size_t len, const import_context *ic, import_plan *ret,
                    corral_error *err)
 {
         _cleanup_json_ cJSON *doc = NULL;
         _cleanup_json_ cJSON *cache = cJSON_CreateObject();
-        _cleanup_json_ cJSON *merged = NULL, *local_names = NULL;
+        _cleanup_json_ cJSON *merged = NULL, *scopes = NULL;
         const cJSON *servers = NULL, *inputs = NULL, *s;
         import_plan p = {0};
 
@@ -615,32 +676,9 @@ int importer_parse(const char *text, size_t len, const import_context *ic, impor
                 return corral_error_set(err, EX_DATAERR, "not valid JSON");
         if (!cJSON_IsObject(doc))
                 return corral_error_set(err, EX_DATAERR, "not a JSON object");
-        if (json_get_object(doc, "projects")) {
-                /* Claude Code's ~/.claude.json: user scope, then the
-                 * project's local scope, which wins on a name. */
-                const cJSON *top = cJSON_GetObjectItemCaseSensitive(doc, "mcpServers");
-                const cJSON *proj = ic->project ? json_get_object(json_get_object(doc, "projects"),
-                                                                  ic->project)
-                                                : NULL;
-                const cJSON *local = cJSON_GetObjectItemCaseSensitive(proj, "mcpServers");
-                if ((top && !cJSON_IsObject(top)) || (local && !cJSON_IsObject(local)))
-                        return corral_error_set(err, EX_DATAERR,
-                                                "\"mcpServers\" must be an object");
-                merged = cJSON_CreateObject();
-                local_names = cJSON_CreateObject();
-                cJSON_ArrayForEach(s, top)
-                {
-                        if (!cJSON_GetObjectItemCaseSensitive(local, s->string))
-                                cJSON_AddItemToObject(merged, s->string, cJSON_Duplicate(s, true));
-                        else
-                                cJSON_AddTrueToObject(local_names, s->string);
-                }
-                cJSON_ArrayForEach(s, local)
-                {
-                        cJSON_AddItemToObject(merged, s->string, cJSON_Duplicate(s, true));
-                        if (!cJSON_GetObjectItemCaseSensitive(local_names, s->string))
-                                cJSON_AddFalseToObject(local_names, s->string);
-                }
+        if (json_get_object(doc, "projects") || ic->project_json) {
+                if (merge_claude_code(doc, ic, &merged, &scopes, err) < 0)
+                        return -err->code;
                 servers = merged;
                 p.format = "claude.json";
         } else if ((servers = cJSON_GetObjectItemCaseSensitive(doc, "mcpServers"))) {
@@ -673,13 +711,22 @@ int importer_parse(const char *text, size_t len, const import_context *ic, impor
                                .env_values = env_values, .env_secrets = env_secrets};
                 e->key = xstrdup(s->string);
                 e->action = IMPORT_INSTALL;
-                const cJSON *scope = cJSON_GetObjectItemCaseSensitive(local_names, s->string);
-                if (scope)
-                        import_note(e, "from the project %.200s (Claude Code's local scope)%s",
-                                    ic->project,
-                                    cJSON_IsTrue(scope) ? "; it replaces the user-scope entry "
-                                                          "of the same name"
-                                                        : "");
+                const cJSON *scope = cJSON_GetObjectItemCaseSensitive(scopes, s->string);
+                const char *replaced = json_get_string(scope, "replaces");
+                switch ((int)json_get_number(scope, "scope", SCOPE_USER)) {
+                case SCOPE_PROJECT:
+                        import_note(e, "from the project's .mcp.json (Claude Code's project "
+                                       "scope)%s%s%s",
+                                    replaced ? "; it replaces the " : "", replaced ? replaced : "",
+                                    replaced ? "-scope entry of the same name" : "");
+                        break;
+                case SCOPE_LOCAL:
+                        import_note(e, "from the project %.200s (Claude Code's local scope)%s%s%s",
+                                    ic->project, replaced ? "; it replaces the " : "",
+                                    replaced ? replaced : "",
+                                    replaced ? "-scope entry of the same name" : "");
+                        break;
+                }
                 /* JSON.parse keeps the last of duplicate keys; so do we. */
                 bool dup = false;
                 for (const cJSON *later = s->next; later && !dup; later = later->next)

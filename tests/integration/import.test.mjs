@@ -394,6 +394,30 @@ describe('corral import', { timeout: 300000 }, () => {
     assert.equal(m.runtime.headers['X-Team'], 'red');
     assert.equal(readJson(path.join(root, 'servers/via-proxy/secrets.json')).headers.Authorization, 'Bearer proxy-secret');
 
+    // With a .mcp.json in the project too: all three of Claude Code's
+    // scopes, local > project > user on a name.
+    const proj2 = path.join(dir, 'cc-proj2');
+    fs.mkdirSync(proj2);
+    const cc = readJson(path.join(home, '.claude.json'));
+    cc.projects[proj2] = { mcpServers: { shared: { command: 'npx', args: ['-y', 'local-pkg'] } } };
+    fs.writeFileSync(path.join(home, '.claude.json'), JSON.stringify(cc));
+    fs.writeFileSync(path.join(proj2, '.mcp.json'), JSON.stringify({
+      mcpServers: {
+        'cc-user': { command: 'npx', args: ['-y', 'project-pkg'] },
+        shared: { command: 'npx', args: ['-y', 'project-shared'] },
+        'team-only': { command: 'npx', args: ['-y', 'team-pkg'] },
+      },
+    }));
+    r = await corral(['import', '--dry-run', '--json', '--from', 'claude-code'], { root, env: { HOME: home }, cwd: proj2 });
+    expectExit(r, 0, 'import --dry-run of both files');
+    const plan = Object.fromEntries(JSON.parse(r.stdout).map((e) => [e.key, e]));
+    assert.deepEqual(Object.keys(plan).sort(), ['cc-user', 'shared', 'team-only']);
+    assert.equal(plan['cc-user'].spec, 'npm:project-pkg');
+    assert.match(plan['cc-user'].notes.join('\n'), /replaces the user-scope entry/);
+    assert.equal(plan['team-only'].spec, 'npm:team-pkg');
+    assert.equal(plan.shared.spec, 'npm:local-pkg');
+    assert.match(plan.shared.notes.join('\n'), /local scope.*replaces the project-scope entry/);
+
     // VS Code envFile: read from the workspace, "env" wins, secrets apart.
     fs.writeFileSync(path.join(proj, '.env'), '# from the team\nexport REGION=from-env-file\nSERVICE_TOKEN="file-secret"\nMODE=file\n');
     fs.writeFileSync(path.join(proj, '.vscode/mcp.json'), JSON.stringify({

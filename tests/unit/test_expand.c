@@ -292,6 +292,37 @@ static void test_import_details(void **state)
         assert_string_equal(find(&p, "both")->spec, "npm:user-both");
         import_plan_done(&p);
 
+        /* With the project's .mcp.json: user < project < local, by name. */
+        const char *pj = "{\"mcpServers\": {"
+                         "  \"u\": {\"command\": \"npx\", \"args\": [\"-y\", \"project-u\"]},"
+                         "  \"both\": {\"command\": \"npx\", \"args\": [\"-y\", \"project-both\"]},"
+                         "  \"p\": {\"command\": \"npx\", \"args\": [\"-y\", \"project-only\"]}}}";
+        icc.project = "/work/app";
+        icc.project_json = pj;
+        icc.project_json_len = strlen(pj);
+        assert_int_equal(importer_parse(cc, strlen(cc), &icc, &p, &err), 0);
+        assert_int_equal(p.n, 4);
+        assert_string_equal(find(&p, "u")->spec, "npm:project-u");
+        assert_true(has_note(find(&p, "u"), "replaces the user-scope entry"));
+        assert_string_equal(find(&p, "p")->spec, "npm:project-only");
+        assert_true(has_note(find(&p, "p"), "Claude Code's project scope"));
+        assert_string_equal(find(&p, "both")->spec, "npm:local-both");
+        assert_true(has_note(find(&p, "both"), "replaces the project-scope entry"));
+        assert_true(find(&p, "l")->remote);
+        import_plan_done(&p);
+        /* .mcp.json with ~/.claude.json that has no "projects" yet */
+        const char *bare = "{\"mcpServers\": {\"u\": {\"command\": \"npx\", \"args\": [\"x\"]}}}";
+        assert_int_equal(importer_parse(bare, strlen(bare), &icc, &p, &err), 0);
+        assert_int_equal(p.n, 3);
+        assert_string_equal(find(&p, "u")->spec, "npm:project-u");
+        import_plan_done(&p);
+        icc.project_json = "[1]";
+        icc.project_json_len = 3;
+        assert_int_equal(importer_parse(cc, strlen(cc), &icc, &p, &err), -EX_DATAERR);
+        assert_non_null(strstr(err.msg, ".mcp.json"));
+        icc.project_json = NULL;
+        icc.project_json_len = 0;
+
         /* npx mcp-remote → the remote server; ${VAR} from the entry's env. */
         const char *mr =
                 "{\"mcpServers\": {"
