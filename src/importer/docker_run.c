@@ -156,7 +156,15 @@ static void volume_option(import_entry *e, const char *v, bool mount_syntax)
                 src = xstrndup(v, (size_t)(c1 - v));
                 const char *c2 = strchr(c1 + 1, ':');
                 dst = c2 ? xstrndup(c1 + 1, (size_t)(c2 - c1 - 1)) : xstrdup(c1 + 1);
-                ro = c2 && (strstr(c2 + 1, "ro") != NULL);
+                /* OPTS: comma-separated, e.g. "ro,z" or "rw,rslave" */
+                for (const char *o = c2 ? c2 + 1 : NULL; o && *o;) {
+                        size_t n = strcspn(o, ",");
+                        if (n == 2 && strncmp(o, "ro", 2) == 0)
+                                ro = true;
+                        else if (n == 2 && strncmp(o, "rw", 2) == 0)
+                                ro = false;
+                        o += n + (o[n] == ',');
+                }
         }
         if (src[0] != '/') {
                 import_note(e, "volume %s: a named volume, not a host path; left out", src);

@@ -135,7 +135,9 @@ static void test_import_mapping(void **state)
                 " \"a\": {\"command\": \"npx\", \"args\": [\"-y\", \"@scope/pkg@1.2\", \"--x\", \"${HOME}\"]},"
                 " \"b\": {\"command\": \"docker\", \"args\": [\"run\", \"-it\", \"--rm\", \"--net=host\","
                 "         \"-e\", \"TOKEN\", \"-e\", \"MODE=fast\", \"--mount\","
-                "         \"type=bind,src=/srv,dst=/data,readonly\", \"img:1\", \"serve\"],"
+                "         \"type=bind,src=/srv,dst=/data,readonly\", \"-v\", \"/a:/a:z,ro\","
+                "         \"-v\", \"/b:/b:rprivate\", \"-v\", \"/c:/c:ro,rw\", \"-v\", \"/d:/d\","
+                "         \"img:1\", \"serve\"],"
                 "         \"env\": {\"TOKEN\": \"t0k\"}},"
                 " \"c\": {\"command\": \"docker\", \"args\": [\"run\", \"--weird\", \"img\"]},"
                 " \"d\": {\"url\": \"https://x.example/mcp\", \"type\": \"sse\","
@@ -168,6 +170,10 @@ static void test_import_mapping(void **state)
         assert_string_equal(e->secret_env[0], "TOKEN=t0k");
         assert_string_equal(e->env[0], "MODE=fast");
         assert_string_equal(e->mounts[0], "/srv:/data:ro");
+        assert_string_equal(e->mounts[1], "/a:/a:ro");
+        assert_string_equal(e->mounts[2], "/b:/b:rw");
+        assert_string_equal(e->mounts[3], "/c:/c:rw"); /* the last of ro/rw */
+        assert_string_equal(e->mounts[4], "/d:/d:rw");
         bool net_noted = false;
         for (size_t i = 0; e->notes && e->notes[i]; i++)
                 net_noted |= strstr(e->notes[i], "--net host: dropped") != NULL;
