@@ -308,13 +308,18 @@ static void session_unlink(gateway_session *s)
 
 gateway_session *gateway_session_free(gateway_session *s)
 {
+        gateway *gw;
+
         if (!s)
                 return NULL;
+        gw = s->gw;
         while (s->calls)
                 gw_cancel_call(s->calls, "the client disconnected");
         gw_upstream_session_gone(s);
         gw_listen_free_all(s);
         session_unlink(s);
+        if (gw && s->n_subs)
+                gw_usub_resync_all(gw);
         cJSON_Delete(s->client_caps);
         cJSON_Delete(s->init_id);
         free(s->init_version);
@@ -403,6 +408,8 @@ static void ev_unit_state(void *ud, unit *u, unit_state old_state, unit_state ne
                 gw_upstream_hook(gw, u);
         if (old_state == UNIT_READY || new_state == UNIT_READY)
                 schedule_changed(gw, ALL_LISTS);
+        if (old_state == UNIT_READY && new_state != UNIT_READY)
+                gw_usub_forget(gw, unit_name(u));
         if (new_state == UNIT_READY) {
                 gw_send_level(gw, u);
                 gw_resubscribe(gw, u);
@@ -463,13 +470,27 @@ static void ev_unit_notification(void *ud, unit *u, const char *method, const cJ
                                 session_send(s, fq, lenq, NULL, false);
                         }
                 }
+        } else if (strcmp(method, "notifications/subscriptions/acknowledged") == 0) {
+                gw_usub_acknowledged(gw, u, params);
         } else if (strcmp(method, "notifications/resources/updated") == 0) {
                 const char *uri = json_get_string(params, "uri");
-                _cleanup_json_ cJSON *n = NULL;
+                _cleanup_json_ cJSON *p = NULL, *n = NULL;
 
                 if (!uri)
                         return;
-                n = jsonrpc_notification(method, json_dup(params));
+                p = json_dup(params);
+                if (mcp_client_modern(unit_client(u))) {
+                        /* A 2026-07-28 unit's copy on our listen stream
+                         * (usubs.c); its stream id means nothing here. */
+                        if (!gw_usub_accept(gw, u, params))
+                                return;
+                        cJSON *meta = cJSON_GetObjectItemCaseSensitive(p, "_meta");
+
+                        cJSON_DeleteItemFromObjectCaseSensitive(meta, META_SUBSCRIPTION_ID);
+                        if (cJSON_IsObject(meta) && !meta->child)
+                                cJSON_DeleteItemFromObjectCaseSensitive(p, "_meta");
+                }
+                n = jsonrpc_notification(method, steal_pointer(&p));
                 broadcast(gw, n, uri, -1, u);
                 gw_listen_notify(gw, method, 0, uri, u);
         }
@@ -480,6 +501,7 @@ static void ev_unit_removed(void *ud, unit *u)
         gateway *gw = ud;
         schedule_changed(gw, ALL_LISTS);
         gw->owners_dirty = true;
+        gw_usub_forget(gw, unit_name(u));
 }
 
 const supervisor_events gateway_supervisor_events = {
@@ -657,6 +679,7 @@ gateway *gateway_free(gateway *gw)
         uv_close((uv_handle_t *)gw->init_timer, gw_handle_free_cb);
         gw_owners_free(gw->owners);
         gw_mrtr_free_all(gw);
+        gw_usub_free_all(gw);
         while (gw->hints) {
                 gw_hint *h = gw->hints;
                 gw->hints = h->next;

@@ -33,6 +33,7 @@ typedef struct gw_s2c gw_s2c;
 typedef struct gw_mrtr gw_mrtr;
 typedef struct gw_listen gw_listen;
 typedef struct gw_hint gw_hint;
+typedef struct gw_usub gw_usub;
 
 /* A transport adapter attached to a gateway: freed (closing its handles)
  * when the gateway is freed, before the sessions are detached. */
@@ -73,6 +74,7 @@ struct gateway {
         gw_hint *hints;           /* server → the session that last talked to it */
         gw_mrtr *mrtrs;           /* 2026-07-28 calls waiting for their retry (modern.c) */
         size_t n_mrtrs;
+        gw_usub *usubs;           /* listen streams for 2026-07-28 units' resources (usubs.c) */
 };
 
 struct gateway_session {
@@ -331,6 +333,28 @@ void gw_listen_notify(gateway *gw, const char *method, unsigned list_bit, const 
 /* notifications/cancelled naming a listen: ends it; false when none. */
 bool gw_listen_cancel(gateway_session *s, const cJSON *request_id);
 void gw_listen_free_all(gateway_session *s);
+
+/* ---- usubs.c: resource subscriptions on 2026-07-28 units ---- */
+
+#define GW_USUB_URIS 1024 /* resourceSubscriptions of one unit's stream */
+
+/* Whether u is a ready 2026-07-28 unit that declares resources.subscribe:
+ * subscriptions to it go through gw_usub_sync(), not resources/subscribe. */
+bool gw_usub_applies(const unit *u);
+/* Makes u's listen stream carry what the sessions subscribe to on it now
+ * (opens a replacing stream, or cancels it when nothing is wanted). */
+void gw_usub_sync(gateway *gw, unit *u);
+/* notifications/subscriptions/acknowledged from u: a replacing stream is
+ * live, the ones it replaces are cancelled. */
+void gw_usub_acknowledged(gateway *gw, unit *u, const cJSON *params);
+/* Whether a notifications/resources/updated from a 2026-07-28 unit came on
+ * the stream whose copy is delivered. */
+bool gw_usub_accept(gateway *gw, const unit *u, const cJSON *params);
+/* Sessions went away: every unit's stream is brought in line. */
+void gw_usub_resync_all(gateway *gw);
+/* The unit is gone: its streams are forgotten (not cancelled). */
+void gw_usub_forget(gateway *gw, const char *server);
+void gw_usub_free_all(gateway *gw);
 
 /* ---- methods.c helpers shared with modern.c ---- */
 

@@ -361,6 +361,13 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
         client = ready_client(s, id, u);
         if (!client)
                 return;
+        if ((subscribe || unsubscribe) && mcp_client_modern(client) && !gw_usub_applies(u)) {
+                gw_reply_error(s, id, JSONRPC_METHOD_NOT_FOUND, NULL,
+                               "method not found: server '%s' does not offer resource "
+                               "subscriptions",
+                               unit_name(u));
+                return;
+        }
         if (subscribe && !session_subscribed(s, uri)) {
                 if (s->n_subs >= GW_MAX_SUBSCRIPTIONS) {
                         gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
@@ -371,6 +378,13 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
                 s->subs = xrealloc(s->subs, (s->n_subs + 2) * sizeof(*s->subs));
                 s->subs[s->n_subs++] = xstrdup(uri);
                 s->subs[s->n_subs] = NULL;
+        }
+        if ((subscribe || unsubscribe) && mcp_client_modern(client)) {
+                /* 2026-07-28 has no resources/subscribe: the unit's listen
+                 * stream carries the URI (usubs.c). */
+                gw_usub_sync(gw, u);
+                gw_reply_result(s, id, cJSON_CreateObject());
+                return;
         }
         gw_forward(s, id, owner, client, method, json_dup(params));
 }
@@ -391,6 +405,10 @@ void gw_resubscribe(gateway *gw, unit *u)
         gw_owners *own;
         _cleanup_json_ cJSON *done = NULL;
 
+        if (c && mcp_client_modern(c)) {
+                gw_usub_sync(gw, u);
+                return;
+        }
         if (!c || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "subscribe")))
                 return;
         own = gw_owners_get(gw);
@@ -626,6 +644,10 @@ void gw_subscribe_upstream(gateway_session *s, const char *uri)
         c = u && gw_session_sees(s, u) && unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
         if (!c)
                 return; /* gw_resubscribe asks when it becomes ready */
+        if (mcp_client_modern(c)) {
+                gw_usub_sync(gw, u);
+                return;
+        }
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "uri", uri);
         (void)mcp_client_request(c, "resources/subscribe", p, gw->timeout_ms, NULL, ignore_answer,

@@ -221,8 +221,6 @@ static void client_notification(void *ud, const char *method, const cJSON *param
                 first = last = SLOT_PROMPTS;
         else if (strcmp(method, "notifications/resources/list_changed") == 0)
                 first = SLOT_RESOURCES, last = SLOT_TEMPLATES;
-        if (strcmp(method, "notifications/subscriptions/acknowledged") == 0)
-                return; /* our own listen stream (listen_upstream) */
         if (first >= 0) {
                 /* Before the first fetch there is nothing to refresh: it is coming. */
                 for (int i = first; i <= last; i++)
@@ -231,6 +229,9 @@ static void client_notification(void *ud, const char *method, const cJSON *param
                                 fetch_list(u, (unsigned)i);
                 return;
         }
+        /* notifications/subscriptions/acknowledged too: listen_upstream's
+         * stream is acknowledged while initializing (not passed on), the
+         * gateway's own for resource subscriptions once ready. */
         if (u->state == UNIT_READY && sv->ev.unit_notification)
                 sv->ev.unit_notification(sv->ud, u, method, params);
 }

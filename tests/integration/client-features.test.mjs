@@ -658,6 +658,67 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       await m.close();
     }
   });
+  test('resources/subscribe to a 2026-07-28 server: one listen stream upstream, updates to the subscribers', async () => {
+    const types = await sdk('types.js');
+    const URI = 'modern://counter';
+    const OTHER = 'modern://other';
+    const watch = (c) => {
+      c.updates = [];
+      c.setNotificationHandler(types.ResourceUpdatedNotificationSchema, (n) => c.updates.push(n.params));
+    };
+    const bump = async (c, which) => text(await c.callTool({ name: 'modern__bump', arguments: which ? { which } : {} }));
+    const settle = () => new Promise((r) => setTimeout(r, 300));
+    // A strict client refuses to subscribe unless resources.subscribe is declared.
+    const a = await featureClient(await transportFor('socket', root), { strict: true });
+    const b = await featureClient(await transportFor('http', root, base), { strict: true });
+    const m = await modernClient('stdio');
+    watch(a); watch(b);
+    try {
+      assert.equal(a.getServerCapabilities().resources?.subscribe, true);
+      assert.deepEqual(await a.subscribeResource({ uri: URI }), {});
+      await bump(a);
+      await waitFor(() => a.updates.length === 1, { timeout: 15000, what: 'the first update' });
+      assert.deepEqual(a.updates[0], { uri: URI }, 'no upstream subscription id leaks');
+      // Another URI: a new stream upstream replaces the first; each update
+      // still reaches each subscriber once.
+      assert.deepEqual(await b.subscribeResource({ uri: OTHER }), {});
+      m.send({ id: 'L1', method: 'subscriptions/listen',
+        params: { notifications: { resourceSubscriptions: [URI] }, _meta: meta26() } });
+      await waitFor(() => m.notes.some((n) => n.method === 'notifications/subscriptions/acknowledged'),
+        { timeout: 15000, what: 'the acknowledgement' });
+      assert.equal(await bump(b), 'counter=2');
+      assert.equal(await bump(b, 'other'), 'other=1');
+      await waitFor(() => b.updates.length === 1 && a.updates.length === 2 &&
+        m.notes.some((n) => n.method === 'notifications/resources/updated'),
+      { timeout: 15000, what: 'the second update on all three' });
+      await settle();
+      assert.deepEqual(a.updates, [{ uri: URI }, { uri: URI }], 'a: one copy of each update');
+      assert.deepEqual(b.updates, [{ uri: OTHER }], 'b: only what it subscribed to');
+      const upd = m.notes.filter((n) => n.method === 'notifications/resources/updated');
+      assert.equal(upd.length, 1, JSON.stringify(upd));
+      assert.equal(upd[0].params.uri, URI);
+      assert.equal(upd[0].params._meta['io.modelcontextprotocol/subscriptionId'], 'L1');
+      // a and the listen leave: the stream narrows to OTHER.
+      await m.close();
+      await a.unsubscribeResource({ uri: URI });
+      await bump(b);
+      await bump(b, 'other');
+      await waitFor(() => b.updates.length === 2, { timeout: 15000, what: 'the third update' });
+      await settle();
+      assert.equal(a.updates.length, 2, `no update after unsubscribe: ${JSON.stringify(a.updates)}`);
+      assert.deepEqual(b.updates, [{ uri: OTHER }, { uri: OTHER }]);
+      // Subscriptions are re-sent after the unit restarts.
+      expectExit(await corral(['restart', 'modern'], { root }), 0, 'restart modern');
+      await waitReady(root, ['modern']);
+      await waitFor(async () => { await bump(b, 'other'); return b.updates.length >= 3; },
+        { timeout: 30000, interval: 500, what: 'an update after the restart' });
+      await b.unsubscribeResource({ uri: OTHER });
+    } finally {
+      await a.close();
+      await b.close();
+      await m.close();
+    }
+  });
   for (const kind of ['socket', 'http']) {
     test(`a 2026-07-28 server's input_required reaches a 2025 client through ${kind} as requests`, async () => {
       const c = await featureClient(await transportFor(kind, root, base));
