@@ -306,15 +306,130 @@ static const owner_entry *find_exact(const owner_entry *e, size_t n, const char 
         return NULL;
 }
 
+/* RFC 6570 §3.2: what an expression with operator op can expand to.  A
+ * variable may be undefined, so every expression can expand to nothing;
+ * otherwise the operators other than none and '+' put themselves first, and
+ * the rest is a run of characters that expansion can produce: values from
+ * the simple, label, path-parameter and form operators never hold '/'
+ * (RFC 6570 percent-encodes it; the MCP SDKs' own matchers stop there too),
+ * path segments never '?' or '#', queries never '#'. */
+static bool expansion_char(char op, unsigned char c)
+{
+        switch (op) {
+        case '+':
+        case '#':
+                return true;
+        case '/':
+                return c != '?' && c != '#';
+        case '?':
+        case '&':
+                return c != '#';
+        default: /* none, '.', ';' */
+                return c != '/' && c != '?' && c != '#';
+        }
+}
+
+static bool expansion_first(char op, unsigned char c)
+{
+        if (op && op != '+')
+                return c == (unsigned char)op;
+        return expansion_char(op, c);
+}
+
+bool gw_uri_template_match(const char *tpl, const char *uri, size_t *ret_literal)
+{
+        size_t n = uri ? strlen(uri) : 0, literal = 0;
+        bool ok = false;
+
+        if (!tpl || !uri || n > GW_URI_MATCH_MAX)
+                return false;
+        /* at[i]: uri[0..i) is an expansion of the template parsed so far. */
+        _cleanup_free_ bool *at = xcalloc(n + 1, sizeof(*at));
+        _cleanup_free_ bool *nx = xcalloc(n + 1, sizeof(*nx));
+        _cleanup_free_ size_t *run = xcalloc(n + 1, sizeof(*run));
+        at[0] = true;
+        for (const char *p = tpl; *p;) {
+                bool any = false;
+
+                memset(nx, 0, (n + 1) * sizeof(*nx));
+                if (*p == '{') {
+                        const char *end = strchr(p, '}');
+                        char op = p[1];
+                        size_t reach = 0; /* positions < reach are covered by a run */
+
+                        if (!end || strchr("=,!@|", op))
+                                return false; /* malformed or reserved operator */
+                        if (!strchr("+#./;?&", op))
+                                op = 0;
+                        /* run[i]: first position >= i the expansion cannot pass. */
+                        run[n] = n;
+                        for (size_t i = n; i-- > 0;)
+                                run[i] = expansion_char(op, (unsigned char)uri[i]) ? run[i + 1] : i;
+                        for (size_t i = 0; i <= n; i++) {
+                                if (at[i]) {
+                                        nx[i] = true; /* undefined: nothing */
+                                        if (i < n && expansion_first(op, (unsigned char)uri[i])) {
+                                                size_t last = run[i + 1];
+                                                for (size_t j = i + 1 > reach ? i + 1 : reach;
+                                                     j <= last; j++)
+                                                        nx[j] = true;
+                                                if (last + 1 > reach)
+                                                        reach = last + 1;
+                                        }
+                                }
+                        }
+                        p = end + 1;
+                } else {
+                        size_t len = strcspn(p, "{");
+
+                        for (size_t i = 0; i + len <= n; i++)
+                                if (at[i] && memcmp(uri + i, p, len) == 0)
+                                        nx[i + len] = true;
+                        literal += len;
+                        p += len;
+                }
+                for (size_t i = 0; i <= n; i++) {
+                        at[i] = nx[i];
+                        any |= nx[i];
+                }
+                if (!any)
+                        return false;
+        }
+        ok = at[n];
+        if (ok && ret_literal)
+                *ret_literal = literal;
+        return ok;
+}
+
 const char *gw_owners_lookup(const gw_owners *o, const char *uri)
 {
-        const owner_entry *e;
+        const owner_entry *e, *best = NULL;
+        size_t best_literal = 0;
 
         if (!o || !uri)
                 return NULL;
         e = find_exact(o->res, o->n_res, uri);
         if (e)
                 return e->server;
+        /* The template the URI is an expansion of; of several, the one with
+         * the most literal characters (the most specific), then the
+         * first-installed server's. */
+        for (size_t i = 0; i < o->n_tpl; i++) {
+                const owner_entry *t = &o->tpl[i];
+                size_t literal = 0;
+
+                if (!gw_uri_template_match(t->key, uri, &literal))
+                        continue;
+                if (!best || literal > best_literal ||
+                    (literal == best_literal && t->order < best->order)) {
+                        best = t;
+                        best_literal = literal;
+                }
+        }
+        if (best)
+                return best->server;
+        /* No template matches as RFC 6570 says (a server that puts '/' in
+         * a simple value): the longest literal prefix. */
         for (size_t i = 0; i < o->n_tpl; i++) {
                 const owner_entry *t = &o->tpl_by_prefix[i];
                 if (strncmp(uri, t->key, t->prefix_len) == 0)

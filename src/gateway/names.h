@@ -30,12 +30,24 @@ bool gw_cursor_decode(const char *cursor, size_t *ret_offset);
 cJSON *gw_list_page(const gw_source *src, size_t n, const char *key, bool qualify,
                     const char *cursor, size_t page_size);
 
+/* Whether uri can be an expansion of the RFC 6570 URI template tpl (levels
+ * 1-4: operators none, '+', '#', '.', '/', ';', '?', '&'; any variable may be
+ * undefined).  An expression matches nothing, or its operator's first
+ * character and then a run of the characters its expansion can hold (no '/'
+ * in simple, label, parameter and form values; no '?' or '#' in path
+ * segments; no '#' in queries).  *ret_literal (may be NULL) gets the count of
+ * the template's literal characters.  False for a malformed template or a
+ * uri over GW_URI_MATCH_MAX bytes.  O(template length x uri length). */
+#define GW_URI_MATCH_MAX 8192
+bool gw_uri_template_match(const char *tpl, const char *uri, size_t *ret_literal);
+
 /* The resource owner table: which server answers for a resource URI.
- * Resources are matched exactly; templates by their literal prefix (the
- * uriTemplate up to its first '{'), longest prefix first — a heuristic, since
- * RFC 6570 expansion is not unique — and by their literal uriTemplate for
- * completion/complete refs.  The first source (the first-installed server)
- * wins; every URI listed by more than one server is a collision. */
+ * Resources are matched exactly; templates by RFC 6570 matching
+ * (gw_uri_template_match(), the most literal characters first), then, for a
+ * URI no template matches, by their literal prefix (the uriTemplate up to its
+ * first '{'), longest prefix first; completion/complete refs also by their
+ * literal uriTemplate.  The first source (the first-installed server) wins;
+ * every URI listed by more than one server is a collision. */
 typedef struct gw_owners gw_owners;
 
 /* resources[i].items are arrays of MCP Resource ({uri, …}); templates[i].items
@@ -44,8 +56,9 @@ gw_owners *gw_owners_build(const gw_source *resources, size_t n_resources,
                            const gw_source *templates, size_t n_templates);
 gw_owners *gw_owners_free(gw_owners *o);
 
-/* The owner of a concrete URI: exact resource, else the template with the
- * longest matching literal prefix.  Borrowed; NULL when nobody owns it. */
+/* The owner of a concrete URI: exact resource, else the template it
+ * matches, else the template with the longest matching literal prefix.
+ * Borrowed; NULL when nobody owns it. */
 const char *gw_owners_lookup(const gw_owners *o, const char *uri);
 /* The owner of a completion ref/resource uri: a uriTemplate given literally,
  * else as gw_owners_lookup(). */

@@ -209,13 +209,63 @@ static cJSON *json(const char *text)
         return j;
 }
 
+static void test_uri_template_match(void **state)
+{
+        static const struct {
+                const char *tpl, *uri;
+                bool match;
+                size_t literal;
+        } cases[] = {
+                {"demo://resource/dynamic/text/{id}", "demo://resource/dynamic/text/7", true, 29},
+                {"demo://resource/dynamic/text/{id}", "demo://resource/dynamic/text/", true, 29},
+                {"demo://resource/dynamic/text/{id}", "demo://resource/dynamic/text/7/x", false, 0},
+                {"demo://resource/dynamic/text/{id}", "demo://resource/dynamic/blob/7", false, 0},
+                {"mem://graph/{id}/edges", "mem://graph/7/edges", true, 18},
+                {"mem://graph/{id}/edges", "mem://graph/7", false, 0},
+                {"file://{+path}", "file:///etc/hosts", true, 7},
+                {"file:///{path}", "file:///etc/hosts", false, 0}, /* '/' is %2F there */
+                {"file:///{path}", "file:///etc%2Fhosts", true, 8},
+                {"x://{a}{b}", "x://ab", true, 4},
+                {"x://{a,b}", "x://1,2", true, 4},
+                {"q://search{?q,lang}", "q://search?q=x&lang=en", true, 10},
+                {"q://search{?q,lang}", "q://search", true, 10},
+                {"q://search{?q,lang}", "q://searchX", false, 0},
+                {"q://s{?q}{&r}", "q://s?q=1&r=2", true, 5},
+                {"q://s{&r}", "q://s?r=2", false, 0},
+                {"p://{/seg*}", "p:///a/b/c", true, 4},
+                {"p://{/seg}/end", "p:///a/end", true, 8},
+                {"p://x{.ext}", "p://x.json", true, 5},
+                {"p://x{.ext}", "p://xjson", false, 0},
+                {"p://x{;k}", "p://x;k=1", true, 5},
+                {"p://x{#frag}", "p://x#a/b", true, 5},
+                {"p://x{#frag}", "p://x", true, 5},
+                {"p://{=bad}", "p://", false, 0}, /* reserved operator */
+                {"p://{open", "p://{open", false, 0},
+                {"lit://only", "lit://only", true, 10},
+                {"lit://only", "lit://onl", false, 0},
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                size_t literal = 0;
+                bool got = gw_uri_template_match(cases[i].tpl, cases[i].uri, &literal);
+
+                if (got != cases[i].match)
+                        fail_msg("%s ~ %s: got %d", cases[i].tpl, cases[i].uri, got);
+                if (got)
+                        assert_int_equal(literal, cases[i].literal);
+        }
+        assert_false(gw_uri_template_match(NULL, "x", NULL));
+        assert_false(gw_uri_template_match("x", NULL, NULL));
+}
+
 static void test_owners(void **state)
 {
         cJSON *r_fs =
                 json("[{\"uri\":\"file:///a\"},{\"uri\":\"file:///b\"},{\"uri\":\"mem://x\"}]");
         cJSON *r_mem = json("[{\"uri\":\"mem://x\"},{\"uri\":\"mem://y\"},{\"uri\":\"mem://y\"}]");
         cJSON *r_third = json("[{\"uri\":\"mem://x\"},{\"name\":\"no uri\"}]");
-        cJSON *t_fs = json("[{\"uriTemplate\":\"file:///{path}\"},{\"uriTemplate\":\"x://{a}\"}]");
+        cJSON *t_fs = json("[{\"uriTemplate\":\"file:///{path}\"},{\"uriTemplate\":\"x://{a}\"},"
+                           "{\"uriTemplate\":\"mem://graph/{id}/edges\"}]");
         cJSON *t_mem =
                 json("[{\"uriTemplate\":\"file:///docs/{name}\"},"
                      "{\"uriTemplate\":\"x://{a}\"},{\"uriTemplate\":\"mem://graph/{id}\"}]");
@@ -231,7 +281,9 @@ static void test_owners(void **state)
                 {"file:///docs/readme", "mem", "mem"}, /* longest template prefix */
                 {"file:///etc/hosts", "fs", "fs"},
                 {"x://q", "fs", "fs"}, /* same template: first wins */
-                {"mem://graph/7", "mem", "mem"},
+                {"mem://graph/7", "mem", "mem"}, /* RFC 6570: not .../{id}/edges */
+                {"mem://graph/7/edges", "fs", "fs"},
+                {"mem://graph/{id}/edges", "fs", "fs"},
                 {"file:///{path}", "fs", "fs"}, /* literal template (completion ref) */
                 {"file:///docs/{name}", "mem", "mem"},
                 {"http://nowhere", NULL, NULL},
@@ -303,6 +355,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_qualify), cmocka_unit_test(test_split),
                 cmocka_unit_test(test_cursor),  cmocka_unit_test(test_list_page),
+                cmocka_unit_test(test_uri_template_match),
                 cmocka_unit_test(test_owners),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
