@@ -457,6 +457,8 @@ static void ev_unit_notification(void *ud, unit *u, const char *method, const cJ
 
                 gw_tasks_qualify(q, unit_name(u));
                 nq = jsonrpc_notification(method, steal_pointer(&q));
+                if (strcmp(method, "notifications/tasks/status") == 0)
+                        gw_tasks_ext_status(gw, u, params); /* 2026 listen streams */
                 for (gateway_session *s = gw->sessions; s; s = s->next) {
                         if (!session_live(s) || !gw_session_sees(s, u))
                                 continue;
@@ -680,6 +682,7 @@ gateway *gateway_free(gateway *gw)
         gw_owners_free(gw->owners);
         gw_mrtr_free_all(gw);
         gw_usub_free_all(gw);
+        gw_tasks_ext_free_all(gw);
         while (gw->hints) {
                 gw_hint *h = gw->hints;
                 gw->hints = h->next;

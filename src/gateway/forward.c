@@ -35,6 +35,7 @@ static void call_free(gw_call *c)
         cJSON_Delete(c->retry_params);
         cJSON_Delete(c->answers);
         free(c->retry_state);
+        cJSON_Delete(c->task_stash);
         free(c);
 }
 
@@ -291,12 +292,23 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
 {
         gw_call *c = ud;
         gateway_session *s = c->s;
-        _cleanup_json_ cJSON *modern = NULL, *too_big = NULL, *tasks = NULL;
+        _cleanup_json_ cJSON *modern = NULL, *too_big = NULL, *tasks = NULL, *ext = NULL;
 
         if (s && result && c->retry_params &&
             streq(json_get_string(result, "resultType"), "input_required")) {
                 /* The call goes on (its limits hold too) until the last round. */
                 mrtr25_start(c, result);
+                return;
+        }
+        if (s && result && c->task_ext && !c->task_ack && !c->task_stash &&
+            gw_tasks_ext_terminal_needs_result(result) && json_get_string(result, "taskId")) {
+                /* tasks/get of a finished task: the DetailedTask carries its
+                 * result, so the unit's tasks/result is asked next. */
+                cJSON *p = cJSON_CreateObject();
+
+                cJSON_AddStringToObject(p, "taskId", json_get_string(result, "taskId"));
+                c->task_stash = json_dup(result);
+                call_send(c, c->client, "tasks/result", p, s->gw->timeout_ms);
                 return;
         }
         gw_limits_done(c);
@@ -316,6 +328,20 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
                 if (c->tasks_list)
                         gw_tasks_list_page(s, tasks, c->server);
                 result = tasks;
+        }
+        if (s && c->task_stash) {
+                /* The 2026-07-28 tasks extension (tasks_ext.c). */
+                if (c->task_ns)
+                        gw_tasks_qualify(c->task_stash, c->server);
+                ext = gw_tasks_ext_detailed(c->task_stash, result, error);
+                result = ext;
+                error = NULL;
+        } else if (s && c->task_ext && result) {
+                ext = c->task_ack ? cJSON_CreateObject() : gw_tasks_ext_detailed(result, NULL, NULL);
+                result = ext;
+        } else if (s && c->modern && result && strcmp(c->method, "tools/call") == 0 &&
+                   !mcp_client_modern(c->client) && (ext = gw_tasks_ext_created(result))) {
+                result = ext;
         }
         if (s && c->modern && result) {
                 /* A 2026-07-28 request: resultType and caching hints. */
@@ -511,6 +537,10 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         c->log_level = lvl;
         c->task_ns = !s->scope;
         c->tasks_list = !s->scope && strcmp(method, "tasks/list") == 0;
+        if (c->modern && !mcp_client_modern(client) && strncmp(method, "tasks/", 6) == 0) {
+                c->task_ext = true;
+                c->task_ack = s->ext_update || strcmp(method, "tasks/cancel") == 0;
+        }
         if (!s->cur_method)
                 gw_upstream_touch(s->gw, server, s);
         c->next = s->calls;

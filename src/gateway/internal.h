@@ -75,6 +75,7 @@ struct gateway {
         gw_mrtr *mrtrs;           /* 2026-07-28 calls waiting for their retry (modern.c) */
         size_t n_mrtrs;
         gw_usub *usubs;           /* listen streams for 2026-07-28 units' resources (usubs.c) */
+        struct gw_tfetch *tfetches; /* task results being fetched for listens (tasks_ext.c) */
 };
 
 struct gateway_session {
@@ -110,6 +111,7 @@ struct gateway_session {
         const char *cur_method; /* the 2026-07-28 request being handled, else NULL */
         bool ladder; /* the last 2026-07-28 answer was a protocol-level refusal
                       * (HTTP maps its code to a status) */
+        bool ext_update; /* the tasks/update being forwarded (tasks_ext.c) */
         gw_listen *listens; /* open subscriptions/listen streams */
         size_t n_listens;
         size_t n_s2c;
@@ -148,6 +150,11 @@ struct gw_call {
         /* An aggregate session's call: task ids in the answer get the
          * server's name (tasks.c); tasks_list: a page of tasks/list. */
         bool task_ns, tasks_list;
+        /* A 2026-07-28 tasks extension request to a 2025 unit (tasks_ext.c):
+         * answered empty (task_ack), or as a DetailedTask once the unit's
+         * tasks/result for the task in task_stash is in. */
+        bool task_ext, task_ack;
+        cJSON *task_stash;
         /* A 2026-07-28 request's io.modelcontextprotocol/logLevel (index,
          * -1 none): the unit's log messages while it runs go to it. */
         int log_level;
@@ -355,6 +362,42 @@ void gw_usub_resync_all(gateway *gw);
 /* The unit is gone: its streams are forgotten (not cancelled). */
 void gw_usub_forget(gateway *gw, const char *server);
 void gw_usub_free_all(gateway *gw);
+
+/* ---- tasks_ext.c: the 2026-07-28 tasks extension ---- */
+
+#define TASKS_EXT "io.modelcontextprotocol/tasks"
+#define GW_LISTEN_TASKS 256 /* taskIds per listen */
+
+/* Whether clientCapabilities caps declare the tasks extension. */
+bool gw_tasks_ext_declared(const cJSON *caps);
+/* Answers id with -32021 naming the extension; what says who needs it. */
+void gw_tasks_ext_missing(gateway_session *s, const cJSON *id, const char *what);
+/* A 2026-07-28 tools/call of tool on u about to be forwarded as fwd: adds
+ * params.task when the tool supports tasks and the request declares the
+ * extension.  False when it answered id (-32021: the tool requires it). */
+bool gw_tasks_ext_call(gateway_session *s, const cJSON *id, unit *u, const char *tool,
+                       cJSON *fwd);
+/* A 2025 CreateTaskResult as a resultType "task" result (owned), or NULL
+ * when result is not one. */
+cJSON *gw_tasks_ext_created(const cJSON *result);
+/* Whether a 2025 Task's status is completed or failed (its result is
+ * fetched with tasks/result before answering). */
+bool gw_tasks_ext_terminal_needs_result(const cJSON *task);
+/* The DetailedTask (owned) of a 2025 Task with its tasks/result answer
+ * (result or error; both NULL: not fetched). */
+cJSON *gw_tasks_ext_detailed(const cJSON *task, const cJSON *result, const cJSON *error);
+/* tasks/get, tasks/update, tasks/cancel of a 2026-07-28 request. */
+void gw_tasks_ext_handle(gateway_session *s, const cJSON *id, const char *method,
+                         const cJSON *params);
+/* A unit's notifications/tasks/status: to the listen streams whose taskIds
+ * name it, as notifications/tasks (fetching the result first when the task
+ * is completed or failed). */
+void gw_tasks_ext_status(gateway *gw, unit *u, const cJSON *params);
+void gw_tasks_ext_free_all(gateway *gw);
+/* modern.c: whether a listen stream of a session that sees from wants task
+ * (the server's own id); and sending it the DetailedTask (params). */
+bool gw_listen_wants_task(gateway *gw, const unit *from, const char *task);
+void gw_listen_task(gateway *gw, const unit *from, const char *task, const cJSON *detailed);
 
 /* ---- methods.c helpers shared with modern.c ---- */
 

@@ -290,6 +290,11 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                 return;
         fwd = json_dup(params);
         json_set(fwd, "name", cJSON_CreateString(alias ? alias : local));
+        /* The 2026-07-28 tasks extension (tasks_ext.c). */
+        if (tool && s->cur_method && !alias && !gw_tasks_ext_call(s, id, u, local, fwd)) {
+                cJSON_Delete(fwd);
+                return;
+        }
         gw_forward_as(s, id, server, client, method, fwd, steal_pointer(&alias), local);
 }
 

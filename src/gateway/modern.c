@@ -61,6 +61,8 @@ struct gw_listen {
         bool tools, prompts, resources;
         char **uris;
         size_t n_uris;
+        char **tasks; /* taskIds (tasks extension), as the client knows them */
+        size_t n_tasks;
         gw_listen *next;
 };
 
@@ -145,9 +147,13 @@ static void handle_discover(gateway_session *s, const cJSON *id)
         cJSON *ins = cJSON_DetachItemFromObjectCaseSensitive(d, "instructions");
 
         /* Per-request logLevel is not offered (no notifications/message goes
-         * to 2026-07-28 requests), nor the 2025 tasks (an extension now). */
+         * to 2026-07-28 requests); the 2025 tasks are the extension now. */
         cJSON_DeleteItemFromObjectCaseSensitive(caps, "logging");
-        cJSON_DeleteItemFromObjectCaseSensitive(caps, "tasks");
+        if (cJSON_HasObjectItem(caps, "tasks")) {
+                /* 2025 tasks of the units, served as the extension (tasks_ext.c). */
+                cJSON_DeleteItemFromObjectCaseSensitive(caps, "tasks");
+                (void)json_object_member(json_object_member(caps, "extensions"), TASKS_EXT);
+        }
         cJSON_AddItemToObject(r, "supportedVersions", supported_versions());
         cJSON_AddItemToObject(r, "capabilities", caps ? caps : cJSON_CreateObject());
         if (ins)
@@ -164,6 +170,9 @@ static void listen_free(gw_listen *l)
         for (size_t i = 0; i < l->n_uris; i++)
                 free(l->uris[i]);
         free(l->uris);
+        for (size_t i = 0; i < l->n_tasks; i++)
+                free(l->tasks[i]);
+        free(l->tasks);
         cJSON_Delete(l->id);
         free(l);
 }
@@ -195,22 +204,29 @@ static void handle_listen(gateway_session *s, const cJSON *id, const cJSON *para
 {
         const cJSON *f = json_get_object(params, "notifications");
         const cJSON *uris = cJSON_GetObjectItemCaseSensitive(f, "resourceSubscriptions");
+        const cJSON *tids = cJSON_GetObjectItemCaseSensitive(f, "taskIds");
+        const cJSON *caps = json_get_object(json_get_object(params, "_meta"), META_CLIENT_CAPS);
         const cJSON *u;
         cJSON *ack, *honored, *meta;
         _cleanup_json_ cJSON *n = NULL;
         gw_listen *l;
 
-        if (!f || (uris && !cJSON_IsArray(uris))) {
+        if (!f || (uris && !cJSON_IsArray(uris)) || (tids && !cJSON_IsArray(tids))) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
                                "invalid params: notifications must be an object "
                                "(resourceSubscriptions an array of URIs)");
                 return;
         }
-        if (s->n_listens >= GW_MAX_LISTENS || cJSON_GetArraySize(uris) > GW_LISTEN_URIS) {
+        if (s->n_listens >= GW_MAX_LISTENS || cJSON_GetArraySize(uris) > GW_LISTEN_URIS ||
+            cJSON_GetArraySize(tids) > GW_LISTEN_TASKS) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
-                               "invalid params: at most %d listen streams per connection and "
-                               "%d resourceSubscriptions each",
-                               GW_MAX_LISTENS, GW_LISTEN_URIS);
+                               "invalid params: at most %d listen streams per connection, "
+                               "%d resourceSubscriptions and %d taskIds each",
+                               GW_MAX_LISTENS, GW_LISTEN_URIS, GW_LISTEN_TASKS);
+                return;
+        }
+        if (cJSON_GetArraySize(tids) > 0 && !gw_tasks_ext_declared(caps)) {
+                gw_tasks_ext_missing(s, id, "taskIds");
                 return;
         }
         l = xcalloc(1, sizeof(*l));
@@ -235,6 +251,17 @@ static void handle_listen(gateway_session *s, const cJSON *id, const cJSON *para
                         l->uris[l->n_uris++] = xstrdup(u->valuestring);
                         cJSON_AddItemToArray(kept, cJSON_CreateString(u->valuestring));
                         gw_subscribe_upstream(s, u->valuestring);
+                }
+        }
+        if (cJSON_GetArraySize(tids) > 0) {
+                cJSON *kept = cJSON_AddArrayToObject(honored, "taskIds");
+                l->tasks = xcalloc((size_t)cJSON_GetArraySize(tids) + 1, sizeof(*l->tasks));
+                cJSON_ArrayForEach(u, tids)
+                {
+                        if (!cJSON_IsString(u))
+                                continue;
+                        l->tasks[l->n_tasks++] = xstrdup(u->valuestring);
+                        cJSON_AddItemToArray(kept, cJSON_CreateString(u->valuestring));
                 }
         }
         l->next = s->listens;
@@ -275,6 +302,59 @@ void gw_listen_notify(gateway *gw, const char *method, unsigned list_bit, const 
                         meta = cJSON_AddObjectToObject(p, "_meta");
                         cJSON_AddItemToObject(meta, META_SUBSCRIPTION_ID, json_dup(l->id));
                         n = jsonrpc_notification(method, p);
+                        gw_send_msg(s, n, l->id, false);
+                }
+        }
+}
+
+/* The id s knows task (the server's own) by: SERVER__ID on the aggregate. */
+static char *task_id_for(const gateway_session *s, const unit *from, const char *task)
+{
+        return s->scope ? xstrdup(task) : gateway_qualify(unit_name(from), task);
+}
+
+static bool listen_has_task(const gw_listen *l, const char *id)
+{
+        for (size_t i = 0; i < l->n_tasks; i++)
+                if (strcmp(l->tasks[i], id) == 0)
+                        return true;
+        return false;
+}
+
+bool gw_listen_wants_task(gateway *gw, const unit *from, const char *task)
+{
+        for (gateway_session *s = gw->sessions; s; s = s->next) {
+                _cleanup_free_ char *id = NULL;
+
+                if (s->drained || !s->listens || !gw_session_sees(s, from))
+                        continue;
+                id = task_id_for(s, from, task);
+                for (gw_listen *l = s->listens; l; l = l->next)
+                        if (listen_has_task(l, id))
+                                return true;
+        }
+        return false;
+}
+
+void gw_listen_task(gateway *gw, const unit *from, const char *task, const cJSON *detailed)
+{
+        for (gateway_session *s = gw->sessions; s; s = s->next) {
+                _cleanup_free_ char *id = NULL;
+
+                if (s->drained || !s->listens || !gw_session_sees(s, from))
+                        continue;
+                id = task_id_for(s, from, task);
+                for (gw_listen *l = s->listens; l; l = l->next) {
+                        cJSON *p, *meta;
+                        _cleanup_json_ cJSON *n = NULL;
+
+                        if (!listen_has_task(l, id))
+                                continue;
+                        p = json_dup(detailed);
+                        json_set(p, "taskId", cJSON_CreateString(id));
+                        meta = json_object_member(p, "_meta");
+                        json_set(meta, META_SUBSCRIPTION_ID, json_dup(l->id));
+                        n = jsonrpc_notification("notifications/tasks", p);
                         gw_send_msg(s, n, l->id, false);
                 }
         }
@@ -570,6 +650,13 @@ static void mrtr_retry(gateway_session *s, const cJSON *id, const char *method,
 
 /* ---- dispatch ---- */
 
+/* The tasks extension's methods (tasks_ext.c). */
+static bool task_method(const char *method)
+{
+        return strcmp(method, "tasks/get") == 0 || strcmp(method, "tasks/update") == 0 ||
+               strcmp(method, "tasks/cancel") == 0;
+}
+
 void gw_modern_dispatch(gateway_session *s, const cJSON *id, const char *method,
                         const cJSON *params,
                         void (*shared)(gateway_session *s, const cJSON *id, const char *method,
@@ -614,13 +701,13 @@ void gw_modern_dispatch(gateway_session *s, const cJSON *id, const char *method,
         for (size_t i = 0; i < ARRAY_SIZE(served); i++)
                 known |= strcmp(method, served[i]) == 0;
         known |= strcmp(method, "server/discover") == 0 ||
-                 strcmp(method, "subscriptions/listen") == 0;
+                 strcmp(method, "subscriptions/listen") == 0 || task_method(method);
         if (!known) {
                 gw_reply_error(s, id, JSONRPC_METHOD_NOT_FOUND, NULL,
                                "method not found: '%s'%s", method,
                                strncmp(method, "tasks/", 6) == 0
-                                       ? " (the tasks extension is not served to 2026-07-28 "
-                                         "requests)"
+                                       ? " (the tasks extension has tasks/get, tasks/update "
+                                         "and tasks/cancel)"
                                        : "");
                 return;
         }
@@ -646,6 +733,9 @@ void gw_modern_dispatch(gateway_session *s, const cJSON *id, const char *method,
                 return;
         }
         s->cur_method = method;
-        shared(s, id, method, params);
+        if (task_method(method))
+                gw_tasks_ext_handle(s, id, method, params);
+        else
+                shared(s, id, method, params);
         s->cur_method = NULL;
 }

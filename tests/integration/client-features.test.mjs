@@ -371,6 +371,8 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
   test('tasks on the aggregate /mcp: task ids are SERVER__ID, tasks/list walks the servers', async () => {
     const types = await sdk('types.js');
     const c = await featureClient(await transportFor('http', root, base));
+    const statuses = [];
+    c.setNotificationHandler(types.TaskStatusNotificationSchema, (n) => statuses.push(n.params));
     try {
       assert.ok(c.getServerCapabilities().tasks?.requests?.tools?.call, JSON.stringify(c.getServerCapabilities()));
       const created = await c.request({ method: 'tools/call', params: {
@@ -386,6 +388,10 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       }
       assert.equal(status.status, 'completed', JSON.stringify(status));
       assert.equal(status.taskId, taskId);
+      // The server's notifications/tasks/status carry the namespaced id.
+      await waitFor(() => statuses.some((n) => n.status === 'completed'),
+        { timeout: 15000, what: 'notifications/tasks/status (completed)' });
+      assert.ok(statuses.every((n) => n.taskId === taskId), JSON.stringify(statuses));
       const res = await c.request({ method: 'tasks/result', params: { taskId } }, types.CallToolResultSchema);
       assert.match(text(res), /Research Report: corral/);
       const related = res._meta?.['io.modelcontextprotocol/related-task'];
@@ -595,6 +601,68 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
     assert.equal(r.headers.get('mcp-session-id'), null);
   });
 
+  test('MCP 2026-07-28 tasks extension: a 2025 server\'s task tool as resultType task, tasks/get, notifications/tasks', async () => {
+    const EXT = 'io.modelcontextprotocol/tasks';
+    const ext = meta26({ extensions: { [EXT]: {} } });
+    const c = await modernClient('socket');
+    try {
+      const d = await c.ask({ id: 1, method: 'server/discover', params: { _meta: meta26() } });
+      assert.deepEqual(d.result.capabilities.extensions?.[EXT], {}, JSON.stringify(d.result.capabilities));
+      assert.equal(d.result.capabilities.tasks, undefined);
+      // Without the extension a taskSupport "required" tool is -32021.
+      const no = await c.ask({ id: 2, method: 'tools/call', params: {
+        name: 'everything__simulate-research-query', arguments: { topic: 'corral' }, _meta: meta26() } });
+      assert.equal(no.error?.code, -32021, JSON.stringify(no));
+      assert.deepEqual(no.error.data.requiredCapabilities, { extensions: { [EXT]: {} } });
+      const created = await c.ask({ id: 3, method: 'tools/call', params: {
+        name: 'everything__simulate-research-query', arguments: { topic: 'corral' }, _meta: ext } });
+      const r = created.result;
+      assert.equal(r?.resultType, 'task', JSON.stringify(created));
+      assert.match(r.taskId, /^everything__./);
+      assert.equal(r.ttlMs, 300000);
+      assert.equal(r.pollIntervalMs, 1000);
+      assert.equal(r.task, undefined, 'the task is inline');
+      c.send({ id: 'T', method: 'subscriptions/listen',
+        params: { notifications: { taskIds: [r.taskId] }, _meta: ext } });
+      await waitFor(() => c.notes.some((n) => n.method === 'notifications/subscriptions/acknowledged'),
+        { timeout: 15000, what: 'the acknowledgement' });
+      assert.deepEqual(c.notes.find((n) => n.method === 'notifications/subscriptions/acknowledged')
+        .params.notifications, { taskIds: [r.taskId] });
+      let got;
+      for (let i = 0; i < 300; i++) {
+        got = (await c.ask({ id: 10 + i, method: 'tasks/get', params: { taskId: r.taskId, _meta: ext } })).result;
+        if (got?.status !== 'working') break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.equal(got.status, 'completed', JSON.stringify(got));
+      assert.equal(got.resultType, 'complete');
+      assert.equal(got.taskId, r.taskId);
+      assert.match(got.result.content[0].text, /Research Report: corral/);
+      await waitFor(() => c.notes.some((n) => n.method === 'notifications/tasks' && n.params.status === 'completed'),
+        { timeout: 15000, what: 'notifications/tasks (completed)' });
+      const done = c.notes.find((n) => n.method === 'notifications/tasks' && n.params.status === 'completed');
+      assert.equal(done.params.taskId, r.taskId);
+      assert.equal(done.params._meta['io.modelcontextprotocol/subscriptionId'], 'T');
+      assert.match(done.params.result.content[0].text, /Research Report: corral/);
+      const upd = await c.ask({ id: 400, method: 'tasks/update',
+        params: { taskId: r.taskId, inputResponses: { nosuch: {} }, _meta: ext } });
+      assert.deepEqual(upd.result, { resultType: 'complete', _meta: upd.result._meta }, JSON.stringify(upd));
+      const noext = await c.ask({ id: 401, method: 'tasks/get', params: { taskId: r.taskId, _meta: meta26() } });
+      assert.equal(noext.error?.code, -32021, JSON.stringify(noext));
+      const unknown = await c.ask({ id: 402, method: 'tasks/get', params: { taskId: 'everything__nosuch', _meta: ext } });
+      assert.equal(unknown.error?.code, -32602, JSON.stringify(unknown));
+      // tasks/cancel of a running task: acknowledged empty, then cancelled.
+      const t2 = (await c.ask({ id: 403, method: 'tools/call', params: {
+        name: 'everything__simulate-research-query', arguments: { topic: 'x' }, _meta: ext } })).result;
+      const cancel = await c.ask({ id: 404, method: 'tasks/cancel', params: { taskId: t2.taskId, _meta: ext } });
+      assert.equal(cancel.result?.resultType, 'complete', JSON.stringify(cancel));
+      assert.equal(cancel.result.taskId, undefined);
+      const after = (await c.ask({ id: 405, method: 'tasks/get', params: { taskId: t2.taskId, _meta: ext } })).result;
+      assert.equal(after.status, 'cancelled', JSON.stringify(after));
+    } finally {
+      await c.close();
+    }
+  });
   test('MCP 2026-07-28 subscriptions/listen: acknowledged first, list changes tagged', async () => {
     const c = await modernClient('socket');
     try {
