@@ -241,16 +241,70 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
     assert.match(r.stdout, /^roots: +clients' roots are passed on as given; paths outside the mounts above are not reachable/m);
   });
 
-  test('a strict-capability client subscribes', async () => {
+  for (const kind of ['socket', 'stdio', 'http']) {
+    test(`a strict-capability client subscribes through ${kind}`, async () => {
+      const c = await featureClient(await transportFor(kind, root, base), { strict: true });
+      try {
+        const res = await c.subscribeResource({ uri: 'demo://resource/static/document/architecture.md' });
+        assert.deepEqual(res, {});
+        await c.unsubscribeResource({ uri: 'demo://resource/static/document/architecture.md' });
+      } finally {
+        await c.close();
+      }
+    });
+  }
+
+  test('subscriptions are re-sent after a server restarts', async () => {
+    const types = await sdk('types.js');
+    const URI = 'demo://resource/static/document/architecture.md';
     const c = await featureClient(await transportFor('socket', root), { strict: true });
+    const updates = [];
+    c.setNotificationHandler(types.ResourceUpdatedNotificationSchema, (n) => updates.push(n.params.uri));
+    // server-everything's toggle-subscriber-updates sends updates for what
+    // its session subscribed to: at once, then every 5 s, until toggled off.
+    const toggle = () => c.callTool({ name: 'everything__toggle-subscriber-updates', arguments: {} });
     try {
-      const res = await c.subscribeResource({ uri: 'demo://resource/static/document/architecture.md' });
-      assert.deepEqual(res, {});
-      await c.unsubscribeResource({ uri: 'demo://resource/static/document/architecture.md' });
+      await c.subscribeResource({ uri: URI });
+      await toggle();
+      await waitFor(() => updates.length > 0, { timeout: 15000, what: 'an update before the restart' });
+      await toggle();
+      expectExit(await corral(['restart', 'everything'], { root }), 0, 'restart everything');
+      await waitReady(root, ['everything']);
+      updates.length = 0;
+      await toggle();
+      await waitFor(() => updates.length > 0, { timeout: 20000, what: 'an update after the restart' });
+      assert.deepEqual([...new Set(updates)], [URI]);
+      await toggle();
+      await c.unsubscribeResource({ uri: URI });
     } finally {
       await c.close();
     }
   });
+
+  for (const kind of ['stdio', 'socket']) {
+    test(`tasks through ${kind}: server-everything's task tool, SERVER__ID ids`, async () => {
+      const types = await sdk('types.js');
+      const c = await featureClient(await transportFor(kind, root, base));
+      try {
+        const created = await c.request({ method: 'tools/call', params: {
+          name: 'everything__simulate-research-query', arguments: { topic: kind }, task: { ttl: 60000 } } },
+        types.CreateTaskResultSchema);
+        const taskId = created.task.taskId;
+        assert.match(taskId, /^everything__./);
+        let status;
+        for (let i = 0; i < 200; i++) {
+          status = await c.request({ method: 'tasks/get', params: { taskId } }, types.GetTaskResultSchema);
+          if (status.status === 'completed' || status.status === 'failed') break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(status.status, 'completed', JSON.stringify(status));
+        const res = await c.request({ method: 'tasks/result', params: { taskId } }, types.CallToolResultSchema);
+        assert.match(text(res), new RegExp(`Research Report: ${kind}`));
+      } finally {
+        await c.close();
+      }
+    });
+  }
 
   test('two clients calling at once each get their own sampling request', async () => {
     const a = await featureClient(await transportFor('socket', root));
