@@ -176,7 +176,7 @@ static const verb *verb_find(const char *name)
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: corral [--root DIR] [--as-user USER] [--json] [--yes] [--quiet] VERB [OPTIONS] [ARGS]\n\n"
+        fprintf(f, "Usage: corral [--root DIR | --store system|user] [--as-user USER] [--json] [--yes] [--quiet] VERB [OPTIONS] [ARGS]\n\n"
                    "Installs MCP servers, runs each one supervised, and exposes all their tools\n"
                    "through one MCP endpoint.\n\nVerbs:\n");
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
@@ -184,6 +184,10 @@ static void usage(FILE *f)
         fprintf(f, "\nGlobal options:\n"
                    "  --root DIR   use DIR as the store instead of the system or user paths\n"
                    "               (also $CORRAL_ROOT)\n"
+                   "  --store system|user  the system store (through the system daemon for\n"
+                   "               non-root users) or your own; without it a non-root user\n"
+                   "               gets the system store when the system daemon's socket\n"
+                   "               is theirs to use (the corral group), else their own\n"
                    "  --json       machine-readable output for listings\n"
                    "  --yes        do not ask for confirmation\n"
                    "  --help       this text; `corral VERB --help` for one verb\n"
@@ -278,9 +282,11 @@ int main(int argc, char **argv)
                 { "yes", no_argument, NULL, 'y' },        { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },    { "quiet", no_argument, NULL, 'q' },
                 { "as-user", required_argument, NULL, 'U' },
+                { "store", required_argument, NULL, 'S' },
                 {},
         };
         cli_ctx ctx = { .verb = "corral" };
+        const char *store_opt = NULL;
         int c;
 
         log_init_from_env();
@@ -301,6 +307,15 @@ int main(int argc, char **argv)
                         break;
                 case 'U':
                         ctx.as_user = optarg;
+                        break;
+                case 'S':
+                        if (strcmp(optarg, "system") != 0 && strcmp(optarg, "user") != 0) {
+                                fprintf(stderr, "corral: --store wants 'system' or 'user', not "
+                                                "'%.32s'\n",
+                                        optarg);
+                                return EX_USAGE;
+                        }
+                        store_opt = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -323,6 +338,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "corral: unknown verb '%s'\nTry 'corral --help'.\n", argv[optind]);
                 return EX_USAGE;
         }
+        if (store_opt && ctx.root) {
+                fprintf(stderr, "corral: --store and --root exclude each other\n");
+                return EX_USAGE;
+        }
+        if (store_opt)
+                paths_choose_store(strcmp(store_opt, "system") == 0 ? PATHS_SYSTEM : PATHS_USER);
+        else if (strcmp(v->name, "daemon") == 0 && geteuid() != 0)
+                /* A user's own daemon (systemctl --user) keeps the user's
+                 * store, even where the system daemon's socket is theirs to
+                 * use. */
+                paths_choose_store(PATHS_USER);
         ctx.verb = v->name;
         int vargc = argc - optind;
         char **vargv = argv + optind;

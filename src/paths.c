@@ -12,6 +12,7 @@
 /* sun_path holds 108 bytes including the terminating NUL. */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define ROOT_MAX 4000
+#define SYSTEM_RUN "/run/corral"
 
 /* Lexically normalised absolute form of a path that may not exist yet
  * (realpath(3) needs it to exist): "." and empty components dropped, ".."
@@ -103,7 +104,7 @@ static void fill_system(corral_paths *p)
         p->staging = xstrdup("/var/lib/corral/staging");
         p->cache = xstrdup("/var/cache/corral");
         p->log = xstrdup("/var/log/corral");
-        p->run = xstrdup("/run/corral");
+        p->run = xstrdup(SYSTEM_RUN);
 }
 
 static int fill_user(corral_paths *p, corral_error *err)
@@ -182,15 +183,37 @@ static int fill_and_check(corral_paths *p, paths_mode mode, const char *root, co
         return 0;
 }
 
+/* --store system|user, for the whole process; -1 = not chosen. */
+static int chosen_mode = -1;
+
+void paths_choose_store(paths_mode mode)
+{
+        chosen_mode = (int)mode;
+}
+
+bool paths_system_daemon_reachable(const char *control_sock)
+{
+        struct stat st;
+
+        /* connect(2) to a unix socket needs write permission on it: the
+         * system sockets are 0660 root:corral, so this is group membership. */
+        return stat(control_sock, &st) == 0 && S_ISSOCK(st.st_mode) &&
+               access(control_sock, W_OK) == 0;
+}
+
 int paths_init(corral_paths *p, const char *root, corral_error *err)
 {
         const char *env_root = getenv("CORRAL_ROOT");
 
         if (root)
                 return paths_init_mode(p, PATHS_ROOT, root, err);
+        if (chosen_mode >= 0)
+                return paths_init_mode(p, (paths_mode)chosen_mode, NULL, err);
         if (env_root && env_root[0])
                 return fill_and_check(p, PATHS_ROOT, env_root, "CORRAL_ROOT", err);
-        return paths_init_mode(p, geteuid() == 0 ? PATHS_SYSTEM : PATHS_USER, NULL, err);
+        if (geteuid() == 0 || paths_system_daemon_reachable(SYSTEM_RUN "/control.sock"))
+                return paths_init_mode(p, PATHS_SYSTEM, NULL, err);
+        return paths_init_mode(p, PATHS_USER, NULL, err);
 }
 
 int paths_init_mode(corral_paths *p, paths_mode mode, const char *root, corral_error *err)

@@ -22,11 +22,23 @@ typedef struct corral_paths {
 } corral_paths;
 
 /* Fills p for, in order of precedence: root (the --root option, may be NULL),
- * $CORRAL_ROOT, system paths when euid is 0, else the XDG user paths
- * ($XDG_*_HOME with the usual fallbacks under $HOME; sockets under
- * $XDG_RUNTIME_DIR/corral or, without it, the state dir's run/).
- * root is made absolute.  Returns 0, or -EX_CONFIG (no HOME, bad root). */
+ * the store paths_choose_store() chose, $CORRAL_ROOT, system paths when euid
+ * is 0 or the system daemon's control socket (/run/corral/control.sock) is
+ * one the caller may connect to (a member of its group, on a machine where
+ * it runs or is socket-activated), else the XDG user paths ($XDG_*_HOME with
+ * the usual fallbacks under $HOME; sockets under $XDG_RUNTIME_DIR/corral or,
+ * without it, the state dir's run/).  root is made absolute.  Returns 0, or
+ * -EX_CONFIG (no HOME, bad root). */
 int paths_init(corral_paths *p, const char *root, corral_error *err);
+
+/* The global option --store system|user: every later paths_init() without a
+ * root gives that layout, whatever $CORRAL_ROOT, the euid or the system
+ * socket say.  Process-wide; called once by main() before any verb runs. */
+void paths_choose_store(paths_mode mode);
+
+/* Whether control_sock is a unix socket the caller may connect(2) to (write
+ * permission on it, by access(2)). */
+bool paths_system_daemon_reachable(const char *control_sock);
 
 /* Fills p for an explicit mode, whatever the euid: PATHS_SYSTEM, PATHS_USER
  * (from $HOME/$XDG_* as above) or PATHS_ROOT (root required).  $CORRAL_ROOT

@@ -9,7 +9,7 @@ _corral()
         local i verb=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
-                --root) ((i++)) ;;
+                --root | --store) ((i++)) ;;
                 -*) ;;
                 *) verb=${words[i]}; break ;;
                 esac
@@ -19,9 +19,13 @@ _corral()
                 _filedir -d
                 return
         fi
+        if [[ $prev == --store ]]; then
+                COMPREPLY=($(compgen -W 'system user' -- "$cur"))
+                return
+        fi
         if [[ -z $verb ]]; then
                 if [[ $cur == -* ]]; then
-                        COMPREPLY=($(compgen -W '--root --json --yes --help --version' -- "$cur"))
+                        COMPREPLY=($(compgen -W '--root --store --json --yes --help --version' -- "$cur"))
                 else
                         COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
                 fi
