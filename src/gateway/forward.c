@@ -292,6 +292,7 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
 {
         gw_call *c = ud;
         gateway_session *s = c->s;
+        const char *unit_task = json_get_string(result, "taskId"); /* before SERVER__ */
         _cleanup_json_ cJSON *modern = NULL, *too_big = NULL, *tasks = NULL, *ext = NULL;
 
         if (s && result && c->retry_params &&
@@ -338,6 +339,8 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
                 error = NULL;
         } else if (s && c->task_ext && result) {
                 ext = c->task_ack ? cJSON_CreateObject() : gw_tasks_ext_detailed(result, NULL, NULL);
+                if (!c->task_ack)
+                        gw_tasks_ext_inputs(s->gw, c->client, unit_task, ext);
                 result = ext;
         } else if (s && c->modern && result && strcmp(c->method, "tools/call") == 0 &&
                    !mcp_client_modern(c->client) && (ext = gw_tasks_ext_created(result))) {

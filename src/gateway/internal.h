@@ -76,6 +76,7 @@ struct gateway {
         size_t n_mrtrs;
         gw_usub *usubs;           /* listen streams for 2026-07-28 units' resources (usubs.c) */
         struct gw_tfetch *tfetches; /* task results being fetched for listens (tasks_ext.c) */
+        struct gw_tinput *tinputs;  /* tasks whose input 2026 clients are asked (tasks_ext.c) */
 };
 
 struct gateway_session {
@@ -394,6 +395,18 @@ void gw_tasks_ext_handle(gateway_session *s, const cJSON *id, const char *method
  * is completed or failed). */
 void gw_tasks_ext_status(gateway *gw, unit *u, const cJSON *params);
 void gw_tasks_ext_free_all(gateway *gw);
+#define GW_TINPUT_PENDING 16 /* a task's open requests */
+#define GW_MAX_TINPUTS 256   /* tasks whose input is relayed, per gateway */
+/* detailed (a DetailedTask of task, the unit's id, on c) is input_required:
+ * the unit's requests for it become its inputRequests (the first time,
+ * corral opens the task's tasks/result so the unit sends them). */
+void gw_tasks_ext_inputs(gateway *gw, mcp_client *c, const char *task, cJSON *detailed);
+/* A unit's request: true when it belongs to a task whose input is relayed
+ * (kept for tasks/get), false to route it as usual (upstream.c). */
+bool gw_tasks_ext_server_request(gateway *gw, mcp_client *c, uint64_t handle,
+                                 const char *method, const cJSON *params);
+/* The unit withdrew request handle: true when it was a task's. */
+bool gw_tasks_ext_server_cancelled(gateway *gw, const mcp_client *c, uint64_t handle);
 /* modern.c: whether a listen stream of a session that sees from wants task
  * (the server's own id); and sending it the DetailedTask (params). */
 bool gw_listen_wants_task(gateway *gw, const unit *from, const char *task);

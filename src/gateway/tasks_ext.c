@@ -29,6 +29,15 @@
 #include "corral/supervisor.h"
 #include "gateway/internal.h"
 
+static void tinput_answer(gateway *gw, mcp_client *c, const char *task, const cJSON *answers);
+
+static bool streq_status(const cJSON *task, const char *status)
+{
+        const char *st = json_get_string(task, "status");
+
+        return st && strcmp(st, status) == 0;
+}
+
 bool gw_tasks_ext_declared(const cJSON *caps)
 {
         return cJSON_IsObject(
@@ -128,7 +137,7 @@ cJSON *gw_tasks_ext_detailed(const cJSON *task, const cJSON *result, const cJSON
 
         task_fields(r, task);
         if (st && strcmp(st, "input_required") == 0 && !cJSON_HasObjectItem(r, "inputRequests"))
-                cJSON_AddObjectToObject(r, "inputRequests"); /* not relayed (README) */
+                cJSON_AddObjectToObject(r, "inputRequests"); /* filled by gw_tasks_ext_inputs */
         if (!st || (!result && !error))
                 return r;
         if (strcmp(st, "completed") == 0 && result) {
@@ -192,7 +201,9 @@ void gw_tasks_ext_handle(gateway_session *s, const cJSON *id, const char *method
                 return;
         }
         if (strcmp(method, "tasks/update") == 0 && !mcp_client_modern(c)) {
-                /* Known task: acknowledged (the file comment says why). */
+                /* The answers go to the unit's requests; a known task is
+                 * acknowledged. */
+                tinput_answer(s->gw, c, local, json_get_object(params, "inputResponses"));
                 method = "tasks/get";
                 s->ext_update = true;
         }
@@ -263,6 +274,164 @@ void gw_tasks_ext_status(gateway *gw, unit *u, const cJSON *params)
         (void)mcp_client_request(c, "tasks/result", p, gw->timeout_ms, NULL, on_task_result, f);
 }
 
+
+/* ---- input a 2025 unit asks for during a task ----
+ *
+ * 2025-11-25 delivers a task's requests (elicitation/create, …, tagged with
+ * io.modelcontextprotocol/related-task) on the requester's tasks/result.
+ * Once a 2026-07-28 client's tasks/get shows a task input_required, corral
+ * opens that tasks/result itself and keeps the unit's requests for the task
+ * under keys of its own; tasks/get lists them as inputRequests, tasks/update
+ * answers them under the unit's ids.  The tasks/result ends with the task. */
+
+#define RELATED_TASK_KEY "io.modelcontextprotocol/related-task"
+
+typedef struct {
+        char key[24];
+        uint64_t handle;
+        cJSON *request; /* {method, params} */
+} tinput_pending;
+
+struct gw_tinput {
+        gateway *gw; /* NULL once the gateway is gone */
+        mcp_client *client;
+        char *task; /* the unit's own id */
+        tinput_pending pending[GW_TINPUT_PENDING];
+        size_t n_pending;
+        unsigned next_key;
+        struct gw_tinput *next;
+};
+
+static struct gw_tinput *tinput_find(gateway *gw, const mcp_client *c, const char *task)
+{
+        for (struct gw_tinput *t = gw->tinputs; t; t = t->next)
+                if (t->client == c && strcmp(t->task, task) == 0)
+                        return t;
+        return NULL;
+}
+
+static void tinput_drop(struct gw_tinput *t, size_t i)
+{
+        cJSON_Delete(t->pending[i].request);
+        t->pending[i] = t->pending[--t->n_pending];
+}
+
+static void on_tinput_result(void *ud, const cJSON *result, const cJSON *error)
+{
+        struct gw_tinput *t = ud;
+
+        if (t->gw) {
+                for (struct gw_tinput **pp = &t->gw->tinputs; *pp; pp = &(*pp)->next)
+                        if (*pp == t) {
+                                *pp = t->next;
+                                break;
+                        }
+        }
+        /* The task ended: its requests were answered or are moot. */
+        while (t->n_pending)
+                tinput_drop(t, t->n_pending - 1);
+        free(t->task);
+        free(t);
+}
+
+static size_t n_tinputs(const gateway *gw)
+{
+        size_t n = 0;
+
+        for (const struct gw_tinput *t = gw->tinputs; t; t = t->next)
+                n++;
+        return n;
+}
+
+void gw_tasks_ext_inputs(gateway *gw, mcp_client *c, const char *task, cJSON *detailed)
+{
+        struct gw_tinput *t;
+        cJSON *reqs, *p;
+
+        if (!c || !task || !streq_status(detailed, "input_required"))
+                return;
+        t = tinput_find(gw, c, task);
+        if (!t) {
+                if (n_tinputs(gw) >= GW_MAX_TINPUTS)
+                        return;
+                t = xcalloc(1, sizeof(*t));
+                t->gw = gw;
+                t->client = c;
+                t->task = xstrdup(task);
+                t->next = gw->tinputs;
+                gw->tinputs = t;
+                p = cJSON_CreateObject();
+                cJSON_AddStringToObject(p, "taskId", task);
+                /* No timeout: the task's own ttl bounds it.  On a transport
+                 * failure on_tinput_result has run (and freed t). */
+                if (!mcp_client_request(c, "tasks/result", p, 0, NULL, on_tinput_result, t))
+                        return;
+        }
+        reqs = json_object_member(detailed, "inputRequests");
+        for (size_t i = 0; i < t->n_pending; i++)
+                json_set(reqs, t->pending[i].key, json_dup(t->pending[i].request));
+}
+
+bool gw_tasks_ext_server_request(gateway *gw, mcp_client *c, uint64_t handle,
+                                 const char *method, const cJSON *params)
+{
+        const cJSON *rel = json_get_object(json_get_object(params, "_meta"), RELATED_TASK_KEY);
+        const char *task = json_get_string(rel, "taskId");
+        struct gw_tinput *t = task ? tinput_find(gw, c, task) : NULL;
+        tinput_pending *p;
+        cJSON *q;
+
+        if (!t)
+                return false;
+        if (t->n_pending >= GW_TINPUT_PENDING) {
+                _cleanup_json_ cJSON *e = cJSON_CreateObject();
+
+                cJSON_AddNumberToObject(e, "code", JSONRPC_INTERNAL_ERROR);
+                cJSON_AddStringToObject(e, "message", "too many requests open for this task");
+                (void)mcp_client_respond(c, handle, NULL, e);
+                return true;
+        }
+        p = &t->pending[t->n_pending++];
+        snprintf(p->key, sizeof(p->key), "corral-%u", ++t->next_key);
+        p->handle = handle;
+        p->request = cJSON_CreateObject();
+        cJSON_AddStringToObject(p->request, "method", method);
+        q = cJSON_IsObject(params) ? json_dup(params) : cJSON_CreateObject();
+        cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(q, "_meta"),
+                                                RELATED_TASK_KEY);
+        cJSON_AddItemToObject(p->request, "params", q);
+        return true;
+}
+
+bool gw_tasks_ext_server_cancelled(gateway *gw, const mcp_client *c, uint64_t handle)
+{
+        for (struct gw_tinput *t = gw->tinputs; t; t = t->next)
+                for (size_t i = 0; t->client == c && i < t->n_pending; i++)
+                        if (t->pending[i].handle == handle) {
+                                tinput_drop(t, i);
+                                return true;
+                        }
+        return false;
+}
+
+/* tasks/update's inputResponses to the unit, under its own ids; keys not
+ * outstanding are ignored (the extension says so). */
+static void tinput_answer(gateway *gw, mcp_client *c, const char *task, const cJSON *answers)
+{
+        struct gw_tinput *t = tinput_find(gw, c, task);
+
+        for (size_t i = 0; t && i < t->n_pending;) {
+                const cJSON *a = json_get_object(answers, t->pending[i].key);
+
+                if (!a) {
+                        i++;
+                        continue;
+                }
+                (void)mcp_client_respond(c, t->pending[i].handle, a, NULL);
+                tinput_drop(t, i);
+        }
+}
+
 void gw_tasks_ext_free_all(gateway *gw)
 {
         while (gw->tfetches) {
@@ -270,5 +439,11 @@ void gw_tasks_ext_free_all(gateway *gw)
                 gw->tfetches = f->next;
                 f->gw = NULL;
                 f->next = NULL;
+        }
+        while (gw->tinputs) {
+                struct gw_tinput *t = gw->tinputs;
+                gw->tinputs = t->next;
+                t->gw = NULL;
+                t->next = NULL;
         }
 }

@@ -290,10 +290,14 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
         unit *u = unit_of(gw, c);
         const char *server = u ? unit_name(u) : "?";
         int kind = gw_s2c_kind(method);
-        gw_call *call = related_call(gw, c, kind);
+        gw_call *call;
         gateway_session *s;
         const char *what;
 
+        /* Input for a task a 2026-07-28 client polls (tasks_ext.c). */
+        if (gw_tasks_ext_server_request(gw, c, handle, method, params))
+                return;
+        call = related_call(gw, c, kind);
         if (call && call->modern) {
                 /* 2026-07-28 has no server requests: MRTR (modern.c). */
                 gw_mrtr_server_request(gw, call, c, handle, method, params);
@@ -332,8 +336,10 @@ static void on_server_cancelled(void *ud, mcp_client *c, uint64_t handle, const 
         gateway *gw = ud;
         gw_s2c *r = find_by_handle(gw, c, handle);
 
-        if (!r)
+        if (!r) {
+                (void)gw_tasks_ext_server_cancelled(gw, c, handle);
                 return;
+        }
         notify_cancelled(r, reason ? reason : "cancelled by the server");
         s2c_free(r);
 }

@@ -705,6 +705,34 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
       assert.equal(noext.error?.code, -32021, JSON.stringify(noext));
       const unknown = await c.ask({ id: 402, method: 'tasks/get', params: { taskId: 'everything__nosuch', _meta: ext } });
       assert.equal(unknown.error?.code, -32602, JSON.stringify(unknown));
+      // Input the server asks for during a task: inputRequests, answered by tasks/update.
+      const t3 = (await c.ask({ id: 500, method: 'tools/call', params: {
+        name: 'everything__simulate-research-query', arguments: { topic: 'python', ambiguous: true },
+        _meta: ext } })).result;
+      assert.equal(t3?.resultType, 'task', JSON.stringify(t3));
+      let asked;
+      for (let i = 0; i < 300 && !asked; i++) {
+        const g = (await c.ask({ id: 501 + i, method: 'tasks/get', params: { taskId: t3.taskId, _meta: ext } })).result;
+        assert.notEqual(g.status, 'completed', `completed without asking: ${JSON.stringify(g)}`);
+        if (g.status === 'input_required' && Object.keys(g.inputRequests ?? {}).length) asked = g;
+        else await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(asked, 'the task asked for input');
+      const [key, req] = Object.entries(asked.inputRequests)[0];
+      assert.equal(req.method, 'elicitation/create');
+      assert.match(req.params.message, /python/);
+      assert.equal(req.params._meta?.['io.modelcontextprotocol/related-task'], undefined);
+      const up = await c.ask({ id: 900, method: 'tasks/update', params: { taskId: t3.taskId,
+        inputResponses: { [key]: { action: 'accept', content: { interpretation: 'snake' } } }, _meta: ext } });
+      assert.equal(up.result?.resultType, 'complete', JSON.stringify(up));
+      let fin;
+      for (let i = 0; i < 300; i++) {
+        fin = (await c.ask({ id: 901 + i, method: 'tasks/get', params: { taskId: t3.taskId, _meta: ext } })).result;
+        if (fin.status === 'completed' || fin.status === 'failed') break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.equal(fin.status, 'completed', JSON.stringify(fin));
+      assert.match(fin.result.content[0].text, /Clarification\*\*: snake/);
       // tasks/cancel of a running task: acknowledged empty, then cancelled.
       const t2 = (await c.ask({ id: 403, method: 'tools/call', params: {
         name: 'everything__simulate-research-query', arguments: { topic: 'x' }, _meta: ext } })).result;
