@@ -404,8 +404,10 @@ static void ev_unit_state(void *ud, unit *u, unit_state old_state, unit_state ne
         gateway *gw = ud;
 
         gw->owners_dirty = true;
-        if (new_state == UNIT_INITIALIZING)
+        if (new_state == UNIT_INITIALIZING) {
                 gw_upstream_hook(gw, u);
+                gw_unlisted_forget(gw, unit_name(u)); /* a new run may answer otherwise */
+        }
         if (old_state == UNIT_READY || new_state == UNIT_READY)
                 schedule_changed(gw, ALL_LISTS);
         if (old_state == UNIT_READY && new_state != UNIT_READY)
@@ -504,6 +506,7 @@ static void ev_unit_removed(void *ud, unit *u)
         schedule_changed(gw, ALL_LISTS);
         gw->owners_dirty = true;
         gw_usub_forget(gw, unit_name(u));
+        gw_unlisted_forget(gw, unit_name(u));
 }
 
 const supervisor_events gateway_supervisor_events = {
@@ -683,6 +686,7 @@ gateway *gateway_free(gateway *gw)
         gw_mrtr_free_all(gw);
         gw_usub_free_all(gw);
         gw_tasks_ext_free_all(gw);
+        cJSON_Delete(gw->unlisted);
         while (gw->hints) {
                 gw_hint *h = gw->hints;
                 gw->hints = h->next;

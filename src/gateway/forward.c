@@ -22,8 +22,8 @@ static void call_free(gw_call *c)
         cJSON_Delete(c->id);
         cJSON_Delete(c->progress_token);
         free(c->server);
-        free(c->alias);
-        free(c->alias_of);
+        free(c->probe);
+        free(c->probe_for);
         free(c->method);
         free(c->name);
         cJSON_Delete(c->caps);
@@ -37,28 +37,6 @@ static void call_free(gw_call *c)
         free(c->retry_state);
         cJSON_Delete(c->task_stash);
         free(c);
-}
-
-/* Every string in j (values, not keys) with each `from` replaced by `to`. */
-static void replace_strings(cJSON *j, const char *from, const char *to)
-{
-        cJSON *item;
-
-        if (cJSON_IsString(j) && strstr(j->valuestring, from)) {
-                size_t nf = strlen(from);
-                _cleanup_(strbuf_done) strbuf b = {0};
-                const char *p = j->valuestring, *hit;
-                while ((hit = strstr(p, from))) {
-                        strbuf_append(&b, p, (size_t)(hit - p));
-                        strbuf_append(&b, to, strlen(to));
-                        p = hit + nf;
-                }
-                strbuf_append(&b, p, strlen(p));
-                _cleanup_free_ char *v = strbuf_steal(&b);
-                cJSON_SetValuestring(j, v);
-                return;
-        }
-        cJSON_ArrayForEach(item, j) replace_strings(item, from, to);
 }
 
 void gw_call_detach(gw_call *c)
@@ -98,6 +76,12 @@ static void call_detach(gw_call *c)
 static bool corral_code(int code)
 {
         return code <= CORRAL_RPC_UNAVAILABLE && code >= CORRAL_RPC_FAULTY;
+}
+
+static bool corral_error_of(const cJSON *error)
+{
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
+        return cJSON_IsNumber(code) && corral_code(code->valueint);
 }
 
 static int64_t clock_ms(clockid_t id)
@@ -313,6 +297,9 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
                 return;
         }
         gw_limits_done(c);
+        if (c->probe && (result || !corral_error_of(error)))
+                /* The server's own answer to a name it does not have. */
+                gw_unlisted_learn(c->probe_gw, c->server, c->probe, result, error);
         if (result && c->cap_tool && (too_big = gw_limits_result_cap(c, result))) {
                 result = NULL; /* refused whole (issue 15), never truncated */
                 error = too_big;
@@ -362,30 +349,33 @@ static void on_call_response(void *ud, const cJSON *result, const cJSON *error)
         }
 
         if (s) {
-                if (c->alias) {
-                        /* A hidden tool asked under an unlisted alias: the
-                         * server's answer for an unknown tool, with the name
-                         * the client sent. */
-                        _cleanup_json_ cJSON *r = json_dup(result ? result : error);
-                        replace_strings(r, c->alias, c->alias_of);
-                        gw_send_raw(s, c->id, result ? "result" : "error", r);
-                } else if (result) {
-                        gw_send_raw(s, c->id, "result", result);
+                _cleanup_json_ cJSON *out = NULL;
+                if (result) {
+                        out = json_dup(result);
                 } else {
-                        _cleanup_json_ cJSON *e = json_dup(error);
-                        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
-                        const char *msg = json_get_string(e, "message");
+                        const cJSON *code;
+                        const char *msg;
 
+                        out = json_dup(error);
+                        code = cJSON_GetObjectItemCaseSensitive(out, "code");
+                        msg = json_get_string(out, "message");
                         /* corral's own errors (timeout, session closed, …) say
                          * which server they come from; the unit's errors pass
                          * through untouched. */
                         if (cJSON_IsNumber(code) && corral_code(code->valueint) && msg) {
                                 _cleanup_free_ char *m =
                                         xasprintf("server '%s': %s", c->server, msg);
-                                json_set(e, "message", cJSON_CreateString(m));
+                                json_set(out, "message", cJSON_CreateString(m));
                         }
-                        gw_send_raw(s, c->id, "error", e);
                 }
+                if (c->probe) {
+                        /* A probe standing in for a hidden tool: the answer
+                         * names the tool the client asked for. */
+                        cJSON *named = gw_unlisted_answer(out, c->probe, c->probe_for);
+                        cJSON_Delete(out);
+                        out = named;
+                }
+                gw_send_raw(s, c->id, result ? "result" : "error", out);
                 call_detach(c);
                 gw_session_check_drained(s);
         }
@@ -460,8 +450,11 @@ static cJSON *modern_params(cJSON *params, const cJSON *caps, int lvl)
         return params;
 }
 
-void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
-                   const char *method, cJSON *params, char *alias, const char *alias_of)
+/* probe set: a tools/call for that unlisted name standing in for the hidden
+ * tool probe_for (unlisted.c): no limits, no call record (the refusal was
+ * recorded), the answer learnt and shown with probe_for's name. */
+static void forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
+                    const char *method, cJSON *params, const char *probe, const char *probe_for)
 {
         uint64_t timeout;
         const cJSON *caps = json_get_object(json_get_object(params, "_meta"), META_CLIENT_CAPS);
@@ -469,13 +462,12 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         const char *ll = json_get_string(json_get_object(params, "_meta"), META_LOG_LEVEL);
         int lvl = s->cur_method && ll ? gw_level_index(ll) : -1;
         cJSON *token = take_meta(s->gw, params, &timeout);
-        bool tool_call = strcmp(method, "tools/call") == 0;
-        const char *tool = alias_of ? alias_of : json_get_string(params, "name");
+        bool tool_call = !probe && strcmp(method, "tools/call") == 0;
+        const char *tool = json_get_string(params, "name");
         struct limit_hold *hold = NULL;
         gw_call *c;
 
         if (s->n_calls >= GW_MAX_INFLIGHT) {
-                free(alias);
                 cJSON_Delete(token);
                 cJSON_Delete(params);
                 gw_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, NULL,
@@ -485,7 +477,6 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         }
         /* Rate limits (issue 15, limits.c): a refused call is answered there. */
         if (tool_call && !gw_limits_admit(s, id, server, tool, params, &hold)) {
-                free(alias);
                 cJSON_Delete(token);
                 cJSON_Delete(params);
                 return;
@@ -496,6 +487,11 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         c->progress_token = token;
         c->server = xstrdup(server);
         c->client = client;
+        if (probe) {
+                c->probe_gw = s->gw;
+                c->probe = xstrdup(probe);
+                c->probe_for = xstrdup(probe_for);
+        }
         if (tool_call && s->gw->limiter) {
                 c->limiter = s->gw->limiter;
                 c->limit_hold = hold;
@@ -503,16 +499,12 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
         }
         if (s->gw->observer && tool_call) {
                 c->rec_gw = s->gw;
-                c->rec_tool = xstrdup(alias_of ? alias_of : json_get_string(params, "name"));
+                c->rec_tool = xstrdup(tool ? tool : "");
                 c->rec_user = s->user ? xstrdup(s->user) : NULL;
                 c->rec_iface = s->iface;
                 c->rec_start_ms = clock_ms(CLOCK_REALTIME);
                 c->rec_start_mono = clock_ms(CLOCK_MONOTONIC);
                 c->rec_req_bytes = json_len(params);
-        }
-        if (alias) {
-                c->alias = alias;
-                c->alias_of = xstrdup(alias_of);
         }
         if (s->cur_method) {
                 const char *n = json_get_string(params, "name");
@@ -558,7 +550,13 @@ void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_
 void gw_forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
                 const char *method, cJSON *params)
 {
-        gw_forward_as(s, id, server, client, method, params, NULL, NULL);
+        forward(s, id, server, client, method, params, NULL, NULL);
+}
+
+void gw_forward_probe(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
+                      cJSON *params, const char *probe, const char *probe_for)
+{
+        forward(s, id, server, client, "tools/call", params, probe, probe_for);
 }
 
 void gw_cancel_call(gw_call *c, const char *reason)

@@ -73,6 +73,7 @@ struct gateway {
         uint64_t session_seq;     /* last session serial handed out */
         gw_hint *hints;           /* server → the session that last talked to it */
         gw_mrtr *mrtrs;           /* 2026-07-28 calls waiting for their retry (modern.c) */
+        cJSON *unlisted;          /* server → its answer to an unlisted tool (unlisted.c) */
         size_t n_mrtrs;
         gw_usub *usubs;           /* listen streams for 2026-07-28 units' resources (usubs.c) */
         struct gw_tfetch *tfetches; /* task results being fetched for listens (tasks_ext.c) */
@@ -128,7 +129,8 @@ struct gw_call {
         cJSON *id;          /* the client's id */
         cJSON *progress_token;
         char *server;
-        char *alias, *alias_of; /* a hidden tool asked as alias: shown as alias_of */
+        char *probe, *probe_for; /* unlisted.c: a probe name standing in for this hidden tool */
+        gateway *probe_gw;
         mcp_client *client;
         uint64_t handle;
         bool starting, completed;
@@ -222,12 +224,28 @@ bool gw_session_sees(const gateway_session *s, const unit *u);
 void gw_cancel_call(gw_call *c, const char *reason);
 /* forward.c: forwards method with params (consumed) to client for the
  * session's request id, answering it when the unit does; server names the
- * unit.  gw_forward_as(): with alias (consumed) set, that string in the
- * answer reads alias_of (a tool's local name back to SERVER__TOOL). */
-void gw_forward_as(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
-                   const char *method, cJSON *params, char *alias, const char *alias_of);
+ * unit. */
 void gw_forward(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
                 const char *method, cJSON *params);
+/* gw_forward() of a tools/call for the unlisted name probe (params consumed)
+ * standing in for the hidden tool probe_for (unlisted.c). */
+void gw_forward_probe(gateway_session *s, const cJSON *id, const char *server, mcp_client *client,
+                      cJSON *params, const char *probe, const char *probe_for);
+
+/* ---- unlisted.c (issue 15) ---- */
+
+/* Refuses the hidden tool name on a single-server session: answered as the
+ * server answers a name it does not list (learnt once per unit run with a
+ * probe), never sent to it.  The caller has recorded the refusal. */
+void gw_unlisted_refuse(gateway_session *s, const cJSON *id, const char *server,
+                        mcp_client *client, const char *name);
+/* answer (a result or an error) with every probe in its strings read as name (owned). */
+cJSON *gw_unlisted_answer(const cJSON *answer, const char *probe, const char *name);
+/* Keeps the server's answer to probe as its template (result or error). */
+void gw_unlisted_learn(gateway *gw, const char *server, const char *probe, const cJSON *result,
+                       const cJSON *error);
+/* Forgets the server's template (the unit starts again or is gone). */
+void gw_unlisted_forget(gateway *gw, const char *server);
 gw_owners *gw_owners_get(gateway *gw);
 /* Subscribes a unit that became ready again to what sessions still want. */
 void gw_resubscribe(gateway *gw, unit *u);

@@ -230,7 +230,7 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                          const char *method, const char *what)
 {
         const char *name = json_get_string(params, "name");
-        _cleanup_free_ char *server = NULL, *local = NULL, *alias = NULL;
+        _cleanup_free_ char *server = NULL, *local = NULL;
         bool tool = strcmp(what, "tool") == 0, hidden;
         const cJSON *list;
         mcp_client *client;
@@ -266,17 +266,16 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
         list = tool ? unit_tools(u) : unit_prompts(u);
         hidden = tool && list_has(list, local) && tool_hidden(s, u, local);
         /* A single-server session is that server: it answers names it does
-         * not list itself, and a hidden tool is asked under a name it does
-         * not list either, so both answers look the same. */
+         * not list itself.  A hidden tool is refused here and answered as
+         * the server answers such a name (unlisted.c); it never reaches the
+         * server. */
         if (s->scope && hidden && unit_get_state(u) == UNIT_READY) {
-                alias = xasprintf("%s-corral-unlisted", local);
-                while (list_has(list, alias)) {
-                        char *longer = xasprintf("%s-unlisted", alias);
-                        free(alias);
-                        alias = longer;
-                }
-        } else if (!s->scope && unit_get_state(u) == UNIT_READY &&
-                   (!list_has(list, local) || hidden)) {
+                gw_record_refused(s, server, local, params, "denied");
+                if ((client = ready_client(s, id, u)))
+                        gw_unlisted_refuse(s, id, server, client, local);
+                return;
+        }
+        if (!s->scope && unit_get_state(u) == UNIT_READY && (!list_has(list, local) || hidden)) {
                 if (tool)
                         gw_record_refused(s, server, local, params,
                                           hidden ? "denied" : "not_found");
@@ -289,13 +288,13 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
         if (!client)
                 return;
         fwd = json_dup(params);
-        json_set(fwd, "name", cJSON_CreateString(alias ? alias : local));
+        json_set(fwd, "name", cJSON_CreateString(local));
         /* The 2026-07-28 tasks extension (tasks_ext.c). */
-        if (tool && s->cur_method && !alias && !gw_tasks_ext_call(s, id, u, local, fwd)) {
+        if (tool && s->cur_method && !gw_tasks_ext_call(s, id, u, local, fwd)) {
                 cJSON_Delete(fwd);
                 return;
         }
-        gw_forward_as(s, id, server, client, method, fwd, steal_pointer(&alias), local);
+        gw_forward(s, id, server, client, method, fwd);
 }
 
 static bool session_subscribed(const gateway_session *s, const char *uri)

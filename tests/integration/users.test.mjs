@@ -353,6 +353,48 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
     assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'servers/bob-srv/manifest.json'), 'utf8')).owner, BOB);
   });
 
+  test('a hidden tool on /servers/NAME/mcp is refused by corral: answered as a missing one, logged denied, never sent', async () => {
+    // The default denylist hides shared__write_note from alice.  On the
+    // single-server endpoint corral must answer it as the server answers a
+    // name it does not have, without the call (or its arguments) reaching it.
+    const { Client } = await sdk('client/index.js');
+    const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+    const c = new Client({ name: 'corral-users-test', version: '1.0.0' });
+    await withTimeout(c.connect(new StreamableHTTPClientTransport(new URL(`${base}/servers/shared/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${tokens[ALICE]}` } },
+    })), 30000, 'alice connects to /servers/shared/mcp');
+    const audit = async () => {
+      const r = await corral(['audit', '--json', '--server', 'shared'], { root });
+      return r.code === EX.NOINPUT ? [] : JSON.parse(expectExit(r, 0, 'audit').stdout); // no database yet
+    };
+    const denied = (rows) => rows.filter((r) => r.user === ALICE && r.tool === 'write_note' && r.outcome === 'denied').length;
+    const serverSaw = async (re) => (expectExit(await corral(['logs', 'shared'], { root }), 0, 'logs shared')
+      .stdout.match(re) || []).length;
+    await sleep(600);
+    const before_ = denied(await audit());
+    const sawBefore = await serverSaw(/call write_note/g);
+    const ask = (name, args) => c.callTool({ name, arguments: args })
+      .then((r) => JSON.stringify(r), (e) => `error ${e.code} ${e.message}`);
+    try {
+      assert.ok(!(await c.listTools()).tools.some((t) => t.name === 'write_note'));
+      const hidden = [await ask('write_note', { note: 'H1DDEN-ARG' }), await ask('write_note', { note: 'H1DDEN-ARG' })];
+      const missing = await ask('no_such_tool', {});
+      for (const h of hidden) {
+        assert.equal(h.replaceAll('write_note', 'T'), missing.replaceAll('no_such_tool', 'T'), h);
+        assert.doesNotMatch(h, /corral-unlisted/);
+      }
+    } finally {
+      await c.close();
+    }
+    await waitFor(async () => denied(await audit()) === before_ + 2, { timeout: 20000, what: 'two denied rows for write_note' });
+    // What reached the server (the risky mock logs every call): never the
+    // hidden tool or its arguments, and one probe for an unlisted name only.
+    assert.equal(await serverSaw(/call write_note/g), sawBefore, 'write_note never reached the server');
+    assert.equal(await serverSaw(/H1DDEN-ARG/g), 0, 'nor its arguments');
+    assert.equal(await serverSaw(/call no_such_tool \{\}/g), 1, 'a missing name is the server\'s to answer');
+    assert.equal(await serverSaw(/call corral-unlisted-[0-9a-f]{16} \{\}/g), 1, 'one probe, then the template');
+  });
+
   test('a user uninstalls their own server; --as-user is the same rules for root', async () => {
     const r = await corral(['--as-user', ALICE, 'list', '--json'], { root });
     assert.deepEqual(JSON.parse(expectExit(r, 0).stdout).map((s) => s.name).sort(), ['alice-srv', 'shared']);
