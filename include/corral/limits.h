@@ -90,8 +90,8 @@ void limiter_set_rules(limiter *l, limit_set *set);
 uint64_t limiter_max_result(const limiter *l);
 /* Reads config's "limits" (may be NULL) and the settings in the state
  * database at db_path (NULL or a missing file: none) into l's rules.  0; 1
- * when the database could not be read (locked, unreadable, corrupt: err
- * says why), in which case corral.json's rules apply and the database rules
+ * when the database could not be read (locked, unreadable, corrupt, not
+ * writable — see state_check_writable(): err says why), in which case corral.json's rules apply and the database rules
  * in force before are kept; -EX_CONFIG (nothing changed) for a bad
  * "limits". */
 int limiter_load(limiter *l, const cJSON *config, const char *db_path, corral_error *err);

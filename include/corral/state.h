@@ -55,6 +55,17 @@ char *state_path(const corral_paths *p);
  * -EX_TEMPFAIL (locked past the busy timeout), -EX_CANTCREAT. */
 int state_open(state_db **ret, const char *path, bool readonly, corral_error *err);
 state_db *state_close(state_db *db);
+/* How long a statement waits for another process's lock before failing with
+ * -EX_TEMPFAIL (ms; state_open() sets STATE_BUSY_TIMEOUT_MS).  The daemon's
+ * writer waits little: it runs on the event loop. */
+void state_set_busy_timeout(state_db *db, int ms);
+/* Whether path and its WAL and shared-memory files (those that exist) may be
+ * written by this process: 0, or -EX_NOPERM / -EX_CANTCREAT (read-only
+ * mount) naming the file.  A writer checks before every use: SQLite maps the
+ * -shm file, and a write to a mapping the kernel will not write back (an
+ * immutable file, a file system remounted read-only) is SIGBUS, not an
+ * error SQLite could return. */
+int state_check_writable(const char *path, corral_error *err);
 
 /* Appends n calls and updates their daily aggregates in one transaction,
  * then deletes calls older than retention_days (0: keep all).  All or none:

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/limits.h"
 #include "corral/macro.h"
@@ -324,7 +325,12 @@ int limiter_load(limiter *l, const cJSON *config, const char *db_path, corral_er
                 return r;
         if (db_path) {
                 corral_error derr = {0};
-                dr = state_open(&db, db_path, true, &derr);
+                /* Even a reader writes the -shm mapping, which this process
+                 * shares with the daemon's writer: a file that cannot be
+                 * written is not opened (state_check_writable()). */
+                dr = path_exists(db_path) ? state_check_writable(db_path, &derr) : 0;
+                if (dr == 0)
+                        dr = state_open(&db, db_path, true, &derr);
                 if (dr == -EX_NOINPUT)
                         dr = 0; /* no database yet: no settings */
                 else if (dr == 0)

@@ -1,5 +1,6 @@
 /* The audit log writer (src/state/audit.h). */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "corral/jsonutil.h"
 #include "corral/log.h"
@@ -17,6 +18,8 @@ struct audit_log {
         char *path;
         unsigned retention_days;
         state_db *db;
+        dev_t dev; /* the file db was opened on: one put in its place is reopened */
+        ino_t ino;
         pending *q;
         size_t n;
         uint64_t written, dropped;
@@ -39,8 +42,32 @@ static void flush(audit_log *a)
 
         if (a->n == 0)
                 return;
-        if (!a->db)
+        /* Not writable: the connection is left untouched (not even closed,
+         * which writes the -shm mapping) until it is again. */
+        r = state_check_writable(a->path, &err);
+        if (r == 0 && a->db) {
+                /* A file replaced or removed under us (restored from a backup,
+                 * moved away when it broke) is not written through the old
+                 * handle: that would go to a file nobody reads. */
+                struct stat st;
+                if (stat(a->path, &st) < 0 || st.st_dev != a->dev || st.st_ino != a->ino) {
+                        log_info("audit log: %s was replaced or removed; opening it again",
+                                 a->path);
+                        a->db = state_close(a->db);
+                }
+        }
+        if (r == 0 && !a->db) {
+                struct stat st;
                 r = state_open(&a->db, a->path, false, &err);
+                if (r == 0 && stat(a->path, &st) == 0) {
+                        a->dev = st.st_dev;
+                        a->ino = st.st_ino;
+                }
+                /* Never wait on the loop for someone else's lock: the rows
+                 * wait instead, and the next flush tries again. */
+                if (r == 0)
+                        state_set_busy_timeout(a->db, AUDIT_BUSY_TIMEOUT_MS);
+        }
         if (r == 0) {
                 calls = xcalloc(a->n, sizeof(*calls));
                 for (size_t i = 0; i < a->n; i++)
@@ -52,7 +79,7 @@ static void flush(audit_log *a)
                 uint64_t now = uv_now(a->loop);
                 snprintf(a->error, sizeof(a->error), "%s", err.msg);
                 /* A database that went bad is reopened next time. */
-                if (err.code != EX_TEMPFAIL)
+                if (err.code != EX_TEMPFAIL && state_check_writable(a->path, NULL) == 0)
                         a->db = state_close(a->db);
                 if (!a->last_warn_ms || now - a->last_warn_ms >= 10000) {
                         log_warn("audit log: %s (%zu call%s waiting, %llu dropped)", err.msg,
@@ -127,6 +154,14 @@ audit_log *audit_free(audit_log *a)
         for (size_t i = 0; i < a->n; i++)
                 pending_done(&a->q[i]);
         uv_close((uv_handle_t *)a->timer, free_handle);
+        if (a->db && state_check_writable(a->path, NULL) < 0) {
+                /* Closing writes the -shm mapping (SIGBUS when it cannot be
+                 * written back): the process is ending, the handle is kept. */
+                static state_db *volatile kept;
+                kept = a->db;
+                (void)kept;
+                a->db = NULL;
+        }
         a->db = state_close(a->db);
         free(a->q);
         free(a->path);

@@ -10,6 +10,7 @@
 
 #define AUDIT_MAX_PENDING 10000 /* records held while the database fails */
 #define AUDIT_FLUSH_MS 200
+#define AUDIT_BUSY_TIMEOUT_MS 20 /* the longest a flush waits for a lock, on the loop */
 
 typedef struct audit_log audit_log;
 

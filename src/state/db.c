@@ -2,6 +2,7 @@
  * bound parameters only, one transaction per write. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,6 +176,30 @@ int state_open(state_db **ret, const char *path, bool readonly, corral_error *er
 fail:
         state_close(s);
         return r;
+}
+
+int state_check_writable(const char *path, corral_error *err)
+{
+        static const char *const suffixes[] = {"", "-wal", "-shm"};
+
+        for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+                char f[PATH_MAX];
+                if (snprintf(f, sizeof(f), "%s%s", path, suffixes[i]) >= (int)sizeof(f))
+                        return corral_error_set(err, EX_CANTCREAT, "state database %s: path too long",
+                                                path);
+                /* access(2) answers for root too: EROFS on a read-only
+                 * mount, EPERM on an immutable file. */
+                if (access(f, W_OK) < 0 && errno != ENOENT)
+                        return corral_error_errno(err, errno == EROFS ? EX_CANTCREAT : EX_NOPERM,
+                                                  errno, "state database %s: cannot write %s", path,
+                                                  f);
+        }
+        return 0;
+}
+
+void state_set_busy_timeout(state_db *s, int ms)
+{
+        (void)sqlite3_busy_timeout(s->db, ms);
 }
 
 state_db *state_close(state_db *s)

@@ -8,6 +8,7 @@
 // reads, with counters equal to the audit log's rows.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -198,6 +199,67 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
       ['ok', 'tool_error', 'error'].includes(r.outcome)).length);
     // Refused calls are not timed.
     assert.ok(!fams.get('corral_tool_call_duration_seconds').samples.some((x) => x.labels.server === 'nosrv'));
+  });
+
+  test('a read-only or corrupt state database: calls go on, the failure is shown, rows and limits survive', async () => {
+    const db = path.join(root, 'state.db');
+    const side = [db, `${db}-wal`, `${db}-shm`];
+    const immutable = (on) => {
+      for (const f of side) {
+        if (fs.existsSync(f)) execFileSync('chattr', [on ? '+i' : '-i', f]);
+      }
+    };
+    const audit = async () => JSON.parse(expectExit(await corral(['audit', '--json', '--server', 'lim'], { root }), 0, 'audit').stdout);
+    const auditStatus = async () => JSON.parse(expectExit(await corral(['status', '--json'], { root }), 0, 'status').stdout).audit;
+    const failing = (what) => waitFor(async () => {
+      const a = await auditStatus();
+      return a.ok === false && a.pending > 0 ? a : null;
+    }, { timeout: 20000, what: `status to report the ${what} database` });
+    const mark = (t) => ({ text: t });
+    // A limit kept in the database: two echo calls an hour for everyone.
+    expectExit(await corral(['limit', 'set', 'lim__echo', '--calls', '2', '--per', '3600'], { root }), 0, 'limit set');
+    await sleep(600);
+    const echoOk = (rows) => rows.filter((r) => r.tool === 'echo' && r.outcome === 'ok').length;
+    const okBefore = echoOk(await audit());
+    const logAt = daemon.output().length;
+
+    // Read-only, even for root: the files immutable (chattr +i).
+    immutable(true);
+    try {
+      assert.equal((await client.callTool('lim__echo', mark('while read-only'))).content[0].text, 'while read-only');
+      const a = await failing('read-only');
+      assert.match(a.error, /not permitted|read-?only|I\/O/i, a.error);
+      // The database's limits are kept over a reload that cannot read them.
+      expectExit(await corral(['reload'], { root }), 0, 'reload while read-only');
+    } finally {
+      immutable(false);
+    }
+    await waitFor(async () => (await auditStatus()).ok === true, { timeout: 20000, what: 'the audit log to work again' });
+    assert.equal(echoOk(await audit()), okBefore + 1, 'the held row was written, once');
+    assert.match(daemon.output().slice(logAt), /audit log: .*state\.db/, 'the failure is in the daemon log');
+
+    // Corrupt: a file that is not a database put in its place (its WAL gone with it).
+    fs.writeFileSync(`${db}.new`, 'this is not an SQLite database '.repeat(200));
+    fs.renameSync(`${db}.new`, db);
+    for (const f of side.slice(1)) fs.rmSync(f, { force: true });
+    assert.equal((await client.callTool('lim__echo', mark('while corrupt'))).content[0].text, 'while corrupt');
+    const c = await failing('corrupt');
+    assert.match(c.error, /not a database|malformed/i, c.error);
+    const unreadable = await corral(['audit'], { root });
+    assert.equal(unreadable.code, EX.DATAERR, unreadable.stderr);
+    expectExit(await corral(['reload'], { root }), 0, 'reload while corrupt');
+    // The two echo calls of the hour are spent: the database's rule still holds.
+    const e = await refused(client.callTool('lim__echo', mark('third')));
+    assert.equal(e.code, LIMITED, e.message);
+    assert.equal(e.data.limit.calls, 2);
+    // The operator moves the broken file away: a fresh database gets the held rows.
+    fs.rmSync(db);
+    const fresh = await waitFor(async () => {
+      const r = await corral(['audit', '--json', '--server', 'lim'], { root });
+      return r.code === 0 && JSON.parse(r.stdout).length >= 2 ? JSON.parse(r.stdout) : null;
+    }, { timeout: 20000, what: 'the held rows in a fresh database' });
+    assert.deepEqual(fresh.map((r) => [r.tool, r.outcome]), [['echo', 'ok'], ['echo', 'limited']]);
+    assert.equal((await auditStatus()).ok, true);
   });
 });
 
