@@ -1,6 +1,7 @@
-/* The HTTP adapter's own parts (src/gateway/http.c: the listener, routing and
- * the MHD handler; src/gateway/http_session.c: MCP sessions over HTTP, their
- * streams and the event log that Last-Event-ID resumes from). */
+/* The HTTP adapter's own parts (src/gateway/http.c: routing and the MHD
+ * handler; src/gateway/http_listen.c: the listener; src/gateway/http_session.c:
+ * MCP sessions over HTTP, their streams and the event log that Last-Event-ID
+ * resumes from). */
 #pragma once
 
 #include <stdbool.h>
@@ -137,6 +138,14 @@ void hsession_cancelled(hsession *s, const cJSON *req_id);
 /* Resumes r's connection if it is suspended. */
 void hreq_wake(hreq *r);
 void http_sweep(gw_http *h);
+
+/* http.c: the MHD request handler and completion callback (cls: the gw_http). */
+enum MHD_Result gw_http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls);
+void gw_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                          enum MHD_RequestTerminationCode toe);
 
 /* ---- http_headers.c: checks of what the client sent (fuzzed by
  * tests/fuzz/fuzz_http_headers.c) ---- */
