@@ -57,10 +57,10 @@ int config_validate(const cJSON *config, corral_error *err)
                 "sandbox",  "docker",   "gateway", "http",     "auth",
                 "users",    "registry", "npm",     "npm_metadata_max_age",
                 "cache_max_size", "github_url", "git_auth", "smithery", "site", "tools", "mcp_registries",
-                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", NULL};
+                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", "metrics", NULL};
         static const char *const objects[] = {"http", "auth", "users", "npm", "git_auth",
                                               "smithery", "site", "tools", "mcp_registries",
-                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", NULL};
+                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", "metrics", NULL};
         const cJSON *v;
         int r;
 

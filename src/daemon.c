@@ -56,7 +56,8 @@ typedef struct daemon_state {
  * is reported until a restart.  "gateway" (connection limits) and "tools"
  * apply live; "sandbox", "docker" and the resolvers' keys are read by each
  * install. */
-static const char *const restart_keys[] = {"http", "auth", "users", "site", "audit", NULL};
+static const char *const restart_keys[] = {"http", "auth", "users", "site", "audit", "metrics",
+                                           NULL};
 
 static cJSON *pick_restart_keys(const cJSON *config)
 {
@@ -379,6 +380,8 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         if (r == 0)
                 r = daemon_http_start(d.gw, &s->paths, opts ? opts->http_listen : NULL, &d.auth,
                                       err);
+        if (r == 0)
+                r = daemon_metrics_start(d.gw, &s->paths, &d.auth, err);
         if (r == 0) {
                 for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
                         d.sig[i] = xcalloc(1, sizeof(*d.sig[i]));

@@ -31,6 +31,14 @@ struct gateway;
 struct auth;
 int daemon_http_start(struct gateway *gw, const corral_paths *p, const char *cli_listen,
                       struct auth **ret_auth, corral_error *err);
+/* The /metrics listener of corral.json "metrics": {"listen": ADDR:PORT,
+ * "auth": "bearer" (default: a bearer token of an admin, with *auth as
+ * daemon_http_start() makes it) | "none" (no check at all)} on gw, serving
+ * nothing else.  0 when not configured or listening; -EX_CONFIG for a bad
+ * key or "bearer" without corral.json "auth"; gateway_http_listen()'s
+ * errors. */
+int daemon_metrics_start(struct gateway *gw, const corral_paths *p, struct auth **auth,
+                         corral_error *err);
 
 /* MCP on stdin/stdout: bridges to the daemon's gateway socket when a daemon
  * answers there, otherwise runs an embedded supervisor and gateway in-process

@@ -262,10 +262,16 @@ typedef struct gateway_http_config {
          * WWW-Authenticate (RFC 9728 §5.1), and the caller's level is
          * min(listener, user). */
         struct auth *auth;
+        /* Only GET /metrics is served (corral.json "metrics": {"listen"}, issue
+         * 15); everything else is 404.  With metrics_no_auth (its "auth":
+         * "none") the admin check is off too: whoever connects reads them. */
+        bool metrics_only;
+        bool metrics_no_auth;
 } gateway_http_config;
 
 /* The gateway's HTTP listeners for listings: [{listen, port, level, tls,
- * auth: "bearer"|"none", loopback}] (owned; empty when there are none). */
+ * auth: "bearer"|"none", loopback, serves: "mcp"|"metrics"}] (owned; empty
+ * when there are none). */
 cJSON *gateway_http_listeners_json(gateway *gw);
 
 #define GATEWAY_HTTP_BODY_MAX (4u << 20)

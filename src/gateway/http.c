@@ -482,6 +482,9 @@ static enum MHD_Result route_request(hreq *r, const char *url, const char *metho
         if (!http_origin_allowed(h->origins, header(r, MHD_HTTP_HEADER_ORIGIN)))
                 return fail(r, MHD_HTTP_FORBIDDEN, JSONRPC_INVALID_REQUEST,
                             "forbidden: Origin not allowed");
+        if (h->metrics_only && rt != HTTP_ROUTE_METRICS)
+                return fail(r, MHD_HTTP_NOT_FOUND, JSONRPC_INVALID_REQUEST, "not found: %.128s",
+                            url);
         if (rt == HTTP_ROUTE_HEALTH)
                 return queue(r, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", 15, NULL);
         if (rt == HTTP_ROUTE_WELL_KNOWN)
@@ -507,7 +510,7 @@ static enum MHD_Result route_request(hreq *r, const char *url, const char *metho
                 if (strcmp(method, "GET") != 0)
                         return fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
                                     "method not allowed");
-                if (!gateway_user_is_admin(h->gw, r->user))
+                if (!h->metrics_no_auth && !gateway_user_is_admin(h->gw, r->user))
                         return fail(r, MHD_HTTP_FORBIDDEN, JSONRPC_INVALID_REQUEST,
                                     "forbidden: /metrics is for admins");
                 if (!(text = gateway_metrics_text(h->gw)))

@@ -38,6 +38,7 @@ struct gw_http {
         uint64_t session_idle_ms;
         unsigned max_sessions;
         struct auth *auth;
+        bool metrics_only, metrics_no_auth; /* gateway_http_config's */
         hsession *sessions;
         size_t n_sessions;
         hreq *reqs; /* every request in progress */

@@ -55,6 +55,7 @@ cJSON *gateway_http_listeners_json(gateway *gw)
                 cJSON_AddBoolToObject(o, "tls", h->tls);
                 cJSON_AddStringToObject(o, "auth", h->auth ? "bearer" : "none");
                 cJSON_AddBoolToObject(o, "loopback", http_server_loopback(h->srv));
+                cJSON_AddStringToObject(o, "serves", h->metrics_only ? "metrics" : "mcp");
                 cJSON_AddItemToArray(arr, o);
         }
         return arr;
@@ -90,6 +91,8 @@ int gateway_http_listen(gateway *gw, const gateway_http_config *cfg, bool allow_
         h->gw = gw;
         h->level = cfg->level;
         h->auth = cfg->auth;
+        h->metrics_only = cfg->metrics_only;
+        h->metrics_no_auth = cfg->metrics_only && cfg->metrics_no_auth;
         h->tls = cfg->tls_cert_pem != NULL;
         h->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : GATEWAY_HTTP_BODY_MAX;
         h->session_idle_ms =
@@ -119,8 +122,8 @@ int gateway_http_listen(gateway *gw, const gateway_http_config *cfg, bool allow_
         uv_timer_start(h->sweep, on_sweep, HTTP_SWEEP_MS, HTTP_SWEEP_MS);
         gw_adapter_attach(gw, &h->base);
         if (!cfg->auth && !http_server_loopback(h->srv))
-                log_warn("http: %s serves MCP without authentication (\"auth\": \"none\")",
-                         cfg->listen);
+                log_warn("http: %s serves %s without authentication (\"auth\": \"none\")",
+                         cfg->listen, h->metrics_only ? "/metrics" : "MCP");
         if (ret_port)
                 *ret_port = http_server_port(h->srv);
         log_info("http: listening on %s (port %u, level %s%s)", cfg->listen,

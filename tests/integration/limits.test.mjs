@@ -33,7 +33,7 @@ async function refused(p) {
 }
 
 describe('rate limits and guardrails', { timeout: 240000 }, () => {
-  let root; let daemon; let client; let base;
+  let root; let daemon; let client; let base; let metricsBase;
   const tokens = {};
 
   before(async () => {
@@ -48,6 +48,8 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
       tools: { deny: ['lim__add-tool'] },
       auth: { resource: 'http://127.0.0.1/mcp' },
       http: { public_url: 'http://127.0.0.1', listen: ['127.0.0.1:0'] },
+      // /metrics on an address of its own too, with the same admin check.
+      metrics: { listen: '127.0.0.1:0' },
     }));
     for (const u of ['root', NOT_ADMIN]) {
       const r = expectExit(await corral(['token', 'create', '--user', u, '--level', 'trusted', '--json'], { root }), 0);
@@ -58,6 +60,9 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
     const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
     assert.ok(m, daemon.output());
     base = `http://127.0.0.1:${m[1]}`;
+    const mm = daemon.output().match(/metrics on \S+ \(port (\d+), auth bearer\)/);
+    assert.ok(mm, daemon.output());
+    metricsBase = `http://127.0.0.1:${mm[1]}`;
     client = await McpClient.connect(socketPath(root));
     await client.initialize();
   });
@@ -199,6 +204,24 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
       ['ok', 'tool_error', 'error'].includes(r.outcome)).length);
     // Refused calls are not timed.
     assert.ok(!fams.get('corral_tool_call_duration_seconds').samples.some((x) => x.labels.server === 'nosrv'));
+
+    // The separate listener: the same check and the same text, nothing else.
+    const own = (user, p = '/metrics', init = {}) => fetch(`${metricsBase}${p}`,
+      { ...init, headers: { ...(user ? { authorization: `Bearer ${tokens[user]}` } : {}), ...init.headers } });
+    assert.equal((await own(null)).status, 401);
+    assert.equal((await own(NOT_ADMIN)).status, 403);
+    const there = await own('root');
+    assert.equal(there.status, 200);
+    assert.match(there.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+    const theirs = parseExposition(await there.text());
+    assert.equal(theirs.get('corral_unit_restarts_total').samples.find((x) => x.labels.server === 'lim').value, 1);
+    assert.ok(theirs.get('corral_tool_calls_total').samples.length >= have.size);
+    for (const p of ['/mcp', '/health', '/servers/lim/mcp', '/.well-known/oauth-protected-resource']) {
+      assert.equal((await own('root', p)).status, 404, p);
+    }
+    assert.equal((await own('root', '/mcp', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status, 404);
+    const listeners = JSON.parse(expectExit(await corral(['status', '--json'], { root }), 0).stdout).http;
+    assert.deepEqual(listeners.map((l) => [l.serves, l.auth]).sort(), [['mcp', 'bearer'], ['metrics', 'bearer']]);
   });
 
   test('a read-only or corrupt state database: calls go on, the failure is shown, rows and limits survive', async () => {
@@ -260,6 +283,43 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
     }, { timeout: 20000, what: 'the held rows in a fresh database' });
     assert.deepEqual(fresh.map((r) => [r.tool, r.outcome]), [['echo', 'ok'], ['echo', 'limited']]);
     assert.equal((await auditStatus()).ok, true);
+  });
+});
+
+describe('a /metrics listener of its own without auth', { timeout: 120000 }, () => {
+  let root;
+  after(() => cleanupRoot(root));
+
+  test('"auth": "none" serves /metrics to anyone and nothing else; "bearer" without "auth" is refused', async () => {
+    root = newRoot('metrics-listen');
+    fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+    fs.chmodSync(root, 0o755);
+    // System mode: an anonymous caller is no admin, so only "none" lets it in.
+    const conf = (metrics) => fs.writeFileSync(path.join(root, 'etc/corral.json'),
+      JSON.stringify({ metrics, site: { socket_group: 'root' } }));
+    conf({ listen: '127.0.0.1:0', auth: 'bearer' });
+    const refusedStart = await corral(['daemon', '--system'], { root, timeout: 30000 });
+    assert.equal(refusedStart.code, EX.CONFIG, refusedStart.stderr);
+    expectOneLineError(refusedStart, ['metrics.auth', 'corral.json "auth"']);
+    conf({ listen: '127.0.0.1:0', auth: 'none', port: 1 });
+    const unknown = await corral(['daemon', '--system'], { root, timeout: 30000 });
+    assert.equal(unknown.code, EX.CONFIG, unknown.stderr);
+    expectOneLineError(unknown, ['metrics.port']);
+
+    conf({ listen: '127.0.0.1:0', auth: 'none' });
+    const d = await startDaemon(root, { args: ['--system'] });
+    try {
+      const m = d.output().match(/metrics on \S+ \(port (\d+), auth none\)/);
+      assert.ok(m, d.output());
+      const url = `http://127.0.0.1:${m[1]}`;
+      const res = await fetch(`${url}/metrics`);
+      assert.equal(res.status, 200);
+      assert.ok(parseExposition(await res.text()).has('corral_metrics_series_overflow_total'));
+      assert.equal((await fetch(`${url}/mcp`, { method: 'POST', body: '{}' })).status, 404);
+      assert.equal((await fetch(`${url}/health`)).status, 404);
+    } finally {
+      await d.stop().catch(() => d.kill());
+    }
   });
 });
 
