@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "users/exec.h"
 #include "corral/auth.h"
 #include "corral/config.h"
 #include "corral/daemon.h"
@@ -223,6 +224,7 @@ static void on_signal(uv_signal_t *h, int signum)
                 return;
         }
         d->shutting_down = true;
+        users_exec_stop_streams(&d->ctl);
         (void)sd_notify_send("STOPPING=1");
         log_info("%s: stopping every server", strsignal(signum));
         supervisor_shutdown(d->sv, on_shutdown_done, d);

@@ -189,6 +189,9 @@ bool gateway_session_admin(const gateway_session *s);
  * come later than the request's handler returns (src/users/exec.c). */
 uint64_t gateway_session_serial(const gateway_session *s);
 gateway_session *gateway_find_session(gateway *gw, uint64_t serial);
+/* Sends the notification {method, params} to s (params taken; s NULL: only
+ * freed), e.g. corral/output from a streamed corral/exec. */
+void gateway_session_notify(gateway_session *s, const char *method, cJSON *take_params);
 /* A finished tools/call forwarded to a server (issue 15: the audit log and
  * metrics).  Strings borrowed for the call's duration. */
 typedef struct gateway_call_record {

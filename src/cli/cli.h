@@ -166,6 +166,13 @@ static inline void cli_manifest_freep(manifest **m)
  * server's message. */
 int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned timeout_ms,
             cJSON **ret_result, corral_error *err);
+/* cli_rpc() that also hands every other notification received before the
+ * answer to on_notify(ud, method, params) (params may be NULL).  on_notify
+ * returning < 0 ends the call at once: 0 with *ret_result NULL (the
+ * connection is closed, which tells the daemon). */
+typedef int (*cli_rpc_notify_fn)(void *ud, const char *method, const cJSON *params);
+int cli_rpc_stream(const cli_ctx *ctx, const char *method, cJSON *params, unsigned timeout_ms,
+                   cli_rpc_notify_fn on_notify, void *ud, cJSON **ret_result, corral_error *err);
 
 /* ---- show.c: a server as people read it (install's confirmation, info, list) */
 #include <stdio.h>

@@ -46,20 +46,35 @@ static void write_out(FILE *f, const char *s)
         }
 }
 
+/* corral/output of a streamed job (logs -f): written as it comes; < 0 once
+ * stdout is gone (the reader quit), which ends the follow. */
+static int on_output(void *ud, const char *method, const cJSON *params)
+{
+        const char *data = json_get_string(params, "data");
+        bool to_err = strcmp(json_get_string(params, "stream") ?: "", "stderr") == 0;
+        FILE *f = to_err ? stderr : stdout;
+
+        (void)ud;
+        if (strcmp(method ?: "", "corral/output") != 0 || !data)
+                return 0;
+        if (fputs(data, f) == EOF || fflush(f) == EOF)
+                return to_err ? 0 : -1;
+        return 0;
+}
+
 int cli_forward(cli_ctx *ctx, int argc, char **argv)
 {
         cJSON *params = cJSON_CreateObject(), *args, *res = NULL;
         corral_error err = {0};
         int code;
 
+        bool stream = false;
+
         if (strcmp(argv[0], "logs") == 0)
                 for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-                        if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0) {
-                                cJSON_Delete(params);
-                                return cli_fail(ctx, EX_UNAVAILABLE,
-                                                "following a log through the system daemon is "
-                                                "not built yet: run it without -f");
-                        }
+                        stream |= strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0;
+        if (stream)
+                cJSON_AddTrueToObject(params, "stream");
         cJSON_AddStringToObject(params, "verb", argv[0]);
         args = cJSON_AddArrayToObject(params, "args");
         for (int i = 1; i < argc; i++)
@@ -67,8 +82,11 @@ int cli_forward(cli_ctx *ctx, int argc, char **argv)
         cJSON_AddBoolToObject(params, "json", ctx->json);
         cJSON_AddBoolToObject(params, "yes", ctx->yes);
         cJSON_AddBoolToObject(params, "quiet", ctx->quiet);
-        if (cli_rpc(ctx, "corral/exec", params, FORWARD_TIMEOUT_MS, &res, &err) < 0)
+        if (cli_rpc_stream(ctx, "corral/exec", params, stream ? 0 : FORWARD_TIMEOUT_MS,
+                           on_output, NULL, &res, &err) < 0)
                 return cli_fail_error(ctx, &err);
+        if (!res)
+                return 0; /* our reader went away: stop following */
         write_out(stdout, json_get_string(res, "stdout"));
         write_out(stderr, json_get_string(res, "stderr"));
         code = (int)json_get_number(res, "exit", EX_SOFTWARE);

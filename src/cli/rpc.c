@@ -21,6 +21,9 @@
 typedef struct rpc_read {
         const cli_ctx *ctx;
         bool progress_tty;
+        cli_rpc_notify_fn on_notify;
+        void *notify_ud;
+        bool stop; /* on_notify asked to end the call */
         cJSON *response; /* owned once found */
 } rpc_read;
 
@@ -65,6 +68,12 @@ static int on_line(void *ud, const char *line, size_t len)
                 if (rr->progress_tty &&
                     strcmp(json_get_string(msg, "method"), "notifications/progress") == 0)
                         print_progress(rr->ctx, json_get_object(msg, "params"));
+                else if (rr->on_notify &&
+                         rr->on_notify(rr->notify_ud, json_get_string(msg, "method"),
+                                       json_get_object(msg, "params")) < 0) {
+                        rr->stop = true;
+                        return 1;
+                }
                 break;
         default:
                 break;
@@ -116,13 +125,20 @@ static int map_error(const cJSON *error, corral_error *err)
 int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned timeout_ms,
             cJSON **ret_result, corral_error *err)
 {
+        return cli_rpc_stream(ctx, method, params, timeout_ms, NULL, NULL, ret_result, err);
+}
+
+int cli_rpc_stream(const cli_ctx *ctx, const char *method, cJSON *params, unsigned timeout_ms,
+                   cli_rpc_notify_fn on_notify, void *ud, cJSON **ret_result, corral_error *err)
+{
         _cleanup_json_ cJSON *owned_params = params;
         corral_paths paths = {0};
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *frame = NULL, *buf = NULL;
         jsonrpc_framer framer;
-        rpc_read rr = {.ctx = ctx, .progress_tty = isatty(STDERR_FILENO) == 1};
+        rpc_read rr = {.ctx = ctx, .progress_tty = isatty(STDERR_FILENO) == 1,
+                       .on_notify = on_notify, .notify_ud = ud};
         const cJSON *error, *result;
         int64_t deadline = 0;
         size_t len;
@@ -175,7 +191,7 @@ int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned time
         buf = xmalloc(RPC_READ_CHUNK);
         if (timeout_ms)
                 deadline = now_ms() + timeout_ms;
-        while (!rr.response) {
+        while (!rr.response && !rr.stop) {
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
                 int wait = -1;
                 ssize_t n;
@@ -220,6 +236,10 @@ int cli_rpc(const cli_ctx *ctx, const char *method, cJSON *params, unsigned time
                 r = 0;
         }
         jsonrpc_framer_done(&framer);
+        if (rr.stop) {
+                *ret_result = NULL;
+                return 0;
+        }
         if (!rr.response)
                 return r < 0 ? r : corral_error_set(err, EX_UNAVAILABLE, "no answer");
 

@@ -99,6 +99,16 @@ void gateway_session_reply(gateway_session *s, const cJSON *id, cJSON *result, i
         gw_reply_result(s, id, result);
 }
 
+void gateway_session_notify(gateway_session *s, const char *method, cJSON *take_params)
+{
+        if (!s) {
+                cJSON_Delete(take_params);
+                return;
+        }
+        _cleanup_json_ cJSON *m = jsonrpc_notification(method, take_params);
+        gw_send_msg(s, m, NULL, false);
+}
+
 void gateway_session_reply_error(gateway_session *s, const cJSON *id, int code, const char *message,
                                  cJSON *take_data)
 {

@@ -5,7 +5,10 @@
  * (include/corral/store.h as_user, include/corral/users.h site policy) and
  * nothing is parsed twice.  The child never blocks the loop: its output is
  * read through pipes (capped) and the answer goes to the session when it
- * exits, if that session is still there. */
+ * exits, if that session is still there.  `logs -f` streams instead: each
+ * chunk of output goes to the session at once as a corral/output
+ * notification, and the child is ended when the session goes. */
+#include <signal.h>
 #include <string.h>
 
 #include "control.h"
@@ -20,6 +23,10 @@
 #define EXEC_OUTPUT_MAX (1u << 20) /* per stream; the rest is dropped, and said so */
 #define EXEC_MAX_RUNNING 8
 #define EXEC_MAX_PER_USER 2
+/* Streamed jobs (logs -f) run until their client leaves: counted apart. */
+#define EXEC_MAX_STREAMS 32
+#define EXEC_MAX_STREAMS_PER_USER 4
+#define EXEC_STREAM_CHECK_MS 1000
 
 static const char *const verbs[] = {"install", "uninstall", "enable", "disable",
                                     "access",  "reset",     "logs"};
@@ -40,6 +47,8 @@ struct exec_job {
         int open_handles; /* handles not closed yet */
         int open_streams; /* pipes not at EOF yet */
         bool exited;
+        bool stream;       /* output goes out as it comes (logs -f) */
+        uv_timer_t watch;  /* stream: ends the child once the session is gone */
         exec_job *next;
 };
 
@@ -100,6 +109,17 @@ static void job_finish(exec_job *j)
         uv_close((uv_handle_t *)&j->proc, on_close);
         uv_close((uv_handle_t *)&j->out, on_close);
         uv_close((uv_handle_t *)&j->err, on_close);
+        if (j->stream)
+                uv_close((uv_handle_t *)&j->watch, on_close);
+}
+
+/* A streamed job whose client left: end the child (its exit finishes the job). */
+static void stream_check(uv_timer_t *t)
+{
+        exec_job *j = t->data;
+
+        if (!j->exited && !gateway_find_session(j->gw, j->session))
+                (void)uv_process_kill(&j->proc, SIGTERM);
 }
 
 static void on_exit_cb(uv_process_t *p, int64_t status, int signal)
@@ -123,6 +143,20 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         exec_job *j = st->data;
         bool is_out = st == (uv_stream_t *)&j->out;
 
+        if (n > 0 && j->stream) {
+                gateway_session *s = gateway_find_session(j->gw, j->session);
+                _cleanup_free_ char *chunk = xstrndup(buf->base, (size_t)n);
+                cJSON *params;
+                if (!s) {
+                        stream_check(&j->watch);
+                        return;
+                }
+                params = cJSON_CreateObject();
+                cJSON_AddStringToObject(params, "stream", is_out ? "stdout" : "stderr");
+                cJSON_AddStringToObject(params, "data", chunk);
+                gateway_session_notify(s, "corral/output", params);
+                return;
+        }
         if (n > 0) {
                 if (strbuf_append(is_out ? &j->bout : &j->berr, buf->base, (size_t)n) < 0)
                         *(is_out ? &j->cut_out : &j->cut_err) = true;
@@ -148,10 +182,14 @@ static bool args_ok(const cJSON *args)
         return true;
 }
 
-static unsigned running_for(const control *ctl, const char *user, unsigned *ret_total)
+/* The user's jobs of that kind (streamed or not); *ret_total all of them. */
+static unsigned running_for(const control *ctl, const char *user, bool stream,
+                            unsigned *ret_total)
 {
         unsigned mine = 0, total = 0;
         for (const exec_job *j = ctl->exec_jobs; j; j = j->next) {
+                if (j->stream != stream)
+                        continue;
                 total++;
                 mine += strcmp(j->user, user) == 0;
         }
@@ -159,12 +197,36 @@ static unsigned running_for(const control *ctl, const char *user, unsigned *ret_
         return mine;
 }
 
+/* `logs` with -f/--follow (before any "--"). */
+static bool follows(const char *verb, const cJSON *args)
+{
+        const cJSON *a;
+
+        if (strcmp(verb, "logs") != 0)
+                return false;
+        cJSON_ArrayForEach(a, args)
+        {
+                if (strcmp(a->valuestring, "--") == 0)
+                        break;
+                if (strcmp(a->valuestring, "-f") == 0 || strcmp(a->valuestring, "--follow") == 0)
+                        return true;
+        }
+        return false;
+}
+
+void users_exec_stop_streams(control *ctl)
+{
+        for (exec_job *j = ctl->exec_jobs; j; j = j->next)
+                if (j->stream && !j->exited)
+                        (void)uv_process_kill(&j->proc, SIGTERM);
+}
+
 void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const cJSON *params)
 {
         const char *verb = json_get_string(params, "verb");
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "args"), *a;
         const char *user = gateway_session_user(s);
-        bool admin = gateway_session_admin(s), known = false;
+        bool admin = gateway_session_admin(s), known = false, stream;
         _cleanup_free_ char *root = NULL;
         char **argv;
         size_t n = 0;
@@ -190,9 +252,21 @@ void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const
                 reply_err(s, id, EX_NOPERM, "your uid has no user name on this host");
                 return;
         }
-        if (running_for(ctl, user, &total) >= EXEC_MAX_PER_USER || total >= EXEC_MAX_RUNNING) {
+        stream = follows(verb, args);
+        if (stream && !json_get_bool(params, "stream", false)) {
+                reply_err(s, id, EX_USAGE,
+                          "logs -f needs a client that takes streamed output (\"stream\": true)");
+                return;
+        }
+        if (stream ? running_for(ctl, user, true, &total) >= EXEC_MAX_STREAMS_PER_USER ||
+                             total >= EXEC_MAX_STREAMS
+                   : running_for(ctl, user, false, &total) >= EXEC_MAX_PER_USER ||
+                             total >= EXEC_MAX_RUNNING) {
                 reply_err(s, id, EX_TEMPFAIL,
-                          "too many store requests running (per user and in all): try again");
+                          stream ? "too many logs being followed (per user and in all): try "
+                                   "again"
+                                 : "too many store requests running (per user and in all): try "
+                                   "again");
                 return;
         }
 
@@ -257,6 +331,14 @@ void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const
         }
         j->open_handles = 3;
         j->open_streams = 2;
+        if (stream) {
+                j->stream = true;
+                (void)uv_timer_init(gateway_loop(ctl->gw), &j->watch);
+                j->watch.data = j;
+                (void)uv_timer_start(&j->watch, stream_check, EXEC_STREAM_CHECK_MS,
+                                     EXEC_STREAM_CHECK_MS);
+                j->open_handles++;
+        }
         (void)uv_read_start((uv_stream_t *)&j->out, on_alloc, on_read);
         (void)uv_read_start((uv_stream_t *)&j->err, on_alloc, on_read);
         j->next = ctl->exec_jobs;

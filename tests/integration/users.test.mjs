@@ -171,6 +171,38 @@ describe('users: per-user servers in a system-mode store', { timeout: 600000 }, 
     expectExit(logs, 0, 'alice: logs of her own server');
   });
 
+  test('logs -f through the daemon: a user follows their own server\'s log, never another\'s', async () => {
+    // bob following alice's server: as for a name never installed.
+    const theirs = await as(BOB, root, ['logs', '-f', 'alice-srv'], { timeout: 30000 });
+    const none = await as(BOB, root, ['logs', '-f', 'nosuch-srv'], { timeout: 30000 });
+    assert.equal(theirs.code, EX.NOINPUT, theirs.stderr);
+    assert.equal(theirs.stderr.replaceAll('alice-srv', 'X'), none.stderr.replaceAll('nosuch-srv', 'X'));
+
+    const child = spawn('setpriv', [`--reuid=${ALICE}`, `--regid=${ALICE}`, '--init-groups', '--',
+      CORRAL, '--root', root, 'logs', '-f', 'alice-srv'], { env: corralEnv({ HOME: '/nonexistent' }) });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    try {
+      const pids = () => [...out.matchAll(/corral: started pid (\d+)/g)].map((m) => m[1]);
+      await waitFor(() => pids().length >= 1, { what: `the log so far (stdout ${out}, stderr ${err})`, timeout: 30000 });
+      const before = new Set(pids());
+      expectExit(await as(ALICE, root, ['restart', 'alice-srv']), 0, 'alice restarts her server');
+      // The restarted server's first line arrives while the follow runs.
+      await waitFor(() => pids().some((p) => !before.has(p)), { what: `the new line through logs -f (stdout ${out}, stderr ${err})`, timeout: 60000 });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    await exited;
+    // The daemon ends its child (`corral --as-user ALICE logs -f`) once the
+    // client is gone.
+    const followers = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n')
+      .filter((l) => l.includes(root) && l.includes(`--as-user ${ALICE}`) && / logs -f /.test(l));
+    await waitFor(() => followers().length === 0, { what: 'the daemon to end the follow', timeout: 30000 });
+  });
+
   test('over HTTP: each token\'s user sees the global server and their own', async () => {
     const { Client } = await sdk('client/index.js');
     const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
