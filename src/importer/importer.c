@@ -79,6 +79,17 @@ char *import_escape(const char *s)
         return strbuf_steal(&b);
 }
 
+void import_set_remote(import_entry *e, char *take_url, const char *transport)
+{
+        free(e->spec);
+        e->spec = take_url;
+        free(e->kind);
+        e->kind = xstrdup("remote");
+        e->remote = true;
+        free(e->transport);
+        e->transport = xstrdup(transport);
+}
+
 void import_add_env(import_entry *e, const char *key, const char *value, bool secret)
 {
         char ***list = secret ? &e->secret_env : &e->env;
@@ -465,12 +476,8 @@ static void map_entry(value_ctx *v, import_entry *e, const cJSON *j)
                 _cleanup_free_ char *u = resolve_value(v, url, &secret);
                 if (!u)
                         return;
-                free(e->spec);
-                e->spec = steal_pointer(&u);
-                free(e->kind);
-                e->kind = xstrdup("remote");
-                e->remote = true;
-                e->transport = xstrdup(type && strcmp(type, "sse") == 0 ? "sse" : "http");
+                import_set_remote(e, steal_pointer(&u),
+                                  type && strcmp(type, "sse") == 0 ? "sse" : "http");
                 if (command)
                         import_note(e, "\"command\" ignored: the entry has a url");
                 if (e->env || e->secret_env) {

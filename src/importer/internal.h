@@ -21,6 +21,9 @@ static inline void push_escaped(char ***v, const char *s)
         *v = strv_push(*v, e);
         free(e);
 }
+/* Makes e a remote server at take_url (taken) over transport ("http",
+ * "sse"). */
+void import_set_remote(import_entry *e, char *take_url, const char *transport);
 /* Adds KEY=VALUE to e's env, or to its secret env when secret. */
 void import_add_env(import_entry *e, const char *key, const char *value, bool secret);
 

@@ -147,12 +147,7 @@ void import_mcp_remote(import_entry *e, char *const *args, const bool *secret, s
                 (void)import_refuse(e, IMPORT_REFUSED, "mcp-remote names no http(s) URL");
                 return;
         }
-        free(e->spec);
-        e->spec = steal_pointer(&url);
-        free(e->kind);
-        e->kind = xstrdup("remote");
-        e->remote = true;
-        e->transport = xstrdup(transport);
+        import_set_remote(e, steal_pointer(&url), transport);
         import_note(e, "mcp-remote is not installed: corral connects to the server itself "
                        "(corral auth NAME if it asks to sign in)");
         if (e->env || e->secret_env) {
