@@ -26,6 +26,10 @@
 #define MCP_META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
 #define MCP_META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
 #define MCP_META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+/* MCP 2026-07-28 error codes (basic/index, "Error Codes"). */
+#define MCP_RPC_HEADER_MISMATCH (-32020)
+#define MCP_RPC_MISSING_CAPABILITY (-32021)
+#define MCP_RPC_UNSUPPORTED_VERSION (-32022)
 /* Versions corral accepts from a server (and from a gateway client), newest first. */
 extern const char *const mcp_protocol_versions[]; /* NULL-terminated */
 bool mcp_protocol_supported(const char *version);
@@ -127,10 +131,12 @@ int mcp_client_initialize(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb
  * params._meta {protocolVersion 2026-07-28, clientCapabilities (those of
  * mcp_client_set_requests), clientInfo}.  A result whose supportedVersions
  * names 2026-07-28 makes the session modern: no initialize, every later
- * request gets protocolVersion and clientCapabilities in its params._meta
- * (unless the caller put its own there), and cb gets an initialize-shaped
+ * request gets protocolVersion, clientCapabilities and clientInfo in its
+ * params._meta (unless the caller put its own there), and cb gets an initialize-shaped
  * result {protocolVersion, capabilities, serverInfo, instructions?} taken
- * from the discover result.  Any JSON-RPC error, a result without
+ * from the discover result.  An UnsupportedProtocolVersionError (-32022)
+ * whose data.supported names 2026-07-28 is answered by asking once more;
+ * any other JSON-RPC error, a result without
  * 2026-07-28, or no answer within min(timeout_ms, 10 s) falls back to
  * mcp_client_initialize() with timeout_ms (the probe is never cancelled: a
  * 2025 server has no session yet to cancel in).  Only a closed transport

@@ -24,24 +24,8 @@
 
 #define PROGRESS_PREFIX "corral-"
 #define SNIPPET_MAX 60
-/* How long a silent server delays the fallback to initialize. */
-#define DISCOVER_TIMEOUT_MS 10000
 /* Ids stay exact in a JSON number (a double) up to 2^53. */
 #define ID_MAX 9007199254740992.0
-
-const char *const mcp_protocol_versions[] = {
-        "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL,
-};
-
-bool mcp_protocol_supported(const char *version)
-{
-        if (!version)
-                return false;
-        for (size_t i = 0; mcp_protocol_versions[i]; i++)
-                if (strcmp(version, mcp_protocol_versions[i]) == 0)
-                        return true;
-        return false;
-}
 
 void mcpc_enter(mcp_client *c)
 {
@@ -190,9 +174,7 @@ static void send_cancelled(mcp_client *c, uint64_t id, const char *reason)
         (void)mcpc_send(c, jsonrpc_notification("notifications/cancelled", params));
 }
 
-/* A short, printable excerpt of server output for fault messages: control
- * bytes become '?', and the cut never splits a UTF-8 sequence. */
-static char *snippet(const char *s, size_t n)
+char *mcpc_snippet(const char *s, size_t n)
 {
         size_t k = n;
         bool cut = false;
@@ -240,35 +222,6 @@ static char *size_text(size_t n)
         return xasprintf("%zu bytes", n);
 }
 
-static cJSON *declared_caps(const mcp_client *c)
-{
-        cJSON *caps;
-
-        if (c->declared)
-                return json_dup(c->declared);
-        caps = cJSON_CreateObject();
-        cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "roots"), "listChanged", false);
-        return caps;
-}
-
-/* 2026-07-28 basic/index §_meta: every request names the revision and the
- * client's capabilities; what the caller put there already stays. */
-static cJSON *modern_meta(mcp_client *c, cJSON *params)
-{
-        cJSON *meta;
-
-        if (!cJSON_IsObject(params)) {
-                cJSON_Delete(params);
-                params = cJSON_CreateObject();
-        }
-        meta = json_object_member(params, "_meta");
-        if (!cJSON_HasObjectItem(meta, MCP_META_PROTOCOL_VERSION))
-                cJSON_AddStringToObject(meta, MCP_META_PROTOCOL_VERSION, MCP_PROTOCOL_MODERN);
-        if (!cJSON_HasObjectItem(meta, MCP_META_CLIENT_CAPS))
-                cJSON_AddItemToObject(meta, MCP_META_CLIENT_CAPS, declared_caps(c));
-        return params;
-}
-
 /* Starts p (already filled in) as request `method`.  params is consumed.
  * Returns p's id, or 0 when p was completed at once with an error. */
 uint64_t mcpc_start(mcp_client *c, pending *p, const char *method, cJSON *params)
@@ -280,7 +233,7 @@ uint64_t mcpc_start(mcp_client *c, pending *p, const char *method, cJSON *params
         }
         p->id = ++c->next_id;
         if (c->modern)
-                params = modern_meta(c, params);
+                params = mcpc_modern_meta(c, params);
         if (p->progress) {
                 if (!cJSON_IsObject(params)) {
                         cJSON_Delete(params);
@@ -505,7 +458,7 @@ static void dispatch(mcp_client *c, const cJSON *msg, const char *line, size_t l
                 mcpc_server_request(c, msg);
                 break;
         case JSONRPC_INVALID: {
-                _cleanup_free_ char *s = snippet(line, len);
+                _cleanup_free_ char *s = mcpc_snippet(line, len);
                 fault(c, MCP_FAULT_INVALID, "sent an invalid JSON-RPC message: %s", s);
                 break;
         }
@@ -524,7 +477,7 @@ static int on_line(void *ud, const char *line, size_t len)
                 line = fixed;
         msg = jsonrpc_parse(line, len);
         if (!msg) {
-                _cleanup_free_ char *s = snippet(line, len);
+                _cleanup_free_ char *s = mcpc_snippet(line, len);
                 fault(c, MCP_FAULT_NOT_JSON, "sent a line that is not JSON: %s", s);
                 return c->dead;
         }
@@ -605,190 +558,3 @@ int mcp_client_notify(mcp_client *c, const char *method, cJSON *params)
         return r < 0 ? -EX_UNAVAILABLE : 0;
 }
 
-static void initialize_done(mcp_client *c, pending *p, const cJSON *result, const cJSON *error)
-{
-        if (error) {
-                p->cb(p->ud, NULL, error);
-                return;
-        }
-        const char *version = json_get_string(result, "protocolVersion");
-        if (!version) {
-                _cleanup_json_ cJSON *e =
-                        mcpc_error_object(CORRAL_RPC_FAULTY, "initialize result has no protocolVersion");
-                p->cb(p->ud, NULL, e);
-                return;
-        }
-        if (!mcp_protocol_supported(version)) {
-                _cleanup_free_ char *v = snippet(version, strlen(version));
-                _cleanup_free_ char *msg = xasprintf(
-                        "server speaks unsupported protocol version '%s' (corral speaks %s, %s, "
-                        "%s, %s)",
-                        v, mcp_protocol_versions[0], mcp_protocol_versions[1],
-                        mcp_protocol_versions[2], mcp_protocol_versions[3]);
-                _cleanup_json_ cJSON *e = mcpc_error_object(CORRAL_RPC_FAULTY, msg);
-                p->cb(p->ud, NULL, e);
-                return;
-        }
-        free(c->version);
-        c->version = xstrdup(version);
-        cJSON_Delete(c->capabilities);
-        cJSON_Delete(c->server_info);
-        const cJSON *caps = json_get_object(result, "capabilities");
-        const cJSON *info = json_get_object(result, "serverInfo");
-        c->capabilities = caps ? json_dup(caps) : NULL;
-        c->server_info = info ? json_dup(info) : NULL;
-        free(c->instructions);
-        const char *ins = json_get_string(result, "instructions");
-        c->instructions = ins ? xstrdup(ins) : NULL;
-
-        if (mcpc_send(c, jsonrpc_notification("notifications/initialized", NULL)) < 0) {
-                _cleanup_json_ cJSON *e = mcpc_error_object(CORRAL_RPC_UNAVAILABLE,
-                                                       "cannot send notifications/initialized: "
-                                                       "transport closed");
-                p->cb(p->ud, NULL, e);
-                return;
-        }
-        p->cb(p->ud, result, NULL);
-}
-
-int mcp_client_initialize(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb, void *ud)
-{
-        cJSON *params = cJSON_CreateObject();
-        cJSON_AddStringToObject(params, "protocolVersion", MCP_PROTOCOL_LATEST);
-        if (c && c->declared) {
-                cJSON_AddItemToObject(params, "capabilities", json_dup(c->declared));
-        } else {
-                cJSON *caps = cJSON_AddObjectToObject(params, "capabilities");
-                cJSON *roots = cJSON_AddObjectToObject(caps, "roots");
-                cJSON_AddBoolToObject(roots, "listChanged", false);
-        }
-        if (c)
-                c->modern = false;
-        cJSON *info = cJSON_AddObjectToObject(params, "clientInfo");
-        cJSON_AddStringToObject(info, "name", "corral");
-        cJSON_AddStringToObject(info, "version", CORRAL_VERSION);
-
-        pending *p = mcpc_pending_new(timeout_ms, NULL, cb, ud);
-        p->cancellable = false;
-        p->done = initialize_done;
-        if (!c) {
-                (void)mcpc_start(NULL, p, "initialize", params);
-                return -EX_UNAVAILABLE;
-        }
-        mcpc_enter(c);
-        uint64_t h = mcpc_start(c, p, "initialize", params);
-        (void)mcpc_leave(c);
-        return h ? 0 : -EX_UNAVAILABLE;
-}
-
-static bool names_modern(const cJSON *versions)
-{
-        const cJSON *v;
-
-        cJSON_ArrayForEach(v, versions) if (cJSON_IsString(v) &&
-                                            strcmp(v->valuestring, MCP_PROTOCOL_MODERN) == 0) return true;
-        return false;
-}
-
-static void discover_done(mcp_client *c, pending *p, const cJSON *result, const cJSON *error)
-{
-        const cJSON *caps, *info, *meta;
-        const char *ins;
-        _cleanup_json_ cJSON *r = NULL;
-
-        if (error && (int)json_get_number(error, "code", 0) == CORRAL_RPC_UNAVAILABLE) {
-                p->cb(p->ud, NULL, error);
-                return;
-        }
-        if (error || !names_modern(json_get_array(result, "supportedVersions"))) {
-                /* A 2025 server (-32601, -32022, silence, or no 2026-07-28 in
-                 * its list): the initialize handshake on the same stream. */
-                log_debug("mcp: server/discover %s; falling back to initialize",
-                          error ? "failed" : "names no " MCP_PROTOCOL_MODERN);
-                (void)mcp_client_initialize(c, p->init_timeout_ms, p->cb, p->ud);
-                return;
-        }
-        caps = json_get_object(result, "capabilities");
-        meta = json_get_object(result, "_meta");
-        info = json_get_object(meta, MCP_META_SERVER_INFO);
-        if (!info)
-                info = json_get_object(result, "serverInfo");
-        ins = json_get_string(result, "instructions");
-        c->modern = true;
-        free(c->version);
-        c->version = xstrdup(MCP_PROTOCOL_MODERN);
-        cJSON_Delete(c->capabilities);
-        cJSON_Delete(c->server_info);
-        c->capabilities = caps ? json_dup(caps) : NULL;
-        c->server_info = info ? json_dup(info) : NULL;
-        free(c->instructions);
-        c->instructions = ins ? xstrdup(ins) : NULL;
-
-        r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "protocolVersion", MCP_PROTOCOL_MODERN);
-        cJSON_AddItemToObject(r, "capabilities", caps ? json_dup(caps) : cJSON_CreateObject());
-        if (info)
-                cJSON_AddItemToObject(r, "serverInfo", json_dup(info));
-        if (ins)
-                cJSON_AddStringToObject(r, "instructions", ins);
-        p->cb(p->ud, r, NULL);
-}
-
-int mcp_client_connect(mcp_client *c, uint64_t timeout_ms, mcp_response_cb cb, void *ud)
-{
-        cJSON *params, *meta, *info;
-        pending *p;
-        uint64_t h;
-
-        if (!c)
-                return mcp_client_initialize(c, timeout_ms, cb, ud);
-        c->modern = false;
-        params = cJSON_CreateObject();
-        meta = cJSON_AddObjectToObject(params, "_meta");
-        cJSON_AddStringToObject(meta, MCP_META_PROTOCOL_VERSION, MCP_PROTOCOL_MODERN);
-        cJSON_AddItemToObject(meta, MCP_META_CLIENT_CAPS, declared_caps(c));
-        info = cJSON_AddObjectToObject(meta, MCP_META_CLIENT_INFO);
-        cJSON_AddStringToObject(info, "name", "corral");
-        cJSON_AddStringToObject(info, "version", CORRAL_VERSION);
-
-        p = mcpc_pending_new(timeout_ms && timeout_ms < DISCOVER_TIMEOUT_MS ? timeout_ms
-                                                                             : DISCOVER_TIMEOUT_MS,
-                             NULL, cb, ud);
-        p->cancellable = false;
-        p->done = discover_done;
-        p->init_timeout_ms = timeout_ms;
-        mcpc_enter(c);
-        h = mcpc_start(c, p, "server/discover", params);
-        (void)mcpc_leave(c);
-        return h ? 0 : -EX_UNAVAILABLE;
-}
-
-bool mcp_client_modern(const mcp_client *c)
-{
-        return c && c->modern;
-}
-
-const char *mcp_client_protocol_version(const mcp_client *c)
-{
-        return c ? c->version : NULL;
-}
-
-const cJSON *mcp_client_server_capabilities(const mcp_client *c)
-{
-        return c ? c->capabilities : NULL;
-}
-
-const char *mcp_client_server_instructions(const mcp_client *c)
-{
-        return c ? c->instructions : NULL;
-}
-
-const cJSON *mcp_client_server_info(const mcp_client *c)
-{
-        return c ? c->server_info : NULL;
-}
-
-size_t mcp_client_pending(const mcp_client *c)
-{
-        return c ? c->npending : 0;
-}

@@ -1,5 +1,5 @@
 /* The MCP client session's internals, shared by its files: client.c (the
- * session, requests, initialize), list.c (paged lists) and requests.c
+ * session, requests), lifecycle.c (initialize, server/discover), list.c (paged lists) and requests.c
  * (requests from the server).  Nothing outside src/mcp/ includes this. */
 #pragma once
 
@@ -26,6 +26,7 @@ struct pending {
         pending_done done;
         void *ctx;
         uint64_t init_timeout_ms; /* server/discover: initialize's timeout on fallback */
+        unsigned discover_tries;  /* server/discover: this is the Nth */
         mcp_response_cb cb;
         void *ud;
 };
@@ -71,6 +72,18 @@ cJSON *mcpc_error_object(int code, const char *message);
 uint64_t mcpc_start(mcp_client *c, pending *p, const char *method, cJSON *params);
 pending *mcpc_pending_new(uint64_t timeout_ms, mcp_progress_cb progress, mcp_response_cb cb,
                           void *ud);
+/* A short, printable excerpt of server output for messages (owned):
+ * control bytes become '?', and the cut never splits a UTF-8 sequence. */
+char *mcpc_snippet(const char *s, size_t n);
+
+/* ---- lifecycle.c ---- */
+
+/* The capabilities corral declares (owned): mcp_client_set_requests()'s,
+ * else {roots: {listChanged: false}}. */
+cJSON *mcpc_declared_caps(const mcp_client *c);
+/* params (consumed; NULL or not an object: a new object) with a 2026-07-28
+ * request's _meta filled in; returned, owned. */
+cJSON *mcpc_modern_meta(mcp_client *c, cJSON *params);
 
 /* ---- requests.c ---- */
 

@@ -204,7 +204,12 @@ int remote_probe(const remote_config *cfg, unsigned timeout_ms, bool list_tools,
                 r = remote_session_new(p.hc, &p.loop, cfg, &ops, &p, &p.s, err);
         if (r == 0) {
                 p.c = mcp_client_new(&p.loop, &client_ops, &p, 0);
-                (void)mcp_client_initialize(p.c, timeout_ms, on_init, &p);
+                /* server/discover first (2026-07-28), falling back to
+                 * initialize; HTTP+SSE is 2024-11-05 only. */
+                if (cfg->transport == REMOTE_TRANSPORT_SSE)
+                        (void)mcp_client_initialize(p.c, timeout_ms, on_init, &p);
+                else
+                        (void)mcp_client_connect(p.c, timeout_ms, on_init, &p);
                 if (!p.done)
                         (void)uv_run(&p.loop, UV_RUN_DEFAULT);
                 r = p.r;

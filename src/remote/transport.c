@@ -69,6 +69,7 @@ static void session_release(remote_session *s)
         free(s->init_id);
         free(s->init_body);
         free(s->challenge);
+        cJSON_Delete(s->xhdr);
         free(s->end_reason);
         free(s);
 }
@@ -153,12 +154,31 @@ static void post_unlink(post *p)
                 }
 }
 
+/* A message that answers p: a 2026-07-28 tools/list result loses the
+ * tools whose x-mcp-header annotations are broken. */
+static void post_receive(post *p, const char *data, size_t len)
+{
+        if (p->tools_list && p->id) {
+                _cleanup_json_ cJSON *j = cJSON_ParseWithLength(data, len);
+                _cleanup_free_ char *rid = rt_id_text(cJSON_GetObjectItemCaseSensitive(j, "id"));
+                cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
+
+                if (rid && strcmp(rid, p->id) == 0 && cJSON_IsObject(result) &&
+                    rt_modern_tools(p->s, result)) {
+                        _cleanup_free_ char *t = cJSON_PrintUnformatted(j);
+                        rt_receive(p->s, t, strlen(t));
+                        return;
+                }
+        }
+        rt_receive(p->s, data, len);
+}
+
 static int post_event(void *ud, const sse_event *ev)
 {
         post *p = ud;
 
         if (strcmp(ev->type, "message") == 0 && ev->data_len > 0)
-                rt_receive(p->s, ev->data, ev->data_len);
+                post_receive(p, ev->data, ev->data_len);
         return 0;
 }
 
@@ -217,7 +237,9 @@ static void post_stream_cut(post *p, const char *why)
 
         if (!p->id || p->answered)
                 return;
-        if (!last || s->kind != REMOTE_TRANSPORT_HTTP) {
+        /* 2026-07-28 streams are not resumable (basic/transports/
+         * streamable-http, "Receiving Messages"). */
+        if (!last || s->kind != REMOTE_TRANSPORT_HTTP || p->modern) {
                 rt_answer_error(s, p->id, "remote server: the response stream ended before the "
                                        "response (%s)", why);
                 return;
@@ -269,6 +291,17 @@ static void post_done(void *ud, const http_response *resp)
                             "%s: the server ended the session (HTTP 404); initializing again",
                             s->url);
                 goto out;
+        }
+        if (st >= 500 && p->modern && p->id && p->mode == BODY_JSON) {
+                /* A 2026-07-28 server answers a failed request with its
+                 * JSON-RPC error and a 5xx: that answer is the request's. */
+                _cleanup_json_ cJSON *j = cJSON_ParseWithLength(p->body.buf, p->body.len);
+                _cleanup_free_ char *rid = rt_id_text(cJSON_GetObjectItemCaseSensitive(j, "id"));
+                if (rid && strcmp(rid, p->id) == 0 &&
+                    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "error"))) {
+                        rt_receive(s, p->body.buf, p->body.len);
+                        goto out;
+                }
         }
         if (st >= 500) {
                 _cleanup_free_ char *e = rt_excerpt(&p->body);
@@ -326,7 +359,7 @@ static void post_done(void *ud, const http_response *resp)
                  * (basic/transports); a body some servers send anyway (an
                  * empty result without an id) answers nothing of ours. */
                 if (p->body.len > 0 && p->id)
-                        rt_receive(s, p->body.buf, p->body.len);
+                        post_receive(p, p->body.buf, p->body.len);
                 else if (p->body.len > 0)
                         log_debug("%s: ignoring a JSON body answering a notification", s->url);
                 break;
@@ -360,16 +393,54 @@ out:
 }
 
 /* What a message is: its id text (requests only), initialize or the
- * initialized notification. */
-static void classify(const char *json, size_t len, char **ret_id, bool *is_init,
-                     bool *is_initialized)
+ * initialized notification; for a 2026-07-28 request (its _meta names the
+ * revision, and no initialize was sent on this session) the headers it
+ * needs (basic/transports/streamable-http, "Request Metadata"). */
+static char **classify(remote_session *s, post *p, const char *json, size_t len)
 {
         _cleanup_json_ cJSON *j = cJSON_ParseWithLength(json, len);
         const char *method = json_get_string(j, "method");
+        const char *version = json_get_string(json_get_object(json_get_object(j, "params"),
+                                                              "_meta"),
+                                              MCP_META_PROTOCOL_VERSION);
 
-        *ret_id = method ? rt_id_text(cJSON_GetObjectItemCaseSensitive(j, "id")) : NULL;
-        *is_init = method && strcmp(method, "initialize") == 0;
-        *is_initialized = method && strcmp(method, "notifications/initialized") == 0;
+        p->id = method ? rt_id_text(cJSON_GetObjectItemCaseSensitive(j, "id")) : NULL;
+        p->is_init = method && strcmp(method, "initialize") == 0;
+        p->is_initialized = method && strcmp(method, "notifications/initialized") == 0;
+        if (!p->legacy && !p->is_init && !s->init_id && version && p->id &&
+            strlen(version) < 64 && !strpbrk(version, "\r\n")) {
+                p->modern = true;
+                p->tools_list = strcmp(method, "tools/list") == 0;
+                return rt_modern_headers(s, j, version);
+        }
+        return NULL;
+}
+
+/* A 2026-07-28 session cancels a request by closing its stream
+ * (basic/transports/streamable-http, "Cancellation"): true when json is a
+ * notifications/cancelled for one of the session's modern requests, whose
+ * transfer is then dropped. */
+static bool cancel_modern(remote_session *s, const char *json, size_t len)
+{
+        _cleanup_json_ cJSON *j = NULL;
+        _cleanup_free_ char *rid = NULL;
+        const char *method;
+
+        if (s->init_id || !memmem(json, len, "notifications/cancelled", 23))
+                return false;
+        j = cJSON_ParseWithLength(json, len);
+        method = json_get_string(j, "method");
+        if (!method || strcmp(method, "notifications/cancelled") != 0)
+                return false;
+        rid = rt_id_text(cJSON_GetObjectItemCaseSensitive(json_get_object(j, "params"),
+                                                          "requestId"));
+        for (post *p = s->posts; rid && p; p = p->next)
+                if (p->modern && p->id && strcmp(p->id, rid) == 0) {
+                        post_unlink(p);
+                        post_free(p);
+                        return true;
+                }
+        return false;
 }
 
 static void post_start(remote_session *s, const char *json, size_t len, bool legacy)
@@ -377,15 +448,19 @@ static void post_start(remote_session *s, const char *json, size_t len, bool leg
         static const char *const extra[] = {"Content-Type: application/json",
                                             "Accept: application/json, text/event-stream", NULL};
         _cleanup_strv_ char **headers = NULL;
+        _cleanup_strv_ char **modern = NULL;
         corral_error err = {0};
-        post *p = xcalloc(1, sizeof(*p));
+        post *p;
         http_request_opts o = {0};
 
+        if (!legacy && cancel_modern(s, json, len))
+                return;
+        p = xcalloc(1, sizeof(*p));
         p->s = s;
         p->legacy = legacy;
         p->body = STRBUF_INIT(JSONRPC_DEFAULT_MAX_MESSAGE);
         sse_parser_init(&p->sse, 0);
-        classify(json, len, &p->id, &p->is_init, &p->is_initialized);
+        modern = classify(s, p, json, len);
         if (p->is_init) {
                 free(s->init_id);
                 s->init_id = p->id ? xstrdup(p->id) : NULL;
@@ -402,6 +477,8 @@ static void post_start(remote_session *s, const char *json, size_t len, bool leg
                 return;
         }
         headers = rt_request_headers(s, extra);
+        for (char **m = modern; m && *m; m++)
+                headers = strv_push(headers, *m);
         o.method = "POST";
         o.url = legacy ? s->post_url : s->wire_url;
         o.headers = (const char *const *)headers;

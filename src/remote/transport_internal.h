@@ -13,6 +13,7 @@
 #include "corral/jsonrpc.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/mcp_client.h"
 #include "corral/remote.h"
 #include "corral/sse.h"
 #include "corral/strbuf.h"
@@ -48,6 +49,7 @@ struct remote_session {
         char *init_id;   /* JSON text of initialize's id */
         char *init_body; /* kept for the legacy fallback */
         char *challenge; /* WWW-Authenticate of a 401/403 */
+        struct cJSON *xhdr; /* 2026-07-28: tool name → its x-mcp-header annotations */
         post *posts;
         size_t n_posts;
         stream *streams;
@@ -78,6 +80,8 @@ struct post {
         bool legacy;
         bool is_init;
         bool is_initialized;
+        bool modern;     /* a 2026-07-28 request: no session, no resumption */
+        bool tools_list; /* ... and a tools/list, whose tools are checked */
         bool answered;
         char *fail; /* why on_data stopped the transfer */
 };
@@ -114,4 +118,9 @@ bool rt_ct_is(const char *ct, const char *want);
 char *rt_excerpt(const strbuf *b);
 bool rt_auth_failure(remote_session *s, long status, const char *challenge);
 void rt_stream_free(stream *st);
+
+/* modern.c: MCP 2026-07-28 request headers. */
+char *rt_header_value(const char *v, size_t n);
+char **rt_modern_headers(remote_session *s, const struct cJSON *msg, const char *version);
+bool rt_modern_tools(remote_session *s, struct cJSON *result);
 void rt_stream_connect(stream *st);

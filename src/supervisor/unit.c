@@ -403,10 +403,12 @@ void unit_launch(unit *u)
         logfile_note(u->log, "started pid %d: %s", be->pid(u->proc), u->m->command[0]);
         log_info("%s: started pid %d", u->name, be->pid(u->proc));
         unit_set_state(u, UNIT_INITIALIZING);
-        /* A local server is probed with server/discover (2026-07-28) and
-         * falls back to initialize; a remote one is initialized, since the
-         * remote transport speaks the 2025 HTTP bindings. */
-        if (u->state == UNIT_INITIALIZING && u->client && is_remote(u))
+        /* A server is probed with server/discover (2026-07-28) and falls
+         * back to initialize; a remote one installed for the 2024-11-05
+         * HTTP+SSE transport, which 2026-07-28 does not serve, is
+         * initialized at once. */
+        if (u->state == UNIT_INITIALIZING && u->client && is_remote(u) && u->m->transport &&
+            strcmp(u->m->transport, "sse") == 0)
                 (void)mcp_client_initialize(u->client, sv_scaled(sv, INIT_TIMEOUT_MS), unit_on_initialized,
                                             u);
         else if (u->state == UNIT_INITIALIZING && u->client)

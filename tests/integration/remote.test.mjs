@@ -78,6 +78,7 @@ describe('remote units', { timeout: 600000 }, () => {
     expectExit(r, 0, 'probe URL --call');
     let j = JSON.parse(r.stdout);
     assert.equal(j.transport, 'streamable-http');
+    // server/discover is refused (a 2025 server): the initialize fallback.
     assert.equal(j.protocolVersion, '2025-11-25');
     assert.ok(j.tools.some((t) => t.name === 'get-sum'));
     assert.equal(j.result.content[0].text, 'Echo: probed');
