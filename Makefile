@@ -217,6 +217,9 @@ check-conformance: $(BINS)
 	@eval "$$(scripts/fetch-conformance | sed 's/^/export CORRAL_CONFORMANCE_/')" && \
 		CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration \
 		tests/conformance/client-auth.test.mjs
+	@eval "$$(scripts/fetch-conformance | sed 's/^/export CORRAL_CONFORMANCE_/')" && \
+		CORRAL_BIN=$(abspath $(BUILD)/corral) scripts/run-integration \
+		tests/conformance/client-modern.test.mjs
 
 check-asan:
 	CFLAGS="-O1 -g" $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 check-unit check-integration

@@ -84,8 +84,18 @@ int remote_session_new(http_client *hc, uv_loop_t *loop, const remote_config *cf
  * offers none).  Legacy SSE: the GET stream's endpoint event gives the POST
  * URL (same origin only); messages wait for it.  A request the server refuses
  * with a 4xx is answered with a JSON-RPC error (code -32603) naming the
- * status, so callers never wait in silence.  Returns 0, or -1 once the session
- * has ended or is ending. */
+ * status, so callers never wait in silence.
+ *
+ * MCP 2026-07-28 (basic/transports/streamable-http): a request whose
+ * params._meta names a protocol version, sent before any initialize, is a
+ * modern one: the POST carries MCP-Protocol-Version (that version),
+ * Mcp-Method, Mcp-Name (tools/call, prompts/get, resources/read) and
+ * Mcp-Param-{Name} for the arguments the tool's inputSchema marks
+ * x-mcp-header (learnt from modern tools/list results, which lose the tools
+ * whose annotations break the rules); its stream is not resumed; a 4xx or
+ * 5xx carrying its JSON-RPC error answers it; a notifications/cancelled
+ * for it closes its transfer instead of being POSTed.  Returns 0, or -1
+ * once the session has ended or is ending. */
 int remote_session_send(remote_session *s, const char *json, size_t len);
 
 /* Sets header name to value ("Name: value", one line, at most
@@ -146,7 +156,8 @@ void remote_probe_result_done(remote_probe_result *r);
 
 /* Connects to cfg->url as an MCP client on a private loop (blocking the
  * caller, for the CLI: `corral install --remote`, `corral probe`):
- * initialize, then tools/list when list_tools, then tools/call of call_tool
+ * server/discover falling back to initialize (mcp_client_connect(); the
+ * SSE transport initializes at once), then tools/list when list_tools, then tools/call of call_tool
  * with call_args (a JSON object text) when call_tool is set.  timeout_ms
  * bounds each step.  Returns 0, or -EX_NOPERM (authorization required: see
  * ret->challenge), -EX_UNAVAILABLE (unreachable, 5xx, timeout),

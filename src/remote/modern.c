@@ -207,7 +207,7 @@ char **rt_modern_headers(remote_session *s, const cJSON *msg, const char *versio
                 if (name && strlen(name) <= REMOTE_HEADER_MAX / 2) {
                         _cleanup_free_ char *v = rt_header_value(name, strlen(name));
                         free(l);
-                        l = xasprintf("Mcp-Name: %s", v);
+                        l = *v ? xasprintf("Mcp-Name: %s", v) : xstrdup("Mcp-Name;");
                         h = strv_push(h, l);
                 }
         }
@@ -224,7 +224,9 @@ char **rt_modern_headers(remote_session *s, const cJSON *msg, const char *versio
                         if (!v || strlen(v) > REMOTE_HEADER_MAX / 2)
                                 continue;
                         free(l);
-                        l = xasprintf("Mcp-Param-%s: %s", json_get_string(r, "h"), v);
+                        /* "Name;" is how libcurl sends a header with an empty value. */
+                        l = *v ? xasprintf("Mcp-Param-%s: %s", json_get_string(r, "h"), v)
+                               : xasprintf("Mcp-Param-%s;", json_get_string(r, "h"));
                         h = strv_push(h, l);
                 }
         }

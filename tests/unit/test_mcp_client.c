@@ -579,6 +579,44 @@ static void test_connect_fallback(void **state)
         reply_done(&u);
 }
 
+/* UnsupportedProtocolVersionError (-32022): a server naming 2026-07-28 among
+ * its versions is asked again (once), one naming only 2025 revisions gets
+ * initialize (2026-07-28 basic/versioning). */
+static void test_connect_version_retry(void **state)
+{
+        fixture *fx = *state;
+        reply r = {.fx = fx}, t = {.fx = fx};
+
+        assert_int_equal(mcp_client_connect(fx->c, 1000, on_reply, &r), 0);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32022,\"message\":"
+                 "\"Unsupported protocol version\",\"data\":{\"supported\":[\"2026-07-28\"],"
+                 "\"requested\":\"x\"}}}");
+        assert_int_equal(r.calls, 0);
+        assert_string_equal(json_get_string(sent(fx, 1), "method"), "server/discover");
+        /* Every modern request names corral in _meta (SHOULD). */
+        assert_non_null(json_get_object(json_get_object(json_get_object(sent(fx, 1), "params"),
+                                                        "_meta"),
+                                        MCP_META_CLIENT_INFO));
+        /* Asked once more only: a second refusal falls back. */
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32022,\"message\":"
+                 "\"no\",\"data\":{\"supported\":[\"2026-07-28\"]}}}");
+        assert_string_equal(json_get_string(sent(fx, 2), "method"), "initialize");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32603,\"message\":\"no\"}}");
+        assert_int_equal(r.calls, 1);
+        reply_done(&r);
+
+        size_t base = nsent(fx);
+        assert_int_equal(mcp_client_connect(fx->c, 1000, on_reply, &t), 0);
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":4,\"error\":{\"code\":-32022,\"message\":"
+                 "\"no\",\"data\":{\"supported\":[\"2025-11-25\"]}}}");
+        assert_string_equal(json_get_string(sent(fx, base + 1), "method"), "initialize");
+        feed(fx, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"protocolVersion\":\"2025-11-25\","
+                 "\"capabilities\":{}}}");
+        assert_int_equal(t.calls, 1);
+        assert_false(mcp_client_modern(fx->c));
+        reply_done(&t);
+}
+
 /* Answers the latest request with a page of count items named from first. */
 static void answer_page(fixture *fx, const char *key, int first, int count, const char *next)
 {
@@ -711,6 +749,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_initialize_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connect_modern, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connect_fallback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_connect_version_retry, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_list_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_list_all_errors, setup, teardown),
         };
