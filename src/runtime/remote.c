@@ -375,6 +375,28 @@ char **remote_unit_headers(const manifest *m, const corral_paths *paths, uid_t u
 static void schedule_refresh(runtime_process *p, const cJSON *state);
 static void on_token_dead(uv_timer_t *t);
 
+/* The server refused the refresh token (invalid_grant): the store forgets
+ * the tokens and keeps why for `corral auth status`.  Returns that why
+ * (owned): msg and what to run.  *expires_in gets the seconds the access
+ * token had left (0 when unknown). */
+static char *forget_dead_token(runtime_process *p, const char *msg, double *expires_in)
+{
+        _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name, p->uid);
+        char *e = xasprintf("%s; run `corral auth start %s`", msg, p->name);
+
+        if (expires_in)
+                *expires_in = json_get_number(st, "expires_at", 0) - (double)time(NULL);
+        if (st) {
+                cJSON_DeleteItemFromObjectCaseSensitive(st, "access_token");
+                cJSON_DeleteItemFromObjectCaseSensitive(st, "expires_at");
+                cJSON_DeleteItemFromObjectCaseSensitive(st, "refresh_token");
+                cJSON_DeleteItemFromObjectCaseSensitive(st, "error");
+                cJSON_AddStringToObject(st, "error", e);
+                (void)oauth_state_save(p->paths, p->name, p->uid, st, NULL);
+        }
+        return e;
+}
+
 static void on_live_refreshed(void *ud, cJSON *state, bool invalid_grant, const char *msg)
 {
         runtime_process *p = ud;
@@ -399,25 +421,13 @@ static void on_live_refreshed(void *ud, cJSON *state, bool invalid_grant, const 
                 return;
         }
         if (invalid_grant) {
-                /* Dead refresh token: the session runs until the token
-                 * expires, then ends waiting for authorization. */
-                _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name, p->uid);
-                _cleanup_free_ char *e = xasprintf("%s; run `corral auth start %s`", msg, p->name);
+                /* Dead refresh token: the session keeps the token in its
+                 * header and runs until it expires, then ends waiting for
+                 * authorization; the store forgets it now. */
+                double left;
                 log_warn("%s: %s", p->name, msg);
-                double left = json_get_number(st, "expires_at", 0) - (double)time(NULL);
-                if (st) {
-                        /* The session keeps the token in its header until it
-                         * expires; the store forgets it now, as on_refreshed()
-                         * does, and keeps the error for `corral auth status`. */
-                        cJSON_DeleteItemFromObjectCaseSensitive(st, "access_token");
-                        cJSON_DeleteItemFromObjectCaseSensitive(st, "expires_at");
-                        cJSON_DeleteItemFromObjectCaseSensitive(st, "refresh_token");
-                        cJSON_DeleteItemFromObjectCaseSensitive(st, "error");
-                        cJSON_AddStringToObject(st, "error", e);
-                        (void)oauth_state_save(p->paths, p->name, p->uid, st, NULL);
-                }
                 free(p->dead_token);
-                p->dead_token = steal_pointer(&e);
+                p->dead_token = forget_dead_token(p, msg, &left);
                 (void)uv_timer_start(p->refresh_timer, on_token_dead,
                                      left > 0 ? (uint64_t)(left * 1000) : 0, 0);
                 return;
@@ -519,16 +529,7 @@ static void on_refreshed(void *ud, cJSON *state, bool invalid_grant, const char 
         }
         if (invalid_grant) {
                 /* The refresh token is dead: back to pending authorization. */
-                _cleanup_json_ cJSON *st = oauth_state_load(p->paths, p->name, p->uid);
-                _cleanup_free_ char *e = xasprintf("%s; run `corral auth start %s`", msg, p->name);
-                if (st) {
-                        cJSON_DeleteItemFromObjectCaseSensitive(st, "access_token");
-                        cJSON_DeleteItemFromObjectCaseSensitive(st, "refresh_token");
-                        cJSON_DeleteItemFromObjectCaseSensitive(st, "expires_at");
-                        cJSON_DeleteItemFromObjectCaseSensitive(st, "error");
-                        cJSON_AddStringToObject(st, "error", e);
-                        (void)oauth_state_save(p->paths, p->name, p->uid, st, NULL);
-                }
+                _cleanup_free_ char *e = forget_dead_token(p, msg, NULL);
                 p->needs_auth = true;
                 p->reason = xasprintf("needs authorization: %s", e);
         } else {
