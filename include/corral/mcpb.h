@@ -53,6 +53,14 @@ int mcpb_install(store *s, const install_options *opt, const char *path, const c
                  const char *sha256, registry_inputs *in, const char *pkg_dir, manifest *m,
                  corral_error *err);
 
+/* server.type and compatibility against this host: platforms must include
+ * linux; node → node on PATH, at runtimes.node's range; python → python3 on
+ * the sandbox's PATH (NATIVE_CLEAN_PATH), at runtimes.python's range (PEP
+ * 440 commas read as an npm range's blanks); uv → refused naming uv (not
+ * installed here, or: it would fetch from PyPI at start); binary → nothing
+ * to check.  0 or -EX_UNAVAILABLE saying what is missing. */
+int mcpb_check_compat(const cJSON *man, const char *type, corral_error *err);
+
 /* resolver_fetch_fn for SPEC_MCPB (mcpb:PATH_OR_URL, ./x.mcpb). */
 int resolver_mcpb_fetch(store *s, const install_options *opt, const source_spec *spec,
                         const char *pkg_dir, manifest *m, corral_error *err);

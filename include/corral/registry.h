@@ -113,6 +113,9 @@ typedef struct registry_inputs {
         bool *used_sets;     /* which sets were consumed */
         char **missing;      /* required inputs with no value, for the error */
         char **known;        /* every key asked about, for a typo's error */
+        cJSON *secret_args;  /* borrowed, or NULL: where isSecret arguments' values go
+                                ({"CORRAL_ARG_KEY": VALUE}, for secrets.json "env");
+                                NULL refuses secret arguments */
 } registry_inputs;
 
 /* Loads opt->sets and opt->config_file (a JSON object of string, number or
@@ -144,9 +147,41 @@ int registry_inputs_finish(registry_inputs *in, corral_error *err);
  * array) to *argv: positional ones as their value, named ones as NAME VALUE
  * (NAME alone for a boolean "true"); inputs without a value and not required
  * are left out.  An isRepeated one takes every --set KEY=VALUE given for it
- * (or a --config array) and appears once per value.  0, or registry_input_value()'s errors; a secret argument is
- * -EX_USAGE (it would show in the process list). */
+ * (or a --config array) and appears once per value.  Values are written for
+ * a manifest's command line, which is expanded at start (expand.h): "$"
+ * doubled, and an isSecret argument's value stored in in->secret_args under
+ * "CORRAL_ARG_" + its key upper-cased (unique) and written as "${THAT}".
+ * 0, or registry_input_value()'s errors; a secret argument when
+ * in->secret_args is NULL is -EX_USAGE. */
 int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, corral_error *err);
+
+/* ---- runtimeArguments (resolvers/registry/runtime_args.c) --------------- */
+
+/* An npm package's runtimeArguments (rt, as registry_args_append() wrote
+ * them) for runtimeHint hint (NULL: npx): npx's own options (-y, --yes,
+ * --quiet, …) are left out with a note, `--node-options "…"` and node's
+ * options that tune the runtime (--max-old-space-size, --stack-size,
+ * --enable-source-maps, --no-warnings, --experimental-*, …; NAME VALUE
+ * joined as NAME=VALUE) go to *ret_flags (owned, NULL when none), to be put
+ * between node and the script; this host's node is asked to take them
+ * (`node FLAGS --version`).  Anything else (options that run other code
+ * such as -r, --import, -e, --inspect; npx's --package) is -EX_UNAVAILABLE
+ * naming each; so is a runtimeHint other than npx or node. */
+int registry_npm_runtime_args(char *const *rt, const char *hint, char ***ret_flags,
+                              corral_error *err);
+
+/* An oci package's runtimeArguments (`docker run` options) onto m: -e/--env
+ * KEY=VALUE → runtime.env (a KEY already there — --env, environmentVariables
+ * — wins; -e KEY needs one there; a secret argument's ${CORRAL_ARG_…}
+ * holding KEY=VALUE moves to secrets[KEY], env null), -v SRC:DST[:ro|rw] and
+ * --mount type=bind,… with an existing absolute host path → m->mounts,
+ * read-only unless rw, --network none (anything else needs the sandbox
+ * policy's "host"), --memory/--cpus/--pids-limit lower the limits (higher
+ * ones keep the policy's, with a note); -i, -t, --rm, -d, --name, -p, -P,
+ * --init, --read-only, … are left out with a note.  Anything else
+ * (--privileged, --cap-add, --user, --entrypoint, named volumes, unknown
+ * options) is -EX_UNAVAILABLE listing every one. */
+int registry_oci_runtime_args(char *const *rt, cJSON *secrets, manifest *m, corral_error *err);
 
 /* ---- Smithery (resolvers/registry/smithery*.c) -------------------------- */
 

@@ -1,25 +1,20 @@
 /* MCP Bundles: fetch (file or URL), verify, extract, read manifest.json,
  * check the host, fill user_config, and write the command the manifest's
  * mcp_config gives (MCPB MANIFEST.md, manifest_version 0.2–0.4). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/mcpb.h"
-#include "corral/semver.h"
 #include "corral/strbuf.h"
 
-extern char **environ;
-
-#define NODE_VERSION_MAX 64
 
 int mcpb_substitute(const char *s, const char *dirname, const char *home, const cJSON *values,
                     char **ret, corral_error *err)
@@ -65,83 +60,6 @@ int mcpb_substitute(const char *s, const char *dirname, const char *home, const 
 too_long:
         strbuf_done(&b);
         return corral_error_set(err, EX_DATAERR, "a substituted value is too long");
-}
-
-/* The host's node version ("22.3.0", owned), or NULL when node is missing. */
-static char *host_node_version(void)
-{
-        int pfd[2];
-        pid_t pid;
-        char buf[NODE_VERSION_MAX] = {0};
-        size_t n = 0;
-        posix_spawn_file_actions_t fa;
-        char *argv[] = {"node", "--version", NULL};
-
-        if (pipe2(pfd, O_CLOEXEC) < 0)
-                return NULL;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        int r = posix_spawnp(&pid, "node", &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        close(pfd[1]);
-        if (r != 0) {
-                close(pfd[0]);
-                return NULL;
-        }
-        for (;;) {
-                ssize_t k = read(pfd[0], buf + n, sizeof(buf) - 1 - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                if (n >= sizeof(buf) - 1)
-                        break;
-        }
-        close(pfd[0]);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        buf[strcspn(buf, "\r\n")] = '\0';
-        if (!buf[0])
-                return NULL;
-        return xstrdup(buf[0] == 'v' ? buf + 1 : buf);
-}
-
-static int check_compat(const cJSON *man, const char *type, corral_error *err)
-{
-        const cJSON *compat = json_get_object(man, "compatibility");
-        const cJSON *plats = json_get_array(compat, "platforms");
-        const char *node_range = json_get_string(json_get_object(compat, "runtimes"), "node");
-        const cJSON *p;
-
-        if (plats) {
-                bool linux_ok = false;
-                cJSON_ArrayForEach(p, plats) linux_ok |= cJSON_IsString(p) &&
-                                                         strcmp(p->valuestring, "linux") == 0;
-                if (!linux_ok)
-                        return corral_error_set(err, EX_UNAVAILABLE,
-                                                "the bundle's compatibility.platforms does not "
-                                                "include linux");
-        }
-        if (strcmp(type, "node") == 0) {
-                _cleanup_free_ char *have = host_node_version();
-                if (!have)
-                        return corral_error_set(err, EX_UNAVAILABLE,
-                                                "the bundle is a node server and node is not "
-                                                "installed on this host");
-                if (node_range && !semver_satisfies(have, node_range, true))
-                        return corral_error_set(err, EX_UNAVAILABLE,
-                                                "the bundle needs node %.64s; this host has %s",
-                                                node_range, have);
-        } else if (strcmp(type, "binary") != 0) {
-                return corral_error_set(err, EX_UNAVAILABLE,
-                                        "the bundle's server.type is '%.32s': corral runs node "
-                                        "and binary bundles (python and uv bundles need packages "
-                                        "from PyPI, which corral cannot reach yet)",
-                                        type);
-        }
-        return 0;
 }
 
 /* A value that starts with ${__dirname} must stay inside it: no ".."
@@ -276,6 +194,8 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                                                  "linux");
         _cleanup_json_ cJSON *values = cJSON_CreateObject();
         _cleanup_json_ cJSON *secrets = cJSON_CreateObject();
+        _cleanup_json_ cJSON *refs = cJSON_CreateObject();
+        _cleanup_json_ cJSON *secret_args = cJSON_CreateObject();
         _cleanup_strv_ char **mounts = NULL, **command = NULL;
         _cleanup_free_ char *dirname = paths_pkg_dir(&s->paths, m->name);
         _cleanup_free_ char *home = paths_data_dir(&s->paths, m->name);
@@ -287,7 +207,7 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                 return corral_error_set(err, EX_DATAERR,
                                         "the bundle's manifest.json has no server.type or "
                                         "server.mcp_config");
-        if ((r = check_compat(man, type, err)) < 0)
+        if ((r = mcpb_check_compat(man, type, err)) < 0)
                 return r;
         cmd = json_get_string(linux_cfg, "command");
         if (!cmd)
@@ -303,11 +223,40 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
         if ((r = user_config(in, uc, dirname, home, values, &mounts, err)) < 0 ||
             (r = registry_inputs_finish(in, err)) < 0)
                 return r;
+        /* values with each sensitive one as ${CORRAL_ARG_KEY}, for arguments. */
+        {
+                const cJSON *e;
+                cJSON_ArrayForEach(e, values)
+                {
+                        const cJSON *def = json_get_object(uc, e->string);
+                        if (!json_get_bool(def, "sensitive", false)) {
+                                cJSON_AddStringToObject(refs, e->string, e->valuestring);
+                                continue;
+                        }
+                        _cleanup_free_ char *name = xasprintf("CORRAL_ARG_%.64s", e->string);
+                        for (char *c = name + 11; *c; c++)
+                                *c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c)
+                                                                : '_';
+                        _cleanup_free_ char *ref = xasprintf("${%s}", name);
+                        cJSON_AddStringToObject(refs, e->string, ref);
+                        cJSON_AddStringToObject(secret_args, name, e->valuestring);
+                }
+        }
 
         /* The command: node for node bundles, a file inside the bundle for
          * binary ones; nothing else on the host. */
         if ((r = check_inside(cmd, "command", err)) < 0)
                 return r;
+        /* A python bundle runs with the host's python3 ("python" names
+         * it too; Debian has no "python"). */
+        if (strcmp(type, "python") == 0) {
+                if (strcmp(cmd, "python") != 0 && strcmp(cmd, "python3") != 0)
+                        return corral_error_set(err, EX_DATAERR,
+                                                "the bundle is a python server but its command "
+                                                "is '%.200s', not python or python3",
+                                                cmd);
+                cmd = "python3";
+        }
         if (strcmp(type, "node") == 0 && strcmp(cmd, "node") != 0)
                 return corral_error_set(err, EX_DATAERR,
                                         "the bundle is a node server but its command is "
@@ -334,12 +283,11 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                                                 "the bundle's mcp_config.args is malformed");
                 if ((r = check_inside(a->valuestring, "argument", err)) < 0)
                         return r;
-                if (sensitive(uc, a->valuestring))
-                        return corral_error_set(err, EX_USAGE,
-                                                "the bundle puts a sensitive user_config value in "
-                                                "its arguments: corral keeps secrets out of "
-                                                "command lines (not supported)");
-                if ((r = mcpb_substitute(a->valuestring, dirname, home, values, &v, err)) < 0)
+                /* A sensitive value is a ${CORRAL_ARG_KEY} reference to
+                 * secrets.json, filled in when the server starts. */
+                if ((r = mcpb_substitute(a->valuestring, dirname, home,
+                                         sensitive(uc, a->valuestring) ? refs : values, &v, err)) <
+                    0)
                         return r;
                 /* A multiple value given alone is several arguments. */
                 if (strncmp(a->valuestring, "${user_config.", 14) == 0 &&
@@ -355,6 +303,21 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                 }
                 if (v[0])
                         command = strv_push(command, v);
+        }
+        if (strcmp(type, "python") == 0) {
+                /* python [OPTIONS] SCRIPT|-m MODULE: the script is the bundle's. */
+                size_t i = 1;
+                while (command[i] && command[i][0] == '-' && strcmp(command[i], "-m") != 0 &&
+                       strcmp(command[i], "-c") != 0)
+                        i++;
+                const char *entry = command[i];
+                if (entry && entry[0] != '-' &&
+                    (strncmp(entry, dirname, strlen(dirname)) != 0 ||
+                     entry[strlen(dirname)] != '/'))
+                        return corral_error_set(err, EX_DATAERR,
+                                                "the bundle's python entry '%.200s' is not "
+                                                "inside ${__dirname}",
+                                                entry);
         }
         if (strcmp(type, "node") == 0 && command[1]) {
                 const char *entry = command[1];
@@ -403,6 +366,24 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                         m->env[m->n_env].value = steal_pointer(&v);
                 m->n_env++;
         }
+        /* The bundled dependencies of a python server (MCPB: server/lib),
+         * when its mcp_config does not set PYTHONPATH itself. */
+        if (strcmp(type, "python") == 0 && !cJSON_GetObjectItemCaseSensitive(env, "PYTHONPATH")) {
+                _cleanup_free_ char *lib = path_join(pkg_dir, "server/lib");
+                struct stat st;
+                bool have = false;
+                for (size_t i = 0; i < m->n_env; i++)
+                        have = have || strcmp(m->env[i].key, "PYTHONPATH") == 0;
+                if (!have && stat(lib, &st) == 0 && S_ISDIR(st.st_mode)) {
+                        m->env = xrealloc(m->env, (m->n_env + 1) * sizeof(*m->env));
+                        m->env[m->n_env].key = xstrdup("PYTHONPATH");
+                        m->env[m->n_env].value = xasprintf("%s/server/lib", dirname);
+                        m->n_env++;
+                }
+        }
+        cJSON *sa;
+        cJSON_ArrayForEach(sa, secret_args) cJSON_AddStringToObject(secrets, sa->string,
+                                                                    sa->valuestring);
         if (cJSON_GetArraySize(secrets) > 0 &&
             (r = registry_write_secret_env(pkg_dir, steal_pointer(&secrets), err)) < 0)
                 return r;

@@ -366,6 +366,42 @@ static int repeated_values(registry_inputs *in, const char *key, const cJSON *in
         return 1;
 }
 
+/* "CORRAL_ARG_" and key upper-cased, other characters '_', made unique
+ * among the names in in->secret_args by a "_2", "_3"… suffix. */
+static char *secret_arg_name(const registry_inputs *in, const char *key)
+{
+        _cleanup_free_ char *base = xasprintf("CORRAL_ARG_%.64s", key);
+        for (char *c = base + 11; *c; c++)
+                *c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_';
+        char *name = xstrdup(base);
+        for (unsigned n = 2; cJSON_GetObjectItemCaseSensitive(in->secret_args, name); n++) {
+                free(name);
+                name = xasprintf("%s_%u", base, n);
+        }
+        return name;
+}
+
+/* One argument value onto *argv: a secret one as a ${NAME} reference to
+ * its value in in->secret_args, any other with "$" doubled so that the
+ * start-time expansion (expand.h) gives it back as it is. */
+static void push_value(registry_inputs *in, char ***argv, const char *key, const char *v,
+                       bool secret)
+{
+        if (secret) {
+                _cleanup_free_ char *name = secret_arg_name(in, key);
+                _cleanup_free_ char *ref = xasprintf("${%s}", name);
+                cJSON_AddStringToObject(in->secret_args, name, v);
+                *argv = strv_push(*argv, ref);
+                return;
+        }
+        strbuf b = STRBUF_INIT(0);
+        for (const char *c = v; *c; c++)
+                (void)strbuf_append(&b, *c == '$' ? "$$" : c, *c == '$' ? 2 : 1);
+        char *e = strbuf_steal(&b);
+        *argv = strv_push(*argv, e);
+        free(e);
+}
+
 int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, corral_error *err)
 {
         const cJSON *a;
@@ -382,10 +418,11 @@ int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, c
                 if (!cJSON_IsObject(a) || (named && (!name || !*name)))
                         return corral_error_set(err, EX_DATAERR,
                                                 "an argument of the server.json is malformed");
-                if (json_get_bool(a, "isSecret", false))
+                bool secret = json_get_bool(a, "isSecret", false);
+                if (secret && !in->secret_args)
                         return corral_error_set(err, EX_USAGE,
                                                 "argument %s is a secret: corral keeps secrets out "
-                                                "of command lines (not supported)",
+                                                "of command lines (not supported here)",
                                                 key);
                 if (json_get_bool(a, "isRepeated", false) && !json_get_string(a, "value")) {
                         _cleanup_strv_ char **vals = NULL;
@@ -394,7 +431,7 @@ int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, c
                         for (size_t i = 0; r > 0 && vals[i]; i++) {
                                 if (named)
                                         *argv = strv_push(*argv, name);
-                                *argv = strv_push(*argv, vals[i]);
+                                push_value(in, argv, key, vals[i], secret);
                         }
                         if (r > 0)
                                 continue; /* else one value, asked as any other */
@@ -413,7 +450,7 @@ int registry_args_append(registry_inputs *in, const cJSON *args, char ***argv, c
                         }
                         *argv = strv_push(*argv, name);
                 }
-                *argv = strv_push(*argv, v);
+                push_value(in, argv, key, v, secret);
         }
         return 0;
 }

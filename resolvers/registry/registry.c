@@ -283,7 +283,7 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
                             const char *pkg_dir, manifest *m, corral_error *err)
 {
         _cleanup_strv_ char **urls = NULL, **order = NULL, **args = NULL, **rt_args = NULL;
-        _cleanup_strv_ char **headers = NULL, **secret_headers = NULL;
+        _cleanup_strv_ char **headers = NULL, **secret_headers = NULL, **node_flags = NULL;
         _cleanup_json_ cJSON *server = NULL;
         _cleanup_json_ cJSON *secrets = cJSON_CreateObject();
         _cleanup_free_ char *base = NULL;
@@ -318,6 +318,7 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
         }
         if ((r = registry_inputs_init(&in, opt, err)) < 0)
                 return r;
+        in.secret_args = secrets; /* secret arguments: ${CORRAL_ARG_…} from secrets.json */
 
         if (strcmp(type, "remote") == 0) {
                 const char *tmpl = json_get_string(pkg, "url");
@@ -366,15 +367,21 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
                         return r;
                 if (rb && !opt->registry && strncmp(rb, NPM_PUBLIC, strlen(NPM_PUBLIC)) != 0)
                         o.registry = rb;
-                if (rt_args)
-                        fprintf(stderr,
-                                "corral: install: note: runtimeArguments of %s are for %s; "
-                                "corral runs the package's bin with node\n",
-                                sub.name,
-                                json_get_string(pkg, "runtimeHint")
-                                        ? json_get_string(pkg, "runtimeHint")
-                                        : "npx");
+                if ((r = registry_npm_runtime_args(rt_args, json_get_string(pkg, "runtimeHint"),
+                                                   &node_flags, err)) < 0)
+                        return r;
                 r = resolver_npm_fetch(s, &o, &sub, pkg_dir, m, err);
+                /* node FLAGS SCRIPT ARGS */
+                if (r == 0 && node_flags && m->command && m->command[0] &&
+                    strcmp(m->command[0], "node") == 0) {
+                        char **cmd = strv_push(NULL, m->command[0]);
+                        for (size_t i = 0; node_flags[i]; i++)
+                                cmd = strv_push(cmd, node_flags[i]);
+                        for (size_t i = 1; m->command[i]; i++)
+                                cmd = strv_push(cmd, m->command[i]);
+                        strv_free(m->command);
+                        m->command = cmd;
+                }
         } else if (strcmp(type, "oci") == 0) {
                 _cleanup_json_ cJSON *config = NULL;
                 if ((r = oci_spec(pkg, &sub, err)) < 0)
@@ -382,26 +389,9 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
                 if ((r = config_load(&s->paths, &config, err)) < 0 ||
                     (r = docker_policy_check(config, sub.raw, sub.digest, err)) < 0)
                         return r;
-                /* `docker run` arguments: -e/--env become the environment;
-                 * others (mounts, networks) are corral's policy to decide. */
-                for (size_t i = 0; rt_args && rt_args[i]; i++) {
-                        bool e = strcmp(rt_args[i], "-e") == 0 || strcmp(rt_args[i], "--env") == 0;
-                        const char *kv = e ? rt_args[i + 1] : NULL;
-                        const char *eq = kv ? strchr(kv, '=') : NULL;
-                        if (eq && eq > kv) {
-                                m->env = xrealloc(m->env, (m->n_env + 1) * sizeof(*m->env));
-                                m->env[m->n_env].key = xstrndup(kv, (size_t)(eq - kv));
-                                m->env[m->n_env].value = xstrdup(eq + 1);
-                                m->n_env++;
-                                i++;
-                                continue;
-                        }
-                        fprintf(stderr,
-                                "corral: install: note: runtime argument '%.64s' left out "
-                                "(mounts and networks are set with corral's --mount and "
-                                "sandbox policy)\n",
-                                rt_args[i]);
-                }
+                /* `docker run` options onto the container's configuration. */
+                if ((r = registry_oci_runtime_args(rt_args, secrets, m, err)) < 0)
+                        return r;
                 /* packageArguments go after the image, as `docker run IMAGE
                  * ARGS`: they replace its Cmd, its Entrypoint stays. */
                 o.command = NULL;

@@ -3,18 +3,55 @@
 // cannot run) and leave nothing in the store or its staging area: path
 // traversal, an absolute path, a symlink out, a 2 GiB entry, 100,000
 // entries, a command escaping ${__dirname}, a binary outside the bundle.
+// A python bundle packed by the real mcpb CLI runs with the host's python3
+// and its bundled server/lib; a uv bundle and a python range this host
+// does not meet are refused naming what is missing.
 
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  MOCK_SERVER, cleanupRoot, corral, expectExit, expectOneLineError, expectSameTree, newRoot,
-  storeSnapshot,
+  FIXTURES, MOCK_SERVER, cleanupRoot, corral, expectExit, expectOneLineError, expectSameTree, newRoot,
+  run, storeSnapshot,
 } from './lib.mjs';
 import { makeZip } from './registry-standin.mjs';
+
+const MCPB_CLI = path.join(FIXTURES, 'mcpb/node_modules/@anthropic-ai/mcpb/dist/cli/cli.js');
+const PY_SECRET = `py-${crypto.randomBytes(6).toString('hex')}`;
+
+/* A stdio MCP server in python with nothing but the standard library and
+ * its bundled module (server/lib/echolib). */
+const PY_SERVER = `import hashlib, json, sys
+from echolib import render
+
+token = sys.argv[sys.argv.index("--token") + 1] if "--token" in sys.argv else ""
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" not in msg:
+        continue
+    method, result = msg.get("method"), None
+    if method == "initialize":
+        result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "pyecho", "version": "0.1.0"}}
+    elif method == "tools/list":
+        result = {"tools": [{"name": "echo", "inputSchema": {"type": "object"}},
+                            {"name": "token_sha256", "inputSchema": {"type": "object"}}]}
+    elif method == "tools/call":
+        p = msg["params"]
+        text = render(p["arguments"]["message"]) if p["name"] == "echo" else hashlib.sha256(token.encode()).hexdigest()
+        result = {"content": [{"type": "text", "text": text}]}
+    reply = {"jsonrpc": "2.0", "id": msg["id"]}
+    if result is None:
+        reply["error"] = {"code": -32601, "message": "no such method"}
+    else:
+        reply["result"] = result
+    sys.stdout.write(json.dumps(reply) + "\\n")
+    sys.stdout.flush()
+`;
 
 function manifest(over = {}) {
   return JSON.stringify({
@@ -76,6 +113,51 @@ describe('mcpb: bundles from files, hostile ones refused', { timeout: 300000 }, 
     assert.match(run.stdout, /"serverInfo"/, run.stderr);
   });
 
+  test('a python bundle packed by the real mcpb CLI runs with its server/lib; a sensitive argument via secrets.json', async () => {
+    const src = path.join(tmp, 'pyecho');
+    fs.mkdirSync(path.join(src, 'server/lib/echolib'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'server/lib/echolib/__init__.py'),
+      'def render(message):\n    return "Echo: " + message\n');
+    fs.writeFileSync(path.join(src, 'server/main.py'), PY_SERVER);
+    fs.writeFileSync(path.join(src, 'manifest.json'), JSON.stringify({
+      manifest_version: '0.3', name: 'pyecho', version: '0.1.0', description: 'a python MCP server with a bundled module',
+      author: { name: 'corral tests' },
+      server: {
+        type: 'python', entry_point: 'server/main.py',
+        mcp_config: { command: 'python', args: ['${__dirname}/server/main.py', '--token', '${user_config.token}'], env: {} },
+      },
+      user_config: { token: { type: 'string', title: 'Token', description: 'a secret', sensitive: true, required: true } },
+      compatibility: { platforms: ['linux'], runtimes: { python: '>=3.8' } },
+    }));
+    const out = path.join(tmp, 'pyecho.mcpb');
+    expectExit(await run(process.execPath, [MCPB_CLI, 'pack', src, out], { timeout: 120000 }), 0, 'mcpb pack');
+    const miss = await corral(['install', out, '--yes'], { root });
+    expectExit(miss, 64, 'without the token');
+    expectOneLineError(miss, ['missing required values', 'token']);
+    const r = await corral(['install', out, '--yes', '--json', '--set', `token=${PY_SECRET}`], { root });
+    expectExit(r, 0, 'install pyecho.mcpb');
+    const m = JSON.parse(r.stdout);
+    const pkg = path.join(root, 'servers/pyecho/pkg');
+    assert.deepEqual(m.runtime.command, ['python3', `${pkg}/server/main.py`, '--token', '${CORRAL_ARG_TOKEN}']);
+    assert.deepEqual(m.runtime.env, { PYTHONPATH: `${pkg}/server/lib` });
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'servers/pyecho/secrets.json'), 'utf8')).env,
+      { CORRAL_ARG_TOKEN: PY_SECRET });
+    const msgs = [
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: 'from python' } } },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'token_sha256', arguments: {} } },
+    ];
+    const res = await corral(['run', 'pyecho'], { root, input: msgs.map((x) => `${JSON.stringify(x)}\n`).join(''), timeout: 30000 });
+    const answers = Object.fromEntries(res.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((a) => [a.id, a]));
+    assert.equal(answers[1]?.result?.serverInfo?.name, 'pyecho', res.stderr);
+    assert.equal(answers[2]?.result?.content?.[0]?.text, 'Echo: from python', 'echolib from server/lib');
+    assert.equal(answers[3]?.result?.content?.[0]?.text, crypto.createHash('sha256').update(PY_SECRET).digest('hex'),
+      'the sensitive argument reached the server');
+    const info = await corral(['info', '--json', 'pyecho'], { root });
+    assert.ok(!info.stdout.includes(PY_SECRET) && !fs.readFileSync(path.join(root, 'servers/pyecho/manifest.json'), 'utf8').includes(PY_SECRET));
+  });
+
   const hostile = [
     ['path traversal', [{ name: 'manifest.json', data: manifest() }, { name: '../evil.js', data: 'x' }], 65, ['../evil.js', 'refusing']],
     ['an absolute path', [{ name: 'manifest.json', data: manifest() }, { name: '/tmp/corral-evil.js', data: 'x' }], 65, ['refusing']],
@@ -83,7 +165,9 @@ describe('mcpb: bundles from files, hostile ones refused', { timeout: 300000 }, 
     ['a 2 GiB sparse entry', [{ name: 'manifest.json', data: manifest() }, { name: 'big.bin', data: Buffer.alloc(1 << 20), deflate: true, declaredSize: 2 ** 31 }], 65, ['2147483648', 'MCPB_MAX_ENTRY']],
     ['a command escaping ${__dirname}', [{ name: 'manifest.json', data: manifest({ server: { type: 'node', entry_point: 'x.js', mcp_config: { command: 'node', args: ['${__dirname}/../../../../usr/lib/x.js'] } } }) }], 65, ['leaves ${__dirname}']],
     ['a binary outside the bundle', [{ name: 'manifest.json', data: manifest({ server: { type: 'binary', entry_point: 'sh', mcp_config: { command: '/bin/sh', args: ['-c', 'id'] } } }) }], 65, ['not inside']],
-    ['a python bundle', [{ name: 'manifest.json', data: manifest({ server: { type: 'python', entry_point: 'server/main.py', mcp_config: { command: 'python3', args: ['${__dirname}/server/main.py'] } } }) }], 69, ['python']],
+    ['a uv bundle (no uv here)', [{ name: 'manifest.json', data: manifest({ server: { type: 'uv', entry_point: 'server/main.py', mcp_config: { command: 'uv', args: ['run', '${__dirname}/server/main.py'] } } }) }], 69, ['uv server', 'uv is not installed']],
+    ['a python bundle for a python this host lacks', [{ name: 'manifest.json', data: manifest({ server: { type: 'python', entry_point: 'server/main.py', mcp_config: { command: 'python3', args: ['${__dirname}/server/main.py'] } }, compatibility: { runtimes: { python: '>=9.0,<10' } } }) }], 69, ['needs python >=9.0,<10', 'this host has 3.']],
+    ['a python entry outside the bundle', [{ name: 'manifest.json', data: manifest({ server: { type: 'python', entry_point: 'x.py', mcp_config: { command: 'python3', args: ['-u', '/usr/lib/python3/x.py'] } } }) }], 65, ['python entry', 'not inside']],
   ];
   for (const [what, entries, code, words] of hostile) {
     test(`refused: ${what}`, async () => {

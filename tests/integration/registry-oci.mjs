@@ -14,6 +14,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import {
@@ -42,8 +43,21 @@ export async function registryOciChecks({ images, dockerHost }) {
           identifier: ref, // a full reference (2025-12 schema)
           transport: { type: 'stdio' },
           runtimeHint: 'docker',
-          runtimeArguments: [{ type: 'named', name: '-e', value: 'EVERYTHING_MODE={mode}',
-            variables: { mode: { description: 'Mode', default: 'oci' } } }],
+          // `docker run` options: -i/--rm left out, -e as the environment
+          // (a secret one through secrets.json), -v bound read-only,
+          // --network none and a lower --memory honoured.
+          runtimeArguments: [
+            { type: 'positional', value: '-i' },
+            { type: 'positional', value: '--rm' },
+            { type: 'named', name: '-e', value: 'EVERYTHING_MODE={mode}',
+              variables: { mode: { description: 'Mode', default: 'oci' } } },
+            { type: 'named', name: '-e', value: 'API_TOKEN={token}', isSecret: true,
+              variables: { token: { description: 'A token', isRequired: true } } },
+            { type: 'named', name: '-v', value: '{data}:/data',
+              variables: { data: { description: 'A host directory', isRequired: true } } },
+            { type: 'named', name: '--network', value: 'none' },
+            { type: 'named', name: '--memory', value: '256m' },
+          ],
           packageArguments: [{ type: 'positional', valueHint: 'transport', value: 'stdio' }],
           environmentVariables: [{ name: 'LOG_LEVEL', description: 'Log level', default: 'info' }],
         },
@@ -57,16 +71,31 @@ export async function registryOciChecks({ images, dockerHost }) {
       }],
     },
   ];
+  servers.push({
+    $schema: SCHEMA, name: `${NAME}-privileged`, description: 'asks for what corral does not give', version: '1.0.0',
+    packages: [{
+      registryType: 'oci', identifier: ref, transport: { type: 'stdio' },
+      runtimeArguments: [{ type: 'positional', value: '--privileged' }, { type: 'named', name: '--network', value: 'host' },
+        { type: 'named', name: '-v', value: 'cache:/cache' }],
+    }],
+  });
   const reg = await startRegistry({ servers });
   const root = newRoot('regoci');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-regoci-'));
+  const TOKEN = `tok-${process.pid}-${Date.now()}`;
   const env = { CORRAL_MCP_REGISTRY: reg.url, DOCKER_HOST: dockerHost };
   const denv = corralEnv({ DOCKER_HOST: dockerHost });
   let daemon;
   let client;
   try {
-    const r = await corral(['install', `registry:${NAME}`, '--name', UNIT, '--yes', '--json'],
-      { root, env, timeout: 180000 });
+    const bad = await corral(['install', `registry:${NAME}-privileged`, '--yes'], { root, env, timeout: 60000 });
+    expectExit(bad, 69, 'runtimeArguments that weaken the container');
+    assert.match(bad.stderr, /cannot honour: --privileged, --network host .*-v cache:\/cache/);
+    assert.ok(!fs.existsSync(path.join(root, 'servers', `${NAME}-privileged`)));
+    const r = await corral(['install', `registry:${NAME}`, '--name', UNIT, '--yes', '--json',
+      '--set', `token=${TOKEN}`, '--set', `data=${dataDir}`], { root, env, timeout: 180000 });
     expectExit(r, 0, 'registry oci install');
+    assert.match(r.stderr, /runtimeArguments -i, --rm left out/);
     assert.match(r.stderr, /skipping pypi package not-installable/);
     const m = JSON.parse(r.stdout);
     assert.equal(m.source.kind, 'registry');
@@ -78,8 +107,13 @@ export async function registryOciChecks({ images, dockerHost }) {
     assert.equal(m.runtime.command.at(-1), 'stdio');
     assert.equal(m.runtime.command.filter((a) => a === 'stdio').length, 1, `Cmd replaced: ${m.runtime.command}`);
     assert.match(m.runtime.command[0], /node$/, 'the Entrypoint kept');
-    assert.deepEqual(m.runtime.env, { EVERYTHING_MODE: 'oci', LOG_LEVEL: 'info' },
+    assert.deepEqual(m.runtime.env, { EVERYTHING_MODE: 'oci', API_TOKEN: null, LOG_LEVEL: 'info' },
       'runtimeArguments -e and environmentVariables become the environment');
+    assert.deepEqual(m.sandbox.mounts, [`${fs.realpathSync(dataDir)}:/data:ro`]);
+    assert.equal(m.sandbox.memory_mb, 256);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'servers', UNIT, 'secrets.json'), 'utf8')).env,
+      { API_TOKEN: TOKEN });
+    assert.ok(!r.stdout.includes(TOKEN), 'the secret is not in the manifest');
     const onDisk = JSON.parse(fs.readFileSync(path.join(root, 'servers', UNIT, 'manifest.json'), 'utf8'));
     assert.equal(onDisk.source.registry.package, 'oci');
 
@@ -97,6 +131,11 @@ export async function registryOciChecks({ images, dockerHost }) {
     assert.ok(tools.find((t) => t.name === `${UNIT}__echo`).inputSchema?.properties?.message);
     assert.equal(resultText(await client.callTool(`${UNIT}__echo`, { message: 'from a registry image' })),
       'Echo: from a registry image');
+    // The container's environment: the -e values, the secret one filled in.
+    const envText = resultText(await client.callTool(`${UNIT}__get-env`, {}));
+    const cenv = JSON.parse(envText);
+    assert.equal(cenv.API_TOKEN, TOKEN);
+    assert.equal(cenv.EVERYTHING_MODE, 'oci');
   } finally {
     if (client) await client.close().catch(() => {});
     if (daemon) await daemon.stop().catch(() => daemon.kill());
@@ -108,5 +147,6 @@ export async function registryOciChecks({ images, dockerHost }) {
       if (i.stdout.trim().startsWith(root)) await run('docker', ['rm', '-f', id], { env: denv, timeout: 30000 });
     }
     cleanupRoot(root);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -128,6 +128,114 @@ static void test_args(void **state)
         strv_free(argv);
         registry_inputs_done(&in);
         cJSON_Delete(args);
+
+        /* With somewhere to keep them: the value in secret_args, a ${REF}
+         * in argv; a plain value's "$" doubled for the start-time expansion. */
+        char *sets2[] = {"key=hunter2", "port=a$b${X}", NULL};
+        install_options opt2 = {.sets = sets2};
+        cJSON *secrets = cJSON_CreateObject();
+        argv = NULL;
+        args = cJSON_Parse("[{\"type\":\"named\",\"name\":\"--key\",\"isSecret\":true},"
+                           "{\"type\":\"named\",\"name\":\"--port\"},"
+                           "{\"type\":\"positional\",\"valueHint\":\"key\",\"value\":\"x\","
+                           "\"isSecret\":true}]");
+        assert_int_equal(registry_inputs_init(&in, &opt2, &err), 0);
+        in.secret_args = secrets;
+        assert_int_equal(registry_args_append(&in, args, &argv, &err), 0);
+        assert_int_equal(registry_inputs_finish(&in, &err), 0);
+        const char *want2[] = {"--key", "${CORRAL_ARG_KEY}", "--port", "a$$b$${X}",
+                               "${CORRAL_ARG_KEY_2}"};
+        assert_int_equal(strv_length(argv), ARRAY_SIZE(want2));
+        for (size_t i = 0; i < ARRAY_SIZE(want2); i++)
+                assert_string_equal(argv[i], want2[i]);
+        assert_string_equal(json_get_string(secrets, "CORRAL_ARG_KEY"), "hunter2");
+        assert_string_equal(json_get_string(secrets, "CORRAL_ARG_KEY_2"), "x");
+        strv_free(argv);
+        registry_inputs_done(&in);
+        cJSON_Delete(args);
+        cJSON_Delete(secrets);
+}
+
+static void test_npm_runtime_args(void **state)
+{
+        (void)state;
+        corral_error err = {0};
+        char **flags = NULL;
+        char *ok[] = {"-y", "--max-old-space-size", "256", "--node-options",
+                      "--enable-source-maps --stack-size=900", "--no-warnings", NULL};
+        assert_int_equal(registry_npm_runtime_args(ok, "npx", &flags, &err), 0);
+        const char *want[] = {"--max-old-space-size=256", "--enable-source-maps",
+                              "--stack-size=900", "--no-warnings"};
+        assert_int_equal(strv_length(flags), ARRAY_SIZE(want));
+        for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+                assert_string_equal(flags[i], want[i]);
+        strv_free(flags);
+
+        /* Options that run other code, npx's --package: refused, all named. */
+        char *bad[] = {"--require", "./x.js", "--inspect", "--package=evil", "-y", NULL};
+        flags = NULL;
+        assert_int_equal(registry_npm_runtime_args(bad, NULL, &flags, &err), -EX_UNAVAILABLE);
+        assert_null(flags);
+        assert_non_null(strstr(err.msg, "--require"));
+        assert_non_null(strstr(err.msg, "--inspect"));
+        assert_non_null(strstr(err.msg, "--package=evil"));
+        char *loader[] = {"--experimental-loader=./x.mjs", NULL};
+        err = (corral_error){0};
+        assert_int_equal(registry_npm_runtime_args(loader, "node", &flags, &err),
+                         -EX_UNAVAILABLE);
+        /* A flag this node does not know: asked, refused. */
+        char *unknown[] = {"--experimental-corral-no-such-flag", NULL};
+        err = (corral_error){0};
+        assert_int_equal(registry_npm_runtime_args(unknown, "node", &flags, &err),
+                         -EX_UNAVAILABLE);
+        assert_non_null(strstr(err.msg, "does not take"));
+        char *bunx[] = {"--bun", NULL};
+        assert_int_equal(registry_npm_runtime_args(bunx, "bunx", &flags, &err), -EX_UNAVAILABLE);
+        assert_int_equal(registry_npm_runtime_args(NULL, "bunx", &flags, &err), 0);
+}
+
+static void test_oci_runtime_args(void **state)
+{
+        (void)state;
+        corral_error err = {0};
+        manifest *m = manifest_new("t");
+        cJSON *secrets = cJSON_Parse("{\"CORRAL_ARG_TOKEN\":\"API_TOKEN=s3\"}");
+        m->env = xcalloc(1, sizeof(*m->env));
+        m->env[0].key = xstrdup("FROM_VARS");
+        m->env[0].value = xstrdup("1");
+        m->n_env = 1;
+        char *ok[] = {"-i", "--rm", "-e", "MODE=fast", "--env=FROM_VARS", "-e",
+                      "${CORRAL_ARG_TOKEN}", "-v", "/tmp:/data", "--mount",
+                      "type=bind,source=/usr,target=/host-usr,rw", "--network", "none",
+                      "--memory", "256m", "--cpus", "8", "-p", "8080:8080", "-it", NULL};
+        assert_int_equal(registry_oci_runtime_args(ok, secrets, m, &err), 0);
+        assert_int_equal(m->n_env, 3);
+        assert_string_equal(m->env[1].key, "MODE");
+        assert_string_equal(m->env[1].value, "fast");
+        assert_string_equal(m->env[2].key, "API_TOKEN");
+        assert_null(m->env[2].value);
+        assert_string_equal(json_get_string(secrets, "API_TOKEN"), "s3");
+        assert_null(cJSON_GetObjectItem(secrets, "CORRAL_ARG_TOKEN"));
+        assert_string_equal(m->mounts[0], "/tmp:/data:ro");
+        assert_string_equal(m->mounts[1], "/usr:/host-usr:rw");
+        assert_int_equal(m->memory_mb, 256);
+        assert_true(m->cpus < 2); /* 8 is more than the policy's: kept */
+
+        err = (corral_error){0};
+        char *bad[] = {"--privileged", "--network", "host", "-v", "data:/data", "--frobnicate",
+                       "-e", "NOT_GIVEN", NULL};
+        assert_int_equal(registry_oci_runtime_args(bad, secrets, m, &err), -EX_UNAVAILABLE);
+        for (const char *w = "--privileged|--network host|-v data:/data|--frobnicate|NOT_GIVEN";
+             *w;) {
+                size_t n = strcspn(w, "|");
+                char *one = xstrndup(w, n);
+                if (!strstr(err.msg, one))
+                        fail_msg("'%s' not in: %s", one, err.msg);
+                free(one);
+                w += n + (w[n] == '|');
+        }
+        cJSON_Delete(secrets);
+        manifest_free(m);
 }
 
 static void test_mcpb_substitute(void **state)
@@ -243,6 +351,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_input_values), cmocka_unit_test(test_inputs_finish),
                 cmocka_unit_test(test_args),         cmocka_unit_test(test_mcpb_substitute),
+                cmocka_unit_test(test_npm_runtime_args), cmocka_unit_test(test_oci_runtime_args),
                 cmocka_unit_test(test_mcpb_spec),    cmocka_unit_test(test_smithery_fn),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
