@@ -272,6 +272,21 @@ static void list_packument(listing *l, const char *dir, const char *name)
         add_entry(l, CACHE_PACKUMENT, steal_pointer(&p), size, &st, NULL);
 }
 
+/* MCPB bundles (resolvers/mcpb/cache.c): SHA256.mcpb counted and evicted
+ * as tarballs; url-HASH.json (which content a URL gave) as packuments. */
+static void list_bundle(listing *l, const char *dir, const char *name)
+{
+        _cleanup_free_ char *p = path_join(dir, name);
+        struct stat st;
+        if (strstr(name, ".tmp."))
+                add_leftover(l, p);
+        else if (has_suffix(name, ".mcpb") && lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+                add_entry(l, CACHE_TARBALL, steal_pointer(&p), (uint64_t)st.st_size, &st,
+                          xasprintf("mcpb-%.*s", (int)(strlen(name) - 5), name));
+        else if (strncmp(name, "url-", 4) == 0)
+                list_packument(l, dir, name);
+}
+
 static void list_git(listing *l, const char *dir, const char *name)
 {
         _cleanup_free_ char *p = path_join(dir, name);
@@ -293,6 +308,8 @@ static void list_cache(const char *cache_dir, listing *l)
         /* MCP Registry and Smithery answers: the same HASH.json + .meta
          * pairs, counted, evicted and cleaned as packuments. */
         each_name(registry, list_packument, l);
+        _cleanup_free_ char *bundles = xasprintf("%s/mcpb", cache_dir);
+        each_name(bundles, list_bundle, l);
         each_name(git, list_git, l);
 }
 

@@ -7,6 +7,10 @@
  *   registry/HASH.json              an MCP Registry or Smithery answer (+ .meta:
  *                                   its URL and validators; resolvers/registry/http.c),
  *                                   counted and removed as a packument
+ *   mcpb/SHA256.mcpb                an MCPB bundle downloaded from a URL, counted
+ *                                   and evicted as a tarball (resolvers/mcpb/cache.c);
+ *                                   mcpb/url-HASH.json, which content a URL gave, as
+ *                                   a packument
  *   git/HASH.git                    a bare mirror (+ HASH.git.lock, its flock)
  *
  * Anything named *.tmp.* under npm/, and an unpacked tree without a sidecar,

@@ -40,9 +40,9 @@ int mcpb_extract(int fd, const char *dest, const mcpb_limits *lim, const char *w
                  corral_error *err);
 
 /* Installs the bundle at path (a local file) or url (https://, or http://
- * to loopback; downloaded into the staging dir) into pkg_dir: checks sha256
+ * to loopback; mcpb_fetch_url(): through the download cache) into pkg_dir: checks sha256
  * (lower-case hex, or NULL) against the file, extracts it, reads
- * manifest.json, checks compatibility (platforms, node version) and
+ * manifest.json, checks compatibility (mcpb_check_compat()) and
  * server.type, fills user_config from in (--set/--config/terminal; sensitive
  * values to secrets.json; directory/file values become read-only mounts),
  * and sets m's command, env, resolved.url/version/digest.  Calls
@@ -52,6 +52,23 @@ int mcpb_extract(int fd, const char *dest, const mcpb_limits *lim, const char *w
 int mcpb_install(store *s, const install_options *opt, const char *path, const char *url,
                  const char *sha256, registry_inputs *in, const char *pkg_dir, manifest *m,
                  corral_error *err);
+
+/* A bundle at url through the download cache (CACHE/mcpb/SHA256.mcpb, and
+ * url-HASH.json mapping a URL to the content it gave last): with sha256
+ * (hex) a cached copy of that content is used without asking; else, or when
+ * none is cached, url is downloaded (registry_http_download(), at most
+ * MCPB_MAX_BUNDLE bytes), checked against sha256 (-EX_DATAERR "sha256
+ * mismatch", nothing kept) and kept.  offline: the content sha256 names, or
+ * without one what url gave last, from the cache only (-EX_UNAVAILABLE when
+ * it is not there).  Cached copies are re-hashed before use (a damaged one
+ * is dropped).  *ret_fd (owned, at offset 0) and *ret_sha256 (owned, lower
+ * case).  Records what it adds in s->cache_txn. */
+int mcpb_fetch_url(store *s, const char *url, const char *sha256, bool offline, int *ret_fd,
+                   char **ret_sha256, corral_error *err);
+
+/* The lower-case hex SHA-256 of what fd holds, read from offset 0: *ret
+ * owned.  0, -EX_IOERR or -EX_SOFTWARE. */
+int mcpb_file_sha256(int fd, char **ret, corral_error *err);
 
 /* server.type and compatibility against this host: platforms must include
  * linux; node → node on PATH, at runtimes.node's range; python → python3 on

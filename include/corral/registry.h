@@ -113,6 +113,9 @@ typedef struct registry_inputs {
         bool *used_sets;     /* which sets were consumed */
         char **missing;      /* required inputs with no value, for the error */
         char **known;        /* every key asked about, for a typo's error */
+        bool sets_optional;  /* a --set no input takes is not an error (corral update) */
+        cJSON *record;       /* owned: every value given (--set, --config, the terminal;
+                                not defaults) by key, a string or (repeated) an array */
         cJSON *secret_args;  /* borrowed, or NULL: where isSecret arguments' values go
                                 ({"CORRAL_ARG_KEY": VALUE}, for secrets.json "env");
                                 NULL refuses secret arguments */
@@ -211,6 +214,26 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
 /* Writes {"env": env} into the staging dir of pkg_dir (secrets.json, 0600),
  * merging with what is there.  env consumed.  0 or -EX_CANTCREAT. */
 int registry_write_secret_env(const char *pkg_dir, cJSON *env, corral_error *err);
+
+/* Writes {"inputs": in->record} into the staging dir's secrets.json (0600:
+ * secret values among them), so that `corral update` can give the same
+ * values again (registry_update_sets()).  0 or -EX_CANTCREAT. */
+int registry_write_inputs(const char *pkg_dir, const registry_inputs *in, corral_error *err);
+
+/* ---- upgrades (resolvers/registry/update.c) ----------------------------- */
+
+/* What the registry recorded in m (source.registry.url) offers now for m's
+ * server: *ret_latest the latest version's "version", *ret_wanted the
+ * version m's spec pins (registry:NAME@VERSION) or else the latest (both
+ * owned).  The answer is revalidated (no freshness window).  0,
+ * -EX_DATAERR (m is not a registry: install), or registry_get_server()'s
+ * errors. */
+int registry_available(store *s, const manifest *m, char **ret_wanted, char **ret_latest,
+                       corral_error *err);
+
+/* The inputs m's install was given (secrets.json "inputs" beside it) as
+ * KEY=VALUE entries (owned; NULL when none), for install_options.sets. */
+char **registry_update_sets(store *s, const manifest *m);
 
 /* ---- Smithery (resolvers/registry/smithery.c) -------------------------- */
 

@@ -54,6 +54,7 @@ typedef struct install_options {
         const char *config_file; /* --config FILE.json: more inputs, or NULL */
         const char *package_type; /* --package mcpb|npm|oci|remote, or NULL */
         bool interactive;        /* ask missing inputs on the terminal */
+        bool sets_optional;      /* corral update: sets no input takes are not an error */
         /* Called once the code is fetched and the manifest filled, before the
          * commit (the store lock is held): 0 goes on, a negative sysexits code
          * with err set abandons the install.  NULL: no confirmation.  Used by

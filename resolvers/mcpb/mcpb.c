@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -381,9 +380,17 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                         m->n_env++;
                 }
         }
+        /* The sensitive values an argument refers to. */
         cJSON *sa;
-        cJSON_ArrayForEach(sa, secret_args) cJSON_AddStringToObject(secrets, sa->string,
-                                                                    sa->valuestring);
+        cJSON_ArrayForEach(sa, secret_args)
+        {
+                _cleanup_free_ char *ref = xasprintf("${%s}", sa->string);
+                bool used = false;
+                for (size_t i = 1; command[i] && !used; i++)
+                        used = strstr(command[i], ref) != NULL;
+                if (used)
+                        cJSON_AddStringToObject(secrets, sa->string, sa->valuestring);
+        }
         if (cJSON_GetArraySize(secrets) > 0 &&
             (r = registry_write_secret_env(pkg_dir, steal_pointer(&secrets), err)) < 0)
                 return r;
@@ -394,35 +401,11 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
         return 0;
 }
 
-static int file_sha256(int fd, char **ret, corral_error *err)
-{
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        unsigned char buf[1 << 16], dig[EVP_MAX_MD_SIZE];
-        unsigned dlen = 0;
-        ssize_t n;
-
-        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-                EVP_MD_CTX_free(md);
-                return corral_error_set(err, EX_SOFTWARE, "cannot start a SHA-256 hash");
-        }
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
-                (void)EVP_DigestUpdate(md, buf, (size_t)n);
-        (void)EVP_DigestFinal_ex(md, dig, &dlen);
-        EVP_MD_CTX_free(md);
-        if (n < 0)
-                return corral_error_errno(err, EX_IOERR, errno, "reading the bundle");
-        char *hex = xmalloc(2 * dlen + 1);
-        for (unsigned i = 0; i < dlen; i++)
-                snprintf(hex + 2 * i, 3, "%02x", dig[i]);
-        *ret = hex;
-        return 0;
-}
-
 int mcpb_install(store *s, const install_options *opt, const char *path, const char *url,
                  const char *sha256, registry_inputs *in, const char *pkg_dir, manifest *m,
                  corral_error *err)
 {
-        _cleanup_free_ char *staging = xstrdup(pkg_dir), *file = NULL, *have = NULL;
+        _cleanup_free_ char *staging = xstrdup(pkg_dir), *have = NULL;
         _cleanup_free_ char *mp = NULL, *data = NULL, *abs = NULL;
         _cleanup_close_ int fd = -1;
         _cleanup_json_ cJSON *man = NULL;
@@ -433,20 +416,11 @@ int mcpb_install(store *s, const install_options *opt, const char *path, const c
         int r;
 
         *strrchr(staging, '/') = '\0';
-        if (url && opt->offline)
-                return corral_error_set(err, EX_UNAVAILABLE,
-                                        "--offline: the bundle %s would have to be downloaded "
-                                        "(bundles are not cached)",
-                                        url);
         if (url) {
-                file = path_join(staging, "bundle.mcpb");
-                fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-                if (fd < 0)
-                        return corral_error_errno(err, EX_CANTCREAT, errno, "cannot create %s",
-                                                  file);
-                if ((r = registry_http_download(url, fd, MCPB_MAX_BUNDLE, &have, err)) < 0)
+                /* From the cache (by fileSha256, or --offline by URL), else
+                 * downloaded into it. */
+                if ((r = mcpb_fetch_url(s, url, sha256, opt->offline, &fd, &have, err)) < 0)
                         return r;
-                (void)unlink(file);
         } else {
                 abs = path_absolute(path);
                 fd = abs ? open(abs, O_RDONLY | O_CLOEXEC) : -1;
@@ -459,7 +433,7 @@ int mcpb_install(store *s, const install_options *opt, const char *path, const c
                         return corral_error_set(err, EX_DATAERR,
                                                 "%s is larger than %llu bytes (MCPB_MAX_BUNDLE)",
                                                 path, (unsigned long long)MCPB_MAX_BUNDLE);
-                if ((r = file_sha256(fd, &have, err)) < 0)
+                if ((r = mcpb_file_sha256(fd, &have, err)) < 0)
                         return r;
         }
         if (sha256 && strcasecmp(sha256, have) != 0)

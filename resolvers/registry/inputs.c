@@ -39,6 +39,8 @@ int registry_inputs_init(registry_inputs *in, const install_options *opt, corral
         in->sets = opt->sets;
         in->used_sets = n ? xcalloc(n, sizeof(bool)) : NULL;
         in->interactive = opt->interactive;
+        in->sets_optional = opt->sets_optional;
+        in->record = cJSON_CreateObject();
         if (opt->config_file) {
                 _cleanup_free_ char *data = NULL;
                 size_t len = 0;
@@ -75,6 +77,7 @@ void registry_inputs_done(registry_inputs *in)
 {
         free(in->used_sets);
         cJSON_Delete(in->config);
+        cJSON_Delete(in->record);
         strv_free(in->missing);
         strv_free(in->known);
         memset(in, 0, sizeof(*in));
@@ -267,6 +270,8 @@ static int value_of(registry_inputs *in, const char *key, const cJSON *input, un
         v = given(in, key);
         if (!v && in->interactive)
                 v = ask(key, input, def, secret);
+        if (v && in->record && !cJSON_GetObjectItemCaseSensitive(in->record, key))
+                cJSON_AddStringToObject(in->record, key, v);
         if (!v && def)
                 v = steal_pointer(&def);
         if (!v) {
@@ -307,7 +312,7 @@ int registry_inputs_finish(registry_inputs *in, corral_error *err)
                 strbuf_done(&b);
                 return r;
         }
-        for (size_t i = 0; in->sets && in->sets[i]; i++)
+        for (size_t i = 0; in->sets && in->sets[i] && !in->sets_optional; i++)
                 if (!in->used_sets[i]) {
                         strbuf b = STRBUF_INIT(0);
                         for (size_t k = 0; in->known && in->known[k]; k++)
@@ -362,6 +367,11 @@ static int repeated_values(registry_inputs *in, const char *key, const cJSON *in
         for (size_t i = 0; v[i]; i++)
                 if ((r = check_value(key, input, v[i], err)) < 0)
                         return r;
+        if (in->record && !cJSON_GetObjectItemCaseSensitive(in->record, key)) {
+                cJSON *arr = cJSON_AddArrayToObject(in->record, key);
+                for (size_t i = 0; v[i]; i++)
+                        cJSON_AddItemToArray(arr, cJSON_CreateString(v[i]));
+        }
         *ret = steal_pointer(&v);
         return 1;
 }

@@ -158,6 +158,32 @@ int registry_write_secret_env(const char *pkg_dir, cJSON *env, corral_error *err
         return 0;
 }
 
+int registry_write_inputs(const char *pkg_dir, const registry_inputs *in, corral_error *err)
+{
+        _cleanup_free_ char *staging = xstrdup(pkg_dir), *sp = NULL, *data = NULL, *text = NULL;
+        _cleanup_json_ cJSON *doc = NULL;
+        size_t len = 0;
+        int r;
+
+        if (cJSON_GetArraySize(in->record) == 0)
+                return 0;
+        *strrchr(staging, '/') = '\0';
+        sp = path_join(staging, "secrets.json");
+        if (read_file(sp, SECRETS_FILE_MAX, &data, &len) == 0)
+                doc = cJSON_ParseWithLength(data, len);
+        if (!cJSON_IsObject(doc)) {
+                cJSON_Delete(doc);
+                doc = cJSON_CreateObject();
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(doc, "inputs");
+        cJSON_AddItemToObject(doc, "inputs", cJSON_Duplicate(in->record, true));
+        text = json_print(doc);
+        r = write_file_atomic(sp, text, strlen(text), 0600);
+        if (r < 0)
+                return corral_error_errno(err, EX_CANTCREAT, -r, "cannot write %s", sp);
+        return 0;
+}
+
 /* environmentVariables → m->env (plain) or *secrets (isSecret; the manifest
  * keeps the key with a null value). */
 static int add_env(registry_inputs *in, const cJSON *vars, manifest *m, cJSON *secrets,
@@ -341,7 +367,7 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
                 o.env = NULL;
                 record(m, base, server, type, pkg);
                 r = resolver_remote_fetch(s, &o, &sub, pkg_dir, m, err);
-                if (r == 0)
+                if (r == 0 && (r = registry_write_inputs(pkg_dir, &in, err)) == 0)
                         note_skipped(server);
                 return r;
         }
@@ -411,6 +437,8 @@ int resolver_registry_fetch(store *s, const install_options *opt, const source_s
                 return r;
         if (cJSON_GetArraySize(secrets) > 0 &&
             (r = registry_write_secret_env(pkg_dir, steal_pointer(&secrets), err)) < 0)
+                return r;
+        if ((r = registry_write_inputs(pkg_dir, &in, err)) < 0)
                 return r;
         /* Notes only once it worked: a failure is one line. */
         note_skipped(server);

@@ -35,6 +35,10 @@ int cli_install(cli_ctx *ctx, int argc, char **argv);
 int cli_uninstall(cli_ctx *ctx, int argc, char **argv);
 int cli_list(cli_ctx *ctx, int argc, char **argv);
 int cli_update(cli_ctx *ctx, int argc, char **argv);
+/* `corral update` of a registry: install (src/cli/update_registry.c):
+ * VERSION (or NULL: the latest) of the server from the registry m records. */
+int cli_update_registry(cli_ctx *ctx, store *s, const manifest *m, const char *version,
+                        bool dry_run);
 /* `corral outdated` (src/cli/outdated.c): servers whose source has newer. */
 int cli_outdated(cli_ctx *ctx, int argc, char **argv);
 int cli_info(cli_ctx *ctx, int argc, char **argv);

@@ -3,8 +3,9 @@
  * picks now, LATEST the "latest" dist-tag; git servers: the ref's commit now;
  * docker servers: the tag's digest now (a pull, as `corral update` does; the
  * layers already present are not fetched again).  Servers pinned by version,
- * commit or digest are compared all the same (WANTED is then the pin).  Other
- * kinds are not listed.  Exit 0 whether or not something is outdated; a
+ * commit or digest are compared all the same (WANTED is then the pin).
+ * registry: servers: the server's version in the registry the manifest
+ * records (registry_available()).  Other kinds are not listed.  Exit 0 whether or not something is outdated; a
  * server whose source cannot be reached is reported and the verb exits with
  * that error's code once the others are shown. */
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include "corral/git.h"
 #include "corral/jsonutil.h"
 #include "corral/npm.h"
+#include "corral/registry.h"
 #include "corral/resolver.h"
 
 typedef struct row {
@@ -43,6 +45,11 @@ static int check_one(store *s, const manifest *m, const char *registry, row *out
                 out->current = xstrdup(m->resolved_version ? m->resolved_version : "-");
                 return npm_available(s, spec.name, spec.version, registry, &out->wanted,
                                      &out->latest, err);
+        }
+        if (strcmp(m->kind, "registry") == 0) {
+                /* The registry server's version (registry:NAME[@VERSION]). */
+                out->current = xstrdup(m->registry_version ? m->registry_version : "-");
+                return registry_available(s, m, &out->wanted, &out->latest, err);
         }
         if (strcmp(m->kind, "git") == 0) {
                 _cleanup_free_ char *old = NULL, *new_ = NULL;
@@ -120,7 +127,7 @@ int cli_outdated(cli_ctx *ctx, int argc, char **argv)
                 }
                 const char *kind = ms[i]->kind ? ms[i]->kind : "";
                 if (strcmp(kind, "npm") != 0 && strcmp(kind, "git") != 0 &&
-                    strcmp(kind, "docker") != 0)
+                    strcmp(kind, "docker") != 0 && strcmp(kind, "registry") != 0)
                         continue;
                 row *w = &rows[n_rows];
                 *w = (row){.name = ms[i]->name, .kind = kind};

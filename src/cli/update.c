@@ -275,9 +275,13 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
         if (store_load(s, name, &m, &err) < 0)
                 return cli_fail_error(ctx, &err);
         const char *kind = m->kind ? m->kind : "unknown";
-        if ((version || registry) && strcmp(kind, "npm") != 0)
+        if ((version && strcmp(kind, "npm") != 0 && strcmp(kind, "registry") != 0) ||
+            (registry && strcmp(kind, "npm") != 0))
                 return cli_usage_error(ctx, "VERSION and --registry are for npm servers only "
-                                            "(docker and git servers follow their spec)");
+                                            "(docker and git servers follow their spec; "
+                                            "registry servers take a VERSION)");
+        if (strcmp(kind, "registry") == 0)
+                return cli_update_registry(ctx, s, m, version, dry_run);
         if (strcmp(kind, "npm") == 0)
                 return update_npm(ctx, s, m, version, registry, dry_run);
         if (strcmp(kind, "git") == 0)

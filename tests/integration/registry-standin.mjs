@@ -18,19 +18,21 @@ const OFFICIAL = 'io.modelcontextprotocol.registry/official';
 
 /* servers: server.json documents (several versions of one name allowed; the
  * last one given is the latest).  smithery: {qualifiedName: document}.
- * bundles: {name: Buffer}.  Resolves {url, requests, close()}. */
+ * bundles: {name: Buffer}.  Resolves {url, requests, publish(server), close()}. */
 export function startRegistry({ servers = [], smithery = {}, bundles = {} } = {}) {
-  const entries = servers.map((server, i) => ({
+  const docs = [...servers];
+  const index = () => docs.map((server, i) => ({
     server,
     _meta: {
       [OFFICIAL]: {
         status: 'active',
         publishedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
         updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
-        isLatest: servers.findLastIndex((s) => s.name === server.name) === i,
+        isLatest: docs.findLastIndex((s) => s.name === server.name) === i,
       },
     },
   }));
+  let entries = index();
   const requests = [];
   const LAST_MODIFIED = new Date(Date.UTC(2026, 0, 1)).toUTCString();
   const server = http.createServer((req, res) => {
@@ -100,7 +102,9 @@ export function startRegistry({ servers = [], smithery = {}, bundles = {} } = {}
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const url = `http://127.0.0.1:${server.address().port}`;
-      resolve({ url, requests, close: () => new Promise((r) => server.close(r)) });
+      // publish(serverJson): a new version, the latest from now on.
+      const publish = (doc) => { docs.push(doc); entries = index(); };
+      resolve({ url, requests, publish, close: () => new Promise((r) => server.close(r)) });
     });
   });
 }

@@ -443,6 +443,50 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     expectSameTree(before, storeSnapshot(root));
   });
 
+  test('registry: outdated and update follow the registry\'s new version, with the values given at install', async () => {
+    const UPD = 'io.github.example/updatable';
+    const upd = (version, extraArgs = []) => serverJson(UPD, {
+      version,
+      packages: [{
+        registryType: 'npm', identifier: '@modelcontextprotocol/server-everything', version: EV_VERSION,
+        transport: { type: 'stdio' },
+        packageArguments: [{ type: 'positional', valueHint: 'transport', value: 'stdio' },
+          { type: 'named', name: '--label', description: 'A label', isRequired: true }, ...extraArgs],
+        environmentVariables: [{ name: 'UPD_TOKEN', isRequired: true, isSecret: true }],
+      }],
+    });
+    reg.publish(upd('1.0.0'));
+    const r = await corral(['install', `registry:${UPD}`, '--name', 'upd', '--yes', '--json',
+      '--set', `UPD_TOKEN=${SECRET}`, '--set', 'label=one'], { root, env, timeout: 240000 });
+    expectExit(r, 0, 'install updatable 1.0.0');
+    const outdated = async () => {
+      const o = await corral(['outdated', '--json'], { root, env, timeout: 60000 });
+      expectExit(o, 0, 'outdated');
+      return JSON.parse(o.stdout).find((x) => x.name === 'upd');
+    };
+    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.0.0', latest: '1.0.0', outdated: false });
+    reg.publish(upd('1.1.0', [{ type: 'named', name: '--mode', value: 'v2' }]));
+    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.1.0', latest: '1.1.0', outdated: true });
+    const dry = await corral(['update', 'upd', '--dry-run'], { root, env });
+    expectExit(dry, 0, 'update --dry-run');
+    assert.equal(dry.stdout.trim(), 'would update upd: version 1.0.0 -> 1.1.0');
+    const u = await corral(['update', 'upd', '--json'], { root, env, timeout: 240000 });
+    expectExit(u, 0, 'update');
+    assert.deepEqual(JSON.parse(u.stdout), { name: 'upd', updated: true, dry_run: false, old_version: '1.0.0', version: '1.1.0' });
+    const m = JSON.parse(fs.readFileSync(path.join(root, 'servers/upd/manifest.json'), 'utf8'));
+    assert.equal(m.source.registry.version, '1.1.0');
+    assert.deepEqual(m.runtime.command.slice(-5), ['stdio', '--label', 'one', '--mode', 'v2'], 'the label given at install, given again');
+    assert.deepEqual(m.runtime.env, { UPD_TOKEN: null });
+    assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'servers/upd/secrets.json'), 'utf8')).env.UPD_TOKEN, SECRET);
+    assert.equal((await outdated()).outdated, false);
+    // Back to 1.0.0 by name: the spec pins it from now on.
+    const back = await corral(['update', 'upd', '1.0.0'], { root, env, timeout: 240000 });
+    expectExit(back, 0, 'update upd 1.0.0');
+    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.0.0', latest: '1.1.0', outdated: true });
+    const none = await corral(['update', 'upd', '9.9.9'], { root, env });
+    expectExit(none, 66, 'a version the registry does not have');
+  });
+
   test('registry: an isRepeated argument appears once per value', async () => {
     const r = await corral(['install', 'registry:io.github.example/repeated', '--name', 'rep', '--dry-run', '--json',
       '--set', 'tag=a', '--set', 'tag=b c'], { root, env, timeout: 240000 });
@@ -488,7 +532,8 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) { if (e.name !== 'pkg' && e.name !== 'cache') walk(p); continue; }
         if (!e.isFile() || e.name === 'secrets.json') continue;
-        const text = fs.readFileSync(p, 'latin1');
+        let text;
+        try { text = fs.readFileSync(p, 'latin1'); } catch (err) { if (err.code === 'ENOENT') continue; throw err; } // a journal gone meanwhile
         for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET, ARG_SECRET]) if (text.includes(s)) leaks.push(`${p}: ${s}`);
       }
     };
@@ -522,7 +567,7 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
       [[NAME, EV_VERSION, 'mcpb, npm, pypi']]);
   });
 
-  test('registry answers are cached: fresh window, revalidation (304), --offline', async () => {
+  test('registry answers and bundles are cached: fresh window, revalidation (304), --offline', async () => {
     const py = `/v0.1/servers/${encodeURIComponent('io.github.example/python-only')}/versions/latest`;
     const since = (n) => reg.requests.slice(n);
     // Window 0: asked again, with the ETag the stand-in gave; a 304 serves the cached copy.
@@ -558,13 +603,28 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     const nosearch = await corral(['search', '--offline', 'never-searched'], { root, env });
     expectExit(nosearch, 69, 'search --offline, not cached');
     expectOneLineError(nosearch, ['--offline', 'not in the cache']);
-    // Smithery's document too: the install gets as far as the bundle, which
-    // --offline cannot download.
-    const sm = await corral(['install', 'smithery:@corral/everything-bundle', '--yes', '--offline',
-      '--set', 'api_key=x'], { root, env: { ...env, CORRAL_NPM_METADATA_MAX_AGE: '0' } });
-    expectExit(sm, 69, 'smithery --offline');
-    expectOneLineError(sm, ['--offline', 'bundle', 'everything.mcpb']);
+    // Smithery's document and the bundle its bundleUrl gave: both cached.
+    const sm = await corral(['install', 'smithery:@corral/everything-bundle', '--yes', '--offline', '--dry-run',
+      '--json', '--set', 'api_key=x'], { root, env: { ...env, CORRAL_NPM_METADATA_MAX_AGE: '0' } });
+    expectExit(sm, 0, 'smithery --offline: the bundle from the cache');
+    assert.equal(JSON.parse(sm.stdout).source.resolved.digest, `sha256:${sha256(bundle)}`);
+    // The registry's mcpb package: its fileSha256 names the cached bundle.
+    const rm = await corral(['install', `registry:${NAME}`, '--name', 'mcpb-offline', '--yes', '--offline', '--dry-run',
+      '--json', '--set', 'api_key=x'], { root, env: { ...env, CORRAL_NPM_METADATA_MAX_AGE: '0' } });
+    expectExit(rm, 0, 'registry mcpb --offline');
+    assert.equal(JSON.parse(rm.stdout).source.registry.package, 'mcpb');
+    const nb = await corral(['install', `mcpb:${reg.url}/bundles/never-fetched.mcpb`, '--yes', '--offline'], { root, env });
+    expectExit(nb, 69, 'a bundle URL never downloaded, --offline');
+    expectOneLineError(nb, ['--offline', 'never-fetched.mcpb', 'not in the cache']);
     assert.deepEqual(since(n).map((q) => q.path), [], 'no request inside the window or with --offline');
+    // Online, a bundle whose fileSha256 is cached is not downloaded again.
+    n = reg.requests.length;
+    const again = await corral(['install', `registry:${NAME}`, '--name', 'mcpb-again', '--yes', '--dry-run',
+      '--set', 'api_key=x'], { root, env });
+    expectExit(again, 0, 'registry mcpb again');
+    assert.deepEqual(since(n).filter((q) => q.path.startsWith('/bundles/')), [], 'the bundle came from the cache');
+    const bundles = fs.readdirSync(path.join(root, 'cache/mcpb'));
+    assert.ok(bundles.includes(`${sha256(bundle)}.mcpb`), `cached bundles: ${bundles}`);
     // The answers are cache entries like npm metadata: counted, and gone
     // after `corral cache clean`.
     const dir = path.join(root, 'cache/registry');
@@ -575,5 +635,6 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     assert.ok(JSON.parse(info.stdout).packuments >= kept.length, info.stdout);
     expectExit(await corral(['cache', 'clean'], { root }), 0, 'cache clean');
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.json') || f.endsWith('.meta')), []);
+    assert.deepEqual(fs.readdirSync(path.join(root, 'cache/mcpb')), [], 'bundles cleaned like tarballs');
   });
 });
