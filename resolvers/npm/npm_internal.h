@@ -118,13 +118,30 @@ typedef struct pkgdoc {
         const cJSON *versions; /* doc.versions */
         npm_version **built;   /* lazily built, parallel to versions' members */
         size_t n_versions;
-        char **ranges; /* ranges already expanded in the closure */
-        char **pending; /* ranges waiting for the document */
-        char **hard;    /* ranges reached without an optional peer edge */
+        /* The closure (packument.c): ranges whose picked version had its
+         * dependencies followed (expanded), only its peers (soft: reached
+         * through a missing optional peer only), those waiting for the
+         * document, and those reached without an optional peer edge. */
+        char **ranges;
+        char **soft;
+        char **pending;
+        char **hard;
         int code;       /* failure */
         corral_error err;
         char *cache_base; /* cache path without extension */
         char *url;
+        /* Only the version the latest tag names (NAME/latest, the registry's
+         * manifest endpoint): enough for a range that npm-pick-manifest
+         * answers with latest (npm_pick_latest()), fetched for packages
+         * reached only through a missing optional peer; anything else
+         * fetches the whole document (npm_doc_whole()).  want_whole: asked
+         * while the part was still on its way. */
+        bool partial, want_whole;
+        /* a part given up for the whole document: the tree may hold its
+         * versions */
+        cJSON *old_doc;
+        npm_version **old_built;
+        size_t old_n;
         struct pkgdoc *next_in_bucket;
 } pkgdoc;
 
@@ -215,8 +232,18 @@ void npm_progress(ctx *c, const char *phase, bool force);
 
 /* packument.c: fetches the packuments of name@range's dependency closure in
  * parallel (cached, revalidated with ETag); failures are kept per document
- * and surface when the tree is built.  0 or a hard error. */
+ * and surface when the tree is built.  Past an optional peer edge only peers
+ * are followed (what arborist's #loadPeerSet reads); the tree build asks for
+ * anything else it places (npm_pick()).  0 or a hard error. */
 int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_error *err);
+/* Makes d, a part (NAME/latest), the whole document and waits for it
+ * (and for what the closure then needs).  0 or a hard error; the
+ * document's own failure is d's. */
+int npm_doc_whole(ctx *c, pkgdoc *d, corral_error *err);
+/* A packument holding only the version manifest json (the registry's
+ * NAME/latest answer, RFC 8259 JSON) as name's latest, trimmed like
+ * npm_packument_parse(); NULL when it is not a manifest of name.  Owned. */
+cJSON *npm_packument_from_manifest(const char *json, size_t len, const char *name);
 /* Loads name's packument alone (none of its dependencies): 0 with *ret
  * (state DOC_LOADED), or the document's error. */
 int npm_doc_load(ctx *c, const char *name, pkgdoc **ret, corral_error *err);
@@ -253,6 +280,12 @@ bool npm_platform_fits_strv(const ctx *c, char **os, char **cpu, char **libc);
  * when nothing matches, or a negative code. */
 int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
                 corral_error *err);
-/* npm_pick_fn over the ctx's documents. */
+/* Does range pick the version of the latest tag by npm-pick-manifest's
+ * first rule (it matches, suits this node, is not deprecated; or range is
+ * the tag "latest")?  Then a part (pkgdoc.partial) answers as the whole
+ * document would.  d must be loaded. */
+bool npm_pick_latest(ctx *c, const pkgdoc *d, const char *range);
+/* npm_pick_fn over the ctx's documents; a document the closure did not
+ * fetch (or only in part) is fetched when asked for. */
 int npm_pick(void *ud, const char *name, const char *range, const npm_version **ret,
              corral_error *err);

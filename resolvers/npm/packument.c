@@ -56,7 +56,16 @@ void npm_doc_free(pkgdoc *d)
         }
         free(d->built);
         cJSON_Delete(d->doc);
+        for (size_t i = 0; d->old_built && i < d->old_n; i++) {
+                if (d->old_built[i]) {
+                        free(d->old_built[i]->deps);
+                        free(d->old_built[i]);
+                }
+        }
+        free(d->old_built);
+        cJSON_Delete(d->old_doc);
         strv_free(d->ranges);
+        strv_free(d->soft);
         strv_free(d->pending);
         strv_free(d->hard);
         free(d->name);
@@ -132,6 +141,23 @@ cJSON *npm_packument_parse(const char *json, size_t len)
         return j ? j : npm_packument_parse_whole(json, len);
 }
 
+cJSON *npm_packument_from_manifest(const char *json, size_t len, const char *name)
+{
+        cJSON *v = cJSON_ParseWithLength(json, len);
+        const char *version = json_get_string(v, "version");
+        const char *vname = json_get_string(v, "name");
+        if (!cJSON_IsObject(v) || !version || !*version || !vname || strcmp(vname, name) != 0) {
+                cJSON_Delete(v);
+                return NULL;
+        }
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "name", name);
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(doc, "dist-tags"), "latest", version);
+        _cleanup_free_ char *key = xstrdup(version);
+        cJSON_AddItemToObject(cJSON_AddObjectToObject(doc, "versions"), key, v);
+        return trim_tree(doc);
+}
+
 void npm_doc_set(ctx *c, pkgdoc *d, cJSON *j)
 {
         d->doc = j;
@@ -176,6 +202,7 @@ typedef struct parse_job {
         npm_job j;
         pj_kind kind;
         pkgdoc *d; /* the worker reads only d->cache_base */
+        char *name;   /* a part: the package the manifest must be of */
         strbuf body;
         char etag[256];
         char last_modified[128];
@@ -196,7 +223,9 @@ static void parse_run(npm_job *j)
                 }
                 return;
         }
-        p->doc = npm_packument_parse(p->body.buf ? p->body.buf : "", p->body.len);
+        const char *body = p->body.buf ? p->body.buf : "";
+        p->doc = p->name ? npm_packument_from_manifest(body, p->body.len, p->name)
+                         : npm_packument_parse(body, p->body.len);
         strbuf_done(&p->body); /* the raw text is not needed any more */
         if (!p->doc)
                 return;
@@ -225,6 +254,7 @@ static void parse_run(npm_job *j)
 
 static int packument_done(void *ud, npm_http_req *q, corral_error *err);
 static int doc_fetch(ctx *c, pkgdoc *d, corral_error *err);
+static int doc_go_whole(ctx *c, pkgdoc *d, corral_error *err);
 
 static void parse_complete(void *ud, npm_job *j)
 {
@@ -240,6 +270,17 @@ static void parse_complete(void *ud, npm_job *j)
                 cJSON_Delete(p->doc);
         } else if (p->doc) {
                 npm_doc_set(c, d, p->doc);
+                if (d->partial && d->want_whole) {
+                        int r = doc_go_whole(c, d, &c->hard_err);
+                        if (r < 0 && c->hard_code == 0)
+                                c->hard_code = r;
+                }
+        } else if (p->kind == PJ_BODY && d->partial) {
+                /* Not a manifest of the package: ask for the whole document. */
+                d->state = DOC_NEW;
+                int r = doc_go_whole(c, d, &c->hard_err);
+                if (r < 0 && c->hard_code == 0)
+                        c->hard_code = r;
         } else if (p->kind == PJ_BODY) {
                 d->state = DOC_FAILED;
                 d->code = -corral_error_set(&d->err, EX_DATAERR,
@@ -251,7 +292,7 @@ static void parse_complete(void *ud, npm_job *j)
                          * it whole. */
                         _cleanup_free_ char *meta_path = xasprintf("%s.meta", d->cache_base);
                         (void)unlink(meta_path);
-                        r = npm_http_get(&c->http, d->url, ABBREVIATED, NULL, NULL,
+                        r = npm_http_get(&c->http, d->url, d->partial ? NULL : ABBREVIATED, NULL, NULL,
                                          NPM_MAX_PACKUMENT, NULL, packument_done, d, &c->hard_err);
                 } else {
                         r = doc_fetch(c, d, &c->hard_err);
@@ -260,6 +301,7 @@ static void parse_complete(void *ud, npm_job *j)
                         c->hard_code = r;
         }
         strbuf_done(&p->body);
+        free(p->name);
         free(p);
 }
 
@@ -269,6 +311,7 @@ static void parse_submit(ctx *c, pkgdoc *d, pj_kind kind, npm_http_req *q)
         *p = (parse_job){.j = {.run = parse_run, .complete = parse_complete, .urgent = true},
                          .kind = kind,
                          .d = d,
+                         .name = d->partial ? xstrdup(d->name) : NULL,
                          .body = STRBUF_INIT(0)};
         if (q) {
                 p->body = q->body;
@@ -292,6 +335,15 @@ static int packument_done(void *ud, npm_http_req *q, corral_error *err)
         }
         if (q->result == CURLE_OK && q->status == 200 && !q->too_big) {
                 parse_submit(c, d, PJ_BODY, q);
+                return 0;
+        }
+        if (d->partial) {
+                /* A registry without the manifest endpoint (or a package
+                 * without a latest tag): the whole document decides. */
+                d->state = DOC_NEW;
+                int r = doc_go_whole(c, d, &c->hard_err);
+                if (r < 0 && c->hard_code == 0)
+                        c->hard_code = r;
                 return 0;
         }
         d->state = DOC_FAILED;
@@ -329,7 +381,68 @@ static bool cache_fresh(const ctx *c, const char *json_path)
 }
 
 
-static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err)
+/* Points d at its whole document, or at its part (NAME/latest). */
+static void doc_locate(ctx *c, pkgdoc *d, bool partial)
+{
+        const char *reg = npm_config_registry_for(&c->cfg, d->name);
+        /* Scoped names are requested as @scope%2fname, as npm does. */
+        _cleanup_free_ char *url = NULL;
+        const char *slash = strchr(d->name, '/');
+        if (slash)
+                url = xasprintf("%s%.*s%%2f%s%s", reg, (int)(slash - d->name), d->name, slash + 1,
+                                partial ? "/latest" : "");
+        else
+                url = xasprintf("%s%s%s", reg, d->name, partial ? "/latest" : "");
+        _cleanup_free_ char *key = sha256_hex(url);
+        free(d->cache_base);
+        free(d->url);
+        d->cache_base = xasprintf("%s/packuments/v%d-%s", c->cache_dir, PACKUMENT_FORMAT, key);
+        d->url = steal_pointer(&url);
+        d->partial = partial;
+}
+
+static bool located_fresh(const ctx *c, const pkgdoc *d)
+{
+        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+        return cache_fresh(c, json_path);
+}
+
+/* Loads d (located) from the cache or the registry. */
+static int doc_start(ctx *c, pkgdoc *d, corral_error *err)
+{
+        if (d->partial) {
+                /* A whole copy in the cache (fresh, or any with --offline)
+                 * serves as well as a part. */
+                doc_locate(c, d, false);
+                if ((c->opt->offline && doc_from_cache(c, d)) ||
+                    (!c->opt->offline && located_fresh(c, d))) {
+                        if (!c->opt->offline)
+                                parse_submit(c, d, PJ_FRESH, NULL);
+                        return 0;
+                }
+                doc_locate(c, d, true);
+        }
+        if (c->opt->offline) {
+                /* --offline never touches the network, however old the copy. */
+                if (!doc_from_cache(c, d)) {
+                        d->state = DOC_FAILED;
+                        d->code = -corral_error_set(&d->err, EX_UNAVAILABLE,
+                                                    "--offline: the metadata of %s is not in the "
+                                                    "cache",
+                                                    d->name);
+                }
+                return 0;
+        }
+        if (located_fresh(c, d)) {
+                /* Read on a worker; doc_fetch() follows when it does not parse. */
+                parse_submit(c, d, PJ_FRESH, NULL);
+                return 0;
+        }
+        return doc_fetch(c, d, err);
+}
+
+/* The document of name, requested (whole, or partial) when it is new. */
+static int doc_request(ctx *c, const char *name, bool partial, pkgdoc **ret, corral_error *err)
 {
         pkgdoc *d = npm_doc_find(c, name);
         if (d) {
@@ -355,36 +468,34 @@ static int doc_request(ctx *c, const char *name, pkgdoc **ret, corral_error *err
                                             name);
                 return 0;
         }
-        const char *reg = npm_config_registry_for(&c->cfg, name);
-        /* Scoped names are requested as @scope%2fname, as npm does. */
-        _cleanup_free_ char *url = NULL;
-        const char *slash = strchr(name, '/');
-        if (slash)
-                url = xasprintf("%s%.*s%%2f%s", reg, (int)(slash - name), name, slash + 1);
-        else
-                url = xasprintf("%s%s", reg, name);
-        _cleanup_free_ char *key = sha256_hex(url);
-        d->cache_base = xasprintf("%s/packuments/v%d-%s", c->cache_dir, PACKUMENT_FORMAT, key);
-        d->url = steal_pointer(&url);
-        _cleanup_free_ char *json_path = xasprintf("%s.json", d->cache_base);
+        doc_locate(c, d, partial);
+        return doc_start(c, d, err);
+}
 
-        if (c->opt->offline) {
-                /* --offline never touches the network, however old the copy. */
-                if (!doc_from_cache(c, d)) {
-                        d->state = DOC_FAILED;
-                        d->code = -corral_error_set(&d->err, EX_UNAVAILABLE,
-                                                    "--offline: the metadata of %s is not in the "
-                                                    "cache",
-                                                    name);
-                }
+/* A part is given up for the whole document (its versions stay alive: the
+ * tree may hold them); one still on its way is given up when it lands. */
+static int doc_go_whole(ctx *c, pkgdoc *d, corral_error *err)
+{
+        if (!d->partial)
+                return 0;
+        if (d->state == DOC_FETCHING) {
+                d->want_whole = true;
                 return 0;
         }
-        if (cache_fresh(c, json_path)) {
-                /* Read on a worker; doc_fetch() follows when it does not parse. */
-                parse_submit(c, d, PJ_FRESH, NULL);
-                return 0;
+        if (d->state == DOC_LOADED) {
+                d->old_doc = steal_pointer(&d->doc);
+                d->old_built = steal_pointer(&d->built);
+                d->old_n = d->n_versions;
+                d->versions = NULL;
+                d->n_versions = 0;
+                c->n_resolved--;
         }
-        return doc_fetch(c, d, err);
+        d->want_whole = false;
+        d->state = DOC_NEW;
+        d->code = 0;
+        corral_error_clear(&d->err);
+        doc_locate(c, d, false);
+        return doc_start(c, d, err);
 }
 
 /* Requests the document, revalidating the cached copy when there is one. */
@@ -405,11 +516,13 @@ static int doc_fetch(ctx *c, pkgdoc *d, corral_error *err)
                 lm = header_safe(json_get_string(meta, "last_modified"));
         }
         d->state = DOC_FETCHING;
-        return npm_http_get(&c->http, d->url, ABBREVIATED, etag, lm, NPM_MAX_PACKUMENT, NULL,
-                            packument_done, d, err);
+        return npm_http_get(&c->http, d->url, d->partial ? NULL : ABBREVIATED, etag, lm,
+                            NPM_MAX_PACKUMENT, NULL, packument_done, d, err);
 }
 
-/* Records that (name, range) is needed; the document is fetched once. */
+/* Records that (name, range) is needed, hard or only for its peers; the
+ * document is fetched once (past an optional peer, in part when that may
+ * do). */
 static int need(ctx *c, const char *name, const char *range, bool hard, corral_error *err)
 {
         if (strncmp(range, "npm:", 4) == 0) {
@@ -419,17 +532,31 @@ static int need(ctx *c, const char *name, const char *range, bool hard, corral_e
                 return need(c, real, at ? at + 1 : "*", hard, err);
         }
         pkgdoc *d = NULL;
-        int r = doc_request(c, name, &d, err);
+        int r = doc_request(c, name, !hard, &d, err);
+        if (r >= 0 && hard)
+                r = doc_go_whole(c, d, err);
         if (r < 0)
                 return r;
-        /* Only what a tree can need without an optional peer is fetched
-         * ahead (an optional peer such as next is rarely installed). */
+        /* Tarballs are fetched ahead only for what a tree can need without
+         * an optional peer (one such as next is rarely installed). */
         if (hard && !str_in(d->hard, range))
                 d->hard = strv_push(d->hard, range);
-        if (str_in(d->ranges, range) || str_in(d->pending, range))
+        if (str_in(d->ranges, range) || (!hard && str_in(d->soft, range)) ||
+            str_in(d->pending, range))
                 return 0;
         d->pending = strv_push(d->pending, range);
         return 0;
+}
+
+/* Are all the documents asked for loaded (or failed)? */
+static bool docs_settled(const ctx *c)
+{
+        if (c->doc_jobs)
+                return false;
+        for (size_t i = 0; i < c->n_docs; i++)
+                if (c->docs[i]->state == DOC_FETCHING)
+                        return false;
+        return true;
 }
 
 /* Expands pending ranges of loaded documents until nothing changes. */
@@ -442,7 +569,27 @@ static int expand(ctx *c, bool *progressed, corral_error *err)
                         continue;
                 char **pending = steal_pointer(&d->pending);
                 for (size_t k = 0; pending[k]; k++) {
-                        d->ranges = strv_push(d->ranges, pending[k]);
+                        bool hard = str_in(d->hard, pending[k]);
+                        if (d->partial && (hard || !npm_pick_latest(c, d, pending[k]))) {
+                                /* The part cannot answer: the rest waits for
+                                 * the whole document. */
+                                for (size_t j = k; pending[j]; j++)
+                                        d->pending = strv_push(d->pending, pending[j]);
+                                *progressed = true;
+                                int r = doc_go_whole(c, d, err);
+                                if (r < 0) {
+                                        strv_free(pending);
+                                        return r;
+                                }
+                                break;
+                        }
+                        /* Reached only through a missing optional peer: the
+                         * tree loads its peers into the peer set, and its
+                         * dependencies only if it is ever placed. */
+                        if (hard)
+                                d->ranges = strv_push(d->ranges, pending[k]);
+                        else
+                                d->soft = strv_push(d->soft, pending[k]);
                         *progressed = true;
                         const npm_version *v = NULL;
                         corral_error ignored = {0};
@@ -450,13 +597,15 @@ static int expand(ctx *c, bool *progressed, corral_error *err)
                          * known whether the dependency was optional. */
                         if (npm_pick_in(c, d, pending[k], &v, &ignored) <= 0)
                                 continue;
-                        bool hard = str_in(d->hard, pending[k]);
                         if (hard)
                                 npm_prefetch(c, v);
                         for (size_t j = 0; j < v->n_deps; j++) {
+                                npm_dep_kind kind = v->deps[j].kind;
+                                bool peer = kind == NPM_DEP_PEER || kind == NPM_DEP_PEER_OPTIONAL;
+                                if (!hard && !peer)
+                                        continue;
                                 int r = need(c, v->deps[j].name, v->deps[j].range,
-                                             hard && v->deps[j].kind != NPM_DEP_PEER_OPTIONAL,
-                                             err);
+                                             hard && kind != NPM_DEP_PEER_OPTIONAL, err);
                                 if (r < 0) {
                                         strv_free(pending);
                                         return r;
@@ -468,9 +617,9 @@ static int expand(ctx *c, bool *progressed, corral_error *err)
         return 0;
 }
 
-int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_error *err)
+/* Expands and waits until every document asked for is loaded. */
+static int settle(ctx *c, int r, corral_error *err)
 {
-        int r = need(c, name, range, true, err);
         for (;;) {
                 if (r < 0)
                         return r;
@@ -478,16 +627,27 @@ int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_erro
                 r = expand(c, &progressed, err);
                 if (r < 0)
                         return r;
-                if (!progressed && c->http.active == 0 && c->doc_jobs == 0)
+                /* Tarballs still downloading do not hold the tree back. */
+                if (!progressed && docs_settled(c))
                         return 0;
                 r = npm_wait(c, 200, err);
         }
 }
 
+int npm_resolve_closure(ctx *c, const char *name, const char *range, corral_error *err)
+{
+        return settle(c, need(c, name, range, true, err), err);
+}
+
+int npm_doc_whole(ctx *c, pkgdoc *d, corral_error *err)
+{
+        return settle(c, doc_go_whole(c, d, err), err);
+}
+
 int npm_doc_load(ctx *c, const char *name, pkgdoc **ret, corral_error *err)
 {
         pkgdoc *d = NULL;
-        int r = doc_request(c, name, &d, err);
+        int r = doc_request(c, name, false, &d, err);
         while (r >= 0 && (c->http.active > 0 || c->doc_jobs > 0))
                 r = npm_wait(c, 200, err);
         if (r < 0)

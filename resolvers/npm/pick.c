@@ -159,6 +159,36 @@ static int rank(const ctx *c, const cJSON *vj)
         return ((eng && fresh) << 2) | (eng << 1) | fresh;
 }
 
+/* The latest tag's version when npm-pick-manifest takes it for a range
+ * (any: the range is "*"): it matches, suits this node, is not
+ * deprecated. */
+static const char *latest_fit(ctx *c, const pkgdoc *d, const char *range, bool any)
+{
+        const char *latest = json_get_string(json_get_object(d->doc, "dist-tags"), "latest");
+        const cJSON *lj = latest ? cJSON_GetObjectItemCaseSensitive(d->versions, latest) : NULL;
+        if (lj && (any || semver_satisfies_loose(latest, range, false)) && engine_ok(c, lj) &&
+            !is_deprecated(lj))
+                return latest;
+        return NULL;
+}
+
+bool npm_pick_latest(ctx *c, const pkgdoc *d, const char *range)
+{
+        (void)npm_node_version(c); /* engine_ok() reads it */
+        if (d->state != DOC_LOADED)
+                return false;
+        bool any = !range || !*range || strcmp(range, "*") == 0;
+        if (!range || !*range)
+                range = "*";
+        semver_range *sr = NULL;
+        corral_error rerr = {0};
+        if (semver_range_parse_loose(&sr, range, &rerr) < 0)
+                return strcmp(range, "latest") == 0 &&
+                       json_get_string(json_get_object(d->doc, "dist-tags"), "latest");
+        semver_range_free(sr);
+        return latest_fit(c, d, range, any) != NULL;
+}
+
 int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
                 corral_error *err)
 {
@@ -173,7 +203,6 @@ int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
         if (!range || !*range)
                 range = "*";
         const cJSON *tags = json_get_object(d->doc, "dist-tags");
-        const char *latest = json_get_string(tags, "latest");
         const char *want = NULL;
         semver_range *sr = NULL;
         corral_error rerr = {0};
@@ -194,11 +223,7 @@ int npm_pick_in(ctx *c, pkgdoc *d, const char *range, const npm_version **ret,
         } else {
                 /* The latest tag when it matches, suits this node and is not
                  * deprecated; else the best of the matches by rank(). */
-                const cJSON *lj = latest ? cJSON_GetObjectItemCaseSensitive(d->versions, latest)
-                                         : NULL;
-                if (lj && (any || semver_satisfies_loose(latest, range, false)) &&
-                    engine_ok(c, lj) && !is_deprecated(lj))
-                        want = latest;
+                want = latest_fit(c, d, range, any);
                 semver best = {0};
                 int best_rank = -1;
                 const char *best_name = NULL;
@@ -258,6 +283,18 @@ int npm_pick(void *ud, const char *name, const char *range, const npm_version **
 {
         ctx *c = ud;
         pkgdoc *d = npm_doc_find(c, name);
+        if (!d || d->state == DOC_NEW) {
+                /* Past an optional peer the closure followed peers only: a
+                 * package placed there has its dependencies fetched now. */
+                int r = npm_resolve_closure(c, name, range, err);
+                if (r < 0)
+                        return r;
+                d = npm_doc_find(c, name);
+        } else if (d->partial && !npm_pick_latest(c, d, range)) {
+                int r = npm_doc_whole(c, d, err);
+                if (r < 0)
+                        return r;
+        }
         if (!d)
                 return corral_error_set(err, EX_SOFTWARE, "%s: metadata not fetched", name);
         return npm_pick_in(c, d, range, ret, err);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../resolvers/npm/npm_internal.h"
+#include "corral/jsonutil.h"
 #include "corral/macro.h"
 #include "corral/resolver.h"
 
@@ -23,6 +24,43 @@ static void pick(ctx *c, pkgdoc *d, const char *range)
                         if (!v->deps[i].name || !v->deps[i].range)
                                 abort();
         }
+}
+
+/* Where npm_pick_latest() says the latest version answers range, the
+ * whole document picks it, and so does a part holding that version alone
+ * (the registry's NAME/latest manifest, as packument.c fetches it past a
+ * missing optional peer). */
+static void part_agrees(ctx *c, pkgdoc *d, const char *range)
+{
+        if (!npm_pick_latest(c, d, range))
+                return;
+        const char *latest = json_get_string(json_get_object(d->doc, "dist-tags"), "latest");
+        const npm_version *v = NULL;
+        corral_error err = {0};
+        if (!latest || npm_pick_in(c, d, range, &v, &err) <= 0 || strcmp(v->version, latest) != 0)
+                abort();
+        cJSON *m = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(d->versions, latest), true);
+        if (!m)
+                return;
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "name");
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "version");
+        cJSON_AddStringToObject(m, "name", "fuzz");
+        cJSON_AddStringToObject(m, "version", latest);
+        char *text = cJSON_PrintUnformatted(m);
+        cJSON_Delete(m);
+        cJSON *part = text ? npm_packument_from_manifest(text, strlen(text), "fuzz") : NULL;
+        free(text);
+        if (!part)
+                abort();
+        pkgdoc *pd = xcalloc(1, sizeof(*pd));
+        pd->name = xstrdup("fuzz");
+        pd->partial = true;
+        npm_doc_set(c, pd, part);
+        const npm_version *pv = NULL;
+        if (!npm_pick_latest(c, pd, range) || npm_pick_in(c, pd, range, &pv, &err) <= 0 ||
+            strcmp(pv->version, latest) != 0 || pv->n_deps != v->n_deps)
+                abort();
+        npm_doc_free(pd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -76,6 +114,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pick(&c, d, "*");
         pick(&c, d, "latest");
         pick(&c, d, "^1.0.0");
+        part_agrees(&c, d, range);
+        part_agrees(&c, d, "*");
+        part_agrees(&c, d, "latest");
         free(range);
         npm_doc_free(d);
         free(c.node_version);

@@ -24,6 +24,14 @@
 //   app-g  a peer set placed as a group: k needs g and h@^2; g has the peer
 //          i, i the peer h@^2; the top holds h@1, so g cannot be hoisted
 //          (its peer's peer would meet h@1) and stays under k with i and h@2.
+//   app-l  an optional peer that is not installed: ui's optional peer fw is
+//          loaded into the peer set with fw's own peer rx, but fw's
+//          dependency fw-dep is never fetched (packuments are fetched past an
+//          optional peer only as the tree asks).
+//   app-m  the same kind of optional peer placed after all: q's optional
+//          peer x@^2 meets the top's x@1, so q and x@2 nest under m, and x@2's
+//          dependency y, which no packument fetched ahead named, is fetched
+//          when the tree places it.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -74,6 +82,18 @@ const CASES = {
     'node_modules/k/node_modules/g g@1.0.0',
     'node_modules/k/node_modules/h h@2.0.0',
     'node_modules/k/node_modules/i i@1.0.0',
+  ],
+  'app-l': [
+    'node_modules/app-l app-l@1.0.0',
+    'node_modules/ui ui@1.0.0',
+  ],
+  'app-m': [
+    'node_modules/app-m app-m@1.0.0',
+    'node_modules/m2 m2@1.0.0',
+    'node_modules/m2/node_modules/q2 q2@1.0.0',
+    'node_modules/m2/node_modules/x x@2.0.0',
+    'node_modules/x x@1.0.0',
+    'node_modules/y y@1.0.0',
   ],
 };
 
@@ -140,6 +160,22 @@ describe('npm: placement rules against real npm', { timeout: 300000 }, () => {
     pub('g', '1.0.0', { peerDependencies: { i: '^1.0.0' } });
     pub('k', '1.0.0', { dependencies: { g: '^1.0.0', h: '^2.0.0' } });
     pub('app-g', '1.0.0', { ...BIN, dependencies: { h: '1.0.0', k: '^1.0.0' } }, { files: FILES });
+
+    // app-l: an optional peer left out, with a dependency nobody fetches.
+    const optPeer = (name) => ({ peerDependenciesMeta: { [name]: { optional: true } } });
+    pub('fw-dep', '1.0.0');
+    pub('rx', '1.0.0');
+    pub('fw', '1.0.0', { dependencies: { 'fw-dep': '^1.0.0' }, peerDependencies: { rx: '^1.0.0' } });
+    pub('ui', '1.0.0', { peerDependencies: { fw: '^1.0.0' }, ...optPeer('fw') });
+    pub('app-l', '1.0.0', { ...BIN, dependencies: { ui: '^1.0.0' } }, { files: FILES });
+
+    // app-m: an optional peer that is placed, with a dependency of its own.
+    pub('y', '1.0.0');
+    pub('x', '1.0.0');
+    pub('x', '2.0.0', { dependencies: { y: '^1.0.0' } });
+    pub('q2', '1.0.0', { peerDependencies: { x: '^2.0.0' }, ...optPeer('x') });
+    pub('m2', '1.0.0', { dependencies: { q2: '^1.0.0' } });
+    pub('app-m', '1.0.0', { ...BIN, dependencies: { x: '1.0.0', m2: '^1.0.0' } }, { files: FILES });
   });
 
   after(async () => {
@@ -179,6 +215,42 @@ describe('npm: placement rules against real npm', { timeout: 300000 }, () => {
         want);
     });
   }
+
+  test('past a missing optional peer only what the tree asks for is fetched', async () => {
+    // app-l's tree alone against the stand-in: fw and its peer rx are read
+    // (arborist loads them into the peer set) as their latest manifests
+    // (NAME/latest), not their whole packuments; fw's dependency not at all.
+    reg.resetCounts();
+    const mine = await corralTree('app-l', 'app-l2');
+    assert.deepEqual(mine.tree, CASES['app-l']);
+    const asked = reg.requests.map((q) => decodeURIComponent(q.url.split('?')[0]));
+    assert.ok(asked.includes('/fw/latest'), asked.join(', '));
+    assert.ok(asked.includes('/rx/latest'), asked.join(', '));
+    assert.ok(!asked.includes('/fw') && !asked.includes('/rx'), asked.join(', '));
+    assert.ok(!asked.some((u) => u.startsWith('/fw-dep')), asked.join(', '));
+    // app-m's x@^2 (an optional peer) is placed: the part is not enough,
+    // the whole document and then x@2's dependency y are fetched.
+    reg.resetCounts();
+    const m = await corralTree('app-m', 'app-m2');
+    assert.deepEqual(m.tree, CASES['app-m']);
+    const askedM = reg.requests.map((q) => decodeURIComponent(q.url.split('?')[0]));
+    assert.ok(askedM.includes('/y'), askedM.join(', '));
+  });
+
+  test('a registry without NAME/latest: whole packuments, the same trees', async () => {
+    reg.options.manifests = false;
+    try {
+      for (const app of ['app-l', 'app-m']) {
+        reg.resetCounts();
+        const mine = await corralTree(app, `${app}3`);
+        assert.deepEqual(mine.tree, CASES[app], app);
+        const asked = reg.requests.map((q) => decodeURIComponent(q.url.split('?')[0]));
+        if (app === 'app-l') assert.ok(asked.includes('/fw') && asked.includes('/rx'), asked.join(', '));
+      }
+    } finally {
+      reg.options.manifests = true;
+    }
+  });
 
   test('the lock lists optional packages of other platforms, not installed', async () => {
     const mine = await corralTree('app-n', 'app-n');
