@@ -207,6 +207,7 @@ static int invalid_name(corral_error *err, const char *name)
 
 int store_stage(store *s, const char *name, char **ret_dir, corral_error *err)
 {
+        s->pkg_modes_checked = false;
         if (!server_name_valid(name))
                 return invalid_name(err, name);
         return stage_dir(s, name, ret_dir, err);
@@ -422,7 +423,9 @@ int store_commit(store *s, const char *staging_dir, const manifest *m, bool repl
 
         pfd = open(pkg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (pfd >= 0) {
-                r = normalise_modes(pfd, pkg, 0, err);
+                /* The npm resolver checks modes as it links (unpacked.c). */
+                if (!s->pkg_modes_checked)
+                        r = normalise_modes(pfd, pkg, 0, err);
                 if (r >= 0 && fchmod(pfd, 0755) < 0)
                         r = corral_error_errno(err, EX_IOERR, errno, "cannot chmod %s", pkg);
                 if (r < 0)
@@ -463,6 +466,7 @@ int store_commit(store *s, const char *staging_dir, const manifest *m, bool repl
         drop_staged(s, (size_t)idx);
         r = 0;
 out:
+        s->pkg_modes_checked = false;
         manifest_free(owned);
         store_unlock(s);
         return r;
@@ -472,6 +476,7 @@ void store_abort(store *s, const char *staging_dir)
 {
         if (!s || !staging_dir)
                 return;
+        s->pkg_modes_checked = false;
         ssize_t idx = find_staged(s, staging_dir);
         if (idx < 0)
                 return;

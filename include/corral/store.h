@@ -35,6 +35,12 @@ typedef struct store {
          * them out, and store_commit writes this user as the owner (a name
          * held by someone else's server fails with -EX_CANTCREAT "taken"). */
         const char *as_user;
+        /* Set by a resolver that left every file it put under the staging
+         * dir's pkg/ 0644 or 0755 and every directory 0755 (the npm
+         * resolver, linking checked cache entries): store_commit() then
+         * skips its own pass over pkg/.  Cleared by store_stage(),
+         * store_commit() and store_abort(). */
+        bool pkg_modes_checked;
 } store;
 
 /* Resolves paths (see paths_init()), creates the directories, and removes

@@ -562,6 +562,7 @@ int npm_install_tarballs(ctx *c, tarball *ts, size_t n, corral_error *err)
                         _cleanup_free_ char *dest = path_join(c->pkg_dir, t->path);
                         if (e->direct_fd >= 0) {
                                 /* No writable cache: straight from the verified tarball. */
+                                c->direct_extracted = true;
                                 if (lseek(e->direct_fd, 0, SEEK_SET) < 0)
                                         r = corral_error_errno(err, EX_IOERR, errno,
                                                                "%s: cannot read the tarball",

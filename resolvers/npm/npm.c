@@ -463,6 +463,22 @@ static void ctx_done(ctx *c)
         free(c->node_version);
 }
 
+/* Does this process's umask leave mode 0755 alone (Linux >= 4.7 shows it
+ * in /proc/self/status; unknown counts as no)? */
+static bool umask_keeps_0755(void)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        if (read_file("/proc/self/status", 1u << 16, &data, &len) < 0)
+                return false;
+        const char *u = strstr(data, "\nUmask:");
+        if (!u)
+                return false;
+        char *end = NULL;
+        unsigned long m = strtoul(u + 8, &end, 8);
+        return end != u + 8 && (m & 0755) == 0;
+}
+
 /* One install's context: host platform, limits, cache, registry config and
  * the HTTP client.  On failure the caller still owes ctx_done(). */
 static int ctx_init(ctx *c, store *s, const install_options *opt, const char *pkg_dir,
@@ -473,6 +489,7 @@ static int ctx_init(ctx *c, store *s, const install_options *opt, const char *pk
         *c = (ctx){.s = s, .opt = opt, .node_fd = -1, .node_pid = -1};
         npm_host_platform(c);
         node_version_start(c);
+        c->umask_keeps_0755 = umask_keeps_0755();
         c->limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
         c->limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
         c->cache_dir = path_join(s->paths.cache, "npm");
@@ -655,8 +672,14 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 m->lock[i].cpu = steal_pointer(&ts[i].cpu);
                 m->lock[i].libc = steal_pointer(&ts[i].libc);
         }
+        /* Files linked from checked cache entries (0644/0755, unpacked.c),
+         * folders made 0755: nothing for the store to fix, unless install
+         * scripts wrote into pkg/. */
+        bool modes_checked = c.umask_keeps_0755 && !c.direct_extracted &&
+                             !(opt->allow_scripts && p.skipped);
         if ((r = finish_scripts(s, opt, pkg_dir, m, &p.skipped, err)) < 0)
                 goto out;
+        s->pkg_modes_checked = modes_checked;
         strv_free(m->engines_unmet);
         m->engines_unmet = steal_pointer(&p.engines_unmet);
         npm_progress(&c, "done", true);

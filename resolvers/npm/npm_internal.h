@@ -186,6 +186,12 @@ typedef struct ctx {
         struct tarball *cur_ts; /* the tree's tarballs while they are linked */
         struct npm_entry *net_queue, *net_queue_tail;
         size_t net_active;
+        /* Modes in pkg/: the umask leaves mkdir's 0755 as it is (read from
+         * /proc/self/status), and no package was extracted straight into
+         * pkg/ (download.c); then pkg/ holds only 0644/0755 files and 0755
+         * directories and the store skips its pass (store.h). */
+        bool umask_keeps_0755;
+        bool direct_extracted;
 } ctx;
 
 /* A package of the tree to install (npm.c collects them from the tree or

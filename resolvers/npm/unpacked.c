@@ -6,7 +6,8 @@
  * here, once, so no install needs to chmod a shared inode differently.  The sidecar
  * KEY.json is written after the tree is in place, so an entry interrupted
  * half-way has none and counts as absent; its digest of the tree catches
- * files added, removed, renamed or resized since. */
+ * files added, removed, renamed or resized since, and a file whose mode is
+ * no longer 0644 or 0755 makes the entry damaged too. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -101,7 +102,13 @@ static int sum_tree(int fd, char *rel, size_t rlen, unsigned depth, tree_sum *t)
                                 fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         r = cfd < 0 ? -1 : sum_tree(cfd, rel, sub + nl, depth + 1, t);
                 } else if (S_ISREG(st.st_mode)) {
-                        sum_entry(t, rel, 'f', &st, NULL);
+                        /* The modes the cache makes, and pkg/ keeps: the
+                         * store trusts linked files to have them. */
+                        mode_t m = st.st_mode & 07777;
+                        if (m != 0644 && m != 0755)
+                                r = -1;
+                        else
+                                sum_entry(t, rel, 'f', &st, NULL);
                 } else if (S_ISLNK(st.st_mode)) {
                         char target[REL_MAX];
                         ssize_t n = readlinkat(fd, de->d_name, target, sizeof(target) - 1);

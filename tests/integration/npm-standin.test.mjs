@@ -343,6 +343,51 @@ describe('npm: registry stand-in', { timeout: 240000 * SLOW }, () => {
     check('cached', unpackedEntry(root, 'modes', 'node_modules/modes'));
   });
 
+  test('pkg/ holds 0644/0755 files and 0755 folders: a tampered cache, umask 077', async () => {
+    // The store trusts the npm resolver's modes and skips its own pass over
+    // pkg/ (store.h pkg_modes_checked): a cached file whose mode changed
+    // must make its entry damaged, and an umask that would narrow mkdir's
+    // 0755 must bring the store's pass back.
+    const bad = [];
+    const walk = (dir) => {
+      for (const e of fs.readdirSync(dir)) {
+        const p = path.join(dir, e);
+        const st = fs.lstatSync(p);
+        const m = st.mode & 0o7777;
+        if (st.isDirectory()) {
+          if (m !== 0o755) bad.push(`${p} ${m.toString(8)}`);
+          walk(p);
+        } else if (st.isFile() && m !== 0o644 && m !== 0o755) {
+          bad.push(`${p} ${m.toString(8)}`);
+        }
+      }
+    };
+    const pkgOf = (n) => path.join(root, 'servers', n, 'pkg');
+    try {
+      expectExit(await install('npm:app', ['--name', 'modes1']), 0, 'install app');
+      const entry = unpackedEntry(root, 'modes1', 'node_modules/app');
+      fs.chmodSync(path.join(entry, 'package.json'), 0o666);
+      fs.chmodSync(path.join(entry, 'bin/app.js'), 0o4755);
+      const r = await install('npm:app', ['--name', 'modes2']);
+      expectExit(r, 0, 'install from the tampered cache');
+      walk(pkgOf('modes2'));
+      assert.deepEqual(bad, [], 'modes after a tampered cache entry');
+      assert.match(r.stderr, /unpacked cache of app@1\.0\.0 is damaged/);
+      const old = process.umask(0o077);
+      let r3;
+      try {
+        r3 = await install('npm:app', ['--name', 'modes3']);
+      } finally {
+        process.umask(old);
+      }
+      expectExit(r3, 0, 'install under umask 077');
+      walk(pkgOf('modes3'));
+      assert.deepEqual(bad, [], 'modes under umask 077');
+    } finally {
+      for (const n of ['modes1', 'modes2', 'modes3']) await corral(['uninstall', n], { root });
+    }
+  });
+
   test('stale metadata is revalidated with If-None-Match and If-Modified-Since', async () => {
     await warm();
     const packuments = () => reg.requests.filter((q) => !q.url.endsWith('.tgz') && !q.url.includes('missingopt'));
