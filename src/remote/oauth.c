@@ -121,6 +121,14 @@ static cJSON *discover_server(const char *url, const char *challenge, cJSON **re
         return as;
 }
 
+/* The RFC 8707 resource parameter: the protected resource metadata's
+ * "resource" when there was one, else the server's URL. */
+static const char *resource_indicator(const cJSON *state)
+{
+        const char *r = json_get_string(state, "resource_indicator");
+        return r ? r : json_get_string(state, "resource");
+}
+
 int oauth_begin(const char *url, const char *challenge, cJSON *state,
                 const oauth_start_options *o, char **ret_url, corral_error *err)
 {
@@ -175,6 +183,10 @@ int oauth_begin(const char *url, const char *challenge, cJSON *state,
         oauth_set_str(state, "client_secret", client_secret);
         oauth_set_str(state, "token_endpoint_auth_method", method);
         oauth_set_str(state, "resource", url);
+        /* The resource indicator as the protected resource metadata
+         * publishes it (RFC 9728 §3.3; checked above to be on url's origin),
+         * sent as is (RFC 8707); "resource" stays the URL the token is for. */
+        oauth_set_str(state, "resource_indicator", json_get_string(prm, "resource"));
         oauth_set_str(state, "scope", scope);
         cJSON_DeleteItemFromObjectCaseSensitive(state, "step_up_scope");
         cJSON_DeleteItemFromObjectCaseSensitive(state, "iss_required");
@@ -192,7 +204,7 @@ int oauth_begin(const char *url, const char *challenge, cJSON *state,
         oauth_form_add(&q, "code_challenge", challenge_s256);
         oauth_form_add(&q, "code_challenge_method", "S256");
         oauth_form_add(&q, "state", state_tok);
-        oauth_form_add(&q, "resource", url); /* RFC 8707 §2 */
+        oauth_form_add(&q, "resource", resource_indicator(state)); /* RFC 8707 §2 */
         oauth_form_add(&q, "scope", scope);
         *ret_url = xasprintf("%s%c%s", authz, strchr(authz, '?') ? '&' : '?', q.buf);
         strbuf_done(&q);
@@ -319,7 +331,7 @@ int oauth_finish(cJSON *state, const char *code_or_url, corral_error *err)
         oauth_form_add(&form, "code", code);
         oauth_form_add(&form, "redirect_uri", json_get_string(pending, "redirect_uri"));
         oauth_form_add(&form, "code_verifier", json_get_string(pending, "code_verifier"));
-        oauth_form_add(&form, "resource", json_get_string(state, "resource"));
+        oauth_form_add(&form, "resource", resource_indicator(state));
         basic = oauth_client_auth(state, &form);
         extra[0] = basic;
         r = oauth_fetch_form(json_get_string(state, "token_endpoint"), form.buf, extra, &status,
@@ -424,7 +436,7 @@ oauth_refresh *oauth_refresh_start(http_client *hc, const cJSON *state, oauth_re
                 return NULL;
         oauth_form_add(&form, "grant_type", "refresh_token");
         oauth_form_add(&form, "refresh_token", rt);
-        oauth_form_add(&form, "resource", json_get_string(state, "resource"));
+        oauth_form_add(&form, "resource", resource_indicator(state));
         basic = oauth_client_auth(state, &form);
         headers[2] = basic;
         c = xcalloc(1, sizeof(*c));

@@ -185,6 +185,11 @@ int oauth_register_client(const char *endpoint, const char *redirect_uri, const 
         int r;
 
         cJSON_AddStringToObject(req, "client_name", "corral");
+        /* A loopback (or custom-scheme) redirect is a native application's,
+         * an https:// one a web application's (OpenID Connect Dynamic
+         * Registration §2, asked for by MCP 2026-07-28 SEP-837). */
+        cJSON_AddStringToObject(req, "application_type",
+                                strncasecmp(redirect_uri, "https://", 8) == 0 ? "web" : "native");
         arr = cJSON_AddArrayToObject(req, "redirect_uris");
         cJSON_AddItemToArray(arr, cJSON_CreateString(redirect_uri));
         arr = cJSON_AddArrayToObject(req, "grant_types");
