@@ -80,7 +80,7 @@ static void enforce_cache_cap(store *s)
 
 /* The server name: --name, else derived from the spec; for "." and ".." the
  * directory's own name. */
-static int choose_name(const install_options *opt, const source_spec *spec, const char *abs_path,
+static int derive_name(const install_options *opt, const source_spec *spec, const char *abs_path,
                        char **ret, corral_error *err)
 {
         if (opt->name) {
@@ -104,6 +104,22 @@ static int choose_name(const install_options *opt, const source_spec *spec, cons
                                         spec->raw);
         *ret = name;
         return 0;
+}
+
+/* derive_name(), but never "corral": the gateway's own tools are corral__*
+ * (include/corral/mgmt.h). */
+static int choose_name(const install_options *opt, const source_spec *spec, const char *abs_path,
+                       char **ret, corral_error *err)
+{
+        int r = derive_name(opt, spec, abs_path, ret, err);
+
+        if (r == 0 && strcmp(*ret, "corral") == 0) {
+                *ret = (free(*ret), NULL);
+                return corral_error_set(err, EX_USAGE,
+                                        "the server name 'corral' is the gateway's own (its "
+                                        "corral__* tools): pass --name NAME");
+        }
+        return r;
 }
 
 static void manifest_freep(manifest **m)

@@ -25,7 +25,7 @@ static const verb verbs[] = {
           "              [--registry URL] [--offline] [--frozen] [--allow-scripts] [--submodules]\n"
           "              [--access LEVEL] [--mount HOST[:TARGET][:ro|rw]]... [--run-as-owner]\n"
           "              [--dry-run] [--quiet] [--remote] [--set KEY=VALUE|KEY=-]... [--config FILE.json]\n"
-          "              [--package TYPE]\n"
+          "              [--package TYPE] [--disabled]\n"
           "              SPEC [-- COMMAND ARGS...]\n"
           "  SPEC is one of:\n"
           "    ./dir, /dir          a directory with package.json, or any directory with an\n"
@@ -60,6 +60,7 @@ static const verb verbs[] = {
           "  in the command must exist (else exit 66, nothing installed) and are bound read-only\n"
           "  (answer rw to the confirmation to make them read-write).\n"
           "  --dry-run fetches and prints the manifest it would write, installing nothing.\n"
+          "  --disabled installs it disabled: nothing runs until `corral enable NAME`.\n"
           "  Answering no to the confirmation exits 1." },
         { "search", cli_search, "search the configured MCP registries for servers",
           "[--json] [--limit N] [--offline] TEXT\n"

@@ -92,6 +92,7 @@ typedef struct install_check {
         store *s;
         users_site site;
         bool user, ask;
+        bool disabled; /* --disabled: installed, not started until enabled */
 } install_check;
 
 static void install_check_done(install_check *c)
@@ -104,6 +105,9 @@ static int install_confirm(manifest *m, void *userdata, corral_error *err)
         install_check *c = userdata;
         unsigned count = 0, memory = 0;
         int r;
+
+        if (c->disabled)
+                m->enabled = false;
 
         if (c->user) {
                 /* A reinstall of their own server does not count twice. */
@@ -180,6 +184,7 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"set", required_argument, NULL, 'V'},
                 {"config", required_argument, NULL, 'C'},
                 {"package", required_argument, NULL, 'P'},
+                {"disabled", no_argument, NULL, 'X'},
                 {},
         };
         install_options opt = {0};
@@ -187,7 +192,7 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
         _cleanup_strv_ char **headers = NULL, **secret_names = NULL, **secret_headers = NULL;
         _cleanup_strv_ char **mounts = NULL;
         size_t n_mounts = 0;
-        bool run_as_owner = false;
+        bool run_as_owner = false, disabled = false;
         corral_error merr = {0};
         const char *access = NULL;
         corral_level access_level = CORRAL_LEVEL_DEFAULT;
@@ -241,6 +246,9 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                         break;
                 case 'P':
                         opt.package_type = optarg;
+                        break;
+                case 'X':
+                        disabled = true;
                         break;
                 case 'q':
                         ctx->quiet = true;
@@ -411,7 +419,8 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                                         "refusing a non-interactive install without --yes");
                 check.ask = true;
         }
-        if (check.ask || check.user) {
+        check.disabled = disabled;
+        if (check.ask || check.user || disabled) {
                 opt.confirm = install_confirm;
                 opt.confirm_userdata = &check;
         }
