@@ -9,6 +9,7 @@
 #include "corral/fs.h"
 #include "corral/policy.h"
 #include "corral/limits.h"
+#include "corral/mgmt.h"
 #include "gateway/connlimit.h"
 #include "corral/jsonutil.h"
 
@@ -57,10 +58,10 @@ int config_validate(const cJSON *config, corral_error *err)
                 "sandbox",  "docker",   "gateway", "http",     "auth",
                 "users",    "registry", "npm",     "npm_metadata_max_age",
                 "cache_max_size", "github_url", "git_auth", "smithery", "site", "tools", "mcp_registries",
-                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", "metrics", NULL};
+                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", "metrics", "management", NULL};
         static const char *const objects[] = {"http", "auth", "users", "npm", "git_auth",
                                               "smithery", "site", "tools", "mcp_registries",
-                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", "metrics", NULL};
+                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", "metrics", "management", NULL};
         const cJSON *v;
         int r;
 
@@ -106,6 +107,11 @@ int config_validate(const cJSON *config, corral_error *err)
                 if ((r = limit_set_from_config(config, &ls, err)) < 0)
                         return r;
                 limit_set_done(&ls);
+        }
+        {
+                mgmt_settings ms;
+                if ((r = mgmt_settings_load(config, &ms, err)) < 0)
+                        return r;
         }
         v = cJSON_GetObjectItemCaseSensitive(config, "cache_max_size");
         if (v && !cJSON_IsNumber(v) && !cJSON_IsString(v))

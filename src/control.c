@@ -107,6 +107,32 @@ static void status(control *ctl, gateway_session *s, const cJSON *id)
         gateway_session_reply(s, id, r, 0, NULL);
 }
 
+/* What corral/start|stop|restart and the management tools do to u for s:
+ * 0, or a negative sysexits code with err set. */
+static int do_lifecycle(control *ctl, gateway_session *s, unit *u, const char *what,
+                        corral_error *err)
+{
+        int r;
+
+        if (!gateway_session_admin(s) && !unit_owner(u))
+                return corral_error_set(err, EX_NOPERM,
+                                        "cannot %s '%s': a global server is an admin's to %s",
+                                        what, unit_name(u), what);
+        if (strcmp(what, "start") == 0)
+                r = unit_start(u, err);
+        else if (strcmp(what, "stop") == 0)
+                r = unit_stop(u);
+        else
+                r = unit_restart(u, err);
+        if (r < 0) {
+                if (!err->msg[0])
+                        corral_error_set(err, -r, "cannot %s server '%s'", what, unit_name(u));
+                return r;
+        }
+        log_info("control: %s %s", what, unit_name(u));
+        return 0;
+}
+
 static void lifecycle(control *ctl, gateway_session *s, const cJSON *id, const char *what,
                       const cJSON *params)
 {
@@ -116,27 +142,65 @@ static void lifecycle(control *ctl, gateway_session *s, const cJSON *id, const c
 
         if (!u)
                 return;
-        if (!gateway_session_admin(s) && !unit_owner(u)) {
-                reply_error(s, id, CORRAL_RPC_UNAVAILABLE, EX_NOPERM,
-                            "cannot %s '%s': a global server is an admin's to %s", what,
-                            unit_name(u), what);
-                return;
-        }
-        if (strcmp(what, "start") == 0)
-                r = unit_start(u, &err);
-        else if (strcmp(what, "stop") == 0)
-                r = unit_stop(u);
-        else
-                r = unit_restart(u, &err);
+        r = do_lifecycle(ctl, s, u, what, &err);
         if (r < 0) {
-                if (!err.msg[0])
-                        corral_error_set(&err, -r, "cannot %s server '%s'", what, unit_name(u));
                 reply_error(s, id, CORRAL_RPC_UNAVAILABLE, -r, "%s", err.msg);
                 return;
         }
-        log_info("control: %s %s", what, unit_name(u));
         reply_empty(s, id);
 }
+
+/* ---- the management tools' side (include/corral/mgmt.h) ---- */
+
+static void *mgmt_exec(void *ud, gateway_session *s, const char *verb, char *const *args,
+                       const mgmt_exec_cb *cb, corral_error *err)
+{
+        control *ctl = ud;
+        const char *user = gateway_session_user(s);
+        bool admin = gateway_session_admin(s);
+
+        /* A user's verbs run as that user (--as-user); one without a name
+         * cannot be anyone's. */
+        if (!admin && !user) {
+                corral_error_set(err, EX_NOPERM,
+                                 "an anonymous caller cannot manage servers here");
+                return NULL;
+        }
+        return users_exec_start(ctl, user ? user : "", admin, verb, args,
+                                USERS_EXEC_JSON | USERS_EXEC_YES, cb, err);
+}
+
+static void mgmt_forget(void *ud, void *job)
+{
+        users_exec_forget(ud, job);
+}
+
+static void mgmt_reconcile(void *ud)
+{
+        control *ctl = ud;
+        corral_error err = {0};
+
+        if (supervisor_reconcile(ctl->sv, &err) < 0)
+                log_warn("reload: %s", err.msg);
+}
+
+static int mgmt_lifecycle(void *ud, gateway_session *s, const char *what, const char *name,
+                          corral_error *err)
+{
+        control *ctl = ud;
+        unit *u = name ? supervisor_find(ctl->sv, name) : NULL;
+
+        if (!u || !gateway_session_may_see(s, unit_owner(u)))
+                return corral_error_set(err, EX_NOINPUT, "no such server '%s'", name ? name : "");
+        return do_lifecycle(ctl, s, u, what, err);
+}
+
+const mgmt_backend control_mgmt_backend = {
+        .exec = mgmt_exec,
+        .forget = mgmt_forget,
+        .reconcile = mgmt_reconcile,
+        .lifecycle = mgmt_lifecycle,
+};
 
 static void reload(control *ctl, gateway_session *s, const cJSON *id)
 {
@@ -185,6 +249,14 @@ void control_reload_policy(control *ctl)
                 if (limiter_load(ctl->limiter, config, db, &err) != 0)
                         log_warn("reload: %s%s", err.code == EX_CONFIG ? "keeping the limits: " : "",
                                  err.msg);
+                corral_error_clear(&err);
+        }
+        if (ctl->mgmt_on) {
+                mgmt_settings ms;
+                if (mgmt_settings_load(config, &ms, &err) < 0)
+                        log_warn("reload: keeping the management settings: %s", err.msg);
+                else
+                        gateway_set_mgmt(ctl->gw, &control_mgmt_backend, ctl, &ms);
                 corral_error_clear(&err);
         }
         if (!ctl->tools)

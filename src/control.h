@@ -3,6 +3,7 @@
 #pragma once
 
 #include "corral/gateway.h"
+#include "corral/mgmt.h"
 #include "corral/store.h"
 #include "corral/supervisor.h"
 
@@ -27,6 +28,7 @@ typedef struct control {
          * until a restart; NULL when none. */
         const char *restart_needed;
         struct cJSON *tools_seen; /* corral.json "tools" as last applied (owned) */
+        bool mgmt_on; /* the management tools are plugged in (reload re-reads them) */
 } control;
 
 /* Re-reads corral.json's "tools" into ctl->tools (a bad file keeps the old
@@ -37,3 +39,7 @@ void control_reload_policy(control *ctl);
 
 /* extra_method for gateway_listen(..., control=true, &control_ops, &ctl). */
 extern const gateway_session_ops control_ops;
+
+/* The management tools' backend (include/corral/mgmt.h) with a control as
+ * ud: store verbs through users_exec_start(), restart as corral/restart. */
+extern const mgmt_backend control_mgmt_backend;

@@ -357,6 +357,14 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                 if (r == 0)
                         r = tool_policy_load(config, &d.tools, err);
                 if (r == 0) {
+                        /* The gateway's own tools (issue 15, include/corral/mgmt.h). */
+                        mgmt_settings ms;
+                        r = mgmt_settings_load(config, &ms, err);
+                        if (r == 0)
+                                gateway_set_mgmt(d.gw, &control_mgmt_backend, &d.ctl, &ms);
+                        d.ctl.mgmt_on = r == 0;
+                }
+                if (r == 0) {
                         _cleanup_free_ char *db = state_path(&s->paths);
                         r = audit_new(&loop, config, db, &d.audit, err);
                         /* A database that cannot be read leaves its limits

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "corral/config.h"
 #include "corral/daemon.h"
 #include "corral/fs.h"
@@ -146,6 +147,8 @@ static int run_embedded(store *s, corral_error *err)
         uv_loop_t loop;
         embedded e = {.loop = &loop};
         tool_policy tools = {0};
+        mgmt_settings ms;
+        control ctl;
         limiter *limits;
         int r;
 
@@ -155,6 +158,7 @@ static int run_embedded(store *s, corral_error *err)
         e.gw = gateway_new(&loop, NULL);
         e.sv = supervisor_new(&loop, s, &gateway_supervisor_events, e.gw);
         gateway_set_supervisor(e.gw, e.sv);
+        ctl = (control){.st = s, .sv = e.sv, .gw = e.gw};
         {
                 /* The tool lists apply here as on the daemon's sockets (issue 15). */
                 _cleanup_json_ cJSON *config = NULL;
@@ -163,6 +167,10 @@ static int run_embedded(store *s, corral_error *err)
                         r = tool_policy_load(config, &tools, err);
                 if (r == 0)
                         gateway_set_tool_policy(e.gw, &tools);
+                /* The management tools too, their verbs run as children as
+                 * the daemon's are (include/corral/mgmt.h). */
+                if (r == 0 && (r = mgmt_settings_load(config, &ms, err)) == 0)
+                        gateway_set_mgmt(e.gw, &control_mgmt_backend, &ctl, &ms);
                 /* Limits too; the buckets are this process's own. */
                 if (r == 0) {
                         _cleanup_free_ char *db = state_path(&s->paths);

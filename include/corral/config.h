@@ -39,9 +39,9 @@ int config_read(const char *path, bool expand, cJSON **ret, corral_error *err);
 /* Checks a whole configuration (may be NULL): every top-level key is one
  * a module reads (sandbox, docker, gateway, http, auth, users, registry,
  * npm, npm_metadata_max_age, cache_max_size, github_url, git_auth,
- * smithery, site, tools — a new key is added here), the object-valued ones
- * are objects, and the "sandbox", "gateway", "docker" and "tools" objects
- * pass their own checks.
+ * smithery, site, tools, audit, limits, management — a new key is added
+ * here), the object-valued ones are objects, and the "sandbox", "gateway",
+ * "docker", "tools", "limits" and "management" objects pass their own checks.
  * 0 or -EX_CONFIG naming the key.  Used by `corral config` before every
  * write and by the daemon's hot reload. */
 int config_validate(const cJSON *config, corral_error *err);

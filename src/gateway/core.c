@@ -287,7 +287,7 @@ void gateway_session_set_on_drained(gateway_session *s,
 
 bool gateway_session_busy(const gateway_session *s)
 {
-        return s->calls || s->init_pending || s->backlog;
+        return s->calls || s->init_pending || s->backlog || s->n_mgmt;
 }
 
 gateway *gateway_session_gateway(const gateway_session *s)
@@ -325,6 +325,7 @@ gateway_session *gateway_session_free(gateway_session *s)
         gw = s->gw;
         while (s->calls)
                 gw_cancel_call(s->calls, "the client disconnected");
+        gw_mgmt_session_gone(s);
         gw_upstream_session_gone(s);
         gw_listen_free_all(s);
         session_unlink(s);
@@ -354,7 +355,8 @@ void gateway_session_close_input(gateway_session *s)
 
 void gw_session_check_drained(gateway_session *s)
 {
-        if (!s->eof || s->drained || s->calls || s->init_pending || s->backlog || !s->on_drained)
+        if (!s->eof || s->drained || s->calls || s->init_pending || s->backlog || s->n_mgmt ||
+            !s->on_drained)
                 return;
         s->drained = true;
         s->on_drained(s, s->drained_ud);
@@ -682,6 +684,7 @@ gateway *gateway_free(gateway *gw)
 {
         if (!gw)
                 return NULL;
+        gw_mgmt_free(gw);
         while (gw->adapters) {
                 gw_adapter *a = gw->adapters;
                 gw_adapter_detach(gw, a);

@@ -34,6 +34,7 @@ typedef struct gw_mrtr gw_mrtr;
 typedef struct gw_listen gw_listen;
 typedef struct gw_hint gw_hint;
 typedef struct gw_usub gw_usub;
+typedef struct gw_mgmt gw_mgmt;
 
 /* A transport adapter attached to a gateway: freed (closing its handles)
  * when the gateway is freed, before the sessions are detached. */
@@ -78,6 +79,7 @@ struct gateway {
         gw_usub *usubs;           /* listen streams for 2026-07-28 units' resources (usubs.c) */
         struct gw_tfetch *tfetches; /* task results being fetched for listens (tasks_ext.c) */
         struct gw_tinput *tinputs;  /* tasks whose input 2026 clients are asked (tasks_ext.c) */
+        gw_mgmt *mgmt;            /* the gateway's own tools (mgmt.c); NULL: none */
 };
 
 struct gateway_session {
@@ -118,6 +120,7 @@ struct gateway_session {
         size_t n_listens;
         size_t n_s2c;
         uint64_t next_s2c_id;
+        unsigned n_mgmt; /* management tool calls in flight (mgmt_ops.c) */
         /* Transport hook: called once after eof when nothing is in flight. */
         void (*on_drained)(gateway_session *s, void *ud);
         void *drained_ud;
@@ -187,6 +190,10 @@ struct gw_s2c {
         gw_call *call;  /* an input request of a 2026-07-28 unit's input_required
                          * for this call (handle 0): the answer goes to the call */
         char *key;      /* its key in inputRequests */
+        /* Asked by the gateway itself (gw_upstream_ask_local): the answer
+         * goes to local(local_ud, …); client is NULL. */
+        void (*local)(void *ud, const cJSON *result, const cJSON *error);
+        void *local_ud;
         uv_timer_t *timer;
         gw_s2c *prev, *next;
 };
@@ -285,6 +292,17 @@ void gw_upstream_call_cancelled(gateway_session *s, const gw_call *call, const c
  * gw_mrtr25_answer().  NULL when the session cannot take more. */
 gw_s2c *gw_upstream_ask(gateway_session *s, gw_call *call, const char *key, const char *method,
                         const cJSON *params);
+/* Asks s's client method/params for the gateway itself (the management
+ * tools' confirmation), on the stream of the client's request related;
+ * answer(ud, result, error) gets the client's answer, or an error of ours
+ * when it does not answer in time.  NULL when the session cannot take more. */
+gw_s2c *gw_upstream_ask_local(gateway_session *s, const cJSON *related, const char *method,
+                              const cJSON *params,
+                              void (*answer)(void *ud, const cJSON *result, const cJSON *error),
+                              void *ud);
+/* Drops the request asked for ud (notifying the client it is cancelled)
+ * without calling its answer. */
+void gw_upstream_forget_local(gateway_session *s, void *ud);
 /* forward.c: the client's answer to one input request (error NULL, or the
  * client's error object). */
 void gw_mrtr25_answer(gw_call *call, const char *key, const cJSON *result, const cJSON *error);
@@ -457,6 +475,20 @@ void gw_limits_done(gw_call *c);
 /* An error (owned) to answer instead of result when result is over the
  * result cap; NULL when it is within. */
 cJSON *gw_limits_result_cap(const gw_call *c, const cJSON *result);
+
+/* ---- mgmt.c: the gateway's own tools (issue 15, include/corral/mgmt.h) ---- */
+
+#define GW_MGMT_SERVER "corral" /* their SERVER__ prefix; no server may be named so */
+/* The management tools s may list (owned), NULL when none. */
+cJSON *gw_mgmt_tools(gateway_session *s);
+/* A tools/call of one of the management tools s may call: answered (now or
+ * later), true; false for any other name. */
+bool gw_mgmt_call(gateway_session *s, const cJSON *id, const cJSON *params);
+/* notifications/cancelled for a management call: true when it was one. */
+bool gw_mgmt_cancel(gateway_session *s, const cJSON *request_id);
+/* The session is going away; the gateway is (both before anything else). */
+void gw_mgmt_session_gone(gateway_session *s);
+void gw_mgmt_free(gateway *gw);
 
 /* ---- stream.c: helpers for byte-stream adapters (unix, stdio) ---- */
 

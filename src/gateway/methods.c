@@ -202,8 +202,11 @@ static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params
                                "invalid params: invalid cursor");
                 return;
         }
-        _cleanup_free_ gw_source *src = xcalloc(n ? n : 1, sizeof(*src));
-        _cleanup_free_ cJSON **owned = xcalloc(n ? n : 1, sizeof(*owned));
+        _cleanup_free_ gw_source *src = xcalloc(n + 1, sizeof(*src));
+        _cleanup_free_ cJSON **owned = xcalloc(n + 1, sizeof(*owned));
+        /* The gateway's own tools first (issue 15, mgmt.c). */
+        if (tools && (owned[n] = gw_mgmt_tools(s)))
+                src[k++] = (gw_source){GW_MGMT_SERVER, owned[n]};
         for (size_t i = 0; i < n; i++) {
                 const cJSON *items;
                 if (unit_get_state(units[i]) != UNIT_READY || !gw_session_sees(s, units[i]))
@@ -215,7 +218,7 @@ static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params
         }
         page = gw_list_page(src, k, key, qualify && !s->scope, cursor ? cursor->valuestring : NULL,
                             gw->page_size);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i <= n; i++)
                 cJSON_Delete(owned[i]);
         if (!page) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
@@ -248,6 +251,8 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                                "invalid params: arguments must be an object");
                 return;
         }
+        if (tool && gw_mgmt_call(s, id, params))
+                return; /* the gateway's own (issue 15, mgmt.c) */
         if (!s->scope && !gateway_split(name, NULL, NULL)) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, gw_data_not_found(s),
                                "unknown %s '%s': names are SERVER__NAME", what, name);
@@ -587,7 +592,7 @@ static void handle_notification(gateway_session *s, const char *method, const cJ
                 const cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "requestId");
                 const char *reason = json_get_string(params, "reason");
 
-                if (gw_listen_cancel(s, rid))
+                if (gw_listen_cancel(s, rid) || gw_mgmt_cancel(s, rid))
                         return;
                 for (gw_call *c = s->calls; c; c = c->next)
                         if (jsonrpc_id_equal(c->id, rid)) {

@@ -143,6 +143,17 @@ static void on_s2c_timeout(uv_timer_t *t)
         log_info("gateway: %s: the client did not answer a request within %llu ms", r->server,
                  (unsigned long long)ms);
         notify_cancelled(r, "timeout");
+        if (r->local) {
+                void (*answer)(void *, const cJSON *, const cJSON *) = r->local;
+                void *ud = r->local_ud;
+                _cleanup_json_ cJSON *e = cJSON_CreateObject();
+
+                cJSON_AddNumberToObject(e, "code", CORRAL_RPC_TIMEOUT);
+                cJSON_AddStringToObject(e, "message", "the client did not answer in time");
+                s2c_free(r);
+                answer(ud, NULL, e);
+                return;
+        }
         if (r->call) {
                 gw_call *call = r->call;
                 char msg[128];
@@ -274,6 +285,34 @@ static gw_s2c *s2c_open(gateway_session *s, gw_call *call, mcp_client *c, uint64
         return r;
 }
 
+gw_s2c *gw_upstream_ask_local(gateway_session *s, const cJSON *related, const char *method,
+                              const cJSON *params,
+                              void (*answer)(void *ud, const cJSON *result, const cJSON *error),
+                              void *ud)
+{
+        /* The related id makes s2c_open send it on that request's stream. */
+        gw_call tmp = {.id = (cJSON *)related};
+        gw_s2c *r;
+
+        if (s->n_s2c >= GW_MAX_INFLIGHT)
+                return NULL;
+        r = s2c_open(s, related ? &tmp : NULL, NULL, 0, GW_MGMT_SERVER, method, params, NULL);
+        r->local = answer;
+        r->local_ud = ud;
+        return r;
+}
+
+void gw_upstream_forget_local(gateway_session *s, void *ud)
+{
+        for (gw_s2c *r = s->s2c, *next; r; r = next) {
+                next = r->next;
+                if (r->local && r->local_ud == ud) {
+                        notify_cancelled(r, "the call it belongs to ended");
+                        s2c_free(r);
+                }
+        }
+}
+
 gw_s2c *gw_upstream_ask(gateway_session *s, gw_call *call, const char *key, const char *method,
                         const cJSON *params)
 {
@@ -376,6 +415,14 @@ bool gw_upstream_response(gateway_session *s, const cJSON *msg)
 
                 if (!jsonrpc_id_equal(mine, id))
                         continue;
+                if (r->local) {
+                        void (*answer)(void *, const cJSON *, const cJSON *) = r->local;
+                        void *ud = r->local_ud;
+
+                        s2c_free(r); /* result and error are msg's, not r's */
+                        answer(ud, result, result ? NULL : error);
+                        return true;
+                }
                 if (r->call) {
                         gw_call *call = r->call;
                         _cleanup_free_ char *key = steal_pointer(&r->key);
@@ -429,7 +476,7 @@ void gw_upstream_session_gone(gateway_session *s)
 {
         while (s->s2c) {
                 gw_s2c *r = s->s2c;
-                if (!r->call)
+                if (!r->call && !r->local)
                         respond_error(r->client, r->handle, CORRAL_RPC_UNAVAILABLE,
                                       "the client disconnected");
                 s2c_free(r);

@@ -39,8 +39,11 @@ struct exec_job {
         strbuf bout, berr;
         bool cut_out, cut_err;
         gateway *gw;
-        uint64_t session; /* gateway_session_serial() of the asker */
-        cJSON *id;
+        uint64_t session; /* gateway_session_serial() of the asker (corral/exec) */
+        cJSON *id;        /* its request; NULL for a job of the management tools */
+        mgmt_exec_cb cb;  /* the management tools' job: who hears of its end
+                           * (cb.done NULL once forgotten or called) */
+        size_t err_seen;  /* berr bytes passed to cb.err_line already */
         char *user;
         char *verb;
         int64_t exit_code;
@@ -93,13 +96,18 @@ static void job_finish(exec_job *j)
         if (!j->exited || j->open_streams > 0)
                 return;
         job_unlink(j);
-        s = gateway_find_session(j->gw, j->session);
+        s = j->id ? gateway_find_session(j->gw, j->session) : NULL;
         log_info("control: %s for %s exited %lld%s", j->verb, j->user, (long long)j->exit_code,
-                 s ? "" : " (the client had gone)");
-        if (s) {
-                if (j->cut_out || j->cut_err)
-                        (void)strbuf_appendf(&j->berr, "corral: %s: output over %u bytes cut\n",
-                                             j->verb, EXEC_OUTPUT_MAX);
+                 s || j->cb.done ? "" : " (the client had gone)");
+        if (j->cut_out || j->cut_err)
+                (void)strbuf_appendf(&j->berr, "corral: %s: output over %u bytes cut\n", j->verb,
+                                     EXEC_OUTPUT_MAX);
+        if (j->cb.done) {
+                mgmt_exec_cb cb = j->cb;
+                j->cb = (mgmt_exec_cb){0};
+                cb.done(cb.ud, (int)j->exit_code, j->bout.buf ? j->bout.buf : "",
+                        j->berr.buf ? j->berr.buf : "");
+        } else if (s) {
                 res = cJSON_CreateObject();
                 cJSON_AddNumberToObject(res, "exit", (double)j->exit_code);
                 cJSON_AddStringToObject(res, "stdout", j->bout.buf ? j->bout.buf : "");
@@ -160,6 +168,17 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         if (n > 0) {
                 if (strbuf_append(is_out ? &j->bout : &j->berr, buf->base, (size_t)n) < 0)
                         *(is_out ? &j->cut_out : &j->cut_err) = true;
+                /* Whole lines of stderr as they come (install's progress). */
+                while (!is_out && j->cb.err_line && j->err_seen < j->berr.len) {
+                        char *nl = memchr(j->berr.buf + j->err_seen, '\n',
+                                          j->berr.len - j->err_seen);
+                        if (!nl)
+                                break;
+                        *nl = '\0';
+                        j->cb.err_line(j->cb.ud, j->berr.buf + j->err_seen);
+                        *nl = '\n';
+                        j->err_seen = (size_t)(nl - j->berr.buf) + 1;
+                }
                 return;
         }
         if (n < 0) {
@@ -221,18 +240,106 @@ void users_exec_stop_streams(control *ctl)
                         (void)uv_process_kill(&j->proc, SIGTERM);
 }
 
+/* Runs `corral [--root R] [--as-user USER] [flags] VERB ARGS…` as a child
+ * (args NULL-terminated); the job is linked into ctl's, its output read as
+ * it comes.  NULL with err set (EX_OSERR) when it cannot be spawned. */
+static exec_job *spawn(control *ctl, const char *user, bool admin, const char *verb,
+                       char *const *args, unsigned flags, bool stream, corral_error *err)
+{
+        _cleanup_free_ char *root = NULL;
+        char **argv;
+        size_t n = 0, nargs = 0;
+        exec_job *j;
+        int r;
+
+        while (args && args[nargs])
+                nargs++;
+        argv = xcalloc(nargs + 16, sizeof(char *));
+        argv[n++] = "corral";
+        if (ctl->st->paths.mode == PATHS_ROOT) {
+                /* servers/ is directly under the root. */
+                root = xstrdup(ctl->st->paths.servers);
+                *strrchr(root, '/') = '\0';
+                argv[n++] = "--root";
+                argv[n++] = root;
+        }
+        if (!admin) {
+                argv[n++] = "--as-user";
+                argv[n++] = (char *)user;
+        }
+        if (flags & USERS_EXEC_JSON)
+                argv[n++] = "--json";
+        if (flags & USERS_EXEC_YES)
+                argv[n++] = "--yes";
+        if (flags & USERS_EXEC_QUIET)
+                argv[n++] = "--quiet";
+        argv[n++] = (char *)verb;
+        for (size_t i = 0; i < nargs; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+
+        j = xcalloc(1, sizeof(*j));
+        j->ctl = ctl;
+        j->gw = ctl->gw;
+        j->user = xstrdup(user);
+        j->verb = xstrdup(verb);
+        j->bout = STRBUF_INIT(EXEC_OUTPUT_MAX);
+        j->berr = STRBUF_INIT(EXEC_OUTPUT_MAX);
+        (void)uv_pipe_init(gateway_loop(ctl->gw), &j->out, 0);
+        (void)uv_pipe_init(gateway_loop(ctl->gw), &j->err, 0);
+        j->out.data = j->err.data = j->proc.data = j;
+        j->open_handles = 2;
+
+        uv_stdio_container_t stdio[3] = {
+                {.flags = UV_IGNORE},
+                {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->out},
+                {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
+        };
+        uv_process_options_t opts = {
+                .exit_cb = on_exit_cb,
+                .file = "/proc/self/exe",
+                .args = argv,
+                .stdio_count = 3,
+                .stdio = stdio,
+        };
+        r = uv_spawn(gateway_loop(ctl->gw), &j->proc, &opts);
+        free(argv);
+        if (r < 0) {
+                corral_error_set(err, EX_OSERR, "cannot run %s: %s", verb, uv_strerror(r));
+                uv_close((uv_handle_t *)&j->out, on_close);
+                uv_close((uv_handle_t *)&j->err, on_close);
+                return NULL;
+        }
+        j->open_handles = 3;
+        j->open_streams = 2;
+        if (stream) {
+                j->stream = true;
+                (void)uv_timer_init(gateway_loop(ctl->gw), &j->watch);
+                j->watch.data = j;
+                (void)uv_timer_start(&j->watch, stream_check, EXEC_STREAM_CHECK_MS,
+                                     EXEC_STREAM_CHECK_MS);
+                j->open_handles++;
+        }
+        (void)uv_read_start((uv_stream_t *)&j->out, on_alloc, on_read);
+        (void)uv_read_start((uv_stream_t *)&j->err, on_alloc, on_read);
+        j->next = ctl->exec_jobs;
+        ctl->exec_jobs = j;
+        log_info("control: %s for %s%s (pid %d)", verb, user, admin ? " (admin)" : "",
+                 j->proc.pid);
+        return j;
+}
+
 void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const cJSON *params)
 {
         const char *verb = json_get_string(params, "verb");
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "args"), *a;
         const char *user = gateway_session_user(s);
-        bool admin = gateway_session_admin(s), known = false, stream;
-        _cleanup_free_ char *root = NULL;
+        bool known = false, stream;
+        unsigned total, flags = 0;
+        corral_error err = {0};
         char **argv;
         size_t n = 0;
-        unsigned total;
         exec_job *j;
-        int r;
 
         for (size_t i = 0; verb && i < ARRAY_SIZE(verbs); i++)
                 known |= strcmp(verbs[i], verb) == 0;
@@ -269,80 +376,47 @@ void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const
                                    "again");
                 return;
         }
-
-        argv = xcalloc((size_t)cJSON_GetArraySize(args) + 16, sizeof(char *));
-        argv[n++] = "corral";
-        if (ctl->st->paths.mode == PATHS_ROOT) {
-                /* servers/ is directly under the root. */
-                root = xstrdup(ctl->st->paths.servers);
-                *strrchr(root, '/') = '\0';
-                argv[n++] = "--root";
-                argv[n++] = root;
-        }
-        if (!admin) {
-                argv[n++] = "--as-user";
-                argv[n++] = (char *)user;
-        }
         if (json_get_bool(params, "json", false))
-                argv[n++] = "--json";
+                flags |= USERS_EXEC_JSON;
         if (json_get_bool(params, "yes", false))
-                argv[n++] = "--yes";
+                flags |= USERS_EXEC_YES;
         if (json_get_bool(params, "quiet", false))
-                argv[n++] = "--quiet";
-        argv[n++] = (char *)verb;
+                flags |= USERS_EXEC_QUIET;
+        argv = xcalloc((size_t)cJSON_GetArraySize(args) + 1, sizeof(char *));
         cJSON_ArrayForEach(a, args) argv[n++] = a->valuestring;
-        argv[n] = NULL;
-
-        j = xcalloc(1, sizeof(*j));
-        j->ctl = ctl;
-        j->gw = ctl->gw;
-        j->session = gateway_session_serial(s);
-        j->id = json_dup(id);
-        j->user = xstrdup(user);
-        j->verb = xstrdup(verb);
-        j->bout = STRBUF_INIT(EXEC_OUTPUT_MAX);
-        j->berr = STRBUF_INIT(EXEC_OUTPUT_MAX);
-        (void)uv_pipe_init(gateway_loop(ctl->gw), &j->out, 0);
-        (void)uv_pipe_init(gateway_loop(ctl->gw), &j->err, 0);
-        j->out.data = j->err.data = j->proc.data = j;
-        j->open_handles = 2;
-
-        uv_stdio_container_t stdio[3] = {
-                {.flags = UV_IGNORE},
-                {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->out},
-                {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
-        };
-        uv_process_options_t opts = {
-                .exit_cb = on_exit_cb,
-                .file = "/proc/self/exe",
-                .args = argv,
-                .stdio_count = 3,
-                .stdio = stdio,
-        };
-        r = uv_spawn(gateway_loop(ctl->gw), &j->proc, &opts);
+        j = spawn(ctl, user, gateway_session_admin(s), verb, argv, flags, stream, &err);
         free(argv);
-        if (r < 0) {
-                char msg[256];
-                snprintf(msg, sizeof(msg), "cannot run %s: %s", verb, uv_strerror(r));
-                reply_err(s, id, EX_OSERR, msg);
-                uv_close((uv_handle_t *)&j->out, on_close);
-                uv_close((uv_handle_t *)&j->err, on_close);
+        if (!j) {
+                reply_err(s, id, err.code, err.msg);
                 return;
         }
-        j->open_handles = 3;
-        j->open_streams = 2;
-        if (stream) {
-                j->stream = true;
-                (void)uv_timer_init(gateway_loop(ctl->gw), &j->watch);
-                j->watch.data = j;
-                (void)uv_timer_start(&j->watch, stream_check, EXEC_STREAM_CHECK_MS,
-                                     EXEC_STREAM_CHECK_MS);
-                j->open_handles++;
+        j->session = gateway_session_serial(s);
+        j->id = json_dup(id);
+}
+
+exec_job *users_exec_start(control *ctl, const char *user, bool admin, const char *verb,
+                           char *const *args, unsigned flags, const mgmt_exec_cb *cb,
+                           corral_error *err)
+{
+        unsigned total;
+        exec_job *j;
+
+        if (running_for(ctl, user, false, &total) >= EXEC_MAX_PER_USER ||
+            total >= EXEC_MAX_RUNNING) {
+                corral_error_set(err, EX_TEMPFAIL,
+                                 "too many store requests running (per user and in all): try "
+                                 "again");
+                return NULL;
         }
-        (void)uv_read_start((uv_stream_t *)&j->out, on_alloc, on_read);
-        (void)uv_read_start((uv_stream_t *)&j->err, on_alloc, on_read);
-        j->next = ctl->exec_jobs;
-        ctl->exec_jobs = j;
-        log_info("control: %s for %s%s (pid %d)", verb, user, admin ? " (admin)" : "",
-                 j->proc.pid);
+        j = spawn(ctl, user, admin, verb, args, flags, false, err);
+        if (j)
+                j->cb = *cb;
+        return j;
+}
+
+void users_exec_forget(control *ctl, exec_job *job)
+{
+        for (exec_job *j = ctl->exec_jobs; j; j = j->next)
+                if (j == job)
+                        j->cb = (mgmt_exec_cb){0};
 }

@@ -31,7 +31,8 @@ describe('serve --stdio without a daemon (embedded)', { timeout: 300000 }, () =>
       assert.equal(init.protocolVersion, '2025-11-25');
       const tools = await c.waitTools((n) => n.includes('everything__echo') && n.includes('everything__get-sum'),
         'the embedded server\'s tools');
-      assert.ok(tools.every((t) => t.name.startsWith('everything__')), 'only everything__ tools');
+      assert.ok(tools.every((t) => t.name.startsWith('everything__') || t.name.startsWith('corral__')),
+        'only everything__ tools (and the gateway\'s own corral__*)');
 
       const echo = await c.callTool('everything__echo', { message: 'embedded hello' });
       assert.equal(resultText(echo), 'Echo: embedded hello');
