@@ -159,13 +159,14 @@ int expand_json(cJSON *j, const char *what, expand_lookup_fn lookup, void *ud, c
 /* Lookups for a server: its secrets first, then the environment. */
 typedef struct server_lookup {
         const cJSON *secrets; /* secrets.json "env", or NULL */
+        bool no_environ;      /* a user's own server: not the daemon's environment */
 } server_lookup;
 
 static const char *server_lookup_fn(void *ud, const char *name)
 {
         server_lookup *l = ud;
         const char *v = json_get_string(l->secrets, name);
-        return v ? v : getenv(name);
+        return v || l->no_environ ? v : getenv(name);
 }
 
 static bool manifest_needs_expansion(const manifest *m)
@@ -204,6 +205,10 @@ int expand_manifest(const manifest *m, const corral_paths *paths, manifest **ret
                 return corral_error_errno(err, EX_CONFIG, -r, "%s: cannot read %s", m->name, sp);
         }
         l.secrets = json_get_object(secrets, "env");
+        /* The daemon's environment is the site's (its corral.json ${VAR}s,
+         * systemd's Environment=): a server a user installed must not read
+         * it through a ${VAR} in its own arguments. */
+        l.no_environ = m->owner != NULL;
 
         /* A copy through the manifest's own JSON form: every field kept. */
         text = manifest_format(m);

@@ -51,7 +51,9 @@ int expand_json(cJSON *j, const char *what, expand_lookup_fn lookup, void *ud, c
  * where every runtime.env entry whose value is null (a secret) takes its
  * value from servers/NAME/secrets.json {"env": {KEY: VALUE}}, and every
  * other env value and command argument after the first is expanded with
- * the server's secrets first, then the process environment (the daemon's).
+ * the server's secrets first, then the process environment (the daemon's)
+ * — except for a user's own server (m->owner set, system mode), whose
+ * references read its secrets only.
  * *ret is NULL when m needs none of this (use m itself), else owned
  * (manifest_free()).  -EX_CONFIG naming the server and the secret or
  * variable that is missing. */

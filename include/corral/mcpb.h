@@ -85,6 +85,13 @@ int resolver_mcpb_fetch(store *s, const install_options *opt, const source_spec 
 /* ${__dirname} (dirname: the installed pkg/ dir), ${HOME} (home: the
  * server's data dir, its HOME in the sandbox), ${/} and ${pathSeparator}
  * ("/") and ${user_config.KEY} (values: user_config values by key; unset →
- * empty) in s: *ret owned.  -EX_DATAERR for an unknown ${...}. */
+ * empty) in s: *ret owned.  -EX_DATAERR for an unknown ${...}.  flags:
+ * MCPB_SUB_ESCAPE doubles every '$' written (the text and the values), for
+ * the manifest's arguments and env, which are ${VAR}-expanded again when
+ * the server starts (include/corral/expand.h): a value a user gave never
+ * names a variable there.  MCPB_SUB_REFS: values hold ${CORRAL_ARG_…}
+ * references to secrets.json, written as they are. */
+#define MCPB_SUB_ESCAPE 1u
+#define MCPB_SUB_REFS 2u
 int mcpb_substitute(const char *s, const char *dirname, const char *home, const cJSON *values,
-                    char **ret, corral_error *err);
+                    unsigned flags, char **ret, corral_error *err);

@@ -15,10 +15,20 @@
 #include "corral/strbuf.h"
 
 
+/* v, with every '$' doubled when escape. */
+static int append_value(strbuf *b, const char *v, bool escape)
+{
+        for (; *v; v++)
+                if (strbuf_append(b, v, 1) < 0 || (escape && *v == '$' && strbuf_append(b, v, 1) < 0))
+                        return -1;
+        return 0;
+}
+
 int mcpb_substitute(const char *s, const char *dirname, const char *home, const cJSON *values,
-                    char **ret, corral_error *err)
+                    unsigned flags, char **ret, corral_error *err)
 {
         strbuf b = STRBUF_INIT(REGISTRY_VALUE_MAX);
+        bool escape = flags & MCPB_SUB_ESCAPE;
 
         for (const char *p = s; *p;) {
                 if (p[0] == '$' && p[1] == '{') {
@@ -26,6 +36,7 @@ int mcpb_substitute(const char *s, const char *dirname, const char *home, const 
                         _cleanup_free_ char *ref = close ? xstrndup(p + 2, (size_t)(close - p - 2))
                                                          : NULL;
                         const char *v = NULL;
+                        bool raw = false;
                         if (!ref) {
                                 strbuf_done(&b);
                                 return corral_error_set(err, EX_DATAERR,
@@ -40,17 +51,18 @@ int mcpb_substitute(const char *s, const char *dirname, const char *home, const 
                         else if (strncmp(ref, "user_config.", 12) == 0) {
                                 const cJSON *j = cJSON_GetObjectItemCaseSensitive(values, ref + 12);
                                 v = cJSON_IsString(j) ? j->valuestring : "";
+                                raw = flags & MCPB_SUB_REFS;
                         } else {
                                 strbuf_done(&b);
                                 return corral_error_set(err, EX_DATAERR,
                                                         "unknown ${%.64s} in '%.200s'", ref, s);
                         }
-                        if (strbuf_append(&b, v, strlen(v)) < 0)
+                        if (append_value(&b, v, escape && !raw) < 0)
                                 goto too_long;
                         p = close + 1;
                         continue;
                 }
-                if (strbuf_append(&b, p, 1) < 0)
+                if (append_value(&b, (char[]){*p, '\0'}, escape) < 0)
                         goto too_long;
                 p++;
         }
@@ -119,7 +131,7 @@ static int user_config(registry_inputs *in, const cJSON *uc, const char *dirname
                                 strbuf_appendf(&b, "%s%s", b.len ? "," : "", d->valuestring);
                         if (b.len) {
                                 _cleanup_free_ char *d2 = NULL;
-                                if ((r = mcpb_substitute(b.buf, dirname, home, NULL, &d2, err)) < 0) {
+                                if ((r = mcpb_substitute(b.buf, dirname, home, NULL, 0, &d2, err)) < 0) {
                                         strbuf_done(&b);
                                         return r;
                                 }
@@ -128,7 +140,7 @@ static int user_config(registry_inputs *in, const cJSON *uc, const char *dirname
                         strbuf_done(&b);
                 } else if (cJSON_IsString(def)) {
                         _cleanup_free_ char *d2 = NULL;
-                        if ((r = mcpb_substitute(def->valuestring, dirname, home, NULL, &d2, err)) < 0)
+                        if ((r = mcpb_substitute(def->valuestring, dirname, home, NULL, 0, &d2, err)) < 0)
                                 return r;
                         cJSON_AddStringToObject(input, "default", d2);
                 } else if (def && !cJSON_IsNull(def)) {
@@ -268,7 +280,8 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                                         cmd);
         {
                 char *c = NULL;
-                if ((r = mcpb_substitute(cmd, dirname, home, values, &c, err)) < 0)
+                /* runtime.command[0] is not ${VAR}-expanded at start: as it is. */
+                if ((r = mcpb_substitute(cmd, dirname, home, values, 0, &c, err)) < 0)
                         return r;
                 command = strv_push(command, c);
                 free(c);
@@ -284,8 +297,9 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                         return r;
                 /* A sensitive value is a ${CORRAL_ARG_KEY} reference to
                  * secrets.json, filled in when the server starts. */
-                if ((r = mcpb_substitute(a->valuestring, dirname, home,
-                                         sensitive(uc, a->valuestring) ? refs : values, &v, err)) <
+                bool sens = sensitive(uc, a->valuestring);
+                if ((r = mcpb_substitute(a->valuestring, dirname, home, sens ? refs : values,
+                                         MCPB_SUB_ESCAPE | (sens ? MCPB_SUB_REFS : 0), &v, err)) <
                     0)
                         return r;
                 /* A multiple value given alone is several arguments. */
@@ -348,7 +362,11 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                 if (!ok || m->n_env >= 256)
                         return corral_error_set(err, EX_DATAERR,
                                                 "the bundle's mcp_config.env is malformed");
-                if ((r = mcpb_substitute(e->valuestring, dirname, home, values, &v, err)) < 0)
+                /* secrets.json values are used as they are; env values
+                 * in the manifest are ${VAR}-expanded at start. */
+                bool sens = sensitive(uc, e->valuestring);
+                if ((r = mcpb_substitute(e->valuestring, dirname, home, values,
+                                         sens ? 0 : MCPB_SUB_ESCAPE, &v, err)) < 0)
                         return r;
                 size_t i;
                 for (i = 0; i < m->n_env; i++)
@@ -359,7 +377,7 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                 m->env = xrealloc(m->env, (m->n_env + 1) * sizeof(*m->env));
                 m->env[m->n_env].key = xstrdup(e->string);
                 m->env[m->n_env].value = NULL;
-                if (sensitive(uc, e->valuestring))
+                if (sens)
                         cJSON_AddStringToObject(secrets, e->string, v);
                 else
                         m->env[m->n_env].value = steal_pointer(&v);

@@ -9,8 +9,11 @@
 #include <cmocka.h>
 
 #include "corral/expand.h"
+#include "corral/fs.h"
 #include "corral/importer.h"
 #include "corral/jsonutil.h"
+#include "corral/manifest.h"
+#include "corral/paths.h"
 
 static const char *table_lookup(void *ud, const char *name)
 {
@@ -101,6 +104,61 @@ static void test_expand_json(void **state)
         _cleanup_json_ cJSON *bad = cJSON_Parse("{\"a\": {\"b\": [\"x\", \"${NOPE}\"]}}");
         assert_int_equal(expand_json(bad, "corral.json", table_lookup, NULL, &err), -EX_DATAERR);
         assert_non_null(strstr(err.msg, "corral.json: a.b[1]: ${NOPE} is not set"));
+}
+
+/* A global server's ${VAR} reads its secrets, then the daemon's environment;
+ * a user's own server (owner set) its secrets only. */
+static void test_expand_manifest_owner(void **state)
+{
+        (void)state;
+        char root[] = "/tmp/corral-expand-XXXXXX";
+        const char *json = "{\"manifest_version\": 1, \"name\": \"x\", "
+                           "\"source\": {\"spec\": \"/srv/x\", \"kind\": \"local\"}, "
+                           "\"runtime\": {\"backend\": \"native\", \"command\": "
+                           "[\"node\", \"--key=${CORRAL_TEST_SITE_SECRET}\"]}, "
+                           "\"installed_at\": \"2026-01-02T03:04:05Z\", "
+                           "\"corral_version\": \"0.1.0\"}";
+        corral_paths p = {0};
+        corral_error err = {0};
+        manifest *m = NULL, *out = NULL;
+
+        assert_non_null(mkdtemp(root));
+        assert_int_equal(paths_init(&p, root, &err), 0);
+        if (manifest_parse(&m, json, strlen(json), &err) != 0)
+                fail_msg("%s", err.msg);
+        setenv("CORRAL_TEST_SITE_SECRET", "site-s3cret", 1);
+
+        assert_int_equal(expand_manifest(m, &p, &out, &err), 0);
+        assert_string_equal(out->command[1], "--key=site-s3cret");
+        manifest_free(out);
+
+        m->owner = strdup("alice");
+        assert_int_equal(expand_manifest(m, &p, &out, &err), -EX_CONFIG);
+        assert_null(out);
+        assert_non_null(strstr(err.msg, "CORRAL_TEST_SITE_SECRET"));
+
+        /* Her own secrets.json still fills it. */
+        char *dir = paths_server_dir(&p, "x"), *sp = path_join(dir, "secrets.json");
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        FILE *f = fopen(sp, "w");
+        assert_non_null(f);
+        fputs("{\"env\": {\"CORRAL_TEST_SITE_SECRET\": \"hers\"}}", f);
+        fclose(f);
+        assert_int_equal(expand_manifest(m, &p, &out, &err), 0);
+        assert_string_equal(out->command[1], "--key=hers");
+        manifest_free(out);
+
+        unsetenv("CORRAL_TEST_SITE_SECRET");
+        unlink(sp);
+        rmdir(dir);
+        free(sp);
+        free(dir);
+        char *servers = xstrdup(p.servers);
+        rmdir(servers);
+        free(servers);
+        rmdir(root);
+        manifest_free(m);
+        paths_done(&p);
 }
 
 static void test_server_names(void **state)
@@ -392,7 +450,7 @@ int main(void)
                 cmocka_unit_test(test_expand_table),   cmocka_unit_test(test_expand_caps),
                 cmocka_unit_test(test_expand_json),    cmocka_unit_test(test_server_names),
                 cmocka_unit_test(test_import_mapping), cmocka_unit_test(test_secret_names),
-                cmocka_unit_test(test_import_details),
+                cmocka_unit_test(test_import_details), cmocka_unit_test(test_expand_manifest_owner),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

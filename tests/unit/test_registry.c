@@ -241,24 +241,32 @@ static void test_oci_runtime_args(void **state)
 static void test_mcpb_substitute(void **state)
 {
         (void)state;
-        cJSON *values = cJSON_Parse("{\"key\":\"abc\"}");
+        cJSON *values = cJSON_Parse("{\"key\":\"abc\", \"inj\":\"${SITE_SECRET}$$\"}");
         static const struct {
                 const char *in, *out;
+                unsigned flags;
                 int want;
         } cases[] = {
-                {"${__dirname}/server/index.js", "/srv/pkg/server/index.js", 0},
-                {"${user_config.key}", "abc", 0},
-                {"--k=${user_config.key}!", "--k=abc!", 0},
-                {"${user_config.unset}", "", 0},
-                {"${HOME}/x", "/data/x", 0},
-                {"plain", "plain", 0},
-                {"${nope}", NULL, -EX_DATAERR},
-                {"${__dirname", NULL, -EX_DATAERR},
+                {"${__dirname}/server/index.js", "/srv/pkg/server/index.js", 0, 0},
+                {"${user_config.key}", "abc", 0, 0},
+                {"--k=${user_config.key}!", "--k=abc!", 0, 0},
+                {"${user_config.unset}", "", 0, 0},
+                {"${HOME}/x", "/data/x", 0, 0},
+                {"plain", "plain", 0, 0},
+                {"${nope}", NULL, 0, -EX_DATAERR},
+                {"${__dirname", NULL, 0, -EX_DATAERR},
+                /* For the manifest: a value never names a variable there. */
+                {"--k=${user_config.inj}", "--k=$${SITE_SECRET}$$$$", MCPB_SUB_ESCAPE, 0},
+                {"a$b ${user_config.key}", "a$$b abc", MCPB_SUB_ESCAPE, 0},
+                {"--t=${user_config.inj}", "--t=${SITE_SECRET}$$", MCPB_SUB_ESCAPE | MCPB_SUB_REFS,
+                 0},
+                {"${user_config.inj}", "${SITE_SECRET}$$", 0, 0},
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 corral_error err = {0};
                 char *out = NULL;
-                int r = mcpb_substitute(cases[i].in, "/srv/pkg", "/data", values, &out, &err);
+                int r = mcpb_substitute(cases[i].in, "/srv/pkg", "/data", values, cases[i].flags,
+                                        &out, &err);
                 assert_int_equal(r, cases[i].want);
                 if (r == 0)
                         assert_string_equal(out, cases[i].out);
