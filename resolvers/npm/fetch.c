@@ -1,8 +1,12 @@
 /* HTTP for the npm resolver: GET requests driven by one libcurl multi handle
  * (HTTP/2 multiplexing when the server offers it), single-threaded.  Bodies
  * are collected into capped buffers; the caller's callback runs when a
- * transfer ends. */
+ * transfer ends.  A transfer that fails in a way that may pass (a timeout, a
+ * reset connection, HTTP 408/429/5xx) is sent again up to NPM_HTTP_RETRIES
+ * times, 1 s and then 4 s later, as npm's fetch-retries do, unless part of
+ * its body already went to a sink. */
 #include <string.h>
+#include <time.h>
 
 #include "npm_internal.h"
 
@@ -11,6 +15,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
         npm_http_req *q = userdata;
         size_t n = size * nmemb;
         if (q->sink) {
+                long status = 0;
+                /* An error page is not the file: it never reaches the sink
+                 * (which also leaves the transfer free to be sent again). */
+                curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &status);
+                if (status >= 300)
+                        return n;
                 if (n > q->body.max - q->got) {
                         q->too_big = true;
                         return 0;
@@ -162,6 +172,52 @@ int npm_http_get(npm_http *h, const char *url, const char *accept, const char *e
         return 0;
 }
 
+#define NPM_HTTP_RETRIES 2
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether q's failure may pass on its own. */
+static bool transient(const npm_http_req *q)
+{
+        switch (q->result) {
+        case CURLE_OK:
+                return q->status == 408 || q->status == 429 || q->status == 500 ||
+                       q->status == 502 || q->status == 503 || q->status == 504;
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_SSL_CONNECT_ERROR:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Sets q up to be sent again later, when it may: true if so. */
+static bool schedule_retry(npm_http_req *q)
+{
+        if (q->attempts >= NPM_HTTP_RETRIES || q->got > 0 || q->too_big || !transient(q))
+                return false;
+        q->attempts++;
+        q->body.len = 0;
+        if (q->body.buf)
+                q->body.buf[0] = '\0';
+        q->etag[0] = q->last_modified[0] = '\0';
+        q->retry_at_ms = mono_ms() + (q->attempts == 1 ? 1000 : 4000);
+        return true;
+}
+
 static void forget(npm_http *h, npm_http_req *q)
 {
         for (size_t i = 0; i < h->n_reqs; i++)
@@ -174,6 +230,16 @@ static void forget(npm_http *h, npm_http_req *q)
 int npm_http_step(npm_http *h, int timeout_ms, corral_error *err)
 {
         int running = 0;
+        int64_t now = mono_ms();
+        for (size_t i = 0; i < h->n_reqs; i++) {
+                npm_http_req *p = h->reqs[i];
+                if (p->retry_at_ms && p->retry_at_ms <= now) {
+                        p->retry_at_ms = 0;
+                        if (curl_multi_add_handle(h->multi, p->h) != CURLM_OK)
+                                return corral_error_set(err, EX_SOFTWARE,
+                                                        "cannot start a transfer");
+                }
+        }
         if (curl_multi_perform(h->multi, &running) != CURLM_OK)
                 return corral_error_set(err, EX_SOFTWARE, "libcurl multi failed");
         CURLMsg *msg;
@@ -186,9 +252,11 @@ int npm_http_step(npm_http *h, int timeout_ms, corral_error *err)
                 npm_http_req *q = NULL;
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&q);
                 curl_multi_remove_handle(h->multi, msg->easy_handle);
-                h->active--;
                 q->result = msg->data.result;
                 curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &q->status);
+                if (schedule_retry(q))
+                        continue; /* still active: it goes out again later */
+                h->active--;
                 forget(h, q);
                 any = true;
                 if (r >= 0)
@@ -199,6 +267,11 @@ int npm_http_step(npm_http *h, int timeout_ms, corral_error *err)
                 return r;
         /* A finished transfer returns at once: its caller may have more to
          * start before anything is worth waiting for. */
+        for (size_t i = 0; i < h->n_reqs && timeout_ms > 0; i++)
+                if (h->reqs[i]->retry_at_ms) {
+                        int64_t wait = h->reqs[i]->retry_at_ms - mono_ms();
+                        timeout_ms = wait < 1 ? 1 : wait < timeout_ms ? (int)wait : timeout_ms;
+                }
         if (!any && timeout_ms > 0 && h->active > 0 &&
             curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
                 return corral_error_set(err, EX_SOFTWARE, "libcurl poll failed");

@@ -38,6 +38,8 @@ struct npm_http_req {
         CURLcode result;
         npm_http_done_fn done;
         void *item;
+        unsigned attempts;   /* retries so far (NPM_HTTP_RETRIES at most) */
+        int64_t retry_at_ms; /* waiting to be sent again at this CLOCK_MONOTONIC ms; 0 = not */
 };
 
 struct npm_http {

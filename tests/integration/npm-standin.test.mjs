@@ -486,6 +486,26 @@ describe('npm: registry stand-in', { timeout: 240000 * SLOW }, () => {
     expectClean('unknown package');
   });
 
+  test('a packument and a tarball answered 503 are fetched again (twice at most)', async () => {
+    reg.publish('flaky', '1.0.0', { meta: { bin: { flaky: 'index.js' } } });
+    reg.options.fail = { flaky: 1, 'flaky/-/flaky-1.0.0.tgz': 2 };
+    const before = reg.requests.length;
+    const ok = await install('npm:flaky');
+    expectExit(ok, 0, 'install through 503s');
+    const urls = reg.requests.slice(before).map((q) => q.url.split('?')[0]);
+    assert.equal(urls.filter((u) => u === '/flaky').length, 2, urls.join(' '));
+    assert.equal(urls.filter((u) => u === '/flaky/-/flaky-1.0.0.tgz').length, 3, urls.join(' '));
+    expectExit(await corral(['uninstall', 'flaky'], { root }), 0);
+
+    reg.publish('flakier', '1.0.0', { meta: { bin: { flakier: 'index.js' } } });
+    reg.options.fail = { flakier: 3 };
+    const r = await install('npm:flakier');
+    expectExit(r, EX.UNAVAILABLE, 'three 503s');
+    expectOneLineError(r, ['flakier', '503']);
+    expectClean('three 503s');
+    reg.options.fail = {};
+  });
+
   test('registry unreachable → 69', async () => {
     const r = await install('npm:app', ['--name', 'x'],
       { registry: `http://127.0.0.1:${await closedPort()}/` });
