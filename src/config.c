@@ -55,13 +55,19 @@ int config_validate(const cJSON *config, corral_error *err)
 {
         /* Every top-level key some module reads (config.h lists them). */
         static const char *const known[] = {
-                "sandbox",  "docker",   "gateway", "http",     "auth",
-                "users",    "registry", "npm",     "npm_metadata_max_age",
-                "cache_max_size", "github_url", "git_auth", "smithery", "site", "tools", "mcp_registries",
-                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", "metrics", "management", NULL};
-        static const char *const objects[] = {"http", "auth", "users", "npm", "git_auth",
-                                              "smithery", "site", "tools", "mcp_registries",
-                "registry_package_order", "smithery_api_key", "smithery_registry", "audit", "limits", "metrics", "management", NULL};
+                "sandbox",        "docker",         "gateway",
+                "http",           "auth",           "users",
+                "registry",       "npm",            "npm_metadata_max_age",
+                "cache_max_size", "github_url",     "git_auth",
+                "smithery",       "site",           "tools",
+                "mcp_registries", "registry_package_order",
+                "smithery_api_key", "smithery_registry",
+                "audit",          "limits",         "metrics",
+                "management",     NULL};
+        static const char *const objects[] = {"http",  "auth",   "users",  "npm",
+                                              "git_auth", "smithery", "site", "tools",
+                                              "audit", "limits", "metrics", "management",
+                                              NULL};
         const cJSON *v;
         int r;
 
@@ -122,7 +128,16 @@ int config_validate(const cJSON *config, corral_error *err)
                 return corral_error_set(err, EX_CONFIG,
                                         "corral.json: npm_metadata_max_age must be a number of "
                                         "seconds");
-        const char *strs[] = {"registry", "github_url"};
+        v = cJSON_GetObjectItemCaseSensitive(config, "mcp_registries");
+        if (v && !cJSON_IsString(v) && !cJSON_IsArray(v))
+                return corral_error_set(err, EX_CONFIG,
+                                        "corral.json: mcp_registries must be a URL or an array "
+                                        "of URLs");
+        v = cJSON_GetObjectItemCaseSensitive(config, "registry_package_order");
+        if (v && !cJSON_IsArray(v))
+                return corral_error_set(err, EX_CONFIG,
+                                        "corral.json: registry_package_order must be an array");
+        const char *strs[] = {"registry", "github_url", "smithery_api_key", "smithery_registry"};
         for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
                 v = cJSON_GetObjectItemCaseSensitive(config, strs[i]);
                 if (v && !cJSON_IsString(v))

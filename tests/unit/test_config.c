@@ -125,12 +125,47 @@ static void test_bad_config(void **state)
         }
 }
 
+/* Each top-level key's shape as the module that reads it takes it. */
+static void test_validate_shapes(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *json;
+                int want;
+                const char *msg;
+        } cases[] = {
+                {"{\"smithery_api_key\": \"k\", \"smithery_registry\": \"http://127.0.0.1:1\"}",
+                 0, NULL},
+                {"{\"mcp_registries\": \"http://127.0.0.1:2\"}", 0, NULL},
+                {"{\"mcp_registries\": [\"http://127.0.0.1:2\"], "
+                 "\"registry_package_order\": [\"npm\", \"oci\"]}",
+                 0, NULL},
+                {"{\"smithery_api_key\": {}}", -EX_CONFIG, "smithery_api_key must be a string"},
+                {"{\"mcp_registries\": 5}", -EX_CONFIG, "mcp_registries must be"},
+                {"{\"registry_package_order\": \"npm\"}", -EX_CONFIG,
+                 "registry_package_order must be an array"},
+                {"{\"audit\": []}", -EX_CONFIG, "audit must be an object"},
+                {"{\"nope\": 1}", -EX_CONFIG, "unknown key nope"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                cJSON *c = cJSON_Parse(cases[i].json);
+                corral_error err = {0};
+                int r = config_validate(c, &err);
+                if (r != cases[i].want)
+                        fail_msg("case %zu: %d (%s)", i, r, err.msg);
+                if (cases[i].msg && !strstr(err.msg, cases[i].msg))
+                        fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
+                cJSON_Delete(c);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_missing_file_is_empty, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sandbox_defaults_applied, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
+                cmocka_unit_test(test_validate_shapes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
