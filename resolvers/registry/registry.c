@@ -123,21 +123,46 @@ static void note_skipped(const cJSON *server)
         }
 }
 
-int registry_write_secret_env(const char *pkg_dir, cJSON *env, corral_error *err)
+/* The server's secrets.json beside pkg_dir (an empty object when there is
+ * none or it is not one); *ret_path owned. */
+static cJSON *read_secrets(const char *pkg_dir, char **ret_path)
 {
-        _cleanup_free_ char *staging = xstrdup(pkg_dir), *sp = NULL, *data = NULL, *text = NULL;
-        _cleanup_json_ cJSON *doc = NULL;
+        _cleanup_free_ char *staging = xstrdup(pkg_dir), *data = NULL;
+        cJSON *doc = NULL;
         size_t len = 0;
-        int r;
 
         *strrchr(staging, '/') = '\0';
-        sp = path_join(staging, "secrets.json");
-        if (read_file(sp, SECRETS_FILE_MAX, &data, &len) == 0)
+        *ret_path = path_join(staging, "secrets.json");
+        if (read_file(*ret_path, SECRETS_FILE_MAX, &data, &len) == 0)
                 doc = cJSON_ParseWithLength(data, len);
         if (!cJSON_IsObject(doc)) {
                 cJSON_Delete(doc);
                 doc = cJSON_CreateObject();
         }
+        return doc;
+}
+
+/* doc's member key replaced by take_value, and the file written (0600). */
+static int write_secrets_member(const char *path, cJSON *doc, const char *key, cJSON *take_value,
+                                corral_error *err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        cJSON_DeleteItemFromObjectCaseSensitive(doc, key);
+        cJSON_AddItemToObject(doc, key, take_value);
+        text = json_print(doc);
+        r = write_file_atomic(path, text, strlen(text), 0600);
+        if (r < 0)
+                return corral_error_errno(err, EX_CANTCREAT, -r, "cannot write %s", path);
+        return 0;
+}
+
+int registry_write_secret_env(const char *pkg_dir, cJSON *env, corral_error *err)
+{
+        _cleanup_free_ char *sp = NULL;
+        _cleanup_json_ cJSON *doc = read_secrets(pkg_dir, &sp);
+
         /* Merged: a bundle's sensitive user_config and the registry's
          * secret variables both end here. */
         cJSON *old = cJSON_GetObjectItemCaseSensitive(doc, "env");
@@ -149,39 +174,18 @@ int registry_write_secret_env(const char *pkg_dir, cJSON *env, corral_error *err
                                 cJSON_AddStringToObject(env, e->string, e->valuestring);
                 }
         }
-        cJSON_DeleteItemFromObjectCaseSensitive(doc, "env");
-        cJSON_AddItemToObject(doc, "env", env);
-        text = json_print(doc);
-        r = write_file_atomic(sp, text, strlen(text), 0600);
-        if (r < 0)
-                return corral_error_errno(err, EX_CANTCREAT, -r, "cannot write %s", sp);
-        return 0;
+        return write_secrets_member(sp, doc, "env", env, err);
 }
 
 int registry_write_inputs(const char *pkg_dir, const registry_inputs *in, corral_error *err)
 {
-        _cleanup_free_ char *staging = xstrdup(pkg_dir), *sp = NULL, *data = NULL, *text = NULL;
+        _cleanup_free_ char *sp = NULL;
         _cleanup_json_ cJSON *doc = NULL;
-        size_t len = 0;
-        int r;
 
         if (cJSON_GetArraySize(in->record) == 0)
                 return 0;
-        *strrchr(staging, '/') = '\0';
-        sp = path_join(staging, "secrets.json");
-        if (read_file(sp, SECRETS_FILE_MAX, &data, &len) == 0)
-                doc = cJSON_ParseWithLength(data, len);
-        if (!cJSON_IsObject(doc)) {
-                cJSON_Delete(doc);
-                doc = cJSON_CreateObject();
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(doc, "inputs");
-        cJSON_AddItemToObject(doc, "inputs", cJSON_Duplicate(in->record, true));
-        text = json_print(doc);
-        r = write_file_atomic(sp, text, strlen(text), 0600);
-        if (r < 0)
-                return corral_error_errno(err, EX_CANTCREAT, -r, "cannot write %s", sp);
-        return 0;
+        doc = read_secrets(pkg_dir, &sp);
+        return write_secrets_member(sp, doc, "inputs", cJSON_Duplicate(in->record, true), err);
 }
 
 /* environmentVariables → m->env (plain) or *secrets (isSecret; the manifest

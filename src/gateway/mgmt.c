@@ -270,32 +270,37 @@ static void send_result(gateway_session *s, const cJSON *id, bool modern, cJSON 
         gw_send_msg(s, msg, id, true);
 }
 
-void mgmt_reply(gateway_session *s, const cJSON *id, bool modern, cJSON *take_structured)
+/* A tools/call result whose content is one text block. */
+static cJSON *text_result(const char *text)
 {
-        cJSON *r = cJSON_CreateObject(), *c = cJSON_AddArrayToObject(r, "content"), *t;
-        _cleanup_free_ char *text = json_print(take_structured);
+        cJSON *r = cJSON_CreateObject(), *c = cJSON_AddArrayToObject(r, "content");
+        cJSON *t = cJSON_CreateObject();
 
-        t = cJSON_CreateObject();
         cJSON_AddStringToObject(t, "type", "text");
         cJSON_AddStringToObject(t, "text", text);
         cJSON_AddItemToArray(c, t);
+        return r;
+}
+
+void mgmt_reply(gateway_session *s, const cJSON *id, bool modern, cJSON *take_structured)
+{
+        _cleanup_free_ char *text = json_print(take_structured);
+        cJSON *r = text_result(text);
+
         cJSON_AddItemToObject(r, "structuredContent", take_structured);
         send_result(s, id, modern, r);
 }
 
 void mgmt_reply_error(gateway_session *s, const cJSON *id, bool modern, const char *fmt, ...)
 {
-        cJSON *r = cJSON_CreateObject(), *c = cJSON_AddArrayToObject(r, "content"), *t;
         char msg[1024];
         va_list ap;
+        cJSON *r;
 
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        t = cJSON_CreateObject();
-        cJSON_AddStringToObject(t, "type", "text");
-        cJSON_AddStringToObject(t, "text", msg);
-        cJSON_AddItemToArray(c, t);
+        r = text_result(msg);
         cJSON_AddBoolToObject(r, "isError", true);
         send_result(s, id, modern, r);
 }
