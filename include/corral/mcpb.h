@@ -45,7 +45,9 @@ int mcpb_extract(int fd, const char *dest, const mcpb_limits *lim, const char *w
  * manifest.json, checks compatibility (mcpb_check_compat()) and
  * server.type, fills user_config from in (--set/--config/terminal; sensitive
  * values to secrets.json; directory/file values become read-only mounts),
- * and sets m's command, env, resolved.url/version/digest.  Calls
+ * and sets m's command, env, resolved.url/version/digest; opt->command (a
+ * registry mcpb package's packageArguments, as registry_args_append() wrote
+ * them) is appended after the bundle's mcp_config args.  Calls
  * registry_inputs_finish(in).  -EX_DATAERR (bad bundle, sha256 mismatch,
  * command leaving the bundle), -EX_UNAVAILABLE (a server.type or platform
  * this host cannot run), -EX_USAGE (missing inputs), -EX_NOINPUT. */

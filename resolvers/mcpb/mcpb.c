@@ -194,8 +194,11 @@ static bool sensitive(const cJSON *uc, const char *raw)
         return false;
 }
 
-static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pkg_dir,
-                 manifest *m, corral_error *err)
+/* extra: arguments appended after the bundle's own (a registry mcpb
+ * package's packageArguments, already written for the start-time expansion
+ * by registry_args_append()), or NULL. */
+static int setup(store *s, const cJSON *man, registry_inputs *in, char *const *extra,
+                 const char *pkg_dir, manifest *m, corral_error *err)
 {
         const cJSON *server = json_get_object(man, "server");
         const char *type = json_get_string(server, "type");
@@ -244,10 +247,17 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                                 cJSON_AddStringToObject(refs, e->string, e->valuestring);
                                 continue;
                         }
-                        _cleanup_free_ char *name = xasprintf("CORRAL_ARG_%.64s", e->string);
-                        for (char *c = name + 11; *c; c++)
+                        _cleanup_free_ char *base = xasprintf("CORRAL_ARG_%.64s", e->string);
+                        for (char *c = base + 11; *c; c++)
                                 *c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c)
                                                                 : '_';
+                        /* Not the name of a secret packageArgument. */
+                        _cleanup_free_ char *name = xstrdup(base);
+                        for (unsigned k = 2;
+                             cJSON_GetObjectItemCaseSensitive(in->secret_args, name); k++) {
+                                free(name);
+                                name = xasprintf("%s_B%u", base, k);
+                        }
                         _cleanup_free_ char *ref = xasprintf("${%s}", name);
                         cJSON_AddStringToObject(refs, e->string, ref);
                         cJSON_AddStringToObject(secret_args, name, e->valuestring);
@@ -316,6 +326,13 @@ static int setup(store *s, const cJSON *man, registry_inputs *in, const char *pk
                 }
                 if (v[0])
                         command = strv_push(command, v);
+        }
+        /* The registry's packageArguments, after the bundle's own: "a list of
+         * arguments to be passed to the package's binary" (server.json). */
+        for (size_t i = 0; extra && extra[i]; i++) {
+                if (++nargs > 512)
+                        return corral_error_set(err, EX_DATAERR, "too many arguments");
+                command = strv_push(command, extra[i]);
         }
         if (strcmp(type, "python") == 0) {
                 /* python [OPTIONS] SCRIPT|-m MODULE: the script is the bundle's. */
@@ -482,7 +499,7 @@ int mcpb_install(store *s, const install_options *opt, const char *path, const c
                                         "%s: manifest_version '%.16s' is not one corral reads "
                                         "(0.1 to 0.4)",
                                         what, mv ? mv : "");
-        if ((r = setup(s, man, in, pkg_dir, m, err)) < 0)
+        if ((r = setup(s, man, in, opt->command, pkg_dir, m, err)) < 0)
                 return r;
         free(m->resolved_url);
         m->resolved_url = xstrdup(url ? url : abs);
@@ -491,7 +508,6 @@ int mcpb_install(store *s, const install_options *opt, const char *path, const c
                 json_get_string(man, "version") ? xstrdup(json_get_string(man, "version")) : NULL;
         free(m->resolved_digest);
         m->resolved_digest = xasprintf("sha256:%s", have);
-        (void)opt;
         return 0;
 }
 
@@ -507,6 +523,8 @@ int resolver_mcpb_fetch(store *s, const install_options *opt, const source_spec 
                                         "after --");
         if ((r = registry_inputs_init(&in, opt, err)) < 0)
                 return r;
-        return mcpb_install(s, opt, spec->url ? NULL : spec->name, spec->url, NULL, &in, pkg_dir,
-                            m, err);
+        r = mcpb_install(s, opt, spec->url ? NULL : spec->name, spec->url, NULL, &in, pkg_dir, m,
+                         err);
+        /* The values given, for `corral update` to give again. */
+        return r < 0 ? r : registry_write_inputs(pkg_dir, &in, err);
 }
