@@ -86,6 +86,7 @@ typedef struct registry_hit {
         char *name, *description, *version;
         char *types;    /* "npm, oci, remote": the package types offered */
         char *registry; /* base URL */
+        char *install;  /* the spec that installs it: "registry:NAME", "smithery:NAME" */
 } registry_hit;
 
 /* GET {base}/v0.1/servers?search=TEXT&version=latest&limit=N&cursor=C on each
@@ -249,3 +250,18 @@ char **registry_update_sets(store *s, const manifest *m);
  * -EX_NOPERM, -EX_UNAVAILABLE (nothing installable), and the delegate's. */
 int resolver_smithery_fetch(store *s, const install_options *opt, const source_spec *spec,
                             const char *pkg_dir, manifest *m, corral_error *err);
+
+#define SMITHERY_SEARCH_PAGE 30 /* servers asked per page (the API allows 100) */
+
+/* `corral search` in Smithery: GET {registry}/servers?q=TEXT&page=P&pageSize=N
+ * (registry and key as resolver_smithery_fetch() finds them) through cache
+ * c, following pagination.currentPage/totalPages until limit hits (at most
+ * REGISTRY_SEARCH_MAX_PAGES pages).  Hits (appended to *hits, *n entries):
+ * qualifiedName, description, version "-", types "remote" (remote: true) or
+ * "local", install "smithery:NAME".  Smithery is asked only when a Smithery
+ * API key or registry is configured ($SMITHERY_API_KEY, corral.json
+ * "smithery_api_key", $CORRAL_SMITHERY_REGISTRY, "smithery_registry"): 1
+ * when it is not, 0 when it answered, -EX_NOPERM (key refused),
+ * -EX_UNAVAILABLE, -EX_DATAERR (not a server list), -EX_CONFIG. */
+int smithery_search(const store *s, const registry_cache *c, const char *text, size_t limit,
+                    registry_hit **hits, size_t *n, corral_error *err);

@@ -198,6 +198,7 @@ void registry_hits_free(registry_hit *h, size_t n)
                 free(h[i].version);
                 free(h[i].types);
                 free(h[i].registry);
+                free(h[i].install);
         }
         free(h);
 }
@@ -266,6 +267,7 @@ int registry_search(const registry_cache *c, char *const *urls, const char *text
                                 hits[n].version = one_line(json_get_string(sv, "version"), 64);
                                 hits[n].types = registry_package_types(sv);
                                 hits[n].registry = xstrdup(urls[u]);
+                                hits[n].install = xasprintf("registry:%s", hits[n].name);
                                 n++;
                         }
                         const char *next =

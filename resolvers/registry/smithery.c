@@ -21,7 +21,8 @@
 /* The registry: $CORRAL_SMITHERY_REGISTRY, corral.json "smithery_registry",
  * the public one; the key: $SMITHERY_API_KEY, corral.json
  * "smithery_api_key". */
-static int smithery_config(const store *s, char **ret_base, char **ret_key, corral_error *err)
+static int smithery_config(const store *s, char **ret_base, char **ret_key, bool *ret_explicit,
+                           corral_error *err)
 {
         _cleanup_json_ cJSON *config = NULL;
         const char *base = getenv("CORRAL_SMITHERY_REGISTRY");
@@ -32,10 +33,13 @@ static int smithery_config(const store *s, char **ret_base, char **ret_key, corr
                 return r;
         if (!base || !*base)
                 base = json_get_string(config, "smithery_registry");
-        if (!base || !*base)
+        bool chosen = base && *base;
+        if (!chosen)
                 base = SMITHERY_DEFAULT;
         if (!key || !*key)
                 key = json_get_string(config, "smithery_api_key");
+        if (ret_explicit)
+                *ret_explicit = (key && *key) || chosen;
         if (key && (strpbrk(key, "\r\n") || strlen(key) > 4096))
                 return corral_error_set(err, EX_CONFIG, "the Smithery API key is malformed");
         *ret_base = xstrdup(base);
@@ -269,7 +273,7 @@ int resolver_smithery_fetch(store *s, const install_options *opt, const source_s
             strcmp(want, "remote") != 0)
                 return corral_error_set(err, EX_USAGE,
                                         "--package for smithery: is mcpb, npm or remote");
-        if ((r = smithery_config(s, &base, &key, err)) < 0 ||
+        if ((r = smithery_config(s, &base, &key, NULL, err)) < 0 ||
             (r = registry_cache_init(&cache, &s->paths, opt->offline, err)) < 0 ||
             (r = fetch_doc(&cache, base, key, spec->name, &doc, err)) < 0)
                 return r;
@@ -331,7 +335,92 @@ int resolver_smithery_fetch(store *s, const install_options *opt, const source_s
                 /* configSchema's values are the bundle's user_config. */
                 if ((r = ask_schema(&in, json_get_object(bundle, "configSchema"), NULL, err)) < 0)
                         return r;
-                return mcpb_install(s, opt, NULL, url, NULL, &in, pkg_dir, m, err);
+                r = mcpb_install(s, opt, NULL, url, NULL, &in, pkg_dir, m, err);
+        } else {
+                r = install_npx(s, opt, &in, npm, fn, pkg_dir, m, err);
         }
-        return install_npx(s, opt, &in, npm, fn, pkg_dir, m, err);
+        /* The values given, for `corral update` to give again. */
+        return r < 0 ? r : registry_write_inputs(pkg_dir, &in, err);
+}
+
+/* A text field of a list entry, one line, at most max bytes. */
+static char *field(const cJSON *o, const char *key, size_t max)
+{
+        const char *v = json_get_string(o, key);
+        char *r = xstrndup(v ? v : "", max);
+        for (char *p = r; *p; p++)
+                if ((unsigned char)*p < ' ')
+                        *p = ' ';
+        return r;
+}
+
+int smithery_search(const store *s, const registry_cache *c, const char *text, size_t limit,
+                    registry_hit **hits, size_t *n, corral_error *err)
+{
+        _cleanup_free_ char *base = NULL, *key = NULL, *auth = NULL;
+        _cleanup_free_ char *etext = registry_url_escape(text);
+        const char *headers[] = {NULL, NULL};
+        size_t size = limit < SMITHERY_SEARCH_PAGE ? limit : SMITHERY_SEARCH_PAGE, got = 0;
+        bool explicit_ = false;
+        int r;
+
+        if ((r = smithery_config(s, &base, &key, &explicit_, err)) < 0)
+                return r;
+        if (!explicit_)
+                return 1;
+        if (key)
+                headers[0] = auth = xasprintf("Authorization: Bearer %s", key);
+        for (unsigned page = 1; page <= REGISTRY_SEARCH_MAX_PAGES && got < limit; page++) {
+                _cleanup_free_ char *url = xasprintf("%s/servers?q=%s&page=%u&pageSize=%zu", base,
+                                                     etext, page, size ? size : 1);
+                _cleanup_free_ char *body = NULL;
+                _cleanup_json_ cJSON *doc = NULL;
+                long status = 0;
+                size_t len = 0;
+                const cJSON *e;
+
+                r = registry_http_get(c, url, auth ? headers : NULL, SMITHERY_DOC_MAX, &status,
+                                      &body, &len, err);
+                if (r < 0) {
+                        corral_error_prefix(err, "Smithery registry %s", base);
+                        return r;
+                }
+                if (status == 401 || status == 403)
+                        return corral_error_set(err, EX_NOPERM,
+                                                "the Smithery registry %s refused the search "
+                                                "(HTTP %ld): set SMITHERY_API_KEY",
+                                                base, status);
+                doc = status == 200 ? cJSON_ParseWithLength(body, len) : NULL;
+                if (!cJSON_IsArray(json_get_array(doc, "servers")))
+                        return corral_error_set(err, status == 200 ? EX_DATAERR : EX_UNAVAILABLE,
+                                                "Smithery registry %s: HTTP %ld, not a server "
+                                                "list",
+                                                base, status);
+                cJSON_ArrayForEach(e, json_get_array(doc, "servers"))
+                {
+                        const char *qn = json_get_string(e, "qualifiedName");
+                        if (!qn || !*qn || got >= limit)
+                                continue;
+                        *hits = xrealloc(*hits, (*n + 1) * sizeof(**hits));
+                        registry_hit *h = &(*hits)[*n];
+                        h->name = field(e, "qualifiedName", 256);
+                        h->description = field(e, "description", 512);
+                        h->version = xstrdup("-");
+                        h->types = xstrdup(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                                                   e, "remote"))
+                                                   ? "remote"
+                                                   : "local");
+                        h->registry = xstrdup(base);
+                        h->install = xasprintf("smithery:%s", h->name);
+                        (*n)++;
+                        got++;
+                }
+                /* pagination: {currentPage, pageSize, totalPages, totalCount} */
+                const cJSON *pg = json_get_object(doc, "pagination");
+                const cJSON *tp = cJSON_GetObjectItemCaseSensitive(pg, "totalPages");
+                if (cJSON_GetArraySize(json_get_array(doc, "servers")) == 0 ||
+                    !cJSON_IsNumber(tp) || tp->valuedouble <= (double)page)
+                        break;
+        }
+        return 0;
 }

@@ -1,6 +1,7 @@
 /* `corral search TEXT`: servers in the configured MCP registries whose name
  * matches TEXT (the registry's own substring search), latest versions only,
- * following the registry's cursor. */
+ * following the registry's cursor; and in Smithery when it is configured
+ * (its own search, following its pages), the two merged in turns. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,15 +66,45 @@ int cli_search(cli_ctx *ctx, int argc, char **argv)
         _cleanup_store_ store *s = cli_open_store(ctx, &code);
         if (!s)
                 return code;
-        corral_error err = {0};
+        corral_error err = {0}, serr = {0};
         _cleanup_(registry_cache_done) registry_cache cache = {0};
         _cleanup_strv_ char **urls = NULL;
-        registry_hit *hits = NULL;
-        size_t n = 0;
+        registry_hit *mh = NULL, *sh = NULL;
+        size_t mn = 0, sn = 0;
         if (registry_urls(&s->paths, &urls, &err) < 0 ||
-            registry_cache_init(&cache, &s->paths, offline, &err) < 0 ||
-            registry_search(&cache, urls, text, limit, &hits, &n, &err) < 0)
+            registry_cache_init(&cache, &s->paths, offline, &err) < 0)
                 return cli_fail_error(ctx, &err);
+        int mr = registry_search(&cache, urls, text, limit, &mh, &mn, &err);
+        int sr = smithery_search(s, &cache, text, limit, &sh, &sn, &serr);
+        /* One source that answered is enough; the other is a warning. */
+        if (mr < 0 && sr != 0) {
+                registry_hits_free(sh, sn);
+                return cli_fail_error(ctx, &err);
+        }
+        if (mr < 0)
+                fprintf(stderr, "corral: search: warning: %s\n", err.msg);
+        if (sr < 0)
+                fprintf(stderr, "corral: search: warning: %s\n", serr.msg);
+        /* Merged in turns, so that a full page of one does not hide the other. */
+        size_t n = 0;
+        registry_hit *hits = xcalloc(mn + sn + 1, sizeof(*hits));
+        for (size_t i = 0, j = 0; (i < mn || j < sn) && n < limit;) {
+                if (i < mn)
+                        hits[n++] = mh[i++];
+                if (j < sn && n < limit)
+                        hits[n++] = sh[j++];
+        }
+        /* What was not taken is freed with the lists; what was is moved. */
+        for (size_t k = 0; k < n; k++) {
+                for (size_t i = 0; i < mn; i++)
+                        if (mh[i].name == hits[k].name)
+                                mh[i] = (registry_hit){0};
+                for (size_t j = 0; j < sn; j++)
+                        if (sh[j].name == hits[k].name)
+                                sh[j] = (registry_hit){0};
+        }
+        registry_hits_free(mh, mn);
+        registry_hits_free(sh, sn);
 
         if (ctx->json) {
                 _cleanup_json_ cJSON *a = cJSON_CreateArray();
@@ -84,17 +115,19 @@ int cli_search(cli_ctx *ctx, int argc, char **argv)
                         cJSON_AddStringToObject(o, "description", hits[i].description);
                         cJSON_AddStringToObject(o, "packages", hits[i].types);
                         cJSON_AddStringToObject(o, "registry", hits[i].registry);
+                        cJSON_AddStringToObject(o, "install", hits[i].install);
                         cJSON_AddItemToArray(a, o);
                 }
                 cli_print_json(a);
         } else if (n == 0) {
                 printf("no servers match '%s'\n", text);
         } else {
-                bool several = urls[1] != NULL; /* then say which registry answered */
-                printf("%-44s %-12s %-18s %s%s\n", "NAME", "VERSION", "PACKAGES",
+                /* Say which registry answered when more than one was asked. */
+                bool several = urls[1] != NULL || sr == 0;
+                printf("%-52s %-12s %-18s %s%s\n", "NAME", "VERSION", "PACKAGES",
                        several ? "REGISTRY  " : "", "DESCRIPTION");
                 for (size_t i = 0; i < n; i++)
-                        printf("%-44s %-12s %-18s %s%s%.80s\n", hits[i].name, hits[i].version,
+                        printf("%-52s %-12s %-18s %s%s%.80s\n", hits[i].install, hits[i].version,
                                hits[i].types, several ? hits[i].registry : "",
                                several ? "  " : "", hits[i].description);
         }

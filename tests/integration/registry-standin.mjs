@@ -1,5 +1,5 @@
 // A stand-in for the official MCP Registry's read API v0.1 (and Smithery's
-// GET /servers/{qualifiedName}) on 127.0.0.1, for tests that cannot reach the
+// GET /servers/{qualifiedName} and GET /servers?q=&page=&pageSize=) on 127.0.0.1, for tests that cannot reach the
 // real services.  It follows the published shapes: openapi.yaml's ServerList
 // ({servers: [{server, _meta}], metadata: {nextCursor, count}}) and
 // ServerResponse ({server, _meta}), server.json documents of the
@@ -85,6 +85,35 @@ export function startRegistry({ servers = [], smithery = {}, bundles = {} } = {}
         .find((e) => (ver === 'latest' ? e._meta[OFFICIAL].isLatest : e.server.version === ver));
       if (!hit) return json(res, 404, { error: 'Server not found' });
       return json(res, 200, hit);
+    }
+    if (u.pathname === '/servers') {
+      // Smithery's list: ?q=&page=&pageSize= (1-indexed pages, at most 100
+      // a page), {servers: [...], pagination: {currentPage, pageSize,
+      // totalPages, totalCount}}; a bearer API key is required.
+      if (!/^Bearer \S+/.test(req.headers.authorization || '')) return json(res, 401, { error: 'Unauthorized' });
+      const q = (u.searchParams.get('q') || '').toLowerCase();
+      const page = Math.max(1, Number(u.searchParams.get('page')) || 1);
+      const pageSize = Math.min(Math.max(1, Number(u.searchParams.get('pageSize')) || 10), 100);
+      const list = Object.values(smithery).filter((d) =>
+        [d.qualifiedName, d.displayName, d.description].some((t) => (t || '').toLowerCase().includes(q)));
+      return json(res, 200, {
+        servers: list.slice((page - 1) * pageSize, page * pageSize).map((d, i) => ({
+          id: crypto.createHash('sha256').update(d.qualifiedName).digest('hex').slice(0, 12),
+          qualifiedName: d.qualifiedName,
+          namespace: d.qualifiedName.replace(/^@/, '').split('/')[0],
+          slug: d.qualifiedName.split('/').at(-1),
+          displayName: d.displayName ?? d.qualifiedName,
+          description: d.description ?? '',
+          iconUrl: null,
+          verified: false,
+          useCount: i,
+          remote: Boolean(d.remote),
+          isDeployed: Boolean(d.remote),
+          createdAt: new Date(Date.UTC(2026, 0, 1)).toISOString(),
+          homepage: `https://smithery.ai/server/${d.qualifiedName}`,
+        })),
+        pagination: { currentPage: page, pageSize, totalPages: Math.ceil(list.length / pageSize), totalCount: list.length },
+      });
     }
     m = u.pathname.match(/^\/servers\/(.+)$/);
     if (m) {
