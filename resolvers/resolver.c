@@ -227,6 +227,18 @@ static int carry_settings(const manifest *old, manifest **fresh, corral_error *e
         for (size_t i = 0; i < ARRAY_SIZE(runtime); i++)
                 cJSON_ReplaceItemInObjectCaseSensitive(
                         rt, runtime[i], cJSON_DetachItemFromObjectCaseSensitive(nrt, runtime[i]));
+        /* A variable the new version adds (a registry's, a bundle's
+         * mcp_config) joins the installed ones, which stay as they are. */
+        cJSON *env = cJSON_GetObjectItemCaseSensitive(rt, "env");
+        const cJSON *nenv = cJSON_GetObjectItemCaseSensitive(nrt, "env"), *e;
+        if (!env && cJSON_IsObject(nenv))
+                env = cJSON_AddObjectToObject(rt, "env");
+        if (cJSON_IsObject(env) && cJSON_IsObject(nenv))
+                cJSON_ArrayForEach(e, nenv)
+                {
+                        if (!cJSON_GetObjectItemCaseSensitive(env, e->string))
+                                cJSON_AddItemToObject(env, e->string, cJSON_Duplicate(e, true));
+                }
         _cleanup_free_ char *text = cJSON_PrintUnformatted(j);
         manifest *m = NULL;
         int r = manifest_parse(&m, text, strlen(text), err);
@@ -237,19 +249,44 @@ static int carry_settings(const manifest *old, manifest **fresh, corral_error *e
         return 0;
 }
 
-/* The replaced server's secrets.json (0600) goes into the staging dir. */
+/* The replaced server's secrets.json (0600) goes into the staging dir,
+ * under what the fetch wrote there: a value given to this update (a secret
+ * input the new version adds) wins over the old one of the same key. */
 static int carry_secrets(store *s, const char *name, const char *staging, corral_error *err)
 {
         _cleanup_free_ char *dir = paths_server_dir(&s->paths, name);
         _cleanup_free_ char *from = path_join(dir, "secrets.json");
         _cleanup_free_ char *to = path_join(staging, "secrets.json");
-        _cleanup_free_ char *data = NULL;
-        size_t len = 0;
+        _cleanup_free_ char *data = NULL, *fresh = NULL, *text = NULL;
+        _cleanup_json_ cJSON *old = NULL, *doc = NULL;
+        size_t len = 0, flen = 0;
         int r = read_file(from, MANIFEST_MAX_BYTES, &data, &len);
         if (r == -ENOENT)
                 return 0;
-        if (r >= 0)
+        if (r >= 0 && read_file(to, MANIFEST_MAX_BYTES, &fresh, &flen) >= 0 &&
+            cJSON_IsObject(old = cJSON_ParseWithLength(data, len)) &&
+            cJSON_IsObject(doc = cJSON_ParseWithLength(fresh, flen))) {
+                cJSON *o;
+                cJSON_ArrayForEach(o, old)
+                {
+                        cJSON *f = cJSON_GetObjectItemCaseSensitive(doc, o->string);
+                        if (!f) {
+                                cJSON_AddItemToObject(doc, o->string, cJSON_Duplicate(o, true));
+                        } else if (cJSON_IsObject(f) && cJSON_IsObject(o)) {
+                                const cJSON *k;
+                                cJSON_ArrayForEach(k, o)
+                                {
+                                        if (!cJSON_GetObjectItemCaseSensitive(f, k->string))
+                                                cJSON_AddItemToObject(f, k->string,
+                                                                      cJSON_Duplicate(k, true));
+                                }
+                        }
+                }
+                text = json_print(doc);
+                r = write_file_atomic(to, text, strlen(text), 0600);
+        } else if (r >= 0) {
                 r = write_file_atomic(to, data, len, 0600);
+        }
         if (r < 0)
                 return corral_error_errno(err, EX_IOERR, -r, "cannot carry %s over", from);
         return 0;

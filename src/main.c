@@ -97,7 +97,8 @@ static const verb verbs[] = {
         { "list", cli_list, "list installed servers", "[--json]" },
         { "update", cli_update,
           "move a server to what its npm range, git ref or docker tag gives now",
-          "[--dry-run] [--json] [--registry URL] NAME [VERSION]" },
+          "[--dry-run] [--json] [--registry URL] [--set KEY=VALUE]... [--config FILE] NAME "
+          "[VERSION]" },
         { "outdated", cli_outdated, "list servers whose source offers a newer version",
           "[--json] [--registry URL]" },
         { "info", cli_info, "show one installed server's manifest", "[--json] NAME" },

@@ -35,10 +35,24 @@ int cli_install(cli_ctx *ctx, int argc, char **argv);
 int cli_uninstall(cli_ctx *ctx, int argc, char **argv);
 int cli_list(cli_ctx *ctx, int argc, char **argv);
 int cli_update(cli_ctx *ctx, int argc, char **argv);
+/* The inputs `corral update` was given (--set KEY=VALUE, --config FILE):
+ * they come before the values the install was given. */
+typedef struct cli_update_inputs {
+        char **sets;
+        const char *config_file;
+} cli_update_inputs;
 /* `corral update` of a registry: install (src/cli/update_registry.c):
  * VERSION (or NULL: the latest) of the server from the registry m records. */
 int cli_update_registry(cli_ctx *ctx, store *s, const manifest *m, const char *version,
-                        bool dry_run);
+                        const cli_update_inputs *in, bool dry_run);
+/* `corral update` of an mcpb: or smithery: install: fetched again, and
+ * installed again when what it gives changed (src/cli/update_registry.c). */
+int cli_update_bundle(cli_ctx *ctx, store *s, const manifest *m, const cli_update_inputs *in,
+                      bool dry_run);
+/* For `corral outdated`: the installed and the fresh version (or digest) of
+ * an mcpb: or smithery: install (all owned). */
+int cli_bundle_available(store *s, const manifest *m, char **ret_current, char **ret_fresh,
+                         corral_error *err);
 /* `corral outdated` (src/cli/outdated.c): servers whose source has newer. */
 int cli_outdated(cli_ctx *ctx, int argc, char **argv);
 int cli_info(cli_ctx *ctx, int argc, char **argv);

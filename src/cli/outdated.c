@@ -5,7 +5,8 @@
  * layers already present are not fetched again).  Servers pinned by version,
  * commit or digest are compared all the same (WANTED is then the pin).
  * registry: servers: the server's version in the registry the manifest
- * records (registry_available()).  Other kinds are not listed.  Exit 0 whether or not something is outdated; a
+ * records (registry_available()); mcpb: and smithery: servers: the bundle's
+ * version (or digest) fetched again (cli_bundle_available()).  Other kinds are not listed.  Exit 0 whether or not something is outdated; a
  * server whose source cannot be reached is reported and the verb exits with
  * that error's code once the others are shown. */
 #include <getopt.h>
@@ -50,6 +51,13 @@ static int check_one(store *s, const manifest *m, const char *registry, row *out
                 /* The registry server's version (registry:NAME[@VERSION]). */
                 out->current = xstrdup(m->registry_version ? m->registry_version : "-");
                 return registry_available(s, m, &out->wanted, &out->latest, err);
+        }
+        if (strcmp(m->kind, "mcpb") == 0 || strcmp(m->kind, "smithery") == 0) {
+                /* Fetched again: the bundle's version (or digest) now. */
+                if ((r = cli_bundle_available(s, m, &out->current, &out->wanted, err)) < 0)
+                        return r;
+                out->latest = xstrdup(out->wanted);
+                return 0;
         }
         if (strcmp(m->kind, "git") == 0) {
                 _cleanup_free_ char *old = NULL, *new_ = NULL;
@@ -127,7 +135,8 @@ int cli_outdated(cli_ctx *ctx, int argc, char **argv)
                 }
                 const char *kind = ms[i]->kind ? ms[i]->kind : "";
                 if (strcmp(kind, "npm") != 0 && strcmp(kind, "git") != 0 &&
-                    strcmp(kind, "docker") != 0 && strcmp(kind, "registry") != 0)
+                    strcmp(kind, "docker") != 0 && strcmp(kind, "registry") != 0 &&
+                    strcmp(kind, "mcpb") != 0 && strcmp(kind, "smithery") != 0)
                         continue;
                 row *w = &rows[n_rows];
                 *w = (row){.name = ms[i]->name, .kind = kind};

@@ -231,9 +231,13 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
                 {"registry", required_argument, NULL, 'r'},
                 {"yes", no_argument, NULL, 'y'},
                 {"dry-run", no_argument, NULL, 'n'},
+                {"set", required_argument, NULL, 'V'},
+                {"config", required_argument, NULL, 'C'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
+        _cleanup_strv_ char **sets = NULL;
+        cli_update_inputs inputs = {0};
         _cleanup_store_ store *s = NULL;
         _cleanup_manifest_ manifest *m = NULL;
         corral_error err = {0};
@@ -255,6 +259,12 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
                         break;
                 case 'n':
                         dry_run = true;
+                        break;
+                case 'V':
+                        sets = strv_push(sets, optarg);
+                        break;
+                case 'C':
+                        inputs.config_file = optarg;
                         break;
                 case 'h':
                         return cli_usage(ctx);
@@ -280,8 +290,16 @@ int cli_update(cli_ctx *ctx, int argc, char **argv)
                 return cli_usage_error(ctx, "VERSION and --registry are for npm servers only "
                                             "(docker and git servers follow their spec; "
                                             "registry servers take a VERSION)");
+        inputs.sets = sets;
+        bool takes_inputs = strcmp(kind, "registry") == 0 || strcmp(kind, "mcpb") == 0 ||
+                            strcmp(kind, "smithery") == 0;
+        if ((sets || inputs.config_file) && !takes_inputs)
+                return cli_usage_error(ctx, "--set and --config are for registry:, smithery: "
+                                            "and mcpb: servers");
         if (strcmp(kind, "registry") == 0)
-                return cli_update_registry(ctx, s, m, version, dry_run);
+                return cli_update_registry(ctx, s, m, version, &inputs, dry_run);
+        if (strcmp(kind, "mcpb") == 0 || strcmp(kind, "smithery") == 0)
+                return cli_update_bundle(ctx, s, m, &inputs, dry_run);
         if (strcmp(kind, "npm") == 0)
                 return update_npm(ctx, s, m, version, registry, dry_run);
         if (strcmp(kind, "git") == 0)

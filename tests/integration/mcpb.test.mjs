@@ -18,7 +18,7 @@ import {
   FIXTURES, MOCK_SERVER, cleanupRoot, corral, expectExit, expectOneLineError, expectSameTree, newRoot,
   run, storeSnapshot,
 } from './lib.mjs';
-import { makeZip } from './registry-standin.mjs';
+import { makeZip, startRegistry } from './registry-standin.mjs';
 
 const MCPB_CLI = path.join(FIXTURES, 'mcpb/node_modules/@anthropic-ai/mcpb/dist/cli/cli.js');
 const PY_SECRET = `py-${crypto.randomBytes(6).toString('hex')}`;
@@ -156,6 +156,101 @@ describe('mcpb: bundles from files, hostile ones refused', { timeout: 300000 }, 
       'the sensitive argument reached the server');
     const info = await corral(['info', '--json', 'pyecho'], { root });
     assert.ok(!info.stdout.includes(PY_SECRET) && !fs.readFileSync(path.join(root, 'servers/pyecho/manifest.json'), 'utf8').includes(PY_SECRET));
+  });
+
+  test('update and outdated: a bundle file that changed, a bundle URL and a Smithery bundle fetched again, a new required input', async () => {
+    const REGION = `eu-${crypto.randomBytes(6).toString('hex')}`;
+    const bundle = (version, extra = {}, more = []) => makeZip([
+      { name: 'manifest.json', data: manifest({ version, ...extra }), deflate: true },
+      { name: 'server/', data: '', mode: 0o40755 },
+      { name: 'server/mock-server.mjs', data: mock, deflate: true },
+      ...more,
+    ]);
+    // 1.1.0 adds a required, sensitive input.
+    const v11 = {
+      server: {
+        type: 'node', entry_point: 'server/mock-server.mjs',
+        mcp_config: { command: 'node', args: ['${__dirname}/server/mock-server.mjs', 'ok'], env: { MOCK_MODE: '${user_config.mode}', MOCK_REGION: '${user_config.region}' } },
+      },
+      user_config: {
+        mode: { type: 'string', title: 'Mode', description: 'a mode', default: 'ok' },
+        region: { type: 'string', title: 'Region', description: 'where', required: true, sensitive: true },
+      },
+    };
+    const served = { 'u.mcpb': bundle('1.0.0') };
+    const smithery = { '@corral/upd': { qualifiedName: '@corral/upd', remote: false, connections: [{ type: 'stdio', runtime: 'node', configSchema: {} }] } };
+    const reg = await startRegistry({ smithery, bundles: served });
+    smithery['@corral/upd'].connections[0].bundleUrl = `${reg.url}/bundles/u.mcpb`;
+    try {
+      const env = { CORRAL_SMITHERY_REGISTRY: reg.url, SMITHERY_API_KEY: 'sk-test' };
+      const file = path.join(tmp, 'upd.mcpb');
+      fs.writeFileSync(file, bundle('1.0.0'));
+      const json = (r) => { expectExit(r, 0, r.args?.join(' ')); return JSON.parse(r.stdout); };
+      json(await corral(['install', `mcpb:${file}`, '--name', 'upd-file', '--yes', '--json', '--set', 'mode=custom'], { root }));
+      json(await corral(['install', `mcpb:${reg.url}/bundles/u.mcpb`, '--name', 'upd-url', '--yes', '--json'], { root }));
+      const sm = json(await corral(['install', 'smithery:@corral/upd', '--name', 'upd-sm', '--yes', '--json'], { root, env }));
+      assert.equal(sm.source.kind, 'smithery');
+      const outdated = async () => {
+        const o = await corral(['outdated', '--json'], { root, env, timeout: 60000 });
+        expectExit(o, 0, 'outdated');
+        return Object.fromEntries(JSON.parse(o.stdout).filter((x) => x.name.startsWith('upd-')).map((x) => [x.name, x]));
+      };
+      let o = await outdated();
+      assert.equal(o['upd-file'].kind, 'mcpb');
+      assert.equal(o['upd-file'].outdated, false, JSON.stringify(o));
+      assert.equal(o['upd-url'].outdated, false, JSON.stringify(o));
+      assert.equal(o['upd-sm'].outdated, false, JSON.stringify(o));
+      const same = await corral(['update', 'upd-file'], { root });
+      expectExit(same, 0, 'update, nothing new');
+      assert.match(same.stdout, /^upd-file is up to date \(digest sha256:[0-9a-f]{12}\)$/m);
+
+      // The same version, other bytes: a new digest.
+      fs.writeFileSync(file, bundle('1.0.0', {}, [{ name: 'README.md', data: 'new' }]));
+      o = await outdated();
+      assert.equal(o['upd-file'].outdated, true);
+      assert.match(o['upd-file'].wanted, /^sha256:[0-9a-f]{12}$/);
+      const dry = await corral(['update', 'upd-file', '--dry-run'], { root });
+      expectExit(dry, 0, 'update --dry-run');
+      assert.equal(dry.stdout.trim(), `would update upd-file: digest ${o['upd-file'].current} -> ${o['upd-file'].wanted}`);
+      const up = json(await corral(['update', 'upd-file', '--json'], { root }));
+      assert.deepEqual(up, { name: 'upd-file', updated: true, dry_run: false, old_digest: o['upd-file'].current, digest: o['upd-file'].wanted });
+      let m = JSON.parse(fs.readFileSync(path.join(root, 'servers/upd-file/manifest.json'), 'utf8'));
+      assert.deepEqual(m.runtime.env, { MOCK_MODE: 'custom' }, 'the value given at install, given again');
+
+      // 1.1.0 asks for a required input: without it, refused and nothing changes.
+      fs.writeFileSync(file, bundle('1.1.0', v11));
+      const before = storeSnapshot(root);
+      const miss = await corral(['update', 'upd-file'], { root });
+      expectExit(miss, 64, 'update without region');
+      expectOneLineError(miss, ['missing required values', 'region', '--set']);
+      expectSameTree(before, storeSnapshot(root));
+      const cfg = path.join(tmp, 'region.json');
+      fs.writeFileSync(cfg, JSON.stringify({ region: REGION }));
+      const u11 = json(await corral(['update', 'upd-file', '--config', cfg, '--json'], { root }));
+      assert.deepEqual(u11, { name: 'upd-file', updated: true, dry_run: false, old_version: '1.0.0', version: '1.1.0' });
+      m = JSON.parse(fs.readFileSync(path.join(root, 'servers/upd-file/manifest.json'), 'utf8'));
+      assert.equal(m.source.resolved.version, '1.1.0');
+      assert.deepEqual(m.runtime.env, { MOCK_MODE: 'custom', MOCK_REGION: null });
+      const sec = JSON.parse(fs.readFileSync(path.join(root, 'servers/upd-file/secrets.json'), 'utf8'));
+      assert.equal(sec.env.MOCK_REGION, REGION, 'the new secret in secrets.json');
+      assert.ok(!fs.readFileSync(path.join(root, 'servers/upd-file/manifest.json'), 'utf8').includes(REGION));
+      // Given once, kept: the next update needs no --set.
+      expectExit(await corral(['update', 'upd-file'], { root }), 0, 'update again');
+
+      // A bundle URL and a Smithery bundle: downloaded again, a new version.
+      served['u.mcpb'] = bundle('1.2.0');
+      o = await outdated();
+      for (const n of ['upd-url', 'upd-sm'])
+        assert.deepEqual([o[n].current, o[n].wanted, o[n].latest, o[n].outdated], ['1.0.0', '1.2.0', '1.2.0', true], n);
+      for (const n of ['upd-url', 'upd-sm']) {
+        const u = json(await corral(['update', n, '--json'], { root, env }));
+        assert.deepEqual(u, { name: n, updated: true, dry_run: false, old_version: '1.0.0', version: '1.2.0' });
+      }
+      o = await outdated();
+      assert.ok(Object.values(o).every((x) => !x.outdated), JSON.stringify(o));
+    } finally {
+      await reg.close();
+    }
   });
 
   const hostile = [

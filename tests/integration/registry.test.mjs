@@ -33,6 +33,7 @@ const SECRET = `s3cret-${crypto.randomBytes(6).toString('hex')}`;
 const BUNDLE_SECRET = `bundle-${crypto.randomBytes(6).toString('hex')}`;
 const HEADER_SECRET = `hdr-${crypto.randomBytes(6).toString('hex')}`;
 const ARG_SECRET = `arg-${crypto.randomBytes(6).toString('hex')}`;
+const MCPB_ARG_SECRET = `mcpbarg-${crypto.randomBytes(6).toString('hex')}`;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -140,6 +141,11 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
         version: EV_VERSION,
         fileSha256: sha256(bundle),
         transport: { type: 'stdio' },
+        // After the bundle's own mcp_config args: a {variable} and a secret.
+        packageArguments: [
+          { type: 'named', name: '--label', value: '{who}-bundle', variables: { who: { description: 'Who', default: 'corral' } } },
+          { type: 'named', name: '--mcpb-token', description: 'A token on the bundle\'s command line', isSecret: true },
+        ],
       },
       {
         registryType: 'npm',
@@ -280,6 +286,11 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
         tools: [],
       },
     };
+    // More than one page of Smithery search results (30 a page).
+    for (let i = 1; i <= 35; i++) {
+      const qn = `@corral/smithery-list-${String(i).padStart(2, '0')}`;
+      smithery[qn] = { qualifiedName: qn, displayName: `Listed ${i}`, description: `listed server ${i}`, remote: i % 2 === 0, connections: [] };
+    }
     reg = await startRegistry({ servers, smithery, bundles: { 'everything.mcpb': bundle } });
     const c0 = smithery['@corral/everything-bundle'].connections[0];
     c0.bundleUrl = reg.url + c0.bundleUrl.slice(4);
@@ -363,16 +374,18 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
 
   test('registry: MCPB package chosen first, fileSha256 checked, user_config secret kept apart', async () => {
     const r = await corral(['install', `registry:${NAME}`, '--name', 'everything-mcpb', '--yes', '--json',
-      '--set', `api_key=${BUNDLE_SECRET}`], { root, env, timeout: 120000 });
+      '--set', `api_key=${BUNDLE_SECRET}`, '--set', `mcpb-token=${MCPB_ARG_SECRET}`], { root, env, timeout: 120000 });
     expectExit(r, 0, 'registry mcpb install');
     const m = JSON.parse(r.stdout);
     assert.equal(m.source.registry.package, 'mcpb');
     assert.equal(m.source.resolved.digest, `sha256:${sha256(bundle)}`);
     const pkg = path.join(root, 'servers/everything-mcpb/pkg');
-    assert.deepEqual(m.runtime.command, ['node', `${pkg}/server/node_modules/@modelcontextprotocol/server-everything/dist/index.js`, 'stdio']);
+    // packageArguments after the bundle's mcp_config args; the secret one by reference.
+    assert.deepEqual(m.runtime.command, ['node', `${pkg}/server/node_modules/@modelcontextprotocol/server-everything/dist/index.js`, 'stdio',
+      '--label', 'corral-bundle', '--mcpb-token', '${CORRAL_ARG_MCPB_TOKEN}']);
     assert.deepEqual(m.runtime.env, { EVERYTHING_API_KEY: null, EVERYTHING_MODE: 'plain' });
     const secrets = JSON.parse(fs.readFileSync(path.join(root, 'servers/everything-mcpb/secrets.json'), 'utf8'));
-    assert.deepEqual(secrets.env, { EVERYTHING_API_KEY: BUNDLE_SECRET });
+    assert.deepEqual(secrets.env, { EVERYTHING_API_KEY: BUNDLE_SECRET, CORRAL_ARG_MCPB_TOKEN: MCPB_ARG_SECRET });
 
     const before = storeSnapshot(root);
     const bad = await corral(['install', 'registry:io.github.example/bad-sha', '--yes'], { root, env });
@@ -522,6 +535,16 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
       }
       assert.ok(argvs.some((a) => a.includes('--enable-source-maps') && a.at(-3) === 'stdio' &&
         a.at(-2) === '--token' && a.at(-1) === ARG_SECRET), `the server's argv: ${JSON.stringify(argvs)}`);
+      // The registry mcpb package's packageArguments, its secret filled in at start.
+      const mcpbArgv = [];
+      for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+        try {
+          const a = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').split('\0');
+          if (a.includes('--mcpb-token')) mcpbArgv.push(a);
+        } catch { /* gone */ }
+      }
+      assert.ok(mcpbArgv.some((a) => a.slice(-5).join(' ') === `stdio --label corral-bundle --mcpb-token ${MCPB_ARG_SECRET}`),
+        `the bundle server's argv: ${JSON.stringify(mcpbArgv)}`);
     } finally {
       await c.close();
     }
@@ -534,14 +557,14 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
         if (!e.isFile() || e.name === 'secrets.json') continue;
         let text;
         try { text = fs.readFileSync(p, 'latin1'); } catch (err) { if (err.code === 'ENOENT') continue; throw err; } // a journal gone meanwhile
-        for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET, ARG_SECRET]) if (text.includes(s)) leaks.push(`${p}: ${s}`);
+        for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET, ARG_SECRET, MCPB_ARG_SECRET]) if (text.includes(s)) leaks.push(`${p}: ${s}`);
       }
     };
     walk(root);
     for (const n of ['everything', 'everything-mcpb', 'everything-remote', 'sm-bundle', 'sm-hosted', 'sm-npx']) {
       const info = await corral(['info', '--json', n], { root });
       expectExit(info, 0, `info ${n}`);
-      for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET, ARG_SECRET]) if (info.stdout.includes(s)) leaks.push(`info ${n}: ${s}`);
+      for (const s of [SECRET, BUNDLE_SECRET, HEADER_SECRET, ARG_SECRET, MCPB_ARG_SECRET]) if (info.stdout.includes(s)) leaks.push(`info ${n}: ${s}`);
     }
     assert.deepEqual(leaks, []);
   });
@@ -561,10 +584,41 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     const few = await corral(['search', '--limit', '10', 'paged-'], { root, env });
     expectExit(few, 0, 'search --limit 10');
     assert.equal(few.stdout.trim().split('\n').length, 11, few.stdout);
+    // Merged with Smithery's results, in turns.
     const ev = await corral(['search', '--json', 'server-everything'], { root, env });
     expectExit(ev, 0, 'search everything');
-    assert.deepEqual(JSON.parse(ev.stdout).map((h) => [h.name, h.version, h.packages]),
-      [[NAME, EV_VERSION, 'mcpb, npm, pypi']]);
+    assert.deepEqual(JSON.parse(ev.stdout).map((h) => [h.install, h.version, h.packages]),
+      [[`registry:${NAME}`, EV_VERSION, 'mcpb, npm, pypi'], ['smithery:@corral/everything-bundle', '-', 'local'],
+        ['smithery:@corral/everything-hosted', '-', 'remote']]);
+  });
+
+  test('corral search in Smithery: its pages followed, its key sent, merged; not asked unless configured', async () => {
+    const before = reg.requests.length;
+    const r = await corral(['search', '--json', 'smithery-list'], { root, env });
+    expectExit(r, 0, 'search smithery-list');
+    const hits = JSON.parse(r.stdout);
+    assert.deepEqual(hits.map((h) => h.install),
+      [...Array(35)].map((_, i) => `smithery:@corral/smithery-list-${String(i + 1).padStart(2, '0')}`));
+    assert.deepEqual([hits[0].name, hits[0].version, hits[0].packages, hits[0].registry, hits[1].packages],
+      ['@corral/smithery-list-01', '-', 'local', reg.url, 'remote']);
+    const pages = reg.requests.slice(before).filter((q) => q.path === '/servers');
+    assert.deepEqual(pages.map((q) => [q.query.q, q.query.page, q.query.pageSize, q.headers.authorization]),
+      [['smithery-list', '1', '30', 'Bearer sk-test'], ['smithery-list', '2', '30', 'Bearer sk-test']]);
+    const text = await corral(['search', '--limit', '3', 'smithery-list'], { root, env });
+    expectExit(text, 0, 'search text');
+    assert.match(text.stdout.split('\n')[1], /^smithery:@corral\/smithery-list-01 /);
+    assert.equal(text.stdout.trim().split('\n').length, 4, text.stdout);
+    // A refused key: a warning; the MCP registries' results stand.
+    const nokey = await corral(['search', '--json', 'paged-01'], { root, env: { ...env, SMITHERY_API_KEY: '' } });
+    expectExit(nokey, 0, 'search with Smithery refusing');
+    assert.deepEqual(JSON.parse(nokey.stdout).map((h) => h.install), ['registry:io.github.example/paged-01']);
+    assert.match(nokey.stderr, /warning: .*Smithery.*HTTP 401.*SMITHERY_API_KEY/);
+    // Neither a key nor a Smithery registry configured: Smithery is not
+    // asked (the public one would be, and refuse or not answer: a warning).
+    const off = await corral(['search', '--json', 'smithery-list'], { root, env: { CORRAL_MCP_REGISTRY: reg.url, SMITHERY_API_KEY: '', CORRAL_SMITHERY_REGISTRY: '' } });
+    expectExit(off, 0, 'search without Smithery');
+    assert.deepEqual(JSON.parse(off.stdout), []);
+    assert.equal(off.stderr, '');
   });
 
   test('registry answers and bundles are cached: fresh window, revalidation (304), --offline', async () => {
