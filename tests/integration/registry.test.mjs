@@ -404,6 +404,51 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     assert.equal(m.source.registry.package, 'remote');
   });
 
+  // Before the smithery: servers exist: `outdated` fetches those again.
+  test('registry: outdated and update follow the registry\'s new version, with the values given at install', async () => {
+    const UPD = 'io.github.example/updatable';
+    const upd = (version, extraArgs = []) => serverJson(UPD, {
+      version,
+      packages: [{
+        registryType: 'npm', identifier: '@modelcontextprotocol/server-everything', version: EV_VERSION,
+        transport: { type: 'stdio' },
+        packageArguments: [{ type: 'positional', valueHint: 'transport', value: 'stdio' },
+          { type: 'named', name: '--label', description: 'A label', isRequired: true }, ...extraArgs],
+        environmentVariables: [{ name: 'UPD_TOKEN', isRequired: true, isSecret: true }],
+      }],
+    });
+    reg.publish(upd('1.0.0'));
+    const r = await corral(['install', `registry:${UPD}`, '--name', 'upd', '--yes', '--json',
+      '--set', `UPD_TOKEN=${SECRET}`, '--set', 'label=one'], { root, env, timeout: 240000 });
+    expectExit(r, 0, 'install updatable 1.0.0');
+    const outdated = async () => {
+      const o = await corral(['outdated', '--json'], { root, env, timeout: 60000 });
+      expectExit(o, 0, 'outdated');
+      return JSON.parse(o.stdout).find((x) => x.name === 'upd');
+    };
+    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.0.0', latest: '1.0.0', outdated: false });
+    reg.publish(upd('1.1.0', [{ type: 'named', name: '--mode', value: 'v2' }]));
+    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.1.0', latest: '1.1.0', outdated: true });
+    const dry = await corral(['update', 'upd', '--dry-run'], { root, env });
+    expectExit(dry, 0, 'update --dry-run');
+    assert.equal(dry.stdout.trim(), 'would update upd: version 1.0.0 -> 1.1.0');
+    const u = await corral(['update', 'upd', '--json'], { root, env, timeout: 240000 });
+    expectExit(u, 0, 'update');
+    assert.deepEqual(JSON.parse(u.stdout), { name: 'upd', updated: true, dry_run: false, old_version: '1.0.0', version: '1.1.0' });
+    const m = JSON.parse(fs.readFileSync(path.join(root, 'servers/upd/manifest.json'), 'utf8'));
+    assert.equal(m.source.registry.version, '1.1.0');
+    assert.deepEqual(m.runtime.command.slice(-5), ['stdio', '--label', 'one', '--mode', 'v2'], 'the label given at install, given again');
+    assert.deepEqual(m.runtime.env, { UPD_TOKEN: null });
+    assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'servers/upd/secrets.json'), 'utf8')).env.UPD_TOKEN, SECRET);
+    assert.equal((await outdated()).outdated, false);
+    // Back to 1.0.0 by name: the spec pins it from now on.
+    const back = await corral(['update', 'upd', '1.0.0'], { root, env, timeout: 240000 });
+    expectExit(back, 0, 'update upd 1.0.0');
+    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.0.0', latest: '1.1.0', outdated: true });
+    const none = await corral(['update', 'upd', '9.9.9'], { root, env });
+    expectExit(none, 66, 'a version the registry does not have');
+  });
+
   test('smithery: a stdio bundle with its configSchema asked, an http deployment as a remote', async () => {
     const miss = await corral(['install', 'smithery:@corral/everything-bundle', '--yes'], { root, env, timeout: 120000 });
     expectExit(miss, 64, 'without api_key');
@@ -454,50 +499,6 @@ describe('registry: the official MCP Registry API v0.1, MCPB bundles, search', {
     expectExit(r, 69, 'runtimeArguments that load other code');
     expectOneLineError(r, ['runtimeArguments corral cannot honour', '--require ./evil.js', '--inspect=0.0.0.0:9229', '--package=left-pad']);
     expectSameTree(before, storeSnapshot(root));
-  });
-
-  test('registry: outdated and update follow the registry\'s new version, with the values given at install', async () => {
-    const UPD = 'io.github.example/updatable';
-    const upd = (version, extraArgs = []) => serverJson(UPD, {
-      version,
-      packages: [{
-        registryType: 'npm', identifier: '@modelcontextprotocol/server-everything', version: EV_VERSION,
-        transport: { type: 'stdio' },
-        packageArguments: [{ type: 'positional', valueHint: 'transport', value: 'stdio' },
-          { type: 'named', name: '--label', description: 'A label', isRequired: true }, ...extraArgs],
-        environmentVariables: [{ name: 'UPD_TOKEN', isRequired: true, isSecret: true }],
-      }],
-    });
-    reg.publish(upd('1.0.0'));
-    const r = await corral(['install', `registry:${UPD}`, '--name', 'upd', '--yes', '--json',
-      '--set', `UPD_TOKEN=${SECRET}`, '--set', 'label=one'], { root, env, timeout: 240000 });
-    expectExit(r, 0, 'install updatable 1.0.0');
-    const outdated = async () => {
-      const o = await corral(['outdated', '--json'], { root, env, timeout: 60000 });
-      expectExit(o, 0, 'outdated');
-      return JSON.parse(o.stdout).find((x) => x.name === 'upd');
-    };
-    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.0.0', latest: '1.0.0', outdated: false });
-    reg.publish(upd('1.1.0', [{ type: 'named', name: '--mode', value: 'v2' }]));
-    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.1.0', latest: '1.1.0', outdated: true });
-    const dry = await corral(['update', 'upd', '--dry-run'], { root, env });
-    expectExit(dry, 0, 'update --dry-run');
-    assert.equal(dry.stdout.trim(), 'would update upd: version 1.0.0 -> 1.1.0');
-    const u = await corral(['update', 'upd', '--json'], { root, env, timeout: 240000 });
-    expectExit(u, 0, 'update');
-    assert.deepEqual(JSON.parse(u.stdout), { name: 'upd', updated: true, dry_run: false, old_version: '1.0.0', version: '1.1.0' });
-    const m = JSON.parse(fs.readFileSync(path.join(root, 'servers/upd/manifest.json'), 'utf8'));
-    assert.equal(m.source.registry.version, '1.1.0');
-    assert.deepEqual(m.runtime.command.slice(-5), ['stdio', '--label', 'one', '--mode', 'v2'], 'the label given at install, given again');
-    assert.deepEqual(m.runtime.env, { UPD_TOKEN: null });
-    assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'servers/upd/secrets.json'), 'utf8')).env.UPD_TOKEN, SECRET);
-    assert.equal((await outdated()).outdated, false);
-    // Back to 1.0.0 by name: the spec pins it from now on.
-    const back = await corral(['update', 'upd', '1.0.0'], { root, env, timeout: 240000 });
-    expectExit(back, 0, 'update upd 1.0.0');
-    assert.deepEqual(await outdated(), { name: 'upd', kind: 'registry', current: '1.0.0', wanted: '1.0.0', latest: '1.1.0', outdated: true });
-    const none = await corral(['update', 'upd', '9.9.9'], { root, env });
-    expectExit(none, 66, 'a version the registry does not have');
   });
 
   test('registry: an isRepeated argument appears once per value', async () => {
