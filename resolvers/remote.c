@@ -10,6 +10,7 @@
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/registry.h"
 #include "corral/remote.h"
 #include "corral/resolver.h"
 #include "corral/strbuf.h"
@@ -277,13 +278,107 @@ static cJSON *config_value(const char *server, const char *key, const char *valu
         return v;
 }
 
-/* The server's configuration from --set KEY=VALUE, checked against its
- * configSchema (properties, required, additionalProperties, types, enum),
- * as the query Smithery's hosted servers read: config=BASE64(JSON) (the
- * shape of @smithery/sdk's createSmitheryUrl).  *ret_query is NULL when
- * there is nothing to send.  -EX_USAGE names what is missing or wrong. */
-static int smithery_config(const char *server, const cJSON *doc, char *const *settings,
-                           char **ret_query, corral_error *err)
+/* "&NAME=VALUE" (both escaped) onto q for one configuration value, an
+ * object's members as NAME.MEMBER (Smithery's dot notation), at most 4
+ * levels deep; arrays as their JSON text. */
+static void query_param(strbuf *q, const char *name, const cJSON *v, unsigned depth)
+{
+        _cleanup_free_ char *en = registry_url_escape(name), *text = NULL, *ev = NULL;
+        const cJSON *e;
+
+        if (cJSON_IsObject(v) && depth < 4) {
+                cJSON_ArrayForEach(e, v)
+                {
+                        _cleanup_free_ char *sub = xasprintf("%s.%s", name, e->string);
+                        query_param(q, sub, e, depth + 1);
+                }
+                return;
+        }
+        if (cJSON_IsString(v))
+                text = xstrdup(v->valuestring);
+        else if (cJSON_IsBool(v))
+                text = xstrdup(cJSON_IsTrue(v) ? "true" : "false");
+        else
+                text = cJSON_PrintUnformatted(v);
+        ev = registry_url_escape(text ? text : "");
+        (void)strbuf_appendf(q, "&%s=%s", en, ev);
+}
+
+/* The settings of a hosted server's configuration as KEY=VALUE: --set
+ * first, then the --config FILE object's members not set (strings as they
+ * are, other values as JSON), then, on a terminal, each property still
+ * without a value asked for (without echo: it is kept as a secret; an empty
+ * answer leaves it out).  Owned. */
+static int smithery_settings(const install_options *opt, const cJSON *props, char ***ret,
+                             corral_error *err)
+{
+        _cleanup_strv_ char **v = NULL;
+        _cleanup_json_ cJSON *file = NULL;
+        const cJSON *e;
+
+        for (size_t i = 0; opt->sets && opt->sets[i]; i++)
+                v = strv_push(v, opt->sets[i]);
+        if (opt->config_file) {
+                _cleanup_free_ char *data = NULL;
+                size_t len = 0;
+                int r = read_file(opt->config_file, 1u << 20, &data, &len);
+                if (r < 0)
+                        return corral_error_errno(err, r == -ENOENT ? EX_NOINPUT : EX_USAGE, -r,
+                                                  "--config %s", opt->config_file);
+                file = cJSON_ParseWithLength(data, len);
+                if (!cJSON_IsObject(file))
+                        return corral_error_set(err, EX_USAGE, "--config %s: not a JSON object",
+                                                opt->config_file);
+        }
+        cJSON_ArrayForEach(e, file)
+        {
+                bool set = false;
+                size_t n = strlen(e->string);
+                for (size_t i = 0; opt->sets && opt->sets[i] && !set; i++)
+                        set = strncmp(opt->sets[i], e->string, n) == 0 && opt->sets[i][n] == '=';
+                if (set || strv_length(v) >= 256)
+                        continue;
+                _cleanup_free_ char *text = cJSON_IsString(e) ? xstrdup(e->valuestring)
+                                                              : cJSON_PrintUnformatted(e);
+                _cleanup_free_ char *kv = xasprintf("%s=%s", e->string, text);
+                v = strv_push(v, kv);
+        }
+        const cJSON *ask_props = opt->interactive ? props : NULL;
+        cJSON_ArrayForEach(e, ask_props)
+        {
+                bool have = false;
+                size_t n = strlen(e->string);
+                for (size_t i = 0; v && v[i] && !have; i++)
+                        have = strncmp(v[i], e->string, n) == 0 && v[i][n] == '=';
+                if (have)
+                        continue;
+                const cJSON *def = cJSON_GetObjectItemCaseSensitive(e, "default");
+                _cleanup_free_ char *d = def ? (cJSON_IsString(def) ? xstrdup(def->valuestring)
+                                                                    : cJSON_PrintUnformatted(def))
+                                             : NULL;
+                _cleanup_free_ char *a = registry_ask(e->string, json_get_string(e, "description"),
+                                                      d, true);
+                if (a && *a && (!d || strcmp(a, d) != 0)) {
+                        _cleanup_free_ char *kv = xasprintf("%s=%s", e->string, a);
+                        v = strv_push(v, kv);
+                }
+        }
+        *ret = steal_pointer(&v);
+        return 0;
+}
+
+/* The server's configuration from --set KEY=VALUE, --config and the
+ * terminal (smithery_settings()), checked against its configSchema
+ * (properties, required, additionalProperties, types, enum), as Smithery's
+ * hosted servers read it: each property in the query under its name (or
+ * its "x-from" {"query": NAME}; objects in dot notation), or in a header
+ * when "x-from" says {"header": NAME} (*ret_headers, "Name: value" lines,
+ * kept as secrets), and all of it as config=BASE64(JSON) too (the shape of
+ * @smithery/sdk's createSmitheryUrl, which earlier servers read).
+ * *ret_query is NULL when there is nothing to send.  -EX_USAGE names what
+ * is missing or wrong. */
+static int smithery_config(const char *server, const cJSON *doc, const install_options *opt,
+                           char **ret_query, char ***ret_headers, corral_error *err)
 {
         const cJSON *schema = smithery_schema(doc);
         const cJSON *props = json_get_object(schema, "properties");
@@ -291,10 +386,14 @@ static int smithery_config(const char *server, const cJSON *doc, char *const *se
         const cJSON *ap = cJSON_GetObjectItemCaseSensitive(schema, "additionalProperties");
         bool open = cJSON_IsTrue(ap) || cJSON_IsObject(ap);
         _cleanup_json_ cJSON *config = cJSON_CreateObject();
+        _cleanup_strv_ char **settings = NULL, **headers = NULL;
         strbuf missing = STRBUF_INIT(4096);
         _cleanup_free_ char *text = NULL, *b64 = NULL;
         size_t n;
+        int r;
 
+        if ((r = smithery_settings(opt, props, &settings, err)) < 0)
+                return r;
         for (size_t i = 0; settings && settings[i]; i++) {
                 const char *eq = strchr(settings[i], '=');
                 _cleanup_free_ char *key = xstrndup(settings[i], (size_t)(eq - settings[i]));
@@ -365,8 +464,27 @@ static int smithery_config(const char *server, const cJSON *doc, char *const *se
                         else
                                 (void)strbuf_append(&q, c, 1);
                 }
+                const cJSON *v;
+                cJSON_ArrayForEach(v, config)
+                {
+                        const cJSON *prop = cJSON_GetObjectItemCaseSensitive(props, v->string);
+                        const cJSON *xf = json_get_object(prop, "x-from");
+                        const char *h = json_get_string(xf, "header");
+                        const char *qn = json_get_string(xf, "query");
+                        if (h && *h && !strpbrk(h, ": \r\n") && strlen(h) < 128 &&
+                            !cJSON_IsObject(v) && !cJSON_IsArray(v)) {
+                                _cleanup_free_ char *t =
+                                        cJSON_IsString(v) ? xstrdup(v->valuestring)
+                                                          : cJSON_PrintUnformatted(v);
+                                _cleanup_free_ char *line = xasprintf("%s: %s", h, t);
+                                headers = strv_push(headers, line);
+                                continue;
+                        }
+                        query_param(&q, qn && *qn ? qn : v->string, v, 0);
+                }
                 *ret_query = strbuf_steal(&q);
         }
+        *ret_headers = steal_pointer(&headers);
         return 0;
 }
 
@@ -437,12 +555,16 @@ int resolver_smithery_hosted_fetch(store *s, const install_options *opt, const s
                                         "the Smithery deployment URL of %s is not https://: "
                                         "%.200s",
                                         spec->name, endpoint);
-        if (opt->config_file)
-                return corral_error_set(err, EX_USAGE,
-                                        "--config is not read for a Smithery-hosted server: "
-                                        "pass its configSchema's keys with --set KEY=VALUE");
-        r = smithery_config(spec->name, doc, opt->sets, &query, err);
+        _cleanup_strv_ char **from_header = NULL, **secret = NULL;
+        r = smithery_config(spec->name, doc, opt, &query, &from_header, err);
         if (r < 0)
                 return r;
-        return install_remote(opt, endpoint, query, pkg_dir, m, err);
+        /* x-from headers: secret headers of the unit. */
+        install_options o = *opt;
+        for (size_t i = 0; opt->secret_headers && opt->secret_headers[i]; i++)
+                secret = strv_push(secret, opt->secret_headers[i]);
+        for (size_t i = 0; from_header && from_header[i]; i++)
+                secret = strv_push(secret, from_header[i]);
+        o.secret_headers = secret;
+        return install_remote(&o, endpoint, query, pkg_dir, m, err);
 }

@@ -127,6 +127,12 @@ typedef struct registry_inputs {
 int registry_inputs_init(registry_inputs *in, const install_options *opt, corral_error *err);
 void registry_inputs_done(registry_inputs *in);
 
+/* Asks for key on the terminal (stderr; "KEY (DESCRIPTION) [DEFAULT]: ", the
+ * default not shown for secrets) and reads one line from stdin, without echo
+ * when secret.  The line without its newline (owned), def (copied) for an
+ * empty line, NULL on EOF or an empty line without def. */
+char *registry_ask(const char *key, const char *desc, const char *def, bool secret);
+
 /* The value of input (a server.json Input / KeyValueInput / Argument object)
  * under key: --set, --config, the terminal, then "default"; for inputs with a
  * fixed "value" that value with its {variables} filled in the same way.

@@ -113,10 +113,13 @@ static char *given(registry_inputs *in, const char *key)
         return NULL;
 }
 
-/* One line from the terminal; without echo for secrets.  NULL on EOF. */
 static char *ask(const char *key, const cJSON *input, const char *def, bool secret)
 {
-        const char *desc = json_get_string(input, "description");
+        return registry_ask(key, json_get_string(input, "description"), def, secret);
+}
+
+char *registry_ask(const char *key, const char *desc, const char *def, bool secret)
+{
         struct termios old, quiet;
         bool noecho = false;
         char *line = NULL;
@@ -131,11 +134,12 @@ static char *ask(const char *key, const cJSON *input, const char *def, bool secr
         if (secret && tcgetattr(STDIN_FILENO, &old) == 0) {
                 quiet = old;
                 quiet.c_lflag &= ~(tcflag_t)ECHO;
-                noecho = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+                /* TCSANOW: what was typed ahead is the answer, not discarded. */
+                noecho = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
         }
         n = getline(&line, &cap, stdin);
         if (noecho) {
-                (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+                (void)tcsetattr(STDIN_FILENO, TCSANOW, &old);
                 fputc('\n', stderr);
         }
         if (n < 0) {

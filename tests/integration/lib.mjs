@@ -151,9 +151,9 @@ export function run(cmd, args, { input, env, cwd, timeout = 60000 } = {}) {
 
 /* Runs `corral [--root ROOT] ARGS…`. */
 /* Runs corral on a pseudo-terminal through script(1); input is typed. */
-export function onTty(args, { root, input = '', timeout = 60000 } = {}) {
+export function onTty(args, { root, input = '', env, timeout = 60000 } = {}) {
   const cmd = [CORRAL, '--root', root, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  return run('script', ['-qefc', cmd, '/dev/null'], { input, env: corralEnv(), timeout });
+  return run('script', ['-qefc', cmd, '/dev/null'], { input, env: corralEnv(env), timeout });
 }
 
 export function corral(args, { root, env, ...opts } = {}) {

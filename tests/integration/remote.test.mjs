@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  FIXTURES, McpClient, RpcError, SLOW, cleanupRoot, corral, expectExit, expectOneLineError, newRoot,
+  FIXTURES, McpClient, RpcError, SLOW, cleanupRoot, corral, expectExit, expectOneLineError, newRoot, onTty,
   resultText, socketPath, startDaemon, status, storeSnapshot, expectSameTree, unitOf,
   waitReady, waitStatus,
 } from './lib.mjs';
@@ -297,6 +297,24 @@ describe('remote units', { timeout: 600000 }, () => {
             },
           }],
         },
+        // Smithery's x-from: one property read from a header, one from a
+        // query parameter of another name; an object in dot notation.
+        '@acme/xfrom': {
+          qualifiedName: '@acme/xfrom', displayName: 'x-from', remote: true,
+          deploymentUrl: guarded.url.replace(/\/mcp$/, ''),
+          connections: [{
+            type: 'http', deploymentUrl: guarded.url,
+            configSchema: {
+              type: 'object', required: ['token'],
+              properties: {
+                token: { type: 'string', description: 'Acme token', 'x-from': { header: 'x-acme-token' } },
+                region: { type: 'string', 'x-from': { query: 'acme_region' } },
+                model: { type: 'object' },
+                limit: { type: 'integer', default: 3 },
+              },
+            },
+          }],
+        },
         '@acme/local-only': {
           qualifiedName: '@acme/local-only', remote: false,
           connections: [{ type: 'stdio', configSchema: {} }],
@@ -364,6 +382,37 @@ describe('remote units', { timeout: 600000 }, () => {
       assert.ok(guarded.requests.length >= 2 && new URL(seen.url, 'http://x').searchParams.get('config'),
         'the unit sends the config too');
       await corral(['uninstall', 'configured', '--yes'], { root });
+
+      // --config FILE, and Smithery's x-from: a header, a renamed query
+      // parameter, dot notation; the header a secret of the unit.
+      const cfgFile = `${root}-xfrom.json`;
+      fs.writeFileSync(cfgFile, JSON.stringify({ token: 'tok-4712', region: 'eu', model: { name: 'm1' }, limit: 7 }));
+      let n = guarded.requests.length;
+      r = await corral(['install', 'smithery-hosted:@acme/xfrom', '--yes', '--name', 'xfrom', '--config', cfgFile], { root, env });
+      fs.rmSync(cfgFile);
+      expectExit(r, 0, 'install smithery-hosted: with --config');
+      let req = guarded.requests[n];
+      let q = new URL(req.url, 'http://x').searchParams;
+      assert.equal(req.headers['x-acme-token'], 'tok-4712');
+      assert.deepEqual([q.get('acme_region'), q.get('model.name'), q.get('limit'), q.get('token')], ['eu', 'm1', '7', null]);
+      assert.deepEqual(JSON.parse(Buffer.from(q.get('config'), 'base64').toString()),
+        { token: 'tok-4712', region: 'eu', model: { name: 'm1' }, limit: 7 });
+      const xm = fs.readFileSync(path.join(root, 'servers/xfrom/manifest.json'), 'utf8');
+      assert.deepEqual(JSON.parse(xm).runtime.headers, { 'x-acme-token': null });
+      assert.ok(!xm.includes('tok-4712'));
+      await corral(['uninstall', 'xfrom', '--yes'], { root });
+      // On a terminal, each property not given is asked (an empty answer: left
+      // out).  (Typed ahead here, so the terminal itself echoes the answers.)
+      n = guarded.requests.length;
+      r = await onTty(['install', 'smithery-hosted:@acme/xfrom', '--yes', '--name', 'xfrom', '--set', 'region=us'],
+        { root, env, input: 'tok-tty-99\n\n\n' });
+      expectExit(r, 0, 'install smithery-hosted: on a terminal');
+      assert.match(r.stdout, /token \(Acme token\): /);
+      req = guarded.requests[n];
+      q = new URL(req.url, 'http://x').searchParams;
+      assert.equal(req.headers['x-acme-token'], 'tok-tty-99');
+      assert.deepEqual([q.get('acme_region'), q.get('model.name'), q.get('limit')], ['us', null, null]);
+      await corral(['uninstall', 'xfrom', '--yes'], { root });
 
       r = await corral(['install', 'smithery-hosted:@acme/missing', '--yes'], { root, env });
       expectOneLineError(r, ['no server', '@acme/missing'], 'a name the registry does not know');
