@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   FIXTURES, MOCK_SERVER, cleanupRoot, corral, expectExit, expectOneLineError, expectSameTree, newRoot,
-  run, storeSnapshot,
+  onTty, run, storeSnapshot,
 } from './lib.mjs';
 import { makeZip, startRegistry } from './registry-standin.mjs';
 
@@ -236,6 +236,17 @@ describe('mcpb: bundles from files, hostile ones refused', { timeout: 300000 }, 
       assert.ok(!fs.readFileSync(path.join(root, 'servers/upd-file/manifest.json'), 'utf8').includes(REGION));
       // Given once, kept: the next update needs no --set.
       expectExit(await corral(['update', 'upd-file'], { root }), 0, 'update again');
+      // On a terminal, the input a new version adds is asked.
+      const v12 = structuredClone(v11);
+      v12.user_config.zone = { type: 'string', title: 'Zone', description: 'which zone', required: true };
+      v12.server.mcp_config.env.MOCK_ZONE = '${user_config.zone}';
+      fs.writeFileSync(file, bundle('1.1.1', v12));
+      const tty = await onTty(['update', 'upd-file'], { root, input: 'z-9\n' });
+      expectExit(tty, 0, 'update on a terminal');
+      assert.match(tty.stdout, /zone \(which zone\): /);
+      assert.match(tty.stdout, /updated upd-file: version 1\.1\.0 -> 1\.1\.1/);
+      m = JSON.parse(fs.readFileSync(path.join(root, 'servers/upd-file/manifest.json'), 'utf8'));
+      assert.deepEqual(m.runtime.env, { MOCK_MODE: 'custom', MOCK_REGION: null, MOCK_ZONE: 'z-9' });
 
       // A bundle URL and a Smithery bundle: downloaded again, a new version.
       served['u.mcpb'] = bundle('1.2.0');
