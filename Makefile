@@ -170,9 +170,11 @@ check: deps
 	@echo "make check: all suites passed"
 
 # The auth unit test runs a real authorization server from npm (a fixture).
+# Two binaries run at once (scripts/run-unit); the slowest start first.
+SLOW_UNIT := $(BUILD)/tests/test_supervisor $(BUILD)/tests/test_auth $(BUILD)/tests/test_http_client
 check-unit: $(UNIT_BINS) $(FUZZ_REGRESS)
 	@scripts/fetch-fixtures >/dev/null
-	@scripts/run-unit $(UNIT_BINS)
+	@scripts/run-unit $(filter $(SLOW_UNIT),$(UNIT_BINS)) $(filter-out $(SLOW_UNIT),$(UNIT_BINS))
 	@$(MAKE) --no-print-directory check-fuzz-corpus
 
 # The container-engine suites (tests/integration/docker*.test.mjs, against

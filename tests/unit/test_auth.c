@@ -2,7 +2,9 @@
  * on loopback: npm oauth2-mock-server in tests/fixtures/auth-server.mjs
  * (OIDC discovery, JWKS with RSA, P-256 and Ed25519 keys, introspection).
  * Every refusal the issue lists, with its status and WWW-Authenticate
- * value; key rotation and the refetch rate limit; static API tokens. */
+ * value; key rotation and the refetch rate limit; static API tokens.
+ * One authorization server serves the whole run (node starts in seconds);
+ * each test starts with its counters reset (POST /test/reset). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,19 +26,24 @@
 #define RESOURCE "http://127.0.0.1:8080/mcp"
 #define META "http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp"
 
+/* The authorization server, started by group_setup() for every test. */
+static struct {
+        pid_t pid;
+        int stdin_fd;
+        char iss[64];
+} server = {.pid = -1, .stdin_fd = -1};
+
 typedef struct fixture {
         uv_loop_t loop;
         http_client *http;
         auth *auth;
-        pid_t pid;
-        int stdin_fd;
         char iss[64];
         char root[64];
         corral_paths paths;
         unsigned introspect_cache_s; /* introspection.cache_s in config() */
 } fixture;
 
-static void server_start(fixture *fx)
+static int group_setup(void **state)
 {
         const char *srcdir = getenv("CORRAL_SRCDIR");
         _cleanup_free_ char *src = path_absolute(srcdir ? srcdir : ".");
@@ -53,9 +60,9 @@ static void server_start(fixture *fx)
                 fail_msg("%s missing: run scripts/fetch-fixtures (make check-unit does)", mod);
         assert_int_equal(pipe2(in, O_CLOEXEC), 0);
         assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-        fx->pid = fork();
-        assert_true(fx->pid >= 0);
-        if (fx->pid == 0) {
+        server.pid = fork();
+        assert_true(server.pid >= 0);
+        if (server.pid == 0) {
                 (void)dup2(in[0], 0);
                 (void)dup2(out[1], 1);
                 setenv("CORRAL_FIXTURES_DIR", fdir, 1);
@@ -64,7 +71,7 @@ static void server_start(fixture *fx)
         }
         close(in[0]);
         close(out[1]);
-        fx->stdin_fd = in[1];
+        server.stdin_fd = in[1];
         while (n < sizeof(line) - 1) {
                 ssize_t r = read(out[0], line + n, 1);
                 if (r <= 0 || line[n] == '\n')
@@ -73,8 +80,25 @@ static void server_start(fixture *fx)
         }
         close(out[0]);
         assert_int_equal(sscanf(line, "ready %d", &port), 1);
-        snprintf(fx->iss, sizeof(fx->iss), "http://127.0.0.1:%d", port);
+        snprintf(server.iss, sizeof(server.iss), "http://127.0.0.1:%d", port);
+        (void)state;
+        return 0;
 }
+
+static int group_teardown(void **state)
+{
+        int st;
+
+        (void)state;
+        if (server.pid <= 0)
+                return 0;
+        close(server.stdin_fd);
+        (void)kill(server.pid, SIGTERM);
+        (void)waitpid(server.pid, &st, 0);
+        return 0;
+}
+
+static char *fetch(fixture *fx, const char *method, const char *fmt, ...) _printf_(3, 4);
 
 static cJSON *config(const fixture *fx, const char *issuer, unsigned refresh_s)
 {
@@ -106,12 +130,13 @@ static int setup(void **state)
         corral_error err = {0};
 
         fx->introspect_cache_s = 60;
-        server_start(fx);
+        snprintf(fx->iss, sizeof(fx->iss), "%s", server.iss);
         snprintf(fx->root, sizeof(fx->root), "/tmp/corral-test-auth-XXXXXX");
         assert_non_null(mkdtemp(fx->root));
         assert_int_equal(paths_init(&fx->paths, fx->root, &err), 0);
         assert_int_equal(uv_loop_init(&fx->loop), 0);
         assert_int_equal(http_client_new(&fx->loop, &fx->http, &err), 0);
+        free(fetch(fx, "POST", "/test/reset"));
         auth_make(fx, fx->iss, 0);
         *state = fx;
         return 0;
@@ -120,15 +145,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         fixture *fx = *state;
-        int st;
 
         fx->auth = auth_free(fx->auth);
         fx->http = http_client_free(fx->http);
         (void)uv_run(&fx->loop, UV_RUN_DEFAULT);
         assert_int_equal(uv_loop_close(&fx->loop), 0);
-        close(fx->stdin_fd);
-        (void)kill(fx->pid, SIGTERM);
-        (void)waitpid(fx->pid, &st, 0);
         paths_done(&fx->paths);
         (void)rm_rf(fx->root);
         free(fx);
@@ -152,7 +173,6 @@ static void on_fetched(void *ud, const http_response *resp)
         f->body = xstrndup(resp->body, resp->body_len);
 }
 
-static char *fetch(fixture *fx, const char *method, const char *fmt, ...) _printf_(3, 4);
 static char *fetch(fixture *fx, const char *method, const char *fmt, ...)
 {
         _cleanup_free_ char *path = NULL;
@@ -746,5 +766,5 @@ int main(void)
         };
 
         signal(SIGPIPE, SIG_IGN);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
