@@ -159,15 +159,12 @@ deps:
 	@scripts/install-deps
 
 # The whole suite: unit and integration tests on a normal build, then again
-# under AddressSanitizer + UBSan; the packaging checks once, in between (not
-# under ASan).  Sets itself up first (packages, npm fixtures).
+# under AddressSanitizer + UBSan; the engine, packaging, npm corpus and
+# conformance suites once, in between (not under ASan), the engines beside the
+# other three (scripts/check-suite).  Sets itself up first (packages, npm
+# fixtures).  Each stage prints its time.
 check: deps
-	$(MAKE) --no-print-directory check-unit check-integration check-engines
-	$(MAKE) --no-print-directory check-packaging
-	$(MAKE) --no-print-directory CORRAL_CORPUS=quick check-npm-corpus
-	$(MAKE) --no-print-directory check-conformance
-	$(MAKE) --no-print-directory check-asan
-	@echo "make check: all suites passed"
+	@MAKE="$(MAKE)" scripts/check-suite
 
 # The auth unit test runs a real authorization server from npm (a fixture).
 # Two binaries run at once (scripts/run-unit); the slowest start first.
