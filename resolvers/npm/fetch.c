@@ -5,6 +5,9 @@
  * reset connection, HTTP 408/429/5xx) is sent again up to NPM_HTTP_RETRIES
  * times, 1 s and then 4 s later, as npm's fetch-retries do, unless part of
  * its body already went to a sink. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -181,6 +184,7 @@ static int64_t mono_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+
 /* Whether q's failure may pass on its own. */
 static bool transient(const npm_http_req *q)
 {
@@ -227,6 +231,53 @@ static void forget(npm_http *h, npm_http_req *q)
                 }
 }
 
+/* CORRAL_NPM_TRACE=1: timestamped lines on stderr, one per finished
+ * transfer (its phases, size and HTTP version) and one per phase of the
+ * install, to see where an install's time goes. */
+
+static int64_t trace_t0;
+
+bool npm_trace_on(void)
+{
+        static int on = -1;
+        if (on < 0) {
+                const char *v = getenv("CORRAL_NPM_TRACE");
+                on = v && *v && strcmp(v, "0") != 0;
+                trace_t0 = mono_ms();
+        }
+        return on;
+}
+
+void npm_trace(const char *fmt, ...)
+{
+        if (!npm_trace_on())
+                return;
+        char line[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "npm-trace %7.3f %s\n", (double)(mono_ms() - trace_t0) / 1000, line);
+}
+
+static void trace_done(const npm_http_req *q)
+{
+        if (!npm_trace_on())
+                return;
+        curl_off_t pre = 0, conn = 0, start = 0, total = 0, size = 0;
+        long ver = 0;
+        curl_easy_getinfo(q->h, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        curl_easy_getinfo(q->h, CURLINFO_APPCONNECT_TIME_T, &conn);
+        curl_easy_getinfo(q->h, CURLINFO_STARTTRANSFER_TIME_T, &start);
+        curl_easy_getinfo(q->h, CURLINFO_TOTAL_TIME_T, &total);
+        curl_easy_getinfo(q->h, CURLINFO_SIZE_DOWNLOAD_T, &size);
+        curl_easy_getinfo(q->h, CURLINFO_HTTP_VERSION, &ver);
+        npm_trace("got %6.3f s (first byte %6.3f, tls %6.3f, pre %6.3f) %8lld B h%d %ld %s %s",
+                  (double)total / 1e6, (double)start / 1e6, (double)conn / 1e6,
+                  (double)pre / 1e6, (long long)size, ver == CURL_HTTP_VERSION_2_0 ? 2 : 1,
+                  q->status, q->url, q->result == CURLE_OK ? "" : curl_easy_strerror(q->result));
+}
+
 int npm_http_step(npm_http *h, int timeout_ms, corral_error *err)
 {
         int running = 0;
@@ -254,6 +305,7 @@ int npm_http_step(npm_http *h, int timeout_ms, corral_error *err)
                 curl_multi_remove_handle(h->multi, msg->easy_handle);
                 q->result = msg->data.result;
                 curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &q->status);
+                trace_done(q);
                 if (schedule_retry(q))
                         continue; /* still active: it goes out again later */
                 h->active--;

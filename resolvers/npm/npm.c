@@ -589,6 +589,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
         post p = {.c = &c};
         const char *top_version = NULL;
         _cleanup_free_ char *top_path = NULL;
+        npm_trace("start %s", spec->name);
         if ((r = mkdir_p(pkg_dir, 0755)) < 0) {
                 r = corral_error_errno(err, EX_CANTCREAT, -r, "cannot create %s", pkg_dir);
                 goto out;
@@ -603,6 +604,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
                 r = npm_resolve_closure(&c, spec->name, range, err);
                 if (r < 0)
                         goto out;
+                npm_trace("closure fetched: %zu documents", c.n_docs);
                 npm_dep root_dep = {.name = spec->name, .range = range, .kind = NPM_DEP_PROD};
                 npm_version root_v = {.name = "", .version = "0.0.0", .deps = &root_dep,
                                       .n_deps = 1, .platform_ok = true};
@@ -631,9 +633,11 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
         if (r < 0)
                 goto out;
         npm_progress(&c, "resolved", true);
+        npm_trace("tree built: %zu packages", n_ts);
         r = npm_install_tarballs(&c, ts, n_ts, err);
         if (r < 0)
                 goto out;
+        npm_trace("tarballs linked");
 
         for (size_t i = 0; i < n_ts; i++)
                 if (!ts[i].inert)
@@ -683,6 +687,7 @@ int resolver_npm_fetch(store *s, const install_options *opt, const source_spec *
         strv_free(m->engines_unmet);
         m->engines_unmet = steal_pointer(&p.engines_unmet);
         npm_progress(&c, "done", true);
+        npm_trace("resolver done");
         r = 0;
 out:
         progress_end(&c);

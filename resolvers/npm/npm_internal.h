@@ -69,6 +69,11 @@ int npm_http_step(npm_http *h, int timeout_ms, corral_error *err);
  * → EX_DATAERR, anything else → EX_UNAVAILABLE. */
 int npm_http_error(const npm_http_req *q, const char *what, corral_error *err);
 
+/* CORRAL_NPM_TRACE=1 in the environment: npm_trace() writes a line with
+ * the seconds since the first call to stderr (printf format). */
+bool npm_trace_on(void);
+__attribute__((format(printf, 1, 2))) void npm_trace(const char *fmt, ...);
+
 /* ---- worker threads (pool.c) --------------------------------------------- */
 
 typedef struct npm_job npm_job;
