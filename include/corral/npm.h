@@ -66,6 +66,9 @@ typedef enum {
 typedef struct npm_limits {
         uint64_t max_unpacked; /* bytes per package */
         uint64_t max_entries;  /* tar entries per package */
+        /* The process's umask leaves 0644 and 0755 as given, so extraction
+         * need not fchmod() each file it creates (false: it does). */
+        bool umask_keeps_modes;
 } npm_limits;
 
 /* Checks one tar entry.  path is as stored (its first component, the

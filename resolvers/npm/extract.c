@@ -291,7 +291,9 @@ static int write_entry(struct archive *a, struct archive_entry *e, parent_cache 
                 return corral_error_errno(err, EX_DATAERR, errno,
                                           "%s: cannot create the folder of '%.200s'", what, rel);
         if (type == NPM_ENTRY_DIR) {
-                if (mkdirat(dfd, leaf, 0755) < 0 && errno != EEXIST)
+                if (mkdirat(dfd, leaf, 0755) == 0)
+                        return 0;
+                if (errno != EEXIST)
                         return corral_error_errno(err, EX_DATAERR, errno,
                                                   "%s: cannot create '%.200s'", what, rel);
                 struct stat st;
@@ -367,7 +369,9 @@ static int write_entry(struct archive *a, struct archive_entry *e, parent_cache 
                                                   what, rel);
         }
         *total += written;
-        if (fchmod(fd, mode) < 0)
+        /* O_CREAT's mode went through the umask: set it unless the umask
+         * is known to leave it alone. */
+        if (!lim->umask_keeps_modes && fchmod(fd, mode) < 0)
                 return corral_error_errno(err, EX_CANTCREAT, errno, "%s: cannot chmod '%.200s'",
                                           what, rel);
         return 0;

@@ -492,6 +492,7 @@ static int ctx_init(ctx *c, store *s, const install_options *opt, const char *pk
         c->umask_keeps_0755 = umask_keeps_0755();
         c->limits.max_unpacked = env_limit("CORRAL_NPM_MAX_UNPACKED", NPM_DEFAULT_MAX_UNPACKED);
         c->limits.max_entries = env_limit("CORRAL_NPM_MAX_ENTRIES", NPM_DEFAULT_MAX_ENTRIES);
+        c->limits.umask_keeps_modes = c->umask_keeps_0755;
         c->cache_dir = path_join(s->paths.cache, "npm");
         c->pkg_dir = xstrdup(pkg_dir);
         clock_gettime(CLOCK_MONOTONIC, &c->last_progress);

@@ -16,6 +16,14 @@ int mkdir_p(const char *path, mode_t mode)
 
         while (n > 1 && p[n - 1] == '/')
                 p[--n] = '\0';
+        /* Most callers make a folder whose parent exists: one mkdir, not
+         * one per component. */
+        if (mkdir(p, mode) == 0)
+                return 0;
+        if (errno == EEXIST)
+                return dir_exists(p) ? 0 : -ENOTDIR;
+        if (errno != ENOENT)
+                return -errno;
         for (char *s = p + 1; *s; s++) {
                 if (*s != '/')
                         continue;
