@@ -7,6 +7,7 @@
  * manifest gets the command, the lock and the packages whose install scripts
  * were skipped. */
 #include <fcntl.h>
+#include <malloc.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -446,6 +447,20 @@ static uint64_t env_limit(const char *var, uint64_t def)
 /* ---- entry point ------------------------------------------------------------ */
 
 
+/* An install parses hundreds of packuments on the worker threads: with
+ * glibc's defaults each thread's heap grows a page at a time (mprotect) and
+ * is trimmed back between documents, and bodies past the mmap threshold
+ * come as fresh zeroed pages each time.  While the resolver runs, heaps
+ * keep what they grew to; ctx_done() gives it back. */
+static void malloc_for_install(bool on)
+{
+        mallopt(M_MMAP_THRESHOLD, on ? 32 << 20 : 128 << 10);
+        mallopt(M_TRIM_THRESHOLD, on ? 256 << 20 : 128 << 10);
+        mallopt(M_TOP_PAD, on ? 8 << 20 : 128 << 10);
+        if (!on)
+                malloc_trim(0);
+}
+
 static void ctx_done(ctx *c)
 {
         /* Jobs still running end first: they hold entries and the multi
@@ -458,6 +473,7 @@ static void ctx_done(ctx *c)
         npm_docs_free(c);
         npm_http_done(&c->http);
         npm_config_done(&c->cfg);
+        malloc_for_install(false);
         free(c->cache_dir);
         free(c->pkg_dir);
         free(c->node_version);
@@ -487,6 +503,7 @@ static int ctx_init(ctx *c, store *s, const install_options *opt, const char *pk
         int r;
 
         *c = (ctx){.s = s, .opt = opt, .node_fd = -1, .node_pid = -1};
+        malloc_for_install(true);
         npm_host_platform(c);
         node_version_start(c);
         c->umask_keeps_0755 = umask_keeps_0755();
