@@ -98,11 +98,19 @@ static int install_remote(const install_options *opt, const char *url, const cha
             strcmp(opt->transport, "sse") != 0)
                 return corral_error_set(err, EX_USAGE, "--transport is http or sse, not '%.32s'",
                                         opt->transport);
+        if (opt->sessions && strcmp(opt->sessions, "shared") != 0 &&
+            strcmp(opt->sessions, "per_user") != 0 &&
+            strcmp(opt->sessions, "per_user_or_shared") != 0)
+                return corral_error_set(err, EX_USAGE,
+                                        "--sessions is shared, per_user or per_user_or_shared, "
+                                        "not '%.32s'",
+                                        opt->sessions);
         free(m->backend);
         m->backend = xstrdup("remote");
         strv_free(m->command);
         m->command = strv_push(NULL, url);
         m->transport = xstrdup(opt->transport ? opt->transport : "http");
+        m->sessions = opt->sessions ? xstrdup(opt->sessions) : NULL;
         free(m->resolved_url);
         m->resolved_url = xstrdup(url);
         /* No process runs here: the sandbox policy does not apply, and the

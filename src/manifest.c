@@ -117,6 +117,7 @@ manifest *manifest_free(manifest *m)
         }
         free(m->headers);
         free(m->transport);
+        free(m->sessions);
         free(m->cwd);
         free(m->profile);
         free(m->network);
@@ -371,6 +372,7 @@ static int parse_source(manifest *m, const cJSON *root, corral_error *err)
 static int parse_remote(manifest *m, const cJSON *rt, corral_error *err)
 {
         static const char *const transports[] = {"http", "sse"};
+        static const char *const sessions[] = {"shared", "per_user", "per_user_or_shared"};
         int r;
 
         if (strcmp(m->backend, "remote") != 0)
@@ -382,6 +384,9 @@ static int parse_remote(manifest *m, const cJSON *rt, corral_error *err)
                 return r;
         if (!m->transport)
                 m->transport = xstrdup("http");
+        if ((r = get_enum(rt, "sessions", "runtime.sessions", sessions, ARRAY_SIZE(sessions),
+                          &m->sessions, err)) < 0)
+                return r;
         const cJSON *h = get_obj(rt, "headers", "runtime.headers", false, &r, err);
         if (r < 0)
                 return r;

@@ -82,6 +82,8 @@ cJSON *manifest_to_json(const manifest *m)
         cJSON_AddItemToObject(rt, "cwd", str_or_null(m->cwd));
         if (m->transport)
                 cJSON_AddStringToObject(rt, "transport", m->transport);
+        if (m->sessions)
+                cJSON_AddStringToObject(rt, "sessions", m->sessions);
         if (m->n_headers) {
                 cJSON *hd = cJSON_AddObjectToObject(rt, "headers");
                 for (size_t i = 0; i < m->n_headers; i++)
@@ -184,7 +186,8 @@ bool manifest_same_runtime(const manifest *a, const manifest *b)
                 if (!str_eq(a->env[i].key, b->env[i].key) ||
                     !str_eq(a->env[i].value, b->env[i].value))
                         return false;
-        if (!str_eq(a->transport, b->transport) || a->n_headers != b->n_headers)
+        if (!str_eq(a->transport, b->transport) || !str_eq(a->sessions, b->sessions) ||
+            a->n_headers != b->n_headers)
                 return false;
         for (size_t i = 0; i < a->n_headers; i++)
                 if (!str_eq(a->headers[i].key, b->headers[i].key) ||

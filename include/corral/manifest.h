@@ -73,6 +73,12 @@ typedef struct manifest {
          * runtime.headers sent with every request, a NULL value (JSON null)
          * meaning a secret kept in secrets.json. */
         char *transport; /* NULL unless backend is remote */
+        /* runtime.sessions of a global remote server in a system-mode store
+         * (issue 15): "per_user" (each calling user's own session and
+         * token), "per_user_or_shared" (the unit's own session for users
+         * without a token), "shared" (one session, the daemon's token);
+         * NULL: not set (per_user, README "Remote servers"). */
+        char *sessions;
         manifest_env *headers;
         size_t n_headers;
         /* sandbox policy */

@@ -29,6 +29,7 @@ typedef struct install_options {
         char **secret_headers; /* --secret-header 'Name: value' (values read from stdin by
                                   the CLI, never argv), kept in secrets.json; or NULL */
         const char *transport; /* --transport http|sse, or NULL (http) */
+        const char *sessions;  /* --sessions shared|per_user|per_user_or_shared, or NULL */
         bool insecure_http;    /* --insecure-http: plain http:// beyond loopback */
         bool force;            /* --force: replace an installed server of the same name */
         const char *sandbox;   /* --sandbox PROFILE or NULL */

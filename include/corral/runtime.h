@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "corral/error.h"
@@ -77,6 +78,13 @@ extern const runtime_backend runtime_native;
 extern const runtime_backend runtime_docker;
 /* Remote MCP servers over Streamable HTTP / HTTP+SSE (src/runtime/remote.c). */
 extern const runtime_backend runtime_remote;
+/* runtime_remote's start with the OAuth tokens of user uid instead of
+ * remote_token_uid(m)'s: a per-user session to a global remote server
+ * (issue 15, src/supervisor/usession.c).  Same returns as start(); the
+ * process is driven and freed through runtime_remote. */
+int runtime_remote_start_as(uv_loop_t *loop, const manifest *m, const corral_paths *paths,
+                            uid_t uid, const runtime_callbacks *cb, void *ud,
+                            runtime_process **ret, corral_error *err);
 /* Engine API calls the docker backend still has in flight, including
  * removals of containers whose process was already freed (at least 1 while
  * any freed process is still being released): a daemon that shuts down runs

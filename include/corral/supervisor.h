@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <cJSON.h>
 #include <uv.h>
 
@@ -62,7 +63,20 @@ typedef struct supervisor_events {
         void (*unit_notification)(void *ud, unit *u, const char *method, const cJSON *params);
         /* A unit is about to be freed (removed from the store on reload). */
         void (*unit_removed)(void *ud, unit *u);
+        /* A per-user session of u for user uid (issue 15, unit_user_client()):
+         * UNIT_USER_OPENED before its first message (c: its session, to hook
+         * the server's requests), UNIT_USER_SETTLED once it is ready or
+         * ended (requests that waited go on), UNIT_USER_LISTS when its tools
+         * changed (also when it ends or closes). */
+        void (*user_session)(void *ud, unit *u, uid_t uid, mcp_client *c, int what);
+        /* A notification of a user's session other than list_changed: for
+         * that user's clients only. */
+        void (*user_notification)(void *ud, unit *u, uid_t uid, const char *method,
+                                  const cJSON *params);
 } supervisor_events;
+
+enum { UNIT_USER_OPENED, UNIT_USER_SETTLED, UNIT_USER_LISTS };
+typedef int unit_user_event;
 
 /* s is borrowed and must outlive the supervisor.  Nothing starts until
  * supervisor_reconcile().  Returns an owned supervisor. */
@@ -119,6 +133,38 @@ unsigned unit_oom_kills(const unit *u);
  * "initialize timed out", "sent an oversize message"), or why it is
  * unavailable ("docker engine unavailable: …"), or NULL. */
 const char *unit_last_error(const unit *u);
+/* Per-user sessions (issue 15): which session serves user uid's requests
+ * to u.  A global remote server in a system-mode store whose
+ * runtime.sessions is not "shared" (and that sets no Authorization header)
+ * serves each user other than the daemon's through a session of their own
+ * with their own token, opened here on first use:
+ *   UNIT_USER_SHARED: the unit's own session (unit_client()) serves them;
+ *   UNIT_USER_READY: *ret_client, theirs, ready (borrowed; valid until the
+ *     user_session event says it settled or changed);
+ *   UNIT_USER_OPENING: being opened; the UNIT_USER_SETTLED event follows
+ *     (within the initialize and list timeouts);
+ *   UNIT_USER_REFUSED: *ret_why says why in one line (no token of theirs:
+ *     run `corral auth start NAME`; their session ended: its reason; the
+ *     cap); borrowed until the next call.
+ * Only the gateway of a system-mode store asks. */
+typedef enum {
+        UNIT_USER_SHARED,
+        UNIT_USER_READY,
+        UNIT_USER_OPENING,
+        UNIT_USER_REFUSED,
+} unit_user_route;
+unit_user_route unit_user_client(unit *u, uid_t uid, mcp_client **ret_client,
+                                 const char **ret_why);
+/* Whether u serves user uid ((uid_t)-1: a user with no local account)
+ * through per-user sessions, without opening one. */
+bool unit_per_user_for(const unit *u, uid_t uid);
+/* The tools of uid's ready session (borrowed), else NULL. */
+const cJSON *unit_user_tools(const unit *u, uid_t uid);
+/* Whether c is one of u's per-user sessions, and whose (*ret_uid). */
+bool unit_user_client_of(const unit *u, const mcp_client *c, uid_t *ret_uid);
+/* Per-user sessions open or opening (status "user_sessions"). */
+unsigned unit_user_sessions(const unit *u);
+
 /* Status as JSON: {name, state, pid, restarts, enabled, backend, sandbox,
  * confined, last_error, tools, prompts, resources, resource_templates,
  * protocol_version, server_info}.  sandbox is the manifest's profile and

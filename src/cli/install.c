@@ -176,6 +176,7 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 {"header", required_argument, NULL, 'H'},
                 {"secret-header", required_argument, NULL, 'K'},
                 {"transport", required_argument, NULL, 'T'},
+                {"sessions", required_argument, NULL, 'U'},
                 {"insecure-http", no_argument, NULL, 'I'},
                 {"mount", required_argument, NULL, 'm'},
                 {"dry-run", no_argument, NULL, 'D'},
@@ -314,6 +315,9 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                 case 'T':
                         opt.transport = optarg;
                         break;
+                case 'U':
+                        opt.sessions = optarg;
+                        break;
                 case 'I':
                         opt.insecure_http = true;
                         break;
@@ -323,9 +327,10 @@ int cli_install(cli_ctx *ctx, int argc, char **argv)
                         return cli_bad_option(ctx, c, argv);
                 }
         }
-        if ((headers || secret_names || opt.transport || opt.insecure_http) && !opt.remote)
-                return cli_usage_error(ctx, "--header, --secret-header, --transport and "
-                                            "--insecure-http are for --remote servers");
+        if ((headers || secret_names || opt.transport || opt.insecure_http || opt.sessions) &&
+            !opt.remote)
+                return cli_usage_error(ctx, "--header, --secret-header, --transport, --sessions "
+                                            "and --insecure-http are for --remote servers");
         for (size_t i = 0; secret_names && secret_names[i]; i++) {
                 _cleanup_free_ char *value = NULL;
                 size_t cap = 0;

@@ -287,7 +287,7 @@ void gateway_session_set_on_drained(gateway_session *s,
 
 bool gateway_session_busy(const gateway_session *s)
 {
-        return s->calls || s->init_pending || s->backlog || s->n_mgmt;
+        return s->calls || s->init_pending || s->backlog || s->n_mgmt || s->n_uwait;
 }
 
 gateway *gateway_session_gateway(const gateway_session *s)
@@ -356,7 +356,7 @@ void gateway_session_close_input(gateway_session *s)
 void gw_session_check_drained(gateway_session *s)
 {
         if (!s->eof || s->drained || s->calls || s->init_pending || s->backlog || s->n_mgmt ||
-            !s->on_drained)
+            s->n_uwait || !s->on_drained)
                 return;
         s->drained = true;
         s->on_drained(s, s->drained_ud);
@@ -379,6 +379,7 @@ static void on_notify_timer(uv_timer_t *t)
 
         for (gateway_session *s = gw->sessions; s; s = s->next)
                 replay_backlog(s);
+        gw_usession_replay(gw);
         changed = gw->changed;
         gw->changed = 0;
         for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
@@ -519,6 +520,7 @@ static void ev_unit_removed(void *ud, unit *u)
         gw->owners_dirty = true;
         gw_usub_forget(gw, unit_name(u));
         gw_unlisted_forget(gw, unit_name(u));
+        gw_usession_forget(gw, unit_name(u));
 }
 
 const supervisor_events gateway_supervisor_events = {
@@ -526,6 +528,8 @@ const supervisor_events gateway_supervisor_events = {
         .unit_lists = ev_unit_lists,
         .unit_notification = ev_unit_notification,
         .unit_removed = ev_unit_removed,
+        .user_session = gw_ev_user_session,
+        .user_notification = gw_ev_user_notification,
 };
 
 /* ---- gateway ---- */
@@ -698,6 +702,7 @@ gateway *gateway_free(gateway *gw)
         gw_owners_free(gw->owners);
         gw_mrtr_free_all(gw);
         gw_usub_free_all(gw);
+        gw_usession_free_all(gw);
         gw_tasks_ext_free_all(gw);
         cJSON_Delete(gw->unlisted);
         while (gw->hints) {

@@ -35,6 +35,8 @@ typedef struct gw_listen gw_listen;
 typedef struct gw_hint gw_hint;
 typedef struct gw_usub gw_usub;
 typedef struct gw_mgmt gw_mgmt;
+typedef struct gw_upark gw_upark;
+#define GW_MAX_UPARKS 1024 /* requests waiting for users' sessions to open (usessions.c) */
 
 /* A transport adapter attached to a gateway: freed (closing its handles)
  * when the gateway is freed, before the sessions are detached. */
@@ -80,6 +82,8 @@ struct gateway {
         struct gw_tfetch *tfetches; /* task results being fetched for listens (tasks_ext.c) */
         struct gw_tinput *tinputs;  /* tasks whose input 2026 clients are asked (tasks_ext.c) */
         gw_mgmt *mgmt;            /* the gateway's own tools (mgmt.c); NULL: none */
+        gw_upark *uparks;         /* requests waiting for a user's session (usessions.c) */
+        size_t n_uparks;
 };
 
 struct gateway_session {
@@ -121,6 +125,7 @@ struct gateway_session {
         size_t n_s2c;
         uint64_t next_s2c_id;
         unsigned n_mgmt; /* management tool calls in flight (mgmt_ops.c) */
+        unsigned n_uwait; /* requests parked for a user's session (usessions.c) */
         /* Transport hook: called once after eof when nothing is in flight. */
         void (*on_drained)(gateway_session *s, void *ud);
         void *drained_ud;
@@ -489,6 +494,38 @@ bool gw_mgmt_cancel(gateway_session *s, const cJSON *request_id);
 /* The session is going away; the gateway is (both before anything else). */
 void gw_mgmt_session_gone(gateway_session *s);
 void gw_mgmt_free(gateway *gw);
+
+/* ---- usessions.c: per-user upstream sessions (issue 15) ---- */
+
+/* The local uid of s's user (a unix peer's, else its name's), or -1. */
+int64_t gw_session_uid(const gateway_session *s);
+/* A request of s to u: *ret is the user's own session (with *ret_tools its
+ * tools) when u serves s's user through one, NULL for the unit's own.
+ * False when the request was answered (refused in one line) or parked until
+ * the user's session settles, then dispatched again. */
+bool gw_usession_route(gateway_session *s, unit *u, const cJSON *id, const char *method,
+                       const cJSON *params, mcp_client **ret, const cJSON **ret_tools);
+/* How u's part of a list for s comes: the unit's, the user's session's
+ * (*ret_items), none, or not yet (park the list with gw_usession_park_list). */
+typedef enum { GW_ULIST_UNIT, GW_ULIST_USER, GW_ULIST_NONE, GW_ULIST_WAIT } gw_ulist;
+gw_ulist gw_usession_list(gateway_session *s, unit *u, bool tools, const cJSON **ret_items);
+/* Whether u's prompts, resources and completions are hidden from s (a
+ * per-user server: only its tools are per user yet). */
+bool gw_usession_hides(gateway_session *s, const unit *u);
+void gw_usession_park_list(gateway_session *s, unit *u, const cJSON *id, const char *method,
+                           const cJSON *params);
+/* Dispatches the parked requests whose session settled (the notify timer). */
+void gw_usession_replay(gateway *gw);
+/* The unit is gone: its parked requests are dispatched again (and fail). */
+void gw_usession_forget(gateway *gw, const char *server);
+void gw_usession_free_all(gateway *gw);
+/* supervisor_events.user_session and .user_notification. */
+void gw_ev_user_session(void *ud, unit *u, uid_t uid, mcp_client *c, int what);
+void gw_ev_user_notification(void *ud, unit *u, uid_t uid, const char *method,
+                             const cJSON *params);
+/* upstream.c: hooks the server requests of a session to a unit (the unit's
+ * own or a user's) and declares sampling, elicitation and roots. */
+void gw_upstream_hook_client(gateway *gw, mcp_client *c);
 
 /* ---- stream.c: helpers for byte-stream adapters (unix, stdio) ---- */
 

@@ -187,14 +187,16 @@ static cJSON *filter_tools(const gateway_session *s, const unit *u, const cJSON 
         return out;
 }
 
-static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params, const char *key,
-                        bool qualify, const cJSON *(*get)(const unit *))
+static void handle_list(gateway_session *s, const cJSON *id, const char *method,
+                        const cJSON *params, const char *key, bool qualify,
+                        const cJSON *(*get)(const unit *))
 {
         gateway *gw = s->gw;
         const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(params, "cursor");
         unit *const *units;
         size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0, k = 0;
         bool tools = get == unit_tools;
+        unit *wait = NULL;
         cJSON *page;
 
         if (cursor && !cJSON_IsString(cursor)) {
@@ -209,12 +211,30 @@ static void handle_list(gateway_session *s, const cJSON *id, const cJSON *params
                 src[k++] = (gw_source){GW_MGMT_SERVER, owned[n]};
         for (size_t i = 0; i < n; i++) {
                 const cJSON *items;
-                if (unit_get_state(units[i]) != UNIT_READY || !gw_session_sees(s, units[i]))
+                gw_ulist how;
+
+                if (!gw_session_sees(s, units[i]))
                         continue;
-                items = get(units[i]);
+                /* A per-user server's tools are the caller's session's
+                 * (issue 15, usessions.c). */
+                how = gw_usession_list(s, units[i], tools, &items);
+                if (how == GW_ULIST_WAIT && !wait)
+                        wait = units[i];
+                if (how == GW_ULIST_WAIT || how == GW_ULIST_NONE ||
+                    (how == GW_ULIST_UNIT && unit_get_state(units[i]) != UNIT_READY))
+                        continue;
+                if (how == GW_ULIST_UNIT)
+                        items = get(units[i]);
                 if (tools && (owned[i] = filter_tools(s, units[i], items)))
                         items = owned[i];
                 src[k++] = (gw_source){unit_name(units[i]), items};
+        }
+        if (wait) {
+                /* Asked again once that user's session is ready or ended. */
+                for (size_t i = 0; i <= n; i++)
+                        cJSON_Delete(owned[i]);
+                gw_usession_park_list(s, wait, id, method, params);
+                return;
         }
         page = gw_list_page(src, k, key, qualify && !s->scope, cursor ? cursor->valuestring : NULL,
                             gw->page_size);
@@ -234,9 +254,9 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
 {
         const char *name = json_get_string(params, "name");
         _cleanup_free_ char *server = NULL, *local = NULL;
-        bool tool = strcmp(what, "tool") == 0, hidden;
-        const cJSON *list;
-        mcp_client *client;
+        bool tool = strcmp(what, "tool") == 0, hidden, ready;
+        const cJSON *list, *utools = NULL;
+        mcp_client *client, *uclient = NULL;
         unit *u;
         cJSON *fwd;
 
@@ -268,19 +288,25 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                                "unknown %s '%s': no server '%s'", what, name, server);
                 return;
         }
-        list = tool ? unit_tools(u) : unit_prompts(u);
+        /* A per-user server answers from the caller's own session
+         * (issue 15, usessions.c): refused or parked here when it has none
+         * ready. */
+        if (!gw_usession_route(s, u, id, method, params, &uclient, &utools))
+                return;
+        ready = uclient || unit_get_state(u) == UNIT_READY;
+        list = uclient ? (tool ? utools : NULL) : tool ? unit_tools(u) : unit_prompts(u);
         hidden = tool && list_has(list, local) && tool_hidden(s, u, local);
         /* A single-server session is that server: it answers names it does
          * not list itself.  A hidden tool is refused here and answered as
          * the server answers such a name (unlisted.c); it never reaches the
          * server. */
-        if (s->scope && hidden && unit_get_state(u) == UNIT_READY) {
+        if (s->scope && hidden && ready) {
                 gw_record_refused(s, server, local, params, "denied");
-                if ((client = ready_client(s, id, u)))
+                if ((client = uclient ? uclient : ready_client(s, id, u)))
                         gw_unlisted_refuse(s, id, server, client, local);
                 return;
         }
-        if (!s->scope && unit_get_state(u) == UNIT_READY && (!list_has(list, local) || hidden)) {
+        if (!s->scope && ready && (!list_has(list, local) || hidden)) {
                 if (tool)
                         gw_record_refused(s, server, local, params,
                                           hidden ? "denied" : "not_found");
@@ -289,7 +315,7 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                                what, local);
                 return;
         }
-        client = ready_client(s, id, u);
+        client = uclient ? uclient : ready_client(s, id, u);
         if (!client)
                 return;
         fwd = json_dup(params);
@@ -351,7 +377,7 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
          * says (a collision must not hide its own resources). */
         owner = s->scope ? s->scope : gw_owners_lookup(gw_owners_get(gw), uri);
         u = owner && gw->sv ? supervisor_find(gw->sv, owner) : NULL;
-        if (u && !gw_session_sees(s, u))
+        if (u && (!gw_session_sees(s, u) || gw_usession_hides(s, u)))
                 u = NULL;
         if (!u) {
                 cJSON *data = cJSON_CreateObject();
@@ -458,6 +484,8 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
                         return;
                 }
                 u = route_name(s, name, &server, &local);
+                if (u && gw_usession_hides(s, u))
+                        u = NULL;
         } else if (type && strcmp(type, "ref/resource") == 0) {
                 const char *uri = json_get_string(ref, "uri");
                 const char *owner =
@@ -465,7 +493,7 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
                 if (owner) {
                         server = xstrdup(owner);
                         u = gw->sv ? supervisor_find(gw->sv, owner) : NULL;
-                        if (u && !gw_session_sees(s, u))
+                        if (u && (!gw_session_sees(s, u) || gw_usession_hides(s, u)))
                                 u = NULL;
                 }
         } else {
@@ -526,13 +554,13 @@ static void handle_shared(gateway_session *s, const cJSON *id, const char *metho
                           const cJSON *params)
 {
         if (strcmp(method, "tools/list") == 0)
-                handle_list(s, id, params, "tools", true, unit_tools);
+                handle_list(s, id, method, params, "tools", true, unit_tools);
         else if (strcmp(method, "prompts/list") == 0)
-                handle_list(s, id, params, "prompts", true, unit_prompts);
+                handle_list(s, id, method, params, "prompts", true, unit_prompts);
         else if (strcmp(method, "resources/list") == 0)
-                handle_list(s, id, params, "resources", false, unit_resources);
+                handle_list(s, id, method, params, "resources", false, unit_resources);
         else if (strcmp(method, "resources/templates/list") == 0)
-                handle_list(s, id, params, "resourceTemplates", false, unit_resource_templates);
+                handle_list(s, id, method, params, "resourceTemplates", false, unit_resource_templates);
         else if (strcmp(method, "tools/call") == 0)
                 handle_named(s, id, params, method, "tool");
         else if (strcmp(method, "prompts/get") == 0)

@@ -178,14 +178,23 @@ static gw_s2c *find_by_handle(gateway *gw, const mcp_client *c, uint64_t handle)
         return NULL;
 }
 
-static unit *unit_of(gateway *gw, const mcp_client *c)
+/* The unit c is a session of; *ret_uid the user whose own session it is
+ * (issue 15, usessions.c), else -1. */
+static unit *unit_of(gateway *gw, const mcp_client *c, int64_t *ret_uid)
 {
         unit *const *units;
         size_t n = gw->sv ? supervisor_units(gw->sv, &units) : 0;
+        uid_t uid;
 
-        for (size_t i = 0; i < n; i++)
+        *ret_uid = -1;
+        for (size_t i = 0; i < n; i++) {
                 if (unit_session(units[i]) == c)
                         return units[i];
+                if (unit_user_client_of(units[i], c, &uid)) {
+                        *ret_uid = uid;
+                        return units[i];
+                }
+        }
         return NULL;
 }
 
@@ -326,7 +335,8 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
                               const cJSON *params)
 {
         gateway *gw = ud;
-        unit *u = unit_of(gw, c);
+        int64_t owner_uid;
+        unit *u = unit_of(gw, c, &owner_uid);
         const char *server = u ? unit_name(u) : "?";
         int kind = gw_s2c_kind(method);
         gw_call *call;
@@ -346,6 +356,9 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
         if (s && !call && !s->initialized)
                 s = NULL; /* only a 2025 session takes requests unrelated to a call */
         if (s && (s->drained || (u && !gw_session_sees(s, u))))
+                s = NULL;
+        /* A user's own session asks that user's clients only. */
+        if (s && owner_uid >= 0 && gw_session_uid(s) != owner_uid)
                 s = NULL;
         log_debug("gateway: %s: %s routed to %s (call %llu)", server, method,
                   s ? (call ? "the caller" : "the last client") : "nobody",
@@ -390,7 +403,11 @@ static const mcp_client_requests requests = {
 
 void gw_upstream_hook(gateway *gw, unit *u)
 {
-        mcp_client *c = unit_session(u);
+        gw_upstream_hook_client(gw, unit_session(u));
+}
+
+void gw_upstream_hook_client(gateway *gw, mcp_client *c)
+{
         _cleanup_json_ cJSON *caps = cJSON_CreateObject();
         cJSON *e;
 

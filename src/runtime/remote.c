@@ -230,9 +230,9 @@ static void on_refreshed(void *ud, cJSON *state, bool invalid_grant, const char 
         finish(p, 0, 0);
 }
 
-static int remote_start(uv_loop_t *loop, const manifest *m, const corral_paths *paths,
-                        const runtime_callbacks *cb, void *ud, runtime_process **ret,
-                        corral_error *err)
+int runtime_remote_start_as(uv_loop_t *loop, const manifest *m, const corral_paths *paths,
+                            uid_t uid, const runtime_callbacks *cb, void *ud,
+                            runtime_process **ret, corral_error *err)
 {
         _cleanup_json_ cJSON *state = NULL;
         runtime_process *p;
@@ -263,7 +263,7 @@ static int remote_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         p->headers = headers;
         p->user_auth = user_auth;
         p->query = remote_unit_query(m, paths);
-        p->uid = remote_token_uid(m);
+        p->uid = uid;
         p->line = STRBUF_INIT(32u << 20); /* a message the gateway accepted */
         p->timer = xcalloc(1, sizeof(*p->timer));
         (void)uv_timer_init(loop, p->timer);
@@ -281,6 +281,13 @@ static int remote_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         }
         *ret = p;
         return 0;
+}
+
+static int remote_start(uv_loop_t *loop, const manifest *m, const corral_paths *paths,
+                        const runtime_callbacks *cb, void *ud, runtime_process **ret,
+                        corral_error *err)
+{
+        return runtime_remote_start_as(loop, m, paths, remote_token_uid(m), cb, ud, ret, err);
 }
 
 /* The session writes one message per call, '\n'-terminated; anything else is

@@ -26,6 +26,13 @@
 #define INIT_TIMEOUT_MS 30000u
 #define LIST_TIMEOUT_MS 30000u
 #define TIMESCALE_MAX 100000u
+/* Per-user sessions to a global remote server (usession.c, issue 15). */
+#define USER_SESSIONS_MAX 64u
+#define USER_IDLE_MS 600000u /* unused this long: closed */
+#define USER_SWEEP_MS 5000u  /* idle and logged-out sessions looked for */
+#define USER_RETRY_MS 5000u  /* a session that ended (not for authorization), tried again */
+
+typedef struct usession usession;
 
 typedef struct list_slot {
         const char *method;
@@ -73,6 +80,9 @@ struct unit {
         bool removed;          /* gone from the store: freed once its process is reaped */
         bool start_after_stop; /* restart, or a start asked for while stopping */
         bool fail_after_stop;  /* stopping because the manifest no longer loads */
+        usession *usessions;   /* per-user sessions (usession.c) */
+        uv_timer_t *usweep;    /* their idle and logout sweep */
+        char *user_why;        /* the last refusal unit_user_client() gave */
 };
 
 struct supervisor {
@@ -111,6 +121,12 @@ void unit_remove(unit *u);
 extern const mcp_client_ops unit_client_ops;
 void unit_on_initialized(void *ud, const cJSON *result, const cJSON *error);
 void unit_on_ping_timer(uv_timer_t *t);
+
+/* usession.c: per-user sessions (issue 15) */
+bool unit_per_user(const unit *u);
+/* Closes every user's session (the unit stops); frees them (the unit goes). */
+void unit_close_user_sessions(unit *u, const char *why);
+void unit_free_user_sessions(unit *u);
 
 /* supervisor.c */
 void supervisor_check_shutdown(supervisor *sv);

@@ -450,6 +450,9 @@ cJSON *unit_status_json(const unit *u)
         cJSON_AddNumberToObject(o, "log_lines_dropped", (double)logfile_dropped(u->log));
         list = unit_tools(u);
         cJSON_AddNumberToObject(o, "tools", list ? cJSON_GetArraySize(list) : 0);
+        /* Sessions of users to a per-user global remote server (issue 15). */
+        if (unit_per_user(u))
+                cJSON_AddNumberToObject(o, "user_sessions", unit_user_sessions(u));
         list = unit_prompts(u);
         cJSON_AddNumberToObject(o, "prompts", list ? cJSON_GetArraySize(list) : 0);
         list = unit_resources(u);

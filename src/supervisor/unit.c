@@ -98,6 +98,9 @@ void unit_set_state(unit *u, unit_state s)
                 u->ping_inflight = false;
         }
         log_debug("%s: %s -> %s", u->name, unit_state_name(old), unit_state_name(s));
+        /* Users' sessions end with the unit (issue 15, usession.c). */
+        if (s == UNIT_STOPPING || s == UNIT_STOPPED || s == UNIT_FAILED)
+                unit_close_user_sessions(u, unit_state_name(s));
         if (sv->ev.unit_state)
                 sv->ev.unit_state(sv->ud, u, old, s);
         /* The gateway keeps a unit's tools exactly while it is ready. */
@@ -509,6 +512,7 @@ unit *unit_free(unit *u)
 
         if (!u)
                 return NULL;
+        unit_free_user_sessions(u);
         if (u->proc)
                 u->proc = u->be->free(u->proc);
         c = u->client;

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   CORRAL, EX, FIXTURES, MOCK_SERVER, cleanupRoot, corral, corralEnv, emptyPkg, expectExit,
-  expectOneLineError, installMock, newRoot, run, sleep, startDaemon, waitFor, waitReady, withTimeout,
+  expectOneLineError, installMock, newRoot, run, sleep, startDaemon, status, unitOf, waitFor, waitReady, withTimeout,
 } from './lib.mjs';
 
 // Names unique to this run: two runs at once on one machine (worktrees, CI
@@ -427,6 +427,66 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
     assert.equal(await serverSaw(/H1DDEN-ARG/g), 0, 'nor its arguments');
     assert.equal(await serverSaw(/call no_such_tool \{\}/g), 1, 'a missing name is the server\'s to answer');
     assert.equal(await serverSaw(/call corral-unlisted-[0-9a-f]{16} \{\}/g), 1, 'one probe, then the template');
+  });
+
+  test('a global remote server: each user through a session and token of their own; none without one', async () => {
+    // The upstream is this daemon's own HTTP endpoint, /servers/shared/mcp:
+    // it knows each caller by the bearer token (corral token) and its audit
+    // log says who called, and bob's tool list there lacks shared__sleep.
+    const cfg = { auth: { resource: 'http://127.0.0.1/mcp' },
+      http: { level: 'anchor', public_url: 'http://127.0.0.1', listen: ['127.0.0.1:0'] } };
+    writeConfig(root, {}, { ...cfg, tools: { users: { [BOB]: { deny: ['shared__sleep'] } } } });
+    expectExit(await corral(['reload'], { root }), 0, 'reload');
+    const url = `${base}/servers/shared/mcp`;
+    expectExit(await corral(['install', url, '--remote', '--yes', '--name', 'up'], { root }), 0, 'install up');
+    await waitFor(async () => unitOf(await status(root), 'up')?.state === 'pending_auth' || null,
+      { timeout: 30000, what: 'up waiting for the daemon\'s own authorization' });
+    // Each user's own token for it (the daemon's user, root, has none).
+    const setToken = (user) => {
+      const uid = Number(execFileSync('id', ['-u', user]).toString());
+      const dir = path.join(root, 'oauth', String(uid));
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(dir, 'up.json'), JSON.stringify({ access_token: tokens[user], resource: url }),
+        { mode: 0o600 });
+    };
+    setToken(ALICE);
+    setToken(BOB);
+    const upTools = async (user) => JSON.parse(expectExit(await as(user, root, ['tools', '--json']), 0, `${user}: tools`).stdout)
+      .map((t) => t.name).filter((n) => n.startsWith('up__')).sort();
+    const aliceTools = await upTools(ALICE);
+    assert.ok(aliceTools.includes('up__echo') && aliceTools.includes('up__sleep'), aliceTools.join(' '));
+    const bobTools = await upTools(BOB);
+    assert.ok(bobTools.includes('up__echo') && !bobTools.includes('up__sleep'), `bob's list is his session's: ${bobTools}`);
+    const upstream = async () => {
+      const r = await corral(['audit', '--json', '--server', 'shared'], { root });
+      return r.code === EX.NOINPUT ? [] // no database yet
+        : JSON.parse(expectExit(r, 0, 'audit').stdout).filter((x) => x.interface === 'http' && x.tool === 'echo');
+    };
+    await sleep(600);
+    const seen = await upstream();
+    assert.match(expectExit(await as(ALICE, root, ['call', 'up__echo', 'text=from-alice']), 0, 'alice calls up').stdout, /from-alice/);
+    assert.match(expectExit(await as(BOB, root, ['call', 'up__echo', 'text=from-bob']), 0, 'bob calls up').stdout, /from-bob/);
+    const rows = await waitFor(async () => {
+      const a = await upstream();
+      return a.length >= seen.length + 2 ? a : null;
+    }, { timeout: 20000, what: 'the upstream\'s audit rows' });
+    assert.deepEqual(rows.slice(seen.length).map((r) => r.user).sort(), [ALICE, BOB].sort(),
+      'the upstream saw each user\'s own token');
+    assert.equal(unitOf(await status(root), 'up').user_sessions, 2);
+    // Without a token of their own: refused, told what to run; no tools listed.
+    const carol = await as(CAROL, root, ['call', 'up__echo', 'text=x']);
+    assert.notEqual(carol.code, 0);
+    expectOneLineError(carol, [/serves each user with their own authorization.*corral auth start up/]);
+    assert.deepEqual(await upTools(CAROL), []);
+    // Logout closes that user's session (the sweep runs every 5 s).
+    fs.rmSync(path.join(root, 'oauth', execFileSync('id', ['-u', ALICE]).toString().trim(), 'up.json'));
+    await waitFor(async () => unitOf(await status(root), 'up').user_sessions === 1 || null,
+      { timeout: 20000, what: 'alice\'s session to close' });
+    expectOneLineError(await as(ALICE, root, ['call', 'up__echo', 'text=x']), [/corral auth start up/]);
+    expectExit(await as(BOB, root, ['call', 'up__echo', 'text=still']), 0, 'bob\'s session lives on');
+    expectExit(await corral(['uninstall', 'up'], { root }), 0, 'uninstall up');
+    writeConfig(root, {}, cfg);
+    expectExit(await corral(['reload'], { root }), 0, 'reload');
   });
 
   test('a user uninstalls their own server; --as-user is the same rules for root', async () => {

@@ -1,0 +1,284 @@
+/* Per-user upstream sessions, the gateway's side (issue 15; the sessions
+ * themselves are src/supervisor/usession.c): in a system-mode store a
+ * client's tools/list and tools/call of a per-user global remote server go
+ * to the calling user's own session.  While that session opens, the request
+ * is parked and dispatched again once it settled (ready: it goes through;
+ * ended: the user gets its reason).  The session's list changes and its
+ * log messages reach only that user's clients; the server's requests
+ * (sampling, elicitation, roots) only that user's calls and sessions
+ * (upstream.c). */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corral/jsonutil.h"
+#include "corral/log.h"
+#include "gateway/internal.h"
+
+struct gw_upark {
+        uint64_t serial; /* the session's (gateway_session_serial) */
+        char *server;
+        int64_t uid;
+        cJSON *msg; /* the request, dispatched again */
+        bool due;
+        gw_upark *next;
+};
+
+int64_t gw_session_uid(const gateway_session *s)
+{
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+
+        if (s->uid >= 0)
+                return s->uid;
+        /* An HTTP client is its token's user: the local user of that name. */
+        if (s->user && getpwnam_r(s->user, &pw, buf, sizeof(buf), &res) == 0 && res)
+                return res->pw_uid;
+        return -1;
+}
+
+static void park(gateway_session *s, const unit *u, int64_t uid, const cJSON *id,
+                 const char *method, const cJSON *params)
+{
+        gateway *gw = s->gw;
+        gw_upark *p;
+
+        if (gw->n_uparks >= GW_MAX_UPARKS) {
+                gw_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, NULL,
+                               "server '%s': too many requests wait for users' sessions to "
+                               "open (limit %d)",
+                               unit_name(u), GW_MAX_UPARKS);
+                return;
+        }
+        p = xcalloc(1, sizeof(*p));
+        p->serial = s->serial;
+        p->server = xstrdup(unit_name(u));
+        p->uid = uid;
+        p->msg = cJSON_CreateObject();
+        cJSON_AddStringToObject(p->msg, "jsonrpc", "2.0");
+        cJSON_AddItemToObject(p->msg, "id", json_dup(id));
+        cJSON_AddStringToObject(p->msg, "method", method);
+        if (params)
+                cJSON_AddItemToObject(p->msg, "params", json_dup(params));
+        p->next = gw->uparks;
+        gw->uparks = p;
+        gw->n_uparks++;
+        s->n_uwait++;
+}
+
+/* The refusal of a per-user server's request, in one line. */
+static void refuse(gateway_session *s, const cJSON *id, const unit *u, const char *why)
+{
+        cJSON *data = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(data, "server", unit_name(u));
+        cJSON_AddStringToObject(data, "session", "per_user");
+        gw_reply_error(s, id, CORRAL_RPC_UNAVAILABLE, data, "server '%s': %s", unit_name(u),
+                       why);
+}
+
+static const char NO_LOCAL_USER[] =
+        "serves each user through their own session, and this client's user has no local "
+        "account";
+
+bool gw_usession_route(gateway_session *s, unit *u, const cJSON *id, const char *method,
+                       const cJSON *params, mcp_client **ret, const cJSON **ret_tools)
+{
+        int64_t uid;
+        const char *why = NULL;
+
+        *ret = NULL;
+        *ret_tools = NULL;
+        if (!s->gw->system_mode)
+                return true;
+        uid = gw_session_uid(s);
+        if (uid < 0) {
+                if (!unit_per_user_for(u, (uid_t)-1))
+                        return true;
+                refuse(s, id, u, NO_LOCAL_USER);
+                return false;
+        }
+        switch (unit_user_client(u, (uid_t)uid, ret, &why)) {
+        case UNIT_USER_SHARED:
+                return true;
+        case UNIT_USER_READY:
+                *ret_tools = unit_user_tools(u, (uid_t)uid);
+                return true;
+        case UNIT_USER_OPENING:
+                park(s, u, uid, id, method, params);
+                return false;
+        case UNIT_USER_REFUSED:
+        default:
+                refuse(s, id, u, why ? why : "refused");
+                return false;
+        }
+}
+
+gw_ulist gw_usession_list(gateway_session *s, unit *u, bool tools, const cJSON **ret_items)
+{
+        int64_t uid;
+        mcp_client *c = NULL;
+        const char *why = NULL;
+
+        *ret_items = NULL;
+        if (!s->gw->system_mode)
+                return GW_ULIST_UNIT;
+        uid = gw_session_uid(s);
+        if (!unit_per_user_for(u, uid < 0 ? (uid_t)-1 : (uid_t)uid))
+                return GW_ULIST_UNIT;
+        /* Prompts and resources of a per-user server are not per user yet:
+         * none rather than the daemon's identity's (README). */
+        if (!tools || uid < 0)
+                return GW_ULIST_NONE;
+        switch (unit_user_client(u, (uid_t)uid, &c, &why)) {
+        case UNIT_USER_SHARED:
+                return GW_ULIST_UNIT;
+        case UNIT_USER_READY:
+                *ret_items = unit_user_tools(u, (uid_t)uid);
+                return GW_ULIST_USER;
+        case UNIT_USER_OPENING:
+                return GW_ULIST_WAIT;
+        case UNIT_USER_REFUSED:
+        default:
+                return GW_ULIST_NONE;
+        }
+}
+
+bool gw_usession_hides(gateway_session *s, const unit *u)
+{
+        int64_t uid;
+
+        if (!s->gw->system_mode)
+                return false;
+        uid = gw_session_uid(s);
+        return unit_per_user_for(u, uid < 0 ? (uid_t)-1 : (uid_t)uid);
+}
+
+void gw_usession_park_list(gateway_session *s, unit *u, const cJSON *id, const char *method,
+                           const cJSON *params)
+{
+        park(s, u, gw_session_uid(s), id, method, params);
+}
+
+static void mark_due(gateway *gw, const char *server, int64_t uid)
+{
+        bool any = false;
+
+        for (gw_upark *p = gw->uparks; p; p = p->next)
+                if (strcmp(p->server, server) == 0 && (uid < 0 || p->uid == uid)) {
+                        p->due = true;
+                        any = true;
+                }
+        if (any)
+                gw_schedule_work(gw);
+}
+
+void gw_usession_replay(gateway *gw)
+{
+        gw_upark *due = NULL;
+
+        /* Taken out first: a request dispatched again may park again. */
+        for (gw_upark **pp = &gw->uparks; *pp;) {
+                gw_upark *p = *pp;
+                if (!p->due) {
+                        pp = &p->next;
+                        continue;
+                }
+                *pp = p->next;
+                gw->n_uparks--;
+                p->next = due;
+                due = p;
+        }
+        while (due) {
+                gw_upark *p = due;
+                gateway_session *s;
+
+                due = p->next;
+                for (s = gw->sessions; s && s->serial != p->serial; s = s->next)
+                        ;
+                if (s) {
+                        s->n_uwait--;
+                        gw_dispatch(s, p->msg);
+                        gw_session_check_drained(s);
+                }
+                free(p->server);
+                cJSON_Delete(p->msg);
+                free(p);
+        }
+}
+
+void gw_usession_forget(gateway *gw, const char *server)
+{
+        mark_due(gw, server, -1);
+}
+
+void gw_usession_free_all(gateway *gw)
+{
+        while (gw->uparks) {
+                gw_upark *p = gw->uparks;
+                gw->uparks = p->next;
+                free(p->server);
+                cJSON_Delete(p->msg);
+                free(p);
+        }
+        gw->n_uparks = 0;
+}
+
+/* Sessions of user uid that see u and take notifications. */
+static bool user_client(const gateway_session *s, const unit *u, uid_t uid)
+{
+        return !s->control && s->initialized && !s->drained && gw_session_sees(s, u) &&
+               gw_session_uid(s) == (int64_t)uid;
+}
+
+void gw_ev_user_session(void *ud, unit *u, uid_t uid, mcp_client *c, int what)
+{
+        gateway *gw = ud;
+
+        switch (what) {
+        case UNIT_USER_OPENED:
+                gw_upstream_hook_client(gw, c);
+                break;
+        case UNIT_USER_SETTLED:
+                mark_due(gw, unit_name(u), uid);
+                break;
+        case UNIT_USER_LISTS: {
+                _cleanup_json_ cJSON *n =
+                        jsonrpc_notification("notifications/tools/list_changed", NULL);
+
+                for (gateway_session *s = gw->sessions; s; s = s->next)
+                        if (user_client(s, u, uid))
+                                gw_send_msg(s, n, NULL, false);
+                break;
+        }
+        default:
+                break;
+        }
+}
+
+void gw_ev_user_notification(void *ud, unit *u, uid_t uid, const char *method,
+                                 const cJSON *params)
+{
+        gateway *gw = ud;
+        _cleanup_json_ cJSON *p = NULL, *n = NULL;
+        const char *logger;
+        int level;
+
+        /* Log messages (with the server's name in the logger, as the unit's
+         * own); the rest (resource updates, tasks) is not per user yet. */
+        if (strcmp(method, "notifications/message") != 0)
+                return;
+        logger = json_get_string(params, "logger");
+        level = gw_level_index(json_get_string(params, "level"));
+        p = json_dup(params);
+        {
+                _cleanup_free_ char *l = logger ? xasprintf("%s/%s", unit_name(u), logger)
+                                                : xstrdup(unit_name(u));
+                json_set(p, "logger", cJSON_CreateString(l));
+        }
+        n = jsonrpc_notification(method, steal_pointer(&p));
+        for (gateway_session *s = gw->sessions; s; s = s->next)
+                if (user_client(s, u, uid) &&
+                    !(level >= 0 && s->log_level >= 0 && level < s->log_level))
+                        gw_send_msg(s, n, NULL, false);
+}
