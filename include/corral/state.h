@@ -2,7 +2,8 @@
  * in PRAGMA user_version with forward migrations), written by the daemon
  * only — and by `corral limit` (root), whose settings the daemon re-reads on
  * reload.  It holds the tool-call audit log, its daily aggregates and the
- * rate-limit settings; users, tokens and OAuth tokens are not in it yet.
+ * rate-limit settings, the OAuth tokens of remote servers per local user and
+ * the HTTP API tokens (their hashes).
  *
  * Schema 1:
  *   calls(id, ts_ms, user, iface, server, tool, outcome, duration_ms,
@@ -12,6 +13,12 @@
  * Schema 2:
  *   limits(user, server, tool, calls, period_ms, concurrent)
  *                                     `corral limit set` (tool "" = per server)
+ * Schema 3 (src/state/tokens.c):
+ *   oauth_tokens(uid, server, state, updated_ms)
+ *                                     a local user's OAuth state for a remote
+ *                                     server (include/corral/oauth_client.h)
+ *   api_tokens(id, user, level, sha256, created_at)
+ *                                     `corral token`: only the SHA-256 kept
  * Argument values are never stored.  Rows older than the retention are
  * deleted as new ones come (daily aggregates stay). */
 #pragma once
@@ -19,12 +26,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cJSON.h>
 
 #include "corral/error.h"
 #include "corral/paths.h"
 
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 #define STATE_BUSY_TIMEOUT_MS 2000
 #define STATE_DEFAULT_RETENTION_DAYS 90
 #define STATE_QUERY_MAX 100000 /* rows one query returns */
@@ -100,3 +108,38 @@ int state_limit_clear(state_db *db, const char *user, const char *server, const 
 /* The settings: a JSON array of {user, server, tool ("" per server), calls,
  * period_ms, concurrent} (owned); empty on a schema-1 file. */
 int state_query_limits(state_db *db, cJSON **ret, corral_error *err);
+
+/* ---- schema 3: tokens (src/state/tokens.c) ---- */
+
+#define STATE_OAUTH_STATE_MAX (256u << 10) /* bytes of one OAuth state */
+
+/* The OAuth state (JSON text, owned) of server for local user uid in *ret,
+ * or NULL when there is none (and on a file older than schema 3). */
+int state_oauth_get(state_db *db, uid_t uid, const char *server, char **ret, corral_error *err);
+/* Stores it (at most STATE_OAUTH_STATE_MAX bytes, else -EX_DATAERR); with
+ * replace false only when there is none yet (an import never overwrites).
+ * *ret_added (may be NULL): whether a row was written.  One transaction. */
+int state_oauth_put(state_db *db, uid_t uid, const char *server, const char *state, bool replace,
+                    bool *ret_added, corral_error *err);
+/* Deletes server's state for uid, or every user's when uid is (uid_t)-1
+ * (uninstall).  No row is not an error. */
+int state_oauth_delete(state_db *db, uid_t uid, const char *server, corral_error *err);
+
+/* An HTTP API token of `corral token`: strings borrowed; sha256 is the hex
+ * SHA-256 of the token (the token itself is never stored). */
+typedef struct state_api_token {
+        const char *id, *user, *level, *sha256, *created_at;
+} state_api_token;
+
+/* Adds t; with replace false an id or hash already there is left as it is
+ * (an import).  -EX_DATAERR for an id or hash taken (replace true). */
+int state_api_token_add(state_db *db, const state_api_token *t, bool replace,
+                        corral_error *err);
+/* Removes token id; *ret_n how many went (0 or 1). */
+int state_api_token_remove(state_db *db, const char *id, int *ret_n, corral_error *err);
+/* Every token: a JSON array of {id, user, level, sha256, created_at}
+ * (owned), oldest first; empty on a file older than schema 3. */
+int state_api_token_list(state_db *db, cJSON **ret, corral_error *err);
+/* PRAGMA data_version: changes when another connection commits, so a
+ * reader knows when to read again (-1 when it cannot be read). */
+int64_t state_data_version(state_db *db);

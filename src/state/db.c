@@ -13,12 +13,7 @@
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/state.h"
-
-struct state_db {
-        sqlite3 *db;
-        char *path;
-        int version; /* the file's schema (a read-only open may find an older one) */
-};
+#include "state/internal.h"
 
 /* Forward migrations: migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
@@ -34,9 +29,17 @@ static const char *const migrations[] = {
         "CREATE TABLE limits (user TEXT NOT NULL, server TEXT NOT NULL, tool TEXT NOT NULL, "
         "calls INTEGER NOT NULL, period_ms INTEGER NOT NULL, concurrent INTEGER NOT NULL, "
         "PRIMARY KEY (user, server, tool));",
+        /* 3: tokens (src/state/tokens.c): each local user's OAuth state per
+         * remote server (the JSON of include/corral/oauth_client.h, tokens
+         * included: the file is 0600 root's), and `corral token`'s HTTP
+         * tokens, of which only the SHA-256 is kept. */
+        "CREATE TABLE oauth_tokens (uid INTEGER NOT NULL, server TEXT NOT NULL, "
+        "state TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (uid, server));"
+        "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, user TEXT NOT NULL, "
+        "level TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);",
 };
 
-static int db_error(state_db *s, corral_error *err, int rc, const char *what)
+int state_db_error(state_db *s, corral_error *err, int rc, const char *what)
 {
         int code = EX_IOERR;
 
@@ -52,6 +55,7 @@ static int db_error(state_db *s, corral_error *err, int rc, const char *what)
                 break;
         case SQLITE_CORRUPT:
         case SQLITE_NOTADB:
+        case SQLITE_CONSTRAINT:
                 code = EX_DATAERR;
                 break;
         case SQLITE_CANTOPEN:
@@ -76,10 +80,10 @@ char *state_path(const corral_paths *p)
         return path_join(top, "state.db");
 }
 
-static int exec_sql(state_db *s, const char *sql, corral_error *err)
+int state_exec(state_db *s, const char *sql, corral_error *err)
 {
         int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-        return rc == SQLITE_OK ? 0 : db_error(s, err, rc, "schema");
+        return rc == SQLITE_OK ? 0 : state_db_error(s, err, rc, "schema");
 }
 
 static int user_version(state_db *s, int *ret, corral_error *err)
@@ -91,14 +95,14 @@ static int user_version(state_db *s, int *ret, corral_error *err)
                 rc = SQLITE_OK;
         }
         sqlite3_finalize(st);
-        return rc == SQLITE_OK ? 0 : db_error(s, err, rc, "reading the schema version");
+        return rc == SQLITE_OK ? 0 : state_db_error(s, err, rc, "reading the schema version");
 }
 
 static int migrate(state_db *s, corral_error *err)
 {
         int v = 0, r;
 
-        if ((r = exec_sql(s, "BEGIN IMMEDIATE", err)) < 0)
+        if ((r = state_exec(s, "BEGIN IMMEDIATE", err)) < 0)
                 return r;
         r = user_version(s, &v, err);
         if (r == 0 && v > STATE_SCHEMA_VERSION)
@@ -108,13 +112,13 @@ static int migrate(state_db *s, corral_error *err)
                                      s->path, v, STATE_SCHEMA_VERSION);
         for (; r == 0 && v < STATE_SCHEMA_VERSION; v++) {
                 char pragma[64];
-                r = exec_sql(s, migrations[v], err);
+                r = state_exec(s, migrations[v], err);
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
                 if (r == 0)
-                        r = exec_sql(s, pragma, err);
+                        r = state_exec(s, pragma, err);
         }
         if (r == 0)
-                return exec_sql(s, "COMMIT", err);
+                return state_exec(s, "COMMIT", err);
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }
@@ -124,6 +128,13 @@ int state_open(state_db **ret, const char *path, bool readonly, corral_error *er
         state_db *s = xcalloc(1, sizeof(*s));
         int flags = readonly ? SQLITE_OPEN_READONLY
                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
+        /* A reader that may write the file opens it read-write (and
+         * query_only): a read-only connection to a WAL database fails with
+         * "disk I/O error" when a writer in another process has just
+         * checkpointed and removed the -wal and -shm files. */
+        if (readonly && access(path, W_OK) == 0)
+                flags = SQLITE_OPEN_READWRITE;
         int rc, r = 0, v = 0;
 
         s->path = xstrdup(path);
@@ -136,25 +147,36 @@ int state_open(state_db **ret, const char *path, bool readonly, corral_error *er
                                        "cannot read %s (the audit log is root's)", path);
                 goto fail;
         }
-        if (!readonly) {
-                /* Created 0600 before SQLite opens it: the log names users. */
-                int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (fd < 0) {
+        if (!readonly && !path_exists(path)) {
+                /* Created 0600 before SQLite opens it: the log names users.
+                 * Only when it is not there: closing a descriptor of a file
+                 * drops every POSIX lock this process holds on it, those of
+                 * the daemon's other connections included (SQLite's locks;
+                 * the next read of theirs fails, SQLITE_IOERR_SHORT_READ). */
+                int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0 && errno != EEXIST) {
                         r = corral_error_errno(err, errno == EACCES ? EX_NOPERM : EX_CANTCREAT,
                                                errno, "cannot open %s", path);
                         goto fail;
                 }
-                (void)close(fd);
+                if (fd >= 0)
+                        (void)close(fd);
+        } else if (!readonly && access(path, W_OK) < 0) {
+                r = corral_error_errno(err, errno == EACCES ? EX_NOPERM : EX_CANTCREAT, errno,
+                                       "cannot open %s", path);
+                goto fail;
         }
         rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
         if (rc != SQLITE_OK) {
-                r = db_error(s, err, rc, "open");
+                r = state_db_error(s, err, rc, "open");
                 goto fail;
         }
         (void)sqlite3_busy_timeout(s->db, STATE_BUSY_TIMEOUT_MS);
         (void)sqlite3_extended_result_codes(s->db, 1);
         if (readonly) {
-                r = user_version(s, &v, err);
+                r = state_exec(s, "PRAGMA query_only = 1", err);
+                if (r == 0)
+                        r = user_version(s, &v, err);
                 /* An older schema reads as it is until the daemon migrates it. */
                 if (r == 0 && (v < 1 || v > STATE_SCHEMA_VERSION))
                         r = corral_error_set(err, EX_DATAERR,
@@ -162,9 +184,9 @@ int state_open(state_db **ret, const char *path, bool readonly, corral_error *er
                                              path, v, STATE_SCHEMA_VERSION);
                 s->version = v;
         } else {
-                r = exec_sql(s, "PRAGMA journal_mode=WAL", err);
+                r = state_exec(s, "PRAGMA journal_mode=WAL", err);
                 if (r == 0)
-                        r = exec_sql(s, "PRAGMA synchronous=NORMAL", err);
+                        r = state_exec(s, "PRAGMA synchronous=NORMAL", err);
                 if (r == 0)
                         r = migrate(s, err);
                 s->version = STATE_SCHEMA_VERSION;
@@ -213,7 +235,7 @@ state_db *state_close(state_db *s)
         return NULL;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+void state_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
         if (v)
                 (void)sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -243,7 +265,7 @@ int state_append_calls(state_db *s, const state_call *calls, size_t n, unsigned 
         sqlite3_stmt *si = NULL, *sa = NULL, *sp = NULL;
         int rc, r;
 
-        if ((r = exec_sql(s, "BEGIN IMMEDIATE", err)) < 0)
+        if ((r = state_exec(s, "BEGIN IMMEDIATE", err)) < 0)
                 return r;
         rc = sqlite3_prepare_v2(s->db, ins, -1, &si, NULL);
         if (rc == SQLITE_OK)
@@ -253,11 +275,11 @@ int state_append_calls(state_db *s, const state_call *calls, size_t n, unsigned 
                 char day[11];
                 (void)sqlite3_reset(si);
                 (void)sqlite3_bind_int64(si, 1, c->ts_ms);
-                bind_text(si, 2, c->user);
-                bind_text(si, 3, c->iface ? c->iface : "?");
-                bind_text(si, 4, c->server);
-                bind_text(si, 5, c->tool);
-                bind_text(si, 6, c->outcome);
+                state_bind_text(si, 2, c->user);
+                state_bind_text(si, 3, c->iface ? c->iface : "?");
+                state_bind_text(si, 4, c->server);
+                state_bind_text(si, 5, c->tool);
+                state_bind_text(si, 6, c->outcome);
                 (void)sqlite3_bind_int64(si, 7, c->duration_ms);
                 (void)sqlite3_bind_int64(si, 8, c->req_bytes);
                 (void)sqlite3_bind_int64(si, 9, c->resp_bytes);
@@ -266,10 +288,10 @@ int state_append_calls(state_db *s, const state_call *calls, size_t n, unsigned 
                         break;
                 utc_day(c->ts_ms, day);
                 (void)sqlite3_reset(sa);
-                bind_text(sa, 1, day);
-                bind_text(sa, 2, c->user ? c->user : "");
-                bind_text(sa, 3, c->server);
-                bind_text(sa, 4, c->tool);
+                state_bind_text(sa, 1, day);
+                state_bind_text(sa, 2, c->user ? c->user : "");
+                state_bind_text(sa, 3, c->server);
+                state_bind_text(sa, 4, c->tool);
                 (void)sqlite3_bind_int(sa, 5, strcmp(c->outcome, "ok") != 0);
                 (void)sqlite3_bind_int64(sa, 6, c->duration_ms);
                 rc = sqlite3_step(sa);
@@ -285,12 +307,12 @@ int state_append_calls(state_db *s, const state_call *calls, size_t n, unsigned 
                         rc = sqlite3_step(sp) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
                 }
         }
-        r = rc == SQLITE_OK ? 0 : db_error(s, err, rc, "appending to the audit log");
+        r = rc == SQLITE_OK ? 0 : state_db_error(s, err, rc, "appending to the audit log");
         sqlite3_finalize(si);
         sqlite3_finalize(sa);
         sqlite3_finalize(sp);
         if (r == 0)
-                return exec_sql(s, "COMMIT", err);
+                return state_exec(s, "COMMIT", err);
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }
@@ -308,7 +330,7 @@ static cJSON *column_json(sqlite3_stmt *st, int i)
 }
 
 /* Runs a prepared query into an array of objects named by keys. */
-static int rows_json(state_db *s, sqlite3_stmt *st, const char *const *keys, size_t n_keys,
+int state_rows_json(state_db *s, sqlite3_stmt *st, const char *const *keys, size_t n_keys,
                      cJSON **ret, corral_error *err)
 {
         cJSON *arr = cJSON_CreateArray();
@@ -336,7 +358,7 @@ static int rows_json(state_db *s, sqlite3_stmt *st, const char *const *keys, siz
         }
         if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
                 cJSON_Delete(arr);
-                return db_error(s, err, rc, "query");
+                return state_db_error(s, err, rc, "query");
         }
         *ret = arr;
         return 0;
@@ -358,11 +380,11 @@ int state_query_calls(state_db *s, const char *user, const char *server, int64_t
         int r;
 
         if (rc != SQLITE_OK)
-                return db_error(s, err, rc, "query");
-        bind_text(st, 1, user);
-        bind_text(st, 2, server);
+                return state_db_error(s, err, rc, "query");
+        state_bind_text(st, 1, user);
+        state_bind_text(st, 2, server);
         (void)sqlite3_bind_int64(st, 3, since_ms);
-        r = rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
+        r = state_rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
         sqlite3_finalize(st);
         return r;
 }
@@ -380,9 +402,9 @@ int state_query_daily(state_db *s, const char *day, cJSON **ret, corral_error *e
         int r;
 
         if (rc != SQLITE_OK)
-                return db_error(s, err, rc, "query");
-        bind_text(st, 1, day);
-        r = rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
+                return state_db_error(s, err, rc, "query");
+        state_bind_text(st, 1, day);
+        r = state_rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
         sqlite3_finalize(st);
         return r;
 }
@@ -392,7 +414,7 @@ int state_limit_set(state_db *s, const state_limit *l, corral_error *err)
         sqlite3_stmt *st = NULL;
         int rc, r;
 
-        if ((r = exec_sql(s, "BEGIN IMMEDIATE", err)) < 0)
+        if ((r = state_exec(s, "BEGIN IMMEDIATE", err)) < 0)
                 return r;
         rc = sqlite3_prepare_v2(s->db,
                                 "INSERT INTO limits (user, server, tool, calls, period_ms, "
@@ -401,18 +423,18 @@ int state_limit_set(state_db *s, const state_limit *l, corral_error *err)
                                 "concurrent = ?6",
                                 -1, &st, NULL);
         if (rc == SQLITE_OK) {
-                bind_text(st, 1, l->user);
-                bind_text(st, 2, l->server);
-                bind_text(st, 3, l->tool ? l->tool : "");
+                state_bind_text(st, 1, l->user);
+                state_bind_text(st, 2, l->server);
+                state_bind_text(st, 3, l->tool ? l->tool : "");
                 (void)sqlite3_bind_int64(st, 4, l->calls);
                 (void)sqlite3_bind_int64(st, 5, l->period_ms);
                 (void)sqlite3_bind_int64(st, 6, l->concurrent);
                 rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
         }
-        r = rc == SQLITE_OK ? 0 : db_error(s, err, rc, "setting a limit");
+        r = rc == SQLITE_OK ? 0 : state_db_error(s, err, rc, "setting a limit");
         sqlite3_finalize(st);
         if (r == 0)
-                return exec_sql(s, "COMMIT", err);
+                return state_exec(s, "COMMIT", err);
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }
@@ -423,24 +445,24 @@ int state_limit_clear(state_db *s, const char *user, const char *server, const c
         sqlite3_stmt *st = NULL;
         int rc, r;
 
-        if ((r = exec_sql(s, "BEGIN IMMEDIATE", err)) < 0)
+        if ((r = state_exec(s, "BEGIN IMMEDIATE", err)) < 0)
                 return r;
         rc = sqlite3_prepare_v2(s->db,
                                 "DELETE FROM limits WHERE ?2 IS NULL OR (user = ?1 AND server = "
                                 "?2 AND tool = ?3)",
                                 -1, &st, NULL);
         if (rc == SQLITE_OK) {
-                bind_text(st, 1, user);
-                bind_text(st, 2, server);
-                bind_text(st, 3, tool ? tool : "");
+                state_bind_text(st, 1, user);
+                state_bind_text(st, 2, server);
+                state_bind_text(st, 3, tool ? tool : "");
                 rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
         }
         if (rc == SQLITE_OK)
                 *ret_n = sqlite3_changes(s->db);
-        r = rc == SQLITE_OK ? 0 : db_error(s, err, rc, "clearing limits");
+        r = rc == SQLITE_OK ? 0 : state_db_error(s, err, rc, "clearing limits");
         sqlite3_finalize(st);
         if (r == 0)
-                return exec_sql(s, "COMMIT", err);
+                return state_exec(s, "COMMIT", err);
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }
@@ -461,8 +483,8 @@ int state_query_limits(state_db *s, cJSON **ret, corral_error *err)
                                 "limits ORDER BY server, tool, user",
                                 -1, &st, NULL);
         if (rc != SQLITE_OK)
-                return db_error(s, err, rc, "query");
-        r = rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
+                return state_db_error(s, err, rc, "query");
+        r = state_rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
         sqlite3_finalize(st);
         return r;
 }

@@ -16,6 +16,8 @@
 
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
+#include "corral/oauth_client.h"
+#include "corral/paths.h"
 #include "corral/state.h"
 
 static void test_append_query(void **state)
@@ -132,7 +134,8 @@ static void test_limits_rows(void **state)
         /* A file at schema 1 (before limits): read-only sees no settings;
          * read-write migrates it. */
         assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(raw, "DROP TABLE limits; PRAGMA user_version = 1", NULL,
+        assert_int_equal(sqlite3_exec(raw, "DROP TABLE limits; DROP TABLE oauth_tokens; "
+                                      "DROP TABLE api_tokens; PRAGMA user_version = 1", NULL,
                                       NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(raw);
@@ -148,11 +151,179 @@ static void test_limits_rows(void **state)
         assert_int_equal(system(cmd), 0);
 }
 
+/* Schema 3: OAuth states per (uid, server) and API token hashes; a schema-2
+ * file is migrated with its rows kept. */
+static void test_tokens_rows(void **state)
+{
+        char dir[] = "/tmp/corral-state-XXXXXX";
+        _cleanup_free_ char *path = NULL;
+        corral_error err = {0};
+        state_db *db = NULL;
+        sqlite3 *raw = NULL;
+        char *text = NULL;
+        cJSON *rows = NULL;
+        bool added = false;
+        int n = -1;
+        const state_limit a = {"*", "echo", NULL, 3, 60000, 0};
+        const state_api_token t1 = {"id1", "ci", "trusted", "aa", "2026-01-01T00:00:00Z"};
+        const state_api_token t2 = {"id2", "ops", "anchor", "bb", "2026-01-02T00:00:00Z"};
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        path = path_join(dir, "state.db");
+        /* A schema-2 file with a limit: migrated, the limit kept. */
+        assert_int_equal(state_open(&db, path, false, &err), 0);
+        assert_int_equal(state_limit_set(db, &a, &err), 0);
+        db = state_close(db);
+        assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "DROP TABLE oauth_tokens; DROP TABLE api_tokens; "
+                                           "PRAGMA user_version = 2",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(raw);
+        /* Read-only, schema 2: no tokens, no error. */
+        assert_int_equal(state_open(&db, path, true, &err), 0);
+        assert_int_equal(state_oauth_get(db, 1000, "x", &text, &err), 0);
+        assert_null(text);
+        assert_int_equal(state_api_token_list(db, &rows, &err), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 0);
+        cJSON_Delete(rows);
+        db = state_close(db);
+        assert_int_equal(state_open(&db, path, false, &err), 0);
+        assert_int_equal(state_query_limits(db, &rows, &err), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 1);
+        cJSON_Delete(rows);
+
+        /* OAuth: per uid and server; an import never overwrites. */
+        assert_int_equal(state_oauth_put(db, 1000, "x", "{\"a\":1}", true, &added, &err), 0);
+        assert_true(added);
+        assert_int_equal(state_oauth_put(db, 1001, "x", "{\"a\":2}", true, NULL, &err), 0);
+        assert_int_equal(state_oauth_put(db, 1000, "x", "{\"a\":3}", false, &added, &err), 0);
+        assert_false(added);
+        assert_int_equal(state_oauth_get(db, 1000, "x", &text, &err), 0);
+        assert_string_equal(text, "{\"a\":1}");
+        free(text);
+        assert_int_equal(state_oauth_put(db, 1000, "x", "{\"a\":4}", true, NULL, &err), 0);
+        assert_int_equal(state_oauth_get(db, 1000, "x", &text, &err), 0);
+        assert_string_equal(text, "{\"a\":4}");
+        free(text);
+        assert_int_equal(state_oauth_get(db, 1000, "y", &text, &err), 0);
+        assert_null(text);
+        assert_int_equal(state_oauth_delete(db, 1000, "x", &err), 0);
+        assert_int_equal(state_oauth_get(db, 1000, "x", &text, &err), 0);
+        assert_null(text);
+        assert_int_equal(state_oauth_get(db, 1001, "x", &text, &err), 0);
+        assert_string_equal(text, "{\"a\":2}");
+        free(text);
+        assert_int_equal(state_oauth_put(db, 1002, "x", "{}", true, NULL, &err), 0);
+        assert_int_equal(state_oauth_delete(db, (uid_t)-1, "x", &err), 0);
+        assert_int_equal(state_oauth_get(db, 1001, "x", &text, &err), 0);
+        assert_null(text);
+
+        /* API tokens: a taken id is refused, an import skips it. */
+        assert_int_equal(state_api_token_add(db, &t1, true, &err), 0);
+        assert_int_equal(state_api_token_add(db, &t2, true, &err), 0);
+        assert_true(state_api_token_add(db, &t1, true, &err) < 0);
+        corral_error_clear(&err);
+        assert_int_equal(state_api_token_add(db, &t1, false, &err), 0);
+        assert_int_equal(state_api_token_list(db, &rows, &err), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 2);
+        assert_string_equal(json_get_string(cJSON_GetArrayItem(rows, 1), "sha256"), "bb");
+        cJSON_Delete(rows);
+        assert_int_equal(state_api_token_remove(db, "id1", &n, &err), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(state_api_token_remove(db, "id1", &n, &err), 0);
+        assert_int_equal(n, 0);
+        db = state_close(db);
+        _cleanup_free_ char *cmd = xasprintf("rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void put_file(const char *path, const char *text)
+{
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0600), 0);
+}
+
+/* The token files of earlier versions: read while they are there, moved into
+ * the database by oauth_state_import() (removed only once imported), never
+ * over a row that is there. */
+static void test_oauth_import(void **state)
+{
+        char dir[] = "/tmp/corral-oauth-XXXXXX";
+        corral_paths p = {0};
+        corral_error err = {0};
+        _cleanup_free_ char *f1 = NULL, *f2 = NULL, *legacy = NULL, *sdir = NULL;
+        cJSON *j = NULL, *st = NULL;
+        unsigned n = 0;
+        uid_t me = geteuid();
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(paths_init(&p, dir, &err), 0);
+        f1 = remote_token_path(&p, "alpha", 4242);
+        f2 = remote_token_path(&p, "beta", 4242);
+        assert_int_equal(mkdir_p(f1, 0700), 0);
+        assert_int_equal(rmdir(f1), 0);
+        put_file(f1, "{\"access_token\":\"A1\"}");
+        put_file(f2, "{\"access_token\":\"B1\"}");
+        sdir = path_join(p.servers, "gamma");
+        assert_int_equal(mkdir_p(sdir, 0755), 0);
+        legacy = path_join(sdir, OAUTH_FILE);
+        put_file(legacy, "{\"access_token\":\"G1\"}");
+        /* Read from the files before the import. */
+        j = oauth_state_load(&p, "alpha", 4242);
+        assert_string_equal(json_get_string(j, "access_token"), "A1");
+        cJSON_Delete(j);
+        /* A row already there for beta wins over its file. */
+        st = cJSON_Parse("{\"access_token\":\"B2\"}");
+        assert_int_equal(oauth_state_save(&p, "beta", 4242, st, &err), 0);
+        cJSON_Delete(st);
+        assert_false(path_exists(f2)); /* the save removed the stale file */
+        put_file(f2, "{\"access_token\":\"B1\"}");
+
+        assert_int_equal(oauth_state_import(&p, &n, &err), 0);
+        assert_int_equal(n, 2); /* alpha, gamma; beta had its row */
+        assert_false(path_exists(f1));
+        assert_false(path_exists(f2));
+        assert_false(path_exists(legacy));
+        j = oauth_state_load(&p, "alpha", 4242);
+        assert_string_equal(json_get_string(j, "access_token"), "A1");
+        cJSON_Delete(j);
+        j = oauth_state_load(&p, "beta", 4242);
+        assert_string_equal(json_get_string(j, "access_token"), "B2");
+        cJSON_Delete(j);
+        j = oauth_state_load(&p, "gamma", me);
+        assert_string_equal(json_get_string(j, "access_token"), "G1");
+        cJSON_Delete(j);
+        assert_null(oauth_state_load(&p, "alpha", 4243));
+        /* Forget: one user's, then everyone's. */
+        assert_int_equal(oauth_state_forget(&p, "alpha", 4242, &err), 0);
+        assert_null(oauth_state_load(&p, "alpha", 4242));
+        /* and saved again after a logout */
+        st = cJSON_Parse("{\"access_token\":\"A2\"}");
+        assert_int_equal(oauth_state_save(&p, "alpha", 4242, st, &err), 0);
+        cJSON_Delete(st);
+        j = oauth_state_load(&p, "alpha", 4242);
+        assert_non_null(j);
+        assert_string_equal(json_get_string(j, "access_token"), "A2");
+        cJSON_Delete(j);
+        oauth_state_forget_all(&p, "gamma");
+        assert_null(oauth_state_load(&p, "gamma", me));
+        /* Nothing left to import. */
+        assert_int_equal(oauth_state_import(&p, &n, &err), 0);
+        assert_int_equal(n, 0);
+        paths_done(&p);
+        _cleanup_free_ char *cmd = xasprintf("rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_append_query),
                 cmocka_unit_test(test_limits_rows),
+                cmocka_unit_test(test_tokens_rows),
+                cmocka_unit_test(test_oauth_import),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
