@@ -29,6 +29,7 @@
 #include "state/audit.h"
 #include "corral/users.h"
 #include "daemon_watch.h"
+#include "corral/oauth_client.h"
 
 typedef struct daemon_state {
         uv_loop_t *loop;
@@ -308,6 +309,20 @@ static char *render_metrics(void *ud)
         return metrics_render(d->metrics, d->sv);
 }
 
+/* The token files of earlier versions move into the state database (issue
+ * 15), once: each file is removed after its row is committed.  A database
+ * that cannot be written leaves them where they are, still read. */
+static void import_tokens(store *s, const char *db)
+{
+        corral_error e = {0};
+        unsigned n = 0;
+
+        if (oauth_state_import(&s->paths, &n, &e) < 0)
+                log_warn("oauth: token files stay where they are: %s", e.msg);
+        else if (n > 0)
+                log_info("oauth: %u token file(s) moved into %s", n, db);
+}
+
 int daemon_run(store *s, const daemon_options *opts, corral_error *err)
 {
         static const int signums[] = {SIGTERM, SIGINT, SIGHUP};
@@ -366,6 +381,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                 }
                 if (r == 0) {
                         _cleanup_free_ char *db = state_path(&s->paths);
+                        import_tokens(s, db);
                         r = audit_new(&loop, config, db, &d.audit, err);
                         /* A database that cannot be read leaves its limits
                          * out: reported, never fatal (corral.json's apply). */

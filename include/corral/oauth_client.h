@@ -8,9 +8,10 @@
  * (RFC 7636), the resource parameter (RFC 8707), the iss check of the
  * authorization response (RFC 9207), and refresh tokens.
  *
- * State lives per server and local user in oauth/UID/NAME.json beside
- * servers/ (remote_token_path(); mode 0600 in a 0700 directory, written
- * atomically):
+ * State lives per server and local user in the state database
+ * (include/corral/state.h, schema 3: oauth_tokens, state.db 0600 beside
+ * servers/; the oauth/UID/NAME.json files of earlier versions, at
+ * remote_token_path(), are read until imported):
  * {"issuer", "token_endpoint", "client_id", "client_secret"?, "resource",
  *  "scope"?, "access_token"?, "refresh_token"?, "expires_at"? (unix s),
  *  "pending"?: {"state", "code_verifier", "redirect_uri"}, "error"?}.
@@ -48,16 +49,27 @@ char *remote_token_path(const corral_paths *p, const char *unit, uid_t uid);
 uid_t remote_token_uid(const manifest *m);
 
 /* The state of server name for user uid, parsed (NULL when absent or
- * unreadable; the store's own user also finds the servers/NAME/oauth.json of
- * earlier versions), and written (0600, atomically; -EX_CANTCREAT,
- * -EX_NOPERM when the user's directory cannot be made or written). */
+ * unreadable — a caller that cannot read the state database sees only the
+ * files of earlier versions; the store's own user also finds the
+ * servers/NAME/oauth.json of earlier versions), and written (one
+ * transaction; then the files of earlier versions for it are removed).
+ * Errors as state_open(): -EX_NOPERM when the caller may not write the
+ * database (a user on the system store: the daemon writes for them, through
+ * `corral auth` forwarded as corral/exec), -EX_TEMPFAIL locked, … */
 cJSON *oauth_state_load(const corral_paths *paths, const char *name, uid_t uid);
 int oauth_state_save(const corral_paths *paths, const char *name, uid_t uid, const cJSON *state,
                      corral_error *err);
-/* Removes the state of name for uid (-EX_IOERR), or for every user
- * (uninstall; errors ignored). */
+/* Removes the state of name for uid (errors as state_open(), -EX_IOERR for
+ * a file of an earlier version), or for every user (uninstall; errors
+ * ignored). */
 int oauth_state_forget(const corral_paths *paths, const char *name, uid_t uid, corral_error *err);
 void oauth_state_forget_all(const corral_paths *paths, const char *name);
+/* Moves the files of earlier versions (oauth/UID/NAME.json, and
+ * servers/NAME/oauth.json as the caller's) into the state database: each
+ * row added unless one is there already, and the file removed only once it
+ * is committed.  The daemon calls it at its start.  *ret_n rows added;
+ * errors as state_open() (the files then stay and are still read). */
+int oauth_state_import(const corral_paths *paths, unsigned *ret_n, corral_error *err);
 
 typedef struct oauth_start_options {
         const char *client_id;     /* pre-registered; NULL: CIMD, the stored one, else DCR */

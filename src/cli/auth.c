@@ -1,13 +1,20 @@
 /* `corral auth start|complete|status|set-token|logout`: the OAuth 2.1 client
- * of remote units (include/corral/oauth_client.h).  Tokens are the invoking
- * user's (getuid()), in oauth/UID/NAME.json (0600), and are never printed.
- * After a change the running daemon restarts the unit so that it uses the
- * new token.
+ * of remote units (include/corral/oauth_client.h).  Tokens are the acting
+ * user's (--as-user's, else getuid()'s), in the state database, and are
+ * never printed.  After a change to the tokens a unit runs with, the
+ * running daemon restarts it.
+ *
+ * A user who cannot write the store (a system store) goes through its
+ * daemon: corral/exec runs `corral --as-user USER auth …` for them, which
+ * writes their row; a secret or token goes on the child's stdin, and the
+ * loopback listener and $BROWSER of `auth start` stay the user's own (the
+ * daemon's child is told the redirect URI, then `auth complete` is sent).
  *
  * `auth start` on a terminal, or with $BROWSER set, listens for the redirect
  * on 127.0.0.1 at a port of its own (RFC 8252 §7.3), opens $BROWSER when set
  * and completes by itself; elsewhere it prints the URL for `auth complete`. */
 #include <getopt.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,20 +26,49 @@
 #include "corral/jsonutil.h"
 #include "corral/oauth_client.h"
 #include "corral/paths.h"
+#include "corral/users.h"
 
 #define TOKEN_STDIN_MAX 16384
+
+/* This run goes through the store's daemon (a store the user cannot write). */
+static bool via_daemon;
 #define LISTEN_TIMEOUT_S 300u
 #define LISTEN_TIMEOUT_MAX_S 3600u
 
+/* The local user whose tokens this run reads and writes: --as-user's (the
+ * daemon acting for a caller), else the invoking user. */
+static int acting_uid(cli_ctx *ctx, uid_t *ret)
+{
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+
+        if (!ctx->as_user) {
+                *ret = getuid();
+                return 0;
+        }
+        if (getpwnam_r(ctx->as_user, &pw, buf, sizeof(buf), &res) != 0 || !res)
+                return cli_fail(ctx, EX_NOUSER,
+                                "'%s' is not a local user: OAuth tokens are kept per local user",
+                                ctx->as_user);
+        *ret = res->pw_uid;
+        return 0;
+}
+
 static int load_remote(cli_ctx *ctx, const corral_paths *p, const char *name, manifest **ret)
 {
-        _cleanup_free_ char *mp = paths_manifest(p, name);
+        _cleanup_free_ char *mp = server_name_valid(name) ? paths_manifest(p, name) : NULL;
+        const char *who = cli_acting_user(ctx, p);
         corral_error err = {0};
 
-        if (manifest_load(ret, mp, &err) < 0) {
-                if (err.code == EX_NOINPUT)
+        if (!mp || manifest_load(ret, mp, &err) < 0) {
+                if (!mp || err.code == EX_NOINPUT)
                         return cli_fail(ctx, EX_NOINPUT, "no server named '%s'", name);
                 return cli_fail_error(ctx, &err);
+        }
+        /* Another user's server does not exist for this one. */
+        if (who && !users_owner_matches((*ret)->owner, who)) {
+                *ret = manifest_free(*ret);
+                return cli_fail(ctx, EX_NOINPUT, "no server named '%s'", name);
         }
         if (strcmp((*ret)->backend, "remote") != 0) {
                 *ret = manifest_free(*ret);
@@ -41,18 +77,72 @@ static int load_remote(cli_ctx *ctx, const corral_paths *p, const char *name, ma
         return 0;
 }
 
-/* The daemon, when one runs, restarts the unit to use the new token. */
-static void restart_unit(cli_ctx *ctx, const char *name)
+/* The daemon, when one runs, restarts the unit to use the new token — when
+ * it is the one the unit runs with (its owner's, or the daemon's own for a
+ * global server): another user's token is not the unit's business. */
+static void restart_unit(cli_ctx *ctx, const manifest *m, uid_t uid)
 {
-        cJSON *params = cJSON_CreateObject(), *res = NULL;
+        cJSON *params, *res = NULL;
         corral_error err = {0};
 
-        cJSON_AddStringToObject(params, "name", name);
+        if (uid != remote_token_uid(m))
+                return;
+        params = cJSON_CreateObject();
+        cJSON_AddStringToObject(params, "name", m->name);
         (void)cli_rpc(ctx, "corral/restart", params, 5000, &res, &err);
         cJSON_Delete(res);
 }
 
-static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv)
+/* `auth start` by the store's daemon for this user: it discovers,
+ * registers and keeps the pending request (with the secret, given on its
+ * stdin); the URL comes back in *ret_url (owned).  0, or the exit code
+ * (its error already printed). */
+static int start_via_daemon(cli_ctx *ctx, const char *name, const oauth_start_options *o,
+                            char **ret_url)
+{
+        char *av[16];
+        int n = 0, r;
+        _cleanup_free_ char *out = NULL, *input = NULL;
+
+        av[n++] = "auth";
+        av[n++] = "start";
+        av[n++] = (char *)name;
+        av[n++] = "--no-listen"; /* the listener, if any, is ours */
+        if (o->client_id) {
+                av[n++] = "--client-id";
+                av[n++] = (char *)o->client_id;
+        }
+        if (o->client_secret) {
+                av[n++] = "--client-secret-stdin";
+                input = xasprintf("%s\n", o->client_secret);
+        }
+        if (o->client_metadata_url) {
+                av[n++] = "--client-metadata-url";
+                av[n++] = (char *)o->client_metadata_url;
+        }
+        if (o->redirect_uri) {
+                av[n++] = "--redirect-uri";
+                av[n++] = (char *)o->redirect_uri;
+        }
+        if (o->scope) {
+                av[n++] = "--scope";
+                av[n++] = (char *)o->scope;
+        }
+        av[n] = NULL;
+        r = cli_forward_with(ctx, n, av, input, &out);
+        if (input)
+                explicit_bzero(input, strlen(input));
+        if (r != 0)
+                return r;
+        if (!out || strncmp(out, "http", 4) != 0)
+                return cli_fail(ctx, EX_PROTOCOL, "the daemon sent no authorization URL");
+        out[strcspn(out, "\r\n")] = '\0';
+        *ret_url = out;
+        out = NULL;
+        return 0;
+}
+
+static int auth_start(cli_ctx *ctx, const corral_paths *p, uid_t uid, int argc, char **argv)
 {
         static const struct option opts[] = {
                 {"client-id", required_argument, NULL, 'c'},
@@ -70,7 +160,7 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
         oauth_start_options o = {.client_metadata_url = getenv("CORRAL_OAUTH_CLIENT_METADATA_URL")};
         _cleanup_manifest_ manifest *m = NULL;
         _cleanup_free_ char *url = NULL, *redirect = NULL, *got = NULL, *state = NULL;
-        const char *browser = getenv("BROWSER");
+        const char *browser = getenv("BROWSER"), *name;
         oauth_loopback *lb = NULL;
         corral_error err = {0};
         unsigned long timeout = LISTEN_TIMEOUT_S;
@@ -119,7 +209,8 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                 return cli_usage_error(ctx, "a client metadata URL is https:// with a path");
         if (secret_stdin && !o.client_id)
                 return cli_usage_error(ctx, "--client-secret-stdin goes with --client-id");
-        if ((r = load_remote(ctx, p, argv[optind], &m)) != 0)
+        name = argv[optind];
+        if (!via_daemon && (r = load_remote(ctx, p, name, &m)) != 0)
                 return r;
         if (secret_stdin) {
                 if (cli_read_secret_line("client secret", &secret, &err) < 0)
@@ -136,7 +227,13 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                         return cli_fail_error(ctx, &err);
                 o.redirect_uri = redirect;
         }
-        if (oauth_start(p, m, getuid(), &o, &url, &err) < 0) {
+        if (via_daemon) {
+                r = start_via_daemon(ctx, name, &o, &url);
+                if (r != 0) {
+                        lb = oauth_loopback_free(lb);
+                        return r;
+                }
+        } else if (oauth_start(p, m, uid, &o, &url, &err) < 0) {
                 lb = oauth_loopback_free(lb);
                 return cli_fail_error(ctx, &err);
         }
@@ -147,7 +244,7 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                         fprintf(stderr,
                                 "Open the URL above, sign in, then run:\n"
                                 "  corral auth complete %s 'REDIRECT_URL_OR_CODE'\n",
-                                m->name);
+                                name);
                 return 0;
         }
         if (isatty(STDERR_FILENO))
@@ -162,17 +259,21 @@ static int auth_start(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
         if (r < 0) {
                 corral_error e2 = {0};
                 corral_error_set(&e2, err.code, "%s; finish with `corral auth complete %s "
-                                 "REDIRECT_URL`", err.msg, m->name);
+                                 "REDIRECT_URL`", err.msg, name);
                 return cli_fail_error(ctx, &e2);
         }
-        if (oauth_complete(p, m, getuid(), got, &err) < 0)
+        if (via_daemon) {
+                char *av[] = {"auth", "complete", (char *)name, got, NULL};
+                return cli_forward_with(ctx, 4, av, NULL, NULL);
+        }
+        if (oauth_complete(p, m, uid, got, &err) < 0)
                 return cli_fail_error(ctx, &err);
-        fprintf(stderr, "corral: auth: %s is authorized\n", m->name);
-        restart_unit(ctx, m->name);
+        fprintf(stderr, "corral: auth: %s is authorized\n", name);
+        restart_unit(ctx, m, uid);
         return 0;
 }
 
-static int auth_complete(cli_ctx *ctx, const corral_paths *p, int argc, char **argv)
+static int auth_complete(cli_ctx *ctx, const corral_paths *p, uid_t uid, int argc, char **argv)
 {
         _cleanup_manifest_ manifest *m = NULL;
         corral_error err = {0};
@@ -183,16 +284,16 @@ static int auth_complete(cli_ctx *ctx, const corral_paths *p, int argc, char **a
                                             "redirect URL");
         if ((r = load_remote(ctx, p, argv[1], &m)) != 0)
                 return r;
-        if (oauth_complete(p, m, getuid(), argv[2], &err) < 0)
+        if (oauth_complete(p, m, uid, argv[2], &err) < 0)
                 return cli_fail_error(ctx, &err);
         fprintf(stderr, "corral: auth: %s is authorized\n", m->name);
-        restart_unit(ctx, m->name);
+        restart_unit(ctx, m, uid);
         return 0;
 }
 
-static cJSON *status_of(const corral_paths *p, const char *name)
+static cJSON *status_of(const corral_paths *p, const char *name, uid_t uid)
 {
-        _cleanup_json_ cJSON *st = oauth_state_load(p, name, getuid());
+        _cleanup_json_ cJSON *st = oauth_state_load(p, name, uid);
         cJSON *o = cJSON_CreateObject();
         double exp = json_get_number(st, "expires_at", -1);
         const char *state = !st                                      ? "none"
@@ -239,7 +340,7 @@ static void print_status(const cJSON *o)
         printf("\n");
 }
 
-static int auth_status(cli_ctx *ctx, const corral_paths *p, int argc, char **argv)
+static int auth_status(cli_ctx *ctx, const corral_paths *p, uid_t uid, int argc, char **argv)
 {
         _cleanup_json_ cJSON *list = cJSON_CreateArray();
         const char *name = NULL;
@@ -257,7 +358,7 @@ static int auth_status(cli_ctx *ctx, const corral_paths *p, int argc, char **arg
                 _cleanup_manifest_ manifest *m = NULL;
                 if ((r = load_remote(ctx, p, name, &m)) != 0)
                         return r;
-                cJSON_AddItemToArray(list, status_of(p, name));
+                cJSON_AddItemToArray(list, status_of(p, name, uid));
         } else {
                 int code = 0;
                 _cleanup_store_ store *s = cli_open_store(ctx, &code);
@@ -271,8 +372,9 @@ static int auth_status(cli_ctx *ctx, const corral_paths *p, int argc, char **arg
                 for (size_t i = 0; names && names[i]; i++) {
                         _cleanup_free_ char *mp = paths_manifest(p, names[i]);
                         manifest *m = NULL;
-                        if (manifest_load(&m, mp, NULL) == 0 && strcmp(m->backend, "remote") == 0)
-                                cJSON_AddItemToArray(list, status_of(p, names[i]));
+                        if (manifest_load(&m, mp, NULL) == 0 && strcmp(m->backend, "remote") == 0 &&
+                            (!s->as_user || users_owner_matches(m->owner, s->as_user)))
+                                cJSON_AddItemToArray(list, status_of(p, names[i], uid));
                         manifest_free(m);
                 }
         }
@@ -285,7 +387,7 @@ static int auth_status(cli_ctx *ctx, const corral_paths *p, int argc, char **arg
         return 0;
 }
 
-static int auth_set_token(cli_ctx *ctx, const corral_paths *p, int argc, char **argv)
+static int auth_set_token(cli_ctx *ctx, const corral_paths *p, uid_t uid, int argc, char **argv)
 {
         _cleanup_manifest_ manifest *m = NULL;
         _cleanup_json_ cJSON *st = NULL;
@@ -297,14 +399,22 @@ static int auth_set_token(cli_ctx *ctx, const corral_paths *p, int argc, char **
 
         if (argc != 2)
                 return cli_usage_error(ctx, "auth set-token takes NAME (the token on stdin)");
-        if ((r = load_remote(ctx, p, argv[1], &m)) != 0)
+        if (!via_daemon && (r = load_remote(ctx, p, argv[1], &m)) != 0)
                 return r;
         n = getline(&tok, &cap, stdin);
         while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
                 tok[--n] = '\0';
         if (n <= 0 || (size_t)n > TOKEN_STDIN_MAX || strpbrk(tok, "\r\n\t "))
                 return cli_fail(ctx, EX_USAGE, "auth set-token: no token on stdin (one line)");
-        st = oauth_state_load(p, m->name, getuid());
+        if (via_daemon) {
+                char *av[] = {"auth", "set-token", argv[1], NULL};
+                _cleanup_free_ char *line = xasprintf("%s\n", tok);
+                r = cli_forward_with(ctx, 3, av, line, NULL);
+                explicit_bzero(line, strlen(line));
+                explicit_bzero(tok, (size_t)n);
+                return r;
+        }
+        st = oauth_state_load(p, m->name, uid);
         if (!st)
                 st = cJSON_CreateObject();
         /* A token set by hand has no refresh token and no known expiry. */
@@ -316,13 +426,13 @@ static int auth_set_token(cli_ctx *ctx, const corral_paths *p, int argc, char **
         cJSON_AddStringToObject(st, "access_token", tok);
         cJSON_DeleteItemFromObjectCaseSensitive(st, "resource");
         cJSON_AddStringToObject(st, "resource", m->command[0]);
-        if (oauth_state_save(p, m->name, getuid(), st, &err) < 0)
+        if (oauth_state_save(p, m->name, uid, st, &err) < 0)
                 return cli_fail_error(ctx, &err);
-        restart_unit(ctx, m->name);
+        restart_unit(ctx, m, uid);
         return 0;
 }
 
-static int auth_logout(cli_ctx *ctx, const corral_paths *p, int argc, char **argv)
+static int auth_logout(cli_ctx *ctx, const corral_paths *p, uid_t uid, int argc, char **argv)
 {
         _cleanup_manifest_ manifest *m = NULL;
         corral_error err = {0};
@@ -332,9 +442,9 @@ static int auth_logout(cli_ctx *ctx, const corral_paths *p, int argc, char **arg
                 return cli_usage_error(ctx, "auth logout takes NAME");
         if ((r = load_remote(ctx, p, argv[1], &m)) != 0)
                 return r;
-        if (oauth_state_forget(p, m->name, getuid(), &err) < 0)
+        if (oauth_state_forget(p, m->name, uid, &err) < 0)
                 return cli_fail_error(ctx, &err);
-        restart_unit(ctx, m->name);
+        restart_unit(ctx, m, uid);
         return 0;
 }
 
@@ -342,6 +452,7 @@ int cli_auth(cli_ctx *ctx, int argc, char **argv)
 {
         corral_paths p = {0};
         corral_error err = {0};
+        uid_t uid = (uid_t)-1;
         int rc;
 
         if (argc < 2)
@@ -349,18 +460,31 @@ int cli_auth(cli_ctx *ctx, int argc, char **argv)
                                             "logout");
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
                 return cli_usage(ctx);
+        /* A store this user cannot write: its daemon keeps their tokens. */
+        via_daemon = !ctx->as_user && cli_store_needs_daemon(ctx);
+        if (via_daemon && strcmp(argv[1], "start") != 0 && strcmp(argv[1], "set-token") != 0)
+                return cli_forward(ctx, argc, argv);
+        if (!via_daemon && (rc = acting_uid(ctx, &uid)) != 0)
+                return rc;
         if (paths_init(&p, ctx->root, &err) < 0)
                 return cli_fail_error(ctx, &err);
+        if (!via_daemon && !ctx->as_user && geteuid() != 0 && access(p.servers, W_OK) < 0 &&
+            dir_exists(p.servers)) {
+                paths_done(&p);
+                return cli_fail(ctx, EX_UNAVAILABLE,
+                                "this store's tokens are kept by its daemon, which is not "
+                                "running: start it (systemctl start corral)");
+        }
         if (strcmp(argv[1], "start") == 0)
-                rc = auth_start(ctx, &p, argc - 1, argv + 1);
+                rc = auth_start(ctx, &p, uid, argc - 1, argv + 1);
         else if (strcmp(argv[1], "complete") == 0)
-                rc = auth_complete(ctx, &p, argc - 1, argv + 1);
+                rc = auth_complete(ctx, &p, uid, argc - 1, argv + 1);
         else if (strcmp(argv[1], "status") == 0)
-                rc = auth_status(ctx, &p, argc - 1, argv + 1);
+                rc = auth_status(ctx, &p, uid, argc - 1, argv + 1);
         else if (strcmp(argv[1], "set-token") == 0)
-                rc = auth_set_token(ctx, &p, argc - 1, argv + 1);
+                rc = auth_set_token(ctx, &p, uid, argc - 1, argv + 1);
         else if (strcmp(argv[1], "logout") == 0)
-                rc = auth_logout(ctx, &p, argc - 1, argv + 1);
+                rc = auth_logout(ctx, &p, uid, argc - 1, argv + 1);
         else
                 rc = cli_usage_error(ctx, "auth needs start, complete, status, set-token or "
                                           "logout");

@@ -145,6 +145,14 @@ const char *cli_acting_user(const cli_ctx *ctx, const corral_paths *p);
  * argv is the verb's (argv[0] the verb). */
 bool cli_should_forward(const cli_ctx *ctx, const char *verb);
 int cli_forward(cli_ctx *ctx, int argc, char **argv);
+/* Whether ctx's store is someone else's (a system store a non-root user
+ * cannot write) and its daemon's control socket is there: its changes go
+ * through corral/exec. */
+bool cli_store_needs_daemon(const cli_ctx *ctx);
+/* cli_forward() with input (may be NULL) as the child's stdin (at most 64
+ * KiB: a token, a secret) and, when ret_stdout is set, its stdout returned
+ * (owned) instead of printed.  Returns the child's exit code. */
+int cli_forward_with(cli_ctx *ctx, int argc, char **argv, const char *input, char **ret_stdout);
 /* Prints the usage text of ctx->verb on stdout (for VERB --help); returns 0. */
 int cli_usage(const cli_ctx *ctx);
 /* Prints a JSON value (pretty) on stdout. */

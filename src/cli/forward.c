@@ -21,13 +21,20 @@ static const char *const forwarded[] = {"install", "uninstall", "enable", "disab
 
 bool cli_should_forward(const cli_ctx *ctx, const char *verb)
 {
-        corral_paths p = {0};
-        struct stat st;
-        bool yes = false, listed = false;
+        bool listed = false;
 
         for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
                 listed |= strcmp(forwarded[i], verb) == 0;
-        if (!listed || geteuid() == 0)
+        return listed && cli_store_needs_daemon(ctx);
+}
+
+bool cli_store_needs_daemon(const cli_ctx *ctx)
+{
+        corral_paths p = {0};
+        struct stat st;
+        bool yes = false;
+
+        if (geteuid() == 0)
                 return false;
         if (paths_init(&p, ctx->root, NULL) < 0)
                 return false;
@@ -64,6 +71,11 @@ static int on_output(void *ud, const char *method, const cJSON *params)
 
 int cli_forward(cli_ctx *ctx, int argc, char **argv)
 {
+        return cli_forward_with(ctx, argc, argv, NULL, NULL);
+}
+
+int cli_forward_with(cli_ctx *ctx, int argc, char **argv, const char *input, char **ret_stdout)
+{
         cJSON *params = cJSON_CreateObject(), *args, *res = NULL;
         corral_error err = {0};
         int code;
@@ -82,12 +94,17 @@ int cli_forward(cli_ctx *ctx, int argc, char **argv)
         cJSON_AddBoolToObject(params, "json", ctx->json);
         cJSON_AddBoolToObject(params, "yes", ctx->yes);
         cJSON_AddBoolToObject(params, "quiet", ctx->quiet);
+        if (input)
+                cJSON_AddStringToObject(params, "stdin", input);
         if (cli_rpc_stream(ctx, "corral/exec", params, stream ? 0 : FORWARD_TIMEOUT_MS,
                            on_output, NULL, &res, &err) < 0)
                 return cli_fail_error(ctx, &err);
         if (!res)
                 return 0; /* our reader went away: stop following */
-        write_out(stdout, json_get_string(res, "stdout"));
+        if (ret_stdout)
+                *ret_stdout = xstrdup(json_get_string(res, "stdout") ?: "");
+        else
+                write_out(stdout, json_get_string(res, "stdout"));
         write_out(stderr, json_get_string(res, "stderr"));
         code = (int)json_get_number(res, "exit", EX_SOFTWARE);
         cJSON_Delete(res);

@@ -505,16 +505,9 @@ void mgmt_run(gateway_session *s, const cJSON *id, enum mgmt_tool tool, const cJ
                         return;
                 }
         }
-        if ((tool == MT_AUTH_START || tool == MT_AUTH_COMPLETE || tool == MT_AUTH_STATUS) &&
-            s->gw->system_mode && !s->admin) {
-                /* The tokens the daemon runs with are its own (root's); a
-                 * user's would need per-user tokens in the state database. */
-                mgmt_reply_error(s, id, modern,
-                                 "corral: %s: per-user OAuth tokens are not built yet: an admin "
-                                 "authorizes remote servers on this system store",
-                                 verb);
-                return;
-        }
+        /* auth_* act for the caller: the daemon's child runs `auth` with
+         * --as-user (src/users/exec.c), so each user reads and writes their
+         * own tokens (root's are the daemon's own). */
         if (tool == MT_AUTH_COMPLETE && !arg(args, "code")) {
                 mgmt_reply_error(s, id, modern,
                                  "corral: auth complete: code is the redirect URL or the code");

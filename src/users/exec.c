@@ -29,13 +29,18 @@
 #define EXEC_STREAM_CHECK_MS 1000
 
 static const char *const verbs[] = {"install", "uninstall", "enable", "disable",
-                                    "access",  "reset",     "logs"};
+                                    "access",  "reset",     "logs",   "auth"};
+/* Bytes of "stdin" a request may give its child (a token, a client secret). */
+#define EXEC_STDIN_MAX (64u << 10)
 
 typedef struct exec_job exec_job;
 struct exec_job {
         control *ctl;
         uv_process_t proc;
         uv_pipe_t out, err;
+        uv_pipe_t in;       /* with input: the child's stdin, closed once written */
+        uv_write_t in_req;
+        char *input;
         strbuf bout, berr;
         bool cut_out, cut_err;
         gateway *gw;
@@ -78,6 +83,7 @@ static void job_free(exec_job *j)
         cJSON_Delete(j->id);
         free(j->user);
         free(j->verb);
+        free(j->input);
         free(j);
 }
 
@@ -240,11 +246,20 @@ void users_exec_stop_streams(control *ctl)
                         (void)uv_process_kill(&j->proc, SIGTERM);
 }
 
+static void on_input_written(uv_write_t *req, int status)
+{
+        exec_job *j = req->data;
+        (void)status; /* a child that quit early did not want it */
+        uv_close((uv_handle_t *)&j->in, on_close);
+}
+
 /* Runs `corral [--root R] [--as-user USER] [flags] VERB ARGS…` as a child
- * (args NULL-terminated); the job is linked into ctl's, its output read as
- * it comes.  NULL with err set (EX_OSERR) when it cannot be spawned. */
+ * (args NULL-terminated) with input (NULL: none) on its stdin; the job is
+ * linked into ctl's, its output read as it comes.  NULL with err set
+ * (EX_OSERR) when it cannot be spawned. */
 static exec_job *spawn(control *ctl, const char *user, bool admin, const char *verb,
-                       char *const *args, unsigned flags, bool stream, corral_error *err)
+                       char *const *args, unsigned flags, bool stream, const char *input,
+                       corral_error *err)
 {
         _cleanup_free_ char *root = NULL;
         char **argv;
@@ -263,7 +278,9 @@ static exec_job *spawn(control *ctl, const char *user, bool admin, const char *v
                 argv[n++] = "--root";
                 argv[n++] = root;
         }
-        if (!admin) {
+        /* auth acts for its caller (their own tokens), admins included;
+         * root's are the daemon's own. */
+        if (!admin || (strcmp(verb, "auth") == 0 && strcmp(user, "root") != 0)) {
                 argv[n++] = "--as-user";
                 argv[n++] = (char *)user;
         }
@@ -289,9 +306,16 @@ static exec_job *spawn(control *ctl, const char *user, bool admin, const char *v
         (void)uv_pipe_init(gateway_loop(ctl->gw), &j->err, 0);
         j->out.data = j->err.data = j->proc.data = j;
         j->open_handles = 2;
+        if (input) {
+                (void)uv_pipe_init(gateway_loop(ctl->gw), &j->in, 0);
+                j->in.data = j;
+                j->open_handles++;
+        }
 
         uv_stdio_container_t stdio[3] = {
-                {.flags = UV_IGNORE},
+                input ? (uv_stdio_container_t){.flags = UV_CREATE_PIPE | UV_READABLE_PIPE,
+                                               .data.stream = (uv_stream_t *)&j->in}
+                      : (uv_stdio_container_t){.flags = UV_IGNORE},
                 {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->out},
                 {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
         };
@@ -308,9 +332,19 @@ static exec_job *spawn(control *ctl, const char *user, bool admin, const char *v
                 corral_error_set(err, EX_OSERR, "cannot run %s: %s", verb, uv_strerror(r));
                 uv_close((uv_handle_t *)&j->out, on_close);
                 uv_close((uv_handle_t *)&j->err, on_close);
+                if (input)
+                        uv_close((uv_handle_t *)&j->in, on_close);
                 return NULL;
         }
-        j->open_handles = 3;
+        j->open_handles = input ? 4 : 3;
+        if (input) {
+                uv_buf_t b;
+                j->input = xstrdup(input);
+                b = uv_buf_init(j->input, (unsigned)strlen(j->input));
+                j->in_req.data = j;
+                if (uv_write(&j->in_req, (uv_stream_t *)&j->in, &b, 1, on_input_written) < 0)
+                        uv_close((uv_handle_t *)&j->in, on_close);
+        }
         j->open_streams = 2;
         if (stream) {
                 j->stream = true;
@@ -333,6 +367,7 @@ void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const
 {
         const char *verb = json_get_string(params, "verb");
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "args"), *a;
+        const cJSON *input = cJSON_GetObjectItemCaseSensitive(params, "stdin");
         const char *user = gateway_session_user(s);
         bool known = false, stream;
         unsigned total, flags = 0;
@@ -343,11 +378,13 @@ void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const
 
         for (size_t i = 0; verb && i < ARRAY_SIZE(verbs); i++)
                 known |= strcmp(verbs[i], verb) == 0;
-        if (!known || !args_ok(args)) {
+        if (!known || !args_ok(args) ||
+            (input && (!cJSON_IsString(input) || strlen(input->valuestring) > EXEC_STDIN_MAX ||
+                       strcmp(verb, "auth") != 0))) {
                 gateway_session_reply(s, id, NULL, JSONRPC_INVALID_PARAMS,
                                       "invalid params: verb must be one of install, uninstall, "
-                                      "enable, disable, access, reset, logs; args an array of "
-                                      "strings");
+                                      "enable, disable, access, reset, logs, auth; args an array "
+                                      "of strings; stdin (auth only) a string of at most 64 KiB");
                 return;
         }
         if (!ctl->system) {
@@ -384,7 +421,8 @@ void users_exec_request(control *ctl, gateway_session *s, const cJSON *id, const
                 flags |= USERS_EXEC_QUIET;
         argv = xcalloc((size_t)cJSON_GetArraySize(args) + 1, sizeof(char *));
         cJSON_ArrayForEach(a, args) argv[n++] = a->valuestring;
-        j = spawn(ctl, user, gateway_session_admin(s), verb, argv, flags, stream, &err);
+        j = spawn(ctl, user, gateway_session_admin(s), verb, argv, flags, stream,
+                  input ? input->valuestring : NULL, &err);
         free(argv);
         if (!j) {
                 reply_err(s, id, err.code, err.msg);
@@ -408,7 +446,7 @@ exec_job *users_exec_start(control *ctl, const char *user, bool admin, const cha
                                  "again");
                 return NULL;
         }
-        j = spawn(ctl, user, admin, verb, args, flags, false, err);
+        j = spawn(ctl, user, admin, verb, args, flags, false, NULL, err);
         if (j)
                 j->cb = *cb;
         return j;

@@ -490,10 +490,12 @@ export class McpClient {
     this.child = null;
   }
 
-  /* Spawns `corral --root ROOT serve --stdio`. */
-  static async stdio(root, { env } = {}) {
+  /* Spawns `corral --root ROOT serve --stdio` (after prefix, e.g. setpriv
+   * and its arguments, to run it as another user). */
+  static async stdio(root, { env, prefix = [] } = {}) {
     const c = new McpClient(`serve --stdio (${root})`);
-    const child = spawn(CORRAL, ['--root', root, 'serve', '--stdio'], {
+    const argv = [...prefix, CORRAL, '--root', root, 'serve', '--stdio'];
+    const child = spawn(argv[0], argv.slice(1), {
       env: corralEnv(env), stdio: ['pipe', 'pipe', 'pipe'],
     });
     c.child = child;

@@ -285,9 +285,13 @@ describe('management tools in a system-mode store: admin rights', { timeout: 300
       assert.ok(inst.isError, text(inst));
       assert.match(text(inst), /local sources are for admins/);
       assert.ok(!fs.existsSync(path.join(root, 'servers', 'alicemem')));
+      // auth_* act for the caller (their own tokens): no remote server here.
       const auth = await c.callTool({ name: 'corral__auth_status', arguments: {} });
-      assert.ok(auth.isError);
-      assert.match(text(auth), /per-user OAuth tokens are not built yet/);
+      assert.ok(!auth.isError, text(auth));
+      assert.deepEqual(auth.structuredContent, { servers: [] });
+      const as = await c.callTool({ name: 'corral__auth_start', arguments: { name: 'shared' } });
+      assert.ok(as.isError);
+      assert.match(text(as), /shared is not a remote server/);
       assert.equal(manifest(root, 'shared').enabled, true);
     } finally {
       await c.close();

@@ -10,14 +10,15 @@
 // iss or state is refused and stores nothing.
 
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  McpClient, SLOW, cleanupRoot, corral, expectExit, expectOneLineError, installFixture,
-  newRoot, resultText, socketPath, startDaemon, status, unitOf, waitFor, waitReady, waitStatus,
+  CORRAL, McpClient, SLOW, cleanupRoot, corral, corralEnv, expectExit, expectOneLineError, installFixture,
+  newRoot, resultText, run, socketPath, startDaemon, status, unitOf, waitFor, waitReady, waitStatus,
 } from './lib.mjs';
 import { authorize, browserScript, freePort, startAuthorizationServer } from './remoteutil.mjs';
 
@@ -25,6 +26,16 @@ import { authorize, browserScript, freePort, startAuthorizationServer } from './
 // the unit is ready still has a live token on a slow (sanitizer) build.
 const TOKEN_TTL = 6 * SLOW;
 const UID = process.getuid();
+
+/* The OAuth state of (uid, server) in the state database (read-only, as
+ * the file's owner), or null. */
+function oauthRow(root, uid, name) {
+  const out = execFileSync('python3', ['-c', `import sqlite3,sys
+c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True)
+r=c.execute('SELECT state FROM oauth_tokens WHERE uid=? AND server=?',(int(sys.argv[2]),sys.argv[3])).fetchone()
+print(r[0] if r else '')`, path.join(root, 'state.db'), String(uid), name]).toString().trim();
+  return out ? JSON.parse(out) : null;
+}
 
 describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   let as;
@@ -95,10 +106,10 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     assert.deepEqual(reg.redirect_uris, ['http://127.0.0.1:33418/callback']);
     assert.equal(reg.token_endpoint_auth_method, 'none');
     assert.equal(url.searchParams.get('client_id'), 'dcr-1');
-    // Kept for the invoking user, in a directory that is theirs alone.
-    const oauthFile = path.join(root, `oauth/${UID}/guarded.json`);
-    assert.equal(fs.statSync(oauthFile).mode & 0o777, 0o600);
-    assert.equal(fs.statSync(path.dirname(oauthFile)).mode & 0o777, 0o700);
+    // Kept for the invoking user in the state database (0600), no file.
+    assert.ok(oauthRow(root, UID, 'guarded').pending, 'the pending request is kept');
+    assert.equal(fs.statSync(path.join(root, 'state.db')).mode & 0o777, 0o600);
+    assert.ok(!fs.existsSync(path.join(root, 'oauth')));
 
     const redirect = await authorize(url.href);
     const done = await corral(['auth', 'complete', 'guarded', redirect], { root });
@@ -106,9 +117,8 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     const tokenReq = as.log.token.find((t) => t.grant_type === 'authorization_code');
     assert.ok(tokenReq.code_verifier, 'PKCE verifier sent');
     assert.equal(tokenReq.resource, mcpUrl);
-    const stored = JSON.parse(fs.readFileSync(oauthFile, 'utf8'));
+    const stored = oauthRow(root, UID, 'guarded');
     assert.ok(stored.access_token && stored.refresh_token);
-    assert.equal(fs.statSync(oauthFile).mode & 0o777, 0o600);
 
     await waitReady(root, ['guarded'], 60000);
     const c = await McpClient.connect(socketPath(root));
@@ -169,11 +179,10 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   });
 
   test('a redirect from another issuer or with another state is refused and stores nothing', async () => {
-    const oauthFile = path.join(root, `oauth/${UID}/guarded.json`);
     const start = await corral(['auth', 'start', 'guarded', '--client-id', 'corral-test'], { root });
     expectExit(start, 0, 'auth start');
     const redirect = new URL(await authorize(start.stdout.trim()));
-    const before = fs.readFileSync(oauthFile, 'utf8');
+    const before = oauthRow(root, UID, 'guarded');
 
     const evil = new URL(redirect);
     evil.searchParams.set('iss', 'http://127.0.0.1:1/evil');
@@ -185,7 +194,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     r = await corral(['auth', 'complete', 'guarded', other.href], { root });
     expectOneLineError(r, ['state'], 'auth complete with another state');
     assert.equal(r.code, 64);
-    assert.equal(fs.readFileSync(oauthFile, 'utf8'), before, 'nothing stored');
+    assert.deepEqual(oauthRow(root, UID, 'guarded'), before, 'nothing stored');
 
     // The real redirect still works afterwards.
     r = await corral(['auth', 'complete', 'guarded', redirect.href], { root });
@@ -196,7 +205,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   test('logout forgets the tokens; set-token takes one from stdin', async () => {
     let r = await corral(['auth', 'logout', 'guarded'], { root });
     expectExit(r, 0, 'auth logout');
-    assert.ok(!fs.existsSync(path.join(root, `oauth/${UID}/guarded.json`)));
+    assert.equal(oauthRow(root, UID, 'guarded'), null);
     await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'pending_auth', 'guarded after logout');
     // A token obtained elsewhere (here: minted by the same server for the resource).
     const tok = await as.issuer.buildToken({
@@ -268,5 +277,89 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     u = unitOf(failed, 'guarded');
     assert.match(u.last_error, /still answers insufficient_scope.*files:write/, u.last_error);
     delete as.log.grant;
+  });
+
+  test('system mode: a local user keeps their own tokens, written by the daemon; old files imported', async () => {
+    // Names unique to this run (two runs at once must not delete each other's).
+    const RUN = (process.pid % 46656).toString(36);
+    const GROUP = `c15tsock${RUN}`;
+    const USER = `c15tuser${RUN}`;
+    if (spawnSync('getent', ['group', GROUP]).status !== 0) execFileSync('groupadd', ['--system', GROUP]);
+    if (spawnSync('id', ['-u', USER]).status !== 0) {
+      execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', '-G', GROUP, USER]);
+    }
+    const prefix = ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '--'];
+    const asUser = (args, opts = {}) => run(prefix[0], [...prefix.slice(1), CORRAL, '--root', root, ...args],
+      { env: corralEnv({ HOME: '/nonexistent', BROWSER: '' }), timeout: 60000, ...opts });
+    let c;
+    try {
+      await daemon.kill();
+      daemon = null;
+      // A token file of an earlier version: moved into the database at the
+      // daemon's start, and removed.
+      const old = path.join(root, 'oauth', '4242', 'guarded.json');
+      fs.mkdirSync(path.dirname(old), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(old, JSON.stringify({ access_token: 'imported-secret-4242', resource: mcpUrl }), { mode: 0o600 });
+      fs.chmodSync(root, 0o755);
+      fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'etc/corral.json'), JSON.stringify({
+        site: { socket_group: GROUP, admin_group: `c15tadm${RUN}` },
+      }));
+      daemon = await startDaemon(root, { args: ['--system'], env: { CORRAL_TEST_TIMESCALE: '10' } });
+      await waitFor(() => !fs.existsSync(old), { what: 'the old token file to be imported' });
+      assert.equal(oauthRow(root, 4242, 'guarded').access_token, 'imported-secret-4242');
+      const rootToken = oauthRow(root, UID, 'guarded')?.access_token;
+      const uid = Number(execFileSync('id', ['-u', USER]).toString());
+
+      // The user cannot open the database; the daemon acts for them.
+      let r = expectExit(await asUser(['auth', 'status', 'guarded', '--json']), 0, 'user: auth status');
+      assert.equal(JSON.parse(r.stdout).state, 'none', 'the user has no token of their own yet');
+      r = expectExit(await asUser(['auth', 'start', 'guarded']), 0, 'user: auth start');
+      assert.ok(oauthRow(root, uid, 'guarded').pending, 'the pending request is the user\'s row');
+      r = expectExit(await asUser(['auth', 'complete', 'guarded', await authorize(r.stdout.trim())]), 0,
+        'user: auth complete');
+      const mine = oauthRow(root, uid, 'guarded');
+      assert.ok(mine.access_token && mine.refresh_token, 'the user\'s tokens');
+      assert.notEqual(mine.access_token, rootToken);
+      assert.equal(oauthRow(root, UID, 'guarded')?.access_token, rootToken, 'root\'s untouched');
+      r = expectExit(await asUser(['auth', 'status', '--json']), 0, 'user: auth status');
+      assert.deepEqual(JSON.parse(r.stdout).map((e) => [e.name, e.state]), [['guarded', 'authorized']]);
+
+      // set-token through the daemon (stdin), then logout: the user's row only.
+      r = expectExit(await asUser(['auth', 'set-token', 'guarded'], { input: 'user-set-token-7f3a\n' }), 0,
+        'user: set-token');
+      assert.equal(oauthRow(root, uid, 'guarded').access_token, 'user-set-token-7f3a');
+      r = expectExit(await asUser(['auth', 'logout', 'guarded']), 0, 'user: logout');
+      assert.equal(oauthRow(root, uid, 'guarded'), null);
+      assert.equal(oauthRow(root, UID, 'guarded')?.access_token, rootToken, 'root\'s untouched');
+
+      // The management tools act for their caller too (not admins only).
+      c = await McpClient.stdio(root, { prefix, env: { HOME: '/nonexistent' } });
+      await c.initialize();
+      let t = await c.callTool('corral__auth_start', { name: 'guarded' }, { timeout: 60000 });
+      assert.ok(!t.isError, JSON.stringify(t));
+      const redirect = await authorize(t.structuredContent.authorization_url);
+      t = await c.callTool('corral__auth_complete', { name: 'guarded', code: redirect }, { timeout: 60000 });
+      assert.ok(!t.isError, JSON.stringify(t));
+      t = await c.callTool('corral__auth_status', { name: 'guarded' });
+      assert.deepEqual(t.structuredContent.servers.map((e) => [e.name, e.state]), [['guarded', 'authorized']]);
+      const viaTool = oauthRow(root, uid, 'guarded');
+      assert.ok(viaTool.access_token && viaTool.access_token !== rootToken);
+
+      // No token in logs, info --json, status or the audit log.
+      const secrets = [mine.access_token, mine.refresh_token, viaTool.access_token, 'user-set-token-7f3a',
+        'imported-secret-4242'];
+      const texts = [daemon.output(), c.stderr,
+        (await corral(['info', 'guarded', '--json'], { root })).stdout,
+        (await corral(['status', '--json'], { root })).stdout,
+        (await corral(['audit', '--json'], { root })).stdout,
+        (await asUser(['auth', 'status', '--json'])).stdout];
+      for (const f of fs.readdirSync(path.join(root, 'log'))) texts.push(fs.readFileSync(path.join(root, 'log', f), 'utf8'));
+      for (const s of secrets) for (const [i, text] of texts.entries()) assert.ok(!text.includes(s), `a token in text ${i}`);
+    } finally {
+      await c?.close();
+      spawnSync('userdel', [USER]);
+      spawnSync('groupdel', [GROUP]);
+    }
   });
 });
