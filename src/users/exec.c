@@ -278,9 +278,11 @@ static exec_job *spawn(control *ctl, const char *user, bool admin, const char *v
                 argv[n++] = "--root";
                 argv[n++] = root;
         }
-        /* auth acts for its caller (their own tokens), admins included;
-         * root's are the daemon's own. */
-        if (!admin || (strcmp(verb, "auth") == 0 && strcmp(user, "root") != 0)) {
+        /* In a system store auth acts for its caller (their own tokens),
+         * admins included; root's are the daemon's own, and so is every
+         * token of a store that is its user's. */
+        if (!admin || (ctl->system && strcmp(verb, "auth") == 0 && user[0] &&
+                       strcmp(user, "root") != 0)) {
                 argv[n++] = "--as-user";
                 argv[n++] = (char *)user;
         }
