@@ -28,12 +28,15 @@ const TOKEN_TTL = 6 * SLOW;
 const UID = process.getuid();
 
 /* The OAuth state of (uid, server) in the state database (read-only, as
- * the file's owner), or null. */
-function oauthRow(root, uid, name) {
-  const out = execFileSync('python3', ['-c', `import sqlite3,sys
+ * the file's owner), or null.  Asynchronous: the authorization server runs
+ * in this process and must keep answering meanwhile. */
+async function oauthRow(root, uid, name) {
+  const r = await run('python3', ['-c', `import sqlite3,sys
 c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True)
 r=c.execute('SELECT state FROM oauth_tokens WHERE uid=? AND server=?',(int(sys.argv[2]),sys.argv[3])).fetchone()
-print(r[0] if r else '')`, path.join(root, 'state.db'), String(uid), name]).toString().trim();
+print(r[0] if r else '')`, path.join(root, 'state.db'), String(uid), name]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout.trim();
   return out ? JSON.parse(out) : null;
 }
 
@@ -107,7 +110,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     assert.equal(reg.token_endpoint_auth_method, 'none');
     assert.equal(url.searchParams.get('client_id'), 'dcr-1');
     // Kept for the invoking user in the state database (0600), no file.
-    assert.ok(oauthRow(root, UID, 'guarded').pending, 'the pending request is kept');
+    assert.ok((await oauthRow(root, UID, 'guarded')).pending, 'the pending request is kept');
     assert.equal(fs.statSync(path.join(root, 'state.db')).mode & 0o777, 0o600);
     assert.ok(!fs.existsSync(path.join(root, 'oauth')));
 
@@ -117,7 +120,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     const tokenReq = as.log.token.find((t) => t.grant_type === 'authorization_code');
     assert.ok(tokenReq.code_verifier, 'PKCE verifier sent');
     assert.equal(tokenReq.resource, mcpUrl);
-    const stored = oauthRow(root, UID, 'guarded');
+    const stored = await oauthRow(root, UID, 'guarded');
     assert.ok(stored.access_token && stored.refresh_token);
 
     await waitReady(root, ['guarded'], 60000);
@@ -182,7 +185,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     const start = await corral(['auth', 'start', 'guarded', '--client-id', 'corral-test'], { root });
     expectExit(start, 0, 'auth start');
     const redirect = new URL(await authorize(start.stdout.trim()));
-    const before = oauthRow(root, UID, 'guarded');
+    const before = await oauthRow(root, UID, 'guarded');
 
     const evil = new URL(redirect);
     evil.searchParams.set('iss', 'http://127.0.0.1:1/evil');
@@ -194,7 +197,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     r = await corral(['auth', 'complete', 'guarded', other.href], { root });
     expectOneLineError(r, ['state'], 'auth complete with another state');
     assert.equal(r.code, 64);
-    assert.deepEqual(oauthRow(root, UID, 'guarded'), before, 'nothing stored');
+    assert.deepEqual(await oauthRow(root, UID, 'guarded'), before, 'nothing stored');
 
     // The real redirect still works afterwards.
     r = await corral(['auth', 'complete', 'guarded', redirect.href], { root });
@@ -205,7 +208,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   test('logout forgets the tokens; set-token takes one from stdin', async () => {
     let r = await corral(['auth', 'logout', 'guarded'], { root });
     expectExit(r, 0, 'auth logout');
-    assert.equal(oauthRow(root, UID, 'guarded'), null);
+    assert.equal(await oauthRow(root, UID, 'guarded'), null);
     await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'pending_auth', 'guarded after logout');
     // A token obtained elsewhere (here: minted by the same server for the resource).
     const tok = await as.issuer.buildToken({
@@ -307,31 +310,31 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
       }));
       daemon = await startDaemon(root, { args: ['--system'], env: { CORRAL_TEST_TIMESCALE: '10' } });
       await waitFor(() => !fs.existsSync(old), { what: 'the old token file to be imported' });
-      assert.equal(oauthRow(root, 4242, 'guarded').access_token, 'imported-secret-4242');
-      const rootToken = oauthRow(root, UID, 'guarded')?.access_token;
+      assert.equal((await oauthRow(root, 4242, 'guarded')).access_token, 'imported-secret-4242');
+      const rootToken = (await oauthRow(root, UID, 'guarded'))?.access_token;
       const uid = Number(execFileSync('id', ['-u', USER]).toString());
 
       // The user cannot open the database; the daemon acts for them.
       let r = expectExit(await asUser(['auth', 'status', 'guarded', '--json']), 0, 'user: auth status');
       assert.equal(JSON.parse(r.stdout).state, 'none', 'the user has no token of their own yet');
       r = expectExit(await asUser(['auth', 'start', 'guarded']), 0, 'user: auth start');
-      assert.ok(oauthRow(root, uid, 'guarded').pending, 'the pending request is the user\'s row');
+      assert.ok((await oauthRow(root, uid, 'guarded')).pending, 'the pending request is the user\'s row');
       r = expectExit(await asUser(['auth', 'complete', 'guarded', await authorize(r.stdout.trim())]), 0,
         'user: auth complete');
-      const mine = oauthRow(root, uid, 'guarded');
+      const mine = await oauthRow(root, uid, 'guarded');
       assert.ok(mine.access_token && mine.refresh_token, 'the user\'s tokens');
       assert.notEqual(mine.access_token, rootToken);
-      assert.equal(oauthRow(root, UID, 'guarded')?.access_token, rootToken, 'root\'s untouched');
+      assert.equal((await oauthRow(root, UID, 'guarded'))?.access_token, rootToken, 'root\'s untouched');
       r = expectExit(await asUser(['auth', 'status', '--json']), 0, 'user: auth status');
       assert.deepEqual(JSON.parse(r.stdout).map((e) => [e.name, e.state]), [['guarded', 'authorized']]);
 
       // set-token through the daemon (stdin), then logout: the user's row only.
       r = expectExit(await asUser(['auth', 'set-token', 'guarded'], { input: 'user-set-token-7f3a\n' }), 0,
         'user: set-token');
-      assert.equal(oauthRow(root, uid, 'guarded').access_token, 'user-set-token-7f3a');
+      assert.equal((await oauthRow(root, uid, 'guarded')).access_token, 'user-set-token-7f3a');
       r = expectExit(await asUser(['auth', 'logout', 'guarded']), 0, 'user: logout');
-      assert.equal(oauthRow(root, uid, 'guarded'), null);
-      assert.equal(oauthRow(root, UID, 'guarded')?.access_token, rootToken, 'root\'s untouched');
+      assert.equal(await oauthRow(root, uid, 'guarded'), null);
+      assert.equal((await oauthRow(root, UID, 'guarded'))?.access_token, rootToken, 'root\'s untouched');
 
       // The management tools act for their caller too (not admins only).
       c = await McpClient.stdio(root, { prefix, env: { HOME: '/nonexistent' } });
@@ -343,7 +346,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
       assert.ok(!t.isError, JSON.stringify(t));
       t = await c.callTool('corral__auth_status', { name: 'guarded' });
       assert.deepEqual(t.structuredContent.servers.map((e) => [e.name, e.state]), [['guarded', 'authorized']]);
-      const viaTool = oauthRow(root, uid, 'guarded');
+      const viaTool = await oauthRow(root, uid, 'guarded');
       assert.ok(viaTool.access_token && viaTool.access_token !== rootToken);
 
       // No token in logs, info --json, status or the audit log.
