@@ -12,6 +12,7 @@
 #include "corral/mgmt.h"
 #include "gateway/connlimit.h"
 #include "corral/jsonutil.h"
+#include "state/audit.h"
 
 static bool one_of(const char *s, const char *const *allowed);
 
@@ -119,6 +120,9 @@ int config_validate(const cJSON *config, corral_error *err)
                 if ((r = mgmt_settings_load(config, &ms, err)) < 0)
                         return r;
         }
+        if ((r = config_check_object(cJSON_GetObjectItemCaseSensitive(config, "audit"), "audit",
+                                     audit_config_keys, err)) < 0)
+                return r;
         v = cJSON_GetObjectItemCaseSensitive(config, "cache_max_size");
         if (v && !cJSON_IsNumber(v) && !cJSON_IsString(v))
                 return corral_error_set(err, EX_CONFIG,
@@ -254,4 +258,132 @@ int config_apply_sandbox(const cJSON *config, manifest *m, corral_error *err)
                 m->mounts = steal_pointer(&mounts);
         }
         return 0;
+}
+
+static const char *type_name(const config_key *k, char *buf, size_t n)
+{
+        switch (k->type) {
+        case CONFIG_BOOL:
+                return "a boolean (true or false)";
+        case CONFIG_NUMBER:
+                if (k->min == 0 && k->max == 0)
+                        return "a number";
+                snprintf(buf, n, "a number from %g to %g", k->min, k->max);
+                return buf;
+        case CONFIG_STRING:
+                return "a string";
+        case CONFIG_STRINGS:
+                return "a string or an array of strings";
+        case CONFIG_OBJECT:
+        case CONFIG_MAP:
+                return "an object";
+        case CONFIG_ARRAY:
+                return k->sub ? "an array of objects" : "an array";
+        case CONFIG_ANY:
+                break;
+        }
+        return "a JSON value";
+}
+
+static bool type_ok(const config_key *k, const cJSON *v)
+{
+        const cJSON *e;
+
+        switch (k->type) {
+        case CONFIG_BOOL:
+                return cJSON_IsBool(v);
+        case CONFIG_NUMBER:
+                return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+                       ((k->min == 0 && k->max == 0) ||
+                        (v->valuedouble >= k->min && v->valuedouble <= k->max));
+        case CONFIG_STRING:
+                return cJSON_IsString(v);
+        case CONFIG_STRINGS:
+                if (cJSON_IsString(v))
+                        return true;
+                if (!cJSON_IsArray(v))
+                        return false;
+                cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) return false;
+                return true;
+        case CONFIG_OBJECT:
+        case CONFIG_MAP:
+                return cJSON_IsObject(v);
+        case CONFIG_ARRAY:
+                if (!cJSON_IsArray(v))
+                        return false;
+                if (k->sub)
+                        cJSON_ArrayForEach(e, v) if (!cJSON_IsObject(e)) return false;
+                return true;
+        case CONFIG_ANY:
+                break;
+        }
+        return true;
+}
+
+/* One value against its key: its type, then what is inside. */
+static int check_value(const cJSON *v, const char *where, const config_key *k, int depth,
+                       corral_error *err);
+
+static int check_members(const cJSON *obj, const char *path, const config_key *keys, int depth,
+                         corral_error *err)
+{
+        const cJSON *v;
+        int r;
+
+        cJSON_ArrayForEach(v, obj)
+        {
+                const config_key *k = keys;
+                char where[256];
+                while (k->name && strcmp(k->name, v->string) != 0)
+                        k++;
+                snprintf(where, sizeof(where), "%s.%.64s", path, v->string);
+                if (!k->name)
+                        return corral_error_set(err, EX_CONFIG, "corral.json: unknown key %s",
+                                                where);
+                if ((r = check_value(v, where, k, depth, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int check_value(const cJSON *v, const char *where, const config_key *k, int depth,
+                       corral_error *err)
+{
+        char buf[96];
+        const cJSON *e;
+        int r, i = 0;
+
+        if (!type_ok(k, v))
+                return corral_error_set(err, EX_CONFIG, "corral.json: %s must be %s", where,
+                                        type_name(k, buf, sizeof(buf)));
+        if (!k->sub || depth > 8)
+                return 0;
+        if (k->type == CONFIG_OBJECT)
+                return check_members(v, where, k->sub, depth + 1, err);
+        if (k->type == CONFIG_ARRAY || k->type == CONFIG_MAP) {
+                cJSON_ArrayForEach(e, v)
+                {
+                        char at[256];
+                        if (k->type == CONFIG_ARRAY)
+                                snprintf(at, sizeof(at), "%s[%d]", where, i++);
+                        else
+                                snprintf(at, sizeof(at), "%s.%.64s", where, e->string);
+                        r = k->type == CONFIG_ARRAY
+                                    ? check_members(e, at, k->sub, depth + 1, err)
+                                    : check_value(e, at, &k->sub[0], depth + 1, err);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int config_check_object(const cJSON *obj, const char *path, const config_key *keys,
+                        corral_error *err)
+{
+        if (!obj)
+                return 0;
+        if (!cJSON_IsObject(obj))
+                return corral_error_set(err, EX_CONFIG, "corral.json: %s must be an object", path);
+        return check_members(obj, path, keys, 0, err);
 }

@@ -382,7 +382,7 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                 if (r == 0) {
                         _cleanup_free_ char *db = state_path(&s->paths);
                         import_tokens(s, db);
-                        r = audit_new(&loop, config, db, &d.audit, err);
+                        r = audit_new(&loop, config, &s->paths, db, &d.audit, err);
                         /* A database that cannot be read leaves its limits
                          * out: reported, never fatal (corral.json's apply). */
                         if (r == 0 && (r = limiter_load(d.limits, config, db, err)) > 0) {
@@ -391,8 +391,10 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
                                 r = 0;
                         }
                 }
-                if (r == 0)
+                if (r == 0) {
                         gateway_set_call_observer(d.gw, on_call, &d);
+                        gateway_set_call_arguments(d.gw, audit_wants_arguments(d.audit));
+                }
                 d.ctl.audit = d.audit;
                 if (r == 0)
                         r = gateway_set_limits(d.gw, config, err);

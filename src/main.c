@@ -152,9 +152,10 @@ static const verb verbs[] = {
           "[--auth|--no-auth] [--client-id ID [--client-secret-stdin]] "
           "[--client-metadata-url URL] [--auth-timeout S] URL|NAME [--call TOOL JSON_ARGS]" },
         { "audit", cli_audit, "show the tool-call log (the state database)",
-          "[--user USER] [--server NAME] [--since WHEN] [--json]\n"
+          "[--user USER] [--server NAME] [--since WHEN] [--arguments] [--json]\n"
           "  WHEN is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or N[smhd] ago.  Argument values\n"
-          "  are never logged." },
+          "  are logged only when corral.json says \"audit\": {\"arguments\": true}, with every\n"
+          "  secret corral knows redacted; --arguments prints them (--json always has them)." },
         { "metrics", cli_metrics, "show daily call counts and latencies per user and tool",
           "[--day YYYY-MM-DD] [--json]" },
         { "limit", cli_limit, "set, list or clear rate limits on tool calls",

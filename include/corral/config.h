@@ -52,3 +52,33 @@ int config_validate(const cJSON *config, corral_error *err);
  * memory_mb 1..1048576, pids 1..1000000, cpus > 0 and <= 1024, at most 64
  * mounts).  m is unchanged on failure. */
 int config_apply_sandbox(const cJSON *config, manifest *m, corral_error *err);
+
+/* ---- tables of known keys ------------------------------------------------
+ * Each module that reads an object of corral.json describes its members in
+ * one table (e.g. audit_config_keys in src/state/audit.h); config_validate()
+ * and the module's own loader check the object against it, so a typo or a
+ * key of a later corral is refused, never silently ignored. */
+typedef enum {
+        CONFIG_ANY = 0,  /* any JSON value (its owner checks it) */
+        CONFIG_BOOL,
+        CONFIG_NUMBER,   /* finite, within [min, max] unless both are 0 */
+        CONFIG_STRING,
+        CONFIG_STRINGS,  /* a string or an array of strings */
+        CONFIG_OBJECT,   /* members checked against sub when it is set */
+        CONFIG_ARRAY,    /* elements: objects checked against sub when it is set */
+        CONFIG_MAP,      /* an object of free names, each value checked against sub[0]'s type */
+} config_type;
+
+typedef struct config_key {
+        const char *name; /* NULL ends a table */
+        config_type type;
+        double min, max;
+        const struct config_key *sub;
+} config_key;
+
+/* Checks the members of obj (may be NULL: nothing to check) against keys:
+ * 0, or -EX_CONFIG "corral.json: unknown key PATH.KEY" or "corral.json:
+ * PATH.KEY must be …" (the type and range), path being obj's dotted path
+ * ("audit", "limits.rules[2]").  obj itself must be an object. */
+int config_check_object(const cJSON *obj, const char *path, const config_key *keys,
+                        corral_error *err);

@@ -204,12 +204,17 @@ typedef struct gateway_call_record {
                                * "limited" (refused by a rate or concurrency
                                * limit, never forwarded) */
         size_t req_bytes, resp_bytes; /* params and result/error as JSON text */
+        const cJSON *arguments; /* params.arguments as the client sent them, when
+                                 * gateway_set_call_arguments() asked; else NULL */
 } gateway_call_record;
 typedef void (*gateway_call_observer)(void *ud, const gateway_call_record *rec);
 /* Calls fn(ud, record) on the loop for every tools/call a server answers
  * (or that fails after it was forwarded: timeout, unit gone), and every one
  * a limit refused.  NULL: none. */
 void gateway_set_call_observer(gateway *gw, gateway_call_observer fn, void *ud);
+/* Whether records carry the call's arguments (a copy kept for the call's
+ * duration; the audit log's "arguments" switch).  Off by default. */
+void gateway_set_call_arguments(gateway *gw, bool on);
 /* Rate limits, concurrency caps and the result-size cap on tools/call
  * (include/corral/limits.h; borrowed, NULL: none).  Its rules may be
  * replaced at any time (limiter_set_rules()); it must outlive every call,

@@ -19,8 +19,13 @@
  *                                     server (include/corral/oauth_client.h)
  *   api_tokens(id, user, level, sha256, created_at)
  *                                     `corral token`: only the SHA-256 kept
- * Argument values are never stored.  Rows older than the retention are
- * deleted as new ones come (daily aggregates stay). */
+ * Schema 4:
+ *   calls.arguments                   the call's arguments, redacted and capped
+ *                                     (include/corral/redact.h), as JSON text;
+ *                                     NULL unless the site turned argument
+ *                                     logging on ("audit": {"arguments": true})
+ * Rows older than the retention are deleted as new ones come (daily
+ * aggregates stay). */
 #pragma once
 
 #include <stdbool.h>
@@ -32,7 +37,8 @@
 #include "corral/error.h"
 #include "corral/paths.h"
 
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
+#define STATE_SCHEMA_ARGUMENTS 4 /* the first with calls.arguments */
 #define STATE_BUSY_TIMEOUT_MS 2000
 #define STATE_DEFAULT_RETENTION_DAYS 90
 #define STATE_QUERY_MAX 100000 /* rows one query returns */
@@ -50,6 +56,7 @@ typedef struct state_call {
                               * "limited" (refused by a rate limit, not forwarded) */
         int64_t duration_ms;
         int64_t req_bytes, resp_bytes;
+        const char *arguments; /* JSON text, already redacted and capped; NULL none */
 } state_call;
 
 /* The database file of a store: state.db beside servers/ (owned). */
@@ -83,8 +90,9 @@ int state_append_calls(state_db *db, const state_call *calls, size_t n, unsigned
 
 /* Calls, oldest first, filtered by user and server (NULL: any) and since_ms
  * (0: all): a JSON array of {time (RFC 3339 UTC, ms), user, interface,
- * server, tool, outcome, duration_ms, request_bytes, response_bytes}
- * (owned), at most STATE_QUERY_MAX. */
+ * server, tool, outcome, duration_ms, request_bytes, response_bytes, and
+ * arguments (the stored JSON, parsed) when a row has them} (owned), at most
+ * STATE_QUERY_MAX. */
 int state_query_calls(state_db *db, const char *user, const char *server, int64_t since_ms,
                       cJSON **ret, corral_error *err);
 /* Daily aggregates of day ("YYYY-MM-DD"; NULL: every day): a JSON array of

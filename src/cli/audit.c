@@ -61,10 +61,12 @@ int cli_audit(cli_ctx *ctx, int argc, char **argv)
         static const struct option opts[] = {
                 {"user", required_argument, NULL, 'u'},  {"server", required_argument, NULL, 's'},
                 {"since", required_argument, NULL, 'S'}, {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},        {},
+                {"arguments", no_argument, NULL, 'a'},   {"help", no_argument, NULL, 'h'},
+                {},
         };
         const char *user = NULL, *server = NULL;
         int64_t since = 0;
+        bool show_args = false;
         corral_error err = {0};
         _cleanup_json_ cJSON *rows = NULL;
         const cJSON *row;
@@ -87,6 +89,9 @@ int cli_audit(cli_ctx *ctx, int argc, char **argv)
                         break;
                 case 'j':
                         ctx->json = true;
+                        break;
+                case 'a':
+                        show_args = true;
                         break;
                 case 'h':
                         return cli_usage(ctx);
@@ -120,6 +125,13 @@ int cli_audit(cli_ctx *ctx, int argc, char **argv)
                        json_get_number(row, "duration_ms", 0),
                        json_get_number(row, "request_bytes", 0),
                        json_get_number(row, "response_bytes", 0));
+                /* Kept only when the site logs arguments (already
+                 * redacted and capped by the daemon). */
+                if (show_args && cJSON_GetObjectItemCaseSensitive(row, "arguments")) {
+                        _cleanup_free_ char *a =
+                                json_print(cJSON_GetObjectItemCaseSensitive(row, "arguments"));
+                        printf("    arguments: %s\n", a);
+                }
         }
         return 0;
 }

@@ -603,6 +603,11 @@ void gateway_set_call_observer(gateway *gw, gateway_call_observer fn, void *ud)
         gw->observer_ud = ud;
 }
 
+void gateway_set_call_arguments(gateway *gw, bool on)
+{
+        gw->observer_args = on;
+}
+
 void gateway_set_limiter(gateway *gw, struct limiter *l)
 {
         gw->limiter = l;

@@ -29,6 +29,7 @@ static void call_free(gw_call *c)
         cJSON_Delete(c->caps);
         free(c->rec_tool);
         free(c->rec_user);
+        cJSON_Delete(c->rec_args);
         gw_limits_done(c);
         free(c->cap_tool);
         free(c->retry_method);
@@ -114,6 +115,7 @@ static void call_record(gw_call *c, const cJSON *result, const cJSON *error)
                                    : "ok",
                 .req_bytes = c->rec_req_bytes,
                 .resp_bytes = json_len(result ? result : error),
+                .arguments = c->rec_args,
         };
         if (gw->observer)
                 gw->observer(gw->observer_ud, &rec);
@@ -505,6 +507,10 @@ static void forward(gateway_session *s, const cJSON *id, const char *server, mcp
                 c->rec_start_ms = clock_ms(CLOCK_REALTIME);
                 c->rec_start_mono = clock_ms(CLOCK_MONOTONIC);
                 c->rec_req_bytes = json_len(params);
+                if (s->gw->observer_args) {
+                        const cJSON *a = cJSON_GetObjectItemCaseSensitive(params, "arguments");
+                        c->rec_args = a ? json_dup(a) : NULL;
+                }
         }
         if (s->cur_method) {
                 const char *n = json_get_string(params, "name");

@@ -53,6 +53,7 @@ struct gateway {
         const struct users_site *site; /* admins, owners (issue 15); borrowed, may be NULL */
         const struct tool_policy *tools; /* allow/deny lists (issue 15); borrowed, may be NULL */
         gateway_call_observer observer;  /* finished tools/call records (issue 15) */
+        bool observer_args;              /* ... with their arguments */
         struct limiter *limiter;         /* rate limits (issue 15, limits.c); may be NULL */
         char *(*metrics_render)(void *ud); /* /metrics (issue 15); NULL: none */
         void *metrics_ud;
@@ -177,6 +178,7 @@ struct gw_call {
         const char *rec_iface;
         int64_t rec_start_ms, rec_start_mono;
         size_t rec_req_bytes;
+        cJSON *rec_args; /* params.arguments when gw->observer_args */
         struct limiter *limiter;       /* the gateway's, for the answer (limits.c) */
         struct limit_hold *limit_hold; /* concurrency slots taken */
         char *cap_tool;                /* tools/call: its result is capped */

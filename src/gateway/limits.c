@@ -36,6 +36,9 @@ void gw_record_refused(gateway_session *s, const char *server, const char *tool,
                 .tool = tool ? tool : "",
                 .outcome = outcome,
                 .req_bytes = json_len(params),
+                .arguments = gw->observer_args
+                                     ? cJSON_GetObjectItemCaseSensitive(params, "arguments")
+                                     : NULL,
         };
 
         if (gw->observer)

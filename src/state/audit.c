@@ -4,12 +4,14 @@
 
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/redact.h"
 #include "corral/state.h"
 #include "state/audit.h"
 
 typedef struct pending {
         state_call c;
         char *user, *server, *tool; /* owned copies behind c's pointers */
+        char *arguments;            /* redacted and capped JSON text, or NULL */
 } pending;
 
 struct audit_log {
@@ -25,6 +27,13 @@ struct audit_log {
         uint64_t written, dropped;
         char error[1024]; /* the last failure, "" when the last flush worked */
         uint64_t last_warn_ms;
+        /* Argument logging ("arguments": true): the store's secrets,
+         * loaded again whenever its files change. */
+        bool arguments;
+        size_t arguments_max;
+        corral_paths *paths;
+        redact_set *secrets;
+        unsigned long long secrets_fp;
 };
 
 static void pending_done(pending *p)
@@ -32,6 +41,7 @@ static void pending_done(pending *p)
         free(p->user);
         free(p->server);
         free(p->tool);
+        free(p->arguments);
 }
 
 static void flush(audit_log *a)
@@ -103,42 +113,54 @@ static void on_timer(uv_timer_t *t)
                 (void)uv_timer_start(a->timer, on_timer, 1000, 0);
 }
 
-int audit_new(uv_loop_t *loop, const cJSON *config, const char *path, audit_log **ret,
-              corral_error *err)
+/* The members of corral.json "audit" (config_validate() checks the same
+ * table through audit_config_keys). */
+const config_key audit_config_keys[] = {
+        {"enabled", CONFIG_BOOL, 0, 0, NULL},
+        {"retention_days", CONFIG_NUMBER, 0, 36500, NULL},
+        {"arguments", CONFIG_BOOL, 0, 0, NULL},
+        {"arguments_max_bytes", CONFIG_NUMBER, AUDIT_ARGS_MIN, AUDIT_ARGS_MAX, NULL},
+        {NULL, 0, 0, 0, NULL},
+};
+
+int audit_new(uv_loop_t *loop, const cJSON *config, const corral_paths *paths, const char *path,
+              audit_log **ret, corral_error *err)
 {
-        const cJSON *ac = config ? cJSON_GetObjectItemCaseSensitive(config, "audit") : NULL, *it;
-        unsigned retention = STATE_DEFAULT_RETENTION_DAYS;
-        bool enabled = true;
+        const cJSON *ac = config ? cJSON_GetObjectItemCaseSensitive(config, "audit") : NULL;
         audit_log *a;
+        int r;
 
         if (ac && !cJSON_IsObject(ac))
                 return corral_error_set(err, EX_CONFIG, "audit: must be an object");
-        cJSON_ArrayForEach(it, ac)
-        {
-                if (strcmp(it->string, "enabled") == 0 && cJSON_IsBool(it))
-                        enabled = cJSON_IsTrue(it);
-                else if (strcmp(it->string, "retention_days") == 0 && cJSON_IsNumber(it) &&
-                         it->valuedouble >= 0 && it->valuedouble <= 36500)
-                        retention = (unsigned)it->valuedouble;
-                else
-                        return corral_error_set(err, EX_CONFIG,
-                                                "audit.%.64s: unknown key or bad value "
-                                                "(enabled: bool, retention_days: 0..36500)",
-                                                it->string);
-        }
+        if ((r = config_check_object(ac, "audit", audit_config_keys, err)) < 0)
+                return r;
         *ret = NULL;
-        if (!enabled)
+        if (!json_get_bool(ac, "enabled", true))
                 return 0;
         a = xcalloc(1, sizeof(*a));
         a->loop = loop;
         a->path = xstrdup(path);
-        a->retention_days = retention;
+        a->retention_days =
+                (unsigned)json_get_number(ac, "retention_days", STATE_DEFAULT_RETENTION_DAYS);
+        a->arguments = json_get_bool(ac, "arguments", false);
+        a->arguments_max = (size_t)json_get_number(ac, "arguments_max_bytes", AUDIT_ARGS_DEFAULT);
+        if (a->arguments) {
+                /* What the secrets are found from. */
+                a->paths = xcalloc(1, sizeof(*a->paths));
+                a->paths->servers = xstrdup(paths->servers);
+                a->paths->config = paths->config ? xstrdup(paths->config) : NULL;
+        }
         a->q = xcalloc(AUDIT_MAX_PENDING, sizeof(*a->q));
         a->timer = xcalloc(1, sizeof(*a->timer));
         (void)uv_timer_init(loop, a->timer);
         a->timer->data = a;
         *ret = a;
         return 0;
+}
+
+bool audit_wants_arguments(const audit_log *a)
+{
+        return a && a->arguments;
 }
 
 static void free_handle(uv_handle_t *h)
@@ -163,10 +185,35 @@ audit_log *audit_free(audit_log *a)
                 a->db = NULL;
         }
         a->db = state_close(a->db);
+        a->secrets = redact_set_free(a->secrets);
+        if (a->paths) {
+                paths_done(a->paths);
+                free(a->paths);
+        }
         free(a->q);
         free(a->path);
         free(a);
         return NULL;
+}
+
+/* The call's arguments as they are kept: every secret the store knows
+ * now replaced (its files are looked at on every call, so a secret added a
+ * moment ago is known), then capped. */
+static char *arguments_text(audit_log *a, const cJSON *args)
+{
+        unsigned long long fp = redact_store_fingerprint(a->paths);
+
+        if (!a->secrets || fp != a->secrets_fp) {
+                a->secrets = redact_set_free(a->secrets);
+                a->secrets = redact_set_new();
+                redact_set_load_store(a->secrets, a->paths);
+                a->secrets_fp = fp;
+                if (redact_set_dropped(a->secrets))
+                        log_warn("audit log: more than %d secrets known; %zu are not redacted "
+                                 "from arguments",
+                                 REDACT_MAX_SECRETS, redact_set_dropped(a->secrets));
+        }
+        return redact_json_text(args, a->secrets, a->arguments_max);
 }
 
 void audit_record(void *ud, const gateway_call_record *rec)
@@ -182,6 +229,7 @@ void audit_record(void *ud, const gateway_call_record *rec)
         p->user = rec->user ? xstrdup(rec->user) : NULL;
         p->server = xstrdup(rec->server);
         p->tool = xstrdup(rec->tool ? rec->tool : "?");
+        p->arguments = a->arguments && rec->arguments ? arguments_text(a, rec->arguments) : NULL;
         p->c = (state_call){
                 .ts_ms = rec->ts_ms,
                 .user = p->user,
@@ -192,6 +240,7 @@ void audit_record(void *ud, const gateway_call_record *rec)
                 .duration_ms = rec->duration_ms,
                 .req_bytes = (int64_t)rec->req_bytes,
                 .resp_bytes = (int64_t)rec->resp_bytes,
+                .arguments = p->arguments,
         };
         if (!uv_is_active((uv_handle_t *)a->timer))
                 (void)uv_timer_start(a->timer, on_timer, AUDIT_FLUSH_MS, 0);
@@ -211,5 +260,11 @@ cJSON *audit_status_json(const audit_log *a)
         cJSON_AddNumberToObject(o, "written", (double)a->written);
         cJSON_AddNumberToObject(o, "pending", (double)a->n);
         cJSON_AddNumberToObject(o, "dropped", (double)a->dropped);
+        cJSON_AddBoolToObject(o, "arguments", a->arguments);
+        if (a->arguments) {
+                cJSON_AddNumberToObject(o, "arguments_max_bytes", (double)a->arguments_max);
+                cJSON_AddNumberToObject(o, "secrets_known",
+                                        (double)redact_set_count(a->secrets));
+        }
         return o;
 }

@@ -37,7 +37,10 @@ static const char *const migrations[] = {
         "state TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (uid, server));"
         "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, user TEXT NOT NULL, "
         "level TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);",
+        /* 4: argument logging (src/state/audit.c, include/corral/redact.h). */
+        "ALTER TABLE calls ADD COLUMN arguments TEXT;",
 };
+_Static_assert(ARRAY_SIZE(migrations) == STATE_SCHEMA_VERSION, "one migration per version");
 
 int state_db_error(state_db *s, corral_error *err, int rc, const char *what)
 {
@@ -256,7 +259,8 @@ int state_append_calls(state_db *s, const state_call *calls, size_t n, unsigned 
 {
         static const char ins[] =
                 "INSERT INTO calls (ts_ms, user, iface, server, tool, outcome, duration_ms, "
-                "req_bytes, resp_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+                "req_bytes, resp_bytes, arguments) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                "?10)";
         static const char agg[] =
                 "INSERT INTO daily (day, user, server, tool, calls, errors, total_ms, max_ms) "
                 "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6) ON CONFLICT (day, user, server, tool) DO "
@@ -283,6 +287,7 @@ int state_append_calls(state_db *s, const state_call *calls, size_t n, unsigned 
                 (void)sqlite3_bind_int64(si, 7, c->duration_ms);
                 (void)sqlite3_bind_int64(si, 8, c->req_bytes);
                 (void)sqlite3_bind_int64(si, 9, c->resp_bytes);
+                state_bind_text(si, 10, c->arguments);
                 rc = sqlite3_step(si);
                 if (rc != SQLITE_DONE)
                         break;
@@ -350,6 +355,13 @@ int state_rows_json(state_db *s, sqlite3_stmt *st, const char *const *keys, size
                                 snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%03dZ",
                                          (int)(ms % 1000));
                                 cJSON_AddStringToObject(o, "time", buf);
+                        } else if (strcmp(keys[i], "arguments") == 0) {
+                                /* Stored as JSON text: given back as JSON,
+                                 * and not at all when there is none. */
+                                const char *t = (const char *)sqlite3_column_text(st, (int)i);
+                                cJSON *a = t ? cJSON_Parse(t) : NULL;
+                                if (a)
+                                        cJSON_AddItemToObject(o, "arguments", a);
                         } else {
                                 cJSON_AddItemToObject(o, keys[i], column_json(st, (int)i));
                         }
@@ -367,16 +379,24 @@ int state_rows_json(state_db *s, sqlite3_stmt *st, const char *const *keys, size
 int state_query_calls(state_db *s, const char *user, const char *server, int64_t since_ms,
                       cJSON **ret, corral_error *err)
 {
-        static const char *const keys[] = {"time",   "user",    "interface",   "server",
-                                           "tool",   "outcome", "duration_ms", "request_bytes",
-                                           "response_bytes"};
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(
-                s->db,
+        static const char *const keys[] = {"time",          "user",           "interface",
+                                           "server",        "tool",           "outcome",
+                                           "duration_ms",   "request_bytes",  "response_bytes",
+                                           "arguments"};
+        /* An older file (read-only opens leave it as it is) has no
+         * arguments column. */
+        static const char with_args[] =
+                "SELECT ts_ms, user, iface, server, tool, outcome, duration_ms, req_bytes, "
+                "resp_bytes, arguments FROM calls WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL "
+                "OR server = ?2) AND ts_ms >= ?3 ORDER BY ts_ms, id";
+        static const char without[] =
                 "SELECT ts_ms, user, iface, server, tool, outcome, duration_ms, req_bytes, "
                 "resp_bytes FROM calls WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL OR server "
-                "= ?2) AND ts_ms >= ?3 ORDER BY ts_ms, id",
-                -1, &st, NULL);
+                "= ?2) AND ts_ms >= ?3 ORDER BY ts_ms, id";
+        bool args = s->version >= STATE_SCHEMA_ARGUMENTS;
+        const char *sql = args ? with_args : without;
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
         int r;
 
         if (rc != SQLITE_OK)
@@ -384,7 +404,7 @@ int state_query_calls(state_db *s, const char *user, const char *server, int64_t
         state_bind_text(st, 1, user);
         state_bind_text(st, 2, server);
         (void)sqlite3_bind_int64(st, 3, since_ms);
-        r = state_rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
+        r = state_rows_json(s, st, keys, ARRAY_SIZE(keys) - !args, ret, err);
         sqlite3_finalize(st);
         return r;
 }

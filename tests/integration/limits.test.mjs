@@ -21,6 +21,10 @@ import {
 const LIMITED = -32005;
 const NOT_ADMIN = `corral-nobody-${process.pid}`; // no such passwd entry: never an admin
 const TOO_LARGE = -32006;
+const ENV_SECRET = `env-secret-${process.pid}-x7`;
+const LATER_SECRET = `later-secret-${process.pid}-q2`;
+const OAUTH_SECRET = `oauth-access-${process.pid}-k9`;
+const SMITHERY_KEY = `smithery-key-${process.pid}-m4`;
 
 async function refused(p) {
   try {
@@ -50,7 +54,14 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
       http: { public_url: 'http://127.0.0.1', listen: ['127.0.0.1:0'] },
       // /metrics on an address of its own too, with the same admin check.
       metrics: { listen: '127.0.0.1:0' },
+      // Arguments logged, redacted, capped at 1 KiB.
+      audit: { arguments: true, arguments_max_bytes: 1024 },
+      smithery_api_key: SMITHERY_KEY,
     }));
+    // Secrets corral knows: a server's secrets.json, an OAuth token file.
+    fs.writeFileSync(path.join(root, 'servers/lim/secrets.json'), JSON.stringify({ env: { LIM_API_KEY: ENV_SECRET } }), { mode: 0o600 });
+    fs.mkdirSync(path.join(root, 'oauth/0'), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(root, 'oauth/0/remote.json'), JSON.stringify({ access_token: OAUTH_SECRET, token_endpoint: 'https://idp.example/token' }), { mode: 0o600 });
     for (const u of ['root', NOT_ADMIN]) {
       const r = expectExit(await corral(['token', 'create', '--user', u, '--level', 'trusted', '--json'], { root }), 0);
       tokens[u] = JSON.parse(r.stdout).token;
@@ -222,6 +233,52 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
     assert.equal((await own('root', '/mcp', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status, 404);
     const listeners = JSON.parse(expectExit(await corral(['status', '--json'], { root }), 0).stdout).http;
     assert.deepEqual(listeners.map((l) => [l.serves, l.auth]).sort(), [['mcp', 'bearer'], ['metrics', 'bearer']]);
+  });
+
+  test('"audit": {"arguments": true}: arguments logged with every known secret redacted, capped', async () => {
+    const audit = async (...a) => JSON.parse(expectExit(await corral(['audit', '--json', '--server', 'lim', ...a], { root }), 0, 'audit').stdout);
+    const first = await corral(['audit', '--json', '--server', 'lim'], { root });
+    const before = first.code === EX.NOINPUT ? 0 : JSON.parse(expectExit(first, 0, 'audit').stdout).length;
+    const tok = tokens[NOT_ADMIN];
+    await client.callTool('lim__echo', {
+      text: `env ${ENV_SECRET}, token ${tok}, oauth ${OAUTH_SECRET}, site ${SMITHERY_KEY}.`,
+      password: 'plain-password-value', nested: { note: 'kept as it is' },
+    });
+    // A secret that appears while the daemon runs is known at once.
+    fs.writeFileSync(path.join(root, 'servers/lim/secrets.json'),
+      JSON.stringify({ env: { LIM_API_KEY: ENV_SECRET, LATER: LATER_SECRET } }), { mode: 0o600 });
+    await client.callTool('lim__echo', { text: `later ${LATER_SECRET}` });
+    // Past the cap: cut, still JSON, the secret near the cut gone whole.
+    await client.callTool('lim__echo', { text: `${'y'.repeat(990)}${ENV_SECRET}${'z'.repeat(1000)}` });
+    const rows = await waitFor(async () => {
+      const a = await audit();
+      return a.length >= before + 3 ? a.slice(before) : null;
+    }, { timeout: 20000, what: 'three audit rows with arguments' });
+    assert.deepEqual(rows[0].arguments, {
+      text: 'env [redacted], token [redacted], oauth [redacted], site [redacted].',
+      password: '[redacted]', nested: { note: 'kept as it is' },
+    });
+    assert.deepEqual(rows[1].arguments, { text: 'later [redacted]' });
+    assert.equal(typeof rows[2].arguments, 'string');
+    assert.match(rows[2].arguments, /^\{"text":"y+\[truncated, \d+ bytes in all\]$/);
+    assert.ok(JSON.stringify(rows[2].arguments).length <= 1024);
+    const st = JSON.parse(expectExit(await corral(['status', '--json'], { root }), 0).stdout).audit;
+    assert.equal(st.arguments, true);
+    assert.ok(st.secrets_known >= 4, JSON.stringify(st));
+    // Text output: arguments only with --arguments.
+    const plain = expectExit(await corral(['audit', '--server', 'lim'], { root }), 0).stdout;
+    assert.ok(!plain.includes('arguments:'), plain);
+    const shown = expectExit(await corral(['audit', '--server', 'lim', '--arguments'], { root }), 0).stdout;
+    assert.match(shown, /arguments: \{"text":"later \[redacted\]"\}/);
+    // Nowhere: not in what audit prints, not in the database's files.
+    const secretPart = tok.slice(tok.indexOf('_', 7) + 1);
+    for (const s of [ENV_SECRET, LATER_SECRET, OAUTH_SECRET, SMITHERY_KEY, secretPart, 'plain-password-value']) {
+      assert.ok(!shown.includes(s) && !JSON.stringify(rows).includes(s), `${s} in audit's output`);
+      for (const f of ['state.db', 'state.db-wal']) {
+        const p = path.join(root, f);
+        if (fs.existsSync(p)) assert.ok(!fs.readFileSync(p).includes(s), `${s} in ${f}`);
+      }
+    }
   });
 
   test('a read-only or corrupt state database: calls go on, the failure is shown, rows and limits survive', async () => {

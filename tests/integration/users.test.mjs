@@ -305,7 +305,8 @@ describe('users: per-user servers in a system-mode store', { timeout: 600000 }, 
     await sleep(600);
     const before = await audit();
     const dBefore = await daily();
-    for (let i = 0; i < 3; i++) expectExit(await as(ALICE, root, ['call', 'alice-srv__echo', 'text=a']), 0);
+    const offMark = `arguments-off-${process.pid}`;
+    for (let i = 0; i < 3; i++) expectExit(await as(ALICE, root, ['call', 'alice-srv__echo', `text=${offMark}`]), 0);
     for (let i = 0; i < 2; i++) expectExit(await as(BOB, root, ['call', 'shared__echo', 'text=b']), 0);
     const want = { [`${ALICE}|unix|alice-srv__echo|ok`]: 3, [`${BOB}|unix|shared__echo|ok`]: 2 };
     const rows = await waitFor(async () => {
@@ -319,6 +320,11 @@ describe('users: per-user servers in a system-mode store', { timeout: 600000 }, 
       assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.ok(r.duration_ms >= 0 && r.request_bytes > 0 && r.response_bytes > 0, JSON.stringify(r));
       assert.ok(!JSON.stringify(r).includes('text'), 'no argument values');
+    }
+    // Argument logging is off by default: no value in the database's files.
+    for (const f of ['state.db', 'state.db-wal']) {
+      const p = path.join(root, f);
+      if (fs.existsSync(p)) assert.ok(!fs.readFileSync(p).includes(offMark), `an argument value in ${f}`);
     }
     const dAfter = await daily();
     assert.equal(calls(dAfter, ALICE, 'alice-srv__echo') - calls(dBefore, ALICE, 'alice-srv__echo'), 3);

@@ -145,6 +145,14 @@ static void test_validate_shapes(void **state)
                 {"{\"registry_package_order\": \"npm\"}", -EX_CONFIG,
                  "registry_package_order must be an array"},
                 {"{\"audit\": []}", -EX_CONFIG, "audit must be an object"},
+                {"{\"audit\": {\"arguments\": true, \"arguments_max_bytes\": 1024, "
+                 "\"retention_days\": 7, \"enabled\": true}}",
+                 0, NULL},
+                {"{\"audit\": {\"argument\": true}}", -EX_CONFIG, "unknown key audit.argument"},
+                {"{\"audit\": {\"arguments\": 1}}", -EX_CONFIG,
+                 "audit.arguments must be a boolean"},
+                {"{\"audit\": {\"arguments_max_bytes\": 100}}", -EX_CONFIG,
+                 "audit.arguments_max_bytes must be a number from 256 to 65536"},
                 {"{\"nope\": 1}", -EX_CONFIG, "unknown key nope"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

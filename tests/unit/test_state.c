@@ -29,10 +29,10 @@ static void test_append_query(void **state)
         cJSON *rows = NULL;
         int64_t now = (int64_t)time(NULL) * 1000;
         const state_call calls[] = {
-                {now, "alice", "unix", "fs", "read", "ok", 5, 10, 20},
-                {now, "alice", "unix", "fs", "read", "tool_error", 7, 10, 20},
-                {now, NULL, "http", "fs", "read", "ok", 1, 10, 20},
-                {now - 200LL * 86400 * 1000, "bob", "stdio", "mem", "get", "ok", 1, 1, 1},
+                {now, "alice", "unix", "fs", "read", "ok", 5, 10, 20, NULL},
+                {now, "alice", "unix", "fs", "read", "tool_error", 7, 10, 20, NULL},
+                {now, NULL, "http", "fs", "read", "ok", 1, 10, 20, NULL},
+                {now - 200LL * 86400 * 1000, "bob", "stdio", "mem", "get", "ok", 1, 1, 1, NULL},
         };
         struct stat st;
         (void)state;
@@ -135,7 +135,8 @@ static void test_limits_rows(void **state)
          * read-write migrates it. */
         assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
         assert_int_equal(sqlite3_exec(raw, "DROP TABLE limits; DROP TABLE oauth_tokens; "
-                                      "DROP TABLE api_tokens; PRAGMA user_version = 1", NULL,
+                                      "DROP TABLE api_tokens; ALTER TABLE calls DROP COLUMN "
+                                      "arguments; PRAGMA user_version = 1", NULL,
                                       NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(raw);
@@ -177,6 +178,7 @@ static void test_tokens_rows(void **state)
         db = state_close(db);
         assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
         assert_int_equal(sqlite3_exec(raw, "DROP TABLE oauth_tokens; DROP TABLE api_tokens; "
+                                           "ALTER TABLE calls DROP COLUMN arguments; "
                                            "PRAGMA user_version = 2",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
@@ -317,6 +319,59 @@ static void test_oauth_import(void **state)
         assert_int_equal(system(cmd), 0);
 }
 
+/* Arguments (schema 4): kept as given (the daemon redacted them), given
+ * back parsed, absent when none; a schema-3 file reads without them and is
+ * migrated by a writer. */
+static void test_arguments_rows(void **state)
+{
+        char dir[] = "/tmp/corral-state-XXXXXX";
+        _cleanup_free_ char *path = NULL;
+        corral_error err = {0};
+        state_db *db = NULL;
+        cJSON *rows = NULL;
+        sqlite3 *raw = NULL;
+        int64_t now = (int64_t)time(NULL) * 1000;
+        const state_call calls[] = {
+                {now, "alice", "unix", "fs", "read", "ok", 5, 10, 20, "{\"path\":\"/etc\"}"},
+                {now, "alice", "unix", "fs", "read", "ok", 5, 10, 20, NULL},
+        };
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        path = path_join(dir, "state.db");
+        assert_int_equal(state_open(&db, path, false, &err), 0);
+        assert_int_equal(state_append_calls(db, calls, ARRAY_SIZE(calls), 0, &err), 0);
+        assert_int_equal(state_query_calls(db, NULL, NULL, 0, &rows, &err), 0);
+        assert_string_equal(json_get_string(json_get_object(cJSON_GetArrayItem(rows, 0),
+                                                            "arguments"),
+                                            "path"),
+                            "/etc");
+        assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "arguments"));
+        cJSON_Delete(rows);
+        db = state_close(db);
+
+        assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "ALTER TABLE calls DROP COLUMN arguments; "
+                                           "PRAGMA user_version = 3",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(raw);
+        assert_int_equal(state_open(&db, path, true, &err), 0);
+        assert_int_equal(state_query_calls(db, NULL, NULL, 0, &rows, &err), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 2);
+        assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "arguments"));
+        cJSON_Delete(rows);
+        db = state_close(db);
+        assert_int_equal(state_open(&db, path, false, &err), 0);
+        assert_int_equal(state_append_calls(db, calls, 1, 0, &err), 0);
+        assert_int_equal(state_query_calls(db, NULL, NULL, 0, &rows, &err), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 3);
+        assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 2), "arguments"));
+        cJSON_Delete(rows);
+        db = state_close(db);
+        assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -324,6 +379,7 @@ int main(void)
                 cmocka_unit_test(test_limits_rows),
                 cmocka_unit_test(test_tokens_rows),
                 cmocka_unit_test(test_oauth_import),
+                cmocka_unit_test(test_arguments_rows),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
