@@ -52,6 +52,142 @@ int config_load(const corral_paths *p, cJSON **ret, corral_error *err)
         return config_read(p->config, true, ret, err);
 }
 
+/* ---- the known keys of corral.json's objects ----------------------------
+ * One table per object; the module that reads the object checks its values
+ * (levels, URLs, groups), these tables its keys and their JSON types. */
+#define K(name, type) {name, type, 0, 0, NULL}
+#define N(name, min, max) {name, CONFIG_NUMBER, min, max, NULL}
+#define END {NULL, 0, 0, 0, NULL}
+
+static const config_key tls_keys[] = {K("cert", CONFIG_STRING), K("key", CONFIG_STRING), END};
+
+/* src/daemon_http.c.  A listen entry is "ADDR:PORT" or one of these. */
+static const config_key http_listen_keys[] = {
+        K("addr", CONFIG_STRING),
+        K("level", CONFIG_STRING),
+        {"tls", CONFIG_OBJECT, 0, 0, tls_keys},
+        END,
+};
+static const config_key http_keys[] = {
+        K("listen", CONFIG_ARRAY), /* strings or objects: checked below */
+        K("level", CONFIG_STRING),
+        K("allowed_origins", CONFIG_STRINGS),
+        K("public_url", CONFIG_STRING),
+        {"tls", CONFIG_OBJECT, 0, 0, tls_keys},
+        N("max_body_bytes", 1, 1 << 30),
+        N("max_header_bytes", 1, 1 << 20),
+        N("idle_timeout_s", 1, 86400),
+        N("session_idle_s", 1, 7 * 86400),
+        N("max_sessions", 1, 1000000),
+        K("auth", CONFIG_STRING),
+        END,
+};
+
+/* src/daemon_metrics.c */
+static const config_key metrics_keys[] = {K("listen", CONFIG_STRING), K("auth", CONFIG_STRING),
+                                          END};
+
+/* src/gateway/mgmt.c */
+static const config_key management_keys[] = {
+        K("enabled", CONFIG_BOOL),
+        K("level", CONFIG_STRING),
+        K("change_level", CONFIG_STRING),
+        END,
+};
+
+/* src/policy/limits.c (ranges and whole numbers checked there) */
+static const config_key limit_rule_keys[] = {
+        K("user", CONFIG_STRING),       K("server", CONFIG_STRING), K("tool", CONFIG_STRING),
+        K("calls", CONFIG_NUMBER),      K("period_s", CONFIG_NUMBER),
+        K("concurrent", CONFIG_NUMBER), END,
+};
+static const config_key limits_keys[] = {
+        K("max_result_bytes", CONFIG_NUMBER),
+        {"rules", CONFIG_ARRAY, 0, 0, limit_rule_keys},
+        END,
+};
+
+/* src/users/users.c: the site policy of system mode */
+static const config_key site_keys[] = {
+        K("admin_group", CONFIG_STRING),
+        K("socket_group", CONFIG_STRING),
+        K("user_installs", CONFIG_BOOL),
+        K("user_sources", CONFIG_STRINGS),
+        K("user_profiles", CONFIG_STRINGS),
+        K("user_network", CONFIG_STRINGS),
+        K("user_mounts", CONFIG_BOOL),
+        N("user_max_servers", 0, 100000),
+        N("user_max_memory_mb", 0, 1u << 30),
+        END,
+};
+
+/* src/auth/verify.c: "users": {"alice": "trusted" | {"level": "trusted"}} */
+static const config_key user_entry_keys[] = {K("level", CONFIG_STRING), END};
+
+static const struct {
+        const char *name;
+        const config_key *keys;
+} object_tables[] = {
+        {"http", http_keys},           {"metrics", metrics_keys}, {"management", management_keys},
+        {"limits", limits_keys},       {"site", site_keys},       {"audit", audit_config_keys},
+};
+
+#undef K
+#undef N
+#undef END
+
+const config_key *config_object_keys(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(object_tables); i++)
+                if (strcmp(object_tables[i].name, name) == 0)
+                        return object_tables[i].keys;
+        return NULL;
+}
+
+/* The members of the objects above, and the shapes their tables cannot
+ * say: http.listen entries, "users" entries. */
+static int check_nested(const cJSON *config, corral_error *err)
+{
+        const cJSON *v, *e;
+        int r, i = 0;
+
+        for (size_t t = 0; t < ARRAY_SIZE(object_tables); t++)
+                if ((r = config_check_object(
+                             cJSON_GetObjectItemCaseSensitive(config, object_tables[t].name),
+                             object_tables[t].name, object_tables[t].keys, err)) < 0)
+                        return r;
+        v = cJSON_GetObjectItemCaseSensitive(json_get_object(config, "http"), "listen");
+        cJSON_ArrayForEach(e, v)
+        {
+                char where[48];
+                snprintf(where, sizeof(where), "http.listen[%d]", i++);
+                if (cJSON_IsObject(e)) {
+                        if ((r = config_check_object(e, where, http_listen_keys, err)) < 0)
+                                return r;
+                } else if (!cJSON_IsString(e)) {
+                        return corral_error_set(err, EX_CONFIG,
+                                                "corral.json: %s must be \"ADDR:PORT\" or "
+                                                "{\"addr\": …}",
+                                                where);
+                }
+        }
+        cJSON_ArrayForEach(e, json_get_object(config, "users"))
+        {
+                char where[96];
+                snprintf(where, sizeof(where), "users.%.64s", e->string);
+                if (cJSON_IsObject(e)) {
+                        if ((r = config_check_object(e, where, user_entry_keys, err)) < 0)
+                                return r;
+                } else if (!cJSON_IsString(e)) {
+                        return corral_error_set(err, EX_CONFIG,
+                                                "corral.json: %s must be a level or "
+                                                "{\"level\": LEVEL}",
+                                                where);
+                }
+        }
+        return 0;
+}
+
 int config_validate(const cJSON *config, corral_error *err)
 {
         /* Every top-level key some module reads (config.h lists them). */
@@ -85,6 +221,8 @@ int config_validate(const cJSON *config, corral_error *err)
                         return corral_error_set(err, EX_CONFIG, "corral.json: %s must be an object",
                                                 v->string);
         }
+        if ((r = check_nested(config, err)) < 0)
+                return r;
         {
                 manifest *m = manifest_new("validate");
                 r = config_apply_sandbox(config, m, err);
@@ -120,9 +258,7 @@ int config_validate(const cJSON *config, corral_error *err)
                 if ((r = mgmt_settings_load(config, &ms, err)) < 0)
                         return r;
         }
-        if ((r = config_check_object(cJSON_GetObjectItemCaseSensitive(config, "audit"), "audit",
-                                     audit_config_keys, err)) < 0)
-                return r;
+
         v = cJSON_GetObjectItemCaseSensitive(config, "cache_max_size");
         if (v && !cJSON_IsNumber(v) && !cJSON_IsString(v))
                 return corral_error_set(err, EX_CONFIG,

@@ -116,6 +116,8 @@ int daemon_http_start(gateway *gw, const corral_paths *p, const char *cli_listen
         http = cJSON_GetObjectItemCaseSensitive(config, "http");
         if (http && !cJSON_IsObject(http))
                 return corral_error_set(err, EX_CONFIG, "corral.json: http: must be an object");
+        if ((r = config_check_object(http, "http", config_object_keys("http"), err)) < 0)
+                return r;
         listen = cJSON_GetObjectItemCaseSensitive(http, "listen");
         if (!cli_listen && (!listen || cJSON_GetArraySize(listen) == 0))
                 return 0; /* off by default */

@@ -37,11 +37,8 @@ int daemon_metrics_start(struct gateway *gw, const corral_paths *p, struct auth 
                 return 0;
         if (!cJSON_IsObject(m))
                 return corral_error_set(err, EX_CONFIG, "corral.json: metrics: must be an object");
-        cJSON_ArrayForEach(k, m)
-        {
-                if (strcmp(k->string, "listen") != 0 && strcmp(k->string, "auth") != 0)
-                        return bad(err, k->string, "unknown key (listen, auth)");
-        }
+        if ((r = config_check_object(m, "metrics", config_object_keys("metrics"), err)) < 0)
+                return r;
         cfg.listen = json_get_string(m, "listen");
         if (!cfg.listen)
                 return bad(err, "listen", "must be \"ADDR:PORT\"");

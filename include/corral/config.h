@@ -40,8 +40,12 @@ int config_read(const char *path, bool expand, cJSON **ret, corral_error *err);
  * a module reads (sandbox, docker, gateway, http, auth, users, registry,
  * npm, npm_metadata_max_age, cache_max_size, github_url, git_auth,
  * smithery, site, tools, audit, limits, management — a new key is added
- * here), the object-valued ones are objects, and the "sandbox", "gateway",
- * "docker", "tools", "limits" and "management" objects pass their own checks.
+ * here), the object-valued ones are objects, the "sandbox", "gateway",
+ * "docker", "tools", "limits" and "management" objects pass their own
+ * checks, and the members of "http" (its listen entries too), "metrics",
+ * "management", "limits" (its rules too), "site", "audit" and "users" are
+ * the ones their table knows, of its types: an unknown nested key is
+ * -EX_CONFIG naming it dotted ("unknown key http.max_sesions").
  * 0 or -EX_CONFIG naming the key.  Used by `corral config` before every
  * write and by the daemon's hot reload. */
 int config_validate(const cJSON *config, corral_error *err);
@@ -82,3 +86,6 @@ typedef struct config_key {
  * ("audit", "limits.rules[2]").  obj itself must be an object. */
 int config_check_object(const cJSON *obj, const char *path, const config_key *keys,
                         corral_error *err);
+/* The table of corral.json's object name ("http", "metrics", "management",
+ * "limits", "site", "audit"), or NULL. */
+const config_key *config_object_keys(const char *name);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "corral/config.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
 #include "corral/manifest.h"
@@ -157,8 +158,12 @@ int mgmt_settings_load(const cJSON *config, mgmt_settings *ret, corral_error *er
                            .level = CORRAL_LEVEL_TRUSTED,
                            .change_level = CORRAL_LEVEL_ANCHOR};
 
+        int r;
+
         if (o && !cJSON_IsObject(o))
                 return corral_error_set(err, EX_CONFIG, "corral.json: management must be an object");
+        if ((r = config_check_object(o, "management", config_object_keys("management"), err)) < 0)
+                return r;
         cJSON_ArrayForEach(v, o)
         {
                 if (strcmp(v->string, "enabled") == 0) {
@@ -175,10 +180,6 @@ int mgmt_settings_load(const cJSON *config, mgmt_settings *ret, corral_error *er
                                                         "corral.json: management.%s must be "
                                                         "public, trusted or anchor",
                                                         v->string);
-                } else {
-                        return corral_error_set(err, EX_CONFIG,
-                                                "corral.json: unknown key management.%.64s",
-                                                v->string);
                 }
         }
         *ret = m;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "corral/fs.h"
+#include "corral/config.h"
 #include "corral/jsonutil.h"
 #include "corral/limits.h"
 #include "corral/macro.h"
@@ -169,12 +170,8 @@ int limit_set_from_config(const cJSON *config, limit_set *ret, corral_error *err
         }
         if (!cJSON_IsObject(lim))
                 return corral_error_set(err, EX_CONFIG, "corral.json: limits must be an object");
-        cJSON_ArrayForEach(k, lim)
-        {
-                if (strcmp(k->string, "rules") != 0 && strcmp(k->string, "max_result_bytes") != 0)
-                        return corral_error_set(err, EX_CONFIG,
-                                                "corral.json: unknown key limits.%.64s", k->string);
-        }
+        if ((r = config_check_object(lim, "limits", config_object_keys("limits"), err)) < 0)
+                return r;
         k = cJSON_GetObjectItemCaseSensitive(lim, "max_result_bytes");
         max = count_of(k, (double)(1ull << 40));
         if (max < 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "corral/config.h"
 #include "corral/jsonutil.h"
 #include "corral/users.h"
 
@@ -105,10 +106,6 @@ static int get_group(const cJSON *site, const char *key, char **ret, corral_erro
 
 int users_site_load(const cJSON *config, users_site *ret, corral_error *err)
 {
-        static const char *const keys[] = {
-                "admin_group",  "socket_group", "user_installs",    "user_sources",
-                "user_profiles", "user_network", "user_mounts",     "user_max_servers",
-                "user_max_memory_mb"};
         const cJSON *site = config ? cJSON_GetObjectItemCaseSensitive(config, "site") : NULL;
         users_site s = {
                 .admin_group = xstrdup(USERS_DEFAULT_ADMIN_GROUP),
@@ -118,7 +115,6 @@ int users_site_load(const cJSON *config, users_site *ret, corral_error *err)
                 .max_memory_mb = 8192,
         };
         _cleanup_strv_ char **sources = NULL, **networks = NULL;
-        const cJSON *it;
         int r = 0;
 
         for (size_t i = 0; i < ARRAY_SIZE(default_sources); i++)
@@ -126,13 +122,8 @@ int users_site_load(const cJSON *config, users_site *ret, corral_error *err)
         s.profiles = strv_push(strv_push(xcalloc(1, sizeof(char *)), "default"), "strict");
         if (site && !cJSON_IsObject(site))
                 r = corral_error_set(err, EX_CONFIG, "site: must be an object");
-        if (r == 0 && site)
-                cJSON_ArrayForEach(it, site) if (!in_list(keys, ARRAY_SIZE(keys), it->string))
-                {
-                        r = corral_error_set(err, EX_CONFIG, "site: unknown key '%.64s'",
-                                             it->string);
-                        break;
-                }
+        if (r == 0)
+                r = config_check_object(site, "site", config_object_keys("site"), err);
         if (r == 0 && site) {
                 char **profiles = NULL;
                 if ((r = get_group(site, "admin_group", &s.admin_group, err)) < 0 ||

@@ -167,6 +167,65 @@ static void test_validate_shapes(void **state)
         }
 }
 
+/* The keys inside the objects: an unknown nested key and a wrong type are
+ * refused naming the dotted key, from one table per object. */
+static void test_validate_nested(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *json;
+                const char *msg; /* NULL: accepted */
+        } cases[] = {
+                {"{\"http\": {\"listen\": [\"127.0.0.1:0\", {\"addr\": \"[::1]:0\", "
+                 "\"level\": \"trusted\", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\"}}], "
+                 "\"max_sessions\": 10, \"allowed_origins\": [\"https://a\"], \"auth\": "
+                 "\"none\"}, \"metrics\": {\"listen\": \"127.0.0.1:0\", \"auth\": \"none\"}, "
+                 "\"management\": {\"enabled\": false}, \"limits\": {\"max_result_bytes\": 10, "
+                 "\"rules\": [{\"server\": \"s\", \"concurrent\": 1}]}, \"site\": "
+                 "{\"socket_group\": \"root\", \"user_max_servers\": 3, \"user_sources\": "
+                 "[\"npm\"]}, \"users\": {\"alice\": \"trusted\", \"bob\": {\"level\": "
+                 "\"public\"}}}",
+                 NULL},
+                {"{\"http\": {\"max_sesions\": 10}}", "unknown key http.max_sesions"},
+                {"{\"http\": {\"max_sessions\": \"10\"}}",
+                 "http.max_sessions must be a number from 1 to 1e+06"},
+                {"{\"http\": {\"tls\": {\"cert\": \"/c\", \"kye\": \"/k\"}}}",
+                 "unknown key http.tls.kye"},
+                {"{\"http\": {\"listen\": [{\"addr\": \"x\", \"levle\": \"anchor\"}]}}",
+                 "unknown key http.listen[0].levle"},
+                {"{\"http\": {\"listen\": [5]}}", "http.listen[0] must be"},
+                {"{\"metrics\": {\"listen\": \"x\", \"port\": 1}}", "unknown key metrics.port"},
+                {"{\"metrics\": {\"listen\": 9464}}", "metrics.listen must be a string"},
+                {"{\"management\": {\"enable\": true}}", "unknown key management.enable"},
+                {"{\"management\": {\"enabled\": \"yes\"}}",
+                 "management.enabled must be a boolean"},
+                {"{\"limits\": {\"rules\": [{\"server\": \"s\", \"cals\": 1}]}}",
+                 "unknown key limits.rules[0].cals"},
+                {"{\"limits\": {\"rules\": {}}}", "limits.rules must be an array of objects"},
+                {"{\"limits\": {\"max_result\": 1}}", "unknown key limits.max_result"},
+                {"{\"site\": {\"user_install\": true}}", "unknown key site.user_install"},
+                {"{\"site\": {\"user_installs\": 1}}", "site.user_installs must be a boolean"},
+                {"{\"site\": {\"user_sources\": [1]}}",
+                 "site.user_sources must be a string or an array of strings"},
+                {"{\"audit\": {\"retention\": 1}}", "unknown key audit.retention"},
+                {"{\"users\": {\"alice\": {\"lvl\": \"public\"}}}",
+                 "unknown key users.alice.lvl"},
+                {"{\"users\": {\"alice\": 3}}", "users.alice must be a level"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                cJSON *c = cJSON_Parse(cases[i].json);
+                corral_error err = {0};
+                int r;
+                assert_non_null(c);
+                r = config_validate(c, &err);
+                if (!cases[i].msg && r != 0)
+                        fail_msg("case %zu: refused: %s", i, err.msg);
+                if (cases[i].msg && (r != -EX_CONFIG || !strstr(err.msg, cases[i].msg)))
+                        fail_msg("case %zu: %d '%s' lacks '%s'", i, r, err.msg, cases[i].msg);
+                cJSON_Delete(c);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -174,6 +233,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_sandbox_defaults_applied, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
                 cmocka_unit_test(test_validate_shapes),
+                cmocka_unit_test(test_validate_nested),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
