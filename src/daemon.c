@@ -367,6 +367,10 @@ int daemon_run(store *s, const daemon_options *opts, corral_error *err)
         {
                 _cleanup_json_ cJSON *config = NULL;
                 r = config_load(&s->paths, &config, err);
+                /* The whole file, as reload checks it: a typo anywhere stops
+                 * the start (exit 78) instead of being ignored. */
+                if (r == 0)
+                        r = config_validate(config, err);
                 if (r == 0)
                         r = users_site_load(config, &d.site, err);
                 if (r == 0)
