@@ -324,13 +324,15 @@ static long read_key(const char *dir, const char *file, const char *key)
         return -1;
 }
 
-bool sbx_cgroup_oom_killed(const sbx_cgroup *cg)
+unsigned long sbx_cgroup_oom_kills(const sbx_cgroup *cg)
 {
+        long n;
+
         if (!cg->dirs[0])
-                return false;
-        if (cg->v2)
-                return read_key(cg->dirs[0], "memory.events", "oom_kill") > 0;
-        return read_key(cg->dirs[0], "memory.oom_control", "oom_kill") > 0;
+                return 0;
+        n = cg->v2 ? read_key(cg->dirs[0], "memory.events", "oom_kill")
+                   : read_key(cg->dirs[0], "memory.oom_control", "oom_kill");
+        return n > 0 ? (unsigned long)n : 0;
 }
 
 void sbx_cgroup_cleanup(sbx_cgroup *cg)

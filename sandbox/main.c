@@ -289,16 +289,18 @@ static int ctl_send(int fd, char what)
         return n == 1 ? 0 : -errno;
 }
 
-static void status_line(int fd, int exit_status, int term_signal, bool oom, unsigned memory_mb)
+static void status_line(int fd, int exit_status, int term_signal, unsigned long oom_kills,
+                        unsigned memory_mb)
 {
-        char buf[160];
+        char buf[200];
         int n;
 
         if (fd < 0)
                 return;
         n = snprintf(buf, sizeof(buf),
-                     "{\"exit_status\":%d,\"term_signal\":%d,\"oom_kill\":%s,\"memory_mb\":%u}\n",
-                     exit_status, term_signal, oom ? "true" : "false", memory_mb);
+                     "{\"exit_status\":%d,\"term_signal\":%d,\"oom_kill\":%s,\"oom_kills\":%lu,"
+                     "\"memory_mb\":%u}\n",
+                     exit_status, term_signal, oom_kills ? "true" : "false", oom_kills, memory_mb);
         (void)!write(fd, buf, (size_t)n);
 }
 
@@ -317,7 +319,7 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         pid_t pid;
         char map[64];
         int r, status = 0, server_status = -1;
-        bool oom;
+        unsigned long oom_kills;
 
         r = resolve(p, argv[0], &exe, &prefix);
         if (r)
@@ -479,14 +481,15 @@ static int run(const sbx_policy *p, char **argv, int status_fd, int *term_signal
         if (server_status == -1)
                 server_status = status; /* the init failed or was killed */
 
-        oom = sbx_cgroup_oom_killed(&cg);
-        if (oom)
+        oom_kills = sbx_cgroup_oom_kills(&cg);
+        if (oom_kills)
                 sbx_warn("%s: killed by the OOM killer (memory limit %u MiB)", p->name,
                          p->memory_mb);
         sbx_cgroup_cleanup(&cg);
         sbx_mark("cgroups removed");
         status_line(status_fd, WIFEXITED(server_status) ? WEXITSTATUS(server_status) : -1,
-                    WIFSIGNALED(server_status) ? WTERMSIG(server_status) : 0, oom, p->memory_mb);
+                    WIFSIGNALED(server_status) ? WTERMSIG(server_status) : 0, oom_kills,
+                    p->memory_mb);
         if (WIFSIGNALED(server_status)) {
                 *term_signal = WTERMSIG(server_status);
                 return 128 + *term_signal;

@@ -72,8 +72,10 @@ typedef struct sbx_cgroup {
 void sbx_cgroup_setup(sbx_cgroup *cg, const sbx_policy *p);
 /* Moves pid into every set-up cgroup; 0 or -errno. */
 int sbx_cgroup_attach(sbx_cgroup *cg, pid_t pid);
-/* Whether the OOM killer killed something in the memory cgroup. */
-bool sbx_cgroup_oom_killed(const sbx_cgroup *cg);
+/* How many processes the OOM killer killed in the memory cgroup: the
+ * kernel's oom_kill counter (v2 memory.events, v1 memory.oom_control; 0
+ * when there is none or it cannot be read). */
+unsigned long sbx_cgroup_oom_kills(const sbx_cgroup *cg);
 /* Kills what is left and removes the cgroups. */
 void sbx_cgroup_cleanup(sbx_cgroup *cg);
 

@@ -56,6 +56,13 @@ typedef struct runtime_backend {
          * (memory limit 512 MiB)"; NULL otherwise.  Valid until free(). */
         const char *(*exit_reason)(const runtime_process *p);
 #define RUNTIME_OOM_REASON "killed by the OOM killer" /* how an OOM kill's reason starts */
+        /* Optional (NULL allowed): how many processes of this run the kernel's
+         * OOM killer has killed so far — while it runs too (a child killed
+         * while the server lives on) — from the kernel, not from exit text:
+         * the memory cgroup's oom_kill counter (native: cgroup v2
+         * memory.events, v1 memory.oom_control), the engine's OOM report
+         * (docker).  Never decreases for one process; valid until free(). */
+        unsigned (*oom_kills)(runtime_process *p);
         /* Optional (NULL allowed): whether the process ended because the
          * service it runs on went away (the docker engine stopped), not by
          * the server's doing.  The supervisor then shows the unit unavailable

@@ -286,6 +286,7 @@ void dk_attached(runtime_process *p, const char *rest, size_t n)
 
 static void oom_reason(runtime_process *p)
 {
+        p->oom_killed = true;
         free(p->exit_reason);
         p->exit_reason = xasprintf(RUNTIME_OOM_REASON " (memory limit %u MiB)", p->memory_mb);
 }
@@ -407,6 +408,7 @@ void dk_proc_event(runtime_process *p, bool die, int code)
                 return;
         if (!die) {
                 p->oom_event = true;
+                p->oom_events++;
                 return;
         }
         p->die_event = true;
@@ -729,6 +731,13 @@ size_t runtime_docker_pending(void)
         return n > 0 ? n : 1;
 }
 
+/* The engine relays the kernel's OOM kills in the container's cgroup as
+ * "oom" events; State.OOMKilled counts when no event came. */
+static unsigned docker_oom_kills(runtime_process *p)
+{
+        return p->oom_events ? p->oom_events : p->oom_killed ? 1 : 0;
+}
+
 const runtime_backend runtime_docker = {
         .name = "docker",
         .confines = true,
@@ -739,5 +748,6 @@ const runtime_backend runtime_docker = {
         .pid = docker_pid,
         .free = docker_proc_free,
         .exit_reason = docker_exit_reason,
+        .oom_kills = docker_oom_kills,
         .service_lost = docker_service_lost,
 };

@@ -106,6 +106,8 @@ struct runtime_process {
         runtime_process *next_proc; /* in dk_engine.procs */
         bool listed;                /* in dk_engine.procs */
         bool oom_event;             /* the engine said oom */
+        unsigned oom_events;        /* how many times (the kernel's OOM kills it relayed) */
+        bool oom_killed;            /* the engine's State.OOMKilled at the end */
         bool die_event;             /* the engine said die */
         int die_code;               /* its exit code, -1 when it gave none */
         char buf[DOCKER_READ_BUF];

@@ -53,6 +53,9 @@ struct runtime_process {
         uv_timer_t *timer;         /* delivers on_exit */
         int status_fd;             /* corral-sandbox --status-fd, read end; -1 unsandboxed */
         char *exit_reason;         /* e.g. the OOM kill the launcher reported */
+        char *oom_file;            /* the memory cgroup's oom_kill counter, or NULL */
+        long oom_seen;             /* its largest value read so far */
+        long oom_final;            /* the launcher's last count; -1 until it reported */
         unsigned open_handles;     /* the struct is freed when this drops to 0 after free() */
         size_t queued;             /* stdin bytes not yet written */
         char outbuf[NATIVE_READ_BUF];
@@ -120,6 +123,15 @@ static void read_sandbox_status(runtime_process *p)
                 return;
         buf[n] = '\0';
         j = cJSON_Parse(buf);
+        {
+                /* The kernel's count, read by the launcher before it removed
+                 * the cgroup (an older launcher: only whether it is 0). */
+                const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "oom_kills");
+                p->oom_final = cJSON_IsNumber(k) && k->valuedouble >= 0 ? (long)k->valuedouble
+                               : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "oom_kill"))
+                                       ? 1
+                                       : 0;
+        }
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "oom_kill"))) {
                 const cJSON *mb = cJSON_GetObjectItemCaseSensitive(j, "memory_mb");
                 free(p->exit_reason);
@@ -221,6 +233,7 @@ static void on_process_handle_closed(uv_handle_t *h)
         free(h);
         if (--p->open_handles == 0 && p->freed) {
                 free(p->exit_reason);
+                free(p->oom_file);
                 free(p);
         }
 }
@@ -673,6 +686,8 @@ static int native_start(uv_loop_t *loop, const manifest *m, const corral_paths *
         p->ud = ud;
         p->pid = pid;
         p->status_fd = steal_fd(&sfds[1]);
+        p->oom_file = sandboxed ? native_oom_file(m->name, pid) : NULL;
+        p->oom_final = sandboxed ? -1 : 0;
         p->timer = xcalloc(1, sizeof(*p->timer));
         (void)uv_timer_init(loop, p->timer);
         p->timer->data = p;
@@ -706,10 +721,25 @@ static const char *native_exit_reason(const runtime_process *p)
         return p ? p->exit_reason : NULL;
 }
 
+/* The kernel's count while the server runs (its cgroup's counter), the
+ * launcher's once it ended. */
+static unsigned native_oom_kills(runtime_process *p)
+{
+        long n;
+
+        if (p->oom_final >= 0)
+                return (unsigned)(p->oom_final > p->oom_seen ? p->oom_final : p->oom_seen);
+        n = native_oom_read(p->oom_file);
+        if (n > p->oom_seen)
+                p->oom_seen = n;
+        return (unsigned)p->oom_seen;
+}
+
 const runtime_backend runtime_native = {
         .name = "native",
         .confines = true,
         .exit_reason = native_exit_reason,
+        .oom_kills = native_oom_kills,
         .start = native_start,
         .write = native_write,
         .close_stdin = native_close_stdin,

@@ -24,3 +24,12 @@ int native_resolve_command(const char *cmd, const char *cwd, char *const *env, c
 bool native_cwd_is_inside(const char *cwd);
 /* The launcher's own environment: PATH plus the sanitizer options. */
 char **native_launcher_env(void);
+
+/* The kernel's OOM-kill counter of the memory cgroup corral-sandbox makes
+ * for server name run by launcher pid (sandbox/cgroup.c: <the daemon's own
+ * cgroup>/corral/<name>-<pid>; v2 memory.events, v1 memory/…/
+ * memory.oom_control, key oom_kill): the file's path (owned), or NULL when
+ * the daemon's cgroup cannot be told.  native_oom_read() reads it: the
+ * count, or -1 when the file is not there (not yet made, or removed). */
+char *native_oom_file(const char *name, int pid);
+long native_oom_read(const char *file);

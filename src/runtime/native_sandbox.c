@@ -9,12 +9,16 @@
 #include <string.h>
 #include <cJSON.h>
 #include <limits.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "corral/build_config.h"
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
+#include "corral/macro.h"
 #include "corral/paths.h"
 #include "corral/sandbox.h"
 #include "native.h"
@@ -317,3 +321,60 @@ char **native_launcher_env(void)
         return env;
 }
 
+/* The daemon's own cgroup path for a v1 controller, or the v2 one (ctrl
+ * NULL), from /proc/self/cgroup; as the launcher, its child, finds it. */
+static char *own_cgroup(const char *ctrl)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[4096];
+
+        while (f && fgets(line, sizeof(line), f)) {
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+                if (!ctrl) {
+                        if (c1[1] == '\0')
+                                return xstrdup(c2 + 1);
+                        continue;
+                }
+                for (char *tok = c1 + 1; *tok;) {
+                        size_t len = strcspn(tok, ",");
+                        if (len == strlen(ctrl) && strncmp(tok, ctrl, len) == 0)
+                                return xstrdup(c2 + 1);
+                        tok += len;
+                        tok += *tok == ',';
+                }
+        }
+        return NULL;
+}
+
+char *native_oom_file(const char *name, int pid)
+{
+        struct statfs sf;
+        bool v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+        _cleanup_free_ char *own = own_cgroup(v2 ? NULL : "memory");
+
+        if (!own)
+                return NULL;
+        if (strcmp(own, "/") == 0)
+                own[0] = '\0';
+        return v2 ? xasprintf("/sys/fs/cgroup%s/corral/%s-%d/memory.events", own, name, pid)
+                  : xasprintf("/sys/fs/cgroup/memory%s/corral/%s-%d/memory.oom_control", own,
+                              name, pid);
+}
+
+long native_oom_read(const char *file)
+{
+        _cleanup_fclose_ FILE *f = file ? fopen(file, "re") : NULL;
+        char k[64];
+        long v;
+
+        if (!f)
+                return -1;
+        while (fscanf(f, "%63s %ld", k, &v) == 2)
+                if (strcmp(k, "oom_kill") == 0)
+                        return v < 0 ? 0 : v;
+        return 0;
+}

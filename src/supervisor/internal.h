@@ -61,7 +61,7 @@ struct unit {
         uv_timer_t *ping;
         unsigned stop_phase; /* 0: stdin closed, 1: SIGTERM sent */
         unsigned restarts;
-        unsigned oom_kills; /* exits the backend put down to the OOM killer */
+        unsigned oom_kills; /* the kernel's OOM kills in ended runs (runtime oom_kills()) */
         uint64_t crashes[CRASH_MAX]; /* loop times of recent crashes, oldest first */
         unsigned n_crashes;
         uint64_t backoff; /* next delay, ms (scaled) */

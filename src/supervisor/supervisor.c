@@ -406,7 +406,9 @@ unsigned unit_restarts(const unit *u)
 
 unsigned unit_oom_kills(const unit *u)
 {
-        return u->oom_kills;
+        /* Earlier runs', and the running one's so far. */
+        unsigned live = u->proc && u->be && u->be->oom_kills ? u->be->oom_kills(u->proc) : 0;
+        return u->oom_kills + live;
 }
 const char *unit_last_error(const unit *u)
 {
@@ -438,6 +440,7 @@ cJSON *unit_status_json(const unit *u)
         cJSON_AddStringToObject(o, "state", disabled ? "disabled" : unit_state_name(u->state));
         cJSON_AddNumberToObject(o, "pid", unit_pid(u));
         cJSON_AddNumberToObject(o, "restarts", settled ? 0 : u->restarts);
+        cJSON_AddNumberToObject(o, "oom_kills", unit_oom_kills(u));
         cJSON_AddBoolToObject(o, "enabled", u->m && u->m->enabled);
         add_string_or_null(o, "backend", u->m ? u->m->backend : NULL);
         add_string_or_null(o, "sandbox", u->m ? u->m->profile : NULL);

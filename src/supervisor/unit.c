@@ -200,9 +200,6 @@ static void handle_crash(unit *u, unit_state was, char *take_reason, bool failur
         uint64_t now = uv_now(sv->loop), window = sv_scaled(sv, CRASH_WINDOW_MS), delay;
         unsigned kept = 0;
 
-        /* Both backends word an OOM kill the same (include/corral/runtime.h). */
-        if (take_reason && strstr(take_reason, RUNTIME_OOM_REASON))
-                u->oom_kills++;
         sv_set_str(&u->last_error, take_reason);
         for (unsigned i = 0; i < u->n_crashes; i++)
                 if (now - u->crashes[i] < window)
@@ -299,6 +296,10 @@ static void on_proc_exit(void *ud, int exit_status, int term_signal)
                       : term_signal ? xasprintf("killed by signal %d", term_signal)
                                     : xasprintf("exited with status %d", exit_status);
         }
+        /* OOM kills as the kernel counted them (a child's too), not read
+         * from the reason's words. */
+        if (u->be->oom_kills)
+                u->oom_kills += u->be->oom_kills(u->proc);
         u->proc = u->be->free(u->proc);
         /* Detach before freeing: the session's pending callbacks (ours and
          * the gateway's) then see a unit without a session. */

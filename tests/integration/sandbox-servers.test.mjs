@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
-  CORRAL, FIXTURES, McpClient, cleanupRoot, corral, corralEnv, emptyPkg, expectExit, installFixture,
+  CORRAL, FIXTURES, MOCK_SERVER, McpClient, cleanupRoot, corral, corralEnv, emptyPkg, expectExit, installFixture,
   newRoot, resultText, run, startDaemon, unitOf, waitReady, waitStatus, withTimeout,
 } from './lib.mjs';
 
@@ -176,18 +176,33 @@ describe('OOM kills', () => {
     cleanupRoot(root);
   });
 
-  it('are reported in corral status', async () => {
+  it('are reported in corral status, counted by the kernel: a child killed while its server lives on too', async () => {
     root = newRoot('oom');
     const hog = 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1));';
     const r = await corral(['install', emptyPkg(root, 'hog'), '--name', 'hog', '--yes', '--',
       'node', '-e', hog], { root });
     expectExit(r, 0, 'install hog');
     editManifest(root, 'hog', (m) => { m.sandbox.memory_mb = 64; m.restart = 'no'; });
+    // A server whose child the OOM killer kills: the server stays ready,
+    // no exit says "OOM", only the cgroup's kernel counter knows.
+    {
+      const k = await corral(['install', emptyPkg(root, 'kid'), '--name', 'kid', '--yes', '--',
+        process.execPath, MOCK_SERVER, 'oom-child'], { root });
+      expectExit(k, 0, 'install kid');
+      editManifest(root, 'kid', (m) => { m.sandbox.memory_mb = 160; });
+    }
     daemon = await startDaemon(root);
     const st = await waitStatus(root, (s) => unitOf(s, 'hog')?.state === 'failed',
       'hog to fail', 60000);
     assert.equal(unitOf(st, 'hog').last_error, 'killed by the OOM killer (memory limit 64 MiB)');
+    assert.equal(unitOf(st, 'hog').oom_kills, 1);
     const listing = await corral(['status'], { root });
     assert.match(listing.stdout, /OOM killer/);
+    const kid = await waitStatus(root, (s) => unitOf(s, 'kid')?.oom_kills >= 1,
+      'the OOM kill of kid\'s child to be counted', 60000);
+    assert.equal(unitOf(kid, 'kid').state, 'ready', JSON.stringify(unitOf(kid, 'kid')));
+    assert.equal(unitOf(kid, 'kid').restarts, 0);
+    const logs = expectExit(await corral(['logs', 'kid'], { root }), 0, 'logs kid').stdout;
+    assert.match(logs, /child ended SIGKILL/);
   });
 });
