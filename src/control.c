@@ -175,6 +175,11 @@ static void mgmt_forget(void *ud, void *job)
         users_exec_forget(ud, job);
 }
 
+static void mgmt_cancel(void *ud, void *job)
+{
+        users_exec_cancel(ud, job);
+}
+
 static void mgmt_reconcile(void *ud)
 {
         control *ctl = ud;
@@ -198,6 +203,7 @@ static int mgmt_lifecycle(void *ud, gateway_session *s, const char *what, const 
 const mgmt_backend control_mgmt_backend = {
         .exec = mgmt_exec,
         .forget = mgmt_forget,
+        .cancel = mgmt_cancel,
         .reconcile = mgmt_reconcile,
         .lifecycle = mgmt_lifecycle,
 };

@@ -121,6 +121,11 @@ static void clean_staging(store *s)
         closedir(d);
 }
 
+void store_sweep_staging(store *s)
+{
+        clean_staging(s);
+}
+
 int store_open(store **ret, const char *root, corral_error *err)
 {
         store *s = xcalloc(1, sizeof(*s));

@@ -60,6 +60,13 @@ typedef struct mgmt_backend {
                       const mgmt_exec_cb *cb, corral_error *err);
         /* The job's callbacks will not be called any more (its owner went). */
         void (*forget)(void *ud, void *job);
+        /* Cancels the job (MCP basic/utilities/cancellation, or its session
+         * gone): its callbacks are not called, its child's process group
+         * gets SIGTERM (SIGKILL after USERS_EXEC_KILL_MS), and once it has
+         * exited what it left in staging is removed — an install is atomic
+         * (staging, then one rename), so nothing half-installed remains.
+         * NULL: forget() only. */
+        void (*cancel)(void *ud, void *job);
         /* The store changed: the daemon reconciles its units with it now. */
         void (*reconcile)(void *ud);
         /* corral/start|stop|restart for s: 0, or a negative sysexits code with

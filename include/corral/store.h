@@ -47,6 +47,9 @@ typedef struct store {
  * staging leftovers not locked by a live install.  *ret owned; store_free(). */
 int store_open(store **ret, const char *root, corral_error *err);
 store *store_free(store *s);
+/* Removes the staging leftovers no live install holds (their .lock not
+ * flocked), as store_open() does: after an install killed midway. */
+void store_sweep_staging(store *s);
 
 /* Takes the store's write lock (blocking).  0 or -EX_CANTCREAT.  Calls
  * nest: the lock is released by the matching last store_unlock().  The

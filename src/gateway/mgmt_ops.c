@@ -591,6 +591,18 @@ void mgmt_run(gateway_session *s, const cJSON *id, enum mgmt_tool tool, const cJ
         }
 }
 
+/* A verb still running for a call nobody waits for any more is ended
+ * (MCP basic/utilities/cancellation: the work stops, no answer is sent). */
+static void op_cancel_job(mgmt_op *op)
+{
+        gw_mgmt *m = mgmt_of(op);
+
+        if (op->job && m && m->backend->cancel) {
+                m->backend->cancel(m->ud, op->job);
+                op->job = NULL;
+        }
+}
+
 bool mgmt_ops_cancel(gateway_session *s, const cJSON *request_id)
 {
         for (mgmt_op *op = s->gw->mgmt->ops; op; op = op->next)
@@ -598,7 +610,8 @@ bool mgmt_ops_cancel(gateway_session *s, const cJSON *request_id)
                         log_info("gateway: %s cancelled by the client%s", verb_of[op->tool]
                                                                         ? verb_of[op->tool]
                                                                         : "management call",
-                                 op->job ? " (the verb runs to its end; nothing is enabled)" : "");
+                                 op->job ? " (its verb killed; nothing it staged is kept)" : "");
+                        op_cancel_job(op);
                         op_free(op, s);
                         return true;
                 }
@@ -614,6 +627,7 @@ void gw_mgmt_session_gone(gateway_session *s)
                 if (op->session != s->serial)
                         continue;
                 op->elicit_open = false; /* its s2c goes with the session */
+                op_cancel_job(op);
                 op_free(op, NULL);
         }
         s->n_mgmt = 0;

@@ -15,6 +15,7 @@
 #include "corral/jsonrpc.h"
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/store.h"
 #include "corral/strbuf.h"
 #include "users/exec.h"
 
@@ -57,6 +58,8 @@ struct exec_job {
         bool exited;
         bool stream;       /* output goes out as it comes (logs -f) */
         uv_timer_t watch;  /* stream: ends the child once the session is gone */
+        bool cancelled;    /* users_exec_cancel(): killed, staging swept at its end */
+        uv_timer_t *kill;  /* the SIGKILL after a cancel's SIGTERM, or NULL */
         exec_job *next;
 };
 
@@ -102,6 +105,14 @@ static void job_finish(exec_job *j)
         if (!j->exited || j->open_streams > 0)
                 return;
         job_unlink(j);
+        if (j->kill) {
+                uv_close((uv_handle_t *)j->kill, (uv_close_cb)free);
+                j->kill = NULL;
+        }
+        /* A cancelled install left its staging dir (the rename into
+         * servers/ is its last step): gone with it. */
+        if (j->cancelled)
+                store_sweep_staging(j->ctl->st);
         s = j->id ? gateway_find_session(j->gw, j->session) : NULL;
         log_info("control: %s for %s exited %lld%s", j->verb, j->user, (long long)j->exit_code,
                  s || j->cb.done ? "" : " (the client had gone)");
@@ -327,6 +338,8 @@ static exec_job *spawn(control *ctl, const char *user, bool admin, const char *v
                 .args = argv,
                 .stdio_count = 3,
                 .stdio = stdio,
+                /* setsid: a cancel ends the verb and whatever it started. */
+                .flags = UV_PROCESS_DETACHED,
         };
         r = uv_spawn(gateway_loop(ctl->gw), &j->proc, &opts);
         free(argv);
@@ -452,6 +465,35 @@ exec_job *users_exec_start(control *ctl, const char *user, bool admin, const cha
         if (j)
                 j->cb = *cb;
         return j;
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+        exec_job *j = t->data;
+
+        if (!j->exited)
+                (void)kill(-j->proc.pid, SIGKILL);
+}
+
+void users_exec_cancel(control *ctl, exec_job *job)
+{
+        for (exec_job *j = ctl->exec_jobs; j; j = j->next) {
+                if (j != job || j->exited)
+                        continue;
+                j->cb = (mgmt_exec_cb){0};
+                j->cancelled = true;
+                log_info("control: %s for %s cancelled: ending pid %d", j->verb, j->user,
+                         j->proc.pid);
+                /* Its own process group (UV_PROCESS_DETACHED): what it runs
+                 * (git, a build) goes with it. */
+                (void)kill(-j->proc.pid, SIGTERM);
+                if (!j->kill) {
+                        j->kill = xcalloc(1, sizeof(*j->kill));
+                        (void)uv_timer_init(gateway_loop(j->gw), j->kill);
+                        j->kill->data = j;
+                        (void)uv_timer_start(j->kill, on_kill_timer, USERS_EXEC_KILL_MS, 0);
+                }
+        }
 }
 
 void users_exec_forget(control *ctl, exec_job *job)

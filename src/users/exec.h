@@ -34,3 +34,8 @@ struct exec_job *users_exec_start(control *ctl, const char *user, bool admin, co
 /* The job's callbacks will not be called (it runs to its end all the same);
  * a job that already ended is ignored. */
 void users_exec_forget(control *ctl, struct exec_job *job);
+/* Forgets the job and ends its child (mgmt_backend.cancel): SIGTERM to its
+ * process group, SIGKILL USERS_EXEC_KILL_MS later if it is still there;
+ * once it exited, the store's staging leftovers are swept. */
+#define USERS_EXEC_KILL_MS 5000
+void users_exec_cancel(control *ctl, struct exec_job *job);

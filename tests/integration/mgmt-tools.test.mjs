@@ -10,13 +10,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import {
   CORRAL, FIXTURES, MOCK_SERVER, cleanupRoot, corral, corralEnv, emptyPkg, expectExit, installMock,
-  newRoot, startDaemon, waitReady, withTimeout,
+  newRoot, startDaemon, waitFor, waitReady, withTimeout,
 } from './lib.mjs';
 
 const SDK = path.join(FIXTURES, 'sdk/node_modules/@modelcontextprotocol/sdk/dist/esm');
@@ -196,6 +197,41 @@ describe('management tools over MCP', { timeout: 300000 }, () => {
       assert.match(text(as), /not a remote server/);
     } finally {
       await c.close();
+    }
+  });
+
+  test('a cancelled corral__install: its verb is killed, nothing of it is left in the store', async () => {
+    // An npm registry that takes the request and never answers: the verb
+    // waits (curl gives up only after 30 s) until it is killed.
+    const sockets = [];
+    const stall = http.createServer(() => {});
+    stall.on('connection', (sock) => sockets.push(sock));
+    await new Promise((r) => stall.listen(0, '127.0.0.1', r));
+    fs.writeFileSync(path.join(root, 'etc', 'corral.json'), JSON.stringify({
+      http: { level: 'anchor', listen: ['127.0.0.1:0'] }, registry: `http://127.0.0.1:${stall.address().port}/`,
+    }));
+    expectExit(await corral(['reload'], { root }), 0, 'reload');
+    const { c } = await stdioClient(root, { answer: () => ({ action: 'accept', content: { enable: true } }) });
+    try {
+      const ac = new AbortController();
+      const call = c.callTool({ name: 'corral__install', arguments: { source: 'npm:corral-stalled-pkg', name: 'stalled' } },
+        undefined, { signal: ac.signal, timeout: 120000 }).catch((e) => e);
+      await waitFor(() => sockets.length > 0, { timeout: 60000, what: 'the install verb to ask the registry' });
+      const closed = new Promise((r) => sockets[0].on('close', r));
+      ac.abort('changed my mind');
+      assert.ok((await call) instanceof Error, 'a cancelled request is not answered');
+      // The verb is gone at once (a verb left running would hold the
+      // connection until curl's 30 s low-speed limit).
+      await withTimeout(closed, 15000, 'the killed verb\'s connection to close');
+      const list = JSON.parse(expectExit(await corral(['list', '--json'], { root }), 0, 'list').stdout);
+      assert.ok(!JSON.stringify(list).includes('stalled'), JSON.stringify(list));
+      assert.ok(!fs.existsSync(path.join(root, 'servers', 'stalled')));
+      await waitFor(() => fs.readdirSync(path.join(root, 'staging')).length === 0,
+        { timeout: 15000, what: 'no staging leftover' });
+    } finally {
+      await c.close();
+      for (const sock of sockets) sock.destroy();
+      stall.close();
     }
   });
 
