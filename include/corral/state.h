@@ -148,6 +148,10 @@ int state_api_token_remove(state_db *db, const char *id, int *ret_n, corral_erro
 /* Every token: a JSON array of {id, user, level, sha256, created_at}
  * (owned), oldest first; empty on a file older than schema 3. */
 int state_api_token_list(state_db *db, cJSON **ret, corral_error *err);
+/* Every OAuth state of every user, parsed: a JSON array (owned), at most
+ * STATE_QUERY_MAX; empty on a file older than schema 3.  For redaction
+ * (include/corral/redact.h): the tokens in them are secrets. */
+int state_oauth_states(state_db *db, cJSON **ret, corral_error *err);
 /* PRAGMA data_version: changes when another connection commits, so a
  * reader knows when to read again (-1 when it cannot be read). */
 int64_t state_data_version(state_db *db);

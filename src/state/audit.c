@@ -34,6 +34,7 @@ struct audit_log {
         corral_paths *paths;
         redact_set *secrets;
         unsigned long long secrets_fp;
+        cJSON *db_secrets; /* the OAuth states last read from the database */
 };
 
 static void pending_done(pending *p)
@@ -186,6 +187,7 @@ audit_log *audit_free(audit_log *a)
         }
         a->db = state_close(a->db);
         a->secrets = redact_set_free(a->secrets);
+        cJSON_Delete(a->db_secrets);
         if (a->paths) {
                 paths_done(a->paths);
                 free(a->paths);
@@ -199,14 +201,52 @@ audit_log *audit_free(audit_log *a)
 /* The call's arguments as they are kept: every secret the store knows
  * now replaced (its files are looked at on every call, so a secret added a
  * moment ago is known), then capped. */
+static unsigned long long db_fingerprint(const audit_log *a)
+{
+        _cleanup_free_ char *wal = xasprintf("%s-wal", a->path);
+        unsigned long long h = 0;
+        struct stat st;
+
+        /* Any commit (an OAuth token stored) changes the file or its WAL. */
+        if (stat(a->path, &st) == 0)
+                h += (unsigned long long)st.st_ino * 31 + (unsigned long long)st.st_size * 7 +
+                     (unsigned long long)st.st_mtim.tv_nsec + (unsigned long long)st.st_mtim.tv_sec;
+        if (stat(wal, &st) == 0)
+                h += ((unsigned long long)st.st_size * 131 + (unsigned long long)st.st_mtim.tv_nsec +
+                      (unsigned long long)st.st_mtim.tv_sec) * 1099511628211ULL;
+        return h;
+}
+
+/* The OAuth tokens kept in the state database (schema 3), through a
+ * read-only connection of its own, closed again; skipped while the file
+ * cannot be written (its -shm mapping could not be either). */
+static void load_db_secrets(audit_log *a)
+{
+        cJSON *states = NULL;
+        corral_error err = {0};
+        state_db *ro = NULL;
+
+        /* What was read last stays known while the file cannot be read. */
+        if (state_check_writable(a->path, NULL) == 0 &&
+            state_open(&ro, a->path, true, &err) == 0) {
+                if (state_oauth_states(ro, &states, &err) == 0) {
+                        cJSON_Delete(a->db_secrets);
+                        a->db_secrets = states;
+                }
+                ro = state_close(ro);
+        }
+        redact_set_add_json(a->secrets, a->db_secrets, false);
+}
+
 static char *arguments_text(audit_log *a, const cJSON *args)
 {
-        unsigned long long fp = redact_store_fingerprint(a->paths);
+        unsigned long long fp = redact_store_fingerprint(a->paths) ^ db_fingerprint(a);
 
         if (!a->secrets || fp != a->secrets_fp) {
                 a->secrets = redact_set_free(a->secrets);
                 a->secrets = redact_set_new();
                 redact_set_load_store(a->secrets, a->paths);
+                load_db_secrets(a);
                 a->secrets_fp = fp;
                 if (redact_set_dropped(a->secrets))
                         log_warn("audit log: more than %d secrets known; %zu are not redacted "

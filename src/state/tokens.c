@@ -181,3 +181,32 @@ int64_t state_data_version(state_db *s)
         sqlite3_finalize(st);
         return v;
 }
+
+int state_oauth_states(state_db *s, cJSON **ret, corral_error *err)
+{
+        sqlite3_stmt *st = NULL;
+        cJSON *arr = cJSON_CreateArray();
+        size_t rows = 0;
+        int rc = SQLITE_DONE;
+
+        if (s->version >= 3) {
+                rc = sqlite3_prepare_v2(s->db, "SELECT state FROM oauth_tokens", -1, &st, NULL);
+                while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+                       rows++ < STATE_QUERY_MAX) {
+                        const char *v = (const char *)sqlite3_column_text(st, 0);
+                        cJSON *j = v ? cJSON_Parse(v) : NULL;
+                        if (j)
+                                cJSON_AddItemToArray(arr, j);
+                        rc = SQLITE_OK;
+                }
+                if (rc == SQLITE_ROW || rc == SQLITE_OK)
+                        rc = SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+                cJSON_Delete(arr);
+                return state_db_error(s, err, rc, "reading OAuth tokens");
+        }
+        *ret = arr;
+        return 0;
+}

