@@ -376,6 +376,24 @@ int state_rows_json(state_db *s, sqlite3_stmt *st, const char *const *keys, size
         return 0;
 }
 
+int state_select_json(state_db *s, int min_version, const char *sql, const char *const *keys,
+                      size_t n_keys, cJSON **ret, corral_error *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        if (s->version < min_version) {
+                *ret = cJSON_CreateArray();
+                return 0;
+        }
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return state_db_error(s, err, rc, "query");
+        r = state_rows_json(s, st, keys, n_keys, ret, err);
+        sqlite3_finalize(st);
+        return r;
+}
+
 int state_query_calls(state_db *s, const char *user, const char *server, int64_t since_ms,
                       cJSON **ret, corral_error *err)
 {
@@ -491,20 +509,9 @@ int state_query_limits(state_db *s, cJSON **ret, corral_error *err)
 {
         static const char *const keys[] = {"user",  "server",    "tool",
                                            "calls", "period_ms", "concurrent"};
-        sqlite3_stmt *st = NULL;
-        int rc, r;
 
-        if (s->version < 2) {
-                *ret = cJSON_CreateArray();
-                return 0;
-        }
-        rc = sqlite3_prepare_v2(s->db,
-                                "SELECT user, server, tool, calls, period_ms, concurrent FROM "
-                                "limits ORDER BY server, tool, user",
-                                -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return state_db_error(s, err, rc, "query");
-        r = state_rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
-        sqlite3_finalize(st);
-        return r;
+        return state_select_json(s, 2,
+                                 "SELECT user, server, tool, calls, period_ms, concurrent FROM "
+                                 "limits ORDER BY server, tool, user",
+                                 keys, ARRAY_SIZE(keys), ret, err);
 }

@@ -25,3 +25,8 @@ void state_bind_text(sqlite3_stmt *st, int i, const char *v);
  * "time" renders ms as RFC 3339), at most STATE_QUERY_MAX rows. */
 int state_rows_json(state_db *s, sqlite3_stmt *st, const char *const *keys, size_t n_keys,
                     cJSON **ret, corral_error *err);
+/* Runs sql (no parameters) into *ret as state_rows_json() does; an empty
+ * array when the file's schema is older than min_version (the table is not
+ * there: read-only opens leave the file as it is). */
+int state_select_json(state_db *s, int min_version, const char *sql, const char *const *keys,
+                      size_t n_keys, cJSON **ret, corral_error *err);

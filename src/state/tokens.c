@@ -152,22 +152,11 @@ int state_api_token_remove(state_db *s, const char *id, int *ret_n, corral_error
 int state_api_token_list(state_db *s, cJSON **ret, corral_error *err)
 {
         static const char *const keys[] = {"id", "user", "level", "sha256", "created_at"};
-        sqlite3_stmt *st = NULL;
-        int rc, r;
 
-        if (s->version < 3) {
-                *ret = cJSON_CreateArray();
-                return 0;
-        }
-        rc = sqlite3_prepare_v2(s->db,
-                                "SELECT id, user, level, sha256, created_at FROM api_tokens "
-                                "ORDER BY rowid",
-                                -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return state_db_error(s, err, rc, "query");
-        r = state_rows_json(s, st, keys, ARRAY_SIZE(keys), ret, err);
-        sqlite3_finalize(st);
-        return r;
+        return state_select_json(s, 3,
+                                 "SELECT id, user, level, sha256, created_at FROM api_tokens "
+                                 "ORDER BY rowid",
+                                 keys, ARRAY_SIZE(keys), ret, err);
 }
 
 int64_t state_data_version(state_db *s)
