@@ -51,7 +51,8 @@ LDFLAGS    += -fsanitize=address,undefined
 endif
 
 LIB_SRCS   := $(sort $(wildcard src/*.c src/*/*.c resolvers/*.c resolvers/*/*.c))
-LIB_SRCS   := $(filter-out src/main.c,$(LIB_SRCS)) sandbox/syscalls.c sandbox/idmap.c
+LIB_SRCS   := $(filter-out src/main.c,$(LIB_SRCS)) sandbox/syscalls.c sandbox/idmap.c \
+	      sandbox/cgroup_path.c
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ   := $(BUILD)/obj/src/main.o
 # corral-sandbox: the standalone launcher (sandbox/), with libseccomp and cJSON

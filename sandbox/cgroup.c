@@ -34,38 +34,6 @@ static int write_str(const char *dir, const char *file, const char *val)
         return 0;
 }
 
-/* The launcher's own cgroup path for a v1 controller ("" for v2 with
- * ctrl NULL), from /proc/self/cgroup. */
-static char *own_cgroup(const char *ctrl)
-{
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-        char line[4096];
-
-        if (!f)
-                return NULL;
-        while (fgets(line, sizeof(line), f)) {
-                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2)
-                        continue;
-                *c2 = '\0';
-                line[strcspn(line, "\n")] = '\0';
-                c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-                if (!ctrl) {
-                        if (strcmp(c1 + 1, "") == 0)
-                                return xstrdup(c2 + 1);
-                        continue;
-                }
-                for (char *tok = c1 + 1; *tok;) {
-                        size_t len = strcspn(tok, ",");
-                        if (len == strlen(ctrl) && strncmp(tok, ctrl, len) == 0)
-                                return xstrdup(c2 + 1);
-                        tok += len;
-                        tok += *tok == ',';
-                }
-        }
-        return NULL;
-}
-
 static void kill_procs(const char *dir)
 {
         _cleanup_free_ char *path = xasprintf("%s/cgroup.procs", dir);
@@ -171,7 +139,7 @@ static void report_missing(const cg_missing *m)
 
 static void setup_v2(sbx_cgroup *cg, const sbx_policy *p, cg_missing *m)
 {
-        _cleanup_free_ char *own = own_cgroup(NULL), *base = NULL;
+        _cleanup_free_ char *own = sandbox_own_cgroup(NULL), *base = NULL;
         char buf[64];
         int r;
 
@@ -225,7 +193,7 @@ static void setup_v2(sbx_cgroup *cg, const sbx_policy *p, cg_missing *m)
 static void setup_v1(sbx_cgroup *cg, const sbx_policy *p, cg_missing *m)
 {
         for (int i = 0; i < 3; i++) {
-                _cleanup_free_ char *own = own_cgroup(v1_ctrl[i]);
+                _cleanup_free_ char *own = sandbox_own_cgroup(v1_ctrl[i]);
                 _cleanup_free_ char *base = xasprintf(CG_ROOT "/%s", v1_ctrl[i]);
                 char buf[64];
                 int r = 0;

@@ -128,6 +128,14 @@ static inline uint32_t sandbox_uid_for(const char *name)
 int sandbox_idmap_tree(const char *source, uid_t disk_uid, gid_t disk_gid, uid_t uid, gid_t gid,
                        int *ret_fd, const char **ret_what);
 
+/* The calling process's own cgroup path (as in /proc/self/cgroup, "/" for
+ * the root) in the v1 hierarchy of controller ctrl ("memory", "pids", …), or
+ * in the v2 unified hierarchy when ctrl is NULL; see cgroups(7).  Owned by
+ * the caller; NULL when there is no such line or /proc cannot be read.  The
+ * launcher makes each server's cgroup under its own, so the daemon finds it
+ * under the same path.  sandbox/cgroup_path.c. */
+char *sandbox_own_cgroup(const char *ctrl);
+
 /* ---- the daemon's side (libcorral, src/runtime/native.c) ----------------
  *
  * A manifest's sandbox.mounts entries are "SOURCE[:TARGET][:ro|:rw]" (host

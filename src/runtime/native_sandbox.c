@@ -321,40 +321,11 @@ char **native_launcher_env(void)
         return env;
 }
 
-/* The daemon's own cgroup path for a v1 controller, or the v2 one (ctrl
- * NULL), from /proc/self/cgroup; as the launcher, its child, finds it. */
-static char *own_cgroup(const char *ctrl)
-{
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-        char line[4096];
-
-        while (f && fgets(line, sizeof(line), f)) {
-                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2)
-                        continue;
-                *c2 = '\0';
-                c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-                if (!ctrl) {
-                        if (c1[1] == '\0')
-                                return xstrdup(c2 + 1);
-                        continue;
-                }
-                for (char *tok = c1 + 1; *tok;) {
-                        size_t len = strcspn(tok, ",");
-                        if (len == strlen(ctrl) && strncmp(tok, ctrl, len) == 0)
-                                return xstrdup(c2 + 1);
-                        tok += len;
-                        tok += *tok == ',';
-                }
-        }
-        return NULL;
-}
-
 char *native_oom_file(const char *name, int pid)
 {
         struct statfs sf;
         bool v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
-        _cleanup_free_ char *own = own_cgroup(v2 ? NULL : "memory");
+        _cleanup_free_ char *own = sandbox_own_cgroup(v2 ? NULL : "memory");
 
         if (!own)
                 return NULL;
