@@ -114,9 +114,7 @@ describe('HTTP with OAuth 2.1 bearer tokens', { timeout: 600000 }, () => {
     }));
     daemon = await startDaemon(root);
     await waitReady(root, ['everything']);
-    const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
-    assert.ok(m, daemon.output());
-    base = `http://127.0.0.1:${m[1]}`;
+    base = daemon.httpBase();
   });
 
   after(async () => {

@@ -136,9 +136,7 @@ describe('server-to-client requests through the gateway', { timeout: 600000 }, (
     daemon = await startDaemon(root, { args: ['--http', '127.0.0.1:0'],
       env: { CORRAL_REQUEST_TIMEOUT_MS: '20000' } });
     await waitReady(root, ['everything', 'asking', 'modern']);
-    const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
-    assert.ok(m, daemon.output());
-    base = `http://127.0.0.1:${m[1]}`;
+    base = daemon.httpBase();
     direct = await featureClient(await transportFor('direct'));
   });
 

@@ -284,6 +284,12 @@ export async function startDaemon(root, { env, args = [], timeout = 60000 } = {}
     exit,
     output: () => output,
     running: () => exited === null,
+    /* http://127.0.0.1:PORT of its first MCP listener (as it logged it). */
+    httpBase() {
+      const m = output.match(/MCP over HTTP on \S+ \(port (\d+)/);
+      if (!m) throw new Error(`the daemon logged no MCP HTTP listener:\n${output}`);
+      return `http://127.0.0.1:${m[1]}`;
+    },
     /* SIGTERM, then the exit status ({code, signal}).  A daemon that does not
      * exit in time is killed and the call throws. */
     async stop(timeoutMs = 40000) {

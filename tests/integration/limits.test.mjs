@@ -68,9 +68,7 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
     }
     daemon = await startDaemon(root, { args: ['--system'] });
     await waitReady(root, ['lim']);
-    const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
-    assert.ok(m, daemon.output());
-    base = `http://127.0.0.1:${m[1]}`;
+    base = daemon.httpBase();
     const mm = daemon.output().match(/metrics on \S+ \(port (\d+), auth bearer\)/);
     assert.ok(mm, daemon.output());
     metricsBase = `http://127.0.0.1:${mm[1]}`;

@@ -88,9 +88,7 @@ describe('management tools over MCP', { timeout: 300000 }, () => {
     PKG = mockPkg(root);
     daemon = await startDaemon(root);
     await waitReady(root, ['base']);
-    const m = daemon.output().match(/MCP over HTTP on \S+ \(port (\d+)/);
-    assert.ok(m, daemon.output());
-    base = `http://127.0.0.1:${m[1]}`;
+    base = daemon.httpBase();
   });
 
   after(async () => {
