@@ -387,6 +387,14 @@ static int parse_remote(manifest *m, const cJSON *rt, corral_error *err)
         if ((r = get_enum(rt, "sessions", "runtime.sessions", sessions, ARRAY_SIZE(sessions),
                           &m->sessions, err)) < 0)
                 return r;
+        if ((r = get_uint(rt, "session_idle_s", "runtime.session_idle_s",
+                          MANIFEST_SESSION_IDLE_MAX, &m->session_idle_s, err)) < 0)
+                return r;
+        if (m->session_idle_s && m->session_idle_s < MANIFEST_SESSION_IDLE_MIN)
+                return bad(err, "runtime.session_idle_s", "must be a whole number from 2 to 86400");
+        if ((r = get_uint(rt, "sessions_max", "runtime.sessions_max", MANIFEST_SESSIONS_MAX,
+                          &m->sessions_max, err)) < 0)
+                return r;
         const cJSON *h = get_obj(rt, "headers", "runtime.headers", false, &r, err);
         if (r < 0)
                 return r;

@@ -84,6 +84,10 @@ cJSON *manifest_to_json(const manifest *m)
                 cJSON_AddStringToObject(rt, "transport", m->transport);
         if (m->sessions)
                 cJSON_AddStringToObject(rt, "sessions", m->sessions);
+        if (m->session_idle_s)
+                cJSON_AddNumberToObject(rt, "session_idle_s", m->session_idle_s);
+        if (m->sessions_max)
+                cJSON_AddNumberToObject(rt, "sessions_max", m->sessions_max);
         if (m->n_headers) {
                 cJSON *hd = cJSON_AddObjectToObject(rt, "headers");
                 for (size_t i = 0; i < m->n_headers; i++)

@@ -11,6 +11,10 @@
 
 #define MANIFEST_VERSION 1
 #define MANIFEST_MAX_BYTES (4u << 20) /* cap on a manifest file read from disk */
+/* runtime.session_idle_s and runtime.sessions_max (users' sessions, issue 15) */
+#define MANIFEST_SESSION_IDLE_MIN 2u
+#define MANIFEST_SESSION_IDLE_MAX 86400u
+#define MANIFEST_SESSIONS_MAX 1024u
 
 typedef struct manifest_lock_entry {
         char *name;
@@ -79,6 +83,12 @@ typedef struct manifest {
          * without a token), "shared" (one session, the daemon's token);
          * NULL: not set (per_user, README "Remote servers"). */
         char *sessions;
+        /* runtime.session_idle_s: a user's session unused this long is
+         * closed (MANIFEST_SESSION_IDLE_MIN…MAX; 0 = not set: 600);
+         * runtime.sessions_max: users' sessions open at once per server
+         * (1…MANIFEST_SESSIONS_MAX; 0 = not set: 64).  Read live: a change
+         * applies on reload without a restart. */
+        unsigned session_idle_s, sessions_max;
         manifest_env *headers;
         size_t n_headers;
         /* sandbox policy */

@@ -66,9 +66,11 @@ typedef struct supervisor_events {
         /* A per-user session of u for user uid (issue 15, unit_user_client()):
          * UNIT_USER_OPENED before its first message (c: its session, to hook
          * the server's requests), UNIT_USER_SETTLED once it is ready or
-         * ended (requests that waited go on), UNIT_USER_LISTS when its tools
-         * changed (also when it ends or closes). */
-        void (*user_session)(void *ud, unit *u, uid_t uid, mcp_client *c, int what);
+         * ended (requests that waited go on), UNIT_USER_LISTS when its lists
+         * changed (lists: a bitmask of unit_lists; all of them when it ends
+         * or closes). */
+        void (*user_session)(void *ud, unit *u, uid_t uid, mcp_client *c, int what,
+                             unsigned lists);
         /* A notification of a user's session other than list_changed: for
          * that user's clients only. */
         void (*user_notification)(void *ud, unit *u, uid_t uid, const char *method,
@@ -158,8 +160,14 @@ unit_user_route unit_user_client(unit *u, uid_t uid, mcp_client **ret_client,
 /* Whether u serves user uid ((uid_t)-1: a user with no local account)
  * through per-user sessions, without opening one. */
 bool unit_per_user_for(const unit *u, uid_t uid);
-/* The tools of uid's ready session (borrowed), else NULL. */
+/* The lists of uid's ready session (borrowed, arrays of MCP items), else
+ * NULL: as unit_tools() … unit_resource_templates() for the unit's own. */
 const cJSON *unit_user_tools(const unit *u, uid_t uid);
+const cJSON *unit_user_prompts(const unit *u, uid_t uid);
+const cJSON *unit_user_resources(const unit *u, uid_t uid);
+const cJSON *unit_user_resource_templates(const unit *u, uid_t uid);
+/* uid's own session when it is ready (borrowed), else NULL; opens none. */
+mcp_client *unit_user_ready_client(const unit *u, uid_t uid);
 /* Whether c is one of u's per-user sessions, and whose (*ret_uid). */
 bool unit_user_client_of(const unit *u, const mcp_client *c, uid_t *ret_uid);
 /* Per-user sessions open or opening (status "user_sessions"). */

@@ -207,6 +207,7 @@ struct gw_s2c {
 
 struct gw_hint {
         char *server;
+        int64_t uid; /* -1: any user's; else the last of this user's (issue 15) */
         gateway_session *s;
         gw_hint *next;
 };
@@ -510,10 +511,21 @@ bool gw_usession_route(gateway_session *s, unit *u, const cJSON *id, const char 
 /* How u's part of a list for s comes: the unit's, the user's session's
  * (*ret_items), none, or not yet (park the list with gw_usession_park_list). */
 typedef enum { GW_ULIST_UNIT, GW_ULIST_USER, GW_ULIST_NONE, GW_ULIST_WAIT } gw_ulist;
-gw_ulist gw_usession_list(gateway_session *s, unit *u, bool tools, const cJSON **ret_items);
-/* Whether u's prompts, resources and completions are hidden from s (a
- * per-user server: only its tools are per user yet). */
+gw_ulist gw_usession_list(gateway_session *s, unit *u, const cJSON *(*get)(const unit *),
+                          const cJSON **ret_items);
+/* Whether u serves s's user through sessions of their own: then what s asks
+ * of u goes through gw_usession_route(), never the unit's own session, and
+ * the gateway-wide resource owner table does not answer for u. */
 bool gw_usession_hides(gateway_session *s, const unit *u);
+/* The per-user server whose lists, as s's user sees them, hold resource uri
+ * (ref: a completion reference, also a template's literal uriTemplate):
+ * exact URIs first, then the template with the most literal characters.
+ * PARKED: a session of the user's is still opening; the request was parked
+ * and is dispatched again once it settled. */
+typedef enum { GW_UOWNER_NONE, GW_UOWNER_FOUND, GW_UOWNER_PARKED } gw_uowner;
+gw_uowner gw_usession_resource_owner(gateway_session *s, const char *uri, bool ref,
+                                     const cJSON *id, const char *method, const cJSON *params,
+                                     unit **ret);
 void gw_usession_park_list(gateway_session *s, unit *u, const cJSON *id, const char *method,
                            const cJSON *params);
 /* Dispatches the parked requests whose session settled (the notify timer). */
@@ -522,7 +534,8 @@ void gw_usession_replay(gateway *gw);
 void gw_usession_forget(gateway *gw, const char *server);
 void gw_usession_free_all(gateway *gw);
 /* supervisor_events.user_session and .user_notification. */
-void gw_ev_user_session(void *ud, unit *u, uid_t uid, mcp_client *c, int what);
+void gw_ev_user_session(void *ud, unit *u, uid_t uid, mcp_client *c, int what,
+                        unsigned lists);
 void gw_ev_user_notification(void *ud, unit *u, uid_t uid, const char *method,
                              const cJSON *params);
 /* upstream.c: hooks the server requests of a session to a unit (the unit's

@@ -215,9 +215,9 @@ static void handle_list(gateway_session *s, const cJSON *id, const char *method,
 
                 if (!gw_session_sees(s, units[i]))
                         continue;
-                /* A per-user server's tools are the caller's session's
+                /* A per-user server's lists are the caller's session's
                  * (issue 15, usessions.c). */
-                how = gw_usession_list(s, units[i], tools, &items);
+                how = gw_usession_list(s, units[i], get, &items);
                 if (how == GW_ULIST_WAIT && !wait)
                         wait = units[i];
                 if (how == GW_ULIST_WAIT || how == GW_ULIST_NONE ||
@@ -294,7 +294,9 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
         if (!gw_usession_route(s, u, id, method, params, &uclient, &utools))
                 return;
         ready = uclient || unit_get_state(u) == UNIT_READY;
-        list = uclient ? (tool ? utools : NULL) : tool ? unit_tools(u) : unit_prompts(u);
+        list = uclient ? (tool ? utools : unit_user_prompts(u, (uid_t)gw_session_uid(s)))
+               : tool  ? unit_tools(u)
+                       : unit_prompts(u);
         hidden = tool && list_has(list, local) && tool_hidden(s, u, local);
         /* A single-server session is that server: it answers names it does
          * not list itself.  A hidden tool is refused here and answered as
@@ -356,29 +358,42 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
         bool subscribe = strcmp(method, "resources/subscribe") == 0;
         bool unsubscribe = strcmp(method, "resources/unsubscribe") == 0;
         const char *owner;
-        mcp_client *client;
+        const cJSON *utools = NULL;
+        mcp_client *client, *uclient = NULL;
+        bool per_user;
         unit *u;
 
         if (!uri) {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL, "invalid params: missing uri");
                 return;
         }
-        if (unsubscribe) {
+        if (unsubscribe)
                 sub_remove(s, uri);
-                /* Upstream subscriptions are shared by every session: keep it
-                 * while another session still wants updates. */
-                for (gateway_session *o = gw->sessions; o; o = o->next)
-                        if (o != s && session_subscribed(o, uri)) {
-                                gw_reply_result(s, id, cJSON_CreateObject());
-                                return;
-                        }
-        }
         /* A single-server session asks its server whatever the owner table
          * says (a collision must not hide its own resources). */
         owner = s->scope ? s->scope : gw_owners_lookup(gw_owners_get(gw), uri);
         u = owner && gw->sv ? supervisor_find(gw->sv, owner) : NULL;
-        if (u && (!gw_session_sees(s, u) || gw_usession_hides(s, u)))
+        if (u && (!gw_session_sees(s, u) || (!s->scope && gw_usession_hides(s, u))))
                 u = NULL;
+        /* A per-user server's resources are the caller's session's (issue
+         * 15, usessions.c): looked up in what that session lists. */
+        if (!u && !s->scope &&
+            gw_usession_resource_owner(s, uri, false, id, method, params, &u) == GW_UOWNER_PARKED)
+                return;
+        per_user = u && gw_usession_hides(s, u);
+        if (u)
+                owner = unit_name(u);
+        if (unsubscribe) {
+                /* Upstream subscriptions are shared by the sessions of one
+                 * upstream session: keep it while another still wants
+                 * updates (of a per-user server: another of the user's). */
+                for (gateway_session *o = gw->sessions; o; o = o->next)
+                        if (o != s && session_subscribed(o, uri) &&
+                            (!per_user || gw_session_uid(o) == gw_session_uid(s))) {
+                                gw_reply_result(s, id, cJSON_CreateObject());
+                                return;
+                        }
+        }
         if (!u) {
                 cJSON *data = cJSON_CreateObject();
                 cJSON_AddStringToObject(data, "uri", uri);
@@ -393,9 +408,19 @@ static void handle_resource(gateway_session *s, const cJSON *id, const cJSON *pa
                                        "resource not found: '%s': no ready server lists it", uri);
                 return;
         }
-        client = ready_client(s, id, u);
+        if (per_user && !gw_usession_route(s, u, id, method, params, &uclient, &utools))
+                return;
+        client = uclient ? uclient : ready_client(s, id, u);
         if (!client)
                 return;
+        if ((subscribe || unsubscribe) && uclient && mcp_client_modern(uclient)) {
+                gw_reply_error(s, id, JSONRPC_METHOD_NOT_FOUND, NULL,
+                               "method not found: server '%s' serves each user through their "
+                               "own session, and subscriptions on MCP 2026-07-28 sessions are "
+                               "not per user yet",
+                               unit_name(u));
+                return;
+        }
         if ((subscribe || unsubscribe) && mcp_client_modern(client) && !gw_usub_applies(u)) {
                 gw_reply_error(s, id, JSONRPC_METHOD_NOT_FOUND, NULL,
                                "method not found: server '%s' does not offer resource "
@@ -471,8 +496,8 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
         const cJSON *ref = json_get_object(params, "ref");
         const char *type = json_get_string(ref, "type");
         _cleanup_free_ char *server = NULL, *local = NULL;
-        const cJSON *caps;
-        mcp_client *client;
+        const cJSON *caps, *utools = NULL;
+        mcp_client *client, *uclient = NULL;
         unit *u = NULL;
         cJSON *fwd;
 
@@ -484,18 +509,23 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
                         return;
                 }
                 u = route_name(s, name, &server, &local);
-                if (u && gw_usession_hides(s, u))
-                        u = NULL;
         } else if (type && strcmp(type, "ref/resource") == 0) {
                 const char *uri = json_get_string(ref, "uri");
                 const char *owner =
                         s->scope ? s->scope : gw_owners_lookup_ref(gw_owners_get(gw), uri);
                 if (owner) {
-                        server = xstrdup(owner);
                         u = gw->sv ? supervisor_find(gw->sv, owner) : NULL;
-                        if (u && (!gw_session_sees(s, u) || gw_usession_hides(s, u)))
+                        if (u && (!gw_session_sees(s, u) ||
+                                  (!s->scope && gw_usession_hides(s, u))))
                                 u = NULL;
                 }
+                /* A per-user server's: in the caller's session's lists. */
+                if (!u && !s->scope &&
+                    gw_usession_resource_owner(s, uri, true, id, "completion/complete", params,
+                                               &u) == GW_UOWNER_PARKED)
+                        return;
+                if (u)
+                        server = xstrdup(unit_name(u));
         } else {
                 gw_reply_error(s, id, JSONRPC_INVALID_PARAMS, NULL,
                                "invalid params: ref.type must be ref/prompt or ref/resource");
@@ -507,7 +537,10 @@ static void handle_complete(gateway_session *s, const cJSON *id, const cJSON *pa
                                strcmp(type, "ref/prompt") == 0 ? "prompt" : "resource");
                 return;
         }
-        client = ready_client(s, id, u);
+        if (gw_usession_hides(s, u) &&
+            !gw_usession_route(s, u, id, "completion/complete", params, &uclient, &utools))
+                return;
+        client = uclient ? uclient : ready_client(s, id, u);
         if (!client)
                 return;
         caps = mcp_client_server_capabilities(client);

@@ -34,9 +34,21 @@ static void merge(cJSON *into, const cJSON *caps)
         }
 }
 
+/* The session s's tasks on u live on: the caller's own to a per-user server
+ * (issue 15, usessions.c; one not open has none), else the unit's. */
+static mcp_client *tasks_client(gateway_session *s, unit *u)
+{
+        int64_t uid;
+
+        if (gw_usession_hides(s, u))
+                return (uid = gw_session_uid(s)) >= 0 ? unit_user_ready_client(u, (uid_t)uid)
+                                                      : NULL;
+        return unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
+}
+
 static bool tasks_ready(gateway_session *s, unit *u, const char *what)
 {
-        mcp_client *c = unit_get_state(u) == UNIT_READY ? unit_client(u) : NULL;
+        mcp_client *c = tasks_client(s, u);
         const cJSON *t = json_get_object(mcp_client_server_capabilities(c), "tasks");
 
         if (!t || !gw_session_sees(s, u))
@@ -55,7 +67,7 @@ cJSON *gw_tasks_capability(gateway_session *s)
                         continue;
                 if (!r)
                         r = cJSON_CreateObject();
-                merge(r, json_get_object(mcp_client_server_capabilities(unit_client(units[i])),
+                merge(r, json_get_object(mcp_client_server_capabilities(tasks_client(s, units[i])),
                                          "tasks"));
         }
         return r;
@@ -156,7 +168,7 @@ static void tasks_list(gateway_session *s, const cJSON *id, const cJSON *params)
                 json_set(fwd, "cursor", cJSON_CreateString(local + 1));
         else
                 cJSON_DeleteItemFromObjectCaseSensitive(fwd, "cursor");
-        gw_forward(s, id, unit_name(u), unit_client(u), "tasks/list", fwd);
+        gw_forward(s, id, unit_name(u), tasks_client(s, u), "tasks/list", fwd);
 }
 
 void gw_tasks_handle(gateway_session *s, const cJSON *id, const char *method,
@@ -188,5 +200,5 @@ void gw_tasks_handle(gateway_session *s, const cJSON *id, const char *method,
         }
         fwd = json_dup(params);
         json_set(fwd, "taskId", cJSON_CreateString(local));
-        gw_forward(s, id, server, unit_client(u), method, fwd);
+        gw_forward(s, id, server, tasks_client(s, u), method, fwd);
 }

@@ -14,7 +14,8 @@
  *      clients calling the same tool at once each get their own);
  *   2. else the session that last sent that server a request or a roots
  *      change (a server asking for roots after notifications/roots/
- *      list_changed asks the client that changed them);
+ *      list_changed asks the client that changed them); on a user's own
+ *      session to a per-user server (issue 15), the last of that user's;
  *   3. else nobody: the server gets -32601 at once, never a hang.
  * A session whose client did not declare the capability answers -32601 too
  * (the 2025 revisions' "not supported").  The request goes to the client
@@ -36,26 +37,37 @@
 
 /* ---- routing hints ---- */
 
-void gw_upstream_touch(gateway *gw, const char *server, gateway_session *s)
+static void touch(gateway *gw, const char *server, int64_t uid, gateway_session *s)
 {
         gw_hint *h;
 
         for (h = gw->hints; h; h = h->next)
-                if (strcmp(h->server, server) == 0) {
+                if (h->uid == uid && strcmp(h->server, server) == 0) {
                         h->s = s;
                         return;
                 }
         h = xcalloc(1, sizeof(*h));
         h->server = xstrdup(server);
+        h->uid = uid;
         h->s = s;
         h->next = gw->hints;
         gw->hints = h;
 }
 
-static gateway_session *hinted(gateway *gw, const char *server)
+void gw_upstream_touch(gateway *gw, const char *server, gateway_session *s)
+{
+        int64_t uid = gw->system_mode ? gw_session_uid(s) : -1;
+
+        touch(gw, server, -1, s);
+        if (uid >= 0) /* one per user and server: at most users × servers */
+                touch(gw, server, uid, s);
+}
+
+/* uid -1: the last session of anyone's. */
+static gateway_session *hinted(gateway *gw, const char *server, int64_t uid)
 {
         for (gw_hint *h = gw->hints; h; h = h->next)
-                if (strcmp(h->server, server) == 0)
+                if (h->uid == uid && strcmp(h->server, server) == 0)
                         return h->s;
         return NULL;
 }
@@ -352,7 +364,7 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
                 gw_mrtr_server_request(gw, call, c, handle, method, params);
                 return;
         }
-        s = call ? call->s : hinted(gw, server);
+        s = call ? call->s : hinted(gw, server, owner_uid);
         if (s && !call && !s->initialized)
                 s = NULL; /* only a 2025 session takes requests unrelated to a call */
         if (s && (s->drained || (u && !gw_session_sees(s, u))))
@@ -464,9 +476,20 @@ void gw_upstream_roots_changed(gateway_session *s)
         if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(s->client_caps, "roots")))
                 return;
         for (size_t i = 0; i < n; i++) {
-                mcp_client *c = unit_get_state(units[i]) == UNIT_READY ? unit_client(units[i])
-                                                                       : NULL;
-                if (!c || !gw_session_sees(s, units[i]))
+                mcp_client *c = NULL;
+
+                if (!gw_session_sees(s, units[i]))
+                        continue;
+                /* A per-user server hears of a user's roots on that user's
+                 * own session only (one not open asks for them when it
+                 * opens); never on the unit's (issue 15). */
+                if (gw_usession_hides(s, units[i]))
+                        c = gw_session_uid(s) >= 0
+                                    ? unit_user_ready_client(units[i], (uid_t)gw_session_uid(s))
+                                    : NULL;
+                else if (unit_get_state(units[i]) == UNIT_READY)
+                        c = unit_client(units[i]);
+                if (!c)
                         continue;
                 gw_upstream_touch(gw, unit_name(units[i]), s);
                 (void)mcp_client_notify(c, "notifications/roots/list_changed", NULL);

@@ -1,18 +1,23 @@
 /* Per-user upstream sessions, the gateway's side (issue 15; the sessions
- * themselves are src/supervisor/usession.c): in a system-mode store a
- * client's tools/list and tools/call of a per-user global remote server go
- * to the calling user's own session.  While that session opens, the request
- * is parked and dispatched again once it settled (ready: it goes through;
- * ended: the user gets its reason).  The session's list changes and its
- * log messages reach only that user's clients; the server's requests
- * (sampling, elicitation, roots) only that user's calls and sessions
+ * themselves are src/supervisor/usession.c): in a system-mode store what a
+ * client asks of a per-user global remote server — tools, prompts,
+ * resources and resource templates (lists, tools/call, prompts/get,
+ * resources/read, subscribe, unsubscribe, completion/complete) — goes to
+ * the calling user's own session.  While that session opens, the request is
+ * parked and dispatched again once it settled (ready: it goes through;
+ * ended: the user gets its reason).  The session's list changes, resource
+ * updates, task status and log messages reach only that user's clients; the
+ * server's requests (sampling, elicitation, roots) only that user's calls
+ * and sessions, and a user's roots change only their own sessions
  * (upstream.c). */
 #include <pwd.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "corral/jsonutil.h"
 #include "corral/log.h"
+#include "corral/macro.h"
 #include "gateway/internal.h"
 
 struct gw_upark {
@@ -114,7 +119,22 @@ bool gw_usession_route(gateway_session *s, unit *u, const cJSON *id, const char 
         }
 }
 
-gw_ulist gw_usession_list(gateway_session *s, unit *u, bool tools, const cJSON **ret_items)
+/* The user's session's list that corresponds to the unit's getter. */
+static const cJSON *user_items(const cJSON *(*get)(const unit *), const unit *u, uid_t uid)
+{
+        if (get == unit_tools)
+                return unit_user_tools(u, uid);
+        if (get == unit_prompts)
+                return unit_user_prompts(u, uid);
+        if (get == unit_resources)
+                return unit_user_resources(u, uid);
+        if (get == unit_resource_templates)
+                return unit_user_resource_templates(u, uid);
+        return NULL;
+}
+
+gw_ulist gw_usession_list(gateway_session *s, unit *u, const cJSON *(*get)(const unit *),
+                          const cJSON **ret_items)
 {
         int64_t uid;
         mcp_client *c = NULL;
@@ -126,15 +146,14 @@ gw_ulist gw_usession_list(gateway_session *s, unit *u, bool tools, const cJSON *
         uid = gw_session_uid(s);
         if (!unit_per_user_for(u, uid < 0 ? (uid_t)-1 : (uid_t)uid))
                 return GW_ULIST_UNIT;
-        /* Prompts and resources of a per-user server are not per user yet:
-         * none rather than the daemon's identity's (README). */
-        if (!tools || uid < 0)
+        /* No local account: no session of their own (README). */
+        if (uid < 0)
                 return GW_ULIST_NONE;
         switch (unit_user_client(u, (uid_t)uid, &c, &why)) {
         case UNIT_USER_SHARED:
                 return GW_ULIST_UNIT;
         case UNIT_USER_READY:
-                *ret_items = unit_user_tools(u, (uid_t)uid);
+                *ret_items = user_items(get, u, (uid_t)uid);
                 return GW_ULIST_USER;
         case UNIT_USER_OPENING:
                 return GW_ULIST_WAIT;
@@ -152,6 +171,100 @@ bool gw_usession_hides(gateway_session *s, const unit *u)
                 return false;
         uid = gw_session_uid(s);
         return unit_per_user_for(u, uid < 0 ? (uid_t)-1 : (uid_t)uid);
+}
+
+static bool lists_uri(const cJSON *resources, const char *uri)
+{
+        const cJSON *r;
+
+        cJSON_ArrayForEach(r, resources)
+        {
+                const char *x = json_get_string(r, "uri");
+                if (x && strcmp(x, uri) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* How well a template of templates matches uri: its literal characters + 1
+ * (a ref naming the template itself: the most), 0 for none. */
+static size_t template_score(const cJSON *templates, const char *uri, bool ref)
+{
+        const cJSON *t;
+        size_t best = 0, lit;
+
+        cJSON_ArrayForEach(t, templates)
+        {
+                const char *tpl = json_get_string(t, "uriTemplate");
+                if (!tpl)
+                        continue;
+                if (ref && strcmp(tpl, uri) == 0)
+                        return SIZE_MAX;
+                if (gw_uri_template_match(tpl, uri, &lit) && lit + 1 > best)
+                        best = lit + 1;
+        }
+        return best;
+}
+
+gw_uowner gw_usession_resource_owner(gateway_session *s, const char *uri, bool ref,
+                                     const cJSON *id, const char *method, const cJSON *params,
+                                     unit **ret)
+{
+        gateway *gw = s->gw;
+        unit *const *units;
+        size_t n, best = 0;
+        unit *wait = NULL, *by_template = NULL;
+        int64_t uid;
+
+        *ret = NULL;
+        if (!gw->system_mode || !gw->sv || !uri || (uid = gw_session_uid(s)) < 0)
+                return GW_UOWNER_NONE;
+        n = supervisor_units(gw->sv, &units);
+        for (size_t i = 0; i < n; i++) {
+                unit *u = units[i];
+                const cJSON *res, *tpl;
+                mcp_client *c = NULL;
+                const char *why = NULL;
+                size_t score;
+
+                if (!gw_session_sees(s, u) || !unit_per_user_for(u, (uid_t)uid))
+                        continue;
+                switch (unit_user_client(u, (uid_t)uid, &c, &why)) {
+                case UNIT_USER_READY:
+                        res = unit_user_resources(u, (uid_t)uid);
+                        tpl = unit_user_resource_templates(u, (uid_t)uid);
+                        break;
+                case UNIT_USER_SHARED:
+                        if (unit_get_state(u) != UNIT_READY)
+                                continue;
+                        res = unit_resources(u);
+                        tpl = unit_resource_templates(u);
+                        break;
+                case UNIT_USER_OPENING:
+                        if (!wait)
+                                wait = u;
+                        continue;
+                default:
+                        continue;
+                }
+                if (lists_uri(res, uri)) {
+                        *ret = u;
+                        return GW_UOWNER_FOUND;
+                }
+                if ((score = template_score(tpl, uri, ref)) > best) {
+                        best = score;
+                        by_template = u;
+                }
+        }
+        if (by_template) {
+                *ret = by_template;
+                return GW_UOWNER_FOUND;
+        }
+        if (wait) {
+                park(s, wait, uid, id, method, params);
+                return GW_UOWNER_PARKED;
+        }
+        return GW_UOWNER_NONE;
 }
 
 void gw_usession_park_list(gateway_session *s, unit *u, const cJSON *id, const char *method,
@@ -231,8 +344,55 @@ static bool user_client(const gateway_session *s, const unit *u, uid_t uid)
                gw_session_uid(s) == (int64_t)uid;
 }
 
-void gw_ev_user_session(void *ud, unit *u, uid_t uid, mcp_client *c, int what)
+static void ignore_answer(void *ud, const cJSON *result, const cJSON *error)
 {
+        (void)ud;
+        (void)result;
+        if (error)
+                log_debug("gateway: resources/subscribe on a user's session: %s",
+                          json_get_string(error, "message"));
+}
+
+/* A user's session that opened (again, after an idle close) has no
+ * subscriptions: the URIs of it the user's clients want are asked for again,
+ * once each. */
+static void resubscribe(gateway *gw, unit *u, uid_t uid, mcp_client *c)
+{
+        const cJSON *res = unit_user_resources(u, uid);
+        const cJSON *caps = json_get_object(mcp_client_server_capabilities(c), "resources");
+        _cleanup_json_ cJSON *done = NULL;
+
+        if (mcp_client_modern(c) || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "subscribe")))
+                return;
+        done = cJSON_CreateObject();
+        for (gateway_session *s = gw->sessions; s; s = s->next) {
+                if (gw_session_uid(s) != (int64_t)uid || !gw_session_sees(s, u))
+                        continue;
+                for (size_t i = 0; i < s->n_subs; i++) {
+                        const char *uri = s->subs[i];
+                        cJSON *p;
+
+                        if (!lists_uri(res, uri) || cJSON_HasObjectItem(done, uri))
+                                continue;
+                        cJSON_AddTrueToObject(done, uri);
+                        p = cJSON_CreateObject();
+                        cJSON_AddStringToObject(p, "uri", uri);
+                        (void)mcp_client_request(c, "resources/subscribe", p, gw->timeout_ms, NULL,
+                                                 ignore_answer, NULL);
+                }
+        }
+}
+
+void gw_ev_user_session(void *ud, unit *u, uid_t uid, mcp_client *c, int what, unsigned lists)
+{
+        static const struct {
+                unsigned bit;
+                const char *method;
+        } kinds[] = {
+                {UNIT_LIST_TOOLS, "notifications/tools/list_changed"},
+                {UNIT_LIST_PROMPTS, "notifications/prompts/list_changed"},
+                {UNIT_LIST_RESOURCES, "notifications/resources/list_changed"},
+        };
         gateway *gw = ud;
 
         switch (what) {
@@ -240,20 +400,33 @@ void gw_ev_user_session(void *ud, unit *u, uid_t uid, mcp_client *c, int what)
                 gw_upstream_hook_client(gw, c);
                 break;
         case UNIT_USER_SETTLED:
+                if (c) /* ready; an ended one has no session */
+                        resubscribe(gw, u, uid, c);
                 mark_due(gw, unit_name(u), uid);
                 break;
-        case UNIT_USER_LISTS: {
-                _cleanup_json_ cJSON *n =
-                        jsonrpc_notification("notifications/tools/list_changed", NULL);
+        case UNIT_USER_LISTS:
+                for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+                        _cleanup_json_ cJSON *n = NULL;
 
-                for (gateway_session *s = gw->sessions; s; s = s->next)
-                        if (user_client(s, u, uid))
-                                gw_send_msg(s, n, NULL, false);
+                        if (!(lists & kinds[i].bit))
+                                continue;
+                        n = jsonrpc_notification(kinds[i].method, NULL);
+                        for (gateway_session *s = gw->sessions; s; s = s->next)
+                                if (user_client(s, u, uid))
+                                        gw_send_msg(s, n, NULL, false);
+                }
                 break;
-        }
         default:
                 break;
         }
+}
+
+static bool wants_uri(const gateway_session *s, const char *uri)
+{
+        for (size_t i = 0; i < s->n_subs; i++)
+                if (strcmp(s->subs[i], uri) == 0)
+                        return true;
+        return false;
 }
 
 void gw_ev_user_notification(void *ud, unit *u, uid_t uid, const char *method,
@@ -264,8 +437,33 @@ void gw_ev_user_notification(void *ud, unit *u, uid_t uid, const char *method,
         const char *logger;
         int level;
 
+        if (strcmp(method, "notifications/resources/updated") == 0) {
+                /* To the user's sessions subscribed to it. */
+                const char *uri = json_get_string(params, "uri");
+
+                if (!uri)
+                        return;
+                n = jsonrpc_notification(method, json_dup(params));
+                for (gateway_session *s = gw->sessions; s; s = s->next)
+                        if (user_client(s, u, uid) && wants_uri(s, uri))
+                                gw_send_msg(s, n, NULL, false);
+                return;
+        }
+        if (strncmp(method, "notifications/tasks/", 20) == 0) {
+                /* Single-server sessions know the server's own task ids, the
+                 * aggregate's are SERVER__ID (tasks.c). */
+                _cleanup_json_ cJSON *q = json_dup(params), *nq = NULL;
+
+                gw_tasks_qualify(q, unit_name(u));
+                nq = jsonrpc_notification(method, steal_pointer(&q));
+                n = jsonrpc_notification(method, json_dup(params));
+                for (gateway_session *s = gw->sessions; s; s = s->next)
+                        if (user_client(s, u, uid))
+                                gw_send_msg(s, s->scope ? n : nq, NULL, false);
+                return;
+        }
         /* Log messages (with the server's name in the logger, as the unit's
-         * own); the rest (resource updates, tasks) is not per user yet. */
+         * own). */
         if (strcmp(method, "notifications/message") != 0)
                 return;
         logger = json_get_string(params, "logger");

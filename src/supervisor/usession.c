@@ -8,14 +8,17 @@
  * A user's session is opened on their first call or list, through the
  * remote backend with their uid (runtime_remote_start_as), and follows the
  * unit's session in everything else: server/discover else initialize, the
- * tools list kept fresh on list_changed, the token refreshed inside the
- * session.  It is closed when unused for USER_IDLE_MS, when the user's token
+ * tools, prompts, resources and resource templates lists kept fresh on
+ * list_changed, the token refreshed inside the session.  It is closed when
+ * unused (no request of the user's, none in flight) for runtime.session_idle_s
+ * (USER_IDLE_MS when not set), when the user's token
  * is gone (`corral auth logout`; looked for every USER_SWEEP_MS), and when
  * the unit stops or goes away.  A session that ended (a 401 with nothing to
  * refresh: the user's own "needs authorization"; an unreachable server) is
  * remembered, and its reason answers that user's requests until their token
  * changes (or, when it was no authorization matter, USER_RETRY_MS later).
- * At most USER_SESSIONS_MAX per unit. */
+ * At most runtime.sessions_max (USER_SESSIONS_MAX when not set) per unit:
+ * one more user is refused, naming the limit. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +40,8 @@ struct usession {
         us_state state;
         runtime_process *proc;
         mcp_client *client;
-        cJSON *tools; /* the session's tools/list; NULL until fetched */
-        bool fetching, refetch;
+        cJSON *lists[N_SLOTS]; /* tools, prompts, …; NULL until fetched */
+        bool fetching[N_SLOTS], refetch[N_SLOTS];
         char *why;       /* US_ENDED: why, for the user's next requests */
         bool auth;       /* ended by the server refusing the user's token */
         uint64_t mark;   /* the user's token state when opened (token_mark()) */
@@ -82,12 +85,44 @@ bool unit_per_user(const unit *u)
                !has_static_auth(m);
 }
 
-static void fire(usession *us, unit_user_event what)
+static void fire(usession *us, unit_user_event what, unsigned lists)
 {
         supervisor *sv = us->u->sv;
 
         if (sv->ev.user_session)
-                sv->ev.user_session(sv->ud, us->u, us->uid, us->client, what);
+                sv->ev.user_session(sv->ud, us->u, us->uid, us->client, what, lists);
+}
+
+static void clear_lists(usession *us)
+{
+        for (unsigned i = 0; i < N_SLOTS; i++) {
+                cJSON_Delete(us->lists[i]);
+                us->lists[i] = NULL;
+                us->fetching[i] = us->refetch[i] = false;
+        }
+}
+
+/* runtime.session_idle_s and runtime.sessions_max, else the defaults. */
+static uint64_t idle_ms(const unit *u)
+{
+        return u->m && u->m->session_idle_s ? 1000ull * u->m->session_idle_s
+                                             : sv_scaled(u->sv, USER_IDLE_MS);
+}
+
+static unsigned sessions_max(const unit *u)
+{
+        return u->m && u->m->sessions_max ? u->m->sessions_max : USER_SESSIONS_MAX;
+}
+
+/* The sweep runs often enough for a short idle time (half of it, 1 s at
+ * least), else every USER_SWEEP_MS. */
+static uint64_t sweep_ms(const unit *u)
+{
+        uint64_t every = sv_scaled(u->sv, USER_SWEEP_MS), half = idle_ms(u) / 2;
+
+        if (half < every)
+                every = half < 1000 ? 1000 : half;
+        return every;
 }
 
 static usession *find(const unit *u, uid_t uid)
@@ -112,7 +147,7 @@ static void us_free(usession *us)
                 us->proc = runtime_remote.free(us->proc);
         us->client = NULL;
         (void)mcp_client_free(c);
-        cJSON_Delete(us->tools);
+        clear_lists(us);
         free(us->why);
         free(us);
 }
@@ -144,9 +179,7 @@ static void on_us_exit(void *ud, int exit_status, int term_signal)
         us->proc = runtime_remote.free(us->proc);
         us->client = NULL;
         (void)mcp_client_free(c);
-        cJSON_Delete(us->tools);
-        us->tools = NULL;
-        us->fetching = us->refetch = false;
+        clear_lists(us);
         if (was == US_CLOSING) {
                 logfile_note(u->log, "session of user %s closed (%s)", name ? name : "?", us->why);
                 us_free(us);
@@ -158,9 +191,9 @@ static void on_us_exit(void *ud, int exit_status, int term_signal)
         logfile_note(u->log, "session of user %s ended: %s", name ? name : "?", us->why);
         log_info("%s: session of user %s ended: %s", u->name, name ? name : "?", us->why);
         /* Requests that waited for it get the reason; a list loses its tools. */
-        fire(us, UNIT_USER_SETTLED);
+        fire(us, UNIT_USER_SETTLED, 0);
         if (was == US_READY)
-                fire(us, UNIT_USER_LISTS);
+                fire(us, UNIT_USER_LISTS, UNIT_LIST_ALL);
 }
 
 static const runtime_callbacks us_callbacks = {
@@ -182,47 +215,72 @@ static void us_kill(usession *us, char *why)
 
 /* ---- the MCP session ---- */
 
-static void fetch_tools(usession *us);
+typedef struct us_fetch {
+        usession *us;
+        unsigned slot;
+} us_fetch;
 
-static void on_us_tools(void *ud, const cJSON *result, const cJSON *error)
+static void fetch_list(usession *us, unsigned i);
+
+static bool fetches_pending(const usession *us)
 {
-        usession *us = ud;
-        const cJSON *items = result ? json_get_array(result, "tools") : NULL;
-        bool first = us->state == US_OPENING;
+        for (unsigned i = 0; i < N_SLOTS; i++)
+                if (us->fetching[i])
+                        return true;
+        return false;
+}
 
+static void on_us_list(void *ud, const cJSON *result, const cJSON *error)
+{
+        us_fetch *f = ud;
+        usession *us = f->us;
+        unsigned i = f->slot;
+        const cJSON *items = result ? json_get_array(result, unit_slots[i].key) : NULL;
+
+        free(f);
         /* The owner outlives its requests: us_free() frees the client first,
          * which completes them with "session closed" while us->client is NULL. */
         if (!us->client)
                 return;
-        us->fetching = false;
-        if (us->refetch) {
-                fetch_tools(us);
+        us->fetching[i] = false;
+        if (us->refetch[i]) {
+                fetch_list(us, i);
                 return;
         }
         if (error) {
                 const char *msg = json_get_string(error, "message");
-                log_warn("%s: tools/list of a user's session failed: %s", us->u->name,
-                         msg ? msg : "error");
+                log_warn("%s: %s of a user's session failed: %s", us->u->name,
+                         unit_slots[i].method, msg ? msg : "error");
         }
-        cJSON_Delete(us->tools);
-        us->tools = items ? json_dup(items) : cJSON_CreateArray();
-        if (first) {
+        cJSON_Delete(us->lists[i]);
+        us->lists[i] = items ? json_dup(items) : cJSON_CreateArray();
+        if (us->state == US_OPENING) {
+                if (fetches_pending(us))
+                        return;
                 us->state = US_READY;
-                fire(us, UNIT_USER_SETTLED);
-        }
-        fire(us, UNIT_USER_LISTS);
-}
-
-static void fetch_tools(usession *us)
-{
-        if (us->fetching) {
-                us->refetch = true;
+                fire(us, UNIT_USER_SETTLED, 0);
+                fire(us, UNIT_USER_LISTS, UNIT_LIST_ALL);
                 return;
         }
-        us->fetching = true;
-        us->refetch = false;
-        (void)mcp_client_list_all(us->client, "tools/list", "tools",
-                                  sv_scaled(us->u->sv, LIST_TIMEOUT_MS), on_us_tools, us);
+        if (us->state == US_READY)
+                fire(us, UNIT_USER_LISTS, unit_slots[i].bit);
+}
+
+static void fetch_list(usession *us, unsigned i)
+{
+        us_fetch *f;
+
+        if (us->fetching[i]) {
+                us->refetch[i] = true;
+                return;
+        }
+        us->fetching[i] = true;
+        us->refetch[i] = false;
+        f = xmalloc(sizeof(*f));
+        f->us = us;
+        f->slot = i;
+        (void)mcp_client_list_all(us->client, unit_slots[i].method, unit_slots[i].key,
+                                  sv_scaled(us->u->sv, LIST_TIMEOUT_MS), on_us_list, f);
 }
 
 static void on_us_initialized(void *ud, const cJSON *result, const cJSON *error)
@@ -239,13 +297,13 @@ static void on_us_initialized(void *ud, const cJSON *result, const cJSON *error)
                 return;
         }
         caps = mcp_client_server_capabilities(us->client);
-        if (json_get_object(caps, "tools")) {
-                fetch_tools(us);
+        for (unsigned i = 0; i < N_SLOTS && us->client; i++)
+                if (json_get_object(caps, unit_slots[i].capability))
+                        fetch_list(us, i);
+        if (!us->client || us->state != US_OPENING || fetches_pending(us))
                 return;
-        }
-        us->tools = cJSON_CreateArray();
         us->state = US_READY;
-        fire(us, UNIT_USER_SETTLED);
+        fire(us, UNIT_USER_SETTLED, 0);
 }
 
 static int us_send(void *ud, const char *data, size_t len)
@@ -260,11 +318,21 @@ static void us_notification(void *ud, const char *method, const cJSON *params)
         usession *us = ud;
         supervisor *sv = us->u->sv;
 
+        int first = -1, last = -1;
+
         if (!us->client)
                 return;
-        if (strcmp(method, "notifications/tools/list_changed") == 0) {
-                if (us->tools || us->fetching)
-                        fetch_tools(us);
+        if (strcmp(method, "notifications/tools/list_changed") == 0)
+                first = last = SLOT_TOOLS;
+        else if (strcmp(method, "notifications/prompts/list_changed") == 0)
+                first = last = SLOT_PROMPTS;
+        else if (strcmp(method, "notifications/resources/list_changed") == 0)
+                first = SLOT_RESOURCES, last = SLOT_TEMPLATES;
+        if (first >= 0) {
+                /* Before the first fetch there is nothing to refresh. */
+                for (int i = first; i <= last; i++)
+                        if (us->lists[i] || us->fetching[i])
+                                fetch_list(us, (unsigned)i);
                 return;
         }
         /* Only this user's clients hear their session (the gateway). */
@@ -299,7 +367,7 @@ static void close_session(usession *us, const char *why)
         free(us->why);
         us->why = xstrdup(why);
         if (us->state == US_READY)
-                fire(us, UNIT_USER_LISTS);
+                fire(us, UNIT_USER_LISTS, UNIT_LIST_ALL);
         us->state = US_CLOSING;
         us->since = uv_now(us->u->sv->loop);
         runtime_remote.close_stdin(us->proc); /* DELETE of the session */
@@ -317,7 +385,10 @@ static void on_sweep(uv_timer_t *t)
                 switch (us->state) {
                 case US_OPENING:
                 case US_READY:
-                        if (now - us->last_used >= sv_scaled(sv, USER_IDLE_MS)) {
+                        /* A request in flight (a long call) is use. */
+                        if (us->client && mcp_client_pending(us->client) > 0)
+                                us->last_used = now;
+                        if (now - us->last_used >= idle_ms(u)) {
                                 close_session(us, "idle");
                         } else {
                                 (void)token_mark(u, us->uid, &any);
@@ -332,13 +403,15 @@ static void on_sweep(uv_timer_t *t)
                                 (void)runtime_remote.kill(us->proc, SIGKILL);
                         break;
                 case US_ENDED:
-                        if (now - us->since >= sv_scaled(sv, USER_IDLE_MS))
+                        if (now - us->since >= idle_ms(u))
                                 us_free(us);
                         break;
                 }
         }
         if (!u->usessions)
                 (void)uv_timer_stop(u->usweep);
+        else if (uv_timer_get_repeat(u->usweep) != sweep_ms(u)) /* changed on reload */
+                uv_timer_set_repeat(u->usweep, sweep_ms(u));
 }
 
 static usession *open_session(unit *u, uid_t uid, uint64_t mark)
@@ -359,10 +432,9 @@ static usession *open_session(unit *u, uid_t uid, uint64_t mark)
         if (!u->usweep)
                 u->usweep = sv_timer_new(sv->loop, u);
         if (!uv_is_active((uv_handle_t *)u->usweep))
-                (void)uv_timer_start(u->usweep, on_sweep, sv_scaled(sv, USER_SWEEP_MS),
-                                     sv_scaled(sv, USER_SWEEP_MS));
+                (void)uv_timer_start(u->usweep, on_sweep, sweep_ms(u), sweep_ms(u));
         us->client = mcp_client_new(sv->loop, &us_client_ops, us, 0);
-        fire(us, UNIT_USER_OPENED); /* the gateway hooks the server's requests */
+        fire(us, UNIT_USER_OPENED, 0); /* the gateway hooks the server's requests */
         if (expand_manifest(u->m, &sv->s->paths, &eff, &err) == 0)
                 r = runtime_remote_start_as(sv->loop, eff ? eff : u->m, &sv->s->paths, uid,
                                             &us_callbacks, us, &us->proc, &err);
@@ -434,7 +506,7 @@ unit_user_route unit_user_client(unit *u, uid_t uid, mcp_client **ret_client,
                 *ret_why = u->user_why;
                 return UNIT_USER_REFUSED;
         }
-        if (count(u, true) >= USER_SESSIONS_MAX) {
+        if (count(u, true) >= sessions_max(u)) {
                 /* Ended ones go first. */
                 for (usession *e = u->usessions, *next; e; e = next) {
                         next = e->next;
@@ -443,11 +515,11 @@ unit_user_route unit_user_client(unit *u, uid_t uid, mcp_client **ret_client,
                                 break;
                         }
                 }
-                if (count(u, true) >= USER_SESSIONS_MAX) {
+                if (count(u, true) >= sessions_max(u)) {
                         sv_set_str(&u->user_why,
-                                   xasprintf("server '%s' has %u sessions of users open, its "
-                                             "limit; try again later",
-                                             u->name, USER_SESSIONS_MAX));
+                                   xasprintf("server '%s' has reached its limit of %u users' "
+                                             "sessions (runtime.sessions_max); try again later",
+                                             u->name, sessions_max(u)));
                         *ret_why = u->user_why;
                         return UNIT_USER_REFUSED;
                 }
@@ -465,11 +537,38 @@ bool unit_per_user_for(const unit *u, uid_t uid)
         return unit_per_user(u) && uid != remote_token_uid(u->m);
 }
 
-const cJSON *unit_user_tools(const unit *u, uid_t uid)
+static const cJSON *user_list(const unit *u, uid_t uid, unsigned slot)
 {
         const usession *us = find(u, uid);
 
-        return us && us->state == US_READY ? us->tools : NULL;
+        return us && us->state == US_READY ? us->lists[slot] : NULL;
+}
+
+const cJSON *unit_user_tools(const unit *u, uid_t uid)
+{
+        return user_list(u, uid, SLOT_TOOLS);
+}
+
+const cJSON *unit_user_prompts(const unit *u, uid_t uid)
+{
+        return user_list(u, uid, SLOT_PROMPTS);
+}
+
+const cJSON *unit_user_resources(const unit *u, uid_t uid)
+{
+        return user_list(u, uid, SLOT_RESOURCES);
+}
+
+const cJSON *unit_user_resource_templates(const unit *u, uid_t uid)
+{
+        return user_list(u, uid, SLOT_TEMPLATES);
+}
+
+mcp_client *unit_user_ready_client(const unit *u, uid_t uid)
+{
+        const usession *us = find(u, uid);
+
+        return us && us->state == US_READY ? us->client : NULL;
 }
 
 bool unit_user_client_of(const unit *u, const mcp_client *c, uid_t *ret_uid)

@@ -18,6 +18,7 @@ import {
   CORRAL, EX, FIXTURES, MOCK_SERVER, cleanupRoot, corral, corralEnv, emptyPkg, expectExit,
   expectOneLineError, installMock, newRoot, run, sleep, startDaemon, status, unitOf, waitFor, waitReady, withTimeout,
 } from './lib.mjs';
+import { startUserUpstream } from './users-upstream.mjs';
 
 // Names unique to this run: two runs at once on one machine (worktrees, CI
 // next to a developer's run) would otherwise delete each other's users.
@@ -494,6 +495,124 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
     expectExit(await corral(['uninstall', 'up'], { root }), 0, 'uninstall up');
     writeConfig(root, {}, cfg);
     expectExit(await corral(['reload'], { root }), 0, 'reload');
+  });
+
+  test('a global remote server per user: prompts, resources, completions, notifications and roots are each user\'s own', async () => {
+    // The upstream (users-upstream.mjs) answers each identity differently:
+    // prompts mine_WHO and "greet for WHO", resource mem://WHO/notes, …
+    const up = await startUserUpstream(SDK);
+    const T = await sdk('types.js');
+    const { Client } = await sdk('client/index.js');
+    const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+    const clients = [];
+    try {
+      expectExit(await corral(['install', up.url, '--remote', '--yes', '--name', 'pu'], { root }), 0, 'install pu');
+      const upTok = { root: up.addToken('root'), [ALICE]: up.addToken(ALICE), [BOB]: up.addToken(BOB), [CAROL]: up.addToken(CAROL) };
+      expectExit(await corral(['auth', 'set-token', 'pu'], { root, input: `${upTok.root}\n` }), 0, 'root: set-token');
+      for (const u of [ALICE, BOB]) expectExit(await as(u, root, ['auth', 'set-token', 'pu'], { input: `${upTok[u]}\n` }), 0, `${u}: set-token`);
+      await waitReady(root, ['pu']);
+      const connect = async (user, token) => {
+        const events = [];
+        const c = new Client({ name: `users-${user}`, version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
+        c.setRequestHandler(T.ListRootsRequestSchema, async () => ({ roots: [{ uri: `file:///home/${user}`, name: user }] }));
+        c.setNotificationHandler(T.ResourceUpdatedNotificationSchema, (n) => { events.push(`updated ${n.params.uri}`); });
+        c.setNotificationHandler(T.PromptListChangedNotificationSchema, () => { events.push('prompts changed'); });
+        await withTimeout(c.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        })), 30000, `${user} connects`);
+        clients.push(c);
+        return { c, events };
+      };
+      const a = await connect(ALICE, tokens[ALICE]);
+      const b = await connect(BOB, tokens[BOB]);
+      const puNames = (items, key = 'name') => items.map((x) => x[key]).filter((n) => n.startsWith('pu__')).sort();
+      // Lists: each user's own session's, never the daemon's (root's mine_root).
+      assert.deepEqual(puNames((await a.c.listPrompts()).prompts), ['pu__greet', `pu__mine_${ALICE}`]);
+      assert.deepEqual(puNames((await b.c.listPrompts()).prompts), ['pu__greet', `pu__mine_${BOB}`]);
+      const aRes = (await a.c.listResources()).resources.map((r) => r.uri);
+      assert.ok(aRes.includes(`mem://${ALICE}/notes`) && !aRes.some((u) => u.includes(BOB) || u.includes('root')), aRes.join(' '));
+      assert.ok((await a.c.listResourceTemplates()).resourceTemplates.some((t) => t.uriTemplate === 'mem://{user}/files/{name}'));
+      // prompts/get, resources/read (a listed URI and a template's), completion/complete.
+      assert.equal((await a.c.getPrompt({ name: 'pu__greet', arguments: { name: 'x' } })).messages[0].content.text, `greet for ${ALICE}`);
+      assert.equal((await b.c.getPrompt({ name: 'pu__greet', arguments: { name: 'x' } })).messages[0].content.text, `greet for ${BOB}`);
+      assert.equal((await a.c.readResource({ uri: `mem://${ALICE}/notes` })).contents[0].text, `mem://${ALICE}/notes read by ${ALICE}`);
+      assert.equal((await b.c.readResource({ uri: `mem://${BOB}/files/f1` })).contents[0].text, `mem://${BOB}/files/f1 read by ${BOB}`);
+      await assert.rejects(b.c.readResource({ uri: `mem://${ALICE}/notes` }), /not found|no ready server|not .*'s/i, 'bob reads alice\'s notes');
+      assert.deepEqual((await a.c.complete({ ref: { type: 'ref/prompt', name: 'pu__greet' }, argument: { name: 'name', value: '' } })).completion.values, [`${ALICE}-1`]);
+      assert.deepEqual((await b.c.complete({ ref: { type: 'ref/resource', uri: 'mem://{user}/files/{name}' }, argument: { name: 'name', value: '' } })).completion.values, [`${BOB}-1`]);
+      // Notifications of alice's session reach alice's client only.
+      await a.c.subscribeResource({ uri: `mem://${ALICE}/notes` });
+      await b.c.subscribeResource({ uri: `mem://${BOB}/notes` });
+      assert.equal(up.count(ALICE, `subscribe mem://${ALICE}/notes`), 1, 'alice\'s subscription went on her session');
+      assert.equal(up.count('root', `subscribe mem://${ALICE}/notes`), 0);
+      // (Each heard its own session open: its lists changed then.)
+      a.events.length = 0;
+      b.events.length = 0;
+      await a.c.callTool({ name: 'pu__poke', arguments: {} });
+      await waitFor(() => a.events.includes(`updated mem://${ALICE}/notes`) && a.events.includes('prompts changed') || null,
+        { timeout: 15000, what: `alice's notifications (${a.events})` });
+      await waitFor(async () => (puNames((await a.c.listPrompts()).prompts).includes(`pu__extra_${ALICE}`)) || null,
+        { timeout: 15000, what: 'alice\'s prompt list to follow her session' });
+      assert.deepEqual(puNames((await b.c.listPrompts()).prompts), ['pu__greet', `pu__mine_${BOB}`]);
+      assert.deepEqual(b.events, [], 'bob heard nothing of alice\'s session');
+      // Roots: asked during a call, and after a roots change, of that user's client.
+      assert.deepEqual(JSON.parse((await a.c.callTool({ name: 'pu__roots', arguments: {} })).content[0].text), [`file:///home/${ALICE}`]);
+      await a.c.sendRootsListChanged();
+      await b.c.sendRootsListChanged();
+      await waitFor(() => up.rootsSeen[ALICE] && up.rootsSeen[BOB] || null, { timeout: 15000, what: `roots after list_changed (${JSON.stringify(up.rootsSeen)})` });
+      assert.deepEqual(up.rootsSeen[ALICE], [`file:///home/${ALICE}`]);
+      assert.deepEqual(up.rootsSeen[BOB], [`file:///home/${BOB}`]);
+      assert.equal(up.rootsSeen.root, undefined, 'the daemon\'s own session never heard a user\'s roots change');
+      // A user without a token (carol): none of its prompts or resources.
+      const cl = await connect(CAROL, tokens[CAROL]);
+      assert.deepEqual(puNames((await cl.c.listPrompts()).prompts), []);
+      assert.ok(!(await cl.c.listResources()).resources.some((r) => r.uri.startsWith('mem://')));
+      // An HTTP caller whose token's user has no local account: refused in
+      // one line, never served with the daemon's token.
+      const ghost = `c15ghost${RUN}`;
+      const gtok = JSON.parse(expectExit(await corral(['token', 'create', '--user', ghost, '--level', 'trusted', '--json'], { root }), 0).stdout).token;
+      const g = await connect(ghost, gtok);
+      assert.deepEqual(puNames((await g.c.listTools()).tools), []);
+      assert.deepEqual(puNames((await g.c.listPrompts()).prompts), []);
+      await assert.rejects(g.c.callTool({ name: 'pu__whoami', arguments: {} }), /serves each user through their own session, and this client's user has no local account/);
+      await assert.rejects(g.c.getPrompt({ name: 'pu__greet', arguments: { name: 'x' } }), /no local account/);
+      assert.equal(up.count('root', 'call whoami') + up.count('root', 'prompts/get greet'), 0, 'nothing on the daemon\'s session');
+
+      // A 401 on one user's session is that user's: the upstream revokes
+      // alice's token; bob's session and the unit go on.
+      assert.equal((await a.c.callTool({ name: 'pu__whoami', arguments: {} })).content[0].text, ALICE);
+      up.revoke(upTok[ALICE]);
+      const refused = await waitFor(() => a.c.callTool({ name: 'pu__whoami', arguments: {} })
+        .then(() => null, (e) => (/corral auth start pu/.test(e.message) ? e.message : null)),
+      { timeout: 15000, what: 'alice told to authorize again' });
+      assert.match(refused, /needs authorization/);
+      assert.equal((await b.c.callTool({ name: 'pu__whoami', arguments: {} })).content[0].text, BOB);
+      assert.equal(unitOf(await status(root), 'pu').state, 'ready');
+
+      // runtime.sessions_max and runtime.session_idle_s (read on reload,
+      // no restart): one user's session at a time, closed after 2 s unused.
+      const mpath = path.join(root, 'servers/pu/manifest.json');
+      const m = JSON.parse(fs.readFileSync(mpath, 'utf8'));
+      Object.assign(m.runtime, { sessions_max: 1, session_idle_s: 2 });
+      fs.writeFileSync(mpath, JSON.stringify(m));
+      expectExit(await corral(['reload'], { root }), 0, 'reload');
+      expectExit(await as(CAROL, root, ['auth', 'set-token', 'pu'], { input: `${upTok[CAROL]}\n` }), 0, 'carol: set-token');
+      const over = await as(CAROL, root, ['call', 'pu__whoami']);
+      assert.notEqual(over.code, 0);
+      expectOneLineError(over, [/server 'pu' has reached its limit of 1 users' sessions \(runtime\.sessions_max\)/]);
+      const bobSessions = up.count(BOB, 'session');
+      await waitFor(async () => unitOf(await status(root), 'pu').user_sessions === 0 || null,
+        { timeout: 15000, what: 'the idle sessions to close' });
+      assert.equal(up.openSessions(BOB), 0, 'the upstream saw bob\'s session end');
+      assert.equal((await b.c.callTool({ name: 'pu__whoami', arguments: {} })).content[0].text, BOB, 'bob again');
+      assert.equal(up.count(BOB, 'session'), bobSessions + 1, 'through a new session');
+      assert.equal(unitOf(await status(root), 'pu').state, 'ready');
+      assert.match(expectExit(await corral(['status'], { root }), 0).stdout, /^pu: 1 user session open/m);
+    } finally {
+      for (const c of clients) await c.close().catch(() => {});
+      await up.close();
+    }
+    expectExit(await corral(['uninstall', 'pu'], { root }), 0, 'uninstall pu');
   });
 
   test('a user uninstalls their own server; --as-user is the same rules for root', async () => {
