@@ -262,6 +262,14 @@ int cli_status(cli_ctx *ctx, int argc, char **argv)
                         printf("%s: %.0f log lines dropped (log write errors: a full disk?)\n",
                                or_dash(json_get_string(u, "name")), dropped);
         }
+        /* A per-user remote server's users' own sessions (issue 15). */
+        cJSON_ArrayForEach(u, units)
+        {
+                double n = json_get_number(u, "user_sessions", 0);
+                if (n > 0)
+                        printf("%s: %.0f user session%s open (each calling user's own)\n",
+                               or_dash(json_get_string(u, "name")), n, n == 1 ? "" : "s");
+        }
         print_collisions(json_get_array(res, "collisions"));
         print_http(json_get_array(res, "http"));
         return 0;
