@@ -11,6 +11,8 @@
 //   prompts: greet (says who asked), mine_WHO (one per identity)
 //   resources: mem://WHO/notes; template mem://{user}/files/{name}
 //   completion/complete: ["WHO-1"]
+//   tasks: whoami as a task (MCP 2025-11-25 tasks, the SDK's in-memory task
+//     store, whose tasks belong to the MCP session that made them)
 //   notifications/roots/list_changed: the server asks the client for its
 //     roots and keeps them per identity (rootsSeen)
 // A token that is revoked (or unknown) gets 401 with an RFC 6750 challenge,
@@ -26,6 +28,8 @@ export async function startUserUpstream(sdkDir) {
   const { Server } = await imp('server/index.js');
   const { StreamableHTTPServerTransport } = await imp('server/streamableHttp.js');
   const T = await imp('types.js');
+  const { InMemoryTaskStore } = await imp('experimental/tasks/stores/in-memory.js');
+  const taskStore = new InMemoryTaskStore();
 
   const tokens = new Map(); // token → identity
   const revoked = new Set();
@@ -37,7 +41,9 @@ export async function startUserUpstream(sdkDir) {
     const extra = [];
     const server = new Server({ name: 'users-upstream', version: '1.0.0' }, {
       capabilities: { tools: { listChanged: true }, prompts: { listChanged: true },
-        resources: { subscribe: true, listChanged: true }, completions: {} },
+        resources: { subscribe: true, listChanged: true }, completions: {},
+        tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      taskStore,
     });
     const note = (what) => log.push({ who, what });
     const text = (t) => ({ content: [{ type: 'text', text: t }] });
@@ -45,8 +51,13 @@ export async function startUserUpstream(sdkDir) {
       note('tools/list');
       return { tools: ['whoami', 'roots', 'poke'].map((name) => ({ name, inputSchema: { type: 'object' } })) };
     });
-    server.setRequestHandler(T.CallToolRequestSchema, async (req) => {
+    server.setRequestHandler(T.CallToolRequestSchema, async (req, ctx) => {
       note(`call ${req.params.name}`);
+      if (req.params.task) {
+        const task = await ctx.taskStore.createTask({ ttl: 60000, pollInterval: 100 });
+        await ctx.taskStore.storeTaskResult(task.taskId, 'completed', text(`task for ${who}`));
+        return { task };
+      }
       switch (req.params.name) {
         case 'whoami': return text(who);
         case 'roots': return text(JSON.stringify((await server.listRoots()).roots.map((r) => r.uri)));
@@ -150,6 +161,7 @@ export async function startUserUpstream(sdkDir) {
     openSessions: (who) => [...sessions.values()].filter((s) => s.who === who).length,
     async close() {
       for (const s of sessions.values()) await s.transport.close().catch(() => {});
+      taskStore.cleanup();
       httpServer.closeAllConnections();
       await new Promise((resolve) => httpServer.close(resolve));
     },

@@ -563,6 +563,20 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
       assert.deepEqual(up.rootsSeen[ALICE], [`file:///home/${ALICE}`]);
       assert.deepEqual(up.rootsSeen[BOB], [`file:///home/${BOB}`]);
       assert.equal(up.rootsSeen.root, undefined, 'the daemon\'s own session never heard a user\'s roots change');
+      // Tasks: made on alice's session, read through it (the upstream's
+      // tasks belong to the MCP session that made them).
+      const created = await a.c.request({ method: 'tools/call', params: { name: 'pu__whoami', arguments: {}, task: { ttl: 60000 } } },
+        T.CreateTaskResultSchema);
+      assert.match(created.task.taskId, /^pu__./);
+      const st = await waitFor(async () => {
+        const x = await a.c.request({ method: 'tasks/get', params: { taskId: created.task.taskId } }, T.GetTaskResultSchema);
+        return x.status === 'completed' ? x : null;
+      }, { timeout: 15000, what: 'alice\'s task' });
+      assert.equal(st.taskId, created.task.taskId);
+      const tres = await a.c.request({ method: 'tasks/result', params: { taskId: created.task.taskId } }, T.CallToolResultSchema);
+      assert.equal(tres.content[0].text, `task for ${ALICE}`);
+      await assert.rejects(b.c.request({ method: 'tasks/get', params: { taskId: created.task.taskId } }, T.GetTaskResultSchema),
+        /not found|unknown task/i, 'bob reads alice\'s task');
       // A user without a token (carol): none of its prompts or resources.
       const cl = await connect(CAROL, tokens[CAROL]);
       assert.deepEqual(puNames((await cl.c.listPrompts()).prompts), []);
