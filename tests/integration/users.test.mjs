@@ -517,6 +517,7 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
         c.setRequestHandler(T.ListRootsRequestSchema, async () => ({ roots: [{ uri: `file:///home/${user}`, name: user }] }));
         c.setNotificationHandler(T.ResourceUpdatedNotificationSchema, (n) => { events.push(`updated ${n.params.uri}`); });
         c.setNotificationHandler(T.PromptListChangedNotificationSchema, () => { events.push('prompts changed'); });
+        c.setNotificationHandler(T.TaskStatusNotificationSchema, (n) => { events.push(`task ${n.params.taskId} ${n.params.status}`); });
         await withTimeout(c.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
           requestInit: { headers: { authorization: `Bearer ${token}` } },
         })), 30000, `${user} connects`);
@@ -577,6 +578,11 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
       assert.equal(tres.content[0].text, `task for ${ALICE}`);
       await assert.rejects(b.c.request({ method: 'tasks/get', params: { taskId: created.task.taskId } }, T.GetTaskResultSchema),
         /not found|unknown task/i, 'bob reads alice\'s task');
+      // Its status notification (the SDK sends one when the result is
+      // stored) reached alice's client, with the aggregate's id, not bob's.
+      await waitFor(() => a.events.includes(`task ${created.task.taskId} completed`) || null,
+        { timeout: 15000, what: `alice's task status notification (${a.events})` });
+      assert.ok(!b.events.some((e) => e.startsWith('task ')), `bob heard alice's task: ${b.events}`);
       // A user without a token (carol): none of its prompts or resources.
       const cl = await connect(CAROL, tokens[CAROL]);
       assert.deepEqual(puNames((await cl.c.listPrompts()).prompts), []);
@@ -620,6 +626,9 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
       assert.equal(up.openSessions(BOB), 0, 'the upstream saw bob\'s session end');
       assert.equal((await b.c.callTool({ name: 'pu__whoami', arguments: {} })).content[0].text, BOB, 'bob again');
       assert.equal(up.count(BOB, 'session'), bobSessions + 1, 'through a new session');
+      // Bob's client is still subscribed to his notes: asked again on the new session.
+      await waitFor(() => up.count(BOB, `subscribe mem://${BOB}/notes`) === 2 || null,
+        { timeout: 15000, what: 'bob\'s subscription made again on his new session' });
       assert.equal(unitOf(await status(root), 'pu').state, 'ready');
       assert.match(expectExit(await corral(['status'], { root }), 0).stdout, /^pu: 1 user session open/m);
     } finally {

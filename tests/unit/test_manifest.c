@@ -184,8 +184,11 @@ static void test_remote(void **state)
         (void)state;
         manifest *m = parse_ok(M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\","
                                  "\"command\":[\"https://mcp.example.com/mcp\"],"
-                                 "\"headers\":{\"X-Team\":\"blue\",\"X-Key\":null}}," BASE_TAIL));
+                                 "\"headers\":{\"X-Team\":\"blue\",\"X-Key\":null},"
+                                 "\"session_idle_s\":2,\"sessions_max\":1024}," BASE_TAIL));
         assert_string_equal(m->transport, "http");
+        assert_int_equal(m->session_idle_s, 2);
+        assert_int_equal(m->sessions_max, 1024);
         assert_int_equal(m->n_headers, 2);
         assert_string_equal(m->headers[0].key, "X-Team");
         assert_string_equal(m->headers[0].value, "blue");
@@ -195,6 +198,8 @@ static void test_remote(void **state)
         corral_error err = {0};
         assert_int_equal(manifest_parse(&back, text, strlen(text), &err), 0);
         assert_true(manifest_same_runtime(m, back));
+        assert_int_equal(back->session_idle_s, 2);
+        assert_int_equal(back->sessions_max, 1024);
         free(back->headers[0].value);
         back->headers[0].value = xstrdup("red");
         assert_false(manifest_same_runtime(m, back));
@@ -219,6 +224,19 @@ static void test_remote(void **state)
                 {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
                    "\"headers\":{\"X\":1}}," BASE_TAIL),
                  "strings or null"},
+                /* Users' sessions (issue 15): the idle time and the cap. */
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
+                   "\"session_idle_s\":1}," BASE_TAIL),
+                 "runtime.session_idle_s"},
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
+                   "\"session_idle_s\":86401}," BASE_TAIL),
+                 "runtime.session_idle_s"},
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
+                   "\"sessions_max\":0}," BASE_TAIL),
+                 "runtime.sessions_max"},
+                {M(BASE_SOURCE ",\"runtime\":{\"backend\":\"remote\",\"command\":[\"https://h/\"],"
+                   "\"sessions_max\":1025}," BASE_TAIL),
+                 "runtime.sessions_max"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 manifest *x = NULL;
