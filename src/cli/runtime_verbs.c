@@ -1,6 +1,6 @@
 /* The verbs that talk to the running daemon (start, stop, restart, status,
- * reload, tools, call), read its logs (logs), or are the long-running sides
- * themselves (daemon, serve).  Exit codes: sysexits(3) as in DESIGN.md, "CLI
+ * reload, tools, call) or are the long-running sides themselves (daemon,
+ * serve); `logs` is in logs.c.  Exit codes: sysexits(3) as in DESIGN.md, "CLI
  * conventions".  `call` exits 65 (EX_DATAERR) when the tool answers with
  * isError:true — the tool ran and refused or failed on what it was given,
  * which scripts must tell apart from a server that is down (69) or unknown
@@ -30,8 +30,6 @@
 #define LIST_TIMEOUT_MS 60000
 #define TOOLS_MAX_PAGES 1000
 #define CALL_TIMEOUT_SLACK_MS 5000
-#define LOG_FOLLOW_INTERVAL_MS 200
-#define LOG_CHUNK 65536
 
 /* The end of every verb's option switch: --help, or a usage error. */
 static int help_or_bad_option(cli_ctx *ctx, int c, char **argv)
@@ -561,169 +559,6 @@ int cli_call(cli_ctx *ctx, int argc, char **argv)
                         fputc('\n', stdout);
         }
         return 0;
-}
-
-/* ---- logs ---- */
-
-static int copy_fd(int fd, off_t *pos)
-{
-        char buf[LOG_CHUNK];
-
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : 0;
-                if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
-                        return -EIO;
-                *pos += n;
-        }
-}
-
-/* Offset where the last `lines` lines of fd (size bytes) start. */
-static off_t tail_offset(int fd, off_t size, long lines)
-{
-        char buf[LOG_CHUNK];
-        off_t end = size;
-        long seen = 0;
-        bool skip_final = true;
-
-        if (lines <= 0)
-                return size;
-        while (end > 0) {
-                off_t start = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
-                ssize_t n = pread(fd, buf, (size_t)(end - start), start);
-                if (n <= 0)
-                        return 0;
-                for (ssize_t i = n - 1; i >= 0; i--) {
-                        if (buf[i] != '\n')
-                                continue;
-                        /* The newline that ends the file ends the last line. */
-                        if (skip_final && start + i == size - 1) {
-                                skip_final = false;
-                                continue;
-                        }
-                        if (++seen == lines)
-                                return start + i + 1;
-                }
-                skip_final = false;
-                end = start;
-        }
-        return 0;
-}
-
-static void sleep_ms(long ms)
-{
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-int cli_logs(cli_ctx *ctx, int argc, char **argv)
-{
-        static const struct option opts[] = {
-                {"follow", no_argument, NULL, 'f'},
-                {"lines", required_argument, NULL, 'n'},
-                {"help", no_argument, NULL, 'h'},
-                {},
-        };
-        corral_error err = {0};
-        corral_paths paths = {0};
-        _cleanup_free_ char *log = NULL, *mpath = NULL;
-        _cleanup_close_ int fd = -1;
-        bool follow = false;
-        long lines = -1;
-        off_t pos = 0;
-        const char *name = NULL, *as_user;
-        struct stat st;
-        int c;
-
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":hfn:", opts, NULL)) != -1) {
-                switch (c) {
-                case 'f':
-                        follow = true;
-                        break;
-                case 'n': {
-                        char *end;
-                        errno = 0;
-                        lines = strtol(optarg, &end, 10);
-                        if (errno || *end || lines < 0 || !*optarg)
-                                return cli_usage_error(ctx, "-n takes a number of lines");
-                        break;
-                }
-                default:
-                        return help_or_bad_option(ctx, c, argv);
-                }
-        }
-        c = cli_name_operand(ctx, argc, argv, &name);
-        if (c != 0)
-                return c;
-        if (!server_name_valid(name))
-                return cli_fail(ctx, EX_NOINPUT, "no such server '%s'", name);
-        if (paths_init(&paths, ctx->root, &err) < 0)
-                return cli_fail_error(ctx, &err);
-        log = paths_log_file(&paths, name);
-        mpath = paths_manifest(&paths, name);
-        as_user = cli_acting_user(ctx, &paths);
-        paths_done(&paths);
-        if (!path_exists(mpath) && !path_exists(log))
-                return cli_fail(ctx, EX_NOINPUT, "no such server '%s'", name);
-        if (as_user) {
-                /* Another user's server does not exist for this one (issue 15). */
-                manifest *m = NULL;
-                bool mine = manifest_load(&m, mpath, NULL) == 0 &&
-                            users_owner_matches(m->owner, as_user);
-                manifest_free(m);
-                if (!mine)
-                        return cli_fail(ctx, EX_NOINPUT, "no such server '%s'", name);
-        }
-
-        fd = open(log, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && errno != ENOENT)
-                return cli_fail(ctx, errno == EACCES ? EX_NOPERM : EX_IOERR, "cannot read %s: %s",
-                                log, strerror(errno));
-        if (fd >= 0 && fstat(fd, &st) == 0) {
-                pos = lines >= 0 ? tail_offset(fd, st.st_size, lines) : 0;
-                if (lseek(fd, pos, SEEK_SET) < 0)
-                        pos = 0;
-                if (copy_fd(fd, &pos) < 0)
-                        return cli_fail(ctx, EX_IOERR, "cannot read %s: %s", log, strerror(errno));
-        }
-        fflush(stdout);
-        if (!follow)
-                return 0;
-
-        /* Follow by polling: rotation renames NAME.log away and starts a new
-         * one, so the path is re-checked and the old file drained first. */
-        for (;;) {
-                struct stat now;
-
-                sleep_ms(LOG_FOLLOW_INTERVAL_MS);
-                if (fd >= 0)
-                        (void)copy_fd(fd, &pos);
-                if (stat(log, &now) == 0) {
-                        bool replaced = fd < 0 || fstat(fd, &st) < 0 || st.st_ino != now.st_ino ||
-                                        st.st_dev != now.st_dev;
-                        if (!replaced && now.st_size < pos) {
-                                /* Truncated in place: start over. */
-                                pos = lseek(fd, 0, SEEK_SET) < 0 ? pos : 0;
-                        } else if (replaced) {
-                                int nfd = open(log, O_RDONLY | O_CLOEXEC);
-                                if (nfd >= 0) {
-                                        if (fd >= 0)
-                                                (void)close(fd);
-                                        fd = nfd;
-                                        pos = 0;
-                                }
-                        }
-                        if (fd >= 0)
-                                (void)copy_fd(fd, &pos);
-                }
-                if (fflush(stdout) != 0)
-                        return 0; /* the reader went away */
-        }
 }
 
 /* ---- daemon, serve ---- */
