@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "corral/docker_run.h"
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
 #include "corral/registry.h"
@@ -277,7 +278,10 @@ out:
 
 /* ---- oci: `docker run` options -------------------------------------------- */
 
+/* What each `docker run` option (docker_run.h) means here; an option
+ * without a row is refused. */
 enum how {
+        OCI_UNKNOWN = 0,
         OCI_ENV,
         OCI_VOLUME,
         OCI_MOUNT,
@@ -290,88 +294,52 @@ enum how {
         OCI_REFUSE,   /* would weaken confinement or change what runs */
 };
 
-static const struct {
-        const char *name;
-        char short_name;
-        bool value;
-        enum how how;
-} oci_options[] = {
-        {"env", 'e', true, OCI_ENV},
-        {"volume", 'v', true, OCI_VOLUME},
-        {"mount", 0, true, OCI_MOUNT},
-        {"network", 0, true, OCI_NETWORK},
-        {"net", 0, true, OCI_NETWORK},
-        {"memory", 'm', true, OCI_MEMORY},
-        {"cpus", 0, true, OCI_CPUS},
-        {"pids-limit", 0, true, OCI_PIDS},
-        {"interactive", 'i', false, OCI_IGNORE},
-        {"tty", 't', false, OCI_IGNORE},
-        {"rm", 0, false, OCI_IGNORE},
-        {"detach", 'd', false, OCI_IGNORE},
-        {"name", 0, true, OCI_IGNORE},
-        {"hostname", 'h', true, OCI_IGNORE},
-        {"label", 'l', true, OCI_IGNORE},
-        {"pull", 0, true, OCI_IGNORE},
-        {"publish", 'p', true, OCI_IGNORE},
-        {"publish-all", 'P', false, OCI_IGNORE},
-        {"expose", 0, true, OCI_IGNORE},
-        {"stop-timeout", 0, true, OCI_IGNORE},
-        {"log-driver", 0, true, OCI_IGNORE},
-        {"init", 0, false, OCI_ALREADY},
-        {"read-only", 0, false, OCI_ALREADY},
-        {"privileged", 0, false, OCI_REFUSE},
-        {"cap-add", 0, true, OCI_REFUSE},
-        {"security-opt", 0, true, OCI_REFUSE},
-        {"device", 0, true, OCI_REFUSE},
-        {"pid", 0, true, OCI_REFUSE},
-        {"ipc", 0, true, OCI_REFUSE},
-        {"uts", 0, true, OCI_REFUSE},
-        {"userns", 0, true, OCI_REFUSE},
-        {"cgroupns", 0, true, OCI_REFUSE},
-        {"group-add", 0, true, OCI_REFUSE},
-        {"entrypoint", 0, true, OCI_REFUSE},
-        {"gpus", 0, true, OCI_REFUSE},
-        {"user", 'u', true, OCI_REFUSE},
-        {"workdir", 'w', true, OCI_REFUSE},
-        {"env-file", 0, true, OCI_REFUSE},
-        {"add-host", 0, true, OCI_REFUSE},
-        {"dns", 0, true, OCI_REFUSE},
-        {"platform", 0, true, OCI_REFUSE},
-        {"tmpfs", 0, true, OCI_REFUSE},
-        {"ulimit", 0, true, OCI_REFUSE},
-        {"shm-size", 0, true, OCI_REFUSE},
-        {"restart", 0, true, OCI_REFUSE},
+static const enum how oci_how[DOCKER_RUN_OPT_COUNT_] = {
+        [DOCKER_RUN_OPT_ENV] = OCI_ENV,
+        [DOCKER_RUN_OPT_VOLUME] = OCI_VOLUME,
+        [DOCKER_RUN_OPT_MOUNT] = OCI_MOUNT,
+        [DOCKER_RUN_OPT_NETWORK] = OCI_NETWORK,
+        [DOCKER_RUN_OPT_MEMORY] = OCI_MEMORY,
+        [DOCKER_RUN_OPT_CPUS] = OCI_CPUS,
+        [DOCKER_RUN_OPT_PIDS_LIMIT] = OCI_PIDS,
+        [DOCKER_RUN_OPT_INTERACTIVE] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_TTY] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_RM] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_DETACH] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_NAME] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_HOSTNAME] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_LABEL] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_PULL] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_PUBLISH] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_PUBLISH_ALL] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_EXPOSE] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_STOP_TIMEOUT] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_LOG_DRIVER] = OCI_IGNORE,
+        [DOCKER_RUN_OPT_INIT] = OCI_ALREADY,
+        [DOCKER_RUN_OPT_READ_ONLY] = OCI_ALREADY,
+        [DOCKER_RUN_OPT_PRIVILEGED] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_CAP_ADD] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_SECURITY_OPT] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_DEVICE] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_PID] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_IPC] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_UTS] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_USERNS] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_CGROUPNS] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_GROUP_ADD] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_ENTRYPOINT] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_GPUS] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_USER] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_WORKDIR] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_ENV_FILE] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_ADD_HOST] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_DNS] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_PLATFORM] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_TMPFS] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_ULIMIT] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_SHM_SIZE] = OCI_REFUSE,
+        [DOCKER_RUN_OPT_RESTART] = OCI_REFUSE,
 };
-
-static int oci_find(const char *arg, const char **ret_value)
-{
-        *ret_value = NULL;
-        if (arg[0] != '-' || !arg[1])
-                return -1;
-        if (arg[1] == '-') {
-                const char *eq = strchr(arg + 2, '=');
-                size_t n = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-                for (size_t i = 0; i < ARRAY_SIZE(oci_options); i++)
-                        if (strlen(oci_options[i].name) == n &&
-                            strncmp(oci_options[i].name, arg + 2, n) == 0) {
-                                if (eq)
-                                        *ret_value = eq + 1;
-                                return (int)i;
-                        }
-                return -1;
-        }
-        for (size_t i = 0; i < ARRAY_SIZE(oci_options); i++)
-                if (oci_options[i].short_name == arg[1]) {
-                        if (arg[2] == '=')
-                                *ret_value = arg + 3;
-                        else if (arg[2] && oci_options[i].value)
-                                *ret_value = arg + 2;
-                        else if (arg[2])
-                                return -1;
-                        return (int)i;
-                }
-        return -1;
-}
 
 static bool has_env(const manifest *m, const char *key, size_t klen)
 {
@@ -394,7 +362,7 @@ static void env_add(manifest *m, const char *key, size_t klen, const char *value
  * whose value is KEY=VALUE (moved to secrets[KEY], env null). */
 static void oci_env(const char *v, cJSON *secrets, manifest *m, strbuf *refused)
 {
-        const char *eq = strchr(v, '=');
+        docker_run_env env;
         size_t vl = strlen(v);
 
         if (secrets && vl > 3 && v[0] == '$' && v[1] == '{' && v[vl - 1] == '}') {
@@ -413,8 +381,13 @@ static void oci_env(const char *v, cJSON *secrets, manifest *m, strbuf *refused)
                         return;
                 }
         }
-        if (!eq) {
-                if (!has_env(m, v, strlen(v))) {
+        if (docker_run_env_parse(v, &env) < 0) {
+                _cleanup_free_ char *what = xasprintf("-e %s", v);
+                list_add(refused, what);
+                return;
+        }
+        if (!env.value) {
+                if (!has_env(m, env.key, env.key_len)) {
                         _cleanup_free_ char *what =
                                 xasprintf("-e %s (no value: not an environment variable of the "
                                           "server.json nor given with --env)",
@@ -423,80 +396,36 @@ static void oci_env(const char *v, cJSON *secrets, manifest *m, strbuf *refused)
                 }
                 return;
         }
-        if (eq == v) {
-                _cleanup_free_ char *what = xasprintf("-e %s", v);
-                list_add(refused, what);
-                return;
-        }
-        if (!has_env(m, v, (size_t)(eq - v))) /* --env and environmentVariables win */
-                env_add(m, v, (size_t)(eq - v), eq + 1);
+        if (!has_env(m, env.key, env.key_len)) /* --env and environmentVariables win */
+                env_add(m, env.key, env.key_len, env.value);
 }
 
 /* -v SRC:DST[:OPTS] and --mount type=bind,source=,target=[,readonly|rw]:
- * a host path bound read-only unless the server.json says rw. */
+ * a host path bound read-only unless the server.json says rw.  Options
+ * beyond ro/rw (bind-propagation, z, …) are refused, not guessed. */
 static void oci_volume(const char *raw, bool mount_syntax, manifest *m, strbuf *refused)
 {
-        _cleanup_free_ char *v = unescape(raw), *src = NULL, *dst = NULL, *real = NULL;
+        _cleanup_free_ char *v = unescape(raw), *real = NULL;
         _cleanup_free_ char *what = xasprintf("%s %s", mount_syntax ? "--mount" : "-v", raw);
-        bool rw = false, ok = true;
+        docker_run_mount mnt;
         struct stat st;
 
-        if (mount_syntax) {
-                _cleanup_free_ char *copy = xstrdup(v);
-                bool bind = false;
-                for (char *save = NULL, *f = strtok_r(copy, ",", &save); f;
-                     f = strtok_r(NULL, ",", &save)) {
-                        char *eq = strchr(f, '=');
-                        const char *val = eq ? eq + 1 : "";
-                        if (eq)
-                                *eq = '\0';
-                        if (strcmp(f, "type") == 0)
-                                bind = strcmp(val, "bind") == 0;
-                        else if ((strcmp(f, "source") == 0 || strcmp(f, "src") == 0) && !src)
-                                src = xstrdup(val);
-                        else if ((strcmp(f, "target") == 0 || strcmp(f, "dst") == 0 ||
-                                  strcmp(f, "destination") == 0) &&
-                                 !dst)
-                                dst = xstrdup(val);
-                        else if (strcmp(f, "readonly") == 0 || strcmp(f, "ro") == 0)
-                                rw = eq && strcmp(val, "false") == 0;
-                        else if (strcmp(f, "rw") == 0)
-                                rw = !eq || strcmp(val, "false") != 0;
-                        else
-                                ok = false; /* bind-propagation, volume-opt, …: not guessed */
-                }
-                ok = ok && bind;
-        } else {
-                char *c1 = strchr(v, ':');
-                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (c1) {
-                        src = xstrndup(v, (size_t)(c1 - v));
-                        dst = c2 ? xstrndup(c1 + 1, (size_t)(c2 - c1 - 1)) : xstrdup(c1 + 1);
-                }
-                for (char *save = NULL, *o = c2 ? strtok_r(c2 + 1, ",", &save) : NULL; o;
-                     o = strtok_r(NULL, ",", &save)) {
-                        if (strcmp(o, "rw") == 0)
-                                rw = true;
-                        else if (strcmp(o, "ro") == 0 || strcmp(o, "readonly") == 0)
-                                rw = false;
-                        else
-                                ok = false;
-                }
-        }
+        docker_run_mount_parse(v, mount_syntax, &mnt);
+        const char *src = mnt.source, *dst = mnt.target;
         /* A named or anonymous volume is the engine's storage, not a path. */
-        if (!ok || !src || !dst || src[0] != '/' || dst[0] != '/' || strcmp(dst, "/") == 0 ||
-            strchr(dst, ':')) {
+        if (mnt.other || !mnt.bind || !src || !dst || src[0] != '/' || dst[0] != '/' ||
+            strcmp(dst, "/") == 0 || strchr(dst, ':')) {
                 list_add(refused, what);
-                return;
-        }
-        real = realpath(src, NULL);
-        if (!real || stat(real, &st) < 0 || strchr(real, ':') || strcmp(real, "/") == 0) {
+        } else if (!(real = realpath(src, NULL)) || stat(real, &st) < 0 || strchr(real, ':') ||
+                   strcmp(real, "/") == 0) {
                 _cleanup_free_ char *why = xasprintf("%s (no such host path)", what);
                 list_add(refused, why);
-                return;
+        } else {
+                _cleanup_free_ char *entry = xasprintf(
+                        "%s:%s:%s", real, dst, mnt.mode == DOCKER_RUN_MODE_RW ? "rw" : "ro");
+                m->mounts = strv_push(m->mounts, entry);
         }
-        _cleanup_free_ char *entry = xasprintf("%s:%s:%s", real, dst, rw ? "rw" : "ro");
-        m->mounts = strv_push(m->mounts, entry);
+        docker_run_mount_done(&mnt);
 }
 
 /* docker's sizes: a number with an optional b, k, m, g suffix; in MiB. */
@@ -533,37 +462,39 @@ int registry_oci_runtime_args(char *const *rt, cJSON *secrets, manifest *m, corr
         if (strv_length(rt) > MAX_RUNTIME_ARGS)
                 return corral_error_set(err, EX_DATAERR, "more than %d runtimeArguments",
                                         MAX_RUNTIME_ARGS);
-        for (size_t i = 0; rt && rt[i]; i++) {
-                const char *a = rt[i], *v = NULL;
-                int k = oci_find(a, &v);
-                if (k < 0 && a[0] == '-' && a[1] && a[1] != '-' && strspn(a + 1, "itd") ==
-                                                                         strlen(a + 1)) {
-                        list_add(&ignored, a); /* -it */
+        for (size_t i = 0; rt && rt[i];) {
+                const char *a = rt[i];
+                docker_run_arg arg;
+                docker_run_next(rt, &i, &arg);
+                if (arg.kind == DOCKER_RUN_FLAGS) { /* -it */
+                        bool ign = true;
+                        for (const char *c = arg.flags; *c; c++)
+                                ign = ign && (oci_how[docker_run_short(*c)] == OCI_IGNORE ||
+                                              oci_how[docker_run_short(*c)] == OCI_ALREADY);
+                        list_add(ign ? &ignored : &refused, a);
                         continue;
                 }
-                if (k < 0) {
+                if (arg.kind == DOCKER_RUN_MISSING_VALUE) {
+                        _cleanup_free_ char *what = xasprintf("%s (without a value)", a);
+                        list_add(&refused, what);
+                        continue;
+                }
+                if (arg.kind != DOCKER_RUN_OPTION || oci_how[arg.opt] == OCI_UNKNOWN) {
                         list_add(&refused, a);
                         continue;
                 }
-                if (oci_options[k].value && !v) {
-                        if (!rt[i + 1]) {
-                                _cleanup_free_ char *what = xasprintf("%s (without a value)", a);
-                                list_add(&refused, what);
-                                continue;
-                        }
-                        v = rt[++i];
-                }
+                const char *v = arg.value;
                 _cleanup_free_ char *plain = v ? unescape(v) : NULL;
                 _cleanup_free_ char *what =
                         v ? xasprintf("%s %s", a, strncmp(v, "${CORRAL_ARG_", 13) == 0 ? "(secret)" : v)
                           : xstrdup(a);
-                switch (oci_options[k].how) {
+                switch (oci_how[arg.opt]) {
                 case OCI_ENV:
                         oci_env(v, secrets, m, &refused);
                         break;
                 case OCI_VOLUME:
                 case OCI_MOUNT:
-                        oci_volume(v, oci_options[k].how == OCI_MOUNT, m, &refused);
+                        oci_volume(v, arg.opt == DOCKER_RUN_OPT_MOUNT, m, &refused);
                         break;
                 case OCI_NETWORK:
                         /* corral's containers have none unless the sandbox
@@ -613,6 +544,7 @@ int registry_oci_runtime_args(char *const *rt, cJSON *secrets, manifest *m, corr
                 case OCI_ALREADY:
                         list_add(&ignored, what);
                         break;
+                case OCI_UNKNOWN:
                 case OCI_REFUSE:
                         list_add(&refused, what);
                         break;

@@ -207,7 +207,11 @@ static void test_import_mapping(void **state)
                 " \"i\": {\"command\": \"npx\", \"args\": [\"-y\", \"pkg\"], \"extra\": 1, \"disabled\": true},"
                 " \"j\": {\"command\": \"npx -y pkg && curl evil\"},"
                 " \"k\": {\"command\": \"$(id)\"},"
-                " \"l\": {\"command\": \"node\", \"args\": [\"/nonexistent/x.js\"]}"
+                " \"l\": {\"command\": \"node\", \"args\": [\"/nonexistent/x.js\"]},"
+                " \"m\": {\"command\": \"docker\", \"args\": [\"run\", \"-e\", \"=x\", \"img\"]},"
+                " \"n\": {\"command\": \"docker\", \"args\": [\"run\", \"-iP\", \"img\"]},"
+                " \"o\": {\"command\": \"docker\", \"args\": [\"run\", \"--rm\", \"-e\"]},"
+                " \"p\": {\"command\": \"docker\", \"args\": [\"run\", \"-ti\", \"--\", \"-img\"]}"
                 "}}";
         import_context ic = {.lookup = table_lookup};
         import_plan p = {0};
@@ -255,6 +259,19 @@ static void test_import_mapping(void **state)
         assert_non_null(strstr(find(&p, "j")->reason, "shell"));
         assert_int_equal(find(&p, "k")->action, IMPORT_REFUSED);
         assert_int_equal(find(&p, "l")->action, IMPORT_REFUSED);
+        /* docker run's odd corners: an empty variable name (docker refuses
+         * it too), a flag corral has no word for inside a bundle, a value
+         * missing at the end, and "--" before an image named like an option. */
+        assert_int_equal(find(&p, "m")->action, IMPORT_REFUSED);
+        assert_non_null(strstr(find(&p, "m")->reason, "no variable name"));
+        assert_int_equal(find(&p, "n")->action, IMPORT_REFUSED);
+        assert_non_null(strstr(find(&p, "n")->reason, "'-iP'"));
+        assert_int_equal(find(&p, "o")->action, IMPORT_REFUSED);
+        assert_non_null(strstr(find(&p, "o")->reason, "-e needs a value"));
+        e = find(&p, "p");
+        assert_int_equal(e->action, IMPORT_INSTALL);
+        assert_string_equal(e->spec, "docker:-img");
+        assert_non_null(strstr(e->notes[0], "-ti: dropped"));
         import_plan_done(&p);
 
         /* Unknown shapes are refused whole. */

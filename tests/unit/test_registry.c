@@ -194,6 +194,19 @@ static void test_npm_runtime_args(void **state)
         assert_int_equal(registry_npm_runtime_args(NULL, "bunx", &flags, &err), 0);
 }
 
+/* Every '|'-separated word of words is in msg. */
+static void assert_all_named(const char *msg, const char *words)
+{
+        for (const char *w = words; *w;) {
+                size_t n = strcspn(w, "|");
+                char *one = xstrndup(w, n);
+                if (!strstr(msg, one))
+                        fail_msg("'%s' not in: %s", one, msg);
+                free(one);
+                w += n + (w[n] == '|');
+        }
+}
+
 static void test_oci_runtime_args(void **state)
 {
         (void)state;
@@ -225,15 +238,19 @@ static void test_oci_runtime_args(void **state)
         char *bad[] = {"--privileged", "--network", "host", "-v", "data:/data", "--frobnicate",
                        "-e", "NOT_GIVEN", NULL};
         assert_int_equal(registry_oci_runtime_args(bad, secrets, m, &err), -EX_UNAVAILABLE);
-        for (const char *w = "--privileged|--network host|-v data:/data|--frobnicate|NOT_GIVEN";
-             *w;) {
-                size_t n = strcspn(w, "|");
-                char *one = xstrndup(w, n);
-                if (!strstr(err.msg, one))
-                        fail_msg("'%s' not in: %s", one, err.msg);
-                free(one);
-                w += n + (w[n] == '|');
-        }
+        assert_all_named(err.msg,
+                         "--privileged|--network host|-v data:/data|--frobnicate|NOT_GIVEN");
+
+        /* Mount options beyond ro/rw are not guessed; a value missing at the
+         * end is named; a bundle of flags that are all left out is left out. */
+        err = (corral_error){0};
+        char *odd[] = {"-iP", "-v", "/tmp:/x:z", "--mount",
+                       "type=bind,src=/tmp,dst=/y,bind-propagation=rslave", "--env", NULL};
+        assert_int_equal(registry_oci_runtime_args(odd, secrets, m, &err), -EX_UNAVAILABLE);
+        assert_all_named(err.msg,
+                         "-v /tmp:/x:z|bind-propagation=rslave|--env (without a value)");
+        assert_null(strstr(err.msg, "-iP"));
+        assert_int_equal(strv_length(m->mounts), 2);
         cJSON_Delete(secrets);
         manifest_free(m);
 }
