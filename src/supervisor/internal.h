@@ -127,6 +127,8 @@ bool unit_per_user(const unit *u);
 /* Closes every user's session (the unit stops); frees them (the unit goes). */
 void unit_close_user_sessions(unit *u, const char *why);
 void unit_free_user_sessions(unit *u);
+/* The manifest was read again: the sweep follows its idle time at once. */
+void unit_user_sessions_reload(unit *u);
 
 /* supervisor.c */
 void supervisor_check_shutdown(supervisor *sv);

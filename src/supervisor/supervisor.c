@@ -170,6 +170,7 @@ static int reconcile_loaded(unit *u, manifest *m)
 
         u->m = m;
         manifest_free(old);
+        unit_user_sessions_reload(u); /* runtime.session_idle_s may have changed */
         /* `corral access`: what callers of each level reach changed, and
          * connected clients hear list_changed (MCP server/tools §list changed). */
         if (access_changed && u->state == UNIT_READY && u->sv->ev.unit_lists)

@@ -42,6 +42,7 @@ struct usession {
         mcp_client *client;
         cJSON *lists[N_SLOTS]; /* tools, prompts, …; NULL until fetched */
         bool fetching[N_SLOTS], refetch[N_SLOTS];
+        bool listening;  /* its subscriptions/listen stream is open (2026-07-28) */
         char *why;       /* US_ENDED: why, for the user's next requests */
         bool auth;       /* ended by the server refusing the user's token */
         uint64_t mark;   /* the user's token state when opened (token_mark()) */
@@ -283,6 +284,44 @@ static void fetch_list(usession *us, unsigned i)
                                   sv_scaled(us->u->sv, LIST_TIMEOUT_MS), on_us_list, f);
 }
 
+static void on_us_listen_end(void *ud, const cJSON *result, const cJSON *error)
+{
+        usession *us = ud;
+        const char *msg = error ? json_get_string(error, "message") : NULL;
+
+        if (!us->client)
+                return; /* the session is gone (us_free frees the client first) */
+        us->listening = false;
+        if (us->state == US_READY)
+                log_info("%s: a user's subscriptions/listen ended: %s; list changes are not "
+                         "followed",
+                         us->u->name, msg ? msg : "the server closed it");
+}
+
+/* MCP 2026-07-28: a server tells of list changes only on a
+ * subscriptions/listen stream; one is opened for the lists the server says
+ * change, as on the unit's own session (session.c). */
+static void us_listen(usession *us, const cJSON *caps)
+{
+        static const char *const keys[][2] = {{"tools", "toolsListChanged"},
+                                              {"prompts", "promptsListChanged"},
+                                              {"resources", "resourcesListChanged"}};
+        cJSON *params = cJSON_CreateObject();
+        cJSON *n = cJSON_AddObjectToObject(params, "notifications");
+
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json_get_object(caps, keys[i][0]),
+                                                                  "listChanged")))
+                        cJSON_AddTrueToObject(n, keys[i][1]);
+        if (!n->child) {
+                cJSON_Delete(params);
+                return;
+        }
+        us->listening = true;
+        (void)mcp_client_request(us->client, "subscriptions/listen", params, 0, NULL,
+                                 on_us_listen_end, us);
+}
+
 static void on_us_initialized(void *ud, const cJSON *result, const cJSON *error)
 {
         usession *us = ud;
@@ -297,6 +336,8 @@ static void on_us_initialized(void *ud, const cJSON *result, const cJSON *error)
                 return;
         }
         caps = mcp_client_server_capabilities(us->client);
+        if (mcp_client_modern(us->client))
+                us_listen(us, caps);
         for (unsigned i = 0; i < N_SLOTS && us->client; i++)
                 if (json_get_object(caps, unit_slots[i].capability))
                         fetch_list(us, i);
@@ -385,8 +426,10 @@ static void on_sweep(uv_timer_t *t)
                 switch (us->state) {
                 case US_OPENING:
                 case US_READY:
-                        /* A request in flight (a long call) is use. */
-                        if (us->client && mcp_client_pending(us->client) > 0)
+                        /* A request in flight (a long call) is use; the
+                         * listen stream is not. */
+                        if (us->client &&
+                            mcp_client_pending(us->client) > (us->listening ? 1u : 0u))
                                 us->last_used = now;
                         if (now - us->last_used >= idle_ms(u)) {
                                 close_session(us, "idle");
@@ -410,8 +453,6 @@ static void on_sweep(uv_timer_t *t)
         }
         if (!u->usessions)
                 (void)uv_timer_stop(u->usweep);
-        else if (uv_timer_get_repeat(u->usweep) != sweep_ms(u)) /* changed on reload */
-                uv_timer_set_repeat(u->usweep, sweep_ms(u));
 }
 
 static usession *open_session(unit *u, uid_t uid, uint64_t mark)
@@ -592,6 +633,13 @@ void unit_close_user_sessions(unit *u, const char *why)
                 next = us->next;
                 close_session(us, why);
         }
+}
+
+void unit_user_sessions_reload(unit *u)
+{
+        if (u->usweep && uv_is_active((uv_handle_t *)u->usweep) &&
+            uv_timer_get_repeat(u->usweep) != sweep_ms(u))
+                (void)uv_timer_start(u->usweep, on_sweep, sweep_ms(u), sweep_ms(u));
 }
 
 void unit_free_user_sessions(unit *u)

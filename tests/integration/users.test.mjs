@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  CORRAL, EX, FIXTURES, MOCK_SERVER, cleanupRoot, corral, corralEnv, emptyPkg, expectExit,
+  CORRAL, EX, FIXTURES, MOCK_SERVER, REPO, cleanupRoot, corral, corralEnv, emptyPkg, expectExit,
   expectOneLineError, installMock, newRoot, run, sleep, startDaemon, status, unitOf, waitFor, waitReady, withTimeout,
 } from './lib.mjs';
 import { startUserUpstream } from './users-upstream.mjs';
@@ -636,6 +636,44 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
       await up.close();
     }
     expectExit(await corral(['uninstall', 'pu'], { root }), 0, 'uninstall pu');
+  });
+
+  test('a per-user server on MCP 2026-07-28: each user\'s own session follows its list changes', async () => {
+    // The SDK v2 server (tests/fixtures/modern-http-server.mjs) tells of list
+    // changes only on a subscriptions/listen stream: its tool `grow` adds
+    // `grown`.  Alice's list comes from her own session, which must listen.
+    const child = spawn(process.execPath, [path.join(REPO, 'tests/fixtures/modern-http-server.mjs'), '--modern-only'], {
+      env: { ...process.env, CORRAL_SDK2_DIR: path.join(FIXTURES, 'sdk2') }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.resume();
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    try {
+      await waitFor(() => /listening /.test(out) || null, { timeout: 30000, what: 'the SDK v2 server to listen' });
+      const url = out.match(/listening (\S+)/)[1];
+      expectExit(await corral(['install', url, '--remote', '--yes', '--name', 'mod'], { root }), 0, 'install mod');
+      expectExit(await as(ALICE, root, ['auth', 'set-token', 'mod'], { input: 'alice-token\n' }), 0, 'alice: set-token');
+      const modTools = async () => JSON.parse(expectExit(await as(ALICE, root, ['tools', '--json']), 0, 'alice: tools').stdout)
+        .map((t) => t.name).filter((n) => n.startsWith('mod__'));
+      const first = await modTools();
+      assert.ok(first.includes('mod__grow') && !first.includes('mod__grown'), first.join(' '));
+      expectExit(await as(ALICE, root, ['call', 'mod__grow']), 0, 'alice: grow');
+      await waitFor(async () => (await modTools()).includes('mod__grown') || null,
+        { timeout: 15000, what: 'alice\'s list to follow the server\'s list change' });
+      // The open listen stream is no use of the session: it still closes when idle.
+      const mpath = path.join(root, 'servers/mod/manifest.json');
+      const m = JSON.parse(fs.readFileSync(mpath, 'utf8'));
+      m.runtime.session_idle_s = 2;
+      fs.writeFileSync(mpath, JSON.stringify(m));
+      expectExit(await corral(['reload'], { root }), 0, 'reload');
+      await waitFor(async () => unitOf(await status(root), 'mod').user_sessions === 0 || null,
+        { timeout: 15000, what: 'alice\'s idle session to close' });
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    expectExit(await corral(['uninstall', 'mod'], { root }), 0, 'uninstall mod');
   });
 
   test('a user uninstalls their own server; --as-user is the same rules for root', async () => {
