@@ -303,7 +303,7 @@ static bool control_method(void *ud, gateway_session *s, const cJSON *id, const 
                 reload(ctl, s, id);
         else if (strcmp(method, "corral/exec") == 0)
                 users_exec_request(ctl, s, id, params);
-        else
+        else if (!control_state_method(ctl, s, id, method, params)) /* src/control_state.c */
                 return false;
         return true;
 }

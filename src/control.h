@@ -37,6 +37,12 @@ typedef struct control {
  * the lists changed, every session gets notifications/tools/list_changed. */
 void control_reload_policy(control *ctl);
 
+/* The methods that write the state database (src/control_state.c):
+ * corral/token_create|token_list|token_revoke|limit_set|limit_clear, for
+ * the store's owner.  False when method is none of them. */
+bool control_state_method(control *ctl, gateway_session *s, const cJSON *id, const char *method,
+                          const cJSON *params);
+
 /* extra_method for gateway_listen(..., control=true, &control_ops, &ctl). */
 extern const gateway_session_ops control_ops;
 

@@ -252,9 +252,15 @@ static int take_lock(const corral_paths *p, corral_error *err)
         if (fd < 0)
                 return corral_error_errno(err, errno == EACCES ? EX_NOPERM : EX_CANTCREAT, errno,
                                           "cannot open %s", path);
-        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        /* A CLI that writes the state database while no daemon runs holds
+         * the lock for a few ms (src/cli/state_route.c): wait out that much. */
+        for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0;) {
                 if (errno == EINTR)
                         continue;
+                if (errno == EWOULDBLOCK && ++tries < 50) {
+                        (void)usleep(20000);
+                        continue;
+                }
                 if (errno == EWOULDBLOCK)
                         return corral_error_set(err, EX_TEMPFAIL,
                                                 "a daemon is already running for this store "
@@ -262,6 +268,9 @@ static int take_lock(const corral_paths *p, corral_error *err)
                                                 path);
                 return corral_error_errno(err, EX_CANTCREAT, errno, "cannot lock %s", path);
         }
+        /* Its pid, so that the daemon's own children know its lock. */
+        if (ftruncate(fd, 0) == 0)
+                (void)!dprintf(fd, "%d\n", (int)getpid());
         return steal_fd(&fd);
 }
 
@@ -321,6 +330,22 @@ static void import_tokens(store *s, const char *db)
                 log_warn("oauth: token files stay where they are: %s", e.msg);
         else if (n > 0)
                 log_info("oauth: %u token file(s) moved into %s", n, db);
+        /* `corral token`'s tokens.json the same way. */
+        {
+                _cleanup_free_ char *file = auth_tokens_file(&s->paths);
+                state_db *sdb = NULL;
+
+                corral_error_clear(&e);
+                n = 0;
+                if (!path_exists(file))
+                        return;
+                if (state_open(&sdb, db, false, &e) < 0 ||
+                    auth_tokens_import(&s->paths, sdb, &n, &e) < 0)
+                        log_warn("auth: %s stays where it is (still not read): %s", file, e.msg);
+                else
+                        log_info("auth: %u API token(s) moved from %s into %s", n, file, db);
+                state_close(sdb);
+        }
 }
 
 int daemon_run(store *s, const daemon_options *opts, corral_error *err)

@@ -43,6 +43,7 @@
 #include "corral/error.h"
 #include "corral/level.h"
 #include "corral/paths.h"
+#include "corral/state.h"
 
 typedef struct auth auth;
 typedef struct auth_verify_req auth_verify_req;
@@ -131,24 +132,42 @@ bool auth_enabled(const auth *a);
 
 /* ---- static API tokens (src/auth/tokens.c) ------------------------------ */
 
-/* The token file: DIR/tokens.json under the store root (mode 0600, written
- * atomically).  Entries hold an id, user, level, creation time and the
- * SHA-256 of the token; the token itself is never stored. */
+/* Tokens live in the state database's api_tokens table (schema 3,
+ * include/corral/state.h): an id, user, level, creation time and the
+ * SHA-256 of the token; the token itself is never stored.  While a daemon
+ * runs it is their only writer (corral/token_* on the control socket,
+ * src/control_state.c); the CLI writes them itself only when none runs. */
+
+/* tokens.json of p's store (owned): the file earlier versions kept tokens in. */
+char *auth_tokens_file(const corral_paths *p);
+
+/* Moves tokens.json (the file of earlier versions, DIR/tokens.json beside
+ * servers/) into db: every entry added (one already there is kept as it
+ * is), then the file removed.  *ret_n (may be NULL): entries read.  No file
+ * is 0; -EX_DATAERR for a malformed file (left where it is), else
+ * state_api_token_add()'s errors. */
+int auth_tokens_import(const corral_paths *p, state_db *db, unsigned *ret_n, corral_error *err);
 
 /* Creates a token "corral_<id>_<secret>" (secret: 32 random bytes, base64url)
- * for user at level.  *ret_token (owned) is shown once; *ret_id (owned, may
- * be NULL) names it for revoke.  -EX_USAGE for a bad user name, -EX_CANTCREAT
- * when the file cannot be written. */
+ * for user at level in db.  *ret_token (owned) is shown once; *ret_id
+ * (owned, may be NULL) names it for revoke.  -EX_USAGE for a bad user name,
+ * -EX_CANTCREAT past 10,000 tokens, else the database's errors. */
+int auth_token_create_in(state_db *db, const char *user, corral_level level, char **ret_token,
+                         char **ret_id, corral_error *err);
+/* The tokens without hashes: [{"id","user","level","created_at"}], owned. */
+int auth_token_list_in(state_db *db, cJSON **ret, corral_error *err);
+/* Removes token id.  -EX_NOINPUT when there is no such id. */
+int auth_token_revoke_in(state_db *db, const char *id, corral_error *err);
+
+/* The same on p's state database, opened here read-write (tokens.json
+ * imported first): for when no daemon runs. */
 int auth_token_create(const corral_paths *p, const char *user, corral_level level, char **ret_token,
                       char **ret_id, corral_error *err);
-
-/* The entries without hashes: [{"id","user","level","created_at"}], owned. */
 int auth_token_list(const corral_paths *p, cJSON **ret, corral_error *err);
-
-/* Removes token id.  -EX_NOINPUT when there is no such id. */
 int auth_token_revoke(const corral_paths *p, const char *id, corral_error *err);
 
-/* Looks token up (constant-time hash compare).  0 with *ret_user (owned) and
- * *ret_level, or -EX_NOPERM when it is not a valid token. */
+/* Looks token up in p's state database (constant-time hash compare).  0
+ * with *ret_user (owned) and *ret_level, or -EX_NOPERM when it is not a
+ * valid token. */
 int auth_token_check(const corral_paths *p, const char *token, char **ret_user,
                      corral_level *ret_level, char **ret_id, corral_error *err);

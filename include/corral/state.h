@@ -1,9 +1,11 @@
 /* The state database (issue 15): SQLite (WAL, busy_timeout, schema version
  * in PRAGMA user_version with forward migrations), written by the daemon
- * only — and by `corral limit` (root), whose settings the daemon re-reads on
- * reload.  It holds the tool-call audit log, its daily aggregates and the
- * rate-limit settings, the OAuth tokens of remote servers per local user and
- * the HTTP API tokens (their hashes).
+ * only while it runs (`corral limit`, `corral token` and `corral auth` ask it;
+ * they open the file themselves only when no daemon runs, holding its
+ * run/daemon.lock meanwhile — src/cli/state_route.c).  It holds the
+ * tool-call audit log, its daily aggregates and the rate-limit settings,
+ * the OAuth tokens of remote servers per local user and the HTTP API tokens
+ * (their hashes).
  *
  * Schema 1:
  *   calls(id, ts_ms, user, iface, server, tool, outcome, duration_ms,
@@ -69,6 +71,12 @@ char *state_path(const corral_paths *p);
  * -EX_NOPERM, -EX_DATAERR (not a database, corrupt, or a newer schema),
  * -EX_TEMPFAIL (locked past the busy timeout), -EX_CANTCREAT. */
 int state_open(state_db **ret, const char *path, bool readonly, corral_error *err);
+/* state_open() waiting at most busy_ms for another process's lock (the
+ * open's migration included): the daemon's loop waits little.  With
+ * CORRAL_TEST_NO_STATE_WRITE in the environment a read-write open fails
+ * (-EX_SOFTWARE): a test's proof that a CLI left the writing to the daemon. */
+int state_open_busy(state_db **ret, const char *path, bool readonly, int busy_ms,
+                    corral_error *err);
 state_db *state_close(state_db *db);
 /* How long a statement waits for another process's lock before failing with
  * -EX_TEMPFAIL (ms; state_open() sets STATE_BUSY_TIMEOUT_MS).  The daemon's

@@ -13,6 +13,7 @@
 
 #include "corral/auth.h"
 #include "corral/http_client.h"
+#include "corral/state.h"
 
 enum {
         ALG_RS256 = 1u << 0,
@@ -80,13 +81,17 @@ typedef struct token_entry {
         unsigned char hash[32];
 } token_entry;
 
+/* The api_tokens rows of the state database, as the verifier read them
+ * last (src/auth/tokens.c). */
 typedef struct token_table {
         token_entry *v;
         size_t n;
-        bool loaded;
-        struct timespec mtime;
-        ino_t ino;
-        off_t size;
+        bool loaded;     /* read at least once */
+        state_db *db;    /* read-only connection, kept between checks */
+        ino_t ino;       /* of the file db has open */
+        int64_t version; /* db's PRAGMA data_version when the rows were read */
+        char *why;       /* the last read's failure (the rows stay), or NULL */
+        time_t warned;   /* when why was logged */
 } token_table;
 
 struct auth {
@@ -97,7 +102,7 @@ struct auth {
         unsigned skew_s;
         unsigned min_refresh_s;
         bool static_tokens;
-        char *token_file; /* NULL: no static tokens */
+        char *token_db; /* the state database; NULL: no static tokens */
         token_table tokens;
         cJSON *users; /* copy of "users", may be NULL */
         auth_issuer *issuers;
@@ -163,9 +168,12 @@ int introspect_start(auth_verify_req *r, auth_issuer *is);
 void introspect_cache_clear(auth_issuer *is);
 
 /* tokens.c */
-char *tokens_file(const corral_paths *p);
-/* (Re)loads t from file when it changed; a missing file is empty. */
-int tokens_refresh(const char *file, token_table *t, corral_error *err);
+/* (Re)reads t from the state database at path when another connection
+ * committed since, or the file was replaced; a missing file is no tokens.
+ * A failed read keeps the rows read last (logged) and returns 0; with none
+ * read yet it returns the error. */
+int tokens_refresh(const char *path, token_table *t, corral_error *err);
+/* Frees the entries and closes the connection. */
 void tokens_clear(token_table *t);
 /* Constant-time lookup; the entry or NULL. */
 const token_entry *tokens_lookup(const token_table *t, const char *token);

@@ -1,13 +1,22 @@
 /* Static API tokens for headless sites (`corral token`).  A token is
  * "corral_<id>_<secret>" with 32 random bytes of secret; only its SHA-256
- * is kept, in tokens.json beside servers/ under the store root (mode 0600,
- * replaced atomically under an flock).  A JSON file rather than SQLite: the
- * state database (src/db/) belongs to the users/audit issue, and a handful
- * of entries read whole on change needs no query engine.
+ * is kept, in the state database's api_tokens table (schema 3,
+ * include/corral/state.h), written by the daemon while it runs
+ * (src/control_state.c) and by the CLI only when no daemon runs
+ * (src/cli/state_route.c).
  *
+ * tokens.json beside servers/ is the file of earlier versions:
  *   { "version": 1, "tokens": [ { "id": "3f9a…", "user": "ci", "level": "trusted",
- *                                 "sha256": "hex", "created_at": "RFC 3339" } ] } */
+ *                                 "sha256": "hex", "created_at": "RFC 3339" } ] }
+ * It is only read, by the import (auth_tokens_import()), and removed once
+ * its rows are committed.
+ *
+ * The HTTP verifier keeps the rows in memory (token_table) and reads them
+ * again when PRAGMA data_version says another connection committed, or the
+ * file was replaced: one stat and one pragma per check, so a revoke takes
+ * effect at the next request and a new token works without a reload. */
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/crypto.h>
@@ -16,23 +25,29 @@
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth/internal.h"
 #include "corral/fs.h"
 #include "corral/jsonutil.h"
+#include "corral/log.h"
 #include "corral/macro.h"
 
 #define TOKENS_FILE_MAX (4u << 20)
 #define TOKENS_MAX 10000
 #define USER_MAX 128
+/* The verifier runs on the daemon's loop: it waits this long at most for
+ * another process's lock, then keeps the rows it read last. */
+#define TOKENS_BUSY_MS 5
+#define TOKENS_WARN_EVERY_S 10
 
-char *tokens_file(const corral_paths *p)
+char *auth_tokens_file(const corral_paths *p)
 {
         _cleanup_free_ char *copy = xstrdup(p->servers);
         return path_join(dirname(copy), "tokens.json");
 }
 
-void tokens_clear(token_table *t)
+static void entries_clear(token_table *t)
 {
         for (size_t i = 0; i < t->n; i++) {
                 free(t->v[i].id);
@@ -40,6 +55,15 @@ void tokens_clear(token_table *t)
                 free(t->v[i].created_at);
         }
         free(t->v);
+        t->v = NULL;
+        t->n = 0;
+}
+
+void tokens_clear(token_table *t)
+{
+        entries_clear(t);
+        t->db = state_close(t->db);
+        free(t->why);
         memset(t, 0, sizeof(*t));
 }
 
@@ -57,77 +81,103 @@ static int hex_decode32(const char *hex, unsigned char out[32])
         return 0;
 }
 
-/* Parses the file's contents into t (which must be empty). */
-static int tokens_parse(const char *file, const char *data, size_t len, token_table *t,
-                        corral_error *err)
+static void hex_encode32(const unsigned char in[32], char out[65])
 {
-        _cleanup_json_ cJSON *j = cJSON_ParseWithLength(data, len);
-        const cJSON *arr = j ? cJSON_GetObjectItemCaseSensitive(j, "tokens") : NULL;
-        int n;
+        for (int k = 0; k < 32; k++)
+                snprintf(out + 2 * k, 3, "%02x", in[k]);
+}
 
-        if (!cJSON_IsArray(arr) || (n = cJSON_GetArraySize(arr)) > TOKENS_MAX)
-                return corral_error_set(err, EX_DATAERR, "%s: not a token file", file);
+/* Rows [{id, user, level, sha256, created_at}] → entries of t (empty).  A
+ * malformed row is left out: it can match no token. */
+static void entries_from_rows(token_table *t, const cJSON *rows)
+{
+        int n = cJSON_GetArraySize(rows);
+
         t->v = xcalloc((size_t)n + 1, sizeof(*t->v));
-        for (const cJSON *e = arr->child; e; e = e->next) {
+        for (const cJSON *e = rows ? rows->child : NULL; e; e = e->next) {
                 token_entry *te = &t->v[t->n];
                 const char *id = json_get_string(e, "id"), *user = json_get_string(e, "user");
-                const char *lv = json_get_string(e, "level"),
-                           *at = json_get_string(e, "created_at");
+                const char *at = json_get_string(e, "created_at");
 
-                if (!id || !user || corral_level_parse(lv, &te->level) < 0 ||
-                    hex_decode32(json_get_string(e, "sha256"), te->hash) < 0) {
-                        tokens_clear(t);
-                        return corral_error_set(err, EX_DATAERR, "%s: malformed entry", file);
-                }
+                if (!id || !user || corral_level_parse(json_get_string(e, "level"), &te->level) < 0 ||
+                    hex_decode32(json_get_string(e, "sha256"), te->hash) < 0)
+                        continue;
                 te->id = xstrdup(id);
                 te->user = xstrdup(user);
                 te->created_at = xstrdup(at ? at : "");
                 t->n++;
         }
-        t->loaded = true;
+}
+
+/* A read that failed: the rows read last stay (said in the log at most
+ * every TOKENS_WARN_EVERY_S), or, when there are none yet, the failure. */
+static int keep_last(token_table *t, int r, corral_error *err)
+{
+        time_t now = time(NULL);
+
+        t->db = state_close(t->db);
+        if (!t->loaded)
+                return r;
+        if (!t->why || strcmp(t->why, err->msg) != 0 || now - t->warned >= TOKENS_WARN_EVERY_S) {
+                log_warn("auth: keeping the %zu API token(s) read last: %s", t->n, err->msg);
+                free(t->why);
+                t->why = xstrdup(err->msg);
+                t->warned = now;
+        }
+        corral_error_clear(err);
         return 0;
 }
 
-static int tokens_read(const char *file, token_table *t, corral_error *err)
+int tokens_refresh(const char *path, token_table *t, corral_error *err)
 {
-        _cleanup_free_ char *data = NULL;
-        size_t len = 0;
-        int rc = read_file(file, TOKENS_FILE_MAX, &data, &len);
-
-        if (rc == -ENOENT) {
-                t->loaded = true;
-                return 0;
-        }
-        if (rc < 0)
-                return corral_error_errno(err, EX_IOERR, -rc, "cannot read %s", file);
-        return tokens_parse(file, data, len, t, err);
-}
-
-int tokens_refresh(const char *file, token_table *t, corral_error *err)
-{
+        _cleanup_json_ cJSON *rows = NULL;
         struct stat st;
-        token_table fresh = {0};
-        int rc;
+        int64_t v;
+        int r;
 
-        /* One stat per check: a revoke by the CLI takes effect at once. */
-        if (stat(file, &st) < 0) {
+        if (stat(path, &st) < 0) {
                 if (errno != ENOENT)
-                        return corral_error_errno(err, EX_IOERR, errno, "cannot stat %s", file);
-                tokens_clear(t);
+                        return keep_last(t, corral_error_errno(err, EX_IOERR, errno,
+                                                               "cannot stat %s", path),
+                                         err);
+                /* No database: no token was ever made. */
+                entries_clear(t);
+                t->db = state_close(t->db);
                 t->loaded = true;
                 return 0;
         }
-        if (t->loaded && t->ino == st.st_ino && t->size == st.st_size &&
-            t->mtime.tv_sec == st.st_mtim.tv_sec && t->mtime.tv_nsec == st.st_mtim.tv_nsec)
-                return 0;
-        rc = tokens_read(file, &fresh, err);
-        if (rc < 0)
-                return rc;
-        tokens_clear(t);
-        *t = fresh;
+        /* Replaced or restored under us: read the file that is there now. */
+        if (t->db && t->ino != st.st_ino)
+                t->db = state_close(t->db);
+        if (t->db) {
+                v = state_data_version(t->db);
+                if (v >= 0 && t->loaded && v == t->version)
+                        return 0;
+                /* Changed: read it through a fresh connection, which also
+                 * sees a schema migrated since. */
+                t->db = state_close(t->db);
+        }
+        r = state_open_busy(&t->db, path, true, TOKENS_BUSY_MS, err);
+        if (r < 0)
+                return keep_last(t, r, err);
         t->ino = st.st_ino;
-        t->size = st.st_size;
-        t->mtime = st.st_mtim;
+        /* Taken before the rows: a commit in between is read again next time. */
+        v = state_data_version(t->db);
+        if (v < 0)
+                return keep_last(t, corral_error_set(err, EX_IOERR, "%s: cannot read it", path),
+                                 err);
+        r = state_api_token_list(t->db, &rows, err);
+        if (r < 0)
+                return keep_last(t, r, err);
+        entries_clear(t);
+        entries_from_rows(t, rows);
+        t->version = v;
+        t->loaded = true;
+        if (t->why) {
+                log_info("auth: API tokens read again (%zu)", t->n);
+                free(t->why);
+                t->why = NULL;
+        }
         return 0;
 }
 
@@ -151,59 +201,94 @@ const token_entry *tokens_lookup(const token_table *t, const char *token)
         return found;
 }
 
-/* ---- the CLI's side ----------------------------------------------------- */
+/* ---- the import of tokens.json ------------------------------------------ */
 
-static int lock_open(const char *file, corral_error *err)
+/* Parses the old file's contents into rows [{id, user, level, sha256,
+ * created_at}] (owned). */
+static int file_parse(const char *file, const char *data, size_t len, cJSON **ret,
+                      corral_error *err)
 {
-        _cleanup_free_ char *lock = xasprintf("%s.lock", file);
-        int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        _cleanup_json_ cJSON *j = cJSON_ParseWithLength(data, len);
+        const cJSON *arr = j ? cJSON_GetObjectItemCaseSensitive(j, "tokens") : NULL;
+        cJSON *rows;
 
-        if (fd < 0)
-                return corral_error_errno(err, EX_CANTCREAT, errno, "cannot open %s", lock);
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR) {
-                        int e = errno;
-                        close(fd);
-                        return corral_error_errno(err, EX_CANTCREAT, e, "cannot lock %s", lock);
+        if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > TOKENS_MAX)
+                return corral_error_set(err, EX_DATAERR, "%s: not a token file", file);
+        rows = cJSON_CreateArray();
+        for (const cJSON *e = arr->child; e; e = e->next) {
+                unsigned char h[32];
+                corral_level lv;
+                const char *at = json_get_string(e, "created_at");
+                cJSON *o;
+
+                if (!json_get_string(e, "id") || !json_get_string(e, "user") ||
+                    corral_level_parse(json_get_string(e, "level"), &lv) < 0 ||
+                    hex_decode32(json_get_string(e, "sha256"), h) < 0) {
+                        cJSON_Delete(rows);
+                        return corral_error_set(err, EX_DATAERR, "%s: malformed entry", file);
                 }
-        return fd;
-}
-
-static cJSON *table_to_json(const token_table *t, bool with_hash)
-{
-        cJSON *arr = cJSON_CreateArray();
-
-        for (size_t i = 0; i < t->n; i++) {
-                cJSON *e = cJSON_CreateObject();
-                (void)cJSON_AddStringToObject(e, "id", t->v[i].id);
-                (void)cJSON_AddStringToObject(e, "user", t->v[i].user);
-                (void)cJSON_AddStringToObject(e, "level", corral_level_name(t->v[i].level));
-                if (with_hash) {
-                        char hex[65];
-                        for (int k = 0; k < 32; k++)
-                                snprintf(hex + 2 * k, 3, "%02x", t->v[i].hash[k]);
-                        (void)cJSON_AddStringToObject(e, "sha256", hex);
-                }
-                (void)cJSON_AddStringToObject(e, "created_at", t->v[i].created_at);
-                cJSON_AddItemToArray(arr, e);
+                o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "id", json_get_string(e, "id"));
+                cJSON_AddStringToObject(o, "user", json_get_string(e, "user"));
+                cJSON_AddStringToObject(o, "level", corral_level_name(lv));
+                cJSON_AddStringToObject(o, "sha256", json_get_string(e, "sha256"));
+                cJSON_AddStringToObject(o, "created_at", at ? at : "");
+                cJSON_AddItemToArray(rows, o);
         }
-        return arr;
-}
-
-static int table_write(const char *file, const token_table *t, corral_error *err)
-{
-        _cleanup_json_ cJSON *doc = cJSON_CreateObject();
-        _cleanup_free_ char *text = NULL;
-        _cleanup_free_ char *dir = xstrdup(file);
-
-        (void)cJSON_AddNumberToObject(doc, "version", 1);
-        cJSON_AddItemToObject(doc, "tokens", table_to_json(t, true));
-        text = cJSON_Print(doc);
-        (void)mkdir_p(dirname(dir), 0755);
-        if (write_file_atomic(file, text, strlen(text), 0600) < 0)
-                return corral_error_errno(err, EX_CANTCREAT, errno, "cannot write %s", file);
+        *ret = rows;
         return 0;
 }
+
+int auth_tokens_import(const corral_paths *p, state_db *db, unsigned *ret_n, corral_error *err)
+{
+        _cleanup_free_ char *file = auth_tokens_file(p);
+        _cleanup_free_ char *lock = xasprintf("%s.lock", file);
+        _cleanup_free_ char *data = NULL;
+        _cleanup_json_ cJSON *rows = NULL;
+        _cleanup_close_ int fd = -1;
+        size_t len = 0;
+        unsigned n = 0;
+        int rc;
+
+        if (ret_n)
+                *ret_n = 0;
+        if (!path_exists(file))
+                return 0;
+        /* An older corral's `corral token` held this while it wrote. */
+        fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0)
+                while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+                        ;
+        rc = read_file(file, TOKENS_FILE_MAX, &data, &len);
+        if (rc == -ENOENT)
+                return 0;
+        if (rc < 0)
+                return corral_error_errno(err, EX_IOERR, -rc, "cannot read %s", file);
+        if ((rc = file_parse(file, data, len, &rows, err)) < 0)
+                return rc;
+        for (const cJSON *e = rows->child; e; e = e->next) {
+                state_api_token t = {
+                        .id = json_get_string(e, "id"),
+                        .user = json_get_string(e, "user"),
+                        .level = json_get_string(e, "level"),
+                        .sha256 = json_get_string(e, "sha256"),
+                        .created_at = json_get_string(e, "created_at"),
+                };
+                /* One already there (a half-done import) is left as it is. */
+                if ((rc = state_api_token_add(db, &t, false, err)) < 0)
+                        return rc;
+                n++;
+        }
+        /* Every row is committed: the file goes (its lock file with it). */
+        if (unlink(file) < 0 && errno != ENOENT)
+                return corral_error_errno(err, EX_IOERR, errno, "cannot remove %s", file);
+        (void)unlink(lock);
+        if (ret_n)
+                *ret_n = n;
+        return 0;
+}
+
+/* ---- create, list, revoke ---------------------------------------------- */
 
 static bool user_ok(const char *u)
 {
@@ -227,24 +312,25 @@ static void b64url(const unsigned char *in, size_t n, char *out)
                 out[--len] = '\0';
 }
 
-int auth_token_create(const corral_paths *p, const char *user, corral_level level, char **ret_token,
-                      char **ret_id, corral_error *err)
+int auth_token_create_in(state_db *db, const char *user, corral_level level, char **ret_token,
+                         char **ret_id, corral_error *err)
 {
-        _cleanup_free_ char *file = tokens_file(p);
-        _cleanup_close_ int lock = -1;
-        unsigned char idraw[6], secret[32];
-        char id[13], sec[48];
-        token_table t = {0};
-        token_entry *e;
-        char *token;
-        char stamp[32];
+        _cleanup_json_ cJSON *rows = NULL;
+        unsigned char idraw[6], secret[32], h[32];
+        char id[13], sec[48], hex[65], stamp[32];
         time_t now = time(NULL);
         struct tm tm;
+        char *token;
         int rc;
 
         if (!user_ok(user))
                 return corral_error_set(err, EX_USAGE,
                                         "user name must be 1-%d of A-Z a-z 0-9 . _ @ -", USER_MAX);
+        if ((rc = state_api_token_list(db, &rows, err)) < 0)
+                return rc;
+        if (cJSON_GetArraySize(rows) >= TOKENS_MAX)
+                return corral_error_set(err, EX_CANTCREAT, "too many tokens (at most %d)",
+                                        TOKENS_MAX);
         if (RAND_bytes(idraw, sizeof(idraw)) != 1 || RAND_bytes(secret, sizeof(secret)) != 1)
                 return corral_error_set(err, EX_SOFTWARE, "no random bytes from OpenSSL");
         for (size_t i = 0; i < sizeof(idraw); i++)
@@ -253,33 +339,18 @@ int auth_token_create(const corral_paths *p, const char *user, corral_level leve
         OPENSSL_cleanse(secret, sizeof(secret));
         token = xasprintf("corral_%s_%s", id, sec);
         OPENSSL_cleanse(sec, sizeof(sec));
-
-        lock = lock_open(file, err);
-        if (lock < 0) {
-                OPENSSL_cleanse(token, strlen(token));
-                free(token);
-                return lock;
-        }
-        rc = tokens_read(file, &t, err);
-        if (rc < 0 || t.n >= TOKENS_MAX) {
-                tokens_clear(&t);
-                OPENSSL_cleanse(token, strlen(token));
-                free(token);
-                return rc < 0 ? rc
-                              : corral_error_set(err, EX_CANTCREAT, "%s: too many tokens", file);
-        }
-        t.v = xrealloc(t.v, (t.n + 1) * sizeof(*t.v));
-        e = &t.v[t.n++];
-        memset(e, 0, sizeof(*e));
-        e->id = xstrdup(id);
-        e->user = xstrdup(user);
-        e->level = level;
+        sha256(token, h);
+        hex_encode32(h, hex);
         (void)gmtime_r(&now, &tm);
         (void)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        e->created_at = xstrdup(stamp);
-        sha256(token, e->hash);
-        rc = table_write(file, &t, err);
-        tokens_clear(&t);
+        {
+                state_api_token t = {.id = id,
+                                     .user = user,
+                                     .level = corral_level_name(level),
+                                     .sha256 = hex,
+                                     .created_at = stamp};
+                rc = state_api_token_add(db, &t, true, err);
+        }
         if (rc < 0) {
                 OPENSSL_cleanse(token, strlen(token));
                 free(token);
@@ -291,59 +362,97 @@ int auth_token_create(const corral_paths *p, const char *user, corral_level leve
         return 0;
 }
 
-int auth_token_list(const corral_paths *p, cJSON **ret, corral_error *err)
+int auth_token_list_in(state_db *db, cJSON **ret, corral_error *err)
 {
-        _cleanup_free_ char *file = tokens_file(p);
-        token_table t = {0};
-        int rc = tokens_read(file, &t, err);
+        cJSON *rows = NULL;
+        int rc = state_api_token_list(db, &rows, err);
 
         if (rc < 0)
                 return rc;
-        *ret = table_to_json(&t, false);
-        tokens_clear(&t);
+        for (cJSON *e = rows->child; e; e = e->next)
+                cJSON_DeleteItemFromObjectCaseSensitive(e, "sha256");
+        *ret = rows;
         return 0;
+}
+
+int auth_token_revoke_in(state_db *db, const char *id, corral_error *err)
+{
+        int n = 0, rc = state_api_token_remove(db, id, &n, err);
+
+        if (rc < 0)
+                return rc;
+        if (n == 0)
+                return corral_error_set(err, EX_NOINPUT, "no token with id '%s'", id);
+        return 0;
+}
+
+/* ---- the same on a store's database, opened here (no daemon runs) ------ */
+
+/* The store's database, read-write, with tokens.json imported. */
+static int open_store_db(const corral_paths *p, state_db **ret, corral_error *err)
+{
+        _cleanup_free_ char *path = state_path(p);
+        int rc = state_open(ret, path, false, err);
+
+        if (rc < 0)
+                return rc;
+        if ((rc = auth_tokens_import(p, *ret, NULL, err)) < 0)
+                *ret = state_close(*ret);
+        return rc;
+}
+
+int auth_token_create(const corral_paths *p, const char *user, corral_level level, char **ret_token,
+                      char **ret_id, corral_error *err)
+{
+        state_db *db = NULL;
+        int rc;
+
+        if (!user_ok(user))
+                return corral_error_set(err, EX_USAGE,
+                                        "user name must be 1-%d of A-Z a-z 0-9 . _ @ -", USER_MAX);
+        if ((rc = open_store_db(p, &db, err)) < 0)
+                return rc;
+        rc = auth_token_create_in(db, user, level, ret_token, ret_id, err);
+        state_close(db);
+        return rc;
+}
+
+int auth_token_list(const corral_paths *p, cJSON **ret, corral_error *err)
+{
+        state_db *db = NULL;
+        int rc;
+
+        if ((rc = open_store_db(p, &db, err)) < 0)
+                return rc;
+        rc = auth_token_list_in(db, ret, err);
+        state_close(db);
+        return rc;
 }
 
 int auth_token_revoke(const corral_paths *p, const char *id, corral_error *err)
 {
-        _cleanup_free_ char *file = tokens_file(p);
-        _cleanup_close_ int lock = lock_open(file, err);
-        token_table t = {0};
-        size_t i;
+        state_db *db = NULL;
         int rc;
 
-        if (lock < 0)
-                return lock;
-        rc = tokens_read(file, &t, err);
-        if (rc < 0)
+        if ((rc = open_store_db(p, &db, err)) < 0)
                 return rc;
-        for (i = 0; i < t.n; i++)
-                if (strcmp(t.v[i].id, id) == 0)
-                        break;
-        if (i == t.n) {
-                tokens_clear(&t);
-                return corral_error_set(err, EX_NOINPUT, "no token with id '%s'", id);
-        }
-        free(t.v[i].id);
-        free(t.v[i].user);
-        free(t.v[i].created_at);
-        memmove(&t.v[i], &t.v[i + 1], (t.n - i - 1) * sizeof(*t.v));
-        t.n--;
-        rc = table_write(file, &t, err);
-        tokens_clear(&t);
+        rc = auth_token_revoke_in(db, id, err);
+        state_close(db);
         return rc;
 }
 
 int auth_token_check(const corral_paths *p, const char *token, char **ret_user,
                      corral_level *ret_level, char **ret_id, corral_error *err)
 {
-        _cleanup_free_ char *file = tokens_file(p);
+        _cleanup_free_ char *path = state_path(p);
         token_table t = {0};
         const token_entry *e;
-        int rc = tokens_read(file, &t, err);
+        int rc = tokens_refresh(path, &t, err);
 
-        if (rc < 0)
+        if (rc < 0) {
+                tokens_clear(&t);
                 return rc;
+        }
         e = tokens_lookup(&t, token);
         if (!e) {
                 tokens_clear(&t);

@@ -259,7 +259,7 @@ int auth_new(uv_loop_t *loop, const cJSON *config, const corral_paths *paths, au
                 }
         }
         if (paths && a->static_tokens)
-                a->token_file = tokens_file(paths);
+                a->token_db = state_path(paths);
         if (a->nissuers > 0) {
                 rc = http_client_new(loop, &a->http, err);
                 if (rc < 0) {
@@ -292,7 +292,7 @@ auth *auth_free(auth *a)
         a->http = http_client_free(a->http);
         free(a->resource);
         free(a->resource_name);
-        free(a->token_file);
+        free(a->token_db);
         tokens_clear(&a->tokens);
         cJSON_Delete(a->users);
         free(a);
@@ -301,7 +301,7 @@ auth *auth_free(auth *a)
 
 bool auth_enabled(const auth *a)
 {
-        return a && (a->nissuers > 0 || a->token_file);
+        return a && (a->nissuers > 0 || a->token_db);
 }
 
 /* ---- header values and metadata ----------------------------------------- */
@@ -679,7 +679,7 @@ static int verify_static(auth_verify_req *r)
         const token_entry *e;
         corral_error err = {0};
 
-        if (tokens_refresh(r->a->token_file, &r->a->tokens, &err) < 0) {
+        if (tokens_refresh(r->a->token_db, &r->a->tokens, &err) < 0) {
                 verify_finish(r, 503, NULL, NULL, err.msg, NULL);
                 return 1;
         }
@@ -730,7 +730,7 @@ int auth_verify(auth *a, const char *authorization, const char *resource,
                 return 1;
         }
         r->token = xstrdup(tok);
-        if (strncmp(tok, "corral_", 7) == 0 && a->token_file)
+        if (strncmp(tok, "corral_", 7) == 0 && a->token_db)
                 return verify_static(r);
         if (strchr(tok, '.')) {
                 parked = verify_resume(r) == 0;

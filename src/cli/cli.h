@@ -153,6 +153,13 @@ bool cli_store_needs_daemon(const cli_ctx *ctx);
  * KiB: a token, a secret) and, when ret_stdout is set, its stdout returned
  * (owned) instead of printed.  Returns the child's exit code. */
 int cli_forward_with(cli_ctx *ctx, int argc, char **argv, const char *input, char **ret_stdout);
+/* Issue 15, src/cli/state_route.c: who writes p's state database for this
+ * verb.  CLI_STATE_DAEMON: a daemon runs (its lock is held and its control
+ * socket answers): ask it.  CLI_STATE_DIRECT: write it here; *ret_lock is
+ * then the daemon's lock held (close it when done; -1 when it could not be
+ * taken, or this process is the daemon's own child, which writes for it). */
+enum { CLI_STATE_DIRECT = 0, CLI_STATE_DAEMON = 1 };
+int cli_state_writer(const cli_ctx *ctx, const corral_paths *p, int *ret_lock);
 /* Prints the usage text of ctx->verb on stdout (for VERB --help); returns 0. */
 int cli_usage(const cli_ctx *ctx);
 /* Prints a JSON value (pretty) on stdout. */

@@ -1,13 +1,38 @@
 /* `corral token create|list|revoke`: static API tokens for headless sites
  * (src/auth/tokens.c).  The token is printed once, at creation; only its
- * SHA-256 is stored.  A running daemon sees changes at its next check. */
+ * SHA-256 is stored, in the state database.  While a daemon runs it writes
+ * them (corral/token_* on the control socket, src/control_state.c) and its
+ * HTTP listeners see a change at the next request; with none running the
+ * verb writes the database itself, holding the daemon's lock
+ * (src/cli/state_route.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "corral/auth.h"
 #include "corral/jsonutil.h"
+
+#define RPC_TIMEOUT_MS 10000
+
+/* The daemon's lock while this run writes the database itself. */
+static int lock_fd = -1;
+
+/* Whether a daemon runs and writes the tokens; else the lock is taken. */
+static bool via_daemon(cli_ctx *ctx, const corral_paths *p)
+{
+        return cli_state_writer(ctx, p, &lock_fd) == CLI_STATE_DAEMON;
+}
+
+/* The result of a write made here: the lock goes with it. */
+static int direct(int r)
+{
+        if (lock_fd >= 0)
+                (void)close(lock_fd);
+        lock_fd = -1;
+        return r;
+}
 
 static int token_create(cli_ctx *ctx, const corral_paths *p, int argc, char **argv)
 {
@@ -47,8 +72,22 @@ static int token_create(cli_ctx *ctx, const corral_paths *p, int argc, char **ar
                 return cli_usage_error(ctx, "token create needs --user NAME and --level LEVEL");
         if (corral_level_parse(level_name, &level) < 0)
                 return cli_usage_error(ctx, "--level must be public, trusted or anchor");
-        if (auth_token_create(p, user, level, &token, &id, &err) < 0)
+        if (via_daemon(ctx, p)) {
+                cJSON *params = cJSON_CreateObject(), *res = NULL;
+                cJSON_AddStringToObject(params, "user", user);
+                cJSON_AddStringToObject(params, "level", corral_level_name(level));
+                if (cli_rpc(ctx, "corral/token_create", params, RPC_TIMEOUT_MS, &res, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                if (json_get_string(res, "token") && json_get_string(res, "id")) {
+                        token = xstrdup(json_get_string(res, "token"));
+                        id = xstrdup(json_get_string(res, "id"));
+                }
+                cJSON_Delete(res);
+                if (!token)
+                        return cli_fail(ctx, EX_PROTOCOL, "the daemon sent no token");
+        } else if (direct(auth_token_create(p, user, level, &token, &id, &err)) < 0) {
                 return cli_fail_error(ctx, &err);
+        }
         if (ctx->json) {
                 _cleanup_json_ cJSON *j = cJSON_CreateObject();
                 (void)cJSON_AddStringToObject(j, "id", id);
@@ -75,8 +114,17 @@ static int token_list(cli_ctx *ctx, const corral_paths *p, int argc, char **argv
                 else
                         return cli_usage_error(ctx, "token list takes only --json");
         }
-        if (auth_token_list(p, &list, &err) < 0)
+        if (via_daemon(ctx, p)) {
+                cJSON *res = NULL;
+                if (cli_rpc(ctx, "corral/token_list", NULL, RPC_TIMEOUT_MS, &res, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                list = cJSON_DetachItemFromObjectCaseSensitive(res, "tokens");
+                cJSON_Delete(res);
+                if (!cJSON_IsArray(list))
+                        return cli_fail(ctx, EX_PROTOCOL, "the daemon sent no token list");
+        } else if (direct(auth_token_list(p, &list, &err)) < 0) {
                 return cli_fail_error(ctx, &err);
+        }
         if (ctx->json) {
                 cli_print_json(list);
                 return 0;
@@ -95,8 +143,15 @@ static int token_revoke(cli_ctx *ctx, const corral_paths *p, int argc, char **ar
 
         if (argc != 2 || argv[1][0] == '-')
                 return cli_usage_error(ctx, "token revoke takes one token ID");
-        if (auth_token_revoke(p, argv[1], &err) < 0)
+        if (via_daemon(ctx, p)) {
+                cJSON *params = cJSON_CreateObject(), *res = NULL;
+                cJSON_AddStringToObject(params, "id", argv[1]);
+                if (cli_rpc(ctx, "corral/token_revoke", params, RPC_TIMEOUT_MS, &res, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                cJSON_Delete(res);
+        } else if (direct(auth_token_revoke(p, argv[1], &err)) < 0) {
                 return cli_fail_error(ctx, &err);
+        }
         return 0;
 }
 

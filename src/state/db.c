@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -128,6 +129,12 @@ static int migrate(state_db *s, corral_error *err)
 
 int state_open(state_db **ret, const char *path, bool readonly, corral_error *err)
 {
+        return state_open_busy(ret, path, readonly, STATE_BUSY_TIMEOUT_MS, err);
+}
+
+int state_open_busy(state_db **ret, const char *path, bool readonly, int busy_ms,
+                    corral_error *err)
+{
         state_db *s = xcalloc(1, sizeof(*s));
         int flags = readonly ? SQLITE_OPEN_READONLY
                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -141,6 +148,14 @@ int state_open(state_db **ret, const char *path, bool readonly, corral_error *er
         int rc, r = 0, v = 0;
 
         s->path = xstrdup(path);
+        /* A test's proof that a CLI left the writing to the daemon. */
+        if (!readonly && getenv("CORRAL_TEST_NO_STATE_WRITE")) {
+                r = corral_error_set(err, EX_SOFTWARE,
+                                     "state database %s: opened for writing outside the daemon "
+                                     "(CORRAL_TEST_NO_STATE_WRITE is set)",
+                                     path);
+                goto fail;
+        }
         if (readonly && !path_exists(path)) {
                 r = corral_error_set(err, EX_NOINPUT, "no state database at %s yet", path);
                 goto fail;
@@ -174,7 +189,7 @@ int state_open(state_db **ret, const char *path, bool readonly, corral_error *er
                 r = state_db_error(s, err, rc, "open");
                 goto fail;
         }
-        (void)sqlite3_busy_timeout(s->db, STATE_BUSY_TIMEOUT_MS);
+        (void)sqlite3_busy_timeout(s->db, busy_ms);
         (void)sqlite3_extended_result_codes(s->db, 1);
         if (readonly) {
                 r = state_exec(s, "PRAGMA query_only = 1", err);

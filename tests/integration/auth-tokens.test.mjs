@@ -1,6 +1,8 @@
-// `corral token create|list|revoke` the way a sysadmin uses them: the token
-// is printed once, only its SHA-256 is stored (0600), list never shows it,
-// revoke removes it, and every bad input is one line with a sysexits code.
+// `corral token create|list|revoke` the way a sysadmin uses them, with no
+// daemon running (the verb writes the state database itself): the token is
+// printed once, only its SHA-256 is stored (state.db, 0600), list never shows
+// it, revoke removes it, and every bad input is one line with a sysexits
+// code.  With a daemon running they go through it: http.test.mjs.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -23,13 +25,14 @@ describe('static API tokens', { timeout: 120000 }, () => {
     const token = r.stdout.trim();
     assert.match(token, /^corral_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
     assert.match(r.stderr, /shown only once/);
-    const file = path.join(root, 'tokens.json');
+    const file = path.join(root, 'state.db');
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-    const text = fs.readFileSync(file, 'utf8');
-    assert.ok(!text.includes(token.slice(20)), 'the secret is in tokens.json');
-    const stored = JSON.parse(text).tokens;
-    assert.equal(stored.length, 1);
-    assert.equal(stored[0].sha256, crypto.createHash('sha256').update(token).digest('hex'));
+    assert.ok(!fs.existsSync(path.join(root, 'tokens.json')));
+    const raw = Buffer.concat([file, `${file}-wal`].filter((f) => fs.existsSync(f))
+      .map((f) => fs.readFileSync(f)));
+    assert.ok(!raw.includes(token.slice(20)), 'the secret is in state.db');
+    assert.ok(raw.includes(crypto.createHash('sha256').update(token).digest('hex')),
+      'the hash is not in state.db');
 
     const j = expectExit(await corral(['token', 'create', '--json', '--user', 'ops', '--level', 'anchor'], { root }), 0);
     const created = JSON.parse(j.stdout);

@@ -5,6 +5,7 @@
 // connections.
 
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -497,7 +498,15 @@ describe('HTTP with bearer tokens (corral token)', { timeout: 300000 }, () => {
       expectExit(r, 0, `token create ${user}`);
       tokens[user] = JSON.parse(r.stdout);
     }
-    daemon = await startDaemon(root);
+    // An earlier version's tokens.json: the daemon moves it into state.db.
+    tokens.carol = { id: 'c0ffee000001', token: `corral_c0ffee000001_${'k'.repeat(43)}` };
+    fs.writeFileSync(path.join(root, 'tokens.json'), JSON.stringify({
+      version: 1,
+      tokens: [{ id: tokens.carol.id, user: 'carol', level: 'trusted',
+        sha256: crypto.createHash('sha256').update(tokens.carol.token).digest('hex'),
+        created_at: '2026-01-01T00:00:00Z' }],
+    }), { mode: 0o600 });
+    daemon = await startDaemon(root, { env: { CORRAL_LOG: 'info' } });
     await waitReady(root, ['everything']);
     base = `http://127.0.0.1:${ports(daemon.output())[0].port}`;
   });
@@ -559,5 +568,38 @@ describe('HTTP with bearer tokens (corral token)', { timeout: 300000 }, () => {
     expectExit(await corral(['token', 'revoke', tokens.alice.id], { root }), 0, 'token revoke');
     const r = await post(`${base}/mcp`, INIT, { authorization: `Bearer ${tokens.alice.token}` });
     assert.equal(r.status, 401);
+  });
+
+  test('while the daemon runs it alone writes tokens: import, create, revoke at once', async () => {
+    // CORRAL_TEST_NO_STATE_WRITE makes any read-write open of state.db by
+    // the CLI fail: each verb below must go through the daemon.
+    const env = { CORRAL_TEST_NO_STATE_WRITE: '1' };
+    const bearer = (t) => ({ authorization: `Bearer ${t}` });
+    assert.ok(!fs.existsSync(path.join(root, 'tokens.json')), 'tokens.json was not imported');
+    assert.match(daemon.output(), /1 API token\(s\) moved from \S+tokens\.json/);
+    assert.equal((await post(`${base}/mcp`, INIT, bearer(tokens.carol.token))).status, 200);
+
+    const c = expectExit(await corral(['token', 'create', '--user', 'dave', '--level', 'trusted',
+      '--json'], { root, env }), 0, 'token create');
+    const dave = JSON.parse(c.stdout);
+    assert.match(dave.token, /^corral_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    // Known at the very next request, no reload.
+    assert.equal((await post(`${base}/mcp`, INIT, bearer(dave.token))).status, 200);
+    const list = JSON.parse(expectExit(await corral(['token', 'list', '--json'], { root, env }), 0).stdout);
+    assert.deepEqual(list.map((e) => e.user).sort(), ['bob', 'carol', 'dave']);
+    expectExit(await corral(['token', 'revoke', dave.id], { root, env }), 0, 'token revoke');
+    // Refused at the very next request.
+    assert.equal((await post(`${base}/mcp`, INIT, bearer(dave.token))).status, 401);
+    const again = await corral(['token', 'revoke', dave.id], { root, env });
+    assert.equal(again.code, 66, again.stderr);
+    assert.match(daemon.output(), new RegExp(`API token ${dave.id} created for dave \\(trusted\\)`));
+    assert.match(daemon.output(), new RegExp(`API token ${dave.id} revoked`));
+    // Only hashes in the files.
+    const db = path.join(root, 'state.db');
+    const raw = Buffer.concat([db, `${db}-wal`].filter((f) => fs.existsSync(f))
+      .map((f) => fs.readFileSync(f)));
+    for (const t of [dave.token, tokens.carol.token, tokens.bob.token]) {
+      assert.ok(!raw.includes(t.slice(20)), 'a token is in state.db');
+    }
   });
 });

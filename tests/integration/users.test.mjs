@@ -294,6 +294,18 @@ describe('users: per-user servers in a system-mode store', { timeout: 600000 }, 
     expectExit(await corral(['reload'], { root }), 0, 'reload');
   });
 
+  test('API tokens and limits are the store owner\'s: a user and a group admin get exit 77 from the daemon', async () => {
+    for (const u of [ALICE, CAROL]) {
+      for (const args of [['token', 'create', '--user', u, '--level', 'anchor'], ['token', 'list'],
+        ['token', 'revoke', 'c0ffee000001'], ['limit', 'set', 'shared', '--calls', '1', '--per', '60'],
+        ['limit', 'clear', '--all']]) {
+        const r = await as(u, root, args);
+        assert.equal(r.code, EX.NOPERM, `${u}: ${args.join(' ')}: ${r.stderr}`);
+        expectOneLineError(r, [args[0] === 'token' ? 'API tokens are the store owner' : 'limits are set by the store']);
+      }
+    }
+  });
+
   test('the audit log and daily aggregates match the calls made, exactly; a locked database never stops calls', async () => {
     const key = (r) => `${r.user}|${r.interface ?? ''}|${r.server}__${r.tool}|${r.outcome}`;
     const audit = async () => JSON.parse(expectExit(await corral(['audit', '--json'], { root }), 0, 'audit').stdout);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <openssl/sha.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -606,8 +607,9 @@ static void test_static_tokens(void **state)
         _cleanup_free_ char *tok = NULL;
         _cleanup_free_ char *id = NULL;
         _cleanup_free_ char *tok2 = NULL;
-        _cleanup_free_ char *file = path_join(fx->root, "tokens.json");
-        _cleanup_free_ char *data = NULL;
+        _cleanup_free_ char *file = path_join(fx->root, "state.db");
+        _cleanup_free_ char *wal = path_join(fx->root, "state.db-wal");
+        _cleanup_free_ char *data = NULL, *wdata = NULL;
         _cleanup_json_ cJSON *list = NULL;
         corral_error err = {0};
         size_t len;
@@ -620,12 +622,16 @@ static void test_static_tokens(void **state)
                 auth_token_create(&fx->paths, "ops", CORRAL_LEVEL_ANCHOR, &tok2, NULL, &err), 0);
         assert_int_equal(strncmp(tok, "corral_", 7), 0);
         assert_string_not_equal(tok, tok2);
-        /* Stored: hash only, mode 0600. */
+        /* Stored in the state database: hash only, mode 0600. */
         assert_int_equal(stat(file, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
-        assert_int_equal(read_file(file, 1 << 20, &data, &len), 0);
-        assert_null(strstr(data, tok + 7 + 13));
-        assert_null(strstr(data, tok2 + 7 + 13));
+        assert_int_equal(read_file(file, 8 << 20, &data, &len), 0);
+        assert_null(memmem(data, len, tok + 7 + 13, strlen(tok + 7 + 13)));
+        assert_null(memmem(data, len, tok2 + 7 + 13, strlen(tok2 + 7 + 13)));
+        if (read_file(wal, 8 << 20, &wdata, &len) == 0) {
+                assert_null(memmem(wdata, len, tok + 7 + 13, strlen(tok + 7 + 13)));
+                assert_null(memmem(wdata, len, tok2 + 7 + 13, strlen(tok2 + 7 + 13)));
+        }
         assert_int_equal(auth_token_list(&fx->paths, &list, &err), 0);
         assert_int_equal(cJSON_GetArraySize(list), 2);
         {
@@ -661,6 +667,79 @@ static void test_static_tokens(void **state)
         assert_int_equal(
                 auth_token_create(&fx->paths, "bad user", CORRAL_LEVEL_PUBLIC, &tok, NULL, &err),
                 -EX_USAGE);
+        corral_error_clear(&err);
+        /* A database that cannot be read keeps the tokens read last; one
+         * made meanwhile is not known until it can be read again. */
+        {
+                _cleanup_free_ char *tok3 = NULL, *moved = path_join(fx->root, "state.db.x");
+                assert_int_equal(auth_token_create(&fx->paths, "ci3", CORRAL_LEVEL_PUBLIC, &tok3,
+                                                   NULL, &err),
+                                 0);
+                verify_token(fx, tok3, &v);
+                assert_int_equal(v.status, 0);
+                verdict_done(&v);
+                assert_int_equal(rename(file, moved), 0);
+                assert_int_equal(write_file_atomic(file, "not a database, not at all", 26, 0600),
+                                 0);
+                verify_token(fx, tok2, &v);
+                assert_int_equal(v.status, 0);
+                assert_string_equal(v.user, "ops");
+                verdict_done(&v);
+                assert_int_equal(rename(moved, file), 0);
+                verify_token(fx, tok3, &v);
+                assert_int_equal(v.status, 0);
+                verdict_done(&v);
+        }
+}
+
+/* tokens.json of earlier versions moves into the database once: every
+ * entry kept, the file removed, a second import a no-op. */
+static void test_static_tokens_import(void **state)
+{
+        fixture *fx = *state;
+        _cleanup_free_ char *file = path_join(fx->root, "tokens.json");
+        _cleanup_free_ char *dbp = path_join(fx->root, "state.db");
+        const char *tok = "corral_0123456789ab_legacy-secret-legacy-secret-legacy-secret-x";
+        unsigned char h[32];
+        char hex[65], json[512];
+        _cleanup_json_ cJSON *list = NULL;
+        corral_error err = {0};
+        state_db *db = NULL;
+        unsigned n = 9;
+        verdict v;
+
+        (void)SHA256((const unsigned char *)tok, strlen(tok), h);
+        for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", h[i]);
+        snprintf(json, sizeof(json),
+                 "{\"version\":1,\"tokens\":[{\"id\":\"0123456789ab\",\"user\":\"old\","
+                 "\"level\":\"trusted\",\"sha256\":\"%s\",\"created_at\":\"2020-01-01T00:00:00Z\"}]}",
+                 hex);
+        assert_int_equal(write_file_atomic(file, json, strlen(json), 0600), 0);
+        /* Not read by the verifier: only the import reads it. */
+        expect_invalid(fx, tok, "unknown or revoked API token");
+        assert_int_equal(state_open(&db, dbp, false, &err), 0);
+        assert_int_equal(auth_tokens_import(&fx->paths, db, &n, &err), 0);
+        assert_int_equal(n, 1);
+        assert_false(path_exists(file));
+        n = 9;
+        assert_int_equal(auth_tokens_import(&fx->paths, db, &n, &err), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(auth_token_list_in(db, &list, &err), 0);
+        assert_int_equal(cJSON_GetArraySize(list), 1);
+        assert_string_equal(json_get_string(cJSON_GetArrayItem(list, 0), "user"), "old");
+        db = state_close(db);
+        verify_token(fx, tok, &v);
+        assert_int_equal(v.status, 0);
+        assert_string_equal(v.user, "old");
+        assert_int_equal(v.level, CORRAL_LEVEL_TRUSTED);
+        verdict_done(&v);
+        /* A malformed file stays where it is. */
+        assert_int_equal(write_file_atomic(file, "{\"tokens\":[{}]}", 15, 0600), 0);
+        assert_int_equal(state_open(&db, dbp, false, &err), 0);
+        assert_int_equal(auth_tokens_import(&fx->paths, db, NULL, &err), -EX_DATAERR);
+        db = state_close(db);
+        assert_true(path_exists(file));
 }
 
 static void test_cancel_and_free(void **state)
@@ -759,6 +838,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_unreachable_issuer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_introspection, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_introspection_cache, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_static_tokens_import, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_static_tokens, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cancel_and_free, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
