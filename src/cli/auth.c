@@ -462,6 +462,24 @@ int cli_auth(cli_ctx *ctx, int argc, char **argv)
                 return cli_usage(ctx);
         /* A store this user cannot write: its daemon keeps their tokens. */
         via_daemon = !ctx->as_user && cli_store_needs_daemon(ctx);
+        /* Root and the store's owner too, while its daemon runs: it is the
+         * state database's one writer (issue 15).  The same corral/exec as
+         * a user's, not methods on the daemon's loop: start and complete
+         * talk to the authorization server (discovery, registration, the
+         * token request), which a child of the daemon does without holding
+         * up the loop — the same code, with the same checks, for everyone.
+         * The daemon's own children (that corral/exec) write themselves.
+         * The check is made once, here: `auth start` may wait minutes for
+         * the browser, too long to hold the daemon's lock. */
+        if (!via_daemon && !ctx->as_user && strcmp(argv[1], "status") != 0 &&
+            paths_init(&p, ctx->root, NULL) == 0) {
+                int lock = -1;
+                via_daemon = cli_state_writer(ctx, &p, &lock) == CLI_STATE_DAEMON;
+                if (lock >= 0)
+                        (void)close(lock);
+                paths_done(&p);
+                p = (corral_paths){0};
+        }
         if (via_daemon && strcmp(argv[1], "start") != 0 && strcmp(argv[1], "set-token") != 0)
                 return cli_forward(ctx, argc, argv);
         if (!via_daemon && (rc = acting_uid(ctx, &uid)) != 0)

@@ -1,16 +1,22 @@
 /* `corral limit set|list|clear` (issue 15): rate-limit settings in the state
- * database (include/corral/limits.h), beside corral.json's "limits"; a
- * running daemon re-reads them when told to reload. */
+ * database (include/corral/limits.h), beside corral.json's "limits".  While
+ * a daemon runs, set and clear ask it (corral/limit_set|limit_clear,
+ * src/control_state.c), which writes the row and applies it at once; with
+ * none running they write the database here, holding the daemon's lock
+ * (src/cli/state_route.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "corral/config.h"
 #include "corral/jsonutil.h"
 #include "corral/limits.h"
 #include "corral/state.h"
+
+#define RPC_TIMEOUT_MS 10000
 
 typedef struct limit_args {
         const char *user;
@@ -171,7 +177,7 @@ static int do_set(cli_ctx *ctx, const corral_paths *p, const limit_args *a, cons
         limit_set check = {0};
         state_limit l;
         state_db *db;
-        int code = 0, r;
+        int code = 0, lock = -1, r;
 
         if (a->have_calls != a->have_per && !(a->have_calls && a->calls == 0))
                 return cli_usage_error(ctx, "--calls and --per go together");
@@ -197,15 +203,31 @@ static int do_set(cli_ctx *ctx, const corral_paths *p, const limit_args *a, cons
         limit_set_done(&check);
         if (r < 0)
                 return cli_fail(ctx, EX_USAGE, "%s", err.msg);
-        if (!(db = open_rw(ctx, p, &code)))
-                return code;
-        r = state_limit_set(db, &l, &err);
-        state_close(db);
-        if (r < 0)
-                return cli_fail_error(ctx, &err);
+        if (cli_state_writer(ctx, p, &lock) == CLI_STATE_DAEMON) {
+                cJSON *params = cJSON_CreateObject(), *res = NULL;
+                cJSON_AddStringToObject(params, "user", l.user);
+                cJSON_AddStringToObject(params, "server", l.server);
+                if (l.tool)
+                        cJSON_AddStringToObject(params, "tool", l.tool);
+                cJSON_AddNumberToObject(params, "calls", (double)l.calls);
+                cJSON_AddNumberToObject(params, "period_ms", (double)l.period_ms);
+                cJSON_AddNumberToObject(params, "concurrent", (double)l.concurrent);
+                if (cli_rpc(ctx, "corral/limit_set", params, RPC_TIMEOUT_MS, &res, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                cJSON_Delete(res);
+        } else {
+                db = open_rw(ctx, p, &code);
+                r = db ? state_limit_set(db, &l, &err) : -code;
+                state_close(db);
+                if (lock >= 0)
+                        (void)close(lock);
+                if (!db)
+                        return code;
+                if (r < 0)
+                        return cli_fail_error(ctx, &err);
+        }
         if (!ctx->quiet)
                 printf("limit set: %s for %s\n", target, l.user);
-        cli_notify_daemon(ctx);
         return 0;
 }
 
@@ -214,22 +236,39 @@ static int do_clear(cli_ctx *ctx, const corral_paths *p, const limit_args *a, co
         corral_error err = {0};
         _cleanup_free_ char *server = NULL, *tool = NULL;
         state_db *db;
-        int code = 0, n = 0, r;
+        int code = 0, lock = -1, n = 0, r;
 
         if (target)
                 split_target(target, &server, &tool);
-        if (!(db = open_rw(ctx, p, &code)))
-                return code;
-        r = state_limit_clear(db, a->user ? a->user : "*", a->all ? NULL : server, tool, &n, &err);
-        state_close(db);
-        if (r < 0)
-                return cli_fail_error(ctx, &err);
+        if (cli_state_writer(ctx, p, &lock) == CLI_STATE_DAEMON) {
+                cJSON *params = cJSON_CreateObject(), *res = NULL;
+                cJSON_AddStringToObject(params, "user", a->user ? a->user : "*");
+                if (!a->all)
+                        cJSON_AddStringToObject(params, "server", server);
+                if (!a->all && tool)
+                        cJSON_AddStringToObject(params, "tool", tool);
+                if (cli_rpc(ctx, "corral/limit_clear", params, RPC_TIMEOUT_MS, &res, &err) < 0)
+                        return cli_fail_error(ctx, &err);
+                n = (int)json_get_number(res, "cleared", 0);
+                cJSON_Delete(res);
+        } else {
+                db = open_rw(ctx, p, &code);
+                r = db ? state_limit_clear(db, a->user ? a->user : "*", a->all ? NULL : server,
+                                           tool, &n, &err)
+                       : -code;
+                state_close(db);
+                if (lock >= 0)
+                        (void)close(lock);
+                if (!db)
+                        return code;
+                if (r < 0)
+                        return cli_fail_error(ctx, &err);
+        }
         if (!a->all && n == 0)
                 return cli_fail(ctx, EX_NOINPUT, "no limit set for %s (user %s)", target,
                                 a->user ? a->user : "*");
         if (!ctx->quiet)
                 printf("limits cleared: %d\n", n);
-        cli_notify_daemon(ctx);
         return 0;
 }
 

@@ -107,7 +107,10 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
   });
 
   test('corral limit set: N calls, the N+1th refused with retryAfterMs, one more after it', async () => {
-    expectExit(await corral(['limit', 'set', 'lim__echo', '--calls', '3', '--per', '12'], { root }), 0, 'limit set');
+    // The daemon writes the row and applies it (no reload asked):
+    // CORRAL_TEST_NO_STATE_WRITE fails any write of the CLI's own.
+    const env = { CORRAL_TEST_NO_STATE_WRITE: '1' };
+    expectExit(await corral(['limit', 'set', 'lim__echo', '--calls', '3', '--per', '12'], { root, env }), 0, 'limit set');
     const list = JSON.parse(expectExit(await corral(['limit', 'list', '--json'], { root }), 0, 'limit list').stdout);
     assert.equal(list.max_result_bytes, 4096);
     assert.deepEqual(list.rules.map((r) => [r.server, r.tool, r.calls, r.period_s, r.source]),
@@ -128,7 +131,7 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
     const again = await refused(client.callTool('lim__echo', { text: 'empty again' }));
     assert.equal(again.code, LIMITED);
 
-    expectExit(await corral(['limit', 'clear', 'lim__echo'], { root }), 0, 'limit clear');
+    expectExit(await corral(['limit', 'clear', 'lim__echo'], { root, env }), 0, 'limit clear');
     for (let i = 0; i < 5; i++) await client.callTool('lim__echo', { text: `free ${i}` });
   });
 
@@ -157,7 +160,7 @@ describe('rate limits and guardrails', { timeout: 240000 }, () => {
   test('bad limits are refused: the CLI and corral.json', async () => {
     expectOneLineError(expectExit(await corral(['limit', 'set', 'lim', '--calls', '3'], { root }), EX.USAGE), ['--per']);
     expectOneLineError(expectExit(await corral(['limit', 'set', 'lim'], { root }), EX.USAGE), ['limits nothing']);
-    expectOneLineError(expectExit(await corral(['limit', 'clear', 'nothere'], { root }), EX.NOINPUT), ['nothere']);
+    expectOneLineError(expectExit(await corral(['limit', 'clear', 'nothere'], { root, env: { CORRAL_TEST_NO_STATE_WRITE: '1' } }), EX.NOINPUT), ['nothere']);
     const r = await corral(['config', 'set', 'limits.rules', '[{"server":"x","calls":1}]'], { root });
     expectExit(r, EX.CONFIG);
     assert.match(r.stderr, /period_s/);

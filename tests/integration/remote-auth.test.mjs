@@ -40,6 +40,8 @@ print(r[0] if r else '')`, path.join(root, 'state.db'), String(uid), name]);
   return out ? JSON.parse(out) : null;
 }
 
+const NO_WRITE = { CORRAL_TEST_NO_STATE_WRITE: '1' };
+
 describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   let as;
   let rsRoot;
@@ -94,7 +96,10 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   });
 
   test('auth start (dynamic registration) → the browser → auth complete: ready', async () => {
-    const start = await corral(['auth', 'start', 'guarded'], { root });
+    // Root's `corral auth` goes through the running daemon, its state
+    // database's one writer: CORRAL_TEST_NO_STATE_WRITE fails a write of the
+    // CLI's own.
+    const start = await corral(['auth', 'start', 'guarded'], { root, env: NO_WRITE });
     expectExit(start, 0, 'auth start');
     const url = new URL(start.stdout.trim());
     assert.equal(url.origin, as.url, 'the authorization endpoint of the server named by the metadata');
@@ -115,7 +120,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
     assert.ok(!fs.existsSync(path.join(root, 'oauth')));
 
     const redirect = await authorize(url.href);
-    const done = await corral(['auth', 'complete', 'guarded', redirect], { root });
+    const done = await corral(['auth', 'complete', 'guarded', redirect], { root, env: NO_WRITE });
     expectExit(done, 0, 'auth complete');
     const tokenReq = as.log.token.find((t) => t.grant_type === 'authorization_code');
     assert.ok(tokenReq.code_verifier, 'PKCE verifier sent');
@@ -206,7 +211,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
   });
 
   test('logout forgets the tokens; set-token takes one from stdin', async () => {
-    let r = await corral(['auth', 'logout', 'guarded'], { root });
+    let r = await corral(['auth', 'logout', 'guarded'], { root, env: NO_WRITE });
     expectExit(r, 0, 'auth logout');
     assert.equal(await oauthRow(root, UID, 'guarded'), null);
     await waitStatus(root, (s) => unitOf(s, 'guarded')?.state === 'pending_auth', 'guarded after logout');
@@ -215,7 +220,7 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
       scopesOrTransform: (h, p) => { p.aud = mcpUrl; p.scope = 'mcp'; p.sub = 'johndoe'; },
       expiresIn: 600,
     });
-    r = await corral(['auth', 'set-token', 'guarded'], { root, input: `${tok}\n` });
+    r = await corral(['auth', 'set-token', 'guarded'], { root, input: `${tok}\n`, env: NO_WRITE });
     expectExit(r, 0, 'auth set-token');
     await waitReady(root, ['guarded'], 60000);
     const st = await status(root);
