@@ -132,7 +132,9 @@ describe('atomic install and uninstall under SIGKILL', { timeout: 900000 }, () =
     const delays = [0, 2, 5, 10, 20]
       .concat([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5].map((f) => Math.round(f * base)))
       // Late enough that the install surely finished: the kill hits nothing.
-      .concat([3 * base + 2000]);
+      // The timer is cleared when corral exits, so a generous bound costs no
+      // time; 3x the first install was not enough under a load of 8.
+      .concat([Math.max(3 * base + 2000, 60000)]);
     let interrupted = 0;
     let completed = 0;
     for (const [i, delay] of delays.entries()) {
