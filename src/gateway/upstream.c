@@ -369,8 +369,14 @@ static void on_server_request(void *ud, mcp_client *c, uint64_t handle, const ch
                 s = NULL; /* only a 2025 session takes requests unrelated to a call */
         if (s && (s->drained || (u && !gw_session_sees(s, u))))
                 s = NULL;
-        /* A user's own session asks that user's clients only. */
+        /* A user's own session asks that user's clients only; the unit's
+         * own session of a per-user server asks, outside a call, only a
+         * client it serves — never one of a user with a session of their
+         * own (issue 15), whose roots or answers would reach the server as
+         * the daemon's identity. */
         if (s && owner_uid >= 0 && gw_session_uid(s) != owner_uid)
+                s = NULL;
+        if (s && !call && owner_uid < 0 && u && gw_usession_hides(s, u))
                 s = NULL;
         log_debug("gateway: %s: %s routed to %s (call %llu)", server, method,
                   s ? (call ? "the caller" : "the last client") : "nobody",

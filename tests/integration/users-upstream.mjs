@@ -5,7 +5,8 @@
 // each identity differently — so a test sees which user's session a request
 // travelled on:
 //   tools: whoami (the caller's name), roots (asks the caller's client for
-//     its roots during the call), poke (sends the caller's session
+//     its roots during the call), roots_later {ms} (asks for roots ms after
+//     the call, unrelated to any call), poke (sends the caller's session
 //     resources/updated for its notes and a prompt list change that adds
 //     extra_WHO to that session's prompts)
 //   prompts: greet (says who asked), mine_WHO (one per identity)
@@ -49,7 +50,7 @@ export async function startUserUpstream(sdkDir) {
     const text = (t) => ({ content: [{ type: 'text', text: t }] });
     server.setRequestHandler(T.ListToolsRequestSchema, async () => {
       note('tools/list');
-      return { tools: ['whoami', 'roots', 'poke'].map((name) => ({ name, inputSchema: { type: 'object' } })) };
+      return { tools: ['whoami', 'roots', 'roots_later', 'poke'].map((name) => ({ name, inputSchema: { type: 'object' } })) };
     });
     server.setRequestHandler(T.CallToolRequestSchema, async (req, ctx) => {
       note(`call ${req.params.name}`);
@@ -61,6 +62,12 @@ export async function startUserUpstream(sdkDir) {
       switch (req.params.name) {
         case 'whoami': return text(who);
         case 'roots': return text(JSON.stringify((await server.listRoots()).roots.map((r) => r.uri)));
+        case 'roots_later': // asks for roots after the call ended: unrelated to any call
+          setTimeout(() => {
+            server.listRoots().then((r) => { rootsSeen[who] = r.roots.map((x) => x.uri); },
+              (e) => { rootsSeen[who] = `error: ${e.message}`; });
+          }, Number(req.params.arguments?.ms ?? 1000));
+          return text('later');
         case 'poke':
           extra.push(`extra_${who}`);
           await server.sendResourceUpdated({ uri: `mem://${who}/notes` });

@@ -576,6 +576,12 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
       assert.deepEqual(up.rootsSeen[ALICE], [`file:///home/${ALICE}`]);
       assert.deepEqual(up.rootsSeen[BOB], [`file:///home/${BOB}`]);
       assert.equal(up.rootsSeen.root, undefined, 'the daemon\'s own session never heard a user\'s roots change');
+      // The unit's own session (root's token) asking for roots outside a call
+      // never reaches a user's client, though alice used the server last.
+      expectExit(await corral(['call', 'pu__roots_later', 'ms=1500'], { root }), 0, 'root: roots_later');
+      assert.equal((await a.c.callTool({ name: 'pu__whoami', arguments: {} })).content[0].text, ALICE);
+      await waitFor(() => up.rootsSeen.root || null, { timeout: 15000, what: 'the unit\'s own roots request to be answered' });
+      assert.match(String(up.rootsSeen.root), /^error: .*no client/, 'the unit\'s session got no user\'s roots');
       // Tasks: made on alice's session, read through it (the upstream's
       // tasks belong to the MCP session that made them).
       const created = await a.c.request({ method: 'tools/call', params: { name: 'pu__whoami', arguments: {}, task: { ttl: 60000 } } },
