@@ -628,20 +628,26 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
       assert.equal(unitOf(await status(root), 'pu').state, 'ready');
 
       // runtime.sessions_max and runtime.session_idle_s (read on reload,
-      // no restart): one user's session at a time, closed after 2 s unused.
+      // no restart): one user's session at a time (bob's is open), then
+      // sessions closed after 2 s unused.
       const mpath = path.join(root, 'servers/pu/manifest.json');
-      const m = JSON.parse(fs.readFileSync(mpath, 'utf8'));
-      Object.assign(m.runtime, { sessions_max: 1, session_idle_s: 2 });
-      fs.writeFileSync(mpath, JSON.stringify(m));
-      expectExit(await corral(['reload'], { root }), 0, 'reload');
+      const setRuntime = async (kv) => {
+        const m = JSON.parse(fs.readFileSync(mpath, 'utf8'));
+        Object.assign(m.runtime, kv);
+        fs.writeFileSync(mpath, JSON.stringify(m));
+        expectExit(await corral(['reload'], { root }), 0, 'reload');
+      };
+      await setRuntime({ sessions_max: 1 });
       expectExit(await as(CAROL, root, ['auth', 'set-token', 'pu'], { input: `${upTok[CAROL]}\n` }), 0, 'carol: set-token');
       const over = await as(CAROL, root, ['call', 'pu__whoami']);
-      assert.notEqual(over.code, 0);
+      assert.notEqual(over.code, 0, over.stdout);
       expectOneLineError(over, [/server 'pu' has reached its limit of 1 users' sessions \(runtime\.sessions_max\)/]);
       const bobSessions = up.count(BOB, 'session');
+      await setRuntime({ session_idle_s: 2 });
       await waitFor(async () => unitOf(await status(root), 'pu').user_sessions === 0 || null,
         { timeout: 15000, what: 'the idle sessions to close' });
       assert.equal(up.openSessions(BOB), 0, 'the upstream saw bob\'s session end');
+      await setRuntime({ session_idle_s: 600 }); // the reopened one stays for what follows
       assert.equal((await b.c.callTool({ name: 'pu__whoami', arguments: {} })).content[0].text, BOB, 'bob again');
       assert.equal(up.count(BOB, 'session'), bobSessions + 1, 'through a new session');
       // Bob's client is still subscribed to his notes: asked again on the new session.
@@ -652,8 +658,8 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
     } finally {
       for (const c of clients) await c.close().catch(() => {});
       await up.close();
+      expectExit(await corral(['uninstall', 'pu'], { root }), 0, 'uninstall pu');
     }
-    expectExit(await corral(['uninstall', 'pu'], { root }), 0, 'uninstall pu');
   });
 
   test('a per-user server on MCP 2026-07-28: each user\'s own session follows its list changes', async () => {
@@ -690,8 +696,8 @@ sys.stdin.read()`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
     } finally {
       child.kill('SIGKILL');
       await exited;
+      expectExit(await corral(['uninstall', 'mod'], { root }), 0, 'uninstall mod');
     }
-    expectExit(await corral(['uninstall', 'mod'], { root }), 0, 'uninstall mod');
   });
 
   test('a user uninstalls their own server; --as-user is the same rules for root', async () => {
