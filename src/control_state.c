@@ -10,6 +10,8 @@
  *   corral/token_revoke {id}               → {}
  *   corral/limit_set    {user, server, tool, calls, period_ms, concurrent} → {}
  *   corral/limit_clear  {user, server|null (all), tool} → {cleared: N}
+ *   corral/oauth_forget {name}             → {}  every user's OAuth state of
+ *                                             server name (`corral uninstall`)
  *
  * Who may: the store's owner — root, or the user the daemon runs as — as
  * for the files before (tokens.json and state.db are 0600 the owner's).  An
@@ -236,12 +238,36 @@ static void do_limit_clear(control *ctl, gateway_session *s, const cJSON *id, co
         gateway_session_reply(s, id, res, 0, NULL);
 }
 
+static void oauth_forget(control *ctl, gateway_session *s, const cJSON *id, const cJSON *params)
+{
+        const char *name = json_get_string(params, "name");
+        corral_error err = {0};
+        state_db *db;
+        int r;
+
+        if (!name) {
+                reply_fail(s, id, EX_USAGE, "invalid params: missing name");
+                return;
+        }
+        if (!(db = open_for(ctl, s, id, false)))
+                return;
+        r = state_oauth_delete(db, (uid_t)-1, name, &err);
+        state_close(db);
+        if (r < 0) {
+                reply_fail(s, id, -r, err.msg);
+                return;
+        }
+        log_info("control: OAuth tokens of %s forgotten (every user's) by %s", name,
+                 gateway_session_user(s));
+        gateway_session_reply(s, id, cJSON_CreateObject(), 0, NULL);
+}
+
 bool control_state_method(control *ctl, gateway_session *s, const cJSON *id, const char *method,
                           const cJSON *params)
 {
         static const char *const methods[] = {"corral/token_create", "corral/token_list",
                                               "corral/token_revoke", "corral/limit_set",
-                                              "corral/limit_clear"};
+                                              "corral/limit_clear", "corral/oauth_forget"};
         bool known = false;
 
         for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
@@ -253,8 +279,11 @@ bool control_state_method(control *ctl, gateway_session *s, const cJSON *id, con
                            strncmp(method, "corral/token", 12) == 0
                                    ? "API tokens are the store owner's to manage (root's on a "
                                      "system store)"
-                                   : "limits are set by the store's owner (root on a system "
-                                     "store)");
+                   : strncmp(method, "corral/limit", 12) == 0
+                                   ? "limits are set by the store's owner (root on a system "
+                                     "store)"
+                                   : "OAuth tokens of every user are the store owner's to "
+                                     "forget");
                 return true;
         }
         if (strcmp(method, "corral/token_create") == 0)
@@ -265,6 +294,8 @@ bool control_state_method(control *ctl, gateway_session *s, const cJSON *id, con
                 token_revoke(ctl, s, id, params);
         else if (strcmp(method, "corral/limit_set") == 0)
                 do_limit_set(ctl, s, id, params);
+        else if (strcmp(method, "corral/oauth_forget") == 0)
+                oauth_forget(ctl, s, id, params);
         else
                 do_limit_clear(ctl, s, id, params);
         return true;

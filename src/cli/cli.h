@@ -160,6 +160,10 @@ int cli_forward_with(cli_ctx *ctx, int argc, char **argv, const char *input, cha
  * taken, or this process is the daemon's own child, which writes for it). */
 enum { CLI_STATE_DIRECT = 0, CLI_STATE_DAEMON = 1 };
 int cli_state_writer(const cli_ctx *ctx, const corral_paths *p, int *ret_lock);
+/* Deletes every user's OAuth state of server name (uninstall): through the
+ * daemon when one runs (corral/oauth_forget), else here.  A failure is a
+ * warning on stderr, never the verb's error. */
+void cli_state_forget_oauth(const cli_ctx *ctx, const corral_paths *p, const char *name);
 /* Prints the usage text of ctx->verb on stdout (for VERB --help); returns 0. */
 int cli_usage(const cli_ctx *ctx);
 /* Prints a JSON value (pretty) on stdout. */

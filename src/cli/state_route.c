@@ -7,6 +7,7 @@
  * wrote there, their parent's. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -17,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "corral/fs.h"
+#include "corral/oauth_client.h"
 #include "corral/paths.h"
 
 /* Whether the pid in the lock file fd is our parent's. */
@@ -84,4 +86,26 @@ int cli_state_writer(const cli_ctx *ctx, const corral_paths *p, int *ret_lock)
         }
         *ret_lock = steal_fd(&fd);
         return CLI_STATE_DIRECT;
+}
+
+void cli_state_forget_oauth(const cli_ctx *ctx, const corral_paths *p, const char *name)
+{
+        int lock = -1;
+
+        if (cli_state_writer(ctx, p, &lock) == CLI_STATE_DAEMON) {
+                cJSON *params = cJSON_CreateObject(), *res = NULL;
+                corral_error err = {0};
+
+                cJSON_AddStringToObject(params, "name", name);
+                if (cli_rpc(ctx, "corral/oauth_forget", params, 10000, &res, &err) < 0)
+                        fprintf(stderr,
+                                "corral: %s: warning: the OAuth tokens of %s stay in the state "
+                                "database: %s\n",
+                                ctx->verb, name, err.msg);
+                cJSON_Delete(res);
+                return;
+        }
+        oauth_state_forget_all(p, name);
+        if (lock >= 0)
+                (void)close(lock);
 }

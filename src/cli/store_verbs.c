@@ -86,8 +86,9 @@ int cli_uninstall(cli_ctx *ctx, int argc, char **argv)
         corral_error err = {0};
         if (store_remove(s, name, purge, &err) < 0)
                 return cli_fail_error(ctx, &err);
-        /* A remote server's OAuth tokens go with it (every user's). */
-        oauth_state_forget_all(&s->paths, name);
+        /* A remote server's OAuth tokens go with it (every user's), deleted
+         * by the daemon when one runs (src/cli/state_route.c). */
+        cli_state_forget_oauth(ctx, &s->paths, name);
         printf("uninstalled %s%s\n", name, purge ? " and removed its data" : "");
         fflush(stdout);
         cli_notify_daemon(ctx);

@@ -364,6 +364,13 @@ describe('remote units with OAuth 2.1', { timeout: 600000 }, () => {
         (await asUser(['auth', 'status', '--json'])).stdout];
       for (const f of fs.readdirSync(path.join(root, 'log'))) texts.push(fs.readFileSync(path.join(root, 'log', f), 'utf8'));
       for (const s of secrets) for (const [i, text] of texts.entries()) assert.ok(!text.includes(s), `a token in text ${i}`);
+
+      // Uninstall takes every user's tokens with it, deleted by the daemon:
+      // root's CLI does not write the database while it runs.
+      await c.close();
+      c = null;
+      expectExit(await corral(['uninstall', 'guarded'], { root, env: NO_WRITE }), 0, 'uninstall');
+      for (const id of [UID, uid, 4242]) assert.equal(await oauthRow(root, id, 'guarded'), null, `uid ${id}'s row`);
     } finally {
       await c?.close();
       spawnSync('userdel', [USER]);
