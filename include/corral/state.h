@@ -160,6 +160,9 @@ int state_api_token_list(state_db *db, cJSON **ret, corral_error *err);
  * STATE_QUERY_MAX; empty on a file older than schema 3.  For redaction
  * (include/corral/redact.h): the tokens in them are secrets. */
 int state_oauth_states(state_db *db, cJSON **ret, corral_error *err);
+/* The schema version of the file as db opened it (a read-only open may
+ * find an older one than STATE_SCHEMA_VERSION). */
+int state_schema_version(const state_db *db);
 /* PRAGMA data_version: changes when another connection commits, so a
  * reader knows when to read again (-1 when it cannot be read). */
 int64_t state_data_version(state_db *db);

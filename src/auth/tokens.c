@@ -149,18 +149,21 @@ int tokens_refresh(const char *path, token_table *t, corral_error *err)
         /* Replaced or restored under us: read the file that is there now. */
         if (t->db && t->ino != st.st_ino)
                 t->db = state_close(t->db);
+        /* A connection opened on a file older than schema 3 (the daemon
+         * migrates it at its start) is opened again to see the table. */
+        if (t->db && state_schema_version(t->db) < 3)
+                t->db = state_close(t->db);
         if (t->db) {
                 v = state_data_version(t->db);
                 if (v >= 0 && t->loaded && v == t->version)
                         return 0;
-                /* Changed: read it through a fresh connection, which also
-                 * sees a schema migrated since. */
-                t->db = state_close(t->db);
         }
-        r = state_open_busy(&t->db, path, true, TOKENS_BUSY_MS, err);
-        if (r < 0)
-                return keep_last(t, r, err);
-        t->ino = st.st_ino;
+        if (!t->db) {
+                r = state_open_busy(&t->db, path, true, TOKENS_BUSY_MS, err);
+                if (r < 0)
+                        return keep_last(t, r, err);
+                t->ino = st.st_ino;
+        }
         /* Taken before the rows: a commit in between is read again next time. */
         v = state_data_version(t->db);
         if (v < 0)

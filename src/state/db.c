@@ -237,6 +237,11 @@ int state_check_writable(const char *path, corral_error *err)
         return 0;
 }
 
+int state_schema_version(const state_db *s)
+{
+        return s->version;
+}
+
 void state_set_busy_timeout(state_db *s, int ms)
 {
         (void)sqlite3_busy_timeout(s->db, ms);

@@ -678,7 +678,13 @@ static void test_static_tokens(void **state)
                 verify_token(fx, tok3, &v);
                 assert_int_equal(v.status, 0);
                 verdict_done(&v);
+                /* Moved away whole (its WAL with it), a broken file in its place. */
+                _cleanup_free_ char *mwal = path_join(fx->root, "state.db.x-wal");
+                _cleanup_free_ char *shm = path_join(fx->root, "state.db-shm");
+                _cleanup_free_ char *mshm = path_join(fx->root, "state.db.x-shm");
                 assert_int_equal(rename(file, moved), 0);
+                (void)rename(wal, mwal);
+                (void)rename(shm, mshm);
                 assert_int_equal(write_file_atomic(file, "not a database, not at all", 26, 0600),
                                  0);
                 verify_token(fx, tok2, &v);
@@ -686,6 +692,8 @@ static void test_static_tokens(void **state)
                 assert_string_equal(v.user, "ops");
                 verdict_done(&v);
                 assert_int_equal(rename(moved, file), 0);
+                (void)rename(mwal, wal);
+                (void)rename(mshm, shm);
                 verify_token(fx, tok3, &v);
                 assert_int_equal(v.status, 0);
                 verdict_done(&v);
