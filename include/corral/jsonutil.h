@@ -17,6 +17,10 @@ const char *json_get_string(const cJSON *obj, const char *key);
 /* The object member when present and an object, else NULL. */
 const cJSON *json_get_object(const cJSON *obj, const char *key);
 const cJSON *json_get_array(const cJSON *obj, const char *key);
+/* The first element of the array arr whose string member key equals value
+ * (e.g. a tools/list entry by "name", a resource by "uri"); borrowed from
+ * arr.  NULL when there is none or arr is not an array. */
+const cJSON *json_array_find(const cJSON *arr, const char *key, const char *value);
 /* def when absent or of the wrong type. */
 double json_get_number(const cJSON *obj, const char *key, double def);
 bool json_get_bool(const cJSON *obj, const char *key, bool def);

@@ -121,19 +121,6 @@ static mcp_client *ready_client(gateway_session *s, const cJSON *id, unit *u)
         return NULL;
 }
 
-static bool list_has(const cJSON *list, const char *name)
-{
-        const cJSON *item;
-
-        cJSON_ArrayForEach(item, list)
-        {
-                const char *n = json_get_string(item, "name");
-                if (n && strcmp(n, name) == 0)
-                        return true;
-        }
-        return false;
-}
-
 /* ---- method handlers ---- */
 
 
@@ -297,7 +284,7 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
         list = uclient ? (tool ? utools : unit_user_prompts(u, (uid_t)gw_session_uid(s)))
                : tool  ? unit_tools(u)
                        : unit_prompts(u);
-        hidden = tool && list_has(list, local) && tool_hidden(s, u, local);
+        hidden = tool && json_array_find(list, "name", local) && tool_hidden(s, u, local);
         /* A single-server session is that server: it answers names it does
          * not list itself.  A hidden tool is refused here and answered as
          * the server answers such a name (unlisted.c); it never reaches the
@@ -308,7 +295,7 @@ static void handle_named(gateway_session *s, const cJSON *id, const cJSON *param
                         gw_unlisted_refuse(s, id, server, client, local);
                 return;
         }
-        if (!s->scope && ready && (!list_has(list, local) || hidden)) {
+        if (!s->scope && ready && (!json_array_find(list, "name", local) || hidden)) {
                 if (tool)
                         gw_record_refused(s, server, local, params,
                                           hidden ? "denied" : "not_found");

@@ -173,19 +173,6 @@ bool gw_usession_hides(gateway_session *s, const unit *u)
         return unit_per_user_for(u, uid < 0 ? (uid_t)-1 : (uid_t)uid);
 }
 
-static bool lists_uri(const cJSON *resources, const char *uri)
-{
-        const cJSON *r;
-
-        cJSON_ArrayForEach(r, resources)
-        {
-                const char *x = json_get_string(r, "uri");
-                if (x && strcmp(x, uri) == 0)
-                        return true;
-        }
-        return false;
-}
-
 /* How well a template of templates matches uri: its literal characters + 1
  * (a ref naming the template itself: the most), 0 for none. */
 static size_t template_score(const cJSON *templates, const char *uri, bool ref)
@@ -247,7 +234,7 @@ gw_uowner gw_usession_resource_owner(gateway_session *s, const char *uri, bool r
                 default:
                         continue;
                 }
-                if (lists_uri(res, uri)) {
+                if (json_array_find(res, "uri", uri)) {
                         *ret = u;
                         return GW_UOWNER_FOUND;
                 }
@@ -372,7 +359,7 @@ static void resubscribe(gateway *gw, unit *u, uid_t uid, mcp_client *c)
                         const char *uri = s->subs[i];
                         cJSON *p;
 
-                        if (!lists_uri(res, uri) || cJSON_HasObjectItem(done, uri))
+                        if (!json_array_find(res, "uri", uri) || cJSON_HasObjectItem(done, uri))
                                 continue;
                         cJSON_AddTrueToObject(done, uri);
                         p = cJSON_CreateObject();

@@ -43,6 +43,11 @@ typedef struct list_slot {
 
 enum { SLOT_TOOLS, SLOT_PROMPTS, SLOT_RESOURCES, SLOT_TEMPLATES, N_SLOTS };
 
+/* The slots a notifications/{tools,prompts,resources}/list_changed names
+ * (resources: the resources and their templates): 0 with *first..*last, or
+ * -1 for any other method.  session.c. */
+int list_changed_slots(const char *method, int *first, int *last);
+
 extern const list_slot unit_slots[N_SLOTS];
 
 #define UNIT_LIST_ALL (UNIT_LIST_TOOLS | UNIT_LIST_PROMPTS | UNIT_LIST_RESOURCES)

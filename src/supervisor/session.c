@@ -207,21 +207,28 @@ static int client_send(void *ud, const char *data, size_t len)
         return u->be->write(u->proc, data, len);
 }
 
+int list_changed_slots(const char *method, int *first, int *last)
+{
+        if (strcmp(method, "notifications/tools/list_changed") == 0)
+                *first = *last = SLOT_TOOLS;
+        else if (strcmp(method, "notifications/prompts/list_changed") == 0)
+                *first = *last = SLOT_PROMPTS;
+        else if (strcmp(method, "notifications/resources/list_changed") == 0)
+                *first = SLOT_RESOURCES, *last = SLOT_TEMPLATES;
+        else
+                return -1;
+        return 0;
+}
+
 static void client_notification(void *ud, const char *method, const cJSON *params)
 {
         unit *u = ud;
         supervisor *sv = u->sv;
-        int first = -1, last = -1;
+        int first, last;
 
         if (!u->client)
                 return;
-        if (strcmp(method, "notifications/tools/list_changed") == 0)
-                first = last = SLOT_TOOLS;
-        else if (strcmp(method, "notifications/prompts/list_changed") == 0)
-                first = last = SLOT_PROMPTS;
-        else if (strcmp(method, "notifications/resources/list_changed") == 0)
-                first = SLOT_RESOURCES, last = SLOT_TEMPLATES;
-        if (first >= 0) {
+        if (list_changed_slots(method, &first, &last) == 0) {
                 /* Before the first fetch there is nothing to refresh: it is coming. */
                 for (int i = first; i <= last; i++)
                         if ((u->state == UNIT_READY || u->state == UNIT_INITIALIZING) &&

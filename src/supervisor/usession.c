@@ -358,18 +358,11 @@ static void us_notification(void *ud, const char *method, const cJSON *params)
 {
         usession *us = ud;
         supervisor *sv = us->u->sv;
-
-        int first = -1, last = -1;
+        int first, last;
 
         if (!us->client)
                 return;
-        if (strcmp(method, "notifications/tools/list_changed") == 0)
-                first = last = SLOT_TOOLS;
-        else if (strcmp(method, "notifications/prompts/list_changed") == 0)
-                first = last = SLOT_PROMPTS;
-        else if (strcmp(method, "notifications/resources/list_changed") == 0)
-                first = SLOT_RESOURCES, last = SLOT_TEMPLATES;
-        if (first >= 0) {
+        if (list_changed_slots(method, &first, &last) == 0) {
                 /* Before the first fetch there is nothing to refresh. */
                 for (int i = first; i <= last; i++)
                         if (us->lists[i] || us->fetching[i])

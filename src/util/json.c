@@ -10,6 +10,19 @@ const char *json_get_string(const cJSON *obj, const char *key)
         return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+const cJSON *json_array_find(const cJSON *arr, const char *key, const char *value)
+{
+        const cJSON *item;
+
+        cJSON_ArrayForEach(item, arr)
+        {
+                const char *v = json_get_string(item, key);
+                if (v && strcmp(v, value) == 0)
+                        return item;
+        }
+        return NULL;
+}
+
 const cJSON *json_get_object(const cJSON *obj, const char *key)
 {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
