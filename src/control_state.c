@@ -165,10 +165,7 @@ static void do_limit_set(control *ctl, gateway_session *s, const cJSON *id, cons
                 .period_ms = (int64_t)json_get_number(params, "period_ms", -1),
                 .concurrent = (int64_t)json_get_number(params, "concurrent", -1),
         };
-        _cleanup_json_ cJSON *rows = cJSON_CreateArray();
         corral_error err = {0};
-        limit_set check = {0};
-        cJSON *row;
         state_db *db;
         int r;
 
@@ -178,17 +175,7 @@ static void do_limit_set(control *ctl, gateway_session *s, const cJSON *id, cons
                 return;
         }
         /* The checks the daemon makes when it reads the row back. */
-        row = cJSON_CreateObject();
-        cJSON_AddStringToObject(row, "user", l.user);
-        cJSON_AddStringToObject(row, "server", l.server);
-        cJSON_AddStringToObject(row, "tool", l.tool ? l.tool : "");
-        cJSON_AddNumberToObject(row, "calls", (double)l.calls);
-        cJSON_AddNumberToObject(row, "period_ms", (double)l.period_ms);
-        cJSON_AddNumberToObject(row, "concurrent", (double)l.concurrent);
-        cJSON_AddItemToArray(rows, row);
-        r = limit_set_add_rows(&check, rows, &err);
-        limit_set_done(&check);
-        if (r < 0) {
+        if (limit_check_setting(&l, &err) < 0) {
                 reply_fail(s, id, EX_USAGE, err.msg);
                 return;
         }

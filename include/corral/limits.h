@@ -71,6 +71,12 @@ int limit_set_from_config(const cJSON *config, limit_set *ret, corral_error *err
  * calls, period_ms, concurrent} (state_query_limits()), as source
  * "database".  -EX_DATAERR for a row out of range (the row names it). */
 int limit_set_add_rows(limit_set *set, const cJSON *rows, corral_error *err);
+/* Checks one setting as limit_set_add_rows() will check its row when the
+ * daemon reads it back (`corral limit set`, before it is written): 0, or
+ * -EX_DATAERR naming what is out of range.  l is a struct state_limit
+ * (include/corral/state.h). */
+struct state_limit;
+int limit_check_setting(const struct state_limit *l, corral_error *err);
 void limit_set_done(limit_set *set);
 /* The rules as a JSON array of {user, server, tool (null: per server),
  * calls, period_s, concurrent, source} (owned). */

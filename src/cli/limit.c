@@ -173,8 +173,6 @@ static int do_set(cli_ctx *ctx, const corral_paths *p, const limit_args *a, cons
 {
         corral_error err = {0};
         _cleanup_free_ char *server = NULL, *tool = NULL;
-        _cleanup_json_ cJSON *rows = cJSON_CreateArray(), *row = NULL;
-        limit_set check = {0};
         state_limit l;
         state_db *db;
         int code = 0, lock = -1, r;
@@ -191,17 +189,7 @@ static int do_set(cli_ctx *ctx, const corral_paths *p, const limit_args *a, cons
                 .concurrent = a->concurrent,
         };
         /* The same checks as the daemon's when it reads the row back. */
-        row = cJSON_CreateObject();
-        cJSON_AddStringToObject(row, "user", l.user);
-        cJSON_AddStringToObject(row, "server", l.server);
-        cJSON_AddStringToObject(row, "tool", l.tool ? l.tool : "");
-        cJSON_AddNumberToObject(row, "calls", (double)l.calls);
-        cJSON_AddNumberToObject(row, "period_ms", (double)l.period_ms);
-        cJSON_AddNumberToObject(row, "concurrent", (double)l.concurrent);
-        cJSON_AddItemToArray(rows, steal_pointer(&row));
-        r = limit_set_add_rows(&check, rows, &err);
-        limit_set_done(&check);
-        if (r < 0)
+        if (limit_check_setting(&l, &err) < 0)
                 return cli_fail(ctx, EX_USAGE, "%s", err.msg);
         if (cli_state_writer(ctx, p, &lock) == CLI_STATE_DAEMON) {
                 cJSON *params = cJSON_CreateObject(), *res = NULL;

@@ -244,6 +244,25 @@ int limit_set_add_rows(limit_set *set, const cJSON *rows, corral_error *err)
         return 0;
 }
 
+int limit_check_setting(const state_limit *l, corral_error *err)
+{
+        _cleanup_json_ cJSON *rows = cJSON_CreateArray();
+        cJSON *row = cJSON_CreateObject();
+        limit_set check = {0};
+        int r;
+
+        cJSON_AddStringToObject(row, "user", l->user);
+        cJSON_AddStringToObject(row, "server", l->server);
+        cJSON_AddStringToObject(row, "tool", l->tool ? l->tool : "");
+        cJSON_AddNumberToObject(row, "calls", (double)l->calls);
+        cJSON_AddNumberToObject(row, "period_ms", (double)l->period_ms);
+        cJSON_AddNumberToObject(row, "concurrent", (double)l->concurrent);
+        cJSON_AddItemToArray(rows, row);
+        r = limit_set_add_rows(&check, rows, err);
+        limit_set_done(&check);
+        return r;
+}
+
 static cJSON *rule_json(const limit_rule *r)
 {
         cJSON *o = cJSON_CreateObject();
